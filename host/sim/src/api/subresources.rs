@@ -1,0 +1,261 @@
+//! Pod and service-account subresources: `pods/log`, `pods/binding`, `serviceaccounts/token`.
+
+use futures::StreamExt;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::Frame;
+use serde_json::{Value, json};
+
+use super::write::{Incoming, write_object};
+use super::{Api, Call, meta, respond};
+use crate::admission::FieldValidation;
+use crate::authn::{Token, TokenEntry, service_account_user};
+use crate::codec::{self, Body};
+use crate::logs::LogOptions;
+use crate::resources::Builtin;
+use crate::status::{ApiError, Result};
+
+pub(super) async fn pod_log(api: &Api, call: &Call) -> Result<Response<Body>> {
+    let ns = &call.info.namespace;
+    let name = &call.info.name;
+    let pod = api
+        .store
+        .get("pods", ns, name)
+        .ok_or_else(|| ApiError::not_found("", "pods", name))?;
+    let containers: Vec<String> = ["initContainers", "containers"]
+        .iter()
+        .flat_map(|l| pod.value["spec"][l].as_array().cloned().unwrap_or_default())
+        .filter_map(|c| c["name"].as_str().map(str::to_string))
+        .collect();
+    let main: Vec<String> = pod.value["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["name"].as_str().map(str::to_string))
+        .collect();
+    let container = match call.param("container").filter(|c| !c.is_empty()) {
+        Some(c) if containers.iter().any(|x| x == c) => c.to_string(),
+        Some(c) => {
+            return Err(ApiError::bad_request(format!(
+                "container {c} is not valid for pod {name}"
+            )));
+        }
+        None if main.len() == 1 => main[0].clone(),
+        None => {
+            return Err(ApiError::bad_request(format!(
+                "a container name must be specified for pod {name}, choose one of: [{}]",
+                main.join(" ")
+            )));
+        }
+    };
+    let started = pod.value["status"]["containerStatuses"]
+        .as_array()
+        .into_iter()
+        .chain(pod.value["status"]["initContainerStatuses"].as_array())
+        .flatten()
+        .any(|s| {
+            s["name"] == container.as_str()
+                && (s["state"].get("running").is_some() || s["state"].get("terminated").is_some())
+        });
+    if !started {
+        let reason = pod.value["status"]["containerStatuses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["name"] == container.as_str())
+            .and_then(|s| s["state"]["waiting"]["reason"].as_str())
+            .unwrap_or("ContainerCreating")
+            .to_string();
+        return Err(ApiError::bad_request(format!(
+            "container \"{container}\" in pod \"{name}\" is waiting to start: {reason}"
+        )));
+    }
+    let (opts, follow) = log_options(call)?;
+    let now = jiff::Timestamp::now();
+    let not_found = |e: crate::logs::LogError| ApiError::bad_request(e.to_string());
+    if follow {
+        let stream = api
+            .logs
+            .follow(ns, name, &container, &opts, now)
+            .map_err(not_found)?;
+        let body = StreamBody::new(stream.map(|b| Ok(Frame::data(b)))).boxed_unsync();
+        let mut resp = Response::new(body);
+        resp.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        return Ok(resp);
+    }
+    let text = api
+        .logs
+        .read(ns, name, &container, &opts, now)
+        .map_err(not_found)?;
+    Ok(codec::text_response(StatusCode::OK, text))
+}
+
+/// `PodLogOptions` from the query string, validated as the API server validates them.
+fn log_options(call: &Call) -> Result<(LogOptions, bool)> {
+    let flag = |k: &str| matches!(call.param(k), Some("true" | "1"));
+    let int = |k: &str| -> Result<Option<i64>> {
+        match call.param(k).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => v
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| ApiError::bad_request(format!("{k}: Invalid value: {v:?}"))),
+        }
+    };
+    let since_time =
+        match call.param("sinceTime").filter(|v| !v.is_empty()) {
+            None => None,
+            Some(t) => Some(t.parse::<jiff::Timestamp>().map_err(|e| {
+                ApiError::bad_request(format!("sinceTime: Invalid value: {t:?}: {e}"))
+            })?),
+        };
+    let opts = LogOptions {
+        previous: flag("previous"),
+        since_seconds: int("sinceSeconds")?,
+        since_time,
+        timestamps: flag("timestamps"),
+        tail_lines: int("tailLines")?,
+        limit_bytes: int("limitBytes")?,
+    };
+    let mut errors = Vec::new();
+    if opts.since_seconds.is_some() && opts.since_time.is_some() {
+        errors.push(crate::validation::FieldError::forbidden(
+            "",
+            "at most one of `sinceTime` or `sinceSeconds` may be specified",
+        ));
+    }
+    if opts.since_seconds.is_some_and(|s| s < 1) {
+        errors.push(crate::validation::FieldError::invalid(
+            "sinceSeconds",
+            json!(opts.since_seconds),
+            "must be greater than 0",
+        ));
+    }
+    if opts.tail_lines.is_some_and(|t| t < 0) {
+        errors.push(crate::validation::FieldError::invalid(
+            "tailLines",
+            json!(opts.tail_lines),
+            "must be greater than or equal to 0",
+        ));
+    }
+    if opts.limit_bytes.is_some_and(|b| b < 1) {
+        errors.push(crate::validation::FieldError::invalid(
+            "limitBytes",
+            json!(opts.limit_bytes),
+            "must be greater than 0",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::invalid("PodLogOptions", "", "", &errors));
+    }
+    Ok((opts, flag("follow")))
+}
+
+/// `pods/binding`: what the scheduler calls to assign a pod to a node.
+pub(super) fn pod_binding(api: &Api, call: &Call) -> Result<Response<Body>> {
+    let binding = codec::decode_object(call.header(header::CONTENT_TYPE), &call.body)?;
+    let node = binding["target"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    if node.is_empty() {
+        return Err(ApiError::unprocessable(
+            "Binding.target.name: Required value",
+        ));
+    }
+    let rt = api.builtin_type(Builtin::Pod);
+    let name = call.info.name.clone();
+    write_object(
+        api,
+        &rt,
+        &call.info.namespace,
+        &name,
+        "binding",
+        FieldValidation::Ignore,
+        false,
+        |current| {
+            if current.value["spec"]["nodeName"]
+                .as_str()
+                .is_some_and(|n| !n.is_empty())
+            {
+                return Err(ApiError::conflict(
+                    "",
+                    "pods",
+                    &name,
+                    &format!(
+                        "pod {name} is already assigned to node \"{}\"",
+                        current.value["spec"]["nodeName"]
+                            .as_str()
+                            .unwrap_or_default()
+                    ),
+                ));
+            }
+            if meta::has_deletion_timestamp(&current.value) {
+                return Err(ApiError::conflict(
+                    "",
+                    "pods",
+                    &name,
+                    "pod is being deleted, cannot be assigned to a host",
+                ));
+            }
+            let mut next = current.value.clone();
+            next["spec"]["nodeName"] = Value::String(node.clone());
+            let now = meta::now_rfc3339();
+            let conditions = next["status"]["conditions"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let mut conditions: Vec<Value> = conditions
+                .into_iter()
+                .filter(|c| c["type"] != "PodScheduled")
+                .collect();
+            conditions.push(json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": now}));
+            next["status"]["conditions"] = Value::Array(conditions);
+            Ok(Incoming::Patched(next))
+        },
+    )?;
+    respond(StatusCode::CREATED, &crate::status::success_status(None))
+}
+
+/// `serviceaccounts/token` (TokenRequest): a token bound to the account, valid while it exists.
+pub(super) fn token_request(api: &Api, call: &Call) -> Result<Response<Body>> {
+    let ns = &call.info.namespace;
+    let name = &call.info.name;
+    let sa = api
+        .store
+        .get("serviceaccounts", ns, name)
+        .ok_or_else(|| ApiError::not_found("", "serviceaccounts", name))?;
+    let request = codec::decode_object(call.header(header::CONTENT_TYPE), &call.body)?;
+    let seconds = request["spec"]["expirationSeconds"]
+        .as_i64()
+        .unwrap_or(3600);
+    if seconds < 600 {
+        return Err(ApiError::unprocessable(format!(
+            "spec.expirationSeconds: Invalid value: {seconds}: may not specify a duration less than 10 minutes"
+        )));
+    }
+    let token = Token::generate();
+    let expires = jiff::Timestamp::now().as_second() + seconds;
+    api.authn.add(
+        token.clone(),
+        TokenEntry {
+            user: service_account_user(ns, name),
+            service_account: Some((
+                ns.clone(),
+                name.clone(),
+                sa.meta_str("uid").unwrap_or_default().to_string(),
+            )),
+            expires: Some(expires),
+        },
+    );
+    let mut response = request.clone();
+    response["apiVersion"] = json!("authentication.k8s.io/v1");
+    response["kind"] = json!("TokenRequest");
+    response["metadata"] =
+        json!({"name": name, "namespace": ns, "creationTimestamp": meta::now_rfc3339()});
+    response["spec"]["expirationSeconds"] = json!(seconds);
+    response["status"] =
+        json!({"token": token.expose(), "expirationTimestamp": meta::rfc3339_after(seconds)});
+    respond(StatusCode::CREATED, &response)
+}

@@ -1,0 +1,488 @@
+//! What an emulated container "runs": the simulator has no container runtime, so a container's
+//! image, command and args are turned into a [`Program`], a short list of commands that print,
+//! write and read files in the pod's [`PodFs`], sleep and exit.
+//!
+//! Emulated, and nothing else:
+//! - `argoproj/argosay:v2` (the Go binary of argo-workflows' `test/e2e/images/argosay/v2`, its
+//!   entrypoint): `echo [text] [file]` (text goes to stderr: Go's `println`), `cat file...`,
+//!   `sleep duration` (Go durations), `exit [code]`, `assert_contains file text`,
+//!   `assert_equals file text`, no arguments = `echo`. Errors panic: the message on stderr, exit 2.
+//! - `cowsay` in `argoproj/argosay:v1` (its default command) and `docker/whalesay`.
+//! - `sh -c SCRIPT` / `bash -c SCRIPT` with the subset in [`sh`], and the plain executables `echo`,
+//!   `cat`, `sleep`, `true`, `false` run without a shell, in any image but argosay:v2 (`FROM scratch`).
+//!
+//! Anything else cannot start; [`program_for`] says so in a [`NotEmulated`] message that the
+//! lifecycle shows as the container's terminated message with exit code 127. The pure interpreter
+//! ([`Execution`]) yields one [`Action`] at a time so the I/O side can timestamp output and sleep.
+
+mod cowsay;
+mod sh;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::fs::PodFs;
+use crate::logs::LogStream;
+
+/// Exit code of a container whose command the simulator cannot run (the shell's "not found").
+pub(crate) const NOT_EMULATED_EXIT_CODE: i32 = 127;
+
+/// The container's command is outside what the simulator emulates.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub(crate) struct NotEmulated {
+    pub(crate) message: String,
+}
+
+/// Which emulated image a container uses; decides entrypoint and what is installed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ImageKind {
+    /// argoproj/argosay:v2 and later: a Go binary as entrypoint, no shell.
+    Argosay,
+    /// argoproj/argosay:v1 (Ubuntu with cowsay, `CMD ["cowsay"]`) or another cowsay image.
+    Cowsay,
+    /// docker/whalesay: Ubuntu with a whale-drawing cowsay.
+    Whalesay,
+    /// Any other image: assumed to have a POSIX shell and coreutils.
+    Other,
+}
+
+fn image_kind(image: &str) -> ImageKind {
+    let without_digest = image.split('@').next().unwrap_or(image);
+    let (repo, tag) = match without_digest.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => (repo, tag),
+        _ => (without_digest, "latest"),
+    };
+    let mut parts: Vec<&str> = repo.split('/').collect();
+    if parts.len() > 1
+        && parts
+            .first()
+            .is_some_and(|p| p.contains('.') || p.contains(':') || *p == "localhost")
+    {
+        parts.remove(0);
+    }
+    match parts.as_slice() {
+        ["argoproj", "argosay"] if tag == "v1" => ImageKind::Cowsay,
+        ["argoproj", "argosay"] => ImageKind::Argosay,
+        ["docker", "whalesay"] => ImageKind::Whalesay,
+        [.., "cowsay"] => ImageKind::Cowsay,
+        _ => ImageKind::Other,
+    }
+}
+
+/// When an item of an and-or list runs, given the previous status (`;`, `&&`, `||`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum When {
+    Always,
+    IfSucceeded,
+    IfFailed,
+}
+
+/// How a command reports errors: a shell utility prints and sets status 1, argosay panics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flavour {
+    Shell,
+    Argosay,
+}
+
+/// Where a command's standard output goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Output {
+    Stream(LogStream),
+    File { path: String, append: bool },
+    Discard,
+}
+
+/// One emulated command.
+#[derive(Debug, Clone, PartialEq)]
+enum Cmd {
+    /// Writes text; status 0.
+    Write {
+        to: Output,
+        text: String,
+    },
+    /// Concatenates files to `to`; a missing file is an error in the command's flavour.
+    Cat {
+        files: Vec<String>,
+        to: Output,
+        flavour: Flavour,
+    },
+    Sleep(Duration),
+    /// Sets the status without output (`true`, `false`, a failed utility after its message).
+    Status(i32),
+    /// Ends the program with this code, or with the last status when `None`.
+    Exit(Option<i32>),
+    /// argosay `assert_contains` / `assert_equals`.
+    Assert {
+        path: String,
+        expected: String,
+        equals: bool,
+    },
+    /// A Go panic: message on stderr, exit 2.
+    Panic(String),
+}
+
+/// What a container runs: an and-or list of commands.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Program {
+    items: Vec<(When, Cmd)>,
+}
+
+/// The next thing a running program does, as the I/O side must carry it out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Action {
+    Output(LogStream, String),
+    Sleep(Duration),
+    /// The program has finished with this exit code (already in 0..=255).
+    Exit(i32),
+}
+
+/// Builds the program a container runs. `command` and `args` are the container's, with Kubernetes'
+/// `$(VAR)` references already expanded; `env` is the container's environment (for `$VAR` in scripts).
+pub(crate) fn program_for(
+    image: &str,
+    command: &[String],
+    args: &[String],
+    env: &BTreeMap<String, String>,
+) -> Result<Program, NotEmulated> {
+    let kind = image_kind(image);
+    let argv: Vec<String> = match (kind, command.is_empty()) {
+        (_, false) => command.iter().chain(args).cloned().collect(),
+        (ImageKind::Argosay, true) => std::iter::once("/argosay".to_owned())
+            .chain(args.iter().cloned())
+            .collect(),
+        (ImageKind::Cowsay, true) if args.is_empty() => vec!["cowsay".to_owned()],
+        (_, true) => args.to_vec(),
+    };
+    let not_emulated = |detail: Option<String>| {
+        let what = if argv.is_empty() {
+            "the default command".to_owned()
+        } else {
+            format!("\"{}\"", argv.join(" "))
+        };
+        let detail = detail.map(|d| format!(" ({d})")).unwrap_or_default();
+        NotEmulated {
+            message: format!(
+                "simulated kubelet cannot run {what} in image \"{image}\": only argosay, whalesay and simple sh -c scripts are emulated{detail}"
+            ),
+        }
+    };
+    let Some((program, rest)) = argv.split_first() else {
+        return Err(not_emulated(None));
+    };
+    let base = program.rsplit('/').next().unwrap_or(program);
+    let has_shell = kind != ImageKind::Argosay;
+    let items = match base {
+        "argosay" if kind == ImageKind::Argosay => argosay(rest),
+        "cowsay" if matches!(kind, ImageKind::Cowsay | ImageKind::Whalesay) => {
+            vec![(
+                When::Always,
+                Cmd::Write {
+                    to: stdout(),
+                    text: cowsay::cowsay(rest, kind == ImageKind::Whalesay),
+                },
+            )]
+        }
+        "sh" | "bash" if has_shell => match rest {
+            [flag, script, ..] if flag == "-c" => {
+                let cowsay = matches!(kind, ImageKind::Cowsay | ImageKind::Whalesay)
+                    .then_some(kind == ImageKind::Whalesay);
+                sh::parse(script, env, cowsay).map_err(|e| not_emulated(Some(e)))?
+            }
+            _ => return Err(not_emulated(None)),
+        },
+        "echo" | "cat" | "sleep" | "true" | "false" if has_shell => {
+            let words: Vec<String> = std::iter::once(base.to_owned())
+                .chain(rest.iter().cloned())
+                .collect();
+            vec![(
+                When::Always,
+                sh::simple_command(&words, Output::Stream(LogStream::Stdout), None)
+                    .map_err(|e| not_emulated(Some(e)))?,
+            )]
+        }
+        _ => return Err(not_emulated(None)),
+    };
+    Ok(Program { items })
+}
+
+fn stdout() -> Output {
+    Output::Stream(LogStream::Stdout)
+}
+
+/// argosay's command line (argo-workflows `test/e2e/images/argosay/v2/main/argosay.go`).
+fn argosay(args: &[String]) -> Vec<(When, Cmd)> {
+    const USAGE: &str = "usage: argosay [assert_contains file string|assert_equals file string|cat [file...]|echo [string] [file]|sleep duration|exit [code]]";
+    let one = |cmd: Cmd| vec![(When::Always, cmd)];
+    let Some((sub, rest)) = args.split_first() else {
+        return one(Cmd::Write {
+            to: Output::Stream(LogStream::Stderr),
+            text: "hello argo\n".to_owned(),
+        });
+    };
+    match (sub.as_str(), rest) {
+        ("echo", []) => one(Cmd::Write {
+            to: Output::Stream(LogStream::Stderr),
+            text: "hello argo\n".to_owned(),
+        }),
+        ("echo", [text]) => one(Cmd::Write {
+            to: Output::Stream(LogStream::Stderr),
+            text: format!("{text}\n"),
+        }),
+        ("echo", [text, file]) => one(Cmd::Write {
+            to: Output::File {
+                path: file.clone(),
+                append: false,
+            },
+            text: text.clone(),
+        }),
+        ("echo", _) => one(Cmd::Panic("usage: argosay echo [string] [file]".to_owned())),
+        ("cat", files) => one(Cmd::Cat {
+            files: files.to_vec(),
+            to: stdout(),
+            flavour: Flavour::Argosay,
+        }),
+        ("sleep", [duration]) => match parse_go_duration(duration) {
+            Ok(d) => one(Cmd::Sleep(d)),
+            Err(e) => one(Cmd::Panic(e)),
+        },
+        ("sleep", _) => one(Cmd::Panic("usage: argosay sleep duration".to_owned())),
+        ("exit", [code]) => match code.parse::<i64>() {
+            Ok(code) => one(Cmd::Exit(Some(exit_status(code)))),
+            Err(_) => one(Cmd::Panic(format!(
+                "strconv.Atoi: parsing \"{code}\": invalid syntax"
+            ))),
+        },
+        ("exit", _) => one(Cmd::Exit(Some(0))),
+        ("assert_contains" | "assert_equals", [path, expected]) => one(Cmd::Assert {
+            path: path.clone(),
+            expected: expected.clone(),
+            equals: sub == "assert_equals",
+        }),
+        ("assert_contains", _) => one(Cmd::Panic("usage: assert_contains data string".to_owned())),
+        ("assert_equals", _) => one(Cmd::Panic("usage: assert_equals data string".to_owned())),
+        _ => one(Cmd::Panic(USAGE.to_owned())),
+    }
+}
+
+/// The status a process exit code becomes (`os.Exit(256)` is seen as 0, `-1` as 255).
+fn exit_status(code: i64) -> i32 {
+    i32::try_from(code.rem_euclid(256)).unwrap_or(255)
+}
+
+/// Go's `time.ParseDuration`, with its error messages.
+fn parse_go_duration(s: &str) -> Result<Duration, String> {
+    let invalid = || format!("time: invalid duration \"{s}\"");
+    let (negative, mut rest) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if rest == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number = &rest[..number_len];
+        if number.is_empty() || number == "." {
+            return Err(invalid());
+        }
+        let value: f64 = number.parse().map_err(|_| invalid())?;
+        rest = &rest[number_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let scale = match unit {
+            "" => return Err(format!("time: missing unit in duration \"{s}\"")),
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            other => {
+                return Err(format!(
+                    "time: unknown unit \"{other}\" in duration \"{s}\""
+                ));
+            }
+        };
+        total += value * scale;
+    }
+    if negative {
+        return Ok(Duration::ZERO);
+    }
+    Duration::try_from_secs_f64(total).map_err(|_| invalid())
+}
+
+/// A program being run: call [`Execution::next`] until it returns [`Action::Exit`].
+#[derive(Debug, Clone)]
+pub(crate) struct Execution {
+    program: Program,
+    pc: usize,
+    status: i32,
+    /// Set once the program has ended; later calls keep returning the same exit.
+    exited: Option<i32>,
+}
+
+impl Execution {
+    pub(crate) fn new(program: Program) -> Self {
+        Self {
+            program,
+            pc: 0,
+            status: 0,
+            exited: None,
+        }
+    }
+
+    /// Runs the program up to its next observable action. Files are read and written in `fs` as
+    /// `container` sees it.
+    pub(crate) fn next(&mut self, container: &str, fs: &mut PodFs) -> Action {
+        loop {
+            if let Some(code) = self.exited {
+                return Action::Exit(code);
+            }
+            let Some((when, cmd)) = self.program.items.get(self.pc).cloned() else {
+                self.exited = Some(self.status);
+                continue;
+            };
+            self.pc += 1;
+            let runs = match when {
+                When::Always => true,
+                When::IfSucceeded => self.status == 0,
+                When::IfFailed => self.status != 0,
+            };
+            if !runs {
+                continue;
+            }
+            if let Some(action) = self.run(cmd, container, fs) {
+                return action;
+            }
+        }
+    }
+
+    fn run(&mut self, cmd: Cmd, container: &str, fs: &mut PodFs) -> Option<Action> {
+        match cmd {
+            Cmd::Write { to, text } => {
+                self.status = 0;
+                emit(to, text, container, fs)
+            }
+            Cmd::Cat { files, to, flavour } => {
+                let mut out = String::new();
+                let mut errors = String::new();
+                self.status = 0;
+                for file in &files {
+                    match fs.read(container, file) {
+                        Some(data) => out.push_str(&String::from_utf8_lossy(data)),
+                        None if flavour == Flavour::Argosay => {
+                            // argosay panics at the first missing file, after copying the earlier ones.
+                            let panic = format!("open {file}: no such file or directory");
+                            self.program
+                                .items
+                                .insert(self.pc, (When::Always, Cmd::Panic(panic)));
+                            break;
+                        }
+                        None => {
+                            errors.push_str(&format!("cat: {file}: No such file or directory\n"));
+                            self.status = 1;
+                        }
+                    }
+                }
+                if !errors.is_empty() {
+                    let status = self.status;
+                    self.program
+                        .items
+                        .insert(self.pc, (When::Always, Cmd::Status(status)));
+                    self.program.items.insert(
+                        self.pc,
+                        (
+                            When::Always,
+                            Cmd::Write {
+                                to: Output::Stream(LogStream::Stderr),
+                                text: errors,
+                            },
+                        ),
+                    );
+                }
+                if out.is_empty() {
+                    None
+                } else {
+                    emit(to, out, container, fs)
+                }
+            }
+            Cmd::Sleep(duration) => {
+                self.status = 0;
+                Some(Action::Sleep(duration))
+            }
+            Cmd::Status(status) => {
+                self.status = status;
+                None
+            }
+            Cmd::Exit(code) => {
+                let code = code.unwrap_or(self.status);
+                self.exited = Some(code);
+                Some(Action::Exit(code))
+            }
+            Cmd::Assert {
+                path,
+                expected,
+                equals,
+            } => {
+                let failure = match fs.read(container, &path) {
+                    None => Some(format!("open {path}: no such file or directory")),
+                    Some(data) => {
+                        let data = String::from_utf8_lossy(data);
+                        let ok = if equals {
+                            data == expected
+                        } else {
+                            data.contains(&expected)
+                        };
+                        let verb = if equals { "equal" } else { "contain" };
+                        (!ok).then(|| {
+                            format!(
+                                "expected \"{path}\" to {verb} \"{expected}\", but was \"{data}\""
+                            )
+                        })
+                    }
+                };
+                match failure {
+                    Some(message) => self.run(Cmd::Panic(message), container, fs),
+                    None => {
+                        self.status = 0;
+                        None
+                    }
+                }
+            }
+            Cmd::Panic(message) => {
+                self.program
+                    .items
+                    .insert(self.pc, (When::Always, Cmd::Exit(Some(2))));
+                let text = format!(
+                    "panic: {message}\n\ngoroutine 1 [running]:\nmain.main()\n\t/argosay.go\n"
+                );
+                Some(Action::Output(LogStream::Stderr, text))
+            }
+        }
+    }
+}
+
+fn emit(to: Output, text: String, container: &str, fs: &mut PodFs) -> Option<Action> {
+    match to {
+        Output::Stream(stream) => Some(Action::Output(stream, text)),
+        Output::File { path, append } => {
+            fs.write(container, &path, text.as_bytes(), append);
+            None
+        }
+        Output::Discard => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

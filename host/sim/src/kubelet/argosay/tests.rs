@@ -1,0 +1,400 @@
+use super::*;
+
+/// Runs a program to the end; returns (stdout, stderr, total sleep, exit code).
+fn run_in(fs: &mut PodFs, program: Program) -> (String, String, Duration, i32) {
+    let mut exec = Execution::new(program);
+    let (mut out, mut err, mut slept) = (String::new(), String::new(), Duration::ZERO);
+    for _ in 0..1000 {
+        match exec.next("main", fs) {
+            Action::Output(LogStream::Stdout, t) => out.push_str(&t),
+            Action::Output(LogStream::Stderr, t) => err.push_str(&t),
+            Action::Sleep(d) => slept += d,
+            Action::Exit(code) => {
+                // Exit is sticky.
+                assert_eq!(exec.next("main", fs), Action::Exit(code));
+                return (out, err, slept, code);
+            }
+        }
+    }
+    panic!("program did not exit");
+}
+
+fn strs(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn run_cmd(image: &str, command: &[&str], args: &[&str]) -> (String, String, Duration, i32) {
+    let mut fs = PodFs::default();
+    let program = program_for(image, &strs(command), &strs(args), &BTreeMap::new()).unwrap();
+    run_in(&mut fs, program)
+}
+
+fn sh(script: &str) -> (String, String, Duration, i32) {
+    run_cmd("alpine:3.20", &["sh", "-c"], &[script])
+}
+
+fn not_emulated(image: &str, command: &[&str], args: &[&str]) -> String {
+    program_for(image, &strs(command), &strs(args), &BTreeMap::new())
+        .unwrap_err()
+        .message
+}
+
+#[test]
+fn image_kinds() {
+    assert_eq!(image_kind("argoproj/argosay:v2"), ImageKind::Argosay);
+    assert_eq!(
+        image_kind("quay.io/argoproj/argosay:v2@sha256:abc"),
+        ImageKind::Argosay
+    );
+    assert_eq!(
+        image_kind("docker.io/argoproj/argosay:v1"),
+        ImageKind::Cowsay
+    );
+    assert_eq!(image_kind("docker/whalesay"), ImageKind::Whalesay);
+    assert_eq!(image_kind("docker/whalesay:latest"), ImageKind::Whalesay);
+    assert_eq!(image_kind("localhost:5000/python:3.12"), ImageKind::Other);
+}
+
+#[test]
+fn argosay_echo_goes_to_stderr_or_a_file() {
+    assert_eq!(
+        run_cmd("argoproj/argosay:v2", &[], &[]),
+        (String::new(), "hello argo\n".into(), Duration::ZERO, 0)
+    );
+    assert_eq!(
+        run_cmd("argoproj/argosay:v2", &[], &["echo"]).1,
+        "hello argo\n"
+    );
+    assert_eq!(
+        run_cmd("argoproj/argosay:v2", &[], &["echo", "hi there"]).1,
+        "hi there\n"
+    );
+    assert_eq!(
+        run_cmd("argoproj/argosay:v2", &["/argosay"], &["echo", "x"]).1,
+        "x\n"
+    );
+
+    let mut fs = PodFs::default();
+    let write = program_for(
+        "argoproj/argosay:v2",
+        &[],
+        &strs(&["echo", "out", "/tmp/a/b"]),
+        &BTreeMap::new(),
+    )
+    .unwrap();
+    assert_eq!(
+        run_in(&mut fs, write),
+        (String::new(), String::new(), Duration::ZERO, 0)
+    );
+    assert_eq!(fs.read("main", "/tmp/a/b"), Some(&b"out"[..]));
+    let cat = program_for(
+        "argoproj/argosay:v2",
+        &[],
+        &strs(&["cat", "/tmp/a/b", "/tmp/a/b"]),
+        &BTreeMap::new(),
+    )
+    .unwrap();
+    assert_eq!(run_in(&mut fs, cat).0, "outout");
+}
+
+#[test]
+fn argosay_errors_panic_with_exit_2() {
+    let (_, err, _, code) = run_cmd("argoproj/argosay:v2", &[], &["echo", "a", "b", "c"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with("panic: usage: argosay echo [string] [file]\n"),
+        "{err}"
+    );
+
+    let (_, err, _, code) = run_cmd("argoproj/argosay:v2", &[], &["garbage"]);
+    assert_eq!(code, 2);
+    assert!(err.starts_with("panic: usage: argosay ["), "{err}");
+
+    let (_, err, _, code) = run_cmd("argoproj/argosay:v2", &[], &["cat", "/tmp/missing"]);
+    assert_eq!(
+        (code, err.lines().next()),
+        (
+            2,
+            Some("panic: open /tmp/missing: no such file or directory")
+        )
+    );
+
+    let (_, err, _, code) = run_cmd("argoproj/argosay:v2", &[], &["sleep", "garbage"]);
+    assert_eq!(
+        (code, err.lines().next()),
+        (2, Some("panic: time: invalid duration \"garbage\""))
+    );
+
+    let (_, err, _, code) = run_cmd("argoproj/argosay:v2", &[], &["exit", "x"]);
+    assert_eq!(
+        (code, err.lines().next()),
+        (
+            2,
+            Some("panic: strconv.Atoi: parsing \"x\": invalid syntax")
+        )
+    );
+}
+
+#[test]
+fn argosay_exit_and_sleep() {
+    assert_eq!(run_cmd("argoproj/argosay:v2", &[], &["exit"]).3, 0);
+    assert_eq!(run_cmd("argoproj/argosay:v2", &[], &["exit", "1"]).3, 1);
+    assert_eq!(run_cmd("argoproj/argosay:v2", &[], &["exit", "300"]).3, 44);
+    assert_eq!(run_cmd("argoproj/argosay:v2", &[], &["exit", "-1"]).3, 255);
+    assert_eq!(
+        run_cmd("argoproj/argosay:v2", &[], &["sleep", "1m30s"]).2,
+        Duration::from_secs(90)
+    );
+    assert_eq!(
+        run_cmd("argoproj/argosay:v2", &[], &["sleep", "1.5s"]).2,
+        Duration::from_millis(1500)
+    );
+}
+
+#[test]
+fn go_durations() {
+    assert_eq!(parse_go_duration("0"), Ok(Duration::ZERO));
+    assert_eq!(parse_go_duration("300ms"), Ok(Duration::from_millis(300)));
+    assert_eq!(
+        parse_go_duration("2h45m"),
+        Ok(Duration::from_secs(2 * 3600 + 45 * 60))
+    );
+    assert_eq!(parse_go_duration("-5s"), Ok(Duration::ZERO));
+    assert_eq!(
+        parse_go_duration("5"),
+        Err("time: missing unit in duration \"5\"".into())
+    );
+    assert_eq!(
+        parse_go_duration("5x"),
+        Err("time: unknown unit \"x\" in duration \"5x\"".into())
+    );
+    assert_eq!(
+        parse_go_duration(""),
+        Err("time: invalid duration \"\"".into())
+    );
+}
+
+#[test]
+fn argosay_asserts() {
+    let mut fs = PodFs::default();
+    fs.write("main", "/tmp/f", b"hello world", false);
+    let run = |fs: &mut PodFs, args: &[&str]| {
+        let program =
+            program_for("argoproj/argosay:v2", &[], &strs(args), &BTreeMap::new()).unwrap();
+        run_in(fs, program)
+    };
+    assert_eq!(run(&mut fs, &["assert_contains", "/tmp/f", "world"]).3, 0);
+    assert_eq!(
+        run(&mut fs, &["assert_equals", "/tmp/f", "hello world"]).3,
+        0
+    );
+    let (_, err, _, code) = run(&mut fs, &["assert_contains", "/tmp/f", "bye"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with("panic: expected \"/tmp/f\" to contain \"bye\", but was \"hello world\""),
+        "{err}"
+    );
+    let (_, err, _, code) = run(&mut fs, &["assert_equals", "/tmp/f", "hello"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with("panic: expected \"/tmp/f\" to equal \"hello\""),
+        "{err}"
+    );
+    assert_eq!(run(&mut fs, &["assert_contains", "/tmp/f"]).3, 2);
+}
+
+#[test]
+fn cowsay_images() {
+    let (out, _, _, code) = run_cmd("docker/whalesay", &["cowsay"], &["hello world"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with(" _____________\n< hello world >\n"),
+        "{out}"
+    );
+    assert!(out.contains("__/"));
+    let (out, _, _, _) = run_cmd("argoproj/argosay:v1", &[], &[]);
+    assert!(out.starts_with(" __\n<  >\n"), "{out}");
+    assert!(out.contains("(oo)"));
+    // No cowsay in other images.
+    assert!(not_emulated("alpine", &["cowsay"], &["x"]).contains("cannot run \"cowsay x\""));
+}
+
+#[test]
+fn plain_executables_without_a_shell() {
+    assert_eq!(
+        run_cmd("busybox", &["echo"], &["hello world"]).0,
+        "hello world\n"
+    );
+    assert_eq!(run_cmd("busybox", &[], &["echo", "-n", "a", "b"]).0, "a b");
+    assert_eq!(run_cmd("busybox", &["/bin/false"], &[]).3, 1);
+    assert_eq!(
+        run_cmd("busybox", &["sleep"], &["2"]).2,
+        Duration::from_secs(2)
+    );
+    // Shell syntax is not interpreted without a shell.
+    assert_eq!(
+        run_cmd("busybox", &["echo"], &["a && b; c"]).0,
+        "a && b; c\n"
+    );
+}
+
+#[test]
+fn not_emulated_commands_explain_themselves() {
+    assert_eq!(
+        not_emulated("python:3.12", &["python3", "main.py"], &[]),
+        "simulated kubelet cannot run \"python3 main.py\" in image \"python:3.12\": only argosay, whalesay and simple sh -c scripts are emulated"
+    );
+    assert!(
+        not_emulated("python:3.12", &[], &[])
+            .starts_with("simulated kubelet cannot run the default command in image")
+    );
+    // argosay:v2 is FROM scratch: no shell.
+    assert!(
+        not_emulated("argoproj/argosay:v2", &["sh", "-c"], &["echo hi"])
+            .contains("cannot run \"sh -c echo hi\"")
+    );
+    let message = not_emulated("alpine", &["sh", "-c"], &["ls | wc -l"]);
+    assert!(
+        message.ends_with("(unsupported shell syntax \"|\")"),
+        "{message}"
+    );
+    let message = not_emulated("alpine", &["sh", "-c"], &["curl http://x"]);
+    assert!(
+        message.ends_with("(command \"curl\" is not emulated)"),
+        "{message}"
+    );
+    assert!(not_emulated("alpine", &["sh"], &["script.sh"]).contains("\"sh script.sh\""));
+}
+
+#[test]
+fn sh_echo_redirect_and_cat() {
+    let mut fs = PodFs::default();
+    let program = program_for(
+        "alpine",
+        &strs(&["sh", "-c"]),
+        &strs(&["echo hello > /tmp/x; echo world >> /tmp/x\ncat /tmp/x"]),
+        &BTreeMap::new(),
+    )
+    .unwrap();
+    assert_eq!(run_in(&mut fs, program).0, "hello\nworld\n");
+    assert_eq!(fs.read("main", "/tmp/x"), Some(&b"hello\nworld\n"[..]));
+    assert_eq!(
+        sh("echo -n hi > /dev/null; echo err >/dev/stderr").1,
+        "err\n"
+    );
+}
+
+#[test]
+fn sh_quotes_comments_and_variables() {
+    let env = BTreeMap::from([
+        ("NAME".to_owned(), "argo".to_owned()),
+        ("SPACED".to_owned(), "a b".to_owned()),
+    ]);
+    let run = |script: &str| {
+        let program = program_for("alpine", &strs(&["sh", "-c"]), &strs(&[script]), &env).unwrap();
+        run_in(&mut PodFs::default(), program).0
+    };
+    assert_eq!(
+        run("echo 'single  $NAME' \"double  $NAME ${NAME}\" un\\ quoted # comment"),
+        "single  $NAME double  argo argo un quoted\n"
+    );
+    assert_eq!(run("echo \"$SPACED\" $UNSET x \"\" y"), "a b x  y\n");
+    assert_eq!(run("echo cost: $ 5"), "cost: $ 5\n");
+    assert!(
+        program_for(
+            "alpine",
+            &strs(&["sh", "-c"]),
+            &strs(&["echo $SPACED"]),
+            &env
+        )
+        .is_err()
+    );
+    assert!(
+        program_for(
+            "alpine",
+            &strs(&["sh", "-c"]),
+            &strs(&["echo $(date)"]),
+            &env
+        )
+        .is_err()
+    );
+    assert!(program_for("alpine", &strs(&["sh", "-c"]), &strs(&["echo $1"]), &env).is_err());
+}
+
+#[test]
+fn sh_and_or_lists_and_exit() {
+    assert_eq!(
+        sh("true && echo yes || echo no"),
+        ("yes\n".into(), String::new(), Duration::ZERO, 0)
+    );
+    assert_eq!(sh("false && echo yes || echo no").0, "no\n");
+    assert_eq!(sh("false; echo after").0, "after\n");
+    assert_eq!(sh("false").3, 1);
+    assert_eq!(
+        sh("echo a; exit 3; echo b"),
+        ("a\n".into(), String::new(), Duration::ZERO, 3)
+    );
+    assert_eq!(sh("false; exit").3, 1);
+    assert_eq!(sh("exit 256").3, 0);
+    assert_eq!(
+        sh("sleep 1; sleep 0.5s 1m").2,
+        Duration::from_millis(61_500)
+    );
+    assert_eq!(sh("").3, 0);
+    let (_, err, _, code) = sh("cat /nope && echo never");
+    assert_eq!(
+        (err.as_str(), code),
+        ("cat: /nope: No such file or directory\n", 1)
+    );
+    assert_eq!(sh("cat /nope || echo handled").0, "handled\n");
+}
+
+#[test]
+fn sh_rejects_what_it_cannot_do() {
+    for script in [
+        "echo a | cat",
+        "sleep 1 &",
+        "echo a 2>/dev/null",
+        "echo a >&2",
+        "(echo a)",
+        "echo `date`",
+        "ls *.txt",
+        "X=1 echo a",
+        "if true; then echo a; fi",
+        "echo -e 'a\\nb'",
+        "echo 'a\\nb'",
+        "echo a &&",
+        "&& echo a",
+        "echo a;; echo b",
+        "echo 'unterminated",
+        "cat < /tmp/x",
+        "sleep",
+        "sleep forever",
+        "exit -1",
+    ] {
+        assert!(
+            program_for(
+                "alpine",
+                &strs(&["sh", "-c"]),
+                &strs(&[script]),
+                &BTreeMap::new()
+            )
+            .is_err(),
+            "{script} should not be emulated"
+        );
+    }
+}
+
+#[test]
+fn redirect_creates_empty_file_for_silent_commands() {
+    let mut fs = PodFs::default();
+    let program = program_for(
+        "ubuntu",
+        &strs(&["bash", "-c"]),
+        &strs(&["true > /tmp/empty"]),
+        &BTreeMap::new(),
+    )
+    .unwrap();
+    assert_eq!(run_in(&mut fs, program).3, 0);
+    assert_eq!(fs.read("main", "/tmp/empty"), Some(&b""[..]));
+}

@@ -1,0 +1,976 @@
+use serde_json::{Value, json};
+
+use super::rule::{resource_matches, url_matches};
+use super::*;
+
+const SA: &str = "system:serviceaccount:default:default";
+
+fn role(ns: &str, name: &str, rules: Value) -> Value {
+    json!({ "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": { "namespace": ns, "name": name }, "rules": rules })
+}
+
+fn cluster_role(name: &str, rules: Value) -> Value {
+    json!({ "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": { "name": name }, "rules": rules })
+}
+
+fn role_binding(ns: &str, name: &str, kind: &str, role: &str, subjects: Value) -> Value {
+    json!({ "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": { "namespace": ns, "name": name },
+            "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": role },
+            "subjects": subjects })
+}
+
+fn cluster_role_binding(name: &str, role: &str, subjects: Value) -> Value {
+    json!({ "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": { "name": name },
+            "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role },
+            "subjects": subjects })
+}
+
+/// Everything given plus the bootstrap policy, routed by kind as the server would.
+fn snapshot(objects: &[Value]) -> RbacSnapshot {
+    let boot = bootstrap_objects();
+    let all: Vec<&Value> = objects.iter().chain(boot.iter()).collect();
+    let of =
+        |kind: &str| -> Vec<&Value> { all.iter().copied().filter(|o| o["kind"] == kind).collect() };
+    RbacSnapshot::from_objects(
+        of("Role"),
+        of("ClusterRole"),
+        of("RoleBinding"),
+        of("ClusterRoleBinding"),
+    )
+}
+
+fn res<'a>(
+    ns: &'a str,
+    group: &'a str,
+    resource: &'a str,
+    sub: &'a str,
+    name: &'a str,
+) -> ResourceRequest<'a> {
+    ResourceRequest {
+        namespace: ns,
+        api_group: group,
+        resource,
+        subresource: sub,
+        name,
+    }
+}
+
+fn allowed(s: &RbacSnapshot, user: &UserInfo, verb: &str, r: ResourceRequest<'_>) -> bool {
+    s.authorize(&Attributes::resource(user, verb, r))
+        .is_allowed()
+}
+
+/// The seed's executor role: `kubectl create role executor --verb=create,patch
+/// --resource=workflowtaskresults.argoproj.io` bound to the default service account.
+fn executor_cluster() -> RbacSnapshot {
+    snapshot(&[
+        role(
+            "default",
+            "executor",
+            json!([{ "apiGroups": ["argoproj.io"], "resources": ["workflowtaskresults"],
+                                             "verbs": ["create", "patch"] }]),
+        ),
+        role_binding(
+            "default",
+            "executor",
+            "Role",
+            "executor",
+            json!([{ "kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": SA }]),
+        ),
+    ])
+}
+
+#[test]
+fn executor_role_grants_exactly_create_and_patch_in_its_namespace() {
+    let s = executor_cluster();
+    let sa = UserInfo::service_account("default", "default");
+    assert_eq!(sa.name, SA);
+    let wtr = |ns, name| res(ns, "argoproj.io", "workflowtaskresults", "", name);
+    assert!(allowed(&s, &sa, "create", wtr("default", "")));
+    assert!(allowed(&s, &sa, "patch", wtr("default", "wf-123")));
+    for verb in [
+        "get",
+        "list",
+        "watch",
+        "update",
+        "delete",
+        "deletecollection",
+    ] {
+        assert!(
+            !allowed(&s, &sa, verb, wtr("default", "wf-123")),
+            "{verb} must be forbidden"
+        );
+    }
+    assert!(
+        !allowed(&s, &sa, "create", wtr("other", "")),
+        "other namespace"
+    );
+    assert!(!allowed(&s, &sa, "create", wtr("", "")), "cluster scope");
+    assert!(!allowed(
+        &s,
+        &sa,
+        "create",
+        res("default", "argoproj.io", "workflows", "", "")
+    ));
+    assert!(
+        !allowed(
+            &s,
+            &sa,
+            "create",
+            res("default", "", "workflowtaskresults", "", "")
+        ),
+        "core group"
+    );
+    assert!(!allowed(
+        &s,
+        &sa,
+        "patch",
+        res(
+            "default",
+            "argoproj.io",
+            "workflowtaskresults",
+            "status",
+            "x"
+        )
+    ));
+    assert!(!allowed(
+        &s,
+        &sa,
+        "get",
+        res("default", "", "pods", "", "p")
+    ));
+    // Another service account of the same namespace gets nothing.
+    let other = UserInfo::service_account("default", "builder");
+    assert!(!allowed(&s, &other, "create", wtr("default", "")));
+}
+
+#[test]
+fn service_account_subject_defaults_to_the_binding_namespace() {
+    let s = snapshot(&[
+        role(
+            "ns1",
+            "reader",
+            json!([{ "apiGroups": [""], "resources": ["pods"], "verbs": ["get"] }]),
+        ),
+        role_binding(
+            "ns1",
+            "reader",
+            "Role",
+            "reader",
+            json!([{ "kind": "ServiceAccount", "name": "runner" }]),
+        ),
+        cluster_role(
+            "lister",
+            json!([{ "apiGroups": [""], "resources": ["pods"], "verbs": ["list"] }]),
+        ),
+        // A ClusterRoleBinding's service account subject without a namespace matches nobody.
+        cluster_role_binding(
+            "lister",
+            "lister",
+            json!([{ "kind": "ServiceAccount", "name": "runner" }]),
+        ),
+    ]);
+    let runner = UserInfo::service_account("ns1", "runner");
+    assert!(allowed(&s, &runner, "get", res("ns1", "", "pods", "", "p")));
+    assert!(!allowed(
+        &s,
+        &runner,
+        "list",
+        res("ns1", "", "pods", "", "")
+    ));
+    let elsewhere = UserInfo::service_account("ns2", "runner");
+    assert!(!allowed(
+        &s,
+        &elsewhere,
+        "get",
+        res("ns1", "", "pods", "", "p")
+    ));
+}
+
+#[test]
+fn cluster_role_through_role_binding_is_limited_to_that_namespace() {
+    let s = snapshot(&[
+        cluster_role(
+            "pod-reader",
+            json!([{ "apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"] }]),
+        ),
+        role_binding(
+            "team-a",
+            "read",
+            "ClusterRole",
+            "pod-reader",
+            json!([{ "kind": "User", "name": "bob" }]),
+        ),
+    ]);
+    let bob = UserInfo::authenticated("bob", vec![]);
+    assert!(allowed(&s, &bob, "list", res("team-a", "", "pods", "", "")));
+    assert!(allowed(&s, &bob, "get", res("team-a", "", "pods", "", "p")));
+    assert!(!allowed(
+        &s,
+        &bob,
+        "list",
+        res("team-b", "", "pods", "", "")
+    ));
+    assert!(
+        !allowed(&s, &bob, "list", res("", "", "pods", "", "")),
+        "all namespaces is cluster scope"
+    );
+    // The same role through a ClusterRoleBinding reaches every namespace and the cluster scope.
+    let s = snapshot(&[
+        cluster_role(
+            "pod-reader",
+            json!([{ "apiGroups": [""], "resources": ["pods"], "verbs": ["list"] }]),
+        ),
+        cluster_role_binding(
+            "read",
+            "pod-reader",
+            json!([{ "kind": "User", "name": "bob" }]),
+        ),
+    ]);
+    assert!(allowed(&s, &bob, "list", res("team-b", "", "pods", "", "")));
+    assert!(allowed(&s, &bob, "list", res("", "", "pods", "", "")));
+}
+
+#[test]
+fn role_binding_to_role_of_another_namespace_does_not_resolve() {
+    let s = snapshot(&[
+        role(
+            "a",
+            "r",
+            json!([{ "apiGroups": [""], "resources": ["pods"], "verbs": ["get"] }]),
+        ),
+        role_binding(
+            "b",
+            "r",
+            "Role",
+            "r",
+            json!([{ "kind": "User", "name": "bob" }]),
+        ),
+    ]);
+    let bob = UserInfo::authenticated("bob", vec![]);
+    let attrs = Attributes::resource(&bob, "get", res("b", "", "pods", "", "p"));
+    assert_eq!(
+        s.authorize(&attrs),
+        Decision::Deny {
+            reason: r#"RBAC: role.rbac.authorization.k8s.io "r" not found"#.to_owned()
+        }
+    );
+    assert_eq!(
+        forbidden_message_with_reason(
+            &attrs,
+            r#"RBAC: role.rbac.authorization.k8s.io "r" not found"#
+        ),
+        r#"pods "p" is forbidden: User "bob" cannot get resource "pods" in API group "" in the namespace "b": RBAC: role.rbac.authorization.k8s.io "r" not found"#
+    );
+}
+
+#[test]
+fn resolution_errors_are_aggregated_only_for_bindings_that_apply() {
+    let s = snapshot(&[
+        cluster_role_binding(
+            "gone-1",
+            "missing",
+            json!([{ "kind": "User", "name": "bob" }]),
+        ),
+        cluster_role_binding(
+            "gone-2",
+            "missing",
+            json!([{ "kind": "Group", "name": "devs" }]),
+        ),
+        role_binding(
+            "ns",
+            "gone-3",
+            "Role",
+            "absent",
+            json!([{ "kind": "User", "name": "bob" }]),
+        ),
+        role_binding(
+            "ns",
+            "weird",
+            "Thing",
+            "x",
+            json!([{ "kind": "User", "name": "bob" }]),
+        ),
+        cluster_role_binding(
+            "not-bob",
+            "also-missing",
+            json!([{ "kind": "User", "name": "alice" }]),
+        ),
+    ]);
+    let bob = UserInfo::authenticated("bob", vec!["devs".into()]);
+    let decision = s.authorize(&Attributes::resource(
+        &bob,
+        "get",
+        res("ns", "", "pods", "", "p"),
+    ));
+    assert_eq!(
+        decision,
+        Decision::Deny {
+            reason: concat!(
+                r#"RBAC: [clusterrole.rbac.authorization.k8s.io "missing" not found, "#,
+                r#"role.rbac.authorization.k8s.io "absent" not found, unsupported role reference kind: "Thing"]"#
+            )
+            .to_owned()
+        }
+    );
+    // At the cluster scope the RoleBindings are not consulted.
+    let decision = s.authorize(&Attributes::resource(
+        &bob,
+        "list",
+        res("", "", "nodes", "", ""),
+    ));
+    assert_eq!(
+        decision,
+        Decision::Deny {
+            reason: r#"RBAC: clusterrole.rbac.authorization.k8s.io "missing" not found"#.to_owned()
+        }
+    );
+    // A user no broken binding applies to gets no reason.
+    let carol = UserInfo::authenticated("carol", vec![]);
+    let decision = s.authorize(&Attributes::resource(
+        &carol,
+        "get",
+        res("ns", "", "pods", "", "p"),
+    ));
+    assert_eq!(
+        decision,
+        Decision::Deny {
+            reason: String::new()
+        }
+    );
+}
+
+#[test]
+fn resource_names_never_match_create_or_unnamed_list() {
+    let s = snapshot(&[
+        role(
+            "ns",
+            "cm",
+            json!([{ "apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["cfg"],
+                                  "verbs": ["get", "list", "watch", "create", "update", "delete"] }]),
+        ),
+        role_binding(
+            "ns",
+            "cm",
+            "Role",
+            "cm",
+            json!([{ "kind": "User", "name": "bob" }]),
+        ),
+    ]);
+    let bob = UserInfo::authenticated("bob", vec![]);
+    let cm = |name| res("ns", "", "configmaps", "", name);
+    assert!(allowed(&s, &bob, "get", cm("cfg")));
+    assert!(allowed(&s, &bob, "update", cm("cfg")));
+    assert!(allowed(&s, &bob, "delete", cm("cfg")));
+    assert!(!allowed(&s, &bob, "get", cm("other")));
+    assert!(
+        !allowed(&s, &bob, "create", cm("")),
+        "create carries no name"
+    );
+    assert!(
+        !allowed(&s, &bob, "list", cm("")),
+        "unfiltered list carries no name"
+    );
+    assert!(!allowed(&s, &bob, "watch", cm("")));
+    assert!(
+        allowed(&s, &bob, "list", cm("cfg")),
+        "list with fieldSelector metadata.name=cfg"
+    );
+    assert!(allowed(&s, &bob, "watch", cm("cfg")));
+}
+
+#[test]
+fn subresources_need_their_own_rule() {
+    let s = snapshot(&[
+        role(
+            "ns",
+            "r",
+            json!([
+                { "apiGroups": [""], "resources": ["pods"], "verbs": ["get"] },
+                { "apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"] },
+                { "apiGroups": ["argoproj.io"], "resources": ["*/status"], "verbs": ["update"] },
+            ]),
+        ),
+        role_binding(
+            "ns",
+            "r",
+            "Role",
+            "r",
+            json!([{ "kind": "User", "name": "bob" }]),
+        ),
+    ]);
+    let bob = UserInfo::authenticated("bob", vec![]);
+    assert!(allowed(&s, &bob, "get", res("ns", "", "pods", "log", "p")));
+    assert!(
+        !allowed(&s, &bob, "get", res("ns", "", "pods", "exec", "p")),
+        "pods does not cover pods/exec"
+    );
+    assert!(!allowed(&s, &bob, "get", res("ns", "", "pod", "log", "p")));
+    assert!(allowed(
+        &s,
+        &bob,
+        "update",
+        res("ns", "argoproj.io", "workflows", "status", "w")
+    ));
+    assert!(allowed(
+        &s,
+        &bob,
+        "update",
+        res("ns", "argoproj.io", "workflowtasksets", "status", "w")
+    ));
+    assert!(
+        !allowed(
+            &s,
+            &bob,
+            "update",
+            res("ns", "argoproj.io", "workflows", "", "w")
+        ),
+        "*/status is not the object"
+    );
+    assert!(!allowed(
+        &s,
+        &bob,
+        "update",
+        res("ns", "argoproj.io", "workflows", "scale", "w")
+    ));
+    assert!(!allowed(
+        &s,
+        &bob,
+        "update",
+        res("ns", "argoproj.io", "workflows", "xstatus", "w")
+    ));
+}
+
+#[test]
+fn subresource_matching_is_exact() {
+    assert!(resource_matches("pods/log", "pods", "log"));
+    assert!(!resource_matches("pods/log", "pods", "lo"));
+    assert!(!resource_matches("pods/logs", "pods", "log"));
+    assert!(!resource_matches("podsx/log", "pods", "log"));
+    assert!(
+        !resource_matches("pods/*", "pods", "log"),
+        "RBAC has no resource/* wildcard"
+    );
+    assert!(!resource_matches("pods", "pods", "log"));
+    assert!(resource_matches("*/log", "pods", "log"));
+    assert!(!resource_matches("*/log", "pods", ""));
+    assert!(resource_matches("*", "pods", "log"));
+}
+
+#[test]
+fn wildcards_in_verbs_groups_and_resources() {
+    let s = snapshot(&[
+        cluster_role(
+            "argo-all",
+            json!([{ "apiGroups": ["argoproj.io"], "resources": ["*"], "verbs": ["*"] }]),
+        ),
+        cluster_role(
+            "any-get",
+            json!([{ "apiGroups": ["*"], "resources": ["configmaps"], "verbs": ["get"] }]),
+        ),
+        cluster_role_binding(
+            "argo-all",
+            "argo-all",
+            json!([{ "kind": "User", "name": "bob" }]),
+        ),
+        cluster_role_binding(
+            "any-get",
+            "any-get",
+            json!([{ "kind": "User", "name": "bob" }]),
+        ),
+    ]);
+    let bob = UserInfo::authenticated("bob", vec![]);
+    assert!(allowed(
+        &s,
+        &bob,
+        "deletecollection",
+        res("x", "argoproj.io", "workflows", "", "")
+    ));
+    assert!(allowed(
+        &s,
+        &bob,
+        "escalate",
+        res("x", "argoproj.io", "cronworkflows", "", "c")
+    ));
+    assert!(
+        allowed(
+            &s,
+            &bob,
+            "patch",
+            res("x", "argoproj.io", "workflows", "status", "w")
+        ),
+        "* covers subresources"
+    );
+    assert!(!allowed(&s, &bob, "get", res("x", "", "pods", "", "p")));
+    assert!(allowed(
+        &s,
+        &bob,
+        "get",
+        res("x", "anything.io", "configmaps", "", "c")
+    ));
+    assert!(!allowed(
+        &s,
+        &bob,
+        "list",
+        res("x", "", "configmaps", "", "")
+    ));
+}
+
+#[test]
+fn groups_are_subjects() {
+    let s = snapshot(&[
+        cluster_role(
+            "wf-viewer",
+            json!([{ "apiGroups": ["argoproj.io"], "resources": ["workflows"], "verbs": ["get", "list"] }]),
+        ),
+        role_binding(
+            "ci",
+            "viewers",
+            "ClusterRole",
+            "wf-viewer",
+            json!([{ "kind": "Group", "name": "system:serviceaccounts:ci" }]),
+        ),
+        cluster_role_binding(
+            "devs",
+            "wf-viewer",
+            json!([{ "kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "devs" }]),
+        ),
+    ]);
+    let dev = UserInfo::authenticated("dana", vec!["devs".into()]);
+    assert!(allowed(
+        &s,
+        &dev,
+        "list",
+        res("", "argoproj.io", "workflows", "", "")
+    ));
+    let ci = UserInfo::service_account("ci", "builder");
+    assert!(allowed(
+        &s,
+        &ci,
+        "list",
+        res("ci", "argoproj.io", "workflows", "", "")
+    ));
+    assert!(!allowed(
+        &s,
+        &ci,
+        "list",
+        res("prod", "argoproj.io", "workflows", "", "")
+    ));
+    let outsider = UserInfo::authenticated("eve", vec!["dev".into()]);
+    assert!(!allowed(
+        &s,
+        &outsider,
+        "list",
+        res("", "argoproj.io", "workflows", "", "")
+    ));
+}
+
+#[test]
+fn system_masters_may_do_anything_even_without_bindings() {
+    let empty = RbacSnapshot::from_objects([], [], [], []);
+    let admin = UserInfo::authenticated("admin", vec![SYSTEM_MASTERS.into()]);
+    assert!(allowed(
+        &empty,
+        &admin,
+        "delete",
+        res("", "", "nodes", "", "n")
+    ));
+    assert!(
+        empty
+            .authorize(&Attributes::non_resource(&admin, "get", "/metrics"))
+            .is_allowed()
+    );
+    let nobody = UserInfo::authenticated("nobody", vec![]);
+    assert!(
+        !empty
+            .authorize(&Attributes::non_resource(&nobody, "get", "/api"))
+            .is_allowed()
+    );
+}
+
+#[test]
+fn non_resource_urls_and_bootstrap_discovery() {
+    let s = RbacSnapshot::bootstrap();
+    let bob = UserInfo::authenticated("bob", vec![]);
+    let anon = UserInfo::anonymous();
+    let get = |user: &UserInfo, path: &str| {
+        s.authorize(&Attributes::non_resource(user, "get", path))
+            .is_allowed()
+    };
+    for path in [
+        "/api",
+        "/api/v1",
+        "/apis",
+        "/apis/argoproj.io/v1alpha1",
+        "/openapi/v2",
+        "/openapi/v3/apis/apps/v1",
+        "/version",
+        "/version/",
+        "/healthz",
+        "/livez",
+        "/readyz",
+    ] {
+        assert!(get(&bob, path), "authenticated get {path}");
+    }
+    assert!(!get(&bob, "/metrics"));
+    assert!(!get(&bob, "/healthz/etcd"), "no prefix rule for /healthz");
+    assert!(!get(&bob, "/apix"), "/apis/* does not cover /apix");
+    assert!(
+        !s.authorize(&Attributes::non_resource(&bob, "post", "/api"))
+            .is_allowed()
+    );
+    for path in ["/healthz", "/livez", "/readyz", "/version", "/version/"] {
+        assert!(get(&anon, path), "anonymous get {path}");
+    }
+    for path in ["/api", "/apis", "/openapi/v2"] {
+        assert!(!get(&anon, path), "anonymous get {path}");
+    }
+    // system:basic-user: self reviews for every authenticated user, but nothing else.
+    assert!(allowed(
+        &s,
+        &bob,
+        "create",
+        res(
+            "",
+            "authorization.k8s.io",
+            "selfsubjectaccessreviews",
+            "",
+            ""
+        )
+    ));
+    assert!(allowed(
+        &s,
+        &bob,
+        "create",
+        res(
+            "",
+            "authorization.k8s.io",
+            "selfsubjectrulesreviews",
+            "",
+            ""
+        )
+    ));
+    assert!(allowed(
+        &s,
+        &bob,
+        "create",
+        res("", "authentication.k8s.io", "selfsubjectreviews", "", "")
+    ));
+    assert!(!allowed(
+        &s,
+        &anon,
+        "create",
+        res(
+            "",
+            "authorization.k8s.io",
+            "selfsubjectaccessreviews",
+            "",
+            ""
+        )
+    ));
+    assert!(!allowed(
+        &s,
+        &bob,
+        "create",
+        res("", "authorization.k8s.io", "subjectaccessreviews", "", "")
+    ));
+    assert!(!allowed(
+        &s,
+        &bob,
+        "list",
+        res("default", "", "pods", "", "")
+    ));
+}
+
+#[test]
+fn non_resource_url_prefixes() {
+    assert!(url_matches("*", "/anything"));
+    assert!(url_matches("/apis/*", "/apis/apps"));
+    assert!(url_matches("/apis/*", "/apis/"));
+    assert!(!url_matches("/apis/*", "/apis"));
+    assert!(url_matches("/hea*", "/healthz"));
+    assert!(url_matches("/logs**", "/logs/x"));
+    assert!(!url_matches("/healthz", "/healthz/ping"));
+}
+
+#[test]
+fn non_resource_rules_in_role_bindings_never_apply() {
+    let s = snapshot(&[
+        cluster_role(
+            "metrics",
+            json!([{ "nonResourceURLs": ["/metrics"], "verbs": ["get"] }]),
+        ),
+        role_binding(
+            "ns",
+            "metrics",
+            "ClusterRole",
+            "metrics",
+            json!([{ "kind": "User", "name": "bob" }]),
+        ),
+    ]);
+    let bob = UserInfo::authenticated("bob", vec![]);
+    assert!(
+        !s.authorize(&Attributes::non_resource(&bob, "get", "/metrics"))
+            .is_allowed()
+    );
+    let s = snapshot(&[
+        cluster_role(
+            "metrics",
+            json!([{ "nonResourceURLs": ["/metrics"], "verbs": ["get"] }]),
+        ),
+        cluster_role_binding(
+            "metrics",
+            "metrics",
+            json!([{ "kind": "User", "name": "bob" }]),
+        ),
+    ]);
+    assert!(
+        s.authorize(&Attributes::non_resource(&bob, "get", "/metrics"))
+            .is_allowed()
+    );
+}
+
+#[test]
+fn users_carry_the_authenticated_group() {
+    assert_eq!(
+        UserInfo::authenticated("bob", vec!["devs".into()]).groups,
+        ["devs", ALL_AUTHENTICATED]
+    );
+    assert_eq!(
+        UserInfo::authenticated("bob", vec![ALL_AUTHENTICATED.into()]).groups,
+        [ALL_AUTHENTICATED]
+    );
+    assert_eq!(
+        UserInfo::service_account("argo", "runner").groups,
+        [
+            "system:serviceaccounts",
+            "system:serviceaccounts:argo",
+            ALL_AUTHENTICATED
+        ]
+    );
+    assert_eq!(UserInfo::anonymous().groups, [ALL_UNAUTHENTICATED]);
+}
+
+#[test]
+fn forbidden_messages_match_kube_apiserver() {
+    let sa = UserInfo::service_account("default", "default");
+    let bob = UserInfo::authenticated("bob", vec![]);
+    let msg =
+        |user: &UserInfo, verb: &str, r| forbidden_message(&Attributes::resource(user, verb, r));
+    assert_eq!(
+        msg(&sa, "get", res("default", "", "pods", "", "foo")),
+        r#"pods "foo" is forbidden: User "system:serviceaccount:default:default" cannot get resource "pods" in API group "" in the namespace "default""#
+    );
+    assert_eq!(
+        msg(&bob, "list", res("default", "", "pods", "", "")),
+        r#"pods is forbidden: User "bob" cannot list resource "pods" in API group "" in the namespace "default""#
+    );
+    assert_eq!(
+        msg(&bob, "list", res("", "", "nodes", "", "")),
+        r#"nodes is forbidden: User "bob" cannot list resource "nodes" in API group "" at the cluster scope"#
+    );
+    assert_eq!(
+        msg(&bob, "get", res("default", "", "pods", "log", "foo")),
+        r#"pods "foo" is forbidden: User "bob" cannot get resource "pods/log" in API group "" in the namespace "default""#
+    );
+    assert_eq!(
+        msg(
+            &sa,
+            "patch",
+            res("default", "argoproj.io", "workflows", "", "x")
+        ),
+        r#"workflows.argoproj.io "x" is forbidden: User "system:serviceaccount:default:default" cannot patch resource "workflows" in API group "argoproj.io" in the namespace "default""#
+    );
+    assert_eq!(
+        msg(
+            &bob,
+            "create",
+            res(
+                "",
+                "authorization.k8s.io",
+                "selfsubjectrulesreviews",
+                "",
+                ""
+            )
+        ),
+        r#"selfsubjectrulesreviews.authorization.k8s.io is forbidden: User "bob" cannot create resource "selfsubjectrulesreviews" in API group "authorization.k8s.io" at the cluster scope"#
+    );
+    assert_eq!(
+        msg(
+            &bob,
+            "update",
+            res("argo", "argoproj.io", "workflows", "status", "w")
+        ),
+        r#"workflows.argoproj.io "w" is forbidden: User "bob" cannot update resource "workflows/status" in API group "argoproj.io" in the namespace "argo""#
+    );
+    assert_eq!(
+        forbidden_message(&Attributes::non_resource(&bob, "get", "/apis")),
+        r#"forbidden: User "bob" cannot get path "/apis""#
+    );
+    let weird = UserInfo::authenticated("<b&b>", vec![]);
+    assert_eq!(
+        forbidden_message(&Attributes::non_resource(&weird, "get", "/x\"y")),
+        r#"forbidden: User "&lt;b&amp;b&gt;" cannot get path "/x\"y""#
+    );
+}
+
+#[test]
+fn forbidden_status_carries_details() {
+    let bob = UserInfo::authenticated("bob", vec![]);
+    let status = forbidden_status(
+        &Attributes::resource(
+            &bob,
+            "get",
+            res("ns", "argoproj.io", "workflows", "status", "w"),
+        ),
+        "",
+    );
+    assert_eq!(
+        status,
+        json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": r#"workflows.argoproj.io "w" is forbidden: User "bob" cannot get resource "workflows/status" in API group "argoproj.io" in the namespace "ns""#,
+            "reason": "Forbidden",
+            "details": { "name": "w", "group": "argoproj.io", "kind": "workflows" },
+            "code": 403,
+        })
+    );
+    let status = forbidden_status(&Attributes::non_resource(&bob, "get", "/metrics"), "");
+    assert_eq!(status["details"], json!({}));
+    assert_eq!(
+        status["message"],
+        r#"forbidden: User "bob" cannot get path "/metrics""#
+    );
+}
+
+#[test]
+fn rules_review_lists_what_applies() {
+    let s = executor_cluster();
+    let sa = UserInfo::service_account("default", "default");
+    let status = s.rules_review_status(&sa, "default");
+    let resource_rules = status["resourceRules"].as_array().unwrap();
+    assert!(resource_rules.contains(
+        &json!({ "verbs": ["create", "patch"], "apiGroups": ["argoproj.io"],
+                                              "resources": ["workflowtaskresults"] })
+    ));
+    assert!(resource_rules.contains(
+        &json!({ "verbs": ["create"], "apiGroups": ["authentication.k8s.io"],
+                                              "resources": ["selfsubjectreviews"] })
+    ));
+    assert!(status["nonResourceRules"].as_array().unwrap().contains(&json!({
+        "verbs": ["get"], "nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/"] })));
+    assert_eq!(status["incomplete"], false);
+    assert!(status.get("evaluationError").is_none());
+    // In another namespace the executor rule is absent.
+    let status = s.rules_review_status(&sa, "other");
+    assert!(
+        !status["resourceRules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["apiGroups"] == json!(["argoproj.io"]))
+    );
+}
+
+#[test]
+fn bootstrap_objects_are_well_formed() {
+    let objects = bootstrap_objects();
+    let names = |kind: &str| -> Vec<&str> {
+        objects
+            .iter()
+            .filter(|o| o["kind"] == kind)
+            .filter_map(|o| o["metadata"]["name"].as_str())
+            .collect()
+    };
+    let roles = names("ClusterRole");
+    assert_eq!(
+        roles,
+        [
+            "cluster-admin",
+            "system:basic-user",
+            "system:discovery",
+            "system:public-info-viewer"
+        ]
+    );
+    assert_eq!(names("ClusterRoleBinding"), roles);
+    for o in &objects {
+        assert_eq!(o["apiVersion"], "rbac.authorization.k8s.io/v1");
+        assert_eq!(
+            o["metadata"]["labels"]["kubernetes.io/bootstrapping"],
+            "rbac-defaults"
+        );
+    }
+    // cluster-admin is bound to system:masters only; public info to the unauthenticated too.
+    let binding = |name: &str| {
+        objects
+            .iter()
+            .find(|o| o["kind"] == "ClusterRoleBinding" && o["metadata"]["name"] == name)
+            .unwrap()
+    };
+    assert_eq!(
+        binding("cluster-admin")["subjects"],
+        json!([{ "apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:masters" }])
+    );
+    assert_eq!(
+        binding("system:public-info-viewer")["subjects"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn malformed_objects_are_skipped_not_fatal() {
+    let s = snapshot(&[
+        json!({ "kind": "Role", "metadata": { "name": "no-namespace" }, "rules": "nope" }),
+        json!({ "kind": "ClusterRole", "metadata": {}, "rules": [1, 2] }),
+        json!({ "kind": "ClusterRole", "metadata": { "name": "odd" }, "rules": [{ "verbs": [1, "get"], "apiGroups": [""], "resources": ["pods", null] }] }),
+        json!({ "kind": "RoleBinding", "metadata": { "name": "x" }, "subjects": [{ "kind": "User", "name": "bob" }] }),
+        json!({ "kind": "ClusterRoleBinding", "metadata": { "name": "odd" }, "roleRef": { "kind": "ClusterRole", "name": "odd" },
+                "subjects": [{ "kind": "User" }, 7, { "kind": "User", "name": "bob" }] }),
+        json!({ "kind": "ClusterRoleBinding", "metadata": { "name": "no-subjects" }, "roleRef": 3 }),
+    ]);
+    let bob = UserInfo::authenticated("bob", vec![]);
+    assert!(allowed(&s, &bob, "get", res("ns", "", "pods", "", "p")));
+    assert!(!allowed(&s, &bob, "list", res("ns", "", "pods", "", "")));
+}
+
+#[test]
+fn authorize_is_fast_with_dozens_of_bindings() {
+    let mut objects = Vec::new();
+    for i in 0..40 {
+        let ns = format!("ns{}", i % 5);
+        objects.push(role(&ns, &format!("r{i}"), json!([{ "apiGroups": ["argoproj.io"], "resources": [format!("res{i}")], "verbs": ["get", "list"] }])));
+        objects.push(role_binding(&ns, &format!("b{i}"), "Role", &format!("r{i}"),
+                                  json!([{ "kind": "ServiceAccount", "name": "default" }, { "kind": "Group", "name": "devs" }])));
+        objects.push(cluster_role(
+            &format!("c{i}"),
+            json!([{ "apiGroups": [""], "resources": [format!("c{i}")], "verbs": ["get"] }]),
+        ));
+        objects.push(cluster_role_binding(
+            &format!("c{i}"),
+            &format!("c{i}"),
+            json!([{ "kind": "User", "name": format!("u{i}") }]),
+        ));
+    }
+    let s = snapshot(&objects);
+    let user = UserInfo::authenticated("someone", vec!["devs".into()]);
+    let attrs = Attributes::resource(&user, "patch", res("ns3", "argoproj.io", "res38", "", "x"));
+    assert!(!s.authorize(&attrs).is_allowed());
+    let iterations: u32 = 20_000;
+    let start = std::time::Instant::now();
+    for _ in 0..iterations {
+        std::hint::black_box(s.authorize(std::hint::black_box(&attrs)));
+    }
+    let per_call = start.elapsed() / iterations;
+    // The goal is well under 1 µs in release builds; unoptimised test builds get headroom.
+    assert!(
+        per_call < std::time::Duration::from_micros(100),
+        "authorize took {per_call:?}"
+    );
+}

@@ -1,0 +1,879 @@
+//! Static validation of a CRD's `openAPIV3Schema`: the structural-schema invariants
+//! (`pkg/apiserver/schema/validation.go`) and the OpenAPI restrictions of
+//! `ValidateCustomResourceDefinitionOpenAPISchema` (`pkg/apis/apiextensions/validation`).
+//!
+//! Works on the raw JSON so that keywords Kubernetes forbids (`$ref`, `id`, ...) are seen.
+//! Not checked: that defaults validate against and survive pruning by their own schema
+//! (`ValidateDefaults`), structural completeness of value validations, and CEL rules beyond
+//! "rule is not specified".
+
+use serde_json::{Map, Value};
+
+use crate::validation::{ErrorType, FieldError};
+
+const OPENAPI_TYPES: [&str; 6] = ["array", "boolean", "integer", "number", "object", "string"];
+const META_FIELDS: [&str; 3] = ["metadata", "kind", "apiVersion"];
+
+/// Root keywords allowed when the status subresource is enabled, as JSON names, with the Go
+/// field names Kubernetes lists in its message.
+const ROOT_ALLOWED_WITH_STATUS: [(&str, &str); 22] = [
+    ("description", "Description"),
+    ("type", "Type"),
+    ("format", "Format"),
+    ("title", "Title"),
+    ("maximum", "Maximum"),
+    ("exclusiveMaximum", "ExclusiveMaximum"),
+    ("minimum", "Minimum"),
+    ("exclusiveMinimum", "ExclusiveMinimum"),
+    ("maxLength", "MaxLength"),
+    ("minLength", "MinLength"),
+    ("pattern", "Pattern"),
+    ("maxItems", "MaxItems"),
+    ("minItems", "MinItems"),
+    ("uniqueItems", "UniqueItems"),
+    ("multipleOf", "MultipleOf"),
+    ("required", "Required"),
+    ("items", "Items"),
+    ("properties", "Properties"),
+    ("externalDocs", "ExternalDocs"),
+    ("example", "Example"),
+    (
+        "x-kubernetes-preserve-unknown-fields",
+        "XPreserveUnknownFields",
+    ),
+    ("x-kubernetes-validations", "XValidations"),
+];
+
+/// JSON names of `JSONSchemaProps` fields in Go declaration order.
+const GO_FIELD_ORDER: [&str; 44] = [
+    "id",
+    "$schema",
+    "$ref",
+    "description",
+    "type",
+    "nullable",
+    "format",
+    "title",
+    "default",
+    "maximum",
+    "exclusiveMaximum",
+    "minimum",
+    "exclusiveMinimum",
+    "maxLength",
+    "minLength",
+    "pattern",
+    "maxItems",
+    "minItems",
+    "uniqueItems",
+    "multipleOf",
+    "enum",
+    "maxProperties",
+    "minProperties",
+    "required",
+    "items",
+    "allOf",
+    "oneOf",
+    "anyOf",
+    "not",
+    "properties",
+    "additionalProperties",
+    "patternProperties",
+    "dependencies",
+    "additionalItems",
+    "definitions",
+    "externalDocs",
+    "example",
+    "x-kubernetes-preserve-unknown-fields",
+    "x-kubernetes-embedded-resource",
+    "x-kubernetes-int-or-string",
+    "x-kubernetes-list-map-keys",
+    "x-kubernetes-list-type",
+    "x-kubernetes-map-type",
+    "x-kubernetes-validations",
+];
+
+fn forbidden(field: String, detail: &str) -> FieldError {
+    FieldError::forbidden(field, detail)
+}
+
+fn required(field: String, detail: &str) -> FieldError {
+    FieldError::required(field, detail)
+}
+
+fn invalid(field: String, value: Value, detail: &str) -> FieldError {
+    FieldError::invalid(field, value, detail)
+}
+
+fn not_supported(field: String, value: Value, supported: &[&str]) -> FieldError {
+    let quoted: Vec<String> = supported.iter().map(|s| format!("{s:?}")).collect();
+    FieldError {
+        kind: ErrorType::NotSupported,
+        field,
+        value: Some(value),
+        detail: format!("supported values: {}", quoted.join(", ")),
+    }
+}
+
+/// Whether a JSON value is Go's zero value for the corresponding field.
+fn is_zero(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::String(s) => s.is_empty(),
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+    }
+}
+
+fn str_of<'a>(m: &'a Map<String, Value>, key: &str) -> &'a str {
+    m.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+fn bool_of(m: &Map<String, Value>, key: &str) -> bool {
+    m.get(key).and_then(Value::as_bool).unwrap_or(false)
+}
+
+fn props_of(m: &Map<String, Value>) -> Option<&Map<String, Value>> {
+    m.get("properties")
+        .and_then(Value::as_object)
+        .filter(|p| !p.is_empty())
+}
+
+/// Validates `<fld>.openAPIV3Schema` (`fld` is `spec.validation` or `spec.versions[i].schema`).
+pub(super) fn validate_schema(schema: &Value, fld: &str, status_enabled: bool) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    let root_path = format!("{fld}.openAPIV3Schema");
+    let Some(root) = schema.as_object() else {
+        errs.push(invalid(root_path, schema.clone(), "must be an object"));
+        return errs;
+    };
+    if status_enabled {
+        // Go walks JSONSchemaProps in field order, so the first offending field decides.
+        let mut keys: Vec<&String> = root.keys().collect();
+        keys.sort_by_key(|k| {
+            GO_FIELD_ORDER
+                .iter()
+                .position(|g| g == k)
+                .unwrap_or(GO_FIELD_ORDER.len())
+        });
+        for key in keys {
+            let Some(v) = root.get(key) else { continue };
+            if is_zero(v) {
+                continue;
+            }
+            if key == "type" {
+                if v.as_str() != Some("object") {
+                    errs.push(invalid(
+                        format!("{root_path}.type"),
+                        v.clone(),
+                        r#"only "object" is allowed as the type at the root of the schema if the status subresource is enabled"#,
+                    ));
+                    break;
+                }
+                continue;
+            }
+            if !ROOT_ALLOWED_WITH_STATUS.iter().any(|(json, _)| json == key) {
+                let names: Vec<&str> = ROOT_ALLOWED_WITH_STATUS.iter().map(|(_, go)| *go).collect();
+                let detail = format!(
+                    "only [{}] fields are allowed at the root of the schema if the status subresource is enabled",
+                    names.join(" ")
+                );
+                errs.push(invalid(root_path.clone(), schema.clone(), &detail));
+                break;
+            }
+        }
+    }
+    if bool_of(root, "nullable") {
+        errs.push(forbidden(
+            format!("{root_path}.nullable"),
+            "nullable cannot be true at the root",
+        ));
+    }
+    let mut structural = Vec::new();
+    structural_invariants(root, Level::Root, &root_path, &mut structural);
+    structural.sort_by(|a, b| (&a.field, &a.detail).cmp(&(&b.field, &b.detail)));
+    errs.extend(structural);
+    let ctx = Ctx {
+        is_root: true,
+        inside_meta: false,
+        defaults_forbidden: None,
+    };
+    openapi_schema(root, &root_path, &ctx, &mut errs);
+    errs
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Root,
+    Item,
+    Field,
+}
+
+/// `validateStructuralInvariants`.
+fn structural_invariants(s: &Map<String, Value>, lvl: Level, p: &str, errs: &mut Vec<FieldError>) {
+    let ty = str_of(s, "type");
+    let items = s.get("items").and_then(Value::as_object);
+    if ty == "array" && items.is_none() {
+        errs.push(required(format!("{p}.items"), "must be specified"));
+    }
+    if let Some(items) = items {
+        structural_invariants(items, Level::Item, &format!("{p}.items"), errs);
+    }
+    if let Some(props) = s.get("properties").and_then(Value::as_object) {
+        for (k, v) in props {
+            if let Some(v) = v.as_object() {
+                structural_invariants(v, Level::Field, &format!("{p}.properties[{k}]"), errs);
+            }
+        }
+    }
+    if let Some(additional) = s.get("additionalProperties").filter(|v| !v.is_null()) {
+        if lvl == Level::Root {
+            errs.push(forbidden(
+                format!("{p}.additionalProperties"),
+                "must not be used at the root",
+            ));
+        }
+        if let Some(a) = additional.as_object() {
+            structural_invariants(a, Level::Field, &format!("{p}.additionalProperties"), errs);
+        }
+    }
+    let int_or_string = bool_of(s, "x-kubernetes-int-or-string");
+    let preserve = bool_of(s, "x-kubernetes-preserve-unknown-fields");
+    let embedded = bool_of(s, "x-kubernetes-embedded-resource");
+    if int_or_string && preserve {
+        errs.push(invalid(
+            format!("{p}.x-kubernetes-preserve-unknown-fields"),
+            Value::Bool(true),
+            "must be false if x-kubernetes-int-or-string is true",
+        ));
+    }
+    if int_or_string && embedded {
+        errs.push(invalid(
+            format!("{p}.x-kubernetes-embedded-resource"),
+            Value::Bool(true),
+            "must be false if x-kubernetes-int-or-string is true",
+        ));
+    }
+    value_validation(s, is_int_or_string_any_of(s.get("anyOf")), lvl, p, errs);
+
+    if embedded && ty != "object" {
+        let detail = "must be object if x-kubernetes-embedded-resource is true";
+        if ty.is_empty() {
+            errs.push(required(format!("{p}.type"), detail));
+        } else {
+            errs.push(invalid(
+                format!("{p}.type"),
+                Value::String(ty.to_string()),
+                detail,
+            ));
+        }
+    } else if ty.is_empty() && !int_or_string && !preserve {
+        let detail = match lvl {
+            Level::Root => "must not be empty at the root",
+            Level::Item => "must not be empty for specified array items",
+            Level::Field => "must not be empty for specified object fields",
+        };
+        errs.push(required(format!("{p}.type"), detail));
+    }
+    if embedded && s.get("additionalProperties").is_some_and(|v| !v.is_null()) {
+        errs.push(forbidden(
+            format!("{p}.additionalProperties"),
+            "must not be used if x-kubernetes-embedded-resource is set",
+        ));
+    }
+    if lvl == Level::Root && !ty.is_empty() && ty != "object" {
+        errs.push(invalid(
+            format!("{p}.type"),
+            Value::String(ty.to_string()),
+            "must be object at the root",
+        ));
+    }
+    let check_metadata = lvl == Level::Root || embedded;
+    let props = s.get("properties").and_then(Value::as_object);
+    for key in ["kind", "apiVersion"] {
+        if let Some(prop) = props.and_then(|ps| ps.get(key)).and_then(Value::as_object)
+            && check_metadata
+            && str_of(prop, "type") != "string"
+        {
+            errs.push(invalid(
+                format!("{p}.properties[{key}].type"),
+                Value::String(str_of(prop, "type").to_string()),
+                "must be string",
+            ));
+        }
+    }
+    if let Some(meta) = props
+        .and_then(|ps| ps.get("metadata"))
+        .and_then(Value::as_object)
+    {
+        let mp = format!("{p}.properties[metadata]");
+        if check_metadata && str_of(meta, "type") != "object" {
+            errs.push(invalid(
+                format!("{mp}.type"),
+                Value::String(str_of(meta, "type").to_string()),
+                "must be object",
+            ));
+        }
+        if lvl == Level::Root && !root_metadata_is_implicit(meta) {
+            errs.push(forbidden(
+                mp,
+                "must not specify anything other than name and generateName, but metadata is implicitly specified",
+            ));
+        }
+    }
+    if embedded && !preserve && props.is_none_or(Map::is_empty) {
+        errs.push(required(
+            format!("{p}.properties"),
+            "must not be empty if x-kubernetes-embedded-resource is true without x-kubernetes-preserve-unknown-fields",
+        ));
+    }
+}
+
+/// Root `metadata` may only restrict `name` and `generateName` (beyond `type` and the
+/// separately-checked `default`).
+fn root_metadata_is_implicit(meta: &Map<String, Value>) -> bool {
+    meta.iter().all(|(k, v)| match k.as_str() {
+        "type" | "default" | "example" => true,
+        "properties" => v
+            .as_object()
+            .is_none_or(|ps| ps.keys().all(|k| k == "name" || k == "generateName")),
+        _ => is_zero(v),
+    })
+}
+
+/// The int-or-string pattern `anyOf: [{type: integer}, {type: string}]`.
+fn is_int_or_string_any_of(any_of: Option<&Value>) -> bool {
+    any_of.and_then(Value::as_array).is_some_and(|alts| {
+        matches!(alts.as_slice(), [a, b] if *a == serde_json::json!({"type": "integer"})
+            && *b == serde_json::json!({"type": "string"}))
+    })
+}
+
+/// `validateValueValidation` over the junctors of a node.
+fn value_validation(
+    s: &Map<String, Value>,
+    skip_any_of: bool,
+    lvl: Level,
+    p: &str,
+    errs: &mut Vec<FieldError>,
+) {
+    let skip_first_all_of_any_of = s
+        .get("allOf")
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+        .and_then(Value::as_object)
+        .is_some_and(|first| is_int_or_string_any_of(first.get("anyOf")));
+    for (key, skip) in [("anyOf", skip_any_of), ("allOf", false), ("oneOf", false)] {
+        if skip {
+            continue;
+        }
+        for (i, alt) in s
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            if let Some(alt) = alt.as_object() {
+                let skip_nested = key == "allOf" && i == 0 && skip_first_all_of_any_of;
+                nested_value_validation(alt, skip_nested, lvl, &format!("{p}.{key}[{i}]"), errs);
+            }
+        }
+    }
+    if let Some(not) = s.get("not").and_then(Value::as_object) {
+        nested_value_validation(not, false, lvl, &format!("{p}.not"), errs);
+    }
+}
+
+/// `validateNestedValueValidation`: inside junctors only value validations are allowed.
+fn nested_value_validation(
+    s: &Map<String, Value>,
+    skip_any_of: bool,
+    lvl: Level,
+    p: &str,
+    errs: &mut Vec<FieldError>,
+) {
+    value_validation(s, skip_any_of, lvl, p, errs);
+    if let Some(items) = s.get("items").and_then(Value::as_object) {
+        nested_value_validation(items, false, lvl, &format!("{p}.items"), errs);
+    }
+    if let Some(props) = s.get("properties").and_then(Value::as_object) {
+        for (k, v) in props {
+            if let Some(v) = v.as_object() {
+                nested_value_validation(
+                    v,
+                    false,
+                    Level::Field,
+                    &format!("{p}.properties[{k}]"),
+                    errs,
+                );
+            }
+        }
+    }
+    let rules: [(&str, &str); 13] = [
+        ("type", "must be empty to be structural"),
+        ("additionalProperties", "must be undefined to be structural"),
+        ("default", "must be undefined to be structural"),
+        ("title", "must be empty to be structural"),
+        ("description", "must be empty to be structural"),
+        ("nullable", "must be false to be structural"),
+        ("externalDocs", "must be undefined to be structural"),
+        (
+            "x-kubernetes-preserve-unknown-fields",
+            "must be false to be structural",
+        ),
+        (
+            "x-kubernetes-embedded-resource",
+            "must be false to be structural",
+        ),
+        (
+            "x-kubernetes-int-or-string",
+            "must be false to be structural",
+        ),
+        (
+            "x-kubernetes-list-map-keys",
+            "must be empty to be structural",
+        ),
+        (
+            "x-kubernetes-list-type",
+            "must be undefined to be structural",
+        ),
+        (
+            "x-kubernetes-map-type",
+            "must be undefined to be structural",
+        ),
+    ];
+    for (key, detail) in rules {
+        if s.get(key)
+            .is_some_and(|v| !is_zero(v) || (v.is_string() && key.ends_with("-type")))
+        {
+            errs.push(forbidden(format!("{p}.{key}"), detail));
+        }
+    }
+    if s.get("x-kubernetes-validations")
+        .is_some_and(|v| !is_zero(v))
+    {
+        errs.push(forbidden(
+            format!("{p}.x-kubernetes-validations"),
+            "must be empty to be structural",
+        ));
+    }
+    if s.get("properties")
+        .and_then(Value::as_object)
+        .is_some_and(|ps| ps.contains_key("metadata"))
+    {
+        errs.push(forbidden(
+            format!("{p}.properties[metadata]"),
+            "must not be specified in a nested context",
+        ));
+    }
+}
+
+struct Ctx {
+    is_root: bool,
+    inside_meta: bool,
+    /// `Some(reason)` where `default` is forbidden.
+    defaults_forbidden: Option<String>,
+}
+
+/// `ValidateCustomResourceDefinitionOpenAPISchema` (without CEL compilation).
+fn openapi_schema(s: &Map<String, Value>, p: &str, ctx: &Ctx, errs: &mut Vec<FieldError>) {
+    let ty = str_of(s, "type");
+    if !ty.is_empty() && !OPENAPI_TYPES.contains(&ty) {
+        errs.push(not_supported(
+            format!("{p}.type"),
+            Value::String(ty.to_string()),
+            &OPENAPI_TYPES,
+        ));
+    }
+    if s.get("default").is_some_and(|d| !d.is_null())
+        && let Some(reason) = &ctx.defaults_forbidden
+    {
+        errs.push(forbidden(
+            format!("{p}.default"),
+            &format!("must not be set {reason}"),
+        ));
+    }
+    if !str_of(s, "id").is_empty() {
+        errs.push(forbidden(format!("{p}.id"), "id is not supported"));
+    }
+    for (key, detail) in [
+        ("additionalItems", "additionalItems is not supported"),
+        ("patternProperties", "patternProperties is not supported"),
+        ("definitions", "definitions is not supported"),
+        ("dependencies", "dependencies is not supported"),
+        ("$ref", "$ref is not supported"),
+    ] {
+        let present = match s.get(key) {
+            None | Some(Value::Null) => false,
+            Some(Value::Object(o)) => {
+                key == "additionalItems" || key == "dependencies" || !o.is_empty()
+            }
+            Some(_) => true,
+        };
+        if present {
+            errs.push(forbidden(format!("{p}.{key}"), detail));
+        }
+    }
+    if ty == "null" {
+        errs.push(forbidden(
+            format!("{p}.type"),
+            "type cannot be set to null, use nullable as an alternative",
+        ));
+    }
+    if s.get("items")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty())
+    {
+        errs.push(forbidden(
+            format!("{p}.items"),
+            "items must be a schema object and not an array",
+        ));
+    }
+    let embedded = bool_of(s, "x-kubernetes-embedded-resource");
+    if ctx.inside_meta && embedded {
+        errs.push(forbidden(
+            format!("{p}.x-kubernetes-embedded-resource"),
+            "must not be used inside of resource meta",
+        ));
+    }
+    if bool_of(s, "uniqueItems") {
+        errs.push(forbidden(
+            format!("{p}.uniqueItems"),
+            "uniqueItems cannot be set to true since the runtime complexity becomes quadratic",
+        ));
+    }
+    let child = |is_root: bool, inside_meta: bool, defaults_forbidden: Option<String>| Ctx {
+        is_root,
+        inside_meta,
+        defaults_forbidden,
+    };
+    if let Some(additional) = s.get("additionalProperties").filter(|v| !v.is_null()) {
+        if props_of(s).is_some() && (additional.as_bool() == Some(false) || additional.is_object())
+        {
+            errs.push(forbidden(
+                format!("{p}.additionalProperties"),
+                "additionalProperties and properties are mutual exclusive",
+            ));
+        }
+        if let Some(a) = additional.as_object() {
+            let reason = if ctx.inside_meta {
+                Some("inside additionalProperties applying to object metadata".to_string())
+            } else {
+                ctx.defaults_forbidden.clone()
+            };
+            openapi_schema(
+                a,
+                &format!("{p}.additionalProperties"),
+                &child(false, ctx.inside_meta, reason),
+                errs,
+            );
+        }
+    }
+    if let Some(props) = s.get("properties").and_then(Value::as_object) {
+        for (k, v) in props {
+            let Some(v) = v.as_object() else { continue };
+            let mut inside_meta = ctx.inside_meta;
+            let mut reason = ctx.defaults_forbidden.clone();
+            if (ctx.is_root || embedded) && META_FIELDS.contains(&k.as_str()) {
+                inside_meta = true;
+                if ctx.is_root {
+                    reason = Some(format!("in top-level {k}"));
+                }
+            }
+            openapi_schema(
+                v,
+                &format!("{p}.properties[{k}]"),
+                &child(false, inside_meta, reason),
+                errs,
+            );
+        }
+    }
+    let plain = child(false, ctx.inside_meta, ctx.defaults_forbidden.clone());
+    if let Some(not) = s.get("not").and_then(Value::as_object) {
+        openapi_schema(not, &format!("{p}.not"), &plain, errs);
+    }
+    for key in ["allOf", "oneOf", "anyOf"] {
+        for (i, alt) in s
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            if let Some(alt) = alt.as_object() {
+                openapi_schema(alt, &format!("{p}.{key}[{i}]"), &plain, errs);
+            }
+        }
+    }
+    if let Some(items) = s.get("items").and_then(Value::as_object) {
+        openapi_schema(items, &format!("{p}.items"), &plain, errs);
+    }
+    if s.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(false)) {
+        errs.push(invalid(
+            format!("{p}.x-kubernetes-preserve-unknown-fields"),
+            Value::Bool(false),
+            "must be true or undefined",
+        ));
+    }
+    list_and_map_types(s, ty, p, errs);
+    for (i, rule) in s
+        .get("x-kubernetes-validations")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let text = rule.get("rule").and_then(Value::as_str).unwrap_or("");
+        if text.trim().is_empty() {
+            errs.push(required(
+                format!("{p}.x-kubernetes-validations[{i}].rule"),
+                "rule is not specified",
+            ));
+        }
+    }
+}
+
+/// `x-kubernetes-map-type`, `x-kubernetes-list-type` and `x-kubernetes-list-map-keys` rules.
+fn list_and_map_types(s: &Map<String, Value>, ty: &str, p: &str, errs: &mut Vec<FieldError>) {
+    let type_rule = |detail: &str, errs: &mut Vec<FieldError>| {
+        if ty.is_empty() {
+            errs.push(required(format!("{p}.type"), detail));
+        } else {
+            errs.push(invalid(
+                format!("{p}.type"),
+                Value::String(ty.to_string()),
+                detail,
+            ));
+        }
+    };
+    if let Some(map_type) = s.get("x-kubernetes-map-type").and_then(Value::as_str) {
+        if ty != "object" {
+            type_rule("must be object if x-kubernetes-map-type is specified", errs);
+        }
+        if map_type != "atomic" && map_type != "granular" {
+            errs.push(not_supported(
+                format!("{p}.x-kubernetes-map-type"),
+                Value::String(map_type.to_string()),
+                &["atomic", "granular"],
+            ));
+        }
+    }
+    let list_type = s.get("x-kubernetes-list-type").and_then(Value::as_str);
+    if let Some(lt) = list_type {
+        if ty != "array" {
+            type_rule("must be array if x-kubernetes-list-type is specified", errs);
+        }
+        if !["atomic", "set", "map"].contains(&lt) {
+            errs.push(not_supported(
+                format!("{p}.x-kubernetes-list-type"),
+                Value::String(lt.to_string()),
+                &["atomic", "set", "map"],
+            ));
+        }
+    }
+    let keys: Vec<&str> = s
+        .get("x-kubernetes-list-map-keys")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if !keys.is_empty() {
+        match list_type {
+            None => errs.push(required(
+                format!("{p}.x-kubernetes-list-type"),
+                "must be map if x-kubernetes-list-map-keys is non-empty",
+            )),
+            Some("map") => {}
+            Some(other) => errs.push(invalid(
+                format!("{p}.x-kubernetes-list-type"),
+                Value::String(other.to_string()),
+                "must be map if x-kubernetes-list-map-keys is non-empty",
+            )),
+        }
+    }
+    if list_type == Some("map") {
+        if keys.is_empty() {
+            errs.push(required(
+                format!("{p}.x-kubernetes-list-map-keys"),
+                "must not be empty if x-kubernetes-list-type is map",
+            ));
+        }
+        match s.get("items").and_then(Value::as_object) {
+            None => errs.push(required(
+                format!("{p}.items"),
+                "must have a schema if x-kubernetes-list-type is map",
+            )),
+            Some(items) if str_of(items, "type") != "object" => errs.push(invalid(
+                format!("{p}.items.type"),
+                Value::String(str_of(items, "type").to_string()),
+                "must be object if parent array's x-kubernetes-list-type is map",
+            )),
+            Some(items) => {
+                let item_props = items.get("properties").and_then(Value::as_object);
+                let item_required: Vec<&str> = items
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                for k in &keys {
+                    match item_props
+                        .and_then(|ps| ps.get(*k))
+                        .and_then(Value::as_object)
+                    {
+                        None => errs.push(invalid(
+                            format!("{p}.x-kubernetes-list-map-keys"),
+                            Value::from(keys.clone()),
+                            "entries must all be names of item properties",
+                        )),
+                        Some(prop) => {
+                            if !item_required.contains(k)
+                                && prop.get("default").is_none_or(Value::is_null)
+                            {
+                                errs.push(required(
+                                    format!("{p}.items.properties[{k}].default"),
+                                    "this property is in x-kubernetes-list-map-keys, so it must have a default or be a required property",
+                                ));
+                            }
+                            if bool_of(prop, "nullable") {
+                                errs.push(forbidden(
+                                    format!("{p}.items.properties[{k}].nullable"),
+                                    "this property is in x-kubernetes-list-map-keys, so it cannot be nullable",
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn fields(errs: &[FieldError]) -> Vec<(ErrorType, &str, &str)> {
+        errs.iter()
+            .map(|e| (e.kind, e.field.as_str(), e.detail.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn structural_schema_requires_types() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "spec": {"properties": {"a": {"type": "string"}}},
+                "list": {"type": "array"},
+                "free": {"x-kubernetes-preserve-unknown-fields": true},
+                "port": {"x-kubernetes-int-or-string": true, "anyOf": [{"type": "integer"}, {"type": "string"}]}
+            }
+        });
+        let errs = validate_schema(&schema, "spec.validation", false);
+        assert_eq!(
+            fields(&errs),
+            vec![
+                (
+                    ErrorType::Required,
+                    "spec.validation.openAPIV3Schema.properties[list].items",
+                    "must be specified"
+                ),
+                (
+                    ErrorType::Required,
+                    "spec.validation.openAPIV3Schema.properties[spec].type",
+                    "must not be empty for specified object fields"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn root_and_metadata_rules() {
+        let schema = json!({
+            "type": "string",
+            "nullable": true,
+            "additionalProperties": {"type": "string"},
+            "properties": {"metadata": {"type": "object", "properties": {"labels": {"type": "object"}}, "default": {}}}
+        });
+        let errs = validate_schema(&schema, "spec.versions[0].schema", true);
+        let got = fields(&errs);
+        let p = "spec.versions[0].schema.openAPIV3Schema";
+        assert!(got.contains(&(
+            ErrorType::Forbidden,
+            &format!("{p}.nullable"),
+            "nullable cannot be true at the root"
+        )));
+        assert!(got.contains(&(
+            ErrorType::Forbidden,
+            &format!("{p}.additionalProperties"),
+            "must not be used at the root"
+        )));
+        assert!(got.contains(&(
+            ErrorType::Invalid,
+            &format!("{p}.type"),
+            "must be object at the root"
+        )));
+        assert!(got.contains(&(
+            ErrorType::Forbidden,
+            &format!("{p}.properties[metadata]"),
+            "must not specify anything other than name and generateName, but metadata is implicitly specified"
+        )));
+        assert!(got.contains(&(
+            ErrorType::Forbidden,
+            &format!("{p}.properties[metadata].default"),
+            "must not be set in top-level metadata"
+        )));
+        assert!(got.contains(&(
+            ErrorType::Forbidden,
+            &format!("{p}.additionalProperties"),
+            "additionalProperties and properties are mutual exclusive"
+        )));
+        assert_eq!(
+            errs[0].field,
+            format!("{p}.type"),
+            "status subresource restricts the root type first"
+        );
+    }
+
+    #[test]
+    fn forbidden_keywords() {
+        let schema = json!({"type": "object", "properties": {
+            "a": {"type": "string", "$ref": "#/x"},
+            "b": {"type": "null"},
+            "c": {"type": "array", "uniqueItems": true, "items": {"type": "string"}},
+            "d": {"type": "object", "x-kubernetes-preserve-unknown-fields": false},
+            "e": {"type": "array", "x-kubernetes-list-type": "map", "items": {"type": "object", "properties": {"k": {"type": "string"}}}, "x-kubernetes-list-map-keys": ["k"]}
+        }});
+        let errs = validate_schema(&schema, "spec.validation", false);
+        let details: Vec<_> = errs.iter().map(|e| e.detail.as_str()).collect();
+        for expected in [
+            "$ref is not supported",
+            "type cannot be set to null, use nullable as an alternative",
+            "uniqueItems cannot be set to true since the runtime complexity becomes quadratic",
+            "must be true or undefined",
+            "this property is in x-kubernetes-list-map-keys, so it must have a default or be a required property",
+        ] {
+            assert!(
+                details.contains(&expected),
+                "missing {expected:?} in {details:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn junctors_must_only_hold_value_validations() {
+        let schema = json!({"type": "object", "properties": {"a": {"type": "string", "anyOf": [{"type": "string"}, {"enum": ["x"]}]}}});
+        let errs = validate_schema(&schema, "spec.validation", false);
+        assert_eq!(
+            fields(&errs),
+            vec![(
+                ErrorType::Forbidden,
+                "spec.validation.openAPIV3Schema.properties[a].anyOf[0].type",
+                "must be empty to be structural"
+            )]
+        );
+    }
+}

@@ -1,0 +1,666 @@
+//! Field selectors (apimachinery `pkg/fields/selector.go`), the fields each resource can be
+//! selected by (the `AddFieldLabelConversionFunc` tables of `pkg/apis/*/v1/conversion.go`, the
+//! scheme's `DefaultMetaV1FieldSelectorConversion` and the CRD handler's converter), and how
+//! each field's value is read from an object (the registries' `ToSelectableFields`).
+
+use std::borrow::Cow;
+
+use serde_json::Value;
+
+use super::SelectorError;
+
+/// One `field=value` or `field!=value` term.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Term {
+    field: String,
+    value: String,
+    negated: bool,
+}
+
+/// A parsed `fieldSelector`: the AND of its terms, in Kubernetes' order (the raw terms sorted).
+/// Empty selects all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct FieldSelector {
+    terms: Vec<Term>,
+}
+
+impl FieldSelector {
+    /// Parses a `fieldSelector` query value (`fields.ParseSelector`). Field names are taken
+    /// verbatim (no trimming, as in Kubernetes); values are unescaped (`\\`, `\,`, `\=`).
+    pub(crate) fn parse(selector: &str) -> Result<Self, SelectorError> {
+        let mut parts = split_terms(selector);
+        parts.sort_unstable();
+        let mut terms = Vec::with_capacity(parts.len());
+        for part in parts {
+            if part.is_empty() {
+                continue;
+            }
+            let Some((field, operator, raw_value)) = split_term(part) else {
+                return Err(SelectorError::Field(format!(
+                    "invalid selector: '{selector}'; can't understand '{part}'"
+                )));
+            };
+            let value = unescape_value(raw_value).map_err(SelectorError::Field)?;
+            terms.push(Term {
+                field: field.to_owned(),
+                value,
+                negated: operator == "!=",
+            });
+        }
+        Ok(Self { terms })
+    }
+
+    /// True when the selector does not restrict anything.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
+    /// Rejects fields `group`/`resource` cannot be selected by, with the API server's message
+    /// for that resource (`field label not supported: x`, or for built-in kinds without a
+    /// field table `"x" is not a known field selector: only "metadata.name", "metadata.namespace"`).
+    /// `namespaced` matters only for custom resources: cluster-scoped ones have no
+    /// `metadata.namespace` field.
+    pub(crate) fn check_supported(
+        &self,
+        group: &str,
+        resource: &str,
+        namespaced: bool,
+    ) -> Result<(), SelectorError> {
+        let table = FieldTable::for_resource(group, resource, namespaced);
+        match self
+            .terms
+            .iter()
+            .find(|t| !table.fields.contains(&t.field.as_str()))
+        {
+            None => Ok(()),
+            Some(term) => Err(SelectorError::UnsupportedField {
+                field: term.field.clone(),
+                message: table.unsupported.message(&term.field),
+            }),
+        }
+    }
+
+    /// Whether an object matches, given each field's value; a missing field reads as the empty
+    /// string, as Kubernetes' field sets do. Allocation-free when `lookup` is.
+    pub(crate) fn matches<F, S>(&self, mut lookup: F) -> bool
+    where
+        F: FnMut(&str) -> Option<S>,
+        S: AsRef<str>,
+    {
+        self.terms.iter().all(|term| {
+            let actual = lookup(&term.field);
+            let actual = actual.as_ref().map_or("", AsRef::as_ref);
+            (actual == term.value) != term.negated
+        })
+    }
+
+    /// Whether `object` (of `group`/`resource`) matches, reading fields with [`selectable_field`].
+    pub(crate) fn matches_object(&self, object: &Value, group: &str, resource: &str) -> bool {
+        self.matches(|field| selectable_field(group, resource, object, field))
+    }
+
+    /// `RequiresExactMatch`: the value an `=`/`==` term pins `field` to, if any.
+    pub(crate) fn requires_exact_match(&self, field: &str) -> Option<&str> {
+        self.terms
+            .iter()
+            .find(|t| !t.negated && t.field == field)
+            .map(|t| t.value.as_str())
+    }
+
+    /// The object name pinned by `metadata.name=<name>` (how clients watch a single object).
+    pub(crate) fn required_name(&self) -> Option<&str> {
+        self.requires_exact_match("metadata.name")
+    }
+}
+
+/// `splitTerms`: splits on commas not escaped by a backslash (escapes are kept for
+/// `unescape_value`).
+fn split_terms(selector: &str) -> Vec<&str> {
+    if selector.is_empty() {
+        return Vec::new();
+    }
+    let mut terms = Vec::with_capacity(1);
+    let mut start = 0;
+    let mut in_slash = false;
+    for (i, c) in selector.char_indices() {
+        if in_slash {
+            in_slash = false;
+        } else if c == '\\' {
+            in_slash = true;
+        } else if c == ',' {
+            terms.push(selector.get(start..i).unwrap_or_default());
+            start = i + 1;
+        }
+    }
+    terms.push(selector.get(start..).unwrap_or_default());
+    terms
+}
+
+/// `splitTerm`: splits at the first operator occurrence, trying `!=`, `==`, `=` at each position.
+fn split_term(term: &str) -> Option<(&str, &'static str, &str)> {
+    for (i, _) in term.char_indices() {
+        let rest = term.get(i..).unwrap_or_default();
+        for operator in ["!=", "==", "="] {
+            if let Some(value) = rest.strip_prefix(operator) {
+                return Some((term.get(..i).unwrap_or_default(), operator, value));
+            }
+        }
+    }
+    None
+}
+
+/// `UnescapeValue`: `\\`, `\,` and `\=` stand for themselves; any other escape, a trailing
+/// backslash, or a bare `,`/`=` is an error. (Kubernetes prints the bare character as its code
+/// point number.)
+fn unescape_value(raw: &str) -> Result<String, String> {
+    if !raw.contains(['\\', ',', '=']) {
+        return Ok(raw.to_owned());
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut in_slash = false;
+    for c in raw.chars() {
+        if in_slash {
+            match c {
+                '\\' | ',' | '=' => out.push(c),
+                other => {
+                    return Err(format!(
+                        "invalid field selector: invalid escape sequence: \\{other}"
+                    ));
+                }
+            }
+            in_slash = false;
+            continue;
+        }
+        match c {
+            '\\' => in_slash = true,
+            ',' | '=' => {
+                return Err(format!(
+                    "invalid field selector: unescaped character in value: {}",
+                    c as u32
+                ));
+            }
+            other => out.push(other),
+        }
+    }
+    if in_slash {
+        return Err("invalid field selector: invalid escape sequence: \\".to_owned());
+    }
+    Ok(out)
+}
+
+/// How the API server words an unsupported field for a resource.
+#[derive(Debug, Clone, Copy)]
+enum Unsupported {
+    /// `field label not supported: %s` (core kinds with a table, custom resources).
+    Plain,
+    /// `%q is not a known field selector: only %q, %q` (`DefaultMetaV1FieldSelectorConversion`).
+    Default,
+    /// `field label %q not supported for batchv1.Job`.
+    Job,
+}
+
+impl Unsupported {
+    fn message(self, field: &str) -> String {
+        let quoted = super::go_quote(field);
+        match self {
+            Self::Plain => format!("field label not supported: {field}"),
+            Self::Default => {
+                format!(
+                    "{quoted} is not a known field selector: only \"metadata.name\", \"metadata.namespace\""
+                )
+            }
+            Self::Job => format!("field label {quoted} not supported for batchv1.Job"),
+        }
+    }
+}
+
+/// The selectable fields of one resource.
+struct FieldTable {
+    fields: &'static [&'static str],
+    unsupported: Unsupported,
+}
+
+const NAME: &str = "metadata.name";
+const NAMESPACE: &str = "metadata.namespace";
+
+impl FieldTable {
+    fn for_resource(group: &str, resource: &str, namespaced: bool) -> Self {
+        use Unsupported::{Default, Job, Plain};
+        let (fields, unsupported): (&'static [&'static str], Unsupported) = match (group, resource)
+        {
+            ("", "pods") => (
+                &[
+                    NAME,
+                    NAMESPACE,
+                    "spec.nodeName",
+                    "spec.restartPolicy",
+                    "spec.schedulerName",
+                    "spec.serviceAccountName",
+                    "spec.hostNetwork",
+                    "status.phase",
+                    "status.podIP",
+                    "status.nominatedNodeName",
+                    // Accepted for old clients and read as spec.nodeName.
+                    "spec.host",
+                ],
+                Plain,
+            ),
+            ("", "nodes") => (&[NAME, "spec.unschedulable"], Plain),
+            ("", "replicationcontrollers") => (&[NAME, NAMESPACE, "status.replicas"], Plain),
+            ("", "events") => (
+                &[
+                    "involvedObject.kind",
+                    "involvedObject.namespace",
+                    "involvedObject.name",
+                    "involvedObject.uid",
+                    "involvedObject.apiVersion",
+                    "involvedObject.resourceVersion",
+                    "involvedObject.fieldPath",
+                    "reason",
+                    "reportingComponent",
+                    "source",
+                    "type",
+                    NAMESPACE,
+                    NAME,
+                ],
+                Plain,
+            ),
+            ("", "namespaces") => (&["status.phase", NAME], Plain),
+            ("", "secrets") => (&["type", NAMESPACE, NAME], Plain),
+            ("", "services") => (&[NAMESPACE, NAME, "spec.clusterIP", "spec.type"], Plain),
+            ("batch", "jobs") => (&[NAME, NAMESPACE, "status.successful"], Job),
+            _ if is_builtin_group(group) => (&[NAME, NAMESPACE], Default),
+            _ if namespaced => (&[NAME, NAMESPACE], Plain),
+            _ => (&[NAME], Plain),
+        };
+        Self {
+            fields,
+            unsupported,
+        }
+    }
+}
+
+/// Groups served by kube-apiserver itself rather than by CustomResourceDefinitions.
+fn is_builtin_group(group: &str) -> bool {
+    !group.contains('.') || group.ends_with(".k8s.io")
+}
+
+/// The value of selectable `field` of `object` (a `group`/`resource` object), as the resource's
+/// registry computes it: e.g. a pod's `spec.hostNetwork` defaults to `false`, a job's
+/// `status.successful` is `status.succeeded`, an event's `source` falls back to
+/// `reportingComponent`. Other fields are read by their dotted path. Borrowed for string and
+/// boolean fields, so matching allocates nothing for them.
+pub(crate) fn selectable_field<'a>(
+    group: &str,
+    resource: &str,
+    object: &'a Value,
+    field: &str,
+) -> Option<Cow<'a, str>> {
+    match (group, resource, field) {
+        ("", "pods", "spec.host") => field_str(object, "spec.nodeName"),
+        ("", "pods", "spec.hostNetwork") | ("", "nodes", "spec.unschedulable") => {
+            Some(field_str(object, field).unwrap_or(Cow::Borrowed("false")))
+        }
+        ("", "pods", "status.podIP") => object
+            .pointer("/status/podIPs/0/ip")
+            .and_then(Value::as_str)
+            .map(Cow::Borrowed)
+            .or_else(|| field_str(object, "status.podIP")),
+        ("", "replicationcontrollers", "status.replicas") => {
+            Some(field_str(object, field).unwrap_or(Cow::Borrowed("0")))
+        }
+        ("batch", "jobs", "status.successful") => {
+            Some(field_str(object, "status.succeeded").unwrap_or(Cow::Borrowed("0")))
+        }
+        ("", "events", "source") => field_str(object, "source.component")
+            .filter(|s| !s.is_empty())
+            .or_else(|| field_str(object, "reportingComponent")),
+        _ => field_str(object, field),
+    }
+}
+
+/// The value at dotted `path` (`status.phase`, `spec.nodeName`, `metadata.name`) rendered as a
+/// field selector compares it: strings as-is, numbers and booleans as their JSON text. `None`
+/// when absent, null, an object or an array.
+pub(crate) fn field_value(object: &Value, path: &str) -> Option<String> {
+    field_str(object, path).map(Cow::into_owned)
+}
+
+/// [`field_value`] without allocating for strings and booleans.
+fn field_str<'a>(object: &'a Value, path: &str) -> Option<Cow<'a, str>> {
+    let mut current = object;
+    for segment in path.split('.') {
+        current = current.as_object()?.get(segment)?;
+    }
+    match current {
+        Value::String(s) => Some(Cow::Borrowed(s)),
+        Value::Bool(true) => Some(Cow::Borrowed("true")),
+        Value::Bool(false) => Some(Cow::Borrowed("false")),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        Value::Null | Value::Array(_) | Value::Object(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn pod() -> Value {
+        json!({
+            "metadata": {"name": "p1", "namespace": "ns"},
+            "spec": {"nodeName": "n1", "restartPolicy": "Never"},
+            "status": {"phase": "Running", "podIPs": [{"ip": "10.0.0.1"}], "podIP": "10.0.0.9"},
+        })
+    }
+
+    #[test]
+    fn matching_table() {
+        let pod = pod();
+        let cases = [
+            ("", true),
+            ("metadata.name=p1", true),
+            ("metadata.name==p1", true),
+            ("metadata.name!=p1", false),
+            ("metadata.name=p2", false),
+            ("status.phase=Running,spec.nodeName=n1", true),
+            ("status.phase=Running,spec.nodeName!=n1", false),
+            ("spec.schedulerName=", true),
+            ("spec.schedulerName!=", false),
+            ("spec.hostNetwork=false", true),
+            ("status.podIP=10.0.0.1", true),
+            ("spec.host=n1", true),
+            (",metadata.name=p1,", true),
+            ("metadata.name=p1,metadata.name=p2", false),
+        ];
+        for (selector, want) in cases {
+            let parsed =
+                FieldSelector::parse(selector).unwrap_or_else(|e| panic!("{selector:?}: {e}"));
+            assert_eq!(
+                parsed.matches_object(&pod, "", "pods"),
+                want,
+                "{selector:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn escaped_values() {
+        let parsed = FieldSelector::parse(r"metadata.name=a\,b\=c\\d").unwrap();
+        assert_eq!(parsed.required_name(), Some(r"a,b=c\d"));
+        let parsed = FieldSelector::parse(r"metadata.name=x\,y,status.phase=P").unwrap();
+        assert_eq!(parsed.terms.len(), 2);
+        let object = json!({"metadata": {"name": "x,y"}, "status": {"phase": "P"}});
+        assert!(parsed.matches_object(&object, "", "pods"));
+    }
+
+    // Messages from apimachinery/pkg/fields/selector.go (parseSelector, UnescapeValue,
+    // InvalidEscapeSequence, UnescapedRune).
+    #[test]
+    fn parse_errors_use_kubernetes_wording() {
+        let cases = [
+            ("abc", "invalid selector: 'abc'; can't understand 'abc'"),
+            ("a=b,c", "invalid selector: 'a=b,c'; can't understand 'c'"),
+            (
+                r"a=\x",
+                r"invalid field selector: invalid escape sequence: \x",
+            ),
+            (
+                r"a=\!",
+                r"invalid field selector: invalid escape sequence: \!",
+            ),
+            (
+                r"a=b\",
+                r"invalid field selector: invalid escape sequence: \",
+            ),
+            (
+                "a===b",
+                "invalid field selector: unescaped character in value: 61",
+            ),
+            (
+                "a=b=c",
+                "invalid field selector: unescaped character in value: 61",
+            ),
+        ];
+        for (selector, want) in cases {
+            assert_eq!(
+                FieldSelector::parse(selector),
+                Err(SelectorError::Field(want.into())),
+                "{selector:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn operators_split_at_first_occurrence() {
+        let parsed = FieldSelector::parse("a=!b,c!=d,e==f, g =h").unwrap();
+        let terms: Vec<(&str, &str, bool)> = parsed
+            .terms
+            .iter()
+            .map(|t| (t.field.as_str(), t.value.as_str(), t.negated))
+            .collect();
+        // Raw terms are sorted before parsing, so " g =h" comes first.
+        assert_eq!(
+            terms,
+            [
+                (" g ", "h", false),
+                ("a", "!b", false),
+                ("c", "d", true),
+                ("e", "f", false)
+            ]
+        );
+    }
+
+    // Messages from pkg/apis/core/v1/conversion.go, pkg/apis/batch/v1/conversion.go,
+    // apimachinery/pkg/runtime/conversion.go (DefaultMetaV1FieldSelectorConversion) and the
+    // apiextensions-apiserver crConverter.
+    #[test]
+    fn supported_fields_per_resource() {
+        let check = |selector: &str, group: &str, resource: &str, namespaced: bool| {
+            FieldSelector::parse(selector)
+                .unwrap()
+                .check_supported(group, resource, namespaced)
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            check("spec.nodeName=n,status.phase=Running", "", "pods", true),
+            Ok(())
+        );
+        assert_eq!(check("spec.host=n", "", "pods", true), Ok(()));
+        assert_eq!(
+            check("spec.foo=x", "", "pods", true),
+            Err("field label not supported: spec.foo".into())
+        );
+        assert_eq!(
+            check("status.podIPs=x", "", "pods", true),
+            Err("field label not supported: status.podIPs".into())
+        );
+        assert_eq!(
+            check("metadata.namespace=x", "", "nodes", false),
+            Err("field label not supported: metadata.namespace".into())
+        );
+        assert_eq!(check("spec.unschedulable=true", "", "nodes", false), Ok(()));
+        assert_eq!(
+            check(
+                "status.phase=Active,metadata.name=a",
+                "",
+                "namespaces",
+                false
+            ),
+            Ok(())
+        );
+        assert_eq!(check("type=Opaque", "", "secrets", true), Ok(()));
+        assert_eq!(
+            check(
+                "involvedObject.name=p,source=kubelet,reportingComponent=x",
+                "",
+                "events",
+                true
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            check("data.x=1", "", "configmaps", true),
+            Err(r#""data.x" is not a known field selector: only "metadata.name", "metadata.namespace""#.into())
+        );
+        assert_eq!(
+            check(
+                "metadata.namespace=x",
+                "coordination.k8s.io",
+                "leases",
+                true
+            ),
+            Ok(())
+        );
+        assert_eq!(check("status.successful=1", "batch", "jobs", true), Ok(()));
+        assert_eq!(
+            check("spec.x=1", "batch", "jobs", true),
+            Err(r#"field label "spec.x" not supported for batchv1.Job"#.into())
+        );
+        assert_eq!(
+            check("metadata.namespace=x", "argoproj.io", "workflows", true),
+            Ok(())
+        );
+        assert_eq!(
+            check("status.phase=Running", "argoproj.io", "workflows", true),
+            Err("field label not supported: status.phase".into())
+        );
+        assert_eq!(
+            check(
+                "metadata.namespace=x",
+                "example.com",
+                "clusterthings",
+                false
+            ),
+            Err("field label not supported: metadata.namespace".into())
+        );
+        // The first unsupported field in sorted term order is reported.
+        assert_eq!(
+            check("z=1,b=2", "", "pods", true),
+            Err("field label not supported: b".into())
+        );
+        let err = FieldSelector::parse("x=1")
+            .unwrap()
+            .check_supported("", "pods", true)
+            .unwrap_err();
+        assert!(matches!(err, SelectorError::UnsupportedField { ref field, .. } if field == "x"));
+    }
+
+    #[test]
+    fn selectable_field_defaults_and_aliases() {
+        let empty = json!({});
+        assert_eq!(
+            selectable_field("", "pods", &empty, "spec.hostNetwork").as_deref(),
+            Some("false")
+        );
+        assert_eq!(
+            selectable_field("", "nodes", &empty, "spec.unschedulable").as_deref(),
+            Some("false")
+        );
+        assert_eq!(
+            selectable_field("", "replicationcontrollers", &empty, "status.replicas").as_deref(),
+            Some("0")
+        );
+        assert_eq!(
+            selectable_field(
+                "batch",
+                "jobs",
+                &json!({"status": {"succeeded": 2}}),
+                "status.successful"
+            )
+            .as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            selectable_field("batch", "jobs", &empty, "status.successful").as_deref(),
+            Some("0")
+        );
+        let event = json!({"source": {"component": ""}, "reportingComponent": "ctrl"});
+        assert_eq!(
+            selectable_field("", "events", &event, "source").as_deref(),
+            Some("ctrl")
+        );
+        let event = json!({"source": {"component": "kubelet"}, "reportingComponent": "ctrl"});
+        assert_eq!(
+            selectable_field("", "events", &event, "source").as_deref(),
+            Some("kubelet")
+        );
+        let old_pod = json!({"status": {"podIP": "10.1.1.1"}});
+        assert_eq!(
+            selectable_field("", "pods", &old_pod, "status.podIP").as_deref(),
+            Some("10.1.1.1")
+        );
+        assert_eq!(
+            selectable_field("", "pods", &pod(), "spec.host").as_deref(),
+            Some("n1")
+        );
+        assert_eq!(
+            selectable_field("", "pods", &pod(), "spec.nodeName").as_deref(),
+            Some("n1")
+        );
+    }
+
+    #[test]
+    fn field_value_renders_scalars() {
+        let object =
+            json!({"a": {"s": "x", "n": 3, "f": 1.5, "b": true, "null": null, "o": {}, "l": []}});
+        assert_eq!(field_value(&object, "a.s").as_deref(), Some("x"));
+        assert_eq!(field_value(&object, "a.n").as_deref(), Some("3"));
+        assert_eq!(field_value(&object, "a.f").as_deref(), Some("1.5"));
+        assert_eq!(field_value(&object, "a.b").as_deref(), Some("true"));
+        for path in ["a.null", "a.o", "a.l", "a.missing", "a.s.deeper", "", "a"] {
+            assert_eq!(field_value(&object, path), None, "{path}");
+        }
+    }
+
+    #[test]
+    fn required_name_only_from_equality() {
+        assert_eq!(
+            FieldSelector::parse("metadata.name=a")
+                .unwrap()
+                .required_name(),
+            Some("a")
+        );
+        assert_eq!(
+            FieldSelector::parse("metadata.name!=a")
+                .unwrap()
+                .required_name(),
+            None
+        );
+        assert_eq!(
+            FieldSelector::parse("metadata.namespace=a")
+                .unwrap()
+                .required_name(),
+            None
+        );
+        assert!(FieldSelector::parse("").unwrap().is_empty());
+        assert!(FieldSelector::parse(",,").unwrap().is_empty());
+    }
+
+    #[test]
+    fn custom_lookup_treats_missing_as_empty() {
+        let parsed = FieldSelector::parse("a=,b!=x").unwrap();
+        assert!(parsed.matches(|_: &str| None::<&str>));
+        assert!(!parsed.matches(|f: &str| (f == "a").then(|| "1".to_owned())));
+    }
+
+    #[test]
+    fn matching_is_fast() {
+        let selector = FieldSelector::parse("metadata.name=p1,status.phase=Running").unwrap();
+        let pod = pod();
+        let start = std::time::Instant::now();
+        let mut hits = 0u32;
+        for _ in 0..100_000 {
+            if selector.matches_object(std::hint::black_box(&pod), "", "pods") {
+                hits += 1;
+            }
+        }
+        let per_match = start.elapsed() / 100_000;
+        assert_eq!(hits, 100_000);
+        assert!(
+            per_match < std::time::Duration::from_micros(5),
+            "{per_match:?} per match"
+        );
+    }
+}

@@ -1,0 +1,1027 @@
+//! Server-side printing for `kubectl get`: the `meta.k8s.io` `Table` a real API server returns
+//! when asked for `Accept: application/json;as=Table;v=v1;g=meta.k8s.io`.
+//!
+//! Column sets reproduce `pkg/printers/internalversion/printers.go` for the built-in kinds the
+//! simulator serves, the default table convertor (`NAME`, `CREATED AT`) for everything without a
+//! printer (Roles, ClusterRoles, CRDs, ...), and apiextensions' convertor for custom resources.
+//! The server always prints "wide"; kubectl drops priority-1 columns itself unless `-o wide`.
+//!
+//! Pure: the caller passes `now`.
+
+mod jsonpath;
+mod printers;
+
+use serde_json::{Value, json};
+
+use jsonpath::JsonPath;
+
+const NAME_DESCRIPTION: &str = "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names";
+const CREATION_DESCRIPTION: &str = "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata";
+
+/// Which `meta.k8s.io` version the client asked the Table in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TableVersion {
+    V1,
+    V1Beta1,
+}
+
+impl TableVersion {
+    /// The `apiVersion` of the Table (and of PartialObjectMetadata rows).
+    pub(crate) fn api_version(self) -> &'static str {
+        match self {
+            TableVersion::V1 => "meta.k8s.io/v1",
+            TableVersion::V1Beta1 => "meta.k8s.io/v1beta1",
+        }
+    }
+}
+
+/// Decides from an `Accept` header whether the response must be a Table, and in which version.
+/// Media ranges are tried in order of preference (`q`, then position); the first one the server
+/// can produce wins, so `application/json` ahead of a Table clause means plain JSON.
+pub(crate) fn table_request(accept: &str) -> Option<TableVersion> {
+    let mut clauses: Vec<(f32, usize, &str)> = accept
+        .split(',')
+        .enumerate()
+        .filter_map(|(i, clause)| {
+            let clause = clause.trim();
+            if clause.is_empty() {
+                return None;
+            }
+            let q = params(clause)
+                .find(|(k, _)| *k == "q")
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(1.0);
+            Some((q, i, clause))
+        })
+        .collect();
+    clauses.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    for (q, _, clause) in clauses {
+        if q <= 0.0 {
+            continue;
+        }
+        let media = clause
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if !matches!(media.as_str(), "application/json" | "application/*" | "*/*") {
+            continue;
+        }
+        let get = |key: &str| params(clause).find(|(k, _)| *k == key).map(|(_, v)| v);
+        match get("as") {
+            None => return None,
+            Some("Table") if get("g") == Some("meta.k8s.io") => match get("v") {
+                Some("v1") => return Some(TableVersion::V1),
+                Some("v1beta1") => return Some(TableVersion::V1Beta1),
+                _ => continue,
+            },
+            Some(_) => continue,
+        }
+    }
+    None
+}
+
+fn params(clause: &str) -> impl Iterator<Item = (&str, &str)> {
+    clause.split(';').skip(1).filter_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        Some((k.trim(), v.trim().trim_matches('"')))
+    })
+}
+
+/// `includeObject` of the Table request (`metav1.TableOptions`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum IncludeObject {
+    None,
+    #[default]
+    Metadata,
+    Object,
+}
+
+/// Parses the `includeObject` query parameter. `Err` holds the message of the 400 BadRequest a
+/// real server returns for an unknown value.
+pub(crate) fn parse_include_object(value: Option<&str>) -> Result<IncludeObject, String> {
+    match value {
+        None | Some("") | Some("Metadata") => Ok(IncludeObject::Metadata),
+        Some("None") => Ok(IncludeObject::None),
+        Some("Object") => Ok(IncludeObject::Object),
+        Some(other) => Err(format!("unrecognized includeObject value: {other:?}")),
+    }
+}
+
+/// One `columnDefinitions` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Column {
+    pub(crate) name: String,
+    pub(crate) type_: String,
+    pub(crate) format: String,
+    pub(crate) description: String,
+    pub(crate) priority: i32,
+}
+
+impl Column {
+    fn new(name: &str, type_: &str, priority: i32, description: &str) -> Self {
+        // Every built-in printer marks its object-name column with format `name`.
+        let format = if name == "Name" { "name" } else { "" };
+        Column {
+            name: name.into(),
+            type_: type_.into(),
+            format: format.into(),
+            description: description.into(),
+            priority,
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "name": self.name,
+            "type": self.type_,
+            "format": self.format,
+            "description": self.description,
+            "priority": self.priority,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Printer {
+    Pod,
+    Namespace,
+    ConfigMap,
+    Secret,
+    ServiceAccount,
+    Event,
+    Lease,
+    Node,
+    RoleBinding,
+    /// The default convertor: name and RFC 3339 creation time.
+    Default,
+    /// A CRD's printer columns: one path per column after `Name`.
+    Custom(Vec<JsonPath>),
+}
+
+/// The column set (and row printer) for one resource.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Columns {
+    defs: Vec<Column>,
+    printer: Printer,
+}
+
+fn name_col() -> Column {
+    Column::new("Name", "string", 0, NAME_DESCRIPTION)
+}
+
+fn age_col() -> Column {
+    Column::new("Age", "string", 0, CREATION_DESCRIPTION)
+}
+
+impl Columns {
+    /// What the server prints for a resource with no printer: `NAME`, `CREATED AT`.
+    pub(crate) fn default_columns() -> Columns {
+        Columns {
+            defs: vec![
+                name_col(),
+                Column::new("Created At", "date", 0, CREATION_DESCRIPTION),
+            ],
+            printer: Printer::Default,
+        }
+    }
+
+    /// The built-in column set for a resource of a built-in API group (`""` for core), or the
+    /// default columns for one without a printer.
+    pub(crate) fn for_resource(group: &str, resource: &str) -> Columns {
+        let c = |name: &str, ty: &str, prio: i32, desc: &str| Column::new(name, ty, prio, desc);
+        let (defs, printer) = match (group, resource) {
+            ("", "pods") => (
+                vec![
+                    name_col(),
+                    c(
+                        "Ready",
+                        "string",
+                        0,
+                        "The aggregate readiness state of this pod for accepting traffic.",
+                    ),
+                    c(
+                        "Status",
+                        "string",
+                        0,
+                        "The aggregate status of the containers in this pod.",
+                    ),
+                    c(
+                        "Restarts",
+                        "string",
+                        0,
+                        "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.",
+                    ),
+                    age_col(),
+                    c("IP", "string", 1, "podIP address allocated to the pod."),
+                    c(
+                        "Node",
+                        "string",
+                        1,
+                        "NodeName indicates in which node this pod is scheduled.",
+                    ),
+                    c(
+                        "Nominated Node",
+                        "string",
+                        1,
+                        "nominatedNodeName is set when this pod preempts other pods on the node.",
+                    ),
+                    c(
+                        "Readiness Gates",
+                        "string",
+                        1,
+                        "If specified, all readiness gates will be evaluated for pod readiness.",
+                    ),
+                ],
+                Printer::Pod,
+            ),
+            ("", "namespaces") => (
+                vec![
+                    name_col(),
+                    c("Status", "string", 0, "The status of the namespace"),
+                    age_col(),
+                ],
+                Printer::Namespace,
+            ),
+            ("", "configmaps") => (
+                vec![
+                    name_col(),
+                    c("Data", "string", 0, "Data contains the configuration data."),
+                    age_col(),
+                ],
+                Printer::ConfigMap,
+            ),
+            ("", "secrets") => (
+                vec![
+                    name_col(),
+                    c(
+                        "Type",
+                        "string",
+                        0,
+                        "Used to facilitate programmatic handling of secret data.",
+                    ),
+                    c("Data", "string", 0, "Data contains the secret data."),
+                    age_col(),
+                ],
+                Printer::Secret,
+            ),
+            ("", "serviceaccounts") => (
+                vec![
+                    name_col(),
+                    c(
+                        "Secrets",
+                        "string",
+                        0,
+                        "Secrets is a list of the secrets in the same namespace.",
+                    ),
+                    age_col(),
+                ],
+                Printer::ServiceAccount,
+            ),
+            ("", "events") | ("events.k8s.io", "events") => (
+                vec![
+                    c(
+                        "Last Seen",
+                        "string",
+                        0,
+                        "The time at which the most recent occurrence of this event was recorded.",
+                    ),
+                    c(
+                        "Type",
+                        "string",
+                        0,
+                        "Type of this event (Normal, Warning), new types could be added in the future",
+                    ),
+                    c(
+                        "Reason",
+                        "string",
+                        0,
+                        "This should be a short, machine understandable string that gives the reason for the transition into the object's current status.",
+                    ),
+                    c(
+                        "Object",
+                        "string",
+                        0,
+                        "The object that this event is about.",
+                    ),
+                    c(
+                        "Subobject",
+                        "string",
+                        1,
+                        "The field of the object the event is about.",
+                    ),
+                    c("Source", "string", 1, "The component reporting this event."),
+                    c(
+                        "Message",
+                        "string",
+                        0,
+                        "A human-readable description of the status of this operation.",
+                    ),
+                    c(
+                        "First Seen",
+                        "string",
+                        1,
+                        "The time at which the event was first recorded.",
+                    ),
+                    c(
+                        "Count",
+                        "string",
+                        1,
+                        "The number of times this event has occurred.",
+                    ),
+                    c("Name", "string", 1, NAME_DESCRIPTION),
+                ],
+                Printer::Event,
+            ),
+            ("coordination.k8s.io", "leases") => (
+                vec![
+                    name_col(),
+                    c(
+                        "Holder",
+                        "string",
+                        0,
+                        "holderIdentity contains the identity of the holder of a current lease.",
+                    ),
+                    age_col(),
+                ],
+                Printer::Lease,
+            ),
+            ("", "nodes") => (
+                vec![
+                    name_col(),
+                    c("Status", "string", 0, "The status of the node"),
+                    c("Roles", "string", 0, "The roles of the node"),
+                    age_col(),
+                    c(
+                        "Version",
+                        "string",
+                        0,
+                        "Kubelet Version reported by the node.",
+                    ),
+                    c(
+                        "Internal-IP",
+                        "string",
+                        1,
+                        "List of addresses reachable to the node.",
+                    ),
+                    c(
+                        "External-IP",
+                        "string",
+                        1,
+                        "List of addresses reachable to the node.",
+                    ),
+                    c(
+                        "OS-Image",
+                        "string",
+                        1,
+                        "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)).",
+                    ),
+                    c(
+                        "Kernel-Version",
+                        "string",
+                        1,
+                        "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64).",
+                    ),
+                    c(
+                        "Container-Runtime",
+                        "string",
+                        1,
+                        "ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).",
+                    ),
+                ],
+                Printer::Node,
+            ),
+            ("rbac.authorization.k8s.io", "rolebindings")
+            | ("rbac.authorization.k8s.io", "clusterrolebindings") => {
+                let what = if resource == "rolebindings" {
+                    "roleBinding"
+                } else {
+                    "clusterRoleBinding"
+                };
+                (
+                    vec![
+                        name_col(),
+                        c(
+                            "Role",
+                            "string",
+                            0,
+                            "RoleRef can reference a Role in the current namespace or a ClusterRole in the global namespace.",
+                        ),
+                        age_col(),
+                        c("Users", "string", 1, &format!("Users in the {what}")),
+                        c("Groups", "string", 1, &format!("Groups in the {what}")),
+                        c(
+                            "ServiceAccounts",
+                            "string",
+                            1,
+                            &format!("ServiceAccounts in the {what}"),
+                        ),
+                    ],
+                    Printer::RoleBinding,
+                )
+            }
+            _ => return Columns::default_columns(),
+        };
+        Columns { defs, printer }
+    }
+
+    /// Columns for a CRD version (`spec.versions[i]`): `Name`, then its
+    /// `additionalPrinterColumns`, or `Age` from `.metadata.creationTimestamp` when it declares
+    /// none. A column path outside the supported JSONPath subset falls back to default printing.
+    pub(crate) fn from_crd_version(version: &Value) -> Columns {
+        let declared = version
+            .get("additionalPrinterColumns")
+            .and_then(Value::as_array)
+            .filter(|cols| !cols.is_empty())
+            .cloned()
+            .unwrap_or_else(|| {
+                vec![json!({"name": "Age", "type": "date", "description": CREATION_DESCRIPTION, "jsonPath": ".metadata.creationTimestamp"})]
+            });
+        let mut defs = vec![name_col()];
+        let mut paths = Vec::new();
+        for col in &declared {
+            let text = |k: &str| col.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+            let path_src = text("jsonPath");
+            let Some(path) = JsonPath::parse(&path_src) else {
+                return Columns::default_columns();
+            };
+            let description = match text("description") {
+                d if d.is_empty() => {
+                    format!("Custom resource definition column (in JSONPath format): {path_src}")
+                }
+                d => d,
+            };
+            defs.push(Column {
+                name: text("name"),
+                type_: text("type"),
+                format: text("format"),
+                description,
+                priority: col
+                    .get("priority")
+                    .and_then(Value::as_i64)
+                    .and_then(|p| i32::try_from(p).ok())
+                    .unwrap_or(0),
+            });
+            paths.push(path);
+        }
+        Columns {
+            defs,
+            printer: Printer::Custom(paths),
+        }
+    }
+
+    /// The column definitions, in order.
+    pub(crate) fn definitions(&self) -> &[Column] {
+        &self.defs
+    }
+
+    fn row(&self, obj: &Value, now: jiff::Timestamp) -> (Vec<Value>, Option<Value>) {
+        let plain = |cells| (cells, None);
+        match &self.printer {
+            Printer::Pod => printers::pod(obj, now),
+            Printer::Namespace => plain(printers::namespace(obj, now)),
+            Printer::ConfigMap => plain(printers::config_map(obj, now)),
+            Printer::Secret => plain(printers::secret(obj, now)),
+            Printer::ServiceAccount => plain(printers::service_account(obj, now)),
+            Printer::Event => plain(printers::event(obj, now)),
+            Printer::Lease => plain(printers::lease(obj, now)),
+            Printer::Node => plain(printers::node(obj, now)),
+            Printer::RoleBinding => plain(printers::role_binding(obj, now)),
+            Printer::Default => {
+                let created = obj
+                    .pointer("/metadata/creationTimestamp")
+                    .and_then(Value::as_str)
+                    .and_then(|s| s.parse::<jiff::Timestamp>().ok())
+                    .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+                    .unwrap_or_else(|| "0001-01-01T00:00:00Z".to_string());
+                plain(vec![
+                    json!(value_str(
+                        obj.pointer("/metadata/name").unwrap_or(&Value::Null)
+                    )),
+                    json!(created),
+                ])
+            }
+            Printer::Custom(paths) => {
+                let mut cells = vec![json!(value_str(
+                    obj.pointer("/metadata/name").unwrap_or(&Value::Null)
+                ))];
+                for (path, col) in paths.iter().zip(self.defs.iter().skip(1)) {
+                    let found = path.find(obj);
+                    cells.push(match found.first() {
+                        None => Value::Null,
+                        Some(v) => custom_cell(&col.type_, v, now),
+                    });
+                }
+                plain(cells)
+            }
+        }
+    }
+}
+
+/// `cellForJSONValue` (and JSONPath text printing for `string` columns).
+fn custom_cell(column_type: &str, v: &Value, now: jiff::Timestamp) -> Value {
+    if v.is_null() {
+        return Value::Null;
+    }
+    match column_type {
+        "string" => Value::String(match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }),
+        "integer" => match v {
+            Value::Number(n) => n
+                .as_i64()
+                .or_else(|| n.as_f64().map(|f| f as i64))
+                .map(Value::from)
+                .unwrap_or(Value::Null),
+            _ => Value::Null,
+        },
+        "number" => v.as_f64().map(Value::from).unwrap_or(Value::Null),
+        "boolean" => v.as_bool().map(Value::Bool).unwrap_or(Value::Null),
+        "date" => match v {
+            Value::String(s) => {
+                Value::String(translate_timestamp_since(&Value::String(s.clone()), now))
+            }
+            _ => Value::Null,
+        },
+        _ => Value::Null,
+    }
+}
+
+/// The string content of a JSON value, `""` for anything else.
+pub(super) fn value_str(v: &Value) -> &str {
+    v.as_str().unwrap_or("")
+}
+
+/// `translateTimestampSince`: `<unknown>` for an absent timestamp, `<invalid>` for one that does
+/// not parse, else the human duration since it.
+pub(super) fn translate_timestamp_since(ts: &Value, now: jiff::Timestamp) -> String {
+    match ts.as_str() {
+        None | Some("") | Some("null") => "<unknown>".to_string(),
+        Some(s) => match s.parse::<jiff::Timestamp>() {
+            Ok(t) => human_duration_between(t, now),
+            Err(_) => "<invalid>".to_string(),
+        },
+    }
+}
+
+pub(super) fn human_duration_between(then: jiff::Timestamp, now: jiff::Timestamp) -> String {
+    let nanos = now.as_nanosecond() - then.as_nanosecond();
+    human_duration(i64::try_from(nanos).unwrap_or(i64::MAX))
+}
+
+/// apimachinery `duration.HumanDuration` of a duration in nanoseconds: `5s`, `2m3s`, `3h`,
+/// `2d3h`, `400d`, `3y20d`, ...
+pub(crate) fn human_duration(nanos: i64) -> String {
+    const SEC: i64 = 1_000_000_000;
+    let seconds = nanos / SEC;
+    if seconds < -1 {
+        return "<invalid>".to_string();
+    } else if seconds < 0 {
+        return "0s".to_string();
+    } else if seconds < 60 * 2 {
+        return format!("{seconds}s");
+    }
+    let minutes = seconds / 60;
+    if minutes < 10 {
+        let s = seconds % 60;
+        return if s == 0 {
+            format!("{minutes}m")
+        } else {
+            format!("{minutes}m{s}s")
+        };
+    } else if minutes < 60 * 3 {
+        return format!("{minutes}m");
+    }
+    let hours = minutes / 60;
+    if hours < 8 {
+        let m = minutes % 60;
+        return if m == 0 {
+            format!("{hours}h")
+        } else {
+            format!("{hours}h{m}m")
+        };
+    } else if hours < 48 {
+        return format!("{hours}h");
+    } else if hours < 24 * 8 {
+        let h = hours % 24;
+        return if h == 0 {
+            format!("{}d", hours / 24)
+        } else {
+            format!("{}d{h}h", hours / 24)
+        };
+    } else if hours < 24 * 365 * 2 {
+        return format!("{}d", hours / 24);
+    } else if hours < 24 * 365 * 8 {
+        let dy = (hours / 24) % 365;
+        return if dy == 0 {
+            format!("{}y", hours / 24 / 365)
+        } else {
+            format!("{}y{dy}d", hours / 24 / 365)
+        };
+    }
+    format!("{}y", hours / 24 / 365)
+}
+
+/// Builds the `Table` for `items` (one object for a GET, the list's items for a LIST).
+/// `list_meta` becomes the Table's `metadata` (`resourceVersion`, `continue`, ...).
+pub(crate) fn build_table(
+    columns: &Columns,
+    items: &[&Value],
+    list_meta: Value,
+    include: IncludeObject,
+    version: TableVersion,
+    now: jiff::Timestamp,
+) -> Value {
+    let rows: Vec<Value> = items
+        .iter()
+        .map(|obj| {
+            let (cells, conditions) = columns.row(obj, now);
+            let mut row = json!({"cells": cells});
+            if let Some(conditions) = conditions {
+                row["conditions"] = conditions;
+            }
+            match include {
+                IncludeObject::None => {}
+                IncludeObject::Object => row["object"] = (*obj).clone(),
+                IncludeObject::Metadata => {
+                    row["object"] = json!({
+                        "kind": "PartialObjectMetadata",
+                        "apiVersion": version.api_version(),
+                        "metadata": obj.get("metadata").cloned().unwrap_or_else(|| json!({})),
+                    });
+                }
+            }
+            row
+        })
+        .collect();
+    json!({
+        "kind": "Table",
+        "apiVersion": version.api_version(),
+        "metadata": list_meta,
+        "columnDefinitions": columns.defs.iter().map(Column::to_json).collect::<Vec<_>>(),
+        "rows": rows,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KUBECTL_ACCEPT: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
+
+    fn now() -> jiff::Timestamp {
+        "2024-06-01T12:00:00Z".parse().unwrap()
+    }
+
+    fn pod_base(extra: Value) -> Value {
+        let mut pod = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "web", "namespace": "default", "creationTimestamp": "2024-06-01T11:57:00Z", "labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "c", "image": "nginx"}], "nodeName": "node-1"},
+        });
+        if let (Some(p), Some(e)) = (pod.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                p.insert(k.clone(), v.clone());
+            }
+        }
+        pod
+    }
+
+    fn cells(columns: &Columns, obj: &Value) -> Vec<Value> {
+        columns.row(obj, now()).0
+    }
+
+    #[test]
+    fn accept_negotiation() {
+        assert_eq!(table_request(KUBECTL_ACCEPT), Some(TableVersion::V1));
+        assert_eq!(
+            table_request("application/json;as=Table;v=v1beta1;g=meta.k8s.io, application/json"),
+            Some(TableVersion::V1Beta1)
+        );
+        assert_eq!(table_request("application/json"), None);
+        assert_eq!(
+            table_request("application/json, application/json;as=Table;v=v1;g=meta.k8s.io"),
+            None
+        );
+        assert_eq!(
+            table_request(
+                "application/json;as=Table;v=v2;g=meta.k8s.io,application/json;as=Table;v=v1;g=meta.k8s.io"
+            ),
+            Some(TableVersion::V1)
+        );
+        assert_eq!(
+            table_request("application/json;q=0.5,application/json;as=Table;v=v1;g=meta.k8s.io"),
+            Some(TableVersion::V1)
+        );
+        assert_eq!(
+            table_request("application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io"),
+            None
+        );
+        assert_eq!(parse_include_object(None), Ok(IncludeObject::Metadata));
+        assert_eq!(
+            parse_include_object(Some("Object")),
+            Ok(IncludeObject::Object)
+        );
+        assert_eq!(parse_include_object(Some("None")), Ok(IncludeObject::None));
+        assert_eq!(
+            parse_include_object(Some("All")),
+            Err("unrecognized includeObject value: \"All\"".to_string())
+        );
+    }
+
+    #[test]
+    fn human_durations() {
+        let s = 1_000_000_000i64;
+        let cases = [
+            (-2 * s, "<invalid>"),
+            (-s, "0s"),
+            (0, "0s"),
+            (5 * s, "5s"),
+            (119 * s, "119s"),
+            (123 * s, "2m3s"),
+            (300 * s, "5m"),
+            (15 * 60 * s, "15m"),
+            (179 * 60 * s, "179m"),
+            (3 * 3600 * s, "3h"),
+            (3 * 3600 * s + 25 * 60 * s, "3h25m"),
+            (10 * 3600 * s, "10h"),
+            (47 * 3600 * s, "47h"),
+            (48 * 3600 * s, "2d"),
+            (51 * 3600 * s, "2d3h"),
+            (30 * 86400 * s, "30d"),
+            (800 * 86400 * s, "2y70d"),
+            (730 * 86400 * s, "2y"),
+            (3000 * 86400 * s, "8y"),
+        ];
+        for (d, want) in cases {
+            assert_eq!(human_duration(d), want, "duration {d}ns");
+        }
+    }
+
+    #[test]
+    fn pod_phases() {
+        let cols = Columns::for_resource("", "pods");
+        assert_eq!(cols.definitions().len(), 9);
+        assert_eq!(cols.definitions()[5].priority, 1);
+
+        let running = pod_base(
+            json!({"status": {"phase": "Running", "podIPs": [{"ip": "10.0.0.5"}],
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "containerStatuses": [{"name": "c", "ready": true, "restartCount": 2, "state": {"running": {}},
+                "lastState": {"terminated": {"exitCode": 1, "finishedAt": "2024-06-01T11:59:30Z"}}}]}}),
+        );
+        assert_eq!(
+            cells(&cols, &running),
+            vec![
+                json!("web"),
+                json!("1/1"),
+                json!("Running"),
+                json!("2 (30s ago)"),
+                json!("3m"),
+                json!("10.0.0.5"),
+                json!("node-1"),
+                json!("<none>"),
+                json!("<none>")
+            ]
+        );
+
+        let pending = pod_base(json!({"status": {"phase": "Pending",
+            "containerStatuses": [{"name": "c", "ready": false, "restartCount": 0, "state": {"waiting": {"reason": "ContainerCreating"}}}]}}));
+        assert_eq!(
+            cells(&cols, &pending)[1..4],
+            [json!("0/1"), json!("ContainerCreating"), json!("0")]
+        );
+        let unscheduled = pod_base(json!({"status": {"phase": "Pending"}}));
+        assert_eq!(cells(&cols, &unscheduled)[2], json!("Pending"));
+
+        let completed = pod_base(json!({"status": {"phase": "Succeeded",
+            "containerStatuses": [{"name": "c", "ready": false, "restartCount": 0, "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}]}}));
+        let (c, conditions) = cols.row(&completed, now());
+        assert_eq!(c[1..3], [json!("0/1"), json!("Completed")]);
+        assert_eq!(conditions.unwrap()[0]["reason"], "Succeeded");
+
+        let error = pod_base(json!({"status": {"phase": "Failed",
+            "containerStatuses": [{"name": "c", "ready": false, "restartCount": 0, "state": {"terminated": {"exitCode": 1, "reason": "Error"}}}]}}));
+        assert_eq!(cells(&cols, &error)[2], json!("Error"));
+        let exit = pod_base(json!({"status": {"phase": "Failed",
+            "containerStatuses": [{"name": "c", "state": {"terminated": {"exitCode": 137}}}]}}));
+        assert_eq!(cells(&cols, &exit)[2], json!("ExitCode:137"));
+
+        let crash = pod_base(json!({"status": {"phase": "Running",
+            "containerStatuses": [{"name": "c", "ready": false, "restartCount": 5, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}}));
+        assert_eq!(
+            cells(&cols, &crash)[2..4],
+            [json!("CrashLoopBackOff"), json!("5")]
+        );
+
+        let mut terminating = running.clone();
+        terminating["metadata"]["deletionTimestamp"] = json!("2024-06-01T11:59:59Z");
+        assert_eq!(cells(&cols, &terminating)[2], json!("Terminating"));
+
+        let mut init = pod_base(json!({"status": {"phase": "Pending",
+            "initContainerStatuses": [{"name": "i1", "state": {"terminated": {"exitCode": 0}}}, {"name": "i2", "state": {"running": {}}}],
+            "containerStatuses": [{"name": "c", "state": {"waiting": {"reason": "PodInitializing"}}}]}}));
+        init["spec"]["initContainers"] = json!([{"name": "i1"}, {"name": "i2"}]);
+        assert_eq!(cells(&cols, &init)[2], json!("Init:1/2"));
+        init["status"]["initContainerStatuses"][1]["state"] =
+            json!({"terminated": {"exitCode": 2, "reason": "Error"}});
+        assert_eq!(cells(&cols, &init)[2], json!("Init:Error"));
+    }
+
+    #[test]
+    fn other_builtins_and_default() {
+        let ns = json!({"metadata": {"name": "argo", "creationTimestamp": "2024-05-30T12:00:00Z"}, "status": {"phase": "Active"}});
+        assert_eq!(
+            cells(&Columns::for_resource("", "namespaces"), &ns),
+            vec![json!("argo"), json!("Active"), json!("2d")]
+        );
+        let cm = json!({"metadata": {"name": "cfg", "creationTimestamp": "2024-06-01T11:59:50Z"}, "data": {"a": "1", "b": "2"}});
+        assert_eq!(
+            cells(&Columns::for_resource("", "configmaps"), &cm),
+            vec![json!("cfg"), json!(2), json!("10s")]
+        );
+        let secret = json!({"metadata": {"name": "s"}, "type": "Opaque", "data": {"k": "dg=="}});
+        assert_eq!(
+            cells(&Columns::for_resource("", "secrets"), &secret),
+            vec![json!("s"), json!("Opaque"), json!(1), json!("<unknown>")]
+        );
+        let lease = json!({"metadata": {"name": "l", "creationTimestamp": "2024-06-01T11:00:00Z"}, "spec": {"holderIdentity": "ctrl-1"}});
+        assert_eq!(
+            cells(
+                &Columns::for_resource("coordination.k8s.io", "leases"),
+                &lease
+            ),
+            vec![json!("l"), json!("ctrl-1"), json!("60m")]
+        );
+        let node = json!({"metadata": {"name": "n1", "labels": {"node-role.kubernetes.io/control-plane": ""}},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}], "nodeInfo": {"kubeletVersion": "v1.32.0"}}});
+        assert_eq!(
+            cells(&Columns::for_resource("", "nodes"), &node)[..5],
+            [
+                json!("n1"),
+                json!("Ready"),
+                json!("control-plane"),
+                json!("<unknown>"),
+                json!("v1.32.0")
+            ]
+        );
+        let rb = json!({"metadata": {"name": "rb"}, "roleRef": {"kind": "ClusterRole", "name": "edit"},
+            "subjects": [{"kind": "ServiceAccount", "name": "argo", "namespace": "argo"}]});
+        assert_eq!(
+            cells(
+                &Columns::for_resource("rbac.authorization.k8s.io", "rolebindings"),
+                &rb
+            ),
+            vec![
+                json!("rb"),
+                json!("ClusterRole/edit"),
+                json!("<unknown>"),
+                json!(""),
+                json!(""),
+                json!("argo/argo")
+            ]
+        );
+        let ev = json!({"metadata": {"name": "web.17a"}, "type": "Normal", "reason": "Scheduled", "message": " Assigned ",
+            "involvedObject": {"kind": "Pod", "name": "web"}, "source": {"component": "scheduler"},
+            "firstTimestamp": "2024-06-01T11:59:00Z", "lastTimestamp": "2024-06-01T11:59:55Z", "count": 3});
+        assert_eq!(
+            cells(&Columns::for_resource("", "events"), &ev),
+            vec![
+                json!("5s"),
+                json!("Normal"),
+                json!("Scheduled"),
+                json!("pod/web"),
+                json!(""),
+                json!("scheduler"),
+                json!("Assigned"),
+                json!("60s"),
+                json!(3),
+                json!("web.17a")
+            ]
+        );
+        let role = json!({"metadata": {"name": "r", "creationTimestamp": "2024-06-01T10:00:00Z"}});
+        let cols = Columns::for_resource("rbac.authorization.k8s.io", "clusterroles");
+        assert_eq!(cols, Columns::default_columns());
+        assert_eq!(cols.definitions()[1].name, "Created At");
+        assert_eq!(
+            cells(&cols, &role),
+            vec![json!("r"), json!("2024-06-01T10:00:00Z")]
+        );
+    }
+
+    #[test]
+    fn crd_printer_columns() {
+        let version = json!({"name": "v1alpha1", "additionalPrinterColumns": [
+            {"name": "Status", "type": "string", "jsonPath": ".status.phase"},
+            {"name": "Age", "type": "date", "format": "date-time", "jsonPath": ".status.startedAt", "description": "When started"},
+            {"name": "Images", "type": "string", "jsonPath": ".spec.templates[*].container.image", "priority": 1},
+            {"name": "Steps", "type": "integer", "jsonPath": ".status.steps"},
+            {"name": "Ready", "type": "string", "jsonPath": ".status.conditions[?(@.type==\"Ready\")].status"}
+        ]});
+        let cols = Columns::from_crd_version(&version);
+        let defs = cols.definitions();
+        assert_eq!(
+            defs.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+            vec!["Name", "Status", "Age", "Images", "Steps", "Ready"]
+        );
+        assert_eq!(
+            defs[1].description,
+            "Custom resource definition column (in JSONPath format): .status.phase"
+        );
+        assert_eq!(defs[3].priority, 1);
+        let wf = json!({"metadata": {"name": "hello-abc"},
+            "spec": {"templates": [{"container": {"image": "busybox"}}, {"container": {"image": "alpine"}}]},
+            "status": {"phase": "Running", "startedAt": "2024-06-01T11:58:00Z", "steps": 4.0,
+                       "conditions": [{"type": "Ready", "status": "True"}]}});
+        assert_eq!(
+            cells(&cols, &wf),
+            vec![
+                json!("hello-abc"),
+                json!("Running"),
+                json!("2m"),
+                json!("busybox"),
+                json!(4),
+                json!("True")
+            ]
+        );
+        let bare = json!({"metadata": {"name": "x"}, "status": {"startedAt": "yesterday"}});
+        assert_eq!(
+            cells(&cols, &bare),
+            vec![
+                json!("x"),
+                Value::Null,
+                json!("<invalid>"),
+                Value::Null,
+                Value::Null,
+                Value::Null
+            ]
+        );
+
+        let plain = Columns::from_crd_version(&json!({"name": "v1"}));
+        assert_eq!(plain.definitions()[1].name, "Age");
+        assert_eq!(plain.definitions()[1].type_, "date");
+        let obj = json!({"metadata": {"name": "a", "creationTimestamp": "2024-06-01T09:00:00Z"}});
+        assert_eq!(cells(&plain, &obj), vec![json!("a"), json!("3h")]);
+
+        let broken = Columns::from_crd_version(
+            &json!({"additionalPrinterColumns": [{"name": "X", "type": "string", "jsonPath": ".a["}]}),
+        );
+        assert_eq!(broken, Columns::default_columns());
+    }
+
+    #[test]
+    fn table_shape() {
+        let cols = Columns::for_resource("", "configmaps");
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": "default", "labels": {"a": "b"}}, "data": {}});
+        let table = build_table(
+            &cols,
+            &[&cm],
+            json!({"resourceVersion": "42"}),
+            IncludeObject::Metadata,
+            TableVersion::V1,
+            now(),
+        );
+        assert_eq!(table["kind"], "Table");
+        assert_eq!(table["apiVersion"], "meta.k8s.io/v1");
+        assert_eq!(table["metadata"], json!({"resourceVersion": "42"}));
+        assert_eq!(table["columnDefinitions"][0]["format"], "name");
+        assert_eq!(
+            table["columnDefinitions"][1],
+            json!({"name": "Data", "type": "string", "format": "", "description": "Data contains the configuration data.", "priority": 0})
+        );
+        assert_eq!(
+            table["rows"][0]["object"],
+            json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": cm["metadata"]})
+        );
+        let t = build_table(
+            &cols,
+            &[&cm],
+            json!({}),
+            IncludeObject::Object,
+            TableVersion::V1Beta1,
+            now(),
+        );
+        assert_eq!(t["apiVersion"], "meta.k8s.io/v1beta1");
+        assert_eq!(t["rows"][0]["object"], cm);
+        let t = build_table(
+            &cols,
+            &[],
+            json!({}),
+            IncludeObject::None,
+            TableVersion::V1,
+            now(),
+        );
+        assert_eq!(t["rows"], json!([]));
+        let t = build_table(
+            &cols,
+            &[&cm],
+            json!({}),
+            IncludeObject::None,
+            TableVersion::V1,
+            now(),
+        );
+        assert!(t["rows"][0].get("object").is_none());
+    }
+}

@@ -1,0 +1,99 @@
+//! Command-line interface: argument parsing and dispatch; each command lives in its own module.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "flotilla",
+    version,
+    about = "Multi-cluster Argo Workflows controller"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start simulated clusters, install Flotilla into them and run a workflow.
+    Dev(DevArgs),
+    /// Kubernetes simulator tools.
+    #[command(subcommand)]
+    Sim(SimCommand),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DevArgs {
+    /// Workflow to run (default: the multi-cluster example from examples/).
+    pub workflow: Option<PathBuf>,
+    /// How many clusters to start: cluster-0 (primary) … cluster-N-1.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub clusters: u16,
+    /// Where to write the kubeconfig (one context per cluster).
+    #[arg(long, default_value = "flotilla-dev.kubeconfig")]
+    pub kubeconfig: PathBuf,
+    /// Keep serving after the workflow finishes (without a workflow file: just serve) until Ctrl-C.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Run the simulated kubelet alone against any API server (e.g. a control plane with no nodes).
+    Kubelet {
+        /// Kubeconfig to use (default: $KUBECONFIG or ~/.kube/config).
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
+        /// Context in the kubeconfig (default: its current context).
+        #[arg(long)]
+        context: Option<String>,
+        /// Name of the node the kubelet registers.
+        #[arg(long, default_value = "flotilla-sim-node")]
+        node_name: String,
+    },
+}
+
+/// Parses arguments, runs the command on a Tokio runtime, and maps errors to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime failed: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Dev(args) => crate::sandbox::run(args).await,
+            Command::Sim(SimCommand::Kubelet {
+                kubeconfig,
+                context,
+                node_name,
+            }) => crate::sandbox::run_kubelet(kubeconfig, context, node_name).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("FLOTILLA_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,9 @@
+//! Flotilla: Argo Workflows-compatible workflows whose templates run in several Kubernetes
+//! clusters and namespaces, with WebAssembly plugins for credentials and placement.
+//!
+//! The crate holds the controller, its CLI and the plugin host. The Kubernetes API simulator
+//! (`flotilla-sim`) is used only by the sandbox (`flotilla dev`), `flotilla sim …` and tests.
+
+pub mod cli;
+pub mod manifests;
+pub mod sandbox;

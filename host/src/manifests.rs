@@ -1,0 +1,115 @@
+//! The project's manifests, embedded in the binary, and a small client-side `apply` (create, or
+//! merge-patch what exists) used by the sandbox to install them the way a user would.
+
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::core::GroupVersionKind;
+use kube::discovery::{self, Scope};
+use serde::Deserialize;
+
+/// Manifests for the controller's own cluster, in apply order.
+pub const PRIMARY: &[(&str, &str)] = &[
+    (
+        "manifests/base/namespace.yaml",
+        include_str!("../../manifests/base/namespace.yaml"),
+    ),
+    (
+        "manifests/base/controller-rbac.yaml",
+        include_str!("../../manifests/base/controller-rbac.yaml"),
+    ),
+];
+
+/// Why a manifest could not be applied; names the file and the object.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("{file}: document {index} is not valid YAML for a Kubernetes object: {source}")]
+    Parse {
+        file: String,
+        index: usize,
+        source: serde_yaml::Error,
+    },
+    #[error("{file}: document {index} has no apiVersion/kind")]
+    NoType { file: String, index: usize },
+    #[error("{file}: {kind} {name:?}: {source}")]
+    Api {
+        file: String,
+        kind: String,
+        name: String,
+        source: kube::Error,
+    },
+}
+
+/// Applies every object of a multi-document YAML file.
+pub async fn apply_yaml(
+    client: &kube::Client,
+    file: &str,
+    yaml: &str,
+    default_ns: &str,
+) -> Result<(), ApplyError> {
+    for (index, doc) in serde_yaml::Deserializer::from_str(yaml).enumerate() {
+        let value = serde_yaml::Value::deserialize(doc).map_err(|source| ApplyError::Parse {
+            file: file.to_string(),
+            index,
+            source,
+        })?;
+        if value.is_null() {
+            continue;
+        }
+        let obj: DynamicObject =
+            serde_yaml::from_value(value).map_err(|source| ApplyError::Parse {
+                file: file.to_string(),
+                index,
+                source,
+            })?;
+        apply_object(client, file, index, obj, default_ns).await?;
+    }
+    Ok(())
+}
+
+async fn apply_object(
+    client: &kube::Client,
+    file: &str,
+    index: usize,
+    obj: DynamicObject,
+    default_ns: &str,
+) -> Result<(), ApplyError> {
+    let types = obj.types.clone().ok_or_else(|| ApplyError::NoType {
+        file: file.to_string(),
+        index,
+    })?;
+    let gvk = GroupVersionKind::try_from(&types).map_err(|_| ApplyError::NoType {
+        file: file.to_string(),
+        index,
+    })?;
+    let name = obj.metadata.name.clone().unwrap_or_default();
+    let err = |source| ApplyError::Api {
+        file: file.to_string(),
+        kind: gvk.kind.clone(),
+        name: name.clone(),
+        source,
+    };
+    let (resource, caps) = discovery::pinned_kind(client, &gvk).await.map_err(err)?;
+    let api: Api<DynamicObject> = match caps.scope {
+        Scope::Namespaced => {
+            let ns = obj
+                .metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| default_ns.to_string());
+            Api::namespaced_with(client.clone(), &ns, &resource)
+        }
+        Scope::Cluster => Api::all_with(client.clone(), &resource),
+    };
+    match api.get_opt(&name).await.map_err(err)? {
+        None => {
+            api.create(&PostParams::default(), &obj)
+                .await
+                .map_err(err)?;
+        }
+        Some(_) => {
+            api.patch(&name, &PatchParams::default(), &Patch::Merge(&obj))
+                .await
+                .map_err(err)?;
+        }
+    }
+    Ok(())
+}

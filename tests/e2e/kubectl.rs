@@ -1,0 +1,479 @@
+//! The real `kubectl` drives the clusters (simulated by default): what a platform engineer types
+//! must behave as on a real cluster. Fails loudly when kubectl is missing.
+
+use std::time::Duration;
+
+use anyhow::{Result, ensure};
+use flotilla_e2e::{Env, Kubectl, TempDir, unique, wait_for};
+use k8s_openapi::api::authentication::v1::TokenRequest;
+use k8s_openapi::api::core::v1::ServiceAccount;
+use kube::api::{Api, PostParams};
+
+const CONTEXT: &str = "cluster-1";
+
+fn namespace(kubectl: &Kubectl) -> Result<String> {
+    let ns = unique("e2e-kubectl");
+    kubectl.ok(&["create", "namespace", &ns])?;
+    Ok(ns)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configmaps_create_get_apply_label_patch_delete() -> Result<()> {
+    let env = Env::start().await?;
+    let k = env.kubectl(CONTEXT);
+    let ns = namespace(&k)?;
+
+    k.ok(&[
+        "-n",
+        &ns,
+        "create",
+        "configmap",
+        "settings",
+        "--from-literal=a=1",
+    ])?;
+    let cm = k.json(&["-n", &ns, "get", "configmap", "settings"])?;
+    ensure!(cm["data"]["a"] == "1", "created configmap: {cm}");
+    ensure!(
+        cm["metadata"]["uid"]
+            .as_str()
+            .is_some_and(|u| u.len() == 36),
+        "uid: {cm}"
+    );
+
+    // apply twice: the second apply patches, and a key removed from the manifest is removed.
+    let first = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\n  namespace: {ns}\n  labels: {{tier: one}}\ndata:\n  x: \"1\"\n  y: \"2\"\n"
+    );
+    let out = k.ok_with(&["apply", "-f", "-"], Some(&first))?;
+    ensure!(
+        out.contains("configmap/applied created"),
+        "first apply: {out}"
+    );
+    let second = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\n  namespace: {ns}\n  labels: {{tier: two}}\ndata:\n  x: \"10\"\n"
+    );
+    let out = k.ok_with(&["apply", "-f", "-"], Some(&second))?;
+    ensure!(
+        out.contains("configmap/applied configured"),
+        "second apply: {out}"
+    );
+    let applied = k.json(&["-n", &ns, "get", "configmap", "applied"])?;
+    ensure!(
+        applied["data"] == serde_json::json!({"x": "10"}),
+        "after second apply: {applied}"
+    );
+    ensure!(
+        applied["metadata"]["labels"]["tier"] == "two",
+        "labels: {applied}"
+    );
+    ensure!(
+        applied["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+            .is_string(),
+        "last-applied annotation: {applied}"
+    );
+    let out = k.ok_with(&["apply", "-f", "-"], Some(&second))?;
+    ensure!(
+        out.contains("configmap/applied unchanged"),
+        "third apply: {out}"
+    );
+
+    k.ok(&["-n", &ns, "label", "configmap", "settings", "color=blue"])?;
+    let names = k.ok(&[
+        "-n",
+        &ns,
+        "get",
+        "configmaps",
+        "-l",
+        "color=blue",
+        "-o",
+        "name",
+    ])?;
+    ensure!(
+        names.trim() == "configmap/settings",
+        "label selector: {names}"
+    );
+    let names = k.ok(&[
+        "-n",
+        &ns,
+        "get",
+        "configmaps",
+        "-l",
+        "color notin (blue)",
+        "-o",
+        "name",
+    ])?;
+    ensure!(
+        !names.contains("settings") && names.contains("applied"),
+        "set-based selector: {names}"
+    );
+
+    k.ok(&[
+        "-n",
+        &ns,
+        "patch",
+        "configmap",
+        "settings",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"data":{"b":"2"}}"#,
+    ])?;
+    k.ok(&[
+        "-n",
+        &ns,
+        "patch",
+        "configmap",
+        "settings",
+        "--type",
+        "json",
+        "-p",
+        r#"[{"op":"remove","path":"/data/a"}]"#,
+    ])?;
+    k.ok(&[
+        "-n",
+        &ns,
+        "patch",
+        "configmap",
+        "settings",
+        "-p",
+        r#"{"data":{"c":"3"}}"#,
+    ])?;
+    let cm = k.json(&["-n", &ns, "get", "configmap", "settings"])?;
+    ensure!(
+        cm["data"] == serde_json::json!({"b": "2", "c": "3"}),
+        "after patches: {cm}"
+    );
+    let err = k.fails(
+        &[
+            "-n",
+            &ns,
+            "patch",
+            "configmap",
+            "settings",
+            "--type",
+            "json",
+            "-p",
+            r#"[{"op":"test","path":"/data/b","value":"9"}]"#,
+        ],
+        None,
+    )?;
+    ensure!(
+        err.contains("Invalid") || err.contains("test"),
+        "failed JSON patch test op: {err}"
+    );
+
+    // A stale resourceVersion is a 409 Conflict.
+    let mut stale = k.json(&["-n", &ns, "get", "configmap", "settings"])?;
+    k.ok(&["-n", &ns, "label", "configmap", "settings", "bump=1"])?;
+    stale["data"]["d"] = serde_json::json!("4");
+    let err = k.fails(&["replace", "-f", "-"], Some(&stale.to_string()))?;
+    ensure!(
+        err.contains("Conflict") && err.contains("the object has been modified; please apply your changes to the latest version and try again"),
+        "stale replace: {err}"
+    );
+
+    k.ok(&["-n", &ns, "delete", "configmap", "settings"])?;
+    let err = k.fails(&["-n", &ns, "get", "configmap", "settings"], None)?;
+    ensure!(
+        err.contains(r#"configmaps "settings" not found"#),
+        "get after delete: {err}"
+    );
+    k.ok(&["delete", "namespace", &ns, "--wait=true", "--timeout=60s"])?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_run_log_wait_and_delete() -> Result<()> {
+    let env = Env::start().await?;
+    let k = env.kubectl(CONTEXT);
+    let ns = namespace(&k)?;
+    wait_for(
+        "the namespace's default service account",
+        Duration::from_secs(30),
+        || async {
+            Ok(
+                k.run(&["-n", &ns, "get", "serviceaccount", "default"], None)?
+                    .status
+                    .success()
+                    .then_some(()),
+            )
+        },
+    )
+    .await?;
+
+    let say = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: say\n  namespace: {ns}\nspec:\n  restartPolicy: Never\n  containers:\n    - name: main\n      image: argoproj/argosay:v2\n      args: [echo, hello from the pod]\n"
+    );
+    k.ok_with(&["apply", "-f", "-"], Some(&say))?;
+    k.ok(&[
+        "-n",
+        &ns,
+        "wait",
+        "--for=jsonpath={.status.phase}=Succeeded",
+        "pod/say",
+        "--timeout=60s",
+    ])?;
+    let logs = k.ok(&["-n", &ns, "logs", "say"])?;
+    ensure!(logs.contains("hello from the pod"), "logs: {logs:?}");
+    let table = k.ok(&["-n", &ns, "get", "pods"])?;
+    ensure!(
+        table.contains("STATUS") && table.contains("Completed"),
+        "kubectl get pods: {table}"
+    );
+
+    let sleeper = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: sleeper\n  namespace: {ns}\n  labels: {{app: sleeper}}\nspec:\n  restartPolicy: Never\n  containers:\n    - name: main\n      image: argoproj/argosay:v2\n      args: [sleep, 1h]\n"
+    );
+    k.ok_with(&["apply", "-f", "-"], Some(&sleeper))?;
+    k.ok(&[
+        "-n",
+        &ns,
+        "wait",
+        "--for=condition=Ready",
+        "pod",
+        "-l",
+        "app=sleeper",
+        "--timeout=60s",
+    ])?;
+    // Applying the same pod with a changed label patches it (strategic merge patch).
+    k.ok_with(
+        &["apply", "-f", "-"],
+        Some(&sleeper.replace("app: sleeper", "app: sleeper, extra: x")),
+    )?;
+    let pod = k.json(&["-n", &ns, "get", "pod", "sleeper"])?;
+    ensure!(
+        pod["metadata"]["labels"]["extra"] == "x",
+        "applied label: {}",
+        pod["metadata"]
+    );
+    // Changing an immutable field is rejected as a real API server does.
+    let err = k.fails(
+        &["apply", "-f", "-"],
+        Some(&sleeper.replace("sleep, 1h", "sleep, 2h")),
+    )?;
+    ensure!(
+        err.contains("Forbidden: pod updates may not change fields"),
+        "immutable spec: {err}"
+    );
+
+    k.ok(&["-n", &ns, "delete", "pod", "sleeper", "--wait=false"])?;
+    k.ok(&[
+        "-n",
+        &ns,
+        "wait",
+        "--for=delete",
+        "pod/sleeper",
+        "--timeout=60s",
+    ])?;
+    k.ok(&["delete", "namespace", &ns, "--wait=true", "--timeout=60s"])?;
+    Ok(())
+}
+
+const WIDGET_CRD: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.e2e.flotilla.dev
+spec:
+  group: e2e.flotilla.dev
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wdg]}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      subresources: {status: {}}
+      additionalPrinterColumns:
+        - {name: Size, type: integer, jsonPath: .spec.size}
+        - {name: Phase, type: string, jsonPath: .status.phase}
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              properties:
+                size: {type: integer}
+                colour: {type: string}
+            status:
+              type: object
+              x-kubernetes-preserve-unknown-fields: true
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_resources_after_their_crd_is_established() -> Result<()> {
+    let env = Env::start().await?;
+    let k = env.kubectl(CONTEXT);
+    let ns = namespace(&k)?;
+    k.ok_with(&["apply", "-f", "-"], Some(WIDGET_CRD))?;
+    k.ok(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/widgets.e2e.flotilla.dev",
+        "--timeout=60s",
+    ])?;
+
+    let widget = format!(
+        "apiVersion: e2e.flotilla.dev/v1\nkind: Widget\nmetadata:\n  name: w1\n  namespace: {ns}\nspec:\n  size: 3\n  colour: red\n"
+    );
+    wait_for("widgets to be served", Duration::from_secs(30), || async {
+        Ok(k.run(&["apply", "-f", "-"], Some(&widget))?
+            .status
+            .success()
+            .then_some(()))
+    })
+    .await?;
+    let out = k.ok_with(
+        &["apply", "-f", "-"],
+        Some(&widget.replace("size: 3", "size: 5")),
+    )?;
+    ensure!(
+        out.contains("configured"),
+        "second apply of a custom resource: {out}"
+    );
+    let table = k.ok(&["-n", &ns, "get", "wdg"])?;
+    ensure!(
+        table.contains("SIZE") && table.contains('5'),
+        "printer columns: {table}"
+    );
+
+    k.ok(&[
+        "-n",
+        &ns,
+        "patch",
+        "widget",
+        "w1",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"colour":"blue"}}"#,
+    ])?;
+    let w = k.json(&["-n", &ns, "get", "widget", "w1"])?;
+    ensure!(
+        w["spec"]["colour"] == "blue" && w["metadata"]["generation"] == 3,
+        "after patch: {w}"
+    );
+    // A custom resource does not take strategic merge patches.
+    let err = k.fails(
+        &[
+            "-n",
+            &ns,
+            "patch",
+            "widget",
+            "w1",
+            "--type",
+            "strategic",
+            "-p",
+            r#"{"spec":{"size":1}}"#,
+        ],
+        None,
+    )?;
+    ensure!(
+        err.contains("application/strategic-merge-patch+json is not supported"),
+        "strategic on CR: {err}"
+    );
+    // Unknown fields are rejected when kubectl asks for strict validation.
+    let err = k.fails(
+        &["apply", "-f", "-"],
+        Some(&widget.replace("colour: red", "colour: red\n  shape: round")),
+    )?;
+    ensure!(
+        err.contains("unknown field \"spec.shape\""),
+        "strict validation: {err}"
+    );
+
+    k.ok(&["-n", &ns, "delete", "widget", "w1"])?;
+    k.ok(&[
+        "delete",
+        "crd",
+        "widgets.e2e.flotilla.dev",
+        "--wait=true",
+        "--timeout=60s",
+    ])?;
+    let err = k.fails(&["-n", &ns, "get", "widgets"], None)?;
+    // kubectl's discovery cache may still know the type; either way the server no longer serves it.
+    ensure!(
+        err.contains("the server doesn't have a resource type")
+            || err.contains("the server could not find the requested resource"),
+        "after CRD deletion: {err}"
+    );
+    k.ok(&["delete", "namespace", &ns, "--wait=true", "--timeout=60s"])?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_without_rights_is_forbidden() -> Result<()> {
+    let env = Env::start().await?;
+    let k = env.kubectl(CONTEXT);
+    let ns = namespace(&k)?;
+    k.ok(&["-n", &ns, "create", "serviceaccount", "nobody"])?;
+    let client = env.client(CONTEXT).await?;
+    let sas: Api<ServiceAccount> = Api::namespaced(client, &ns);
+    let request: TokenRequest =
+        serde_json::from_value(serde_json::json!({"spec": {"audiences": []}}))?;
+    let token = sas
+        .create_token_request("nobody", &PostParams::default(), &request)
+        .await?;
+    let token = token.status.map(|s| s.token).unwrap_or_default();
+    ensure!(!token.is_empty(), "no token issued");
+
+    // A kubeconfig with the same server and CA, but the service account's token.
+    let dir = TempDir::new()?;
+    let mut config: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(&env.kubeconfig)?)?;
+    for user in config["users"].as_sequence_mut().into_iter().flatten() {
+        user["user"] = serde_yaml::from_str(&format!("token: {token}"))?;
+    }
+    let path = dir.path().join("nobody.kubeconfig");
+    std::fs::write(&path, serde_yaml::to_string(&config)?)?;
+    let nobody = k.clone().with_kubeconfig(&path);
+
+    let err = nobody.fails(&["-n", &ns, "get", "pods"], None)?;
+    let expected = format!(
+        r#"Error from server (Forbidden): pods is forbidden: User "system:serviceaccount:{ns}:nobody" cannot list resource "pods" in API group "" in the namespace "{ns}""#
+    );
+    ensure!(
+        err.contains(&expected),
+        "forbidden list:\n{err}\nexpected:\n{expected}"
+    );
+
+    // Granting exactly one verb with RBAC, as `kubectl create role` does, allows exactly that.
+    k.ok(&[
+        "-n",
+        &ns,
+        "create",
+        "role",
+        "pod-reader",
+        "--verb=list",
+        "--resource=pods",
+    ])?;
+    k.ok(&[
+        "-n",
+        &ns,
+        "create",
+        "rolebinding",
+        "nobody-reads",
+        "--role=pod-reader",
+        &format!("--serviceaccount={ns}:nobody"),
+    ])?;
+    wait_for(
+        "the role binding to take effect",
+        Duration::from_secs(30),
+        || async {
+            Ok(nobody
+                .run(&["-n", &ns, "get", "pods"], None)?
+                .status
+                .success()
+                .then_some(()))
+        },
+    )
+    .await?;
+    let err = nobody.fails(&["-n", &ns, "create", "configmap", "x"], None)?;
+    ensure!(
+        err.contains("configmaps is forbidden")
+            && err.contains(r#"cannot create resource "configmaps""#),
+        "forbidden create: {err}"
+    );
+    k.ok(&["delete", "namespace", &ns, "--wait=true", "--timeout=60s"])?;
+    Ok(())
+}

@@ -1,0 +1,226 @@
+//! The end-to-end harness: two clusters named `cluster-0` (primary) and `cluster-1`, either
+//! simulated in-process (the default) or real ones from the kubeconfig named by
+//! `FLOTILLA_E2E_KUBECONFIG` (it must have contexts `cluster-0` and `cluster-1`).
+//!
+//! Tests use only what works on both: Kubernetes API calls, the real `kubectl`, and
+//! conditions waited on with a deadline — never sleeps, never simulator internals.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+
+/// Where the clusters come from.
+#[derive(Debug)]
+pub enum Clusters {
+    /// Started in this process; dropped (and stopped) with the environment.
+    Simulated(flotilla::sandbox::Sandbox),
+    /// Real clusters from a kubeconfig.
+    Real,
+}
+
+/// A test environment: a kubeconfig with contexts `cluster-0` and `cluster-1`.
+#[derive(Debug)]
+pub struct Env {
+    pub kubeconfig: PathBuf,
+    pub clusters: Clusters,
+    _dir: Option<TempDir>,
+}
+
+/// The variable that points the suite at real clusters.
+pub const REAL_KUBECONFIG_VAR: &str = "FLOTILLA_E2E_KUBECONFIG";
+
+impl Env {
+    pub async fn start() -> Result<Env> {
+        if let Ok(path) = std::env::var(REAL_KUBECONFIG_VAR) {
+            let kubeconfig = PathBuf::from(path);
+            if !kubeconfig.exists() {
+                bail!(
+                    "{REAL_KUBECONFIG_VAR}={} does not exist",
+                    kubeconfig.display()
+                );
+            }
+            return Ok(Env {
+                kubeconfig,
+                clusters: Clusters::Real,
+                _dir: None,
+            });
+        }
+        let dir = TempDir::new()?;
+        let kubeconfig = dir.path().join("kubeconfig");
+        let sandbox = flotilla::sandbox::Sandbox::start(2, kubeconfig.clone()).await?;
+        Ok(Env {
+            kubeconfig,
+            clusters: Clusters::Simulated(sandbox),
+            _dir: Some(dir),
+        })
+    }
+
+    pub fn is_simulated(&self) -> bool {
+        matches!(self.clusters, Clusters::Simulated(_))
+    }
+
+    /// A kube-rs client for a context of the environment's kubeconfig.
+    pub async fn client(&self, context: &str) -> Result<kube::Client> {
+        let kc = kube::config::Kubeconfig::read_from(&self.kubeconfig)?;
+        let options = kube::config::KubeConfigOptions {
+            context: Some(context.to_string()),
+            ..Default::default()
+        };
+        let config = kube::Config::from_custom_kubeconfig(kc, &options).await?;
+        Ok(kube::Client::try_from(config)?)
+    }
+
+    /// `kubectl --kubeconfig … --context …` ready for arguments.
+    pub fn kubectl(&self, context: &str) -> Kubectl {
+        Kubectl {
+            kubeconfig: self.kubeconfig.clone(),
+            context: context.to_string(),
+        }
+    }
+}
+
+/// The real kubectl binary against one context. Missing kubectl is a test failure, never a skip.
+#[derive(Debug, Clone)]
+pub struct Kubectl {
+    pub kubeconfig: PathBuf,
+    pub context: String,
+}
+
+impl Kubectl {
+    pub fn with_kubeconfig(mut self, path: &Path) -> Self {
+        self.kubeconfig = path.to_path_buf();
+        self
+    }
+
+    pub fn run(&self, args: &[&str], stdin: Option<&str>) -> Result<Output> {
+        use std::io::Write as _;
+        let mut cmd = Command::new("kubectl");
+        cmd.arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg("--context")
+            .arg(&self.context)
+            .args(args);
+        cmd.stdin(if stdin.is_some() {
+            std::process::Stdio::piped()
+        } else {
+            std::process::Stdio::null()
+        });
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().context(
+            "running `kubectl` failed — it must be installed and on PATH for the end-to-end suite (kubectl 1.32 is expected)",
+        )?;
+        if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            pipe.write_all(input.as_bytes())?;
+        }
+        Ok(child.wait_with_output()?)
+    }
+
+    /// Runs and requires success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> Result<String> {
+        self.ok_with(args, None)
+    }
+
+    pub fn ok_with(&self, args: &[&str], stdin: Option<&str>) -> Result<String> {
+        let out = self.run(args, stdin)?;
+        if !out.status.success() {
+            bail!(
+                "kubectl {} failed ({}):\nstdout: {}\nstderr: {}",
+                args.join(" "),
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Runs and requires failure; returns stderr.
+    pub fn fails(&self, args: &[&str], stdin: Option<&str>) -> Result<String> {
+        let out = self.run(args, stdin)?;
+        if out.status.success() {
+            bail!(
+                "kubectl {} succeeded but should have failed:\n{}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+
+    pub fn json(&self, args: &[&str]) -> Result<serde_json::Value> {
+        let mut all = args.to_vec();
+        all.extend(["-o", "json"]);
+        let out = self.ok(&all)?;
+        serde_json::from_str(&out)
+            .with_context(|| format!("kubectl {} printed invalid JSON: {out}", args.join(" ")))
+    }
+}
+
+/// Waits for `check` to return `Some`, polling with a short back-off until `timeout`; the error
+/// says what was awaited.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>>>,
+{
+    let deadline = Instant::now() + timeout;
+    let mut delay = Duration::from_millis(10);
+    let mut last_err = None;
+    loop {
+        match check().await {
+            Ok(Some(v)) => return Ok(v),
+            Ok(None) => {}
+            Err(e) => last_err = Some(e),
+        }
+        if Instant::now() >= deadline {
+            match last_err {
+                Some(e) => {
+                    bail!("timed out after {timeout:?} waiting for {what}; last error: {e:#}")
+                }
+                None => bail!("timed out after {timeout:?} waiting for {what}"),
+            }
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(250));
+    }
+}
+
+/// A unique, valid name with a prefix (for namespaces and objects of one test).
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or(0);
+    format!(
+        "{prefix}-{:x}{}",
+        t % 0xffffff,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A temporary directory removed on drop.
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new() -> Result<TempDir> {
+        let path = std::env::temp_dir().join(unique("flotilla-e2e"));
+        std::fs::create_dir_all(&path)?;
+        Ok(TempDir(path))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
