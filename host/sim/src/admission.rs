@@ -171,6 +171,11 @@ pub(crate) fn admit_update(
     let warnings = decode(decode_rt, new, validation)?;
     let name = old["metadata"]["name"].as_str().unwrap_or_default();
     validate_meta(rt, new, name)?;
+    invalid(
+        rt,
+        new,
+        validation::validate_object_meta_update(&new["metadata"], &old["metadata"]),
+    )?;
     match rt.builtin {
         Some(Builtin::Pod) if subresource.is_empty() => {
             invalid(rt, new, pod::validate_update(old, new))?
@@ -189,6 +194,17 @@ pub(crate) fn admit_update(
             crate::schema::fill_crd_defaults(new);
             invalid(rt, new, crate::schema::validate_crd(new))?;
         }
+        // Both are in core form here: events.k8s.io objects were converted above.
+        Some(Builtin::Event) => invalid(
+            rt,
+            new,
+            crate::events::validate_update(new, old, EventApi::EventsV1),
+        )?,
+        Some(Builtin::CoreEvent) => invalid(
+            rt,
+            new,
+            crate::events::validate_update(new, old, EventApi::Core),
+        )?,
         None => {
             if let Some(schema) = &rt.schema {
                 invalid(rt, new, schema.validate(new))?;

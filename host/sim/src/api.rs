@@ -53,7 +53,6 @@ pub(crate) struct Call {
     pub(crate) query: HashMap<String, String>,
     pub(crate) headers: http::HeaderMap,
     pub(crate) body: Bytes,
-    pub(crate) user: UserInfo,
 }
 
 impl Call {
@@ -183,10 +182,7 @@ impl Api {
         };
         match self.authn.authenticate(header, now, sa_uid) {
             Ok(Some(user)) => Ok(user),
-            Ok(None) => Ok(UserInfo {
-                name: "system:anonymous".into(),
-                groups: vec!["system:unauthenticated".into()],
-            }),
+            Ok(None) => Ok(UserInfo::anonymous()),
             Err(()) => Err(ApiError::unauthorized()),
         }
     }
@@ -245,7 +241,6 @@ impl Api {
             query,
             headers: parts.headers,
             body,
-            user,
         };
         self.resource_request(&parts.method, call).await
     }

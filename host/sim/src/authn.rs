@@ -85,24 +85,12 @@ impl Authn {
         if entry.expires.is_some_and(|exp| now_unix >= exp) {
             return Err(());
         }
-        if let Some((ns, name, uid)) = &entry.service_account {
-            if sa_uid(ns, name).as_deref() != Some(uid.as_str()) {
-                return Err(());
-            }
+        if let Some((ns, name, uid)) = &entry.service_account
+            && sa_uid(ns, name).as_deref() != Some(uid.as_str())
+        {
+            return Err(());
         }
         Ok(Some(entry.user.clone()))
-    }
-}
-
-/// The user of a service account, with the groups Kubernetes gives it.
-pub(crate) fn service_account_user(namespace: &str, name: &str) -> UserInfo {
-    UserInfo {
-        name: format!("system:serviceaccount:{namespace}:{name}"),
-        groups: vec![
-            "system:serviceaccounts".into(),
-            format!("system:serviceaccounts:{namespace}"),
-            "system:authenticated".into(),
-        ],
     }
 }
 

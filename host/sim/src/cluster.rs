@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -13,7 +12,7 @@ use crate::admission::FieldValidation;
 use crate::api::Api;
 use crate::api::write::create_object;
 use crate::authn::{Token, TokenEntry};
-use crate::rbac::UserInfo;
+use crate::rbac::{SYSTEM_MASTERS, UserInfo};
 use crate::store::StoreConfig;
 
 /// How to start a simulated cluster.
@@ -106,10 +105,7 @@ impl SimCluster {
         api.authn.add(
             admin.clone(),
             TokenEntry {
-                user: UserInfo {
-                    name: "admin".into(),
-                    groups: vec!["system:masters".into(), "system:authenticated".into()],
-                },
+                user: UserInfo::authenticated("admin", vec![SYSTEM_MASTERS.to_owned()]),
                 service_account: None,
                 expires: None,
             },
@@ -190,19 +186,17 @@ impl SimCluster {
         &self.admin
     }
 
-    /// Registers a new token for a user with the given groups (plus `system:authenticated`). What
-    /// it may do is decided by RBAC objects bound to that user or its groups, as in a real cluster.
+    /// Registers a new token for a user with the given groups, plus `system:authenticated` unless
+    /// the list already has it or `system:unauthenticated` (apiserver's `AuthenticatedGroupAdder`).
+    /// What it may do is decided by RBAC objects bound to that user or its groups, as in a real
+    /// cluster.
     pub fn add_user(&self, user: impl Into<String>, groups: &[&str]) -> Token {
         let token = Token::generate();
-        let mut groups: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
-        groups.push("system:authenticated".into());
+        let groups = groups.iter().map(|g| (*g).to_owned()).collect();
         self.api.authn.add(
             token.clone(),
             TokenEntry {
-                user: UserInfo {
-                    name: user.into(),
-                    groups,
-                },
+                user: UserInfo::authenticated(user, groups),
                 service_account: None,
                 expires: None,
             },
@@ -344,6 +338,3 @@ impl FaultHandle {
         self.api.faults.clear();
     }
 }
-
-#[allow(dead_code)]
-fn _assert_value_send(_: Value) {}

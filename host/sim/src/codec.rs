@@ -67,10 +67,18 @@ pub(crate) fn decode_object(content_type: Option<&str>, body: &[u8]) -> Result<V
         })?,
         "application/yaml" | "application/x-yaml" | "text/yaml" => serde_yaml::from_slice(body)
             .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))?,
-        crate::protobuf::CONTENT_TYPE => crate::protobuf::decode(body).map_err(|e| match e {
-            crate::protobuf::ProtobufError::Malformed(m) => ApiError::bad_request(m),
-            unsupported => ApiError::unsupported_media_type(unsupported.to_string()),
-        })?,
+        crate::protobuf::CONTENT_TYPE => {
+            let decoded = crate::protobuf::decode_detailed(body).map_err(|e| match e {
+                crate::protobuf::ProtobufError::Malformed(m) => ApiError::bad_request(m),
+                unsupported => ApiError::unsupported_media_type(unsupported.to_string()),
+            })?;
+            // The API server drops unknown protobuf fields silently; the log helps find gaps in
+            // the simulator's tables.
+            for field in &decoded.unknown_fields {
+                tracing::debug!(field = %field, "protobuf field dropped");
+            }
+            decoded.object
+        }
         other => {
             return Err(ApiError::unsupported_media_type(format!(
                 "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf; got {other:?}"

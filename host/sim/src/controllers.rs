@@ -280,7 +280,7 @@ impl GarbageCollector {
                         .entry(owner.clone())
                         .or_default()
                         .insert(addr.clone());
-                    if !self.live.contains_key(&owner) {
+                    if !self.owns(&owner, &event.namespace) {
                         // A dangling reference: `process` deletes the dependent, as the real GC does.
                         self.pending.insert(owner);
                     }
@@ -308,39 +308,51 @@ impl GarbageCollector {
         }
     }
 
+    /// Whether `owner` exists and may own objects in `namespace`: an owner in another namespace
+    /// counts as absent, as for the real garbage collector (owner references never cross
+    /// namespaces; a cluster-scoped owner may own namespaced objects).
+    fn owns(&self, owner: &str, namespace: &str) -> bool {
+        self.live
+            .get(owner)
+            .is_some_and(|(_, owner_ns, _)| owner_ns.is_empty() || owner_ns == namespace)
+    }
+
     /// Handles one owner; `true` when nothing is left to do for it.
     fn process(&mut self, api: &Api, owner: &str) -> bool {
-        let dependents: Vec<Addr> = self
+        let (orphaned, dependents): (Vec<Addr>, Vec<Addr>) = self
             .dependents
             .get(owner)
-            .map(|s| s.iter().cloned().collect())
-            .unwrap_or_default();
+            .map(|s| s.iter().cloned().collect::<Vec<_>>())
+            .unwrap_or_default()
+            .into_iter()
+            .partition(|(_, ns, _)| !self.owns(owner, ns));
+        // Dependents whose owner is absent (for them): deleted, unless another owner remains, in
+        // which case only the dangling reference goes.
+        let mut done = true;
+        for (storage, ns, name) in &orphaned {
+            let Some(rt) = api.storage_type(storage) else {
+                continue;
+            };
+            let Some(dep) = api.store.get(storage, ns, name) else {
+                continue;
+            };
+            let others = owner_uids(&dep.value)
+                .into_iter()
+                .filter(|u| u != owner)
+                .any(|u| self.owns(&u, ns));
+            let result = if others {
+                remove_owner_ref(api, &rt, ns, name, owner)
+            } else {
+                delete_object(api, &rt, ns, name, &DeleteOptions::default()).map(|_| ())
+            };
+            done &= result.is_ok();
+        }
         let owner_obj = self
             .live
             .get(owner)
             .and_then(|(s, ns, n)| api.store.get(s, ns, n));
         match owner_obj {
             None => {
-                // Owner gone: delete dependents that have no other live owner; otherwise drop the reference.
-                let mut done = true;
-                for (storage, ns, name) in dependents {
-                    let Some(rt) = api.storage_type(&storage) else {
-                        continue;
-                    };
-                    let Some(dep) = api.store.get(&storage, &ns, &name) else {
-                        continue;
-                    };
-                    let others = owner_uids(&dep.value)
-                        .into_iter()
-                        .filter(|u| u != owner)
-                        .any(|u| self.live.contains_key(&u));
-                    let result = if others {
-                        remove_owner_ref(api, &rt, &ns, &name, owner)
-                    } else {
-                        delete_object(api, &rt, &ns, &name, &DeleteOptions::default()).map(|_| ())
-                    };
-                    done &= result.is_ok();
-                }
                 if done {
                     self.dependents.remove(owner);
                 }
@@ -384,7 +396,7 @@ impl GarbageCollector {
                     }
                     return false;
                 }
-                true
+                done
             }
         }
     }

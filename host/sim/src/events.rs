@@ -6,7 +6,7 @@
 //! convert between the shapes as `pkg/apis/events/v1/conversion.go` does (through the
 //! internal type, so each field has exactly one counterpart), validate as
 //! `pkg/apis/core/validation/events.go` does (on the core form, with core field paths, exactly
-//! like the real server), and answer field selectors as `pkg/apis/events/selection.go` does.
+//! like the real server). Field selectors on events (both APIs) are answered by `selector`.
 //!
 //! Output is shaped like Go's JSON encoding of the typed object: fields Go always writes
 //! (`involvedObject`, `source`, `firstTimestamp: null`, `reportingComponent: ""`, ...) are
@@ -26,21 +26,13 @@ pub(crate) const CORE_API_VERSION: &str = "v1";
 /// `apiVersion` of the events.k8s.io form.
 pub(crate) const EVENTS_API_VERSION: &str = "events.k8s.io/v1";
 
-/// The API a request came through; validation and field selector labels depend on it.
+/// The API a request came through; validation depends on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum EventApi {
     /// `/api/v1/.../events`: legacy validation only.
     Core,
     /// `/apis/events.k8s.io/v1/.../events`: strict validation on create and update.
     EventsV1,
-}
-
-/// A field selector named a field the events API does not index.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum FieldLabelError {
-    /// Rendered as the server's 400 message.
-    #[error("field label not supported: {0}")]
-    NotSupported(String),
 }
 
 /// The internal `core.Event`: every field of both shapes, each under one name.
@@ -274,60 +266,6 @@ pub(crate) fn to_events_v1(obj: &Value) -> Value {
 /// (defaults written, empty `omitempty` fields and unknown top-level fields dropped).
 pub(crate) fn normalize_core(obj: Value) -> Value {
     Internal::from_core(obj).into_core()
-}
-
-/// The value of field selector `label` (as spelled in `api`) for a stored core Event, per
-/// `EventToSelectableFields`: events.k8s.io names map onto core ones (`regarding.name` is
-/// `involvedObject.name`), and `source` falls back to `reportingComponent` when the event
-/// has no `source.component`.
-pub(crate) fn field_value(
-    core: &Value,
-    api: EventApi,
-    label: &str,
-) -> Result<String, FieldLabelError> {
-    let core_label = match (api, label) {
-        (_, "reason" | "type" | "source" | "metadata.name" | "metadata.namespace") => label,
-        (
-            EventApi::Core,
-            "involvedObject.kind"
-            | "involvedObject.namespace"
-            | "involvedObject.name"
-            | "involvedObject.uid"
-            | "involvedObject.apiVersion"
-            | "involvedObject.resourceVersion"
-            | "involvedObject.fieldPath"
-            | "reportingComponent",
-        ) => label,
-        (EventApi::EventsV1, "reportingController") => "reportingComponent",
-        (EventApi::EventsV1, regarding) if regarding.starts_with("regarding.") => match regarding {
-            "regarding.kind" => "involvedObject.kind",
-            "regarding.namespace" => "involvedObject.namespace",
-            "regarding.name" => "involvedObject.name",
-            "regarding.uid" => "involvedObject.uid",
-            "regarding.apiVersion" => "involvedObject.apiVersion",
-            "regarding.resourceVersion" => "involvedObject.resourceVersion",
-            "regarding.fieldPath" => "involvedObject.fieldPath",
-            _ => return Err(FieldLabelError::NotSupported(label.to_owned())),
-        },
-        _ => return Err(FieldLabelError::NotSupported(label.to_owned())),
-    };
-    let text = |path: &[&str]| -> String {
-        let mut v = core;
-        for key in path {
-            match v.get(key) {
-                Some(next) => v = next,
-                None => return String::new(),
-            }
-        }
-        v.as_str().unwrap_or_default().to_owned()
-    };
-    Ok(match core_label {
-        "source" => match text(&["source", "component"]) {
-            component if component.is_empty() => text(&["reportingComponent"]),
-            component => component,
-        },
-        dotted => text(&dotted.split('.').collect::<Vec<_>>()),
-    })
 }
 
 #[cfg(test)]

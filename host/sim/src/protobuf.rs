@@ -19,7 +19,7 @@
 //! with `apiVersion` and `kind` set. Unknown field numbers inside a known
 //! message are skipped, as protobuf requires (the real API server drops them
 //! silently too: strict field validation does not apply to protobuf), and
-//! reported by [`decode_detailed`] so the server may warn.
+//! reported by [`decode_detailed`] so the server can log them.
 
 mod schema;
 #[cfg(test)]
@@ -58,12 +58,8 @@ pub(crate) struct Decoded {
     pub(crate) unknown_fields: Vec<String>,
 }
 
-/// Decodes a protobuf request body into its Kubernetes JSON form.
-pub(crate) fn decode(body: &[u8]) -> Result<serde_json::Value, ProtobufError> {
-    decode_detailed(body).map(|decoded| decoded.object)
-}
-
-/// [`decode`], also reporting the field numbers the tables do not know.
+/// Decodes a protobuf request body into its Kubernetes JSON form, reporting the field numbers
+/// the tables do not know.
 pub(crate) fn decode_detailed(body: &[u8]) -> Result<Decoded, ProtobufError> {
     let malformed = ProtobufError::Malformed;
     let Some(envelope) = body.strip_prefix(MAGIC) else {

@@ -22,18 +22,18 @@
 
 mod bootstrap;
 mod forbidden;
-mod quote;
 mod rule;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 pub(crate) use bootstrap::bootstrap_objects;
-pub(crate) use forbidden::{forbidden_message, forbidden_message_with_reason, forbidden_status};
-use quote::go_quote;
+pub(crate) use forbidden::forbidden_status;
 use rule::PolicyRule;
+
+use crate::validation::go_quote;
 
 /// Group whose members may do anything (`user.SystemPrivilegedGroup`).
 pub(crate) const SYSTEM_MASTERS: &str = "system:masters";
@@ -167,12 +167,6 @@ pub(crate) enum Decision {
     Deny {
         reason: String,
     },
-}
-
-impl Decision {
-    pub(crate) fn is_allowed(&self) -> bool {
-        matches!(self, Decision::Allow)
-    }
 }
 
 /// A binding with its role reference resolved when the snapshot was built.
@@ -401,56 +395,6 @@ impl RbacSnapshot {
             reason: format!("RBAC: {}", aggregate(errors)),
         }
     }
-
-    /// The `status` of a SelfSubjectRulesReview for `user` in `namespace` (what
-    /// `kubectl auth can-i --list` shows): the rules of every binding that applies, split into
-    /// resource and non-resource rules, with resolution errors as `evaluationError`.
-    pub(crate) fn rules_review_status(&self, user: &UserInfo, namespace: &str) -> Value {
-        let mut resource_rules = Vec::new();
-        let mut non_resource_rules = Vec::new();
-        let mut errors = Vec::new();
-        let mut seen = vec![false; self.bindings.len()];
-        for i in self.applicable(user, namespace) {
-            let (Some(binding), Some(seen)) = (self.bindings.get(i), seen.get_mut(i)) else {
-                continue;
-            };
-            if std::mem::replace(seen, true) {
-                continue;
-            }
-            let rules = match &binding.rules {
-                Ok(rules) => rules,
-                Err(e) => {
-                    errors.push(e.as_str());
-                    continue;
-                }
-            };
-            for rule in rules.iter() {
-                if !rule.resources.is_empty() {
-                    let mut r = Map::new();
-                    r.insert("verbs".into(), json!(rule.verbs));
-                    insert_nonempty(&mut r, "apiGroups", &rule.api_groups);
-                    insert_nonempty(&mut r, "resources", &rule.resources);
-                    insert_nonempty(&mut r, "resourceNames", &rule.resource_names);
-                    resource_rules.push(Value::Object(r));
-                }
-                if !rule.non_resource_urls.is_empty() {
-                    let mut r = Map::new();
-                    r.insert("verbs".into(), json!(rule.verbs));
-                    insert_nonempty(&mut r, "nonResourceURLs", &rule.non_resource_urls);
-                    non_resource_rules.push(Value::Object(r));
-                }
-            }
-        }
-        let mut status = json!({
-            "resourceRules": resource_rules,
-            "nonResourceRules": non_resource_rules,
-            "incomplete": false,
-        });
-        if !errors.is_empty() {
-            status["evaluationError"] = Value::String(aggregate(errors));
-        }
-        status
-    }
 }
 
 /// `utilerrors.NewAggregate(errs).Error()`: duplicates dropped, a single message bare, several
@@ -467,12 +411,6 @@ fn aggregate<'e>(errors: impl IntoIterator<Item = &'e str>) -> String {
         joined
     } else {
         format!("[{joined}]")
-    }
-}
-
-fn insert_nonempty(map: &mut Map<String, Value>, key: &str, values: &[String]) {
-    if !values.is_empty() {
-        map.insert(key.to_owned(), json!(values));
     }
 }
 

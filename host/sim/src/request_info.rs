@@ -114,10 +114,11 @@ impl RequestInfo {
             _ => "",
         };
         // A watch or list pinned to one name by field selector is authorized as that name.
-        if matches!(info.verb, "list" | "watch") && info.name.is_empty() {
-            if let Some(name) = query.get("fieldSelector").and_then(|s| single_name(s)) {
-                info.name = name;
-            }
+        if matches!(info.verb, "list" | "watch")
+            && info.name.is_empty()
+            && let Some(name) = query.get("fieldSelector").and_then(|s| single_name(s))
+        {
+            info.name = name;
         }
         info
     }

@@ -16,7 +16,7 @@ mod validate;
 
 use serde_json::{Map, Value, json};
 
-pub(crate) use structural::{SchemaError, StructuralSchema};
+pub(crate) use structural::StructuralSchema;
 
 use crate::validation::{ErrorType, FieldError};
 
@@ -84,15 +84,6 @@ fn versions(crd: &Value) -> &[Value] {
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or(&[])
-}
-
-/// The `schema.openAPIV3Schema` of one served version of a CRD, if it has one.
-pub(crate) fn version_schema<'a>(crd: &'a Value, version: &str) -> Option<&'a Value> {
-    versions(crd)
-        .iter()
-        .find(|v| v.get("name").and_then(Value::as_str) == Some(version))
-        .and_then(|v| v.pointer("/schema/openAPIV3Schema"))
-        .filter(|v| !v.is_null())
 }
 
 /// The name of the version marked `storage: true`, if exactly one is.
@@ -708,8 +699,6 @@ mod tests {
         assert_eq!(crd["spec"]["conversion"], json!({"strategy": "None"}));
         assert_eq!(errors_of(&crd), vec![]);
         assert_eq!(storage_version(&crd), Some("v1"));
-        assert!(version_schema(&crd, "v1").is_some());
-        assert!(version_schema(&crd, "v2").is_none());
     }
 
     #[test]
@@ -978,7 +967,9 @@ mod tests {
         let mut crd = argo_workflows_crd();
         fill_crd_defaults(&mut crd);
         assert_eq!(errors_of(&crd), vec![]);
-        let schema = StructuralSchema::compile(version_schema(&crd, "v1alpha1").unwrap()).unwrap();
+        let schema =
+            StructuralSchema::compile(&crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"])
+                .unwrap();
         let wf = json!({
             "apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
             "metadata": {"generateName": "hello-", "namespace": "argo"},

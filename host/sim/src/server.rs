@@ -70,7 +70,19 @@ where
             }
         }
         _ = shutdown.changed() => {}
-        // An "unreachable" fault cuts open connections too.
-        _ = async { loop { if cuts.changed().await.is_err() { std::future::pending::<()>().await } if api.faults.is_unreachable() { break } } } => {}
+        _ = cut_off(&api, &mut cuts) => {}
+    }
+}
+
+/// Resolves once an "unreachable" fault is on, which cuts open connections too. `cuts` changes
+/// whenever faults cut connections; if its sender is gone, this never resolves.
+async fn cut_off(api: &Api, cuts: &mut watch::Receiver<u64>) {
+    loop {
+        if cuts.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        if api.faults.is_unreachable() {
+            return;
+        }
     }
 }

@@ -219,10 +219,10 @@ impl ApiError {
             "reason": self.reason,
             "code": self.code,
         });
-        if self.reason.is_empty() {
-            if let Some(o) = status.as_object_mut() {
-                o.remove("reason");
-            }
+        if self.reason.is_empty()
+            && let Some(o) = status.as_object_mut()
+        {
+            o.remove("reason");
         }
         if let Some(details) = &self.details {
             status["details"] = details.clone();

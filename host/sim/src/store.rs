@@ -63,6 +63,7 @@ pub(crate) enum EventType {
 }
 
 impl EventType {
+    /// The watch event `type` Kubernetes sends for this change.
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             EventType::Added => "ADDED",

@@ -471,11 +471,6 @@ impl Columns {
         }
     }
 
-    /// The column definitions, in order.
-    pub(crate) fn definitions(&self) -> &[Column] {
-        &self.defs
-    }
-
     fn row(&self, obj: &Value, now: jiff::Timestamp) -> (Vec<Value>, Option<Value>) {
         let plain = |cells| (cells, None);
         match &self.printer {
@@ -763,8 +758,8 @@ mod tests {
     #[test]
     fn pod_phases() {
         let cols = Columns::for_resource("", "pods");
-        assert_eq!(cols.definitions().len(), 9);
-        assert_eq!(cols.definitions()[5].priority, 1);
+        assert_eq!(cols.defs.len(), 9);
+        assert_eq!(cols.defs[5].priority, 1);
 
         let running = pod_base(
             json!({"status": {"phase": "Running", "podIPs": [{"ip": "10.0.0.5"}],
@@ -904,7 +899,7 @@ mod tests {
         let role = json!({"metadata": {"name": "r", "creationTimestamp": "2024-06-01T10:00:00Z"}});
         let cols = Columns::for_resource("rbac.authorization.k8s.io", "clusterroles");
         assert_eq!(cols, Columns::default_columns());
-        assert_eq!(cols.definitions()[1].name, "Created At");
+        assert_eq!(cols.defs[1].name, "Created At");
         assert_eq!(
             cells(&cols, &role),
             vec![json!("r"), json!("2024-06-01T10:00:00Z")]
@@ -921,7 +916,7 @@ mod tests {
             {"name": "Ready", "type": "string", "jsonPath": ".status.conditions[?(@.type==\"Ready\")].status"}
         ]});
         let cols = Columns::from_crd_version(&version);
-        let defs = cols.definitions();
+        let defs = &cols.defs;
         assert_eq!(
             defs.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
             vec!["Name", "Status", "Age", "Images", "Steps", "Ready"]
@@ -960,8 +955,8 @@ mod tests {
         );
 
         let plain = Columns::from_crd_version(&json!({"name": "v1"}));
-        assert_eq!(plain.definitions()[1].name, "Age");
-        assert_eq!(plain.definitions()[1].type_, "date");
+        assert_eq!(plain.defs[1].name, "Age");
+        assert_eq!(plain.defs[1].type_, "date");
         let obj = json!({"metadata": {"name": "a", "creationTimestamp": "2024-06-01T09:00:00Z"}});
         assert_eq!(cells(&plain, &obj), vec![json!("a"), json!("3h")]);
 

@@ -21,14 +21,12 @@ use serde_json::{Map, Value, json};
 
 pub(crate) use meta::{NameRule, validate_object_meta, validate_object_meta_update};
 pub(crate) use names::{
-    is_dns1035_label, is_dns1123_label, is_dns1123_subdomain, is_qualified_name,
-    is_valid_label_value, is_valid_path_segment_name, is_valid_path_segment_prefix,
+    is_dns1123_label, is_dns1123_subdomain, is_qualified_name, is_valid_label_value,
 };
 
 /// What kind of problem a [`FieldError`] reports (apimachinery `field.ErrorType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ErrorType {
-    NotFound,
     Required,
     Duplicate,
     Invalid,
@@ -36,7 +34,6 @@ pub(crate) enum ErrorType {
     Forbidden,
     TooLong,
     TooMany,
-    Internal,
     TypeInvalid,
 }
 
@@ -44,7 +41,6 @@ impl ErrorType {
     /// The human text Kubernetes prints for this type (`field.ErrorType.String()`).
     pub(crate) fn text(self) -> &'static str {
         match self {
-            Self::NotFound => "Not found",
             Self::Required => "Required value",
             Self::Duplicate => "Duplicate value",
             Self::Invalid | Self::TypeInvalid => "Invalid value",
@@ -52,14 +48,12 @@ impl ErrorType {
             Self::Forbidden => "Forbidden",
             Self::TooLong => "Too long",
             Self::TooMany => "Too many",
-            Self::Internal => "Internal error",
         }
     }
 
     /// The machine-readable cause type (`metav1.CauseType`), used as `details.causes[].reason`.
     pub(crate) fn reason(self) -> &'static str {
         match self {
-            Self::NotFound => "FieldValueNotFound",
             Self::Required => "FieldValueRequired",
             Self::Duplicate => "FieldValueDuplicate",
             Self::Invalid => "FieldValueInvalid",
@@ -67,7 +61,6 @@ impl ErrorType {
             Self::Forbidden => "FieldValueForbidden",
             Self::TooLong => "FieldValueTooLong",
             Self::TooMany => "FieldValueTooMany",
-            Self::Internal => "InternalError",
             Self::TypeInvalid => "FieldValueTypeInvalid",
         }
     }
@@ -75,10 +68,7 @@ impl ErrorType {
     /// Whether Kubernetes prints the bad value for this type (`ErrorBody`'s first case lists the
     /// types that never show it).
     fn shows_value(self) -> bool {
-        !matches!(
-            self,
-            Self::Required | Self::Forbidden | Self::TooLong | Self::Internal
-        )
+        !matches!(self, Self::Required | Self::Forbidden | Self::TooLong)
     }
 }
 
@@ -182,16 +172,6 @@ impl FieldError {
         }
     }
 
-    /// `field.NotFound`: a referenced value does not exist; no detail.
-    pub(crate) fn not_found(field: impl Into<String>, value: Value) -> Self {
-        Self {
-            kind: ErrorType::NotFound,
-            field: field.into(),
-            value: Some(value),
-            detail: String::new(),
-        }
-    }
-
     /// `field.TypeInvalid`: the value has the wrong JSON type.
     pub(crate) fn type_invalid(
         field: impl Into<String>,
@@ -202,16 +182,6 @@ impl FieldError {
             kind: ErrorType::TypeInvalid,
             field: field.into(),
             value: Some(value),
-            detail: detail.into(),
-        }
-    }
-
-    /// `field.InternalError`: a server-side fault, not the user's.
-    pub(crate) fn internal(field: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self {
-            kind: ErrorType::Internal,
-            field: field.into(),
-            value: None,
             detail: detail.into(),
         }
     }
@@ -420,6 +390,8 @@ fn go_printable(c: char) -> bool {
             | '\u{fff9}'..='\u{fffb}'
             | '\u{e000}'..='\u{f8ff}'
             | '\u{fdd0}'..='\u{fdef}'
+            | '\u{e0001}'
+            | '\u{e0020}'..='\u{e007f}'
     )
 }
 
@@ -483,16 +455,8 @@ mod tests {
                 r#"spec.containers[1].name: Duplicate value: "main""#,
             ),
             (
-                FieldError::not_found("spec.x", json!(3)),
-                "spec.x: Not found: 3",
-            ),
-            (
                 FieldError::type_invalid("spec.replicas", json!("three"), "must be an integer"),
                 r#"spec.replicas: Invalid value: "three": must be an integer"#,
-            ),
-            (
-                FieldError::internal("metadata.name", "boom"),
-                "metadata.name: Internal error: boom",
             ),
             (
                 FieldError::invalid(
@@ -532,7 +496,6 @@ mod tests {
     #[test]
     fn reasons_match_cause_types() {
         let cases = [
-            (ErrorType::NotFound, "FieldValueNotFound"),
             (ErrorType::Required, "FieldValueRequired"),
             (ErrorType::Duplicate, "FieldValueDuplicate"),
             (ErrorType::Invalid, "FieldValueInvalid"),
@@ -540,7 +503,6 @@ mod tests {
             (ErrorType::Forbidden, "FieldValueForbidden"),
             (ErrorType::TooLong, "FieldValueTooLong"),
             (ErrorType::TooMany, "FieldValueTooMany"),
-            (ErrorType::Internal, "InternalError"),
             (ErrorType::TypeInvalid, "FieldValueTypeInvalid"),
         ];
         for (kind, want) in cases {
@@ -564,6 +526,12 @@ mod tests {
             ("é日本", "\"é日本\""),
             ("\u{a0}\u{200b}", r#""\u00a0\u200b""#),
             ("\u{10ffff}", r#""\U0010ffff""#),
+            ("", r#""""#),
+            ("système", r#""système""#),
+            ("nb\u{a0}sp", r#""nb\u00a0sp""#),
+            ("\u{85}", r#""\u0085""#),
+            ("\u{7}\u{8}\u{c}\u{b}", r#""\a\b\f\v""#),
+            ("tag\u{e0041}", r#""tag\U000e0041""#),
         ];
         for (input, want) in cases {
             assert_eq!(go_quote(input), want, "quoting {input:?}");

@@ -6,20 +6,31 @@ mod support;
 use std::time::Duration;
 
 use anyhow::Result;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Container, Node, Pod, PodSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, LogParams, PostParams};
 use serde_json::json;
 use support::wait_for;
 
-fn pod(name: &str, args: serde_json::Value, extra: serde_json::Value) -> Pod {
-    let mut spec = json!({
-        "restartPolicy": "Never",
-        "containers": [{"name": "main", "image": "argoproj/argosay:v2", "args": args}],
-    });
-    if let (Some(s), Some(e)) = (spec.as_object_mut(), extra.as_object()) {
-        s.extend(e.clone());
+/// A pod that runs argosay once with `args`.
+fn pod(name: &str, args: &[&str]) -> Pod {
+    Pod {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            ..ObjectMeta::default()
+        },
+        spec: Some(PodSpec {
+            restart_policy: Some("Never".to_owned()),
+            containers: vec![Container {
+                name: "main".to_owned(),
+                image: Some("argoproj/argosay:v2".to_owned()),
+                args: Some(args.iter().map(|a| (*a).to_owned()).collect()),
+                ..Container::default()
+            }],
+            ..PodSpec::default()
+        }),
+        ..Pod::default()
     }
-    serde_json::from_value(json!({"metadata": {"name": name}, "spec": spec})).unwrap()
 }
 
 async fn terminal(pods: &Api<Pod>, name: &str) -> Result<Pod> {
@@ -78,15 +89,12 @@ async fn pods_run_to_completion_with_logs_and_exit_codes() -> Result<()> {
     let pods: Api<Pod> = Api::namespaced(client, "default");
     pods.create(
         &PostParams::default(),
-        &pod("hello", json!(["echo", "hello world"]), json!({})),
+        &pod("hello", &["echo", "hello world"]),
     )
     .await?;
-    pods.create(
-        &PostParams::default(),
-        &pod("fails", json!(["exit", "3"]), json!({})),
-    )
-    .await?;
-    pods.create(&PostParams::default(), &pod("python", json!([]), json!({})))
+    pods.create(&PostParams::default(), &pod("fails", &["exit", "3"]))
+        .await?;
+    pods.create(&PostParams::default(), &pod("python", &[]))
         .await?;
     let hello = terminal(&pods, "hello").await?;
     assert_eq!(
@@ -145,11 +153,8 @@ async fn commands_that_cannot_be_emulated_fail_loudly() -> Result<()> {
 async fn graceful_deletion_and_deadlines() -> Result<()> {
     let cluster = support::cluster().await?;
     let pods: Api<Pod> = Api::namespaced(cluster.client()?, "default");
-    pods.create(
-        &PostParams::default(),
-        &pod("sleeper", json!(["sleep", "1h"]), json!({})),
-    )
-    .await?;
+    pods.create(&PostParams::default(), &pod("sleeper", &["sleep", "1h"]))
+        .await?;
     wait_for("the sleeper to run", Duration::from_secs(20), || async {
         let p = pods.get("sleeper").await?;
         Ok((p.status.and_then(|s| s.phase).as_deref() == Some("Running")).then_some(()))
@@ -164,15 +169,11 @@ async fn graceful_deletion_and_deadlines() -> Result<()> {
     )
     .await?;
 
-    pods.create(
-        &PostParams::default(),
-        &pod(
-            "late",
-            json!(["sleep", "1h"]),
-            json!({"activeDeadlineSeconds": 1}),
-        ),
-    )
-    .await?;
+    let mut late = pod("late", &["sleep", "1h"]);
+    if let Some(spec) = late.spec.as_mut() {
+        spec.active_deadline_seconds = Some(1);
+    }
+    pods.create(&PostParams::default(), &late).await?;
     let late = terminal(&pods, "late").await?;
     assert_eq!(
         late.status.as_ref().and_then(|s| s.reason.as_deref()),

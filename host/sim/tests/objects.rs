@@ -3,16 +3,25 @@
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Result;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use support::{code_of, message_of, wait_for};
 
 fn cm(name: &str) -> ConfigMap {
-    serde_json::from_value(json!({"metadata": {"name": name}, "data": {"k": "v"}})).unwrap()
+    ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            ..ObjectMeta::default()
+        },
+        data: Some(BTreeMap::from([("k".to_owned(), "v".to_owned())])),
+        ..ConfigMap::default()
+    }
 }
 
 async fn namespace(client: &kube::Client, name: &str) -> Result<()> {
@@ -54,6 +63,18 @@ async fn create_get_update_and_conflict() -> Result<()> {
     assert_eq!(
         same.metadata.resource_version,
         updated.metadata.resource_version
+    );
+    // Without a resourceVersion the update of a built-in kind is unconditional.
+    let mut unconditional = same.clone();
+    unconditional.metadata.resource_version = None;
+    unconditional.data = Some([("k".to_string(), "u".to_string())].into());
+    let forced = cms
+        .replace("a", &PostParams::default(), &unconditional)
+        .await?;
+    assert_eq!(forced.data, unconditional.data);
+    assert_ne!(
+        forced.metadata.resource_version,
+        same.metadata.resource_version
     );
     assert_eq!(code_of(cms.get("missing").await), 404);
     Ok(())
@@ -290,6 +311,25 @@ async fn garbage_collector_follows_owner_references() -> Result<()> {
         },
     )
     .await?;
+    // An owner in another namespace counts as absent: the dependent is collected.
+    let client = cms.clone().into_client();
+    namespace(&client, "elsewhere").await?;
+    let far_owner = cms.create(&PostParams::default(), &cm("far-owner")).await?;
+    let far_ref = json!([{"apiVersion": "v1", "kind": "ConfigMap", "name": "far-owner", "uid": far_owner.metadata.uid}]);
+    let far: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": "far", "ownerReferences": far_ref}}))?;
+    let elsewhere: Api<ConfigMap> = Api::namespaced(client, "elsewhere");
+    elsewhere.create(&PostParams::default(), &far).await?;
+    wait_for(
+        "the cross-namespace dependent to be collected",
+        Duration::from_secs(10),
+        || async { Ok(elsewhere.get_opt("far").await?.is_none().then_some(())) },
+    )
+    .await?;
+    assert!(
+        cms.get_opt("far-owner").await?.is_some(),
+        "the owner itself stays"
+    );
     let kept = cms.get("kept").await?;
     assert!(
         kept.metadata
@@ -361,6 +401,79 @@ async fn lists_paginate_over_a_consistent_snapshot() -> Result<()> {
                 .await
         ),
         400
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn events_through_both_apis() -> Result<()> {
+    use k8s_openapi::api::core::v1::Event as CoreEvent;
+    use k8s_openapi::api::events::v1::Event;
+
+    let cluster = support::cluster().await?;
+    let client = cluster.client()?;
+    let events: Api<Event> = Api::namespaced(client.clone(), "default");
+    let core: Api<CoreEvent> = Api::namespaced(client, "default");
+    // What kube-rs's Recorder posts.
+    let event: Event = serde_json::from_value(json!({
+        "metadata": {"name": "wf-1.1"},
+        "eventTime": "2025-01-02T03:04:05.123456Z",
+        "reportingController": "flotilla-controller",
+        "reportingInstance": "flotilla-controller-0",
+        "action": "Reconcile", "reason": "WorkflowRunning", "type": "Normal",
+        "note": "workflow started",
+        "regarding": {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", "name": "wf-1",
+                      "namespace": "default", "uid": "u-1"},
+    }))?;
+    events.create(&PostParams::default(), &event).await?;
+
+    // The Recorder repeats an event by patching in a series.
+    let pp = PatchParams::default();
+    let series = json!({"series": {"count": 2, "lastObservedTime": "2025-01-02T03:09:00.000000Z"}});
+    events.patch("wf-1.1", &pp, &Patch::Merge(series)).await?;
+    let bad_series =
+        json!({"series": {"count": 1, "lastObservedTime": "2025-01-02T03:09:00.000000Z"}});
+    let err = message_of(events.patch("wf-1.1", &pp, &Patch::Merge(bad_series)).await);
+    assert!(err.contains("series.count: Invalid value"), "{err}");
+    // Through events.k8s.io/v1 the rest is immutable, reported with core field paths as
+    // Kubernetes does; the core API only applies the legacy checks.
+    let err = message_of(
+        events
+            .patch("wf-1.1", &pp, &Patch::Merge(json!({"note": "changed"})))
+            .await,
+    );
+    assert!(
+        err.contains(r#"message: Invalid value: "changed": field is immutable"#),
+        "{err}"
+    );
+    let changed = core
+        .patch("wf-1.1", &pp, &Patch::Merge(json!({"message": "changed"})))
+        .await?;
+    assert_eq!(changed.message.as_deref(), Some("changed"));
+
+    // Field selectors use each API's own field names.
+    let count = |list: kube::core::ObjectList<Event>| list.items.len();
+    let by = |fields: &str| ListParams::default().fields(fields);
+    assert_eq!(count(events.list(&by("regarding.name=wf-1")).await?), 1);
+    assert_eq!(
+        count(
+            events
+                .list(&by("reportingController=flotilla-controller"))
+                .await?
+        ),
+        1
+    );
+    assert_eq!(count(events.list(&by("regarding.name=other")).await?), 0);
+    assert_eq!(
+        core.list(&by("involvedObject.name=wf-1"))
+            .await?
+            .items
+            .len(),
+        1
+    );
+    assert_eq!(
+        message_of(events.list(&by("involvedObject.name=wf-1")).await),
+        "field label not supported: involvedObject.name"
     );
     Ok(())
 }

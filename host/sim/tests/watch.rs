@@ -8,12 +8,25 @@ use std::time::Duration;
 use anyhow::Result;
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
 
-fn cm(name: &str, labels: serde_json::Value) -> ConfigMap {
-    serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}})).unwrap()
+fn cm(name: &str, labels: &[(&str, &str)]) -> ConfigMap {
+    ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            labels: Some(
+                labels
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            ),
+            ..ObjectMeta::default()
+        },
+        ..ConfigMap::default()
+    }
 }
 
 async fn next_event(
@@ -42,12 +55,9 @@ fn describe(e: &WatchEvent<ConfigMap>) -> String {
 async fn resumes_from_a_resource_version() -> Result<()> {
     let cluster = support::cluster().await?;
     let cms: Api<ConfigMap> = Api::namespaced(cluster.client()?, "default");
-    let a = cms
-        .create(&PostParams::default(), &cm("a", json!({})))
-        .await?;
+    let a = cms.create(&PostParams::default(), &cm("a", &[])).await?;
     let rv = a.metadata.resource_version.clone().unwrap();
-    cms.create(&PostParams::default(), &cm("b", json!({})))
-        .await?;
+    cms.create(&PostParams::default(), &cm("b", &[])).await?;
     cms.patch(
         "a",
         &PatchParams::default(),
@@ -67,10 +77,10 @@ async fn too_old_resource_version_is_gone() -> Result<()> {
     let cluster = support::cluster_with(|c| c.watch_window = 4).await?;
     let cms: Api<ConfigMap> = Api::namespaced(cluster.client()?, "default");
     let first = cms
-        .create(&PostParams::default(), &cm("first", json!({})))
+        .create(&PostParams::default(), &cm("first", &[]))
         .await?;
     for i in 0..10 {
-        cms.create(&PostParams::default(), &cm(&format!("n{i}"), json!({})))
+        cms.create(&PostParams::default(), &cm(&format!("n{i}"), &[]))
             .await?;
     }
     let rv = first.metadata.resource_version.unwrap();
@@ -98,7 +108,7 @@ async fn label_selector_transitions_and_bookmarks() -> Result<()> {
     let rv = list.metadata.resource_version.unwrap();
     let params = WatchParams::default().labels("team=blue");
     let mut stream = cms.watch(&params, &rv).await?.boxed();
-    cms.create(&PostParams::default(), &cm("x", json!({"team": "red"})))
+    cms.create(&PostParams::default(), &cm("x", &[("team", "red")]))
         .await?;
     cms.patch(
         "x",
@@ -159,14 +169,14 @@ async fn runtime_watcher_survives_cut_streams() -> Result<()> {
     let mut objects = watcher(cms.clone(), watcher::Config::default())
         .applied_objects()
         .boxed();
-    cms.create(&PostParams::default(), &cm("before", json!({})))
+    cms.create(&PostParams::default(), &cm("before", &[]))
         .await?;
     let first = tokio::time::timeout(Duration::from_secs(10), objects.try_next())
         .await??
         .unwrap();
     assert_eq!(first.metadata.name.as_deref(), Some("before"));
     cluster.faults().cut_watches();
-    cms.create(&PostParams::default(), &cm("after", json!({})))
+    cms.create(&PostParams::default(), &cm("after", &[]))
         .await?;
     loop {
         let next = tokio::time::timeout(Duration::from_secs(10), objects.try_next())

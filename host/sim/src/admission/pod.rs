@@ -159,23 +159,23 @@ pub(super) fn validate(pod: &Value) -> Vec<FieldError> {
         &mut names,
         &mut errors,
     );
-    if let Some(policy) = spec["restartPolicy"].as_str() {
-        if !matches!(policy, "Always" | "OnFailure" | "Never") {
-            errors.push(FieldError::not_supported(
-                "spec.restartPolicy",
-                json!(policy),
-                &["Always", "OnFailure", "Never"],
-            ));
-        }
+    if let Some(policy) = spec["restartPolicy"].as_str()
+        && !matches!(policy, "Always" | "OnFailure" | "Never")
+    {
+        errors.push(FieldError::not_supported(
+            "spec.restartPolicy",
+            json!(policy),
+            &["Always", "OnFailure", "Never"],
+        ));
     }
-    if let Some(d) = spec["activeDeadlineSeconds"].as_i64() {
-        if d <= 0 {
-            errors.push(FieldError::invalid(
-                "spec.activeDeadlineSeconds",
-                json!(d),
-                "must be between 1 and 2147483647, inclusive",
-            ));
-        }
+    if let Some(d) = spec["activeDeadlineSeconds"].as_i64()
+        && d <= 0
+    {
+        errors.push(FieldError::invalid(
+            "spec.activeDeadlineSeconds",
+            json!(d),
+            "must be between 1 and 2147483647, inclusive",
+        ));
     }
     errors
 }

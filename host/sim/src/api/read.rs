@@ -25,7 +25,15 @@ const MAX_SNAPSHOTS: usize = 256;
 #[derive(Debug, Default)]
 pub(crate) struct ListSnapshots {
     next_id: u64,
-    live: HashMap<u64, (Instant, Arc<Vec<Arc<Stored>>>, u64)>,
+    live: HashMap<u64, ListSnapshot>,
+}
+
+/// The items of one paginated list, as of its resourceVersion.
+#[derive(Debug)]
+struct ListSnapshot {
+    taken: Instant,
+    items: Arc<Vec<Arc<Stored>>>,
+    rv: u64,
 }
 
 /// Both selectors of a list or watch, parsed and checked against the resource.
@@ -68,15 +76,15 @@ impl Selectors {
     }
 
     pub(crate) fn matches(&self, obj: &Stored) -> bool {
-        if let Some(l) = &self.labels {
-            if !l.matches(obj.labels()) {
-                return false;
-            }
+        if let Some(l) = &self.labels
+            && !l.matches(obj.labels())
+        {
+            return false;
         }
-        if let Some(f) = &self.fields {
-            if !f.matches_object(&obj.value, &self.group, &self.resource) {
-                return false;
-            }
+        if let Some(f) = &self.fields
+            && !f.matches_object(&obj.value, &self.group, &self.resource)
+        {
+            return false;
         }
         true
     }
@@ -139,8 +147,8 @@ pub(super) fn list(api: &Api, rt: &Arc<ResourceType>, call: &Call) -> Result<Res
             let mut snaps = api.lists.lock();
             snaps
                 .live
-                .retain(|_, (at, _, _)| at.elapsed() < CONTINUE_TTL);
-            let Some((_, items, rv)) = snaps.live.get(&id) else {
+                .retain(|_, snap| snap.taken.elapsed() < CONTINUE_TTL);
+            let Some(ListSnapshot { items, rv, .. }) = snaps.live.get(&id) else {
                 return Err(ApiError::gone(
                     "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
                 ));
@@ -172,17 +180,23 @@ pub(super) fn list(api: &Api, rt: &Arc<ResourceType>, call: &Call) -> Result<Res
             None => {
                 snaps.next_id += 1;
                 let id = snaps.next_id;
-                if snaps.live.len() >= MAX_SNAPSHOTS {
-                    if let Some(oldest) = snaps
+                if snaps.live.len() >= MAX_SNAPSHOTS
+                    && let Some(oldest) = snaps
                         .live
                         .iter()
-                        .min_by_key(|(_, (at, _, _))| *at)
+                        .min_by_key(|(_, snap)| snap.taken)
                         .map(|(k, _)| *k)
-                    {
-                        snaps.live.remove(&oldest);
-                    }
+                {
+                    snaps.live.remove(&oldest);
                 }
-                snaps.live.insert(id, (Instant::now(), items.clone(), rv));
+                snaps.live.insert(
+                    id,
+                    ListSnapshot {
+                        taken: Instant::now(),
+                        items: items.clone(),
+                        rv,
+                    },
+                );
                 id
             }
         };

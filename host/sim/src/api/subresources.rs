@@ -9,9 +9,10 @@ use serde_json::{Value, json};
 use super::write::{Incoming, write_object};
 use super::{Api, Call, meta, respond};
 use crate::admission::FieldValidation;
-use crate::authn::{Token, TokenEntry, service_account_user};
+use crate::authn::{Token, TokenEntry};
 use crate::codec::{self, Body};
 use crate::logs::LogOptions;
+use crate::rbac::UserInfo;
 use crate::resources::Builtin;
 use crate::status::{ApiError, Result};
 
@@ -240,7 +241,7 @@ pub(super) fn token_request(api: &Api, call: &Call) -> Result<Response<Body>> {
     api.authn.add(
         token.clone(),
         TokenEntry {
-            user: service_account_user(ns, name),
+            user: UserInfo::service_account(ns, name),
             service_account: Some((
                 ns.clone(),
                 name.clone(),

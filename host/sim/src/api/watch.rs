@@ -126,15 +126,15 @@ impl Watcher {
             .as_ref()
             .is_some_and(|p| self.selectors.matches(p));
         let (kind, use_prev) = match event.kind {
-            EventType::Added => (now.then_some("ADDED")?, false),
-            EventType::Deleted => (now.then_some("DELETED")?, false),
+            EventType::Added | EventType::Deleted => (now.then_some(event.kind)?, false),
             EventType::Modified => match (before, now) {
-                (true, true) => ("MODIFIED", false),
-                (false, true) => ("ADDED", false),
-                (true, false) => ("DELETED", true),
+                (true, true) => (EventType::Modified, false),
+                (false, true) => (EventType::Added, false),
+                (true, false) => (EventType::Deleted, true),
                 (false, false) => return None,
             },
         };
+        let kind = kind.as_str();
         let plain = self.rt.version == self.rt.storage_version
             && self.rt.builtin != Some(crate::resources::Builtin::Event);
         if use_prev {

@@ -149,11 +149,11 @@ pub(crate) fn create_object(
     let warnings = admission::admit_create(api, rt, obj, validation)?;
     // generateName collisions are retried, as the API server does.
     for _attempt in 0..8 {
-        if let Some(prefix) = &prefix {
-            if generate {
-                meta::metadata_mut(obj)?
-                    .insert("name".into(), Value::String(meta::generate_name(prefix)));
-            }
+        if let Some(prefix) = &prefix
+            && generate
+        {
+            meta::metadata_mut(obj)?
+                .insert("name".into(), Value::String(meta::generate_name(prefix)));
         }
         let name = meta::meta_str(obj, "name").unwrap_or_default().to_string();
         admission::validate_meta(rt, obj, &name)?;
@@ -183,13 +183,19 @@ pub(super) fn update(api: &Api, rt: &Arc<ResourceType>, call: &Call) -> Result<R
     let mut obj = codec::decode_object(call.header(header::CONTENT_TYPE), &call.body)?;
     meta::check_type(rt, &mut obj)?;
     let name = call.info.name.clone();
-    match meta::meta_str(&obj, "name") {
-        Some(n) if n != name => {
-            return Err(ApiError::bad_request(format!(
-                "the name of the object ({n}) does not match the name on the URL ({name})"
-            )));
-        }
-        _ => {}
+    let body_name = meta::meta_str(&obj, "name").unwrap_or_default();
+    if body_name != name {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({name})"
+        )));
+    }
+    if let Some(body_ns) = meta::meta_str(&obj, "namespace")
+        && rt.namespaced
+        && body_ns != call.info.namespace
+    {
+        return Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        ));
     }
     let validation = field_validation(call)?;
     let dry_run = call.dry_run()?;
@@ -282,11 +288,10 @@ pub(crate) fn write_object(
             }
             Incoming::Patched(v) => (v.clone(), meta::meta_str(&v, "resourceVersion").map(str::to_string)),
         };
-        if let Some(rv) = precondition {
-            if meta::parse_rv(&rv)? != current.rv {
+        if let Some(rv) = precondition
+            && meta::parse_rv(&rv)? != current.rv {
                 return Err(ApiError::stale_resource_version(&rt.group, &rt.plural, name));
             }
-        }
         if let Some(uid) = meta::meta_str(&new, "uid") {
             let actual = current.meta_str("uid").unwrap_or_default();
             if uid != actual {
@@ -314,10 +319,8 @@ pub(crate) fn write_object(
         }
         Ok(new)
     });
-    if dry_run {
-        if let Some(v) = dry_result {
-            return Ok((v, warnings));
-        }
+    if dry_run && let Some(v) = dry_result {
+        return Ok((v, warnings));
     }
     match result? {
         None => Err(ApiError::not_found(&rt.group, &rt.plural, name)),
@@ -329,8 +332,9 @@ pub(crate) fn write_object(
     }
 }
 
-/// Applies what the server owns to a proposed object: immutable metadata, the status subresource
-/// split, and the finalizer rules of an object being deleted.
+/// Applies what the server owns to a proposed object: immutable metadata and the status
+/// subresource split (`rest.BeforeUpdate`'s copying). Metadata rules, such as no new finalizers
+/// on an object being deleted, are checked by admission afterwards.
 fn merge_server_fields(
     rt: &ResourceType,
     current: &Value,
@@ -363,7 +367,24 @@ fn merge_server_fields(
     }
     let old_meta = meta::metadata(current).cloned().unwrap_or_default();
     let m = meta::metadata_mut(new)?;
-    for field in SERVER_OWNED.iter().chain(["name", "namespace"].iter()) {
+    // A resourceVersion precondition has been checked by now; an unconditional update (none
+    // given) applies to the current version, as the registry's `Update` does.
+    // The namespace comes from the request when the object leaves it out; a different name or
+    // namespace is left for the metadata update validation to reject as immutable.
+    if m.get("namespace")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        match old_meta.get("namespace") {
+            Some(ns) => {
+                m.insert("namespace".into(), ns.clone());
+            }
+            None => {
+                m.remove("namespace");
+            }
+        }
+    }
+    for field in SERVER_OWNED.iter().chain(["resourceVersion"].iter()) {
         match old_meta.get(*field) {
             Some(v) => {
                 m.insert((*field).to_string(), v.clone());
@@ -371,29 +392,6 @@ fn merge_server_fields(
             None => {
                 m.remove(*field);
             }
-        }
-    }
-    if old_meta
-        .get("deletionTimestamp")
-        .is_some_and(|t| !t.is_null())
-    {
-        let before = meta::finalizers(current);
-        let added: Vec<String> = meta::finalizers(new)
-            .into_iter()
-            .filter(|f| !before.contains(f))
-            .collect();
-        if !added.is_empty() {
-            return Err(ApiError::invalid(
-                &rt.kind,
-                &rt.group,
-                meta::meta_str(current, "name").unwrap_or_default(),
-                &[crate::validation::FieldError::forbidden(
-                    "metadata.finalizers",
-                    format!(
-                        "no new finalizers can be added if the object is being deleted, found new finalizers {added:?}"
-                    ),
-                )],
-            ));
         }
     }
     Ok(())
@@ -492,14 +490,13 @@ pub(crate) fn delete_object(
                     )));
                 }
             }
-            if let Some(rv) = &p.resource_version {
-                if meta::parse_rv(rv)? != current.rv {
+            if let Some(rv) = &p.resource_version
+                && meta::parse_rv(rv)? != current.rv {
                     return Err(ApiError::conflict(&rt.group, &rt.plural, name, &format!(
                         "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
                         current.rv
                     )));
                 }
-            }
         }
         let action = decide_delete(rt, &current.value, opts);
         if dry_run {

@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 use crate::admission::FieldValidation;
 use crate::api::Api;
 use crate::api::write::{Incoming, write_object};
-use crate::authn::{Token, TokenEntry, service_account_user};
+use crate::authn::{Token, TokenEntry};
+use crate::rbac::UserInfo;
 use crate::resources::Builtin;
 use crate::store::{EventType, WatchEvent};
 
@@ -75,7 +76,7 @@ fn register(api: &Api, ns: &str, account: &str, uid: &str, token: Token) {
     api.authn.add(
         token,
         TokenEntry {
-            user: service_account_user(ns, account),
+            user: UserInfo::service_account(ns, account),
             service_account: Some((ns.to_string(), account.to_string(), uid.to_string())),
             expires: None,
         },

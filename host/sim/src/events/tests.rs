@@ -200,63 +200,6 @@ fn series_shapes_differ_per_api() {
 }
 
 #[test]
-fn field_selectors_of_both_apis() {
-    let core = full_core();
-    let core_field = |label: &str| field_value(&core, EventApi::Core, label);
-    let v1_field = |label: &str| field_value(&core, EventApi::EventsV1, label);
-    assert_eq!(core_field("involvedObject.name").unwrap(), "wf-1");
-    assert_eq!(core_field("involvedObject.kind").unwrap(), "Workflow");
-    assert_eq!(core_field("involvedObject.uid").unwrap(), "u-1");
-    assert_eq!(core_field("involvedObject.fieldPath").unwrap(), "spec");
-    assert_eq!(core_field("reason").unwrap(), "WorkflowRunning");
-    assert_eq!(core_field("type").unwrap(), "Warning");
-    assert_eq!(core_field("source").unwrap(), "workflow-controller");
-    assert_eq!(
-        core_field("reportingComponent").unwrap(),
-        "flotilla.dev/controller"
-    );
-    assert_eq!(core_field("metadata.name").unwrap(), "wf-1.abc");
-    assert_eq!(core_field("metadata.namespace").unwrap(), "argo");
-    assert_eq!(v1_field("regarding.name").unwrap(), "wf-1");
-    assert_eq!(v1_field("regarding.resourceVersion").unwrap(), "7");
-    assert_eq!(
-        v1_field("reportingController").unwrap(),
-        "flotilla.dev/controller"
-    );
-    assert_eq!(v1_field("source").unwrap(), "workflow-controller");
-    assert_eq!(
-        core_field("message"),
-        Err(FieldLabelError::NotSupported("message".into()))
-    );
-    assert_eq!(
-        core_field("regarding.name"),
-        Err(FieldLabelError::NotSupported("regarding.name".into()))
-    );
-    assert_eq!(
-        v1_field("involvedObject.name"),
-        Err(FieldLabelError::NotSupported("involvedObject.name".into()))
-    );
-    assert_eq!(
-        v1_field("reportingComponent").unwrap_err().to_string(),
-        "field label not supported: reportingComponent"
-    );
-    assert_eq!(
-        v1_field("regarding.bogus").unwrap_err().to_string(),
-        "field label not supported: regarding.bogus"
-    );
-    // `source` falls back to the reporting controller for new-style events.
-    let recorded = from_events_v1(recorder_event());
-    assert_eq!(
-        field_value(&recorded, EventApi::Core, "source").unwrap(),
-        "flotilla-controller"
-    );
-    assert_eq!(
-        field_value(&recorded, EventApi::Core, "involvedObject.fieldPath").unwrap(),
-        ""
-    );
-}
-
-#[test]
 fn typed_clients_decode_both_shapes() {
     use k8s_openapi::api::core::v1::{Event as CoreEvent, ObjectReference};
     use k8s_openapi::api::events::v1::Event as EventsV1Event;

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::{ProtobufError, decode, decode_detailed};
+use super::{ProtobufError, decode_detailed};
 
 const FIXTURES: &[&str] = &[
     "namespace",
@@ -34,9 +34,12 @@ fn fixture(name: &str) -> Vec<u8> {
         "{}/src/protobuf/fixtures/{name}",
         env!("CARGO_MANIFEST_DIR")
     );
-    std::fs::read(&path)
-        .or_else(|_| std::fs::read(format!("/work/main/host/sim/src/protobuf/fixtures/{name}")))
-        .unwrap_or_else(|e| panic!("{path}: {e}"))
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The decoded object alone.
+fn decode(body: &[u8]) -> Result<Value, ProtobufError> {
+    decode_detailed(body).map(|decoded| decoded.object)
 }
 
 #[test]

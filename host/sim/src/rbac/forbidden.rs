@@ -3,18 +3,14 @@
 
 use serde_json::{Map, Value, json};
 
-use super::quote::go_quote;
 use super::{Attributes, Request};
-
-/// The text of a 403 for a request denied without a reason, e.g.
-/// `pods "foo" is forbidden: User "bob" cannot get resource "pods" in API group "" in the namespace "default"`.
-pub(crate) fn forbidden_message(attrs: &Attributes<'_>) -> String {
-    forbidden_message_with_reason(attrs, "")
-}
+use crate::validation::go_quote;
 
 /// The text of a 403 as `responsewriters.Forbidden` builds it: `forbiddenMessage` (with `&<>`
-/// escaped), then `: <reason>` when the authorizer gave one, wrapped by `NewForbidden`.
-pub(crate) fn forbidden_message_with_reason(attrs: &Attributes<'_>, reason: &str) -> String {
+/// escaped), then `: <reason>` when the authorizer gave one (`reason` is empty otherwise),
+/// wrapped by `NewForbidden`, e.g.
+/// `pods "foo" is forbidden: User "bob" cannot get resource "pods" in API group "" in the namespace "default"`.
+pub(crate) fn forbidden_message(attrs: &Attributes<'_>, reason: &str) -> String {
     let user = go_quote(&attrs.user.name);
     let verb = attrs.verb;
     let detail = match attrs.request {
@@ -86,7 +82,7 @@ pub(crate) fn forbidden_status(attrs: &Attributes<'_>, reason: &str) -> Value {
         "apiVersion": "v1",
         "metadata": {},
         "status": "Failure",
-        "message": forbidden_message_with_reason(attrs, reason),
+        "message": forbidden_message(attrs, reason),
         "reason": "Forbidden",
         "details": details,
         "code": 403,

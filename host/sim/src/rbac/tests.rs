@@ -1,5 +1,6 @@
 use serde_json::{Value, json};
 
+use super::forbidden::forbidden_message;
 use super::rule::{resource_matches, url_matches};
 use super::*;
 
@@ -60,8 +61,7 @@ fn res<'a>(
 }
 
 fn allowed(s: &RbacSnapshot, user: &UserInfo, verb: &str, r: ResourceRequest<'_>) -> bool {
-    s.authorize(&Attributes::resource(user, verb, r))
-        .is_allowed()
+    s.authorize(&Attributes::resource(user, verb, r)) == Decision::Allow
 }
 
 /// The seed's executor role: `kubectl create role executor --verb=create,patch
@@ -260,7 +260,7 @@ fn role_binding_to_role_of_another_namespace_does_not_resolve() {
         }
     );
     assert_eq!(
-        forbidden_message_with_reason(
+        forbidden_message(
             &attrs,
             r#"RBAC: role.rbac.authorization.k8s.io "r" not found"#
         ),
@@ -580,16 +580,10 @@ fn system_masters_may_do_anything_even_without_bindings() {
         res("", "", "nodes", "", "n")
     ));
     assert!(
-        empty
-            .authorize(&Attributes::non_resource(&admin, "get", "/metrics"))
-            .is_allowed()
+        empty.authorize(&Attributes::non_resource(&admin, "get", "/metrics")) == Decision::Allow
     );
     let nobody = UserInfo::authenticated("nobody", vec![]);
-    assert!(
-        !empty
-            .authorize(&Attributes::non_resource(&nobody, "get", "/api"))
-            .is_allowed()
-    );
+    assert!(empty.authorize(&Attributes::non_resource(&nobody, "get", "/api")) != Decision::Allow);
 }
 
 #[test]
@@ -598,8 +592,7 @@ fn non_resource_urls_and_bootstrap_discovery() {
     let bob = UserInfo::authenticated("bob", vec![]);
     let anon = UserInfo::anonymous();
     let get = |user: &UserInfo, path: &str| {
-        s.authorize(&Attributes::non_resource(user, "get", path))
-            .is_allowed()
+        s.authorize(&Attributes::non_resource(user, "get", path)) == Decision::Allow
     };
     for path in [
         "/api",
@@ -619,10 +612,7 @@ fn non_resource_urls_and_bootstrap_discovery() {
     assert!(!get(&bob, "/metrics"));
     assert!(!get(&bob, "/healthz/etcd"), "no prefix rule for /healthz");
     assert!(!get(&bob, "/apix"), "/apis/* does not cover /apix");
-    assert!(
-        !s.authorize(&Attributes::non_resource(&bob, "post", "/api"))
-            .is_allowed()
-    );
+    assert!(s.authorize(&Attributes::non_resource(&bob, "post", "/api")) != Decision::Allow);
     for path in ["/healthz", "/livez", "/readyz", "/version", "/version/"] {
         assert!(get(&anon, path), "anonymous get {path}");
     }
@@ -713,10 +703,7 @@ fn non_resource_rules_in_role_bindings_never_apply() {
         ),
     ]);
     let bob = UserInfo::authenticated("bob", vec![]);
-    assert!(
-        !s.authorize(&Attributes::non_resource(&bob, "get", "/metrics"))
-            .is_allowed()
-    );
+    assert!(s.authorize(&Attributes::non_resource(&bob, "get", "/metrics")) != Decision::Allow);
     let s = snapshot(&[
         cluster_role(
             "metrics",
@@ -728,10 +715,7 @@ fn non_resource_rules_in_role_bindings_never_apply() {
             json!([{ "kind": "User", "name": "bob" }]),
         ),
     ]);
-    assert!(
-        s.authorize(&Attributes::non_resource(&bob, "get", "/metrics"))
-            .is_allowed()
-    );
+    assert!(s.authorize(&Attributes::non_resource(&bob, "get", "/metrics")) == Decision::Allow);
 }
 
 #[test]
@@ -759,8 +743,9 @@ fn users_carry_the_authenticated_group() {
 fn forbidden_messages_match_kube_apiserver() {
     let sa = UserInfo::service_account("default", "default");
     let bob = UserInfo::authenticated("bob", vec![]);
-    let msg =
-        |user: &UserInfo, verb: &str, r| forbidden_message(&Attributes::resource(user, verb, r));
+    let msg = |user: &UserInfo, verb: &str, r| {
+        forbidden_message(&Attributes::resource(user, verb, r), "")
+    };
     assert_eq!(
         msg(&sa, "get", res("default", "", "pods", "", "foo")),
         r#"pods "foo" is forbidden: User "system:serviceaccount:default:default" cannot get resource "pods" in API group "" in the namespace "default""#
@@ -808,12 +793,12 @@ fn forbidden_messages_match_kube_apiserver() {
         r#"workflows.argoproj.io "w" is forbidden: User "bob" cannot update resource "workflows/status" in API group "argoproj.io" in the namespace "argo""#
     );
     assert_eq!(
-        forbidden_message(&Attributes::non_resource(&bob, "get", "/apis")),
+        forbidden_message(&Attributes::non_resource(&bob, "get", "/apis"), ""),
         r#"forbidden: User "bob" cannot get path "/apis""#
     );
     let weird = UserInfo::authenticated("<b&b>", vec![]);
     assert_eq!(
-        forbidden_message(&Attributes::non_resource(&weird, "get", "/x\"y")),
+        forbidden_message(&Attributes::non_resource(&weird, "get", "/x\"y"), ""),
         r#"forbidden: User "&lt;b&amp;b&gt;" cannot get path "/x\"y""#
     );
 }
@@ -844,35 +829,6 @@ fn forbidden_status_carries_details() {
     assert_eq!(
         status["message"],
         r#"forbidden: User "bob" cannot get path "/metrics""#
-    );
-}
-
-#[test]
-fn rules_review_lists_what_applies() {
-    let s = executor_cluster();
-    let sa = UserInfo::service_account("default", "default");
-    let status = s.rules_review_status(&sa, "default");
-    let resource_rules = status["resourceRules"].as_array().unwrap();
-    assert!(resource_rules.contains(
-        &json!({ "verbs": ["create", "patch"], "apiGroups": ["argoproj.io"],
-                                              "resources": ["workflowtaskresults"] })
-    ));
-    assert!(resource_rules.contains(
-        &json!({ "verbs": ["create"], "apiGroups": ["authentication.k8s.io"],
-                                              "resources": ["selfsubjectreviews"] })
-    ));
-    assert!(status["nonResourceRules"].as_array().unwrap().contains(&json!({
-        "verbs": ["get"], "nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/"] })));
-    assert_eq!(status["incomplete"], false);
-    assert!(status.get("evaluationError").is_none());
-    // In another namespace the executor rule is absent.
-    let status = s.rules_review_status(&sa, "other");
-    assert!(
-        !status["resourceRules"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|r| r["apiGroups"] == json!(["argoproj.io"]))
     );
 }
 
@@ -941,7 +897,7 @@ fn malformed_objects_are_skipped_not_fatal() {
 }
 
 #[test]
-fn authorize_is_fast_with_dozens_of_bindings() {
+fn authorize_with_dozens_of_bindings() {
     let mut objects = Vec::new();
     for i in 0..40 {
         let ns = format!("ns{}", i % 5);
@@ -960,17 +916,27 @@ fn authorize_is_fast_with_dozens_of_bindings() {
     }
     let s = snapshot(&objects);
     let user = UserInfo::authenticated("someone", vec!["devs".into()]);
-    let attrs = Attributes::resource(&user, "patch", res("ns3", "argoproj.io", "res38", "", "x"));
-    assert!(!s.authorize(&attrs).is_allowed());
-    let iterations: u32 = 20_000;
-    let start = std::time::Instant::now();
-    for _ in 0..iterations {
-        std::hint::black_box(s.authorize(std::hint::black_box(&attrs)));
-    }
-    let per_call = start.elapsed() / iterations;
-    // The goal is well under 1 µs in release builds; unoptimised test builds get headroom.
-    assert!(
-        per_call < std::time::Duration::from_micros(100),
-        "authorize took {per_call:?}"
-    );
+    // r38 lives in ns3 and grants get and list only.
+    assert!(!allowed(
+        &s,
+        &user,
+        "patch",
+        res("ns3", "argoproj.io", "res38", "", "x")
+    ));
+    assert!(allowed(
+        &s,
+        &user,
+        "get",
+        res("ns3", "argoproj.io", "res38", "", "x")
+    ));
+    assert!(!allowed(
+        &s,
+        &user,
+        "get",
+        res("ns2", "argoproj.io", "res38", "", "x")
+    ));
+    // Cluster roles bound to other users do not apply.
+    assert!(!allowed(&s, &user, "get", res("ns3", "", "c7", "", "x")));
+    let u7 = UserInfo::authenticated("u7", vec![]);
+    assert!(allowed(&s, &u7, "get", res("ns3", "", "c7", "", "x")));
 }

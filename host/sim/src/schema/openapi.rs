@@ -9,7 +9,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::validation::{ErrorType, FieldError};
+use crate::validation::FieldError;
 
 const OPENAPI_TYPES: [&str; 6] = ["array", "boolean", "integer", "number", "object", "string"];
 const META_FIELDS: [&str; 3] = ["metadata", "kind", "apiVersion"];
@@ -105,13 +105,7 @@ fn invalid(field: String, value: Value, detail: &str) -> FieldError {
 }
 
 fn not_supported(field: String, value: Value, supported: &[&str]) -> FieldError {
-    let quoted: Vec<String> = supported.iter().map(|s| format!("{s:?}")).collect();
-    FieldError {
-        kind: ErrorType::NotSupported,
-        field,
-        value: Some(value),
-        detail: format!("supported values: {}", quoted.join(", ")),
-    }
+    FieldError::not_supported(field, value, supported)
 }
 
 /// Whether a JSON value is Go's zero value for the corresponding field.
@@ -754,6 +748,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::validation::ErrorType;
 
     fn fields(errs: &[FieldError]) -> Vec<(ErrorType, &str, &str)> {
         errs.iter()

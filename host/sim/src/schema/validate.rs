@@ -71,12 +71,12 @@ fn type_matches(expected: &[&str], v: &Value) -> bool {
 }
 
 fn invalid(path: &str, value: Value, detail: String) -> FieldError {
-    FieldError {
-        kind: ErrorType::Invalid,
-        field: field_of(path),
-        value: Some(value),
-        detail,
-    }
+    FieldError::invalid(field_of(path), value, detail)
+}
+
+/// A schema bound or a count as a `usize` (they never exceed it on 64-bit targets).
+fn saturating_usize(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
 /// Go's `%v` of a float64 bound as kube-openapi prints it (integral values without a fraction).
@@ -124,15 +124,14 @@ fn validate_node(s: &Node, v: &Value, path: &str, errs: &mut Vec<FieldError>) {
         };
         if !ok {
             let actual = json_type(v);
-            errs.push(FieldError {
-                kind: ErrorType::TypeInvalid,
-                field: field_of(path),
-                value: Some(Value::String(actual.to_string())),
-                detail: format!(
+            errs.push(FieldError::type_invalid(
+                field_of(path),
+                Value::String(actual.to_string()),
+                format!(
                     "{path} in body must be of type {}: \"{actual}\"",
                     expected.join(",")
                 ),
-            });
+            ));
             return;
         }
     }
@@ -149,19 +148,20 @@ fn validate_node(s: &Node, v: &Value, path: &str, errs: &mut Vec<FieldError>) {
     if let Some(allowed) = &s.enum_values
         && !allowed.iter().any(|a| values_equal(a, v))
     {
-        let quoted: Vec<String> = allowed
+        // Strings as they are, anything else as its JSON text (kubeOpenAPIResultToFieldErrors).
+        let values: Vec<String> = allowed
             .iter()
             .map(|a| match a {
-                Value::String(text) => format!("{text:?}"),
-                other => format!("{:?}", other.to_string()),
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
             })
             .collect();
-        errs.push(FieldError {
-            kind: ErrorType::NotSupported,
-            field: field_of(path),
-            value: Some(v.clone()),
-            detail: format!("supported values: {}", quoted.join(", ")),
-        });
+        let values: Vec<&str> = values.iter().map(String::as_str).collect();
+        errs.push(FieldError::not_supported(
+            field_of(path),
+            v.clone(),
+            &values,
+        ));
     }
     if let Value::Object(map) = v {
         validate_object(s, map, path, errs);
@@ -173,13 +173,7 @@ fn validate_string(s: &Node, text: &str, path: &str, errs: &mut Vec<FieldError>)
     if let Some(max) = s.max_length
         && len > max
     {
-        let unit = if max == 1 { "byte" } else { "bytes" };
-        errs.push(FieldError {
-            kind: ErrorType::TooLong,
-            field: field_of(path),
-            value: Some(Value::String(text.to_string())),
-            detail: format!("may not be more than {max} {unit}"),
-        });
+        errs.push(FieldError::too_long(field_of(path), saturating_usize(max)));
     }
     if let Some(min) = s.min_length
         && len < min
@@ -257,12 +251,11 @@ fn validate_array(s: &Node, items: &[Value], path: &str, errs: &mut Vec<FieldErr
     if let Some(max) = s.max_items
         && len > max
     {
-        errs.push(FieldError {
-            kind: ErrorType::TooMany,
-            field: field_of(path),
-            value: Some(Value::from(len)),
-            detail: format!("must have at most {max} items"),
-        });
+        errs.push(FieldError::too_many(
+            field_of(path),
+            Some(saturating_usize(len)),
+            saturating_usize(max),
+        ));
     }
     if let Some(item_schema) = s.items.as_deref() {
         for (i, item) in items.iter().enumerate() {
@@ -291,12 +284,11 @@ fn validate_object(
     if let Some(max) = s.max_properties
         && count > max
     {
-        errs.push(FieldError {
-            kind: ErrorType::TooMany,
-            field: field_of(path),
-            value: Some(Value::from(count)),
-            detail: format!("must have at most {max} items"),
-        });
+        errs.push(FieldError::too_many(
+            field_of(path),
+            Some(saturating_usize(count)),
+            saturating_usize(max),
+        ));
         return;
     }
     match &s.additional {

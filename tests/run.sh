@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Every check and test Flotilla has — what CI runs (.ci/run calls this).
+# Installs what it needs: the pinned Rust toolchain and the wasm32-wasip2 target
+# (from rust-toolchain.toml). kubectl (≥ 1.24) must be on PATH: the end-to-end
+# suite drives the clusters with the real kubectl and fails without it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+rustup toolchain install            # the toolchain rust-toolchain.toml pins, with its targets
+rustup target add wasm32-wasip2
+if ! command -v kubectl >/dev/null 2>&1; then
+  echo "error: kubectl is not on PATH; the end-to-end suite needs it (kubectl 1.24 or later)" >&2
+  exit 1
+fi
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --locked 2>&1 | tee "$log"
+# One closing line for the whole run (cargo prints one per test binary, the last often a doc-test
+# binary with nothing in it).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "all tests: %d passed, %d failed\n", p, f }' "$log"
