@@ -21,4 +21,4 @@ cargo test --workspace --locked 2>&1 | tee "$log"
 # One closing line for the whole run (cargo prints one per test binary, the last often a doc-test
 # binary with nothing in it).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
-     END { printf "all tests: %d passed, %d failed\n", p, f }' "$log"
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
