@@ -97,6 +97,35 @@ async fn generate_name_and_dry_run() -> Result<()> {
     };
     cms.create(&dry, &cm("dry")).await?;
     assert_eq!(code_of(cms.get("dry").await), 404);
+    // A dry-run delete checks preconditions and deletes nothing.
+    cms.create(&PostParams::default(), &cm("kept")).await?;
+    let dry_delete = DeleteParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    cms.delete("kept", &dry_delete).await?;
+    assert!(cms.get_opt("kept").await?.is_some());
+    let stale = DeleteParams {
+        dry_run: true,
+        preconditions: Some(kube::api::Preconditions {
+            uid: Some("nope".into()),
+            resource_version: None,
+        }),
+        ..Default::default()
+    };
+    assert_eq!(code_of(cms.delete("kept", &stale).await), 409);
+    let mut changed = cms.get("kept").await?;
+    changed.data = Some([("k".to_string(), "dry".to_string())].into());
+    cms.replace("kept", &dry, &changed).await?;
+    assert_eq!(
+        cms.get("kept")
+            .await?
+            .data
+            .unwrap_or_default()
+            .get("k")
+            .map(String::as_str),
+        Some("v")
+    );
     Ok(())
 }
 

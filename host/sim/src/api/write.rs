@@ -264,64 +264,26 @@ pub(crate) fn write_object(
     propose: impl FnOnce(&Stored) -> Result<Incoming>,
 ) -> Result<(Value, Vec<String>)> {
     let ns = scope_namespace(rt, url_namespace).to_string();
+    if dry_run {
+        // Everything but the write; no lock needed since nothing is committed.
+        let current = api
+            .store
+            .get(&rt.storage, &ns, name)
+            .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
+        let proposal = propose(&current)?;
+        let (new, warnings) =
+            prepare_update(api, rt, name, subresource, validation, &current, proposal)?;
+        return Ok((new, warnings));
+    }
     let mut warnings = Vec::new();
     let mut previous = None;
-    let mut dry_result = None;
     let result = api.store.update(&rt.storage, &ns, name, |current| {
         previous = Some(current.clone());
-        let (mut new, precondition) = match propose(current)? {
-            Incoming::Replace(v) => {
-                let rv = meta::meta_str(&v, "resourceVersion").map(str::to_string);
-                if rv.is_none() && rt.builtin.is_none() {
-                    return Err(ApiError::invalid(
-                        &rt.kind,
-                        &rt.group,
-                        name,
-                        &[crate::validation::FieldError::invalid(
-                            "metadata.resourceVersion",
-                            json!(0),
-                            "must be specified for an update",
-                        )],
-                    ));
-                }
-                (v, rv)
-            }
-            Incoming::Patched(v) => (v.clone(), meta::meta_str(&v, "resourceVersion").map(str::to_string)),
-        };
-        if let Some(rv) = precondition
-            && meta::parse_rv(&rv)? != current.rv {
-                return Err(ApiError::stale_resource_version(&rt.group, &rt.plural, name));
-            }
-        if let Some(uid) = meta::meta_str(&new, "uid") {
-            let actual = current.meta_str("uid").unwrap_or_default();
-            if uid != actual {
-                return Err(ApiError::conflict(
-                    &rt.group,
-                    &rt.plural,
-                    name,
-                    &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"),
-                ));
-            }
-        }
-        meta::check_type(rt, &mut new)?;
-        // Objects are stored at their storage version.
-        new["apiVersion"] = current.value["apiVersion"].clone();
-        merge_server_fields(rt, &current.value, &mut new, subresource)?;
-        warnings = admission::admit_update(api, rt, &current.value, &mut new, subresource, validation)?;
-        if rt.builtin.is_none() && spec_changed(&current.value, &new) {
-            let generation = current.value["metadata"]["generation"].as_i64().unwrap_or(1) + 1;
-            new["metadata"]["generation"] = json!(generation);
-        }
-        if dry_run {
-            dry_result = Some(new);
-            // Abort the write without an error the caller sees.
-            return Err(ApiError::internal("dry run"));
-        }
+        let proposal = propose(current)?;
+        let (new, w) = prepare_update(api, rt, name, subresource, validation, current, proposal)?;
+        warnings = w;
         Ok(new)
     });
-    if dry_run && let Some(v) = dry_result {
-        return Ok((v, warnings));
-    }
     match result? {
         None => Err(ApiError::not_found(&rt.group, &rt.plural, name)),
         Some(stored) => {
@@ -330,6 +292,75 @@ pub(crate) fn write_object(
             Ok((view(rt, &stored), warnings))
         }
     }
+}
+
+/// The object an update will store, from the current one and the proposal: preconditions,
+/// server-owned fields, admission, generation.
+fn prepare_update(
+    api: &Api,
+    rt: &ResourceType,
+    name: &str,
+    subresource: &str,
+    validation: FieldValidation,
+    current: &Stored,
+    proposal: Incoming,
+) -> Result<(Value, Vec<String>)> {
+    let (mut new, precondition) = match proposal {
+        Incoming::Replace(v) => {
+            let rv = meta::meta_str(&v, "resourceVersion").map(str::to_string);
+            if rv.is_none() && rt.builtin.is_none() {
+                return Err(ApiError::invalid(
+                    &rt.kind,
+                    &rt.group,
+                    name,
+                    &[crate::validation::FieldError::invalid(
+                        "metadata.resourceVersion",
+                        json!(0),
+                        "must be specified for an update",
+                    )],
+                ));
+            }
+            (v, rv)
+        }
+        Incoming::Patched(v) => {
+            let rv = meta::meta_str(&v, "resourceVersion").map(str::to_string);
+            (v, rv)
+        }
+    };
+    if let Some(rv) = precondition
+        && meta::parse_rv(&rv)? != current.rv
+    {
+        return Err(ApiError::stale_resource_version(
+            &rt.group, &rt.plural, name,
+        ));
+    }
+    if let Some(uid) = meta::meta_str(&new, "uid") {
+        let actual = current.meta_str("uid").unwrap_or_default();
+        if uid != actual {
+            return Err(ApiError::conflict(
+                &rt.group,
+                &rt.plural,
+                name,
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"
+                ),
+            ));
+        }
+    }
+    meta::check_type(rt, &mut new)?;
+    // Objects are stored at their storage version.
+    new["apiVersion"] = current.value["apiVersion"].clone();
+    merge_server_fields(rt, &current.value, &mut new, subresource)?;
+    let warnings =
+        admission::admit_update(api, rt, &current.value, &mut new, subresource, validation)?;
+    if rt.builtin.is_none() && spec_changed(&current.value, &new) {
+        let generation = current.value["metadata"]["generation"]
+            .as_i64()
+            .unwrap_or(1)
+            + 1;
+        new["metadata"]["generation"] = json!(generation);
+    }
+    Ok((new, warnings))
 }
 
 /// Applies what the server owns to a proposed object: immutable metadata and the status
@@ -478,38 +509,19 @@ pub(crate) fn delete_object(
         .dry_run
         .as_ref()
         .is_some_and(|d| d.iter().any(|x| x == "All"));
+    if dry_run {
+        let Some(current) = api.store.get(&rt.storage, &ns, name) else {
+            return Ok(None);
+        };
+        check_preconditions(rt, name, &current, opts)?;
+        return Ok(Some((view(rt, &current), true)));
+    }
     let mut previous = None;
     let outcome = api.store.delete(&rt.storage, &ns, name, |current| {
         previous = Some(current.clone());
-        if let Some(p) = &opts.preconditions {
-            if let Some(uid) = &p.uid {
-                let actual = current.meta_str("uid").unwrap_or_default();
-                if uid != actual {
-                    return Err(ApiError::conflict(&rt.group, &rt.plural, name, &format!(
-                        "Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"
-                    )));
-                }
-            }
-            if let Some(rv) = &p.resource_version
-                && meta::parse_rv(rv)? != current.rv {
-                    return Err(ApiError::conflict(&rt.group, &rt.plural, name, &format!(
-                        "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
-                        current.rv
-                    )));
-                }
-        }
-        let action = decide_delete(rt, &current.value, opts);
-        if dry_run {
-            return Err(ApiError::internal("dry run"));
-        }
-        Ok(action)
+        check_preconditions(rt, name, current, opts)?;
+        Ok(decide_delete(rt, &current.value, opts))
     });
-    if dry_run {
-        return match previous {
-            Some(p) => Ok(Some((view(rt, &p), true))),
-            None => Ok(None),
-        };
-    }
     match outcome? {
         None => Ok(None),
         Some((stored, removed)) => {
@@ -517,6 +529,45 @@ pub(crate) fn delete_object(
             Ok(Some((view(rt, &stored), removed)))
         }
     }
+}
+
+/// `DeleteOptions.preconditions`: the uid and resourceVersion the caller expects.
+fn check_preconditions(
+    rt: &ResourceType,
+    name: &str,
+    current: &Stored,
+    opts: &DeleteOptions,
+) -> Result<()> {
+    let Some(p) = &opts.preconditions else {
+        return Ok(());
+    };
+    if let Some(uid) = &p.uid {
+        let actual = current.meta_str("uid").unwrap_or_default();
+        if uid != actual {
+            return Err(ApiError::conflict(
+                &rt.group,
+                &rt.plural,
+                name,
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"
+                ),
+            ));
+        }
+    }
+    if let Some(rv) = &p.resource_version
+        && meta::parse_rv(rv)? != current.rv
+    {
+        return Err(ApiError::conflict(
+            &rt.group,
+            &rt.plural,
+            name,
+            &format!(
+                "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                current.rv
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Immediate removal, or a write marking the object deleted (finalizers, graceful pod deletion,
