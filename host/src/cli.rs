@@ -23,6 +23,8 @@ pub enum Command {
     /// Kubernetes simulator tools.
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Print the CustomResourceDefinitions Flotilla installs (YAML, generated from its types).
+    Crd,
 }
 
 #[derive(Debug, clap::Args)]
@@ -78,6 +80,10 @@ pub fn main() -> ExitCode {
                 context,
                 node_name,
             }) => crate::sandbox::run_kubelet(kubeconfig, context, node_name).await,
+            Command::Crd => {
+                print!("{}", crate::workflow::crd::render_all());
+                Ok(())
+            }
         }
     });
     match result {

@@ -7,3 +7,4 @@
 pub mod cli;
 pub mod manifests;
 pub mod sandbox;
+pub mod workflow;

@@ -1,0 +1,19 @@
+//! The Argo Workflows API (`argoproj.io/v1alpha1`) as Flotilla reads and writes it: `Workflow`
+//! and `WorkflowTaskResult`, their CRDs, and the labels that tie pods to workflows.
+//!
+//! Only what the engine acts on is typed; everything else a user writes is kept by the API server
+//! (the CRDs preserve unknown fields, as Argo's own do) and reported as unsupported when it would
+//! change behaviour. Pod-level fields (containers, volumes, tolerations…) stay JSON and pass
+//! through to pods untouched.
+
+mod any_string;
+pub mod crd;
+pub mod labels;
+mod spec;
+mod status;
+mod task_result;
+
+pub use any_string::AnyString;
+pub use spec::*;
+pub use status::*;
+pub use task_result::WorkflowTaskResult;

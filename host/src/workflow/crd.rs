@@ -1,0 +1,140 @@
+//! The CRDs Flotilla installs, generated from the Rust types and committed under
+//! `manifests/base/crds/` (a test fails when the two drift).
+//!
+//! They have Argo's own minimal shape — `spec` and `status` are objects whose unknown fields are
+//! preserved — so full Argo YAML applies unchanged, and a cluster can hold Argo's CRDs or
+//! Flotilla's interchangeably.
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, CustomResourceDefinitionNames, CustomResourceDefinitionSpec,
+    CustomResourceDefinitionVersion, CustomResourceValidation, JSONSchemaProps,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::{CustomResourceExt, Resource};
+use serde_json::json;
+
+use super::{Workflow, WorkflowTaskResult};
+
+fn schema(value: serde_json::Value) -> Option<CustomResourceValidation> {
+    // The literal below is a valid JSONSchemaProps; failing to parse it would be a bug caught by
+    // the drift test, so fall back to no schema rather than panic.
+    serde_json::from_value::<JSONSchemaProps>(value)
+        .ok()
+        .map(|props| CustomResourceValidation {
+            open_api_v3_schema: Some(props),
+        })
+}
+
+/// `workflows.argoproj.io`: from the `Workflow` type's derive (names, columns), with Argo's
+/// minimal schema.
+pub fn workflow() -> CustomResourceDefinition {
+    let mut crd = Workflow::crd();
+    for version in &mut crd.spec.versions {
+        version.schema = schema(json!({
+            "type": "object",
+            "required": ["metadata", "spec"],
+            "properties": {
+                "apiVersion": {"type": "string"},
+                "kind": {"type": "string"},
+                "metadata": {"type": "object"},
+                "spec": {"type": "object", "x-kubernetes-map-type": "atomic", "x-kubernetes-preserve-unknown-fields": true},
+                "status": {"type": "object", "x-kubernetes-map-type": "atomic", "x-kubernetes-preserve-unknown-fields": true},
+            },
+        }));
+        // Argo's Workflow has no status subresource: its controller writes the whole object.
+        version.subresources = None;
+    }
+    crd
+}
+
+/// `workflowtaskresults.argoproj.io`, with Argo's fields at the top level.
+pub fn workflow_task_result() -> CustomResourceDefinition {
+    let names = CustomResourceDefinitionNames {
+        kind: WorkflowTaskResult::kind(&()).into_owned(),
+        list_kind: Some(format!("{}List", WorkflowTaskResult::kind(&()))),
+        plural: WorkflowTaskResult::plural(&()).into_owned(),
+        singular: Some("workflowtaskresult".into()),
+        ..Default::default()
+    };
+    let group = WorkflowTaskResult::group(&()).into_owned();
+    CustomResourceDefinition {
+        metadata: ObjectMeta {
+            name: Some(format!("{}.{group}", names.plural)),
+            ..Default::default()
+        },
+        spec: CustomResourceDefinitionSpec {
+            group,
+            names,
+            scope: "Namespaced".into(),
+            versions: vec![CustomResourceDefinitionVersion {
+                name: WorkflowTaskResult::version(&()).into_owned(),
+                served: true,
+                storage: true,
+                schema: schema(json!({
+                    "type": "object",
+                    "required": ["metadata"],
+                    "properties": {
+                        "apiVersion": {"type": "string"},
+                        "kind": {"type": "string"},
+                        "metadata": {"type": "object"},
+                        "message": {"type": "string"},
+                        "progress": {"type": "string"},
+                        "outputs": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+                    },
+                })),
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+        status: None,
+    }
+}
+
+/// Every CRD, as one multi-document YAML file.
+pub fn render_all() -> String {
+    let mut out = String::from("# Generated from the Rust types by `flotilla crd`; do not edit.\n");
+    for crd in [workflow(), workflow_task_result()] {
+        out.push_str("---\n");
+        out.push_str(&serde_yaml::to_string(&crd).unwrap_or_default());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed manifests are what the types generate.
+    #[test]
+    fn committed_crds_match_the_types() {
+        let committed = include_str!("../../../manifests/base/crds.yaml");
+        assert!(
+            committed == render_all(),
+            "manifests/base/crds.yaml is out of date; regenerate it with `cargo run -p flotilla -- crd > manifests/base/crds.yaml`"
+        );
+    }
+
+    #[test]
+    fn workflows_keep_argos_shape() {
+        let crd = serde_json::to_value(workflow()).unwrap();
+        assert_eq!(crd["metadata"]["name"], "workflows.argoproj.io");
+        assert_eq!(crd["spec"]["names"]["shortNames"], json!(["wf"]));
+        let version = &crd["spec"]["versions"][0];
+        assert_eq!(version["name"], "v1alpha1");
+        assert!(
+            version.get("subresources").is_none(),
+            "Argo's Workflow has no status subresource"
+        );
+        assert_eq!(
+            version["schema"]["openAPIV3Schema"]["properties"]["spec"]["x-kubernetes-preserve-unknown-fields"],
+            true
+        );
+        let columns: Vec<&str> = version["additionalPrinterColumns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(columns, ["Status", "Age", "Message"]);
+    }
+}

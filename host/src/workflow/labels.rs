@@ -1,0 +1,21 @@
+//! Label and annotation keys Argo uses; Flotilla uses the same so tools that read Argo's read
+//! Flotilla's (`argo list`, dashboards, `kubectl get pods -l workflows.argoproj.io/workflow=…`).
+
+/// On pods and task results: the workflow they belong to.
+pub const WORKFLOW: &str = "workflows.argoproj.io/workflow";
+/// On pods: `true` once the workflow has recorded the pod's outcome; on workflows: `true` once
+/// finished.
+pub const COMPLETED: &str = "workflows.argoproj.io/completed";
+/// On workflows and everything they create: which controller instance owns them.
+pub const CONTROLLER_INSTANCE_ID: &str = "workflows.argoproj.io/controller-instanceid";
+/// On workflows: the phase, for label selection.
+pub const PHASE: &str = "workflows.argoproj.io/phase";
+/// On task results: the executor has reported every output.
+pub const REPORT_OUTPUTS_COMPLETED: &str = "workflows.argoproj.io/report-outputs-completed";
+/// Pod annotations: the node the pod runs and its display name.
+pub const NODE_ID: &str = "workflows.argoproj.io/node-id";
+pub const NODE_NAME: &str = "workflows.argoproj.io/node-name";
+/// Pod annotation: the template the pod runs (JSON), for the executor.
+pub const TEMPLATE: &str = "workflows.argoproj.io/template";
+/// Workflow annotation: `v1` or `v2` pod names.
+pub const POD_NAME_FORMAT: &str = "workflows.argoproj.io/pod-name-format";

@@ -1,0 +1,173 @@
+//! `Workflow.status` in Argo's shape: phase, timestamps, progress, message and the nodes map, so
+//! people and tools that read Argo's status read Flotilla's.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use serde::{Deserialize, Serialize};
+
+use super::spec::{Inputs, Outputs};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum WorkflowPhase {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Error,
+}
+
+impl WorkflowPhase {
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            WorkflowPhase::Succeeded | WorkflowPhase::Failed | WorkflowPhase::Error
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkflowPhase::Pending => "Pending",
+            WorkflowPhase::Running => "Running",
+            WorkflowPhase::Succeeded => "Succeeded",
+            WorkflowPhase::Failed => "Failed",
+            WorkflowPhase::Error => "Error",
+        }
+    }
+}
+
+impl fmt::Display for WorkflowPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum NodePhase {
+    Pending,
+    Running,
+    Succeeded,
+    Skipped,
+    Failed,
+    Error,
+    Omitted,
+}
+
+impl NodePhase {
+    /// Argo's `Fulfilled`: nothing more will happen to the node.
+    pub fn is_fulfilled(self) -> bool {
+        !matches!(self, NodePhase::Pending | NodePhase::Running)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodePhase::Pending => "Pending",
+            NodePhase::Running => "Running",
+            NodePhase::Succeeded => "Succeeded",
+            NodePhase::Skipped => "Skipped",
+            NodePhase::Failed => "Failed",
+            NodePhase::Error => "Error",
+            NodePhase::Omitted => "Omitted",
+        }
+    }
+}
+
+impl fmt::Display for NodePhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum NodeType {
+    Pod,
+    Container,
+    Steps,
+    StepGroup,
+    #[serde(rename = "DAG")]
+    Dag,
+    TaskGroup,
+    Retry,
+    Skipped,
+    Suspend,
+    Plugin,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowStatus {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phase: Option<WorkflowPhase>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Time>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Time>,
+    /// `done/total` pods, as Argo reports it (e.g. `1/2`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub nodes: BTreeMap<String, NodeStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<Outputs>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// Argo 3.5+: which task results the controller has seen complete, by node ID.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub task_results_completion_status: BTreeMap<String, bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// One node of the workflow graph: a pod, a retry group, a DAG or steps template, a skipped task…
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeStatus {
+    pub id: String,
+    /// The node's full name, e.g. `wf-abc.main.hello(0)`.
+    pub name: String,
+    pub display_name: String,
+    #[serde(rename = "type")]
+    pub type_: NodeType,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template_name: Option<String>,
+    pub phase: NodePhase,
+    #[serde(rename = "boundaryID", skip_serializing_if = "Option::is_none")]
+    pub boundary_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Time>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Time>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<Inputs>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<Outputs>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outbound_nodes: Vec<String>,
+    #[serde(rename = "podIP", skip_serializing_if = "Option::is_none")]
+    pub pod_ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_node_name: Option<String>,
+    /// Flotilla: the cluster a pod or resource node ran in (absent: the workflow's own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    /// Flotilla: the namespace a pod or resource node ran in (absent: the workflow's own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
