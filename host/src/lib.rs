@@ -6,5 +6,6 @@
 
 pub mod cli;
 pub mod manifests;
+pub mod naming;
 pub mod sandbox;
 pub mod workflow;

@@ -1,0 +1,391 @@
+//! Argo's `{{...}}` parameter substitution (`util/template` in argo-workflows).
+//!
+//! Argo never substitutes into a single field: it marshals the whole step, task
+//! or template to JSON, runs `fasttemplate` over that JSON *text*, and
+//! unmarshals the result. This module does the same, because several
+//! user-visible behaviours only fall out of working on the text:
+//!
+//! - object keys are substituted as well as values;
+//! - replacement values are escaped for the inside of a JSON string, so a
+//!   value holding `"` or a newline cannot break the document;
+//! - a tag is whatever lies between a `{{` and the *first* following `}}`, so
+//!   `{{a {{b}}` looks up `b` and writes back `{{a <b>` (Argo's "nested tag"
+//!   rule), and a `{{` with no `}}` anywhere after it is an error in every mode;
+//! - the name looked up is the tag's JSON-escaped text with surrounding
+//!   whitespace trimmed (so `{{ workflow.name }}` works, but a tag holding a
+//!   real newline does not, because in JSON text that newline is `\n`).
+//!
+//! Modes. Argo's controller substitutes with `allowUnresolved = true`
+//! ([`Mode::Lenient`]) almost everywhere at run time (step and DAG-task
+//! references, `SubstituteParams`, global variables), leaving unknown tags
+//! verbatim; strict checking happens at submission, in validation, which only
+//! complains about names that start with a workflow-variable prefix (see
+//! [`is_workflow_variable`]). `withItems` expansion (`processItem`) is the
+//! main run-time caller that uses [`Mode::Strict`].
+//!
+//! Expressions (`{{=...}}`, expr-lang) are recognised but not evaluated yet:
+//! [`Mode::Lenient`] leaves them verbatim, exactly as Argo does with an
+//! expression it cannot resolve, and [`Mode::Strict`] fails with
+//! [`TemplateError::ExpressionUnsupported`]. Nothing is ever silently dropped.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+#[cfg(test)]
+mod tests;
+
+const START: &str = "{{";
+const END: &str = "}}";
+/// Tag prefix marking an expr-lang expression (Argo's `kindExpression`).
+const EXPRESSION_PREFIX: char = '=';
+/// How much of the text after an unterminated `{{` an error message quotes.
+const ERROR_EXCERPT_CHARS: usize = 60;
+
+/// Root names Argo's validation treats as workflow variables
+/// (`common.GlobalVarValidWorkflowVariablePrefix`). Tags outside these —
+/// `{{item}}`, `{{retries}}`, `{{ .Values.x }}` for a Helm or Vault template
+/// embedded in a script — are never reported as unresolvable at submission.
+const WORKFLOW_VARIABLE_PREFIXES: [&str; 7] = [
+    "item.", "steps.", "inputs.", "outputs.", "pod.", "workflow.", "tasks.",
+];
+
+/// Errors from substitution. Messages follow Argo's wording so users see the
+/// text they know from Argo; where Argo's text would be unhelpful (it quotes
+/// the whole marshalled template) only the relevant excerpt is kept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum TemplateError {
+    /// A tag named a variable the scope does not hold ([`Mode::Strict`]).
+    /// `tag` is the text between the braces, untrimmed, as Argo prints it.
+    #[error("failed to resolve {{{{{tag}}}}}")]
+    Unresolved { tag: String },
+    /// A `{{` had no `}}` after it. Argo (fasttemplate) rejects the whole
+    /// template in this case, whatever the mode.
+    #[error("Cannot find end tag=\"}}}}\" in the template starting from {excerpt:?}")]
+    MissingEndTag { excerpt: String },
+    /// A `{{=...}}` expression had to be resolved ([`Mode::Strict`]) but the
+    /// expression evaluator is not implemented yet.
+    #[error("expressions ({{{{=...}}}}) are not supported yet: {{{{={expression}}}}}")]
+    ExpressionUnsupported { expression: String },
+    /// Substitution produced something that is not valid JSON. Argo reports
+    /// this when a value holds a control character that Go's `strconv.Quote`
+    /// escapes in a non-JSON way (`\x1b`, `\a`, `\v`), e.g. coloured log
+    /// output captured as `outputs.result`.
+    #[error("cannot finish template replacement because the result was invalid JSON: {reason}")]
+    InvalidJsonResult { reason: String },
+}
+
+/// Whether an unresolved `{{name}}` is an error or is left in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Argo's `allowUnresolved = false`: the first unresolved tag fails.
+    Strict,
+    /// Argo's `allowUnresolved = true`: unresolved tags are written back
+    /// verbatim so a later pass (with more of the scope known) can fill them.
+    Lenient,
+}
+
+/// Variables visible to one substitution, as `name -> string value`
+/// (`inputs.parameters.x`, `tasks.a.outputs.result`, `item.os`, ...).
+///
+/// Scopes are layered: a child borrows its parent and holds only its own
+/// additions, and a lookup walks from the innermost layer outwards, so an
+/// inner definition shadows an outer one. The engine builds the workflow-wide
+/// layer once per reconcile and stacks a small layer per template invocation,
+/// per task and per loop item, so a workflow with thousands of nodes never
+/// copies the global map.
+#[derive(Debug, Default)]
+pub(crate) struct Scope<'p> {
+    parent: Option<&'p Scope<'p>>,
+    vars: HashMap<String, String>,
+}
+
+impl Scope<'static> {
+    /// An empty root scope.
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl<'p> Scope<'p> {
+    /// An empty layer on top of `self`; insertions into it shadow `self`.
+    pub(crate) fn child(&self) -> Scope<'_> {
+        Scope {
+            parent: Some(self),
+            vars: HashMap::new(),
+        }
+    }
+
+    /// A layer on top of `self` holding one extra variable.
+    pub(crate) fn with(&self, key: impl Into<String>, value: impl Into<String>) -> Scope<'_> {
+        let mut child = self.child();
+        child.insert(key, value);
+        child
+    }
+
+    /// Defines (or redefines, in this layer) a variable.
+    pub(crate) fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        self.vars.insert(key.into(), value.into());
+    }
+
+    /// The value of `key` in the innermost layer defining it.
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
+        let mut layer = Some(self);
+        while let Some(scope) = layer {
+            if let Some(value) = scope.vars.get(key) {
+                return Some(value);
+            }
+            layer = scope.parent;
+        }
+        None
+    }
+
+    /// Whether any layer defines `key`.
+    pub(crate) fn contains(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> Extend<(K, V)> for Scope<'_> {
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        for (key, value) in iter {
+            self.insert(key, value);
+        }
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Scope<'static> {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut scope = Scope::new();
+        scope.extend(iter);
+        scope
+    }
+}
+
+/// One `{{...}}` occurrence, as found by [`tags`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Tag {
+    /// A plain variable reference; holds the trimmed name that is looked up.
+    Variable(String),
+    /// A `{{=...}}` expression; holds the expression source, JSON-unescaped.
+    Expression(String),
+}
+
+/// Substitutes every tag in `text` as Argo would substitute inside one JSON
+/// string field: the result is what that field holds after Argo's
+/// marshal-replace-unmarshal round trip.
+pub(crate) fn substitute_str(text: &str, scope: &Scope, mode: Mode) -> Result<String, TemplateError> {
+    if !text.contains(START) {
+        return Ok(text.to_owned());
+    }
+    let encoded = encode_json(&text)?;
+    let replaced = replace_json_text(&encoded, scope, mode)?;
+    serde_json::from_str(&replaced).map_err(|err| TemplateError::InvalidJsonResult {
+        reason: err.to_string(),
+    })
+}
+
+/// Substitutes every tag anywhere in `value` — string values and object keys
+/// alike — by running Argo's replacement over the value's JSON text, so tags
+/// behave exactly as under Argo, including the rare tag that spans two
+/// strings. Numbers, booleans and nulls are untouched.
+pub(crate) fn substitute_value(
+    value: &Value,
+    scope: &Scope,
+    mode: Mode,
+) -> Result<Value, TemplateError> {
+    let encoded = encode_json(value)?;
+    if !encoded.contains(START) {
+        return Ok(value.clone());
+    }
+    let replaced = replace_json_text(&encoded, scope, mode)?;
+    serde_json::from_str(&replaced).map_err(|err| TemplateError::InvalidJsonResult {
+        reason: err.to_string(),
+    })
+}
+
+/// Every tag in the string `text`, in order of appearance.
+pub(crate) fn tags(text: &str) -> Result<Vec<Tag>, TemplateError> {
+    if !text.contains(START) {
+        return Ok(Vec::new());
+    }
+    tags_in_json_text(&encode_json(&text)?)
+}
+
+/// Every tag anywhere in `value` (keys included), in JSON-text order.
+pub(crate) fn tags_in_value(value: &Value) -> Result<Vec<Tag>, TemplateError> {
+    tags_in_json_text(&encode_json(value)?)
+}
+
+/// The variable names `text` refers to, in order, repeats included.
+/// Expressions are skipped, as Argo's validation skips them; use [`tags`] to
+/// see those. The engine checks these at submission, keeping only names for
+/// which [`is_workflow_variable`] holds, and reports a missing one with
+/// [`TemplateError::Unresolved`] (`failed to resolve {{steps.nope.outputs.result}}`).
+pub(crate) fn references(text: &str) -> Result<Vec<String>, TemplateError> {
+    Ok(tags(text)?
+        .into_iter()
+        .filter_map(|tag| match tag {
+            Tag::Variable(name) => Some(name),
+            Tag::Expression(_) => None,
+        })
+        .collect())
+}
+
+/// Whether Argo's validation checks that `name` (a trimmed tag) resolves:
+/// true for names under `inputs.`, `outputs.`, `steps.`, `tasks.`, `item.`,
+/// `pod.` and `workflow.`. Other tags are left for run time.
+pub(crate) fn is_workflow_variable(name: &str) -> bool {
+    WORKFLOW_VARIABLE_PREFIXES
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+}
+
+/// One lexical piece of a template, borrowed from its text.
+enum Piece<'a> {
+    Text(&'a str),
+    /// The text strictly between `{{` and the first `}}` after it.
+    Tag(&'a str),
+}
+
+/// Splits `text` the way fasttemplate does: a tag runs from a `{{` to the
+/// first `}}` after it (so tags never nest), and a `{{` with no `}}` after it
+/// rejects the whole text before anything is substituted.
+fn split(text: &str) -> Result<Vec<Piece<'_>>, TemplateError> {
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(START) {
+        let (before, from_start) = rest.split_at(start);
+        pieces.push(Piece::Text(before));
+        let inner = &from_start[START.len()..];
+        let Some(end) = inner.find(END) else {
+            return Err(TemplateError::MissingEndTag {
+                excerpt: from_start.chars().take(ERROR_EXCERPT_CHARS).collect(),
+            });
+        };
+        pieces.push(Piece::Tag(&inner[..end]));
+        rest = &inner[end + END.len()..];
+    }
+    pieces.push(Piece::Text(rest));
+    Ok(pieces)
+}
+
+/// Argo's `Template.Replace` over JSON text: the heart of this module.
+fn replace_json_text(json: &str, scope: &Scope, mode: Mode) -> Result<String, TemplateError> {
+    let mut out = String::with_capacity(json.len());
+    for piece in split(json)? {
+        match piece {
+            Piece::Text(text) => out.push_str(text),
+            Piece::Tag(tag) => replace_tag(&mut out, tag, scope, mode)?,
+        }
+    }
+    Ok(out)
+}
+
+/// Writes the replacement for one tag (`tag` is the JSON text between the
+/// braces) to `out`.
+fn replace_tag(out: &mut String, tag: &str, scope: &Scope, mode: Mode) -> Result<(), TemplateError> {
+    // The kind is decided on the raw tag, as Argo's `parseTag` does, so
+    // `{{ =x}}` is a (never resolvable) variable named `=x`, not an expression.
+    if let Some(expression) = tag.strip_prefix(EXPRESSION_PREFIX) {
+        return match mode {
+            Mode::Lenient => {
+                write_back(out, tag);
+                Ok(())
+            }
+            Mode::Strict => Err(TemplateError::ExpressionUnsupported {
+                expression: unescape_json_fragment(expression),
+            }),
+        };
+    }
+    let name = tag.trim();
+    if let Some(value) = scope.get(name) {
+        return push_json_escaped(out, value, name);
+    }
+    // Argo's nested-tag rule: in `{{outer-{{inner}}` resolve `inner` (exactly
+    // as written, untrimmed) and keep the outer opening for a later pass.
+    if let Some(index) = tag.rfind(START).filter(|&index| index > 0) {
+        let (prefix, nested) = (&tag[..index], &tag[index + START.len()..]);
+        if let Some(value) = scope.get(nested) {
+            out.push_str(START);
+            out.push_str(prefix);
+            return push_json_escaped(out, value, nested);
+        }
+    }
+    match mode {
+        Mode::Lenient => {
+            write_back(out, tag);
+            Ok(())
+        }
+        Mode::Strict => Err(TemplateError::Unresolved {
+            tag: tag.to_owned(),
+        }),
+    }
+}
+
+fn write_back(out: &mut String, tag: &str) {
+    out.push_str(START);
+    out.push_str(tag);
+    out.push_str(END);
+}
+
+/// Appends `value` escaped for the inside of a JSON string.
+///
+/// Argo escapes with Go's `strconv.Quote`, which agrees with JSON for `"`,
+/// `\`, `\n`, `\r`, `\t`, `\b` and `\f` (and writes other characters either
+/// verbatim or as `\uXXXX`, which JSON reads back unchanged), but writes the
+/// remaining ASCII control characters as `\a`, `\v` or `\xNN`. Those are not
+/// JSON, so Argo's result fails to parse; we fail the same way, naming the
+/// variable and the character.
+fn push_json_escaped(out: &mut String, value: &str, name: &str) -> Result<(), TemplateError> {
+    for ch in value.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\u{0}'..='\u{1f}' | '\u{7f}' => {
+                let mut reason = String::new();
+                // Writing to a String cannot fail.
+                let _ = write!(
+                    reason,
+                    "value of {{{{{name}}}}} contains control character U+{:04X}",
+                    u32::from(ch)
+                );
+                return Err(TemplateError::InvalidJsonResult { reason });
+            }
+            _ => out.push(ch),
+        }
+    }
+    Ok(())
+}
+
+/// Decodes the JSON string escapes in a fragment of JSON text (an
+/// expression's source), falling back to the raw fragment if it is not a
+/// well-formed string body (e.g. a tag that spans two JSON strings).
+fn unescape_json_fragment(fragment: &str) -> String {
+    serde_json::from_str(&format!("\"{fragment}\"")).unwrap_or_else(|_| fragment.to_owned())
+}
+
+fn tags_in_json_text(json: &str) -> Result<Vec<Tag>, TemplateError> {
+    Ok(split(json)?
+        .into_iter()
+        .filter_map(|piece| match piece {
+            Piece::Text(_) => None,
+            Piece::Tag(tag) => Some(match tag.strip_prefix(EXPRESSION_PREFIX) {
+                Some(expression) => Tag::Expression(unescape_json_fragment(expression)),
+                None => Tag::Variable(tag.trim().to_owned()),
+            }),
+        })
+        .collect())
+}
+
+fn encode_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, TemplateError> {
+    serde_json::to_string(value).map_err(|err| TemplateError::InvalidJsonResult {
+        reason: format!("cannot encode template as JSON: {err}"),
+    })
+}

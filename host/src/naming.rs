@@ -1,0 +1,102 @@
+//! Deterministic names, exactly as Argo computes them: node IDs and pod names are pure functions
+//! of the workflow and node names, so a restarted controller finds the pods it already made
+//! instead of creating duplicates.
+
+/// 32-bit FNV-1a, what Go's `hash/fnv.New32a` computes.
+fn fnv32a(data: &str) -> u32 {
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in data.bytes() {
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    hash
+}
+
+/// A node's ID: the workflow's name for the root node, else `<workflow>-<fnv32a(node name)>`.
+pub fn node_id(workflow: &str, node_name: &str) -> String {
+    if node_name == workflow {
+        return workflow.to_string();
+    }
+    format!("{workflow}-{}", fnv32a(node_name))
+}
+
+/// Argo's pod name formats (annotation `workflows.argoproj.io/pod-name-format`, default v2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PodNameFormat {
+    /// The node ID.
+    V1,
+    /// `<workflow>-<template>-<fnv32a(node name)>`.
+    #[default]
+    V2,
+}
+
+impl PodNameFormat {
+    pub fn from_annotation(value: Option<&str>) -> Self {
+        match value {
+            Some("v1") => PodNameFormat::V1,
+            _ => PodNameFormat::V2,
+        }
+    }
+}
+
+/// Longest pod-name prefix: the 253-character name limit, less the hash and its dash.
+const MAX_PREFIX: usize = 253 - 10 - 1;
+
+/// The pod that runs a node.
+pub fn pod_name(workflow: &str, node_name: &str, template: &str, format: PodNameFormat) -> String {
+    if format == PodNameFormat::V1 {
+        return node_id(workflow, node_name);
+    }
+    if workflow == node_name {
+        return workflow.to_string();
+    }
+    let mut prefix = if template.is_empty() {
+        workflow.to_string()
+    } else {
+        format!("{workflow}-{template}")
+    };
+    if prefix.len() > MAX_PREFIX {
+        let mut cut = MAX_PREFIX;
+        while !prefix.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        prefix.truncate(cut);
+    }
+    format!("{prefix}-{}", fnv32a(node_name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv32a_matches_go() {
+        // Go: fnv.New32a() of "" is the offset basis; "a" is 0xe40c292c.
+        assert_eq!(fnv32a(""), 0x811c_9dc5);
+        assert_eq!(fnv32a("a"), 0xe40c_292c);
+        assert_eq!(fnv32a("foobar"), 0xbf9c_f968);
+    }
+
+    #[test]
+    fn ids_and_pod_names() {
+        assert_eq!(node_id("hello-x7k2p", "hello-x7k2p"), "hello-x7k2p");
+        let id = node_id("wf", "wf.main.a");
+        assert_eq!(id, format!("wf-{}", fnv32a("wf.main.a")));
+        assert_eq!(pod_name("wf", "wf", "main", PodNameFormat::V2), "wf");
+        assert_eq!(
+            pod_name("wf", "wf.a", "say", PodNameFormat::V2),
+            format!("wf-say-{}", fnv32a("wf.a"))
+        );
+        assert_eq!(
+            pod_name("wf", "wf.a", "say", PodNameFormat::V1),
+            node_id("wf", "wf.a")
+        );
+        let long = pod_name(&"w".repeat(200), "n", &"t".repeat(100), PodNameFormat::V2);
+        assert!(long.len() <= 253, "{}", long.len());
+        assert_eq!(
+            PodNameFormat::from_annotation(Some("v1")),
+            PodNameFormat::V1
+        );
+        assert_eq!(PodNameFormat::from_annotation(None), PodNameFormat::V2);
+    }
+}
