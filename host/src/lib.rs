@@ -5,6 +5,7 @@
 //! (`flotilla-sim`) is used only by the sandbox (`flotilla dev`), `flotilla sim …` and tests.
 
 pub mod cli;
+pub mod engine;
 pub mod manifests;
 pub mod naming;
 pub mod sandbox;

@@ -20,8 +20,9 @@
 //! references, `SubstituteParams`, global variables), leaving unknown tags
 //! verbatim; strict checking happens at submission, in validation, which only
 //! complains about names that start with a workflow-variable prefix (see
-//! [`is_workflow_variable`]). `withItems` expansion (`processItem`) is the
-//! main run-time caller that uses [`Mode::Strict`].
+//! [`is_workflow_variable`]). The one run-time strict caller seen in Argo's
+//! sources is `withItems` expansion (`processItem`, v3.0-era code; not
+//! re-checked against v3.5), which substitutes `item` strictly.
 //!
 //! Expressions (`{{=...}}`, expr-lang) are recognised but not evaluated yet:
 //! [`Mode::Lenient`] leaves them verbatim, exactly as Argo does with an
@@ -29,7 +30,6 @@
 //! [`TemplateError::ExpressionUnsupported`]. Nothing is ever silently dropped.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 use serde_json::Value;
 
@@ -48,7 +48,13 @@ const ERROR_EXCERPT_CHARS: usize = 60;
 /// `{{item}}`, `{{retries}}`, `{{ .Values.x }}` for a Helm or Vault template
 /// embedded in a script — are never reported as unresolvable at submission.
 const WORKFLOW_VARIABLE_PREFIXES: [&str; 7] = [
-    "item.", "steps.", "inputs.", "outputs.", "pod.", "workflow.", "tasks.",
+    "item.",
+    "steps.",
+    "inputs.",
+    "outputs.",
+    "pod.",
+    "workflow.",
+    "tasks.",
 ];
 
 /// Errors from substitution. Messages follow Argo's wording so users see the
@@ -74,6 +80,10 @@ pub(crate) enum TemplateError {
     /// output captured as `outputs.result`.
     #[error("cannot finish template replacement because the result was invalid JSON: {reason}")]
     InvalidJsonResult { reason: String },
+    /// The value to substitute into could not be written as JSON (Argo's
+    /// `Replace` refuses invalid JSON input with this wording).
+    #[error("cannot do template replacements with invalid JSON: {reason}")]
+    InvalidJsonInput { reason: String },
 }
 
 /// Whether an unresolved `{{name}}` is an error or is left in place.
@@ -175,10 +185,17 @@ pub(crate) enum Tag {
 /// Substitutes every tag in `text` as Argo would substitute inside one JSON
 /// string field: the result is what that field holds after Argo's
 /// marshal-replace-unmarshal round trip.
-pub(crate) fn substitute_str(text: &str, scope: &Scope, mode: Mode) -> Result<String, TemplateError> {
+pub(crate) fn substitute_str(
+    text: &str,
+    scope: &Scope,
+    mode: Mode,
+) -> Result<String, TemplateError> {
     if !text.contains(START) {
         return Ok(text.to_owned());
     }
+    // JSON escaping never creates or splits a `{{` or `}}`, so checking the
+    // raw text gives the same verdict, with an excerpt the user wrote.
+    split(text)?;
     let encoded = encode_json(&text)?;
     let replaced = replace_json_text(&encoded, scope, mode)?;
     serde_json::from_str(&replaced).map_err(|err| TemplateError::InvalidJsonResult {
@@ -210,6 +227,7 @@ pub(crate) fn tags(text: &str) -> Result<Vec<Tag>, TemplateError> {
     if !text.contains(START) {
         return Ok(Vec::new());
     }
+    split(text)?; // for the excerpt; see `substitute_str`
     tags_in_json_text(&encode_json(&text)?)
 }
 
@@ -285,7 +303,12 @@ fn replace_json_text(json: &str, scope: &Scope, mode: Mode) -> Result<String, Te
 
 /// Writes the replacement for one tag (`tag` is the JSON text between the
 /// braces) to `out`.
-fn replace_tag(out: &mut String, tag: &str, scope: &Scope, mode: Mode) -> Result<(), TemplateError> {
+fn replace_tag(
+    out: &mut String,
+    tag: &str,
+    scope: &Scope,
+    mode: Mode,
+) -> Result<(), TemplateError> {
     // The kind is decided on the raw tag, as Argo's `parseTag` does, so
     // `{{ =x}}` is a (never resolvable) variable named `=x`, not an expression.
     if let Some(expression) = tag.strip_prefix(EXPRESSION_PREFIX) {
@@ -349,14 +372,12 @@ fn push_json_escaped(out: &mut String, value: &str, name: &str) -> Result<(), Te
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
             '\u{0}'..='\u{1f}' | '\u{7f}' => {
-                let mut reason = String::new();
-                // Writing to a String cannot fail.
-                let _ = write!(
-                    reason,
-                    "value of {{{{{name}}}}} contains control character U+{:04X}",
-                    u32::from(ch)
-                );
-                return Err(TemplateError::InvalidJsonResult { reason });
+                return Err(TemplateError::InvalidJsonResult {
+                    reason: format!(
+                        "value of {{{{{name}}}}} contains control character U+{:04X}",
+                        u32::from(ch)
+                    ),
+                });
             }
             _ => out.push(ch),
         }
@@ -385,7 +406,7 @@ fn tags_in_json_text(json: &str) -> Result<Vec<Tag>, TemplateError> {
 }
 
 fn encode_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, TemplateError> {
-    serde_json::to_string(value).map_err(|err| TemplateError::InvalidJsonResult {
-        reason: format!("cannot encode template as JSON: {err}"),
+    serde_json::to_string(value).map_err(|err| TemplateError::InvalidJsonInput {
+        reason: err.to_string(),
     })
 }

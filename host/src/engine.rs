@@ -1,0 +1,264 @@
+//! The workflow engine: given a workflow and what the controller observed of its pods and task
+//! results, decide the workflow's new status and the actions to take (create this pod, delete
+//! that one, record an event). Pure and synchronous — no I/O, no clock of its own — so every
+//! rule of Argo's semantics is unit-tested without a server, and reconciling the same
+//! observations twice decides the same thing (pod names are deterministic, so a repeated create
+//! is an `AlreadyExists` the applier ignores).
+
+mod dag;
+mod expr;
+mod fanout;
+mod pods;
+mod retry;
+mod steps;
+mod template;
+mod walk;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use serde_json::Value;
+
+use crate::naming::PodNameFormat;
+use crate::workflow::{NodePhase, NodeType, Outputs, Workflow, WorkflowPhase, WorkflowStatus};
+
+/// Settings of the controller that shape what the engine decides.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// `workflows.argoproj.io/controller-instanceid`, stamped on everything created.
+    pub instance_id: Option<String>,
+    /// The image whose `flotilla executor` wraps each main container.
+    pub executor_image: String,
+    /// Most pods one reconcile creates (the rest wait for the next): keeps a reconcile short.
+    pub max_pod_creates_per_reconcile: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            instance_id: None,
+            executor_image: "ghcr.io/flotilla-wf/flotilla:latest".into(),
+            max_pod_creates_per_reconcile: 10_000,
+        }
+    }
+}
+
+/// A pod's lifecycle phase as the engine needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PodPhase {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Unknown,
+}
+
+/// What the controller saw of one node's pod.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedPod {
+    pub name: String,
+    pub phase: PodPhase,
+    /// The pod's (or its main container's) failure message, e.g. a deadline or an eviction.
+    pub message: Option<String>,
+    /// The main container's exit code, once it terminated.
+    pub exit_code: Option<i32>,
+    pub pod_ip: Option<String>,
+    pub host_node_name: Option<String>,
+    /// The pod is being deleted.
+    pub deleting: bool,
+}
+
+/// What the executor reported for a node (its `WorkflowTaskResult`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ObservedResult {
+    pub outputs: Outputs,
+    /// The executor has reported every output (`report-outputs-completed`).
+    pub complete: bool,
+}
+
+/// Everything the controller observed for one workflow, keyed by node ID.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    pub pods: BTreeMap<String, ObservedPod>,
+    pub results: BTreeMap<String, ObservedResult>,
+    /// Pod creations the API server refused for good (403, 422…), with the reason.
+    pub create_errors: BTreeMap<String, String>,
+}
+
+/// Something the controller must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Create this pod (idempotent: the name is deterministic).
+    CreatePod {
+        node_id: String,
+        namespace: String,
+        pod: Box<Value>,
+    },
+    /// Delete a pod (shutdown, deadline, pod GC).
+    DeletePod {
+        node_id: String,
+        namespace: String,
+        name: String,
+    },
+    /// Record a Kubernetes event on the workflow.
+    Event {
+        warning: bool,
+        reason: String,
+        message: String,
+    },
+}
+
+/// The engine's verdict for one reconcile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub status: WorkflowStatus,
+    pub actions: Vec<Action>,
+    /// Reconcile again after this long even if nothing is observed (retry back-off).
+    pub requeue_after: Option<Duration>,
+}
+
+pub(crate) fn time(now: jiff::Timestamp) -> Time {
+    Time(now)
+}
+
+/// Decides what happens next for `wf`.
+pub fn reconcile(
+    wf: &Workflow,
+    observed: &Observed,
+    config: &EngineConfig,
+    now: jiff::Timestamp,
+) -> Decision {
+    let mut status = wf.status.clone().unwrap_or_default();
+    let mut actions = Vec::new();
+    if status.phase.is_some_and(WorkflowPhase::is_finished) {
+        return Decision {
+            status,
+            actions,
+            requeue_after: None,
+        };
+    }
+    if status.phase.is_none() {
+        status.started_at = Some(time(now));
+        status.phase = Some(WorkflowPhase::Running);
+    }
+    let name = wf.metadata.name.clone().unwrap_or_default();
+    let format = PodNameFormat::from_annotation(
+        wf.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(crate::workflow::labels::POD_NAME_FORMAT))
+            .map(String::as_str),
+    );
+    let mut walker = walk::Walker::new(
+        wf,
+        observed,
+        config,
+        now,
+        format,
+        std::mem::take(&mut status.nodes),
+    );
+    let outcome = walker.run(&name);
+    actions.append(&mut walker.actions);
+    let requeue_after = walker.requeue_after;
+    status.nodes = walker.into_nodes();
+    match outcome {
+        Err(message) => finish(
+            &mut status,
+            WorkflowPhase::Error,
+            Some(message.clone()),
+            now,
+            &mut actions,
+        ),
+        Ok(root_phase) => match root_phase {
+            NodePhase::Succeeded | NodePhase::Skipped | NodePhase::Omitted => finish(
+                &mut status,
+                WorkflowPhase::Succeeded,
+                None,
+                now,
+                &mut actions,
+            ),
+            NodePhase::Failed => {
+                let message = failure_message(&status, &name);
+                finish(
+                    &mut status,
+                    WorkflowPhase::Failed,
+                    message,
+                    now,
+                    &mut actions,
+                )
+            }
+            NodePhase::Error => {
+                let message = failure_message(&status, &name);
+                finish(
+                    &mut status,
+                    WorkflowPhase::Error,
+                    message,
+                    now,
+                    &mut actions,
+                )
+            }
+            NodePhase::Pending | NodePhase::Running => {}
+        },
+    }
+    status.progress = Some(progress(&status));
+    Decision {
+        status,
+        actions,
+        requeue_after,
+    }
+}
+
+fn finish(
+    status: &mut WorkflowStatus,
+    phase: WorkflowPhase,
+    message: Option<String>,
+    now: jiff::Timestamp,
+    actions: &mut Vec<Action>,
+) {
+    status.phase = Some(phase);
+    status.finished_at = Some(time(now));
+    if message.is_some() {
+        status.message = message;
+    }
+    let (warning, reason) = match phase {
+        WorkflowPhase::Succeeded => (false, "WorkflowSucceeded"),
+        WorkflowPhase::Failed => (true, "WorkflowFailed"),
+        _ => (true, "WorkflowError"),
+    };
+    actions.push(Action::Event {
+        warning,
+        reason: reason.into(),
+        message: status
+            .message
+            .clone()
+            .unwrap_or_else(|| format!("Workflow completed: {phase}")),
+    });
+}
+
+/// Argo reports the workflow's failure with the root node's message, or that of the first failed
+/// pod when the root has none.
+fn failure_message(status: &WorkflowStatus, root_id: &str) -> Option<String> {
+    if let Some(m) = status.nodes.get(root_id).and_then(|n| n.message.clone()) {
+        return Some(m);
+    }
+    status
+        .nodes
+        .values()
+        .filter(|n| {
+            n.type_ == NodeType::Pod && matches!(n.phase, NodePhase::Failed | NodePhase::Error)
+        })
+        .find_map(|n| n.message.clone())
+}
+
+/// `done/total` over pod nodes, as Argo's `progress`.
+fn progress(status: &WorkflowStatus) -> String {
+    let pods = status.nodes.values().filter(|n| n.type_ == NodeType::Pod);
+    let (done, total) = pods.fold((0, 0), |(d, t), n| {
+        (d + usize::from(n.phase.is_fulfilled()), t + 1)
+    });
+    format!("{done}/{total}")
+}

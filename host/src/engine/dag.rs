@@ -1,0 +1,566 @@
+//! DAG templates: tasks run when their `depends` (or `dependencies`) are met and their `when`
+//! holds; the DAG's phase follows Argo's branch-phase assessment of its target tasks.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use super::expr::{self, DependsDecision, DependsExpr, TaskState};
+use super::fanout;
+use super::template::{Mode, Scope, substitute_str};
+use super::walk::{Call, Walker, node_vars};
+use crate::workflow::{ContinueOn, DagTask, NodePhase, NodeType, Template};
+
+/// Per-reconcile state of one DAG node.
+struct DagRun<'t> {
+    node_name: String,
+    id: String,
+    tasks: &'t [DagTask],
+    depends: HashMap<&'t str, Option<DependsExpr>>,
+    visited: HashSet<&'t str>,
+}
+
+impl DagRun<'_> {
+    fn task_name(&self, task: &str) -> String {
+        format!("{}.{task}", self.node_name)
+    }
+}
+
+fn expr_phase(p: NodePhase) -> expr::Phase {
+    match p {
+        NodePhase::Pending => expr::Phase::Pending,
+        NodePhase::Running => expr::Phase::Running,
+        NodePhase::Succeeded => expr::Phase::Succeeded,
+        NodePhase::Failed => expr::Phase::Failed,
+        NodePhase::Error => expr::Phase::Error,
+        NodePhase::Skipped => expr::Phase::Skipped,
+        NodePhase::Omitted => expr::Phase::Omitted,
+    }
+}
+
+/// Argo's `Completed`: fulfilled and not merely omitted.
+fn completed(p: NodePhase) -> bool {
+    matches!(
+        p,
+        NodePhase::Succeeded | NodePhase::Failed | NodePhase::Error | NodePhase::Skipped
+    )
+}
+
+pub(super) fn continues_on(c: Option<&ContinueOn>, phase: NodePhase) -> bool {
+    c.is_some_and(|c| {
+        (c.failed && phase == NodePhase::Failed) || (c.error && phase == NodePhase::Error)
+    })
+}
+
+impl Walker<'_> {
+    pub(super) fn dag(&mut self, call: &Call, template: &Template, scope: &Scope) -> NodePhase {
+        let id = self.ensure_node(call, NodeType::Dag, NodePhase::Running);
+        let Some(dag) = &template.dag else {
+            return NodePhase::Running;
+        };
+        let mut depends = HashMap::new();
+        for task in &dag.tasks {
+            match DependsExpr::for_task(task.depends.as_deref(), &task.dependencies) {
+                Ok(e) => {
+                    depends.insert(task.name.as_str(), e);
+                }
+                Err(e) => {
+                    let message = format!(
+                        "templates.{}.tasks.{}: invalid depends: {e}",
+                        template.name, task.name
+                    );
+                    return self.mark(&id, NodePhase::Error, Some(message));
+                }
+            }
+        }
+        let targets: Vec<String> = match &dag.target {
+            Some(t) if !t.trim().is_empty() => t.split_whitespace().map(str::to_string).collect(),
+            _ => {
+                let mut used = HashSet::new();
+                for e in depends.values().flatten() {
+                    used.extend(e.dependencies().into_iter().map(str::to_string));
+                }
+                dag.tasks
+                    .iter()
+                    .map(|t| t.name.clone())
+                    .filter(|n| !used.contains(n))
+                    .collect()
+            }
+        };
+        let mut run = DagRun {
+            node_name: call.node_name.clone(),
+            id: id.clone(),
+            tasks: &dag.tasks,
+            depends,
+            visited: HashSet::new(),
+        };
+        for target in &targets {
+            self.dag_task(&mut run, target, scope);
+        }
+        let fail_fast = dag.fail_fast.unwrap_or(true);
+        let target_ids: Vec<(String, Option<&ContinueOn>)> = targets
+            .iter()
+            .map(|t| {
+                (
+                    self.node_id(&run.task_name(t)),
+                    dag.tasks
+                        .iter()
+                        .find(|x| &x.name == t)
+                        .and_then(|x| x.continue_on.as_ref()),
+                )
+            })
+            .collect();
+        let phase = self.assess_dag(&id, &target_ids, fail_fast);
+        if phase.is_fulfilled() {
+            let outbound: Vec<String> = target_ids
+                .iter()
+                .flat_map(|(t, _)| self.outbound(t))
+                .collect();
+            if let Some(node) = self.nodes.get_mut(&id) {
+                node.outbound_nodes = outbound;
+            }
+            if phase == NodePhase::Succeeded {
+                self.template_outputs(
+                    &id,
+                    template,
+                    scope,
+                    "tasks",
+                    dag.tasks
+                        .iter()
+                        .map(|t| (t.name.clone(), run.task_name(&t.name)))
+                        .collect(),
+                );
+            }
+            return self.mark(&id, phase, None);
+        }
+        phase
+    }
+
+    /// The dependency state of a task, for `depends` evaluation.
+    fn task_state(&self, run: &DagRun, name: &str) -> TaskState {
+        let id = self.node_id(&run.task_name(name));
+        let Some(node) = self.nodes.get(&id) else {
+            return TaskState::not_created();
+        };
+        let mut state = TaskState::node(expr_phase(node.phase));
+        if node.type_ == NodeType::TaskGroup {
+            let children: Vec<expr::Phase> = node
+                .children
+                .iter()
+                .filter_map(|c| self.nodes.get(c))
+                .map(|c| expr_phase(c.phase))
+                .collect();
+            state = state.with_children(children);
+        }
+        if let Some(c) = run
+            .tasks
+            .iter()
+            .find(|t| t.name == name)
+            .and_then(|t| t.continue_on.as_ref())
+        {
+            state = state.with_continue_on(expr::ContinueOn {
+                error: c.error,
+                failed: c.failed,
+            });
+        }
+        state
+    }
+
+    /// Scope for a task's arguments and `when`: the DAG's scope plus every task's variables.
+    fn dag_scope<'s>(&self, run: &DagRun, scope: &'s Scope) -> Scope<'s> {
+        let mut vars = Vec::new();
+        for task in run.tasks {
+            let id = self.node_id(&run.task_name(&task.name));
+            let Some(node) = self.nodes.get(&id) else {
+                continue;
+            };
+            let prefix = format!("tasks.{}", task.name);
+            node_vars(&prefix, node, &mut vars);
+            if node.type_ == NodeType::TaskGroup {
+                self.aggregate_vars(&prefix, node, &mut vars);
+            }
+        }
+        let mut local = scope.child();
+        local.extend(vars);
+        local
+    }
+
+    /// A fanned-out task's outputs as JSON lists (`outputs.result`, `outputs.parameters.<p>`).
+    pub(super) fn aggregate_vars(
+        &self,
+        prefix: &str,
+        group: &crate::workflow::NodeStatus,
+        out: &mut Vec<(String, String)>,
+    ) {
+        let children: Vec<&crate::workflow::NodeStatus> = group
+            .children
+            .iter()
+            .filter_map(|c| self.nodes.get(c))
+            .collect();
+        let results: Vec<serde_json::Value> = children
+            .iter()
+            .filter_map(|c| c.outputs.as_ref().and_then(|o| o.result.clone()))
+            .map(|r| serde_json::from_str(&r).unwrap_or(serde_json::Value::String(r)))
+            .collect();
+        out.push((
+            format!("{prefix}.outputs.result"),
+            serde_json::Value::Array(results).to_string(),
+        ));
+        let mut params: std::collections::BTreeMap<String, Vec<serde_json::Value>> =
+            Default::default();
+        for c in &children {
+            for p in c.outputs.iter().flat_map(|o| o.parameters.iter()) {
+                if let Some(v) = &p.value {
+                    params
+                        .entry(p.name.clone())
+                        .or_default()
+                        .push(serde_json::Value::String(v.0.clone()));
+                }
+            }
+        }
+        for (name, values) in params {
+            out.push((
+                format!("{prefix}.outputs.parameters.{name}"),
+                serde_json::Value::Array(values).to_string(),
+            ));
+        }
+    }
+
+    fn dag_task<'t>(&mut self, run: &mut DagRun<'t>, name: &str, scope: &Scope) {
+        let Some(task) = run.tasks.iter().find(|t| t.name == name) else {
+            return;
+        };
+        if !run.visited.insert(task.name.as_str()) {
+            return;
+        }
+        let node_name = run.task_name(&task.name);
+        let task_id = self.node_id(&node_name);
+        if self.phase_of(&task_id).is_some_and(NodePhase::is_fulfilled) {
+            return;
+        }
+        let depends = run.depends.get(task.name.as_str()).cloned().flatten();
+        let deps: Vec<String> = depends
+            .as_ref()
+            .map(|d| d.dependencies().into_iter().map(str::to_string).collect())
+            .unwrap_or_default();
+        for dep in &deps {
+            self.dag_task(run, dep, scope);
+        }
+        if let Some(expr) = &depends {
+            match expr.evaluate(|n| self.task_state(run, n)) {
+                DependsDecision::Wait => return,
+                DependsDecision::Omit => {
+                    let call = self.task_call(run, task, &node_name, Vec::new());
+                    let id = self.ensure_node(&call, NodeType::Skipped, NodePhase::Omitted);
+                    self.mark(
+                        &id,
+                        NodePhase::Omitted,
+                        Some(expr::OMITTED_MESSAGE.to_string()),
+                    );
+                    self.connect(run, &deps, &id);
+                    return;
+                }
+                DependsDecision::Run => {}
+            }
+        }
+        let local = self.dag_scope(run, scope);
+        if let Some(when) = &task.when {
+            let skip = match substitute_str(when, &local, Mode::Strict)
+                .map_err(|e| e.to_string())
+                .and_then(|w| {
+                    expr::when_true(&w)
+                        .map(|ok| (ok, w))
+                        .map_err(|e| e.to_string())
+                }) {
+                Ok((true, _)) => None,
+                Ok((false, w)) => Some((NodePhase::Skipped, format!("when '{w}' evaluated false"))),
+                Err(e) => Some((NodePhase::Error, e)),
+            };
+            if let Some((phase, message)) = skip {
+                let call = self.task_call(run, task, &node_name, Vec::new());
+                let id = self.ensure_node(&call, NodeType::Skipped, phase);
+                self.mark(&id, phase, Some(message));
+                self.connect(run, &deps, &id);
+                return;
+            }
+        }
+        let items = match fanout::items(
+            task.with_items.as_ref(),
+            task.with_param.as_deref(),
+            task.with_sequence.as_ref(),
+            &local,
+        ) {
+            Ok(items) => items,
+            Err(message) => {
+                let call = self.task_call(run, task, &node_name, Vec::new());
+                let id = self.ensure_node(&call, NodeType::Pod, NodePhase::Error);
+                self.mark(&id, NodePhase::Error, Some(message));
+                self.connect(run, &deps, &id);
+                return;
+            }
+        };
+        match items {
+            None => {
+                let phase_call = match self.arguments(task.arguments.as_ref(), &local) {
+                    Ok(args) => self.task_call(run, task, &node_name, args),
+                    Err(message) => {
+                        let call = self.task_call(run, task, &node_name, Vec::new());
+                        let id = self.ensure_node(&call, NodeType::Pod, NodePhase::Error);
+                        self.mark(&id, NodePhase::Error, Some(message));
+                        self.connect(run, &deps, &id);
+                        return;
+                    }
+                };
+                self.execute(&phase_call, scope);
+                self.connect(run, &deps, &task_id);
+            }
+            Some(items) => {
+                let group_call = self.task_call(run, task, &node_name, Vec::new());
+                let group = self.ensure_node(&group_call, NodeType::TaskGroup, NodePhase::Running);
+                self.connect(run, &deps, &group);
+                let phase = self.fan_out(
+                    &group_call,
+                    &group,
+                    &items,
+                    task.arguments.as_ref(),
+                    task.continue_on.as_ref(),
+                    &local,
+                    scope,
+                );
+                if phase.is_fulfilled() {
+                    self.mark(&group, phase, None);
+                }
+            }
+        }
+    }
+
+    /// Runs one child per item under `group` and returns the group's phase.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn fan_out(
+        &mut self,
+        group_call: &Call,
+        group: &str,
+        items: &[fanout::Item],
+        arguments: Option<&crate::workflow::Arguments>,
+        continue_on: Option<&ContinueOn>,
+        local: &Scope,
+        scope: &Scope,
+    ) -> NodePhase {
+        if items.is_empty() {
+            return self.mark(
+                group,
+                NodePhase::Skipped,
+                Some("Skipped, empty params".into()),
+            );
+        }
+        let mut phases = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let child_name = format!("{}({i}:{})", group_call.node_name, item.label());
+            let mut item_scope = local.child();
+            item_scope.extend(item.vars());
+            let call = match self.arguments(arguments, &item_scope) {
+                Ok(args) => Call {
+                    node_name: child_name.clone(),
+                    display_name: format!("{}({i}:{})", group_call.display_name, item.label()),
+                    arguments: args,
+                    ..group_call.clone()
+                },
+                Err(message) => {
+                    let call = Call {
+                        node_name: child_name.clone(),
+                        display_name: child_name.clone(),
+                        ..group_call.clone()
+                    };
+                    let id = self.ensure_node(&call, NodeType::Pod, NodePhase::Error);
+                    self.add_child(group, &id);
+                    phases.push(self.mark(&id, NodePhase::Error, Some(message)));
+                    continue;
+                }
+            };
+            let phase = self.execute(&call, scope);
+            let id = self.node_id(&child_name);
+            self.add_child(group, &id);
+            phases.push(phase);
+        }
+        if phases.iter().any(|p| !p.is_fulfilled()) {
+            return NodePhase::Running;
+        }
+        phases
+            .iter()
+            .copied()
+            .find(|p| {
+                matches!(p, NodePhase::Failed | NodePhase::Error) && !continues_on(continue_on, *p)
+            })
+            .unwrap_or(NodePhase::Succeeded)
+    }
+
+    /// `arguments.parameters`, substituted strictly: a reference that cannot be resolved here is
+    /// an error naming it.
+    pub(super) fn arguments(
+        &self,
+        arguments: Option<&crate::workflow::Arguments>,
+        scope: &Scope,
+    ) -> Result<Vec<(String, String)>, String> {
+        let mut out = Vec::new();
+        for p in arguments.iter().flat_map(|a| a.parameters.iter()) {
+            let Some(value) = &p.value else { continue };
+            let v =
+                substitute_str(value.as_str(), scope, Mode::Strict).map_err(|e| e.to_string())?;
+            out.push((p.name.clone(), v));
+        }
+        Ok(out)
+    }
+
+    fn task_call(
+        &self,
+        run: &DagRun,
+        task: &DagTask,
+        node_name: &str,
+        arguments: Vec<(String, String)>,
+    ) -> Call {
+        Call {
+            node_name: node_name.to_string(),
+            display_name: task.name.clone(),
+            template: task.template.clone().unwrap_or_default(),
+            arguments,
+            boundary_id: Some(run.id.clone()),
+            attempt: false,
+        }
+    }
+
+    /// Hangs a task's node under the DAG (root tasks) or under its dependencies' outbound nodes.
+    fn connect(&mut self, run: &DagRun, deps: &[String], id: &str) {
+        if deps.is_empty() {
+            let dag_id = run.id.clone();
+            self.add_child(&dag_id, id);
+            return;
+        }
+        for dep in deps {
+            let dep_id = self.node_id(&run.task_name(dep));
+            for parent in self.outbound(&dep_id) {
+                self.add_child(&parent, id);
+            }
+        }
+    }
+
+    /// Argo's `assessDAGPhase`: a breadth-first walk from the DAG's children carrying each
+    /// branch's last completed phase, so an omitted target inherits its branch's failure.
+    fn assess_dag(
+        &self,
+        dag_id: &str,
+        targets: &[(String, Option<&ContinueOn>)],
+        fail_fast: bool,
+    ) -> NodePhase {
+        let Some(dag) = self.nodes.get(dag_id) else {
+            return NodePhase::Running;
+        };
+        let mut target_phase: HashMap<&str, Option<NodePhase>> =
+            targets.iter().map(|(t, _)| (t.as_str(), None)).collect();
+        let mut queue: VecDeque<(String, NodePhase)> = dag
+            .children
+            .iter()
+            .map(|c| (c.clone(), NodePhase::Succeeded))
+            .collect();
+        let mut seen: HashSet<(String, NodePhase)> = HashSet::new();
+        while let Some((id, inherited)) = queue.pop_front() {
+            if !seen.insert((id.clone(), inherited)) {
+                continue;
+            }
+            let Some(node) = self.nodes.get(&id) else {
+                return NodePhase::Running;
+            };
+            if !node.phase.is_fulfilled() {
+                return NodePhase::Running;
+            }
+            let branch = if completed(node.phase) {
+                node.phase
+            } else {
+                inherited
+            };
+            if let Some(slot) = target_phase.get_mut(id.as_str()) {
+                if !slot.is_some_and(|p| matches!(p, NodePhase::Failed | NodePhase::Error)) {
+                    *slot = Some(branch);
+                }
+            }
+            let next: Vec<String> = if node.type_ == NodeType::Retry {
+                node.children
+                    .iter()
+                    .filter_map(|c| self.nodes.get(c))
+                    .flat_map(|c| c.children.clone())
+                    .collect()
+            } else {
+                node.children.clone()
+            };
+            queue.extend(next.into_iter().map(|c| (c, branch)));
+        }
+        let mut result = NodePhase::Succeeded;
+        for (target, continue_on) in targets {
+            match target_phase.get(target.as_str()).copied().flatten() {
+                None => {
+                    result = NodePhase::Running;
+                    if !fail_fast {
+                        break;
+                    }
+                }
+                Some(p) if matches!(p, NodePhase::Failed | NodePhase::Error) => {
+                    if continues_on(*continue_on, p) {
+                        continue;
+                    }
+                    result = p;
+                    if fail_fast {
+                        break;
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        result
+    }
+
+    /// A DAG's or steps template's own `outputs.parameters` (`valueFrom.parameter`) and result.
+    pub(super) fn template_outputs(
+        &mut self,
+        id: &str,
+        template: &Template,
+        scope: &Scope,
+        kind: &str,
+        children: Vec<(String, String)>,
+    ) {
+        let Some(outputs) = &template.outputs else {
+            return;
+        };
+        let mut vars = Vec::new();
+        for (name, node_name) in children {
+            let cid = self.node_id(&node_name);
+            if let Some(node) = self.nodes.get(&cid) {
+                let prefix = format!("{kind}.{name}");
+                node_vars(&prefix, node, &mut vars);
+                if node.type_ == NodeType::TaskGroup {
+                    self.aggregate_vars(&prefix, node, &mut vars);
+                }
+            }
+        }
+        let mut local = scope.child();
+        local.extend(vars);
+        let mut resolved = crate::workflow::Outputs::default();
+        for p in &outputs.parameters {
+            let source = p
+                .value_from
+                .as_ref()
+                .and_then(|v| v.parameter.clone())
+                .or_else(|| p.value.as_ref().map(|v| v.0.clone()));
+            if let Some(source) = source {
+                if let Ok(v) = substitute_str(&source, &local, Mode::Strict) {
+                    resolved.parameters.push(crate::workflow::Parameter {
+                        name: p.name.clone(),
+                        value: Some(v.into()),
+                        ..Default::default()
+                    });
+                }
+            }
+        }
+        if let Some(node) = self.nodes.get_mut(id) {
+            if !resolved.is_empty() {
+                node.outputs = Some(resolved);
+            }
+        }
+    }
+}

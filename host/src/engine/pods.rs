@@ -1,0 +1,245 @@
+//! Pod nodes: the pod a container or script template runs in, and the node's phase and outputs
+//! from what the controller observes of that pod and of the executor's task result.
+
+use serde_json::{Map, Value, json};
+
+use super::walk::{Call, Walker};
+use super::{Action, PodPhase};
+use crate::naming;
+use crate::workflow::labels;
+use crate::workflow::{NodePhase, NodeType, Template};
+
+impl Walker<'_> {
+    pub(super) fn pod(
+        &mut self,
+        call: &Call,
+        template: &Template,
+        inputs: &[(String, String)],
+    ) -> NodePhase {
+        let id = self.ensure_node(call, NodeType::Pod, NodePhase::Pending);
+        let pod_name =
+            naming::pod_name(&self.wf_name, &call.node_name, &template.name, self.format);
+        let namespace = template
+            .namespace
+            .clone()
+            .unwrap_or_else(|| self.namespace.clone());
+        if let Some(error) = self.observed.create_errors.get(&id) {
+            let message = error.clone();
+            return self.mark(&id, NodePhase::Error, Some(message));
+        }
+        let Some(pod) = self.observed.pods.get(&id) else {
+            let was_running = self.phase_of(&id) == Some(NodePhase::Running);
+            if was_running {
+                return self.mark(&id, NodePhase::Error, Some("pod deleted".into()));
+            }
+            if self.creates_left == 0 {
+                return NodePhase::Pending;
+            }
+            self.creates_left -= 1;
+            match self.pod_manifest(call, template, &pod_name, &namespace, &id, inputs) {
+                Ok(manifest) => self.actions.push(Action::CreatePod {
+                    node_id: id.clone(),
+                    namespace,
+                    pod: Box::new(manifest),
+                }),
+                Err(message) => return self.mark(&id, NodePhase::Error, Some(message)),
+            }
+            return NodePhase::Pending;
+        };
+        let pod = pod.clone();
+        if let Some(node) = self.nodes.get_mut(&id) {
+            node.pod_ip = pod.pod_ip.clone().or(node.pod_ip.take());
+            node.host_node_name = pod.host_node_name.clone().or(node.host_node_name.take());
+        }
+        match pod.phase {
+            PodPhase::Pending => NodePhase::Pending,
+            PodPhase::Running | PodPhase::Unknown => self.mark(&id, NodePhase::Running, None),
+            PodPhase::Succeeded | PodPhase::Failed => {
+                let result = self.observed.results.get(&id);
+                if pod.phase == PodPhase::Succeeded && !result.is_some_and(|r| r.complete) {
+                    // As Argo (3.5+) does, a succeeded pod's node settles only once the executor has
+                    // reported its outputs; a failed pod's node does not wait for them.
+                    return self.mark(&id, NodePhase::Running, None);
+                }
+                let mut outputs = result.map(|r| r.outputs.clone()).unwrap_or_default();
+                if outputs.exit_code.is_none() {
+                    outputs.exit_code = pod.exit_code.map(|c| c.to_string());
+                }
+                if let Some(node) = self.nodes.get_mut(&id) {
+                    node.outputs = (!outputs.is_empty()).then_some(outputs);
+                }
+                if pod.phase == PodPhase::Succeeded {
+                    self.mark(&id, NodePhase::Succeeded, None)
+                } else {
+                    let message = match (pod.message.clone(), pod.exit_code) {
+                        (Some(m), _) => m,
+                        (None, Some(code)) => format!("Error (exit code {code})"),
+                        (None, None) => "pod failed".to_string(),
+                    };
+                    self.mark(&id, NodePhase::Failed, Some(message))
+                }
+            }
+        }
+    }
+
+    /// The pod for a node: the template's container named `main`, the workflow's and template's
+    /// pod-level settings, and the labels and annotations that tie it to the workflow.
+    fn pod_manifest(
+        &self,
+        call: &Call,
+        template: &Template,
+        pod_name: &str,
+        namespace: &str,
+        node_id: &str,
+        inputs: &[(String, String)],
+    ) -> Result<Value, String> {
+        let spec = &self.wf.spec;
+        let mut main: Map<String, Value> = match (&template.container, &template.script) {
+            (Some(Value::Object(c)), _) => c.clone(),
+            (None, Some(script)) => {
+                let mut c = script.container.clone();
+                // The executor writes `source` to a file and appends its path to the command.
+                c.insert(
+                    "env".into(),
+                    merged_env(
+                        c.get("env"),
+                        &[("ARGO_SCRIPT_SOURCE", script.source.as_str())],
+                    ),
+                );
+                c
+            }
+            _ => {
+                return Err(format!(
+                    "template {:?}: container must be an object",
+                    template.name
+                ));
+            }
+        };
+        main.insert("name".into(), json!("main"));
+        let env_pairs = [
+            ("ARGO_WORKFLOW_NAME", self.wf_name.as_str()),
+            ("ARGO_WORKFLOW_NAMESPACE", self.namespace.as_str()),
+            ("ARGO_NODE_ID", node_id),
+            ("ARGO_POD_NAME", pod_name),
+        ];
+        main.insert("env".into(), merged_env(main.get("env"), &env_pairs));
+
+        let mut pod_labels: Map<String, Value> = Map::new();
+        pod_labels.insert(labels::WORKFLOW.into(), json!(self.wf_name));
+        pod_labels.insert(labels::COMPLETED.into(), json!("false"));
+        if let Some(id) = &self.config.instance_id {
+            pod_labels.insert(labels::CONTROLLER_INSTANCE_ID.into(), json!(id));
+        }
+        let mut annotations: Map<String, Value> = Map::new();
+        for meta in [spec.pod_metadata.as_ref(), template.metadata.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            pod_labels.extend(meta.labels.iter().map(|(k, v)| (k.clone(), json!(v))));
+            annotations.extend(meta.annotations.iter().map(|(k, v)| (k.clone(), json!(v))));
+        }
+        annotations.insert(labels::NODE_ID.into(), json!(node_id));
+        annotations.insert(labels::NODE_NAME.into(), json!(call.node_name));
+        let executor_view = json!({"name": template.name, "inputs": {"parameters": inputs.iter().map(|(n, v)| json!({"name": n, "value": v})).collect::<Vec<_>>()}, "outputs": template.outputs});
+        annotations.insert(labels::TEMPLATE.into(), json!(executor_view.to_string()));
+
+        let mut pod_spec = Map::new();
+        pod_spec.insert("restartPolicy".into(), json!("Never"));
+        pod_spec.insert("containers".into(), {
+            let mut containers = vec![Value::Object(main)];
+            containers.extend(template.sidecars.iter().flatten().cloned());
+            Value::Array(containers)
+        });
+        if let Some(init) = &template.init_containers {
+            pod_spec.insert("initContainers".into(), json!(init));
+        }
+        let service_account = template
+            .service_account_name
+            .as_ref()
+            .or(spec.service_account_name.as_ref());
+        if let Some(sa) = service_account {
+            pod_spec.insert("serviceAccountName".into(), json!(sa));
+        }
+        let node_selector = template
+            .node_selector
+            .as_ref()
+            .or(spec.node_selector.as_ref());
+        if let Some(ns) = node_selector {
+            pod_spec.insert("nodeSelector".into(), json!(ns));
+        }
+        if let Some(t) = template.tolerations.as_ref().or(spec.tolerations.as_ref()) {
+            pod_spec.insert("tolerations".into(), json!(t));
+        }
+        if let Some(a) = template.affinity.as_ref().or(spec.affinity.as_ref()) {
+            pod_spec.insert("affinity".into(), a.clone());
+        }
+        let volumes: Vec<Value> = spec
+            .volumes
+            .iter()
+            .flatten()
+            .chain(template.volumes.iter().flatten())
+            .cloned()
+            .collect();
+        if !volumes.is_empty() {
+            pod_spec.insert("volumes".into(), Value::Array(volumes));
+        }
+        if let Some(s) = &spec.image_pull_secrets {
+            pod_spec.insert("imagePullSecrets".into(), json!(s));
+        }
+        if let Some(sc) = template
+            .security_context
+            .as_ref()
+            .or(spec.security_context.as_ref())
+        {
+            pod_spec.insert("securityContext".into(), sc.clone());
+        }
+        if let Some(p) = template
+            .priority_class_name
+            .as_ref()
+            .or(spec.pod_priority_class_name.as_ref())
+        {
+            pod_spec.insert("priorityClassName".into(), json!(p));
+        }
+        if let Some(deadline) = &template.active_deadline_seconds {
+            let seconds: i64 = deadline.0.parse().map_err(|_| {
+                format!(
+                    "template {:?}: activeDeadlineSeconds {:?} is not a number of seconds",
+                    template.name, deadline.0
+                )
+            })?;
+            pod_spec.insert("activeDeadlineSeconds".into(), json!(seconds));
+        }
+
+        let mut metadata = json!({
+            "name": pod_name,
+            "namespace": namespace,
+            "labels": pod_labels,
+            "annotations": annotations,
+        });
+        // An owner reference only where Kubernetes can honour it: same namespace (and cluster).
+        if namespace == self.namespace {
+            if let Some(uid) = &self.wf.metadata.uid {
+                metadata["ownerReferences"] = json!([{
+                    "apiVersion": "argoproj.io/v1alpha1",
+                    "kind": "Workflow",
+                    "name": self.wf_name,
+                    "uid": uid,
+                    "controller": true,
+                    "blockOwnerDeletion": true,
+                }]);
+            }
+        }
+        Ok(json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": pod_spec}))
+    }
+}
+
+/// The container's env with these variables set (replacing any of the same name).
+fn merged_env(existing: Option<&Value>, extra: &[(&str, &str)]) -> Value {
+    let mut env: Vec<Value> = existing
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    env.retain(|e| !extra.iter().any(|(k, _)| e["name"] == *k));
+    env.extend(extra.iter().map(|(k, v)| json!({"name": k, "value": v})));
+    Value::Array(env)
+}

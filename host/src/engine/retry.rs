@@ -1,0 +1,220 @@
+//! `retryStrategy`: a Retry node whose children are attempts `name(0)`, `name(1)`…, retried per
+//! `retryPolicy` up to `limit` times, with back-off between attempts.
+
+use std::time::Duration;
+
+use super::template::{Mode, Scope, substitute_str};
+use super::walk::{Call, Walker};
+use crate::workflow::{NodePhase, NodeType, RetryStrategy, Template};
+
+impl Walker<'_> {
+    pub(super) fn retry(&mut self, call: &Call, template: &Template, scope: &Scope) -> NodePhase {
+        let id = self.ensure_node(call, NodeType::Retry, NodePhase::Running);
+        let Some(strategy) = &template.retry_strategy else {
+            return NodePhase::Running;
+        };
+        let mut local = scope.child();
+        local.extend(
+            call.arguments
+                .iter()
+                .map(|(n, v)| (format!("inputs.parameters.{n}"), v.clone())),
+        );
+        let limit = match retry_limit(strategy, &local) {
+            Ok(l) => l,
+            Err(message) => return self.mark(&id, NodePhase::Error, Some(message)),
+        };
+        let attempts = self
+            .nodes
+            .get(&id)
+            .map(|n| n.children.clone())
+            .unwrap_or_default();
+        let mut attempt_no = attempts.len().saturating_sub(1);
+        let mut last_phase = attempts.last().and_then(|a| self.phase_of(a));
+        if last_phase.is_none_or(|p| !p.is_fulfilled()) {
+            last_phase = Some(self.attempt(call, &id, attempt_no, scope));
+        }
+        loop {
+            let Some(phase) = last_phase else {
+                return NodePhase::Running;
+            };
+            if !phase.is_fulfilled() {
+                return NodePhase::Running;
+            }
+            let last_id = self.node_id(&format!("{}({attempt_no})", call.node_name));
+            let last_outputs = self.nodes.get(&last_id).and_then(|n| n.outputs.clone());
+            if phase == NodePhase::Succeeded || phase == NodePhase::Skipped {
+                if let Some(node) = self.nodes.get_mut(&id) {
+                    node.outputs = last_outputs;
+                }
+                return self.mark(&id, phase, None);
+            }
+            let retried = u32::try_from(attempt_no).unwrap_or(u32::MAX);
+            if !retryable(strategy.retry_policy.as_deref(), phase)
+                || limit.is_some_and(|l| retried >= l)
+            {
+                let message = self.nodes.get(&last_id).and_then(|n| n.message.clone());
+                if let Some(node) = self.nodes.get_mut(&id) {
+                    node.outputs = last_outputs;
+                }
+                return self.mark(&id, phase, message);
+            }
+            // Back off before the next attempt.
+            match backoff(strategy, retried, &local) {
+                Err(message) => return self.mark(&id, NodePhase::Error, Some(message)),
+                Ok(Some(wait)) => {
+                    let finished = self
+                        .nodes
+                        .get(&last_id)
+                        .and_then(|n| n.finished_at.clone())
+                        .map_or(self.now, |t| t.0);
+                    let due = finished
+                        .checked_add(jiff::SignedDuration::try_from(wait).unwrap_or_default())
+                        .unwrap_or(finished);
+                    if self.now < due {
+                        let left = Duration::try_from(due.duration_since(self.now)).unwrap_or(wait);
+                        self.requeue(left);
+                        self.mark(
+                            &id,
+                            NodePhase::Running,
+                            Some(format!("Backoff for {}", human(wait))),
+                        );
+                        return NodePhase::Running;
+                    }
+                }
+                Ok(None) => {}
+            }
+            attempt_no += 1;
+            last_phase = Some(self.attempt(call, &id, attempt_no, scope));
+        }
+    }
+
+    fn attempt(&mut self, call: &Call, retry_id: &str, n: usize, scope: &Scope) -> NodePhase {
+        let attempt = Call {
+            node_name: format!("{}({n})", call.node_name),
+            display_name: format!("{}({n})", call.display_name),
+            attempt: true,
+            ..call.clone()
+        };
+        let phase = self.execute(&attempt, scope);
+        let attempt_id = self.node_id(&attempt.node_name);
+        self.add_child(retry_id, &attempt_id);
+        phase
+    }
+}
+
+fn retry_limit(strategy: &RetryStrategy, scope: &Scope) -> Result<Option<u32>, String> {
+    let Some(limit) = &strategy.limit else {
+        return Ok(None);
+    };
+    let text = substitute_str(limit.as_str(), scope, Mode::Strict).map_err(|e| e.to_string())?;
+    text.trim()
+        .parse::<u32>()
+        .map(Some)
+        .map_err(|_| format!("retryStrategy.limit {text:?} is not a non-negative integer"))
+}
+
+/// Whether a failed attempt is retried under `policy` (default `OnFailure`).
+fn retryable(policy: Option<&str>, phase: NodePhase) -> bool {
+    match policy.unwrap_or("OnFailure") {
+        "Always" => matches!(phase, NodePhase::Failed | NodePhase::Error),
+        "OnError" | "OnTransientError" => phase == NodePhase::Error,
+        _ => phase == NodePhase::Failed,
+    }
+}
+
+/// The wait before attempt `retried + 1`: `duration * factor^retried`, capped by `cap`.
+fn backoff(
+    strategy: &RetryStrategy,
+    retried: u32,
+    scope: &Scope,
+) -> Result<Option<Duration>, String> {
+    let Some(b) = &strategy.backoff else {
+        return Ok(None);
+    };
+    let Some(duration) = &b.duration else {
+        return Ok(None);
+    };
+    let base = parse_duration(
+        &substitute_str(duration.as_str(), scope, Mode::Strict).map_err(|e| e.to_string())?,
+    )?;
+    let factor = match &b.factor {
+        Some(f) => f.as_str().trim().parse::<f64>().map_err(|_| {
+            format!(
+                "retryStrategy.backoff.factor {:?} is not a number",
+                f.as_str()
+            )
+        })?,
+        None => 1.0,
+    };
+    let exponent = i32::try_from(retried.saturating_sub(1)).unwrap_or(i32::MAX);
+    let mut wait = base.mul_f64(factor.max(0.0).powi(exponent).min(1e6));
+    if let Some(cap) = &b.cap {
+        wait = wait.min(parse_duration(cap.as_str())?);
+    }
+    Ok(Some(wait))
+}
+
+/// A Go duration (`10s`, `1m30s`, `1h`, `500ms`) or a number of seconds.
+pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    let bad = || format!("{text:?} is not a duration (e.g. 30s, 1m, 1h30m)");
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let value: f64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let seconds = match &rest[..unit_len] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 0.001,
+            _ => return Err(bad()),
+        };
+        total += Duration::from_secs_f64(value * seconds);
+        rest = &rest[unit_len..];
+    }
+    Ok(total)
+}
+
+fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 {
+        format!("{}m{}s", s / 60, s % 60)
+    } else {
+        format!("{}s", d.as_secs_f64().round())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn policies() {
+        assert!(retryable(None, NodePhase::Failed));
+        assert!(!retryable(None, NodePhase::Error));
+        assert!(retryable(Some("OnError"), NodePhase::Error));
+        assert!(retryable(Some("Always"), NodePhase::Error));
+    }
+}

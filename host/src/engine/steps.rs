@@ -1,0 +1,196 @@
+//! Steps templates: groups of steps run in order, the steps of a group in parallel; a step's
+//! `when` may skip it; a failed step fails its group (unless `continueOn`) and the template.
+
+use super::fanout;
+use super::template::{Mode, Scope, substitute_str};
+use super::walk::{Call, Walker, node_vars};
+use super::{dag::continues_on, expr};
+use crate::workflow::{NodePhase, NodeType, Template, WorkflowStep};
+
+impl Walker<'_> {
+    pub(super) fn steps(&mut self, call: &Call, template: &Template, scope: &Scope) -> NodePhase {
+        let id = self.ensure_node(call, NodeType::Steps, NodePhase::Running);
+        let Some(groups) = &template.steps else {
+            return NodePhase::Running;
+        };
+        let mut vars: Vec<(String, String)> = Vec::new();
+        let mut previous: Vec<String> = Vec::new();
+        for (i, group) in groups.iter().enumerate() {
+            let group_name = format!("{}[{i}]", call.node_name);
+            let group_call = Call {
+                node_name: group_name.clone(),
+                display_name: format!("[{i}]"),
+                template: call.template.clone(),
+                arguments: Vec::new(),
+                boundary_id: Some(id.clone()),
+                attempt: false,
+            };
+            let group_id = self.ensure_node(&group_call, NodeType::StepGroup, NodePhase::Running);
+            if i == 0 {
+                self.add_child(&id, &group_id);
+            } else {
+                for parent in &previous {
+                    self.add_child(parent, &group_id);
+                }
+            }
+            let mut local = scope.child();
+            local.extend(vars.clone());
+            let mut running = false;
+            let mut failure: Option<(NodePhase, String)> = None;
+            for step in &group.0 {
+                let step_name = format!("{group_name}.{}", step.name);
+                let phase = self.step(&group_call, &group_id, step, &step_name, &local, scope);
+                if !phase.is_fulfilled() {
+                    running = true;
+                } else if matches!(phase, NodePhase::Failed | NodePhase::Error)
+                    && !continues_on(step.continue_on.as_ref(), phase)
+                    && failure.is_none()
+                {
+                    failure = Some((
+                        phase,
+                        format!("child '{}' failed", self.node_id(&step_name)),
+                    ));
+                }
+            }
+            if running {
+                return NodePhase::Running;
+            }
+            if let Some((phase, message)) = failure {
+                self.mark(&group_id, phase, Some(message.clone()));
+                return self.mark(&id, phase, Some(message));
+            }
+            self.mark(&group_id, NodePhase::Succeeded, None);
+            let group_children = self
+                .nodes
+                .get(&group_id)
+                .map(|n| n.children.clone())
+                .unwrap_or_default();
+            previous = group_children
+                .iter()
+                .flat_map(|c| self.outbound(c))
+                .collect();
+            if previous.is_empty() {
+                previous.push(group_id.clone());
+            }
+            for step in &group.0 {
+                let step_id = self.node_id(&format!("{group_name}.{}", step.name));
+                if let Some(node) = self.nodes.get(&step_id) {
+                    let prefix = format!("steps.{}", step.name);
+                    node_vars(&prefix, node, &mut vars);
+                    if node.type_ == NodeType::TaskGroup {
+                        self.aggregate_vars(&prefix, node, &mut vars);
+                    }
+                }
+            }
+        }
+        if let Some(node) = self.nodes.get_mut(&id) {
+            node.outbound_nodes = previous;
+        }
+        let children: Vec<(String, String)> = groups
+            .iter()
+            .enumerate()
+            .flat_map(|(i, g)| {
+                g.0.iter().map(move |s| {
+                    (
+                        s.name.clone(),
+                        format!("{}[{i}].{}", call.node_name, s.name),
+                    )
+                })
+            })
+            .collect();
+        let mut local = scope.child();
+        local.extend(vars);
+        self.template_outputs(&id, template, &local, "steps", children);
+        self.mark(&id, NodePhase::Succeeded, None)
+    }
+
+    /// One step of a group: skipped by `when`, fanned out by items, or run.
+    fn step(
+        &mut self,
+        group_call: &Call,
+        group_id: &str,
+        step: &WorkflowStep,
+        step_name: &str,
+        local: &Scope,
+        scope: &Scope,
+    ) -> NodePhase {
+        let step_id = self.node_id(step_name);
+        if let Some(phase) = self.phase_of(&step_id).filter(|p| p.is_fulfilled()) {
+            return phase;
+        }
+        let base = Call {
+            node_name: step_name.to_string(),
+            display_name: step.name.clone(),
+            template: step.template.clone().unwrap_or_default(),
+            arguments: Vec::new(),
+            boundary_id: group_call.boundary_id.clone(),
+            attempt: false,
+        };
+        if let Some(when) = &step.when {
+            let verdict = substitute_str(when, local, Mode::Strict)
+                .map_err(|e| e.to_string())
+                .and_then(|w| {
+                    expr::when_true(&w)
+                        .map(|ok| (ok, w))
+                        .map_err(|e| e.to_string())
+                });
+            let skip = match verdict {
+                Ok((true, _)) => None,
+                Ok((false, w)) => Some((NodePhase::Skipped, format!("when '{w}' evaluated false"))),
+                Err(e) => Some((NodePhase::Error, e)),
+            };
+            if let Some((phase, message)) = skip {
+                let id = self.ensure_node(&base, NodeType::Skipped, phase);
+                self.add_child(group_id, &id);
+                return self.mark(&id, phase, Some(message));
+            }
+        }
+        let items = match fanout::items(
+            step.with_items.as_ref(),
+            step.with_param.as_deref(),
+            step.with_sequence.as_ref(),
+            local,
+        ) {
+            Ok(items) => items,
+            Err(message) => {
+                let id = self.ensure_node(&base, NodeType::Pod, NodePhase::Error);
+                self.add_child(group_id, &id);
+                return self.mark(&id, NodePhase::Error, Some(message));
+            }
+        };
+        match items {
+            None => {
+                let call = match self.arguments(step.arguments.as_ref(), local) {
+                    Ok(arguments) => Call { arguments, ..base },
+                    Err(message) => {
+                        let id = self.ensure_node(&base, NodeType::Pod, NodePhase::Error);
+                        self.add_child(group_id, &id);
+                        return self.mark(&id, NodePhase::Error, Some(message));
+                    }
+                };
+                let phase = self.execute(&call, scope);
+                self.add_child(group_id, &step_id);
+                phase
+            }
+            Some(items) => {
+                // Argo hangs fanned-out steps directly under the group, through a TaskGroup-like node.
+                let tg = self.ensure_node(&base, NodeType::TaskGroup, NodePhase::Running);
+                self.add_child(group_id, &tg);
+                let phase = self.fan_out(
+                    &base,
+                    &tg,
+                    &items,
+                    step.arguments.as_ref(),
+                    step.continue_on.as_ref(),
+                    local,
+                    scope,
+                );
+                if phase.is_fulfilled() {
+                    self.mark(&tg, phase, None)
+                } else {
+                    phase
+                }
+            }
+        }
+    }
+}

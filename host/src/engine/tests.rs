@@ -1,0 +1,462 @@
+//! The engine against Argo-shaped workflows, with no server: a small harness plays the part of
+//! the cluster (pods appear when created and finish as each test says).
+
+use serde_json::Value;
+
+use super::*;
+use crate::workflow::{AnyString, NodePhase, Outputs, Parameter, Workflow, WorkflowPhase};
+
+/// How the harness's "cluster" finishes a pod: phase, exit code, outputs.
+type Behaviour<'b> = dyn Fn(&Value) -> (PodPhase, Option<i32>, Outputs) + 'b;
+
+struct Harness {
+    wf: Workflow,
+    observed: Observed,
+    config: EngineConfig,
+    now: jiff::Timestamp,
+    created: Vec<Value>,
+}
+
+fn workflow(yaml: &str) -> Workflow {
+    let mut wf: Workflow =
+        serde_yaml::from_str(&format!("metadata: {{}}\n{yaml}")).expect("test workflow parses");
+    wf.metadata.name = Some("wf".into());
+    wf.metadata.namespace = Some("argo".into());
+    wf.metadata.uid = Some("uid-1".into());
+    wf
+}
+
+impl Harness {
+    fn new(yaml: &str) -> Self {
+        Harness {
+            wf: workflow(yaml),
+            observed: Observed::default(),
+            config: EngineConfig::default(),
+            now: jiff::Timestamp::from_second(1_800_000_000).unwrap(),
+            created: Vec::new(),
+        }
+    }
+
+    /// One reconcile; returns the pods it asked to create.
+    fn step(&mut self) -> Vec<Value> {
+        let decision = reconcile(&self.wf, &self.observed, &self.config, self.now);
+        self.wf.status = Some(decision.status);
+        let pods: Vec<Value> = decision
+            .actions
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::CreatePod { pod, .. } => Some(*pod),
+                _ => None,
+            })
+            .collect();
+        self.created.extend(pods.iter().cloned());
+        pods
+    }
+
+    fn node_id(pod: &Value) -> String {
+        pod["metadata"]["annotations"][crate::workflow::labels::NODE_ID]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Pods created become observed and finish per `behaviour`; repeat until the workflow ends.
+    fn run(&mut self, behaviour: &Behaviour<'_>) -> WorkflowPhase {
+        for _ in 0..100 {
+            let pods = self.step();
+            if let Some(phase) = self.phase().filter(|p| p.is_finished()) {
+                return phase;
+            }
+            for pod in pods {
+                let (phase, exit_code, outputs) = behaviour(&pod);
+                let id = Self::node_id(&pod);
+                self.observed.pods.insert(
+                    id.clone(),
+                    ObservedPod {
+                        name: pod["metadata"]["name"].as_str().unwrap().to_string(),
+                        phase,
+                        message: None,
+                        exit_code,
+                        pod_ip: Some("10.0.0.1".into()),
+                        host_node_name: Some("node".into()),
+                        deleting: false,
+                    },
+                );
+                self.observed.results.insert(
+                    id,
+                    ObservedResult {
+                        outputs,
+                        complete: true,
+                    },
+                );
+            }
+            self.now = self
+                .now
+                .checked_add(jiff::SignedDuration::from_secs(1))
+                .unwrap();
+        }
+        panic!("workflow did not finish: {:#?}", self.wf.status)
+    }
+
+    fn phase(&self) -> Option<WorkflowPhase> {
+        self.wf.status.as_ref().and_then(|s| s.phase)
+    }
+
+    fn node(&self, display: &str) -> &crate::workflow::NodeStatus {
+        let status = self.wf.status.as_ref().unwrap();
+        status
+            .nodes
+            .values()
+            .find(|n| n.display_name == display)
+            .unwrap_or_else(|| panic!("no node {display}: {:#?}", status.nodes.keys()))
+    }
+
+    fn pod_names(&self) -> Vec<String> {
+        self.created
+            .iter()
+            .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// Distinct pods asked for (a pod asked for again before it is observed is the same pod).
+    fn distinct_pods(&self) -> usize {
+        self.pod_names()
+            .into_iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    }
+}
+
+fn succeed(_: &Value) -> (PodPhase, Option<i32>, Outputs) {
+    (PodPhase::Succeeded, Some(0), Outputs::default())
+}
+
+fn args_of(pod: &Value) -> String {
+    pod["spec"]["containers"][0]["args"].to_string()
+}
+
+const HELLO: &str = r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      container: {image: argoproj/argosay:v2, args: [echo, hello]}
+"#;
+
+#[test]
+fn hello_world_runs_one_pod_named_after_the_workflow() {
+    let mut h = Harness::new(HELLO);
+    let pods = h.step();
+    assert_eq!(pods.len(), 1);
+    let pod = &pods[0];
+    assert_eq!(
+        pod["metadata"]["name"], "wf",
+        "a single-node workflow's pod is named after it (v2 names)"
+    );
+    assert_eq!(pod["metadata"]["namespace"], "argo");
+    assert_eq!(
+        pod["metadata"]["labels"]["workflows.argoproj.io/workflow"],
+        "wf"
+    );
+    assert_eq!(pod["metadata"]["ownerReferences"][0]["uid"], "uid-1");
+    assert_eq!(pod["spec"]["containers"][0]["name"], "main");
+    assert_eq!(pod["spec"]["containers"][0]["image"], "argoproj/argosay:v2");
+    assert_eq!(pod["spec"]["restartPolicy"], "Never");
+    // Reconciling again before the pod is observed asks for the same pod (idempotent by name).
+    let again = h.step();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0]["metadata"]["name"], "wf");
+    assert_eq!(h.run(&succeed), WorkflowPhase::Succeeded);
+    let status = h.wf.status.as_ref().unwrap();
+    assert_eq!(status.progress.as_deref(), Some("1/1"));
+    assert!(status.finished_at.is_some());
+    assert_eq!(h.node("wf").phase, NodePhase::Succeeded);
+}
+
+#[test]
+fn steps_run_group_by_group() {
+    let mut h = Harness::new(
+        r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - {name: first, template: say, arguments: {parameters: [{name: msg, value: one}]}}
+        - - {name: second-a, template: say, arguments: {parameters: [{name: msg, value: two}]}}
+          - {name: second-b, template: say, arguments: {parameters: [{name: msg, value: three}]}}
+    - name: say
+      inputs: {parameters: [{name: msg}]}
+      container: {image: argoproj/argosay:v2, args: [echo, "{{inputs.parameters.msg}}"]}
+"#,
+    );
+    let first = h.step();
+    assert_eq!(first.len(), 1, "only the first group starts");
+    assert_eq!(args_of(&first[0]), r#"["echo","one"]"#);
+    assert_eq!(h.run(&succeed), WorkflowPhase::Succeeded);
+    assert_eq!(h.distinct_pods(), 3, "{:?}", h.pod_names());
+    assert_eq!(h.node("[1]").children.len(), 2);
+    assert_eq!(
+        h.node("second-b").inputs.as_ref().unwrap().parameters[0].value,
+        Some(AnyString::from("three"))
+    );
+}
+
+const DIAMOND: &str = r#"
+spec:
+  entrypoint: diamond
+  templates:
+    - name: diamond
+      dag:
+        tasks:
+          - {name: A, template: echo, arguments: {parameters: [{name: message, value: A}]}}
+          - {name: B, depends: A, template: echo, arguments: {parameters: [{name: message, value: "{{tasks.A.outputs.parameters.out}}-B"}]}}
+          - {name: C, depends: A, template: echo, arguments: {parameters: [{name: message, value: C}]}}
+          - {name: D, depends: B && C, template: echo, arguments: {parameters: [{name: message, value: D}]}}
+    - name: echo
+      inputs: {parameters: [{name: message}]}
+      outputs: {parameters: [{name: out, valueFrom: {path: /tmp/out}}]}
+      container: {image: argoproj/argosay:v2, args: [echo, "{{inputs.parameters.message}}", /tmp/out]}
+"#;
+
+fn echo_outputs(pod: &Value) -> (PodPhase, Option<i32>, Outputs) {
+    let args: Vec<String> =
+        serde_json::from_value(pod["spec"]["containers"][0]["args"].clone()).unwrap();
+    let value = args.get(1).cloned().unwrap_or_default();
+    let outputs = Outputs {
+        parameters: vec![Parameter {
+            name: "out".into(),
+            value: Some(value.into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    (PodPhase::Succeeded, Some(0), outputs)
+}
+
+#[test]
+fn dag_diamond_with_outputs_passed_between_tasks() {
+    let mut h = Harness::new(DIAMOND);
+    assert_eq!(h.step().len(), 1, "only A has no dependencies");
+    assert_eq!(h.run(&echo_outputs), WorkflowPhase::Succeeded);
+    assert_eq!(h.distinct_pods(), 4, "{:?}", h.pod_names());
+    let b = h
+        .created
+        .iter()
+        .find(|p| p["metadata"]["annotations"]["workflows.argoproj.io/node-name"] == "wf.B")
+        .unwrap();
+    assert_eq!(
+        args_of(b),
+        r#"["echo","A-B","/tmp/out"]"#,
+        "B received A's output parameter"
+    );
+    // D hangs under both B and C; A under the DAG node.
+    let d_id = h.node("D").id.clone();
+    assert!(h.node("B").children.contains(&d_id) && h.node("C").children.contains(&d_id));
+    assert!(h.node("wf").children.contains(&h.node("A").id));
+    assert_eq!(
+        h.wf.status.as_ref().unwrap().progress.as_deref(),
+        Some("4/4")
+    );
+}
+
+#[test]
+fn a_failed_task_fails_the_dag_and_omits_its_dependents() {
+    let mut h = Harness::new(DIAMOND);
+    let phase = h.run(&|pod: &Value| {
+        if pod["metadata"]["annotations"]["workflows.argoproj.io/node-name"] == "wf.B" {
+            (PodPhase::Failed, Some(3), Outputs::default())
+        } else {
+            echo_outputs(pod)
+        }
+    });
+    assert_eq!(phase, WorkflowPhase::Failed);
+    assert_eq!(h.node("B").message.as_deref(), Some("Error (exit code 3)"));
+    assert_eq!(h.node("D").phase, NodePhase::Omitted);
+    let message =
+        h.wf.status
+            .as_ref()
+            .unwrap()
+            .message
+            .clone()
+            .unwrap_or_default();
+    assert!(message.contains("exit code 3"), "{message}");
+}
+
+#[test]
+fn depends_on_failure_and_when_conditions() {
+    let mut h = Harness::new(
+        r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      dag:
+        tasks:
+          - {name: flaky, template: fail}
+          - {name: cleanup, depends: flaky.Failed, template: ok}
+          - {name: never, depends: flaky.Succeeded, template: ok}
+          - {name: maybe, template: ok, when: "{{workflow.name}} == other"}
+    - name: fail
+      container: {image: argoproj/argosay:v2, args: [exit, "1"]}
+    - name: ok
+      container: {image: argoproj/argosay:v2}
+"#,
+    );
+    let phase = h.run(&|pod: &Value| {
+        if args_of(pod).contains("exit") {
+            (PodPhase::Failed, Some(1), Outputs::default())
+        } else {
+            succeed(pod)
+        }
+    });
+    assert_eq!(h.node("cleanup").phase, NodePhase::Succeeded);
+    assert_eq!(h.node("never").phase, NodePhase::Omitted);
+    assert_eq!(h.node("maybe").phase, NodePhase::Skipped);
+    assert_eq!(
+        h.node("maybe").message.as_deref(),
+        Some("when 'wf == other' evaluated false")
+    );
+    // The failure of `flaky` reaches the leaves `never` (omitted) → the DAG fails, as in Argo.
+    assert_eq!(phase, WorkflowPhase::Failed);
+}
+
+#[test]
+fn with_items_fans_out_with_argo_node_names() {
+    let mut h = Harness::new(
+        r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - name: print
+            template: say
+            arguments: {parameters: [{name: os, value: "{{item.image}}:{{item.tag}}"}]}
+            withItems:
+              - {image: debian, tag: "9.1"}
+              - {image: alpine, tag: "3.6"}
+    - name: say
+      inputs: {parameters: [{name: os}]}
+      container: {image: argoproj/argosay:v2, args: [echo, "{{inputs.parameters.os}}"]}
+"#,
+    );
+    assert_eq!(h.run(&succeed), WorkflowPhase::Succeeded);
+    let names: Vec<String> = h
+        .created
+        .iter()
+        .map(|p| {
+            p["metadata"]["annotations"]["workflows.argoproj.io/node-name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "wf[0].print(0:image:debian,tag:9.1)",
+            "wf[0].print(1:image:alpine,tag:3.6)"
+        ]
+    );
+    assert_eq!(args_of(&h.created[1]), r#"["echo","alpine:3.6"]"#);
+}
+
+#[test]
+fn retries_until_success_within_the_limit() {
+    let mut h = Harness::new(
+        r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      retryStrategy: {limit: "3"}
+      container: {image: argoproj/argosay:v2, args: [exit, "1"]}
+"#,
+    );
+    let attempts = std::cell::Cell::new(0);
+    let phase = h.run(&|_pod: &Value| {
+        attempts.set(attempts.get() + 1);
+        if attempts.get() < 3 {
+            (PodPhase::Failed, Some(1), Outputs::default())
+        } else {
+            (PodPhase::Succeeded, Some(0), Outputs::default())
+        }
+    });
+    assert_eq!(phase, WorkflowPhase::Succeeded);
+    assert_eq!(
+        h.node("wf").children.len(),
+        3,
+        "three attempts under the retry node"
+    );
+    assert_eq!(h.node("wf(2)").phase, NodePhase::Succeeded);
+    let names = h.pod_names();
+    assert_eq!(names.len(), 3);
+    assert!(names.iter().all(|n| n.starts_with("wf-main-")), "{names:?}");
+}
+
+#[test]
+fn retries_stop_at_the_limit() {
+    let mut h = Harness::new(
+        r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      retryStrategy: {limit: 1, backoff: {duration: "5s"}}
+      container: {image: argoproj/argosay:v2, args: [exit, "2"]}
+"#,
+    );
+    let phase = h.run(&|_: &Value| (PodPhase::Failed, Some(2), Outputs::default()));
+    assert_eq!(phase, WorkflowPhase::Failed);
+    assert_eq!(h.node("wf").children.len(), 2);
+    assert_eq!(h.node("wf").message.as_deref(), Some("Error (exit code 2)"));
+}
+
+#[test]
+fn a_missing_parameter_is_an_error_naming_it() {
+    let mut h = Harness::new(
+        r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      inputs: {parameters: [{name: who}]}
+      container: {image: argoproj/argosay:v2}
+"#,
+    );
+    h.step();
+    assert_eq!(h.phase(), Some(WorkflowPhase::Error));
+    assert_eq!(
+        h.wf.status.as_ref().unwrap().message.as_deref(),
+        Some("inputs.parameters.who was not supplied")
+    );
+    assert!(h.created.is_empty());
+}
+
+#[test]
+fn workflow_parallelism_limits_running_pods() {
+    let mut h = Harness::new(
+        r#"
+spec:
+  entrypoint: main
+  parallelism: 2
+  templates:
+    - name: main
+      steps:
+        - - {name: fan, template: ok, withSequence: {count: "5"}}
+    - name: ok
+      container: {image: argoproj/argosay:v2}
+"#,
+    );
+    assert_eq!(h.step().len(), 2);
+    assert_eq!(h.run(&succeed), WorkflowPhase::Succeeded);
+    assert_eq!(
+        h.created
+            .iter()
+            .map(Harness::node_id)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        5
+    );
+}

@@ -1,0 +1,451 @@
+//! The walk over a workflow's templates: one call per template invocation, creating or updating
+//! its node, recursing into DAGs, steps and retries, and returning the node's phase.
+//!
+//! Everything the walk decides lands in `nodes` (the new status) and `actions`; a problem with the
+//! workflow's content (a missing parameter, an unresolvable reference) becomes an `Error` node
+//! with a message that names it — never a panic.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::template::{Mode, Scope};
+use super::{Action, EngineConfig, Observed, time};
+use crate::naming::{self, PodNameFormat};
+use crate::workflow::{NodePhase, NodeStatus, NodeType, Outputs, Parameter, Template, Workflow};
+
+/// One template invocation: which node runs which template with which arguments.
+#[derive(Debug, Clone)]
+pub(super) struct Call {
+    pub(super) node_name: String,
+    pub(super) display_name: String,
+    pub(super) template: String,
+    /// Argument values by parameter name, already substituted.
+    pub(super) arguments: Vec<(String, String)>,
+    pub(super) boundary_id: Option<String>,
+    /// An attempt of a retry node: run the template itself, not another retry.
+    pub(super) attempt: bool,
+}
+
+pub(super) struct Walker<'a> {
+    pub(super) wf: &'a Workflow,
+    pub(super) wf_name: String,
+    pub(super) namespace: String,
+    pub(super) observed: &'a Observed,
+    pub(super) config: &'a EngineConfig,
+    pub(super) now: jiff::Timestamp,
+    pub(super) format: PodNameFormat,
+    pub(super) nodes: BTreeMap<String, NodeStatus>,
+    templates: HashMap<&'a str, &'a Template>,
+    pub(super) actions: Vec<Action>,
+    pub(super) requeue_after: Option<Duration>,
+    /// Pods this reconcile may still create (per-reconcile cap and workflow `parallelism`).
+    pub(super) creates_left: usize,
+}
+
+impl<'a> Walker<'a> {
+    pub(super) fn new(
+        wf: &'a Workflow,
+        observed: &'a Observed,
+        config: &'a EngineConfig,
+        now: jiff::Timestamp,
+        format: PodNameFormat,
+        nodes: BTreeMap<String, NodeStatus>,
+    ) -> Self {
+        let templates = wf
+            .spec
+            .templates
+            .iter()
+            .map(|t| (t.name.as_str(), t))
+            .collect();
+        let running_pods = nodes
+            .values()
+            .filter(|n| {
+                n.type_ == NodeType::Pod
+                    && !n.phase.is_fulfilled()
+                    && observed.pods.contains_key(&n.id)
+            })
+            .count();
+        let parallelism = wf
+            .spec
+            .parallelism
+            .and_then(|p| usize::try_from(p).ok())
+            .filter(|p| *p > 0);
+        let creates_left = match parallelism {
+            Some(p) => p
+                .saturating_sub(running_pods)
+                .min(config.max_pod_creates_per_reconcile),
+            None => config.max_pod_creates_per_reconcile,
+        };
+        Walker {
+            wf,
+            wf_name: wf.metadata.name.clone().unwrap_or_default(),
+            namespace: wf.metadata.namespace.clone().unwrap_or_default(),
+            observed,
+            config,
+            now,
+            format,
+            nodes,
+            templates,
+            actions: Vec::new(),
+            requeue_after: None,
+            creates_left,
+        }
+    }
+
+    pub(super) fn into_nodes(self) -> BTreeMap<String, NodeStatus> {
+        self.nodes
+    }
+
+    /// Runs the entrypoint as the root node.
+    pub(super) fn run(&mut self, root: &str) -> Result<NodePhase, String> {
+        let entrypoint = self
+            .wf
+            .spec
+            .entrypoint
+            .clone()
+            .ok_or_else(|| "spec.entrypoint is required".to_string())?;
+        let global = self.global_scope();
+        let arguments = self
+            .wf
+            .spec
+            .arguments
+            .as_ref()
+            .map(|a| {
+                a.parameters
+                    .iter()
+                    .filter_map(|p| Some((p.name.clone(), p.value.clone()?.0)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let call = Call {
+            node_name: root.to_string(),
+            display_name: root.to_string(),
+            template: entrypoint,
+            arguments,
+            boundary_id: None,
+            attempt: false,
+        };
+        Ok(self.execute(&call, &global))
+    }
+
+    /// Workflow-wide variables (`workflow.*`), built once per reconcile.
+    fn global_scope(&self) -> Scope<'static> {
+        let meta = &self.wf.metadata;
+        let mut scope = Scope::new();
+        scope.insert("workflow.name", self.wf_name.clone());
+        scope.insert("workflow.namespace", self.namespace.clone());
+        scope.insert("workflow.uid", meta.uid.clone().unwrap_or_default());
+        scope.insert(
+            "workflow.serviceAccountName",
+            self.wf
+                .spec
+                .service_account_name
+                .clone()
+                .unwrap_or_default(),
+        );
+        if let Some(t) = &meta.creation_timestamp {
+            scope.insert(
+                "workflow.creationTimestamp",
+                t.0.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            );
+        }
+        let mut params = Vec::new();
+        for p in self
+            .wf
+            .spec
+            .arguments
+            .iter()
+            .flat_map(|a| a.parameters.iter())
+        {
+            if let Some(v) = &p.value {
+                scope.insert(format!("workflow.parameters.{}", p.name), v.0.clone());
+            }
+            params.push(p.clone());
+        }
+        scope.insert(
+            "workflow.parameters",
+            serde_json::to_string(&params).unwrap_or_default(),
+        );
+        for (k, v) in meta.labels.iter().flatten() {
+            scope.insert(format!("workflow.labels.{k}"), v.clone());
+        }
+        for (k, v) in meta.annotations.iter().flatten() {
+            scope.insert(format!("workflow.annotations.{k}"), v.clone());
+        }
+        scope
+    }
+
+    pub(super) fn node_id(&self, node_name: &str) -> String {
+        naming::node_id(&self.wf_name, node_name)
+    }
+
+    /// The node for `call`, created with `phase` and `type_` if it does not exist yet.
+    pub(super) fn ensure_node(&mut self, call: &Call, type_: NodeType, phase: NodePhase) -> String {
+        let id = self.node_id(&call.node_name);
+        let now = time(self.now);
+        self.nodes.entry(id.clone()).or_insert_with(|| NodeStatus {
+            id: id.clone(),
+            name: call.node_name.clone(),
+            display_name: call.display_name.clone(),
+            type_,
+            template_name: Some(call.template.clone()),
+            phase,
+            boundary_id: call.boundary_id.clone(),
+            message: None,
+            started_at: Some(now),
+            finished_at: None,
+            progress: None,
+            inputs: None,
+            outputs: None,
+            children: Vec::new(),
+            outbound_nodes: Vec::new(),
+            pod_ip: None,
+            host_node_name: None,
+            cluster: None,
+            namespace: None,
+        });
+        id
+    }
+
+    pub(super) fn phase_of(&self, id: &str) -> Option<NodePhase> {
+        self.nodes.get(id).map(|n| n.phase)
+    }
+
+    /// Sets a node's phase (and message), stamping `finishedAt` when it becomes fulfilled.
+    pub(super) fn mark(
+        &mut self,
+        id: &str,
+        phase: NodePhase,
+        message: Option<String>,
+    ) -> NodePhase {
+        let now = time(self.now);
+        if let Some(node) = self.nodes.get_mut(id) {
+            node.phase = phase;
+            if message.is_some() {
+                node.message = message;
+            }
+            if phase.is_fulfilled() && node.finished_at.is_none() {
+                node.finished_at = Some(now);
+            }
+        }
+        phase
+    }
+
+    pub(super) fn add_child(&mut self, parent: &str, child: &str) {
+        if let Some(node) = self.nodes.get_mut(parent) {
+            if !node.children.iter().any(|c| c == child) {
+                node.children.push(child.to_string());
+            }
+        }
+    }
+
+    /// Argo's `getOutboundNodes`: the nodes a successor hangs off.
+    pub(super) fn outbound(&self, id: &str) -> Vec<String> {
+        let Some(node) = self.nodes.get(id) else {
+            return Vec::new();
+        };
+        match node.type_ {
+            NodeType::Pod
+            | NodeType::Skipped
+            | NodeType::Suspend
+            | NodeType::Container
+            | NodeType::Plugin => vec![id.to_string()],
+            NodeType::TaskGroup if node.children.is_empty() => vec![id.to_string()],
+            NodeType::TaskGroup => node
+                .children
+                .iter()
+                .flat_map(|c| self.outbound(c))
+                .collect(),
+            NodeType::Retry => node
+                .children
+                .last()
+                .map(|c| vec![c.clone()])
+                .unwrap_or_else(|| vec![id.to_string()]),
+            _ => node
+                .outbound_nodes
+                .iter()
+                .flat_map(|o| self.outbound(o))
+                .collect(),
+        }
+    }
+
+    /// Requests another reconcile no later than `after`.
+    pub(super) fn requeue(&mut self, after: Duration) {
+        self.requeue_after = Some(self.requeue_after.map_or(after, |r| r.min(after)));
+    }
+
+    /// Runs one template invocation and returns its node's phase.
+    pub(super) fn execute(&mut self, call: &Call, scope: &Scope) -> NodePhase {
+        let id = self.node_id(&call.node_name);
+        if let Some(phase) = self.phase_of(&id).filter(|p| p.is_fulfilled()) {
+            return phase;
+        }
+        let Some(template) = self.templates.get(call.template.as_str()).copied() else {
+            let id = self.ensure_node(call, NodeType::Skipped, NodePhase::Error);
+            let message = format!("template {:?} not found", call.template);
+            return self.mark(&id, NodePhase::Error, Some(message));
+        };
+        if template.retry_strategy.is_some() && !call.attempt {
+            return self.retry(call, template, scope);
+        }
+        let (template, inputs) = match self.resolve(template, &call.arguments, scope) {
+            Ok(resolved) => resolved,
+            Err(message) => {
+                let id = self.ensure_node(call, type_of(template), NodePhase::Error);
+                return self.mark(&id, NodePhase::Error, Some(message));
+            }
+        };
+        let mut local = scope.child();
+        for (name, value) in &inputs {
+            local.insert(format!("inputs.parameters.{name}"), value.clone());
+        }
+        let phase = if template.dag.is_some() {
+            self.dag(call, &template, &local)
+        } else if template.steps.is_some() {
+            self.steps(call, &template, &local)
+        } else if template.container.is_some() || template.script.is_some() {
+            self.pod(call, &template, &inputs)
+        } else {
+            let id = self.ensure_node(call, type_of(&template), NodePhase::Error);
+            let message = format!(
+                "template {:?}: this template type is not supported yet by Flotilla",
+                template.name
+            );
+            self.mark(&id, NodePhase::Error, Some(message))
+        };
+        if let Some(node) = self.nodes.get_mut(&id) {
+            if node.inputs.is_none() && !inputs.is_empty() {
+                node.inputs = Some(crate::workflow::Inputs {
+                    parameters: inputs
+                        .iter()
+                        .map(|(n, v)| Parameter {
+                            name: n.clone(),
+                            value: Some(v.clone().into()),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    artifacts: Vec::new(),
+                });
+            }
+        }
+        phase
+    }
+
+    /// Argo's `ProcessArgs`: the template's input values (argument, else value, else default) and
+    /// the template with `{{inputs.parameters.*}}` and every other variable substituted.
+    fn resolve(
+        &self,
+        template: &Template,
+        arguments: &[(String, String)],
+        scope: &Scope,
+    ) -> Result<(Template, Vec<(String, String)>), String> {
+        let mut inputs = Vec::new();
+        for p in template.inputs.iter().flat_map(|i| i.parameters.iter()) {
+            let value = arguments
+                .iter()
+                .find(|(n, _)| *n == p.name)
+                .map(|(_, v)| v.clone())
+                .or_else(|| p.value.as_ref().map(|v| v.0.clone()))
+                .or_else(|| p.default.as_ref().map(|v| v.0.clone()))
+                .ok_or_else(|| format!("inputs.parameters.{} was not supplied", p.name))?;
+            if let Some(allowed) = &p.enum_values {
+                if !allowed.iter().any(|a| a.0 == value) {
+                    let list: Vec<&str> = allowed.iter().map(|a| a.0.as_str()).collect();
+                    return Err(format!(
+                        "value '{value}' of inputs.parameters.{} is not one of {list:?}",
+                        p.name
+                    ));
+                }
+            }
+            inputs.push((p.name.clone(), value));
+        }
+        let mut local = scope.child();
+        for (name, value) in &inputs {
+            local.insert(format!("inputs.parameters.{name}"), value.clone());
+        }
+        local.insert(
+            "inputs.parameters",
+            serde_json::to_string(
+                &inputs
+                    .iter()
+                    .map(|(n, v)| serde_json::json!({"name": n, "value": v}))
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap_or_default(),
+        );
+        let raw = serde_json::to_value(template)
+            .map_err(|e| format!("template {:?}: {e}", template.name))?;
+        // Outputs may refer to tasks or steps that have not run yet; the DAG/steps code resolves
+        // them when they complete.
+        let (outputs, body) = split_outputs(raw);
+        let mut resolved = super::template::substitute_value(&body, &local, Mode::Lenient)
+            .map_err(|e| e.to_string())?;
+        if let (Some(o), Some(map)) = (outputs, resolved.as_object_mut()) {
+            map.insert("outputs".into(), o);
+        }
+        let resolved: Template = serde_json::from_value(resolved)
+            .map_err(|e| format!("template {:?}: {e}", template.name))?;
+        Ok((resolved, inputs))
+    }
+}
+
+fn split_outputs(mut raw: Value) -> (Option<Value>, Value) {
+    let outputs = raw.as_object_mut().and_then(|m| m.remove("outputs"));
+    (outputs, raw)
+}
+
+pub(super) fn type_of(template: &Template) -> NodeType {
+    if template.dag.is_some() {
+        NodeType::Dag
+    } else if template.steps.is_some() {
+        NodeType::Steps
+    } else if template.suspend.is_some() {
+        NodeType::Suspend
+    } else {
+        NodeType::Pod
+    }
+}
+
+/// The variables a completed node offers its successors: `<prefix>.outputs.result`,
+/// `<prefix>.outputs.parameters.<p>`, `<prefix>.status`, `<prefix>.id`…
+pub(super) fn node_vars(prefix: &str, node: &NodeStatus, out: &mut Vec<(String, String)>) {
+    out.push((format!("{prefix}.id"), node.id.clone()));
+    out.push((format!("{prefix}.status"), node.phase.to_string()));
+    if let Some(t) = &node.started_at {
+        out.push((
+            format!("{prefix}.startedAt"),
+            t.0.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        ));
+    }
+    if let Some(t) = &node.finished_at {
+        out.push((
+            format!("{prefix}.finishedAt"),
+            t.0.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        ));
+    }
+    if let Some(ip) = &node.pod_ip {
+        out.push((format!("{prefix}.ip"), ip.clone()));
+    }
+    if let Some(outputs) = &node.outputs {
+        outputs_vars(prefix, outputs, out);
+    }
+}
+
+pub(super) fn outputs_vars(prefix: &str, outputs: &Outputs, out: &mut Vec<(String, String)>) {
+    if let Some(result) = &outputs.result {
+        out.push((format!("{prefix}.outputs.result"), result.clone()));
+    }
+    if let Some(code) = &outputs.exit_code {
+        out.push((format!("{prefix}.exitCode"), code.clone()));
+    }
+    for p in &outputs.parameters {
+        if let Some(v) = &p.value {
+            out.push((
+                format!("{prefix}.outputs.parameters.{}", p.name),
+                v.0.clone(),
+            ));
+        }
+    }
+}
