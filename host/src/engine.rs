@@ -35,6 +35,8 @@ pub struct EngineConfig {
     pub executor_image: String,
     /// Most pods one reconcile creates (the rest wait for the next): keeps a reconcile short.
     pub max_pod_creates_per_reconcile: usize,
+    /// The name of the controller's own cluster (`ARGO_CLUSTER`); a template naming it runs here.
+    pub cluster: Option<String>,
 }
 
 impl Default for EngineConfig {
@@ -43,6 +45,7 @@ impl Default for EngineConfig {
             instance_id: None,
             executor_image: "ghcr.io/flotilla-wf/flotilla:latest".into(),
             max_pod_creates_per_reconcile: 10_000,
+            cluster: None,
         }
     }
 }
@@ -78,6 +81,8 @@ pub struct ObservedResult {
     pub outputs: Outputs,
     /// The executor has reported every output (`report-outputs-completed`).
     pub complete: bool,
+    /// Why the executor could not collect the outputs (the node errors with it).
+    pub message: Option<String>,
 }
 
 /// Everything the controller observed for one workflow, keyed by node ID.

@@ -5,7 +5,9 @@
 //! (`flotilla-sim`) is used only by the sandbox (`flotilla dev`), `flotilla sim …` and tests.
 
 pub mod cli;
+pub mod controller;
 pub mod engine;
+pub mod executor;
 pub mod manifests;
 pub mod naming;
 pub mod sandbox;

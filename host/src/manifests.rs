@@ -9,6 +9,10 @@ use serde::Deserialize;
 /// Manifests for the controller's own cluster, in apply order.
 pub const PRIMARY: &[(&str, &str)] = &[
     (
+        "manifests/base/crds.yaml",
+        include_str!("../../manifests/base/crds.yaml"),
+    ),
+    (
         "manifests/base/namespace.yaml",
         include_str!("../../manifests/base/namespace.yaml"),
     ),
@@ -112,4 +116,35 @@ async fn apply_object(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every embedded manifest parses into objects with a type and a name.
+    #[test]
+    fn embedded_manifests_parse() {
+        let mut kinds = Vec::new();
+        for (file, yaml) in PRIMARY {
+            for doc in serde_yaml::Deserializer::from_str(yaml) {
+                let value = serde_yaml::Value::deserialize(doc).unwrap();
+                if value.is_null() {
+                    continue;
+                }
+                let obj: DynamicObject =
+                    serde_yaml::from_value(value).unwrap_or_else(|e| panic!("{file}: {e}"));
+                assert!(obj.metadata.name.is_some(), "{file}");
+                kinds.push(obj.types.unwrap().kind);
+            }
+        }
+        assert_eq!(
+            kinds
+                .iter()
+                .filter(|k| *k == "CustomResourceDefinition")
+                .count(),
+            2,
+            "{kinds:?}"
+        );
+    }
 }

@@ -1,19 +1,35 @@
 //! `flotilla dev`: simulated clusters on loopback, a kubeconfig for them, Flotilla's manifests
-//! installed as a user would, and an example workflow run to completion. Also `flotilla sim kubelet`.
+//! installed as a user would, the controller running, and a workflow submitted and followed to
+//! the end. Also `flotilla sim kubelet`.
+
+mod follow;
+mod sim_executor;
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use flotilla_sim::{ClusterConfig, SimCluster, kubeconfig};
-use kube::core::GroupVersionKind;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, PostParams};
+use kube::runtime::wait::{await_condition, conditions};
 
 use crate::cli::DevArgs;
+use crate::controller::{self, ControllerConfig};
+use crate::engine::EngineConfig;
+use crate::workflow::{Workflow, WorkflowPhase};
+
+pub use sim_executor::SimExecutor;
 
 /// The workflow `flotilla dev` runs when given none: the later seed's multi-cluster example.
 pub const DEFAULT_WORKFLOW: (&str, &str) = (
     "examples/multi-cluster.yaml",
     include_str!("../../examples/multi-cluster.yaml"),
 );
+
+/// The namespace workflows are submitted to (the seeds' `argo`).
+pub const WORKFLOW_NAMESPACE: &str = "argo";
 
 /// The running sandbox: its clusters (cluster-0 is the primary) and where its kubeconfig is.
 #[derive(Debug)]
@@ -24,13 +40,18 @@ pub struct Sandbox {
 
 impl Sandbox {
     /// Starts `n` clusters named `cluster-0` … and writes a kubeconfig with one context per cluster
-    /// (current context `cluster-0`).
+    /// (current context `cluster-0`). Each cluster's kubelet runs the executor when a workflow
+    /// pod's main container ends.
     pub async fn start(n: u16, kubeconfig_path: PathBuf) -> Result<Sandbox> {
         let mut clusters = Vec::new();
         for i in 0..n {
-            let cluster = SimCluster::start(ClusterConfig::new(format!("cluster-{i}")))
+            let executor = Arc::new(SimExecutor::default());
+            let mut config = ClusterConfig::new(format!("cluster-{i}"));
+            config.exit_hook = Some(executor.clone());
+            let cluster = SimCluster::start(config)
                 .await
                 .with_context(|| format!("starting simulated cluster-{i}"))?;
+            executor.connect(cluster.client()?);
             clusters.push(cluster);
         }
         let entries: Vec<_> = clusters
@@ -49,14 +70,73 @@ impl Sandbox {
         &self.clusters[0]
     }
 
-    /// Installs the project's manifests into the primary cluster.
+    /// Installs the project's manifests into the primary cluster and waits for its CRDs.
     pub async fn install(&self) -> Result<()> {
         let client = self.primary().client()?;
         for (file, yaml) in crate::manifests::PRIMARY {
-            crate::manifests::apply_yaml(&client, file, yaml, "argo").await?;
+            crate::manifests::apply_yaml(&client, file, yaml, WORKFLOW_NAMESPACE).await?;
+        }
+        let crds: Api<CustomResourceDefinition> = Api::all(client);
+        for name in ["workflows.argoproj.io", "workflowtaskresults.argoproj.io"] {
+            tokio::time::timeout(
+                Duration::from_secs(30),
+                await_condition(crds.clone(), name, conditions::is_crd_established()),
+            )
+            .await
+            .with_context(|| format!("waiting for CRD {name} to be established"))??;
         }
         Ok(())
     }
+
+    /// Runs the controller against the primary cluster until the returned handle is dropped.
+    pub fn start_controller(&self) -> Result<ControllerHandle> {
+        let client = self.primary().client()?;
+        let config = ControllerConfig {
+            namespace: None,
+            engine: EngineConfig {
+                cluster: Some(self.primary().name().to_string()),
+                ..EngineConfig::default()
+            },
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            if let Err(e) = controller::run(client, config, shutdown).await {
+                tracing::error!(error = %e, "controller stopped");
+            }
+        });
+        Ok(ControllerHandle { _stop: stop, task })
+    }
+}
+
+/// A controller running in this process; dropping it stops the controller.
+#[derive(Debug)]
+pub struct ControllerHandle {
+    _stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for ControllerHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Submits a workflow (YAML) to the primary cluster.
+pub async fn submit(client: &kube::Client, yaml: &str, file: &str) -> Result<Workflow> {
+    let wf: Workflow =
+        serde_yaml::from_str(yaml).with_context(|| format!("{file} is not a valid Workflow"))?;
+    let ns = wf
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| WORKFLOW_NAMESPACE.to_string());
+    let api: Api<Workflow> = Api::namespaced(client.clone(), &ns);
+    api.create(&PostParams::default(), &wf)
+        .await
+        .with_context(|| format!("submitting {file}"))
 }
 
 pub async fn run(args: DevArgs) -> Result<()> {
@@ -93,14 +173,26 @@ pub async fn run(args: DevArgs) -> Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    let _controller = sandbox.start_controller()?;
+    println!("controller: running against cluster-0");
 
-    if let Some((file, _yaml)) = &workflow {
+    let mut outcome = Ok(());
+    if let Some((file, yaml)) = &workflow {
         let client = sandbox.primary().client()?;
-        let gvk = GroupVersionKind::gvk("argoproj.io", "v1alpha1", "Workflow");
-        if kube::discovery::pinned_kind(&client, &gvk).await.is_err() {
-            bail!(
-                "cannot run {file}: the Workflow resource (argoproj.io/v1alpha1) is not installed — the workflow engine is not part of this build yet. The sandbox itself works: use --keep to keep it serving"
-            );
+        let submitted = submit(&client, yaml, file).await?;
+        let finished = follow::follow(&client, &submitted).await?;
+        let phase = finished.status.as_ref().and_then(|s| s.phase);
+        if phase != Some(WorkflowPhase::Succeeded) {
+            let message = finished
+                .status
+                .as_ref()
+                .and_then(|s| s.message.clone())
+                .unwrap_or_default();
+            let phase = phase.map_or("Unknown".to_string(), |p| p.to_string());
+            outcome = Err(anyhow::anyhow!(
+                "workflow {} from {file} ended {phase}: {message}",
+                finished.metadata.name.clone().unwrap_or_default()
+            ));
         }
     }
     if args.keep {
@@ -109,7 +201,7 @@ pub async fn run(args: DevArgs) -> Result<()> {
             .await
             .context("waiting for Ctrl-C")?;
     }
-    Ok(())
+    outcome
 }
 
 /// `flotilla sim kubelet`: the simulated kubelet against any API server.
@@ -131,11 +223,14 @@ pub async fn run_kubelet(
         None => kube::Config::from_kubeconfig(&options).await?,
     };
     let client = kube::Client::try_from(config)?;
+    let executor = Arc::new(SimExecutor::default());
+    executor.connect(client.clone());
     let logs = flotilla_sim::logs::LogStore::default();
     println!("simulated kubelet: registering node {node_name}");
     flotilla_sim::kubelet::Kubelet::new(client, node_name)
         .with_logs(logs)
+        .with_exit_hook(executor)
         .run()
         .await?;
-    Ok(())
+    bail!("the simulated kubelet stopped")
 }

@@ -32,6 +32,9 @@ pub struct ClusterConfig {
     pub bookmark_interval: Duration,
     /// Timing of the simulated kubelet.
     pub kubelet_options: crate::kubelet::RunOptions,
+    /// Called by the simulated kubelet when a container exits (where a workflow executor
+    /// reports outputs).
+    pub exit_hook: Option<std::sync::Arc<dyn crate::kubelet::ContainerExitHook>>,
 }
 
 impl ClusterConfig {
@@ -44,6 +47,7 @@ impl ClusterConfig {
             watch_window: StoreConfig::default().watch_window,
             bookmark_interval: Duration::from_secs(1),
             kubelet_options: crate::kubelet::RunOptions::default(),
+            exit_hook: None,
         }
     }
 }
@@ -156,6 +160,10 @@ impl SimCluster {
             let kubelet = crate::kubelet::Kubelet::new(client, format!("{}-node", config.name))
                 .with_logs(cluster.api.logs.clone())
                 .with_options(config.kubelet_options.clone());
+            let kubelet = match &config.exit_hook {
+                Some(hook) => kubelet.with_exit_hook(hook.clone()),
+                None => kubelet,
+            };
             let name = config.name.clone();
             tasks.push(tokio::spawn(async move {
                 if let Err(e) = kubelet.run().await {
@@ -247,10 +255,12 @@ impl SimCluster {
 
     /// Stops serving; open connections are closed.
     pub fn shutdown(&mut self) {
-        let _ = self.shutdown.send(true);
-        for t in self.tasks.drain(..) {
+        // Clients (the kubelet) first, then the controllers, then the listener: nothing is left
+        // talking to a server that has gone.
+        for t in self.tasks.drain(..).rev() {
             t.abort();
         }
+        let _ = self.shutdown.send(true);
     }
 }
 

@@ -107,7 +107,7 @@ pub struct ContainerExit<'a> {
 
 /// Called after a container exits and before the pod status reporting it is written, so
 /// whatever it records (say, a WorkflowTaskResult) exists before anyone sees the container end.
-pub trait ContainerExitHook: Send + Sync {
+pub trait ContainerExitHook: Send + Sync + std::fmt::Debug {
     fn on_container_exit<'a>(&'a self, exit: ContainerExit<'a>) -> BoxFuture<'a, ()>;
 }
 

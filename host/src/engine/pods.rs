@@ -23,6 +23,23 @@ impl Walker<'_> {
             .namespace
             .clone()
             .unwrap_or_else(|| self.namespace.clone());
+        match template.cluster() {
+            Ok(Some(cluster)) if Some(cluster) != self.config.cluster.as_deref() => {
+                let message = format!(
+                    "template {:?} runs in cluster {cluster:?}: templates in other clusters are not supported by this build yet",
+                    template.name
+                );
+                return self.mark(&id, NodePhase::Error, Some(message));
+            }
+            Err((a, b)) => {
+                let message = format!(
+                    "template {:?}: cluster {a:?} and clusterName {b:?} disagree; set one",
+                    template.name
+                );
+                return self.mark(&id, NodePhase::Error, Some(message));
+            }
+            Ok(_) => {}
+        }
         if let Some(error) = self.observed.create_errors.get(&id) {
             let message = error.clone();
             return self.mark(&id, NodePhase::Error, Some(message));
@@ -67,6 +84,10 @@ impl Walker<'_> {
                 }
                 if let Some(node) = self.nodes.get_mut(&id) {
                     node.outputs = (!outputs.is_empty()).then_some(outputs);
+                }
+                let executor_error = result.and_then(|r| r.message.clone());
+                if let (PodPhase::Succeeded, Some(message)) = (pod.phase, executor_error) {
+                    return self.mark(&id, NodePhase::Error, Some(message));
                 }
                 if pod.phase == PodPhase::Succeeded {
                     self.mark(&id, NodePhase::Succeeded, None)
@@ -127,6 +148,7 @@ impl Walker<'_> {
         let mut pod_labels: Map<String, Value> = Map::new();
         pod_labels.insert(labels::WORKFLOW.into(), json!(self.wf_name));
         pod_labels.insert(labels::COMPLETED.into(), json!("false"));
+        pod_labels.insert(labels::WORKFLOW_NAMESPACE.into(), json!(self.namespace));
         if let Some(id) = &self.config.instance_id {
             pod_labels.insert(labels::CONTROLLER_INSTANCE_ID.into(), json!(id));
         }

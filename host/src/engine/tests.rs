@@ -87,6 +87,7 @@ impl Harness {
                     ObservedResult {
                         outputs,
                         complete: true,
+                        message: None,
                     },
                 );
             }
@@ -459,4 +460,34 @@ spec:
             .len(),
         5
     );
+}
+
+#[test]
+fn a_template_in_another_cluster_is_refused_clearly_until_multi_cluster_lands() {
+    let mut h = Harness::new(
+        r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      cluster: cluster-1
+      namespace: default
+      container: {image: argoproj/argosay:v2}
+"#,
+    );
+    h.config.cluster = Some("cluster-0".into());
+    h.step();
+    assert_eq!(h.phase(), Some(WorkflowPhase::Error));
+    let message =
+        h.wf.status
+            .as_ref()
+            .unwrap()
+            .message
+            .clone()
+            .unwrap_or_default();
+    assert!(
+        message.contains(r#"runs in cluster "cluster-1""#),
+        "{message}"
+    );
+    assert!(h.created.is_empty());
 }

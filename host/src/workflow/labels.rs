@@ -19,3 +19,7 @@ pub const NODE_NAME: &str = "workflows.argoproj.io/node-name";
 pub const TEMPLATE: &str = "workflows.argoproj.io/template";
 /// Workflow annotation: `v1` or `v2` pod names.
 pub const POD_NAME_FORMAT: &str = "workflows.argoproj.io/pod-name-format";
+
+/// On pods and task results: the namespace of the workflow they belong to (they may run in
+/// another namespace or cluster, where an owner reference cannot point back).
+pub const WORKFLOW_NAMESPACE: &str = "flotilla.dev/workflow-namespace";

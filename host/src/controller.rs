@@ -1,0 +1,296 @@
+//! The controller: watches workflows, the pods they run and their task results; on every change
+//! asks the engine what to do and does it. The only place that talks to API servers for
+//! workflows; all decisions are the engine's.
+
+mod observe;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams, PostParams};
+use kube::runtime::controller::{Action as Requeue, Controller};
+use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
+use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Resource, ResourceExt};
+use parking_lot::Mutex;
+use tracing::{Instrument, info, info_span, warn};
+
+use crate::engine::{self, Action, EngineConfig};
+use crate::workflow::{Workflow, WorkflowTaskResult, labels};
+
+/// How the controller runs.
+#[derive(Debug, Clone, Default)]
+pub struct ControllerConfig {
+    /// Watch workflows in this namespace only (default: all namespaces).
+    pub namespace: Option<String>,
+    pub engine: EngineConfig,
+}
+
+/// Why the controller stopped or a reconcile failed; the reconcile is retried.
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    #[error("workflow {namespace}/{name}: {source}")]
+    Api {
+        namespace: String,
+        name: String,
+        source: kube::Error,
+    },
+    #[error(
+        "the Workflow CRD (workflows.argoproj.io) is not installed in the controller's cluster: {0}"
+    )]
+    MissingCrd(kube::Error),
+}
+
+pub(crate) struct Context {
+    client: Client,
+    pods: Store<Pod>,
+    results: Store<WorkflowTaskResult>,
+    engine: EngineConfig,
+    recorder: Recorder,
+    /// Pod creations refused for good, per workflow and node, so the engine can fail the node.
+    create_errors: Mutex<HashMap<ObjectRef<Workflow>, BTreeMap<String, String>>>,
+}
+
+/// A label selector for objects of this controller instance (Argo's instance-ID convention:
+/// without an ID, only objects without the label).
+fn instance_selector(instance_id: Option<&str>) -> String {
+    match instance_id {
+        Some(id) => format!("{}={id}", labels::CONTROLLER_INSTANCE_ID),
+        None => format!("!{}", labels::CONTROLLER_INSTANCE_ID),
+    }
+}
+
+fn workflow_of(
+    labels_map: &BTreeMap<String, String>,
+    namespace: Option<String>,
+) -> Option<ObjectRef<Workflow>> {
+    let name = labels_map.get(labels::WORKFLOW)?;
+    let ns = labels_map
+        .get(labels::WORKFLOW_NAMESPACE)
+        .cloned()
+        .or(namespace)?;
+    Some(ObjectRef::new(name).within(&ns))
+}
+
+/// Runs until `shutdown` resolves.
+pub async fn run(
+    client: Client,
+    config: ControllerConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) -> Result<(), ControllerError> {
+    let workflows: Api<Workflow> = match &config.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    workflows
+        .list(&kube::api::ListParams::default().limit(1))
+        .await
+        .map_err(ControllerError::MissingCrd)?;
+    let selector = instance_selector(config.engine.instance_id.as_deref());
+    let pod_selector = format!("{},{selector}", labels::WORKFLOW);
+
+    let pods_api: Api<Pod> = Api::all(client.clone());
+    let (pods, pod_writer) = reflector::store();
+    let pod_stream = reflector(
+        pod_writer,
+        watcher(pods_api, watcher::Config::default().labels(&pod_selector)),
+    )
+    .default_backoff()
+    .touched_objects();
+    let results_api: Api<WorkflowTaskResult> = Api::all(client.clone());
+    let (results, result_writer) = reflector::store();
+    let result_stream = reflector(
+        result_writer,
+        watcher(
+            results_api,
+            watcher::Config::default().labels(labels::WORKFLOW),
+        ),
+    )
+    .default_backoff()
+    .touched_objects();
+
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "flotilla-controller".into(),
+            instance: None,
+        },
+    );
+    let ctx = Arc::new(Context {
+        client,
+        pods,
+        results,
+        engine: config.engine,
+        recorder,
+        create_errors: Mutex::new(HashMap::new()),
+    });
+    info!(selector = %selector, "workflow controller starting");
+    Controller::new(workflows, watcher::Config::default().labels(&selector))
+        .watches_stream(pod_stream, |pod: Pod| {
+            workflow_of(pod.labels(), pod.namespace())
+        })
+        .watches_stream(result_stream, |r: WorkflowTaskResult| {
+            workflow_of(r.labels(), r.namespace())
+        })
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                warn!(error = %e, "reconcile failed");
+            }
+        })
+        .await;
+    Ok(())
+}
+
+fn error_policy(_wf: Arc<Workflow>, error: &ControllerError, _ctx: Arc<Context>) -> Requeue {
+    warn!(error = %error, "will retry");
+    Requeue::requeue(Duration::from_secs(2))
+}
+
+async fn reconcile(wf: Arc<Workflow>, ctx: Arc<Context>) -> Result<Requeue, ControllerError> {
+    let name = wf.name_any();
+    let namespace = wf.namespace().unwrap_or_default();
+    let span = info_span!("reconcile", workflow = %name, namespace = %namespace);
+    reconcile_inner(wf, ctx, name, namespace)
+        .instrument(span)
+        .await
+}
+
+async fn reconcile_inner(
+    wf: Arc<Workflow>,
+    ctx: Arc<Context>,
+    name: String,
+    namespace: String,
+) -> Result<Requeue, ControllerError> {
+    let key = ObjectRef::from_obj(wf.as_ref());
+    let mut observed = observe::observe(&wf, &ctx.pods, &ctx.results);
+    observed.create_errors = ctx
+        .create_errors
+        .lock()
+        .get(&key)
+        .cloned()
+        .unwrap_or_default();
+    let decision = engine::reconcile(&wf, &observed, &ctx.engine, jiff::Timestamp::now());
+    let api_err = |source| ControllerError::Api {
+        namespace: namespace.clone(),
+        name: name.clone(),
+        source,
+    };
+
+    let mut refused = BTreeMap::new();
+    for action in &decision.actions {
+        match action {
+            Action::CreatePod {
+                node_id,
+                namespace: pod_ns,
+                pod,
+            } => {
+                let pod: Pod = match serde_json::from_value((**pod).clone()) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        refused.insert(
+                            node_id.clone(),
+                            format!("the pod for node {node_id} is invalid: {e}"),
+                        );
+                        continue;
+                    }
+                };
+                let api: Api<Pod> = Api::namespaced(ctx.client.clone(), pod_ns);
+                match api.create(&PostParams::default(), &pod).await {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(s)) if s.code == 409 => {}
+                    Err(kube::Error::Api(s)) if matches!(s.code, 400 | 403 | 404 | 422) => {
+                        refused.insert(
+                            node_id.clone(),
+                            format!("creating pod {pod_ns}/{}: {}", pod.name_any(), s.message),
+                        );
+                    }
+                    Err(e) => return Err(api_err(e)),
+                }
+            }
+            Action::DeletePod {
+                namespace: pod_ns,
+                name: pod_name,
+                ..
+            } => {
+                let api: Api<Pod> = Api::namespaced(ctx.client.clone(), pod_ns);
+                match api.delete(pod_name, &DeleteParams::default()).await {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(s)) if s.code == 404 => {}
+                    Err(e) => return Err(api_err(e)),
+                }
+            }
+            Action::Event {
+                warning,
+                reason,
+                message,
+            } => {
+                let event = KubeEvent {
+                    type_: if *warning {
+                        EventType::Warning
+                    } else {
+                        EventType::Normal
+                    },
+                    reason: reason.clone(),
+                    note: Some(message.clone()),
+                    action: "Reconcile".into(),
+                    secondary: None,
+                };
+                if let Err(e) = ctx.recorder.publish(&event, &wf.object_ref(&())).await {
+                    warn!(error = %e, "recording an event failed");
+                }
+            }
+        }
+    }
+    if !refused.is_empty() {
+        ctx.create_errors
+            .lock()
+            .entry(key.clone())
+            .or_default()
+            .extend(refused);
+        // The engine turns them into Error nodes on the next pass.
+        return Ok(Requeue::requeue(Duration::from_millis(1)));
+    }
+
+    if wf.status.as_ref() != Some(&decision.status) {
+        let mut updated = (*wf).clone();
+        let phase = decision.status.phase;
+        updated.status = Some(decision.status);
+        let meta_labels = updated.metadata.labels.get_or_insert_with(Default::default);
+        if let Some(phase) = phase {
+            meta_labels.insert(labels::PHASE.into(), phase.to_string());
+            if phase.is_finished() {
+                meta_labels.insert(labels::COMPLETED.into(), "true".into());
+            }
+        }
+        let api: Api<Workflow> = Api::namespaced(ctx.client.clone(), &namespace);
+        match api.replace(&name, &PostParams::default(), &updated).await {
+            Ok(_) => {}
+            // Someone else changed the workflow: the watch brings the new version.
+            Err(kube::Error::Api(s)) if s.code == 409 => {
+                return Ok(Requeue::requeue(Duration::from_millis(50)));
+            }
+            Err(kube::Error::Api(s)) if s.code == 404 => return Ok(Requeue::await_change()),
+            Err(e) => return Err(api_err(e)),
+        }
+    }
+    if phase_finished(&wf) {
+        ctx.create_errors.lock().remove(&key);
+    }
+    Ok(match decision.requeue_after {
+        Some(after) => Requeue::requeue(after),
+        None => Requeue::await_change(),
+    })
+}
+
+fn phase_finished(wf: &Workflow) -> bool {
+    wf.status
+        .as_ref()
+        .and_then(|s| s.phase)
+        .is_some_and(|p| p.is_finished())
+}

@@ -1,0 +1,204 @@
+//! The executor's job (Argo's `argoexec`): once a pod's main container has exited, collect the
+//! node's outputs — `result` (standard output), `exitCode`, and output parameters read from files
+//! — and report them as a `WorkflowTaskResult` named after the node, in the pod's own cluster
+//! and namespace. The simulated kubelet runs this same code when a workflow pod's container ends.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::{Client, ResourceExt};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::workflow::{Outputs, Parameter, WorkflowTaskResult, labels};
+
+/// Argo caps `outputs.result` so a chatty container cannot bloat the workflow's status.
+const MAX_RESULT_BYTES: usize = 256 * 1024;
+
+/// The part of the template the executor needs (the controller puts it on the pod).
+#[derive(Debug, Default, Deserialize)]
+struct TemplateView {
+    #[serde(default)]
+    outputs: Option<Outputs>,
+}
+
+/// Why outputs could not be collected; the node fails with this message.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ExecutorError {
+    #[error("the pod has no {0} annotation: it was not created by Flotilla")]
+    NotAWorkflowPod(&'static str),
+    #[error("the template annotation is not valid JSON: {0}")]
+    BadTemplate(String),
+    #[error("output parameter {name:?}: reading {path}: no such file or directory")]
+    MissingFile { name: String, path: String },
+}
+
+/// Outputs from the template's declarations, the container's files and its standard output.
+pub fn collect_outputs(
+    template_json: &str,
+    read_file: impl Fn(&str) -> Option<String>,
+    stdout: &str,
+    exit_code: i32,
+) -> Result<Outputs, ExecutorError> {
+    let view: TemplateView = serde_json::from_str(template_json)
+        .map_err(|e| ExecutorError::BadTemplate(e.to_string()))?;
+    let mut outputs = Outputs {
+        exit_code: Some(exit_code.to_string()),
+        ..Default::default()
+    };
+    let mut result = stdout.trim_end_matches('\n').to_string();
+    if result.len() > MAX_RESULT_BYTES {
+        let mut cut = MAX_RESULT_BYTES;
+        while !result.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        result.truncate(cut);
+    }
+    outputs.result = Some(result);
+    for p in view.outputs.iter().flat_map(|o| o.parameters.iter()) {
+        let Some(path) = p.value_from.as_ref().and_then(|v| v.path.clone()) else {
+            continue;
+        };
+        let value = match read_file(&path) {
+            Some(text) => text.trim_end_matches('\n').to_string(),
+            None => match p
+                .value_from
+                .as_ref()
+                .and_then(|v| v.default.clone())
+                .or_else(|| p.default.clone())
+            {
+                Some(default) => default.0,
+                None => {
+                    return Err(ExecutorError::MissingFile {
+                        name: p.name.clone(),
+                        path,
+                    });
+                }
+            },
+        };
+        outputs.parameters.push(Parameter {
+            name: p.name.clone(),
+            value: Some(value.into()),
+            ..Default::default()
+        });
+    }
+    Ok(outputs)
+}
+
+/// The task result for a pod's node, ready to create.
+pub fn task_result(
+    pod: &Pod,
+    outputs: Option<Outputs>,
+    message: Option<String>,
+) -> Result<WorkflowTaskResult, ExecutorError> {
+    let annotations = pod.annotations();
+    let node_id = annotations
+        .get(labels::NODE_ID)
+        .ok_or(ExecutorError::NotAWorkflowPod(labels::NODE_ID))?;
+    let mut result_labels = BTreeMap::new();
+    for key in [
+        labels::WORKFLOW,
+        labels::WORKFLOW_NAMESPACE,
+        labels::CONTROLLER_INSTANCE_ID,
+    ] {
+        if let Some(v) = pod.labels().get(key) {
+            result_labels.insert(key.to_string(), v.clone());
+        }
+    }
+    result_labels.insert(labels::REPORT_OUTPUTS_COMPLETED.into(), "true".into());
+    let owner = pod.uid().map(|uid| OwnerReference {
+        api_version: "v1".into(),
+        kind: "Pod".into(),
+        name: pod.name_any(),
+        uid,
+        ..Default::default()
+    });
+    let mut result = WorkflowTaskResult::new(ObjectMeta {
+        name: Some(node_id.clone()),
+        namespace: pod.namespace(),
+        labels: Some(result_labels),
+        owner_references: owner.map(|o| vec![o]),
+        ..Default::default()
+    });
+    result.outputs = outputs;
+    result.message = message;
+    Ok(result)
+}
+
+/// Creates the task result, or updates it if a previous attempt of the executor already did.
+pub async fn report(client: &Client, result: &WorkflowTaskResult) -> Result<(), kube::Error> {
+    let ns = result.namespace().unwrap_or_default();
+    let api: Api<WorkflowTaskResult> = Api::namespaced(client.clone(), &ns);
+    match api.create(&PostParams::default(), result).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 409 => {
+            let patch: Value = serde_json::to_value(result).unwrap_or_default();
+            api.patch(
+                &result.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+            .map(|_| ())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEMPLATE: &str = r#"{"name":"t","outputs":{"parameters":[{"name":"out","valueFrom":{"path":"/tmp/out"}},{"name":"opt","valueFrom":{"path":"/tmp/none","default":"d"}}]}}"#;
+
+    #[test]
+    fn outputs_from_files_and_stdout() {
+        let files = |p: &str| (p == "/tmp/out").then(|| "hello\n".to_string());
+        let out = collect_outputs(TEMPLATE, files, "line1\nline2\n", 0).unwrap();
+        assert_eq!(out.result.as_deref(), Some("line1\nline2"));
+        assert_eq!(out.exit_code.as_deref(), Some("0"));
+        let values: Vec<(&str, &str)> = out
+            .parameters
+            .iter()
+            .map(|p| (p.name.as_str(), p.value.as_ref().unwrap().as_str()))
+            .collect();
+        assert_eq!(values, [("out", "hello"), ("opt", "d")]);
+    }
+
+    #[test]
+    fn a_missing_output_file_is_an_error_naming_it() {
+        let err = collect_outputs(TEMPLATE, |_| None, "", 0).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"output parameter "out": reading /tmp/out: no such file or directory"#
+        );
+        assert!(matches!(
+            collect_outputs("{", |_| None, "", 0),
+            Err(ExecutorError::BadTemplate(_))
+        ));
+    }
+
+    #[test]
+    fn task_results_are_named_after_the_node_and_labelled() {
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "wf-a-1", "namespace": "ns", "uid": "u",
+                "labels": {"workflows.argoproj.io/workflow": "wf", "flotilla.dev/workflow-namespace": "argo"},
+                "annotations": {"workflows.argoproj.io/node-id": "wf-123"}},
+        }))
+        .unwrap();
+        let r = task_result(&pod, None, None).unwrap();
+        assert_eq!(r.metadata.name.as_deref(), Some("wf-123"));
+        assert_eq!(r.metadata.namespace.as_deref(), Some("ns"));
+        let l = r.metadata.labels.unwrap();
+        assert_eq!(l["workflows.argoproj.io/report-outputs-completed"], "true");
+        assert_eq!(l["flotilla.dev/workflow-namespace"], "argo");
+        let bare: Pod =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "x"}})).unwrap();
+        assert_eq!(
+            task_result(&bare, None, None).unwrap_err(),
+            ExecutorError::NotAWorkflowPod(labels::NODE_ID)
+        );
+    }
+}
