@@ -72,43 +72,54 @@ impl Sandbox {
 
     /// Installs the project's manifests into the primary cluster and waits for its CRDs.
     pub async fn install(&self) -> Result<()> {
-        let client = self.primary().client()?;
-        for (file, yaml) in crate::manifests::PRIMARY {
-            crate::manifests::apply_yaml(&client, file, yaml, WORKFLOW_NAMESPACE).await?;
-        }
-        let crds: Api<CustomResourceDefinition> = Api::all(client);
-        for name in ["workflows.argoproj.io", "workflowtaskresults.argoproj.io"] {
-            tokio::time::timeout(
-                Duration::from_secs(30),
-                await_condition(crds.clone(), name, conditions::is_crd_established()),
-            )
-            .await
-            .with_context(|| format!("waiting for CRD {name} to be established"))??;
-        }
-        Ok(())
+        install(&self.primary().client()?).await
     }
 
     /// Runs the controller against the primary cluster until the returned handle is dropped.
     pub fn start_controller(&self) -> Result<ControllerHandle> {
-        let client = self.primary().client()?;
-        let config = ControllerConfig {
-            namespace: None,
-            engine: EngineConfig {
-                cluster: Some(self.primary().name().to_string()),
-                ..EngineConfig::default()
-            },
-        };
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let shutdown = async {
-                let _ = stopped.await;
-            };
-            if let Err(e) = controller::run(client, config, shutdown).await {
-                tracing::error!(error = %e, "controller stopped");
-            }
-        });
-        Ok(ControllerHandle { _stop: stop, task })
+        Ok(spawn_controller(
+            self.primary().client()?,
+            self.primary().name(),
+        ))
     }
+}
+
+/// Applies Flotilla's manifests with `client` (the controller's cluster) and waits for the CRDs.
+pub async fn install(client: &kube::Client) -> Result<()> {
+    for (file, yaml) in crate::manifests::PRIMARY {
+        crate::manifests::apply_yaml(client, file, yaml, WORKFLOW_NAMESPACE).await?;
+    }
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for name in ["workflows.argoproj.io", "workflowtaskresults.argoproj.io"] {
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            await_condition(crds.clone(), name, conditions::is_crd_established()),
+        )
+        .await
+        .with_context(|| format!("waiting for CRD {name} to be established"))??;
+    }
+    Ok(())
+}
+
+/// Runs a controller in this process for the cluster `client` talks to, named `cluster`.
+pub fn spawn_controller(client: kube::Client, cluster: &str) -> ControllerHandle {
+    let config = ControllerConfig {
+        namespace: None,
+        engine: EngineConfig {
+            cluster: Some(cluster.to_string()),
+            ..EngineConfig::default()
+        },
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        if let Err(e) = controller::run(client, config, shutdown).await {
+            tracing::error!(error = %e, "controller stopped");
+        }
+    });
+    ControllerHandle { _stop: stop, task }
 }
 
 /// A controller running in this process; dropping it stops the controller.

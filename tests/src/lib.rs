@@ -72,6 +72,48 @@ impl Env {
         Ok(kube::Client::try_from(config)?)
     }
 
+    /// Installs Flotilla into `cluster-0` (CRDs, namespace `argo`, RBAC) and runs the controller in
+    /// this process; it stops when the handle is dropped.
+    pub async fn controller(&self) -> Result<flotilla::sandbox::ControllerHandle> {
+        let client = self.client("cluster-0").await?;
+        flotilla::sandbox::install(&client).await?;
+        Ok(flotilla::sandbox::spawn_controller(client, "cluster-0"))
+    }
+
+    /// Submits a workflow (YAML) to `cluster-0` in namespace `argo` and waits until it finishes.
+    pub async fn run_workflow(
+        &self,
+        yaml: &str,
+        timeout: Duration,
+    ) -> Result<flotilla::workflow::Workflow> {
+        let client = self.client("cluster-0").await?;
+        let submitted = flotilla::sandbox::submit(&client, yaml, "test workflow").await?;
+        self.wait_finished(&submitted, timeout).await
+    }
+
+    /// Waits for a submitted workflow to finish.
+    pub async fn wait_finished(
+        &self,
+        wf: &flotilla::workflow::Workflow,
+        timeout: Duration,
+    ) -> Result<flotilla::workflow::Workflow> {
+        use kube::ResourceExt as _;
+        let client = self.client("cluster-0").await?;
+        let api: kube::Api<flotilla::workflow::Workflow> =
+            kube::Api::namespaced(client, &wf.namespace().unwrap_or_default());
+        let name = wf.name_any();
+        wait_for(&format!("workflow {name} to finish"), timeout, || async {
+            let current = api.get(&name).await?;
+            let done = current
+                .status
+                .as_ref()
+                .and_then(|s| s.phase)
+                .is_some_and(|p| p.is_finished());
+            Ok(done.then_some(current))
+        })
+        .await
+    }
+
     /// `kubectl --kubeconfig … --context …` ready for arguments.
     pub fn kubectl(&self, context: &str) -> Kubectl {
         Kubectl {

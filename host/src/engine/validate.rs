@@ -3,7 +3,7 @@
 //! a message naming the problem and where it is — Argo's own message wherever Argo has one.
 //!
 //! [`validate`] returns the *first* error, as Argo does. Argo's checks run first and in Argo's
-//! order (`workflow/validate/validate.go`, ported in [`argo`] and [`graph`]); Flotilla's own
+//! order (`workflow/validate/validate.go`, ported in `argo` and `graph`); Flotilla's own
 //! checks run after them, so a workflow Argo rejects is rejected with Argo's message. Argo's
 //! controller reports a failed validation as phase `Failed` (`Error` for some callers) with the
 //! message `invalid spec: <message>`; the engine adds that prefix, not this module.
@@ -66,7 +66,7 @@ mod unsupported;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::workflow::{Template, Workflow};
 use kind::kinds;
@@ -99,14 +99,18 @@ pub(crate) fn validate(wf: &Workflow) -> Result<Validated, ValidationError> {
 /// `onExit` handlers.
 fn reachable(wf: &Workflow) -> HashSet<&str> {
     let spec = &wf.spec;
-    let by_name = |n: &str| spec.templates.iter().find(|t| t.name == n);
+    let by_name: HashMap<&str, &Template> = spec
+        .templates
+        .iter()
+        .map(|t| (t.name.as_str(), t))
+        .collect();
     let mut seen = HashSet::new();
     let mut todo: Vec<&str> = [spec.entrypoint.as_deref(), spec.on_exit.as_deref()]
         .into_iter()
         .flatten()
         .collect();
     while let Some(name) = todo.pop() {
-        let Some(t) = by_name(name) else { continue };
+        let Some(t) = by_name.get(name) else { continue };
         if !seen.insert(t.name.as_str()) {
             continue;
         }

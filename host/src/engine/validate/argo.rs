@@ -12,7 +12,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::kind::{Kind, has_output, kinds, other_field};
-use super::names::{NameRule, artifact_name, check_arguments, check_names, is_parameter, str_field};
+use super::names::{
+    NameRule, artifact_name, check_arguments, check_names, is_parameter, str_field,
+};
 use super::scope::{
     ANY_WORKFLOW_OUTPUT_ARTIFACT, ANY_WORKFLOW_OUTPUT_PARAMETER, Scope, for_each_tag, resolve_all,
 };
@@ -24,6 +26,7 @@ use crate::workflow::{Arguments, DagTask, Outputs, Template, Workflow, WorkflowS
 const MAX_NESTING: usize = 200;
 
 /// What a template holder asks the walk to validate.
+#[derive(Debug)]
 pub(super) struct Holder<'a> {
     /// `template:` (or the entrypoint / `onExit` name); empty when not set.
     template: &'a str,
@@ -64,13 +67,14 @@ impl<'a> Holder<'a> {
 
 /// The arguments a template is validated with: Argo's `FakeArguments` (which supply every
 /// parameter) or a caller's real list.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub(super) enum Args<'a> {
     Fake,
     Given(Option<&'a Arguments>),
 }
 
 /// The walk's state: Argo's `templateValidationCtx`.
+#[derive(Debug)]
 pub(super) struct Ctx<'a> {
     templates: HashMap<&'a str, &'a Template>,
     /// Global variable names (`workflow.*`); grows as output parameters with a `globalName` are
@@ -158,7 +162,11 @@ impl<'a> Ctx<'a> {
         .into_iter()
         .map(String::from)
         .collect();
-        let params = spec.arguments.as_ref().map(|a| a.parameters.as_slice()).unwrap_or_default();
+        let params = spec
+            .arguments
+            .as_ref()
+            .map(|a| a.parameters.as_slice())
+            .unwrap_or_default();
         if !params.is_empty() {
             globals.insert("workflow.parameters".to_string());
             globals.insert("workflow.parameters.json".to_string());
@@ -173,7 +181,11 @@ impl<'a> Ctx<'a> {
                 .map(|o| o.keys().cloned().collect())
                 .unwrap_or_default()
         };
-        let annotations = wf.metadata.annotations.iter().flat_map(|m| m.keys().cloned());
+        let annotations = wf
+            .metadata
+            .annotations
+            .iter()
+            .flat_map(|m| m.keys().cloned());
         for k in annotations.chain(keys("annotations")) {
             globals.insert(format!("workflow.annotations.{k}"));
         }
@@ -191,7 +203,11 @@ impl<'a> Ctx<'a> {
                 .is_some_and(|c| !str_field(c, "image").is_empty())
         };
         Ctx {
-            templates: spec.templates.iter().map(|t| (t.name.as_str(), t)).collect(),
+            templates: spec
+                .templates
+                .iter()
+                .map(|t| (t.name.as_str(), t))
+                .collect(),
             globals,
             visited: HashSet::new(),
             default_container_image: default_image("container"),
@@ -235,7 +251,11 @@ impl<'a> Ctx<'a> {
         if kinds(t).is_empty() {
             return Err(format!("template '{}' type is unknown", t.name));
         }
-        if let Some(policy) = t.retry_strategy.as_ref().and_then(|r| r.retry_policy.as_deref()) {
+        if let Some(policy) = t
+            .retry_strategy
+            .as_ref()
+            .and_then(|r| r.retry_policy.as_deref())
+        {
             let known = ["", "Always", "OnFailure", "OnError", "OnTransientError"];
             if !known.contains(&policy) {
                 return Err(format!("{policy} is not a valid RetryPolicy"));
@@ -260,8 +280,8 @@ impl<'a> Ctx<'a> {
             ));
         }
         let mut scope = inputs_scope(t, kind)?;
-        let init_unnamed = t.init_containers.iter().flatten();
-        if init_unnamed.clone().any(|c| str_field(c, "name").is_empty()) {
+        let mut init_containers = t.init_containers.iter().flatten();
+        if init_containers.any(|c| str_field(c, "name").is_empty()) {
             return Err("initContainers must all have container name".to_string());
         }
         if kind.is_pod() {
@@ -275,7 +295,11 @@ impl<'a> Ctx<'a> {
                 }
             }
             for p in outputs.iter().flat_map(|o| &o.parameters) {
-                if p.value_from.as_ref().and_then(|v| v.path.as_deref()).is_some_and(|p| !p.is_empty()) {
+                if p.value_from
+                    .as_ref()
+                    .and_then(|v| v.path.as_deref())
+                    .is_some_and(|p| !p.is_empty())
+                {
                     scope.insert(format!("outputs.parameters.{}.path", p.name));
                 }
             }
@@ -321,7 +345,7 @@ impl<'a> Ctx<'a> {
         resolve_all(&[scope], &self.globals, &to_json(t)?)
             .map_err(|e| format!("templates.{name}: {e}"))?;
         if let Some(container) = t.container.as_ref() {
-            check_mounts(t, container)?;
+            super::leaf::check_mounts(t, container)?;
             if str_field(container, "image").is_empty() && !self.default_container_image {
                 return Err(format!("templates.{name}.container.image may not be empty"));
             }
@@ -330,7 +354,11 @@ impl<'a> Ctx<'a> {
             super::leaf::check_resource(name, resource)?;
         }
         if let Some(script) = &t.script {
-            let image = script.container.get("image").and_then(Value::as_str).unwrap_or("");
+            let image = script
+                .container
+                .get("image")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             if image.is_empty() && !self.default_script_image {
                 return Err(format!("templates.{name}.script.image may not be empty"));
             }
@@ -360,10 +388,16 @@ impl<'a> Ctx<'a> {
         let name = &t.name;
         let empty = Outputs::default();
         let outputs = t.outputs.as_ref().unwrap_or(&empty);
-        check_names(outputs.parameters.iter().map(|p| p.name.as_str()), NameRule::ParamOrArtifact)
-            .map_err(|e| format!("templates.{name}.outputs.parameters {e}"))?;
-        check_names(outputs.artifacts.iter().map(artifact_name), NameRule::ParamOrArtifact)
-            .map_err(|e| format!("templates.{name}.outputs.artifacts {e}"))?;
+        check_names(
+            outputs.parameters.iter().map(|p| p.name.as_str()),
+            NameRule::ParamOrArtifact,
+        )
+        .map_err(|e| format!("templates.{name}.outputs.parameters {e}"))?;
+        check_names(
+            outputs.artifacts.iter().map(artifact_name),
+            NameRule::ParamOrArtifact,
+        )
+        .map_err(|e| format!("templates.{name}.outputs.artifacts {e}"))?;
         resolve_all(&[scope], &self.globals, &to_json(outputs)?)
             .map_err(|e| format!("templates.{name}.outputs {e}"))?;
         for a in &outputs.artifacts {
@@ -379,13 +413,13 @@ impl<'a> Ctx<'a> {
                     "templates.{name}.outputs.artifacts.{art}.path only valid in container/script templates"
                 ));
             }
-            check_global_name(str_field(a, "globalName"))
+            super::leaf::check_global_name(str_field(a, "globalName"))
                 .map_err(|e| format!("templates.{name}.outputs.artifacts.{art}.globalName: {e}"))?;
         }
         for p in &outputs.parameters {
             let r = format!("templates.{name}.outputs.parameters.{}", p.name);
             super::leaf::check_output_parameter(&r, p, kind)?;
-            check_global_name(p.global_name.as_deref().unwrap_or(""))
+            super::leaf::check_global_name(p.global_name.as_deref().unwrap_or(""))
                 .map_err(|e| format!("{r}.globalName: {e}"))?;
         }
         Ok(())
@@ -422,8 +456,16 @@ impl<'a> Ctx<'a> {
         let artifacts = outputs.iter().flat_map(|o| &o.artifacts);
         let artifacts = artifacts.map(|a| (artifact_name(a), str_field(a, "globalName")));
         let lists = [
-            ("parameters", ANY_WORKFLOW_OUTPUT_PARAMETER, params.collect::<Vec<_>>()),
-            ("artifacts", ANY_WORKFLOW_OUTPUT_ARTIFACT, artifacts.collect()),
+            (
+                "parameters",
+                ANY_WORKFLOW_OUTPUT_PARAMETER,
+                params.collect::<Vec<_>>(),
+            ),
+            (
+                "artifacts",
+                ANY_WORKFLOW_OUTPUT_ARTIFACT,
+                artifacts.collect(),
+            ),
         ];
         for (what, any, list) in lists {
             for (name, global) in list {
@@ -439,7 +481,10 @@ impl<'a> Ctx<'a> {
             }
         }
         if aggregate {
-            if kinds(t).first().is_some_and(|k| matches!(k, Kind::Script | Kind::ContainerSet)) {
+            if kinds(t)
+                .first()
+                .is_some_and(|k| matches!(k, Kind::Script | Kind::ContainerSet))
+            {
                 scope.insert(format!("{prefix}.outputs.result"));
                 scope.insert(format!("{prefix}.exitCode"));
             }
@@ -456,11 +501,20 @@ fn inputs_scope(t: &Template, kind: Kind) -> Result<Scope, String> {
     let name = &t.name;
     let params = t.inputs.iter().flat_map(|i| &i.parameters);
     let artifacts = t.inputs.iter().flat_map(|i| &i.artifacts);
-    check_names(params.clone().map(|p| p.name.as_str()), NameRule::ParamOrArtifact)
-        .map_err(|e| format!("templates.{name}.inputs.parameters{e}"))?;
-    check_names(artifacts.clone().map(artifact_name), NameRule::ParamOrArtifact)
-        .map_err(|e| format!("templates.{name}.inputs.artifacts{e}"))?;
-    let mut scope: Scope = params.clone().map(|p| format!("inputs.parameters.{}", p.name)).collect();
+    check_names(
+        params.clone().map(|p| p.name.as_str()),
+        NameRule::ParamOrArtifact,
+    )
+    .map_err(|e| format!("templates.{name}.inputs.parameters{e}"))?;
+    check_names(
+        artifacts.clone().map(artifact_name),
+        NameRule::ParamOrArtifact,
+    )
+    .map_err(|e| format!("templates.{name}.inputs.artifacts{e}"))?;
+    let mut scope: Scope = params
+        .clone()
+        .map(|p| format!("inputs.parameters.{}", p.name))
+        .collect();
     if params.clone().next().is_some() {
         scope.insert("inputs.parameters".to_string());
     }
@@ -481,7 +535,9 @@ fn inputs_scope(t: &Template, kind: Kind) -> Result<Scope, String> {
             ));
         }
         if !str_field(a, "from").is_empty() {
-            return Err(format!("templates.{name}.inputs.artifacts.{art}.from not valid in inputs"));
+            return Err(format!(
+                "templates.{name}.inputs.artifacts.{art}.from not valid in inputs"
+            ));
         }
     }
     Ok(scope)
@@ -492,7 +548,10 @@ fn inputs_scope(t: &Template, kind: Kind) -> Result<Scope, String> {
 /// every `{{` is closed. Input artifacts are not checked (Flotilla does not pass them).
 fn process_args(t: &Template, args: Args<'_>) -> Result<(), String> {
     let from_config_map = |p: &crate::workflow::Parameter| {
-        p.value_from.as_ref().and_then(|v| v.config_map_key_ref.as_ref()).is_some_and(|v| !v.is_null())
+        p.value_from
+            .as_ref()
+            .and_then(|v| v.config_map_key_ref.as_ref())
+            .is_some_and(|v| !v.is_null())
     };
     for p in t.inputs.iter().flat_map(|i| &i.parameters) {
         let mut has_value = p.value.is_some() || p.default.is_some();
@@ -515,44 +574,6 @@ fn process_args(t: &Template, args: Args<'_>) -> Result<(), String> {
         }
     }
     for_each_tag(&to_json(t)?, |_| Ok(()))
-}
-
-/// Argo checks a container's volume mounts and input artifact paths do not collide.
-fn check_mounts(t: &Template, container: &Value) -> Result<(), String> {
-    let name = &t.name;
-    let mut mounted: HashMap<&str, String> = HashMap::new();
-    let mounts = container.get("volumeMounts").and_then(Value::as_array);
-    for (i, m) in mounts.into_iter().flatten().enumerate() {
-        let path = str_field(m, "mountPath");
-        if let Some(prev) = mounted.get(path) {
-            return Err(format!(
-                "templates.{name}.container.volumeMounts[{i}].mountPath '{path}' already mounted in {prev}"
-            ));
-        }
-        mounted.insert(path, format!("container.volumeMounts.{}", str_field(m, "name")));
-    }
-    let artifacts = t.inputs.iter().flat_map(|i| &i.artifacts);
-    for (i, a) in artifacts.enumerate() {
-        let path = str_field(a, "path");
-        if let Some(prev) = mounted.get(path) {
-            return Err(format!(
-                "templates.{name}.inputs.artifacts[{i}].path '{path}' already mounted in {prev}"
-            ));
-        }
-        mounted.insert(path, format!("inputs.artifacts.{}", artifact_name(a)));
-    }
-    Ok(())
-}
-
-/// An output's `globalName` must be a valid parameter name unless it is itself a reference.
-fn check_global_name(global: &str) -> Result<(), String> {
-    if global.is_empty() || is_parameter(global) {
-        return Ok(());
-    }
-    match super::names::param_name_error(global) {
-        Some(e) => Err(e.to_string()),
-        None => Ok(()),
-    }
 }
 
 /// The JSON text Argo's checks run over.

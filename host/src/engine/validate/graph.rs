@@ -64,7 +64,8 @@ impl<'a> Ctx<'a> {
                 }
                 resolve_all(&[scope], &self.globals, &to_json(step)?)
                     .map_err(|e| format!("templates.{name}.steps {e}"))?;
-                let aggregate = loops_over_list(step.with_items.as_deref(), step.with_param.as_deref());
+                let aggregate =
+                    loops_over_list(step.with_items.as_deref(), step.with_param.as_deref());
                 self.add_outputs_to_scope(resolved, &prefix, scope, aggregate, false);
                 self.validate_holder(&holder, Args::Given(step.arguments.as_ref()))
                     .map_err(|e| format!("{at} {e}"))?;
@@ -73,7 +74,11 @@ impl<'a> Ctx<'a> {
         Ok(())
     }
 
-    pub(super) fn validate_dag(&mut self, scope: &mut Scope, t: &'a Template) -> Result<(), String> {
+    pub(super) fn validate_dag(
+        &mut self,
+        scope: &mut Scope,
+        t: &'a Template,
+    ) -> Result<(), String> {
         non_leaf(t)?;
         let name = &t.name;
         let Some(dag) = &t.dag else { return Ok(()) };
@@ -87,11 +92,15 @@ impl<'a> Ctx<'a> {
             .map(|t| DependsExpr::for_task(t.depends.as_deref(), &t.dependencies))
             .collect();
         let deps: Vec<Vec<String>> = tasks.iter().zip(&exprs).map(edges).collect();
-        let order = topo_sort(tasks, &deps).map_err(|e| format!("templates.{name} sorting failed: {e}"))?;
+        let order =
+            topo_sort(tasks, &deps).map_err(|e| format!("templates.{name} sorting failed: {e}"))?;
         check_names(tasks.iter().map(|t| t.name.as_str()), NameRule::Field)
             .map_err(|e| format!("templates.{name}.tasks{e}"))?;
-        let index: HashMap<&str, usize> =
-            tasks.iter().enumerate().map(|(i, t)| (t.name.as_str(), i)).collect();
+        let index: HashMap<&str, usize> = tasks
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.as_str(), i))
+            .collect();
         let sorted = || order.iter().filter_map(|&i| tasks.get(i).map(|t| (i, t)));
 
         let mut resolved: Vec<Option<&'a Template>> = vec![None; tasks.len()];
@@ -141,7 +150,9 @@ impl<'a> Ctx<'a> {
                 .map_err(|e| format!("templates.{name}.targets {e}"))?;
             for tn in target.split(' ') {
                 if !is_parameter(tn) && !index.contains_key(tn) {
-                    return Err(format!("templates.{name}.targets: target '{tn}' is not defined"));
+                    return Err(format!(
+                        "templates.{name}.targets: target '{tn}' is not defined"
+                    ));
                 }
             }
         }
@@ -173,9 +184,13 @@ impl<'a> Ctx<'a> {
             resolve_all(&[scope, &task_scope], &self.globals, &to_json(task)?)
                 .map_err(|e| format!("{at} {e}"))?;
             check_arguments(&format!("{at}.arguments."), task.arguments.as_ref())?;
-            let names: HashSet<&str> =
-                ancestry.iter().filter_map(|&a| tasks.get(a)).map(|t| t.name.as_str()).collect();
-            argument_dependencies(task.arguments.as_ref(), &names).map_err(|e| format!("{at} {e}"))?;
+            let names: HashSet<&str> = ancestry
+                .iter()
+                .filter_map(|&a| tasks.get(a))
+                .map(|t| t.name.as_str())
+                .collect();
+            argument_dependencies(task.arguments.as_ref(), &names)
+                .map_err(|e| format!("{at} {e}"))?;
             self.validate_holder(&Holder::task(task), Args::Given(task.arguments.as_ref()))
                 .map_err(|e| format!("{at} {e}"))?;
         }
@@ -240,7 +255,9 @@ fn topo_sort(tasks: &[DagTask], deps: &[Vec<String>]) -> Result<Vec<usize>, Stri
             }
         }
     }
-    let mut queue: VecDeque<usize> = (0..tasks.len()).filter(|&i| waiting.get(i) == Some(&0)).collect();
+    let mut queue: VecDeque<usize> = (0..tasks.len())
+        .filter(|&i| waiting.get(i) == Some(&0))
+        .collect();
     let mut order = Vec::with_capacity(tasks.len());
     while let Some(i) = queue.pop_front() {
         order.push(i);
@@ -288,12 +305,18 @@ fn argument_dependencies(args: Option<&Arguments>, ancestry: &HashSet<&str>) -> 
     };
     for p in &args.parameters {
         if let Some(t) = p.value.as_ref().and_then(|v| referenced(v.as_str())) {
-            return Err(format!("missing dependency '{t}' for parameter '{}'", p.name));
+            return Err(format!(
+                "missing dependency '{t}' for parameter '{}'",
+                p.name
+            ));
         }
     }
     for a in &args.artifacts {
         if let Some(t) = referenced(str_field(a, "from")) {
-            return Err(format!("missing dependency '{t}' for artifact '{}'", artifact_name(a)));
+            return Err(format!(
+                "missing dependency '{t}' for artifact '{}'",
+                artifact_name(a)
+            ));
         }
     }
     Ok(())
@@ -351,5 +374,8 @@ fn has_items(t: &DagTask) -> bool {
 
 /// Argo's `HasExitHook`: `onExit`, or a `hooks.exit`.
 fn has_exit_hook(on_exit: Option<&str>, other: &BTreeMap<String, Value>) -> bool {
-    non_empty(on_exit) || other_field(other, "hooks").and_then(|h| h.get("exit")).is_some()
+    non_empty(on_exit)
+        || other_field(other, "hooks")
+            .and_then(|h| h.get("exit"))
+            .is_some()
 }

@@ -76,7 +76,8 @@ impl Kind {
     }
 
     /// The unsupported types, which live in `Template::other`.
-    pub(super) const UNSUPPORTED: [Kind; 4] = [Kind::ContainerSet, Kind::Data, Kind::Http, Kind::Plugin];
+    pub(super) const UNSUPPORTED: [Kind; 4] =
+        [Kind::ContainerSet, Kind::Data, Kind::Http, Kind::Plugin];
 }
 
 /// A field of `other` that is present and not `null`.
@@ -92,7 +93,10 @@ pub(super) fn other_field<'t>(
 pub(super) fn kinds(t: &Template) -> Vec<Kind> {
     let unsupported = |kind: Kind| other_field(&t.other, kind.field()).is_some();
     let present = [
-        (Kind::Container, t.container.as_ref().is_some_and(|v| !v.is_null())),
+        (
+            Kind::Container,
+            t.container.as_ref().is_some_and(|v| !v.is_null()),
+        ),
         (Kind::ContainerSet, unsupported(Kind::ContainerSet)),
         (Kind::Steps, t.steps.is_some()),
         (Kind::Dag, t.dag.is_some()),

@@ -1,10 +1,16 @@
-//! Argo's checks of a resource template and of output parameters, with Argo's messages.
+//! Argo's checks of a leaf template's parts — resource, volume mounts, output parameters —
+//! with Argo's messages.
 
 use serde::Deserialize;
 
+use std::collections::HashMap;
+
+use serde_json::Value;
+
 use super::kind::Kind;
+use super::names::{artifact_name, is_parameter, param_name_error, str_field};
 use super::scope::blank_tags;
-use crate::workflow::{Parameter, ResourceTemplate};
+use crate::workflow::{Parameter, ResourceTemplate, Template};
 
 const ACTIONS: [&str; 6] = ["get", "create", "apply", "delete", "replace", "patch"];
 
@@ -89,9 +95,50 @@ pub(super) fn check_output_parameter(r: &str, p: &Parameter, kind: Kind) -> Resu
         Kind::Resource if !set(&from.jq_filter) && !set(&from.json_path) => Err(format!(
             "{r} .jqFilter or jsonPath must be specified for {type_name} templates"
         )),
-        Kind::Dag | Kind::Steps if !set(&from.parameter) && !set(&from.expression) => Err(
-            format!("{r}.parameter or expression must be specified for {type_name} templates"),
-        ),
+        Kind::Dag | Kind::Steps if !set(&from.parameter) && !set(&from.expression) => Err(format!(
+            "{r}.parameter or expression must be specified for {type_name} templates"
+        )),
         _ => Ok(()),
+    }
+}
+
+/// Argo checks a container's volume mounts and input artifact paths do not collide.
+pub(super) fn check_mounts(t: &Template, container: &Value) -> Result<(), String> {
+    let name = &t.name;
+    let mut mounted: HashMap<&str, String> = HashMap::new();
+    let mounts = container.get("volumeMounts").and_then(Value::as_array);
+    for (i, m) in mounts.into_iter().flatten().enumerate() {
+        let path = str_field(m, "mountPath");
+        if let Some(prev) = mounted.get(path) {
+            return Err(format!(
+                "templates.{name}.container.volumeMounts[{i}].mountPath '{path}' already mounted in {prev}"
+            ));
+        }
+        mounted.insert(
+            path,
+            format!("container.volumeMounts.{}", str_field(m, "name")),
+        );
+    }
+    let artifacts = t.inputs.iter().flat_map(|i| &i.artifacts);
+    for (i, a) in artifacts.enumerate() {
+        let path = str_field(a, "path");
+        if let Some(prev) = mounted.get(path) {
+            return Err(format!(
+                "templates.{name}.inputs.artifacts[{i}].path '{path}' already mounted in {prev}"
+            ));
+        }
+        mounted.insert(path, format!("inputs.artifacts.{}", artifact_name(a)));
+    }
+    Ok(())
+}
+
+/// An output's `globalName` must be a valid parameter name unless it is itself a reference.
+pub(super) fn check_global_name(global: &str) -> Result<(), String> {
+    if global.is_empty() || is_parameter(global) {
+        return Ok(());
+    }
+    match param_name_error(global) {
+        Some(e) => Err(e.to_string()),
+        None => Ok(()),
     }
 }

@@ -30,7 +30,9 @@ pub(super) enum NameRule {
 pub(super) fn field_name_errors(name: &str) -> Vec<String> {
     let mut errs = Vec::new();
     if name.len() > FIELD_NAME_MAX_LEN {
-        errs.push(format!("must be no more than {FIELD_NAME_MAX_LEN} characters"));
+        errs.push(format!(
+            "must be no more than {FIELD_NAME_MAX_LEN} characters"
+        ));
     }
     let mut bytes = name.bytes();
     let valid = bytes.next().is_some_and(|b| b.is_ascii_alphanumeric())
@@ -68,7 +70,10 @@ pub(super) fn check_names<'a>(
                 .unwrap_or_default(),
         };
         if !errs.is_empty() {
-            return Err(format!("[{i}].name: '{name}' is invalid: {}", errs.join(";")));
+            return Err(format!(
+                "[{i}].name: '{name}' is invalid: {}",
+                errs.join(";")
+            ));
         }
         if !seen.insert(name) {
             return Err(format!("[{i}].name '{name}' is not unique"));
@@ -119,7 +124,10 @@ fn check_argument_value(prefix: &str, p: &Parameter) -> Result<(), String> {
     }
     if let Some(from) = &p.value_from {
         let nonempty = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.is_empty());
-        let has_source = from.config_map_key_ref.as_ref().is_some_and(|v| !v.is_null())
+        let has_source = from
+            .config_map_key_ref
+            .as_ref()
+            .is_some_and(|v| !v.is_null())
             || nonempty(&from.event)
             || from.supplied.as_ref().is_some_and(|v| !v.is_null());
         let has_output_source = nonempty(&from.path)
@@ -134,7 +142,9 @@ fn check_argument_value(prefix: &str, p: &Parameter) -> Result<(), String> {
     }
     if let Some(allowed) = &p.enum_values {
         if allowed.is_empty() {
-            return Err(format!("{prefix}{name}.enum should contain at least one value"));
+            return Err(format!(
+                "{prefix}{name}.enum should contain at least one value"
+            ));
         }
         let Some(value) = &p.value else {
             return Err(format!("{prefix}{name}.value is required"));
@@ -262,7 +272,9 @@ mod tests {
         ] {
             assert!(is_parameter(yes), "{yes}");
         }
-        for no in ["a", "{{}}", "{{a_b}}", "{{a.}}", "{{ a }}", "{{a}", "{{=a}}"] {
+        for no in [
+            "a", "{{}}", "{{a_b}}", "{{a.}}", "{{ a }}", "{{a}", "{{=a}}",
+        ] {
             assert!(!is_parameter(no), "{no}");
         }
     }

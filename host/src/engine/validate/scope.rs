@@ -54,7 +54,12 @@ pub(super) fn for_each_tag(
     while let Some(start) = rest.find("{{") {
         let after = rest.get(start + 2..).unwrap_or("");
         let Some(end) = after.find("}}") else {
-            let excerpt: String = rest.get(start..).unwrap_or("").chars().take(EXCERPT_CHARS).collect();
+            let excerpt: String = rest
+                .get(start..)
+                .unwrap_or("")
+                .chars()
+                .take(EXCERPT_CHARS)
+                .collect();
             return Err(format!(
                 "Cannot find end tag=\"}}}}\" in the template starting from {excerpt:?}"
             ));
@@ -186,7 +191,10 @@ mod tests {
     fn unknown_outputs_admit_any_reference_to_their_step() {
         let layers = scope(&["steps.a.*"]);
         let globals = Scope::new();
-        assert_eq!(resolve_all(&[&layers], &globals, "{{steps.a.outputs.result}}"), Ok(()));
+        assert_eq!(
+            resolve_all(&[&layers], &globals, "{{steps.a.outputs.result}}"),
+            Ok(())
+        );
         assert_eq!(
             resolve_all(&[&layers], &globals, "{{steps.ab.outputs.result}}"),
             Err("failed to resolve {{steps.ab.outputs.result}}".to_string())

@@ -35,22 +35,30 @@ fn workflow_level_errors() {
         ),
         (
             "argument without value",
-            s("entrypoint: a\narguments: {parameters: [{name: p}]}\ntemplates: [{name: a, suspend: {}}]"),
+            s(
+                "entrypoint: a\narguments: {parameters: [{name: p}]}\ntemplates: [{name: a, suspend: {}}]",
+            ),
             "spec.arguments.p.value or spec.arguments.p.valueFrom is required",
         ),
         (
             "argument name",
-            s("entrypoint: a\narguments: {parameters: [{name: 'param#1', value: x}]}\ntemplates: [{name: a, suspend: {}}]"),
+            s(
+                "entrypoint: a\narguments: {parameters: [{name: 'param#1', value: x}]}\ntemplates: [{name: a, suspend: {}}]",
+            ),
             "spec.arguments.parameters[0].name: 'param#1' is invalid: Parameter/Artifact name must consist of alpha-numeric characters, '_' or '-' e.g. my_param_1, MY-PARAM-1",
         ),
         (
             "argument outside its enum",
-            s("entrypoint: a\narguments: {parameters: [{name: p, value: c, enum: [a, b]}]}\ntemplates: [{name: a, suspend: {}}]"),
+            s(
+                "entrypoint: a\narguments: {parameters: [{name: p, value: c, enum: [a, b]}]}\ntemplates: [{name: a, suspend: {}}]",
+            ),
             "spec.arguments.p.value should be present in spec.arguments.p.enum list",
         ),
         (
             "entrypoint input not supplied",
-            s("entrypoint: echo\ntemplates: [{name: echo, inputs: {parameters: [{name: message}]}, container: {image: alpine}}]"),
+            s(
+                "entrypoint: echo\ntemplates: [{name: echo, inputs: {parameters: [{name: message}]}, container: {image: alpine}}]",
+            ),
             "templates.echo inputs.parameters.message was not supplied",
         ),
         (
@@ -65,7 +73,9 @@ fn workflow_level_errors() {
         ),
         (
             "unused template is validated too",
-            s("entrypoint: a\ntemplates: [{name: a, suspend: {}}, {name: b, container: {command: [x]}}]"),
+            s(
+                "entrypoint: a\ntemplates: [{name: a, suspend: {}}, {name: b, container: {command: [x]}}]",
+            ),
             "templates.b templates.b.container.image may not be empty",
         ),
         (
@@ -80,7 +90,11 @@ fn workflow_level_errors() {
 fn template_errors() {
     let m = main_with;
     assert_errors(&[
-        ("no type", m("inputs: {}"), "template 'main' type is unknown"),
+        (
+            "no type",
+            m("inputs: {}"),
+            "template 'main' type is unknown",
+        ),
         (
             "two types",
             m("container: {image: a}\nsuspend: {}"),
@@ -123,17 +137,23 @@ fn template_errors() {
         ),
         (
             "container output without path",
-            m("container: {image: a}\noutputs: {parameters: [{name: p, valueFrom: {jsonPath: '{.a}'}}]}"),
+            m(
+                "container: {image: a}\noutputs: {parameters: [{name: p, valueFrom: {jsonPath: '{.a}'}}]}",
+            ),
             "templates.main.outputs.parameters.p.path must be specified for Container templates",
         ),
         (
             "resource output without jsonPath",
-            m("resource: {action: get, manifest: 'kind: Pod'}\noutputs: {parameters: [{name: p, valueFrom: {path: /p}}]}"),
+            m(
+                "resource: {action: get, manifest: 'kind: Pod'}\noutputs: {parameters: [{name: p, valueFrom: {path: /p}}]}",
+            ),
             "templates.main.outputs.parameters.p .jqFilter or jsonPath must be specified for Resource templates",
         ),
         (
             "output reading an undefined step",
-            m("steps: [[{name: a, template: gen}]]\noutputs: {parameters: [{name: p, valueFrom: {parameter: '{{steps.b.outputs.parameters.p}}'}}]}"),
+            m(
+                "steps: [[{name: a, template: gen}]]\noutputs: {parameters: [{name: p, valueFrom: {parameter: '{{steps.b.outputs.parameters.p}}'}}]}",
+            ),
             "templates.main.outputs failed to resolve {{steps.b.outputs.parameters.p}}",
         ),
         (
@@ -185,12 +205,16 @@ fn steps_errors() {
         ),
         (
             "reference to an undefined step",
-            m("steps: [[{name: a, template: echo, arguments: {parameters: [{name: message, value: '{{steps.nope.outputs.result}}'}]}}]]"),
+            m(
+                "steps: [[{name: a, template: echo, arguments: {parameters: [{name: message, value: '{{steps.nope.outputs.result}}'}]}}]]",
+            ),
             "templates.main.steps failed to resolve {{steps.nope.outputs.result}}",
         ),
         (
             "reference to a later step",
-            m("steps:\n- - {name: a, template: echo, arguments: {parameters: [{name: message, value: '{{steps.b.status}}'}]}}\n- - {name: b, template: hello}"),
+            m(
+                "steps:\n- - {name: a, template: echo, arguments: {parameters: [{name: message, value: '{{steps.b.status}}'}]}}\n- - {name: b, template: hello}",
+            ),
             "templates.main.steps failed to resolve {{steps.b.status}}",
         ),
         (
@@ -232,47 +256,65 @@ fn dag_errors() {
         ),
         (
             "unknown depends",
-            m("dag: {tasks: [{name: a, template: hello}, {name: b, template: hello, depends: 'a && nope.Failed'}]}"),
+            m(
+                "dag: {tasks: [{name: a, template: hello}, {name: b, template: hello, depends: 'a && nope.Failed'}]}",
+            ),
             "templates.main sorting failed: invalid dependency nope",
         ),
         (
             "cycle",
-            m("dag: {tasks: [{name: a, template: hello, depends: b}, {name: b, template: hello, depends: a}]}"),
+            m(
+                "dag: {tasks: [{name: a, template: hello, depends: b}, {name: b, template: hello, depends: a}]}",
+            ),
             "templates.main sorting failed: graph with cycle",
         ),
         (
             "depends and dependencies",
-            m("dag: {tasks: [{name: a, template: hello}, {name: b, template: hello, depends: a, dependencies: [a]}]}"),
+            m(
+                "dag: {tasks: [{name: a, template: hello}, {name: b, template: hello, depends: a, dependencies: [a]}]}",
+            ),
             "templates.main cannot use both 'depends' and 'dependencies' in the same DAG template",
         ),
         (
             "continueOn with depends",
-            m("dag: {tasks: [{name: a, template: hello, continueOn: {failed: true}}, {name: b, template: hello, depends: a}]}"),
+            m(
+                "dag: {tasks: [{name: a, template: hello, continueOn: {failed: true}}, {name: b, template: hello, depends: a}]}",
+            ),
             "templates.main cannot use 'continueOn' when using 'depends'. Instead use 'dep-task.Failed'/'dep-task.Errored'",
         ),
         (
             "leading digit",
-            m("dag: {tasks: [{name: 1a, template: hello}, {name: b, template: hello, depends: 1a}]}"),
+            m(
+                "dag: {tasks: [{name: 1a, template: hello}, {name: b, template: hello, depends: 1a}]}",
+            ),
             "templates.main.tasks.1a name cannot begin with a digit when using either 'depends' or 'dependencies'",
         ),
         (
             "invalid task result",
-            m("dag: {tasks: [{name: a, template: hello}, {name: b, template: hello, depends: a.Finished}]}"),
+            m(
+                "dag: {tasks: [{name: a, template: hello}, {name: b, template: hello, depends: a.Finished}]}",
+            ),
             "templates.main.tasks.b task result 'Finished' for task 'a' is invalid",
         ),
         (
             "items result without items",
-            m("dag: {tasks: [{name: a, template: hello}, {name: b, template: hello, depends: a.AnySucceeded}]}"),
+            m(
+                "dag: {tasks: [{name: a, template: hello}, {name: b, template: hello, depends: a.AnySucceeded}]}",
+            ),
             "templates.main.tasks.b dependency 'a' uses an items-based condition such as .AnySucceeded or .AllFailed but does not contain any items",
         ),
         (
             "argument from a task that is not a dependency",
-            m("dag: {tasks: [{name: a, template: gen}, {name: b, template: echo, arguments: {parameters: [{name: message, value: '{{tasks.a.outputs.parameters.p}}'}]}}]}"),
+            m(
+                "dag: {tasks: [{name: a, template: gen}, {name: b, template: echo, arguments: {parameters: [{name: message, value: '{{tasks.a.outputs.parameters.p}}'}]}}]}",
+            ),
             "templates.main.tasks.b missing dependency 'a' for parameter 'message'",
         ),
         (
             "status of a task that is not an ancestor",
-            m("dag: {tasks: [{name: a, template: hello}, {name: b, template: echo, arguments: {parameters: [{name: message, value: 'x {{tasks.a.status}}'}]}}]}"),
+            m(
+                "dag: {tasks: [{name: a, template: hello}, {name: b, template: echo, arguments: {parameters: [{name: message, value: 'x {{tasks.a.status}}'}]}}]}",
+            ),
             "templates.main.tasks.b failed to resolve {{tasks.a.status}}",
         ),
         (
@@ -282,7 +324,9 @@ fn dag_errors() {
         ),
         (
             "two loops",
-            m("dag: {tasks: [{name: a, template: hello, withItems: [1], withSequence: {count: 1}}]}"),
+            m(
+                "dag: {tasks: [{name: a, template: hello, withItems: [1], withSequence: {count: 1}}]}",
+            ),
             "templates.main.tasks.a only one of withItems, withParam, withSequence can be specified",
         ),
         (
@@ -292,7 +336,9 @@ fn dag_errors() {
         ),
         (
             "nested DAG problem keeps the path",
-            m("dag: {tasks: [{name: a, template: inner}]}\n- name: inner\n  dag: {tasks: [{name: x, template: nope}]}"),
+            m(
+                "dag: {tasks: [{name: a, template: inner}]}\n- name: inner\n  dag: {tasks: [{name: x, template: nope}]}",
+            ),
             "templates.main.tasks.a templates.inner.tasks.x template name 'nope' undefined",
         ),
     ]);
@@ -324,7 +370,9 @@ fn flotilla_errors() {
         ),
         (
             "containerSet reachable",
-            m("steps: [[{name: a, template: cs}]]\n- name: cs\n  containerSet: {containers: [{name: main, image: alpine}]}"),
+            m(
+                "steps: [[{name: a, template: cs}]]\n- name: cs\n  containerSet: {containers: [{name: main, image: alpine}]}",
+            ),
             "templates.cs: containerSet templates are not supported by Flotilla",
         ),
         (

@@ -240,7 +240,9 @@ fn examples() -> Vec<(&'static str, Workflow)> {
         ),
         (
             "multi-cluster-dag",
-            file(include_str!("../../../../../examples/multi-cluster-dag.yaml")),
+            file(include_str!(
+                "../../../../../examples/multi-cluster-dag.yaml"
+            )),
         ),
     ]
 }
@@ -303,5 +305,8 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
     };
     assert!(check(&chain(50)).is_ok());
     let err = check(&chain(500)).unwrap_err();
-    assert!(err.ends_with("calls templates nested more than 200 levels deep"), "{err}");
+    assert!(
+        err.ends_with("calls templates nested more than 200 levels deep"),
+        "{err}"
+    );
 }

@@ -22,6 +22,9 @@ steps:
 - - name: b
     templateRef: {name: wt, template: t}
     arguments: {artifacts: [{name: x, raw: {data: y}}]}
+- - name: c
+    template: echo
+    arguments: {parameters: [{name: message, value: "{{steps.b.outputs.parameters.x}}"}]}
 memoize: {key: k, cache: {configMap: {name: c}}}
 metrics: {prometheus: []}
 podSpecPatch: "{}"
@@ -66,14 +69,19 @@ dag:
         check(&spec).map(|v| v.warnings),
         Ok(vec![
             "templates.main.tasks.a.inline is not supported by Flotilla and is ignored".to_string(),
-            "templates.art.inputs.artifacts is not supported by Flotilla and is ignored".to_string(),
-            "templates.art.outputs.artifacts is not supported by Flotilla and is ignored".to_string(),
+            "templates.art.inputs.artifacts is not supported by Flotilla and is ignored"
+                .to_string(),
+            "templates.art.outputs.artifacts is not supported by Flotilla and is ignored"
+                .to_string(),
         ])
     );
 }
 
 #[test]
 fn null_fields_are_not_reported() {
-    let spec = format!("hooks: null\n{}", main_with("container: {image: alpine}\nmemoize: null"));
+    let spec = format!(
+        "hooks: null\n{}",
+        main_with("container: {image: alpine}\nmemoize: null")
+    );
     assert_eq!(check(&spec).map(|v| v.warnings), Ok(vec![]));
 }
