@@ -2,6 +2,7 @@
 //! asks the engine what to do and does it. The only place that talks to API servers for
 //! workflows; all decisions are the engine's.
 
+mod apply;
 mod observe;
 
 use std::collections::{BTreeMap, HashMap};
@@ -10,16 +11,16 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, DeleteParams, PostParams};
+use kube::api::{Api, PostParams};
 use kube::runtime::controller::{Action as Requeue, Controller};
-use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
+use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Client, Resource, ResourceExt};
+use kube::{Client, ResourceExt};
 use parking_lot::Mutex;
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::engine::{self, Action, EngineConfig};
+use crate::engine::{self, EngineConfig};
 use crate::workflow::{Workflow, WorkflowTaskResult, labels};
 
 /// How the controller runs.
@@ -182,71 +183,9 @@ async fn reconcile_inner(
         source,
     };
 
-    let mut refused = BTreeMap::new();
-    for action in &decision.actions {
-        match action {
-            Action::CreatePod {
-                node_id,
-                namespace: pod_ns,
-                pod,
-            } => {
-                let pod: Pod = match serde_json::from_value((**pod).clone()) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        refused.insert(
-                            node_id.clone(),
-                            format!("the pod for node {node_id} is invalid: {e}"),
-                        );
-                        continue;
-                    }
-                };
-                let api: Api<Pod> = Api::namespaced(ctx.client.clone(), pod_ns);
-                match api.create(&PostParams::default(), &pod).await {
-                    Ok(_) => {}
-                    Err(kube::Error::Api(s)) if s.code == 409 => {}
-                    Err(kube::Error::Api(s)) if matches!(s.code, 400 | 403 | 404 | 422) => {
-                        refused.insert(
-                            node_id.clone(),
-                            format!("creating pod {pod_ns}/{}: {}", pod.name_any(), s.message),
-                        );
-                    }
-                    Err(e) => return Err(api_err(e)),
-                }
-            }
-            Action::DeletePod {
-                namespace: pod_ns,
-                name: pod_name,
-                ..
-            } => {
-                let api: Api<Pod> = Api::namespaced(ctx.client.clone(), pod_ns);
-                match api.delete(pod_name, &DeleteParams::default()).await {
-                    Ok(_) => {}
-                    Err(kube::Error::Api(s)) if s.code == 404 => {}
-                    Err(e) => return Err(api_err(e)),
-                }
-            }
-            Action::Event {
-                warning,
-                reason,
-                message,
-            } => {
-                let event = KubeEvent {
-                    type_: if *warning {
-                        EventType::Warning
-                    } else {
-                        EventType::Normal
-                    },
-                    reason: reason.clone(),
-                    note: Some(message.clone()),
-                    action: "Reconcile".into(),
-                    secondary: None,
-                };
-                if let Err(e) = ctx.recorder.publish(&event, &wf.object_ref(&())).await {
-                    warn!(error = %e, "recording an event failed");
-                }
-            }
-        }
-    }
+    let refused = apply::apply(&ctx, &wf, &decision.actions)
+        .await
+        .map_err(api_err)?;
     if !refused.is_empty() {
         ctx.create_errors
             .lock()

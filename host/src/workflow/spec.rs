@@ -211,6 +211,8 @@ pub struct ResourceTemplate {
     pub set_owner_reference: Option<bool>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flags: Vec<String>,
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Value>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -295,6 +297,8 @@ pub struct ContinueOn {
 #[serde(rename_all = "camelCase")]
 pub struct SuspendTemplate {
     pub duration: Option<AnyString>,
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Value>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -306,6 +310,8 @@ pub struct RetryStrategy {
     pub backoff: Option<Backoff>,
     pub expression: Option<String>,
     pub affinity: Option<Value>,
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Value>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

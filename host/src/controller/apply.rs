@@ -1,0 +1,119 @@
+//! Carrying out the engine's actions against the API server.
+
+use std::collections::BTreeMap;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams, PostParams};
+use kube::runtime::events::{Event as KubeEvent, EventType};
+use kube::{Resource, ResourceExt};
+use tracing::warn;
+
+use super::Context;
+use crate::engine::Action;
+use crate::workflow::Workflow;
+
+/// Pod creations in flight at once for one workflow: a wide fan-out is created at the API
+/// server's pace, not one round trip at a time.
+const CREATE_CONCURRENCY: usize = 32;
+
+/// Applies every action. Returns the pod creations the API server refused for good (node ID →
+/// reason); a transient failure is returned as an error so the reconcile is retried.
+pub(super) async fn apply(
+    ctx: &Context,
+    wf: &Workflow,
+    actions: &[Action],
+) -> Result<BTreeMap<String, String>, kube::Error> {
+    let creates: Vec<(String, String, serde_json::Value)> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::CreatePod {
+                node_id,
+                namespace,
+                pod,
+            } => Some((node_id.clone(), namespace.clone(), (**pod).clone())),
+            _ => None,
+        })
+        .collect();
+    let outcomes: Vec<Result<Option<(String, String)>, kube::Error>> = futures::stream::iter(
+        creates
+            .into_iter()
+            .map(|(node_id, namespace, pod)| async move {
+                create_pod(ctx, &node_id, &namespace, pod).await
+            }),
+    )
+    .buffer_unordered(CREATE_CONCURRENCY)
+    .collect()
+    .await;
+    let mut refused = BTreeMap::new();
+    for outcome in outcomes {
+        if let Some((node, reason)) = outcome? {
+            refused.insert(node, reason);
+        }
+    }
+    for action in actions {
+        match action {
+            Action::CreatePod { .. } => {}
+            Action::DeletePod {
+                namespace, name, ..
+            } => {
+                let api: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
+                match api.delete(name, &DeleteParams::default()).await {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(s)) if s.code == 404 => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Action::Event {
+                warning,
+                reason,
+                message,
+            } => {
+                let event = KubeEvent {
+                    type_: if *warning {
+                        EventType::Warning
+                    } else {
+                        EventType::Normal
+                    },
+                    reason: reason.clone(),
+                    note: Some(message.clone()),
+                    action: "Reconcile".into(),
+                    secondary: None,
+                };
+                if let Err(e) = ctx.recorder.publish(&event, &wf.object_ref(&())).await {
+                    warn!(error = %e, "recording an event failed");
+                }
+            }
+        }
+    }
+    Ok(refused)
+}
+
+/// Creates one pod; `Ok(Some((node, reason)))` when the API server refuses it for good.
+async fn create_pod(
+    ctx: &Context,
+    node_id: &str,
+    namespace: &str,
+    pod: serde_json::Value,
+) -> Result<Option<(String, String)>, kube::Error> {
+    let pod: Pod = match serde_json::from_value(pod) {
+        Ok(p) => p,
+        Err(e) => {
+            return Ok(Some((
+                node_id.to_string(),
+                format!("the pod for node {node_id} is invalid: {e}"),
+            )));
+        }
+    };
+    let api: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
+    match api.create(&PostParams::default(), &pod).await {
+        Ok(_) => Ok(None),
+        // Created by an earlier reconcile whose observation has not arrived yet.
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(None),
+        Err(kube::Error::Api(s)) if matches!(s.code, 400 | 403 | 404 | 422) => Ok(Some((
+            node_id.to_string(),
+            format!("creating pod {namespace}/{}: {}", pod.name_any(), s.message),
+        ))),
+        Err(e) => Err(e),
+    }
+}
