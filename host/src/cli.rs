@@ -25,6 +25,23 @@ pub enum Command {
     Sim(SimCommand),
     /// Print the CustomResourceDefinitions Flotilla installs (YAML, generated from its types).
     Crd,
+    /// Stop workflows: unfinished nodes fail and running pods are deleted (as `argo stop`).
+    Stop(WorkflowArgs),
+    /// Terminate workflows: as `stop`, and exit handlers do not run (as `argo terminate`).
+    Terminate(WorkflowArgs),
+    /// Suspend workflows: no new step starts until resumed (as `argo suspend`).
+    Suspend(WorkflowArgs),
+    /// Resume suspended workflows and their suspend steps (as `argo resume`).
+    Resume(WorkflowArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WorkflowArgs {
+    /// Names of the workflows.
+    #[arg(required = true)]
+    pub workflows: Vec<String>,
+    #[command(flatten)]
+    pub target: crate::commands::Target,
 }
 
 #[derive(Debug, clap::Args)]
@@ -84,6 +101,10 @@ pub fn main() -> ExitCode {
                 print!("{}", crate::workflow::crd::render_all());
                 Ok(())
             }
+            Command::Stop(args) => workflow_verb(crate::commands::Verb::Stop, args).await,
+            Command::Terminate(args) => workflow_verb(crate::commands::Verb::Terminate, args).await,
+            Command::Suspend(args) => workflow_verb(crate::commands::Verb::Suspend, args).await,
+            Command::Resume(args) => workflow_verb(crate::commands::Verb::Resume, args).await,
         }
     });
     match result {
@@ -93,6 +114,16 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs `verb` on each workflow named, printing `workflow NAME stopped` as Argo does.
+async fn workflow_verb(verb: crate::commands::Verb, args: WorkflowArgs) -> anyhow::Result<()> {
+    let (client, namespace) = args.target.connect().await?;
+    for name in &args.workflows {
+        verb.run(&client, &namespace, name).await?;
+        println!("workflow {name} {}", verb.past());
+    }
+    Ok(())
 }
 
 fn init_tracing() {

@@ -176,7 +176,9 @@ async fn reconcile_inner(
         .get(&key)
         .cloned()
         .unwrap_or_default();
+    let started = std::time::Instant::now();
     let decision = engine::reconcile(&wf, &observed, &ctx.engine, jiff::Timestamp::now());
+    let decided = started.elapsed();
     let api_err = |source| ControllerError::Api {
         namespace: namespace.clone(),
         name: name.clone(),
@@ -221,6 +223,13 @@ async fn reconcile_inner(
     if phase_finished(&wf) {
         ctx.create_errors.lock().remove(&key);
     }
+    tracing::debug!(
+        nodes = wf.status.as_ref().map_or(0, |s| s.nodes.len()),
+        pods_observed = observed.pods.len(),
+        decide_us = decided.as_micros() as u64,
+        total_us = started.elapsed().as_micros() as u64,
+        "reconciled"
+    );
     Ok(match decision.requeue_after {
         Some(after) => Requeue::requeue(after),
         None => Requeue::await_change(),

@@ -8,9 +8,12 @@
 mod dag;
 mod expr;
 mod fanout;
+mod gc;
+mod lifecycle;
 mod pods;
 mod retry;
 mod steps;
+mod suspend;
 mod template;
 mod walk;
 
@@ -37,6 +40,9 @@ pub struct EngineConfig {
     pub max_pod_creates_per_reconcile: usize,
     /// The name of the controller's own cluster (`ARGO_CLUSTER`); a template naming it runs here.
     pub cluster: Option<String>,
+    /// How long after its node completes a pod is deleted under `podGC` when the workflow does
+    /// not say (`podGC.deleteDelayDuration`); Argo's controller default is 5s.
+    pub pod_gc_delete_delay: Duration,
 }
 
 impl Default for EngineConfig {
@@ -46,6 +52,7 @@ impl Default for EngineConfig {
             executor_image: "ghcr.io/flotilla-wf/flotilla:latest".into(),
             max_pod_creates_per_reconcile: 10_000,
             cluster: None,
+            pod_gc_delete_delay: Duration::from_secs(5),
         }
     }
 }
@@ -92,6 +99,9 @@ pub struct Observed {
     pub results: BTreeMap<String, ObservedResult>,
     /// Pod creations the API server refused for good (403, 422…), with the reason.
     pub create_errors: BTreeMap<String, String>,
+    /// Each observed pod's labels, by node ID: pod GC's label selector, and whether the pod is
+    /// already labelled `workflows.argoproj.io/completed=true`.
+    pub pod_labels: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// Something the controller must do.
@@ -109,6 +119,20 @@ pub enum Action {
         namespace: String,
         name: String,
     },
+    /// Label a pod whose node's outcome is stored `workflows.argoproj.io/completed=true` (a merge
+    /// patch of its labels), as Argo does.
+    LabelPodCompleted {
+        node_id: String,
+        namespace: String,
+        name: String,
+    },
+    /// Delete the workflow (`ttlStrategy`); `uid` guards against deleting a newer workflow of the
+    /// same name.
+    DeleteWorkflow {
+        namespace: String,
+        name: String,
+        uid: Option<String>,
+    },
     /// Record a Kubernetes event on the workflow.
     Event {
         warning: bool,
@@ -122,7 +146,8 @@ pub enum Action {
 pub struct Decision {
     pub status: WorkflowStatus,
     pub actions: Vec<Action>,
-    /// Reconcile again after this long even if nothing is observed (retry back-off).
+    /// Reconcile again after this long even if nothing is observed (retry back-off, suspend
+    /// durations, the workflow deadline, pod GC delays, TTLs).
     pub requeue_after: Option<Duration>,
 }
 
@@ -131,25 +156,58 @@ pub(crate) fn time(now: jiff::Timestamp) -> Time {
 }
 
 /// Decides what happens next for `wf`.
+///
+/// A finished workflow only gets clean-up decisions (pod GC, completed labels, TTL); a running one
+/// is walked under its execution control (shutdown, deadline, suspension), then cleaned up after.
 pub fn reconcile(
     wf: &Workflow,
     observed: &Observed,
     config: &EngineConfig,
     now: jiff::Timestamp,
 ) -> Decision {
-    let mut status = wf.status.clone().unwrap_or_default();
-    let mut actions = Vec::new();
-    if status.phase.is_some_and(WorkflowPhase::is_finished) {
+    let empty = WorkflowStatus::default();
+    let persisted = wf.status.as_ref().unwrap_or(&empty);
+    let mut cleanup = gc::Cleanup::default();
+    if persisted.phase.is_some_and(WorkflowPhase::is_finished) {
+        // Settings edited into a finished workflow cannot fail it any more: invalid ones are
+        // skipped (they were checked when it ran).
+        if let Ok(pod_gc) = gc::pod_gc(&wf.spec, config) {
+            gc::pods(wf, persisted, &pod_gc, observed, now, &mut cleanup);
+        }
+        gc::ttl(wf, persisted, now, &mut cleanup);
         return Decision {
-            status,
-            actions,
-            requeue_after: None,
+            status: persisted.clone(),
+            actions: cleanup.actions,
+            requeue_after: cleanup.requeue_after,
         };
     }
+    let mut status = persisted.clone();
+    let mut actions = Vec::new();
     if status.phase.is_none() {
         status.started_at = Some(time(now));
         status.phase = Some(WorkflowPhase::Running);
     }
+    let started_at = status.started_at.as_ref().map(|t| t.0);
+    let settings = lifecycle::control(&wf.spec, started_at, now).and_then(|control| {
+        let pod_gc = gc::pod_gc(&wf.spec, config)?;
+        gc::check_ttl(&wf.spec)?;
+        Ok((control, pod_gc))
+    });
+    let (control, pod_gc) = match settings {
+        Ok(settings) => settings,
+        Err(message) => {
+            abort(&mut status, wf, observed, &message, now, &mut actions);
+            status.progress = Some(progress(&status));
+            return Decision {
+                status,
+                actions,
+                requeue_after: None,
+            };
+        }
+    };
+    let frozen = control.frozen;
+    let halt_message = control.halt.as_ref().and_then(|h| h.workflow.clone());
+    let mut requeue_after = control.requeue_after;
     let name = wf.metadata.name.clone().unwrap_or_default();
     let format = PodNameFormat::from_annotation(
         wf.metadata
@@ -165,10 +223,11 @@ pub fn reconcile(
         now,
         format,
         std::mem::take(&mut status.nodes),
+        control,
     );
     let outcome = walker.run(&name);
     actions.append(&mut walker.actions);
-    let requeue_after = walker.requeue_after;
+    requeue_after = earliest(requeue_after, walker.requeue_after);
     status.nodes = walker.into_nodes();
     match outcome {
         Err(message) => finish(
@@ -178,6 +237,8 @@ pub fn reconcile(
             now,
             &mut actions,
         ),
+        // A suspended workflow does not end until it is resumed, as in Argo.
+        Ok(_) if frozen => {}
         Ok(root_phase) => match root_phase {
             NodePhase::Succeeded | NodePhase::Skipped | NodePhase::Omitted => finish(
                 &mut status,
@@ -187,7 +248,7 @@ pub fn reconcile(
                 &mut actions,
             ),
             NodePhase::Failed => {
-                let message = failure_message(&status, &name);
+                let message = halt_message.or_else(|| failure_message(&status, &name));
                 finish(
                     &mut status,
                     WorkflowPhase::Failed,
@@ -197,7 +258,7 @@ pub fn reconcile(
                 )
             }
             NodePhase::Error => {
-                let message = failure_message(&status, &name);
+                let message = halt_message.or_else(|| failure_message(&status, &name));
                 finish(
                     &mut status,
                     WorkflowPhase::Error,
@@ -210,11 +271,66 @@ pub fn reconcile(
         },
     }
     status.progress = Some(progress(&status));
+    if status.phase.is_some_and(WorkflowPhase::is_finished) {
+        // Nothing is left to wait for: no deadline, no back-off.
+        requeue_after = None;
+    }
+    gc::pods(wf, persisted, &pod_gc, observed, now, &mut cleanup);
+    actions.append(&mut cleanup.actions);
     Decision {
         status,
         actions,
-        requeue_after,
+        requeue_after: earliest(requeue_after, cleanup.requeue_after),
     }
+}
+
+fn earliest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Ends a running workflow whose lifecycle settings are invalid: its unfulfilled nodes error,
+/// their pods are deleted, and the workflow errors with `message`.
+fn abort(
+    status: &mut WorkflowStatus,
+    wf: &Workflow,
+    observed: &Observed,
+    message: &str,
+    now: jiff::Timestamp,
+    actions: &mut Vec<Action>,
+) {
+    let wf_namespace = wf.metadata.namespace.clone().unwrap_or_default();
+    for node in status.nodes.values_mut() {
+        if node.phase.is_fulfilled() {
+            continue;
+        }
+        if let Some(pod) = observed
+            .pods
+            .get(&node.id)
+            .filter(|p| !p.deleting && !matches!(p.phase, PodPhase::Succeeded | PodPhase::Failed))
+        {
+            actions.push(Action::DeletePod {
+                node_id: node.id.clone(),
+                namespace: node
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| wf_namespace.clone()),
+                name: pod.name.clone(),
+            });
+        }
+        node.phase = NodePhase::Error;
+        node.message = Some(message.to_string());
+        node.finished_at = Some(time(now));
+    }
+    finish(
+        status,
+        WorkflowPhase::Error,
+        Some(message.to_string()),
+        now,
+        actions,
+    );
 }
 
 fn finish(

@@ -3,6 +3,8 @@
 //! — and report them as a `WorkflowTaskResult` named after the node, in the pod's own cluster
 //! and namespace. The simulated kubelet runs this same code when a workflow pod's container ends.
 
+mod wrap;
+
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::Pod;
@@ -14,8 +16,10 @@ use serde_json::Value;
 
 use crate::workflow::{Outputs, Parameter, WorkflowTaskResult, labels};
 
+pub use wrap::{Identity, WrapError, run_wrapped};
+
 /// Argo caps `outputs.result` so a chatty container cannot bloat the workflow's status.
-const MAX_RESULT_BYTES: usize = 256 * 1024;
+pub(crate) const MAX_RESULT_BYTES: usize = 256 * 1024;
 
 /// The part of the template the executor needs (the controller puts it on the pod).
 #[derive(Debug, Default, Deserialize)]
@@ -87,44 +91,68 @@ pub fn collect_outputs(
     Ok(outputs)
 }
 
+/// The pod an executor reports for: its identity and the labels that tie it to its workflow.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PodRef {
+    pub name: String,
+    pub namespace: String,
+    pub uid: Option<String>,
+    pub node_id: String,
+    /// The pod's workflow labels (workflow, workflow namespace, instance ID).
+    pub labels: BTreeMap<String, String>,
+}
+
+impl PodRef {
+    /// From the pod object (the simulated kubelet has it).
+    pub fn from_pod(pod: &Pod) -> Result<PodRef, ExecutorError> {
+        let node_id = pod
+            .annotations()
+            .get(labels::NODE_ID)
+            .ok_or(ExecutorError::NotAWorkflowPod(labels::NODE_ID))?;
+        Ok(PodRef {
+            name: pod.name_any(),
+            namespace: pod.namespace().unwrap_or_default(),
+            uid: pod.uid(),
+            node_id: node_id.clone(),
+            labels: pod.labels().clone(),
+        })
+    }
+}
+
 /// The task result for a pod's node, ready to create.
 pub fn task_result(
-    pod: &Pod,
+    pod: &PodRef,
     outputs: Option<Outputs>,
     message: Option<String>,
-) -> Result<WorkflowTaskResult, ExecutorError> {
-    let annotations = pod.annotations();
-    let node_id = annotations
-        .get(labels::NODE_ID)
-        .ok_or(ExecutorError::NotAWorkflowPod(labels::NODE_ID))?;
+) -> WorkflowTaskResult {
     let mut result_labels = BTreeMap::new();
     for key in [
         labels::WORKFLOW,
         labels::WORKFLOW_NAMESPACE,
         labels::CONTROLLER_INSTANCE_ID,
     ] {
-        if let Some(v) = pod.labels().get(key) {
+        if let Some(v) = pod.labels.get(key) {
             result_labels.insert(key.to_string(), v.clone());
         }
     }
     result_labels.insert(labels::REPORT_OUTPUTS_COMPLETED.into(), "true".into());
-    let owner = pod.uid().map(|uid| OwnerReference {
+    let owner = pod.uid.clone().map(|uid| OwnerReference {
         api_version: "v1".into(),
         kind: "Pod".into(),
-        name: pod.name_any(),
+        name: pod.name.clone(),
         uid,
         ..Default::default()
     });
     let mut result = WorkflowTaskResult::new(ObjectMeta {
-        name: Some(node_id.clone()),
-        namespace: pod.namespace(),
+        name: Some(pod.node_id.clone()),
+        namespace: Some(pod.namespace.clone()),
         labels: Some(result_labels),
         owner_references: owner.map(|o| vec![o]),
         ..Default::default()
     });
     result.outputs = outputs;
     result.message = message;
-    Ok(result)
+    result
 }
 
 /// Creates the task result, or updates it if a previous attempt of the executor already did.
@@ -188,7 +216,7 @@ mod tests {
                 "annotations": {"workflows.argoproj.io/node-id": "wf-123"}},
         }))
         .unwrap();
-        let r = task_result(&pod, None, None).unwrap();
+        let r = task_result(&PodRef::from_pod(&pod).unwrap(), None, None);
         assert_eq!(r.metadata.name.as_deref(), Some("wf-123"));
         assert_eq!(r.metadata.namespace.as_deref(), Some("ns"));
         let l = r.metadata.labels.unwrap();
@@ -197,7 +225,7 @@ mod tests {
         let bare: Pod =
             serde_json::from_value(serde_json::json!({"metadata": {"name": "x"}})).unwrap();
         assert_eq!(
-            task_result(&bare, None, None).unwrap_err(),
+            PodRef::from_pod(&bare).unwrap_err(),
             ExecutorError::NotAWorkflowPod(labels::NODE_ID)
         );
     }

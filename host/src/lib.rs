@@ -5,6 +5,7 @@
 //! (`flotilla-sim`) is used only by the sandbox (`flotilla dev`), `flotilla sim …` and tests.
 
 pub mod cli;
+pub mod commands;
 pub mod controller;
 pub mod engine;
 pub mod executor;

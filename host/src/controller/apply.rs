@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, DeleteParams, PostParams};
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions,
+};
 use kube::runtime::events::{Event as KubeEvent, EventType};
 use kube::{Resource, ResourceExt};
 use tracing::warn;
@@ -64,6 +66,40 @@ pub(super) async fn apply(
                     Err(e) => return Err(e),
                 }
             }
+            Action::LabelPodCompleted {
+                namespace, name, ..
+            } => {
+                let api: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
+                let patch = serde_json::json!({"metadata": {"labels": {crate::workflow::labels::COMPLETED: "true"}}});
+                match api
+                    .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(s)) if s.code == 404 => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Action::DeleteWorkflow {
+                namespace,
+                name,
+                uid,
+            } => {
+                let api: Api<Workflow> = Api::namespaced(ctx.client.clone(), namespace);
+                let params = DeleteParams {
+                    preconditions: Some(Preconditions {
+                        uid: uid.clone(),
+                        resource_version: None,
+                    }),
+                    ..DeleteParams::background()
+                };
+                match api.delete(name, &params).await {
+                    Ok(_) => {}
+                    // Gone already, or replaced by a newer workflow of the same name.
+                    Err(kube::Error::Api(s)) if matches!(s.code, 404 | 409) => {}
+                    Err(e) => return Err(e),
+                }
+            }
             Action::Event {
                 warning,
                 reason,
@@ -90,13 +126,16 @@ pub(super) async fn apply(
 }
 
 /// Creates one pod; `Ok(Some((node, reason)))` when the API server refuses it for good.
+///
+/// The engine's manifest is sent as it is (a dynamic object): converting it to the typed `Pod`
+/// and back would double the client's cost per pod on the hot path.
 async fn create_pod(
     ctx: &Context,
     node_id: &str,
     namespace: &str,
     pod: serde_json::Value,
 ) -> Result<Option<(String, String)>, kube::Error> {
-    let pod: Pod = match serde_json::from_value(pod) {
+    let pod: DynamicObject = match serde_json::from_value(pod) {
         Ok(p) => p,
         Err(e) => {
             return Ok(Some((
@@ -105,7 +144,11 @@ async fn create_pod(
             )));
         }
     };
-    let api: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        ctx.client.clone(),
+        namespace,
+        &ApiResource::erase::<Pod>(&()),
+    );
     match api.create(&PostParams::default(), &pod).await {
         Ok(_) => Ok(None),
         // Created by an earlier reconcile whose observation has not arrived yet.

@@ -37,6 +37,9 @@ pub(super) fn observe(
         let Some(node_id) = pod.annotations().get(labels::NODE_ID).cloned() else {
             continue;
         };
+        observed
+            .pod_labels
+            .insert(node_id.clone(), pod.labels().clone());
         observed.pods.insert(node_id, observed_pod(&pod));
     }
     for result in results.state() {

@@ -40,6 +40,30 @@ impl Walker<'_> {
             }
             Ok(_) => {}
         }
+        if namespace != self.namespace
+            && let Some(node) = self.nodes.get_mut(&id)
+        {
+            node.namespace = Some(namespace.clone());
+        }
+        if let Some(halt) = &self.control.halt {
+            // Argo's execution control: a pod that has not finished is deleted and its node
+            // fails; a node whose pod never started fails without one.
+            let message = halt.pod.clone();
+            match self.observed.pods.get(&id) {
+                Some(pod) if matches!(pod.phase, PodPhase::Succeeded | PodPhase::Failed) => {}
+                Some(pod) => {
+                    if !pod.deleting {
+                        self.actions.push(Action::DeletePod {
+                            node_id: id.clone(),
+                            namespace,
+                            name: pod.name.clone(),
+                        });
+                    }
+                    return self.mark(&id, NodePhase::Failed, Some(message));
+                }
+                None => return self.mark(&id, NodePhase::Failed, Some(message)),
+            }
+        }
         if let Some(error) = self.observed.create_errors.get(&id) {
             let message = error.clone();
             return self.mark(&id, NodePhase::Error, Some(message));
@@ -239,17 +263,17 @@ impl Walker<'_> {
             "annotations": annotations,
         });
         // An owner reference only where Kubernetes can honour it: same namespace (and cluster).
-        if namespace == self.namespace {
-            if let Some(uid) = &self.wf.metadata.uid {
-                metadata["ownerReferences"] = json!([{
-                    "apiVersion": "argoproj.io/v1alpha1",
-                    "kind": "Workflow",
-                    "name": self.wf_name,
-                    "uid": uid,
-                    "controller": true,
-                    "blockOwnerDeletion": true,
-                }]);
-            }
+        if namespace == self.namespace
+            && let Some(uid) = &self.wf.metadata.uid
+        {
+            metadata["ownerReferences"] = json!([{
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "Workflow",
+                "name": self.wf_name,
+                "uid": uid,
+                "controller": true,
+                "blockOwnerDeletion": true,
+            }]);
         }
         Ok(json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": pod_spec}))
     }

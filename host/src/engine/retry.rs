@@ -48,6 +48,14 @@ impl Walker<'_> {
                 }
                 return self.mark(&id, phase, None);
             }
+            // A halted workflow makes no further attempt (Argo's `processNodeRetries`).
+            if let Some(halt) = &self.control.halt {
+                let message = halt.retry.clone();
+                if let Some(node) = self.nodes.get_mut(&id) {
+                    node.outputs = last_outputs;
+                }
+                return self.mark(&id, phase, Some(message));
+            }
             let retried = u32::try_from(attempt_no).unwrap_or(u32::MAX);
             if !retryable(strategy.retry_policy.as_deref(), phase)
                 || limit.is_some_and(|l| retried >= l)

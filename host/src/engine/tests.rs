@@ -1,6 +1,8 @@
 //! The engine against Argo-shaped workflows, with no server: a small harness plays the part of
 //! the cluster (pods appear when created and finish as each test says).
 
+use std::time::Duration;
+
 use serde_json::Value;
 
 use super::*;
@@ -15,6 +17,9 @@ struct Harness {
     config: EngineConfig,
     now: jiff::Timestamp,
     created: Vec<Value>,
+    /// The last reconcile's actions other than pod creations, and its requeue.
+    others: Vec<Action>,
+    requeue_after: Option<Duration>,
 }
 
 fn workflow(yaml: &str) -> Workflow {
@@ -34,6 +39,8 @@ impl Harness {
             config: EngineConfig::default(),
             now: jiff::Timestamp::from_second(1_800_000_000).unwrap(),
             created: Vec::new(),
+            others: Vec::new(),
+            requeue_after: None,
         }
     }
 
@@ -41,8 +48,13 @@ impl Harness {
     fn step(&mut self) -> Vec<Value> {
         let decision = reconcile(&self.wf, &self.observed, &self.config, self.now);
         self.wf.status = Some(decision.status);
-        let pods: Vec<Value> = decision
+        self.requeue_after = decision.requeue_after;
+        let (creates, others): (Vec<Action>, Vec<Action>) = decision
             .actions
+            .into_iter()
+            .partition(|a| matches!(a, Action::CreatePod { .. }));
+        self.others = others;
+        let pods: Vec<Value> = creates
             .into_iter()
             .filter_map(|a| match a {
                 Action::CreatePod { pod, .. } => Some(*pod),
@@ -69,34 +81,90 @@ impl Harness {
             }
             for pod in pods {
                 let (phase, exit_code, outputs) = behaviour(&pod);
-                let id = Self::node_id(&pod);
-                self.observed.pods.insert(
-                    id.clone(),
-                    ObservedPod {
-                        name: pod["metadata"]["name"].as_str().unwrap().to_string(),
-                        phase,
-                        message: None,
-                        exit_code,
-                        pod_ip: Some("10.0.0.1".into()),
-                        host_node_name: Some("node".into()),
-                        deleting: false,
-                    },
-                );
-                self.observed.results.insert(
-                    id,
-                    ObservedResult {
-                        outputs,
-                        complete: true,
-                        message: None,
-                    },
-                );
+                self.observe(&pod, phase, exit_code, outputs);
             }
-            self.now = self
-                .now
-                .checked_add(jiff::SignedDuration::from_secs(1))
-                .unwrap();
+            self.advance(1);
         }
         panic!("workflow did not finish: {:#?}", self.wf.status)
+    }
+
+    /// The cluster reports `pod` (as created) in `phase`, with its labels and, once it ended,
+    /// its task result.
+    fn observe(&mut self, pod: &Value, phase: PodPhase, exit_code: Option<i32>, outputs: Outputs) {
+        let id = Self::node_id(pod);
+        self.observed.pods.insert(
+            id.clone(),
+            ObservedPod {
+                name: pod["metadata"]["name"].as_str().unwrap().to_string(),
+                phase,
+                message: None,
+                exit_code,
+                pod_ip: Some("10.0.0.1".into()),
+                host_node_name: Some("node".into()),
+                deleting: false,
+            },
+        );
+        let labels = serde_json::from_value(pod["metadata"]["labels"].clone()).unwrap();
+        self.observed.pod_labels.insert(id.clone(), labels);
+        if matches!(phase, PodPhase::Succeeded | PodPhase::Failed) {
+            self.observed.results.insert(
+                id,
+                ObservedResult {
+                    outputs,
+                    complete: true,
+                    message: None,
+                },
+            );
+        }
+    }
+
+    /// The pod created for the node shown as `display`.
+    fn pod_of(&self, display: &str) -> Value {
+        let id = self.node(display).id.clone();
+        self.created
+            .iter()
+            .find(|p| Self::node_id(p) == id)
+            .unwrap_or_else(|| panic!("no pod for {display}"))
+            .clone()
+    }
+
+    fn advance(&mut self, seconds: i64) {
+        self.now = self
+            .now
+            .checked_add(jiff::SignedDuration::from_secs(seconds))
+            .unwrap();
+    }
+
+    fn message(&self) -> Option<&str> {
+        self.wf.status.as_ref()?.message.as_deref()
+    }
+
+    /// Names of the pods the last reconcile deleted, sorted.
+    fn deleted(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .others
+            .iter()
+            .filter_map(|a| match a {
+                Action::DeletePod { name, .. } => Some(name.clone()),
+                _ => None,
+            })
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Names of the pods the last reconcile labelled completed, sorted.
+    fn labelled(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .others
+            .iter()
+            .filter_map(|a| match a {
+                Action::LabelPodCompleted { name, .. } => Some(name.clone()),
+                _ => None,
+            })
+            .collect();
+        names.sort();
+        names
     }
 
     fn phase(&self) -> Option<WorkflowPhase> {
@@ -491,3 +559,6 @@ spec:
     );
     assert!(h.created.is_empty());
 }
+
+/// Shutdown, deadlines, suspension, pod GC and TTLs.
+mod lifecycle;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::lifecycle::Control;
 use super::template::{Mode, Scope};
 use super::{Action, EngineConfig, Observed, time};
 use crate::naming::{self, PodNameFormat};
@@ -42,6 +43,8 @@ pub(super) struct Walker<'a> {
     pub(super) requeue_after: Option<Duration>,
     /// Pods this reconcile may still create (per-reconcile cap and workflow `parallelism`).
     pub(super) creates_left: usize,
+    /// Shutdown, deadline and suspension: what holds or halts the walk.
+    pub(super) control: Control,
 }
 
 impl<'a> Walker<'a> {
@@ -52,6 +55,7 @@ impl<'a> Walker<'a> {
         now: jiff::Timestamp,
         format: PodNameFormat,
         nodes: BTreeMap<String, NodeStatus>,
+        control: Control,
     ) -> Self {
         let templates = wf
             .spec
@@ -73,6 +77,7 @@ impl<'a> Walker<'a> {
             .and_then(|p| usize::try_from(p).ok())
             .filter(|p| *p > 0);
         let creates_left = match parallelism {
+            _ if control.halt.is_some() || control.frozen => 0,
             Some(p) => p
                 .saturating_sub(running_pods)
                 .min(config.max_pod_creates_per_reconcile),
@@ -91,6 +96,7 @@ impl<'a> Walker<'a> {
             actions: Vec::new(),
             requeue_after: None,
             creates_left,
+            control,
         }
     }
 
@@ -234,10 +240,10 @@ impl<'a> Walker<'a> {
     }
 
     pub(super) fn add_child(&mut self, parent: &str, child: &str) {
-        if let Some(node) = self.nodes.get_mut(parent) {
-            if !node.children.iter().any(|c| c == child) {
-                node.children.push(child.to_string());
-            }
+        if let Some(node) = self.nodes.get_mut(parent)
+            && !node.children.iter().any(|c| c == child)
+        {
+            node.children.push(child.to_string());
         }
     }
 
@@ -282,6 +288,10 @@ impl<'a> Walker<'a> {
         if let Some(phase) = self.phase_of(&id).filter(|p| p.is_fulfilled()) {
             return phase;
         }
+        if self.control.frozen && !self.nodes.contains_key(&id) {
+            // A suspended workflow starts nothing new; what already runs carries on.
+            return NodePhase::Pending;
+        }
         let Some(template) = self.templates.get(call.template.as_str()).copied() else {
             let id = self.ensure_node(call, NodeType::Skipped, NodePhase::Error);
             let message = format!("template {:?} not found", call.template);
@@ -307,6 +317,8 @@ impl<'a> Walker<'a> {
             self.steps(call, &template, &local)
         } else if template.container.is_some() || template.script.is_some() {
             self.pod(call, &template, &inputs)
+        } else if template.suspend.is_some() {
+            self.suspend(call, &template)
         } else {
             let id = self.ensure_node(call, type_of(&template), NodePhase::Error);
             let message = format!(
@@ -315,20 +327,21 @@ impl<'a> Walker<'a> {
             );
             self.mark(&id, NodePhase::Error, Some(message))
         };
-        if let Some(node) = self.nodes.get_mut(&id) {
-            if node.inputs.is_none() && !inputs.is_empty() {
-                node.inputs = Some(crate::workflow::Inputs {
-                    parameters: inputs
-                        .iter()
-                        .map(|(n, v)| Parameter {
-                            name: n.clone(),
-                            value: Some(v.clone().into()),
-                            ..Default::default()
-                        })
-                        .collect(),
-                    artifacts: Vec::new(),
-                });
-            }
+        if let Some(node) = self.nodes.get_mut(&id)
+            && node.inputs.is_none()
+            && !inputs.is_empty()
+        {
+            node.inputs = Some(crate::workflow::Inputs {
+                parameters: inputs
+                    .iter()
+                    .map(|(n, v)| Parameter {
+                        name: n.clone(),
+                        value: Some(v.clone().into()),
+                        ..Default::default()
+                    })
+                    .collect(),
+                artifacts: Vec::new(),
+            });
         }
         phase
     }
@@ -350,14 +363,14 @@ impl<'a> Walker<'a> {
                 .or_else(|| p.value.as_ref().map(|v| v.0.clone()))
                 .or_else(|| p.default.as_ref().map(|v| v.0.clone()))
                 .ok_or_else(|| format!("inputs.parameters.{} was not supplied", p.name))?;
-            if let Some(allowed) = &p.enum_values {
-                if !allowed.iter().any(|a| a.0 == value) {
-                    let list: Vec<&str> = allowed.iter().map(|a| a.0.as_str()).collect();
-                    return Err(format!(
-                        "value '{value}' of inputs.parameters.{} is not one of {list:?}",
-                        p.name
-                    ));
-                }
+            if let Some(allowed) = &p.enum_values
+                && !allowed.iter().any(|a| a.0 == value)
+            {
+                let list: Vec<&str> = allowed.iter().map(|a| a.0.as_str()).collect();
+                return Err(format!(
+                    "value '{value}' of inputs.parameters.{} is not one of {list:?}",
+                    p.name
+                ));
             }
             inputs.push((p.name.clone(), value));
         }

@@ -56,13 +56,14 @@ impl ContainerExitHook for SimExecutor {
                     Ok(o) => (Some(o), None),
                     Err(e) => (None, Some(e.to_string())),
                 };
-            let result = match executor::task_result(exit.pod, outputs, message) {
-                Ok(r) => r,
+            let pod = match executor::PodRef::from_pod(exit.pod) {
+                Ok(p) => p,
                 Err(e) => {
                     tracing::warn!(pod = %name, namespace = %ns, error = %e, "not reporting outputs");
                     return;
                 }
             };
+            let result = executor::task_result(&pod, outputs, message);
             let Some(client) = self.client.get() else {
                 return;
             };

@@ -1,0 +1,496 @@
+//! Shutdown, deadlines, suspension, pod GC and TTLs, with Argo's messages.
+
+use super::*;
+
+const SLEEP: &str = "
+    - name: sleep
+      container: {image: argoproj/argosay:v2, args: [sleep, 30s]}
+    - name: ok
+      container: {image: argoproj/argosay:v2}
+    - name: fail
+      container: {image: argoproj/argosay:v2, args: [exit, \"1\"]}
+";
+
+fn with_templates(spec: &str) -> String {
+    format!("{spec}{SLEEP}")
+}
+
+fn fail_exits(pod: &Value) -> (PodPhase, Option<i32>, Outputs) {
+    if args_of(pod).contains("exit") {
+        (PodPhase::Failed, Some(1), Outputs::default())
+    } else {
+        succeed(pod)
+    }
+}
+
+fn running(h: &mut Harness, pods: &[Value]) {
+    for pod in pods {
+        h.observe(pod, PodPhase::Running, None, Outputs::default());
+    }
+}
+
+fn name_of(pod: &Value) -> String {
+    pod["metadata"]["name"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn the_workflow_deadline_fails_running_nodes_and_deletes_their_pods() {
+    let mut h = Harness::new(&with_templates(
+        r#"
+spec:
+  entrypoint: main
+  activeDeadlineSeconds: 10
+  templates:
+    - name: main
+      steps:
+        - - {name: a, template: sleep}
+          - {name: b, template: sleep}
+        - - {name: after, template: ok}
+"#,
+    ));
+    let pods = h.step();
+    assert_eq!(pods.len(), 2);
+    assert_eq!(
+        h.requeue_after,
+        Some(Duration::from_millis(10_001)),
+        "the deadline fires without any event"
+    );
+    running(&mut h, &pods);
+    h.advance(10);
+    assert!(h.step().is_empty());
+    assert_eq!(
+        h.phase(),
+        Some(WorkflowPhase::Running),
+        "not after the deadline yet"
+    );
+    h.advance(1);
+    assert!(h.step().is_empty(), "nothing starts after the deadline");
+    let mut expected: Vec<String> = pods.iter().map(name_of).collect();
+    expected.sort();
+    assert_eq!(h.deleted(), expected);
+    for step in ["a", "b"] {
+        assert_eq!(h.node(step).phase, NodePhase::Failed);
+        assert_eq!(
+            h.node(step).message.as_deref(),
+            Some("Step exceeded its deadline")
+        );
+    }
+    assert_eq!(h.phase(), Some(WorkflowPhase::Failed));
+    assert!(
+        h.message().is_some_and(|m| m.starts_with("child '")),
+        "the root node's message, as in Argo: {:?}",
+        h.message()
+    );
+    assert_eq!(h.requeue_after, None);
+    // Deleting pods are not deleted again.
+    for pod in h.observed.pods.values_mut() {
+        pod.deleting = true;
+    }
+    h.step();
+    assert!(h.deleted().is_empty());
+}
+
+#[test]
+fn a_pod_past_its_template_deadline_fails_with_the_kubelet_message() {
+    let mut h = Harness::new(&with_templates(
+        r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      activeDeadlineSeconds: 5
+      container: {image: argoproj/argosay:v2, args: [sleep, 30s]}
+"#,
+    ));
+    let pods = h.step();
+    assert_eq!(pods[0]["spec"]["activeDeadlineSeconds"], 5);
+    h.observe(&pods[0], PodPhase::Failed, Some(137), Outputs::default());
+    let message = "Pod was active on the node longer than the specified deadline";
+    h.observed.pods.values_mut().for_each(|p| {
+        p.message = Some(message.into());
+    });
+    h.step();
+    assert_eq!(h.node("wf").message.as_deref(), Some(message));
+    assert_eq!(h.phase(), Some(WorkflowPhase::Failed));
+    assert_eq!(h.message(), Some(message));
+}
+
+#[test]
+fn terminate_deletes_running_pods_and_fails_with_the_strategy() {
+    let mut h = Harness::new(&with_templates(
+        r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      dag:
+        tasks:
+          - {name: A, template: sleep}
+          - {name: B, depends: A, template: ok}
+"#,
+    ));
+    let pods = h.step();
+    running(&mut h, &pods);
+    h.step();
+    h.wf.spec.shutdown = Some("Terminate".into());
+    assert!(h.step().is_empty());
+    assert_eq!(h.deleted(), [name_of(&pods[0])]);
+    assert_eq!(h.node("A").phase, NodePhase::Failed);
+    assert_eq!(
+        h.node("A").message.as_deref(),
+        Some("workflow shutdown with strategy: Terminate")
+    );
+    assert_eq!(h.node("B").phase, NodePhase::Omitted);
+    assert_eq!(h.phase(), Some(WorkflowPhase::Failed));
+    assert_eq!(h.message(), Some("Stopped with strategy 'Terminate'"));
+}
+
+#[test]
+fn stop_ends_a_retry_without_another_attempt() {
+    let mut h = Harness::new(&with_templates(
+        r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      retryStrategy: {limit: "5"}
+      container: {image: argoproj/argosay:v2, args: [sleep, 30s]}
+"#,
+    ));
+    let pods = h.step();
+    running(&mut h, &pods);
+    h.wf.spec.shutdown = Some("Stop".into());
+    assert!(h.step().is_empty());
+    assert_eq!(h.distinct_pods(), 1);
+    assert_eq!(h.deleted(), [name_of(&pods[0])]);
+    assert_eq!(h.node("wf(0)").phase, NodePhase::Failed);
+    assert_eq!(h.node("wf").phase, NodePhase::Failed);
+    assert_eq!(
+        h.node("wf").message.as_deref(),
+        Some("Stopped with strategy 'Stop'")
+    );
+    assert_eq!(h.message(), Some("Stopped with strategy 'Stop'"));
+}
+
+const APPROVE: &str = r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - {name: approve, template: approve}
+        - - {name: release, template: ok}
+    - name: approve
+      suspend: {}
+"#;
+
+#[test]
+fn a_suspend_node_waits_until_resumed() {
+    let mut h = Harness::new(&with_templates(APPROVE));
+    assert!(h.step().is_empty());
+    assert!(h.step().is_empty());
+    let approve = h.node("approve");
+    assert_eq!(approve.type_, NodeType::Suspend);
+    assert_eq!(approve.phase, NodePhase::Running);
+    assert_eq!(h.phase(), Some(WorkflowPhase::Running));
+    assert_eq!(h.requeue_after, None, "only a resume moves it on");
+    // `flotilla resume` (as `argo resume`) marks the node Succeeded.
+    let id = h.node("approve").id.clone();
+    let status = h.wf.status.as_mut().unwrap();
+    status.nodes.get_mut(&id).unwrap().phase = NodePhase::Succeeded;
+    let pods = h.step();
+    assert_eq!(pods.len(), 1, "the next step starts");
+    assert_eq!(h.run(&succeed), WorkflowPhase::Succeeded);
+}
+
+#[test]
+fn a_suspend_duration_resumes_by_itself() {
+    let mut h = Harness::new(&with_templates(
+        &APPROVE.replace("suspend: {}", "suspend: {duration: \"30\"}"),
+    ));
+    assert!(h.step().is_empty());
+    assert_eq!(h.requeue_after, Some(Duration::from_millis(30_001)));
+    h.advance(30);
+    assert!(h.step().is_empty());
+    assert_eq!(h.node("approve").phase, NodePhase::Running);
+    h.advance(1);
+    assert_eq!(h.step().len(), 1);
+    assert_eq!(h.node("approve").phase, NodePhase::Succeeded);
+}
+
+#[test]
+fn an_invalid_suspend_duration_errors_naming_it() {
+    let mut h = Harness::new(&with_templates(
+        &APPROVE.replace("suspend: {}", "suspend: {duration: later}"),
+    ));
+    h.step();
+    assert_eq!(h.node("approve").phase, NodePhase::Error);
+    let message = h.node("approve").message.clone().unwrap_or_default();
+    assert!(
+        message.starts_with(r#"template "approve": suspend.duration is invalid: "later""#),
+        "{message}"
+    );
+    assert_eq!(h.phase(), Some(WorkflowPhase::Error));
+}
+
+#[test]
+fn shutdown_and_deadline_fail_an_active_suspend_node() {
+    let mut h = Harness::new(&with_templates(APPROVE));
+    h.step();
+    h.wf.spec.shutdown = Some("Terminate".into());
+    h.step();
+    assert_eq!(h.node("approve").phase, NodePhase::Failed);
+    assert_eq!(
+        h.node("approve").message.as_deref(),
+        Some("Stopped with strategy 'Terminate'")
+    );
+    assert_eq!(h.phase(), Some(WorkflowPhase::Failed));
+    assert!(h.created.is_empty());
+
+    let mut h = Harness::new(&with_templates(&APPROVE.replace(
+        "entrypoint: main",
+        "entrypoint: main\n  activeDeadlineSeconds: 60",
+    )));
+    h.step();
+    h.advance(61);
+    h.step();
+    assert_eq!(
+        h.node("approve").message.as_deref(),
+        Some("Step exceeded its deadline")
+    );
+    assert_eq!(h.phase(), Some(WorkflowPhase::Failed));
+}
+
+#[test]
+fn a_suspended_workflow_starts_nothing_until_resumed() {
+    let mut h = Harness::new(&with_templates(
+        r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - {name: first, template: ok}
+        - - {name: second, template: ok}
+"#,
+    ));
+    let pods = h.step();
+    running(&mut h, &pods);
+    h.wf.spec.suspend = Some(true);
+    h.step();
+    assert!(h.deleted().is_empty(), "running pods carry on");
+    h.observe(&pods[0], PodPhase::Succeeded, Some(0), Outputs::default());
+    assert!(h.step().is_empty());
+    assert!(h.step().is_empty());
+    assert_eq!(h.node("first").phase, NodePhase::Succeeded);
+    let status = h.wf.status.as_ref().unwrap();
+    assert!(
+        !status.nodes.values().any(|n| n.display_name == "second"),
+        "the next step has no node yet"
+    );
+    assert_eq!(h.phase(), Some(WorkflowPhase::Running));
+    h.wf.spec.suspend = None;
+    assert_eq!(h.step().len(), 1);
+    assert_eq!(h.run(&succeed), WorkflowPhase::Succeeded);
+}
+
+#[test]
+fn pod_gc_on_pod_success_deletes_succeeded_pods_once_their_outcome_is_stored() {
+    let mut h = Harness::new(&with_templates(
+        r#"
+spec:
+  entrypoint: main
+  podGC: {strategy: OnPodSuccess, deleteDelayDuration: 0s}
+  templates:
+    - name: main
+      steps:
+        - - {name: good, template: ok}
+          - {name: bad, template: fail}
+"#,
+    ));
+    assert_eq!(h.run(&fail_exits), WorkflowPhase::Failed);
+    assert!(
+        h.deleted().is_empty() && h.labelled().is_empty(),
+        "not before the outcome is stored"
+    );
+    h.step();
+    assert_eq!(h.deleted(), [name_of(&h.pod_of("good"))]);
+    assert_eq!(h.labelled(), [name_of(&h.pod_of("bad"))]);
+    // What was done is observed, and nothing is asked twice.
+    let good = h.node("good").id.clone();
+    let bad = h.node("bad").id.clone();
+    h.observed.pods.get_mut(&good).unwrap().deleting = true;
+    h.observed
+        .pod_labels
+        .get_mut(&bad)
+        .unwrap()
+        .insert(crate::workflow::labels::COMPLETED.into(), "true".into());
+    h.step();
+    assert!(h.others.is_empty(), "{:?}", h.others);
+    assert_eq!(h.requeue_after, None);
+}
+
+#[test]
+fn pod_gc_waits_for_the_delete_delay() {
+    let mut h = Harness::new(&with_templates(
+        r#"
+spec:
+  entrypoint: main
+  podGC: {strategy: OnPodCompletion, deleteDelayDuration: 30s}
+  templates:
+    - name: main
+      container: {image: argoproj/argosay:v2}
+"#,
+    ));
+    assert_eq!(h.run(&succeed), WorkflowPhase::Succeeded);
+    h.step();
+    assert!(h.deleted().is_empty());
+    assert_eq!(h.labelled(), ["wf"], "labelled while it waits");
+    assert_eq!(h.requeue_after, Some(Duration::from_millis(30_001)));
+    h.advance(30);
+    h.step();
+    assert_eq!(h.deleted(), ["wf"]);
+}
+
+#[test]
+fn pod_gc_honours_the_label_selector_and_workflow_strategies() {
+    let mut h = Harness::new(&with_templates(
+        r#"
+spec:
+  entrypoint: main
+  podGC:
+    strategy: OnWorkflowCompletion
+    deleteDelayDuration: "0"
+    labelSelector: {matchLabels: {gc: "yes"}}
+  templates:
+    - name: main
+      steps:
+        - - {name: collected, template: marked}
+          - {name: kept, template: ok}
+    - name: marked
+      metadata: {labels: {gc: "yes"}}
+      container: {image: argoproj/argosay:v2}
+"#,
+    ));
+    let pods = h.step();
+    for pod in &pods {
+        h.observe(pod, PodPhase::Succeeded, Some(0), Outputs::default());
+    }
+    h.advance(1);
+    h.step();
+    assert_eq!(h.phase(), Some(WorkflowPhase::Succeeded));
+    h.step();
+    assert_eq!(h.deleted(), [name_of(&h.pod_of("collected"))]);
+    assert_eq!(h.labelled(), [name_of(&h.pod_of("kept"))]);
+
+    // OnWorkflowSuccess keeps the pods of a failed workflow (labelled only).
+    let mut h = Harness::new(&with_templates(
+        r#"
+spec:
+  entrypoint: main
+  podGC: {strategy: OnWorkflowSuccess}
+  templates:
+    - name: main
+      container: {image: argoproj/argosay:v2, args: [exit, "1"]}
+"#,
+    ));
+    assert_eq!(h.run(&fail_exits), WorkflowPhase::Failed);
+    h.step();
+    assert!(h.deleted().is_empty());
+    assert_eq!(h.labelled(), ["wf"]);
+}
+
+#[test]
+fn ttl_deletes_the_finished_workflow_when_due() {
+    let mut h = Harness::new(&with_templates(
+        r#"
+spec:
+  entrypoint: main
+  ttlStrategy: {secondsAfterSuccess: 10, secondsAfterFailure: 0}
+  templates:
+    - name: main
+      container: {image: argoproj/argosay:v2}
+"#,
+    ));
+    assert_eq!(h.run(&succeed), WorkflowPhase::Succeeded);
+    h.step();
+    assert!(
+        !h.others
+            .iter()
+            .any(|a| matches!(a, Action::DeleteWorkflow { .. }))
+    );
+    assert_eq!(h.requeue_after, Some(Duration::from_millis(10_001)));
+    h.advance(10);
+    h.step();
+    assert!(h.others.contains(&Action::DeleteWorkflow {
+        namespace: "argo".into(),
+        name: "wf".into(),
+        uid: Some("uid-1".into()),
+    }));
+
+    // Failed: the failure TTL (0) applies at once.
+    let mut h = Harness::new(&with_templates(
+        r#"
+spec:
+  entrypoint: main
+  ttlStrategy: {secondsAfterCompletion: 600, secondsAfterFailure: 0}
+  templates:
+    - name: main
+      container: {image: argoproj/argosay:v2, args: [exit, "1"]}
+"#,
+    ));
+    assert_eq!(h.run(&fail_exits), WorkflowPhase::Failed);
+    h.step();
+    assert!(
+        h.others
+            .iter()
+            .any(|a| matches!(a, Action::DeleteWorkflow { .. }))
+    );
+}
+
+#[test]
+fn invalid_lifecycle_settings_error_the_workflow_naming_the_field() {
+    let mut h = Harness::new(&with_templates(
+        r#"
+spec:
+  entrypoint: main
+  podGC: {strategy: OnPodSuccess, deleteDelayDuration: soon}
+  templates:
+    - name: main
+      container: {image: argoproj/argosay:v2}
+"#,
+    ));
+    assert!(h.step().is_empty());
+    assert_eq!(h.phase(), Some(WorkflowPhase::Error));
+    assert_eq!(
+        h.message(),
+        Some(
+            r#"podGC.deleteDelayDuration is invalid: "soon" is not a duration (e.g. 30s, 1m, 1h30m)"#
+        )
+    );
+
+    let mut h = Harness::new(&with_templates(
+        "spec:\n  entrypoint: main\n  ttlStrategy: {secondsAfterFailure: -1}\n  templates:\n    - name: main\n      container: {image: argoproj/argosay:v2}\n",
+    ));
+    h.step();
+    assert_eq!(
+        h.message(),
+        Some("ttlStrategy.secondsAfterFailure -1 must be a non-negative number of seconds")
+    );
+
+    // An unknown shutdown strategy patched onto a running workflow ends it, deleting its pods.
+    let mut h = Harness::new(&with_templates(
+        "spec:\n  entrypoint: sleep\n  templates:\n    - name: x\n      container: {image: argoproj/argosay:v2}\n",
+    ));
+    let pods = h.step();
+    running(&mut h, &pods);
+    h.step();
+    h.wf.spec.shutdown = Some("Pause".into());
+    h.step();
+    assert_eq!(h.deleted(), [name_of(&pods[0])]);
+    assert_eq!(h.phase(), Some(WorkflowPhase::Error));
+    assert_eq!(
+        h.message(),
+        Some(r#"spec.shutdown "Pause" is not a shutdown strategy: use Stop or Terminate"#)
+    );
+}

@@ -1,0 +1,129 @@
+//! `flotilla executor -- COMMAND…`: a workflow pod's main process on a real cluster. It runs the
+//! template's command, passing its output through while keeping standard output for
+//! `outputs.result`, then reports the node's outputs and exits with the command's exit code.
+//!
+//! The controller starts it with the pod's identity in the environment (the downward API gives
+//! the namespace and uid), so it needs no permission beyond creating and patching its task
+//! result — exactly the executor RBAC Argo documents.
+
+use std::process::Stdio;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::{MAX_RESULT_BYTES, PodRef, collect_outputs, report, task_result};
+
+/// Why the executor could not do its job (the container then fails).
+#[derive(Debug, thiserror::Error)]
+pub enum WrapError {
+    #[error("environment variable {0} is not set: the pod was not created by Flotilla")]
+    MissingEnv(&'static str),
+    #[error("no command to run: the template's container has neither command nor args")]
+    NoCommand,
+    #[error("starting {command:?}: {source}")]
+    Spawn {
+        command: String,
+        source: std::io::Error,
+    },
+    #[error("waiting for the command: {0}")]
+    Wait(std::io::Error),
+    #[error("reporting outputs: {0}")]
+    Report(#[from] kube::Error),
+}
+
+/// What the executor knows about its pod, from the environment the controller set.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub pod: PodRef,
+    /// The template (as the controller annotated it) — what outputs to collect.
+    pub template: String,
+}
+
+fn var(name: &'static str) -> Result<String, WrapError> {
+    std::env::var(name).map_err(|_| WrapError::MissingEnv(name))
+}
+
+impl Identity {
+    pub fn from_env() -> Result<Identity, WrapError> {
+        use crate::workflow::labels;
+        let mut pod_labels = std::collections::BTreeMap::new();
+        pod_labels.insert(labels::WORKFLOW.to_string(), var("ARGO_WORKFLOW_NAME")?);
+        pod_labels.insert(
+            labels::WORKFLOW_NAMESPACE.to_string(),
+            var("ARGO_WORKFLOW_NAMESPACE")?,
+        );
+        if let Ok(id) = std::env::var("ARGO_INSTANCE_ID") {
+            pod_labels.insert(labels::CONTROLLER_INSTANCE_ID.to_string(), id);
+        }
+        Ok(Identity {
+            pod: PodRef {
+                name: var("ARGO_POD_NAME")?,
+                namespace: var("ARGO_POD_NAMESPACE")?,
+                uid: std::env::var("ARGO_POD_UID").ok(),
+                node_id: var("ARGO_NODE_ID")?,
+                labels: pod_labels,
+            },
+            template: var("ARGO_TEMPLATE")?,
+        })
+    }
+}
+
+/// Runs `command`, reports the outputs, and returns the exit code the container should exit with.
+pub async fn run_wrapped(
+    command: &[String],
+    identity: &Identity,
+    client: &kube::Client,
+) -> Result<i32, WrapError> {
+    let (program, args) = command.split_first().ok_or(WrapError::NoCommand)?;
+    let mut child = tokio::process::Command::new(program)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|source| WrapError::Spawn {
+            command: command.join(" "),
+            source,
+        })?;
+    let mut captured = Vec::new();
+    if let Some(mut out) = child.stdout.take() {
+        let mut stdout = tokio::io::stdout();
+        let mut buf = [0u8; 8192];
+        loop {
+            let n = out.read(&mut buf).await.map_err(WrapError::Wait)?;
+            if n == 0 {
+                break;
+            }
+            let _ = stdout.write_all(&buf[..n]).await;
+            if captured.len() < MAX_RESULT_BYTES {
+                captured.extend_from_slice(&buf[..n.min(MAX_RESULT_BYTES - captured.len())]);
+            }
+        }
+        let _ = stdout.flush().await;
+    }
+    let status = child.wait().await.map_err(WrapError::Wait)?;
+    let code = exit_code(status);
+    let stdout = String::from_utf8_lossy(&captured);
+    let (outputs, message) = match collect_outputs(
+        &identity.template,
+        |p| std::fs::read_to_string(p).ok(),
+        &stdout,
+        code,
+    ) {
+        Ok(o) => (Some(o), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    report(client, &task_result(&identity.pod, outputs, message)).await?;
+    Ok(code)
+}
+
+#[cfg(unix)]
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+#[cfg(not(unix))]
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    status.code().unwrap_or(1)
+}

@@ -1,0 +1,338 @@
+//! A workflow's lifecycle on cluster-0: its deadline, `flotilla stop|terminate|suspend|resume`,
+//! suspend templates, pod GC and TTLs.
+
+use std::time::Duration;
+
+use anyhow::{Result, bail, ensure};
+use flotilla::commands::{self, CommandError};
+use flotilla::workflow::{NodePhase, NodeStatus, Workflow, WorkflowPhase};
+use flotilla_e2e::{Env, wait_for};
+use k8s_openapi::api::core::v1::Pod;
+use kube::ResourceExt;
+use kube::api::{Api, ListParams};
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+const NS: &str = "argo";
+
+fn phase(wf: &Workflow) -> Option<WorkflowPhase> {
+    wf.status.as_ref().and_then(|s| s.phase)
+}
+
+fn message(wf: &Workflow) -> String {
+    wf.status
+        .as_ref()
+        .and_then(|s| s.message.clone())
+        .unwrap_or_default()
+}
+
+fn node<'a>(wf: &'a Workflow, display: &str) -> Option<&'a NodeStatus> {
+    wf.status
+        .as_ref()?
+        .nodes
+        .values()
+        .find(|n| n.display_name == display)
+}
+
+/// Workflow pods in `argo`, not counting those being deleted.
+async fn live_pods(client: &kube::Client, name: &str) -> Result<Vec<Pod>> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), NS);
+    let pods = api
+        .list(&ListParams::default().labels(&format!("workflows.argoproj.io/workflow={name}")))
+        .await?
+        .items;
+    Ok(pods
+        .into_iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none())
+        .collect())
+}
+
+async fn submit(env: &Env, yaml: &str) -> Result<(kube::Client, Workflow)> {
+    let client = env.client("cluster-0").await?;
+    let wf = flotilla::sandbox::submit(&client, yaml, "test workflow").await?;
+    Ok((client, wf))
+}
+
+/// Waits until the node shown as `display` is in `phase`.
+async fn wait_node(
+    client: &kube::Client,
+    name: &str,
+    display: &str,
+    phase: NodePhase,
+) -> Result<Workflow> {
+    let api: Api<Workflow> = Api::namespaced(client.clone(), NS);
+    wait_for(
+        &format!("node {display} of {name} to be {phase}"),
+        TIMEOUT,
+        || async {
+            let wf = api.get(name).await?;
+            Ok(node(&wf, display)
+                .is_some_and(|n| n.phase == phase)
+                .then_some(wf))
+        },
+    )
+    .await
+}
+
+async fn wait_no_pods(client: &kube::Client, name: &str) -> Result<()> {
+    wait_for(
+        &format!("the pods of {name} to be deleted"),
+        TIMEOUT,
+        || async { Ok(live_pods(client, name).await?.is_empty().then_some(())) },
+    )
+    .await
+}
+
+const SLEEPER: &str = r#"
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: sleeper-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: nap, template: sleep}
+    - - {name: after, template: ok}
+  - name: sleep
+    container: {image: argoproj/argosay:v2, args: [sleep, 30s]}
+  - name: ok
+    container: {image: argoproj/argosay:v2}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_workflow_deadline_fails_it_and_deletes_its_pods() -> Result<()> {
+    let env = Env::start().await?;
+    let _controller = env.controller().await?;
+    let yaml = SLEEPER.replace(
+        "entrypoint: main",
+        "entrypoint: main\n  activeDeadlineSeconds: 2",
+    );
+    let (client, submitted) = submit(&env, &yaml).await?;
+    let wf = env.wait_finished(&submitted, TIMEOUT).await?;
+    ensure!(
+        phase(&wf) == Some(WorkflowPhase::Failed),
+        "{:#?}",
+        wf.status
+    );
+    let nap = node(&wf, "nap").expect("the sleeping step");
+    ensure!(
+        nap.message.as_deref() == Some("Step exceeded its deadline"),
+        "{nap:#?}"
+    );
+    ensure!(node(&wf, "after").is_none(), "the next step never started");
+    wait_no_pods(&client, &wf.name_any()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_fails_a_running_workflow_and_refuses_a_finished_one() -> Result<()> {
+    let env = Env::start().await?;
+    let _controller = env.controller().await?;
+    let (client, submitted) = submit(&env, SLEEPER).await?;
+    let name = submitted.name_any();
+    wait_node(&client, &name, "nap", NodePhase::Running).await?;
+    commands::stop(&client, NS, &name).await?;
+    let wf = env.wait_finished(&submitted, TIMEOUT).await?;
+    ensure!(
+        phase(&wf) == Some(WorkflowPhase::Failed),
+        "{:#?}",
+        wf.status
+    );
+    ensure!(
+        message(&wf) == "Stopped with strategy 'Stop'",
+        "{}",
+        message(&wf)
+    );
+    let nap = node(&wf, "nap").expect("the sleeping step");
+    ensure!(
+        nap.message.as_deref() == Some("workflow shutdown with strategy: Stop"),
+        "{nap:#?}"
+    );
+    wait_no_pods(&client, &name).await?;
+
+    match commands::stop(&client, NS, &name).await {
+        Err(e @ CommandError::Finished { .. }) => ensure!(
+            e.to_string()
+                .starts_with("cannot shutdown a completed workflow: workflow"),
+            "{e}"
+        ),
+        other => bail!("stopping a finished workflow: {other:?}"),
+    }
+    match commands::suspend(&client, NS, "no-such-workflow").await {
+        Err(e @ CommandError::NotFound { .. }) => ensure!(
+            e.to_string() == r#"workflow "no-such-workflow" not found in namespace "argo""#,
+            "{e}"
+        ),
+        other => bail!("suspending a missing workflow: {other:?}"),
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminate_through_the_kubeconfig_as_the_cli_does() -> Result<()> {
+    let env = Env::start().await?;
+    let _controller = env.controller().await?;
+    let (client, submitted) = submit(&env, SLEEPER).await?;
+    let name = submitted.name_any();
+    wait_node(&client, &name, "nap", NodePhase::Running).await?;
+    // What `flotilla terminate NAME -n argo --kubeconfig … --context cluster-0` runs.
+    let target = commands::Target {
+        namespace: Some(NS.into()),
+        kubeconfig: Some(env.kubeconfig.clone()),
+        context: Some("cluster-0".into()),
+    };
+    let (cli_client, namespace) = target.connect().await?;
+    commands::Verb::Terminate
+        .run(&cli_client, &namespace, &name)
+        .await?;
+    let wf = env.wait_finished(&submitted, TIMEOUT).await?;
+    ensure!(
+        phase(&wf) == Some(WorkflowPhase::Failed),
+        "{:#?}",
+        wf.status
+    );
+    ensure!(
+        message(&wf) == "Stopped with strategy 'Terminate'",
+        "{}",
+        message(&wf)
+    );
+    ensure!(node(&wf, "after").is_none(), "the next step never started");
+    wait_no_pods(&client, &name).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspend_and_resume_a_workflow_and_its_suspend_step() -> Result<()> {
+    let env = Env::start().await?;
+    let _controller = env.controller().await?;
+    let (client, submitted) = submit(
+        &env,
+        r#"
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: approval-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: build, template: slow}
+    - - {name: approve, template: approve}
+    - - {name: release, template: ok}
+  - name: approve
+    suspend: {}
+  - name: slow
+    container: {image: argoproj/argosay:v2, args: [sleep, 3s]}
+  - name: ok
+    container: {image: argoproj/argosay:v2}
+"#,
+    )
+    .await?;
+    let name = submitted.name_any();
+    wait_node(&client, &name, "build", NodePhase::Running).await?;
+    // Suspended: the running step finishes, and nothing after it starts.
+    commands::suspend(&client, NS, &name).await?;
+    let wf = wait_node(&client, &name, "build", NodePhase::Succeeded).await?;
+    ensure!(node(&wf, "approve").is_none(), "{:#?}", wf.status);
+    ensure!(phase(&wf) == Some(WorkflowPhase::Running));
+    // Resumed: the suspend step starts and waits for its own resume.
+    commands::resume(&client, NS, &name).await?;
+    wait_node(&client, &name, "approve", NodePhase::Running).await?;
+    commands::resume(&client, NS, &name).await?;
+    let wf = env.wait_finished(&submitted, TIMEOUT).await?;
+    ensure!(
+        phase(&wf) == Some(WorkflowPhase::Succeeded),
+        "{:#?}",
+        wf.status
+    );
+    ensure!(node(&wf, "release").is_some_and(|n| n.phase == NodePhase::Succeeded));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pod_gc_on_pod_success_deletes_only_succeeded_pods() -> Result<()> {
+    let env = Env::start().await?;
+    let _controller = env.controller().await?;
+    let wf = env
+        .run_workflow(
+            r#"
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: pod-gc-}
+spec:
+  entrypoint: main
+  podGC: {strategy: OnPodSuccess, deleteDelayDuration: 1s}
+  templates:
+  - name: main
+    steps:
+    - - {name: good, template: ok}
+      - {name: bad, template: fail}
+  - name: ok
+    container: {image: argoproj/argosay:v2}
+  - name: fail
+    container: {image: argoproj/argosay:v2, args: [exit, "1"]}
+"#,
+            TIMEOUT,
+        )
+        .await?;
+    ensure!(
+        phase(&wf) == Some(WorkflowPhase::Failed),
+        "{:#?}",
+        wf.status
+    );
+    let client = env.client("cluster-0").await?;
+    let name = wf.name_any();
+    let bad_id = node(&wf, "bad").expect("the failing step").id.clone();
+    let remaining = wait_for(
+        "the succeeded pod to be deleted and the failed one labelled completed",
+        TIMEOUT,
+        || async {
+            let pods = live_pods(&client, &name).await?;
+            let done = pods.len() == 1
+                && pods[0]
+                    .labels()
+                    .get("workflows.argoproj.io/completed")
+                    .is_some_and(|v| v == "true");
+            Ok(done.then_some(pods))
+        },
+    )
+    .await?;
+    let node_id = remaining[0]
+        .annotations()
+        .get("workflows.argoproj.io/node-id")
+        .cloned();
+    ensure!(
+        node_id.as_deref() == Some(bad_id.as_str()),
+        "the failed step's pod stays: {node_id:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ttl_strategy_deletes_the_finished_workflow() -> Result<()> {
+    let env = Env::start().await?;
+    let _controller = env.controller().await?;
+    let wf = env
+        .run_workflow(
+            r#"
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: ttl-}
+spec:
+  entrypoint: main
+  ttlStrategy: {secondsAfterCompletion: 1}
+  templates:
+  - name: main
+    container: {image: argoproj/argosay:v2}
+"#,
+            TIMEOUT,
+        )
+        .await?;
+    ensure!(phase(&wf) == Some(WorkflowPhase::Succeeded));
+    let api: Api<Workflow> = Api::namespaced(env.client("cluster-0").await?, NS);
+    let name = wf.name_any();
+    wait_for(
+        &format!("workflow {name} to be deleted"),
+        TIMEOUT,
+        || async { Ok(api.get_opt(&name).await?.is_none().then_some(())) },
+    )
+    .await
+}
