@@ -15,6 +15,7 @@ mod retry;
 mod steps;
 mod suspend;
 mod template;
+mod validate;
 mod walk;
 
 #[cfg(test)]
@@ -186,6 +187,39 @@ pub fn reconcile(
     if status.phase.is_none() {
         status.started_at = Some(time(now));
         status.phase = Some(WorkflowPhase::Running);
+        // A new workflow is validated once, before anything runs (Argo fails it as invalid).
+        match validate::validate(wf) {
+            Err(e) => {
+                status.nodes.clear();
+                finish(
+                    &mut status,
+                    WorkflowPhase::Failed,
+                    Some(format!("invalid spec: {e}")),
+                    now,
+                    &mut actions,
+                );
+                status.progress = Some(progress(&status));
+                return Decision {
+                    status,
+                    actions,
+                    requeue_after: None,
+                };
+            }
+            Ok(validated) => {
+                for warning in validated.warnings {
+                    actions.push(Action::Event {
+                        warning: true,
+                        reason: "SpecWarning".into(),
+                        message: warning.clone(),
+                    });
+                    status.conditions.push(crate::workflow::Condition {
+                        type_: "SpecWarning".into(),
+                        status: "True".into(),
+                        message: Some(warning),
+                    });
+                }
+            }
+        }
     }
     let started_at = status.started_at.as_ref().map(|t| t.0);
     let settings = lifecycle::control(&wf.spec, started_at, now).and_then(|control| {

@@ -264,7 +264,7 @@ spec:
         )
         .await?;
     ensure!(
-        phase(&bad) == Some(WorkflowPhase::Error),
+        phase(&bad) == Some(WorkflowPhase::Failed),
         "{:#?}",
         bad.status
     );
@@ -274,8 +274,12 @@ spec:
         .and_then(|s| s.message.clone())
         .unwrap_or_default();
     ensure!(
-        message.contains("inputs.parameters.who was not supplied"),
+        message.starts_with("invalid spec: ") && message.contains("who"),
         "{message}"
+    );
+    ensure!(
+        pods_of(&env, &bad).await?.is_empty(),
+        "nothing runs for an invalid workflow"
     );
     let good = env
         .run_workflow(

@@ -475,10 +475,10 @@ impl Walker<'_> {
             } else {
                 inherited
             };
-            if let Some(slot) = target_phase.get_mut(id.as_str()) {
-                if !slot.is_some_and(|p| matches!(p, NodePhase::Failed | NodePhase::Error)) {
-                    *slot = Some(branch);
-                }
+            if let Some(slot) = target_phase.get_mut(id.as_str())
+                && !slot.is_some_and(|p| matches!(p, NodePhase::Failed | NodePhase::Error))
+            {
+                *slot = Some(branch);
             }
             let next: Vec<String> = if node.type_ == NodeType::Retry {
                 node.children
@@ -547,20 +547,20 @@ impl Walker<'_> {
                 .as_ref()
                 .and_then(|v| v.parameter.clone())
                 .or_else(|| p.value.as_ref().map(|v| v.0.clone()));
-            if let Some(source) = source {
-                if let Ok(v) = substitute_str(&source, &local, Mode::Strict) {
-                    resolved.parameters.push(crate::workflow::Parameter {
-                        name: p.name.clone(),
-                        value: Some(v.into()),
-                        ..Default::default()
-                    });
-                }
+            if let Some(source) = source
+                && let Ok(v) = substitute_str(&source, &local, Mode::Strict)
+            {
+                resolved.parameters.push(crate::workflow::Parameter {
+                    name: p.name.clone(),
+                    value: Some(v.into()),
+                    ..Default::default()
+                });
             }
         }
-        if let Some(node) = self.nodes.get_mut(id) {
-            if !resolved.is_empty() {
-                node.outputs = Some(resolved);
-            }
+        if let Some(node) = self.nodes.get_mut(id)
+            && !resolved.is_empty()
+        {
+            node.outputs = Some(resolved);
         }
     }
 }

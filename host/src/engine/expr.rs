@@ -14,7 +14,7 @@ mod depends;
 mod when;
 
 pub(crate) use depends::{
-    ContinueOn, DependsDecision, DependsExpr, OMITTED_MESSAGE, Phase, TaskResult, TaskState,
+    ContinueOn, DependsDecision, DependsExpr, OMITTED_MESSAGE, Phase, TaskState,
 };
 pub(crate) use when::when_true;
 

@@ -43,20 +43,6 @@ const EXPRESSION_PREFIX: char = '=';
 /// How much of the text after an unterminated `{{` an error message quotes.
 const ERROR_EXCERPT_CHARS: usize = 60;
 
-/// Root names Argo's validation treats as workflow variables
-/// (`common.GlobalVarValidWorkflowVariablePrefix`). Tags outside these —
-/// `{{item}}`, `{{retries}}`, `{{ .Values.x }}` for a Helm or Vault template
-/// embedded in a script — are never reported as unresolvable at submission.
-const WORKFLOW_VARIABLE_PREFIXES: [&str; 7] = [
-    "item.",
-    "steps.",
-    "inputs.",
-    "outputs.",
-    "pod.",
-    "workflow.",
-    "tasks.",
-];
-
 /// Errors from substitution. Messages follow Argo's wording so users see the
 /// text they know from Argo; where Argo's text would be unhelpful (it quotes
 /// the whole marshalled template) only the relevant excerpt is kept.
@@ -128,6 +114,7 @@ impl<'p> Scope<'p> {
     }
 
     /// A layer on top of `self` holding one extra variable.
+    #[cfg(test)]
     pub(crate) fn with(&self, key: impl Into<String>, value: impl Into<String>) -> Scope<'_> {
         let mut child = self.child();
         child.insert(key, value);
@@ -152,6 +139,7 @@ impl<'p> Scope<'p> {
     }
 
     /// Whether any layer defines `key`.
+    #[cfg(test)]
     pub(crate) fn contains(&self, key: &str) -> bool {
         self.get(key).is_some()
     }
@@ -171,15 +159,6 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Scope<'static> {
         scope.extend(iter);
         scope
     }
-}
-
-/// One `{{...}}` occurrence, as found by [`tags`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Tag {
-    /// A plain variable reference; holds the trimmed name that is looked up.
-    Variable(String),
-    /// A `{{=...}}` expression; holds the expression source, JSON-unescaped.
-    Expression(String),
 }
 
 /// Substitutes every tag in `text` as Argo would substitute inside one JSON
@@ -220,44 +199,6 @@ pub(crate) fn substitute_value(
     serde_json::from_str(&replaced).map_err(|err| TemplateError::InvalidJsonResult {
         reason: err.to_string(),
     })
-}
-
-/// Every tag in the string `text`, in order of appearance.
-pub(crate) fn tags(text: &str) -> Result<Vec<Tag>, TemplateError> {
-    if !text.contains(START) {
-        return Ok(Vec::new());
-    }
-    split(text)?; // for the excerpt; see `substitute_str`
-    tags_in_json_text(&encode_json(&text)?)
-}
-
-/// Every tag anywhere in `value` (keys included), in JSON-text order.
-pub(crate) fn tags_in_value(value: &Value) -> Result<Vec<Tag>, TemplateError> {
-    tags_in_json_text(&encode_json(value)?)
-}
-
-/// The variable names `text` refers to, in order, repeats included.
-/// Expressions are skipped, as Argo's validation skips them; use [`tags`] to
-/// see those. The engine checks these at submission, keeping only names for
-/// which [`is_workflow_variable`] holds, and reports a missing one with
-/// [`TemplateError::Unresolved`] (`failed to resolve {{steps.nope.outputs.result}}`).
-pub(crate) fn references(text: &str) -> Result<Vec<String>, TemplateError> {
-    Ok(tags(text)?
-        .into_iter()
-        .filter_map(|tag| match tag {
-            Tag::Variable(name) => Some(name),
-            Tag::Expression(_) => None,
-        })
-        .collect())
-}
-
-/// Whether Argo's validation checks that `name` (a trimmed tag) resolves:
-/// true for names under `inputs.`, `outputs.`, `steps.`, `tasks.`, `item.`,
-/// `pod.` and `workflow.`. Other tags are left for run time.
-pub(crate) fn is_workflow_variable(name: &str) -> bool {
-    WORKFLOW_VARIABLE_PREFIXES
-        .iter()
-        .any(|prefix| name.starts_with(prefix))
 }
 
 /// One lexical piece of a template, borrowed from its text.
@@ -390,19 +331,6 @@ fn push_json_escaped(out: &mut String, value: &str, name: &str) -> Result<(), Te
 /// well-formed string body (e.g. a tag that spans two JSON strings).
 fn unescape_json_fragment(fragment: &str) -> String {
     serde_json::from_str(&format!("\"{fragment}\"")).unwrap_or_else(|_| fragment.to_owned())
-}
-
-fn tags_in_json_text(json: &str) -> Result<Vec<Tag>, TemplateError> {
-    Ok(split(json)?
-        .into_iter()
-        .filter_map(|piece| match piece {
-            Piece::Text(_) => None,
-            Piece::Tag(tag) => Some(match tag.strip_prefix(EXPRESSION_PREFIX) {
-                Some(expression) => Tag::Expression(unescape_json_fragment(expression)),
-                None => Tag::Variable(tag.trim().to_owned()),
-            }),
-        })
-        .collect())
 }
 
 fn encode_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, TemplateError> {

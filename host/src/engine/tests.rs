@@ -495,10 +495,18 @@ spec:
 "#,
     );
     h.step();
-    assert_eq!(h.phase(), Some(WorkflowPhase::Error));
-    assert_eq!(
-        h.wf.status.as_ref().unwrap().message.as_deref(),
-        Some("inputs.parameters.who was not supplied")
+    // Caught by validation before anything runs, as Argo does: the workflow fails as invalid.
+    assert_eq!(h.phase(), Some(WorkflowPhase::Failed));
+    let message =
+        h.wf.status
+            .as_ref()
+            .unwrap()
+            .message
+            .clone()
+            .unwrap_or_default();
+    assert!(
+        message.starts_with("invalid spec: ") && message.contains("who"),
+        "{message}"
     );
     assert!(h.created.is_empty());
 }

@@ -143,11 +143,13 @@ impl TaskState {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn with_daemoned(mut self, daemoned: bool) -> TaskState {
         self.daemoned = daemoned;
         self
     }
 
+    #[cfg(test)]
     pub(crate) fn with_hooks_fulfilled(mut self, done: bool) -> TaskState {
         self.hooks_fulfilled = done;
         self
@@ -303,6 +305,7 @@ impl DependsExpr {
     }
 
     /// The text the expression came from (the list joined with ` && ` for the legacy form).
+    #[cfg(test)]
     pub(crate) fn source(&self) -> &str {
         &self.source
     }
