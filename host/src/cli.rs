@@ -33,6 +33,14 @@ pub enum Command {
     Suspend(WorkflowArgs),
     /// Resume suspended workflows and their suspend steps (as `argo resume`).
     Resume(WorkflowArgs),
+    /// Run the workflow controller.
+    Controller(crate::app::ControllerArgs),
+    /// Run a workflow pod's main command and report its outputs (what Flotilla puts in pods).
+    Executor {
+        /// The command and its arguments, after `--`.
+        #[arg(trailing_var_arg = true, required = true)]
+        command: Vec<String>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -73,6 +81,15 @@ pub enum SimCommand {
         #[arg(long, default_value = "flotilla-sim-node")]
         node_name: String,
     },
+    /// Serve simulated clusters (no controller) and write a kubeconfig for them, until Ctrl-C.
+    Serve {
+        /// How many clusters: cluster-0 … cluster-N-1.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
+        clusters: u16,
+        /// Where to write the kubeconfig.
+        #[arg(long, default_value = "flotilla-sim.kubeconfig")]
+        kubeconfig: PathBuf,
+    },
 }
 
 /// Parses arguments, runs the command on a Tokio runtime, and maps errors to an exit code.
@@ -89,26 +106,37 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
+    let result: anyhow::Result<ExitCode> = runtime.block_on(async {
+        let done = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
         match cli.command {
-            Command::Dev(args) => crate::sandbox::run(args).await,
+            Command::Controller(args) => crate::app::run_controller(args).await,
+            Command::Executor { command } => crate::app::run_executor(command).await,
+            Command::Sim(SimCommand::Serve {
+                clusters,
+                kubeconfig,
+            }) => crate::app::serve_simulator(clusters, kubeconfig).await,
+            Command::Dev(args) => done(crate::sandbox::run(args).await),
             Command::Sim(SimCommand::Kubelet {
                 kubeconfig,
                 context,
                 node_name,
-            }) => crate::sandbox::run_kubelet(kubeconfig, context, node_name).await,
+            }) => done(crate::sandbox::run_kubelet(kubeconfig, context, node_name).await),
             Command::Crd => {
                 print!("{}", crate::workflow::crd::render_all());
-                Ok(())
+                Ok(ExitCode::SUCCESS)
             }
-            Command::Stop(args) => workflow_verb(crate::commands::Verb::Stop, args).await,
-            Command::Terminate(args) => workflow_verb(crate::commands::Verb::Terminate, args).await,
-            Command::Suspend(args) => workflow_verb(crate::commands::Verb::Suspend, args).await,
-            Command::Resume(args) => workflow_verb(crate::commands::Verb::Resume, args).await,
+            Command::Stop(args) => done(workflow_verb(crate::commands::Verb::Stop, args).await),
+            Command::Terminate(args) => {
+                done(workflow_verb(crate::commands::Verb::Terminate, args).await)
+            }
+            Command::Suspend(args) => {
+                done(workflow_verb(crate::commands::Verb::Suspend, args).await)
+            }
+            Command::Resume(args) => done(workflow_verb(crate::commands::Verb::Resume, args).await),
         }
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

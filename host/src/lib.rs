@@ -4,6 +4,7 @@
 //! The crate holds the controller, its CLI and the plugin host. The Kubernetes API simulator
 //! (`flotilla-sim`) is used only by the sandbox (`flotilla dev`), `flotilla sim …` and tests.
 
+pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod controller;

@@ -354,6 +354,21 @@ impl Walker<'_> {
         let mut phases = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             let child_name = format!("{}({i}:{})", group_call.node_name, item.label());
+            let child_id = self.node_id(&child_name);
+            if self.observed.pods.contains_key(&child_id)
+                && self
+                    .nodes
+                    .get(&child_id)
+                    .is_some_and(|n| n.type_ == NodeType::Pod)
+            {
+                // Its pod exists: the child only follows it (no arguments to resolve).
+                let call = Call {
+                    node_name: child_name,
+                    ..group_call.clone()
+                };
+                phases.push(self.execute(&call, scope));
+                continue;
+            }
             let mut item_scope = local.child();
             item_scope.extend(item.vars());
             let call = match self.arguments(arguments, &item_scope) {
@@ -375,9 +390,12 @@ impl Walker<'_> {
                     continue;
                 }
             };
+            let existed = self.nodes.contains_key(&child_id);
             let phase = self.execute(&call, scope);
-            let id = self.node_id(&child_name);
-            self.add_child(group, &id);
+            if !existed {
+                // Linked once, when created: re-checking 5,000 siblings per reconcile is quadratic.
+                self.add_child(group, &child_id);
+            }
             phases.push(phase);
         }
         if phases.iter().any(|p| !p.is_fulfilled()) {

@@ -88,6 +88,12 @@ impl Walker<'_> {
             return NodePhase::Pending;
         };
         let pod = pod.clone();
+        self.observe_pod(&id, &pod)
+    }
+
+    /// A pod node's phase and outputs from its observed pod (and the executor's task result).
+    pub(super) fn observe_pod(&mut self, id: &str, pod: &super::ObservedPod) -> NodePhase {
+        let id = id.to_string();
         if let Some(node) = self.nodes.get_mut(&id) {
             node.pod_ip = pod.pod_ip.clone().or(node.pod_ip.take());
             node.host_node_name = pod.host_node_name.clone().or(node.host_node_name.take());

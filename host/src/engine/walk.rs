@@ -39,6 +39,8 @@ pub(super) struct Walker<'a> {
     pub(super) format: PodNameFormat,
     pub(super) nodes: BTreeMap<String, NodeStatus>,
     templates: HashMap<&'a str, &'a Template>,
+    /// Templates whose body holds `{{…}}` tags, as JSON (outputs apart), computed once.
+    tagged: HashMap<&'a str, (Option<Value>, Value)>,
     pub(super) actions: Vec<Action>,
     pub(super) requeue_after: Option<Duration>,
     /// Pods this reconcile may still create (per-reconcile cap and workflow `parallelism`).
@@ -57,6 +59,17 @@ impl<'a> Walker<'a> {
         nodes: BTreeMap<String, NodeStatus>,
         control: Control,
     ) -> Self {
+        let tagged = wf
+            .spec
+            .templates
+            .iter()
+            .filter_map(|t| {
+                let (outputs, body) = split_outputs(serde_json::to_value(t).ok()?);
+                body.to_string()
+                    .contains("{{")
+                    .then_some((t.name.as_str(), (outputs, body)))
+            })
+            .collect();
         let templates = wf
             .spec
             .templates
@@ -93,6 +106,7 @@ impl<'a> Walker<'a> {
             format,
             nodes,
             templates,
+            tagged,
             actions: Vec::new(),
             requeue_after: None,
             creates_left,
@@ -292,6 +306,18 @@ impl<'a> Walker<'a> {
             // A suspended workflow starts nothing new; what already runs carries on.
             return NodePhase::Pending;
         }
+        // Hot path: a pod node whose pod is observed only follows its pod; the template was
+        // resolved and checked when the pod was created.
+        if self.control.halt.is_none()
+            && self
+                .nodes
+                .get(&id)
+                .is_some_and(|n| n.type_ == NodeType::Pod)
+            && let Some(pod) = self.observed.pods.get(&id)
+        {
+            let pod = pod.clone();
+            return self.observe_pod(&id, &pod);
+        }
         let Some(template) = self.templates.get(call.template.as_str()).copied() else {
             let id = self.ensure_node(call, NodeType::Skipped, NodePhase::Error);
             let message = format!("template {:?} not found", call.template);
@@ -350,10 +376,10 @@ impl<'a> Walker<'a> {
     /// the template with `{{inputs.parameters.*}}` and every other variable substituted.
     fn resolve(
         &self,
-        template: &Template,
+        template: &'a Template,
         arguments: &[(String, String)],
         scope: &Scope,
-    ) -> Result<(Template, Vec<(String, String)>), String> {
+    ) -> Result<(std::borrow::Cow<'a, Template>, Vec<(String, String)>), String> {
         let mut inputs = Vec::new();
         for p in template.inputs.iter().flat_map(|i| i.parameters.iter()) {
             let value = arguments
@@ -388,19 +414,20 @@ impl<'a> Walker<'a> {
             )
             .unwrap_or_default(),
         );
-        let raw = serde_json::to_value(template)
-            .map_err(|e| format!("template {:?}: {e}", template.name))?;
+        // Most templates of a wide fan-out have no `{{…}}` in their body: no JSON round trip.
+        let Some((outputs, body)) = self.tagged.get(template.name.as_str()) else {
+            return Ok((std::borrow::Cow::Borrowed(template), inputs));
+        };
         // Outputs may refer to tasks or steps that have not run yet; the DAG/steps code resolves
         // them when they complete.
-        let (outputs, body) = split_outputs(raw);
-        let mut resolved = super::template::substitute_value(&body, &local, Mode::Lenient)
+        let mut resolved = super::template::substitute_value(body, &local, Mode::Lenient)
             .map_err(|e| e.to_string())?;
         if let (Some(o), Some(map)) = (outputs, resolved.as_object_mut()) {
-            map.insert("outputs".into(), o);
+            map.insert("outputs".into(), o.clone());
         }
         let resolved: Template = serde_json::from_value(resolved)
             .map_err(|e| format!("template {:?}: {e}", template.name))?;
-        Ok((resolved, inputs))
+        Ok((std::borrow::Cow::Owned(resolved), inputs))
     }
 }
 

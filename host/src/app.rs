@@ -1,0 +1,116 @@
+//! Wiring for the long-running commands: the controller process, the in-pod executor, and the
+//! simulator alone. Each builds its clients and configuration and hands over to the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+
+use crate::controller::{self, ControllerConfig};
+use crate::engine::EngineConfig;
+
+/// Settings of `flotilla controller` (flags, or the environment variables Argo uses).
+#[derive(Debug, clap::Args)]
+pub struct ControllerArgs {
+    /// The name of this cluster, unique among the clusters workflows use (Argo's `ARGO_CLUSTER`).
+    #[arg(long, env = "ARGO_CLUSTER")]
+    pub cluster: Option<String>,
+    /// Only workflows (and pods) labelled with this controller instance ID.
+    #[arg(long, env = "ARGO_INSTANCE_ID")]
+    pub instance_id: Option<String>,
+    /// Watch workflows in this namespace only (default: all).
+    #[arg(long, env = "ARGO_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// The image pods run `flotilla executor` from.
+    #[arg(long, env = "FLOTILLA_EXECUTOR_IMAGE")]
+    pub executor_image: Option<String>,
+    /// Kubeconfig to use (default: in-cluster configuration, else $KUBECONFIG or ~/.kube/config).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Context in the kubeconfig.
+    #[arg(long)]
+    pub context: Option<String>,
+}
+
+async fn client(kubeconfig: Option<&PathBuf>, context: Option<String>) -> Result<kube::Client> {
+    let options = kube::config::KubeConfigOptions {
+        context,
+        ..Default::default()
+    };
+    let config = match kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kc, &options).await?
+        }
+        None if options.context.is_some() => kube::Config::from_kubeconfig(&options).await?,
+        None => kube::Config::infer()
+            .await
+            .context("finding Kubernetes credentials (in-cluster or kubeconfig)")?,
+    };
+    Ok(kube::Client::try_from(config)?)
+}
+
+/// `flotilla controller`: runs until SIGINT or SIGTERM.
+pub async fn run_controller(args: ControllerArgs) -> Result<ExitCode> {
+    let client = client(args.kubeconfig.as_ref(), args.context.clone()).await?;
+    let mut engine = EngineConfig {
+        cluster: args.cluster.clone(),
+        instance_id: args.instance_id.clone(),
+        ..EngineConfig::default()
+    };
+    if let Some(image) = args.executor_image {
+        engine.executor_image = image;
+    }
+    let config = ControllerConfig {
+        namespace: args.namespace,
+        engine,
+    };
+    tracing::info!(cluster = ?args.cluster, instance_id = ?args.instance_id, "starting");
+    controller::run(client, config, shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// `flotilla executor -- COMMAND…`: exits with the command's exit code.
+pub async fn run_executor(command: Vec<String>) -> Result<ExitCode> {
+    let identity = crate::executor::Identity::from_env()?;
+    let client = client(None, None).await?;
+    let code = crate::executor::run_wrapped(&command, &identity, &client).await?;
+    Ok(ExitCode::from(
+        u8::try_from(code.clamp(0, 255)).unwrap_or(1),
+    ))
+}
+
+/// `flotilla sim serve`: simulated clusters only (no controller), until Ctrl-C.
+pub async fn serve_simulator(clusters: u16, kubeconfig: PathBuf) -> Result<ExitCode> {
+    let sandbox = crate::sandbox::Sandbox::start(clusters, kubeconfig).await?;
+    for c in &sandbox.clusters {
+        println!("{:<10} {}", c.name(), c.url());
+    }
+    println!("kubeconfig: {}", sandbox.kubeconfig.display());
+    println!("serving until Ctrl-C");
+    shutdown_signal().await;
+    Ok(ExitCode::SUCCESS)
+}
