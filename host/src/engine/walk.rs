@@ -379,7 +379,7 @@ impl<'a> Walker<'a> {
         template: &'a Template,
         arguments: &[(String, String)],
         scope: &Scope,
-    ) -> Result<(std::borrow::Cow<'a, Template>, Vec<(String, String)>), String> {
+    ) -> Result<Resolved<'a>, String> {
         let mut inputs = Vec::new();
         for p in template.inputs.iter().flat_map(|i| i.parameters.iter()) {
             let value = arguments
@@ -430,6 +430,10 @@ impl<'a> Walker<'a> {
         Ok((std::borrow::Cow::Owned(resolved), inputs))
     }
 }
+
+/// A template with its inputs substituted (borrowed when it had nothing to substitute), and
+/// the input values.
+type Resolved<'a> = (std::borrow::Cow<'a, Template>, Vec<(String, String)>);
 
 fn split_outputs(mut raw: Value) -> (Option<Value>, Value) {
     let outputs = raw.as_object_mut().and_then(|m| m.remove("outputs"));
