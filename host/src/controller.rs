@@ -4,13 +4,14 @@
 
 mod apply;
 mod observe;
+mod pod_view;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use self::pod_view::WorkflowPod;
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, PostParams};
 use kube::runtime::controller::{Action as Requeue, Controller};
 use kube::runtime::events::{Recorder, Reporter};
@@ -48,7 +49,7 @@ pub enum ControllerError {
 
 pub(crate) struct Context {
     client: Client,
-    pods: Store<Pod>,
+    pods: Store<WorkflowPod>,
     results: Store<WorkflowTaskResult>,
     engine: EngineConfig,
     recorder: Recorder,
@@ -94,7 +95,7 @@ pub async fn run(
     let selector = instance_selector(config.engine.instance_id.as_deref());
     let pod_selector = format!("{},{selector}", labels::WORKFLOW);
 
-    let pods_api: Api<Pod> = Api::all(client.clone());
+    let pods_api: Api<WorkflowPod> = Api::all(client.clone());
     let (pods, pod_writer) = reflector::store();
     let pod_stream = reflector(
         pod_writer,
@@ -131,7 +132,7 @@ pub async fn run(
     });
     info!(selector = %selector, "workflow controller starting");
     Controller::new(workflows, watcher::Config::default().labels(&selector))
-        .watches_stream(pod_stream, |pod: Pod| {
+        .watches_stream(pod_stream, |pod: WorkflowPod| {
             workflow_of(pod.labels(), pod.namespace())
         })
         .watches_stream(result_stream, |r: WorkflowTaskResult| {
@@ -168,6 +169,19 @@ async fn reconcile_inner(
     name: String,
     namespace: String,
 ) -> Result<Requeue, ControllerError> {
+    // Decide only from complete caches: before the first list of pods has arrived (say, just
+    // after a restart) an absent pod means "not seen yet", not "deleted".
+    let ready = async {
+        let pods = ctx.pods.wait_until_ready().await;
+        let results = ctx.results.wait_until_ready().await;
+        pods.is_ok() && results.is_ok()
+    };
+    if !tokio::time::timeout(Duration::from_secs(30), ready)
+        .await
+        .unwrap_or(false)
+    {
+        return Ok(Requeue::requeue(Duration::from_secs(1)));
+    }
     let key = ObjectRef::from_obj(wf.as_ref());
     let mut observed = observe::observe(&wf, &ctx.pods, &ctx.results);
     observed.create_errors = ctx

@@ -1,7 +1,7 @@
 //! From the watch caches to the engine's `Observed`: the pods and task results of one workflow,
 //! keyed by node ID.
 
-use k8s_openapi::api::core::v1::Pod;
+use super::pod_view::WorkflowPod;
 use kube::ResourceExt;
 use kube::runtime::reflector::Store;
 
@@ -24,7 +24,7 @@ fn belongs(
 
 pub(super) fn observe(
     wf: &Workflow,
-    pods: &Store<Pod>,
+    pods: &Store<WorkflowPod>,
     results: &Store<WorkflowTaskResult>,
 ) -> Observed {
     let name = wf.name_any();
@@ -67,22 +67,21 @@ pub(super) fn observe(
     observed
 }
 
-fn observed_pod(pod: &Pod) -> ObservedPod {
-    let status = pod.status.as_ref();
-    let phase = match status.and_then(|s| s.phase.as_deref()) {
+fn observed_pod(pod: &WorkflowPod) -> ObservedPod {
+    let status = &pod.status;
+    let phase = match status.phase.as_deref() {
         Some("Running") => PodPhase::Running,
         Some("Succeeded") => PodPhase::Succeeded,
         Some("Failed") => PodPhase::Failed,
         Some("Unknown") => PodPhase::Unknown,
         _ => PodPhase::Pending,
     };
-    let main = status
-        .and_then(|s| s.container_statuses.as_ref())
-        .and_then(|cs| cs.iter().find(|c| c.name == "main"));
-    let terminated = main
-        .and_then(|c| c.state.as_ref())
-        .and_then(|s| s.terminated.as_ref());
-    let message = status.and_then(|s| s.message.clone()).or_else(|| {
+    let terminated = status
+        .container_statuses
+        .iter()
+        .find(|c| c.name == "main")
+        .and_then(|c| c.state.terminated.as_ref());
+    let message = status.message.clone().or_else(|| {
         terminated
             .filter(|t| t.exit_code != 0)
             .and_then(|t| t.message.clone().filter(|m| !m.is_empty()))
@@ -92,8 +91,8 @@ fn observed_pod(pod: &Pod) -> ObservedPod {
         phase,
         message,
         exit_code: terminated.map(|t| t.exit_code),
-        pod_ip: status.and_then(|s| s.pod_ip.clone()),
-        host_node_name: pod.spec.as_ref().and_then(|s| s.node_name.clone()),
+        pod_ip: status.pod_ip.clone(),
+        host_node_name: pod.spec.node_name.clone(),
         deleting: pod.metadata.deletion_timestamp.is_some(),
     }
 }

@@ -186,6 +186,7 @@ pub(crate) fn substitute_str(
 /// alike — by running Argo's replacement over the value's JSON text, so tags
 /// behave exactly as under Argo, including the rare tag that spans two
 /// strings. Numbers, booleans and nulls are untouched.
+#[cfg(test)]
 pub(crate) fn substitute_value(
     value: &Value,
     scope: &Scope,
@@ -231,6 +232,19 @@ fn split(text: &str) -> Result<Vec<Piece<'_>>, TemplateError> {
 }
 
 /// Argo's `Template.Replace` over JSON text: the heart of this module.
+/// Substitutes inside JSON text (as `substitute_value` does after encoding): for callers that
+/// keep a template's JSON text and parse the result straight into their own type.
+pub(crate) fn substitute_json_text(
+    json: &str,
+    scope: &Scope,
+    mode: Mode,
+) -> Result<String, TemplateError> {
+    if !json.contains(START) {
+        return Ok(json.to_owned());
+    }
+    replace_json_text(json, scope, mode)
+}
+
 fn replace_json_text(json: &str, scope: &Scope, mode: Mode) -> Result<String, TemplateError> {
     let mut out = String::with_capacity(json.len());
     for piece in split(json)? {

@@ -40,7 +40,7 @@ pub(super) struct Walker<'a> {
     pub(super) nodes: BTreeMap<String, NodeStatus>,
     templates: HashMap<&'a str, &'a Template>,
     /// Templates whose body holds `{{…}}` tags, as JSON (outputs apart), computed once.
-    tagged: HashMap<&'a str, (Option<Value>, Value)>,
+    tagged: HashMap<&'a str, String>,
     pub(super) actions: Vec<Action>,
     pub(super) requeue_after: Option<Duration>,
     /// Pods this reconcile may still create (per-reconcile cap and workflow `parallelism`).
@@ -64,10 +64,9 @@ impl<'a> Walker<'a> {
             .templates
             .iter()
             .filter_map(|t| {
-                let (outputs, body) = split_outputs(serde_json::to_value(t).ok()?);
-                body.to_string()
-                    .contains("{{")
-                    .then_some((t.name.as_str(), (outputs, body)))
+                let (_, body) = split_outputs(serde_json::to_value(t).ok()?);
+                let text = body.to_string();
+                text.contains("{{").then_some((t.name.as_str(), text))
             })
             .collect();
         let templates = wf
@@ -415,18 +414,16 @@ impl<'a> Walker<'a> {
             .unwrap_or_default(),
         );
         // Most templates of a wide fan-out have no `{{…}}` in their body: no JSON round trip.
-        let Some((outputs, body)) = self.tagged.get(template.name.as_str()) else {
+        let Some(body) = self.tagged.get(template.name.as_str()) else {
             return Ok((std::borrow::Cow::Borrowed(template), inputs));
         };
         // Outputs may refer to tasks or steps that have not run yet; the DAG/steps code resolves
-        // them when they complete.
-        let mut resolved = super::template::substitute_value(body, &local, Mode::Lenient)
+        // them when they complete, so only the body is substituted.
+        let text = super::template::substitute_json_text(body, &local, Mode::Lenient)
             .map_err(|e| e.to_string())?;
-        if let (Some(o), Some(map)) = (outputs, resolved.as_object_mut()) {
-            map.insert("outputs".into(), o.clone());
-        }
-        let resolved: Template = serde_json::from_value(resolved)
+        let mut resolved: Template = serde_json::from_str(&text)
             .map_err(|e| format!("template {:?}: {e}", template.name))?;
+        resolved.outputs = template.outputs.clone();
         Ok((std::borrow::Cow::Owned(resolved), inputs))
     }
 }
