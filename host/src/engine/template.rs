@@ -31,6 +31,7 @@
 
 use std::collections::HashMap;
 
+#[cfg(test)]
 use serde_json::Value;
 
 #[cfg(test)]
