@@ -4,11 +4,9 @@ use std::collections::BTreeMap;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions,
-};
+use kube::Resource;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::runtime::events::{Event as KubeEvent, EventType};
-use kube::{Resource, ResourceExt};
 use tracing::warn;
 
 use super::Context;
@@ -127,35 +125,29 @@ pub(super) async fn apply(
 
 /// Creates one pod; `Ok(Some((node, reason)))` when the API server refuses it for good.
 ///
-/// The engine's manifest is sent as it is (a dynamic object): converting it to the typed `Pod`
-/// and back would double the client's cost per pod on the hot path.
+/// The engine's manifest is sent as it is: decoding it into a typed `Pod` only to encode it again
+/// would double the client's cost per pod on the hot path.
 async fn create_pod(
     ctx: &Context,
     node_id: &str,
     namespace: &str,
     pod: serde_json::Value,
 ) -> Result<Option<(String, String)>, kube::Error> {
-    let pod: DynamicObject = match serde_json::from_value(pod) {
-        Ok(p) => p,
-        Err(e) => {
-            return Ok(Some((
-                node_id.to_string(),
-                format!("the pod for node {node_id} is invalid: {e}"),
-            )));
-        }
-    };
-    let api: Api<DynamicObject> = Api::namespaced_with(
-        ctx.client.clone(),
-        namespace,
-        &ApiResource::erase::<Pod>(&()),
-    );
-    match api.create(&PostParams::default(), &pod).await {
+    let name = pod["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let body = serde_json::to_vec(&pod).map_err(kube::Error::SerdeError)?;
+    let request = kube::core::Request::new(format!("/api/v1/namespaces/{namespace}/pods"))
+        .create(&PostParams::default(), body)
+        .map_err(kube::Error::BuildRequest)?;
+    match ctx.client.request_text(request).await {
         Ok(_) => Ok(None),
         // Created by an earlier reconcile whose observation has not arrived yet.
         Err(kube::Error::Api(s)) if s.code == 409 => Ok(None),
         Err(kube::Error::Api(s)) if matches!(s.code, 400 | 403 | 404 | 422) => Ok(Some((
             node_id.to_string(),
-            format!("creating pod {namespace}/{}: {}", pod.name_any(), s.message),
+            format!("creating pod {namespace}/{name}: {}", s.message),
         ))),
         Err(e) => Err(e),
     }

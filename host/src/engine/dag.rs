@@ -394,7 +394,7 @@ impl Walker<'_> {
             let phase = self.execute(&call, scope);
             if !existed {
                 // Linked once, when created: re-checking 5,000 siblings per reconcile is quadratic.
-                self.add_child(group, &child_id);
+                self.push_new_child(group, &child_id);
             }
             phases.push(phase);
         }

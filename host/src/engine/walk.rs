@@ -252,6 +252,13 @@ impl<'a> Walker<'a> {
         phase
     }
 
+    /// Links a node created just now: nothing to de-duplicate, so no scan of the siblings.
+    pub(super) fn push_new_child(&mut self, parent: &str, child: &str) {
+        if let Some(node) = self.nodes.get_mut(parent) {
+            node.children.push(child.to_string());
+        }
+    }
+
     pub(super) fn add_child(&mut self, parent: &str, child: &str) {
         if let Some(node) = self.nodes.get_mut(parent)
             && !node.children.iter().any(|c| c == child)
@@ -399,6 +406,10 @@ impl<'a> Walker<'a> {
             }
             inputs.push((p.name.clone(), value));
         }
+        // Most templates of a wide fan-out have no `{{…}}` in their body: no JSON round trip.
+        let Some(body) = self.tagged.get(template.name.as_str()) else {
+            return Ok((std::borrow::Cow::Borrowed(template), inputs));
+        };
         let mut local = scope.child();
         for (name, value) in &inputs {
             local.insert(format!("inputs.parameters.{name}"), value.clone());
@@ -413,10 +424,6 @@ impl<'a> Walker<'a> {
             )
             .unwrap_or_default(),
         );
-        // Most templates of a wide fan-out have no `{{…}}` in their body: no JSON round trip.
-        let Some(body) = self.tagged.get(template.name.as_str()) else {
-            return Ok((std::borrow::Cow::Borrowed(template), inputs));
-        };
         // Outputs may refer to tasks or steps that have not run yet; the DAG/steps code resolves
         // them when they complete, so only the body is substituted.
         let text = super::template::substitute_json_text(body, &local, Mode::Lenient)
