@@ -79,11 +79,14 @@ fn main() {
         let controller = Command::new(env!("CARGO_BIN_EXE_flotilla"))
             .args(["controller", "--context", "cluster-0", "--cluster", "cluster-0", "--kubeconfig"])
             .arg(&kubeconfig)
+            .envs(std::env::var("MALLOC_ARENA_MAX").ok().map(|v| ("MALLOC_ARENA_MAX", v)))
             .stdout(Stdio::null())
             .spawn()
             .expect("flotilla controller");
         let pid = controller.id();
         let _controller = Killed(controller);
+        // Started and watching, nothing to do yet.
+        tokio::time::sleep(Duration::from_secs(2)).await;
         let idle = rss_mib(pid);
 
         let tasks: Vec<String> = (0..PODS_PER_WORKFLOW).map(|i| format!("      - {{name: t{i}, template: sleep}}")).collect();

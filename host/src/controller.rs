@@ -24,6 +24,9 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::engine::{self, EngineConfig};
 use crate::workflow::{Workflow, WorkflowTaskResult, labels};
 
+/// Workflows reconciled at once (Argo's default is 32 workflow workers).
+const WORKERS: u16 = 16;
+
 /// How the controller runs.
 #[derive(Debug, Clone, Default)]
 pub struct ControllerConfig {
@@ -132,6 +135,9 @@ pub async fn run(
     });
     info!(selector = %selector, "workflow controller starting");
     Controller::new(workflows, watcher::Config::default().labels(&selector))
+        // Bounded work in flight: each reconcile may keep many creates going, and unbounded
+        // reconciles (one per busy workflow) would grow the connection pool without limit.
+        .with_config(kube::runtime::controller::Config::default().concurrency(WORKERS))
         .watches_stream(pod_stream, |pod: WorkflowPod| {
             workflow_of(pod.labels(), pod.namespace())
         })
