@@ -77,7 +77,7 @@ impl Walker<'_> {
                 return NodePhase::Pending;
             }
             self.creates_left -= 1;
-            match self.pod_manifest(call, template, &pod_name, &namespace, &id, inputs) {
+            match self.manifest_for(call, template, &pod_name, &namespace, &id, inputs) {
                 Ok(manifest) => self.actions.push(Action::CreatePod {
                     node_id: id.clone(),
                     namespace,
@@ -131,6 +131,44 @@ impl Walker<'_> {
                 }
             }
         }
+    }
+
+    /// The pod manifest for a node: for a template with nothing to substitute and no inputs every
+    /// pod differs only in its name and node, so one base manifest is built and personalised.
+    fn manifest_for(
+        &mut self,
+        call: &Call,
+        template: &Template,
+        pod_name: &str,
+        namespace: &str,
+        node_id: &str,
+        inputs: &[(String, String)],
+    ) -> Result<Value, String> {
+        if !inputs.is_empty() || self.is_tagged(&template.name) {
+            return self.pod_manifest(call, template, pod_name, namespace, node_id, inputs);
+        }
+        let key = (template.name.clone(), namespace.to_string());
+        let mut pod = match self.base_manifests.get(&key) {
+            Some(base) => base.clone(),
+            None => {
+                let base = self.pod_manifest(call, template, "", namespace, "", inputs)?;
+                self.base_manifests.insert(key, base.clone());
+                base
+            }
+        };
+        pod["metadata"]["name"] = json!(pod_name);
+        pod["metadata"]["annotations"][labels::NODE_ID] = json!(node_id);
+        pod["metadata"]["annotations"][labels::NODE_NAME] = json!(call.node_name);
+        if let Some(env) = pod["spec"]["containers"][0]["env"].as_array_mut() {
+            for var in env {
+                match var["name"].as_str() {
+                    Some("ARGO_NODE_ID") => var["value"] = json!(node_id),
+                    Some("ARGO_POD_NAME") => var["value"] = json!(pod_name),
+                    _ => {}
+                }
+            }
+        }
+        Ok(pod)
     }
 
     /// The pod for a node: the template's container named `main`, the workflow's and template's

@@ -570,3 +570,48 @@ spec:
 
 /// Shutdown, deadlines, suspension, pod GC and TTLs.
 mod lifecycle;
+
+#[test]
+fn pods_of_one_template_are_each_personalised() {
+    let mut h = Harness::new(
+        r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - {name: fan, template: ok, withSequence: {count: "3"}}
+    - name: ok
+      container: {image: argoproj/argosay:v2, env: [{name: USER_VAR, value: "x"}]}
+"#,
+    );
+    let pods = h.step();
+    assert_eq!(pods.len(), 3);
+    let mut seen = std::collections::BTreeSet::new();
+    for pod in &pods {
+        let name = pod["metadata"]["name"].as_str().unwrap();
+        let node = pod["metadata"]["annotations"]["workflows.argoproj.io/node-id"]
+            .as_str()
+            .unwrap();
+        let env = pod["spec"]["containers"][0]["env"].as_array().unwrap();
+        let value = |k: &str| {
+            env.iter()
+                .find(|e| e["name"] == k)
+                .and_then(|e| e["value"].as_str())
+                .unwrap()
+        };
+        assert_eq!(value("ARGO_POD_NAME"), name);
+        assert_eq!(value("ARGO_NODE_ID"), node);
+        assert_eq!(value("USER_VAR"), "x");
+        assert!(
+            pod["metadata"]["annotations"]["workflows.argoproj.io/node-name"]
+                .as_str()
+                .unwrap()
+                .contains("fan(")
+        );
+        assert!(
+            seen.insert((name.to_string(), node.to_string())),
+            "each pod is its own: {name}"
+        );
+    }
+}

@@ -41,6 +41,9 @@ pub(super) struct Walker<'a> {
     templates: HashMap<&'a str, &'a Template>,
     /// Templates whose body holds `{{…}}` tags, as JSON (outputs apart), computed once.
     tagged: HashMap<&'a str, String>,
+    /// Pod manifests of templates that need no substitution, built once per (template,
+    /// namespace) and personalised per pod: the hot path of a wide fan-out.
+    pub(super) base_manifests: HashMap<(String, String), Value>,
     pub(super) actions: Vec<Action>,
     pub(super) requeue_after: Option<Duration>,
     /// Pods this reconcile may still create (per-reconcile cap and workflow `parallelism`).
@@ -106,6 +109,7 @@ impl<'a> Walker<'a> {
             nodes,
             templates,
             tagged,
+            base_manifests: HashMap::new(),
             actions: Vec::new(),
             requeue_after: None,
             creates_left,
@@ -194,6 +198,10 @@ impl<'a> Walker<'a> {
             scope.insert(format!("workflow.annotations.{k}"), v.clone());
         }
         scope
+    }
+
+    pub(super) fn is_tagged(&self, template: &str) -> bool {
+        self.tagged.contains_key(template)
     }
 
     pub(super) fn node_id(&self, node_name: &str) -> String {
