@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use self::pod_view::WorkflowPod;
 use futures::StreamExt;
-use kube::api::{Api, PostParams};
+use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action as Requeue, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
@@ -205,7 +205,7 @@ async fn reconcile_inner(
         source,
     };
 
-    let refused = apply::apply(&ctx, &wf, &decision.actions)
+    let refused = apply::apply(&ctx, &decision.actions)
         .await
         .map_err(api_err)?;
     if !refused.is_empty() {
@@ -219,18 +219,24 @@ async fn reconcile_inner(
     }
 
     if wf.status.as_ref() != Some(&decision.status) {
-        let mut updated = (*wf).clone();
-        let phase = decision.status.phase;
-        updated.status = Some(decision.status);
-        let meta_labels = updated.metadata.labels.get_or_insert_with(Default::default);
-        if let Some(phase) = phase {
-            meta_labels.insert(labels::PHASE.into(), phase.to_string());
+        // A merge patch of the status and labels only, conditional on the version decided from:
+        // the spec is never re-sent, and a concurrent change makes this a 409 and a fresh look.
+        let mut meta_labels = serde_json::Map::new();
+        if let Some(phase) = decision.status.phase {
+            meta_labels.insert(labels::PHASE.into(), phase.to_string().into());
             if phase.is_finished() {
                 meta_labels.insert(labels::COMPLETED.into(), "true".into());
             }
         }
+        let patch = serde_json::json!({
+            "metadata": {"resourceVersion": wf.metadata.resource_version, "labels": meta_labels},
+            "status": decision.status,
+        });
         let api: Api<Workflow> = Api::namespaced(ctx.client.clone(), &namespace);
-        match api.replace(&name, &PostParams::default(), &updated).await {
+        match api
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
             Ok(_) => {}
             // Someone else changed the workflow: the watch brings the new version.
             Err(kube::Error::Api(s)) if s.code == 409 => {
@@ -240,6 +246,8 @@ async fn reconcile_inner(
             Err(e) => return Err(api_err(e)),
         }
     }
+    // Events only once the decision they report is saved: a retried reconcile repeats nothing.
+    apply::publish_events(&ctx, &wf, &decision.actions).await;
     if phase_finished(&wf) {
         ctx.create_errors.lock().remove(&key);
     }

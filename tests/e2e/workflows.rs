@@ -95,6 +95,18 @@ spec:
             .as_deref()
             == Some("2/2")
     );
+    // The controller writes the status only: the spec is as submitted (no nulls added).
+    let api: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        env.client("cluster-0").await?,
+        "argo",
+        &kube::api::ApiResource::erase::<Workflow>(&()),
+    );
+    let raw = api.get(&wf.name_any()).await?;
+    let spec = serde_json::to_string(&raw.data["spec"])?;
+    ensure!(
+        !spec.contains("null"),
+        "the stored spec was rewritten: {spec}"
+    );
     Ok(())
 }
 

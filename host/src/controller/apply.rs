@@ -21,7 +21,6 @@ const CREATE_CONCURRENCY: usize = 32;
 /// reason); a transient failure is returned as an error so the reconcile is retried.
 pub(super) async fn apply(
     ctx: &Context,
-    wf: &Workflow,
     actions: &[Action],
 ) -> Result<BTreeMap<String, String>, kube::Error> {
     let creates: Vec<(String, String, serde_json::Value)> = actions
@@ -98,26 +97,7 @@ pub(super) async fn apply(
                     Err(e) => return Err(e),
                 }
             }
-            Action::Event {
-                warning,
-                reason,
-                message,
-            } => {
-                let event = KubeEvent {
-                    type_: if *warning {
-                        EventType::Warning
-                    } else {
-                        EventType::Normal
-                    },
-                    reason: reason.clone(),
-                    note: Some(message.clone()),
-                    action: "Reconcile".into(),
-                    secondary: None,
-                };
-                if let Err(e) = ctx.recorder.publish(&event, &wf.object_ref(&())).await {
-                    warn!(error = %e, "recording an event failed");
-                }
-            }
+            Action::Event { .. } => {}
         }
     }
     Ok(refused)
@@ -145,10 +125,41 @@ async fn create_pod(
         Ok(_) => Ok(None),
         // Created by an earlier reconcile whose observation has not arrived yet.
         Err(kube::Error::Api(s)) if s.code == 409 => Ok(None),
+        // A quota refusal passes: the pod is created once room frees up (as Argo does).
+        Err(kube::Error::Api(s)) if s.code == 403 && s.message.contains("exceeded quota") => {
+            Err(kube::Error::Api(s))
+        }
         Err(kube::Error::Api(s)) if matches!(s.code, 400 | 403 | 404 | 422) => Ok(Some((
             node_id.to_string(),
             format!("creating pod {namespace}/{name}: {}", s.message),
         ))),
         Err(e) => Err(e),
+    }
+}
+
+/// Records the decision's events on the workflow (after its status is saved).
+pub(super) async fn publish_events(ctx: &Context, wf: &Workflow, actions: &[Action]) {
+    for action in actions {
+        if let Action::Event {
+            warning,
+            reason,
+            message,
+        } = action
+        {
+            let event = KubeEvent {
+                type_: if *warning {
+                    EventType::Warning
+                } else {
+                    EventType::Normal
+                },
+                reason: reason.clone(),
+                note: Some(message.clone()),
+                action: "Reconcile".into(),
+                secondary: None,
+            };
+            if let Err(e) = ctx.recorder.publish(&event, &wf.object_ref(&())).await {
+                warn!(error = %e, "recording an event failed");
+            }
+        }
     }
 }

@@ -46,6 +46,9 @@ fn scalar(v: &Value) -> String {
     }
 }
 
+/// Most items one fan-out may have: a typo (`count: 1e12`) must not exhaust the controller.
+const MAX_ITEMS: i64 = 100_000;
+
 /// The items of a task or step, or `None` when it does not fan out.
 pub(super) fn items(
     with_items: Option<&Vec<Value>>,
@@ -103,7 +106,17 @@ fn sequence(seq: &Sequence, scope: &Scope) -> Result<Vec<Item>, String> {
         (Some(c), None) if c < 0 => {
             return Err(format!("withSequence.count must be non-negative, got {c}"));
         }
-        (Some(c), None) => (start..start + c).collect(),
+        (Some(c), None) if c > MAX_ITEMS => {
+            return Err(format!(
+                "withSequence.count {c} is more than {MAX_ITEMS} items"
+            ));
+        }
+        (Some(c), None) => (start..start.saturating_add(c)).collect(),
+        (None, Some(e)) if e.abs_diff(start) >= MAX_ITEMS as u64 => {
+            return Err(format!(
+                "withSequence from {start} to {e} is more than {MAX_ITEMS} items"
+            ));
+        }
         (None, Some(e)) if e >= start => (start..=e).collect(),
         (None, Some(e)) => (e..=start).rev().collect(),
         (None, None) => return Err("withSequence: either count or end must be defined".into()),
@@ -134,6 +147,11 @@ fn format_number(format: Option<&str>, n: i64) -> Result<String, String> {
         ));
     };
     let width: usize = digits.parse().unwrap_or(0);
+    if width > 64 {
+        return Err(format!(
+            "withSequence.format {format:?}: a width over 64 is not supported"
+        ));
+    }
     let number = if digits.starts_with('0') {
         format!("{n:0width$}")
     } else {
@@ -202,5 +220,20 @@ mod tests {
             .collect();
         assert_eq!(labels, ["x05", "x04", "x03"]);
         assert!(items(None, Some("not json"), None, &scope).is_err());
+        let huge = Sequence {
+            count: Some("1000000000000".into()),
+            ..Default::default()
+        };
+        assert!(
+            items(None, None, Some(&huge), &scope)
+                .unwrap_err()
+                .contains("more than 100000 items")
+        );
+        let wide = Sequence {
+            count: Some("1".into()),
+            format: Some("%999999999d".into()),
+            ..Default::default()
+        };
+        assert!(items(None, None, Some(&wide), &scope).is_err());
     }
 }

@@ -214,12 +214,6 @@ impl Walker<'_> {
         main.insert("env".into(), merged_env(main.get("env"), &env_pairs));
 
         let mut pod_labels: Map<String, Value> = Map::new();
-        pod_labels.insert(labels::WORKFLOW.into(), json!(self.wf_name));
-        pod_labels.insert(labels::COMPLETED.into(), json!("false"));
-        pod_labels.insert(labels::WORKFLOW_NAMESPACE.into(), json!(self.namespace));
-        if let Some(id) = &self.config.instance_id {
-            pod_labels.insert(labels::CONTROLLER_INSTANCE_ID.into(), json!(id));
-        }
         let mut annotations: Map<String, Value> = Map::new();
         for meta in [spec.pod_metadata.as_ref(), template.metadata.as_ref()]
             .into_iter()
@@ -228,6 +222,13 @@ impl Walker<'_> {
             pod_labels.extend(meta.labels.iter().map(|(k, v)| (k.clone(), json!(v))));
             annotations.extend(meta.annotations.iter().map(|(k, v)| (k.clone(), json!(v))));
         }
+        // The controller's own labels last: a user label cannot detach the pod from its watch.
+        pod_labels.insert(labels::WORKFLOW.into(), json!(self.wf_name));
+        pod_labels.insert(labels::COMPLETED.into(), json!("false"));
+        pod_labels.insert(labels::WORKFLOW_NAMESPACE.into(), json!(self.namespace));
+        if let Some(id) = &self.config.instance_id {
+            pod_labels.insert(labels::CONTROLLER_INSTANCE_ID.into(), json!(id));
+        }
         annotations.insert(labels::NODE_ID.into(), json!(node_id));
         annotations.insert(labels::NODE_NAME.into(), json!(call.node_name));
         let executor_view = json!({"name": template.name, "inputs": {"parameters": inputs.iter().map(|(n, v)| json!({"name": n, "value": v})).collect::<Vec<_>>()}, "outputs": template.outputs});
@@ -235,6 +236,9 @@ impl Walker<'_> {
 
         let mut pod_spec = Map::new();
         pod_spec.insert("restartPolicy".into(), json!("Never"));
+        if let Some(automount) = template.automount_service_account_token {
+            pod_spec.insert("automountServiceAccountToken".into(), json!(automount));
+        }
         pod_spec.insert("containers".into(), {
             let mut containers = vec![Value::Object(main)];
             containers.extend(template.sidecars.iter().flatten().cloned());

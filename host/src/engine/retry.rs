@@ -154,8 +154,10 @@ fn backoff(
         })?,
         None => 1.0,
     };
-    let exponent = i32::try_from(retried.saturating_sub(1)).unwrap_or(i32::MAX);
-    let mut wait = base.mul_f64(factor.max(0.0).powi(exponent).min(1e6));
+    // Argo: duration × factor^(attempts so far − 1): d, d·f, d·f², …
+    let exponent = i32::try_from(retried).unwrap_or(i32::MAX);
+    let scaled = base.as_secs_f64() * factor.max(0.0).powi(exponent).min(1e6);
+    let mut wait = Duration::try_from_secs_f64(scaled).unwrap_or(Duration::MAX);
     if let Some(cap) = &b.cap {
         wait = wait.min(parse_duration(cap.as_str())?);
     }
@@ -190,7 +192,8 @@ pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
             "ms" => 0.001,
             _ => return Err(bad()),
         };
-        total += Duration::from_secs_f64(value * seconds);
+        let part = Duration::try_from_secs_f64(value * seconds).map_err(|_| bad())?;
+        total = total.checked_add(part).ok_or_else(bad)?;
         rest = &rest[unit_len..];
     }
     Ok(total)
@@ -216,6 +219,10 @@ mod tests {
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("").is_err());
+        assert!(
+            parse_duration("99999999999999999999h").is_err(),
+            "overflow is an error, not a panic"
+        );
     }
 
     #[test]

@@ -615,3 +615,27 @@ spec:
         );
     }
 }
+
+#[test]
+fn runaway_recursion_fails_the_node_instead_of_the_controller() {
+    let mut h = Harness::new(
+        r#"
+spec:
+  entrypoint: loop
+  templates:
+    - name: loop
+      steps:
+        - - {name: again, template: loop}
+"#,
+    );
+    h.step();
+    let status = h.wf.status.as_ref().unwrap();
+    assert!(
+        status.nodes.values().any(|n| n
+            .message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("Maximum recursion depth exceeded"))),
+        "{:?}",
+        status.message
+    );
+}

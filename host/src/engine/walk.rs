@@ -16,6 +16,9 @@ use super::{Action, EngineConfig, Observed, time};
 use crate::naming::{self, PodNameFormat};
 use crate::workflow::{NodePhase, NodeStatus, NodeType, Outputs, Parameter, Template, Workflow};
 
+/// Deepest nesting of template invocations (Argo's default `maxRecursionDepth`).
+const MAX_DEPTH: usize = 150;
+
 /// One template invocation: which node runs which template with which arguments.
 #[derive(Debug, Clone)]
 pub(super) struct Call {
@@ -44,6 +47,8 @@ pub(super) struct Walker<'a> {
     /// Pod manifests of templates that need no substitution, built once per (template,
     /// namespace) and personalised per pod: the hot path of a wide fan-out.
     pub(super) base_manifests: HashMap<(String, String), Value>,
+    /// Template invocations currently on the stack.
+    depth: usize,
     pub(super) actions: Vec<Action>,
     pub(super) requeue_after: Option<Duration>,
     /// Pods this reconcile may still create (per-reconcile cap and workflow `parallelism`).
@@ -110,6 +115,7 @@ impl<'a> Walker<'a> {
             templates,
             tagged,
             base_manifests: HashMap::new(),
+            depth: 0,
             actions: Vec::new(),
             requeue_after: None,
             creates_left,
@@ -312,6 +318,23 @@ impl<'a> Walker<'a> {
 
     /// Runs one template invocation and returns its node's phase.
     pub(super) fn execute(&mut self, call: &Call, scope: &Scope) -> NodePhase {
+        // Recursive templates (Argo's loop idiom) nest one level per iteration; a runaway one
+        // must fail its node, not overflow the controller's stack.
+        if self.depth >= MAX_DEPTH {
+            let id = self.ensure_node(call, NodeType::Skipped, NodePhase::Error);
+            return self.mark(
+                &id,
+                NodePhase::Error,
+                Some(format!("Maximum recursion depth exceeded ({MAX_DEPTH})")),
+            );
+        }
+        self.depth += 1;
+        let phase = self.execute_inner(call, scope);
+        self.depth -= 1;
+        phase
+    }
+
+    fn execute_inner(&mut self, call: &Call, scope: &Scope) -> NodePhase {
         let id = self.node_id(&call.node_name);
         if let Some(phase) = self.phase_of(&id).filter(|p| p.is_fulfilled()) {
             return phase;

@@ -26,28 +26,45 @@ use super::status::WorkflowStatus;
 )]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowSpec {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub entrypoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub arguments: Option<Arguments>,
     #[serde(default)]
     pub templates: Vec<Template>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub service_account_name: Option<String>,
     /// Most pods of this workflow running at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parallelism: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub active_deadline_seconds: Option<i64>,
-    #[serde(rename = "podGC")]
+    #[serde(rename = "podGC", skip_serializing_if = "Option::is_none")]
     pub pod_gc: Option<PodGc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ttl_strategy: Option<TtlStrategy>,
     /// `Stop` (run exit handlers) or `Terminate` (don't).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub shutdown: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub suspend: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub on_exit: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub node_selector: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tolerations: Option<Vec<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub affinity: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub volumes: Option<Vec<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pod_metadata: Option<Metadata>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub image_pull_secrets: Option<Vec<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pod_priority_class_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub security_context: Option<Value>,
     /// Fields Flotilla does not interpret; the engine warns about those that change behaviour.
     #[serde(flatten)]
@@ -151,38 +168,66 @@ pub struct Metadata {
 #[serde(rename_all = "camelCase")]
 pub struct Template {
     pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub inputs: Option<Inputs>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub outputs: Option<Outputs>,
     /// A Kubernetes container, passed through to the pod (named `main`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub container: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub script: Option<ScriptTemplate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub resource: Option<ResourceTemplate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dag: Option<DagTemplate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<ParallelSteps>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub suspend: Option<SuspendTemplate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_strategy: Option<RetryStrategy>,
     /// Seconds (or a `{{...}}` expression resolving to seconds) the template may run.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub active_deadline_seconds: Option<AnyString>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parallelism: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fail_fast: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub service_account_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub automount_service_account_token: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub node_selector: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tolerations: Option<Vec<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub affinity: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub volumes: Option<Vec<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub init_containers: Option<Vec<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sidecars: Option<Vec<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub security_context: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub priority_class_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub pod_spec_patch: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
     /// Multi-cluster: the cluster the template runs in (the later design's spelling).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
     /// Multi-cluster: the earlier design's spelling of `cluster`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster_name: Option<String>,
     /// The namespace the template runs in (default: the workflow's).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     #[serde(flatten)]
     pub other: BTreeMap<String, Value>,
@@ -203,11 +248,15 @@ pub struct ScriptTemplate {
 pub struct ResourceTemplate {
     /// `get`, `create`, `apply`, `delete`, `replace` or `patch`.
     pub action: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub manifest: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub merge_strategy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub success_condition: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub failure_condition: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub set_owner_reference: Option<bool>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flags: Vec<String>,
@@ -219,7 +268,9 @@ pub struct ResourceTemplate {
 #[serde(rename_all = "camelCase")]
 pub struct DagTemplate {
     pub tasks: Vec<DagTask>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fail_fast: Option<bool>,
 }
 
@@ -227,16 +278,25 @@ pub struct DagTemplate {
 #[serde(rename_all = "camelCase")]
 pub struct DagTask {
     pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub arguments: Option<Arguments>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dependencies: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub depends: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub when: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub with_items: Option<Vec<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub with_param: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub with_sequence: Option<Sequence>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub continue_on: Option<ContinueOn>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub on_exit: Option<String>,
     #[serde(flatten)]
     pub other: BTreeMap<String, Value>,
@@ -262,13 +322,21 @@ impl<'de> Deserialize<'de> for ParallelSteps {
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowStep {
     pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub arguments: Option<Arguments>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub when: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub with_items: Option<Vec<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub with_param: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub with_sequence: Option<Sequence>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub continue_on: Option<ContinueOn>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub on_exit: Option<String>,
     #[serde(flatten)]
     pub other: BTreeMap<String, Value>,
@@ -278,9 +346,13 @@ pub struct WorkflowStep {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Sequence {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub count: Option<AnyString>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub start: Option<AnyString>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub end: Option<AnyString>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
 }
 
@@ -296,6 +368,7 @@ pub struct ContinueOn {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct SuspendTemplate {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub duration: Option<AnyString>,
     #[serde(flatten)]
     pub other: BTreeMap<String, Value>,
@@ -304,11 +377,16 @@ pub struct SuspendTemplate {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct RetryStrategy {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<AnyString>,
     /// `Always`, `OnFailure` (default), `OnError` or `OnTransientError`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_policy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub backoff: Option<Backoff>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expression: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub affinity: Option<Value>,
     #[serde(flatten)]
     pub other: BTreeMap<String, Value>,
@@ -317,9 +395,13 @@ pub struct RetryStrategy {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Backoff {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub duration: Option<AnyString>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub factor: Option<AnyString>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_duration: Option<AnyString>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cap: Option<AnyString>,
 }
 
@@ -328,16 +410,22 @@ pub struct Backoff {
 #[serde(rename_all = "camelCase")]
 pub struct PodGc {
     /// `OnPodCompletion`, `OnPodSuccess`, `OnWorkflowCompletion`, `OnWorkflowSuccess`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub strategy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub label_selector: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub delete_delay_duration: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct TtlStrategy {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub seconds_after_completion: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub seconds_after_success: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub seconds_after_failure: Option<i64>,
 }
 
