@@ -263,17 +263,7 @@ impl Walker<'_> {
         }
         let local = self.dag_scope(run, scope);
         if let Some(when) = &task.when {
-            let skip = match substitute_str(when, &local, Mode::Strict)
-                .map_err(|e| e.to_string())
-                .and_then(|w| {
-                    expr::when_true(&w)
-                        .map(|ok| (ok, w))
-                        .map_err(|e| e.to_string())
-                }) {
-                Ok((true, _)) => None,
-                Ok((false, w)) => Some((NodePhase::Skipped, format!("when '{w}' evaluated false"))),
-                Err(e) => Some((NodePhase::Error, e)),
-            };
+            let skip = skip_by_when(when, &local);
             if let Some((phase, message)) = skip {
                 let call = self.task_call(run, task, &node_name, Vec::new());
                 let id = self.ensure_node(&call, NodeType::Skipped, phase);
@@ -580,5 +570,22 @@ impl Walker<'_> {
         {
             node.outputs = Some(resolved);
         }
+    }
+}
+
+/// A `when` that does not hold: the node is Skipped with Argo's message (or Errors when the
+/// expression is invalid); `None` when it holds.
+pub(super) fn skip_by_when(when: &str, scope: &Scope) -> Option<(NodePhase, String)> {
+    let verdict = substitute_str(when, scope, Mode::Strict)
+        .map_err(|e| e.to_string())
+        .and_then(|w| {
+            expr::when_true(&w)
+                .map(|ok| (ok, w))
+                .map_err(|e| e.to_string())
+        });
+    match verdict {
+        Ok((true, _)) => None,
+        Ok((false, w)) => Some((NodePhase::Skipped, format!("when '{w}' evaluated false"))),
+        Err(e) => Some((NodePhase::Error, e)),
     }
 }

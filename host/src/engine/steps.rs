@@ -1,10 +1,10 @@
 //! Steps templates: groups of steps run in order, the steps of a group in parallel; a step's
 //! `when` may skip it; a failed step fails its group (unless `continueOn`) and the template.
 
+use super::dag::continues_on;
 use super::fanout;
-use super::template::{Mode, Scope, substitute_str};
+use super::template::Scope;
 use super::walk::{Call, Walker, node_vars};
-use super::{dag::continues_on, expr};
 use crate::workflow::{NodePhase, NodeType, Template, WorkflowStep};
 
 impl Walker<'_> {
@@ -127,18 +127,7 @@ impl Walker<'_> {
             attempt: false,
         };
         if let Some(when) = &step.when {
-            let verdict = substitute_str(when, local, Mode::Strict)
-                .map_err(|e| e.to_string())
-                .and_then(|w| {
-                    expr::when_true(&w)
-                        .map(|ok| (ok, w))
-                        .map_err(|e| e.to_string())
-                });
-            let skip = match verdict {
-                Ok((true, _)) => None,
-                Ok((false, w)) => Some((NodePhase::Skipped, format!("when '{w}' evaluated false"))),
-                Err(e) => Some((NodePhase::Error, e)),
-            };
+            let skip = super::dag::skip_by_when(when, local);
             if let Some((phase, message)) = skip {
                 let id = self.ensure_node(&base, NodeType::Skipped, phase);
                 self.add_child(group_id, &id);

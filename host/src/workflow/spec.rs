@@ -71,6 +71,7 @@ pub struct WorkflowSpec {
     pub other: BTreeMap<String, Value>,
 }
 
+/// Values passed to a template (or, at the top, to the workflow): parameters and artifacts.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Arguments {
@@ -80,6 +81,7 @@ pub struct Arguments {
     pub artifacts: Vec<Value>,
 }
 
+/// A named string value: an input, an argument or an output (`valueFrom` says where an output comes from).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Parameter {
@@ -122,6 +124,7 @@ pub struct ValueFrom {
     pub event: Option<String>,
 }
 
+/// What a template takes: parameters (with optional defaults and enums) and artifacts.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Inputs {
@@ -131,6 +134,7 @@ pub struct Inputs {
     pub artifacts: Vec<Value>,
 }
 
+/// What a node produced: parameters, artifacts, its standard output (`result`) and exit code.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Outputs {
@@ -154,6 +158,7 @@ impl Outputs {
     }
 }
 
+/// Labels and annotations added to the pods a template (or the workflow) runs.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Metadata {
@@ -264,6 +269,7 @@ pub struct ResourceTemplate {
     pub other: BTreeMap<String, Value>,
 }
 
+/// A DAG: tasks that run when their dependencies are met.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct DagTemplate {
@@ -274,6 +280,7 @@ pub struct DagTemplate {
     pub fail_fast: Option<bool>,
 }
 
+/// One task of a DAG: a template call with its dependencies, condition and fan-out.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct DagTask {
@@ -318,6 +325,7 @@ impl<'de> Deserialize<'de> for ParallelSteps {
     }
 }
 
+/// One step of a steps template: a template call with its condition and fan-out.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowStep {
@@ -356,6 +364,7 @@ pub struct Sequence {
     pub format: Option<String>,
 }
 
+/// Outcomes of a task or step that do not fail its parent.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ContinueOn {
@@ -365,6 +374,7 @@ pub struct ContinueOn {
     pub failed: bool,
 }
 
+/// A template that waits to be resumed, or for `duration`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct SuspendTemplate {
@@ -374,6 +384,7 @@ pub struct SuspendTemplate {
     pub other: BTreeMap<String, Value>,
 }
 
+/// How a failed node is retried: how often, on what, and with what back-off.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct RetryStrategy {
@@ -392,6 +403,7 @@ pub struct RetryStrategy {
     pub other: BTreeMap<String, Value>,
 }
 
+/// Waits between retries: `duration × factor^n`, capped.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Backoff {
@@ -418,6 +430,7 @@ pub struct PodGc {
     pub delete_delay_duration: Option<String>,
 }
 
+/// When a finished workflow is deleted.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct TtlStrategy {

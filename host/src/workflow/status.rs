@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::spec::{Inputs, Outputs};
 
+/// A workflow's lifecycle phase, as Argo reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum WorkflowPhase {
     Pending,
@@ -43,6 +44,7 @@ impl fmt::Display for WorkflowPhase {
     }
 }
 
+/// A node's lifecycle phase, as Argo reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum NodePhase {
     Pending,
@@ -79,6 +81,7 @@ impl fmt::Display for NodePhase {
     }
 }
 
+/// What a node is: a pod, a retry group, a DAG or steps template, a skipped task…
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum NodeType {
     Pod,
@@ -94,6 +97,7 @@ pub enum NodeType {
     Plugin,
 }
 
+/// `Workflow.status` in Argo's shape.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowStatus {
@@ -119,6 +123,7 @@ pub struct WorkflowStatus {
     pub task_results_completion_status: BTreeMap<String, bool>,
 }
 
+/// A condition of the workflow (e.g. `SpecWarning` for a field Flotilla ignores).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Condition {
