@@ -57,7 +57,8 @@ pub(crate) struct Context {
     engine: EngineConfig,
     recorder: Recorder,
     /// Pod creations refused for good, per workflow and node, so the engine can fail the node.
-    create_errors: Mutex<HashMap<ObjectRef<Workflow>, BTreeMap<String, String>>>,
+    /// Keyed by the workflow's uid: a new workflow of the same name starts clean.
+    create_errors: Mutex<HashMap<String, BTreeMap<String, String>>>,
 }
 
 /// A label selector for objects of this controller instance (Argo's instance-ID convention:
@@ -188,7 +189,7 @@ async fn reconcile_inner(
     {
         return Ok(Requeue::requeue(Duration::from_secs(1)));
     }
-    let key = ObjectRef::from_obj(wf.as_ref());
+    let key = wf.metadata.uid.clone().unwrap_or_default();
     let mut observed = observe::observe(&wf, &ctx.pods, &ctx.results);
     observed.create_errors = ctx
         .create_errors
