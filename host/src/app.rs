@@ -103,6 +103,22 @@ pub async fn run_executor(command: Vec<String>) -> Result<ExitCode> {
     ))
 }
 
+/// `flotilla executor install PATH`: copies this binary where the pod's `main` container runs it.
+pub fn install_executor(path: &std::path::Path) -> Result<ExitCode> {
+    let me = std::env::current_exe().context("finding the flotilla binary")?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::copy(&me, path)
+        .with_context(|| format!("copying {} to {}", me.display(), path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `flotilla sim serve`: simulated clusters only (no controller), until Ctrl-C.
 pub async fn serve_simulator(clusters: u16, kubeconfig: PathBuf) -> Result<ExitCode> {
     let sandbox = crate::sandbox::Sandbox::start(clusters, kubeconfig).await?;

@@ -35,8 +35,17 @@ pub enum Command {
     Resume(WorkflowArgs),
     /// Run the workflow controller.
     Controller(crate::app::ControllerArgs),
-    /// Run a workflow pod's main command and report its outputs (what Flotilla puts in pods).
-    Executor {
+    /// What Flotilla runs in workflow pods.
+    #[command(subcommand)]
+    Executor(ExecutorCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExecutorCommand {
+    /// Copy this binary to PATH (the pod's init container, for `main` to run).
+    Install { path: PathBuf },
+    /// Run the main command, then report the node's outputs; exits with the command's code.
+    Run {
         /// The command and its arguments, after `--`.
         #[arg(trailing_var_arg = true, required = true)]
         command: Vec<String>,
@@ -110,7 +119,12 @@ pub fn main() -> ExitCode {
         let done = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
         match cli.command {
             Command::Controller(args) => crate::app::run_controller(args).await,
-            Command::Executor { command } => crate::app::run_executor(command).await,
+            Command::Executor(ExecutorCommand::Run { command }) => {
+                crate::app::run_executor(command).await
+            }
+            Command::Executor(ExecutorCommand::Install { path }) => {
+                crate::app::install_executor(&path)
+            }
             Command::Sim(SimCommand::Serve {
                 clusters,
                 kubeconfig,

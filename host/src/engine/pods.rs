@@ -212,6 +212,13 @@ impl Walker<'_> {
             ("ARGO_POD_NAME", pod_name),
         ];
         main.insert("env".into(), merged_env(main.get("env"), &env_pairs));
+        let executor_view = json!({"name": template.name, "inputs": {"parameters": inputs.iter().map(|(n, v)| json!({"name": n, "value": v})).collect::<Vec<_>>()}, "outputs": template.outputs}).to_string();
+        wrap_with_executor(
+            &mut main,
+            &template.name,
+            &executor_view,
+            self.config.instance_id.as_deref(),
+        )?;
 
         let mut pod_labels: Map<String, Value> = Map::new();
         let mut annotations: Map<String, Value> = Map::new();
@@ -231,8 +238,7 @@ impl Walker<'_> {
         }
         annotations.insert(labels::NODE_ID.into(), json!(node_id));
         annotations.insert(labels::NODE_NAME.into(), json!(call.node_name));
-        let executor_view = json!({"name": template.name, "inputs": {"parameters": inputs.iter().map(|(n, v)| json!({"name": n, "value": v})).collect::<Vec<_>>()}, "outputs": template.outputs});
-        annotations.insert(labels::TEMPLATE.into(), json!(executor_view.to_string()));
+        annotations.insert(labels::TEMPLATE.into(), json!(executor_view));
 
         let mut pod_spec = Map::new();
         pod_spec.insert("restartPolicy".into(), json!("Never"));
@@ -244,9 +250,15 @@ impl Walker<'_> {
             containers.extend(template.sidecars.iter().flatten().cloned());
             Value::Array(containers)
         });
-        if let Some(init) = &template.init_containers {
-            pod_spec.insert("initContainers".into(), json!(init));
-        }
+        // The executor's own init container comes first: it puts `flotilla` where `main` runs it.
+        let mut init = vec![json!({
+            "name": "init",
+            "image": self.config.executor_image,
+            "command": ["/bin/flotilla", "executor", "install", EXECUTOR_PATH],
+            "volumeMounts": [{"name": EXECUTOR_VOLUME, "mountPath": EXECUTOR_DIR}],
+        })];
+        init.extend(template.init_containers.iter().flatten().cloned());
+        pod_spec.insert("initContainers".into(), Value::Array(init));
         let service_account = template
             .service_account_name
             .as_ref()
@@ -273,6 +285,9 @@ impl Walker<'_> {
             .flatten()
             .chain(template.volumes.iter().flatten())
             .cloned()
+            .chain(std::iter::once(
+                json!({"name": EXECUTOR_VOLUME, "emptyDir": {}}),
+            ))
             .collect();
         if !volumes.is_empty() {
             pod_spec.insert("volumes".into(), Value::Array(volumes));
@@ -336,4 +351,94 @@ fn merged_env(existing: Option<&Value>, extra: &[(&str, &str)]) -> Value {
     env.retain(|e| !extra.iter().any(|(k, _)| e["name"] == *k));
     env.extend(extra.iter().map(|(k, v)| json!({"name": k, "value": v})));
     Value::Array(env)
+}
+
+/// Where the executor binary is put for `main` to run (Argo's `/var/run/argo`).
+const EXECUTOR_DIR: &str = "/var/run/argo";
+const EXECUTOR_PATH: &str = "/var/run/argo/flotilla";
+const EXECUTOR_VOLUME: &str = "var-run-argo";
+
+/// Commands of images whose entrypoint a template may leave out (the controller cannot look an
+/// image's entrypoint up in a registry; Argo's `images` configuration plays the same role).
+fn known_entrypoint(image: &str) -> Option<&'static [&'static str]> {
+    match repository(image).trim_start_matches("docker.io/") {
+        "argoproj/argosay" | "quay.io/argoproj/argosay" => Some(&["/argosay"]),
+        _ => None,
+    }
+}
+
+/// An image reference without its tag or digest (`registry:5000/a/b:v1@sha256:…` → `registry:5000/a/b`).
+fn repository(image: &str) -> &str {
+    let name = image.split('@').next().unwrap_or(image);
+    match (name.rfind(':'), name.rfind('/')) {
+        (Some(colon), Some(slash)) if colon > slash => &name[..colon],
+        (Some(colon), None) => &name[..colon],
+        _ => name,
+    }
+}
+
+/// Makes `main` run through `flotilla executor run -- COMMAND…`, which reports the node's outputs,
+/// with the pod identity the executor needs from the downward API.
+fn wrap_with_executor(
+    main: &mut Map<String, Value>,
+    template: &str,
+    executor_view: &str,
+    instance_id: Option<&str>,
+) -> Result<(), String> {
+    let strings = |v: Option<&Value>| -> Vec<String> {
+        v.and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let image = main
+        .get("image")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let mut command = strings(main.get("command"));
+    if command.is_empty() {
+        match known_entrypoint(&image) {
+            Some(entry) => command = entry.iter().map(|s| s.to_string()).collect(),
+            None => {
+                return Err(format!(
+                    "template {template:?}: container.command is required for image {image:?}: Flotilla runs the command through its executor and cannot look up an image's entrypoint"
+                ));
+            }
+        }
+    }
+    command.extend(strings(main.get("args")));
+    main.remove("args");
+    let mut wrapped = vec![
+        EXECUTOR_PATH.to_string(),
+        "executor".into(),
+        "run".into(),
+        "--".into(),
+    ];
+    wrapped.extend(command);
+    main.insert("command".into(), json!(wrapped));
+    let mut extra = vec![
+        json!({"name": "ARGO_POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}),
+        json!({"name": "ARGO_POD_UID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}}),
+        json!({"name": "ARGO_TEMPLATE", "value": executor_view}),
+    ];
+    if let Some(id) = instance_id {
+        extra.push(json!({"name": "ARGO_INSTANCE_ID", "value": id}));
+    }
+    let env = main
+        .entry("env")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if let Some(env) = env.as_array_mut() {
+        env.extend(extra);
+    }
+    let mounts = main
+        .entry("volumeMounts")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if let Some(mounts) = mounts.as_array_mut() {
+        mounts.push(json!({"name": EXECUTOR_VOLUME, "mountPath": EXECUTOR_DIR}));
+    }
+    Ok(())
 }

@@ -200,8 +200,20 @@ fn succeed(_: &Value) -> (PodPhase, Option<i32>, Outputs) {
     (PodPhase::Succeeded, Some(0), Outputs::default())
 }
 
+/// The arguments the template gave its container: what the executor runs after `--`, less the
+/// image's entrypoint.
+fn user_args(pod: &Value) -> Vec<String> {
+    let command: Vec<String> =
+        serde_json::from_value(pod["spec"]["containers"][0]["command"].clone()).unwrap();
+    let wrapped = command
+        .iter()
+        .position(|a| a == "--")
+        .map_or(&command[..], |i| &command[i + 1..]);
+    wrapped.iter().skip(1).cloned().collect()
+}
+
 fn args_of(pod: &Value) -> String {
-    pod["spec"]["containers"][0]["args"].to_string()
+    serde_json::to_string(&user_args(pod)).unwrap()
 }
 
 const HELLO: &str = r#"
@@ -289,8 +301,7 @@ spec:
 "#;
 
 fn echo_outputs(pod: &Value) -> (PodPhase, Option<i32>, Outputs) {
-    let args: Vec<String> =
-        serde_json::from_value(pod["spec"]["containers"][0]["args"].clone()).unwrap();
+    let args = user_args(pod);
     let value = args.get(1).cloned().unwrap_or_default();
     let outputs = Outputs {
         parameters: vec![Parameter {
@@ -638,4 +649,76 @@ spec:
         "{:?}",
         status.message
     );
+}
+
+#[test]
+fn main_runs_through_the_executor_with_its_identity() {
+    let mut h = Harness::new(HELLO);
+    let pods = h.step();
+    let pod = &pods[0];
+    let main = &pod["spec"]["containers"][0];
+    let command: Vec<&str> = main["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        command,
+        [
+            "/var/run/argo/flotilla",
+            "executor",
+            "run",
+            "--",
+            "/argosay",
+            "echo",
+            "hello"
+        ]
+    );
+    assert!(main.get("args").is_none());
+    let init = &pod["spec"]["initContainers"][0];
+    assert_eq!(init["command"][2], "install");
+    assert_eq!(init["volumeMounts"][0]["mountPath"], "/var/run/argo");
+    assert!(
+        pod["spec"]["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["name"] == "var-run-argo" && v["emptyDir"].is_object())
+    );
+    let env = main["env"].as_array().unwrap();
+    let field = |name: &str| {
+        env.iter()
+            .find(|e| e["name"] == name)
+            .map(|e| e["valueFrom"]["fieldRef"]["fieldPath"].clone())
+    };
+    assert_eq!(
+        field("ARGO_POD_NAMESPACE"),
+        Some(serde_json::json!("metadata.namespace"))
+    );
+    assert_eq!(
+        field("ARGO_POD_UID"),
+        Some(serde_json::json!("metadata.uid"))
+    );
+    assert!(env.iter().any(|e| e["name"] == "ARGO_TEMPLATE"));
+}
+
+#[test]
+fn an_image_without_a_known_entrypoint_needs_a_command() {
+    let mut h = Harness::new(
+        r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      container: {image: example.com/tool:1.0, args: [run]}
+"#,
+    );
+    h.step();
+    let message = h.node("wf").message.clone().unwrap_or_default();
+    assert!(
+        message.contains("container.command is required for image \"example.com/tool:1.0\""),
+        "{message}"
+    );
+    assert!(h.created.is_empty());
 }

@@ -123,7 +123,7 @@ enum Cmd {
 }
 
 /// What a container runs: an and-or list of commands.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Program {
     items: Vec<(When, Cmd)>,
 }
@@ -145,6 +145,27 @@ pub(crate) fn program_for(
     args: &[String],
     env: &BTreeMap<String, String>,
 ) -> Result<Program, NotEmulated> {
+    // Flotilla's executor wraps workflow containers: `flotilla executor install PATH` (its init
+    // container) copies the binary, `flotilla executor run -- CMD…` runs CMD and reports outputs
+    // (the kubelet's exit hook plays that part). Emulate what it wraps.
+    let whole: Vec<&String> = command.iter().chain(args).collect();
+    if let [program, sub, verb, rest @ ..] = whole.as_slice()
+        && program.rsplit('/').next() == Some("flotilla")
+        && sub.as_str() == "executor"
+    {
+        match verb.as_str() {
+            "install" => return Ok(Program::default()),
+            "run" => {
+                let inner: Vec<String> = rest
+                    .iter()
+                    .skip_while(|a| a.as_str() == "--")
+                    .map(|a| a.to_string())
+                    .collect();
+                return program_for(image, &inner, &[], env);
+            }
+            _ => {}
+        }
+    }
     let kind = image_kind(image);
     let argv: Vec<String> = match (kind, command.is_empty()) {
         (_, false) => command.iter().chain(args).cloned().collect(),

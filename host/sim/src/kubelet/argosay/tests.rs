@@ -398,3 +398,35 @@ fn redirect_creates_empty_file_for_silent_commands() {
     assert_eq!(run_in(&mut fs, program).3, 0);
     assert_eq!(fs.read("main", "/tmp/empty"), Some(&b""[..]));
 }
+
+#[test]
+fn flotillas_executor_wrapper_runs_what_it_wraps() {
+    let wrapped = run_cmd(
+        "argoproj/argosay:v2",
+        &[
+            "/var/run/argo/flotilla",
+            "executor",
+            "run",
+            "--",
+            "/argosay",
+            "echo",
+            "hi",
+        ],
+        &[],
+    );
+    assert_eq!(
+        wrapped,
+        run_cmd("argoproj/argosay:v2", &["/argosay", "echo", "hi"], &[])
+    );
+    let install = run_cmd(
+        "ghcr.io/flotilla-wf/flotilla:latest",
+        &[
+            "/bin/flotilla",
+            "executor",
+            "install",
+            "/var/run/argo/flotilla",
+        ],
+        &[],
+    );
+    assert_eq!(install.3, 0, "the executor's init container succeeds");
+}
