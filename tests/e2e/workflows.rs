@@ -302,3 +302,53 @@ spec:
     ensure!(phase(&good) == Some(WorkflowPhase::Succeeded));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_result_feeds_the_next_step() -> Result<()> {
+    let env = Env::start().await?;
+    let _controller = env.controller().await?;
+    let wf = env
+        .run_workflow(
+            r#"
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: scripts-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: generate, template: gen}
+    - - name: print
+        template: say
+        arguments: {parameters: [{name: n, value: "{{steps.generate.outputs.result}}"}]}
+  - name: gen
+    script:
+      image: alpine:3.20
+      command: [sh]
+      source: |
+        echo 42
+  - name: say
+    inputs: {parameters: [{name: n}]}
+    container: {image: argoproj/argosay:v2, args: [echo, "{{inputs.parameters.n}}"]}
+"#,
+            TIMEOUT,
+        )
+        .await?;
+    ensure!(
+        phase(&wf) == Some(WorkflowPhase::Succeeded),
+        "{:#?}",
+        wf.status
+    );
+    let print = node(&wf, "print").expect("print node");
+    let n = print
+        .inputs
+        .as_ref()
+        .and_then(|i| i.parameters.first())
+        .and_then(|p| p.value.clone());
+    ensure!(
+        n.as_ref().map(|v| v.as_str()) == Some("42"),
+        "the script's output reached the next step: {n:?}"
+    );
+    Ok(())
+}

@@ -73,6 +73,17 @@ pub async fn run_wrapped(
     identity: &Identity,
     client: &kube::Client,
 ) -> Result<i32, WrapError> {
+    // A script template: its source goes to a file the interpreter runs (Argo's `/argo/staging/script`).
+    let mut command = command.to_vec();
+    if let Ok(source) = std::env::var("ARGO_SCRIPT_SOURCE") {
+        let path = std::env::var("ARGO_SCRIPT_PATH")
+            .unwrap_or_else(|_| "/var/run/argo/script".to_string());
+        std::fs::write(&path, source).map_err(|source| WrapError::Spawn {
+            command: format!("writing the script to {path}"),
+            source,
+        })?;
+        command.push(path);
+    }
     let (program, args) = command.split_first().ok_or(WrapError::NoCommand)?;
     let mut child = tokio::process::Command::new(program)
         .args(args)

@@ -156,11 +156,23 @@ pub(crate) fn program_for(
         match verb.as_str() {
             "install" => return Ok(Program::default()),
             "run" => {
-                let inner: Vec<String> = rest
+                let mut inner: Vec<String> = rest
                     .iter()
                     .skip_while(|a| a.as_str() == "--")
                     .map(|a| a.to_string())
                     .collect();
+                // A script template: the executor writes the source to a file and runs the
+                // interpreter on it; for a shell that is `sh -c SOURCE`.
+                if let Some(source) = env.get("ARGO_SCRIPT_SOURCE")
+                    && matches!(
+                        inner.first().and_then(|p| p.rsplit('/').next()),
+                        Some("sh" | "bash")
+                    )
+                {
+                    inner.truncate(1);
+                    inner.push("-c".into());
+                    inner.push(source.clone());
+                }
                 return program_for(image, &inner, &[], env);
             }
             _ => {}
