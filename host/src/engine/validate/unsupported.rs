@@ -21,6 +21,9 @@ pub(super) fn collect(wf: &Workflow, reachable: &HashSet<&str>) -> Vec<String> {
     let spec = &wf.spec;
     let mut out = Vec::new();
     fields(&mut out, "spec", &spec.other, &SPEC_METADATA_ONLY, &[]);
+    if spec.on_exit.is_some() {
+        out.push(ignored("spec", "onExit"));
+    }
     artifacts(&mut out, "spec.arguments", spec.arguments.as_ref());
     for t in &spec.templates {
         template(&mut out, t, reachable.contains(t.name.as_str()));
@@ -44,6 +47,37 @@ fn template(out: &mut Vec<String>, t: &Template, reachable: bool) {
     if t.pod_spec_patch.as_deref().is_some_and(|p| !p.is_empty()) {
         out.push(ignored(&at, "podSpecPatch"));
     }
+    // Typed (so they round-trip) but not acted on yet: say so rather than ignore silently.
+    let typed_unsupported = [
+        ("parallelism", t.parallelism.is_some()),
+        ("timeout", t.timeout.is_some()),
+        ("failFast", t.fail_fast.is_some()),
+        ("resource", t.resource.is_some()),
+        (
+            "retryStrategy.expression",
+            t.retry_strategy
+                .as_ref()
+                .is_some_and(|r| r.expression.is_some()),
+        ),
+        (
+            "retryStrategy.affinity",
+            t.retry_strategy
+                .as_ref()
+                .is_some_and(|r| r.affinity.is_some()),
+        ),
+        (
+            "retryStrategy.backoff.maxDuration",
+            t.retry_strategy
+                .as_ref()
+                .and_then(|r| r.backoff.as_ref())
+                .is_some_and(|b| b.max_duration.is_some()),
+        ),
+    ];
+    for (field, set) in typed_unsupported {
+        if set {
+            out.push(ignored(&at, field));
+        }
+    }
     if t.inputs.as_ref().is_some_and(|i| !i.artifacts.is_empty()) {
         out.push(ignored(&at, "inputs.artifacts"));
     }
@@ -54,12 +88,18 @@ fn template(out: &mut Vec<String>, t: &Template, reachable: bool) {
         for step in &group.0 {
             let at = format!("{at}.steps[{i}].{}", step.name);
             fields(out, &at, &step.other, &[], &[]);
+            if step.on_exit.is_some() {
+                out.push(ignored(&at, "onExit"));
+            }
             artifacts(out, &format!("{at}.arguments"), step.arguments.as_ref());
         }
     }
     for task in t.dag.iter().flat_map(|d| &d.tasks) {
         let at = format!("{at}.tasks.{}", task.name);
         fields(out, &at, &task.other, &[], &[]);
+        if task.on_exit.is_some() {
+            out.push(ignored(&at, "onExit"));
+        }
         artifacts(out, &format!("{at}.arguments"), task.arguments.as_ref());
     }
 }
