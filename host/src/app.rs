@@ -32,28 +32,10 @@ pub struct ControllerArgs {
     pub context: Option<String>,
 }
 
-async fn client(kubeconfig: Option<&PathBuf>, context: Option<String>) -> Result<kube::Client> {
-    let options = kube::config::KubeConfigOptions {
-        context,
-        ..Default::default()
-    };
-    let config = match kubeconfig {
-        Some(path) => {
-            let kc = kube::config::Kubeconfig::read_from(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            kube::Config::from_custom_kubeconfig(kc, &options).await?
-        }
-        None if options.context.is_some() => kube::Config::from_kubeconfig(&options).await?,
-        None => kube::Config::infer()
-            .await
-            .context("finding Kubernetes credentials (in-cluster or kubeconfig)")?,
-    };
-    Ok(kube::Client::try_from(config)?)
-}
-
 /// `flotilla controller`: runs until SIGINT or SIGTERM.
 pub async fn run_controller(args: ControllerArgs) -> Result<ExitCode> {
-    let client = client(args.kubeconfig.as_ref(), args.context.clone()).await?;
+    let client =
+        crate::credentials::client(args.kubeconfig.as_deref(), args.context.clone(), true).await?;
     let mut engine = EngineConfig {
         cluster: args.cluster.clone(),
         instance_id: args.instance_id.clone(),
@@ -96,7 +78,7 @@ async fn shutdown_signal() {
 /// `flotilla executor -- COMMAND…`: exits with the command's exit code.
 pub async fn run_executor(command: Vec<String>) -> Result<ExitCode> {
     let identity = crate::executor::Identity::from_env()?;
-    let client = client(None, None).await?;
+    let client = crate::credentials::client(None, None, true).await?;
     let code = crate::executor::run_wrapped(&command, &identity, &client).await?;
     Ok(ExitCode::from(
         u8::try_from(code.clamp(0, 255)).unwrap_or(1),

@@ -61,21 +61,10 @@ pub struct Target {
 impl Target {
     /// A client for the target and the namespace to act in.
     pub async fn connect(&self) -> Result<(Client, String)> {
-        let options = kube::config::KubeConfigOptions {
-            context: self.context.clone(),
-            ..Default::default()
-        };
-        let config = match &self.kubeconfig {
-            Some(path) => {
-                let kc = kube::config::Kubeconfig::read_from(path)
-                    .map_err(|e| CommandError::Kubeconfig(format!("{}: {e}", path.display())))?;
-                kube::Config::from_custom_kubeconfig(kc, &options).await
-            }
-            None => kube::Config::from_kubeconfig(&options).await,
-        }
-        .map_err(|e| CommandError::Kubeconfig(e.to_string()))?;
         let client =
-            Client::try_from(config).map_err(|e| CommandError::Kubeconfig(e.to_string()))?;
+            crate::credentials::client(self.kubeconfig.as_deref(), self.context.clone(), false)
+                .await
+                .map_err(|e| CommandError::Kubeconfig(e.to_string()))?;
         let namespace = self
             .namespace
             .clone()

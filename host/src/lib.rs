@@ -8,6 +8,7 @@ pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod controller;
+pub mod credentials;
 pub mod engine;
 pub mod executor;
 pub mod manifests;

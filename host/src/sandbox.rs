@@ -221,19 +221,7 @@ pub async fn run_kubelet(
     context: Option<String>,
     node_name: String,
 ) -> Result<()> {
-    let options = kube::config::KubeConfigOptions {
-        context,
-        ..Default::default()
-    };
-    let config = match kubeconfig {
-        Some(path) => {
-            let kc = kube::config::Kubeconfig::read_from(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            kube::Config::from_custom_kubeconfig(kc, &options).await?
-        }
-        None => kube::Config::from_kubeconfig(&options).await?,
-    };
-    let client = kube::Client::try_from(config)?;
+    let client = crate::credentials::client(kubeconfig.as_deref(), context, false).await?;
     let executor = Arc::new(SimExecutor::default());
     executor.connect(client.clone());
     let logs = flotilla_sim::logs::LogStore::default();

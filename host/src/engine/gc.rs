@@ -99,7 +99,7 @@ pub(super) struct Cleanup {
 
 impl Cleanup {
     fn requeue(&mut self, after: Duration) {
-        self.requeue_after = Some(self.requeue_after.map_or(after, |r| r.min(after)));
+        self.requeue_after = super::earliest(self.requeue_after, Some(after));
     }
 
     /// `Ok` if `due` has come; otherwise asks to be woken then.

@@ -313,7 +313,7 @@ impl<'a> Walker<'a> {
 
     /// Requests another reconcile no later than `after`.
     pub(super) fn requeue(&mut self, after: Duration) {
-        self.requeue_after = Some(self.requeue_after.map_or(after, |r| r.min(after)));
+        self.requeue_after = super::earliest(self.requeue_after, Some(after));
     }
 
     /// Runs one template invocation and returns its node's phase.
