@@ -3,10 +3,11 @@
 
 use super::pod_view::WorkflowPod;
 use kube::ResourceExt;
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{ObjectRef, Store};
 
 use crate::engine::{Observed, ObservedPod, ObservedResult, PodPhase};
-use crate::workflow::{Workflow, WorkflowTaskResult, labels};
+use crate::naming::{self, PodNameFormat};
+use crate::workflow::{NodeType, Workflow, WorkflowTaskResult, labels};
 
 fn belongs(
     obj_labels: &std::collections::BTreeMap<String, String>,
@@ -22,6 +23,8 @@ fn belongs(
             == Some(namespace)
 }
 
+/// Looks up each pod node's pod and task result by their deterministic names, so a reconcile
+/// costs as much as the workflow has nodes, not as many pods as the cluster runs.
 pub(super) fn observe(
     wf: &Workflow,
     pods: &Store<WorkflowPod>,
@@ -29,40 +32,44 @@ pub(super) fn observe(
 ) -> Observed {
     let name = wf.name_any();
     let namespace = wf.namespace().unwrap_or_default();
+    let format = PodNameFormat::from_annotation(
+        wf.annotations()
+            .get(labels::POD_NAME_FORMAT)
+            .map(String::as_str),
+    );
     let mut observed = Observed::default();
-    for pod in pods.state() {
-        if !belongs(pod.labels(), pod.namespace().as_deref(), &name, &namespace) {
-            continue;
+    let Some(status) = &wf.status else {
+        return observed;
+    };
+    for node in status.nodes.values().filter(|n| n.type_ == NodeType::Pod) {
+        let ns = node.namespace.as_deref().unwrap_or(&namespace);
+        let template = node.template_name.as_deref().unwrap_or_default();
+        let pod_name = naming::pod_name(&name, &node.name, template, format);
+        if let Some(pod) = pods.get(&ObjectRef::new(&pod_name).within(ns))
+            && belongs(pod.labels(), Some(ns), &name, &namespace)
+            && pod.annotations().get(labels::NODE_ID) == Some(&node.id)
+        {
+            observed
+                .pod_labels
+                .insert(node.id.clone(), pod.labels().clone());
+            observed.pods.insert(node.id.clone(), observed_pod(&pod));
         }
-        let Some(node_id) = pod.annotations().get(labels::NODE_ID).cloned() else {
-            continue;
-        };
-        observed
-            .pod_labels
-            .insert(node_id.clone(), pod.labels().clone());
-        observed.pods.insert(node_id, observed_pod(&pod));
-    }
-    for result in results.state() {
-        if !belongs(
-            result.labels(),
-            result.namespace().as_deref(),
-            &name,
-            &namespace,
-        ) {
-            continue;
+        if let Some(result) = results.get(&ObjectRef::new(&node.id).within(ns))
+            && belongs(result.labels(), Some(ns), &name, &namespace)
+        {
+            let complete = result
+                .labels()
+                .get(labels::REPORT_OUTPUTS_COMPLETED)
+                .is_some_and(|v| v == "true");
+            observed.results.insert(
+                node.id.clone(),
+                ObservedResult {
+                    outputs: result.outputs.clone().unwrap_or_default(),
+                    complete,
+                    message: result.message.clone(),
+                },
+            );
         }
-        let complete = result
-            .labels()
-            .get(labels::REPORT_OUTPUTS_COMPLETED)
-            .is_some_and(|v| v == "true");
-        observed.results.insert(
-            result.name_any(),
-            ObservedResult {
-                outputs: result.outputs.clone().unwrap_or_default(),
-                complete,
-                message: result.message.clone(),
-            },
-        );
     }
     observed
 }
