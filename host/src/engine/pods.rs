@@ -61,7 +61,23 @@ impl Walker<'_> {
                     }
                     return self.mark(&id, NodePhase::Failed, Some(message));
                 }
-                None => return self.mark(&id, NodePhase::Failed, Some(message)),
+                None => {
+                    // A pod asked for in an earlier reconcile may exist before the cache shows
+                    // it: delete it by its deterministic name (absent is fine).
+                    let asked_before = self
+                        .wf
+                        .status
+                        .as_ref()
+                        .is_some_and(|s| s.nodes.contains_key(&id));
+                    if asked_before {
+                        self.actions.push(Action::DeletePod {
+                            node_id: id.clone(),
+                            namespace,
+                            name: pod_name,
+                        });
+                    }
+                    return self.mark(&id, NodePhase::Failed, Some(message));
+                }
             }
         }
         if let Some(error) = self.observed.create_errors.get(&id) {

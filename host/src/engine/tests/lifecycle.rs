@@ -494,3 +494,29 @@ spec:
         Some(r#"spec.shutdown "Pause" is not a shutdown strategy: use Stop or Terminate"#)
     );
 }
+
+#[test]
+fn terminate_deletes_a_pod_asked_for_but_not_yet_seen() {
+    let mut h = Harness::new(&with_templates(
+        r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      dag:
+        tasks:
+          - {name: A, template: sleep}
+"#,
+    ));
+    // The pod is asked for, but the cache has not shown it yet when the user terminates.
+    let pods = h.step();
+    assert_eq!(pods.len(), 1);
+    h.wf.spec.shutdown = Some("Terminate".into());
+    h.step();
+    assert_eq!(
+        h.deleted(),
+        [name_of(&pods[0])],
+        "deleted by its deterministic name"
+    );
+    assert_eq!(h.node("A").phase, NodePhase::Failed);
+}
