@@ -169,18 +169,23 @@ impl Walker<'_> {
         let mut vars = Vec::new();
         for task in run.tasks {
             let id = self.node_id(&run.task_name(&task.name));
-            let Some(node) = self.nodes.get(&id) else {
-                continue;
-            };
-            let prefix = format!("tasks.{}", task.name);
-            node_vars(&prefix, node, &mut vars);
-            if node.type_ == NodeType::TaskGroup {
-                self.aggregate_vars(&prefix, node, &mut vars);
-            }
+            self.child_vars(&format!("tasks.{}", task.name), &id, &mut vars);
         }
         let mut local = scope.child();
         local.extend(vars);
         local
+    }
+
+    /// The variables a task or step offers the rest of its template under `prefix`
+    /// (`tasks.a`, `steps.b`): its own, and a fan-out's aggregated outputs.
+    pub(super) fn child_vars(&self, prefix: &str, id: &str, out: &mut Vec<(String, String)>) {
+        let Some(node) = self.nodes.get(id) else {
+            return;
+        };
+        node_vars(prefix, node, out);
+        if node.type_ == NodeType::TaskGroup {
+            self.aggregate_vars(prefix, node, out);
+        }
     }
 
     /// A fanned-out task's outputs as JSON lists (`outputs.result`, `outputs.parameters.<p>`).
@@ -538,13 +543,7 @@ impl Walker<'_> {
         let mut vars = Vec::new();
         for (name, node_name) in children {
             let cid = self.node_id(&node_name);
-            if let Some(node) = self.nodes.get(&cid) {
-                let prefix = format!("{kind}.{name}");
-                node_vars(&prefix, node, &mut vars);
-                if node.type_ == NodeType::TaskGroup {
-                    self.aggregate_vars(&prefix, node, &mut vars);
-                }
-            }
+            self.child_vars(&format!("{kind}.{name}"), &cid, &mut vars);
         }
         let mut local = scope.child();
         local.extend(vars);

@@ -4,7 +4,7 @@
 use super::dag::continues_on;
 use super::fanout;
 use super::template::Scope;
-use super::walk::{Call, Walker, node_vars};
+use super::walk::{Call, Walker};
 use crate::workflow::{NodePhase, NodeType, Template, WorkflowStep};
 
 impl Walker<'_> {
@@ -74,13 +74,7 @@ impl Walker<'_> {
             }
             for step in &group.0 {
                 let step_id = self.node_id(&format!("{group_name}.{}", step.name));
-                if let Some(node) = self.nodes.get(&step_id) {
-                    let prefix = format!("steps.{}", step.name);
-                    node_vars(&prefix, node, &mut vars);
-                    if node.type_ == NodeType::TaskGroup {
-                        self.aggregate_vars(&prefix, node, &mut vars);
-                    }
-                }
+                self.child_vars(&format!("steps.{}", step.name), &step_id, &mut vars);
             }
         }
         if let Some(node) = self.nodes.get_mut(&id) {
