@@ -1,45 +1,21 @@
 //! A workflow's lifecycle on cluster-0: its deadline, `flotilla stop|terminate|suspend|resume`,
 //! suspend templates, pod GC and TTLs.
 
-use std::time::Duration;
-
 use anyhow::{Result, bail, ensure};
 use flotilla::commands::{self, CommandError};
-use flotilla::workflow::{NodePhase, NodeStatus, Workflow, WorkflowPhase};
-use flotilla_e2e::{Env, wait_for};
+use flotilla::workflow::{NodePhase, Workflow, WorkflowPhase};
+use flotilla_e2e::{
+    Env, WORKFLOW_TIMEOUT as TIMEOUT, message, node, phase, wait_for, workflow_pods,
+};
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
-use kube::api::{Api, ListParams};
+use kube::api::Api;
 
-const TIMEOUT: Duration = Duration::from_secs(120);
 const NS: &str = "argo";
-
-fn phase(wf: &Workflow) -> Option<WorkflowPhase> {
-    wf.status.as_ref().and_then(|s| s.phase)
-}
-
-fn message(wf: &Workflow) -> String {
-    wf.status
-        .as_ref()
-        .and_then(|s| s.message.clone())
-        .unwrap_or_default()
-}
-
-fn node<'a>(wf: &'a Workflow, display: &str) -> Option<&'a NodeStatus> {
-    wf.status
-        .as_ref()?
-        .nodes
-        .values()
-        .find(|n| n.display_name == display)
-}
 
 /// Workflow pods in `argo`, not counting those being deleted.
 async fn live_pods(client: &kube::Client, name: &str) -> Result<Vec<Pod>> {
-    let api: Api<Pod> = Api::namespaced(client.clone(), NS);
-    let pods = api
-        .list(&ListParams::default().labels(&format!("workflows.argoproj.io/workflow={name}")))
-        .await?
-        .items;
+    let pods = workflow_pods(client, NS, name).await?;
     Ok(pods
         .into_iter()
         .filter(|p| p.metadata.deletion_timestamp.is_none())

@@ -1,37 +1,14 @@
 //! Argo-shaped workflows run by the controller on cluster-0: the single-cluster engine end to end.
 
-use std::time::Duration;
-
 use anyhow::{Result, ensure};
 use flotilla::workflow::{NodePhase, NodeType, Workflow, WorkflowPhase};
-use flotilla_e2e::Env;
+use flotilla_e2e::{Env, WORKFLOW_TIMEOUT as TIMEOUT, node, phase, workflow_pods};
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
-use kube::api::{Api, ListParams};
-
-const TIMEOUT: Duration = Duration::from_secs(120);
-
-fn phase(wf: &Workflow) -> Option<WorkflowPhase> {
-    wf.status.as_ref().and_then(|s| s.phase)
-}
-
-fn node<'a>(wf: &'a Workflow, display: &str) -> Option<&'a flotilla::workflow::NodeStatus> {
-    wf.status
-        .as_ref()?
-        .nodes
-        .values()
-        .find(|n| n.display_name == display)
-}
+use kube::api::Api;
 
 async fn pods_of(env: &Env, wf: &Workflow) -> Result<Vec<Pod>> {
-    let api: Api<Pod> = Api::namespaced(env.client("cluster-0").await?, "argo");
-    Ok(api
-        .list(
-            &ListParams::default()
-                .labels(&format!("workflows.argoproj.io/workflow={}", wf.name_any())),
-        )
-        .await?
-        .items)
+    workflow_pods(&env.client("cluster-0").await?, "argo", &wf.name_any()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -266,3 +266,46 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// How long an end-to-end test waits for a workflow to finish.
+pub const WORKFLOW_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A workflow's phase, if it has one yet.
+pub fn phase(wf: &flotilla::workflow::Workflow) -> Option<flotilla::workflow::WorkflowPhase> {
+    wf.status.as_ref().and_then(|s| s.phase)
+}
+
+/// A workflow's status message (empty when none).
+pub fn message(wf: &flotilla::workflow::Workflow) -> String {
+    wf.status
+        .as_ref()
+        .and_then(|s| s.message.clone())
+        .unwrap_or_default()
+}
+
+/// The node with this display name.
+pub fn node<'a>(
+    wf: &'a flotilla::workflow::Workflow,
+    display: &str,
+) -> Option<&'a flotilla::workflow::NodeStatus> {
+    wf.status
+        .as_ref()?
+        .nodes
+        .values()
+        .find(|n| n.display_name == display)
+}
+
+/// The pods of a workflow (by its label) in a namespace.
+pub async fn workflow_pods(
+    client: &kube::Client,
+    namespace: &str,
+    workflow: &str,
+) -> Result<Vec<k8s_openapi::api::core::v1::Pod>> {
+    let api: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(client.clone(), namespace);
+    let selector = format!("workflows.argoproj.io/workflow={workflow}");
+    Ok(api
+        .list(&kube::api::ListParams::default().labels(&selector))
+        .await?
+        .items)
+}
