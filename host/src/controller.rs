@@ -6,7 +6,7 @@ mod apply;
 mod observe;
 mod pod_view;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,6 +52,8 @@ pub enum ControllerError {
 
 pub(crate) struct Context {
     client: Client,
+    /// The controller's own cache of workflows.
+    workflows: Store<Workflow>,
     pods: Store<WorkflowPod>,
     results: Store<WorkflowTaskResult>,
     engine: EngineConfig,
@@ -126,8 +128,10 @@ pub async fn run(
             instance: None,
         },
     );
+    let controller = Controller::new(workflows, watcher::Config::default().labels(&selector));
     let ctx = Arc::new(Context {
         client,
+        workflows: controller.store(),
         pods,
         results,
         engine: config.engine,
@@ -135,7 +139,7 @@ pub async fn run(
         create_errors: Mutex::new(HashMap::new()),
     });
     info!(selector = %selector, "workflow controller starting");
-    Controller::new(workflows, watcher::Config::default().labels(&selector))
+    controller
         // Bounded work in flight: each reconcile may keep many creates going, and unbounded
         // reconciles (one per busy workflow) would grow the connection pool without limit.
         .with_config(kube::runtime::controller::Config::default().concurrency(WORKERS))
@@ -210,11 +214,15 @@ async fn reconcile_inner(
         .await
         .map_err(api_err)?;
     if !refused.is_empty() {
-        ctx.create_errors
-            .lock()
+        let mut create_errors = ctx.create_errors.lock();
+        // Refusals are rare, so this is where those of workflows deleted unfinished are dropped
+        // (a finished workflow drops its own below).
+        forget_deleted(&mut create_errors, &ctx.workflows);
+        create_errors
             .entry(key.clone())
             .or_default()
             .extend(refused);
+        drop(create_errors);
         // The engine turns them into Error nodes on the next pass.
         return Ok(Requeue::requeue(Duration::from_millis(1)));
     }
@@ -270,4 +278,35 @@ fn phase_finished(wf: &Workflow) -> bool {
         .as_ref()
         .and_then(|s| s.phase)
         .is_some_and(|p| p.is_finished())
+}
+
+/// Keeps only the entries of workflows still in the cache (keyed by uid).
+fn forget_deleted<V>(by_uid: &mut HashMap<String, V>, workflows: &Store<Workflow>) {
+    let live: HashSet<String> = workflows.state().iter().filter_map(|w| w.uid()).collect();
+    by_uid.retain(|uid, _| live.contains(uid));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workflow(name: &str, uid: &str) -> Workflow {
+        let mut wf = Workflow::new(name, Default::default());
+        wf.metadata.namespace = Some("argo".into());
+        wf.metadata.uid = Some(uid.into());
+        wf
+    }
+
+    #[test]
+    fn refusals_of_deleted_workflows_are_forgotten() {
+        let (store, mut writer) = reflector::store::<Workflow>();
+        for wf in [workflow("kept", "uid-kept"), workflow("gone", "uid-gone")] {
+            writer.apply_watcher_event(&watcher::Event::Apply(wf));
+        }
+        writer.apply_watcher_event(&watcher::Event::Delete(workflow("gone", "uid-gone")));
+        let mut errors: HashMap<String, u32> =
+            [("uid-kept".into(), 1), ("uid-gone".into(), 2)].into();
+        forget_deleted(&mut errors, &store);
+        assert_eq!(errors, [("uid-kept".to_string(), 1)].into());
+    }
 }
