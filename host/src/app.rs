@@ -85,6 +85,22 @@ pub async fn run_executor(command: Vec<String>) -> Result<ExitCode> {
     ))
 }
 
+/// `flotilla executor resource`: a resource template's pod. Progress goes to standard output;
+/// a failure also goes to the termination log, which the kubelet makes the container's message.
+pub async fn run_resource() -> Result<ExitCode> {
+    let identity = crate::executor::Identity::from_env()?;
+    let client = crate::credentials::client(None, None, true).await?;
+    let mut say = |line: String| println!("{line}");
+    let exit = crate::executor::resource::execute(&client, &identity, &mut say).await;
+    if let Some(message) = &exit.message {
+        eprintln!("{message}");
+        let _ = std::fs::write("/dev/termination-log", message);
+    }
+    Ok(ExitCode::from(
+        u8::try_from(exit.code.clamp(0, 255)).unwrap_or(1),
+    ))
+}
+
 /// `flotilla executor install PATH`: copies this binary where the pod's `main` container runs it.
 pub fn install_executor(path: &std::path::Path) -> Result<ExitCode> {
     let me = std::env::current_exe().context("finding the flotilla binary")?;

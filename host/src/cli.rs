@@ -50,6 +50,9 @@ pub enum ExecutorCommand {
         #[arg(trailing_var_arg = true, required = true)]
         command: Vec<String>,
     },
+    /// A resource template's pod: get/create/apply/replace/patch/delete its manifest with the
+    /// pod's service account, wait for its conditions, then report the node's outputs.
+    Resource,
 }
 
 #[derive(Debug, clap::Args)]
@@ -122,6 +125,7 @@ pub fn main() -> ExitCode {
             Command::Executor(ExecutorCommand::Run { command }) => {
                 crate::app::run_executor(command).await
             }
+            Command::Executor(ExecutorCommand::Resource) => crate::app::run_resource().await,
             Command::Executor(ExecutorCommand::Install { path }) => {
                 crate::app::install_executor(&path)
             }

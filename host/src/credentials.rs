@@ -22,6 +22,16 @@ pub async fn client(
     context: Option<String>,
     in_cluster: bool,
 ) -> Result<kube::Client, CredentialsError> {
+    let config = config(kubeconfig, context, in_cluster).await?;
+    kube::Client::try_from(config).map_err(|e| CredentialsError::Config(e.to_string()))
+}
+
+/// The configuration [`client`] builds its client from.
+pub async fn config(
+    kubeconfig: Option<&Path>,
+    context: Option<String>,
+    in_cluster: bool,
+) -> Result<kube::Config, CredentialsError> {
     let options = kube::config::KubeConfigOptions {
         context,
         ..Default::default()
@@ -44,5 +54,5 @@ pub async fn client(
             .await
             .map_err(|e| CredentialsError::Config(e.to_string()))?,
     };
-    kube::Client::try_from(config).map_err(|e| CredentialsError::Config(e.to_string()))
+    Ok(config)
 }

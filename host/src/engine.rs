@@ -6,6 +6,7 @@
 //! is an `AlreadyExists` the applier ignores).
 
 mod dag;
+mod exit;
 mod expr;
 mod fanout;
 mod gc;
@@ -27,7 +28,7 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::Value;
 
-use crate::naming::PodNameFormat;
+use crate::naming::{self, PodNameFormat};
 use crate::workflow::{NodePhase, NodeType, Outputs, Workflow, WorkflowPhase, WorkflowStatus};
 
 /// Settings of the controller that shape what the engine decides.
@@ -273,14 +274,24 @@ pub fn reconcile(
         ),
         // A suspended workflow does not end until it is resumed, as in Argo.
         Ok(_) if frozen => {}
-        Ok(root_phase) => match root_phase {
-            NodePhase::Succeeded | NodePhase::Skipped | NodePhase::Omitted => finish(
-                &mut status,
-                WorkflowPhase::Succeeded,
-                None,
-                now,
-                &mut actions,
-            ),
+        // Nor does one whose exit handler is still running.
+        Ok(walk::Outcome {
+            exit: Some(exit), ..
+        }) if !exit.is_fulfilled() => {}
+        Ok(walk::Outcome { root, exit }) => match root {
+            NodePhase::Succeeded | NodePhase::Skipped | NodePhase::Omitted => {
+                // Argo: a failed exit handler fails a workflow that had succeeded.
+                let exit_message = || {
+                    let id = naming::node_id(&name, &format!("{name}.onExit"));
+                    status.nodes.get(&id).and_then(|n| n.message.clone())
+                };
+                let (phase, message) = match exit {
+                    Some(NodePhase::Failed) => (WorkflowPhase::Failed, exit_message()),
+                    Some(NodePhase::Error) => (WorkflowPhase::Error, exit_message()),
+                    _ => (WorkflowPhase::Succeeded, None),
+                };
+                finish(&mut status, phase, message, now, &mut actions)
+            }
             NodePhase::Failed => {
                 let message = halt_message.or_else(|| failure_message(&status, &name));
                 finish(

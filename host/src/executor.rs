@@ -3,6 +3,9 @@
 //! — and report them as a `WorkflowTaskResult` named after the node, in the pod's own cluster
 //! and namespace. The simulated kubelet runs this same code when a workflow pod's container ends.
 
+mod condition;
+mod path;
+pub mod resource;
 mod wrap;
 
 use std::collections::BTreeMap;

@@ -47,11 +47,13 @@ impl Sandbox {
         for i in 0..n {
             let executor = Arc::new(SimExecutor::default());
             let mut config = ClusterConfig::new(format!("cluster-{i}"));
-            config.exit_hook = Some(executor.clone());
+            config.hooks = Some(executor.clone());
             let cluster = SimCluster::start(config)
                 .await
                 .with_context(|| format!("starting simulated cluster-{i}"))?;
-            executor.connect(cluster.client()?);
+            executor
+                .connect(cluster.config_for(cluster.admin_token()))
+                .context("connecting the executor")?;
             clusters.push(cluster);
         }
         let entries: Vec<_> = clusters
@@ -221,14 +223,15 @@ pub async fn run_kubelet(
     context: Option<String>,
     node_name: String,
 ) -> Result<()> {
-    let client = crate::credentials::client(kubeconfig.as_deref(), context, false).await?;
+    let config = crate::credentials::config(kubeconfig.as_deref(), context, false).await?;
+    let client = kube::Client::try_from(config.clone())?;
     let executor = Arc::new(SimExecutor::default());
-    executor.connect(client.clone());
+    executor.connect(config)?;
     let logs = flotilla_sim::logs::LogStore::default();
     println!("simulated kubelet: registering node {node_name}");
     flotilla_sim::kubelet::Kubelet::new(client, node_name)
         .with_logs(logs)
-        .with_exit_hook(executor)
+        .with_hooks(executor)
         .run()
         .await?;
     bail!("the simulated kubelet stopped")

@@ -312,3 +312,44 @@ spec:
     )
     .await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_runs_the_exit_handler_and_terminate_does_not() -> Result<()> {
+    let env = Env::start().await?;
+    let _controller = env.controller().await?;
+    let yaml = format!(
+        "{}  - name: bye\n    container: {{image: alpine:3.20, command: [sh, -c, \"echo {{{{workflow.status}}}}\"]}}\n",
+        SLEEPER.replace("entrypoint: main", "entrypoint: main\n  onExit: bye")
+    );
+    let (client, stopped) = submit(&env, &yaml).await?;
+    let (_, terminated) = submit(&env, &yaml).await?;
+    for wf in [&stopped, &terminated] {
+        wait_node(&client, &wf.name_any(), "nap", NodePhase::Running).await?;
+    }
+    commands::stop(&client, NS, &stopped.name_any()).await?;
+    commands::terminate(&client, NS, &terminated.name_any()).await?;
+
+    let wf = env.wait_finished(&stopped, TIMEOUT).await?;
+    ensure!(
+        message(&wf) == "Stopped with strategy 'Stop'",
+        "{}",
+        message(&wf)
+    );
+    let exit_node = format!("{}.onExit", wf.name_any());
+    let bye = node(&wf, &exit_node).expect("the exit handler ran");
+    let said = bye.outputs.as_ref().and_then(|o| o.result.clone());
+    ensure!(
+        bye.phase == NodePhase::Succeeded && said.as_deref() == Some("Failed"),
+        "the handler saw the stopped workflow's status: {bye:#?}"
+    );
+
+    let wf = env.wait_finished(&terminated, TIMEOUT).await?;
+    ensure!(
+        message(&wf) == "Stopped with strategy 'Terminate'",
+        "{}",
+        message(&wf)
+    );
+    let exit_node = format!("{}.onExit", wf.name_any());
+    ensure!(node(&wf, &exit_node).is_none(), "{:#?}", wf.status);
+    Ok(())
+}

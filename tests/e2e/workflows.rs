@@ -329,3 +329,245 @@ spec:
     );
     Ok(())
 }
+
+/// A service account in `argo` with a Role for ConfigMaps and the executor's task results.
+fn resource_account(env: &Env, name: &str) -> Result<()> {
+    let manifests = format!(
+        r#"
+apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: {name}, namespace: argo}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: {name}, namespace: argo}}
+rules:
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [get, list, watch, create, update, patch, delete]
+- apiGroups: [argoproj.io]
+  resources: [workflowtaskresults]
+  verbs: [create, patch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: {name}, namespace: argo}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: {name}}}
+subjects: [{{kind: ServiceAccount, name: {name}, namespace: argo}}]
+"#
+    );
+    env.kubectl("cluster-0")
+        .ok_with(&["apply", "-f", "-"], Some(&manifests))?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resource_templates_act_as_the_workflow_service_account() -> Result<()> {
+    let env = Env::start().await?;
+    let _controller = env.controller().await?;
+    let account = flotilla_e2e::unique("maker");
+    resource_account(&env, &account)?;
+    let client = env.client("cluster-0").await?;
+    let submitted = flotilla::sandbox::submit(
+        &client,
+        &format!(
+            r#"
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {{generateName: k8s-resource-}}
+spec:
+  entrypoint: main
+  serviceAccountName: {account}
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - {{name: create, template: create}}
+      - {{name: apply, template: apply, dependencies: [create]}}
+      - name: read
+        template: read
+        dependencies: [apply]
+        arguments: {{parameters: [{{name: cm, value: "{{{{tasks.create.outputs.parameters.name}}}}"}}]}}
+      - {{name: remove, template: remove, dependencies: [read]}}
+  - name: create
+    resource:
+      action: create
+      setOwnerReference: true
+      successCondition: data.go == yes
+      manifest: |
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {{name: "{{{{workflow.name}}}}-cm", labels: {{drop: me}}}}
+        data: {{state: new}}
+    outputs:
+      parameters: [{{name: name, valueFrom: {{jsonPath: "{{.metadata.name}}"}}}}]
+  - name: apply
+    resource:
+      action: apply
+      manifest: |
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {{name: "{{{{workflow.name}}}}-applied"}}
+        data: {{state: applied}}
+  - name: read
+    inputs: {{parameters: [{{name: cm}}]}}
+    resource:
+      action: get
+      successCondition: data.state == new, data.go == yes
+      manifest: |
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {{name: "{{{{inputs.parameters.cm}}}}"}}
+    outputs:
+      parameters: [{{name: uid, valueFrom: {{jsonPath: "{{.metadata.uid}}"}}}}]
+  - name: remove
+    resource:
+      action: delete
+      manifest: |
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {{name: "{{{{workflow.name}}}}-applied"}}
+"#
+        ),
+        "resource workflow",
+    )
+    .await?;
+    let name = submitted.name_any();
+    // `create` waits on its success condition until something sets data.go.
+    let kubectl = env.kubectl("cluster-0");
+    let cm = format!("{name}-cm");
+    flotilla_e2e::wait_for("the ConfigMap to be created", TIMEOUT, || async {
+        Ok(kubectl
+            .run(&["-n", "argo", "get", "configmap", &cm], None)?
+            .status
+            .success()
+            .then_some(()))
+    })
+    .await?;
+    let running = env.client("cluster-0").await?;
+    let wfs: Api<Workflow> = Api::namespaced(running, "argo");
+    let now = wfs.get(&name).await?;
+    ensure!(
+        node(&now, "create").map(|n| n.phase) == Some(NodePhase::Running),
+        "create waits for its condition: {:#?}",
+        now.status
+    );
+    kubectl.ok(&[
+        "-n",
+        "argo",
+        "patch",
+        "configmap",
+        &cm,
+        "--type=merge",
+        "-p",
+        r#"{"data":{"go":"yes"}}"#,
+    ])?;
+    let wf = env.wait_finished(&submitted, TIMEOUT).await?;
+    ensure!(
+        phase(&wf) == Some(WorkflowPhase::Succeeded),
+        "{:#?}",
+        wf.status
+    );
+
+    let created = kubectl.json(&["-n", "argo", "get", "configmap", &cm, "-o", "json"])?;
+    let read = node(&wf, "read")
+        .and_then(|n| n.outputs.clone())
+        .unwrap_or_default();
+    ensure!(
+        read.parameters
+            .first()
+            .and_then(|p| p.value.clone())
+            .map(|v| v.as_str().to_string())
+            == created["metadata"]["uid"].as_str().map(str::to_string),
+        "the created ConfigMap's name reached `read`, whose jsonPath output is its uid: {read:?}"
+    );
+    let owner = &created["metadata"]["ownerReferences"][0];
+    ensure!(
+        owner["kind"] == "Workflow" && owner["name"] == name.as_str(),
+        "{created}"
+    );
+    // `delete` waited for the applied ConfigMap to be gone.
+    ensure!(
+        !kubectl
+            .run(
+                &["-n", "argo", "get", "configmap", &format!("{name}-applied")],
+                None
+            )?
+            .status
+            .success()
+    );
+    // The pods ran as the workflow's service account, through the executor, with no init container.
+    for pod in pods_of(&env, &wf).await? {
+        let spec = pod.spec.unwrap_or_default();
+        ensure!(spec.service_account_name.as_deref() == Some(account.as_str()));
+        ensure!(spec.init_containers.is_none());
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resource_failures_name_the_condition_and_the_denied_request() -> Result<()> {
+    let env = Env::start().await?;
+    let _controller = env.controller().await?;
+    let account = flotilla_e2e::unique("reader");
+    resource_account(&env, &account)?;
+    let wf = env
+        .run_workflow(
+            &format!(
+                r#"
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {{generateName: k8s-resource-fail-}}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - {{name: judged, template: judged}}
+      - {{name: denied, template: denied}}
+  - name: judged
+    serviceAccountName: {account}
+    resource:
+      action: create
+      successCondition: data.state == done
+      failureCondition: data.state == broken
+      manifest: |
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {{generateName: judged-}}
+        data: {{state: broken}}
+  - name: denied
+    resource:
+      action: create
+      manifest: |
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {{generateName: denied-}}
+"#
+            ),
+            TIMEOUT,
+        )
+        .await?;
+    ensure!(
+        phase(&wf) == Some(WorkflowPhase::Failed),
+        "{:#?}",
+        wf.status
+    );
+    let judged = node(&wf, "judged").expect("judged node");
+    ensure!(
+        judged.phase == NodePhase::Failed
+            && judged.message.as_deref()
+                == Some("failure condition 'data.state == broken' evaluated true"),
+        "{judged:#?}"
+    );
+    // The namespace's default service account may not create ConfigMaps: Kubernetes' own 403.
+    let denied = node(&wf, "denied").expect("denied node");
+    let message = denied.message.clone().unwrap_or_default();
+    ensure!(
+        denied.phase == NodePhase::Failed
+            && message.contains(r#"configmaps is forbidden: User "system:serviceaccount:argo:default" cannot create resource "configmaps""#),
+        "{denied:#?}"
+    );
+    Ok(())
+}

@@ -34,7 +34,7 @@ pub struct ClusterConfig {
     pub kubelet_options: crate::kubelet::RunOptions,
     /// Called by the simulated kubelet when a container exits (where a workflow executor
     /// reports outputs).
-    pub exit_hook: Option<std::sync::Arc<dyn crate::kubelet::ContainerExitHook>>,
+    pub hooks: Option<std::sync::Arc<dyn crate::kubelet::ContainerHooks>>,
 }
 
 impl ClusterConfig {
@@ -47,7 +47,7 @@ impl ClusterConfig {
             watch_window: StoreConfig::default().watch_window,
             bookmark_interval: Duration::from_secs(1),
             kubelet_options: crate::kubelet::RunOptions::default(),
-            exit_hook: None,
+            hooks: None,
         }
     }
 }
@@ -160,8 +160,8 @@ impl SimCluster {
             let kubelet = crate::kubelet::Kubelet::new(client, format!("{}-node", config.name))
                 .with_logs(cluster.api.logs.clone())
                 .with_options(config.kubelet_options.clone());
-            let kubelet = match &config.exit_hook {
-                Some(hook) => kubelet.with_exit_hook(hook.clone()),
+            let kubelet = match &config.hooks {
+                Some(hook) => kubelet.with_hooks(hook.clone()),
                 None => kubelet,
             };
             let name = config.name.clone();

@@ -11,7 +11,7 @@
 //! - completes graceful deletion: stops the pod, then deletes it with `gracePeriodSeconds=0`.
 //!
 //! Pods are watched (`kube::runtime::watcher`), never polled; each pod has one task. All waiting
-//! uses `tokio::time`, so tests may pause time. After a container exits, a [`ContainerExitHook`]
+//! uses `tokio::time`, so tests may pause time. After a container exits, a [`ContainerHooks`]
 //! sees the pod's files (the workflow executor's way to collect outputs).
 
 mod argosay;
@@ -21,7 +21,7 @@ mod lifecycle;
 mod node;
 mod pod_worker;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -37,7 +37,7 @@ use tokio::task::{AbortHandle, JoinSet};
 
 pub use fs::PodFs;
 
-use crate::logs::LogStore;
+use crate::logs::{LogStore, LogStream};
 
 /// Why the kubelet stopped.
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +94,7 @@ impl RunOptions {
     }
 }
 
-/// What a [`ContainerExitHook`] is told when a container instance has exited.
+/// What a [`ContainerHooks`] is told when a container instance has exited.
 #[derive(Debug)]
 pub struct ContainerExit<'a> {
     pub pod: &'a Pod,
@@ -105,17 +105,69 @@ pub struct ContainerExit<'a> {
     pub logs: &'a LogStore,
 }
 
-/// Called after a container exits and before the pod status reporting it is written, so
-/// whatever it records (say, a WorkflowTaskResult) exists before anyone sees the container end.
-pub trait ContainerExitHook: Send + Sync + std::fmt::Debug {
-    fn on_container_exit<'a>(&'a self, exit: ContainerExit<'a>) -> BoxFuture<'a, ()>;
+/// A container about to start, offered to [`ContainerHooks::run_native`].
+#[derive(Debug)]
+pub struct NativeStart<'a> {
+    pub pod: &'a Pod,
+    pub container: &'a str,
+    /// Command and arguments, with `$(VAR)` references expanded.
+    pub argv: &'a [String],
+    /// The container's resolved environment.
+    pub env: &'a BTreeMap<String, String>,
+    /// Where the program's output goes (the container's log).
+    pub output: ContainerOutput,
 }
 
-/// The default hook: does nothing.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoExitHook;
+/// The log of one running container.
+#[derive(Debug, Clone)]
+pub struct ContainerOutput {
+    logs: LogStore,
+    namespace: String,
+    pod: String,
+    container: String,
+}
 
-impl ContainerExitHook for NoExitHook {
+impl ContainerOutput {
+    pub fn line(&self, stream: LogStream, text: &str) {
+        let text = format!("{text}\n");
+        self.logs.append(
+            &self.namespace,
+            &self.pod,
+            &self.container,
+            stream,
+            jiff::Timestamp::now(),
+            &text,
+        );
+    }
+}
+
+/// How a natively run program ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NativeExit {
+    pub code: i32,
+    /// The termination message (what a real program writes to `/dev/termination-log`).
+    pub message: Option<String>,
+}
+
+/// What the embedder adds to the kubelet's emulation.
+pub trait ContainerHooks: Send + Sync + std::fmt::Debug {
+    /// Called after a container exits and before the pod status reporting it is written, so
+    /// whatever it records (say, a WorkflowTaskResult) exists before anyone sees the container end.
+    fn on_container_exit<'a>(&'a self, exit: ContainerExit<'a>) -> BoxFuture<'a, ()>;
+
+    /// Runs a program the kubelet does not emulate as native code (Flotilla's resource
+    /// executor); `None` leaves the container to the emulation. The future is dropped if the
+    /// pod is deleted first, as a real container is killed.
+    fn run_native(&self, _start: NativeStart<'_>) -> Option<BoxFuture<'static, NativeExit>> {
+        None
+    }
+}
+
+/// The default hooks: do nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoHooks;
+
+impl ContainerHooks for NoHooks {
     fn on_container_exit<'a>(&'a self, _exit: ContainerExit<'a>) -> BoxFuture<'a, ()> {
         Box::pin(async {})
     }
@@ -127,7 +179,7 @@ pub struct Kubelet {
     node_name: String,
     logs: LogStore,
     options: RunOptions,
-    hook: Arc<dyn ContainerExitHook>,
+    hook: Arc<dyn ContainerHooks>,
     shutdown: Option<watch::Receiver<bool>>,
 }
 
@@ -146,7 +198,7 @@ pub(crate) struct Shared {
     node_name: String,
     logs: LogStore,
     options: RunOptions,
-    hook: Arc<dyn ContainerExitHook>,
+    hook: Arc<dyn ContainerHooks>,
     next_ip: AtomicU32,
 }
 
@@ -166,7 +218,7 @@ impl Kubelet {
             node_name: node_name.into(),
             logs: LogStore::new(),
             options: RunOptions::default(),
-            hook: Arc::new(NoExitHook),
+            hook: Arc::new(NoHooks),
             shutdown: None,
         }
     }
@@ -182,7 +234,7 @@ impl Kubelet {
         self
     }
 
-    pub fn with_exit_hook(mut self, hook: Arc<dyn ContainerExitHook>) -> Self {
+    pub fn with_hooks(mut self, hook: Arc<dyn ContainerHooks>) -> Self {
         self.hook = hook;
         self
     }

@@ -26,6 +26,8 @@ pub(super) struct Halt {
     /// The workflow's message when it ends Failed or Error. A shutdown names its strategy; a
     /// deadline keeps the root node's message, as in Argo.
     pub(super) workflow: Option<String>,
+    /// Whether the exit handler still runs (`Stop` and a deadline: yes; `Terminate`: no).
+    pub(super) exit_handlers: bool,
 }
 
 /// What holds or halts the workflow during this reconcile.
@@ -74,6 +76,7 @@ impl Shutdown {
             suspend: stopped.clone(),
             retry: stopped.clone(),
             workflow: Some(stopped),
+            exit_handlers: self == Shutdown::Stop,
         }
     }
 }
@@ -120,6 +123,7 @@ pub(super) fn control(
                 suspend: DEADLINE_MESSAGE.into(),
                 retry: format!("retry exceeded workflow deadline {deadline}"),
                 workflow: None,
+                exit_handlers: true,
             });
         } else {
             // Argo's test is "after the deadline": wake just past it.

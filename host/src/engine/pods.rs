@@ -213,6 +213,16 @@ impl Walker<'_> {
                 );
                 c
             }
+            // A resource template's pod runs the executor itself (Argo's `argoexec resource`).
+            (None, None) if template.resource.is_some() => {
+                let mut c = Map::new();
+                c.insert("image".into(), json!(self.config.executor_image));
+                c.insert(
+                    "command".into(),
+                    json!(["/bin/flotilla", "executor", "resource"]),
+                );
+                c
+            }
             _ => {
                 return Err(format!(
                     "template {:?}: container must be an object",
@@ -221,20 +231,29 @@ impl Walker<'_> {
             }
         };
         main.insert("name".into(), json!("main"));
+        let wf_uid = self.wf.metadata.uid.as_deref().unwrap_or_default();
         let env_pairs = [
             ("ARGO_WORKFLOW_NAME", self.wf_name.as_str()),
             ("ARGO_WORKFLOW_NAMESPACE", self.namespace.as_str()),
+            ("ARGO_WORKFLOW_UID", wf_uid),
             ("ARGO_NODE_ID", node_id),
             ("ARGO_POD_NAME", pod_name),
         ];
         main.insert("env".into(), merged_env(main.get("env"), &env_pairs));
-        let executor_view = json!({"name": template.name, "inputs": {"parameters": inputs.iter().map(|(n, v)| json!({"name": n, "value": v})).collect::<Vec<_>>()}, "outputs": template.outputs}).to_string();
-        wrap_with_executor(
+        let mut executor_view = json!({"name": template.name, "inputs": {"parameters": inputs.iter().map(|(n, v)| json!({"name": n, "value": v})).collect::<Vec<_>>()}, "outputs": template.outputs});
+        let wrapped = template.resource.is_none();
+        if let Some(resource) = &template.resource {
+            executor_view["resource"] = json!(resource);
+        }
+        let executor_view = executor_view.to_string();
+        if wrapped {
+            wrap_with_executor(&mut main, &template.name)?;
+        }
+        add_executor_env(
             &mut main,
-            &template.name,
             &executor_view,
             self.config.instance_id.as_deref(),
-        )?;
+        );
 
         let mut pod_labels: Map<String, Value> = Map::new();
         let mut annotations: Map<String, Value> = Map::new();
@@ -267,14 +286,19 @@ impl Walker<'_> {
             Value::Array(containers)
         });
         // The executor's own init container comes first: it puts `flotilla` where `main` runs it.
-        let mut init = vec![json!({
-            "name": "init",
-            "image": self.config.executor_image,
-            "command": ["/bin/flotilla", "executor", "install", EXECUTOR_PATH],
-            "volumeMounts": [{"name": EXECUTOR_VOLUME, "mountPath": EXECUTOR_DIR}],
-        })];
+        let mut init = Vec::new();
+        if wrapped {
+            init.push(json!({
+                "name": "init",
+                "image": self.config.executor_image,
+                "command": ["/bin/flotilla", "executor", "install", EXECUTOR_PATH],
+                "volumeMounts": [{"name": EXECUTOR_VOLUME, "mountPath": EXECUTOR_DIR}],
+            }));
+        }
         init.extend(template.init_containers.iter().flatten().cloned());
-        pod_spec.insert("initContainers".into(), Value::Array(init));
+        if !init.is_empty() {
+            pod_spec.insert("initContainers".into(), Value::Array(init));
+        }
         let service_account = template
             .service_account_name
             .as_ref()
@@ -301,9 +325,7 @@ impl Walker<'_> {
             .flatten()
             .chain(template.volumes.iter().flatten())
             .cloned()
-            .chain(std::iter::once(
-                json!({"name": EXECUTOR_VOLUME, "emptyDir": {}}),
-            ))
+            .chain(wrapped.then(|| json!({"name": EXECUTOR_VOLUME, "emptyDir": {}})))
             .collect();
         if !volumes.is_empty() {
             pod_spec.insert("volumes".into(), Value::Array(volumes));
@@ -393,14 +415,8 @@ fn repository(image: &str) -> &str {
     }
 }
 
-/// Makes `main` run through `flotilla executor run -- COMMAND…`, which reports the node's outputs,
-/// with the pod identity the executor needs from the downward API.
-fn wrap_with_executor(
-    main: &mut Map<String, Value>,
-    template: &str,
-    executor_view: &str,
-    instance_id: Option<&str>,
-) -> Result<(), String> {
+/// Makes `main` run through `flotilla executor run -- COMMAND…`, which reports the node's outputs.
+fn wrap_with_executor(main: &mut Map<String, Value>, template: &str) -> Result<(), String> {
     let strings = |v: Option<&Value>| -> Vec<String> {
         v.and_then(Value::as_array)
             .map(|a| {
@@ -436,6 +452,17 @@ fn wrap_with_executor(
     ];
     wrapped.extend(command);
     main.insert("command".into(), json!(wrapped));
+    let mounts = main
+        .entry("volumeMounts")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if let Some(mounts) = mounts.as_array_mut() {
+        mounts.push(json!({"name": EXECUTOR_VOLUME, "mountPath": EXECUTOR_DIR}));
+    }
+    Ok(())
+}
+
+/// The pod identity and template the executor needs, partly from the downward API.
+fn add_executor_env(main: &mut Map<String, Value>, executor_view: &str, instance_id: Option<&str>) {
     let mut extra = vec![
         json!({"name": "ARGO_POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}),
         json!({"name": "ARGO_POD_UID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}}),
@@ -450,11 +477,4 @@ fn wrap_with_executor(
     if let Some(env) = env.as_array_mut() {
         env.extend(extra);
     }
-    let mounts = main
-        .entry("volumeMounts")
-        .or_insert_with(|| Value::Array(Vec::new()));
-    if let Some(mounts) = mounts.as_array_mut() {
-        mounts.push(json!({"name": EXECUTOR_VOLUME, "mountPath": EXECUTOR_DIR}));
-    }
-    Ok(())
 }

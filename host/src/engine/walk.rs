@@ -32,6 +32,13 @@ pub(super) struct Call {
     pub(super) attempt: bool,
 }
 
+/// The phases a walk ends with: the entrypoint's node, and the exit handler's once it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Outcome {
+    pub(super) root: NodePhase,
+    pub(super) exit: Option<NodePhase>,
+}
+
 pub(super) struct Walker<'a> {
     pub(super) wf: &'a Workflow,
     pub(super) wf_name: String,
@@ -127,8 +134,8 @@ impl<'a> Walker<'a> {
         self.nodes
     }
 
-    /// Runs the entrypoint as the root node.
-    pub(super) fn run(&mut self, root: &str) -> Result<NodePhase, String> {
+    /// Runs the entrypoint as the root node, then the exit handler once the root is fulfilled.
+    pub(super) fn run(&mut self, root: &str) -> Result<Outcome, String> {
         let entrypoint = self
             .wf
             .spec
@@ -136,8 +143,25 @@ impl<'a> Walker<'a> {
             .clone()
             .ok_or_else(|| "spec.entrypoint is required".to_string())?;
         let global = self.global_scope();
-        let arguments = self
-            .wf
+        let call = Call {
+            node_name: root.to_string(),
+            display_name: root.to_string(),
+            template: entrypoint,
+            arguments: self.workflow_arguments(),
+            boundary_id: None,
+            attempt: false,
+        };
+        let root_phase = self.execute(&call, &global);
+        let exit = self.exit_handler(root, root_phase, &global);
+        Ok(Outcome {
+            root: root_phase,
+            exit,
+        })
+    }
+
+    /// `spec.arguments.parameters` as the entrypoint (and the exit handler) receive them.
+    pub(super) fn workflow_arguments(&self) -> Vec<(String, String)> {
+        self.wf
             .spec
             .arguments
             .as_ref()
@@ -147,20 +171,11 @@ impl<'a> Walker<'a> {
                     .filter_map(|p| Some((p.name.clone(), p.value.clone()?.0)))
                     .collect()
             })
-            .unwrap_or_default();
-        let call = Call {
-            node_name: root.to_string(),
-            display_name: root.to_string(),
-            template: entrypoint,
-            arguments,
-            boundary_id: None,
-            attempt: false,
-        };
-        Ok(self.execute(&call, &global))
+            .unwrap_or_default()
     }
 
     /// Workflow-wide variables (`workflow.*`), built once per reconcile.
-    fn global_scope(&self) -> Scope<'static> {
+    pub(super) fn global_scope(&self) -> Scope<'static> {
         let meta = &self.wf.metadata;
         let mut scope = Scope::new();
         scope.insert("workflow.name", self.wf_name.clone());
@@ -378,7 +393,10 @@ impl<'a> Walker<'a> {
             self.dag(call, &template, &local)
         } else if template.steps.is_some() {
             self.steps(call, &template, &local)
-        } else if template.container.is_some() || template.script.is_some() {
+        } else if template.container.is_some()
+            || template.script.is_some()
+            || template.resource.is_some()
+        {
             self.pod(call, &template, &inputs)
         } else if template.suspend.is_some() {
             self.suspend(call, &template)

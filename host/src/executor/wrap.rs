@@ -36,33 +36,40 @@ pub struct Identity {
     pub pod: PodRef,
     /// The template (as the controller annotated it) — what outputs to collect.
     pub template: String,
-}
-
-fn var(name: &'static str) -> Result<String, WrapError> {
-    std::env::var(name).map_err(|_| WrapError::MissingEnv(name))
+    /// The workflow's uid, for a resource template's `setOwnerReference`.
+    pub workflow_uid: Option<String>,
 }
 
 impl Identity {
+    /// From the process environment (a real pod).
     pub fn from_env() -> Result<Identity, WrapError> {
+        Identity::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// From the pod's environment variables as `lookup` gives them (the simulated kubelet
+    /// resolves a container's environment itself).
+    pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Identity, WrapError> {
         use crate::workflow::labels;
+        let var = |name: &'static str| lookup(name).ok_or(WrapError::MissingEnv(name));
         let mut pod_labels = std::collections::BTreeMap::new();
         pod_labels.insert(labels::WORKFLOW.to_string(), var("ARGO_WORKFLOW_NAME")?);
         pod_labels.insert(
             labels::WORKFLOW_NAMESPACE.to_string(),
             var("ARGO_WORKFLOW_NAMESPACE")?,
         );
-        if let Ok(id) = std::env::var("ARGO_INSTANCE_ID") {
+        if let Some(id) = lookup("ARGO_INSTANCE_ID") {
             pod_labels.insert(labels::CONTROLLER_INSTANCE_ID.to_string(), id);
         }
         Ok(Identity {
             pod: PodRef {
                 name: var("ARGO_POD_NAME")?,
                 namespace: var("ARGO_POD_NAMESPACE")?,
-                uid: std::env::var("ARGO_POD_UID").ok(),
+                uid: lookup("ARGO_POD_UID"),
                 node_id: var("ARGO_NODE_ID")?,
                 labels: pod_labels,
             },
             template: var("ARGO_TEMPLATE")?,
+            workflow_uid: lookup("ARGO_WORKFLOW_UID"),
         })
     }
 }

@@ -4,10 +4,13 @@
 
 use std::sync::OnceLock;
 
-use flotilla_sim::kubelet::{ContainerExit, ContainerExitHook};
+use flotilla_sim::kubelet::{ContainerExit, ContainerHooks, NativeExit, NativeStart};
 use flotilla_sim::logs::LogStream;
 use futures::future::BoxFuture;
+use k8s_openapi::api::authentication::v1::{BoundObjectReference, TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::ResourceExt;
+use kube::api::{Api, PostParams};
 
 use crate::executor;
 use crate::workflow::labels;
@@ -15,6 +18,9 @@ use crate::workflow::labels;
 #[derive(Default)]
 pub struct SimExecutor {
     client: OnceLock<kube::Client>,
+    /// The cluster's address and CA with the kubelet's credentials, from which a pod's
+    /// service-account client is made.
+    config: OnceLock<kube::Config>,
 }
 
 impl std::fmt::Debug for SimExecutor {
@@ -26,13 +32,108 @@ impl std::fmt::Debug for SimExecutor {
 }
 
 impl SimExecutor {
-    /// The client task results are written with (set once the cluster is up).
-    pub fn connect(&self, client: kube::Client) {
-        let _ = self.client.set(client);
+    /// The cluster the kubelet runs pods for (set once it is up). Task results of wrapped
+    /// commands are written with this config's credentials.
+    pub fn connect(&self, config: kube::Config) -> Result<(), kube::Error> {
+        let _ = self.client.set(kube::Client::try_from(config.clone())?);
+        let _ = self.config.set(config);
+        Ok(())
+    }
+
+    /// A resource template's pod: run `flotilla executor resource` as the pod's service
+    /// account, with the token a real kubelet would mount (a bound TokenRequest).
+    fn resource_pod(&self, start: NativeStart<'_>) -> BoxFuture<'static, NativeExit> {
+        let failed = |message: String| NativeExit {
+            code: 1,
+            message: Some(message),
+        };
+        let Some(config) = self.config.get().cloned() else {
+            return Box::pin(
+                async move { failed("the simulated kubelet is not connected".into()) },
+            );
+        };
+        let spec = start.pod.spec.clone().unwrap_or_default();
+        if spec.automount_service_account_token == Some(false) {
+            let message =
+                "no Kubernetes credentials in the pod: automountServiceAccountToken is false"
+                    .to_string();
+            return Box::pin(async move { failed(message) });
+        }
+        let identity = match executor::Identity::from_vars(|n| start.env.get(n).cloned()) {
+            Ok(i) => i,
+            Err(e) => {
+                let message = e.to_string();
+                return Box::pin(async move { failed(message) });
+            }
+        };
+        let account = spec
+            .service_account_name
+            .unwrap_or_else(|| "default".into());
+        let (namespace, pod, uid) = (
+            start.pod.namespace().unwrap_or_default(),
+            start.pod.name_any(),
+            start.pod.uid(),
+        );
+        let output = start.output;
+        Box::pin(async move {
+            let client = match pod_client(config, &namespace, &account, &pod, uid).await {
+                Ok(c) => c,
+                Err(e) => return failed(e),
+            };
+            let mut say = |line: String| output.line(LogStream::Stdout, &line);
+            let exit = executor::resource::execute(&client, &identity, &mut say).await;
+            if let Some(message) = &exit.message {
+                output.line(LogStream::Stderr, message);
+            }
+            NativeExit {
+                code: exit.code,
+                message: exit.message,
+            }
+        })
     }
 }
 
-impl ContainerExitHook for SimExecutor {
+/// A client authenticated as the pod's service account, as its mounted token would be.
+async fn pod_client(
+    mut config: kube::Config,
+    namespace: &str,
+    account: &str,
+    pod: &str,
+    uid: Option<String>,
+) -> Result<kube::Client, String> {
+    let admin = kube::Client::try_from(config.clone()).map_err(|e| e.to_string())?;
+    let accounts: Api<ServiceAccount> = Api::namespaced(admin, namespace);
+    let request = TokenRequest {
+        spec: TokenRequestSpec {
+            audiences: Vec::new(),
+            bound_object_ref: Some(BoundObjectReference {
+                api_version: Some("v1".into()),
+                kind: Some("Pod".into()),
+                name: Some(pod.to_string()),
+                uid,
+            }),
+            expiration_seconds: Some(3600),
+        },
+        ..Default::default()
+    };
+    let token = accounts
+        .create_token_request(account, &PostParams::default(), &request)
+        .await
+        .map_err(|e| format!("mounting the token of service account {account:?}: {e}"))?;
+    let token = token.status.map(|s| s.token).unwrap_or_default();
+    config.auth_info = kube::config::AuthInfo {
+        token: Some(token.into()),
+        ..Default::default()
+    };
+    kube::Client::try_from(config).map_err(|e| e.to_string())
+}
+
+impl ContainerHooks for SimExecutor {
+    fn run_native(&self, start: NativeStart<'_>) -> Option<BoxFuture<'static, NativeExit>> {
+        let is_resource = matches!(start.argv, [program, sub, verb] if program.rsplit('/').next() == Some("flotilla") && sub == "executor" && verb == "resource");
+        is_resource.then(|| self.resource_pod(start))
+    }
+
     fn on_container_exit<'a>(&'a self, exit: ContainerExit<'a>) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             if exit.container != "main" {

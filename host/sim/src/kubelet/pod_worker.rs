@@ -18,7 +18,7 @@ use super::argosay::{Action, Execution, NOT_EMULATED_EXIT_CODE, program_for};
 use super::env::{EnvSources, container_env, expand, references};
 use super::fs::PodFs;
 use super::lifecycle::{Next, PodRun, Slot};
-use super::{ContainerExit, Shared};
+use super::{ContainerExit, ContainerOutput, NativeStart, Shared};
 use crate::logs::LogOptions;
 
 /// Default `terminationMessagePath`, and the kubelet's limits on what it reads back.
@@ -272,6 +272,19 @@ impl PodWorker {
         shell_env
             .entry("HOSTNAME".to_owned())
             .or_insert_with(|| self.name.clone());
+        let argv: Vec<String> = command.iter().chain(&args).cloned().collect();
+        let native = self.shared.hook.run_native(NativeStart {
+            pod: &self.pod,
+            container: &container.name,
+            argv: &argv,
+            env: &shell_env,
+            output: ContainerOutput {
+                logs: self.shared.logs.clone(),
+                namespace: self.namespace.clone(),
+                pod: self.name.clone(),
+                container: container.name.clone(),
+            },
+        });
         let program = program_for(
             container.image.as_deref().unwrap_or_default(),
             &command,
@@ -292,6 +305,15 @@ impl PodWorker {
         );
         let scale = self.shared.options.sleep_scale;
         let handle = self.tasks.spawn(async move {
+            if let Some(native) = native {
+                let exit = native.await;
+                let _ = events.send(Event::Exited {
+                    slot,
+                    exit_code: exit.code.clamp(0, 255),
+                    message: exit.message,
+                });
+                return;
+            }
             let (exit_code, message) = match program {
                 Err(not_emulated) => (NOT_EMULATED_EXIT_CODE, Some(not_emulated.message)),
                 Ok(program) => {

@@ -21,9 +21,6 @@ pub(super) fn collect(wf: &Workflow, reachable: &HashSet<&str>) -> Vec<String> {
     let spec = &wf.spec;
     let mut out = Vec::new();
     fields(&mut out, "spec", &spec.other, &SPEC_METADATA_ONLY, &[]);
-    if spec.on_exit.is_some() {
-        out.push(ignored("spec", "onExit"));
-    }
     artifacts(&mut out, "spec.arguments", spec.arguments.as_ref());
     for t in &spec.templates {
         template(&mut out, t, reachable.contains(t.name.as_str()));
@@ -52,7 +49,6 @@ fn template(out: &mut Vec<String>, t: &Template, reachable: bool) {
         ("parallelism", t.parallelism.is_some()),
         ("timeout", t.timeout.is_some()),
         ("failFast", t.fail_fast.is_some()),
-        ("resource", t.resource.is_some()),
         (
             "retryStrategy.expression",
             t.retry_strategy

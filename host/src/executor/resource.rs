@@ -1,0 +1,704 @@
+//! `flotilla executor resource ACTION`: what a resource template's pod runs (Argo's
+//! `argoexec resource`). With the pod's own service account — so the workflow's RBAC, not the
+//! controller's, decides what it may touch — it gets, creates, applies, replaces, patches or
+//! deletes the template's manifest in the pod's cluster, waits for `successCondition` or
+//! `failureCondition`, and reads output parameters (`valueFrom.jsonPath`) off the object.
+//!
+//! [`ResourceJob`] is the pure part: what to do, parsed and checked before any request.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use kube::core::{GroupVersionKind, TypeMeta};
+use kube::discovery::Scope;
+use kube::runtime::wait::{self as kube_wait, await_condition, conditions};
+use kube::{Client, ResourceExt};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::condition::{Condition, ConditionError};
+use super::path::{JsonPathError, kubectl_jsonpath};
+use crate::workflow::{Outputs, Parameter, ResourceTemplate};
+
+/// kubectl's annotation recording what `apply` last applied (its three-way merge needs it).
+pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Get,
+    Create,
+    Apply,
+    Replace,
+    Patch,
+    Delete,
+}
+
+impl Verb {
+    fn parse(action: &str) -> Option<Verb> {
+        Some(match action {
+            "get" => Verb::Get,
+            "create" => Verb::Create,
+            "apply" => Verb::Apply,
+            "replace" => Verb::Replace,
+            "patch" => Verb::Patch,
+            "delete" => Verb::Delete,
+            _ => return None,
+        })
+    }
+
+    /// The past tense kubectl prints (`configmap/x created`).
+    fn done(self) -> &'static str {
+        match self {
+            Verb::Get => "found",
+            Verb::Create => "created",
+            Verb::Apply => "configured",
+            Verb::Replace => "replaced",
+            Verb::Patch => "patched",
+            Verb::Delete => "deleted",
+        }
+    }
+}
+
+/// Why a resource action failed; the node fails with this message.
+#[derive(Debug, thiserror::Error)]
+pub enum ResourceError {
+    #[error("the template is not valid JSON: {0}")]
+    BadTemplate(String),
+    #[error("the template has no resource")]
+    NoResource,
+    #[error("resource action {0:?} must be one of: get, create, apply, delete, replace, patch")]
+    BadAction(String),
+    #[error("resource manifest: {0}")]
+    BadManifest(String),
+    #[error("resource {0}")]
+    Unsupported(String),
+    #[error(transparent)]
+    Condition(#[from] ConditionError),
+    #[error("finding the API for {kind}: {}", brief(.source))]
+    Discovery {
+        kind: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("{verb} {what}: {}", brief(.source))]
+    Api {
+        verb: &'static str,
+        what: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("{what} was deleted while waiting for its success condition")]
+    Vanished { what: String },
+    #[error("failure condition '{0}' evaluated true")]
+    FailureCondition(String),
+    #[error("output parameter {name:?}: {source}")]
+    Output {
+        name: String,
+        #[source]
+        source: JsonPathError,
+    },
+}
+
+/// A Kubernetes error as a person reads it: the API server's own message for a Status.
+fn brief(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => s.message.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// One resource action, parsed from the template the controller put on the pod.
+#[derive(Debug, Clone)]
+pub struct ResourceJob {
+    pub verb: Verb,
+    manifest: Value,
+    merge: MergeStrategy,
+    success: Option<Condition>,
+    failure: Option<Condition>,
+    set_owner: bool,
+    outputs: Vec<Parameter>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MergeStrategy {
+    Strategic,
+    Merge,
+}
+
+#[derive(Debug, Deserialize)]
+struct View {
+    resource: Option<ResourceTemplate>,
+    #[serde(default)]
+    outputs: Option<Outputs>,
+}
+
+impl ResourceJob {
+    /// From the template JSON (`ARGO_TEMPLATE`): checks the action, manifest, strategy,
+    /// conditions and outputs, so a bad template fails before touching the cluster.
+    pub fn from_template(template_json: &str) -> Result<ResourceJob, ResourceError> {
+        let view: View = serde_json::from_str(template_json)
+            .map_err(|e| ResourceError::BadTemplate(e.to_string()))?;
+        let r = view.resource.ok_or(ResourceError::NoResource)?;
+        let verb =
+            Verb::parse(&r.action).ok_or_else(|| ResourceError::BadAction(r.action.clone()))?;
+        if !r.flags.is_empty() {
+            return Err(ResourceError::Unsupported(
+                "flags are not supported: name the object in the manifest".into(),
+            ));
+        }
+        if r.other.contains_key("manifestFrom") {
+            return Err(ResourceError::Unsupported(
+                "manifestFrom (an artifact) is not supported: inline the manifest".into(),
+            ));
+        }
+        let merge = match r.merge_strategy.as_deref() {
+            None | Some("strategic") => MergeStrategy::Strategic,
+            Some("merge") => MergeStrategy::Merge,
+            Some(other) => {
+                return Err(ResourceError::Unsupported(format!(
+                    "mergeStrategy {other:?} is not supported: use strategic or merge"
+                )));
+            }
+        };
+        let manifest = parse_manifest(&r.manifest)?;
+        let condition = |c: &Option<String>| {
+            c.as_deref()
+                .filter(|c| !c.trim().is_empty())
+                .map(Condition::parse)
+                .transpose()
+        };
+        let outputs: Vec<Parameter> = view.outputs.map(|o| o.parameters).unwrap_or_default();
+        if let Some(p) = outputs
+            .iter()
+            .find(|p| p.value_from.as_ref().is_some_and(|v| v.jq_filter.is_some()))
+        {
+            return Err(ResourceError::Unsupported(format!(
+                "output parameter {:?}: jqFilter is not supported: use jsonPath",
+                p.name
+            )));
+        }
+        Ok(ResourceJob {
+            verb,
+            manifest,
+            merge,
+            success: condition(&r.success_condition)?,
+            failure: condition(&r.failure_condition)?,
+            set_owner: r.set_owner_reference.unwrap_or(false),
+            outputs,
+        })
+    }
+
+    fn waits(&self) -> bool {
+        self.verb != Verb::Delete && (self.success.is_some() || self.failure.is_some())
+    }
+
+    /// Argo's `matchConditions`: `Some(Ok)` once every success requirement holds, `Some(Err)`
+    /// as soon as the failure condition holds, `None` to keep waiting.
+    fn judge(&self, object: &Value) -> Option<Result<(), ResourceError>> {
+        if let Some(failure) = &self.failure
+            && failure.matches(object)
+        {
+            return Some(Err(ResourceError::FailureCondition(
+                failure.text().to_string(),
+            )));
+        }
+        match &self.success {
+            Some(success) if !success.matches(object) => None,
+            _ => Some(Ok(())),
+        }
+    }
+
+    /// Output parameters read off the final object.
+    fn outputs(&self, object: &Value) -> Result<Outputs, ResourceError> {
+        let mut outputs = Outputs::default();
+        for p in &self.outputs {
+            let Some(from) = &p.value_from else { continue };
+            let Some(path) = from.json_path.as_deref() else {
+                continue;
+            };
+            let value = match kubectl_jsonpath(object, path) {
+                Ok(v) => v,
+                Err(e) => match from.default.clone().or_else(|| p.default.clone()) {
+                    Some(d) => d.0,
+                    None => {
+                        return Err(ResourceError::Output {
+                            name: p.name.clone(),
+                            source: e,
+                        });
+                    }
+                },
+            };
+            outputs.parameters.push(Parameter {
+                name: p.name.clone(),
+                value: Some(value.into()),
+                ..Default::default()
+            });
+        }
+        Ok(outputs)
+    }
+}
+
+/// The single object of a manifest (YAML or JSON).
+fn parse_manifest(text: &str) -> Result<Value, ResourceError> {
+    let bad = |m: String| ResourceError::BadManifest(m);
+    let mut docs = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(text) {
+        let value = Value::deserialize(doc).map_err(|e| bad(e.to_string()))?;
+        if !value.is_null() {
+            docs.push(value);
+        }
+    }
+    let manifest = match docs.len() {
+        1 => docs.remove(0),
+        0 => return Err(bad("it is empty".into())),
+        n => return Err(bad(format!("it holds {n} objects: put one per template"))),
+    };
+    if !manifest.is_object() {
+        return Err(bad("it is not an object".into()));
+    }
+    for field in ["apiVersion", "kind"] {
+        if manifest[field].as_str().is_none_or(str::is_empty) {
+            return Err(bad(format!("{field} is required")));
+        }
+    }
+    let named = manifest["metadata"]["name"]
+        .as_str()
+        .is_some_and(|n| !n.is_empty());
+    if !named && manifest["metadata"]["generateName"].as_str().is_none() {
+        return Err(bad("metadata.name (or generateName) is required".into()));
+    }
+    Ok(manifest)
+}
+
+/// kubectl's three-way JSON merge patch for `apply`: the new configuration, with `null` for
+/// every field the last applied configuration had and the new one drops.
+pub fn apply_patch(last: Option<&Value>, new: &Value) -> Value {
+    match (last, new) {
+        (Some(Value::Object(last)), Value::Object(new)) => {
+            let mut patch = serde_json::Map::new();
+            for (k, v) in new {
+                patch.insert(k.clone(), apply_patch(last.get(k), v));
+            }
+            for k in last.keys().filter(|k| !new.contains_key(*k)) {
+                patch.insert(k.clone(), Value::Null);
+            }
+            Value::Object(patch)
+        }
+        (_, new) => new.clone(),
+    }
+}
+
+/// Where the job runs: the pod's namespace and the workflow that may own what it creates.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub namespace: String,
+    pub workflow_name: String,
+    pub workflow_namespace: String,
+    pub workflow_uid: Option<String>,
+}
+
+/// Runs the job against the cluster; `say` receives kubectl-like progress lines (the pod's
+/// standard output). Returns the outputs read off the object.
+pub async fn run(
+    client: &Client,
+    job: &ResourceJob,
+    ctx: &Context,
+    say: &mut (dyn FnMut(String) + Send),
+) -> Result<Outputs, ResourceError> {
+    let mut manifest = job.manifest.clone();
+    let types: TypeMeta = serde_json::from_value(manifest.clone())
+        .map_err(|e| ResourceError::BadManifest(e.to_string()))?;
+    let gvk = GroupVersionKind::try_from(&types)
+        .map_err(|e| ResourceError::BadManifest(e.to_string()))?;
+    let (resource, caps) = kube::discovery::pinned_kind(client, &gvk)
+        .await
+        .map_err(|source| ResourceError::Discovery {
+            kind: format!("{} {}", types.api_version, types.kind),
+            source,
+        })?;
+    let api: Api<DynamicObject> = match caps.scope {
+        Scope::Namespaced => {
+            let ns = manifest["metadata"]["namespace"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| ctx.namespace.clone());
+            manifest["metadata"]["namespace"] = json!(ns);
+            Api::namespaced_with(client.clone(), &ns, &resource)
+        }
+        Scope::Cluster => Api::all_with(client.clone(), &resource),
+    };
+    if job.set_owner {
+        set_owner(&mut manifest, ctx)?;
+    }
+    let name = manifest["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let what = |name: &str| format!("{}/{name}", resource.kind.to_lowercase());
+    let api_error = |verb: &'static str, name: &str| {
+        let what = what(name);
+        move |source| ResourceError::Api { verb, what, source }
+    };
+    let object: DynamicObject = serde_json::from_value(manifest.clone())
+        .map_err(|e| ResourceError::BadManifest(e.to_string()))?;
+    let result = match job.verb {
+        Verb::Get => api.get(&name).await.map_err(api_error("getting", &name))?,
+        Verb::Create => api
+            .create(&PostParams::default(), &object)
+            .await
+            .map_err(api_error("creating", &name))?,
+        Verb::Apply => apply(&api, &manifest, &name)
+            .await
+            .map_err(api_error("applying", &name))?,
+        Verb::Replace => {
+            let current = api
+                .get(&name)
+                .await
+                .map_err(api_error("replacing", &name))?;
+            let mut object = object;
+            object.metadata.resource_version = current.resource_version();
+            api.replace(&name, &PostParams::default(), &object)
+                .await
+                .map_err(api_error("replacing", &name))?
+        }
+        Verb::Patch => {
+            let params = PatchParams::default();
+            let patch = match job.merge {
+                MergeStrategy::Strategic => Patch::Strategic(&manifest),
+                MergeStrategy::Merge => Patch::Merge(&manifest),
+            };
+            api.patch(&name, &params, &patch)
+                .await
+                .map_err(api_error("patching", &name))?
+        }
+        Verb::Delete => {
+            delete(&api, &name, what(&name)).await?;
+            say(format!("{} {}", what(&name), Verb::Delete.done()));
+            return Ok(Outputs::default());
+        }
+    };
+    let name = result.name_any();
+    say(format!("{} {}", what(&name), job.verb.done()));
+    let mut current = serde_json::to_value(&result).unwrap_or_default();
+    if job.waits() {
+        current = wait(&api, job, &name, current, &what(&name), say).await?;
+    }
+    job.outputs(&current)
+}
+
+fn set_owner(manifest: &mut Value, ctx: &Context) -> Result<(), ResourceError> {
+    let Some(uid) = &ctx.workflow_uid else {
+        return Err(ResourceError::Unsupported(
+            "setOwnerReference: the pod does not know its workflow's uid (ARGO_WORKFLOW_UID)"
+                .into(),
+        ));
+    };
+    let ns = manifest["metadata"]["namespace"].as_str();
+    if ns.is_some_and(|ns| ns != ctx.workflow_namespace) {
+        return Err(ResourceError::Unsupported(format!(
+            "setOwnerReference: the object is in namespace {:?} but its owner, workflow {:?}, is in {:?}; Kubernetes owner references cannot cross namespaces",
+            ns.unwrap_or_default(),
+            ctx.workflow_name,
+            ctx.workflow_namespace
+        )));
+    }
+    let owner = OwnerReference {
+        api_version: "argoproj.io/v1alpha1".into(),
+        kind: "Workflow".into(),
+        name: ctx.workflow_name.clone(),
+        uid: uid.clone(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    };
+    let meta = &mut manifest["metadata"];
+    let mut owners = meta["ownerReferences"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    owners.push(serde_json::to_value(owner).unwrap_or_default());
+    meta["ownerReferences"] = Value::Array(owners);
+    Ok(())
+}
+
+/// kubectl's client-side apply: create with the last-applied annotation, or three-way merge
+/// patch against the annotation of the existing object.
+async fn apply(
+    api: &Api<DynamicObject>,
+    manifest: &Value,
+    name: &str,
+) -> Result<DynamicObject, kube::Error> {
+    let mut applied = manifest.clone();
+    if let Some(annotations) = applied["metadata"]["annotations"].as_object_mut() {
+        annotations.remove(LAST_APPLIED);
+    }
+    let last_applied = applied.to_string();
+    let mut desired = applied.clone();
+    desired["metadata"]["annotations"][LAST_APPLIED] = json!(last_applied);
+    match api.get_opt(name).await? {
+        None => {
+            let object: DynamicObject =
+                serde_json::from_value(desired).map_err(kube::Error::SerdeError)?;
+            api.create(&PostParams::default(), &object).await
+        }
+        Some(existing) => {
+            let last: Option<Value> = existing
+                .annotations()
+                .get(LAST_APPLIED)
+                .and_then(|a| serde_json::from_str(a).ok());
+            let patch = apply_patch(last.as_ref(), &desired);
+            api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+        }
+    }
+}
+
+/// `kubectl delete --ignore-not-found` (Argo's flags) with kubectl's default `--wait`: returns
+/// once the object is gone, finalizers included.
+async fn delete(api: &Api<DynamicObject>, name: &str, what: String) -> Result<(), ResourceError> {
+    let pending = match api.delete(name, &DeleteParams::default()).await {
+        Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
+        Err(source) => {
+            return Err(ResourceError::Api {
+                verb: "deleting",
+                what,
+                source,
+            });
+        }
+        Ok(either) => either.left(),
+    };
+    let Some(uid) = pending.and_then(|o| o.uid()) else {
+        return Ok(());
+    };
+    watch_until(api, name, conditions::is_deleted(&uid)).await;
+    Ok(())
+}
+
+/// Watches the object until the job's conditions decide.
+async fn wait(
+    api: &Api<DynamicObject>,
+    job: &ResourceJob,
+    name: &str,
+    first: Value,
+    what: &str,
+    say: &mut (dyn FnMut(String) + Send),
+) -> Result<Value, ResourceError> {
+    if let Some(decided) = job.judge(&first) {
+        return decided.map(|()| first);
+    }
+    say(format!("waiting for {what}"));
+    let decides = |o: Option<&DynamicObject>| {
+        o.is_none_or(|o| {
+            job.judge(&serde_json::to_value(o).unwrap_or_default())
+                .is_some()
+        })
+    };
+    let vanished = || ResourceError::Vanished {
+        what: what.to_string(),
+    };
+    let object = watch_until(api, name, decides).await.ok_or_else(vanished)?;
+    let value = serde_json::to_value(&object).unwrap_or_default();
+    job.judge(&value).ok_or_else(vanished)?.map(|()| value)
+}
+
+/// `await_condition`, riding out watch failures (an API server restart, 410 Gone) with a
+/// capped back-off: the template's deadline, not a blip, ends the wait.
+async fn watch_until(
+    api: &Api<DynamicObject>,
+    name: &str,
+    condition: impl kube_wait::Condition<DynamicObject>,
+) -> Option<DynamicObject> {
+    let mut delay = std::time::Duration::from_millis(200);
+    loop {
+        let probe = |o: Option<&DynamicObject>| condition.matches_object(o);
+        match await_condition(api.clone(), name, probe).await {
+            Ok(found) => return found,
+            Err(e) => {
+                tracing::debug!(error = %e, object = name, "watch failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+/// How a resource template's container ends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exit {
+    pub code: i32,
+    /// Why it failed (the container's termination message).
+    pub message: Option<String>,
+}
+
+/// A resource template's pod from start to end: run the job, report the outputs as the node's
+/// task result, and say how the container exits.
+pub async fn execute(
+    client: &Client,
+    identity: &super::Identity,
+    say: &mut (dyn FnMut(String) + Send),
+) -> Exit {
+    let pod = &identity.pod;
+    let label = |key: &str| pod.labels.get(key).cloned().unwrap_or_default();
+    let ctx = Context {
+        namespace: pod.namespace.clone(),
+        workflow_name: label(crate::workflow::labels::WORKFLOW),
+        workflow_namespace: label(crate::workflow::labels::WORKFLOW_NAMESPACE),
+        workflow_uid: identity.workflow_uid.clone(),
+    };
+    let outcome = match ResourceJob::from_template(&identity.template) {
+        Ok(job) => run(client, &job, &ctx, say).await,
+        Err(e) => Err(e),
+    };
+    let (outputs, exit) = match outcome {
+        Ok(mut outputs) => {
+            outputs.exit_code = Some("0".into());
+            let exit = Exit {
+                code: 0,
+                message: None,
+            };
+            (Some(outputs), exit)
+        }
+        Err(e) => {
+            let exit = Exit {
+                code: 1,
+                message: Some(e.to_string()),
+            };
+            (None, exit)
+        }
+    };
+    match super::report(client, &super::task_result(pod, outputs, None)).await {
+        Ok(()) => exit,
+        // The action's own failure is the news; a report that failed too only adds to it.
+        Err(e) => {
+            let reporting = format!("reporting outputs: {}", brief(&e));
+            let message = match exit.message {
+                Some(failure) => format!("{failure} (and {reporting})"),
+                None => reporting,
+            };
+            Exit {
+                code: 1,
+                message: Some(message),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(resource: Value) -> Result<ResourceJob, ResourceError> {
+        ResourceJob::from_template(&json!({"name": "t", "resource": resource}).to_string())
+    }
+
+    const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  a: b\n";
+
+    #[test]
+    fn a_template_becomes_a_checked_job() {
+        let j = job(json!({"action": "create", "manifest": CM, "successCondition": "data.a == b"}))
+            .unwrap();
+        assert_eq!(j.verb, Verb::Create);
+        assert!(j.waits());
+        assert!(j.judge(&json!({"data": {"a": "b"}})).unwrap().is_ok());
+        assert!(j.judge(&json!({"data": {"a": "c"}})).is_none());
+    }
+
+    #[test]
+    fn the_failure_condition_is_checked_first() {
+        let j = job(json!({"action": "create", "manifest": CM,
+            "successCondition": "status.succeeded > 0", "failureCondition": "status.failed > 0"}))
+        .unwrap();
+        let both = json!({"status": {"succeeded": 1, "failed": 1}});
+        assert_eq!(
+            j.judge(&both).unwrap().unwrap_err().to_string(),
+            "failure condition 'status.failed > 0' evaluated true"
+        );
+    }
+
+    #[test]
+    fn bad_templates_say_what_is_wrong() {
+        let err = |r: Value| job(r).unwrap_err().to_string();
+        assert_eq!(
+            err(json!({"action": "explode", "manifest": CM})),
+            r#"resource action "explode" must be one of: get, create, apply, delete, replace, patch"#
+        );
+        assert_eq!(
+            err(json!({"action": "create", "manifest": "kind: ConfigMap\nmetadata: {name: x}"})),
+            "resource manifest: apiVersion is required"
+        );
+        assert_eq!(
+            err(json!({"action": "create", "manifest": "apiVersion: v1\nkind: ConfigMap"})),
+            "resource manifest: metadata.name (or generateName) is required"
+        );
+        assert!(
+            err(json!({"action": "create", "manifest": format!("{CM}---\n{CM}")}))
+                .contains("it holds 2 objects")
+        );
+        assert!(
+            err(json!({"action": "create", "manifest": "a: [b"}))
+                .starts_with("resource manifest: ")
+        );
+        assert!(
+            err(json!({"action": "patch", "manifest": CM, "mergeStrategy": "json"}))
+                .contains(r#"mergeStrategy "json" is not supported"#)
+        );
+        assert!(
+            err(json!({"action": "create", "manifest": CM, "successCondition": "a >"}))
+                .contains("must be an integer")
+        );
+        assert!(
+            err(json!({"action": "create", "manifest": CM, "flags": ["--x"]}))
+                .contains("flags are not supported")
+        );
+    }
+
+    #[test]
+    fn outputs_come_from_json_path_or_default() {
+        let template = json!({"name": "t", "resource": {"action": "get", "manifest": CM},
+        "outputs": {"parameters": [
+            {"name": "n", "valueFrom": {"jsonPath": "{.metadata.name}"}},
+            {"name": "d", "valueFrom": {"jsonPath": "{.data.zz}", "default": "none"}},
+        ]}});
+        let j = ResourceJob::from_template(&template.to_string()).unwrap();
+        let out = j
+            .outputs(&json!({"metadata": {"name": "cm"}, "data": {}}))
+            .unwrap();
+        let values: Vec<_> = out
+            .parameters
+            .iter()
+            .map(|p| (p.name.as_str(), p.value.as_ref().unwrap().as_str()))
+            .collect();
+        assert_eq!(values, [("n", "cm"), ("d", "none")]);
+    }
+
+    #[test]
+    fn apply_removes_what_was_dropped_since_the_last_apply() {
+        let last =
+            json!({"metadata": {"name": "x", "labels": {"a": "1", "b": "2"}}, "data": {"k": "v"}});
+        let new = json!({"metadata": {"name": "x", "labels": {"a": "1"}}});
+        assert_eq!(
+            apply_patch(Some(&last), &new),
+            json!({"metadata": {"name": "x", "labels": {"a": "1", "b": null}}, "data": null})
+        );
+        assert_eq!(apply_patch(None, &new), new);
+    }
+
+    #[test]
+    fn owner_references_never_cross_namespaces() {
+        let ctx = Context {
+            namespace: "other".into(),
+            workflow_name: "wf".into(),
+            workflow_namespace: "argo".into(),
+            workflow_uid: Some("u".into()),
+        };
+        let mut m = json!({"metadata": {"name": "x", "namespace": "other"}});
+        assert!(
+            set_owner(&mut m, &ctx)
+                .unwrap_err()
+                .to_string()
+                .contains("cannot cross namespaces")
+        );
+        let mut m = json!({"metadata": {"name": "x", "namespace": "argo"}});
+        set_owner(&mut m, &ctx).unwrap();
+        assert_eq!(m["metadata"]["ownerReferences"][0]["uid"], "u");
+        assert_eq!(m["metadata"]["ownerReferences"][0]["controller"], true);
+    }
+}
