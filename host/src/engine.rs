@@ -11,6 +11,8 @@ mod expr;
 mod fanout;
 mod gc;
 mod lifecycle;
+mod manifest;
+mod parallelism;
 mod pods;
 mod retry;
 mod steps;
@@ -26,7 +28,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use serde_json::Value;
+
+pub use manifest::PodManifest;
 
 use crate::naming::{self, PodNameFormat};
 use crate::workflow::{NodePhase, NodeType, Outputs, Workflow, WorkflowPhase, WorkflowStatus};
@@ -113,7 +116,7 @@ pub enum Action {
     CreatePod {
         node_id: String,
         namespace: String,
-        pod: Box<Value>,
+        pod: PodManifest,
     },
     /// Delete a pod (shutdown, deadline, pod GC).
     DeletePod {

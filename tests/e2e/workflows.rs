@@ -571,3 +571,59 @@ spec:
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hello_world_and_a_retry_that_succeeds() -> Result<()> {
+    let env = Env::start().await?;
+    let _controller = env.controller().await?;
+    let hello = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/hello-world.yaml"),
+    )?;
+    let wf = env.run_workflow(&hello, TIMEOUT).await?;
+    ensure!(
+        phase(&wf) == Some(WorkflowPhase::Succeeded),
+        "{:#?}",
+        wf.status
+    );
+    ensure!(pods_of(&env, &wf).await?.len() == 1);
+
+    // Attempts 0 and 1 exit 1 (`$FAIL_0`, `$FAIL_1`); attempt 2's `$FAIL_2` is unset, so a
+    // bare `exit` ends it with status 0.
+    let wf = env
+        .run_workflow(
+            r#"
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: retry-to-success-}
+spec:
+  entrypoint: flaky
+  templates:
+  - name: flaky
+    retryStrategy: {limit: "3", retryPolicy: OnFailure}
+    container:
+      image: alpine:3.20
+      command: [sh, -c, "exit $FAIL_{{retries}}"]
+      env: [{name: FAIL_0, value: "1"}, {name: FAIL_1, value: "1"}]
+"#,
+            TIMEOUT,
+        )
+        .await?;
+    ensure!(
+        phase(&wf) == Some(WorkflowPhase::Succeeded),
+        "{:#?}",
+        wf.status
+    );
+    let retry = node(&wf, &wf.name_any()).expect("the retry node");
+    let nodes = &wf.status.as_ref().expect("status").nodes;
+    let attempts: Vec<NodePhase> = retry
+        .children
+        .iter()
+        .filter_map(|c| nodes.get(c).map(|n| n.phase))
+        .collect();
+    ensure!(
+        retry.type_ == NodeType::Retry
+            && attempts == [NodePhase::Failed, NodePhase::Failed, NodePhase::Succeeded],
+        "{retry:#?} {attempts:?}"
+    );
+    Ok(())
+}

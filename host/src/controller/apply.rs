@@ -10,7 +10,7 @@ use kube::runtime::events::{Event as KubeEvent, EventType};
 use tracing::warn;
 
 use super::Context;
-use crate::engine::Action;
+use crate::engine::{Action, PodManifest};
 use crate::workflow::Workflow;
 
 /// Pod creations in flight at once for one workflow: a wide fan-out is created at the API
@@ -23,27 +23,25 @@ pub(super) async fn apply(
     ctx: &Context,
     actions: &[Action],
 ) -> Result<BTreeMap<String, String>, kube::Error> {
-    let creates: Vec<(String, String, serde_json::Value)> = actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::CreatePod {
-                node_id,
-                namespace,
-                pod,
-            } => Some((node_id.clone(), namespace.clone(), (**pod).clone())),
-            _ => None,
-        })
+    // By index: a closure taking the borrowed manifests would need a higher-ranked lifetime
+    // that async closures cannot express yet.
+    let creates: Vec<usize> = (0..actions.len())
+        .filter(|i| matches!(actions[*i], Action::CreatePod { .. }))
         .collect();
-    let outcomes: Vec<Result<Option<(String, String)>, kube::Error>> = futures::stream::iter(
-        creates
-            .into_iter()
-            .map(|(node_id, namespace, pod)| async move {
-                create_pod(ctx, &node_id, &namespace, pod).await
-            }),
-    )
-    .buffer_unordered(CREATE_CONCURRENCY)
-    .collect()
-    .await;
+    let outcomes: Vec<Result<Option<(String, String)>, kube::Error>> =
+        futures::stream::iter(creates.into_iter().map(|i| async move {
+            match &actions[i] {
+                Action::CreatePod {
+                    node_id,
+                    namespace,
+                    pod,
+                } => create_pod(ctx, node_id, namespace, pod).await,
+                _ => Ok(None),
+            }
+        }))
+        .buffer_unordered(CREATE_CONCURRENCY)
+        .collect()
+        .await;
     let mut refused = BTreeMap::new();
     for outcome in outcomes {
         if let Some((node, reason)) = outcome? {
@@ -111,13 +109,10 @@ async fn create_pod(
     ctx: &Context,
     node_id: &str,
     namespace: &str,
-    pod: serde_json::Value,
+    pod: &PodManifest,
 ) -> Result<Option<(String, String)>, kube::Error> {
-    let name = pod["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let body = serde_json::to_vec(&pod).map_err(kube::Error::SerdeError)?;
+    let name = pod.name();
+    let body = pod.json().as_bytes().to_vec();
     let request = kube::core::Request::new(format!("/api/v1/namespaces/{namespace}/pods"))
         .create(&PostParams::default(), body)
         .map_err(kube::Error::BuildRequest)?;

@@ -56,6 +56,7 @@ impl Walker<'_> {
         let Some(dag) = &template.dag else {
             return NodePhase::Running;
         };
+        self.enter_boundary(&id, template);
         let mut depends = HashMap::new();
         for task in &dag.tasks {
             match DependsExpr::for_task(task.depends.as_deref(), &task.dependencies) {
@@ -109,6 +110,11 @@ impl Walker<'_> {
             })
             .collect();
         let phase = self.assess_dag(&id, &target_ids, fail_fast);
+        if !phase.is_fulfilled()
+            && let Some(failed) = self.leave_boundary(&id)
+        {
+            return failed;
+        }
         if phase.is_fulfilled() {
             let outbound: Vec<String> = target_ids
                 .iter()

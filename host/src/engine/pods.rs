@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::manifest::{self, BaseManifest, PodManifest};
 use super::walk::{Call, Walker};
 use super::{Action, PodPhase};
 use crate::naming;
@@ -80,6 +81,11 @@ impl Walker<'_> {
                 }
             }
         }
+        if let Some(timeout) = template.timeout.as_deref().filter(|t| !t.trim().is_empty())
+            && let Some(phase) = self.timeout(&id, template, timeout, &pod_name, &namespace)
+        {
+            return phase;
+        }
         if let Some(error) = self.observed.create_errors.get(&id) {
             let message = error.clone();
             return self.mark(&id, NodePhase::Error, Some(message));
@@ -94,10 +100,10 @@ impl Walker<'_> {
             }
             self.creates_left -= 1;
             match self.manifest_for(call, template, &pod_name, &namespace, &id, inputs) {
-                Ok(manifest) => self.actions.push(Action::CreatePod {
+                Ok(pod) => self.actions.push(Action::CreatePod {
                     node_id: id.clone(),
                     namespace,
-                    pod: Box::new(manifest),
+                    pod,
                 }),
                 Err(message) => return self.mark(&id, NodePhase::Error, Some(message)),
             }
@@ -150,7 +156,7 @@ impl Walker<'_> {
     }
 
     /// The pod manifest for a node: for a template with nothing to substitute and no inputs every
-    /// pod differs only in its name and node, so one base manifest is built and personalised.
+    /// pod differs only in its name and node, so one base manifest is encoded and personalised.
     fn manifest_for(
         &mut self,
         call: &Call,
@@ -159,32 +165,43 @@ impl Walker<'_> {
         namespace: &str,
         node_id: &str,
         inputs: &[(String, String)],
-    ) -> Result<Value, String> {
+    ) -> Result<PodManifest, String> {
+        let in_full = |walker: &Self| {
+            walker
+                .pod_manifest(call, template, pod_name, namespace, node_id, inputs)
+                .map(|pod| PodManifest::from_value(pod_name, &pod))
+        };
         if !inputs.is_empty() || self.is_tagged(&template.name) {
-            return self.pod_manifest(call, template, pod_name, namespace, node_id, inputs);
+            return in_full(self);
         }
         let key = (template.name.clone(), namespace.to_string());
-        let mut pod = match self.base_manifests.get(&key) {
-            Some(base) => base.clone(),
-            None => {
-                let base = self.pod_manifest(call, template, "", namespace, "", inputs)?;
-                self.base_manifests.insert(key, base.clone());
-                base
-            }
-        };
-        pod["metadata"]["name"] = json!(pod_name);
-        pod["metadata"]["annotations"][labels::NODE_ID] = json!(node_id);
-        pod["metadata"]["annotations"][labels::NODE_NAME] = json!(call.node_name);
-        if let Some(env) = pod["spec"]["containers"][0]["env"].as_array_mut() {
-            for var in env {
-                match var["name"].as_str() {
-                    Some("ARGO_NODE_ID") => var["value"] = json!(node_id),
-                    Some("ARGO_POD_NAME") => var["value"] = json!(pod_name),
-                    _ => {}
-                }
-            }
+        if !self.base_manifests.contains_key(&key) {
+            let placeholders = Call {
+                node_name: manifest::NODE_NAME.to_string(),
+                ..call.clone()
+            };
+            let pod = self.pod_manifest(
+                &placeholders,
+                template,
+                manifest::POD_NAME,
+                namespace,
+                manifest::NODE_ID,
+                inputs,
+            )?;
+            // Where `pod_manifest` puts them: the name and `ARGO_POD_NAME`, the node ID
+            // annotation and `ARGO_NODE_ID`, the node name annotation.
+            let uses = [
+                (manifest::POD_NAME, 2),
+                (manifest::NODE_ID, 2),
+                (manifest::NODE_NAME, 1),
+            ];
+            self.base_manifests
+                .insert(key.clone(), BaseManifest::new(&pod, uses));
         }
-        Ok(pod)
+        match self.base_manifests.get(&key).and_then(Option::as_ref) {
+            Some(base) => Ok(base.personalise(pod_name, node_id, &call.node_name)),
+            None => in_full(self),
+        }
     }
 
     /// The pod for a node: the template's container named `main`, the workflow's and template's
@@ -347,13 +364,21 @@ impl Walker<'_> {
         {
             pod_spec.insert("priorityClassName".into(), json!(p));
         }
-        if let Some(deadline) = &template.active_deadline_seconds {
-            let seconds: i64 = deadline.0.parse().map_err(|_| {
+        let mut deadline = match &template.active_deadline_seconds {
+            Some(d) => Some(d.0.parse::<i64>().map_err(|_| {
                 format!(
                     "template {:?}: activeDeadlineSeconds {:?} is not a number of seconds",
-                    template.name, deadline.0
+                    template.name, d.0
                 )
-            })?;
+            })?),
+            None => None,
+        };
+        // A `timeout` bounds the pod's run too (the time before it started is checked in `timeout`).
+        if let Some(timeout) = template.timeout.as_deref().filter(|t| !t.trim().is_empty()) {
+            let seconds = timeout_of(template, timeout)?.as_secs_f64().ceil() as i64;
+            deadline = Some(deadline.map_or(seconds, |d| d.min(seconds)));
+        }
+        if let Some(seconds) = deadline {
             pod_spec.insert("activeDeadlineSeconds".into(), json!(seconds));
         }
 
@@ -378,6 +403,56 @@ impl Walker<'_> {
         }
         Ok(json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": pod_spec}))
     }
+}
+
+impl Walker<'_> {
+    /// Argo's template `timeout`, counted from the node's start: a node still pending when it
+    /// passes fails (its pod, if any, is deleted); until then the walk wakes up at the deadline.
+    fn timeout(
+        &mut self,
+        id: &str,
+        template: &Template,
+        timeout: &str,
+        pod_name: &str,
+        namespace: &str,
+    ) -> Option<NodePhase> {
+        let limit = match timeout_of(template, timeout) {
+            Ok(limit) => limit,
+            Err(message) => return Some(self.mark(id, NodePhase::Error, Some(message))),
+        };
+        let pod = self.observed.pods.get(id);
+        if pod.is_some_and(|p| p.phase != PodPhase::Pending) {
+            return None;
+        }
+        let started = self.nodes.get(id)?.started_at.as_ref()?.0;
+        let deadline = started
+            .checked_add(jiff::SignedDuration::try_from(limit).unwrap_or(jiff::SignedDuration::MAX))
+            .unwrap_or(jiff::Timestamp::MAX);
+        if self.now <= deadline {
+            let left = self.now.duration_until(deadline).unsigned_abs();
+            self.requeue(left + std::time::Duration::from_millis(1));
+            return None;
+        }
+        let asked_before = self
+            .wf
+            .status
+            .as_ref()
+            .is_some_and(|s| s.nodes.contains_key(id));
+        if !pod.is_some_and(|p| p.deleting) && (pod.is_some() || asked_before) {
+            self.actions.push(Action::DeletePod {
+                node_id: id.to_string(),
+                namespace: namespace.to_string(),
+                name: pod.map_or_else(|| pod_name.to_string(), |p| p.name.clone()),
+            });
+        }
+        let message = format!("timeout: the node did not start within its timeout of {timeout}");
+        Some(self.mark(id, NodePhase::Failed, Some(message)))
+    }
+}
+
+fn timeout_of(template: &Template, timeout: &str) -> Result<std::time::Duration, String> {
+    super::retry::parse_duration(timeout)
+        .map_err(|e| format!("templates.{}.timeout: {e}", template.name))
 }
 
 /// The container's env with these variables set (replacing any of the same name).

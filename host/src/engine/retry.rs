@@ -66,6 +66,20 @@ impl Walker<'_> {
                 }
                 return self.mark(&id, phase, message);
             }
+            // `backoff.maxDuration` bounds the retries, from the first attempt's start.
+            let max_deadline = match self.max_duration_deadline(strategy, call, &local) {
+                Ok(d) => d,
+                Err(message) => return self.mark(&id, NodePhase::Error, Some(message)),
+            };
+            let give_up = |walker: &mut Self, message: &str| {
+                if let Some(node) = walker.nodes.get_mut(&id) {
+                    node.outputs = last_outputs.clone();
+                }
+                walker.mark(&id, phase, Some(message.to_string()))
+            };
+            if max_deadline.is_some_and(|d| self.now > d) {
+                return give_up(self, "Max duration limit exceeded");
+            }
             // Back off before the next attempt.
             match backoff(strategy, retried, &local) {
                 Err(message) => return self.mark(&id, NodePhase::Error, Some(message)),
@@ -78,6 +92,9 @@ impl Walker<'_> {
                     let due = finished
                         .checked_add(jiff::SignedDuration::try_from(wait).unwrap_or_default())
                         .unwrap_or(finished);
+                    if max_deadline.is_some_and(|d| due > d) {
+                        return give_up(self, "Backoff would exceed max duration limit");
+                    }
                     if self.now < due {
                         let left = Duration::try_from(due.duration_since(self.now)).unwrap_or(wait);
                         self.requeue(left);
@@ -96,6 +113,33 @@ impl Walker<'_> {
         }
     }
 
+    /// When `backoff.maxDuration` runs out: the first attempt's start plus the duration.
+    fn max_duration_deadline(
+        &self,
+        strategy: &RetryStrategy,
+        call: &Call,
+        scope: &Scope,
+    ) -> Result<Option<jiff::Timestamp>, String> {
+        let Some(max) = strategy
+            .backoff
+            .as_ref()
+            .and_then(|b| b.max_duration.as_ref())
+        else {
+            return Ok(None);
+        };
+        let text = substitute_str(max.as_str(), scope, Mode::Strict).map_err(|e| e.to_string())?;
+        let max =
+            parse_duration(&text).map_err(|e| format!("retryStrategy.backoff.maxDuration: {e}"))?;
+        let first = self.node_id(&format!("{}(0)", call.node_name));
+        let Some(started) = self.nodes.get(&first).and_then(|n| n.started_at.as_ref()) else {
+            return Ok(None);
+        };
+        let max = jiff::SignedDuration::try_from(max).unwrap_or(jiff::SignedDuration::MAX);
+        Ok(Some(
+            started.0.checked_add(max).unwrap_or(jiff::Timestamp::MAX),
+        ))
+    }
+
     fn attempt(&mut self, call: &Call, retry_id: &str, n: usize, scope: &Scope) -> NodePhase {
         let attempt = Call {
             node_name: format!("{}({n})", call.node_name),
@@ -103,7 +147,10 @@ impl Walker<'_> {
             attempt: true,
             ..call.clone()
         };
-        let phase = self.execute(&attempt, scope);
+        // Argo's `{{retries}}`: which attempt this is, from 0.
+        let mut local = scope.child();
+        local.insert("retries", n.to_string());
+        let phase = self.execute(&attempt, &local);
         let attempt_id = self.node_id(&attempt.node_name);
         self.add_child(retry_id, &attempt_id);
         phase

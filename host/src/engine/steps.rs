@@ -13,6 +13,7 @@ impl Walker<'_> {
         let Some(groups) = &template.steps else {
             return NodePhase::Running;
         };
+        self.enter_boundary(&id, template);
         let mut vars: Vec<(String, String)> = Vec::new();
         let mut previous: Vec<String> = Vec::new();
         for (i, group) in groups.iter().enumerate() {
@@ -53,7 +54,7 @@ impl Walker<'_> {
                 }
             }
             if running {
-                return NodePhase::Running;
+                return self.leave_boundary(&id).unwrap_or(NodePhase::Running);
             }
             if let Some((phase, message)) = failure {
                 self.mark(&group_id, phase, Some(message.clone()));

@@ -57,7 +57,7 @@ impl Harness {
         let pods: Vec<Value> = creates
             .into_iter()
             .filter_map(|a| match a {
-                Action::CreatePod { pod, .. } => Some(*pod),
+                Action::CreatePod { pod, .. } => Some(pod.to_value()),
                 _ => None,
             })
             .collect();
@@ -193,6 +193,13 @@ impl Harness {
             .into_iter()
             .collect::<std::collections::BTreeSet<_>>()
             .len()
+    }
+}
+
+/// The cluster reports these pods running.
+fn running(h: &mut Harness, pods: &[Value]) {
+    for pod in pods {
+        h.observe(pod, PodPhase::Running, None, Outputs::default());
     }
 }
 
@@ -451,11 +458,13 @@ spec:
   templates:
     - name: main
       retryStrategy: {limit: "3"}
-      container: {image: argoproj/argosay:v2, args: [exit, "1"]}
+      container: {image: argoproj/argosay:v2, args: [echo, "attempt {{retries}}"]}
 "#,
     );
     let attempts = std::cell::Cell::new(0);
-    let phase = h.run(&|_pod: &Value| {
+    let phase = h.run(&|pod: &Value| {
+        // Argo's `{{retries}}` counts the attempts from 0.
+        assert_eq!(user_args(pod)[1], format!("attempt {}", attempts.get()));
         attempts.set(attempts.get() + 1);
         if attempts.get() < 3 {
             (PodPhase::Failed, Some(1), Outputs::default())
@@ -581,6 +590,7 @@ spec:
 
 /// Shutdown, deadlines, suspension, pod GC and TTLs.
 mod lifecycle;
+mod parallelism;
 
 #[test]
 fn pods_of_one_template_are_each_personalised() {
@@ -796,4 +806,53 @@ spec:
         out.parameters[0].value.as_ref().unwrap().as_str(),
         "wf-job-x1"
     );
+}
+
+#[test]
+fn retries_stop_when_max_duration_runs_out() {
+    let mut h = Harness::new(
+        r#"
+spec:
+  entrypoint: flaky
+  templates:
+    - name: flaky
+      retryStrategy:
+        limit: "10"
+        backoff: {duration: "5s", maxDuration: "10s"}
+      container: {image: argoproj/argosay:v2, args: [exit, "1"]}
+"#,
+    );
+    let fail = |_: &Value| (PodPhase::Failed, Some(1), Outputs::default());
+    // Attempt 0 starts at t=0 and fails; attempt 1 starts 5 s after and fails; the next
+    // back-off would end past the 10 s budget, so the retry node gives up at once rather than
+    // wait for nothing.
+    assert_eq!(h.run(&fail), WorkflowPhase::Failed);
+    let retry = h.node("wf");
+    assert_eq!(
+        retry.message.as_deref(),
+        Some("Backoff would exceed max duration limit")
+    );
+    assert_eq!(retry.children.len(), 2, "{retry:#?}");
+}
+
+#[test]
+fn retries_stop_once_max_duration_has_passed() {
+    let mut h = Harness::new(
+        r#"
+spec:
+  entrypoint: flaky
+  templates:
+    - name: flaky
+      retryStrategy: {limit: "10", backoff: {maxDuration: "3s"}}
+      container: {image: argoproj/argosay:v2, args: [exit, "1"]}
+"#,
+    );
+    let fail = |_: &Value| (PodPhase::Failed, Some(1), Outputs::default());
+    assert_eq!(h.run(&fail), WorkflowPhase::Failed);
+    let retry = h.node("wf");
+    assert_eq!(
+        retry.message.as_deref(),
+        Some("Max duration limit exceeded")
+    );
+    assert!(retry.children.len() < 11, "{retry:#?}");
 }

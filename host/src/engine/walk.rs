@@ -53,7 +53,8 @@ pub(super) struct Walker<'a> {
     tagged: HashMap<&'a str, String>,
     /// Pod manifests of templates that need no substitution, built once per (template,
     /// namespace) and personalised per pod: the hot path of a wide fan-out.
-    pub(super) base_manifests: HashMap<(String, String), Value>,
+    /// `None`: the template's pods are built in full (see `BaseManifest::new`).
+    pub(super) base_manifests: HashMap<(String, String), Option<super::manifest::BaseManifest>>,
     /// Template invocations currently on the stack.
     depth: usize,
     pub(super) actions: Vec<Action>,
@@ -62,6 +63,8 @@ pub(super) struct Walker<'a> {
     pub(super) creates_left: usize,
     /// Shutdown, deadline and suspension: what holds or halts the walk.
     pub(super) control: Control,
+    /// The `parallelism` and `failFast` of the steps and DAG nodes walked (by node ID).
+    pub(super) limits: HashMap<String, super::parallelism::Limits>,
 }
 
 impl<'a> Walker<'a> {
@@ -127,6 +130,7 @@ impl<'a> Walker<'a> {
             requeue_after: None,
             creates_left,
             control,
+            limits: HashMap::new(),
         }
     }
 
@@ -289,6 +293,10 @@ impl<'a> Walker<'a> {
     }
 
     pub(super) fn add_child(&mut self, parent: &str, child: &str) {
+        // A child held back (suspension, parallelism) has no node yet: nothing to link.
+        if !self.nodes.contains_key(child) {
+            return;
+        }
         if let Some(node) = self.nodes.get_mut(parent)
             && !node.children.iter().any(|c| c == child)
         {
@@ -354,17 +362,25 @@ impl<'a> Walker<'a> {
         if let Some(phase) = self.phase_of(&id).filter(|p| p.is_fulfilled()) {
             return phase;
         }
-        if self.control.frozen && !self.nodes.contains_key(&id) {
-            // A suspended workflow starts nothing new; what already runs carries on.
-            return NodePhase::Pending;
+        if !self.nodes.contains_key(&id) {
+            // A suspended workflow starts nothing new (what already runs carries on), nor does
+            // a template whose `parallelism` is reached.
+            if self.control.frozen || !self.may_start(call) {
+                return NodePhase::Pending;
+            }
         }
         // Hot path: a pod node whose pod is observed only follows its pod; the template was
         // resolved and checked when the pod was created.
         if self.control.halt.is_none()
-            && self
-                .nodes
-                .get(&id)
-                .is_some_and(|n| n.type_ == NodeType::Pod)
+            && self.nodes.get(&id).is_some_and(|n| {
+                // A pending node with a `timeout` takes the full path, which checks it.
+                n.type_ == NodeType::Pod
+                    && (n.phase != NodePhase::Pending
+                        || self
+                            .templates
+                            .get(call.template.as_str())
+                            .is_none_or(|t| t.timeout.is_none()))
+            })
             && let Some(pod) = self.observed.pods.get(&id)
         {
             let pod = pod.clone();

@@ -23,12 +23,6 @@ fn fail_exits(pod: &Value) -> (PodPhase, Option<i32>, Outputs) {
     }
 }
 
-fn running(h: &mut Harness, pods: &[Value]) {
-    for pod in pods {
-        h.observe(pod, PodPhase::Running, None, Outputs::default());
-    }
-}
-
 fn name_of(pod: &Value) -> String {
     pod["metadata"]["name"].as_str().unwrap().to_string()
 }
@@ -630,4 +624,59 @@ fn stop_runs_the_exit_handler_and_terminate_does_not() {
             Some(format!("Stopped with strategy '{strategy}'").as_str())
         );
     }
+}
+
+#[test]
+fn a_template_timeout_bounds_the_pod_and_fails_a_node_still_pending() {
+    let mut h = Harness::new(&with_templates(
+        r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      timeout: 10s
+      activeDeadlineSeconds: 60
+      container: {image: argoproj/argosay:v2, args: [sleep, 30s]}
+"#,
+    ));
+    let pods = h.step();
+    assert_eq!(
+        pods[0]["spec"]["activeDeadlineSeconds"], 10,
+        "the shorter of timeout and activeDeadlineSeconds"
+    );
+    assert_eq!(h.requeue_after, Some(Duration::from_millis(10_001)));
+    h.observe(&pods[0], PodPhase::Pending, None, Outputs::default());
+    h.advance(5);
+    h.step();
+    assert_eq!(h.node("wf").phase, NodePhase::Pending);
+    h.advance(6);
+    h.step();
+    assert_eq!(h.deleted(), [name_of(&pods[0])]);
+    let node = h.node("wf");
+    assert_eq!(node.phase, NodePhase::Failed);
+    assert_eq!(
+        node.message.as_deref(),
+        Some("timeout: the node did not start within its timeout of 10s")
+    );
+    assert_eq!(h.phase(), Some(WorkflowPhase::Failed));
+}
+
+#[test]
+fn a_running_pod_is_left_to_the_kubelet_deadline() {
+    let mut h = Harness::new(&with_templates(
+        r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      timeout: 10s
+      container: {image: argoproj/argosay:v2, args: [sleep, 30s]}
+"#,
+    ));
+    let pods = h.step();
+    running(&mut h, &pods);
+    h.advance(30);
+    h.step();
+    assert!(h.deleted().is_empty());
+    assert_eq!(h.node("wf").phase, NodePhase::Running);
 }

@@ -46,9 +46,6 @@ fn template(out: &mut Vec<String>, t: &Template, reachable: bool) {
     }
     // Typed (so they round-trip) but not acted on yet: say so rather than ignore silently.
     let typed_unsupported = [
-        ("parallelism", t.parallelism.is_some()),
-        ("timeout", t.timeout.is_some()),
-        ("failFast", t.fail_fast.is_some()),
         (
             "retryStrategy.expression",
             t.retry_strategy
@@ -60,13 +57,6 @@ fn template(out: &mut Vec<String>, t: &Template, reachable: bool) {
             t.retry_strategy
                 .as_ref()
                 .is_some_and(|r| r.affinity.is_some()),
-        ),
-        (
-            "retryStrategy.backoff.maxDuration",
-            t.retry_strategy
-                .as_ref()
-                .and_then(|r| r.backoff.as_ref())
-                .is_some_and(|b| b.max_duration.is_some()),
         ),
     ];
     for (field, set) in typed_unsupported {

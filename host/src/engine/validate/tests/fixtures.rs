@@ -249,27 +249,13 @@ fn examples() -> Vec<(&'static str, Workflow)> {
 
 #[test]
 fn argo_examples_validate_and_warn_only_about_what_flotilla_ignores() {
-    // Fields these examples use that the engine does not act on yet: each must be reported.
-    let not_yet = [
-        "timeout",
-        "retryStrategy.backoff.maxDuration",
-        "resource",
-        "onExit",
-        "parallelism",
-        "failFast",
-    ];
+    // Every field these examples use is acted on: none earns a warning.
     for (name, wf) in examples() {
         let validated = validate(&wf).map_err(|e| e.0);
         let Ok(validated) = validated else {
             panic!("{name}: {validated:?}")
         };
-        for w in &validated.warnings {
-            assert!(
-                w.ends_with("is not supported by Flotilla and is ignored")
-                    && not_yet.iter().any(|f| w.contains(&format!(".{f} "))),
-                "{name}: unexpected warning {w}"
-            );
-        }
+        assert_eq!(validated.warnings, Vec::<String>::new(), "{name}");
     }
     let retries = examples()
         .into_iter()
@@ -277,9 +263,9 @@ fn argo_examples_validate_and_warn_only_about_what_flotilla_ignores() {
         .map(|(_, wf)| wf)
         .unwrap();
     assert_eq!(
-        validate(&retries).unwrap().warnings.len(),
-        2,
-        "timeout and maxDuration are reported"
+        validate(&retries).unwrap().warnings,
+        Vec::<String>::new(),
+        "timeout and maxDuration are acted on"
     );
 }
 

@@ -1,0 +1,102 @@
+//! A template's own `parallelism` and `failFast`.
+
+use super::*;
+
+#[test]
+fn dag_parallelism_starts_no_more_than_n_tasks_at_once() {
+    let mut h = Harness::new(
+        r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      parallelism: 2
+      dag:
+        tasks:
+          - {name: a, template: say}
+          - {name: b, template: say}
+          - {name: c, template: say}
+          - {name: d, template: say}
+    - name: say
+      container: {image: argoproj/argosay:v2}
+"#,
+    );
+    let first = h.step();
+    assert_eq!(first.len(), 2, "two of four tasks start");
+    running(&mut h, &first);
+    assert!(h.step().is_empty(), "none while both run");
+    let status = h.wf.status.as_ref().unwrap();
+    assert_eq!(status.nodes.len(), 3, "held-back tasks have no node yet");
+    assert!(
+        status
+            .nodes
+            .values()
+            .all(|n| n.children.iter().all(|c| status.nodes.contains_key(c))),
+        "no child link points at a node that does not exist"
+    );
+    h.observe(&first[0], PodPhase::Succeeded, Some(0), Outputs::default());
+    let next = h.step();
+    assert_eq!(next.len(), 1, "one finished, one more starts");
+    for pod in [&first[1], &next[0]] {
+        h.observe(pod, PodPhase::Succeeded, Some(0), Outputs::default());
+    }
+    assert_eq!(h.run(&succeed), WorkflowPhase::Succeeded);
+    assert_eq!(h.distinct_pods(), 4);
+}
+
+#[test]
+fn steps_parallelism_bounds_a_fan_out() {
+    let mut h = Harness::new(
+        r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      parallelism: 1
+      steps:
+        - - {name: each, template: say, withItems: [1, 2, 3]}
+    - name: say
+      container: {image: argoproj/argosay:v2}
+"#,
+    );
+    for _ in 0..3 {
+        let pods = h.step();
+        assert_eq!(pods.len(), 1, "one item at a time");
+        running(&mut h, &pods);
+        assert!(h.step().is_empty());
+        h.observe(&pods[0], PodPhase::Succeeded, Some(0), Outputs::default());
+    }
+    h.step();
+    assert_eq!(h.phase(), Some(WorkflowPhase::Succeeded));
+}
+
+#[test]
+fn fail_fast_fails_the_template_at_the_first_failed_child() {
+    let mut h = Harness::new(
+        r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      failFast: true
+      parallelism: 2
+      steps:
+        - - {name: each, template: say, withItems: [1, 2, 3, 4]}
+    - name: say
+      container: {image: argoproj/argosay:v2}
+"#,
+    );
+    let pods = h.step();
+    assert_eq!(pods.len(), 2);
+    running(&mut h, &pods);
+    h.step();
+    h.observe(&pods[0], PodPhase::Failed, Some(1), Outputs::default());
+    assert!(h.step().is_empty(), "nothing more starts");
+    let main = h.node("wf");
+    assert_eq!(main.phase, NodePhase::Failed);
+    assert_eq!(
+        main.message.as_deref(),
+        Some("template has failed or errored children and failFast enabled")
+    );
+    assert_eq!(h.phase(), Some(WorkflowPhase::Failed));
+}
