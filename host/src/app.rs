@@ -21,6 +21,10 @@ pub struct ControllerArgs {
     /// Watch workflows in this namespace only (default: all).
     #[arg(long, env = "ARGO_NAMESPACE")]
     pub namespace: Option<String>,
+    /// The namespace holding the controller's `rest-config` Secret and
+    /// `workflow-controller-authz` ConfigMap (in a pod: its own, from the downward API).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "argo")]
+    pub controller_namespace: String,
     /// The image pods run `flotilla executor` from.
     #[arg(long, env = "FLOTILLA_EXECUTOR_IMAGE")]
     pub executor_image: Option<String>,
@@ -46,6 +50,7 @@ pub async fn run_controller(args: ControllerArgs) -> Result<ExitCode> {
     }
     let config = ControllerConfig {
         namespace: args.namespace,
+        controller_namespace: args.controller_namespace,
         engine,
     };
     tracing::info!(cluster = ?args.cluster, instance_id = ?args.instance_id, "starting");

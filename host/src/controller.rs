@@ -3,8 +3,10 @@
 //! workflows; all decisions are the engine's.
 
 mod apply;
+mod config;
 mod observe;
 mod pod_view;
+mod remote;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -28,11 +30,24 @@ use crate::workflow::{Workflow, WorkflowTaskResult, labels};
 const WORKERS: u16 = 16;
 
 /// How the controller runs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ControllerConfig {
     /// Watch workflows in this namespace only (default: all namespaces).
     pub namespace: Option<String>,
+    /// Where the controller's own configuration lives: the `rest-config` Secret and the
+    /// `workflow-controller-authz` ConfigMap.
+    pub controller_namespace: String,
     pub engine: EngineConfig,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        ControllerConfig {
+            namespace: None,
+            controller_namespace: "argo".into(),
+            engine: EngineConfig::default(),
+        }
+    }
 }
 
 /// Why the controller stopped or a reconcile failed; the reconcile is retried.
@@ -48,6 +63,15 @@ pub enum ControllerError {
         "the Workflow CRD (workflows.argoproj.io) is not installed in the controller's cluster: {0}"
     )]
     MissingCrd(kube::Error),
+    #[error(
+        "other clusters are configured (Secret {namespace}/rest-config: {clusters}) but this controller has no cluster name: set ARGO_CLUSTER or --cluster"
+    )]
+    NoClusterName { namespace: String, clusters: String },
+    #[error("reading the controller's configuration in namespace {namespace}: {source}")]
+    Config {
+        namespace: String,
+        source: kube::Error,
+    },
 }
 
 pub(crate) struct Context {
@@ -58,6 +82,10 @@ pub(crate) struct Context {
     results: Store<WorkflowTaskResult>,
     engine: EngineConfig,
     recorder: Recorder,
+    /// Other clusters: the registry and the connections in use.
+    remotes: remote::Remotes,
+    /// The authorization policy in force.
+    access: parking_lot::RwLock<Arc<crate::authz::Authorizer>>,
     /// Pod creations refused for good, per workflow and node, so the engine can fail the node.
     /// Keyed by the workflow's uid: a new workflow of the same name starts clean.
     create_errors: Mutex<HashMap<String, BTreeMap<String, String>>>,
@@ -128,6 +156,21 @@ pub async fn run(
             instance: None,
         },
     );
+    let registry = config::load_registry(&client, &config.controller_namespace).await?;
+    if config.engine.cluster.is_none() && !registry.is_empty() {
+        let mut clusters: Vec<&str> = registry.clusters().collect();
+        if clusters.is_empty() {
+            clusters.push("(no usable key)");
+        }
+        return Err(ControllerError::NoClusterName {
+            namespace: config.controller_namespace.clone(),
+            clusters: clusters.join(", "),
+        });
+    }
+    let access = config::load_policy(&client, &config.controller_namespace).await?;
+    let (wake, mut woken) = tokio::sync::mpsc::unbounded_channel();
+    let remotes = remote::Remotes::new(pod_selector.clone(), wake);
+    remotes.set_registry(registry);
     let controller = Controller::new(workflows, watcher::Config::default().labels(&selector));
     let ctx = Arc::new(Context {
         client,
@@ -136,8 +179,16 @@ pub async fn run(
         results,
         engine: config.engine,
         recorder,
+        remotes,
+        access: parking_lot::RwLock::new(Arc::new(access)),
         create_errors: Mutex::new(HashMap::new()),
     });
+    let config_watch = tokio::spawn(config::watch(
+        ctx.clone(),
+        config.controller_namespace.clone(),
+    ));
+    // Remote watches wake workflows through this channel.
+    let remote_events = futures::stream::poll_fn(move |cx| woken.poll_recv(cx));
     info!(selector = %selector, "workflow controller starting");
     controller
         // Bounded work in flight: each reconcile may keep many creates going, and unbounded
@@ -149,6 +200,7 @@ pub async fn run(
         .watches_stream(result_stream, |r: WorkflowTaskResult| {
             workflow_of(r.labels(), r.namespace())
         })
+        .reconcile_on(remote_events)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
@@ -157,7 +209,24 @@ pub async fn run(
             }
         })
         .await;
+    config_watch.abort();
     Ok(())
+}
+
+/// The (cluster, namespace) pairs other than the controller's own cluster where this
+/// workflow's nodes run, and whether a node there is still unfulfilled (its pod must be seen
+/// before anything is decided).
+fn remote_scopes(wf: &Workflow, namespace: &str) -> HashMap<(String, String), bool> {
+    let mut scopes = HashMap::new();
+    for n in wf.status.iter().flat_map(|s| s.nodes.values()) {
+        let Some(cluster) = n.cluster.clone() else {
+            continue;
+        };
+        let ns = n.namespace.clone().unwrap_or_else(|| namespace.to_string());
+        let running = scopes.entry((cluster, ns)).or_insert(false);
+        *running |= !n.phase.is_fulfilled();
+    }
+    scopes
 }
 
 fn error_policy(_wf: Arc<Workflow>, error: &ControllerError, _ctx: Arc<Context>) -> Requeue {
@@ -194,7 +263,38 @@ async fn reconcile_inner(
         return Ok(Requeue::requeue(Duration::from_secs(1)));
     }
     let key = wf.metadata.uid.clone().unwrap_or_default();
-    let mut observed = observe::observe(&wf, &ctx.pods, &ctx.results);
+    // The remote caches this workflow's nodes are in, complete, or no decision yet: an absent
+    // pod must mean "not created", never "cannot see".
+    let mut remotes: HashMap<(String, String), Arc<remote::Remote>> = HashMap::new();
+    for ((cluster, ns), unfulfilled) in remote_scopes(&wf, &namespace) {
+        let ready =
+            match ctx.remotes.get(&cluster, &ns).await {
+                Ok(remote) => remote.ready().await.then_some(remote).ok_or_else(|| {
+                    format!("cluster {cluster:?} has not answered its first list yet")
+                }),
+                Err(e) => Err(e),
+            };
+        match ready {
+            Ok(remote) => {
+                remotes.insert((cluster, ns), remote);
+            }
+            // Only finished nodes there: decide without them (their pods' clean-up waits).
+            Err(message) if !unfulfilled => {
+                warn!(cluster = %cluster, namespace = %ns, problem = %message, "cannot see the workflow's finished pods there");
+            }
+            Err(message) => {
+                warn!(cluster = %cluster, namespace = %ns, problem = %message, "cannot observe the workflow's pods there yet");
+                return Ok(Requeue::requeue(Duration::from_secs(5)));
+            }
+        }
+    }
+    let mut observed = observe::observe(&wf, |cluster, ns| match cluster {
+        None => Some((&ctx.pods, &ctx.results)),
+        Some(c) => remotes
+            .get(&(c.to_string(), ns.to_string()))
+            .map(|r| (&r.pods, &r.results)),
+    });
+    observed.access = Some(ctx.access.read().clone());
     observed.create_errors = ctx
         .create_errors
         .lock()

@@ -13,6 +13,7 @@ mod gc;
 mod lifecycle;
 mod manifest;
 mod parallelism;
+mod placement;
 mod pods;
 mod retry;
 mod steps;
@@ -97,9 +98,18 @@ pub struct ObservedResult {
     pub message: Option<String>,
 }
 
+/// Whether a workflow may create in a cluster and namespace: the controller's Casbin policy
+/// (`crate::authz`). Subject and object are `<cluster>:<namespace>`.
+pub trait Access: Send + Sync + std::fmt::Debug {
+    fn allows(&self, subject: &str, object: &str) -> bool;
+}
+
 /// Everything the controller observed for one workflow, keyed by node ID.
 #[derive(Debug, Clone, Default)]
 pub struct Observed {
+    /// The authorization policy in force; `None` allows only the workflow's own cluster and
+    /// namespace (the default model with an empty policy).
+    pub access: Option<std::sync::Arc<dyn Access>>,
     pub pods: BTreeMap<String, ObservedPod>,
     pub results: BTreeMap<String, ObservedResult>,
     /// Pod creations the API server refused for good (403, 422…), with the reason.
@@ -115,12 +125,15 @@ pub enum Action {
     /// Create this pod (idempotent: the name is deterministic).
     CreatePod {
         node_id: String,
+        /// The cluster to create it in: `None` is the controller's own.
+        cluster: Option<String>,
         namespace: String,
         pod: PodManifest,
     },
     /// Delete a pod (shutdown, deadline, pod GC).
     DeletePod {
         node_id: String,
+        cluster: Option<String>,
         namespace: String,
         name: String,
     },
@@ -128,6 +141,7 @@ pub enum Action {
     /// patch of its labels), as Argo does.
     LabelPodCompleted {
         node_id: String,
+        cluster: Option<String>,
         namespace: String,
         name: String,
     },
@@ -361,6 +375,7 @@ fn abort(
         {
             actions.push(Action::DeletePod {
                 node_id: node.id.clone(),
+                cluster: node.cluster.clone(),
                 namespace: node
                     .namespace
                     .clone()

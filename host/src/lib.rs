@@ -5,7 +5,9 @@
 //! (`flotilla-sim`) is used only by the sandbox (`flotilla dev`), `flotilla sim …` and tests.
 
 pub mod app;
+pub mod authz;
 pub mod cli;
+pub mod clusters;
 pub mod commands;
 pub mod controller;
 pub mod credentials;

@@ -22,6 +22,29 @@ pub const PRIMARY: &[(&str, &str)] = &[
     ),
 ];
 
+/// Manifests for a remote cluster (the quick start's `manifests/quick-start/cluster-1`, its
+/// kustomization's resources in order), applied in the namespace pods run in.
+pub const REMOTE: &[(&str, &str)] = &[
+    (
+        "manifests/base/crds.yaml",
+        include_str!("../../manifests/base/crds.yaml"),
+    ),
+    (
+        "manifests/quick-start/cluster-1/controller-rbac.yaml",
+        include_str!("../../manifests/quick-start/cluster-1/controller-rbac.yaml"),
+    ),
+    (
+        "manifests/quick-start/cluster-1/executor-rbac.yaml",
+        include_str!("../../manifests/quick-start/cluster-1/executor-rbac.yaml"),
+    ),
+];
+
+/// The quick start's authorization policy for cluster-0 (the design's example policy).
+pub const QUICK_START_AUTHZ: (&str, &str) = (
+    "manifests/quick-start/cluster-0/workflow-controller-authz.yaml",
+    include_str!("../../manifests/quick-start/cluster-0/workflow-controller-authz.yaml"),
+);
+
 /// Why a manifest could not be applied; names the file and the object.
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {

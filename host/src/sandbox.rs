@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
+use base64::Engine as _;
 use flotilla_sim::{ClusterConfig, SimCluster, kubeconfig};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, PostParams};
@@ -77,6 +78,37 @@ impl Sandbox {
         install(&self.primary().client()?).await
     }
 
+    /// Enrolls every other cluster as the multi-cluster quick start does (its manifests in the
+    /// remote `default` namespace, a `rest-config` key `CLUSTER.default` in cluster-0) and puts
+    /// the quick start's authorization policy in place. Returns the keys added.
+    pub async fn enroll_remotes(&self) -> Result<Vec<String>> {
+        let primary = self.primary().client()?;
+        let (file, yaml) = crate::manifests::QUICK_START_AUTHZ;
+        crate::manifests::apply_yaml(&primary, file, yaml, WORKFLOW_NAMESPACE).await?;
+        let mut keys = Vec::new();
+        for remote in self.clusters.iter().skip(1) {
+            let cluster = crate::clusters::enroll::RemoteCluster {
+                name: remote.name().to_string(),
+                server: remote.url().to_string(),
+                ca_data: remote
+                    .ca_pem()
+                    .map(|pem| base64::engine::general_purpose::STANDARD.encode(pem)),
+            };
+            let key = crate::clusters::enroll::enroll(
+                &primary,
+                WORKFLOW_NAMESPACE,
+                &remote.client()?,
+                &cluster,
+                "default",
+                Duration::from_secs(24 * 3600),
+            )
+            .await
+            .with_context(|| format!("enrolling {}", remote.name()))?;
+            keys.push(key);
+        }
+        Ok(keys)
+    }
+
     /// Runs the controller against the primary cluster until the returned handle is dropped.
     pub fn start_controller(&self) -> Result<ControllerHandle> {
         Ok(spawn_controller(
@@ -106,11 +138,11 @@ pub async fn install(client: &kube::Client) -> Result<()> {
 /// Runs a controller in this process for the cluster `client` talks to, named `cluster`.
 pub fn spawn_controller(client: kube::Client, cluster: &str) -> ControllerHandle {
     let config = ControllerConfig {
-        namespace: None,
         engine: EngineConfig {
             cluster: Some(cluster.to_string()),
             ..EngineConfig::default()
         },
+        ..ControllerConfig::default()
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -186,6 +218,14 @@ pub async fn run(args: DevArgs) -> Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    let keys = sandbox.enroll_remotes().await?;
+    if !keys.is_empty() {
+        println!(
+            "enrolled: rest-config keys {} in cluster-0, the quick-start policy in {}",
+            keys.join(", "),
+            crate::manifests::QUICK_START_AUTHZ.0
+        );
+    }
     let _controller = sandbox.start_controller()?;
     println!("controller: running against cluster-0");
 

@@ -138,18 +138,36 @@ fn dev_runs_an_argo_example_to_success() {
 }
 
 #[test]
-fn dev_reports_why_the_seed_example_cannot_run_yet() {
-    // The default workflow is the later seed's multi-cluster example; until the multi-cluster
-    // layer lands it must fail with a message that says so, naming the template and cluster.
+fn dev_runs_the_seed_example_in_cluster_1() {
+    // The default workflow is the later design's example: its only template runs in cluster-1's
+    // `default` namespace, enrolled and authorized as the design's quick start does.
     let out = dev(&[], "seed");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stderr.contains("examples/multi-cluster.yaml"),
-        "names the workflow: {stderr}"
+        out.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stderr.contains(r#"template "main" runs in cluster "cluster-1""#),
-        "{stderr}"
+        stdout.contains("enrolled: rest-config keys cluster-1.default in cluster-0"),
+        "{stdout}"
+    );
+    let summary: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("workflow main-"))
+        .collect();
+    assert!(
+        summary.first().is_some_and(|l| l.ends_with("Succeeded")),
+        "{stdout}"
+    );
+    let row = summary
+        .iter()
+        .find(|l| l.trim_start().starts_with("main-"))
+        .unwrap_or_else(|| panic!("the node is in the summary: {stdout}"));
+    let columns: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        columns[1..4],
+        ["Succeeded", "cluster-1", "default"],
+        "{row}"
     );
 }

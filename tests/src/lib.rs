@@ -102,8 +102,12 @@ impl Env {
         let api: kube::Api<flotilla::workflow::Workflow> =
             kube::Api::namespaced(client, &wf.namespace().unwrap_or_default());
         let name = wf.name_any();
-        wait_for(&format!("workflow {name} to finish"), timeout, || async {
+        let last = std::sync::Mutex::new(String::new());
+        let finished = wait_for(&format!("workflow {name} to finish"), timeout, || async {
             let current = api.get(&name).await?;
+            if let Ok(mut last) = last.lock() {
+                *last = describe(&current);
+            }
             let done = current
                 .status
                 .as_ref()
@@ -111,7 +115,54 @@ impl Env {
                 .is_some_and(|p| p.is_finished());
             Ok(done.then_some(current))
         })
-        .await
+        .await;
+        let last = last.lock().map(|l| l.clone()).unwrap_or_default();
+        finished.with_context(|| format!("last seen: {last}"))
+    }
+
+    /// Enrolls `cluster-1`'s `namespace` as the quick start does: its manifests there, and a
+    /// `rest-config` key `cluster-1.NAMESPACE` in cluster-0's `argo` namespace. The server and
+    /// CA come from the kubeconfig, so this works on real clusters as on simulated ones.
+    pub async fn enroll(&self, namespace: &str) -> Result<String> {
+        let kc = kube::config::Kubeconfig::read_from(&self.kubeconfig)?;
+        let context = kc
+            .contexts
+            .iter()
+            .find(|c| c.name == "cluster-1")
+            .and_then(|c| c.context.clone())
+            .context("the kubeconfig has no context cluster-1")?;
+        let cluster = kc
+            .clusters
+            .iter()
+            .find(|c| c.name == context.cluster)
+            .and_then(|c| c.cluster.clone())
+            .context("the kubeconfig has no cluster for context cluster-1")?;
+        let remote = flotilla::clusters::enroll::RemoteCluster {
+            name: "cluster-1".into(),
+            server: cluster.server.context("cluster-1 has no server")?,
+            ca_data: cluster.certificate_authority_data,
+        };
+        let key = flotilla::clusters::enroll::enroll(
+            &self.client("cluster-0").await?,
+            "argo",
+            &self.client("cluster-1").await?,
+            &remote,
+            namespace,
+            Duration::from_secs(3600),
+        )
+        .await?;
+        Ok(key)
+    }
+
+    /// Puts `policy.csv` in place (with the default model) through kubectl.
+    pub fn set_policy(&self, policy: &str) -> Result<()> {
+        let indented: String = policy.lines().map(|l| format!("    {l}\n")).collect();
+        let manifest = format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: workflow-controller-authz, namespace: argo}}\ndata:\n  policy.csv: |\n{indented}"
+        );
+        self.kubectl("cluster-0")
+            .ok_with(&["apply", "-f", "-"], Some(&manifest))?;
+        Ok(())
     }
 
     /// `kubectl --kubeconfig … --context …` ready for arguments.
@@ -265,6 +316,26 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// A workflow's phase and its nodes' phases and messages, one line.
+fn describe(wf: &flotilla::workflow::Workflow) -> String {
+    let Some(status) = &wf.status else {
+        return "no status".into();
+    };
+    let nodes: Vec<String> = status
+        .nodes
+        .values()
+        .map(|n| {
+            format!(
+                "{} {} {}",
+                n.display_name,
+                n.phase,
+                n.message.as_deref().unwrap_or_default()
+            )
+        })
+        .collect();
+    format!("{:?}; nodes: {}", status.phase, nodes.join("; "))
 }
 
 /// How long an end-to-end test waits for a workflow to finish.

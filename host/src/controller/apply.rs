@@ -33,9 +33,10 @@ pub(super) async fn apply(
             match &actions[i] {
                 Action::CreatePod {
                     node_id,
+                    cluster,
                     namespace,
                     pod,
-                } => create_pod(ctx, node_id, namespace, pod).await,
+                } => create_pod(ctx, node_id, cluster.as_deref(), namespace, pod).await,
                 _ => Ok(None),
             }
         }))
@@ -52,9 +53,15 @@ pub(super) async fn apply(
         match action {
             Action::CreatePod { .. } => {}
             Action::DeletePod {
-                namespace, name, ..
+                cluster,
+                namespace,
+                name,
+                ..
             } => {
-                let api: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
+                let Some(client) = reachable(ctx, cluster.as_deref(), namespace).await else {
+                    continue;
+                };
+                let api: Api<Pod> = Api::namespaced(client, namespace);
                 match api.delete(name, &DeleteParams::default()).await {
                     Ok(_) => {}
                     Err(kube::Error::Api(s)) if s.code == 404 => {}
@@ -62,9 +69,15 @@ pub(super) async fn apply(
                 }
             }
             Action::LabelPodCompleted {
-                namespace, name, ..
+                cluster,
+                namespace,
+                name,
+                ..
             } => {
-                let api: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
+                let Some(client) = reachable(ctx, cluster.as_deref(), namespace).await else {
+                    continue;
+                };
+                let api: Api<Pod> = Api::namespaced(client, namespace);
                 let patch = serde_json::json!({"metadata": {"labels": {crate::workflow::labels::COMPLETED: "true"}}});
                 match api
                     .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
@@ -101,6 +114,34 @@ pub(super) async fn apply(
     Ok(refused)
 }
 
+/// The client for a cluster (`None`: the controller's own).
+async fn client_for(
+    ctx: &Context,
+    cluster: Option<&str>,
+    namespace: &str,
+) -> Result<kube::Client, String> {
+    match cluster {
+        None => Ok(ctx.client.clone()),
+        Some(cluster) => ctx
+            .remotes
+            .get(cluster, namespace)
+            .await
+            .map(|r| r.client.clone()),
+    }
+}
+
+/// The client for a deletion or label in `cluster`; `None` (logged) when there is none now: the
+/// pod stays observed, so a later reconcile tries again.
+async fn reachable(ctx: &Context, cluster: Option<&str>, namespace: &str) -> Option<kube::Client> {
+    match client_for(ctx, cluster, namespace).await {
+        Ok(client) => Some(client),
+        Err(e) => {
+            warn!(cluster = ?cluster, namespace = %namespace, problem = %e, "cannot reach the pod's cluster; will retry");
+            None
+        }
+    }
+}
+
 /// Creates one pod; `Ok(Some((node, reason)))` when the API server refuses it for good.
 ///
 /// The engine's manifest is sent as it is: decoding it into a typed `Pod` only to encode it again
@@ -108,15 +149,21 @@ pub(super) async fn apply(
 async fn create_pod(
     ctx: &Context,
     node_id: &str,
+    cluster: Option<&str>,
     namespace: &str,
     pod: &PodManifest,
 ) -> Result<Option<(String, String)>, kube::Error> {
     let name = pod.name();
+    let client = match client_for(ctx, cluster, namespace).await {
+        Ok(client) => client,
+        // No credentials for the target: the node fails saying why (and which Secret key).
+        Err(message) => return Ok(Some((node_id.to_string(), message))),
+    };
     let body = pod.json().as_bytes().to_vec();
     let request = kube::core::Request::new(format!("/api/v1/namespaces/{namespace}/pods"))
         .create(&PostParams::default(), body)
         .map_err(kube::Error::BuildRequest)?;
-    match ctx.client.request_text(request).await {
+    match client.request_text(request).await {
         Ok(_) => Ok(None),
         // Created by an earlier reconcile whose observation has not arrived yet.
         Err(kube::Error::Api(s)) if s.code == 409 => Ok(None),

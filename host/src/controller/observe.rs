@@ -23,12 +23,15 @@ fn belongs(
             == Some(namespace)
 }
 
+/// The watch caches of one cluster.
+pub(super) type Caches<'a> = (&'a Store<WorkflowPod>, &'a Store<WorkflowTaskResult>);
+
 /// Looks up each pod node's pod and task result by their deterministic names, so a reconcile
-/// costs as much as the workflow has nodes, not as many pods as the cluster runs.
-pub(super) fn observe(
+/// costs as much as the workflow has nodes, not as many pods as the cluster runs. `caches`
+/// gives the caches for a node's cluster (`None`: the controller's own) and namespace.
+pub(super) fn observe<'a>(
     wf: &Workflow,
-    pods: &Store<WorkflowPod>,
-    results: &Store<WorkflowTaskResult>,
+    caches: impl Fn(Option<&str>, &str) -> Option<Caches<'a>>,
 ) -> Observed {
     let name = wf.name_any();
     let namespace = wf.namespace().unwrap_or_default();
@@ -45,6 +48,9 @@ pub(super) fn observe(
         let ns = node.namespace.as_deref().unwrap_or(&namespace);
         let template = node.template_name.as_deref().unwrap_or_default();
         let pod_name = naming::pod_name(&name, &node.name, template, format);
+        let Some((pods, results)) = caches(node.cluster.as_deref(), ns) else {
+            continue;
+        };
         if let Some(pod) = pods.get(&ObjectRef::new(&pod_name).within(ns))
             && belongs(pod.labels(), Some(ns), &name, &namespace)
             && pod.annotations().get(labels::NODE_ID) == Some(&node.id)

@@ -167,6 +167,7 @@ pub(super) fn pods(
         {
             out.actions.push(Action::DeletePod {
                 node_id: node_id.clone(),
+                cluster: node.cluster.clone(),
                 namespace,
                 name: pod.name.clone(),
             });
@@ -175,6 +176,7 @@ pub(super) fn pods(
         if pod_labels.get(labels::COMPLETED).map(String::as_str) != Some("true") {
             out.actions.push(Action::LabelPodCompleted {
                 node_id: node_id.clone(),
+                cluster: node.cluster.clone(),
                 namespace,
                 name: pod.name.clone(),
             });

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::manifest::{self, BaseManifest, PodManifest};
+use super::placement::Placement;
 use super::walk::{Call, Walker};
 use super::{Action, PodPhase};
 use crate::naming;
@@ -20,32 +21,11 @@ impl Walker<'_> {
         let id = self.ensure_node(call, NodeType::Pod, NodePhase::Pending);
         let pod_name =
             naming::pod_name(&self.wf_name, &call.node_name, &template.name, self.format);
-        let namespace = template
-            .namespace
-            .clone()
-            .unwrap_or_else(|| self.namespace.clone());
-        match template.cluster() {
-            Ok(Some(cluster)) if Some(cluster) != self.config.cluster.as_deref() => {
-                let message = format!(
-                    "template {:?} runs in cluster {cluster:?}: templates in other clusters are not supported by this build yet",
-                    template.name
-                );
-                return self.mark(&id, NodePhase::Error, Some(message));
-            }
-            Err((a, b)) => {
-                let message = format!(
-                    "template {:?}: cluster {a:?} and clusterName {b:?} disagree; set one",
-                    template.name
-                );
-                return self.mark(&id, NodePhase::Error, Some(message));
-            }
-            Ok(_) => {}
-        }
-        if namespace != self.namespace
-            && let Some(node) = self.nodes.get_mut(&id)
-        {
-            node.namespace = Some(namespace.clone());
-        }
+        let place = match self.place(&id, template) {
+            Ok(place) => place,
+            Err((phase, message)) => return self.mark(&id, phase, Some(message)),
+        };
+        let namespace = place.namespace.clone();
         if let Some(halt) = &self.control.halt {
             // Argo's execution control: a pod that has not finished is deleted and its node
             // fails; a node whose pod never started fails without one.
@@ -56,6 +36,7 @@ impl Walker<'_> {
                     if !pod.deleting {
                         self.actions.push(Action::DeletePod {
                             node_id: id.clone(),
+                            cluster: place.cluster,
                             namespace,
                             name: pod.name.clone(),
                         });
@@ -73,6 +54,7 @@ impl Walker<'_> {
                     if asked_before {
                         self.actions.push(Action::DeletePod {
                             node_id: id.clone(),
+                            cluster: place.cluster,
                             namespace,
                             name: pod_name,
                         });
@@ -82,7 +64,7 @@ impl Walker<'_> {
             }
         }
         if let Some(timeout) = template.timeout.as_deref().filter(|t| !t.trim().is_empty())
-            && let Some(phase) = self.timeout(&id, template, timeout, &pod_name, &namespace)
+            && let Some(phase) = self.timeout(&id, template, timeout, &pod_name, &place)
         {
             return phase;
         }
@@ -98,10 +80,14 @@ impl Walker<'_> {
             if self.creates_left == 0 {
                 return NodePhase::Pending;
             }
+            if let Err(denied) = self.authorize(&place) {
+                return self.mark(&id, NodePhase::Failed, Some(denied));
+            }
             self.creates_left -= 1;
-            match self.manifest_for(call, template, &pod_name, &namespace, &id, inputs) {
+            match self.manifest_for(call, template, &pod_name, &place, &id, inputs) {
                 Ok(pod) => self.actions.push(Action::CreatePod {
                     node_id: id.clone(),
+                    cluster: place.cluster,
                     namespace,
                     pod,
                 }),
@@ -162,19 +148,23 @@ impl Walker<'_> {
         call: &Call,
         template: &Template,
         pod_name: &str,
-        namespace: &str,
+        place: &Placement,
         node_id: &str,
         inputs: &[(String, String)],
     ) -> Result<PodManifest, String> {
         let in_full = |walker: &Self| {
             walker
-                .pod_manifest(call, template, pod_name, namespace, node_id, inputs)
+                .pod_manifest(call, template, pod_name, place, node_id, inputs)
                 .map(|pod| PodManifest::from_value(pod_name, &pod))
         };
         if !inputs.is_empty() || self.is_tagged(&template.name) {
             return in_full(self);
         }
-        let key = (template.name.clone(), namespace.to_string());
+        let key = (
+            template.name.clone(),
+            place.cluster.clone(),
+            place.namespace.clone(),
+        );
         if !self.base_manifests.contains_key(&key) {
             let placeholders = Call {
                 node_name: manifest::NODE_NAME.to_string(),
@@ -184,7 +174,7 @@ impl Walker<'_> {
                 &placeholders,
                 template,
                 manifest::POD_NAME,
-                namespace,
+                place,
                 manifest::NODE_ID,
                 inputs,
             )?;
@@ -211,10 +201,11 @@ impl Walker<'_> {
         call: &Call,
         template: &Template,
         pod_name: &str,
-        namespace: &str,
+        place: &Placement,
         node_id: &str,
         inputs: &[(String, String)],
     ) -> Result<Value, String> {
+        let namespace = place.namespace.as_str();
         let spec = &self.wf.spec;
         let mut main: Map<String, Value> = match (&template.container, &template.script) {
             (Some(Value::Object(c)), _) => c.clone(),
@@ -249,9 +240,11 @@ impl Walker<'_> {
         };
         main.insert("name".into(), json!("main"));
         let wf_uid = self.wf.metadata.uid.as_deref().unwrap_or_default();
+        let own_cluster = self.config.cluster.as_deref().unwrap_or_default();
         let env_pairs = [
             ("ARGO_WORKFLOW_NAME", self.wf_name.as_str()),
             ("ARGO_WORKFLOW_NAMESPACE", self.namespace.as_str()),
+            ("ARGO_WORKFLOW_CLUSTER", own_cluster),
             ("ARGO_WORKFLOW_UID", wf_uid),
             ("ARGO_NODE_ID", node_id),
             ("ARGO_POD_NAME", pod_name),
@@ -285,6 +278,9 @@ impl Walker<'_> {
         pod_labels.insert(labels::WORKFLOW.into(), json!(self.wf_name));
         pod_labels.insert(labels::COMPLETED.into(), json!("false"));
         pod_labels.insert(labels::WORKFLOW_NAMESPACE.into(), json!(self.namespace));
+        if let Some(own) = &self.config.cluster {
+            pod_labels.insert(labels::WORKFLOW_CLUSTER.into(), json!(own));
+        }
         if let Some(id) = &self.config.instance_id {
             pod_labels.insert(labels::CONTROLLER_INSTANCE_ID.into(), json!(id));
         }
@@ -388,8 +384,9 @@ impl Walker<'_> {
             "labels": pod_labels,
             "annotations": annotations,
         });
-        // An owner reference only where Kubernetes can honour it: same namespace (and cluster).
-        if namespace == self.namespace
+        // An owner reference only where Kubernetes can honour it: same cluster and namespace.
+        if place.cluster.is_none()
+            && namespace == self.namespace
             && let Some(uid) = &self.wf.metadata.uid
         {
             metadata["ownerReferences"] = json!([{
@@ -414,7 +411,7 @@ impl Walker<'_> {
         template: &Template,
         timeout: &str,
         pod_name: &str,
-        namespace: &str,
+        place: &Placement,
     ) -> Option<NodePhase> {
         let limit = match timeout_of(template, timeout) {
             Ok(limit) => limit,
@@ -441,7 +438,8 @@ impl Walker<'_> {
         if !pod.is_some_and(|p| p.deleting) && (pod.is_some() || asked_before) {
             self.actions.push(Action::DeletePod {
                 node_id: id.to_string(),
-                namespace: namespace.to_string(),
+                cluster: place.cluster.clone(),
+                namespace: place.namespace.clone(),
                 name: pod.map_or_else(|| pod_name.to_string(), |p| p.name.clone()),
             });
         }

@@ -1,6 +1,7 @@
 //! The engine against Argo-shaped workflows, with no server: a small harness plays the part of
 //! the cluster (pods appear when created and finish as each test says).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -17,6 +18,8 @@ struct Harness {
     config: EngineConfig,
     now: jiff::Timestamp,
     created: Vec<Value>,
+    /// The cluster each created pod was asked for in, by pod name (`None`: the controller's).
+    created_in: BTreeMap<String, Option<String>>,
     /// The last reconcile's actions other than pod creations, and its requeue.
     others: Vec<Action>,
     requeue_after: Option<Duration>,
@@ -39,6 +42,7 @@ impl Harness {
             config: EngineConfig::default(),
             now: jiff::Timestamp::from_second(1_800_000_000).unwrap(),
             created: Vec::new(),
+            created_in: BTreeMap::new(),
             others: Vec::new(),
             requeue_after: None,
         }
@@ -57,7 +61,10 @@ impl Harness {
         let pods: Vec<Value> = creates
             .into_iter()
             .filter_map(|a| match a {
-                Action::CreatePod { pod, .. } => Some(pod.to_value()),
+                Action::CreatePod { pod, cluster, .. } => {
+                    self.created_in.insert(pod.name().to_string(), cluster);
+                    Some(pod.to_value())
+                }
                 _ => None,
             })
             .collect();
@@ -558,36 +565,8 @@ spec:
     );
 }
 
-#[test]
-fn a_template_in_another_cluster_is_refused_clearly_until_multi_cluster_lands() {
-    let mut h = Harness::new(
-        r#"
-spec:
-  entrypoint: main
-  templates:
-    - name: main
-      cluster: cluster-1
-      namespace: default
-      container: {image: argoproj/argosay:v2}
-"#,
-    );
-    h.config.cluster = Some("cluster-0".into());
-    h.step();
-    assert_eq!(h.phase(), Some(WorkflowPhase::Error));
-    let message =
-        h.wf.status
-            .as_ref()
-            .unwrap()
-            .message
-            .clone()
-            .unwrap_or_default();
-    assert!(
-        message.contains(r#"runs in cluster "cluster-1""#),
-        "{message}"
-    );
-    assert!(h.created.is_empty());
-}
-
+/// Templates in other clusters and namespaces.
+mod clusters;
 /// Shutdown, deadlines, suspension, pod GC and TTLs.
 mod lifecycle;
 mod parallelism;

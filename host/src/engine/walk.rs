@@ -32,6 +32,9 @@ pub(super) struct Call {
     pub(super) attempt: bool,
 }
 
+/// A base manifest's template, cluster and namespace.
+type ManifestKey = (String, Option<String>, String);
+
 /// The phases a walk ends with: the entrypoint's node, and the exit handler's once it runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Outcome {
@@ -54,7 +57,7 @@ pub(super) struct Walker<'a> {
     /// Pod manifests of templates that need no substitution, built once per (template,
     /// namespace) and personalised per pod: the hot path of a wide fan-out.
     /// `None`: the template's pods are built in full (see `BaseManifest::new`).
-    pub(super) base_manifests: HashMap<(String, String), Option<super::manifest::BaseManifest>>,
+    pub(super) base_manifests: HashMap<ManifestKey, Option<super::manifest::BaseManifest>>,
     /// Template invocations currently on the stack.
     depth: usize,
     pub(super) actions: Vec<Action>,

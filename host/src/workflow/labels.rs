@@ -23,3 +23,6 @@ pub const POD_NAME_FORMAT: &str = "workflows.argoproj.io/pod-name-format";
 /// On pods and task results: the namespace of the workflow they belong to (they may run in
 /// another namespace or cluster, where an owner reference cannot point back).
 pub const WORKFLOW_NAMESPACE: &str = "flotilla.dev/workflow-namespace";
+/// On pods and task results: the cluster of the workflow (the controller's `ARGO_CLUSTER`), so a
+/// pod in another cluster names where its workflow lives.
+pub const WORKFLOW_CLUSTER: &str = "flotilla.dev/workflow-cluster";

@@ -1,0 +1,236 @@
+//! Which workflows may create pods and resources where: a Casbin policy, in the format of the
+//! multi-cluster design. The subject is `<controller's cluster>:<workflow namespace>`, the
+//! object `<target cluster>:<target namespace>`; the default model allows a workflow its own
+//! cluster and namespace and the policy grants the rest.
+//!
+//! The model and policy come from ConfigMap `workflow-controller-authz` (keys `model.conf` and
+//! `policy.csv`). An [`Authorizer`] is immutable: a reload builds a new one (so its decision
+//! cache starts empty), and one that fails to build leaves the last good one in place.
+
+use std::collections::HashMap;
+
+use casbin::{CoreApi, DefaultModel, Enforcer, Model, StringAdapter};
+use parking_lot::Mutex;
+
+/// The ConfigMap holding the model and policy, in the controller's namespace.
+pub const CONFIG_MAP: &str = "workflow-controller-authz";
+pub const MODEL_KEY: &str = "model.conf";
+pub const POLICY_KEY: &str = "policy.csv";
+
+/// The design's model: a workflow may use its own cluster and namespace, and whatever the
+/// policy grants (`keyMatch`, so `*` matches any suffix).
+pub const DEFAULT_MODEL: &str = "[request_definition]
+r = sub, obj
+
+[policy_definition]
+p = sub, obj
+
+[policy_effect]
+e = some(where (p.eft == allow))
+
+[matchers]
+m = r.sub == r.obj || keyMatch(r.sub, p.sub) && keyMatch(r.obj, p.obj)
+";
+
+/// Why a model or policy cannot be used; names the ConfigMap key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthzError {
+    #[error("ConfigMap {CONFIG_MAP} key {MODEL_KEY}: {0}")]
+    Model(String),
+    #[error("ConfigMap {CONFIG_MAP} key {POLICY_KEY}: {0}")]
+    Policy(String),
+}
+
+/// The message a denied node fails with.
+pub fn denial(workflow_namespace: &str, cluster: &str, namespace: &str) -> String {
+    format!(
+        "namespace {workflow_namespace:?} is forbidden from creating resources in cluster {cluster:?} namespace {namespace:?}"
+    )
+}
+
+/// The subject or object of a check: `<cluster>:<namespace>`.
+pub fn scope(cluster: &str, namespace: &str) -> String {
+    format!("{cluster}:{namespace}")
+}
+
+/// A loaded model and policy, with its decisions cached.
+pub struct Authorizer {
+    enforcer: Enforcer,
+    decisions: Mutex<HashMap<(String, String), bool>>,
+}
+
+impl std::fmt::Debug for Authorizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authorizer")
+            .field("cached_decisions", &self.decisions.lock().len())
+            .finish()
+    }
+}
+
+impl Authorizer {
+    /// A model and policy as they appear in the ConfigMap (`None`: the key is absent, so the
+    /// default model or an empty policy).
+    pub async fn new(model: Option<&str>, policy: Option<&str>) -> Result<Authorizer, AuthzError> {
+        let model_text = model
+            .filter(|m| !m.trim().is_empty())
+            .unwrap_or(DEFAULT_MODEL);
+        let model = DefaultModel::from_str(model_text)
+            .await
+            .map_err(|e| AuthzError::Model(e.to_string()))?;
+        check_model(&model)?;
+        let policy = policy.unwrap_or_default();
+        check_policy(policy)?;
+        let adapter = StringAdapter::new(policy);
+        let enforcer = Enforcer::new(model, adapter)
+            .await
+            .map_err(|e| AuthzError::Policy(e.to_string()))?;
+        let authorizer = Authorizer {
+            enforcer,
+            decisions: Mutex::new(HashMap::new()),
+        };
+        // A matcher that does not evaluate fails every check: find out now, not per pod.
+        authorizer
+            .enforcer
+            .enforce(("probe:a", "probe:b"))
+            .map_err(|e| AuthzError::Model(format!("the matcher cannot be evaluated: {e}")))?;
+        Ok(authorizer)
+    }
+
+    /// The default model with an empty policy: each workflow only in its own cluster and namespace.
+    pub async fn default_policy() -> Authorizer {
+        match Authorizer::new(None, None).await {
+            Ok(a) => a,
+            Err(e) => unreachable!("the built-in model is valid: {e}"),
+        }
+    }
+
+    /// Whether `subject` (`cluster:namespace` of the workflow) may create in `object`.
+    /// A check that cannot be evaluated denies.
+    pub fn allows(&self, subject: &str, object: &str) -> bool {
+        let key = (subject.to_string(), object.to_string());
+        if let Some(decision) = self.decisions.lock().get(&key) {
+            return *decision;
+        }
+        let decision = self.enforcer.enforce((subject, object)).unwrap_or(false);
+        self.decisions.lock().insert(key, decision);
+        decision
+    }
+}
+
+impl crate::engine::Access for Authorizer {
+    fn allows(&self, subject: &str, object: &str) -> bool {
+        Authorizer::allows(self, subject, object)
+    }
+}
+
+/// The model must take requests and policies of two fields (`sub, obj`), as the design's do.
+fn check_model(model: &DefaultModel) -> Result<(), AuthzError> {
+    let fields = |section: &str, key: &str| {
+        model
+            .get_model()
+            .get(section)
+            .and_then(|s| s.get(key))
+            .map(|a| a.tokens.len())
+    };
+    for (section, key, what) in [
+        ("r", "r", "request_definition r"),
+        ("p", "p", "policy_definition p"),
+    ] {
+        match fields(section, key) {
+            Some(2) => {}
+            Some(n) => {
+                return Err(AuthzError::Model(format!(
+                    "{what} has {n} fields; Flotilla checks two (sub, obj)"
+                )));
+            }
+            None => return Err(AuthzError::Model(format!("{what} is missing"))),
+        }
+    }
+    Ok(())
+}
+
+/// Each policy line must be `p, SUBJECT, OBJECT` (comments and blank lines aside).
+fn check_policy(policy: &str) -> Result<(), AuthzError> {
+    for (i, line) in policy.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+        if fields.len() != 3 || fields[0] != "p" || fields[1..].iter().any(|f| f.is_empty()) {
+            return Err(AuthzError::Policy(format!(
+                "line {}: {line:?} is not \"p, SUBJECT, OBJECT\"",
+                i + 1
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEED_POLICY: &str = "# Workflows in the \"argo\" namespace may create resources in the \"cluster-1\" cluster's \"default\" namespace
+p, cluster-0:argo, cluster-1:default
+
+# Workflows in the \"argo\" namespace may create resources in the primary cluster's \"default\" namespace
+p, cluster-0:argo, cluster-0:default
+";
+
+    #[tokio::test]
+    async fn the_seed_model_and_policy_decide_as_the_design_says() {
+        let a = Authorizer::new(Some(DEFAULT_MODEL), Some(SEED_POLICY))
+            .await
+            .unwrap();
+        assert!(
+            a.allows("cluster-0:argo", "cluster-0:argo"),
+            "its own namespace"
+        );
+        assert!(a.allows("cluster-0:argo", "cluster-1:default"));
+        assert!(a.allows("cluster-0:argo", "cluster-0:default"));
+        assert!(!a.allows("cluster-0:argo", "cluster-1:kube-system"));
+        assert!(!a.allows("cluster-0:other", "cluster-1:default"));
+        // Cached decisions give the same answers.
+        assert!(a.allows("cluster-0:argo", "cluster-1:default"));
+        assert!(!a.allows("cluster-0:argo", "cluster-1:kube-system"));
+    }
+
+    #[tokio::test]
+    async fn by_default_only_the_workflows_own_namespace() {
+        let a = Authorizer::default_policy().await;
+        assert!(a.allows("cluster-0:argo", "cluster-0:argo"));
+        assert!(!a.allows("cluster-0:argo", "cluster-0:default"));
+        assert!(!a.allows("cluster-0:argo", "cluster-1:argo"));
+    }
+
+    #[tokio::test]
+    async fn wildcards_match_with_key_match() {
+        let a = Authorizer::new(None, Some("p, cluster-0:*, cluster-1:*"))
+            .await
+            .unwrap();
+        assert!(a.allows("cluster-0:ci", "cluster-1:anything"));
+        assert!(!a.allows("cluster-0:ci", "cluster-2:anything"));
+    }
+
+    #[tokio::test]
+    async fn bad_models_and_policies_name_the_key() {
+        async fn err(m: Option<&str>, p: Option<&str>) -> String {
+            Authorizer::new(m, p).await.unwrap_err().to_string()
+        }
+        assert!(
+            err(Some("[request_definition]\nr = sub, obj, act\n[policy_definition]\np = sub, obj, act\n[policy_effect]\ne = some(where (p.eft == allow))\n[matchers]\nm = r.sub == p.sub"), None)
+                .await
+                .starts_with("ConfigMap workflow-controller-authz key model.conf: request_definition r has 3 fields")
+        );
+        assert!(
+            err(Some("not a model"), None)
+                .await
+                .starts_with("ConfigMap workflow-controller-authz key model.conf: ")
+        );
+        assert_eq!(
+            err(None, Some("p, cluster-0:argo")).await,
+            r#"ConfigMap workflow-controller-authz key policy.csv: line 1: "p, cluster-0:argo" is not "p, SUBJECT, OBJECT""#
+        );
+    }
+}

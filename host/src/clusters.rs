@@ -1,0 +1,9 @@
+//! Other clusters: where their credentials come from (`registry`, `rest_config`) and how one
+//! is enrolled (`enroll`).
+
+pub mod enroll;
+pub mod registry;
+pub mod rest_config;
+
+pub use registry::{Entry, LookupError, REST_CONFIG_SECRET, Registry};
+pub use rest_config::{RestConfig, RestConfigError};

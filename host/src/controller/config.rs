@@ -1,0 +1,165 @@
+//! The controller's live configuration, from its own namespace: the `rest-config` Secret (other
+//! clusters) and the `workflow-controller-authz` ConfigMap (who may create where). Both are
+//! watched; a change applies to the next reconcile without a restart. A policy that does not
+//! load leaves the last good one in force; a rest-config key that does not parse is skipped.
+//! Either way the reason goes to the log and to an event on the object at fault — never a
+//! secret value.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::Api;
+use kube::runtime::events::{Event as KubeEvent, EventType};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Resource, ResourceExt};
+use tracing::{info, warn};
+
+use super::{Context, ControllerError};
+use crate::authz::{self, Authorizer};
+use crate::clusters::{REST_CONFIG_SECRET, Registry};
+
+/// The registry from the Secret as it is now (absent: no other clusters).
+pub(super) async fn load_registry(
+    client: &kube::Client,
+    namespace: &str,
+) -> Result<Registry, ControllerError> {
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let secret = secrets
+        .get_opt(REST_CONFIG_SECRET)
+        .await
+        .map_err(|source| ControllerError::Config {
+            namespace: namespace.to_string(),
+            source,
+        })?;
+    Ok(secret.as_ref().map(registry_of).unwrap_or_default())
+}
+
+/// The policy from the ConfigMap as it is now (absent: the default). One that does not load is
+/// reported, and the default applies until a good one arrives.
+pub(super) async fn load_policy(
+    client: &kube::Client,
+    namespace: &str,
+) -> Result<Authorizer, ControllerError> {
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    let cm = config_maps
+        .get_opt(authz::CONFIG_MAP)
+        .await
+        .map_err(|source| ControllerError::Config {
+            namespace: namespace.to_string(),
+            source,
+        })?;
+    let data = cm.and_then(|cm| cm.data).unwrap_or_default();
+    let model = data.get(authz::MODEL_KEY).map(String::as_str);
+    let policy = data.get(authz::POLICY_KEY).map(String::as_str);
+    match Authorizer::new(model, policy).await {
+        Ok(a) => Ok(a),
+        Err(e) => {
+            warn!(error = %e, "invalid authorization policy at start: the default applies");
+            Ok(Authorizer::default_policy().await)
+        }
+    }
+}
+
+fn registry_of(secret: &Secret) -> Registry {
+    let data: BTreeMap<String, Vec<u8>> = secret
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.0.clone()))
+        .collect();
+    Registry::from_secret_data(&data)
+}
+
+/// Watches both objects for as long as the controller runs.
+pub(super) async fn watch(ctx: Arc<Context>, namespace: String) {
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+    let config_maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &namespace);
+    let one = |name: &str| watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let secret_events = watcher(secrets, one(REST_CONFIG_SECRET)).default_backoff();
+    let policy_events = watcher(config_maps, one(authz::CONFIG_MAP)).default_backoff();
+    let secret_ctx = ctx.clone();
+    let secrets = async move {
+        let mut events = std::pin::pin!(secret_events);
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(watcher::Event::Apply(s) | watcher::Event::InitApply(s)) => {
+                    apply_secret(&secret_ctx, &s).await;
+                }
+                Ok(watcher::Event::Delete(_)) => {
+                    info!("Secret rest-config deleted: no other clusters");
+                    secret_ctx.remotes.set_registry(Registry::default());
+                }
+                Ok(_) => {}
+                Err(e) => warn!(error = %e, "watching Secret rest-config"),
+            }
+        }
+    };
+    let policies = async move {
+        let mut events = std::pin::pin!(policy_events);
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(watcher::Event::Apply(cm) | watcher::Event::InitApply(cm)) => {
+                    apply_policy(&ctx, &cm).await;
+                }
+                Ok(watcher::Event::Delete(_)) => {
+                    info!(
+                        "ConfigMap {} deleted: the default policy applies",
+                        authz::CONFIG_MAP
+                    );
+                    *ctx.access.write() = Arc::new(Authorizer::default_policy().await);
+                }
+                Ok(_) => {}
+                Err(e) => warn!(error = %e, "watching ConfigMap {}", authz::CONFIG_MAP),
+            }
+        }
+    };
+    futures::join!(secrets, policies);
+}
+
+async fn apply_secret(ctx: &Context, secret: &Secret) {
+    let registry = registry_of(secret);
+    for problem in &registry.problems {
+        warn!(problem = %problem, "unusable rest-config entry");
+        record(ctx, secret, "InvalidRestConfig", problem).await;
+    }
+    let clusters: Vec<&str> = registry.clusters().collect();
+    info!(clusters = ?clusters, "rest-config loaded");
+    ctx.remotes.set_registry(registry);
+}
+
+async fn apply_policy(ctx: &Context, cm: &ConfigMap) {
+    let data = cm.data.clone().unwrap_or_default();
+    let model = data.get(authz::MODEL_KEY).map(String::as_str);
+    let policy = data.get(authz::POLICY_KEY).map(String::as_str);
+    match Authorizer::new(model, policy).await {
+        Ok(authorizer) => {
+            info!("authorization policy loaded");
+            *ctx.access.write() = Arc::new(authorizer);
+        }
+        Err(e) => {
+            let message = format!("{e}; keeping the last good policy");
+            warn!(error = %message, "invalid authorization policy");
+            record(ctx, cm, "InvalidPolicy", &message).await;
+        }
+    }
+}
+
+async fn record<K: Resource<DynamicType = ()>>(
+    ctx: &Context,
+    object: &K,
+    reason: &str,
+    note: &str,
+) {
+    let event = KubeEvent {
+        type_: EventType::Warning,
+        reason: reason.into(),
+        note: Some(note.to_string()),
+        action: "Load".into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &object.object_ref(&())).await {
+        warn!(error = %e, object = %object.name_any(), "recording an event failed");
+    }
+}

@@ -1,0 +1,198 @@
+//! Connections to other clusters. Each `rest-config` key in use gets one client and one pair of
+//! label-filtered watches (pods, task results) over the namespace it covers — all namespaces
+//! for a cluster-wide key — opened when a workflow first needs it, shared by every workflow,
+//! and closed when its key disappears or changes. A change seen by a remote watch wakes the
+//! workflow it belongs to.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::api::Api;
+use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, ResourceExt};
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use super::pod_view::WorkflowPod;
+use super::workflow_of;
+use crate::clusters::Registry;
+use crate::workflow::{Workflow, WorkflowTaskResult, labels};
+
+/// How long a reconcile waits for a new connection's first list before trying again later.
+const READY_WAIT: Duration = Duration::from_secs(10);
+
+/// One `rest-config` key's connection.
+pub(crate) struct Remote {
+    pub(crate) client: Client,
+    pub(crate) pods: Store<WorkflowPod>,
+    pub(crate) results: Store<WorkflowTaskResult>,
+    /// The entry's value, to notice a changed key.
+    fingerprint: u64,
+    watches: tokio::task::AbortHandle,
+}
+
+impl Drop for Remote {
+    fn drop(&mut self) {
+        self.watches.abort();
+    }
+}
+
+impl Remote {
+    /// Waits until both watches have listed once (their caches are complete).
+    pub(crate) async fn ready(&self) -> bool {
+        let both = async {
+            self.pods.wait_until_ready().await.is_ok()
+                && self.results.wait_until_ready().await.is_ok()
+        };
+        tokio::time::timeout(READY_WAIT, both)
+            .await
+            .unwrap_or(false)
+    }
+}
+
+/// The registry in force and the connections opened from it.
+pub(crate) struct Remotes {
+    registry: RwLock<Arc<Registry>>,
+    /// By `rest-config` key.
+    open: Mutex<HashMap<String, Arc<Remote>>>,
+    /// Serialises opening, so two reconciles never open the same key twice.
+    opening: tokio::sync::Mutex<()>,
+    wake: mpsc::UnboundedSender<ObjectRef<Workflow>>,
+    /// Label selector of this controller's pods.
+    pod_selector: String,
+}
+
+impl Remotes {
+    pub(crate) fn new(
+        pod_selector: String,
+        wake: mpsc::UnboundedSender<ObjectRef<Workflow>>,
+    ) -> Remotes {
+        Remotes {
+            registry: RwLock::new(Arc::new(Registry::default())),
+            open: Mutex::new(HashMap::new()),
+            opening: tokio::sync::Mutex::new(()),
+            wake,
+            pod_selector,
+        }
+    }
+
+    pub(crate) fn registry(&self) -> Arc<Registry> {
+        self.registry.read().clone()
+    }
+
+    /// Puts a new registry in force; connections whose key is gone or changed are closed
+    /// (the next reconcile that needs them reopens them with the new credentials).
+    pub(crate) fn set_registry(&self, registry: Registry) {
+        let registry = Arc::new(registry);
+        *self.registry.write() = registry.clone();
+        self.open.lock().retain(|key, remote| {
+            let keep = registry
+                .entry(key)
+                .is_some_and(|e| e.fingerprint == remote.fingerprint);
+            if !keep {
+                info!(key = %key, "closing the connection of a changed or removed rest-config key");
+            }
+            keep
+        });
+    }
+
+    /// The connection for `namespace` in `cluster`, opened if need be; the error says why
+    /// there is none (naming the Secret key at fault).
+    pub(crate) async fn get(&self, cluster: &str, namespace: &str) -> Result<Arc<Remote>, String> {
+        let registry = self.registry();
+        let entry = registry
+            .lookup(cluster, namespace)
+            .map_err(|e| e.to_string())?;
+        if let Some(remote) = self.open.lock().get(&entry.key) {
+            return Ok(remote.clone());
+        }
+        let _one_at_a_time = self.opening.lock().await;
+        if let Some(remote) = self.open.lock().get(&entry.key) {
+            return Ok(remote.clone());
+        }
+        let config = entry
+            .config
+            .to_config(cluster)
+            .await
+            .map_err(|e| format!("cluster {cluster:?}: rest-config key {}: {e}", entry.key))?;
+        let client = Client::try_from(config)
+            .map_err(|e| format!("cluster {cluster:?}: rest-config key {}: {e}", entry.key))?;
+        let remote = Arc::new(self.watch(
+            client,
+            entry.namespace.as_deref(),
+            entry.fingerprint,
+            cluster,
+        ));
+        info!(cluster = %cluster, key = %entry.key, "connected to a remote cluster");
+        self.open.lock().insert(entry.key.clone(), remote.clone());
+        Ok(remote)
+    }
+
+    /// Starts the pod and task-result watches of one connection.
+    fn watch(
+        &self,
+        client: Client,
+        namespace: Option<&str>,
+        fingerprint: u64,
+        cluster: &str,
+    ) -> Remote {
+        let (pods_api, results_api): (Api<WorkflowPod>, Api<WorkflowTaskResult>) = match namespace {
+            Some(ns) => (
+                Api::namespaced(client.clone(), ns),
+                Api::namespaced(client.clone(), ns),
+            ),
+            None => (Api::all(client.clone()), Api::all(client.clone())),
+        };
+        let (pods, pod_writer) = reflector::store();
+        let (results, result_writer) = reflector::store();
+        let pod_events = reflector(
+            pod_writer,
+            watcher(
+                pods_api,
+                watcher::Config::default().labels(&self.pod_selector),
+            ),
+        )
+        .default_backoff()
+        .touched_objects()
+        .map(|r| r.map(|p| workflow_of(p.labels(), None)));
+        let result_events = reflector(
+            result_writer,
+            watcher(
+                results_api,
+                watcher::Config::default().labels(labels::WORKFLOW),
+            ),
+        )
+        .default_backoff()
+        .touched_objects()
+        .map(|r| r.map(|t| workflow_of(t.labels(), None)));
+        let wake = self.wake.clone();
+        let cluster = cluster.to_string();
+        let task = tokio::spawn(async move {
+            let mut events = std::pin::pin!(futures::stream::select(pod_events, result_events));
+            while let Some(event) = events.next().await {
+                match event {
+                    Ok(Some(workflow)) => {
+                        if wake.send(workflow).is_err() {
+                            return;
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        warn!(cluster = %cluster, error = %e, "remote watch failed; retrying")
+                    }
+                }
+            }
+        });
+        Remote {
+            client,
+            pods,
+            results,
+            fingerprint,
+            watches: task.abort_handle(),
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Templates with `cluster:`/`clusterName:` and `namespace:`: placement, authorization and the
+//! pods asked for there.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::workflow::labels;
+
+/// A policy that allows exactly these `subject → object` pairs (and a workflow its own place).
+#[derive(Debug)]
+struct Allow(Vec<(&'static str, &'static str)>);
+
+impl Access for Allow {
+    fn allows(&self, subject: &str, object: &str) -> bool {
+        subject == object || self.0.iter().any(|(s, o)| *s == subject && *o == object)
+    }
+}
+
+const SEED: &str = r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      dag:
+        tasks:
+          - {name: here, template: here}
+          - {name: there, template: there}
+    - name: here
+      container: {image: argoproj/argosay:v2}
+    - name: there
+      cluster: cluster-1
+      namespace: default
+      container: {image: argoproj/argosay:v2}
+"#;
+
+fn in_cluster_0(yaml: &str) -> Harness {
+    let mut h = Harness::new(yaml);
+    h.config.cluster = Some("cluster-0".into());
+    h
+}
+
+#[test]
+fn by_default_a_workflow_may_not_create_in_another_cluster() {
+    let mut h = in_cluster_0(SEED);
+    let pods = h.step();
+    assert_eq!(pods.len(), 1, "only the local task's pod");
+    let there = h.node("there");
+    assert_eq!(there.phase, NodePhase::Failed);
+    assert_eq!(
+        there.message.as_deref(),
+        Some(
+            r#"namespace "argo" is forbidden from creating resources in cluster "cluster-1" namespace "default""#
+        )
+    );
+}
+
+#[test]
+fn an_allowed_remote_pod_is_asked_for_in_its_cluster_tied_to_its_workflow() {
+    let mut h = in_cluster_0(SEED);
+    h.observed.access = Some(Arc::new(Allow(vec![(
+        "cluster-0:argo",
+        "cluster-1:default",
+    )])));
+    let pods = h.step();
+    assert_eq!(pods.len(), 2);
+    let there = h.pod_of("there");
+    let here = h.pod_of("here");
+    let name = |p: &Value| p["metadata"]["name"].as_str().unwrap().to_string();
+    assert_eq!(h.created_in[&name(&there)].as_deref(), Some("cluster-1"));
+    assert_eq!(h.created_in[&name(&here)], None);
+    assert_eq!(there["metadata"]["namespace"], "default");
+    // No owner reference can cross clusters; labels and annotations tie it back instead.
+    assert!(there["metadata"].get("ownerReferences").is_none());
+    assert!(here["metadata"].get("ownerReferences").is_some());
+    let l = &there["metadata"]["labels"];
+    assert_eq!(l[labels::WORKFLOW], "wf");
+    assert_eq!(l[labels::WORKFLOW_NAMESPACE], "argo");
+    assert_eq!(l[labels::WORKFLOW_CLUSTER], "cluster-0");
+    assert!(there["metadata"]["annotations"][labels::NODE_ID].is_string());
+    let env = there["spec"]["containers"][0]["env"].as_array().unwrap();
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "ARGO_WORKFLOW_CLUSTER" && e["value"] == "cluster-0")
+    );
+    let node = h.node("there");
+    assert_eq!(node.cluster.as_deref(), Some("cluster-1"));
+    assert_eq!(node.namespace.as_deref(), Some("default"));
+    assert_eq!(h.run(&succeed), WorkflowPhase::Succeeded);
+}
+
+#[test]
+fn the_older_spelling_and_the_own_cluster_name() {
+    let mut h = in_cluster_0(
+        r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - {name: other, template: other}
+          - {name: own, template: own}
+    - name: other
+      clusterName: other
+      namespace: argo
+      container: {image: argoproj/argosay:v2}
+    - name: own
+      cluster: cluster-0
+      container: {image: argoproj/argosay:v2}
+"#,
+    );
+    h.observed.access = Some(Arc::new(Allow(vec![("cluster-0:argo", "other:argo")])));
+    let pods = h.step();
+    assert_eq!(pods.len(), 2);
+    let clusters: Vec<Option<String>> = h.created_in.values().cloned().collect();
+    assert!(clusters.contains(&Some("other".into())));
+    assert!(
+        clusters.contains(&None),
+        "naming the own cluster stays local"
+    );
+}
+
+#[test]
+fn another_namespace_of_the_own_cluster_is_checked_too() {
+    let yaml = r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      namespace: default
+      container: {image: argoproj/argosay:v2}
+"#;
+    let mut denied = in_cluster_0(yaml);
+    denied.step();
+    assert_eq!(denied.node("wf").phase, NodePhase::Failed);
+    let mut allowed = in_cluster_0(yaml);
+    allowed.observed.access = Some(Arc::new(Allow(vec![(
+        "cluster-0:argo",
+        "cluster-0:default",
+    )])));
+    let pods = allowed.step();
+    assert_eq!(pods[0]["metadata"]["namespace"], "default");
+    assert_eq!(allowed.created_in.values().next(), Some(&None));
+}
+
+#[test]
+fn a_remote_template_needs_the_controller_to_know_its_own_cluster() {
+    let mut h = Harness::new(SEED);
+    h.observed.access = Some(Arc::new(Allow(vec![(
+        "cluster-0:argo",
+        "cluster-1:default",
+    )])));
+    h.step();
+    let there = h.node("there");
+    assert_eq!(there.phase, NodePhase::Error);
+    assert!(
+        there
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("this controller has no cluster name: set ARGO_CLUSTER"),
+        "{there:#?}"
+    );
+}
+
+#[test]
+fn a_remote_output_feeds_a_local_task() {
+    let mut h = in_cluster_0(
+        r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      dag:
+        tasks:
+          - {name: remote, template: remote}
+          - name: local
+            template: local
+            dependencies: [remote]
+            arguments: {parameters: [{name: v, value: "{{tasks.remote.outputs.parameters.out}}"}]}
+    - name: remote
+      cluster: cluster-1
+      container: {image: argoproj/argosay:v2, args: [echo, hi, /tmp/out]}
+      outputs: {parameters: [{name: out, valueFrom: {path: /tmp/out}}]}
+    - name: local
+      inputs: {parameters: [{name: v}]}
+      container: {image: argoproj/argosay:v2, args: [echo, "{{inputs.parameters.v}}"]}
+"#,
+    );
+    h.observed.access = Some(Arc::new(Allow(vec![("cluster-0:argo", "cluster-1:argo")])));
+    let phase = h.run(&|pod: &Value| {
+        let mut out = Outputs::default();
+        if user_args(pod).last().map(String::as_str) == Some("/tmp/out") {
+            out.parameters.push(Parameter {
+                name: "out".into(),
+                value: Some(AnyString("from cluster-1".into())),
+                ..Default::default()
+            });
+        }
+        (PodPhase::Succeeded, Some(0), out)
+    });
+    assert_eq!(phase, WorkflowPhase::Succeeded);
+    assert_eq!(user_args(&h.pod_of("local")), ["echo", "from cluster-1"]);
+}

@@ -1,0 +1,272 @@
+//! Templates in other clusters and namespaces: the two designs' examples, authorization, and
+//! credentials added while the controller runs. Cluster-0 runs the controller; cluster-1 is
+//! enrolled as the quick start does.
+
+use anyhow::{Result, ensure};
+use flotilla::workflow::{NodePhase, WorkflowPhase};
+use flotilla_e2e::{Env, WORKFLOW_TIMEOUT as TIMEOUT, message, node, phase, workflow_pods};
+use kube::ResourceExt;
+
+/// The later design's policy: argo may use cluster-1's and cluster-0's `default` namespaces.
+const SEED_POLICY: &str =
+    "p, cluster-0:argo, cluster-1:default\np, cluster-0:argo, cluster-0:default";
+
+fn example(name: &str) -> Result<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(name);
+    Ok(std::fs::read_to_string(path)?)
+}
+
+/// Two clusters, cluster-1's `enrolled` namespace enrolled (if any), `policy` in force and the
+/// controller running in cluster-0.
+async fn two_clusters(
+    enrolled: Option<&str>,
+    policy: &str,
+) -> Result<(Env, flotilla::sandbox::ControllerHandle)> {
+    let env = Env::start().await?;
+    let client = env.client("cluster-0").await?;
+    flotilla::sandbox::install(&client).await?;
+    if let Some(ns) = enrolled {
+        env.enroll(ns).await?;
+    }
+    env.set_policy(policy)?;
+    let controller = flotilla::sandbox::spawn_controller(client, "cluster-0");
+    Ok((env, controller))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_later_designs_example_runs_in_cluster_1() -> Result<()> {
+    let (env, _controller) = two_clusters(Some("default"), SEED_POLICY).await?;
+    let wf = env
+        .run_workflow(&example("multi-cluster.yaml")?, TIMEOUT)
+        .await?;
+    ensure!(
+        phase(&wf) == Some(WorkflowPhase::Succeeded),
+        "{:#?}",
+        wf.status
+    );
+    let main = node(&wf, &wf.name_any()).expect("the pod node");
+    ensure!(main.cluster.as_deref() == Some("cluster-1"));
+    ensure!(main.namespace.as_deref() == Some("default"));
+    // The pod ran in cluster-1, tied to its workflow by labels: no owner reference crosses.
+    let remote = workflow_pods(&env.client("cluster-1").await?, "default", &wf.name_any()).await?;
+    ensure!(remote.len() == 1, "{remote:#?}");
+    let pod = &remote[0];
+    ensure!(pod.metadata.owner_references.is_none());
+    ensure!(
+        pod.labels()
+            .get("flotilla.dev/workflow-cluster")
+            .map(String::as_str)
+            == Some("cluster-0")
+    );
+    ensure!(
+        pod.labels()
+            .get("flotilla.dev/workflow-namespace")
+            .map(String::as_str)
+            == Some("argo")
+    );
+    let local = workflow_pods(&env.client("cluster-0").await?, "default", &wf.name_any()).await?;
+    ensure!(local.is_empty(), "nothing ran in cluster-0: {local:#?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_earlier_designs_dag_runs_across_both_clusters() -> Result<()> {
+    let env = Env::start().await?;
+    let client = env.client("cluster-0").await?;
+    flotilla::sandbox::install(&client).await?;
+    // The earlier design's set-up: namespace argo in the other cluster, with the workflow's
+    // service account; credentials for that namespace only.
+    let remote = env.kubectl("cluster-1");
+    remote.ok_with(
+        &["apply", "-f", "-"],
+        Some("apiVersion: v1\nkind: Namespace\nmetadata: {name: argo}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: workflow, namespace: argo}\n"),
+    )?;
+    let key = env.enroll("argo").await?;
+    ensure!(key == "cluster-1.argo", "{key}");
+    env.set_policy("p, cluster-0:argo, cluster-1:argo")?;
+    let _controller = flotilla::sandbox::spawn_controller(client, "cluster-0");
+    let wf = env
+        .run_workflow(&example("multi-cluster-dag.yaml")?, TIMEOUT)
+        .await?;
+    ensure!(
+        phase(&wf) == Some(WorkflowPhase::Succeeded),
+        "{:#?}",
+        wf.status
+    );
+    let this = node(&wf, "this").expect("this");
+    let other = node(&wf, "other").expect("other");
+    ensure!(this.cluster.is_none() && other.cluster.as_deref() == Some("cluster-1"));
+    let pods = workflow_pods(&env.client("cluster-1").await?, "argo", &wf.name_any()).await?;
+    ensure!(pods.len() == 1);
+    let sa = pods[0]
+        .spec
+        .as_ref()
+        .and_then(|s| s.service_account_name.clone());
+    ensure!(sa.as_deref() == Some("workflow"), "{sa:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn denied_clusters_and_namespaces_fail_the_node_and_say_so() -> Result<()> {
+    // Allows cluster-1's default namespace, and one other namespace of cluster-0.
+    let (env, _controller) = two_clusters(Some("default"), SEED_POLICY).await?;
+    let wf = env
+        .run_workflow(
+            r#"
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: denied-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - {name: other-namespace, template: other-namespace}
+      - {name: other-cluster, template: other-cluster}
+      - {name: allowed-namespace, template: allowed-namespace}
+  - name: other-namespace
+    cluster: cluster-1
+    namespace: kube-system
+    container: {image: argoproj/argosay:v2}
+  - name: other-cluster
+    cluster: cluster-2
+    namespace: default
+    container: {image: argoproj/argosay:v2}
+  - name: allowed-namespace
+    namespace: default
+    container: {image: argoproj/argosay:v2}
+"#,
+            TIMEOUT,
+        )
+        .await?;
+    ensure!(
+        phase(&wf) == Some(WorkflowPhase::Failed),
+        "{:#?}",
+        wf.status
+    );
+    let said = |display: &str| {
+        node(&wf, display)
+            .and_then(|n| n.message.clone())
+            .unwrap_or_default()
+    };
+    ensure!(
+        said("other-namespace")
+            == r#"namespace "argo" is forbidden from creating resources in cluster "cluster-1" namespace "kube-system""#,
+        "{}",
+        said("other-namespace")
+    );
+    ensure!(
+        said("other-cluster")
+            == r#"namespace "argo" is forbidden from creating resources in cluster "cluster-2" namespace "default""#,
+        "{}",
+        said("other-cluster")
+    );
+    let allowed = node(&wf, "allowed-namespace").expect("allowed");
+    ensure!(allowed.phase == NodePhase::Succeeded, "{allowed:#?}");
+    ensure!(message(&wf).contains("forbidden"), "{}", message(&wf));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_added_while_running_are_used_without_a_restart() -> Result<()> {
+    let env = Env::start().await?;
+    let client = env.client("cluster-0").await?;
+    flotilla::sandbox::install(&client).await?;
+    env.set_policy(SEED_POLICY)?;
+    // Some cluster is configured from the start; cluster-1 is not.
+    flotilla::clusters::enroll::add_key(
+        &client,
+        "argo",
+        "elsewhere.default",
+        br#"{"Host": "https://elsewhere.invalid:6443", "BearerToken": "not-used"}"#.to_vec(),
+    )
+    .await?;
+    let _controller = flotilla::sandbox::spawn_controller(client, "cluster-0");
+    let yaml = example("multi-cluster.yaml")?;
+    let before = env.run_workflow(&yaml, TIMEOUT).await?;
+    let main = node(&before, &before.name_any()).expect("node");
+    ensure!(
+        main.phase == NodePhase::Error
+            && main.message.as_deref()
+                == Some(
+                    r#"cluster "cluster-1" is not configured: Secret rest-config has no key cluster-1.NAMESPACE or cluster-1."#
+                ),
+        "{main:#?}"
+    );
+    ensure!(
+        !message(&before).contains("not-used"),
+        "no secret in messages"
+    );
+    env.enroll("default").await?;
+    // The watch brings the new key to the running controller: a later submission runs.
+    let after = flotilla_e2e::wait_for(
+        "a workflow to run in the newly added cluster",
+        TIMEOUT,
+        || async {
+            let wf = env.run_workflow(&yaml, TIMEOUT).await?;
+            Ok((phase(&wf) == Some(WorkflowPhase::Succeeded)).then_some(wf))
+        },
+    )
+    .await?;
+    ensure!(
+        node(&after, &after.name_any())
+            .and_then(|n| n.cluster.clone())
+            .as_deref()
+            == Some("cluster-1")
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_output_parameter_feeds_a_local_task() -> Result<()> {
+    let (env, _controller) = two_clusters(Some("default"), SEED_POLICY).await?;
+    let wf = env
+        .run_workflow(
+            r#"
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: remote-output-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - {name: remote, template: remote}
+      - name: local
+        template: local
+        dependencies: [remote]
+        arguments: {parameters: [{name: v, value: "{{tasks.remote.outputs.parameters.greeting}}"}]}
+  - name: remote
+    cluster: cluster-1
+    namespace: default
+    container: {image: argoproj/argosay:v2, args: [echo, "hello from cluster-1", /tmp/greeting]}
+    outputs: {parameters: [{name: greeting, valueFrom: {path: /tmp/greeting}}]}
+  - name: local
+    inputs: {parameters: [{name: v}]}
+    container: {image: argoproj/argosay:v2, args: [echo, "{{inputs.parameters.v}}", /tmp/v]}
+    outputs: {parameters: [{name: v, valueFrom: {path: /tmp/v}}]}
+"#,
+            TIMEOUT,
+        )
+        .await?;
+    ensure!(
+        phase(&wf) == Some(WorkflowPhase::Succeeded),
+        "{:#?}",
+        wf.status
+    );
+    let local = node(&wf, "local").expect("local");
+    let got = local
+        .outputs
+        .as_ref()
+        .and_then(|o| o.parameters.first())
+        .and_then(|p| p.value.clone());
+    ensure!(
+        got.as_ref().map(|v| v.as_str()) == Some("hello from cluster-1"),
+        "{local:#?}"
+    );
+    Ok(())
+}
