@@ -25,6 +25,9 @@ pub struct ControllerArgs {
     /// `workflow-controller-authz` ConfigMap (in a pod: its own, from the downward API).
     #[arg(long, env = "POD_NAMESPACE", default_value = "argo")]
     pub controller_namespace: String,
+    /// Seconds between sweeps for pods in other clusters and namespaces whose workflow is gone.
+    #[arg(long, default_value_t = 300)]
+    pub orphan_sweep_seconds: u64,
     /// The image pods run `flotilla executor` from.
     #[arg(long, env = "FLOTILLA_EXECUTOR_IMAGE")]
     pub executor_image: Option<String>,
@@ -51,6 +54,7 @@ pub async fn run_controller(args: ControllerArgs) -> Result<ExitCode> {
     let config = ControllerConfig {
         namespace: args.namespace,
         controller_namespace: args.controller_namespace,
+        orphan_sweep: std::time::Duration::from_secs(args.orphan_sweep_seconds.max(1)),
         engine,
     };
     tracing::info!(cluster = ?args.cluster, instance_id = ?args.instance_id, "starting");

@@ -7,6 +7,7 @@ mod config;
 mod observe;
 mod pod_view;
 mod remote;
+mod sweep;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -37,6 +38,8 @@ pub struct ControllerConfig {
     /// Where the controller's own configuration lives: the `rest-config` Secret and the
     /// `workflow-controller-authz` ConfigMap.
     pub controller_namespace: String,
+    /// How often pods whose workflow is gone are looked for in other clusters and namespaces.
+    pub orphan_sweep: Duration,
     pub engine: EngineConfig,
 }
 
@@ -45,6 +48,7 @@ impl Default for ControllerConfig {
         ControllerConfig {
             namespace: None,
             controller_namespace: "argo".into(),
+            orphan_sweep: Duration::from_secs(300),
             engine: EngineConfig::default(),
         }
     }
@@ -187,6 +191,11 @@ pub async fn run(
         ctx.clone(),
         config.controller_namespace.clone(),
     ));
+    let sweeper = tokio::spawn(sweep::run(
+        ctx.clone(),
+        pod_selector.clone(),
+        config.orphan_sweep,
+    ));
     // Remote watches wake workflows through this channel.
     let remote_events = futures::stream::poll_fn(move |cx| woken.poll_recv(cx));
     info!(selector = %selector, "workflow controller starting");
@@ -210,7 +219,41 @@ pub async fn run(
         })
         .await;
     config_watch.abort();
+    sweeper.abort();
     Ok(())
+}
+
+/// Adds or removes [`engine::FINALIZER`], conditional on the version decided from; returns the
+/// new resource version.
+async fn set_finalizer(
+    ctx: &Context,
+    wf: &Workflow,
+    present: bool,
+) -> Result<Option<String>, kube::Error> {
+    let mut finalizers: Vec<String> = wf
+        .metadata
+        .finalizers
+        .iter()
+        .flatten()
+        .filter(|f| f.as_str() != engine::FINALIZER)
+        .cloned()
+        .collect();
+    if present {
+        finalizers.push(engine::FINALIZER.to_string());
+    }
+    let patch = serde_json::json!({
+        "metadata": {"resourceVersion": wf.metadata.resource_version, "finalizers": finalizers},
+    });
+    let api: Api<Workflow> =
+        Api::namespaced(ctx.client.clone(), &wf.namespace().unwrap_or_default());
+    let patched = api
+        .patch(
+            &wf.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await?;
+    Ok(patched.metadata.resource_version)
 }
 
 /// The (cluster, namespace) pairs other than the controller's own cluster where this
@@ -266,6 +309,7 @@ async fn reconcile_inner(
     // The remote caches this workflow's nodes are in, complete, or no decision yet: an absent
     // pod must mean "not created", never "cannot see".
     let mut remotes: HashMap<(String, String), Arc<remote::Remote>> = HashMap::new();
+    let mut blind = Vec::new();
     for ((cluster, ns), unfulfilled) in remote_scopes(&wf, &namespace) {
         let ready =
             match ctx.remotes.get(&cluster, &ns).await {
@@ -278,9 +322,11 @@ async fn reconcile_inner(
             Ok(remote) => {
                 remotes.insert((cluster, ns), remote);
             }
-            // Only finished nodes there: decide without them (their pods' clean-up waits).
-            Err(message) if !unfulfilled => {
-                warn!(cluster = %cluster, namespace = %ns, problem = %message, "cannot see the workflow's finished pods there");
+            // Only finished nodes there, or a workflow being deleted: decide, knowing that
+            // those pods cannot be seen.
+            Err(message) if !unfulfilled || wf.metadata.deletion_timestamp.is_some() => {
+                warn!(cluster = %cluster, namespace = %ns, problem = %message, "cannot see the workflow's pods there");
+                blind.push(format!("cluster {cluster:?} namespace {ns:?}: {message}"));
             }
             Err(message) => {
                 warn!(cluster = %cluster, namespace = %ns, problem = %message, "cannot observe the workflow's pods there yet");
@@ -295,6 +341,7 @@ async fn reconcile_inner(
             .map(|r| (&r.pods, &r.results)),
     });
     observed.access = Some(ctx.access.read().clone());
+    observed.blind = blind;
     observed.create_errors = ctx
         .create_errors
         .lock()
@@ -310,9 +357,31 @@ async fn reconcile_inner(
         source,
     };
 
+    // The finalizer goes on before any pod the workflow cannot own is created.
+    let mut resource_version = wf.metadata.resource_version.clone();
+    if decision.actions.contains(&engine::Action::AddFinalizer) {
+        match set_finalizer(&ctx, &wf, true).await {
+            Ok(rv) => resource_version = rv,
+            Err(kube::Error::Api(s)) if s.code == 409 => {
+                return Ok(Requeue::requeue(Duration::from_millis(50)));
+            }
+            Err(kube::Error::Api(s)) if s.code == 404 => return Ok(Requeue::await_change()),
+            Err(e) => return Err(api_err(e)),
+        }
+    }
     let refused = apply::apply(&ctx, &decision.actions)
         .await
         .map_err(api_err)?;
+    if decision.actions.contains(&engine::Action::RemoveFinalizer) {
+        match set_finalizer(&ctx, &wf, false).await {
+            Ok(_) => info!("remote pods deleted; finalizer released"),
+            Err(kube::Error::Api(s)) if s.code == 409 => {
+                return Ok(Requeue::requeue(Duration::from_millis(50)));
+            }
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(api_err(e)),
+        }
+    }
     if !refused.is_empty() {
         let mut create_errors = ctx.create_errors.lock();
         // Refusals are rare, so this is where those of workflows deleted unfinished are dropped
@@ -327,7 +396,7 @@ async fn reconcile_inner(
         return Ok(Requeue::requeue(Duration::from_millis(1)));
     }
 
-    if wf.status.as_ref() != Some(&decision.status) {
+    if wf.metadata.deletion_timestamp.is_none() && wf.status.as_ref() != Some(&decision.status) {
         // A merge patch of the status and labels only, conditional on the version decided from:
         // the spec is never re-sent, and a concurrent change makes this a 409 and a fresh look.
         let mut meta_labels = serde_json::Map::new();
@@ -338,7 +407,7 @@ async fn reconcile_inner(
             }
         }
         let patch = serde_json::json!({
-            "metadata": {"resourceVersion": wf.metadata.resource_version, "labels": meta_labels},
+            "metadata": {"resourceVersion": resource_version, "labels": meta_labels},
             "status": decision.status,
         });
         let api: Api<Workflow> = Api::namespaced(ctx.client.clone(), &namespace);

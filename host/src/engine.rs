@@ -9,6 +9,7 @@ mod dag;
 mod exit;
 mod expr;
 mod fanout;
+mod finalizer;
 mod gc;
 mod lifecycle;
 mod manifest;
@@ -30,6 +31,7 @@ use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
+pub use finalizer::FINALIZER;
 pub use manifest::PodManifest;
 
 use crate::naming::{self, PodNameFormat};
@@ -110,6 +112,9 @@ pub struct Observed {
     /// The authorization policy in force; `None` allows only the workflow's own cluster and
     /// namespace (the default model with an empty policy).
     pub access: Option<std::sync::Arc<dyn Access>>,
+    /// Where this workflow's pods could not be observed, and why (an unreachable cluster): no
+    /// pod there is known to be gone.
+    pub blind: Vec<String>,
     pub pods: BTreeMap<String, ObservedPod>,
     pub results: BTreeMap<String, ObservedResult>,
     /// Pod creations the API server refused for good (403, 422…), with the reason.
@@ -152,6 +157,10 @@ pub enum Action {
         name: String,
         uid: Option<String>,
     },
+    /// Add [`FINALIZER`] to the workflow (before it creates pods it cannot own).
+    AddFinalizer,
+    /// Remove [`FINALIZER`]: its pods elsewhere are gone.
+    RemoveFinalizer,
     /// Record a Kubernetes event on the workflow.
     Event {
         warning: bool,
@@ -184,6 +193,9 @@ pub fn reconcile(
     config: &EngineConfig,
     now: jiff::Timestamp,
 ) -> Decision {
+    if wf.metadata.deletion_timestamp.is_some() {
+        return finalizer::cleanup(wf, observed);
+    }
     let empty = WorkflowStatus::default();
     let persisted = wf.status.as_ref().unwrap_or(&empty);
     let mut cleanup = gc::Cleanup::default();
@@ -339,6 +351,7 @@ pub fn reconcile(
     }
     gc::pods(wf, persisted, &pod_gc, observed, now, &mut cleanup);
     actions.append(&mut cleanup.actions);
+    finalizer::guard(wf, &mut actions);
     Decision {
         status,
         actions,

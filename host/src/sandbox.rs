@@ -137,13 +137,20 @@ pub async fn install(client: &kube::Client) -> Result<()> {
 
 /// Runs a controller in this process for the cluster `client` talks to, named `cluster`.
 pub fn spawn_controller(client: kube::Client, cluster: &str) -> ControllerHandle {
-    let config = ControllerConfig {
-        engine: EngineConfig {
-            cluster: Some(cluster.to_string()),
-            ..EngineConfig::default()
+    spawn_controller_with(
+        client,
+        ControllerConfig {
+            engine: EngineConfig {
+                cluster: Some(cluster.to_string()),
+                ..EngineConfig::default()
+            },
+            ..ControllerConfig::default()
         },
-        ..ControllerConfig::default()
-    };
+    )
+}
+
+/// Runs a controller in this process with `config`.
+pub fn spawn_controller_with(client: kube::Client, config: ControllerConfig) -> ControllerHandle {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let shutdown = async {

@@ -270,3 +270,109 @@ spec:
     );
     Ok(())
 }
+
+const REMOTE_SLEEPER: &str = r#"
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: remote-sleeper-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    cluster: cluster-1
+    namespace: default
+    container: {image: argoproj/argosay:v2, args: [sleep, 300s]}
+"#;
+
+/// Submits the remote sleeper and waits until its pod runs in cluster-1.
+async fn remote_sleeper(env: &Env) -> Result<(String, kube::Client)> {
+    let client = env.client("cluster-0").await?;
+    let wf = flotilla::sandbox::submit(&client, REMOTE_SLEEPER, "remote sleeper").await?;
+    let name = wf.name_any();
+    let remote = env.client("cluster-1").await?;
+    flotilla_e2e::wait_for("the remote pod to run", TIMEOUT, || async {
+        let pods = workflow_pods(&remote, "default", &name).await?;
+        Ok(pods
+            .iter()
+            .any(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+            .then_some(()))
+    })
+    .await?;
+    Ok((name, remote))
+}
+
+async fn wait_remote_pods_gone(remote: &kube::Client, name: &str) -> Result<()> {
+    flotilla_e2e::wait_for("the remote pods to be deleted", TIMEOUT, || async {
+        Ok(workflow_pods(remote, "default", name)
+            .await?
+            .is_empty()
+            .then_some(()))
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_workflow_deletes_its_remote_pods_first() -> Result<()> {
+    let (env, _controller) = two_clusters(Some("default"), SEED_POLICY).await?;
+    let (name, remote) = remote_sleeper(&env).await?;
+    let kubectl = env.kubectl("cluster-0");
+    let finalizers = kubectl.ok(&[
+        "-n",
+        "argo",
+        "get",
+        "workflow",
+        &name,
+        "-o",
+        "jsonpath={.metadata.finalizers}",
+    ])?;
+    ensure!(
+        finalizers.contains("flotilla.dev/remote-pods"),
+        "{finalizers}"
+    );
+    // kubectl waits for the deletion to finish: the finalizer is released only once the remote
+    // pod is gone.
+    kubectl.ok(&["-n", "argo", "delete", "workflow", &name, "--timeout=120s"])?;
+    ensure!(workflow_pods(&remote, "default", &name).await?.is_empty());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_while_the_controller_is_down_then_cleaned_up() -> Result<()> {
+    let (env, controller) = two_clusters(Some("default"), SEED_POLICY).await?;
+    let (held, remote) = remote_sleeper(&env).await?;
+    let (forced, _) = remote_sleeper(&env).await?;
+    drop(controller);
+    let kubectl = env.kubectl("cluster-0");
+    // Deleted while the controller is down: the finalizer holds the workflow...
+    kubectl.ok(&["-n", "argo", "delete", "workflow", &held, "--wait=false"])?;
+    // ...unless someone removes it by hand: then only the orphan sweep finds the pod.
+    kubectl.ok(&["-n", "argo", "delete", "workflow", &forced, "--wait=false"])?;
+    kubectl.ok(&[
+        "-n",
+        "argo",
+        "patch",
+        "workflow",
+        &forced,
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"finalizers":null}}"#,
+    ])?;
+    ensure!(workflow_pods(&remote, "default", &forced).await?.len() == 1);
+    let config = flotilla::controller::ControllerConfig {
+        orphan_sweep: std::time::Duration::from_secs(1),
+        engine: flotilla::engine::EngineConfig {
+            cluster: Some("cluster-0".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let _restarted =
+        flotilla::sandbox::spawn_controller_with(env.client("cluster-0").await?, config);
+    wait_remote_pods_gone(&remote, &held).await?;
+    wait_remote_pods_gone(&remote, &forced).await?;
+    flotilla_e2e::wait_for("the held workflow to be deleted", TIMEOUT, || async {
+        let out = kubectl.run(&["-n", "argo", "get", "workflow", &held], None)?;
+        Ok((!out.status.success()).then_some(()))
+    })
+    .await
+}

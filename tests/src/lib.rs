@@ -33,6 +33,11 @@ pub const REAL_KUBECONFIG_VAR: &str = "FLOTILLA_E2E_KUBECONFIG";
 
 impl Env {
     pub async fn start() -> Result<Env> {
+        // `RUST_LOG=flotilla=debug cargo test …` shows what the controller did.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         if let Ok(path) = std::env::var(REAL_KUBECONFIG_VAR) {
             let kubeconfig = PathBuf::from(path);
             if !kubeconfig.exists() {

@@ -136,6 +136,11 @@ impl Registry {
         self.entries.values().flatten().find(|e| e.key == key)
     }
 
+    /// Every usable entry.
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.values().flatten()
+    }
+
     /// The clusters with at least one usable key.
     pub fn clusters(&self) -> impl Iterator<Item = &str> {
         self.entries.keys().map(String::as_str)

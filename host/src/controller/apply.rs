@@ -108,7 +108,8 @@ pub(super) async fn apply(
                     Err(e) => return Err(e),
                 }
             }
-            Action::Event { .. } => {}
+            // The finalizer is the reconcile's to handle, around these actions.
+            Action::Event { .. } | Action::AddFinalizer | Action::RemoveFinalizer => {}
         }
     }
     Ok(refused)

@@ -132,6 +132,19 @@ impl Remotes {
         Ok(remote)
     }
 
+    /// A client for one entry without opening watches: the open connection's if there is one.
+    pub(crate) async fn client(&self, entry: &crate::clusters::Entry) -> Result<Client, String> {
+        if let Some(remote) = self.open.lock().get(&entry.key) {
+            return Ok(remote.client.clone());
+        }
+        let config = entry
+            .config
+            .to_config(&entry.cluster)
+            .await
+            .map_err(|e| format!("rest-config key {}: {e}", entry.key))?;
+        Client::try_from(config).map_err(|e| format!("rest-config key {}: {e}", entry.key))
+    }
+
     /// Starts the pod and task-result watches of one connection.
     fn watch(
         &self,

@@ -281,6 +281,9 @@ impl Walker<'_> {
         if let Some(own) = &self.config.cluster {
             pod_labels.insert(labels::WORKFLOW_CLUSTER.into(), json!(own));
         }
+        if let Some(uid) = &self.wf.metadata.uid {
+            pod_labels.insert(labels::WORKFLOW_UID.into(), json!(uid));
+        }
         if let Some(id) = &self.config.instance_id {
             pod_labels.insert(labels::CONTROLLER_INSTANCE_ID.into(), json!(id));
         }

@@ -26,3 +26,6 @@ pub const WORKFLOW_NAMESPACE: &str = "flotilla.dev/workflow-namespace";
 /// On pods and task results: the cluster of the workflow (the controller's `ARGO_CLUSTER`), so a
 /// pod in another cluster names where its workflow lives.
 pub const WORKFLOW_CLUSTER: &str = "flotilla.dev/workflow-cluster";
+/// On pods: the uid of the workflow, so the orphan sweep never mistakes a pod of a deleted
+/// workflow for one of a new workflow of the same name.
+pub const WORKFLOW_UID: &str = "flotilla.dev/workflow-uid";

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::workflow::labels;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 /// A policy that allows exactly these `subject → object` pairs (and a workflow its own place).
 #[derive(Debug)]
@@ -200,4 +201,67 @@ spec:
     });
     assert_eq!(phase, WorkflowPhase::Succeeded);
     assert_eq!(user_args(&h.pod_of("local")), ["echo", "from cluster-1"]);
+}
+
+#[test]
+fn the_finalizer_goes_on_before_the_first_pod_elsewhere() {
+    let mut h = in_cluster_0(SEED);
+    h.observed.access = Some(Arc::new(Allow(vec![(
+        "cluster-0:argo",
+        "cluster-1:default",
+    )])));
+    let decision = reconcile(&h.wf, &h.observed, &h.config, h.now);
+    assert_eq!(decision.actions.first(), Some(&Action::AddFinalizer));
+    // Already there, or only local pods: nothing to add.
+    h.wf.metadata.finalizers = Some(vec![FINALIZER.to_string()]);
+    let again = reconcile(&h.wf, &h.observed, &h.config, h.now);
+    assert!(!again.actions.contains(&Action::AddFinalizer));
+    let local = Harness::new(HELLO);
+    let decision = reconcile(&local.wf, &local.observed, &local.config, local.now);
+    assert!(!decision.actions.contains(&Action::AddFinalizer));
+}
+
+#[test]
+fn a_deleted_workflow_deletes_its_pods_elsewhere_then_releases_the_finalizer() {
+    let mut h = in_cluster_0(SEED);
+    h.observed.access = Some(Arc::new(Allow(vec![(
+        "cluster-0:argo",
+        "cluster-1:default",
+    )])));
+    let pods = h.step();
+    running(&mut h, &pods);
+    h.step();
+    h.wf.metadata.finalizers = Some(vec![FINALIZER.to_string()]);
+    h.wf.metadata.deletion_timestamp = Some(Time(h.now));
+    let decision = reconcile(&h.wf, &h.observed, &h.config, h.now);
+    let deletes: Vec<(Option<String>, String)> = decision
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::DeletePod {
+                cluster, namespace, ..
+            } => Some((cluster.clone(), namespace.clone())),
+            _ => None,
+        })
+        .collect();
+    // The local pod is Kubernetes' to delete (it has an owner reference).
+    assert_eq!(
+        deletes,
+        [(Some("cluster-1".to_string()), "default".to_string())]
+    );
+    assert!(!decision.actions.contains(&Action::RemoveFinalizer));
+    assert!(decision.requeue_after.is_some());
+
+    // A cluster that cannot be seen holds the finalizer, and says so.
+    let there = h.node("there").id.clone();
+    h.observed.pods.remove(&there);
+    h.observed.blind = vec!["cluster \"cluster-1\" namespace \"default\": unreachable".into()];
+    let decision = reconcile(&h.wf, &h.observed, &h.config, h.now);
+    assert!(!decision.actions.contains(&Action::RemoveFinalizer));
+    assert!(decision.actions.iter().any(|a| matches!(a,
+        Action::Event { reason, message, .. } if reason == "CleanupPending" && message.contains("unreachable"))));
+
+    h.observed.blind.clear();
+    let decision = reconcile(&h.wf, &h.observed, &h.config, h.now);
+    assert_eq!(decision.actions, [Action::RemoveFinalizer]);
 }
