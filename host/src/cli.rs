@@ -25,6 +25,9 @@ pub enum Command {
     Sim(SimCommand),
     /// Print the CustomResourceDefinitions Flotilla installs (YAML, generated from its types).
     Crd,
+    /// Print the logs of a workflow's pods, in every cluster, prefixed with node and cluster
+    /// (as `argo logs`).
+    Logs(LogsArgs),
     /// Stop workflows: unfinished nodes fail and running pods are deleted (as `argo stop`).
     Stop(WorkflowArgs),
     /// Terminate workflows: as `stop`, and exit handlers do not run (as `argo terminate`).
@@ -60,6 +63,23 @@ pub struct WorkflowArgs {
     /// Names of the workflows.
     #[arg(required = true)]
     pub workflows: Vec<String>,
+    #[command(flatten)]
+    pub target: crate::commands::Target,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LogsArgs {
+    /// The workflow.
+    pub workflow: String,
+    /// Keep streaming as pods start, until the workflow has finished.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Where the controller's `rest-config` Secret is (for pods in other clusters).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "argo")]
+    pub controller_namespace: String,
+    /// What to call the workflow's own cluster in prefixes.
+    #[arg(long, env = "ARGO_CLUSTER", default_value = "local")]
+    pub cluster: String,
     #[command(flatten)]
     pub target: crate::commands::Target,
 }
@@ -143,6 +163,7 @@ pub fn main() -> ExitCode {
                 print!("{}", crate::workflow::crd::render_all());
                 Ok(ExitCode::SUCCESS)
             }
+            Command::Logs(args) => done(print_logs(args).await),
             Command::Stop(args) => done(workflow_verb(crate::commands::Verb::Stop, args).await),
             Command::Terminate(args) => {
                 done(workflow_verb(crate::commands::Verb::Terminate, args).await)
@@ -160,6 +181,19 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `flotilla logs`: every line to standard output as it comes.
+async fn print_logs(args: LogsArgs) -> anyhow::Result<()> {
+    let (client, namespace) = args.target.connect().await?;
+    let options = crate::logs::Options {
+        follow: args.follow,
+        controller_namespace: args.controller_namespace,
+        cluster_name: args.cluster,
+    };
+    let mut print = |line: String| println!("{line}");
+    crate::logs::logs(&client, &namespace, &args.workflow, &options, &mut print).await?;
+    Ok(())
 }
 
 /// Runs `verb` on each workflow named, printing `workflow NAME stopped` as Argo does.

@@ -13,6 +13,7 @@ pub mod controller;
 pub mod credentials;
 pub mod engine;
 pub mod executor;
+pub mod logs;
 pub mod manifests;
 pub mod naming;
 pub mod sandbox;

@@ -376,3 +376,55 @@ async fn deleted_while_the_controller_is_down_then_cleaned_up() -> Result<()> {
     })
     .await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_come_from_every_cluster_prefixed_with_node_and_cluster() -> Result<()> {
+    let (env, _controller) = two_clusters(Some("default"), SEED_POLICY).await?;
+    let client = env.client("cluster-0").await?;
+    let yaml = r#"
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: logs-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - {name: far, template: far}
+    - - {name: near, template: near}
+  - name: far
+    cluster: cluster-1
+    namespace: default
+    container: {image: alpine:3.20, command: [sh, -c, "sleep 1; echo hello from cluster-1"]}
+  - name: near
+    container: {image: alpine:3.20, command: [sh, -c, "echo hello from cluster-0"]}
+"#;
+    let options = |follow| flotilla::logs::Options {
+        follow,
+        controller_namespace: "argo".into(),
+        cluster_name: "cluster-0".into(),
+    };
+    // Followed from submission: lines arrive as the pods run; it ends with the workflow.
+    let submitted = flotilla::sandbox::submit(&client, yaml, "logs workflow").await?;
+    let name = submitted.name_any();
+    let mut followed = Vec::new();
+    let mut collect = |line: String| followed.push(line);
+    tokio::time::timeout(
+        TIMEOUT,
+        flotilla::logs::logs(&client, "argo", &name, &options(true), &mut collect),
+    )
+    .await??;
+    let expected = [
+        "far (cluster-1/default): hello from cluster-1".to_string(),
+        "near (cluster-0/argo): hello from cluster-0".to_string(),
+    ];
+    ensure!(followed == expected, "{followed:#?}");
+    let wf = env.wait_finished(&submitted, TIMEOUT).await?;
+    ensure!(phase(&wf) == Some(WorkflowPhase::Succeeded));
+    // And afterwards, in the order the pods started.
+    let mut printed = Vec::new();
+    let mut collect = |line: String| printed.push(line);
+    flotilla::logs::logs(&client, "argo", &name, &options(false), &mut collect).await?;
+    ensure!(printed == expected, "{printed:#?}");
+    Ok(())
+}

@@ -1,0 +1,320 @@
+//! `flotilla logs WORKFLOW [--follow]`: the logs of every pod of a workflow — in its own cluster
+//! or another — each line prefixed with its node and cluster, as `argo logs` does for one
+//! cluster. Pods elsewhere are reached with the controller's `rest-config` Secret, so the user
+//! needs to be allowed to read it (the same credentials the controller uses; nothing is printed
+//! of them).
+//!
+//! With `--follow`, logs are streamed as pods start, until the workflow has finished and every
+//! stream has ended; the workflow is watched, not polled.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use futures::{AsyncBufReadExt, StreamExt};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, LogParams};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, ResourceExt};
+use tokio::sync::mpsc;
+
+use crate::clusters::{REST_CONFIG_SECRET, Registry};
+use crate::naming::{self, PodNameFormat};
+use crate::workflow::{NodeType, Workflow, labels};
+
+/// Why logs could not be shown.
+#[derive(Debug, thiserror::Error)]
+pub enum LogsError {
+    #[error("workflow {name:?} not found in namespace {namespace:?}")]
+    NotFound { namespace: String, name: String },
+    #[error("{what}: {source}")]
+    Api {
+        what: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+/// One pod of the workflow, and where it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct PodAt {
+    node: String,
+    /// `None`: the workflow's own cluster.
+    cluster: Option<String>,
+    namespace: String,
+    pod: String,
+}
+
+/// The pods of the workflow's pod nodes, in the order they started.
+fn pods_of(wf: &Workflow) -> Vec<PodAt> {
+    let name = wf.name_any();
+    let namespace = wf.namespace().unwrap_or_default();
+    let format = PodNameFormat::from_annotation(
+        wf.annotations()
+            .get(labels::POD_NAME_FORMAT)
+            .map(String::as_str),
+    );
+    let mut nodes: Vec<_> = wf
+        .status
+        .iter()
+        .flat_map(|s| s.nodes.values())
+        .filter(|n| n.type_ == NodeType::Pod)
+        .collect();
+    nodes.sort_by(|a, b| {
+        let at = |n: &crate::workflow::NodeStatus| n.started_at.as_ref().map(|t| t.0);
+        at(a).cmp(&at(b)).then(a.name.cmp(&b.name))
+    });
+    nodes
+        .into_iter()
+        .map(|n| PodAt {
+            node: n.display_name.clone(),
+            cluster: n.cluster.clone(),
+            namespace: n.namespace.clone().unwrap_or_else(|| namespace.clone()),
+            pod: naming::pod_name(
+                &name,
+                &n.name,
+                n.template_name.as_deref().unwrap_or_default(),
+                format,
+            ),
+        })
+        .collect()
+}
+
+/// Clients for the workflow's own cluster and, from the `rest-config` Secret, for others.
+struct Clients {
+    own: Client,
+    own_name: String,
+    controller_namespace: String,
+    registry: Option<Registry>,
+    remote: HashMap<(String, String), Client>,
+}
+
+impl Clients {
+    async fn get(&mut self, at: &PodAt) -> Result<Client, String> {
+        let Some(cluster) = &at.cluster else {
+            return Ok(self.own.clone());
+        };
+        let key = (cluster.clone(), at.namespace.clone());
+        if let Some(client) = self.remote.get(&key) {
+            return Ok(client.clone());
+        }
+        if self.registry.is_none() {
+            let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+                Api::namespaced(self.own.clone(), &self.controller_namespace);
+            let secret = secrets.get_opt(REST_CONFIG_SECRET).await.map_err(|e| {
+                format!(
+                    "reading Secret {}/{REST_CONFIG_SECRET}: {e}",
+                    self.controller_namespace
+                )
+            })?;
+            let data: BTreeMap<String, Vec<u8>> = secret
+                .and_then(|s| s.data)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, v.0))
+                .collect();
+            self.registry = Some(Registry::from_secret_data(&data));
+        }
+        let registry = self.registry.as_ref().ok_or("no registry")?;
+        let entry = registry
+            .lookup(cluster, &at.namespace)
+            .map_err(|e| e.to_string())?;
+        let config = entry
+            .config
+            .to_config(cluster)
+            .await
+            .map_err(|e| format!("rest-config key {}: {e}", entry.key))?;
+        let client = Client::try_from(config).map_err(|e| e.to_string())?;
+        self.remote.insert(key, client.clone());
+        Ok(client)
+    }
+
+    fn label(&self, at: &PodAt) -> String {
+        let cluster = at.cluster.as_deref().unwrap_or(&self.own_name);
+        format!("{} ({cluster}/{})", at.node, at.namespace)
+    }
+}
+
+/// What `flotilla logs` needs besides the workflow.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub follow: bool,
+    /// Where the controller's `rest-config` Secret is.
+    pub controller_namespace: String,
+    /// How to call the workflow's own cluster in prefixes.
+    pub cluster_name: String,
+}
+
+/// Prints (through `out`) every line of every pod of the workflow, prefixed
+/// `NODE (CLUSTER/NAMESPACE): `. A pod whose logs cannot be read is reported in its place.
+pub async fn logs(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    options: &Options,
+    out: &mut (dyn FnMut(String) + Send),
+) -> Result<(), LogsError> {
+    let api: Api<Workflow> = Api::namespaced(client.clone(), namespace);
+    let wf = api
+        .get_opt(name)
+        .await
+        .map_err(|source| LogsError::Api {
+            what: format!("reading workflow {namespace}/{name}"),
+            source,
+        })?
+        .ok_or_else(|| LogsError::NotFound {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        })?;
+    let mut clients = Clients {
+        own: client.clone(),
+        own_name: options.cluster_name.clone(),
+        controller_namespace: options.controller_namespace.clone(),
+        registry: None,
+        remote: HashMap::new(),
+    };
+    if !options.follow {
+        for at in pods_of(&wf) {
+            print_pod(&mut clients, &at, out).await;
+        }
+        return Ok(());
+    }
+    follow(&api, &wf, &mut clients, out).await
+}
+
+async fn print_pod(clients: &mut Clients, at: &PodAt, out: &mut (dyn FnMut(String) + Send)) {
+    let prefix = clients.label(at);
+    let client = match clients.get(at).await {
+        Ok(c) => c,
+        Err(problem) => return out(format!("{prefix}: cannot read logs: {problem}")),
+    };
+    let pods: Api<Pod> = Api::namespaced(client, &at.namespace);
+    let params = LogParams {
+        container: Some("main".into()),
+        ..Default::default()
+    };
+    match pods.logs(&at.pod, &params).await {
+        Ok(text) => {
+            for line in text.lines() {
+                out(format!("{prefix}: {line}"));
+            }
+        }
+        Err(kube::Error::Api(s)) if s.code == 404 => {}
+        Err(kube::Error::Api(s)) => out(format!("{prefix}: cannot read logs: {}", s.message)),
+        Err(e) => out(format!("{prefix}: cannot read logs: {e}")),
+    }
+}
+
+/// Streams each pod's log from when it starts, until the workflow has finished and every
+/// stream has ended.
+async fn follow(
+    api: &Api<Workflow>,
+    wf: &Workflow,
+    clients: &mut Clients,
+    out: &mut (dyn FnMut(String) + Send),
+) -> Result<(), LogsError> {
+    let (lines, mut received) = mpsc::unbounded_channel::<String>();
+    let mut following: HashSet<PodAt> = HashSet::new();
+    let mut streams = 0usize;
+    let (ended_tx, mut ended) = mpsc::unbounded_channel::<()>();
+    let config = watcher::Config::default().fields(&format!("metadata.name={}", wf.name_any()));
+    let mut changes = std::pin::pin!(
+        watcher(api.clone(), config)
+            .default_backoff()
+            .applied_objects()
+    );
+    let mut current = Arc::new(wf.clone());
+    loop {
+        for at in pods_of(&current) {
+            if following.contains(&at) {
+                continue;
+            }
+            let client = match clients.get(&at).await {
+                Ok(c) => c,
+                Err(problem) => {
+                    out(format!(
+                        "{}: cannot read logs: {problem}",
+                        clients.label(&at)
+                    ));
+                    following.insert(at);
+                    continue;
+                }
+            };
+            streams += 1;
+            let (lines, ended_tx, prefix) = (lines.clone(), ended_tx.clone(), clients.label(&at));
+            let at_owned = at.clone();
+            tokio::spawn(async move {
+                stream_pod(client, &at_owned, &prefix, &lines).await;
+                let _ = ended_tx.send(());
+            });
+            following.insert(at);
+        }
+        let finished = current
+            .status
+            .as_ref()
+            .and_then(|s| s.phase)
+            .is_some_and(|p| p.is_finished());
+        if finished && streams == 0 {
+            while let Ok(line) = received.try_recv() {
+                out(line);
+            }
+            return Ok(());
+        }
+        tokio::select! {
+            Some(line) = received.recv() => out(line),
+            Some(()) = ended.recv() => streams -= 1,
+            change = changes.next() => match change {
+                Some(Ok(wf)) => current = Arc::new(wf),
+                Some(Err(e)) => tracing::debug!(error = %e, "watching the workflow; retrying"),
+                None => return Ok(()),
+            },
+        }
+    }
+}
+
+/// Follows one pod's `main` log, waiting for the container to start.
+async fn stream_pod(
+    client: Client,
+    at: &PodAt,
+    prefix: &str,
+    lines: &mpsc::UnboundedSender<String>,
+) {
+    let pods: Api<Pod> = Api::namespaced(client, &at.namespace);
+    let params = LogParams {
+        container: Some("main".into()),
+        follow: true,
+        ..Default::default()
+    };
+    let mut delay = std::time::Duration::from_millis(100);
+    let mut missing = 0;
+    loop {
+        match pods.log_stream(&at.pod, &params).await {
+            Ok(stream) => {
+                let mut stream = std::pin::pin!(stream.lines());
+                while let Some(Ok(line)) = stream.next().await {
+                    if lines.send(format!("{prefix}: {line}")).is_err() {
+                        return;
+                    }
+                }
+                return;
+            }
+            // Not created yet, or already deleted (pod GC): a while, then give up.
+            Err(kube::Error::Api(s)) if s.code == 404 => {
+                missing += 1;
+                if missing > 30 {
+                    return;
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(2));
+            }
+            // The container has not started yet: wait for it.
+            Err(kube::Error::Api(s)) if s.code == 400 => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(2));
+            }
+            Err(e) => {
+                let _ = lines.send(format!("{prefix}: cannot read logs: {e}"));
+                return;
+            }
+        }
+    }
+}
