@@ -273,13 +273,7 @@ pub fn reconcile(
     let halt_message = control.halt.as_ref().and_then(|h| h.workflow.clone());
     let mut requeue_after = control.requeue_after;
     let name = wf.metadata.name.clone().unwrap_or_default();
-    let format = PodNameFormat::from_annotation(
-        wf.metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(crate::workflow::labels::POD_NAME_FORMAT))
-            .map(String::as_str),
-    );
+    let format = PodNameFormat::of(wf);
     let mut walker = walk::Walker::new(
         wf,
         observed,

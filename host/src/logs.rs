@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 
 use crate::clusters::{REST_CONFIG_SECRET, Registry};
 use crate::naming::{self, PodNameFormat};
-use crate::workflow::{NodeType, Workflow, labels};
+use crate::workflow::{NodeType, Workflow};
 
 /// Why logs could not be shown.
 #[derive(Debug, thiserror::Error)]
@@ -48,11 +48,7 @@ struct PodAt {
 fn pods_of(wf: &Workflow) -> Vec<PodAt> {
     let name = wf.name_any();
     let namespace = wf.namespace().unwrap_or_default();
-    let format = PodNameFormat::from_annotation(
-        wf.annotations()
-            .get(labels::POD_NAME_FORMAT)
-            .map(String::as_str),
-    );
+    let format = PodNameFormat::of(wf);
     let mut nodes: Vec<_> = wf
         .status
         .iter()

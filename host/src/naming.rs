@@ -37,6 +37,16 @@ impl PodNameFormat {
             _ => PodNameFormat::V2,
         }
     }
+
+    /// The format a workflow asks for (its `workflows.argoproj.io/pod-name-format` annotation).
+    pub fn of(wf: &crate::workflow::Workflow) -> Self {
+        let annotation = wf
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(crate::workflow::labels::POD_NAME_FORMAT));
+        PodNameFormat::from_annotation(annotation.map(String::as_str))
+    }
 }
 
 /// Longest pod-name prefix: the 253-character name limit, less the hash and its dash.

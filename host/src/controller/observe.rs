@@ -35,11 +35,7 @@ pub(super) fn observe<'a>(
 ) -> Observed {
     let name = wf.name_any();
     let namespace = wf.namespace().unwrap_or_default();
-    let format = PodNameFormat::from_annotation(
-        wf.annotations()
-            .get(labels::POD_NAME_FORMAT)
-            .map(String::as_str),
-    );
+    let format = PodNameFormat::of(wf);
     let mut observed = Observed::default();
     let Some(status) = &wf.status else {
         return observed;
