@@ -27,6 +27,9 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::engine::{self, EngineConfig};
 use crate::workflow::{Workflow, WorkflowTaskResult, labels};
 
+/// How soon a workflow with nodes in an unreachable cluster is looked at again.
+const UNREACHABLE_RETRY: Duration = Duration::from_secs(10);
+
 /// Workflows reconciled at once (Argo's default is 32 workflow workers).
 const WORKERS: u16 = 16;
 
@@ -257,19 +260,17 @@ async fn set_finalizer(
 }
 
 /// The (cluster, namespace) pairs other than the controller's own cluster where this
-/// workflow's nodes run, and whether a node there is still unfulfilled (its pod must be seen
-/// before anything is decided).
-fn remote_scopes(wf: &Workflow, namespace: &str) -> HashMap<(String, String), bool> {
-    let mut scopes = HashMap::new();
-    for n in wf.status.iter().flat_map(|s| s.nodes.values()) {
-        let Some(cluster) = n.cluster.clone() else {
-            continue;
-        };
-        let ns = n.namespace.clone().unwrap_or_else(|| namespace.to_string());
-        let running = scopes.entry((cluster, ns)).or_insert(false);
-        *running |= !n.phase.is_fulfilled();
-    }
-    scopes
+/// workflow's nodes run.
+fn remote_scopes(wf: &Workflow, namespace: &str) -> HashSet<(String, String)> {
+    wf.status
+        .iter()
+        .flat_map(|s| s.nodes.values())
+        .filter_map(|n| {
+            let cluster = n.cluster.clone()?;
+            let ns = n.namespace.clone().unwrap_or_else(|| namespace.to_string());
+            Some((cluster, ns))
+        })
+        .collect()
 }
 
 fn error_policy(_wf: Arc<Workflow>, error: &ControllerError, _ctx: Arc<Context>) -> Requeue {
@@ -310,27 +311,26 @@ async fn reconcile_inner(
     // pod must mean "not created", never "cannot see".
     let mut remotes: HashMap<(String, String), Arc<remote::Remote>> = HashMap::new();
     let mut blind = Vec::new();
-    for ((cluster, ns), unfulfilled) in remote_scopes(&wf, &namespace) {
-        let ready =
-            match ctx.remotes.get(&cluster, &ns).await {
-                Ok(remote) => remote.ready().await.then_some(remote).ok_or_else(|| {
-                    format!("cluster {cluster:?} has not answered its first list yet")
-                }),
-                Err(e) => Err(e),
-            };
-        match ready {
+    // A cluster that cannot be seen is reported to the engine, which leaves its nodes as they
+    // are (with a message) while the others carry on.
+    let mut unreachable = BTreeMap::new();
+    for (cluster, ns) in remote_scopes(&wf, &namespace) {
+        let seen = match ctx.remotes.get(&cluster, &ns).await {
+            Ok(remote) if !remote.ready().await => Err("it has not answered yet".to_string()),
+            Ok(remote) => match remote.problem() {
+                Some(problem) => Err(problem),
+                None => Ok(remote),
+            },
+            Err(e) => Err(e),
+        };
+        match seen {
             Ok(remote) => {
                 remotes.insert((cluster, ns), remote);
             }
-            // Only finished nodes there, or a workflow being deleted: decide, knowing that
-            // those pods cannot be seen.
-            Err(message) if !unfulfilled || wf.metadata.deletion_timestamp.is_some() => {
+            Err(message) => {
                 warn!(cluster = %cluster, namespace = %ns, problem = %message, "cannot see the workflow's pods there");
                 blind.push(format!("cluster {cluster:?} namespace {ns:?}: {message}"));
-            }
-            Err(message) => {
-                warn!(cluster = %cluster, namespace = %ns, problem = %message, "cannot observe the workflow's pods there yet");
-                return Ok(Requeue::requeue(Duration::from_secs(5)));
+                unreachable.insert(cluster, message);
             }
         }
     }
@@ -342,6 +342,8 @@ async fn reconcile_inner(
     });
     observed.access = Some(ctx.access.read().clone());
     observed.blind = blind;
+    let blinded = !unreachable.is_empty();
+    observed.unreachable = unreachable;
     observed.create_errors = ctx
         .create_errors
         .lock()
@@ -406,9 +408,16 @@ async fn reconcile_inner(
                 meta_labels.insert(labels::COMPLETED.into(), "true".into());
             }
         }
+        // Against the status read: a field that went away must be sent as null, or a merge
+        // patch would leave it in place.
+        let old_status = wf
+            .status
+            .as_ref()
+            .and_then(|s| serde_json::to_value(s).ok());
+        let new_status = serde_json::to_value(&decision.status).unwrap_or_default();
         let patch = serde_json::json!({
             "metadata": {"resourceVersion": resource_version, "labels": meta_labels},
-            "status": decision.status,
+            "status": crate::merge_patch::diff(old_status.as_ref(), &new_status),
         });
         let api: Api<Workflow> = Api::namespaced(ctx.client.clone(), &namespace);
         match api
@@ -436,7 +445,12 @@ async fn reconcile_inner(
         total_us = started.elapsed().as_micros() as u64,
         "reconciled"
     );
-    Ok(match decision.requeue_after {
+    // While a cluster cannot be seen, look again now and then (its recovery also wakes us).
+    let requeue = match blinded {
+        true => engine::earliest(decision.requeue_after, Some(UNREACHABLE_RETRY)),
+        false => decision.requeue_after,
+    };
+    Ok(match requeue {
         Some(after) => Requeue::requeue(after),
         None => Requeue::await_change(),
     })

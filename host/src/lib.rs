@@ -15,6 +15,7 @@ pub mod engine;
 pub mod executor;
 pub mod logs;
 pub mod manifests;
+pub mod merge_patch;
 pub mod naming;
 pub mod sandbox;
 pub mod workflow;

@@ -428,3 +428,78 @@ spec:
     ensure!(printed == expected, "{printed:#?}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_cluster_is_reported_and_the_workflow_resumes_when_it_is_back() -> Result<()>
+{
+    let (env, _controller) = two_clusters(Some("default"), SEED_POLICY).await?;
+    let client = env.client("cluster-0").await?;
+    let yaml = r#"
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: flaky-network-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - {name: far, template: far}
+      - {name: near, template: near}
+  - name: far
+    cluster: cluster-1
+    namespace: default
+    container: {image: argoproj/argosay:v2, args: [sleep, 3s]}
+  - name: near
+    container: {image: argoproj/argosay:v2, args: [sleep, 1s]}
+"#;
+    let submitted = flotilla::sandbox::submit(&client, yaml, "flaky network").await?;
+    let name = submitted.name_any();
+    let remote = env.client("cluster-1").await?;
+    flotilla_e2e::wait_for("the remote pod to exist", TIMEOUT, || async {
+        Ok((!workflow_pods(&remote, "default", &name).await?.is_empty()).then_some(()))
+    })
+    .await?;
+    // cluster-1 becomes unreachable from the controller: its address in rest-config now leads
+    // nowhere (this works the same on real clusters).
+    flotilla::clusters::enroll::add_key(
+        &client,
+        "argo",
+        "cluster-1.default",
+        br#"{"Host": "https://127.0.0.1:9", "BearerToken": "x"}"#.to_vec(),
+    )
+    .await?;
+    let api: kube::Api<flotilla::workflow::Workflow> =
+        kube::Api::namespaced(client.clone(), "argo");
+    let held = flotilla_e2e::wait_for(
+        "the node to report its cluster unreachable",
+        TIMEOUT,
+        || async {
+            let wf = api.get(&name).await?;
+            let said = node(&wf, "far")
+                .and_then(|n| n.message.clone())
+                .unwrap_or_default();
+            Ok(said
+                .contains(r#"cluster "cluster-1" is unreachable"#)
+                .then_some(wf))
+        },
+    )
+    .await?;
+    ensure!(
+        phase(&held) == Some(WorkflowPhase::Running),
+        "{:#?}",
+        held.status
+    );
+    // Back: the workflow finishes with the pod it had, none twice.
+    env.enroll("default").await?;
+    let wf = env.wait_finished(&submitted, TIMEOUT).await?;
+    ensure!(
+        phase(&wf) == Some(WorkflowPhase::Succeeded),
+        "{:#?}",
+        wf.status
+    );
+    let far = node(&wf, "far").and_then(|n| n.message.clone());
+    ensure!(far.is_none(), "{far:?}");
+    ensure!(workflow_pods(&remote, "default", &name).await?.len() == 1);
+    Ok(())
+}

@@ -172,10 +172,22 @@ async fn create_pod(
         Err(kube::Error::Api(s)) if s.code == 403 && s.message.contains("exceeded quota") => {
             Err(kube::Error::Api(s))
         }
-        Err(kube::Error::Api(s)) if matches!(s.code, 400 | 403 | 404 | 422) => Ok(Some((
-            node_id.to_string(),
-            format!("creating pod {namespace}/{name}: {}", s.message),
-        ))),
+        Err(kube::Error::Api(s)) if matches!(s.code, 400 | 401 | 403 | 404 | 422) => {
+            let place = match cluster {
+                Some(c) => format!(" in cluster {c:?}"),
+                None => String::new(),
+            };
+            Ok(Some((
+                node_id.to_string(),
+                format!("creating pod {namespace}/{name}{place}: {}", s.message),
+            )))
+        }
+        // Another cluster not answering must not hold up this one: the pod is asked for again
+        // (same name) once it does.
+        Err(e) if cluster.is_some() => {
+            warn!(cluster = ?cluster, pod = %name, error = %e, "creating a pod in another cluster failed; will retry");
+            Ok(None)
+        }
         Err(e) => Err(e),
     }
 }

@@ -22,8 +22,9 @@ use super::workflow_of;
 use crate::clusters::Registry;
 use crate::workflow::{Workflow, WorkflowTaskResult, labels};
 
-/// How long a reconcile waits for a new connection's first list before trying again later.
-const READY_WAIT: Duration = Duration::from_secs(10);
+/// How long a reconcile waits for a new connection's first list before reporting the cluster
+/// as not answering (and carrying on with the rest).
+const READY_WAIT: Duration = Duration::from_secs(3);
 
 /// One `rest-config` key's connection.
 pub(crate) struct Remote {
@@ -32,6 +33,8 @@ pub(crate) struct Remote {
     pub(crate) results: Store<WorkflowTaskResult>,
     /// The entry's value, to notice a changed key.
     fingerprint: u64,
+    /// The last watch failure, cleared by the next event: the cluster's reachability.
+    problem: Arc<Mutex<Option<String>>>,
     watches: tokio::task::AbortHandle,
 }
 
@@ -42,6 +45,11 @@ impl Drop for Remote {
 }
 
 impl Remote {
+    /// Why the cluster cannot be seen now, if it cannot.
+    pub(crate) fn problem(&self) -> Option<String> {
+        self.problem.lock().clone()
+    }
+
     /// Waits until both watches have listed once (their caches are complete).
     pub(crate) async fn ready(&self) -> bool {
         let both = async {
@@ -184,9 +192,14 @@ impl Remotes {
         .map(|r| r.map(|t| workflow_of(t.labels(), None)));
         let wake = self.wake.clone();
         let cluster = cluster.to_string();
+        let problem = Arc::new(Mutex::new(None));
+        let health = problem.clone();
         let task = tokio::spawn(async move {
             let mut events = std::pin::pin!(futures::stream::select(pod_events, result_events));
             while let Some(event) = events.next().await {
+                if event.is_ok() && health.lock().take().is_some() {
+                    info!(cluster = %cluster, "remote cluster reachable again");
+                }
                 match event {
                     Ok(Some(workflow)) => {
                         if wake.send(workflow).is_err() {
@@ -195,7 +208,8 @@ impl Remotes {
                     }
                     Ok(None) => {}
                     Err(e) => {
-                        warn!(cluster = %cluster, error = %e, "remote watch failed; retrying")
+                        warn!(cluster = %cluster, error = %e, "remote watch failed; retrying");
+                        *health.lock() = Some(e.to_string());
                     }
                 }
             }
@@ -205,6 +219,7 @@ impl Remotes {
             pods,
             results,
             fingerprint,
+            problem,
             watches: task.abort_handle(),
         }
     }

@@ -15,7 +15,37 @@ pub(super) struct Placement {
     pub(super) namespace: String,
 }
 
+/// The message of a node whose cluster cannot be reached.
+pub(super) fn unreachable_message(cluster: &str, problem: &str) -> String {
+    format!("cluster {cluster:?} is unreachable; waiting for it: {problem}")
+}
+
+fn is_unreachable_message(message: Option<&str>) -> bool {
+    message.is_some_and(|m| {
+        m.starts_with("cluster \"") && m.contains("\" is unreachable; waiting for it: ")
+    })
+}
+
 impl Walker<'_> {
+    /// For a pod node in a cluster that cannot be reached: its phase as it was, with a message
+    /// saying why nothing moves. A node whose cluster is back loses that message.
+    pub(super) fn while_unreachable(&mut self, id: &str) -> Option<NodePhase> {
+        let node = self.nodes.get_mut(id)?;
+        let cluster = node.cluster.as_deref()?;
+        match self.observed.unreachable.get(cluster) {
+            Some(problem) if !node.phase.is_fulfilled() => {
+                node.message = Some(unreachable_message(cluster, problem));
+                Some(node.phase)
+            }
+            _ => {
+                if is_unreachable_message(node.message.as_deref()) {
+                    node.message = None;
+                }
+                None
+            }
+        }
+    }
+
     /// The node's placement, recorded on the node; or the phase and message it fails with.
     pub(super) fn place(
         &mut self,

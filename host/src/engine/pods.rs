@@ -26,6 +26,9 @@ impl Walker<'_> {
             Err((phase, message)) => return self.mark(&id, phase, Some(message)),
         };
         let namespace = place.namespace.clone();
+        if let Some(phase) = self.while_unreachable(&id) {
+            return phase;
+        }
         if let Some(halt) = &self.control.halt {
             // Argo's execution control: a pod that has not finished is deleted and its node
             // fails; a node whose pod never started fails without one.

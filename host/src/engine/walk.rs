@@ -372,6 +372,9 @@ impl<'a> Walker<'a> {
                 return NodePhase::Pending;
             }
         }
+        if let Some(phase) = self.while_unreachable(&id) {
+            return phase;
+        }
         // Hot path: a pod node whose pod is observed only follows its pod; the template was
         // resolved and checked when the pod was created.
         if self.control.halt.is_none()

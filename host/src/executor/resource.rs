@@ -269,24 +269,6 @@ fn parse_manifest(text: &str) -> Result<Value, ResourceError> {
     Ok(manifest)
 }
 
-/// kubectl's three-way JSON merge patch for `apply`: the new configuration, with `null` for
-/// every field the last applied configuration had and the new one drops.
-pub fn apply_patch(last: Option<&Value>, new: &Value) -> Value {
-    match (last, new) {
-        (Some(Value::Object(last)), Value::Object(new)) => {
-            let mut patch = serde_json::Map::new();
-            for (k, v) in new {
-                patch.insert(k.clone(), apply_patch(last.get(k), v));
-            }
-            for k in last.keys().filter(|k| !new.contains_key(*k)) {
-                patch.insert(k.clone(), Value::Null);
-            }
-            Value::Object(patch)
-        }
-        (_, new) => new.clone(),
-    }
-}
-
 /// Where the job runs: the pod's namespace and the workflow that may own what it creates.
 #[derive(Debug, Clone)]
 pub struct Context {
@@ -419,8 +401,8 @@ fn set_owner(manifest: &mut Value, ctx: &Context) -> Result<(), ResourceError> {
     Ok(())
 }
 
-/// kubectl's client-side apply: create with the last-applied annotation, or three-way merge
-/// patch against the annotation of the existing object.
+/// kubectl's client-side apply: create with the last-applied annotation, or a merge patch
+/// from the annotation (the last applied configuration) to this one.
 async fn apply(
     api: &Api<DynamicObject>,
     manifest: &Value,
@@ -444,7 +426,7 @@ async fn apply(
                 .annotations()
                 .get(LAST_APPLIED)
                 .and_then(|a| serde_json::from_str(a).ok());
-            let patch = apply_patch(last.as_ref(), &desired);
+            let patch = crate::merge_patch::diff(last.as_ref(), &desired);
             api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await
         }
@@ -667,18 +649,6 @@ mod tests {
             .map(|p| (p.name.as_str(), p.value.as_ref().unwrap().as_str()))
             .collect();
         assert_eq!(values, [("n", "cm"), ("d", "none")]);
-    }
-
-    #[test]
-    fn apply_removes_what_was_dropped_since_the_last_apply() {
-        let last =
-            json!({"metadata": {"name": "x", "labels": {"a": "1", "b": "2"}}, "data": {"k": "v"}});
-        let new = json!({"metadata": {"name": "x", "labels": {"a": "1"}}});
-        assert_eq!(
-            apply_patch(Some(&last), &new),
-            json!({"metadata": {"name": "x", "labels": {"a": "1", "b": null}}, "data": null})
-        );
-        assert_eq!(apply_patch(None, &new), new);
     }
 
     #[test]

@@ -265,3 +265,45 @@ fn a_deleted_workflow_deletes_its_pods_elsewhere_then_releases_the_finalizer() {
     let decision = reconcile(&h.wf, &h.observed, &h.config, h.now);
     assert_eq!(decision.actions, [Action::RemoveFinalizer]);
 }
+
+#[test]
+fn an_unreachable_cluster_holds_its_nodes_and_says_so_while_others_carry_on() {
+    let mut h = in_cluster_0(SEED);
+    h.observed.access = Some(Arc::new(Allow(vec![(
+        "cluster-0:argo",
+        "cluster-1:default",
+    )])));
+    let pods = h.step();
+    running(&mut h, &pods);
+    h.step();
+    // cluster-1 goes away: its pod cannot be seen, which must not read as "deleted".
+    let there = h.node("there").id.clone();
+    h.observed.pods.remove(&there);
+    h.observed
+        .unreachable
+        .insert("cluster-1".into(), "connection refused".into());
+    let here = h.pod_of("here");
+    h.observe(&here, PodPhase::Succeeded, Some(0), Outputs::default());
+    h.step();
+    let node = h.node("there");
+    assert_eq!(node.phase, NodePhase::Running);
+    assert_eq!(
+        node.message.as_deref(),
+        Some(r#"cluster "cluster-1" is unreachable; waiting for it: connection refused"#)
+    );
+    assert_eq!(
+        h.node("here").phase,
+        NodePhase::Succeeded,
+        "cluster-0 carries on"
+    );
+    assert_eq!(h.phase(), Some(WorkflowPhase::Running));
+    // Back: the pod is seen again, the message goes, nothing is created twice.
+    h.observed.unreachable.clear();
+    let pod = h.pod_of("there");
+    h.observe(&pod, PodPhase::Succeeded, Some(0), Outputs::default());
+    let created = h.step();
+    assert!(created.is_empty());
+    assert_eq!(h.node("there").message, None);
+    assert_eq!(h.phase(), Some(WorkflowPhase::Succeeded));
+    assert_eq!(h.distinct_pods(), 2);
+}
