@@ -34,6 +34,19 @@ spec:
       container: {image: argoproj/argosay:v2}
 "#;
 
+/// The seed's DAG, allowed into cluster-1, with both pods running.
+fn seed_running() -> Harness {
+    let mut h = in_cluster_0(SEED);
+    h.observed.access = Some(Arc::new(Allow(vec![(
+        "cluster-0:argo",
+        "cluster-1:default",
+    )])));
+    let pods = h.step();
+    running(&mut h, &pods);
+    h.step();
+    h
+}
+
 fn in_cluster_0(yaml: &str) -> Harness {
     let mut h = Harness::new(yaml);
     h.config.cluster = Some("cluster-0".into());
@@ -223,14 +236,7 @@ fn the_finalizer_goes_on_before_the_first_pod_elsewhere() {
 
 #[test]
 fn a_deleted_workflow_deletes_its_pods_elsewhere_then_releases_the_finalizer() {
-    let mut h = in_cluster_0(SEED);
-    h.observed.access = Some(Arc::new(Allow(vec![(
-        "cluster-0:argo",
-        "cluster-1:default",
-    )])));
-    let pods = h.step();
-    running(&mut h, &pods);
-    h.step();
+    let mut h = seed_running();
     h.wf.metadata.finalizers = Some(vec![FINALIZER.to_string()]);
     h.wf.metadata.deletion_timestamp = Some(Time(h.now));
     let decision = reconcile(&h.wf, &h.observed, &h.config, h.now);
@@ -268,14 +274,7 @@ fn a_deleted_workflow_deletes_its_pods_elsewhere_then_releases_the_finalizer() {
 
 #[test]
 fn an_unreachable_cluster_holds_its_nodes_and_says_so_while_others_carry_on() {
-    let mut h = in_cluster_0(SEED);
-    h.observed.access = Some(Arc::new(Allow(vec![(
-        "cluster-0:argo",
-        "cluster-1:default",
-    )])));
-    let pods = h.step();
-    running(&mut h, &pods);
-    h.step();
+    let mut h = seed_running();
     // cluster-1 goes away: its pod cannot be seen, which must not read as "deleted".
     let there = h.node("there").id.clone();
     h.observed.pods.remove(&there);
