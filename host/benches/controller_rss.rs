@@ -13,6 +13,8 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
 
 const WORKFLOWS: usize = 1_000;
+/// Registered clusters no workflow uses.
+const IDLE_CLUSTERS: usize = 50;
 const PODS_PER_WORKFLOW: usize = 10;
 
 struct Killed(Child);
@@ -32,6 +34,49 @@ fn rss_mib(pid: u32) -> f64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmRSS");
     kb / 1024.0
+}
+
+/// Requests seen by [`counting_listener`]: watches, and everything else.
+#[derive(Clone, Default)]
+struct Requests(std::sync::Arc<parking_lot::Mutex<(usize, usize)>>);
+
+impl Requests {
+    fn counts(&self) -> (usize, usize) {
+        *self.0.lock()
+    }
+}
+
+/// A plain-HTTP listener that answers every request 503 and counts it.
+async fn counting_listener() -> (String, Requests) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listener");
+    let address = listener.local_addr().expect("address").to_string();
+    let requests = Requests::default();
+    let counted = requests.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let counted = counted.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let Ok(n) = socket.read(&mut buf).await else {
+                    return;
+                };
+                let head = String::from_utf8_lossy(&buf[..n]);
+                let line = head.lines().next().unwrap_or_default();
+                let watch = line.contains("watch=true") || line.contains("watch=1");
+                {
+                    let mut c = counted.0.lock();
+                    if watch { c.0 += 1 } else { c.1 += 1 }
+                }
+                let _ = socket
+                    .write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    (address, requests)
 }
 
 async fn running_pods(pods: &Api<Pod>) -> usize {
@@ -76,18 +121,48 @@ fn main() {
         let options = kube::config::KubeConfigOptions { context: Some("cluster-0".into()), ..Default::default() };
         let client = kube::Client::try_from(kube::Config::from_custom_kubeconfig(kc, &options).await.expect("config")).expect("client");
         flotilla::sandbox::install(&client).await.expect("install");
-        let controller = Command::new(env!("CARGO_BIN_EXE_flotilla"))
-            .args(["controller", "--context", "cluster-0", "--cluster", "cluster-0", "--kubeconfig"])
-            .arg(&kubeconfig)
-            .envs(std::env::var("MALLOC_ARENA_MAX").ok().map(|v| ("MALLOC_ARENA_MAX", v)))
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("flotilla controller");
+        let start_controller = || {
+            Command::new(env!("CARGO_BIN_EXE_flotilla"))
+                .args(["controller", "--context", "cluster-0", "--cluster", "cluster-0", "--kubeconfig"])
+                .arg(&kubeconfig)
+                .envs(std::env::var("MALLOC_ARENA_MAX").ok().map(|v| ("MALLOC_ARENA_MAX", v)))
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("flotilla controller")
+        };
+
+        // 50 clusters registered, none used: what they cost, and that none is watched. Their
+        // address is a listener here that counts requests (plain HTTP, so it can read them).
+        let (idle_alone, idle_50, requests) = {
+            let alone = Killed(start_controller());
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let idle_alone = rss_mib(alone.0.id());
+            drop(alone);
+            let (address, requests) = counting_listener().await;
+            for i in 0..IDLE_CLUSTERS {
+                let value = format!(r#"{{"Host": "http://{address}", "BearerToken": "idle-{i}"}}"#);
+                flotilla::clusters::enroll::add_key(&client, "argo", &format!("idle-{i}."), value.into_bytes())
+                    .await
+                    .expect("rest-config key");
+            }
+            let registered = Killed(start_controller());
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            let idle_50 = rss_mib(registered.0.id());
+            drop(registered);
+            let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), "argo");
+            secrets.delete("rest-config", &Default::default()).await.expect("delete rest-config");
+            (idle_alone, idle_50, requests)
+        };
+
+        let controller = start_controller();
         let pid = controller.id();
         let _controller = Killed(controller);
         // Started and watching, nothing to do yet.
         tokio::time::sleep(Duration::from_secs(2)).await;
         let idle = rss_mib(pid);
+        let (watches, others) = requests.counts();
+        println!("controller_rss/idle_alone_mib           {idle_alone:>8.1}");
+        println!("controller_rss/idle_{IDLE_CLUSTERS}_clusters_mib      {idle_50:>8.1}  (+{:.1} MB; target <= 50 MB; {watches} watch requests (target 0), {others} other requests: the orphan sweep's lists, one per cluster, made one after another)", idle_50 - idle_alone);
 
         let tasks: Vec<String> = (0..PODS_PER_WORKFLOW).map(|i| format!("      - {{name: t{i}, template: sleep}}")).collect();
         let yaml = format!(

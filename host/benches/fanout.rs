@@ -5,47 +5,19 @@
 //!
 //! Run: `cargo bench -p flotilla --bench fanout`. Figures go to docs/performance.md.
 
-use std::time::{Duration, Instant};
+mod common;
 
+use std::time::Instant;
+
+use common::{await_pods, current_rv, median, namespace, raw_body};
 use flotilla_sim::{ClusterConfig, SimCluster};
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, PostParams, WatchEvent, WatchParams};
+use kube::api::PostParams;
 
 const PODS: u64 = 2_000;
 /// The controller's own create concurrency (controller/apply.rs).
 const CONCURRENCY: usize = 32;
 const ROUNDS: usize = 7;
-
-/// The benchmark's own watches decode only metadata, to take as little CPU as possible from what
-/// they measure.
-#[derive(Clone, Debug, serde::Deserialize)]
-struct Named {
-    metadata: kube::api::ObjectMeta,
-}
-
-impl kube::Resource for Named {
-    type DynamicType = ();
-    type Scope = k8s_openapi::NamespaceResourceScope;
-    fn kind(_: &()) -> std::borrow::Cow<'_, str> {
-        "Pod".into()
-    }
-    fn group(_: &()) -> std::borrow::Cow<'_, str> {
-        "".into()
-    }
-    fn version(_: &()) -> std::borrow::Cow<'_, str> {
-        "v1".into()
-    }
-    fn plural(_: &()) -> std::borrow::Cow<'_, str> {
-        "pods".into()
-    }
-    fn meta(&self) -> &kube::api::ObjectMeta {
-        &self.metadata
-    }
-    fn meta_mut(&mut self) -> &mut kube::api::ObjectMeta {
-        &mut self.metadata
-    }
-}
 
 fn workflow_yaml(name: &str) -> String {
     format!(
@@ -76,66 +48,12 @@ fn fan_out_manifests() -> Vec<serde_json::Value> {
         .collect()
 }
 
-async fn namespace(client: &kube::Client, name: &str) {
-    let ns: Namespace =
-        serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).expect("ns");
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &ns)
-        .await
-        .expect("namespace");
-}
-
-/// Waits until `n` pods matching `selector` have been seen ADDED since `rv`.
-async fn await_pods(client: &kube::Client, ns: &str, selector: &str, rv: &str, n: u64) {
-    let pods: Api<Named> = Api::namespaced(client.clone(), ns);
-    let mut stream = pods
-        .watch(&WatchParams::default().labels(selector), rv)
-        .await
-        .expect("watch")
-        .boxed();
-    let mut seen = 0;
-    while seen < n {
-        match tokio::time::timeout(Duration::from_secs(120), stream.next()).await {
-            Ok(Some(Ok(WatchEvent::Added(_)))) => seen += 1,
-            Ok(Some(Ok(_))) => {}
-            other => panic!("watching pods ended after {seen}: {other:?}"),
-        }
-    }
-}
-
-async fn current_rv(client: &kube::Client, ns: &str) -> String {
-    let pods: Api<Named> = Api::namespaced(client.clone(), ns);
-    pods.list(&Default::default())
-        .await
-        .expect("list")
-        .metadata
-        .resource_version
-        .expect("rv")
-}
-
 /// Pods per second for a plain client sending the controller's manifests.
 async fn raw_rate(client: &kube::Client, ns: &str, manifests: &[serde_json::Value]) -> f64 {
     namespace(client, ns).await;
     // Encoded up front and sent as raw requests, as the controller sends its manifests: the
     // comparison is of everything else, not of JSON encoding.
-    let bodies: Vec<Vec<u8>> = manifests
-        .iter()
-        .map(|m| {
-            let mut m = m.clone();
-            m["metadata"]["namespace"] = ns.into();
-            // Same size and shape, but not the controller's label, so it leaves them alone.
-            if let Some(labels) = m["metadata"]["labels"].as_object_mut() {
-                let wf = labels
-                    .remove("workflows.argoproj.io/workflow")
-                    .unwrap_or_default();
-                labels.insert("bench.flotilla.dev/workflow".into(), wf);
-            }
-            if let Some(meta) = m["metadata"].as_object_mut() {
-                meta.remove("ownerReferences");
-            }
-            serde_json::to_vec(&m).expect("pod")
-        })
-        .collect();
+    let bodies: Vec<Vec<u8>> = manifests.iter().map(|m| raw_body(m, ns)).collect();
     let url = format!("/api/v1/namespaces/{ns}/pods");
     let rv = current_rv(client, ns).await;
     let watch = await_pods(client, ns, "bench.flotilla.dev/workflow", &rv, PODS);
@@ -166,11 +84,6 @@ async fn controller_rate(client: &kube::Client, round: usize) -> f64 {
     };
     futures::join!(submit, watch);
     PODS as f64 / started.elapsed().as_secs_f64()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
 }
 
 fn main() {

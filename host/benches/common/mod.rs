@@ -1,0 +1,96 @@
+//! Helpers shared by the fan-out benchmarks: lean watches that count pods, and medians.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, PostParams, WatchEvent, WatchParams};
+
+/// The benchmark's own watches decode only metadata, to take as little CPU as possible from what
+/// they measure.
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct Named {
+    metadata: kube::api::ObjectMeta,
+}
+
+impl kube::Resource for Named {
+    type DynamicType = ();
+    type Scope = k8s_openapi::NamespaceResourceScope;
+    fn kind(_: &()) -> std::borrow::Cow<'_, str> {
+        "Pod".into()
+    }
+    fn group(_: &()) -> std::borrow::Cow<'_, str> {
+        "".into()
+    }
+    fn version(_: &()) -> std::borrow::Cow<'_, str> {
+        "v1".into()
+    }
+    fn plural(_: &()) -> std::borrow::Cow<'_, str> {
+        "pods".into()
+    }
+    fn meta(&self) -> &kube::api::ObjectMeta {
+        &self.metadata
+    }
+    fn meta_mut(&mut self) -> &mut kube::api::ObjectMeta {
+        &mut self.metadata
+    }
+}
+
+pub async fn namespace(client: &kube::Client, name: &str) {
+    let ns: Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).expect("ns");
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .expect("namespace");
+}
+
+/// Waits until `n` pods matching `selector` have been seen ADDED since `rv`.
+pub async fn await_pods(client: &kube::Client, ns: &str, selector: &str, rv: &str, n: u64) {
+    let pods: Api<Named> = Api::namespaced(client.clone(), ns);
+    let mut stream = pods
+        .watch(&WatchParams::default().labels(selector), rv)
+        .await
+        .expect("watch")
+        .boxed();
+    let mut seen = 0;
+    while seen < n {
+        match tokio::time::timeout(Duration::from_secs(120), stream.next()).await {
+            Ok(Some(Ok(WatchEvent::Added(_)))) => seen += 1,
+            Ok(Some(Ok(_))) => {}
+            other => panic!("watching pods ended after {seen}: {other:?}"),
+        }
+    }
+}
+
+pub async fn current_rv(client: &kube::Client, ns: &str) -> String {
+    let pods: Api<Named> = Api::namespaced(client.clone(), ns);
+    pods.list(&Default::default())
+        .await
+        .expect("list")
+        .metadata
+        .resource_version
+        .expect("rv")
+}
+
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// A controller manifest as the plain client sends it, pre-encoded: same size and shape, in
+/// `ns`, but not labelled for the controller (so it leaves the pod alone) and owned by nothing.
+pub fn raw_body(manifest: &serde_json::Value, ns: &str) -> Vec<u8> {
+    let mut m = manifest.clone();
+    m["metadata"]["namespace"] = ns.into();
+    if let Some(labels) = m["metadata"]["labels"].as_object_mut() {
+        let wf = labels
+            .remove("workflows.argoproj.io/workflow")
+            .unwrap_or_default();
+        labels.insert("bench.flotilla.dev/workflow".into(), wf);
+    }
+    if let Some(meta) = m["metadata"].as_object_mut() {
+        meta.remove("ownerReferences");
+    }
+    serde_json::to_vec(&m).expect("pod")
+}
