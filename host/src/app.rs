@@ -137,3 +137,77 @@ pub async fn serve_simulator(clusters: u16, kubeconfig: PathBuf) -> Result<ExitC
     shutdown_signal().await;
     Ok(ExitCode::SUCCESS)
 }
+
+/// `flotilla cluster get-profile` and `flotilla cluster add`.
+pub async fn cluster(command: crate::cli::ClusterCommand) -> Result<()> {
+    use crate::cli::ClusterCommand;
+    use crate::clusters::enroll;
+    let kubeconfig_of = |path: Option<&std::path::Path>| -> Result<kube::config::Kubeconfig> {
+        match path {
+            Some(p) => kube::config::Kubeconfig::read_from(p)
+                .with_context(|| format!("reading kubeconfig {}", p.display())),
+            None => kube::config::Kubeconfig::read().context("reading the kubeconfig"),
+        }
+    };
+    match command {
+        ClusterCommand::GetProfile {
+            cluster,
+            namespace,
+            service_account,
+            local_namespace,
+            server,
+            insecure_skip_tls_verify,
+            kubeconfig,
+            context,
+        } => {
+            let context = context.unwrap_or_else(|| cluster.clone());
+            let kc = kubeconfig_of(kubeconfig.as_deref())?;
+            let rest = enroll::rest_config_of(&kc, &context).map_err(anyhow::Error::msg)?;
+            let remote =
+                crate::credentials::client(kubeconfig.as_deref(), Some(context), false).await?;
+            let remote_cluster = enroll::RemoteCluster {
+                name: cluster,
+                server: server
+                    .unwrap_or_else(|| rest["Host"].as_str().unwrap_or_default().to_string()),
+                ca_data: rest["TLSClientConfig"]["CAData"]
+                    .as_str()
+                    .map(str::to_string),
+            };
+            let secret = enroll::get_profile(
+                &remote,
+                &remote_cluster,
+                &namespace,
+                &service_account,
+                &local_namespace,
+                insecure_skip_tls_verify,
+            )
+            .await?;
+            let mut value = serde_json::to_value(&secret)?;
+            value["apiVersion"] = "v1".into();
+            value["kind"] = "Secret".into();
+            print!("{}", serde_yaml::to_string(&value)?);
+            Ok(())
+        }
+        ClusterCommand::Add {
+            key,
+            context,
+            namespace,
+            kubeconfig,
+        } => {
+            let key = key.replacen('/', ".", 1);
+            if !key.contains('.') {
+                anyhow::bail!(
+                    "key {key:?}: write NAME.NAMESPACE (that namespace only) or NAME. (any namespace)"
+                );
+            }
+            let kc = kubeconfig_of(kubeconfig.as_deref())?;
+            let rest = enroll::rest_config_of(&kc, &context).map_err(anyhow::Error::msg)?;
+            let primary = crate::credentials::client(kubeconfig.as_deref(), None, false).await?;
+            enroll::add_key(&primary, &namespace, &key, rest.to_string().into_bytes()).await?;
+            println!(
+                "cluster {key} added to Secret {namespace}/rest-config from context {context}"
+            );
+            Ok(())
+        }
+    }
+}

@@ -28,6 +28,9 @@ pub enum Command {
     /// Print the logs of a workflow's pods, in every cluster, prefixed with node and cluster
     /// (as `argo logs`).
     Logs(LogsArgs),
+    /// Other clusters: their credentials for this controller (as `argo cluster`).
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
     /// Stop workflows: unfinished nodes fail and running pods are deleted (as `argo stop`).
     Stop(WorkflowArgs),
     /// Terminate workflows: as `stop`, and exit handlers do not run (as `argo terminate`).
@@ -65,6 +68,43 @@ pub struct WorkflowArgs {
     pub workflows: Vec<String>,
     #[command(flatten)]
     pub target: crate::commands::Target,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Print a profile Secret for the controller of another cluster: a kubeconfig for
+    /// SERVICE_ACCOUNT in NAMESPACE of CLUSTER (read through kubeconfig context CLUSTER unless
+    /// --context), to apply in that controller's LOCAL_NAMESPACE.
+    GetProfile {
+        cluster: String,
+        namespace: String,
+        service_account: String,
+        local_namespace: String,
+        /// The API server's address as the controller reaches it (default: the context's).
+        #[arg(long)]
+        server: Option<String>,
+        /// Do not verify the API server's certificate (else its CA from the kubeconfig is used).
+        #[arg(long)]
+        insecure_skip_tls_verify: bool,
+        /// Kubeconfig to read (default: $KUBECONFIG or ~/.kube/config).
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
+        /// Context for CLUSTER (default: one named CLUSTER).
+        #[arg(long)]
+        context: Option<String>,
+    },
+    /// Add CONTEXT's credentials to the `rest-config` Secret of the current context's cluster
+    /// under KEY: `NAME.NAMESPACE` (that namespace only) or `NAME.` (any namespace).
+    Add {
+        key: String,
+        context: String,
+        /// The controller's namespace.
+        #[arg(short = 'n', long, default_value = "argo")]
+        namespace: String,
+        /// Kubeconfig to read (default: $KUBECONFIG or ~/.kube/config).
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -164,6 +204,7 @@ pub fn main() -> ExitCode {
                 Ok(ExitCode::SUCCESS)
             }
             Command::Logs(args) => done(print_logs(args).await),
+            Command::Cluster(command) => done(crate::app::cluster(command).await),
             Command::Stop(args) => done(workflow_verb(crate::commands::Verb::Stop, args).await),
             Command::Terminate(args) => {
                 done(workflow_verb(crate::commands::Verb::Terminate, args).await)

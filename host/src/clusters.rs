@@ -2,8 +2,11 @@
 //! is enrolled (`enroll`).
 
 pub mod enroll;
+pub mod load;
 pub mod registry;
 pub mod rest_config;
 
-pub use registry::{Entry, LookupError, REST_CONFIG_SECRET, Registry};
+pub use registry::{
+    Credentials, Entry, LookupError, PROFILE_LABEL, Profile, REST_CONFIG_SECRET, Registry,
+};
 pub use rest_config::{RestConfig, RestConfigError};

@@ -316,11 +316,14 @@ async fn reconcile_inner(
     let mut unreachable = BTreeMap::new();
     for (cluster, ns) in remote_scopes(&wf, &namespace) {
         let seen = match ctx.remotes.get(&cluster, &ns).await {
-            Ok(remote) if !remote.ready().await => Err("it has not answered yet".to_string()),
-            Ok(remote) => match remote.problem() {
-                Some(problem) => Err(problem),
-                None => Ok(remote),
-            },
+            Ok(remote) => {
+                let ready = remote.ready().await;
+                match (remote.problem(), ready) {
+                    (Some(problem), _) => Err(problem),
+                    (None, false) => Err("it has not answered yet".to_string()),
+                    (None, true) => Ok(remote),
+                }
+            }
             Err(e) => Err(e),
         };
         match seen {

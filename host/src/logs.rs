@@ -7,7 +7,7 @@
 //! With `--follow`, logs are streamed as pods start, until the workflow has finished and every
 //! stream has ended; the workflow is watched, not polled.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use futures::{AsyncBufReadExt, StreamExt};
@@ -17,7 +17,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use tokio::sync::mpsc;
 
-use crate::clusters::{REST_CONFIG_SECRET, Registry};
+use crate::clusters::Registry;
 use crate::naming::{self, PodNameFormat};
 use crate::workflow::{NodeType, Workflow};
 
@@ -94,21 +94,15 @@ impl Clients {
             return Ok(client.clone());
         }
         if self.registry.is_none() {
-            let secrets: Api<k8s_openapi::api::core::v1::Secret> =
-                Api::namespaced(self.own.clone(), &self.controller_namespace);
-            let secret = secrets.get_opt(REST_CONFIG_SECRET).await.map_err(|e| {
-                format!(
-                    "reading Secret {}/{REST_CONFIG_SECRET}: {e}",
-                    self.controller_namespace
-                )
-            })?;
-            let data: BTreeMap<String, Vec<u8>> = secret
-                .and_then(|s| s.data)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| (k, v.0))
-                .collect();
-            self.registry = Some(Registry::from_secret_data(&data));
+            let registry = crate::clusters::load::registry(&self.own, &self.controller_namespace)
+                .await
+                .map_err(|e| {
+                    format!(
+                        "reading the cluster Secrets in namespace {}: {e}",
+                        self.controller_namespace
+                    )
+                })?;
+            self.registry = Some(registry);
         }
         let registry = self.registry.as_ref().ok_or("no registry")?;
         let entry = registry

@@ -503,3 +503,110 @@ spec:
     ensure!(workflow_pods(&remote, "default", &name).await?.len() == 1);
     Ok(())
 }
+
+/// cluster-1 as the kubeconfig describes it.
+fn cluster_1(
+    env: &Env,
+) -> Result<(
+    kube::config::Kubeconfig,
+    flotilla::clusters::enroll::RemoteCluster,
+)> {
+    let kc = kube::config::Kubeconfig::read_from(&env.kubeconfig)?;
+    let rest =
+        flotilla::clusters::enroll::rest_config_of(&kc, "cluster-1").map_err(anyhow::Error::msg)?;
+    let remote = flotilla::clusters::enroll::RemoteCluster {
+        name: "cluster-1".into(),
+        server: rest["Host"].as_str().unwrap_or_default().to_string(),
+        ca_data: rest["TLSClientConfig"]["CAData"]
+            .as_str()
+            .map(str::to_string),
+    };
+    Ok((kc, remote))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_later_designs_set_up_with_a_profile_secret() -> Result<()> {
+    let env = Env::start().await?;
+    let client = env.client("cluster-0").await?;
+    flotilla::sandbox::install(&client).await?;
+    // As the design's quick start: the remote manifests through kustomize and kubectl…
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let rendered = env.kubectl("cluster-1").ok(&[
+        "kustomize",
+        "--load-restrictor=LoadRestrictionsNone",
+        &root
+            .join("manifests/quick-start/cluster-1")
+            .display()
+            .to_string(),
+    ])?;
+    env.kubectl("cluster-1")
+        .ok_with(&["-n", "default", "apply", "-f", "-"], Some(&rendered))?;
+    // …then `flotilla cluster get-profile cluster-1 default argo.cluster-0 argo | kubectl -n argo apply -f -`.
+    let (_, remote) = cluster_1(&env)?;
+    let profile = flotilla::clusters::enroll::get_profile(
+        &env.client("cluster-1").await?,
+        &remote,
+        "default",
+        "argo.cluster-0",
+        "argo",
+        false,
+    )
+    .await?;
+    let yaml = serde_yaml::to_string(&profile)?;
+    env.kubectl("cluster-0")
+        .ok_with(&["-n", "argo", "apply", "-f", "-"], Some(&yaml))?;
+    env.set_policy(SEED_POLICY)?;
+    let _controller = flotilla::sandbox::spawn_controller(client, "cluster-0");
+    let wf = env
+        .run_workflow(&example("multi-cluster.yaml")?, TIMEOUT)
+        .await?;
+    ensure!(
+        phase(&wf) == Some(WorkflowPhase::Succeeded),
+        "{:#?}",
+        wf.status
+    );
+    ensure!(
+        node(&wf, &wf.name_any())
+            .and_then(|n| n.cluster.clone())
+            .as_deref()
+            == Some("cluster-1")
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_earlier_designs_set_up_with_cluster_add() -> Result<()> {
+    let env = Env::start().await?;
+    let client = env.client("cluster-0").await?;
+    flotilla::sandbox::install(&client).await?;
+    env.kubectl("cluster-1").ok_with(
+        &["apply", "-f", "-"],
+        Some("apiVersion: v1\nkind: Namespace\nmetadata: {name: argo}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: workflow, namespace: argo}\n"),
+    )?;
+    // The other cluster needs the CRDs: executors write their task results there.
+    let crds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/base/crds.yaml");
+    env.kubectl("cluster-1")
+        .ok(&["apply", "-f", &crds.display().to_string()])?;
+    // `flotilla cluster add cluster-1. cluster-1`: the context's own credentials, any namespace.
+    let (kc, _) = cluster_1(&env)?;
+    let rest =
+        flotilla::clusters::enroll::rest_config_of(&kc, "cluster-1").map_err(anyhow::Error::msg)?;
+    flotilla::clusters::enroll::add_key(
+        &client,
+        "argo",
+        "cluster-1.",
+        rest.to_string().into_bytes(),
+    )
+    .await?;
+    env.set_policy("p, cluster-0:argo, cluster-1:argo")?;
+    let _controller = flotilla::sandbox::spawn_controller(client, "cluster-0");
+    let wf = env
+        .run_workflow(&example("multi-cluster-dag.yaml")?, TIMEOUT)
+        .await?;
+    ensure!(
+        phase(&wf) == Some(WorkflowPhase::Succeeded),
+        "{:#?}",
+        wf.status
+    );
+    Ok(())
+}

@@ -18,8 +18,9 @@ use serde_json::json;
 
 use super::REST_CONFIG_SECRET;
 
-/// The controller's service account in a remote cluster (`manifests/quick-start/cluster-1`).
-pub const CONTROLLER_ACCOUNT: &str = "flotilla-controller";
+/// The controller's service account in a remote cluster (`manifests/quick-start/cluster-1`):
+/// `<controller namespace>.<primary cluster>`, as the design's quick start names it.
+pub const CONTROLLER_ACCOUNT: &str = "argo.cluster-0";
 
 #[derive(Debug, thiserror::Error)]
 pub enum EnrollError {
@@ -160,4 +161,159 @@ pub async fn add_key(
             source,
         }),
     }
+}
+
+/// The profile Secret of `cluster` (`flotilla cluster get-profile`): a kubeconfig for
+/// `account` in the remote `namespace`, reaching the API server at `server`, for the primary's
+/// `local_namespace`. The token is a service-account token Secret's (long-lived, revoked by
+/// deleting that Secret), made in the remote cluster if need be.
+pub async fn get_profile(
+    remote: &kube::Client,
+    cluster: &RemoteCluster,
+    namespace: &str,
+    account: &str,
+    local_namespace: &str,
+    insecure: bool,
+) -> Result<Secret, EnrollError> {
+    let token = account_token(remote, namespace, account).await?;
+    let mut server = json!({"server": cluster.server});
+    if insecure {
+        server["insecure-skip-tls-verify"] = json!(true);
+    } else if let Some(ca) = &cluster.ca_data {
+        server["certificate-authority-data"] = json!(ca);
+    }
+    let kubeconfig = json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": cluster.name, "cluster": server}],
+        "users": [{"name": account, "user": {"token": token}}],
+        "contexts": [{"name": cluster.name, "context": {"cluster": cluster.name, "user": account, "namespace": namespace}}],
+        "current-context": cluster.name,
+    });
+    let kubeconfig = serde_yaml::to_string(&kubeconfig).unwrap_or_default();
+    let data = BTreeMap::from([
+        (
+            "kubeconfig".to_string(),
+            ByteString(kubeconfig.into_bytes()),
+        ),
+        (
+            "namespace".to_string(),
+            ByteString(namespace.as_bytes().to_vec()),
+        ),
+    ]);
+    Ok(Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some(format!("flotilla-profile.{}.{namespace}", cluster.name)),
+            namespace: Some(local_namespace.to_string()),
+            labels: Some(BTreeMap::from([(
+                super::PROFILE_LABEL.to_string(),
+                cluster.name.clone(),
+            )])),
+            ..Default::default()
+        },
+        data: Some(data),
+        ..Default::default()
+    })
+}
+
+/// The token of a `kubernetes.io/service-account-token` Secret for `account`, created if
+/// there is none yet, once the token controller has filled it in.
+async fn account_token(
+    remote: &kube::Client,
+    namespace: &str,
+    account: &str,
+) -> Result<String, EnrollError> {
+    let secrets: Api<Secret> = Api::namespaced(remote.clone(), namespace);
+    let name = format!("{account}.profile-token");
+    let what = || format!("the token Secret {namespace}/{name} of service account {account}");
+    let wanted = Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.clone()),
+            annotations: Some(BTreeMap::from([(
+                "kubernetes.io/service-account.name".to_string(),
+                account.to_string(),
+            )])),
+            ..Default::default()
+        },
+        type_: Some("kubernetes.io/service-account-token".into()),
+        ..Default::default()
+    };
+    match secrets.create(&PostParams::default(), &wanted).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 409 => {}
+        Err(source) => {
+            return Err(EnrollError::Api {
+                what: what(),
+                source,
+            });
+        }
+    }
+    let has_token = |s: Option<&Secret>| {
+        s.and_then(|s| s.data.as_ref())
+            .is_some_and(|d| d.contains_key("token"))
+    };
+    let filled = tokio::time::timeout(
+        Duration::from_secs(30),
+        await_condition(secrets, &name, has_token),
+    )
+    .await
+    .map_err(|_| EnrollError::Crd(format!("{} to get its token", what())))?
+    .map_err(|_| EnrollError::Crd(format!("{} to get its token", what())))?;
+    let token = filled
+        .and_then(|s| s.data)
+        .and_then(|d| d.get("token").cloned())
+        .map(|t| String::from_utf8_lossy(&t.0).into_owned())
+        .unwrap_or_default();
+    Ok(token)
+}
+
+/// The design's rest config for a kubeconfig context (`flotilla cluster add`): its server, CA
+/// and TLS options, and its token, client certificate or basic credentials.
+pub fn rest_config_of(
+    kubeconfig: &kube::config::Kubeconfig,
+    context: &str,
+) -> Result<serde_json::Value, String> {
+    let ctx = kubeconfig
+        .contexts
+        .iter()
+        .find(|c| c.name == context)
+        .and_then(|c| c.context.clone())
+        .ok_or_else(|| format!("the kubeconfig has no context {context:?}"))?;
+    let cluster = kubeconfig
+        .clusters
+        .iter()
+        .find(|c| c.name == ctx.cluster)
+        .and_then(|c| c.cluster.clone())
+        .ok_or_else(|| format!("context {context:?}: no cluster {:?}", ctx.cluster))?;
+    let user = ctx
+        .user
+        .as_deref()
+        .and_then(|u| kubeconfig.auth_infos.iter().find(|a| a.name == u))
+        .and_then(|a| a.auth_info.clone())
+        .unwrap_or_default();
+    use secrecy::ExposeSecret as _;
+    let expose =
+        |s: &Option<secrecy::SecretString>| s.as_ref().map(|s| s.expose_secret().to_string());
+    if user.exec.is_some() || user.auth_provider.is_some() {
+        return Err(format!(
+            "context {context:?}: its user authenticates through an exec or auth-provider plugin, which a rest config cannot hold; use a token or a client certificate"
+        ));
+    }
+    Ok(json!({
+        "Host": cluster.server.ok_or_else(|| format!("context {context:?}: the cluster has no server"))?,
+        "BearerToken": expose(&user.token).unwrap_or_default(),
+        "BearerTokenFile": user.token_file.unwrap_or_default(),
+        "Username": user.username.unwrap_or_default(),
+        "Password": expose(&user.password).unwrap_or_default(),
+        "TLSClientConfig": {
+            "Insecure": cluster.insecure_skip_tls_verify.unwrap_or(false),
+            "ServerName": cluster.tls_server_name.unwrap_or_default(),
+            "CAData": cluster.certificate_authority_data,
+            "CAFile": cluster.certificate_authority.unwrap_or_default(),
+            "CertData": user.client_certificate_data,
+            "CertFile": user.client_certificate.unwrap_or_default(),
+            "KeyData": expose(&user.client_key_data),
+            "KeyFile": user.client_key.unwrap_or_default(),
+        },
+    }))
 }

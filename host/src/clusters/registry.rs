@@ -5,7 +5,11 @@
 //! the spellings that work (namespaces hold no dots, so the last dot separates), and what
 //! `flotilla cluster add` writes. Both are read.
 //!
-//! Pure: built from the Secret's data; a bad entry is skipped and reported by its key, the
+//! Profile Secrets (`flotilla cluster get-profile`: a kubeconfig, labelled
+//! [`PROFILE_LABEL`]`=CLUSTER`, with an optional `namespace` key) are entries too, named
+//! `profile:SECRET` in messages.
+//!
+//! Pure: built from the Secrets' data; a bad entry is skipped and reported by its key, the
 //! others stay usable.
 
 use std::collections::BTreeMap;
@@ -14,6 +18,41 @@ use super::rest_config::{RestConfig, RestConfigError};
 
 /// The Secret, in the controller's namespace.
 pub const REST_CONFIG_SECRET: &str = "rest-config";
+/// The label that marks a profile Secret; its value is the cluster's name.
+pub const PROFILE_LABEL: &str = "workflows.argoproj.io/cluster";
+
+/// How to reach a cluster: the design's rest config, or a profile's kubeconfig.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    RestConfig(Box<RestConfig>),
+    Kubeconfig(Box<kube::config::Kubeconfig>),
+}
+
+impl Credentials {
+    /// A kube-rs configuration for these credentials.
+    pub async fn to_config(&self, name: &str) -> Result<kube::Config, RestConfigError> {
+        match self {
+            Credentials::RestConfig(c) => c.to_config(name).await,
+            Credentials::Kubeconfig(kc) => kube::Config::from_custom_kubeconfig(
+                (**kc).clone(),
+                &kube::config::KubeConfigOptions::default(),
+            )
+            .await
+            .map_err(|e| RestConfigError::Unusable(e.to_string())),
+        }
+    }
+}
+
+/// A profile Secret's contents.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    /// The Secret's name.
+    pub secret: String,
+    pub cluster: String,
+    pub namespace: Option<String>,
+    /// The kubeconfig's YAML.
+    pub kubeconfig: String,
+}
 
 /// One usable key.
 #[derive(Debug, Clone)]
@@ -23,7 +62,7 @@ pub struct Entry {
     pub namespace: Option<String>,
     /// The Secret key it came from (for messages).
     pub key: String,
-    pub config: RestConfig,
+    pub config: Credentials,
     /// A hash of the key's value: a changed value means new credentials.
     pub fingerprint: u64,
 }
@@ -41,7 +80,7 @@ pub enum LookupError {
         namespace: String,
         keys: Vec<String>,
     },
-    #[error("cluster {cluster:?} is configured ambiguously: Secret {REST_CONFIG_SECRET} has both a cluster-wide key and namespaced keys ({}); keep one kind", .keys.join(", "))]
+    #[error("cluster {cluster:?} is configured ambiguously by {}: keep one cluster-wide entry or namespaced ones, one per namespace", .keys.join(", "))]
     Ambiguous { cluster: String, keys: Vec<String> },
     #[error("cluster {cluster:?}: Secret {REST_CONFIG_SECRET} key {key}: {problem}")]
     Invalid {
@@ -82,7 +121,7 @@ impl Registry {
                         cluster,
                         namespace,
                         key: key.clone(),
-                        config,
+                        config: Credentials::RestConfig(Box::new(config)),
                         fingerprint: fingerprint(value),
                     }),
                 Err(e) => {
@@ -96,6 +135,36 @@ impl Registry {
             }
         }
         registry
+    }
+
+    /// The same, with profile Secrets as further entries.
+    pub fn with_profiles(mut self, profiles: &[Profile]) -> Registry {
+        for p in profiles {
+            let key = format!("profile:{}", p.secret);
+            match serde_yaml::from_str::<kube::config::Kubeconfig>(&p.kubeconfig) {
+                Ok(kc) if kc.current_context.is_some() => self
+                    .entries
+                    .entry(p.cluster.clone())
+                    .or_default()
+                    .push(Entry {
+                        cluster: p.cluster.clone(),
+                        namespace: p.namespace.clone(),
+                        key,
+                        config: Credentials::Kubeconfig(Box::new(kc)),
+                        fingerprint: fingerprint(p.kubeconfig.as_bytes()),
+                    }),
+                Ok(_) => self.problems.push(format!(
+                    "profile Secret {}: its kubeconfig has no current-context",
+                    p.secret
+                )),
+                Err(e) => self.problems.push(format!(
+                    "profile Secret {}: key kubeconfig is not a kubeconfig: {}",
+                    p.secret,
+                    e.to_string().lines().next().unwrap_or_default()
+                )),
+            }
+        }
+        self
     }
 
     /// The entry to use for `namespace` in `cluster`.
@@ -115,7 +184,8 @@ impl Registry {
         let keys = || entries.iter().map(|e| e.key.clone()).collect::<Vec<_>>();
         let wide = entries.iter().any(|e| e.namespace.is_none());
         let narrow = entries.iter().any(|e| e.namespace.is_some());
-        if wide && narrow {
+        let same = |e: &&Entry| e.namespace.as_deref().is_none_or(|n| n == namespace);
+        if (wide && narrow) || entries.iter().filter(same).count() > 1 {
             return Err(LookupError::Ambiguous {
                 cluster: cluster.to_string(),
                 keys: keys(),

@@ -5,7 +5,6 @@
 //! Either way the reason goes to the log and to an event on the object at fault — never a
 //! secret value.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -18,22 +17,19 @@ use tracing::{info, warn};
 
 use super::{Context, ControllerError};
 use crate::authz::{self, Authorizer};
-use crate::clusters::{REST_CONFIG_SECRET, Registry};
+use crate::clusters::{PROFILE_LABEL, REST_CONFIG_SECRET, Registry, load};
 
-/// The registry from the Secret as it is now (absent: no other clusters).
+/// The registry from the Secrets as they are now (none: no other clusters).
 pub(super) async fn load_registry(
     client: &kube::Client,
     namespace: &str,
 ) -> Result<Registry, ControllerError> {
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    let secret = secrets
-        .get_opt(REST_CONFIG_SECRET)
+    crate::clusters::load::registry(client, namespace)
         .await
         .map_err(|source| ControllerError::Config {
             namespace: namespace.to_string(),
             source,
-        })?;
-    Ok(secret.as_ref().map(registry_of).unwrap_or_default())
+        })
 }
 
 /// The policy from the ConfigMap as it is now (absent: the default). One that does not load is
@@ -62,37 +58,46 @@ pub(super) async fn load_policy(
     }
 }
 
-fn registry_of(secret: &Secret) -> Registry {
-    let data: BTreeMap<String, Vec<u8>> = secret
-        .data
-        .iter()
-        .flatten()
-        .map(|(k, v)| (k.clone(), v.0.clone()))
-        .collect();
-    Registry::from_secret_data(&data)
-}
-
-/// Watches both objects for as long as the controller runs.
+/// Watches the Secrets and the ConfigMap for as long as the controller runs.
 pub(super) async fn watch(ctx: Arc<Context>, namespace: String) {
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
     let config_maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &namespace);
     let one = |name: &str| watcher::Config::default().fields(&format!("metadata.name={name}"));
-    let secret_events = watcher(secrets, one(REST_CONFIG_SECRET)).default_backoff();
+    let rest_events = watcher(secrets.clone(), one(REST_CONFIG_SECRET))
+        .default_backoff()
+        .map(|e| (false, e));
+    let profile_events = watcher(secrets, watcher::Config::default().labels(PROFILE_LABEL))
+        .default_backoff()
+        .map(|e| (true, e));
     let policy_events = watcher(config_maps, one(authz::CONFIG_MAP)).default_backoff();
     let secret_ctx = ctx.clone();
     let secrets = async move {
-        let mut events = std::pin::pin!(secret_events);
-        while let Some(event) = events.next().await {
-            match event {
+        let mut sources = load::Sources::default();
+        let mut events = std::pin::pin!(futures::stream::select(rest_events, profile_events));
+        while let Some((profile, event)) = events.next().await {
+            let changed = match event {
                 Ok(watcher::Event::Apply(s) | watcher::Event::InitApply(s)) => {
-                    apply_secret(&secret_ctx, &s).await;
+                    match profile {
+                        true => sources.profiles.insert(s.name_any(), s),
+                        false => sources.rest_config.replace(s),
+                    };
+                    true
                 }
-                Ok(watcher::Event::Delete(_)) => {
-                    info!("Secret rest-config deleted: no other clusters");
-                    secret_ctx.remotes.set_registry(Registry::default());
+                Ok(watcher::Event::Delete(s)) => {
+                    match profile {
+                        true => sources.profiles.remove(&s.name_any()),
+                        false => sources.rest_config.take(),
+                    };
+                    true
                 }
-                Ok(_) => {}
-                Err(e) => warn!(error = %e, "watching Secret rest-config"),
+                Ok(_) => false,
+                Err(e) => {
+                    warn!(error = %e, "watching the controller's cluster Secrets");
+                    false
+                }
+            };
+            if changed {
+                apply_registry(&secret_ctx, &sources).await;
             }
         }
     };
@@ -118,14 +123,16 @@ pub(super) async fn watch(ctx: Arc<Context>, namespace: String) {
     futures::join!(secrets, policies);
 }
 
-async fn apply_secret(ctx: &Context, secret: &Secret) {
-    let registry = registry_of(secret);
+async fn apply_registry(ctx: &Context, sources: &load::Sources) {
+    let registry = sources.registry();
     for problem in &registry.problems {
-        warn!(problem = %problem, "unusable rest-config entry");
-        record(ctx, secret, "InvalidRestConfig", problem).await;
+        warn!(problem = %problem, "unusable cluster credentials");
+        if let Some(secret) = &sources.rest_config {
+            record(ctx, secret, "InvalidRestConfig", problem).await;
+        }
     }
     let clusters: Vec<&str> = registry.clusters().collect();
-    info!(clusters = ?clusters, "rest-config loaded");
+    info!(clusters = ?clusters, "cluster credentials loaded");
     ctx.remotes.set_registry(registry);
 }
 

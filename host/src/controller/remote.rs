@@ -62,6 +62,22 @@ impl Remote {
     }
 }
 
+/// A watch failure as a node message: the API server's own words where there are some.
+fn brief(e: &watcher::Error) -> String {
+    let api = |k: &kube::Error| match k {
+        kube::Error::Api(s) => format!("{} ({})", s.message, s.code),
+        other => other.to_string(),
+    };
+    match e {
+        watcher::Error::InitialListFailed(k) => format!("listing failed: {}", api(k)),
+        watcher::Error::WatchStartFailed(k) | watcher::Error::WatchFailed(k) => {
+            format!("watching failed: {}", api(k))
+        }
+        watcher::Error::WatchError(s) => format!("watching failed: {} ({})", s.message, s.code),
+        other => other.to_string(),
+    }
+}
+
 /// The registry in force and the connections opened from it.
 pub(crate) struct Remotes {
     registry: RwLock<Arc<Registry>>,
@@ -209,7 +225,7 @@ impl Remotes {
                     Ok(None) => {}
                     Err(e) => {
                         warn!(cluster = %cluster, error = %e, "remote watch failed; retrying");
-                        *health.lock() = Some(e.to_string());
+                        *health.lock() = Some(brief(&e));
                     }
                 }
             }

@@ -1,0 +1,106 @@
+//! Reading the registry's sources from the API: the `rest-config` Secret and the profile
+//! Secrets in the controller's namespace. The controller keeps them current with watches;
+//! `flotilla logs` reads them once.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
+use kube::api::{Api, ListParams};
+
+use super::{PROFILE_LABEL, Profile, REST_CONFIG_SECRET, Registry};
+
+/// The registry from the Secrets in `namespace` as they are now.
+pub async fn registry(client: &kube::Client, namespace: &str) -> Result<Registry, kube::Error> {
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let mut sources = Sources {
+        rest_config: secrets.get_opt(REST_CONFIG_SECRET).await?,
+        ..Default::default()
+    };
+    let profiles = secrets
+        .list(&ListParams::default().labels(PROFILE_LABEL))
+        .await?;
+    for p in profiles.items {
+        sources.profiles.insert(p.name_any(), p);
+    }
+    Ok(sources.registry())
+}
+
+/// The Secrets the registry is built from, as last seen. (`Debug` shows names only: the
+/// Secrets hold credentials.)
+#[derive(Default)]
+pub struct Sources {
+    pub rest_config: Option<Secret>,
+    /// Profile Secrets by name.
+    pub profiles: BTreeMap<String, Secret>,
+}
+
+impl std::fmt::Debug for Sources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sources")
+            .field(
+                "rest_config",
+                &self.rest_config.as_ref().map(|s| s.name_any()),
+            )
+            .field("profiles", &self.profiles.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Sources {
+    pub fn registry(&self) -> Registry {
+        let mut profiles = Vec::new();
+        let mut problems = Vec::new();
+        for secret in self.profiles.values() {
+            match profile_of(secret) {
+                Ok(p) => profiles.push(p),
+                Err(problem) => problems.push(problem),
+            }
+        }
+        let mut registry = self
+            .rest_config
+            .as_ref()
+            .map(registry_of)
+            .unwrap_or_default()
+            .with_profiles(&profiles);
+        registry.problems.extend(problems);
+        registry
+    }
+}
+
+/// A profile Secret's contents: the cluster from its label, `kubeconfig` and `namespace` keys.
+fn profile_of(secret: &Secret) -> Result<Profile, String> {
+    let name = secret.name_any();
+    let cluster = secret
+        .labels()
+        .get(PROFILE_LABEL)
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| format!("profile Secret {name}: label {PROFILE_LABEL} names no cluster"))?
+        .clone();
+    let text = |key: &str| {
+        secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(key))
+            .map(|v| String::from_utf8_lossy(&v.0).into_owned())
+    };
+    let kubeconfig =
+        text("kubeconfig").ok_or_else(|| format!("profile Secret {name}: no key kubeconfig"))?;
+    let namespace = text("namespace").filter(|n| !n.trim().is_empty());
+    Ok(Profile {
+        secret: name,
+        cluster,
+        namespace,
+        kubeconfig,
+    })
+}
+
+fn registry_of(secret: &Secret) -> Registry {
+    let data: BTreeMap<String, Vec<u8>> = secret
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.0.clone()))
+        .collect();
+    Registry::from_secret_data(&data)
+}
