@@ -610,3 +610,142 @@ async fn the_earlier_designs_set_up_with_cluster_add() -> Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resource_templates_and_pod_gc_work_in_another_cluster() -> Result<()> {
+    let (env, _controller) = two_clusters(Some("default"), SEED_POLICY).await?;
+    // The remote default service account may manage ConfigMaps there (the workflow's RBAC, not
+    // the controller's, bounds a resource template).
+    env.kubectl("cluster-1").ok_with(
+        &["apply", "-f", "-"],
+        Some("apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: configmaps, namespace: default}\nrules: [{apiGroups: [\"\"], resources: [configmaps], verbs: [get, list, watch, create]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: configmaps, namespace: default}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: configmaps}\nsubjects: [{kind: ServiceAccount, name: default, namespace: default}]\n"),
+    )?;
+    let wf = env
+        .run_workflow(
+            r#"
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: remote-resource-}
+spec:
+  entrypoint: main
+  podGC: {strategy: OnPodSuccess}
+  templates:
+  - name: main
+    cluster: cluster-1
+    namespace: default
+    resource:
+      action: create
+      successCondition: data.made == here
+      manifest: |
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: "{{workflow.name}}"}
+        data: {made: here}
+    outputs:
+      parameters: [{name: uid, valueFrom: {jsonPath: "{.metadata.uid}"}}]
+"#,
+            TIMEOUT,
+        )
+        .await?;
+    ensure!(
+        phase(&wf) == Some(WorkflowPhase::Succeeded),
+        "{:#?}",
+        wf.status
+    );
+    let name = wf.name_any();
+    let made = env.kubectl("cluster-1").json(&[
+        "-n",
+        "default",
+        "get",
+        "configmap",
+        &name,
+        "-o",
+        "json",
+    ])?;
+    let uid = node(&wf, &name)
+        .and_then(|n| n.outputs.clone())
+        .and_then(|o| o.parameters.first().and_then(|p| p.value.clone()));
+    ensure!(
+        uid.as_ref().map(|u| u.as_str()) == made["metadata"]["uid"].as_str(),
+        "{uid:?} {made}"
+    );
+    ensure!(
+        env.kubectl("cluster-0")
+            .run(&["-n", "default", "get", "configmap", &name], None)?
+            .status
+            .code()
+            != Some(0),
+        "created in cluster-1, not cluster-0"
+    );
+    // podGC applies to the remote pod too.
+    let remote = env.client("cluster-1").await?;
+    flotilla_e2e::wait_for(
+        "the remote pod to be garbage-collected",
+        TIMEOUT,
+        || async {
+            Ok(workflow_pods(&remote, "default", &name)
+                .await?
+                .is_empty()
+                .then_some(()))
+        },
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_policy_keeps_the_last_good_one_and_says_why() -> Result<()> {
+    let (env, _controller) = two_clusters(Some("default"), SEED_POLICY).await?;
+    env.kubectl("cluster-0").ok_with(
+        &["apply", "-f", "-"],
+        Some("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: workflow-controller-authz, namespace: argo}\ndata:\n  policy.csv: |\n    p, cluster-0:argo\n"),
+    )?;
+    let kubectl = env.kubectl("cluster-0");
+    let reason = flotilla_e2e::wait_for("an InvalidPolicy event", TIMEOUT, || async {
+        let events = kubectl.json(&["-n", "argo", "get", "events.events.k8s.io", "-o", "json"])?;
+        let found = events["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["reason"] == "InvalidPolicy");
+        Ok(found.map(|e| e["note"].as_str().unwrap_or_default().to_string()))
+    })
+    .await?;
+    ensure!(
+        reason.contains("key policy.csv: line 1")
+            && reason.contains("keeping the last good policy"),
+        "{reason}"
+    );
+    // The seed's policy is still in force.
+    let wf = env
+        .run_workflow(&example("multi-cluster.yaml")?, TIMEOUT)
+        .await?;
+    ensure!(
+        phase(&wf) == Some(WorkflowPhase::Succeeded),
+        "{:#?}",
+        wf.status
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_controller_without_a_cluster_name_refuses_remote_clusters() -> Result<()> {
+    let env = Env::start().await?;
+    let client = env.client("cluster-0").await?;
+    flotilla::sandbox::install(&client).await?;
+    env.enroll("default").await?;
+    let config = flotilla::controller::ControllerConfig::default();
+    let outcome = tokio::time::timeout(
+        TIMEOUT,
+        flotilla::controller::run(client, config, std::future::pending()),
+    )
+    .await?;
+    let error = outcome
+        .expect_err("the controller must not start")
+        .to_string();
+    ensure!(
+        error.contains("other clusters are configured (Secret argo/rest-config: cluster-1)")
+            && error.contains("set ARGO_CLUSTER or --cluster"),
+        "{error}"
+    );
+    Ok(())
+}
