@@ -345,7 +345,14 @@ async fn reconcile_inner(
     });
     observed.access = Some(ctx.access.read().clone());
     observed.blind = blind;
-    let blinded = !unreachable.is_empty();
+    // Worth looking again only while a node there is unfinished (a node refused before it ever
+    // had a pod, say, needs nothing from its cluster).
+    let blinded = wf.status.iter().flat_map(|s| s.nodes.values()).any(|n| {
+        !n.phase.is_fulfilled()
+            && n.cluster
+                .as_ref()
+                .is_some_and(|c| unreachable.contains_key(c))
+    });
     observed.unreachable = unreachable;
     observed.create_errors = ctx
         .create_errors
