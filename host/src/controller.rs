@@ -27,8 +27,10 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::engine::{self, EngineConfig};
 use crate::workflow::{Workflow, WorkflowTaskResult, labels};
 
-/// How soon a workflow with nodes in an unreachable cluster is looked at again.
-const UNREACHABLE_RETRY: Duration = Duration::from_secs(10);
+/// How soon a workflow with nodes in an unreachable cluster is looked at again: half as long as
+/// the cluster has been failing, within these bounds — a back-off without per-workflow state.
+const UNREACHABLE_RETRY_MIN: Duration = Duration::from_secs(1);
+const UNREACHABLE_RETRY_MAX: Duration = Duration::from_secs(60);
 
 /// Workflows reconciled at once (Argo's default is 32 workflow workers).
 const WORKERS: u16 = 16;
@@ -314,10 +316,12 @@ async fn reconcile_inner(
     // A cluster that cannot be seen is reported to the engine, which leaves its nodes as they
     // are (with a message) while the others carry on.
     let mut unreachable = BTreeMap::new();
+    let mut failing_for = Duration::ZERO;
     for (cluster, ns) in remote_scopes(&wf, &namespace) {
         let seen = match ctx.remotes.get(&cluster, &ns).await {
             Ok(remote) => {
                 let ready = remote.ready().await;
+                failing_for = failing_for.max(remote.failing_for().unwrap_or_default());
                 match (remote.problem(), ready) {
                     (Some(problem), _) => Err(problem),
                     (None, false) => Err("it has not answered yet".to_string()),
@@ -457,7 +461,10 @@ async fn reconcile_inner(
     );
     // While a cluster cannot be seen, look again now and then (its recovery also wakes us).
     let requeue = match blinded {
-        true => engine::earliest(decision.requeue_after, Some(UNREACHABLE_RETRY)),
+        true => engine::earliest(
+            decision.requeue_after,
+            Some((failing_for / 2).clamp(UNREACHABLE_RETRY_MIN, UNREACHABLE_RETRY_MAX)),
+        ),
         false => decision.requeue_after,
     };
     Ok(match requeue {

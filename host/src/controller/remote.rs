@@ -34,7 +34,7 @@ pub(crate) struct Remote {
     /// The entry's value, to notice a changed key.
     fingerprint: u64,
     /// The last watch failure, cleared by the next event: the cluster's reachability.
-    problem: Arc<Mutex<Option<String>>>,
+    problem: Arc<Mutex<Option<(String, std::time::Instant)>>>,
     watches: tokio::task::AbortHandle,
 }
 
@@ -47,7 +47,15 @@ impl Drop for Remote {
 impl Remote {
     /// Why the cluster cannot be seen now, if it cannot.
     pub(crate) fn problem(&self) -> Option<String> {
-        self.problem.lock().clone()
+        self.problem.lock().as_ref().map(|(p, _)| p.clone())
+    }
+
+    /// How long the cluster has been failing, if it is.
+    pub(crate) fn failing_for(&self) -> Option<Duration> {
+        self.problem
+            .lock()
+            .as_ref()
+            .map(|(_, since)| since.elapsed())
     }
 
     /// Waits until both watches have listed once (their caches are complete).
@@ -225,7 +233,11 @@ impl Remotes {
                     Ok(None) => {}
                     Err(e) => {
                         warn!(cluster = %cluster, error = %e, "remote watch failed; retrying");
-                        *health.lock() = Some(brief(&e));
+                        let mut health = health.lock();
+                        let since = health
+                            .as_ref()
+                            .map_or_else(std::time::Instant::now, |(_, s)| *s);
+                        *health = Some((brief(&e), since));
                     }
                 }
             }
