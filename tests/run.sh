@@ -14,6 +14,10 @@ if ! command -v kubectl >/dev/null 2>&1; then
 fi
 
 cargo fmt --all -- --check
+cargo fmt --manifest-path plugins/Cargo.toml --all -- --check
+# The WebAssembly plugins (their own workspace, built for wasm32-wasip2): the host's tests load them.
+bash plugins/build.sh
+cargo clippy --manifest-path plugins/Cargo.toml --target wasm32-wasip2 --locked -- -D warnings
 cargo clippy --workspace --all-targets --locked -- -D warnings
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -211,3 +211,27 @@ pub async fn cluster(command: crate::cli::ClusterCommand) -> Result<()> {
         }
     }
 }
+
+/// `flotilla plugin validate COMPONENT`: the worlds it provides; fails if none.
+pub fn validate_plugin(path: &std::path::Path) -> Result<ExitCode> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let worlds = crate::plugins::validate(&name, &bytes)?;
+    if worlds.is_empty() {
+        anyhow::bail!(
+            "{} provides none of the supported worlds of flotilla:plugins@0.1.0 (naming-policy, placement-policy)",
+            path.display()
+        );
+    }
+    for world in worlds {
+        println!(
+            "{}: provides flotilla:plugins/{}@0.1.0",
+            path.display(),
+            world.name()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -31,6 +31,9 @@ pub enum Command {
     /// Other clusters: their credentials for this controller (as `argo cluster`).
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// WebAssembly plugins: check a component before deploying it.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
     /// Stop workflows: unfinished nodes fail and running pods are deleted (as `argo stop`).
     Stop(WorkflowArgs),
     /// Terminate workflows: as `stop`, and exit handlers do not run (as `argo terminate`).
@@ -68,6 +71,12 @@ pub struct WorkflowArgs {
     pub workflows: Vec<String>,
     #[command(flatten)]
     pub target: crate::commands::Target,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Which of Flotilla's worlds (flotilla:plugins@0.1.0) a component provides.
+    Validate { component: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -205,6 +214,9 @@ pub fn main() -> ExitCode {
             }
             Command::Logs(args) => done(print_logs(args).await),
             Command::Cluster(command) => done(crate::app::cluster(command).await),
+            Command::Plugin(PluginCommand::Validate { component }) => {
+                crate::app::validate_plugin(&component)
+            }
             Command::Stop(args) => done(workflow_verb(crate::commands::Verb::Stop, args).await),
             Command::Terminate(args) => {
                 done(workflow_verb(crate::commands::Verb::Terminate, args).await)

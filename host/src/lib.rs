@@ -17,5 +17,6 @@ pub mod logs;
 pub mod manifests;
 pub mod merge_patch;
 pub mod naming;
+pub mod plugins;
 pub mod sandbox;
 pub mod workflow;

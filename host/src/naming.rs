@@ -75,9 +75,47 @@ pub fn pod_name(workflow: &str, node_name: &str, template: &str, format: PodName
     format!("{prefix}-{}", fnv32a(node_name))
 }
 
+/// Why `name` is not a valid DNS-1123 subdomain (what Kubernetes requires of a pod's name), if
+/// it is not: lowercase alphanumerics, '-' and '.', starting and ending alphanumeric, at most
+/// 253 characters.
+pub fn dns_subdomain_error(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("it is empty".into());
+    }
+    if name.len() > 253 {
+        return Some(format!(
+            "it is {} characters long; at most 253 are allowed",
+            name.len()
+        ));
+    }
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    if !name.chars().all(|c| alnum(c) || c == '-' || c == '.') {
+        return Some("only lowercase letters, digits, '-' and '.' are allowed".into());
+    }
+    let ends_ok = name.starts_with(alnum) && name.ends_with(alnum);
+    let labels_ok = name
+        .split('.')
+        .all(|l| !l.is_empty() && l.starts_with(alnum) && l.ends_with(alnum));
+    if !ends_ok || !labels_ok {
+        return Some("each dot-separated part must start and end with a letter or digit".into());
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dns_subdomains() {
+        assert_eq!(dns_subdomain_error("wf-say-123"), None);
+        assert_eq!(dns_subdomain_error("a.b-c"), None);
+        assert!(dns_subdomain_error("Wf").is_some());
+        assert!(dns_subdomain_error("-wf").is_some());
+        assert!(dns_subdomain_error("a..b").is_some());
+        assert!(dns_subdomain_error(&"a".repeat(254)).is_some());
+        assert!(dns_subdomain_error("").is_some());
+    }
 
     #[test]
     fn fnv32a_matches_go() {

@@ -1,0 +1,160 @@
+//! The plugin host against the real components in `plugins/` (built by `bash plugins/build.sh`,
+//! which the test command runs first): each plugin through the host, and misbehaving ones
+//! contained.
+
+use std::time::{Duration, Instant};
+
+use flotilla::plugins::{
+    ClusterState, Limits, PluginError, PluginHost, TemplateInfo, World, validate,
+};
+
+fn component(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins/target/wasm32-wasip2/release")
+        .join(format!("{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} — build the plugins first: bash plugins/build.sh",
+            path.display()
+        )
+    })
+}
+
+fn node(name: &str) -> TemplateInfo {
+    TemplateInfo {
+        workflow: "wf".into(),
+        workflow_namespace: "argo".into(),
+        node_name: name.into(),
+        template_name: "say".into(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn the_argo_naming_plugin_names_pods_as_the_native_code_does() {
+    let host = PluginHost::shared().unwrap();
+    let plugin = host
+        .naming("naming-argo", &component("naming_argo"), Limits::default())
+        .unwrap();
+    for name in ["wf.fan(0:1)", "wf[0].a", "wf"] {
+        let native =
+            flotilla::naming::pod_name("wf", name, "say", flotilla::naming::PodNameFormat::V2);
+        assert_eq!(plugin.pod_name(&node(name), "").unwrap(), native, "{name}");
+    }
+}
+
+#[test]
+fn the_explicit_placement_plugin_honours_the_template() {
+    let host = PluginHost::shared().unwrap();
+    let plugin = host
+        .placement(
+            "explicit",
+            &component("placement_explicit"),
+            Limits::default(),
+        )
+        .unwrap();
+    let clusters = [
+        ClusterState {
+            healthy: true,
+            ..Default::default()
+        },
+        ClusterState {
+            name: "cluster-1".into(),
+            healthy: true,
+            ..Default::default()
+        },
+    ];
+    let mut t = node("wf.a");
+    assert_eq!(plugin.place(&t, &clusters, "").unwrap().namespace, "argo");
+    t.cluster = "cluster-1".into();
+    t.namespace = "default".into();
+    let place = plugin.place(&t, &clusters, "").unwrap();
+    assert_eq!(
+        (place.cluster.as_str(), place.namespace.as_str()),
+        ("cluster-1", "default")
+    );
+    t.cluster = "nowhere".into();
+    assert_eq!(
+        plugin.place(&t, &clusters, "").unwrap_err().to_string(),
+        r#"plugin explicit refused: cluster "nowhere" is not one the controller knows"#
+    );
+}
+
+#[test]
+fn validate_says_which_worlds_a_component_provides() {
+    assert_eq!(
+        validate("naming-argo", &component("naming_argo")).unwrap(),
+        [World::NamingPolicy]
+    );
+    assert_eq!(
+        validate("explicit", &component("placement_explicit")).unwrap(),
+        [World::PlacementPolicy]
+    );
+    let host = PluginHost::shared().unwrap();
+    let err = host
+        .naming(
+            "explicit",
+            &component("placement_explicit"),
+            Limits::default(),
+        )
+        .unwrap_err();
+    assert!(matches!(err, PluginError::WrongWorld { .. }), "{err}");
+    let err = validate("garbage", b"not wasm at all").unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("plugin garbage: loading the component:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn misbehaving_plugins_are_contained_and_the_next_call_works() {
+    let host = PluginHost::shared().unwrap();
+    let limits = Limits {
+        deadline: Duration::from_millis(50),
+        memory: 8 << 20,
+    };
+    let plugin = host
+        .naming("misbehaving", &component("misbehaving"), limits)
+        .unwrap();
+    let t = node("wf.a");
+    let started = Instant::now();
+    let err = plugin.pod_name(&t, "loop").unwrap_err();
+    assert_eq!(
+        err,
+        PluginError::Timeout {
+            plugin: "misbehaving".into(),
+            budget: Duration::from_millis(50)
+        }
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "interrupted, not hung"
+    );
+    let err = plugin.pod_name(&t, "memory").unwrap_err();
+    assert!(matches!(err, PluginError::Trap { .. }), "{err}");
+    let err = plugin.pod_name(&t, "trap").unwrap_err();
+    assert!(
+        matches!(&err, PluginError::Trap { message, .. } if message.contains("unreachable")),
+        "{err}"
+    );
+    // Nothing is granted: no file, no socket, no environment.
+    let err = plugin.pod_name(&t, "file").unwrap_err().to_string();
+    assert!(
+        err.starts_with("plugin misbehaving refused: reading /etc/passwd:"),
+        "{err}"
+    );
+    let err = plugin.pod_name(&t, "socket").unwrap_err().to_string();
+    assert!(
+        err.starts_with("plugin misbehaving refused: connecting:"),
+        "{err}"
+    );
+    assert_eq!(plugin.pod_name(&t, "env").unwrap(), "env-0");
+    let err = plugin.pod_name(&t, "invalid").unwrap_err();
+    assert!(
+        matches!(&err, PluginError::Invalid { what: "pod name", value, .. } if value == "Not_A_Valid.Name-"),
+        "{err}"
+    );
+    // After all that, a well-behaved call on the same plugin answers.
+    assert_eq!(plugin.pod_name(&t, "").unwrap(), "ok-4");
+}

@@ -1,0 +1,45 @@
+//! A naming policy that misbehaves as its config says — `loop`, `memory`, `trap`, `file`,
+//! `socket`, `env`, `invalid` — and otherwise answers `ok-<node hash>`. For testing that the
+//! host contains each misbehaviour.
+
+// The generated bindings' functions take one argument per flattened field.
+#![allow(clippy::too_many_arguments)]
+
+wit_bindgen::generate!({ path: "../../wit", world: "naming-policy" });
+
+struct Misbehaving;
+
+impl Guest for Misbehaving {
+    fn pod_name(template: TemplateInfo, config: String) -> Result<String, PluginError> {
+        let refuse = |message: String| Err(PluginError { message });
+        match config.as_str() {
+            "loop" => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "memory" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "trap" => panic!("this plugin traps on purpose"),
+            "file" => match std::fs::read_to_string("/etc/passwd") {
+                Ok(text) => Ok(format!("read-{}", text.len())),
+                Err(e) => refuse(format!("reading /etc/passwd: {e}")),
+            },
+            "socket" => match std::net::TcpStream::connect("127.0.0.1:80") {
+                Ok(_) => Ok("connected".into()),
+                Err(e) => refuse(format!("connecting: {e}")),
+            },
+            "env" => Ok(format!("env-{}", std::env::vars().count())),
+            "invalid" => Ok("Not_A_Valid.Name-".into()),
+            _ => Ok(format!("ok-{}", template.node_name.len())),
+        }
+    }
+}
+
+export!(Misbehaving);
