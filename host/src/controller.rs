@@ -309,12 +309,12 @@ async fn reconcile_inner(
         return Ok(Requeue::requeue(Duration::from_secs(1)));
     }
     let key = wf.metadata.uid.clone().unwrap_or_default();
-    // The remote caches this workflow's nodes are in, complete, or no decision yet: an absent
-    // pod must mean "not created", never "cannot see".
+    // The remote caches this workflow's nodes are in. A cluster (and namespace) whose cache is
+    // not complete is reported to the engine instead, which leaves the nodes there as they are
+    // (with a message) while the others carry on: an absent pod must mean "not created", never
+    // "cannot see".
     let mut remotes: HashMap<(String, String), Arc<remote::Remote>> = HashMap::new();
     let mut blind = Vec::new();
-    // A cluster that cannot be seen is reported to the engine, which leaves its nodes as they
-    // are (with a message) while the others carry on.
     let mut unreachable = BTreeMap::new();
     let mut failing_for = Duration::ZERO;
     for (cluster, ns) in remote_scopes(&wf, &namespace) {
@@ -337,7 +337,7 @@ async fn reconcile_inner(
             Err(message) => {
                 warn!(cluster = %cluster, namespace = %ns, problem = %message, "cannot see the workflow's pods there");
                 blind.push(format!("cluster {cluster:?} namespace {ns:?}: {message}"));
-                unreachable.insert(cluster, message);
+                unreachable.insert((cluster, ns), message);
             }
         }
     }
@@ -352,10 +352,11 @@ async fn reconcile_inner(
     // Worth looking again only while a node there is unfinished (a node refused before it ever
     // had a pod, say, needs nothing from its cluster).
     let blinded = wf.status.iter().flat_map(|s| s.nodes.values()).any(|n| {
+        let ns = n.namespace.clone().unwrap_or_else(|| namespace.clone());
         !n.phase.is_fulfilled()
             && n.cluster
                 .as_ref()
-                .is_some_and(|c| unreachable.contains_key(c))
+                .is_some_and(|c| unreachable.contains_key(&(c.clone(), ns)))
     });
     observed.unreachable = unreachable;
     observed.create_errors = ctx

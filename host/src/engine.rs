@@ -115,9 +115,9 @@ pub struct Observed {
     /// Where this workflow's pods could not be observed, and why (an unreachable cluster): no
     /// pod there is known to be gone.
     pub blind: Vec<String>,
-    /// Clusters that cannot be reached now, with the reason: their nodes keep their phase and
-    /// say so, nothing new starts there, and other clusters carry on.
-    pub unreachable: BTreeMap<String, String>,
+    /// Clusters (and namespaces there) that cannot be seen now, with the reason: their nodes
+    /// keep their phase and say so, nothing new starts there, and the others carry on.
+    pub unreachable: BTreeMap<(String, String), String>,
     pub pods: BTreeMap<String, ObservedPod>,
     pub results: BTreeMap<String, ObservedResult>,
     /// Pod creations the API server refused for good (403, 422…), with the reason.

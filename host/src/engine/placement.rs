@@ -32,7 +32,12 @@ impl Walker<'_> {
     pub(super) fn while_unreachable(&mut self, id: &str) -> Option<NodePhase> {
         let node = self.nodes.get_mut(id)?;
         let cluster = node.cluster.as_deref()?;
-        match self.observed.unreachable.get(cluster) {
+        let namespace = node.namespace.as_deref().unwrap_or(&self.namespace);
+        match self
+            .observed
+            .unreachable
+            .get(&(cluster.to_string(), namespace.to_string()))
+        {
             Some(problem) if !node.phase.is_fulfilled() => {
                 node.message = Some(unreachable_message(cluster, problem));
                 Some(node.phase)

@@ -278,9 +278,10 @@ fn an_unreachable_cluster_holds_its_nodes_and_says_so_while_others_carry_on() {
     // cluster-1 goes away: its pod cannot be seen, which must not read as "deleted".
     let there = h.node("there").id.clone();
     h.observed.pods.remove(&there);
-    h.observed
-        .unreachable
-        .insert("cluster-1".into(), "connection refused".into());
+    h.observed.unreachable.insert(
+        ("cluster-1".into(), "default".into()),
+        "connection refused".into(),
+    );
     let here = h.pod_of("here");
     h.observe(&here, PodPhase::Succeeded, Some(0), Outputs::default());
     h.step();
