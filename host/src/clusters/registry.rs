@@ -157,10 +157,13 @@ impl Registry {
                     "profile Secret {}: its kubeconfig has no current-context",
                     p.secret
                 )),
+                // Where, not what: the parser's message may quote a credential.
                 Err(e) => self.problems.push(format!(
-                    "profile Secret {}: key kubeconfig is not a kubeconfig: {}",
+                    "profile Secret {}: key kubeconfig is not a kubeconfig{}",
                     p.secret,
-                    e.to_string().lines().next().unwrap_or_default()
+                    e.location()
+                        .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
+                        .unwrap_or_default()
                 )),
             }
         }

@@ -90,8 +90,19 @@ impl RestConfig {
     /// Parses and checks one entry's JSON.
     pub fn parse(json: &[u8]) -> Result<RestConfig, RestConfigError> {
         let config: RestConfig = serde_json::from_slice(json).map_err(|e| {
-            // serde's message quotes no input beyond a type name and position.
-            RestConfigError::Json(e.to_string())
+            // Only where and what kind of problem: serde's own message may quote the value
+            // (a token where a record was expected, say).
+            let kind = match e.classify() {
+                serde_json::error::Category::Syntax => "malformed JSON",
+                serde_json::error::Category::Eof => "JSON that ends too soon",
+                serde_json::error::Category::Data => "a field of the wrong type",
+                serde_json::error::Category::Io => "unreadable",
+            };
+            RestConfigError::Json(format!(
+                "{kind} at line {}, column {}",
+                e.line(),
+                e.column()
+            ))
         })?;
         if config.host.trim().is_empty() {
             return Err(RestConfigError::NoHost);
@@ -218,9 +229,13 @@ mod tests {
             err(r#"{"Host": "https://h", "TLSClientConfig": {"KeyData": "s3cr3t!"}}"#),
             "TLSClientConfig.KeyData is not base64"
         );
-        let json = err(r#"{"Host": "https://h", "BearerToken": 7}"#);
-        assert!(json.starts_with("is not rest config JSON: "), "{json}");
-        assert!(!json.contains("s3cr3t"));
+        assert_eq!(
+            err(r#"{"Host": "https://h", "BearerToken": 7}"#),
+            "is not rest config JSON: a field of the wrong type at line 1, column 38"
+        );
+        // A value where a record belongs is not quoted back.
+        let misplaced = err(r#"{"Host": "https://h", "TLSClientConfig": "s3cr3t"}"#);
+        assert!(!misplaced.contains("s3cr3t"), "{misplaced}");
     }
 
     #[tokio::test]

@@ -242,7 +242,13 @@ fn parse_manifest(text: &str) -> Result<Value, ResourceError> {
     let bad = |m: String| ResourceError::BadManifest(m);
     let mut docs = Vec::new();
     for doc in serde_yaml::Deserializer::from_str(text) {
-        let value = Value::deserialize(doc).map_err(|e| bad(e.to_string()))?;
+        // Where, not what: the parser's message may quote the manifest (a Secret's data, say).
+        let value = Value::deserialize(doc).map_err(|e| {
+            bad(match e.location() {
+                Some(l) => format!("not valid YAML (line {}, column {})", l.line(), l.column()),
+                None => "not valid YAML".into(),
+            })
+        })?;
         if !value.is_null() {
             docs.push(value);
         }
