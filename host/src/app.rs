@@ -235,3 +235,23 @@ pub fn validate_plugin(path: &std::path::Path) -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `flotilla plugin test COMPONENT --world W --input FILE.json`: one call, the answer as JSON.
+pub fn test_plugin(
+    path: &std::path::Path,
+    world: &str,
+    input: &std::path::Path,
+) -> Result<ExitCode> {
+    let world = crate::plugins::World::parse(world)
+        .with_context(|| format!("--world {world:?}: use naming-policy or placement-policy"))?;
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let input =
+        std::fs::read_to_string(input).with_context(|| format!("reading {}", input.display()))?;
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let answer = crate::plugins::try_out(&name, &bytes, world, &input)?;
+    println!("{}", serde_json::to_string_pretty(&answer)?);
+    Ok(ExitCode::SUCCESS)
+}

@@ -77,6 +77,17 @@ pub struct WorkflowArgs {
 pub enum PluginCommand {
     /// Which of Flotilla's worlds (flotilla:plugins@0.1.0) a component provides.
     Validate { component: PathBuf },
+    /// Call a plugin once, outside the controller: the input is JSON in the shape of the
+    /// world's arguments; the answer is printed as JSON.
+    Test {
+        component: PathBuf,
+        /// `naming-policy` or `placement-policy`.
+        #[arg(long)]
+        world: String,
+        /// The call's arguments, as JSON.
+        #[arg(long)]
+        input: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -217,6 +228,11 @@ pub fn main() -> ExitCode {
             Command::Plugin(PluginCommand::Validate { component }) => {
                 crate::app::validate_plugin(&component)
             }
+            Command::Plugin(PluginCommand::Test {
+                component,
+                world,
+                input,
+            }) => crate::app::test_plugin(&component, &world, &input),
             Command::Stop(args) => done(workflow_verb(crate::commands::Verb::Stop, args).await),
             Command::Terminate(args) => {
                 done(workflow_verb(crate::commands::Verb::Terminate, args).await)

@@ -5,13 +5,16 @@
 //! instance and comes back as a [`PluginError`], never a panic, and the next call starts fresh.
 
 mod runtime;
+mod try_out;
 
 pub use runtime::{
     Limits, NamingPlugin, PlacementPlugin, PluginError, PluginHost, World, validate,
 };
+pub use try_out::{TryError, try_out};
 
 /// What a naming or placement policy is told about a node (mirrors the WIT `template-info`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct TemplateInfo {
     pub workflow: String,
     pub workflow_namespace: String,
@@ -24,7 +27,8 @@ pub struct TemplateInfo {
 }
 
 /// A cluster as a placement policy sees it (mirrors the WIT `cluster-state`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct ClusterState {
     /// Empty: the controller's own.
     pub name: String,
@@ -35,7 +39,8 @@ pub struct ClusterState {
 }
 
 /// Where a placement policy puts a pod (empty cluster: the controller's own).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct Place {
     pub cluster: String,
     pub namespace: String,

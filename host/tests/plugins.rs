@@ -158,3 +158,32 @@ fn misbehaving_plugins_are_contained_and_the_next_call_works() {
     // After all that, a well-behaved call on the same plugin answers.
     assert_eq!(plugin.pod_name(&t, "").unwrap(), "ok-4");
 }
+
+#[test]
+fn plugin_test_calls_a_component_with_json_as_plugin_authors_do() {
+    let answer = flotilla::plugins::try_out(
+        "explicit",
+        &component("placement_explicit"),
+        World::PlacementPolicy,
+        r#"{"template": {"workflow": "wf", "workflowNamespace": "argo", "nodeName": "wf.a",
+            "templateName": "a", "cluster": "cluster-1"},
+            "clusters": [{"name": "", "healthy": true}, {"name": "cluster-1", "healthy": true}]}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        answer,
+        serde_json::json!({"cluster": "cluster-1", "namespace": "argo"})
+    );
+    let err = flotilla::plugins::try_out(
+        "naming-argo",
+        &component("naming_argo"),
+        World::NamingPolicy,
+        r#"{"templat": {}}"#,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.starts_with("the input is not valid for world naming-policy: unknown field `templat`"),
+        "{err}"
+    );
+}

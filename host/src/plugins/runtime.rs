@@ -70,6 +70,15 @@ pub enum World {
 }
 
 impl World {
+    /// The world named `name` (`naming-policy`, `placement-policy`).
+    pub fn parse(name: &str) -> Option<World> {
+        match name {
+            "naming-policy" => Some(World::NamingPolicy),
+            "placement-policy" => Some(World::PlacementPolicy),
+            _ => None,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             World::NamingPolicy => "naming-policy",
