@@ -175,7 +175,8 @@ impl PluginHost {
         };
         let mut config = Config::new();
         config.epoch_interruption(true);
-        // Every call is synchronous; the async machinery would only slow each one down.
+        // Every call is synchronous, so the component model's concurrency machinery is off
+        // (wasmtime documents it as slowing synchronous calls; not yet measured here).
         config.concurrency_support(false);
         let engine = Engine::new(&config).map_err(|e| fail(e.to_string()))?;
         let ticker = engine.weak();
