@@ -67,6 +67,24 @@ fn calls(c: &mut Criterion) {
             naming.pod_name(&template, "").expect("name")
         })
     });
+    // The same pair with wasmtime's concurrency support on (the shared host has it off).
+    let concurrent = PluginHost::with_concurrency_support(true).expect("plugin host");
+    let naming_c = concurrent
+        .naming("naming-argo", &component("naming_argo"), Limits::default())
+        .expect("naming plugin");
+    let placement_c = concurrent
+        .placement(
+            "explicit",
+            &component("placement_explicit"),
+            Limits::default(),
+        )
+        .expect("placement plugin");
+    group.bench_function("placement_and_naming_wasm_warm_concurrency_on", |b| {
+        b.iter(|| {
+            placement_c.place(&template, &clusters, "").expect("place");
+            naming_c.pod_name(&template, "").expect("name")
+        })
+    });
     group.finish();
 }
 

@@ -164,10 +164,13 @@ impl PluginHost {
     /// The process's plugin host (one engine, one epoch ticker).
     pub fn shared() -> Result<PluginHost, PluginError> {
         static HOST: OnceLock<Result<PluginHost, PluginError>> = OnceLock::new();
-        HOST.get_or_init(PluginHost::new).clone()
+        HOST.get_or_init(|| PluginHost::with_concurrency_support(false))
+            .clone()
     }
 
-    fn new() -> Result<PluginHost, PluginError> {
+    /// A separate host, with wasmtime's component-model concurrency support on or off (the
+    /// shared host has it off; this exists to measure the difference).
+    pub fn with_concurrency_support(enabled: bool) -> Result<PluginHost, PluginError> {
         let fail = |message: String| PluginError::Load {
             plugin: "(host)".into(),
             what: "the wasmtime engine".into(),
@@ -175,9 +178,9 @@ impl PluginHost {
         };
         let mut config = Config::new();
         config.epoch_interruption(true);
-        // Every call is synchronous, so the component model's concurrency machinery is off
-        // (wasmtime documents it as slowing synchronous calls; not yet measured here).
-        config.concurrency_support(false);
+        // Every call is synchronous, so the shared host turns the component model's
+        // concurrency machinery off (`cargo bench --bench plugins` measures both).
+        config.concurrency_support(enabled);
         let engine = Engine::new(&config).map_err(|e| fail(e.to_string()))?;
         let ticker = engine.weak();
         std::thread::Builder::new()
