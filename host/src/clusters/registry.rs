@@ -130,7 +130,7 @@ impl Registry {
                         .push(format!("Secret {REST_CONFIG_SECRET} key {key}: {e}"));
                     registry
                         .invalid
-                        .insert(cluster, (key.clone(), invalid_reason(&e)));
+                        .insert(cluster, (key.clone(), e.to_string()));
                 }
             }
         }
@@ -229,10 +229,6 @@ fn fingerprint(value: &[u8]) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     value.hash(&mut h);
     h.finish()
-}
-
-fn invalid_reason(e: &RestConfigError) -> String {
-    e.to_string()
 }
 
 /// `CLUSTER/NAMESPACE`, `CLUSTER/`, `CLUSTER.NAMESPACE` or `CLUSTER.`.

@@ -311,12 +311,11 @@ fn write_back(out: &mut String, tag: &str) {
 
 /// Appends `value` escaped for the inside of a JSON string.
 ///
-/// Argo escapes with Go's `strconv.Quote`, which agrees with JSON for `"`,
-/// `\`, `\n`, `\r`, `\t`, `\b` and `\f` (and writes other characters either
-/// verbatim or as `\uXXXX`, which JSON reads back unchanged), but writes the
-/// remaining ASCII control characters as `\a`, `\v` or `\xNN`. Those are not
-/// JSON, so Argo's result fails to parse; we fail the same way, naming the
-/// variable and the character.
+/// Argo escapes with Go's `strconv.Quote`, which agrees with JSON for `"`, `\`, `\n`, `\r`,
+/// `\t`, `\b` and `\f` (and writes other characters either verbatim or as a `\u` escape of
+/// four hex digits, which JSON reads back unchanged), but writes the remaining ASCII control
+/// characters as `\a`, `\v` or `\xNN`. Those are not JSON, so Argo's result fails to parse;
+/// we fail the same way, naming the variable and the character.
 fn push_json_escaped(out: &mut String, value: &str, name: &str) -> Result<(), TemplateError> {
     for ch in value.chars() {
         match ch {

@@ -457,59 +457,6 @@ spec:
 }
 
 #[test]
-fn retries_until_success_within_the_limit() {
-    let mut h = Harness::new(
-        r#"
-spec:
-  entrypoint: main
-  templates:
-    - name: main
-      retryStrategy: {limit: "3"}
-      container: {image: argoproj/argosay:v2, args: [echo, "attempt {{retries}}"]}
-"#,
-    );
-    let attempts = std::cell::Cell::new(0);
-    let phase = h.run(&|pod: &Value| {
-        // Argo's `{{retries}}` counts the attempts from 0.
-        assert_eq!(user_args(pod)[1], format!("attempt {}", attempts.get()));
-        attempts.set(attempts.get() + 1);
-        if attempts.get() < 3 {
-            (PodPhase::Failed, Some(1), Outputs::default())
-        } else {
-            (PodPhase::Succeeded, Some(0), Outputs::default())
-        }
-    });
-    assert_eq!(phase, WorkflowPhase::Succeeded);
-    assert_eq!(
-        h.node("wf").children.len(),
-        3,
-        "three attempts under the retry node"
-    );
-    assert_eq!(h.node("wf(2)").phase, NodePhase::Succeeded);
-    let names = h.pod_names();
-    assert_eq!(names.len(), 3);
-    assert!(names.iter().all(|n| n.starts_with("wf-main-")), "{names:?}");
-}
-
-#[test]
-fn retries_stop_at_the_limit() {
-    let mut h = Harness::new(
-        r#"
-spec:
-  entrypoint: main
-  templates:
-    - name: main
-      retryStrategy: {limit: 1, backoff: {duration: "5s"}}
-      container: {image: argoproj/argosay:v2, args: [exit, "2"]}
-"#,
-    );
-    let phase = h.run(&|_: &Value| (PodPhase::Failed, Some(2), Outputs::default()));
-    assert_eq!(phase, WorkflowPhase::Failed);
-    assert_eq!(h.node("wf").children.len(), 2);
-    assert_eq!(h.node("wf").message.as_deref(), Some("Error (exit code 2)"));
-}
-
-#[test]
 fn a_missing_parameter_is_an_error_naming_it() {
     let mut h = Harness::new(
         r#"
@@ -570,6 +517,10 @@ mod clusters;
 /// Shutdown, deadlines, suspension, pod GC and TTLs.
 mod lifecycle;
 mod parallelism;
+/// Resource templates.
+mod resource;
+/// Retries.
+mod retry;
 
 #[test]
 fn pods_of_one_template_are_each_personalised() {
@@ -710,128 +661,4 @@ spec:
         "{message}"
     );
     assert!(h.created.is_empty());
-}
-
-#[test]
-fn a_resource_template_runs_the_executor_with_its_substituted_manifest() {
-    let mut h = Harness::new(
-        r#"
-spec:
-  entrypoint: make
-  arguments: {parameters: [{name: size, value: "3"}]}
-  serviceAccountName: creator
-  templates:
-  - name: make
-    resource:
-      action: create
-      setOwnerReference: true
-      successCondition: status.succeeded > 0
-      manifest: |
-        apiVersion: batch/v1
-        kind: Job
-        metadata: {generateName: "{{workflow.name}}-job-"}
-        spec: {completions: {{workflow.parameters.size}}}
-    outputs:
-      parameters: [{name: job, valueFrom: {jsonPath: "{.metadata.name}"}}]
-"#,
-    );
-    let pods = h.step();
-    let [pod] = pods.as_slice() else {
-        panic!("one pod: {pods:#?}")
-    };
-    assert_eq!(h.node("wf").type_, crate::workflow::NodeType::Pod);
-    let main = &pod["spec"]["containers"][0];
-    assert_eq!(main["image"], EngineConfig::default().executor_image);
-    assert_eq!(
-        main["command"],
-        serde_json::json!(["/bin/flotilla", "executor", "resource"])
-    );
-    // No wrapped command, so neither the install init container nor its volume.
-    assert!(pod["spec"].get("initContainers").is_none());
-    assert!(pod["spec"].get("volumes").is_none());
-    assert_eq!(pod["spec"]["serviceAccountName"], "creator");
-    let env = |name: &str| {
-        main["env"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["name"] == name)
-            .unwrap_or_else(|| panic!("no {name}"))["value"]
-            .clone()
-    };
-    assert_eq!(env("ARGO_WORKFLOW_UID"), "uid-1");
-    let view: Value = serde_json::from_str(env("ARGO_TEMPLATE").as_str().unwrap()).unwrap();
-    assert_eq!(view["resource"]["action"], "create");
-    assert_eq!(view["resource"]["successCondition"], "status.succeeded > 0");
-    let manifest = view["resource"]["manifest"].as_str().unwrap();
-    assert!(manifest.contains("generateName: \"wf-job-\""), "{manifest}");
-    assert!(manifest.contains("completions: 3"), "{manifest}");
-    assert_eq!(view["outputs"]["parameters"][0]["name"], "job");
-    // The executor's outputs become the node's, as for any pod.
-    let outputs = Outputs {
-        parameters: vec![Parameter {
-            name: "job".into(),
-            value: Some(AnyString("wf-job-x1".into())),
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
-    h.observe(pod, PodPhase::Succeeded, Some(0), outputs);
-    h.step();
-    assert_eq!(h.phase(), Some(WorkflowPhase::Succeeded));
-    let node = h.node("wf");
-    let out = node.outputs.as_ref().unwrap();
-    assert_eq!(
-        out.parameters[0].value.as_ref().unwrap().as_str(),
-        "wf-job-x1"
-    );
-}
-
-#[test]
-fn retries_stop_when_max_duration_runs_out() {
-    let mut h = Harness::new(
-        r#"
-spec:
-  entrypoint: flaky
-  templates:
-    - name: flaky
-      retryStrategy:
-        limit: "10"
-        backoff: {duration: "5s", maxDuration: "10s"}
-      container: {image: argoproj/argosay:v2, args: [exit, "1"]}
-"#,
-    );
-    let fail = |_: &Value| (PodPhase::Failed, Some(1), Outputs::default());
-    // Attempt 0 starts at t=0 and fails; attempt 1 starts 5 s after and fails; the next
-    // back-off would end past the 10 s budget, so the retry node gives up at once rather than
-    // wait for nothing.
-    assert_eq!(h.run(&fail), WorkflowPhase::Failed);
-    let retry = h.node("wf");
-    assert_eq!(
-        retry.message.as_deref(),
-        Some("Backoff would exceed max duration limit")
-    );
-    assert_eq!(retry.children.len(), 2, "{retry:#?}");
-}
-
-#[test]
-fn retries_stop_once_max_duration_has_passed() {
-    let mut h = Harness::new(
-        r#"
-spec:
-  entrypoint: flaky
-  templates:
-    - name: flaky
-      retryStrategy: {limit: "10", backoff: {maxDuration: "3s"}}
-      container: {image: argoproj/argosay:v2, args: [exit, "1"]}
-"#,
-    );
-    let fail = |_: &Value| (PodPhase::Failed, Some(1), Outputs::default());
-    assert_eq!(h.run(&fail), WorkflowPhase::Failed);
-    let retry = h.node("wf");
-    assert_eq!(
-        retry.message.as_deref(),
-        Some("Max duration limit exceeded")
-    );
-    assert!(retry.children.len() < 11, "{retry:#?}");
 }

@@ -1,0 +1,105 @@
+//! `retryStrategy`: limits, back-off and `maxDuration`, and `{{retries}}`.
+
+use super::*;
+
+#[test]
+fn retries_until_success_within_the_limit() {
+    let mut h = Harness::new(
+        r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      retryStrategy: {limit: "3"}
+      container: {image: argoproj/argosay:v2, args: [echo, "attempt {{retries}}"]}
+"#,
+    );
+    let attempts = std::cell::Cell::new(0);
+    let phase = h.run(&|pod: &Value| {
+        // Argo's `{{retries}}` counts the attempts from 0.
+        assert_eq!(user_args(pod)[1], format!("attempt {}", attempts.get()));
+        attempts.set(attempts.get() + 1);
+        if attempts.get() < 3 {
+            (PodPhase::Failed, Some(1), Outputs::default())
+        } else {
+            (PodPhase::Succeeded, Some(0), Outputs::default())
+        }
+    });
+    assert_eq!(phase, WorkflowPhase::Succeeded);
+    assert_eq!(
+        h.node("wf").children.len(),
+        3,
+        "three attempts under the retry node"
+    );
+    assert_eq!(h.node("wf(2)").phase, NodePhase::Succeeded);
+    let names = h.pod_names();
+    assert_eq!(names.len(), 3);
+    assert!(names.iter().all(|n| n.starts_with("wf-main-")), "{names:?}");
+}
+
+#[test]
+fn retries_stop_at_the_limit() {
+    let mut h = Harness::new(
+        r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      retryStrategy: {limit: 1, backoff: {duration: "5s"}}
+      container: {image: argoproj/argosay:v2, args: [exit, "2"]}
+"#,
+    );
+    let phase = h.run(&|_: &Value| (PodPhase::Failed, Some(2), Outputs::default()));
+    assert_eq!(phase, WorkflowPhase::Failed);
+    assert_eq!(h.node("wf").children.len(), 2);
+    assert_eq!(h.node("wf").message.as_deref(), Some("Error (exit code 2)"));
+}
+
+#[test]
+fn retries_stop_when_max_duration_runs_out() {
+    let mut h = Harness::new(
+        r#"
+spec:
+  entrypoint: flaky
+  templates:
+    - name: flaky
+      retryStrategy:
+        limit: "10"
+        backoff: {duration: "5s", maxDuration: "10s"}
+      container: {image: argoproj/argosay:v2, args: [exit, "1"]}
+"#,
+    );
+    let fail = |_: &Value| (PodPhase::Failed, Some(1), Outputs::default());
+    // Attempt 0 starts at t=0 and fails; attempt 1 starts 5 s after and fails; the next
+    // back-off would end past the 10 s budget, so the retry node gives up at once rather than
+    // wait for nothing.
+    assert_eq!(h.run(&fail), WorkflowPhase::Failed);
+    let retry = h.node("wf");
+    assert_eq!(
+        retry.message.as_deref(),
+        Some("Backoff would exceed max duration limit")
+    );
+    assert_eq!(retry.children.len(), 2, "{retry:#?}");
+}
+
+#[test]
+fn retries_stop_once_max_duration_has_passed() {
+    let mut h = Harness::new(
+        r#"
+spec:
+  entrypoint: flaky
+  templates:
+    - name: flaky
+      retryStrategy: {limit: "10", backoff: {maxDuration: "3s"}}
+      container: {image: argoproj/argosay:v2, args: [exit, "1"]}
+"#,
+    );
+    let fail = |_: &Value| (PodPhase::Failed, Some(1), Outputs::default());
+    assert_eq!(h.run(&fail), WorkflowPhase::Failed);
+    let retry = h.node("wf");
+    assert_eq!(
+        retry.message.as_deref(),
+        Some("Max duration limit exceeded")
+    );
+    assert!(retry.children.len() < 11, "{retry:#?}");
+}
