@@ -5,7 +5,7 @@
 //! Run: `bash plugins/build.sh && cargo bench -p flotilla --bench plugins`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use flotilla::plugins::{ClusterState, Limits, PluginHost, TemplateInfo};
+use flotilla::plugins::{ClusterState, Limits, Place, PluginHost, TemplateInfo};
 
 fn component(name: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -56,7 +56,7 @@ fn calls(c: &mut Criterion) {
         })
     });
     group.bench_function("naming_wasm_warm", |b| {
-        b.iter(|| naming.pod_name(&template, "").expect("name"))
+        b.iter(|| naming.pod_name(&template, &here(), "").expect("name"))
     });
     group.bench_function("placement_wasm_warm", |b| {
         b.iter(|| placement.place(&template, &clusters, "").expect("place"))
@@ -64,7 +64,7 @@ fn calls(c: &mut Criterion) {
     group.bench_function("placement_and_naming_wasm_warm", |b| {
         b.iter(|| {
             placement.place(&template, &clusters, "").expect("place");
-            naming.pod_name(&template, "").expect("name")
+            naming.pod_name(&template, &here(), "").expect("name")
         })
     });
     // The same pair with wasmtime's concurrency support on (the shared host has it off).
@@ -82,7 +82,7 @@ fn calls(c: &mut Criterion) {
     group.bench_function("placement_and_naming_wasm_warm_concurrency_on", |b| {
         b.iter(|| {
             placement_c.place(&template, &clusters, "").expect("place");
-            naming_c.pod_name(&template, "").expect("name")
+            naming_c.pod_name(&template, &here(), "").expect("name")
         })
     });
     group.finish();
@@ -90,3 +90,11 @@ fn calls(c: &mut Criterion) {
 
 criterion_group!(benches, calls);
 criterion_main!(benches);
+
+/// The controller's own cluster, namespace `argo`.
+fn here() -> Place {
+    Place {
+        cluster: String::new(),
+        namespace: "argo".into(),
+    }
+}

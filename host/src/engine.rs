@@ -120,6 +120,8 @@ pub struct Observed {
     pub unreachable: BTreeMap<(String, String), String>,
     pub pods: BTreeMap<String, ObservedPod>,
     pub results: BTreeMap<String, ObservedResult>,
+    /// The placement and naming policies in force (none: the template's place, Argo's names).
+    pub policies: crate::policy::Policies,
     /// Pod creations the API server refused for good (403, 422…), with the reason.
     pub create_errors: BTreeMap<String, String>,
     /// Each observed pod's labels, by node ID: pod GC's label selector, and whether the pod is

@@ -65,12 +65,7 @@ fn pods_of(wf: &Workflow) -> Vec<PodAt> {
             node: n.display_name.clone(),
             cluster: n.cluster.clone(),
             namespace: n.namespace.clone().unwrap_or_else(|| namespace.clone()),
-            pod: naming::pod_name(
-                &name,
-                &n.name,
-                n.template_name.as_deref().unwrap_or_default(),
-                format,
-            ),
+            pod: naming::node_pod_name(&name, n, format),
         })
         .collect()
 }

@@ -49,6 +49,24 @@ impl PodNameFormat {
     }
 }
 
+/// The pod of a node in a workflow's status: the name recorded on the node when policies named
+/// it, else Argo's.
+pub fn node_pod_name(
+    workflow: &str,
+    node: &crate::workflow::NodeStatus,
+    format: PodNameFormat,
+) -> String {
+    match &node.pod_name {
+        Some(name) => name.clone(),
+        None => pod_name(
+            workflow,
+            &node.name,
+            node.template_name.as_deref().unwrap_or_default(),
+            format,
+        ),
+    }
+}
+
 /// Longest pod-name prefix: the 253-character name limit, less the hash and its dash.
 const MAX_PREFIX: usize = 253 - 10 - 1;
 

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use flotilla::plugins::{
-    ClusterState, Limits, PluginError, PluginHost, TemplateInfo, World, validate,
+    ClusterState, Limits, Place, PluginError, PluginHost, TemplateInfo, World, validate,
 };
 
 fn component(name: &str) -> Vec<u8> {
@@ -39,7 +39,11 @@ fn the_argo_naming_plugin_names_pods_as_the_native_code_does() {
     for name in ["wf.fan(0:1)", "wf[0].a", "wf"] {
         let native =
             flotilla::naming::pod_name("wf", name, "say", flotilla::naming::PodNameFormat::V2);
-        assert_eq!(plugin.pod_name(&node(name), "").unwrap(), native, "{name}");
+        assert_eq!(
+            plugin.pod_name(&node(name), &here(), "").unwrap(),
+            native,
+            "{name}"
+        );
     }
 }
 
@@ -119,7 +123,7 @@ fn misbehaving_plugins_are_contained_and_the_next_call_works() {
         .unwrap();
     let t = node("wf.a");
     let started = Instant::now();
-    let err = plugin.pod_name(&t, "loop").unwrap_err();
+    let err = plugin.pod_name(&t, &here(), "loop").unwrap_err();
     assert_eq!(
         err,
         PluginError::Timeout {
@@ -131,32 +135,38 @@ fn misbehaving_plugins_are_contained_and_the_next_call_works() {
         started.elapsed() < Duration::from_secs(5),
         "interrupted, not hung"
     );
-    let err = plugin.pod_name(&t, "memory").unwrap_err();
+    let err = plugin.pod_name(&t, &here(), "memory").unwrap_err();
     assert!(matches!(err, PluginError::Trap { .. }), "{err}");
-    let err = plugin.pod_name(&t, "trap").unwrap_err();
+    let err = plugin.pod_name(&t, &here(), "trap").unwrap_err();
     assert!(
         matches!(&err, PluginError::Trap { message, .. } if message.contains("unreachable")),
         "{err}"
     );
     // Nothing is granted: no file, no socket, no environment.
-    let err = plugin.pod_name(&t, "file").unwrap_err().to_string();
+    let err = plugin
+        .pod_name(&t, &here(), "file")
+        .unwrap_err()
+        .to_string();
     assert!(
         err.starts_with("plugin misbehaving refused: reading /etc/passwd:"),
         "{err}"
     );
-    let err = plugin.pod_name(&t, "socket").unwrap_err().to_string();
+    let err = plugin
+        .pod_name(&t, &here(), "socket")
+        .unwrap_err()
+        .to_string();
     assert!(
         err.starts_with("plugin misbehaving refused: connecting:"),
         "{err}"
     );
-    assert_eq!(plugin.pod_name(&t, "env").unwrap(), "env-0");
-    let err = plugin.pod_name(&t, "invalid").unwrap_err();
+    assert_eq!(plugin.pod_name(&t, &here(), "env").unwrap(), "env-0");
+    let err = plugin.pod_name(&t, &here(), "invalid").unwrap_err();
     assert!(
         matches!(&err, PluginError::Invalid { what: "pod name", value, .. } if value == "Not_A_Valid.Name-"),
         "{err}"
     );
     // After all that, a well-behaved call on the same plugin answers.
-    assert_eq!(plugin.pod_name(&t, "").unwrap(), "ok-4");
+    assert_eq!(plugin.pod_name(&t, &here(), "").unwrap(), "ok-4");
 }
 
 #[test]
@@ -186,4 +196,12 @@ fn plugin_test_calls_a_component_with_json_as_plugin_authors_do() {
         err.starts_with("the input is not valid for world naming-policy: unknown field `templat`"),
         "{err}"
     );
+}
+
+/// The controller's own cluster, namespace `argo`.
+fn here() -> Place {
+    Place {
+        cluster: String::new(),
+        namespace: "argo".into(),
+    }
 }

@@ -42,8 +42,7 @@ pub(super) fn observe<'a>(
     };
     for node in status.nodes.values().filter(|n| n.type_ == NodeType::Pod) {
         let ns = node.namespace.as_deref().unwrap_or(&namespace);
-        let template = node.template_name.as_deref().unwrap_or_default();
-        let pod_name = naming::pod_name(&name, &node.name, template, format);
+        let pod_name = naming::node_pod_name(&name, node, format);
         let Some((pods, results)) = caches(node.cluster.as_deref(), ns) else {
             continue;
         };

@@ -61,7 +61,7 @@ impl Walker<'_> {
             .map(|n| {
                 let template = n.template_name.clone().unwrap_or_default();
                 let pod_name = if n.type_ == NodeType::Pod {
-                    naming::pod_name(&self.wf_name, &n.name, &template, self.format)
+                    naming::node_pod_name(&self.wf_name, n, self.format)
                 } else {
                     String::new()
                 };

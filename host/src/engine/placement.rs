@@ -1,11 +1,22 @@
 //! Where a pod node runs — the template's `cluster` (or `clusterName`) and `namespace`, by
 //! default the workflow's own — and whether the workflow may create there. The check is the
 //! controller's Casbin policy ([`super::Access`]), made before every create outside the
-//! workflow's own cluster and namespace; nothing bypasses it.
+//! workflow's own cluster and namespace; nothing bypasses it — not a placement policy either
+//! (`crate::policy`), whose answer is checked like the template's.
 
-use super::walk::Walker;
+use std::time::Duration;
+
+use super::walk::{Call, Walker};
 use crate::authz;
+use crate::naming;
+use crate::policy::{Place, TemplateInfo};
 use crate::workflow::{NodePhase, Template};
+
+/// How soon a node waiting for a policy's answer is looked at again.
+const POLICY_RETRY: Duration = Duration::from_secs(5);
+
+/// How the message of a node waiting for a policy starts.
+const WAITING: &str = "waiting for the ";
 
 /// Where a node's pod goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,12 +62,136 @@ impl Walker<'_> {
         }
     }
 
-    /// The node's placement, recorded on the node; or the phase and message it fails with.
+    /// The node's placement, recorded on the node; or the phase and message it fails (or, for a
+    /// policy without an answer, waits) with. A node placed by a policy keeps that place; the
+    /// policy is asked only for a node that has no pod yet.
     pub(super) fn place(
         &mut self,
         id: &str,
+        call: &Call,
         template: &Template,
     ) -> Result<Placement, (NodePhase, String)> {
+        if let Some(node) = self.nodes.get(id).filter(|n| n.pod_name.is_some()) {
+            return Ok(Placement {
+                cluster: node.cluster.clone(),
+                namespace: node
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| self.namespace.clone()),
+            });
+        }
+        let default = self.template_place(template)?;
+        let chosen = match &self.observed.policies.placement {
+            Some(policy) if !self.observed.pods.contains_key(id) => {
+                let info = self.template_info(call, template);
+                match policy.place(&info, &self.observed.policies.clusters) {
+                    Ok(Some(place)) => self.placement_of(place),
+                    Ok(None) => default,
+                    Err(message) => {
+                        self.requeue(POLICY_RETRY);
+                        return Err((
+                            NodePhase::Pending,
+                            format!("{WAITING}placement policy: {message}"),
+                        ));
+                    }
+                }
+            }
+            _ => default,
+        };
+        if let Some(node) = self.nodes.get_mut(id) {
+            node.cluster = chosen.cluster.clone();
+            node.namespace = (chosen.namespace != self.namespace).then(|| chosen.namespace.clone());
+        }
+        Ok(chosen)
+    }
+
+    /// A policy's answer as a placement: an empty (or this controller's) cluster is this one,
+    /// an empty namespace the workflow's.
+    fn placement_of(&self, place: Place) -> Placement {
+        let own = self.config.cluster.as_deref();
+        let cluster = Some(place.cluster).filter(|c| !c.is_empty() && Some(c.as_str()) != own);
+        let namespace = match place.namespace.is_empty() {
+            true => self.namespace.clone(),
+            false => place.namespace,
+        };
+        Placement { cluster, namespace }
+    }
+
+    /// What a policy is told about a node.
+    pub(super) fn template_info(&self, call: &Call, template: &Template) -> TemplateInfo {
+        TemplateInfo {
+            workflow: self.wf_name.clone(),
+            workflow_namespace: self.namespace.clone(),
+            node_name: call.node_name.clone(),
+            template_name: template.name.clone(),
+            cluster: template
+                .cluster()
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+                .to_string(),
+            namespace: template.namespace.clone().unwrap_or_default(),
+            annotations: template
+                .metadata
+                .iter()
+                .flat_map(|m| &m.annotations)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        }
+    }
+
+    /// The pod's name: recorded on the node once policies are in force (the marker that its
+    /// place is decided), Argo's otherwise; or why the naming policy gave none.
+    pub(super) fn pod_name_for(
+        &mut self,
+        id: &str,
+        call: &Call,
+        template: &Template,
+        place: &Placement,
+    ) -> Result<String, String> {
+        if let Some(name) = self.nodes.get(id).and_then(|n| n.pod_name.clone()) {
+            return Ok(name);
+        }
+        let native = naming::pod_name(&self.wf_name, &call.node_name, &template.name, self.format);
+        let policies = &self.observed.policies;
+        let in_force = policies.placement.is_some() || policies.naming.is_some();
+        // A pod made before policies were in force keeps the name it was made with.
+        if !in_force || self.observed.pods.contains_key(id) {
+            return Ok(native);
+        }
+        let name = match &policies.naming {
+            Some(policy) => {
+                let info = self.template_info(call, template);
+                let place = Place {
+                    cluster: place.cluster.clone().unwrap_or_default(),
+                    namespace: place.namespace.clone(),
+                };
+                match policy.pod_name(&info, &place) {
+                    Ok(name) => name.unwrap_or(native),
+                    Err(message) => {
+                        self.requeue(POLICY_RETRY);
+                        return Err(format!("{WAITING}naming policy: {message}"));
+                    }
+                }
+            }
+            None => native,
+        };
+        if let Some(node) = self.nodes.get_mut(id) {
+            node.pod_name = Some(name.clone());
+            // Decided: a message saying it waited for a policy no longer holds.
+            if node
+                .message
+                .as_deref()
+                .is_some_and(|m| m.starts_with(WAITING))
+            {
+                node.message = None;
+            }
+        }
+        Ok(name)
+    }
+
+    /// Where the template (or, failing that, the workflow) says the node runs.
+    fn template_place(&self, template: &Template) -> Result<Placement, (NodePhase, String)> {
         let namespace = template
             .namespace
             .clone()
@@ -81,10 +216,6 @@ impl Walker<'_> {
             }
             (Ok(None), _) => None,
         };
-        if let Some(node) = self.nodes.get_mut(id) {
-            node.cluster = cluster.clone();
-            node.namespace = (namespace != self.namespace).then(|| namespace.clone());
-        }
         Ok(Placement { cluster, namespace })
     }
 

@@ -7,7 +7,6 @@ use super::manifest::{self, BaseManifest, PodManifest};
 use super::placement::Placement;
 use super::walk::{Call, Walker};
 use super::{Action, PodPhase};
-use crate::naming;
 use crate::workflow::labels;
 use crate::workflow::{NodePhase, NodeType, Template};
 
@@ -19,11 +18,13 @@ impl Walker<'_> {
         inputs: &[(String, String)],
     ) -> NodePhase {
         let id = self.ensure_node(call, NodeType::Pod, NodePhase::Pending);
-        let pod_name =
-            naming::pod_name(&self.wf_name, &call.node_name, &template.name, self.format);
-        let place = match self.place(&id, template) {
+        let place = match self.place(&id, call, template) {
             Ok(place) => place,
             Err((phase, message)) => return self.mark(&id, phase, Some(message)),
+        };
+        let pod_name = match self.pod_name_for(&id, call, template, &place) {
+            Ok(name) => name,
+            Err(message) => return self.mark(&id, NodePhase::Pending, Some(message)),
         };
         let namespace = place.namespace.clone();
         if let Some(phase) = self.while_unreachable(&id) {

@@ -517,6 +517,8 @@ mod clusters;
 /// Shutdown, deadlines, suspension, pod GC and TTLs.
 mod lifecycle;
 mod parallelism;
+/// Placement and naming policies.
+mod policy;
 /// Resource templates.
 mod resource;
 /// Retries.

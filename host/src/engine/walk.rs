@@ -260,6 +260,7 @@ impl<'a> Walker<'a> {
             host_node_name: None,
             cluster: None,
             namespace: None,
+            pod_name: None,
         });
         id
     }

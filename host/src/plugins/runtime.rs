@@ -1,22 +1,23 @@
 //! wasmtime underneath the plugin API: one [`Engine`] (epoch interruption on, an epoch every
-//! millisecond), one [`InstancePre`] per component, and a warm instance per plugin reused across
-//! calls until one fails.
+//! millisecond), one [`InstancePre`](wasmtime::component::InstancePre) per component, and a
+//! warm instance per plugin reused across calls until one fails.
 
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use super::{ClusterState, Place, TemplateInfo};
+use super::output::TracedOutput;
 
-mod naming {
+pub(super) mod naming {
     wasmtime::component::bindgen!({ path: "../wit", world: "naming-policy" });
 }
 
-mod placement {
+pub(super) mod placement {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "placement-policy",
@@ -27,7 +28,21 @@ mod placement {
     });
 }
 
-use naming::flotilla::plugins::{log, types};
+pub(super) mod credentials {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "credential-provider",
+        with: {
+            "flotilla:plugins/types": super::naming::flotilla::plugins::types,
+            "flotilla:plugins/log": super::naming::flotilla::plugins::log,
+        },
+    });
+}
+
+pub(super) use naming::flotilla::plugins::{log, types};
+
+/// The WIT package version this host provides.
+pub const WIT_VERSION: &str = "0.1.0";
 
 /// How often the engine's epoch advances: deadlines are counted in these.
 const EPOCH: Duration = Duration::from_millis(1);
@@ -41,7 +56,9 @@ pub enum PluginError {
         what: String,
         message: String,
     },
-    #[error("plugin {plugin} does not provide world {world} of flotilla:plugins@0.1.0: {message}")]
+    #[error(
+        "plugin {plugin} does not provide world {world} of flotilla:plugins@{WIT_VERSION}: {message}"
+    )]
     WrongWorld {
         plugin: String,
         world: &'static str,
@@ -62,27 +79,45 @@ pub enum PluginError {
     },
 }
 
+impl PluginError {
+    /// A short name for the kind of failure (a metric label).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PluginError::Load { .. } => "load",
+            PluginError::WrongWorld { .. } => "wrong_world",
+            PluginError::Timeout { .. } => "timeout",
+            PluginError::Trap { .. } => "trap",
+            PluginError::Refused { .. } => "refused",
+            PluginError::Invalid { .. } => "invalid",
+        }
+    }
+}
+
 /// The worlds a component may provide.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum World {
     NamingPolicy,
     PlacementPolicy,
+    CredentialProvider,
 }
 
 impl World {
-    /// The world named `name` (`naming-policy`, `placement-policy`).
+    pub const ALL: [World; 3] = [
+        World::NamingPolicy,
+        World::PlacementPolicy,
+        World::CredentialProvider,
+    ];
+
+    /// The world named `name` (`naming-policy`, `placement-policy`, `credential-provider`).
     pub fn parse(name: &str) -> Option<World> {
-        match name {
-            "naming-policy" => Some(World::NamingPolicy),
-            "placement-policy" => Some(World::PlacementPolicy),
-            _ => None,
-        }
+        World::ALL.into_iter().find(|w| w.name() == name)
     }
 
     pub fn name(self) -> &'static str {
         match self {
             World::NamingPolicy => "naming-policy",
             World::PlacementPolicy => "placement-policy",
+            World::CredentialProvider => "credential-provider",
         }
     }
 }
@@ -104,8 +139,19 @@ impl Default for Limits {
     }
 }
 
+/// What a plugin's sandbox holds beyond nothing at all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grants {
+    /// Host directories the plugin may read (at the same path inside), e.g. a projected
+    /// service-account token's. Only credential providers are ever granted any.
+    pub read_only_dirs: Vec<PathBuf>,
+    /// Randomness and clocks fixed (seeded, at the epoch): a naming policy has no source of
+    /// answers that change between calls but its own state.
+    pub deterministic: bool,
+}
+
 /// The per-store state: WASI with nothing granted, the memory limiter, the plugin's name.
-struct State {
+pub(super) struct State {
     wasi: WasiCtx,
     table: ResourceTable,
     limits: StoreLimits,
@@ -149,9 +195,12 @@ impl log::Host for State {
 /// The engine and linkers every plugin shares.
 #[derive(Clone)]
 pub struct PluginHost {
-    engine: Engine,
-    naming: Arc<Linker<State>>,
-    placement: Arc<Linker<State>>,
+    pub(super) engine: Engine,
+    pub(super) naming: Arc<Linker<State>>,
+    pub(super) placement: Arc<Linker<State>>,
+    pub(super) credentials: Arc<Linker<State>>,
+    /// Where compiled components are kept (`None`: nowhere, compile every time).
+    pub(super) cache: Option<super::cache::DiskCache>,
 }
 
 impl std::fmt::Debug for PluginHost {
@@ -161,15 +210,23 @@ impl std::fmt::Debug for PluginHost {
 }
 
 impl PluginHost {
-    /// The process's plugin host (one engine, one epoch ticker).
+    /// The process's plugin host (one engine, one epoch ticker), caching compiled components
+    /// under `$FLOTILLA_PLUGIN_CACHE` (default: the system's temporary directory).
     pub fn shared() -> Result<PluginHost, PluginError> {
         static HOST: OnceLock<Result<PluginHost, PluginError>> = OnceLock::new();
-        HOST.get_or_init(|| PluginHost::with_concurrency_support(false))
-            .clone()
+        HOST.get_or_init(|| {
+            let mut host = PluginHost::with_concurrency_support(false)?;
+            let dir = std::env::var_os("FLOTILLA_PLUGIN_CACHE")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| std::env::temp_dir().join("flotilla-plugins"));
+            host.cache = Some(super::cache::DiskCache::new(dir));
+            Ok(host)
+        })
+        .clone()
     }
 
-    /// A separate host, with wasmtime's component-model concurrency support on or off (the
-    /// shared host has it off; this exists to measure the difference).
+    /// A separate host without a disk cache, with wasmtime's component-model concurrency
+    /// support on or off (the shared host has it off; this exists to measure the difference).
     pub fn with_concurrency_support(enabled: bool) -> Result<PluginHost, PluginError> {
         let fail = |message: String| PluginError::Load {
             plugin: "(host)".into(),
@@ -206,26 +263,54 @@ impl PluginHost {
             placement: linker(|l| {
                 placement::PlacementPolicy::add_to_linker::<State, HasSelf<State>>(l, |s| s)
             })?,
+            credentials: linker(|l| {
+                credentials::CredentialProvider::add_to_linker::<State, HasSelf<State>>(l, |s| s)
+            })?,
             engine,
+            cache: None,
         })
     }
 
-    fn compile(&self, plugin: &str, bytes: &[u8]) -> Result<Component, PluginError> {
-        Component::new(&self.engine, bytes).map_err(|e| PluginError::Load {
+    /// The component, compiled — or read back from the disk cache when this engine compiled
+    /// the same bytes before.
+    pub(super) fn compile(&self, plugin: &str, bytes: &[u8]) -> Result<Component, PluginError> {
+        if let Some(cache) = &self.cache
+            && let Some(component) = cache.load(&self.engine, bytes)
+        {
+            return Ok(component);
+        }
+        let component = Component::new(&self.engine, bytes).map_err(|e| PluginError::Load {
             plugin: plugin.to_string(),
             what: "the component".into(),
             message: format!("{e:#}"),
-        })
+        })?;
+        if let Some(cache) = &self.cache {
+            cache.store(&self.engine, bytes, &component);
+        }
+        Ok(component)
     }
 
-    fn store(&self, plugin: &str, limits: Limits) -> Store<State> {
-        let wasi = WasiCtxBuilder::new()
-            .allow_tcp(false)
+    pub(super) fn store(
+        &self,
+        plugin: &str,
+        limits: Limits,
+        grants: &Grants,
+    ) -> Result<Store<State>, wasmtime::Error> {
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
-            .build();
+            .stdout(TracedOutput::new(plugin, "stdout"))
+            .stderr(TracedOutput::new(plugin, "stderr"));
+        if grants.deterministic {
+            super::output::fix_randomness_and_clocks(&mut wasi);
+        }
+        for dir in &grants.read_only_dirs {
+            let guest = dir.to_string_lossy();
+            wasi.preopened_dir(dir, &guest, FsPerms::ReadOnly)?;
+        }
         let state = State {
-            wasi,
+            wasi: wasi.build(),
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new()
                 .memory_size(limits.memory)
@@ -235,54 +320,46 @@ impl PluginHost {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
-        store
+        Ok(store)
     }
 
-    /// Loads a naming policy.
-    pub fn naming(
+    /// Whether `component` provides `world`, as an instance-ready handle or the reason not.
+    pub(super) fn check_world<P>(
         &self,
         plugin: &str,
-        bytes: &[u8],
-        limits: Limits,
-    ) -> Result<NamingPlugin, PluginError> {
-        let component = self.compile(plugin, bytes)?;
-        let pre = self
-            .naming
-            .instantiate_pre(&component)
-            .and_then(naming::NamingPolicyPre::new)
-            .map_err(|e| wrong_world(plugin, World::NamingPolicy, e))?;
-        Ok(NamingPlugin {
-            pre,
-            warm: Warm::new(self, plugin, limits),
-        })
-    }
-
-    /// Loads a placement policy.
-    pub fn placement(
-        &self,
-        plugin: &str,
-        bytes: &[u8],
-        limits: Limits,
-    ) -> Result<PlacementPlugin, PluginError> {
-        let component = self.compile(plugin, bytes)?;
-        let pre = self
-            .placement
-            .instantiate_pre(&component)
-            .and_then(placement::PlacementPolicyPre::new)
-            .map_err(|e| wrong_world(plugin, World::PlacementPolicy, e))?;
-        Ok(PlacementPlugin {
-            pre,
-            warm: Warm::new(self, plugin, limits),
+        component: &Component,
+        world: World,
+        pre: impl FnOnce(&Linker<State>, &Component) -> wasmtime::Result<P>,
+    ) -> Result<P, PluginError> {
+        let linker = match world {
+            World::NamingPolicy => &self.naming,
+            World::PlacementPolicy => &self.placement,
+            World::CredentialProvider => &self.credentials,
+        };
+        pre(linker, component).map_err(|e| {
+            let message = match other_version(&self.engine, component) {
+                Some(version) => format!(
+                    "it was built against flotilla:plugins@{version}; this controller provides @{WIT_VERSION} — rebuild it against the controller's wit/"
+                ),
+                None => format!("{e:#}"),
+            };
+            PluginError::WrongWorld {
+                plugin: plugin.to_string(),
+                world: world.name(),
+                message,
+            }
         })
     }
 }
 
-fn wrong_world(plugin: &str, world: World, e: wasmtime::Error) -> PluginError {
-    PluginError::WrongWorld {
-        plugin: plugin.to_string(),
-        world: world.name(),
-        message: format!("{e:#}"),
-    }
+/// The version of `flotilla:plugins` a component imports, when it is not this host's.
+fn other_version(engine: &Engine, component: &Component) -> Option<String> {
+    component
+        .component_type()
+        .imports(engine)
+        .filter_map(|(name, _)| name.strip_prefix("flotilla:plugins/"))
+        .filter_map(|rest| rest.split_once('@').map(|(_, v)| v.to_string()))
+        .find(|version| version != WIT_VERSION)
 }
 
 /// Which of the supported worlds a component provides (`flotilla plugin validate`).
@@ -290,23 +367,39 @@ pub fn validate(plugin: &str, bytes: &[u8]) -> Result<Vec<World>, PluginError> {
     let host = PluginHost::shared()?;
     let component = host.compile(plugin, bytes)?;
     let mut worlds = Vec::new();
-    if host
-        .naming
-        .instantiate_pre(&component)
-        .and_then(naming::NamingPolicyPre::new)
-        .is_ok()
-    {
-        worlds.push(World::NamingPolicy);
+    let mut mismatch = None;
+    for world in World::ALL {
+        let provided = match world {
+            World::NamingPolicy => host
+                .check_world(plugin, &component, world, |l, c| {
+                    naming::NamingPolicyPre::new(l.instantiate_pre(c)?)
+                })
+                .map(drop),
+            World::PlacementPolicy => host
+                .check_world(plugin, &component, world, |l, c| {
+                    placement::PlacementPolicyPre::new(l.instantiate_pre(c)?)
+                })
+                .map(drop),
+            World::CredentialProvider => host
+                .check_world(plugin, &component, world, |l, c| {
+                    credentials::CredentialProviderPre::new(l.instantiate_pre(c)?)
+                })
+                .map(drop),
+        };
+        match provided {
+            Ok(()) => worlds.push(world),
+            Err(e) => mismatch = Some(e),
+        }
     }
-    if host
-        .placement
-        .instantiate_pre(&component)
-        .and_then(placement::PlacementPolicyPre::new)
-        .is_ok()
-    {
-        worlds.push(World::PlacementPolicy);
+    match (
+        worlds.is_empty(),
+        other_version(&host.engine, &component),
+        mismatch,
+    ) {
+        // Built against another version of the WIT: say so rather than "provides nothing".
+        (true, Some(_), Some(e)) => Err(e),
+        _ => Ok(worlds),
     }
-    Ok(worlds)
 }
 
 /// A call's failure from wasmtime: out of time, or a trap.
@@ -327,51 +420,55 @@ fn deadline_ticks(limits: Limits) -> u64 {
     (limits.deadline.as_millis() / EPOCH.as_millis()).max(1) as u64
 }
 
-fn to_wit(t: &TemplateInfo) -> types::TemplateInfo {
-    types::TemplateInfo {
-        workflow: t.workflow.clone(),
-        workflow_namespace: t.workflow_namespace.clone(),
-        node_name: t.node_name.clone(),
-        template_name: t.template_name.clone(),
-        requested: types::Place {
-            cluster: t.cluster.clone(),
-            namespace: t.namespace.clone(),
-        },
-        annotations: t.annotations.clone(),
-    }
-}
-
 /// A plugin's instance, kept warm between calls and replaced after one fails.
-struct Warm<B> {
+pub(super) struct Warm<B> {
     host: PluginHost,
-    name: String,
+    pub(super) name: String,
     limits: Limits,
+    grants: Grants,
     slot: Mutex<Option<(Store<State>, B)>>,
 }
 
 impl<B> Warm<B> {
-    fn new(host: &PluginHost, name: &str, limits: Limits) -> Self {
+    pub(super) fn new(host: &PluginHost, name: &str, limits: Limits, grants: Grants) -> Self {
         Warm {
             host: host.clone(),
             name: name.to_string(),
             limits,
+            grants,
             slot: Mutex::new(None),
         }
     }
 
     /// Runs `call` on the warm instance (instantiating one with `instantiate` if there is
     /// none) under the deadline; a trap or timeout discards the instance.
-    fn call<R>(
+    pub(super) fn call<R>(
         &self,
         instantiate: impl FnOnce(&mut Store<State>) -> wasmtime::Result<B>,
         call: impl FnOnce(&B, &mut Store<State>) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
         let mut slot = self.slot.lock();
+        let result = self.call_in(&mut slot, instantiate, call);
+        if let Err(e) = &result {
+            crate::metrics::plugin_failure(&self.name, e.kind());
+        }
+        result
+    }
+
+    fn call_in<R>(
+        &self,
+        slot: &mut Option<(Store<State>, B)>,
+        instantiate: impl FnOnce(&mut Store<State>) -> wasmtime::Result<B>,
+        call: impl FnOnce(&B, &mut Store<State>) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginError> {
         if slot.is_none() {
-            let mut store = self.host.store(&self.name, self.limits);
+            let fail = |e| failure(&self.name, self.limits, e);
+            let mut store = self
+                .host
+                .store(&self.name, self.limits, &self.grants)
+                .map_err(fail)?;
             store.set_epoch_deadline(deadline_ticks(self.limits));
-            let instance =
-                instantiate(&mut store).map_err(|e| failure(&self.name, self.limits, e))?;
+            let instance = instantiate(&mut store).map_err(fail)?;
             *slot = Some((store, instance));
         }
         let Some((store, instance)) = slot.as_mut() else {
@@ -385,90 +482,17 @@ impl<B> Warm<B> {
         })
     }
 
-    fn refused(&self, e: types::PluginError) -> PluginError {
-        PluginError::Refused {
+    /// Drops the warm instance: the next call starts from a fresh one.
+    pub(super) fn discard(&self) {
+        *self.slot.lock() = None;
+    }
+
+    pub(super) fn refused(&self, e: types::PluginError) -> PluginError {
+        let error = PluginError::Refused {
             plugin: self.name.clone(),
             message: e.message,
-        }
-    }
-}
-
-/// A loaded naming policy.
-pub struct NamingPlugin {
-    pre: naming::NamingPolicyPre<State>,
-    warm: Warm<naming::NamingPolicy>,
-}
-
-impl std::fmt::Debug for NamingPlugin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NamingPlugin")
-            .field("name", &self.warm.name)
-            .finish()
-    }
-}
-
-impl NamingPlugin {
-    /// The pod name for a node, checked: a DNS-1123 subdomain of at most 253 characters.
-    pub fn pod_name(&self, template: &TemplateInfo, config: &str) -> Result<String, PluginError> {
-        let template = to_wit(template);
-        let answer = self.warm.call(
-            |store| self.pre.instantiate(store),
-            |instance, store| instance.call_pod_name(store, &template, config),
-        )?;
-        let name = answer.map_err(|e| self.warm.refused(e))?;
-        if let Some(problem) = crate::naming::dns_subdomain_error(&name) {
-            return Err(PluginError::Invalid {
-                plugin: self.warm.name.clone(),
-                what: "pod name",
-                value: name,
-                problem,
-            });
-        }
-        Ok(name)
-    }
-}
-
-/// A loaded placement policy.
-pub struct PlacementPlugin {
-    pre: placement::PlacementPolicyPre<State>,
-    warm: Warm<placement::PlacementPolicy>,
-}
-
-impl std::fmt::Debug for PlacementPlugin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PlacementPlugin")
-            .field("name", &self.warm.name)
-            .finish()
-    }
-}
-
-impl PlacementPlugin {
-    /// Where the node's pod goes. The caller still checks authorization on the answer.
-    pub fn place(
-        &self,
-        template: &TemplateInfo,
-        clusters: &[ClusterState],
-        config: &str,
-    ) -> Result<Place, PluginError> {
-        let template = to_wit(template);
-        let clusters: Vec<types::ClusterState> = clusters
-            .iter()
-            .map(|c| types::ClusterState {
-                name: c.name.clone(),
-                labels: c.labels.clone(),
-                healthy: c.healthy,
-                pending_pods: c.pending_pods,
-                running_pods: c.running_pods,
-            })
-            .collect();
-        let answer = self.warm.call(
-            |store| self.pre.instantiate(store),
-            |instance, store| instance.call_place(store, &template, &clusters, config),
-        )?;
-        let place = answer.map_err(|e| self.warm.refused(e))?;
-        Ok(Place {
-            cluster: place.cluster,
-            namespace: place.namespace,
-        })
+        };
+        crate::metrics::plugin_failure(&self.name, error.kind());
+        error
     }
 }

@@ -2,14 +2,20 @@
 //! the controller, for plugin authors. The input is JSON in the shape of the world's arguments
 //! (camelCase fields); the answer is printed as JSON.
 //!
-//! - `naming-policy`: `{"template": {…}, "config": "…"}` → `{"podName": "…"}`
+//! - `naming-policy`: `{"template": {…}, "place": {…}, "config": "…"}` → `{"podName": "…"}`
 //! - `placement-policy`: `{"template": {…}, "clusters": [{…}], "config": "…"}` →
 //!   `{"cluster": "…", "namespace": "…"}`
+//! - `credential-provider`: `{"cluster": "…", "kind": "…", "entry": "…", "config": …,
+//!   "now": SECONDS, "readOnlyDirs": […]}` → the credentials, secrets redacted
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ClusterState, Limits, PluginError, PluginHost, TemplateInfo, World};
+use secrecy::ExposeSecret;
+
+use super::{
+    Auth, ClusterState, Grants, Limits, Place, PluginError, PluginHost, TemplateInfo, World,
+};
 
 /// Why a trial call gave no answer.
 #[derive(Debug, thiserror::Error)]
@@ -31,7 +37,38 @@ struct Call {
     #[serde(default)]
     clusters: Vec<ClusterState>,
     #[serde(default)]
+    place: Place,
+    /// The credential provider's arguments: `entry` is the Secret value, as text.
+    #[serde(default)]
+    cluster: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    entry: String,
+    now: Option<u64>,
+    /// Directories the provider may read.
+    #[serde(default)]
+    read_only_dirs: Vec<std::path::PathBuf>,
+    /// The plugin's configuration: a string, or any JSON (passed on as its text).
+    #[serde(default, deserialize_with = "config_text")]
     config: String,
+}
+
+impl Call {
+    fn grants(&self) -> Grants {
+        Grants {
+            read_only_dirs: self.read_only_dirs.clone(),
+            deterministic: false,
+        }
+    }
+}
+
+fn config_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => s,
+        Value::Null => String::new(),
+        other => other.to_string(),
+    })
 }
 
 /// Calls `world`'s function of the component with `input`; returns the answer as JSON.
@@ -44,13 +81,48 @@ pub fn try_out(plugin: &str, bytes: &[u8], world: World, input: &str) -> Result<
     match world {
         World::NamingPolicy => {
             let plugin = host.naming(plugin, bytes, Limits::default())?;
-            let name = plugin.pod_name(&call.template, &call.config)?;
+            let name = plugin.pod_name(&call.template, &call.place, &call.config)?;
             Ok(json!({"podName": name}))
         }
         World::PlacementPolicy => {
             let plugin = host.placement(plugin, bytes, Limits::default())?;
             let place = plugin.place(&call.template, &call.clusters, &call.config)?;
             Ok(serde_json::to_value(place).unwrap_or_default())
+        }
+        World::CredentialProvider => {
+            let plugin = host.credentials(plugin, bytes, Limits::default(), call.grants())?;
+            let now = call
+                .now
+                .unwrap_or_else(|| jiff::Timestamp::now().as_second().max(0) as u64);
+            let c = plugin.provide(
+                &call.cluster,
+                &call.kind,
+                call.entry.as_bytes(),
+                &call.config,
+                now,
+            )?;
+            // Secrets stay out of the output too: what kind they are and how long, not what.
+            let auth = match &c.auth {
+                Auth::None => "none".to_string(),
+                Auth::BearerToken(t) => {
+                    format!(
+                        "bearer token (redacted, {} characters)",
+                        t.expose_secret().len()
+                    )
+                }
+                Auth::ClientCertificate { .. } => "client certificate (key redacted)".into(),
+                Auth::Basic { username, .. } => {
+                    format!("basic, user {username:?} (password redacted)")
+                }
+            };
+            Ok(json!({
+                "server": c.server,
+                "caPem": format!("{} bytes", c.ca_pem.len()),
+                "insecure": c.insecure,
+                "serverName": c.server_name,
+                "auth": auth,
+                "expiresAt": c.expires_at,
+            }))
         }
     }
 }

@@ -175,4 +175,8 @@ pub struct NodeStatus {
     /// Flotilla: the namespace a pod or resource node ran in (absent: the workflow's own).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// Flotilla: the pod's name, recorded when placement or naming policies were in force as
+    /// the node got it (absent: Argo's name). Also marks the node's placement as decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod_name: Option<String>,
 }

@@ -1,0 +1,168 @@
+//! Placement and naming policies (`crate::policy`): asked once per new pod node, their answers
+//! recorded on the node, authorization applied to them, and a policy without an answer makes
+//! the node wait rather than fail.
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::*;
+use crate::policy::{ClusterState, NamingPolicy, Place, PlacementPolicy, Policies, TemplateInfo};
+
+/// Places every node in the cluster and namespace it holds now (or has no answer).
+#[derive(Debug)]
+struct Fixed(Mutex<Result<Option<Place>, String>>);
+
+impl PlacementPolicy for Fixed {
+    fn place(&self, _: &TemplateInfo, _: &[ClusterState]) -> Result<Option<Place>, String> {
+        self.0.lock().clone()
+    }
+}
+
+/// Names pods `<prefix>-<node name's length>`, at the cluster it was told.
+#[derive(Debug)]
+struct Prefixed(&'static str);
+
+impl NamingPolicy for Prefixed {
+    fn pod_name(&self, t: &TemplateInfo, place: &Place) -> Result<Option<String>, String> {
+        Ok(Some(format!(
+            "{}-{}-{}",
+            self.0,
+            if place.cluster.is_empty() {
+                "here"
+            } else {
+                &place.cluster
+            },
+            t.node_name.len()
+        )))
+    }
+}
+
+#[derive(Debug)]
+struct Allow(&'static str, &'static str);
+
+impl Access for Allow {
+    fn allows(&self, subject: &str, object: &str) -> bool {
+        subject == object || (subject == self.0 && object == self.1)
+    }
+}
+
+const FAN: &str = r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      dag:
+        tasks:
+          - {name: a, template: say}
+    - name: say
+      container: {image: argoproj/argosay:v2}
+"#;
+
+fn with_policies(placement: Result<Option<Place>, String>) -> (Harness, Arc<Fixed>) {
+    let mut h = Harness::new(FAN);
+    h.config.cluster = Some("cluster-0".into());
+    h.observed.access = Some(Arc::new(Allow("cluster-0:argo", "cluster-1:default")));
+    let fixed = Arc::new(Fixed(Mutex::new(placement)));
+    h.observed.policies = Policies {
+        placement: Some(fixed.clone()),
+        naming: Some(Arc::new(Prefixed("one"))),
+        clusters: Arc::new(Vec::new()),
+    };
+    (h, fixed)
+}
+
+fn place(cluster: &str, namespace: &str) -> Result<Option<Place>, String> {
+    Ok(Some(Place {
+        cluster: cluster.into(),
+        namespace: namespace.into(),
+    }))
+}
+
+#[test]
+fn a_placement_policy_sends_the_pod_and_its_answer_is_kept_when_the_policy_changes() {
+    let (mut h, fixed) = with_policies(place("cluster-1", "default"));
+    let pods = h.step();
+    let [pod] = pods.as_slice() else {
+        panic!("one pod: {pods:#?}")
+    };
+    assert_eq!(pod["metadata"]["name"], "one-cluster-1-4");
+    assert_eq!(pod["metadata"]["namespace"], "default");
+    assert_eq!(
+        h.created_in["one-cluster-1-4"].as_deref(),
+        Some("cluster-1")
+    );
+    let node = h.node("a");
+    assert_eq!(node.cluster.as_deref(), Some("cluster-1"));
+    assert_eq!(node.pod_name.as_deref(), Some("one-cluster-1-4"));
+
+    // Both policies swapped: the node stays where it is, under its name.
+    *fixed.0.lock() = place("", "");
+    h.observed.policies.naming = Some(Arc::new(Prefixed("two")));
+    // Not yet observed, the pod is asked for again — under the same name, in the same place
+    // (an AlreadyExists for the applier), never a second one elsewhere.
+    let again = h.step();
+    assert_eq!(again, pods);
+    assert_eq!(
+        h.created_in["one-cluster-1-4"].as_deref(),
+        Some("cluster-1")
+    );
+    assert_eq!(h.node("a").cluster.as_deref(), Some("cluster-1"));
+    h.observe(pod, PodPhase::Succeeded, Some(0), Outputs::default());
+    h.step();
+    assert_eq!(h.phase(), Some(WorkflowPhase::Succeeded));
+}
+
+#[test]
+fn authorization_applies_to_a_policy_answer() {
+    let (mut h, _) = with_policies(place("cluster-2", "default"));
+    assert!(h.step().is_empty());
+    let node = h.node("a");
+    assert_eq!(node.phase, NodePhase::Failed);
+    assert_eq!(
+        node.message.as_deref(),
+        Some(
+            r#"namespace "argo" is forbidden from creating resources in cluster "cluster-2" namespace "default""#
+        )
+    );
+}
+
+#[test]
+fn a_policy_without_an_answer_makes_the_node_wait_until_it_has_one() {
+    let (mut h, fixed) = with_policies(Err("plugin p ran out of time (100ms)".into()));
+    assert!(h.step().is_empty());
+    let node = h.node("a");
+    assert_eq!(node.phase, NodePhase::Pending);
+    assert_eq!(
+        node.message.as_deref(),
+        Some("waiting for the placement policy: plugin p ran out of time (100ms)")
+    );
+    assert!(node.pod_name.is_none(), "not decided");
+    assert_eq!(h.requeue_after, Some(Duration::from_secs(5)));
+
+    *fixed.0.lock() = place("", "");
+    let pods = h.step();
+    assert_eq!(pods.len(), 1);
+    assert_eq!(pods[0]["metadata"]["namespace"], "argo");
+    assert_eq!(h.node("a").message, None, "the wait is over");
+    assert_eq!(h.node("a").pod_name.as_deref(), Some("one-here-4"));
+}
+
+#[test]
+fn no_opinion_means_the_templates_place_and_argos_name() {
+    let mut h = Harness::new(FAN);
+    h.observed.policies.placement = Some(Arc::new(Fixed(Mutex::new(Ok(None)))));
+    let pods = h.step();
+    let argo = crate::naming::pod_name("wf", "wf.a", "say", crate::naming::PodNameFormat::V2);
+    assert_eq!(pods[0]["metadata"]["name"], argo.as_str());
+    assert_eq!(pods[0]["metadata"]["namespace"], "argo");
+    // Recorded all the same: the node's place is decided.
+    assert_eq!(h.node("a").pod_name.as_deref(), Some(argo.as_str()));
+}
+
+#[test]
+fn without_policies_the_status_is_argos() {
+    let mut h = Harness::new(FAN);
+    h.step();
+    assert!(h.node("a").pod_name.is_none());
+}

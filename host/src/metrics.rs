@@ -1,0 +1,138 @@
+//! The controller's Prometheus metrics, served as text at `/metrics` (port 9090, as Argo's
+//! controller does). For now: what the WebAssembly plugins do wrong and how loading them went.
+//!
+//! - `flotilla_plugin_failures_total{plugin, kind}`: calls that gave no usable answer — `kind`
+//!   is `timeout`, `trap`, `refused`, `invalid`, `load` or `wrong_world`.
+//! - `flotilla_plugin_loads_total{extension_point, outcome}`: configuration changes applied
+//!   (`outcome="loaded"`) or refused, the last good plugin staying active (`outcome="failed"`).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::LazyLock;
+
+use http_body_util::Full;
+use hyper::body::Bytes;
+use parking_lot::Mutex;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FailureLabels {
+    plugin: String,
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LoadLabels {
+    extension_point: String,
+    outcome: &'static str,
+}
+
+struct Metrics {
+    registry: Mutex<Registry>,
+    plugin_failures: Family<FailureLabels, Counter>,
+    plugin_loads: Family<LoadLabels, Counter>,
+}
+
+static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+    let mut registry = Registry::with_prefix("flotilla");
+    let plugin_failures = Family::<FailureLabels, Counter>::default();
+    registry.register(
+        "plugin_failures",
+        "Plugin calls that gave no usable answer",
+        plugin_failures.clone(),
+    );
+    let plugin_loads = Family::<LoadLabels, Counter>::default();
+    registry.register(
+        "plugin_loads",
+        "Plugin configuration changes, applied or refused",
+        plugin_loads.clone(),
+    );
+    Metrics {
+        registry: Mutex::new(registry),
+        plugin_failures,
+        plugin_loads,
+    }
+});
+
+/// Counts a plugin call that failed.
+pub fn plugin_failure(plugin: &str, kind: &'static str) {
+    METRICS
+        .plugin_failures
+        .get_or_create(&FailureLabels {
+            plugin: plugin.to_string(),
+            kind,
+        })
+        .inc();
+}
+
+/// Counts a plugin (re)load of an extension point.
+pub fn plugin_load(extension_point: &str, loaded: bool) {
+    METRICS
+        .plugin_loads
+        .get_or_create(&LoadLabels {
+            extension_point: extension_point.to_string(),
+            outcome: if loaded { "loaded" } else { "failed" },
+        })
+        .inc();
+}
+
+/// Every metric, in the Prometheus text format.
+pub fn encode() -> String {
+    let mut text = String::new();
+    // Writing into a String cannot fail.
+    let _ = prometheus_client::encoding::text::encode(&mut text, &METRICS.registry.lock());
+    text
+}
+
+/// Serves `/metrics` on `addr` until the task is dropped.
+pub async fn serve(addr: SocketAddr) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(%addr, "serving metrics at /metrics");
+    loop {
+        let (stream, _) = listener.accept().await?;
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(|request| async move {
+                let response = if request.uri().path() == "/metrics" {
+                    hyper::Response::builder()
+                        .header("content-type", "text/plain; version=0.0.4")
+                        .body(Full::new(Bytes::from(encode())))
+                } else {
+                    hyper::Response::builder()
+                        .status(404)
+                        .body(Full::new(Bytes::from_static(b"not found\n")))
+                };
+                Ok::<_, Infallible>(response.unwrap_or_default())
+            });
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, service)
+                .await;
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn failures_are_counted_by_plugin_and_kind() {
+        super::plugin_failure("metrics-test", "timeout");
+        super::plugin_failure("metrics-test", "timeout");
+        super::plugin_load("metrics-test-point", false);
+        let text = super::encode();
+        assert!(
+            text.contains(
+                r#"flotilla_plugin_failures_total{plugin="metrics-test",kind="timeout"} 2"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"flotilla_plugin_loads_total{extension_point="metrics-test-point",outcome="failed"} 1"#
+            ),
+            "{text}"
+        );
+    }
+}
