@@ -18,6 +18,7 @@ cargo fmt --manifest-path plugins/Cargo.toml --all -- --check
 # The WebAssembly plugins (their own workspace, built for wasm32-wasip2): the host's tests load them.
 bash plugins/build.sh
 cargo clippy --manifest-path plugins/Cargo.toml --target wasm32-wasip2 --locked -- -D warnings
+cargo test --manifest-path plugins/Cargo.toml --workspace --locked
 cargo clippy --workspace --all-targets --locked -- -D warnings
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -5,6 +5,7 @@
 mod apply;
 mod config;
 mod observe;
+mod plugins;
 mod pod_view;
 mod remote;
 mod sweep;
@@ -95,9 +96,24 @@ pub(crate) struct Context {
     remotes: remote::Remotes,
     /// The authorization policy in force.
     access: parking_lot::RwLock<Arc<crate::authz::Authorizer>>,
+    /// The WebAssembly plugins in force (`flotilla-plugins`).
+    plugins: Arc<crate::plugins::Active>,
+    /// What placement policies are told about the clusters, refreshed in the background.
+    clusters: parking_lot::RwLock<Arc<Vec<crate::policy::ClusterState>>>,
+    /// Trust roots for plugin URLs, read once when first needed.
+    roots: std::sync::OnceLock<Arc<rustls::RootCertStore>>,
     /// Pod creations refused for good, per workflow and node, so the engine can fail the node.
     /// Keyed by the workflow's uid: a new workflow of the same name starts clean.
     create_errors: Mutex<HashMap<String, BTreeMap<String, String>>>,
+}
+
+impl Context {
+    /// The system's trust roots, for components fetched over https.
+    fn trust_roots(&self) -> Arc<rustls::RootCertStore> {
+        self.roots
+            .get_or_init(|| Arc::new(crate::plugins::system_roots()))
+            .clone()
+    }
 }
 
 /// A label selector for objects of this controller instance (Argo's instance-ID convention:
@@ -190,8 +206,12 @@ pub async fn run(
         recorder,
         remotes,
         access: parking_lot::RwLock::new(Arc::new(access)),
+        plugins: Arc::default(),
+        clusters: parking_lot::RwLock::default(),
+        roots: std::sync::OnceLock::new(),
         create_errors: Mutex::new(HashMap::new()),
     });
+    let cluster_states = tokio::spawn(plugins::refresh_cluster_states(ctx.clone()));
     let config_watch = tokio::spawn(config::watch(
         ctx.clone(),
         config.controller_namespace.clone(),
@@ -225,6 +245,7 @@ pub async fn run(
         .await;
     config_watch.abort();
     sweeper.abort();
+    cluster_states.abort();
     Ok(())
 }
 
@@ -348,6 +369,7 @@ async fn reconcile_inner(
             .map(|r| (&r.pods, &r.results)),
     });
     observed.access = Some(ctx.access.read().clone());
+    observed.policies = ctx.plugins.policies(ctx.clusters.read().clone());
     observed.blind = blind;
     // Worth looking again only while a node there is unfinished (a node refused before it ever
     // had a pod, say, needs nothing from its cluster).
@@ -366,7 +388,10 @@ async fn reconcile_inner(
         .cloned()
         .unwrap_or_default();
     let started = std::time::Instant::now();
-    let decision = engine::reconcile(&wf, &observed, &ctx.engine, jiff::Timestamp::now());
+    // Plugins may block (see `outside_async`); so may a large workflow's decision.
+    let decision = crate::plugins::outside_async(|| {
+        engine::reconcile(&wf, &observed, &ctx.engine, jiff::Timestamp::now())
+    });
     let decided = started.elapsed();
     let api_err = |source| ControllerError::Api {
         namespace: namespace.clone(),

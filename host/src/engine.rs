@@ -33,6 +33,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 pub use finalizer::FINALIZER;
 pub use manifest::PodManifest;
+pub(crate) use retry::parse_duration;
 
 use crate::naming::{self, PodNameFormat};
 use crate::workflow::{NodePhase, NodeType, Outputs, Workflow, WorkflowPhase, WorkflowStatus};

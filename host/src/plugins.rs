@@ -4,14 +4,21 @@
 //! [`NamingPlugin`], [`PlacementPlugin`] and [`CredentialPlugin`]; a trap, timeout or limit breach discards the
 //! instance and comes back as a [`PluginError`], never a panic, and the next call starts fresh.
 
+mod active;
 mod cache;
 mod calls;
+mod fetch;
 mod output;
 mod runtime;
+pub mod settings;
 mod try_out;
 
+pub use active::{Active, Installed, digest};
 pub use calls::{Auth, ClusterCredentials, CredentialPlugin, NamingPlugin, PlacementPlugin};
-pub use runtime::{Grants, Limits, PluginError, PluginHost, WIT_VERSION, World, validate};
+pub use fetch::{FetchError, fetch, system_roots};
+pub use runtime::{
+    Grants, Limits, PluginError, PluginHost, WIT_VERSION, World, outside_async, validate,
+};
 pub use try_out::{TryError, try_out};
 
 pub use crate::policy::{ClusterState, Place, TemplateInfo};

@@ -64,9 +64,38 @@ impl Sources {
             .unwrap_or_default()
             .with_profiles(&profiles);
         registry.problems.extend(problems);
+        if let Some(secret) = &self.rest_config
+            && let Some(text) = secret.annotations().get(CLUSTER_LABELS)
+        {
+            match serde_yaml::from_str::<BTreeMap<String, BTreeMap<String, String>>>(text) {
+                Ok(labels) => registry.labels = labels,
+                Err(e) => registry.problems.push(format!(
+                    "Secret {REST_CONFIG_SECRET} annotation {CLUSTER_LABELS}: not a map of cluster to labels: {e}"
+                )),
+            }
+        }
+        for secret in self.profiles.values() {
+            let Some(cluster) = secret.labels().get(PROFILE_LABEL) else {
+                continue;
+            };
+            let own = secret
+                .labels()
+                .iter()
+                .filter(|(k, _)| *k != PROFILE_LABEL)
+                .map(|(k, v)| (k.clone(), v.clone()));
+            registry
+                .labels
+                .entry(cluster.clone())
+                .or_default()
+                .extend(own);
+        }
         registry
     }
 }
+
+/// The `rest-config` Secret's annotation giving clusters' labels, as YAML or JSON:
+/// `{cluster-1: {gpu: "true", region: eu}}`. A profile Secret's own labels are its cluster's.
+pub const CLUSTER_LABELS: &str = "flotilla.dev/cluster-labels";
 
 /// A profile Secret's contents: the cluster from its label, `kubeconfig` and `namespace` keys.
 fn profile_of(secret: &Secret) -> Result<Profile, String> {

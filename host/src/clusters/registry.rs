@@ -99,6 +99,8 @@ pub struct Registry {
     invalid: BTreeMap<String, (String, String)>,
     /// One line per unusable key, naming it.
     pub problems: Vec<String>,
+    /// Each cluster's labels (what placement policies select on), by cluster name.
+    pub labels: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl Registry {
@@ -217,6 +219,11 @@ impl Registry {
     /// The clusters with at least one usable key.
     pub fn clusters(&self) -> impl Iterator<Item = &str> {
         self.entries.keys().map(String::as_str)
+    }
+
+    /// A cluster's labels, if it has any.
+    pub fn labels(&self, cluster: &str) -> Option<&BTreeMap<String, String>> {
+        self.labels.get(cluster)
     }
 
     pub fn is_empty(&self) -> bool {

@@ -1,6 +1,6 @@
 //! The controller's live configuration, from its own namespace: the `rest-config` Secret (other
-//! clusters) and the `workflow-controller-authz` ConfigMap (who may create where). Both are
-//! watched; a change applies to the next reconcile without a restart. A policy that does not
+//! clusters), the `workflow-controller-authz` ConfigMap (who may create where) and the
+//! `flotilla-plugins` ConfigMap (`super::plugins`). All are watched; a change applies to the next reconcile without a restart. A policy that does not
 //! load leaves the last good one in force; a rest-config key that does not parse is skipped.
 //! Either way the reason goes to the log and to an event on the object at fault — never a
 //! secret value.
@@ -18,6 +18,7 @@ use tracing::{info, warn};
 use super::{Context, ControllerError};
 use crate::authz::{self, Authorizer};
 use crate::clusters::{PROFILE_LABEL, REST_CONFIG_SECRET, Registry, load};
+use crate::plugins::settings as plugins;
 
 /// The registry from the Secrets as they are now (none: no other clusters).
 pub(super) async fn load_registry(
@@ -69,7 +70,8 @@ pub(super) async fn watch(ctx: Arc<Context>, namespace: String) {
     let profile_events = watcher(secrets, watcher::Config::default().labels(PROFILE_LABEL))
         .default_backoff()
         .map(|e| (true, e));
-    let policy_events = watcher(config_maps, one(authz::CONFIG_MAP)).default_backoff();
+    let policy_events = watcher(config_maps.clone(), one(authz::CONFIG_MAP)).default_backoff();
+    let plugin_events = watcher(config_maps, one(plugins::CONFIG_MAP)).default_backoff();
     let secret_ctx = ctx.clone();
     let secrets = async move {
         let mut sources = load::Sources::default();
@@ -101,6 +103,20 @@ pub(super) async fn watch(ctx: Arc<Context>, namespace: String) {
             }
         }
     };
+    let plugin_ctx = ctx.clone();
+    let plugin_configs = async move {
+        let mut events = std::pin::pin!(plugin_events);
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(watcher::Event::Apply(cm) | watcher::Event::InitApply(cm)) => {
+                    super::plugins::apply(&plugin_ctx, Some(&cm)).await;
+                }
+                Ok(watcher::Event::Delete(_)) => super::plugins::apply(&plugin_ctx, None).await,
+                Ok(_) => {}
+                Err(e) => warn!(error = %e, "watching ConfigMap {}", plugins::CONFIG_MAP),
+            }
+        }
+    };
     let policies = async move {
         let mut events = std::pin::pin!(policy_events);
         while let Some(event) = events.next().await {
@@ -120,7 +136,7 @@ pub(super) async fn watch(ctx: Arc<Context>, namespace: String) {
             }
         }
     };
-    futures::join!(secrets, policies);
+    futures::join!(secrets, policies, plugin_configs);
 }
 
 async fn apply_registry(ctx: &Context, sources: &load::Sources) {
@@ -153,7 +169,7 @@ async fn apply_policy(ctx: &Context, cm: &ConfigMap) {
     }
 }
 
-async fn record<K: Resource<DynamicType = ()>>(
+pub(super) async fn record<K: Resource<DynamicType = ()>>(
     ctx: &Context,
     object: &K,
     reason: &str,

@@ -28,6 +28,7 @@ const READY_WAIT: Duration = Duration::from_secs(3);
 
 /// One `rest-config` key's connection.
 pub(crate) struct Remote {
+    pub(crate) cluster: String,
     pub(crate) client: Client,
     pub(crate) pods: Store<WorkflowPod>,
     pub(crate) results: Store<WorkflowTaskResult>,
@@ -164,6 +165,16 @@ impl Remotes {
         Ok(remote)
     }
 
+    /// The open connections to `cluster`.
+    pub(crate) fn open_in(&self, cluster: &str) -> Vec<Arc<Remote>> {
+        self.open
+            .lock()
+            .values()
+            .filter(|r| r.cluster == cluster)
+            .cloned()
+            .collect()
+    }
+
     /// A client for one entry without opening watches: the open connection's if there is one.
     pub(crate) async fn client(&self, entry: &crate::clusters::Entry) -> Result<Client, String> {
         if let Some(remote) = self.open.lock().get(&entry.key) {
@@ -216,13 +227,14 @@ impl Remotes {
         .map(|r| r.map(|t| workflow_of(t.labels(), None)));
         let wake = self.wake.clone();
         let cluster = cluster.to_string();
+        let watching = cluster.clone();
         let problem = Arc::new(Mutex::new(None));
         let health = problem.clone();
         let task = tokio::spawn(async move {
             let mut events = std::pin::pin!(futures::stream::select(pod_events, result_events));
             while let Some(event) = events.next().await {
                 if event.is_ok() && health.lock().take().is_some() {
-                    info!(cluster = %cluster, "remote cluster reachable again");
+                    info!(cluster = %watching, "remote cluster reachable again");
                 }
                 match event {
                     Ok(Some(workflow)) => {
@@ -232,7 +244,7 @@ impl Remotes {
                     }
                     Ok(None) => {}
                     Err(e) => {
-                        warn!(cluster = %cluster, error = %e, "remote watch failed; retrying");
+                        warn!(cluster = %watching, error = %e, "remote watch failed; retrying");
                         let mut health = health.lock();
                         let since = health
                             .as_ref()
@@ -243,6 +255,7 @@ impl Remotes {
             }
         });
         Remote {
+            cluster: cluster.clone(),
             client,
             pods,
             results,

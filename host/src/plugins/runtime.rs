@@ -336,19 +336,19 @@ impl PluginHost {
             World::PlacementPolicy => &self.placement,
             World::CredentialProvider => &self.credentials,
         };
-        pre(linker, component).map_err(|e| {
-            let message = match other_version(&self.engine, component) {
-                Some(version) => format!(
-                    "it was built against flotilla:plugins@{version}; this controller provides @{WIT_VERSION} — rebuild it against the controller's wit/"
-                ),
-                None => format!("{e:#}"),
-            };
-            PluginError::WrongWorld {
-                plugin: plugin.to_string(),
-                world: world.name(),
-                message,
-            }
-        })
+        let wrong = |message: String| PluginError::WrongWorld {
+            plugin: plugin.to_string(),
+            world: world.name(),
+            message,
+        };
+        // Another version is refused even when its imports happen to link: its contract is
+        // not this host's.
+        if let Some(version) = other_version(&self.engine, component) {
+            return Err(wrong(format!(
+                "it was built against flotilla:plugins@{version}; this controller provides @{WIT_VERSION} — rebuild it against the controller's wit/"
+            )));
+        }
+        pre(linker, component).map_err(|e| wrong(format!("{e:#}")))
     }
 }
 
@@ -420,6 +420,38 @@ fn deadline_ticks(limits: Limits) -> u64 {
     (limits.deadline.as_millis() / EPOCH.as_millis()).max(1) as u64
 }
 
+thread_local! {
+    /// Set while this thread runs outside any async context (see [`outside_async`]).
+    static OUTSIDE_ASYNC: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` where a plugin may block: wasmtime-wasi's synchronous bindings run a guest's
+/// blocking operations (a file read, flushing stderr as it panics) on a Tokio runtime of their
+/// own, which panics on a thread that is inside an async context. On a multi-threaded runtime
+/// the thread leaves it (`block_in_place`); on a single-threaded one, `f` runs on a thread of
+/// its own. The controller wraps a whole reconcile in this once, so its plugin calls pay
+/// nothing more.
+pub fn outside_async<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    if OUTSIDE_ASYNC.get() {
+        return f();
+    }
+    let marked = || {
+        OUTSIDE_ASYNC.set(true);
+        let result = f();
+        OUTSIDE_ASYNC.set(false);
+        result
+    };
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Err(_) => marked(),
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(marked),
+        Ok(_) => std::thread::scope(|s| match s.spawn(marked).join() {
+            Ok(result) => result,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }),
+    }
+}
+
 /// A plugin's instance, kept warm between calls and replaced after one fails.
 pub(super) struct Warm<B> {
     host: PluginHost,
@@ -442,13 +474,17 @@ impl<B> Warm<B> {
 
     /// Runs `call` on the warm instance (instantiating one with `instantiate` if there is
     /// none) under the deadline; a trap or timeout discards the instance.
-    pub(super) fn call<R>(
+    pub(super) fn call<R: Send>(
         &self,
-        instantiate: impl FnOnce(&mut Store<State>) -> wasmtime::Result<B>,
-        call: impl FnOnce(&B, &mut Store<State>) -> wasmtime::Result<R>,
-    ) -> Result<R, PluginError> {
-        let mut slot = self.slot.lock();
-        let result = self.call_in(&mut slot, instantiate, call);
+        instantiate: impl FnOnce(&mut Store<State>) -> wasmtime::Result<B> + Send,
+        call: impl FnOnce(&B, &mut Store<State>) -> wasmtime::Result<R> + Send,
+    ) -> Result<R, PluginError>
+    where
+        B: Send,
+    {
+        let mut guard = self.slot.lock();
+        let slot: &mut Option<(Store<State>, B)> = &mut guard;
+        let result = outside_async(|| self.call_in(slot, instantiate, call));
         if let Err(e) = &result {
             crate::metrics::plugin_failure(&self.name, e.kind());
         }

@@ -1,16 +1,26 @@
 //! A naming policy that misbehaves as its config says — `loop`, `memory`, `trap`, `file`,
-//! `socket`, `env`, `invalid` — and otherwise answers `ok-<node hash>`. For testing that the
-//! host contains each misbehaviour.
+//! `socket`, `env`, `invalid`, `nondeterministic` (`nd-<n>`, a different valid name on every
+//! call) — and otherwise answers `ok-<length of the node's name>`. For testing that the host
+//! contains each misbehaviour. The place is ignored.
 
 // The generated bindings' functions take one argument per flattened field.
 #![allow(clippy::too_many_arguments)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 wit_bindgen::generate!({ path: "../../wit", world: "naming-policy" });
 
 struct Misbehaving;
 
+/// Calls answered with `nondeterministic`, so far (lives as long as the instance).
+static CALLS: AtomicU64 = AtomicU64::new(0);
+
 impl Guest for Misbehaving {
-    fn pod_name(template: TemplateInfo, config: String) -> Result<String, PluginError> {
+    fn pod_name(
+        template: TemplateInfo,
+        _place: Place,
+        config: String,
+    ) -> Result<String, PluginError> {
         let refuse = |message: String| Err(PluginError { message });
         match config.as_str() {
             "loop" => {
@@ -37,6 +47,7 @@ impl Guest for Misbehaving {
             },
             "env" => Ok(format!("env-{}", std::env::vars().count())),
             "invalid" => Ok("Not_A_Valid.Name-".into()),
+            "nondeterministic" => Ok(format!("nd-{}", CALLS.fetch_add(1, Ordering::Relaxed))),
             _ => Ok(format!("ok-{}", template.node_name.len())),
         }
     }
