@@ -37,6 +37,9 @@ pub struct ControllerArgs {
     /// Context in the kubeconfig.
     #[arg(long)]
     pub context: Option<String>,
+    /// Where Prometheus metrics are served (`/metrics`); `off` serves none.
+    #[arg(long, env = "FLOTILLA_METRICS_ADDR", default_value = "0.0.0.0:9090")]
+    pub metrics_addr: String,
 }
 
 /// `flotilla controller`: runs until SIGINT or SIGTERM.
@@ -58,7 +61,24 @@ pub async fn run_controller(args: ControllerArgs) -> Result<ExitCode> {
         engine,
     };
     tracing::info!(cluster = ?args.cluster, instance_id = ?args.instance_id, "starting");
-    controller::run(client, config, shutdown_signal()).await?;
+    let metrics = match args.metrics_addr.as_str() {
+        "off" => None,
+        addr => {
+            let addr: std::net::SocketAddr = addr
+                .parse()
+                .with_context(|| format!("--metrics-addr {addr:?}: not an address:port"))?;
+            Some(tokio::spawn(async move {
+                if let Err(e) = crate::metrics::serve(addr).await {
+                    tracing::error!(%addr, error = %e, "serving metrics failed");
+                }
+            }))
+        }
+    };
+    let result = controller::run(client, config, shutdown_signal()).await;
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
+    result?;
     Ok(ExitCode::SUCCESS)
 }
 

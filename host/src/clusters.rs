@@ -3,6 +3,7 @@
 
 pub mod enroll;
 pub mod load;
+pub mod provided;
 pub mod registry;
 pub mod rest_config;
 

@@ -4,6 +4,7 @@
 
 mod apply;
 mod config;
+mod credentials;
 mod observe;
 mod plugins;
 mod pod_view;
@@ -116,6 +117,14 @@ impl Context {
     }
 }
 
+/// Who records the controller's events.
+fn reporter() -> Reporter {
+    Reporter {
+        controller: "flotilla-controller".into(),
+        instance: None,
+    }
+}
+
 /// A label selector for objects of this controller instance (Argo's instance-ID convention:
 /// without an ID, only objects without the label).
 fn instance_selector(instance_id: Option<&str>) -> String {
@@ -174,13 +183,7 @@ pub async fn run(
     .default_backoff()
     .touched_objects();
 
-    let recorder = Recorder::new(
-        client.clone(),
-        Reporter {
-            controller: "flotilla-controller".into(),
-            instance: None,
-        },
-    );
+    let recorder = Recorder::new(client.clone(), reporter());
     let registry = config::load_registry(&client, &config.controller_namespace).await?;
     if config.engine.cluster.is_none() && !registry.is_empty() {
         let mut clusters: Vec<&str> = registry.clusters().collect();
@@ -194,7 +197,8 @@ pub async fn run(
     }
     let access = config::load_policy(&client, &config.controller_namespace).await?;
     let (wake, mut woken) = tokio::sync::mpsc::unbounded_channel();
-    let remotes = remote::Remotes::new(pod_selector.clone(), wake);
+    let plugins: Arc<crate::plugins::Active> = Arc::default();
+    let remotes = remote::Remotes::new(pod_selector.clone(), wake, plugins.clone());
     remotes.set_registry(registry);
     let controller = Controller::new(workflows, watcher::Config::default().labels(&selector));
     let ctx = Arc::new(Context {
@@ -206,7 +210,7 @@ pub async fn run(
         recorder,
         remotes,
         access: parking_lot::RwLock::new(Arc::new(access)),
-        plugins: Arc::default(),
+        plugins,
         clusters: parking_lot::RwLock::default(),
         roots: std::sync::OnceLock::new(),
         create_errors: Mutex::new(HashMap::new()),

@@ -8,6 +8,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 
+use super::registry::KUBECONFIG_KIND;
 use super::{PROFILE_LABEL, Profile, REST_CONFIG_SECRET, Registry};
 
 /// The registry from the Secrets in `namespace` as they are now.
@@ -97,7 +98,8 @@ impl Sources {
 /// `{cluster-1: {gpu: "true", region: eu}}`. A profile Secret's own labels are its cluster's.
 pub const CLUSTER_LABELS: &str = "flotilla.dev/cluster-labels";
 
-/// A profile Secret's contents: the cluster from its label, `kubeconfig` and `namespace` keys.
+/// A profile Secret's contents: the cluster from its label, `kubeconfig` and `namespace` keys —
+/// or, for an entry a credential provider reads, `kind` and `credentials` keys.
 fn profile_of(secret: &Secret) -> Result<Profile, String> {
     let name = secret.name_any();
     let cluster = secret
@@ -113,14 +115,25 @@ fn profile_of(secret: &Secret) -> Result<Profile, String> {
             .and_then(|d| d.get(key))
             .map(|v| String::from_utf8_lossy(&v.0).into_owned())
     };
-    let kubeconfig =
-        text("kubeconfig").ok_or_else(|| format!("profile Secret {name}: no key kubeconfig"))?;
+    let kind = text("kind")
+        .map(|k| k.trim().to_string())
+        .filter(|k| !k.is_empty())
+        .unwrap_or_else(|| KUBECONFIG_KIND.to_string());
+    let key = if kind == KUBECONFIG_KIND {
+        KUBECONFIG_KIND
+    } else {
+        "credentials"
+    };
+    let value = text(key)
+        .ok_or_else(|| format!("profile Secret {name}: no key {key} (kind {kind})"))?
+        .into_bytes();
     let namespace = text("namespace").filter(|n| !n.trim().is_empty());
     Ok(Profile {
         secret: name,
         cluster,
         namespace,
-        kubeconfig,
+        kind,
+        value,
     })
 }
 

@@ -21,17 +21,38 @@ pub const REST_CONFIG_SECRET: &str = "rest-config";
 /// The label that marks a profile Secret; its value is the cluster's name.
 pub const PROFILE_LABEL: &str = "workflows.argoproj.io/cluster";
 
-/// How to reach a cluster: the design's rest config, or a profile's kubeconfig.
+/// How to reach a cluster: the design's rest config, a profile's kubeconfig, or an entry of
+/// another kind that only a credential provider plugin reads.
 #[derive(Debug, Clone)]
 pub enum Credentials {
     RestConfig(Box<RestConfig>),
     Kubeconfig(Box<kube::config::Kubeconfig>),
+    /// Only a provider for the entry's kind (`credentials.<kind>` in `flotilla-plugins`) can
+    /// turn it into credentials.
+    Opaque,
+}
+
+/// The kinds of entry the controller reads without a plugin.
+pub const REST_CONFIG_KIND: &str = "rest-config";
+pub const KUBECONFIG_KIND: &str = "kubeconfig";
+
+/// A Secret value as stored, for a credential provider; never shown.
+#[derive(Clone)]
+pub struct Raw(pub std::sync::Arc<[u8]>);
+
+impl std::fmt::Debug for Raw {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} bytes>", self.0.len())
+    }
 }
 
 impl Credentials {
     /// A kube-rs configuration for these credentials.
     pub async fn to_config(&self, name: &str) -> Result<kube::Config, RestConfigError> {
         match self {
+            Credentials::Opaque => Err(RestConfigError::Unusable(
+                "entries of this kind need a credential provider plugin".into(),
+            )),
             Credentials::RestConfig(c) => c.to_config(name).await,
             Credentials::Kubeconfig(kc) => kube::Config::from_custom_kubeconfig(
                 (**kc).clone(),
@@ -50,8 +71,10 @@ pub struct Profile {
     pub secret: String,
     pub cluster: String,
     pub namespace: Option<String>,
-    /// The kubeconfig's YAML.
-    pub kubeconfig: String,
+    /// The entry's kind: its `kind` key, by default `kubeconfig`.
+    pub kind: String,
+    /// The entry: the `kubeconfig` key's YAML, or for another kind its `credentials` key.
+    pub value: Vec<u8>,
 }
 
 /// One usable key.
@@ -63,6 +86,9 @@ pub struct Entry {
     /// The Secret key it came from (for messages).
     pub key: String,
     pub config: Credentials,
+    /// The entry's kind (`rest-config`, `kubeconfig`, or one a provider reads) and its value.
+    pub kind: String,
+    pub raw: Raw,
     /// A hash of the key's value: a changed value means new credentials.
     pub fingerprint: u64,
 }
@@ -124,6 +150,8 @@ impl Registry {
                         namespace,
                         key: key.clone(),
                         config: Credentials::RestConfig(Box::new(config)),
+                        kind: REST_CONFIG_KIND.into(),
+                        raw: Raw(value.as_slice().into()),
                         fingerprint: fingerprint(value),
                     }),
                 Err(e) => {
@@ -143,18 +171,31 @@ impl Registry {
     pub fn with_profiles(mut self, profiles: &[Profile]) -> Registry {
         for p in profiles {
             let key = format!("profile:{}", p.secret);
-            match serde_yaml::from_str::<kube::config::Kubeconfig>(&p.kubeconfig) {
-                Ok(kc) if kc.current_context.is_some() => self
-                    .entries
+            let entry = |config| Entry {
+                cluster: p.cluster.clone(),
+                namespace: p.namespace.clone(),
+                key: key.clone(),
+                config,
+                kind: p.kind.clone(),
+                raw: Raw(p.value.as_slice().into()),
+                fingerprint: fingerprint(&p.value),
+            };
+            if p.kind != KUBECONFIG_KIND {
+                let opaque = entry(Credentials::Opaque);
+                self.entries
                     .entry(p.cluster.clone())
                     .or_default()
-                    .push(Entry {
-                        cluster: p.cluster.clone(),
-                        namespace: p.namespace.clone(),
-                        key,
-                        config: Credentials::Kubeconfig(Box::new(kc)),
-                        fingerprint: fingerprint(p.kubeconfig.as_bytes()),
-                    }),
+                    .push(opaque);
+                continue;
+            }
+            match serde_yaml::from_slice::<kube::config::Kubeconfig>(&p.value) {
+                Ok(kc) if kc.current_context.is_some() => {
+                    let native = entry(Credentials::Kubeconfig(Box::new(kc)));
+                    self.entries
+                        .entry(p.cluster.clone())
+                        .or_default()
+                        .push(native);
+                }
                 Ok(_) => self.problems.push(format!(
                     "profile Secret {}: its kubeconfig has no current-context",
                     p.secret

@@ -169,20 +169,35 @@ async fn apply_policy(ctx: &Context, cm: &ConfigMap) {
     }
 }
 
+/// Records a warning event on `object`.
 pub(super) async fn record<K: Resource<DynamicType = ()>>(
     ctx: &Context,
     object: &K,
     reason: &str,
     note: &str,
 ) {
+    publish(ctx, object, EventType::Warning, reason, note).await;
+}
+
+/// Records an event on `object`.
+pub(super) async fn publish<K: Resource<DynamicType = ()>>(
+    ctx: &Context,
+    object: &K,
+    type_: EventType,
+    reason: &str,
+    note: &str,
+) {
     let event = KubeEvent {
-        type_: EventType::Warning,
+        type_,
         reason: reason.into(),
         note: Some(note.to_string()),
         action: "Load".into(),
         secondary: None,
     };
-    if let Err(e) = ctx.recorder.publish(&event, &object.object_ref(&())).await {
+    // A recorder of its own: the shared one folds repeats of a reason into one event's count,
+    // keeping the first note — and here each note (which plugin, which problem) matters.
+    let recorder = kube::runtime::events::Recorder::new(ctx.client.clone(), super::reporter());
+    if let Err(e) = recorder.publish(&event, &object.object_ref(&())).await {
         warn!(error = %e, object = %object.name_any(), "recording an event failed");
     }
 }

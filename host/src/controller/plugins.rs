@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ConfigMap;
+use kube::runtime::events::EventType;
 use tracing::{info, warn};
 
 use super::Context;
@@ -51,11 +52,21 @@ pub(super) async fn apply(ctx: &Context, cm: Option<&ConfigMap>) {
         .map(|(k, v)| (k.clone(), v.0.clone()))
         .collect();
     for (point, point_settings) in &settings.points {
-        if let Err(e) = load(ctx, point, point_settings, &binary).await {
-            let message = format!("{point}: {e}; the last good plugin stays in force");
-            warn!(point = %point, error = %e, "plugin not loaded; the last good one stays");
-            crate::metrics::plugin_load(point, false);
-            super::config::record(ctx, cm, "PluginLoadFailed", &message).await;
+        match load(ctx, point, point_settings, &binary).await {
+            Ok(None) => {}
+            Ok(Some(digest)) => {
+                let note = format!(
+                    "{point}: component sha256:{digest} in force (failurePolicy {:?})",
+                    point_settings.failure_policy
+                );
+                super::config::publish(ctx, cm, EventType::Normal, "PluginLoaded", &note).await;
+            }
+            Err(e) => {
+                let message = format!("{point}: {e}; the last good plugin stays in force");
+                warn!(point = %point, error = %e, "plugin not loaded; the last good one stays");
+                crate::metrics::plugin_load(point, false);
+                super::config::record(ctx, cm, "PluginLoadFailed", &message).await;
+            }
         }
     }
 }
@@ -75,12 +86,13 @@ enum LoadError {
     NoHost(PluginError),
 }
 
+/// Puts `point`'s component in force; its digest, or `None` when it already was.
 async fn load(
     ctx: &Context,
     point: &str,
     settings: &PointSettings,
     binary: &BTreeMap<String, Vec<u8>>,
-) -> Result<(), LoadError> {
+) -> Result<Option<String>, LoadError> {
     let bytes = match &settings.source {
         Source::File(path) => tokio::fs::read(path).await.map_err(|e| LoadError::File {
             path: path.display().to_string(),
@@ -95,16 +107,14 @@ async fn load(
             if let Some(pinned) = &settings.sha256
                 && ctx.plugins.is_current(point, settings, pinned)
             {
-                return Ok(());
+                return Ok(None);
             }
             plugins::fetch(url, ctx.trust_roots()).await?
         }
     };
-    if ctx
-        .plugins
-        .is_current(point, settings, &plugins::digest(&bytes))
-    {
-        return Ok(());
+    let digest = plugins::digest(&bytes);
+    if ctx.plugins.is_current(point, settings, &digest) {
+        return Ok(None);
     }
     let host = PluginHost::shared().map_err(LoadError::NoHost)?;
     let active = ctx.plugins.clone();
@@ -121,9 +131,9 @@ async fn load(
             message: e.to_string(),
         })
     })??;
-    info!(point = %point, failure_policy = ?settings.failure_policy, "plugin loaded and in force");
+    info!(point = %point, digest = %digest, failure_policy = ?settings.failure_policy, "plugin loaded and in force");
     crate::metrics::plugin_load(point, true);
-    Ok(())
+    Ok(Some(digest))
 }
 
 /// Recomputes, every couple of seconds, what placement policies are told about the clusters:

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -17,6 +18,7 @@ use parking_lot::{Mutex, RwLock};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
+use super::credentials;
 use super::pod_view::WorkflowPod;
 use super::workflow_of;
 use crate::clusters::Registry;
@@ -37,11 +39,18 @@ pub(crate) struct Remote {
     /// The last watch failure, cleared by the next event: the cluster's reachability.
     problem: Arc<Mutex<Option<(String, std::time::Instant)>>>,
     watches: tokio::task::AbortHandle,
+    /// Refreshes provided credentials before they expire.
+    refresher: Option<tokio::task::AbortHandle>,
+    /// Set when refreshed credentials need a new client: the next `get` reconnects.
+    stale: Arc<AtomicBool>,
 }
 
 impl Drop for Remote {
     fn drop(&mut self) {
         self.watches.abort();
+        if let Some(refresher) = &self.refresher {
+            refresher.abort();
+        }
     }
 }
 
@@ -97,14 +106,18 @@ pub(crate) struct Remotes {
     wake: mpsc::UnboundedSender<ObjectRef<Workflow>>,
     /// Label selector of this controller's pods.
     pod_selector: String,
+    /// Credential providers, by entry kind.
+    plugins: Arc<crate::plugins::Active>,
 }
 
 impl Remotes {
     pub(crate) fn new(
         pod_selector: String,
         wake: mpsc::UnboundedSender<ObjectRef<Workflow>>,
+        plugins: Arc<crate::plugins::Active>,
     ) -> Remotes {
         Remotes {
+            plugins,
             registry: RwLock::new(Arc::new(Registry::default())),
             open: Mutex::new(HashMap::new()),
             opening: tokio::sync::Mutex::new(()),
@@ -140,26 +153,33 @@ impl Remotes {
         let entry = registry
             .lookup(cluster, namespace)
             .map_err(|e| e.to_string())?;
-        if let Some(remote) = self.open.lock().get(&entry.key) {
-            return Ok(remote.clone());
+        if let Some(remote) = self.usable(&entry.key) {
+            return Ok(remote);
         }
         let _one_at_a_time = self.opening.lock().await;
-        if let Some(remote) = self.open.lock().get(&entry.key) {
-            return Ok(remote.clone());
+        if let Some(remote) = self.usable(&entry.key) {
+            return Ok(remote);
         }
-        let config = entry
-            .config
-            .to_config(cluster)
+        let connection = self
+            .connect(entry)
             .await
-            .map_err(|e| format!("cluster {cluster:?}: rest-config key {}: {e}", entry.key))?;
-        let client = Client::try_from(config)
-            .map_err(|e| format!("cluster {cluster:?}: rest-config key {}: {e}", entry.key))?;
-        let remote = Arc::new(self.watch(
-            client,
+            .map_err(|e| format!("cluster {cluster:?}: {e}"))?;
+        let mut remote = self.watch(
+            connection.client,
             entry.namespace.as_deref(),
             entry.fingerprint,
             cluster,
-        ));
+        );
+        if let Some(provided) = connection.provided {
+            let task = tokio::spawn(credentials::refresh(
+                self.plugins.clone(),
+                entry.clone(),
+                provided,
+                remote.stale.clone(),
+            ));
+            remote.refresher = Some(task.abort_handle());
+        }
+        let remote = Arc::new(remote);
         info!(cluster = %cluster, key = %entry.key, "connected to a remote cluster");
         self.open.lock().insert(entry.key.clone(), remote.clone());
         Ok(remote)
@@ -175,17 +195,34 @@ impl Remotes {
             .collect()
     }
 
+    /// The open connection of `key`, unless its credentials changed beyond a token (then it
+    /// is closed, to be reopened).
+    fn usable(&self, key: &str) -> Option<Arc<Remote>> {
+        let mut open = self.open.lock();
+        let remote = open.get(key)?.clone();
+        if remote.stale.load(Ordering::Relaxed) {
+            info!(key = %key, "reconnecting with refreshed credentials");
+            open.remove(key);
+            return None;
+        }
+        Some(remote)
+    }
+
     /// A client for one entry without opening watches: the open connection's if there is one.
     pub(crate) async fn client(&self, entry: &crate::clusters::Entry) -> Result<Client, String> {
-        if let Some(remote) = self.open.lock().get(&entry.key) {
+        if let Some(remote) = self.usable(&entry.key) {
             return Ok(remote.client.clone());
         }
-        let config = entry
-            .config
-            .to_config(&entry.cluster)
-            .await
-            .map_err(|e| format!("rest-config key {}: {e}", entry.key))?;
-        Client::try_from(config).map_err(|e| format!("rest-config key {}: {e}", entry.key))
+        Ok(self.connect(entry).await?.client)
+    }
+
+    /// A client for an entry: from the credential provider for its kind when
+    /// `flotilla-plugins` configures one, else read natively (rest config, kubeconfig).
+    async fn connect(
+        &self,
+        entry: &crate::clusters::Entry,
+    ) -> Result<credentials::Connection, String> {
+        credentials::connect(&self.plugins, entry).await
     }
 
     /// Starts the pod and task-result watches of one connection.
@@ -262,6 +299,8 @@ impl Remotes {
             fingerprint,
             problem,
             watches: task.abort_handle(),
+            refresher: None,
+            stale: Arc::default(),
         }
     }
 }

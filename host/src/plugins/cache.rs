@@ -64,7 +64,10 @@ impl DiskCache {
 fn write(dir: &Path, path: &Path, component: &Component) -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(dir)?;
     let serialized = component.serialize()?;
-    let partial = path.with_extension(format!("partial-{}", std::process::id()));
+    // Unique per write, so concurrent writers (threads or processes) never share a file.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let partial = path.with_extension(format!("partial-{}-{n}", std::process::id()));
     std::fs::write(&partial, serialized)?;
     std::fs::rename(&partial, path)?;
     Ok(())

@@ -64,6 +64,10 @@ pub enum PluginError {
         world: &'static str,
         message: String,
     },
+    #[error(
+        "plugin {plugin} was built against flotilla:plugins@{version}; this controller provides @{WIT_VERSION}: rebuild it against the controller's wit/"
+    )]
+    Version { plugin: String, version: String },
     #[error("plugin {plugin} ran out of time ({budget:?})")]
     Timeout { plugin: String, budget: Duration },
     #[error("plugin {plugin} trapped: {message}")]
@@ -85,6 +89,7 @@ impl PluginError {
         match self {
             PluginError::Load { .. } => "load",
             PluginError::WrongWorld { .. } => "wrong_world",
+            PluginError::Version { .. } => "wrong_version",
             PluginError::Timeout { .. } => "timeout",
             PluginError::Trap { .. } => "trap",
             PluginError::Refused { .. } => "refused",
@@ -344,9 +349,10 @@ impl PluginHost {
         // Another version is refused even when its imports happen to link: its contract is
         // not this host's.
         if let Some(version) = other_version(&self.engine, component) {
-            return Err(wrong(format!(
-                "it was built against flotilla:plugins@{version}; this controller provides @{WIT_VERSION} — rebuild it against the controller's wit/"
-            )));
+            return Err(PluginError::Version {
+                plugin: plugin.to_string(),
+                version,
+            });
         }
         pre(linker, component).map_err(|e| wrong(format!("{e:#}")))
     }
@@ -366,40 +372,30 @@ fn other_version(engine: &Engine, component: &Component) -> Option<String> {
 pub fn validate(plugin: &str, bytes: &[u8]) -> Result<Vec<World>, PluginError> {
     let host = PluginHost::shared()?;
     let component = host.compile(plugin, bytes)?;
-    let mut worlds = Vec::new();
-    let mut mismatch = None;
-    for world in World::ALL {
-        let provided = match world {
-            World::NamingPolicy => host
-                .check_world(plugin, &component, world, |l, c| {
-                    naming::NamingPolicyPre::new(l.instantiate_pre(c)?)
-                })
-                .map(drop),
-            World::PlacementPolicy => host
-                .check_world(plugin, &component, world, |l, c| {
-                    placement::PlacementPolicyPre::new(l.instantiate_pre(c)?)
-                })
-                .map(drop),
-            World::CredentialProvider => host
-                .check_world(plugin, &component, world, |l, c| {
-                    credentials::CredentialProviderPre::new(l.instantiate_pre(c)?)
-                })
-                .map(drop),
-        };
-        match provided {
-            Ok(()) => worlds.push(world),
-            Err(e) => mismatch = Some(e),
-        }
+    if let Some(version) = other_version(&host.engine, &component) {
+        return Err(PluginError::Version {
+            plugin: plugin.to_string(),
+            version,
+        });
     }
-    match (
-        worlds.is_empty(),
-        other_version(&host.engine, &component),
-        mismatch,
-    ) {
-        // Built against another version of the WIT: say so rather than "provides nothing".
-        (true, Some(_), Some(e)) => Err(e),
-        _ => Ok(worlds),
-    }
+    let provides = |world| match world {
+        World::NamingPolicy => host
+            .check_world(plugin, &component, world, |l, c| {
+                naming::NamingPolicyPre::new(l.instantiate_pre(c)?)
+            })
+            .is_ok(),
+        World::PlacementPolicy => host
+            .check_world(plugin, &component, world, |l, c| {
+                placement::PlacementPolicyPre::new(l.instantiate_pre(c)?)
+            })
+            .is_ok(),
+        World::CredentialProvider => host
+            .check_world(plugin, &component, world, |l, c| {
+                credentials::CredentialProviderPre::new(l.instantiate_pre(c)?)
+            })
+            .is_ok(),
+    };
+    Ok(World::ALL.into_iter().filter(|w| provides(*w)).collect())
 }
 
 /// A call's failure from wasmtime: out of time, or a trap.
@@ -436,11 +432,17 @@ pub fn outside_async<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     if OUTSIDE_ASYNC.get() {
         return f();
     }
+    /// Clears the mark however `f` ends, a panic included.
+    struct Mark;
+    impl Drop for Mark {
+        fn drop(&mut self) {
+            OUTSIDE_ASYNC.set(false);
+        }
+    }
     let marked = || {
         OUTSIDE_ASYNC.set(true);
-        let result = f();
-        OUTSIDE_ASYNC.set(false);
-        result
+        let _mark = Mark;
+        f()
     };
     match Handle::try_current().map(|h| h.runtime_flavor()) {
         Err(_) => marked(),

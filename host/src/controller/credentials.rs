@@ -1,0 +1,156 @@
+//! Credentials for other clusters from credential provider plugins (`credentials.<kind>` in
+//! `flotilla-plugins`): asked when a connection opens, then again before the credentials
+//! expire — in a task of the connection's own, never on the pod-creation path. A refreshed
+//! bearer token goes into the client's token slot, so the connection and its watches carry on;
+//! credentials that changed beyond the token mark the connection stale, and the next use
+//! reconnects.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tracing::{debug, info, warn};
+
+use crate::clusters::Entry;
+use crate::clusters::provided::{self, Shape, TokenSlot};
+use crate::plugins::{Active, ClusterCredentials};
+
+/// A new connection's client, and what refreshing its credentials needs.
+pub(super) struct Connection {
+    pub(super) client: kube::Client,
+    pub(super) provided: Option<Provided>,
+}
+
+/// Credentials from a provider that expire.
+pub(super) struct Provided {
+    slot: TokenSlot,
+    shape: Shape,
+    expires_at: u64,
+}
+
+fn unix_now() -> u64 {
+    jiff::Timestamp::now().as_second().max(0) as u64
+}
+
+/// Asks the provider for `entry`'s kind, off the async threads (a plugin may block).
+async fn provide(plugins: &Active, entry: &Entry) -> Result<Option<ClusterCredentials>, String> {
+    let Some(provider) = plugins.credential_provider(&entry.kind) else {
+        return Ok(None);
+    };
+    let (cluster, kind, raw) = (entry.cluster.clone(), entry.kind.clone(), entry.raw.clone());
+    let asked =
+        tokio::task::spawn_blocking(move || provider.provide(&cluster, &kind, &raw.0, unix_now()))
+            .await
+            .map_err(|e| format!("the credential provider's task failed: {e}"))?;
+    asked
+        .map(Some)
+        .map_err(|e| format!("key {}: {e}", entry.key))
+}
+
+/// A client for `entry`: from its kind's provider when there is one, else read natively.
+pub(super) async fn connect(plugins: &Active, entry: &Entry) -> Result<Connection, String> {
+    let Some(credentials) = provide(plugins, entry).await? else {
+        let config = entry.config.to_config(&entry.cluster).await.map_err(|e| {
+            let hint = match entry.config {
+                crate::clusters::Credentials::Opaque => format!(
+                    " (add credentials.{} to ConfigMap {})",
+                    entry.kind,
+                    crate::plugins::settings::CONFIG_MAP
+                ),
+                _ => String::new(),
+            };
+            format!("key {}: {e}{hint}", entry.key)
+        })?;
+        let client =
+            kube::Client::try_from(config).map_err(|e| format!("key {}: {e}", entry.key))?;
+        return Ok(Connection {
+            client,
+            provided: None,
+        });
+    };
+    let (client, slot) = provided::client(&entry.cluster, &credentials)
+        .await
+        .map_err(|e| format!("key {}: {e}", entry.key))?;
+    info!(cluster = %entry.cluster, key = %entry.key, kind = %entry.kind, expires_at = ?credentials.expires_at, "credentials from a provider plugin");
+    Ok(Connection {
+        client,
+        provided: credentials.expires_at.map(|expires_at| Provided {
+            slot,
+            shape: Shape::of(&credentials),
+            expires_at,
+        }),
+    })
+}
+
+/// How long to wait before asking again: four fifths of the time left (at least a second), or
+/// after failures a back-off from 5 s to a minute.
+fn refresh_delay(now: u64, expires_at: u64, failures: u32) -> Duration {
+    if failures > 0 {
+        let backoff = 5u64.saturating_mul(1 << failures.min(4));
+        return Duration::from_secs(backoff.min(60));
+    }
+    let left = expires_at.saturating_sub(now);
+    Duration::from_secs((left * 4 / 5).max(1))
+}
+
+/// Keeps `entry`'s provided credentials fresh until the connection closes (the task is aborted
+/// then) or they stop expiring.
+pub(super) async fn refresh(
+    plugins: Arc<Active>,
+    entry: Entry,
+    mut provided: Provided,
+    stale: Arc<AtomicBool>,
+) {
+    let mut failures = 0;
+    loop {
+        tokio::time::sleep(refresh_delay(unix_now(), provided.expires_at, failures)).await;
+        match provide(&plugins, &entry).await {
+            Ok(Some(c)) if Shape::of(&c) != provided.shape => {
+                info!(cluster = %entry.cluster, key = %entry.key, "refreshed credentials changed beyond the token; reconnecting");
+                stale.store(true, Ordering::Relaxed);
+                return;
+            }
+            Ok(Some(c)) => {
+                if let Err(e) = provided.slot.set(&c.auth) {
+                    warn!(cluster = %entry.cluster, key = %entry.key, error = %e, "refreshed credentials unusable");
+                    failures += 1;
+                    continue;
+                }
+                failures = 0;
+                debug!(cluster = %entry.cluster, key = %entry.key, expires_at = ?c.expires_at, "credentials refreshed");
+                match c.expires_at {
+                    Some(at) => provided.expires_at = at,
+                    None => return,
+                }
+            }
+            Ok(None) => {
+                // The provider was removed from the ConfigMap: reconnect the native way.
+                stale.store(true, Ordering::Relaxed);
+                return;
+            }
+            Err(e) => {
+                failures += 1;
+                warn!(cluster = %entry.cluster, error = %e, failures, "refreshing credentials failed; the current ones stay until they expire");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refreshes_come_well_before_expiry_and_back_off_after_failures() {
+        assert_eq!(refresh_delay(1000, 1900, 0), Duration::from_secs(720));
+        assert_eq!(refresh_delay(1000, 1001, 0), Duration::from_secs(1));
+        assert_eq!(
+            refresh_delay(1000, 900, 0),
+            Duration::from_secs(1),
+            "expired"
+        );
+        assert_eq!(refresh_delay(1000, 1900, 1), Duration::from_secs(10));
+        assert_eq!(refresh_delay(1000, 1900, 2), Duration::from_secs(20));
+        assert_eq!(refresh_delay(1000, 1900, 9), Duration::from_secs(60));
+    }
+}
