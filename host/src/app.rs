@@ -59,6 +59,7 @@ pub async fn run_controller(args: ControllerArgs) -> Result<ExitCode> {
         controller_namespace: args.controller_namespace,
         orphan_sweep: std::time::Duration::from_secs(args.orphan_sweep_seconds.max(1)),
         engine,
+        fixed_policies: None,
     };
     tracing::info!(cluster = ?args.cluster, instance_id = ?args.instance_id, "starting");
     let metrics = match args.metrics_addr.as_str() {

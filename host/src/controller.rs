@@ -48,6 +48,13 @@ pub struct ControllerConfig {
     /// How often pods whose workflow is gone are looked for in other clusters and namespaces.
     pub orphan_sweep: Duration,
     pub engine: EngineConfig,
+    /// Placement and naming policies fixed in place of those the `flotilla-plugins`
+    /// ConfigMap configures (for embedding the controller, and for benchmarks that compare
+    /// WebAssembly policies with native ones).
+    pub fixed_policies: Option<(
+        Arc<dyn crate::policy::PlacementPolicy>,
+        Arc<dyn crate::policy::NamingPolicy>,
+    )>,
 }
 
 impl Default for ControllerConfig {
@@ -57,6 +64,7 @@ impl Default for ControllerConfig {
             controller_namespace: "argo".into(),
             orphan_sweep: Duration::from_secs(300),
             engine: EngineConfig::default(),
+            fixed_policies: None,
         }
     }
 }
@@ -101,6 +109,10 @@ pub(crate) struct Context {
     plugins: Arc<crate::plugins::Active>,
     /// What placement policies are told about the clusters, refreshed in the background.
     clusters: parking_lot::RwLock<Arc<Vec<crate::policy::ClusterState>>>,
+    fixed_policies: Option<(
+        Arc<dyn crate::policy::PlacementPolicy>,
+        Arc<dyn crate::policy::NamingPolicy>,
+    )>,
     /// Trust roots for plugin URLs, read once when first needed.
     roots: std::sync::OnceLock<Arc<rustls::RootCertStore>>,
     /// Pod creations refused for good, per workflow and node, so the engine can fail the node.
@@ -213,6 +225,7 @@ pub async fn run(
         plugins,
         clusters: parking_lot::RwLock::default(),
         roots: std::sync::OnceLock::new(),
+        fixed_policies: config.fixed_policies,
         create_errors: Mutex::new(HashMap::new()),
     });
     let cluster_states = tokio::spawn(plugins::refresh_cluster_states(ctx.clone()));
@@ -373,7 +386,14 @@ async fn reconcile_inner(
             .map(|r| (&r.pods, &r.results)),
     });
     observed.access = Some(ctx.access.read().clone());
-    observed.policies = ctx.plugins.policies(ctx.clusters.read().clone());
+    observed.policies = match &ctx.fixed_policies {
+        Some((placement, naming)) => crate::policy::Policies {
+            placement: Some(placement.clone()),
+            naming: Some(naming.clone()),
+            clusters: ctx.clusters.read().clone(),
+        },
+        None => ctx.plugins.policies(ctx.clusters.read().clone()),
+    };
     observed.blind = blind;
     // Worth looking again only while a node there is unfinished (a node refused before it ever
     // had a pod, say, needs nothing from its cluster).

@@ -205,3 +205,43 @@ fn here() -> Place {
         namespace: "argo".into(),
     }
 }
+
+/// The plugin author's guide (docs/plugins.md), as its reader runs it: the example policy
+/// validated and tried with the `flotilla` binary.
+#[test]
+fn the_guides_example_validates_and_answers_as_the_guide_says() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let wasm = root.join("plugins/target/wasm32-wasip2/release/placement_failover.wasm");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_flotilla"))
+            .current_dir(&root)
+            .args(args)
+            .output()
+            .expect("run flotilla");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("UTF-8")
+    };
+    let wasm = wasm.to_str().expect("path");
+    assert!(
+        run(&["plugin", "validate", wasm])
+            .ends_with(": provides flotilla:plugins/placement-policy@0.1.0\n")
+    );
+    let answer = run(&[
+        "plugin",
+        "test",
+        wasm,
+        "--world",
+        "placement-policy",
+        "--input",
+        "examples/plugins/failover-input.json",
+    ]);
+    let answer: serde_json::Value = serde_json::from_str(&answer).expect("JSON");
+    assert_eq!(
+        answer,
+        serde_json::json!({"cluster": "gpu-west", "namespace": "argo"})
+    );
+}

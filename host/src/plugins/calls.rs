@@ -132,6 +132,12 @@ impl NamingPlugin {
         Ok(name)
     }
 
+    /// Drops the warm instance: the next call instantiates afresh (benchmarks measure
+    /// instantiation with it).
+    pub fn discard_instance(&self) {
+        self.warm.discard();
+    }
+
     /// Checks the policy is deterministic with `config`: one node named twice by the warm
     /// instance and once by a fresh one must get one name. A plugin that counts, or keeps any
     /// other state between calls, fails this (randomness and clocks are already fixed).

@@ -1,0 +1,168 @@
+//! What WebAssembly placement and naming cost a fan-out: the 2,000-pod fan-out of
+//! `fanout.rs`, run by a controller whose policies are the `placement-explicit` and
+//! `naming-argo` components (put in force as `flotilla-plugins` would) and, in the same run,
+//! by one whose policies are native Rust stand-ins giving the same answers. Alternating rounds,
+//! median of each. Target: the Wasm run within 2% of the native one.
+//!
+//! Run: `bash plugins/build.sh && cargo bench -p flotilla --bench fanout_plugins`.
+
+#[allow(dead_code)] // shared with the other benchmarks; this one uses part of it
+mod common;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use common::{await_pods, current_rv, median};
+use flotilla::controller::ControllerConfig;
+use flotilla::engine::EngineConfig;
+use flotilla::plugins::settings::Settings;
+use flotilla::policy::{ClusterState, NamingPolicy, Place, PlacementPolicy, TemplateInfo};
+use flotilla_sim::{ClusterConfig, SimCluster};
+
+const PODS: u64 = 2_000;
+const ROUNDS: usize = 7;
+
+fn workflow_yaml(name: &str, instance: &str) -> String {
+    format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {{name: {name}, labels: {{workflows.argoproj.io/controller-instanceid: {instance}}}}}\nspec:\n  entrypoint: main\n  templates:\n  - name: main\n    steps:\n    - - {{name: fan, template: say, withSequence: {{count: \"{PODS}\"}}}}\n  - name: say\n    container: {{image: argoproj/argosay:v2}}\n"
+    )
+}
+
+/// The explicit placement, natively.
+#[derive(Debug)]
+struct NativeExplicit;
+
+impl PlacementPolicy for NativeExplicit {
+    fn place(&self, t: &TemplateInfo, _: &[ClusterState]) -> Result<Option<Place>, String> {
+        let namespace = match t.namespace.is_empty() {
+            true => t.workflow_namespace.clone(),
+            false => t.namespace.clone(),
+        };
+        Ok(Some(Place {
+            cluster: t.cluster.clone(),
+            namespace,
+        }))
+    }
+}
+
+/// Argo's names, natively.
+#[derive(Debug)]
+struct NativeArgo;
+
+impl NamingPolicy for NativeArgo {
+    fn pod_name(&self, t: &TemplateInfo, _: &Place) -> Result<Option<String>, String> {
+        Ok(Some(flotilla::naming::pod_name(
+            &t.workflow,
+            &t.node_name,
+            &t.template_name,
+            flotilla::naming::PodNameFormat::V2,
+        )))
+    }
+}
+
+type Fixed = (Arc<dyn PlacementPolicy>, Arc<dyn NamingPolicy>);
+
+/// The two components, put in force through `Active` as the ConfigMap's would be.
+fn wasm_policies() -> Fixed {
+    let path = |name: &str| {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../plugins/target/wasm32-wasip2/release")
+            .join(format!("{name}.wasm"))
+    };
+    let read = |name: &str| {
+        std::fs::read(path(name))
+            .unwrap_or_else(|e| panic!("{name}: {e} — run bash plugins/build.sh"))
+    };
+    let settings = Settings::from_data(
+        &[
+            ("placement", "component: {configMapKey: p.wasm}"),
+            ("naming", "component: {configMapKey: n.wasm}"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+    );
+    let host = flotilla::plugins::PluginHost::shared().expect("plugin host");
+    let active = flotilla::plugins::Active::default();
+    active
+        .install(
+            &host,
+            "placement",
+            &settings.points["placement"],
+            &read("placement_explicit"),
+        )
+        .expect("placement");
+    active
+        .install(
+            &host,
+            "naming",
+            &settings.points["naming"],
+            &read("naming_argo"),
+        )
+        .expect("naming");
+    let policies = active.policies(Arc::default());
+    (
+        policies.placement.expect("placement in force"),
+        policies.naming.expect("naming in force"),
+    )
+}
+
+fn controller(
+    client: &kube::Client,
+    instance: &str,
+    policies: Fixed,
+) -> flotilla::sandbox::ControllerHandle {
+    flotilla::sandbox::spawn_controller_with(
+        client.clone(),
+        ControllerConfig {
+            engine: EngineConfig {
+                cluster: Some("cluster-0".into()),
+                instance_id: Some(instance.into()),
+                ..EngineConfig::default()
+            },
+            fixed_policies: Some(policies),
+            ..ControllerConfig::default()
+        },
+    )
+}
+
+/// Pods per second: submission until a watch has seen the last pod.
+async fn rate(client: &kube::Client, instance: &str, round: usize) -> f64 {
+    let name = format!("fan-{instance}-{round}");
+    let rv = current_rv(client, "argo").await;
+    let selector = format!("workflows.argoproj.io/workflow={name}");
+    let watch = await_pods(client, "argo", &selector, &rv, PODS);
+    let started = Instant::now();
+    let submit = async {
+        flotilla::sandbox::submit(client, &workflow_yaml(&name, instance), "benchmark")
+            .await
+            .expect("submit");
+    };
+    futures::join!(submit, watch);
+    PODS as f64 / started.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let mut config = ClusterConfig::new("cluster-0");
+        config.kubelet = false;
+        let cluster = SimCluster::start(config).await.expect("simulator");
+        let client = cluster.client().expect("client");
+        flotilla::sandbox::install(&client).await.expect("install");
+        let _wasm = controller(&client, "wasm", wasm_policies());
+        let _native = controller(&client, "native", (Arc::new(NativeExplicit), Arc::new(NativeArgo)));
+        let (mut wasm, mut native) = (Vec::new(), Vec::new());
+        for round in 0..ROUNDS {
+            native.push(rate(&client, "native", round).await);
+            wasm.push(rate(&client, "wasm", round).await);
+        }
+        let (wasm, native) = (median(wasm), median(native));
+        println!("fanout_plugins/native_policies_pods_per_s {native:>10.0}  (median of {ROUNDS})");
+        println!("fanout_plugins/wasm_policies_pods_per_s   {wasm:>10.0}  (placement-explicit + naming-argo)");
+        println!("fanout_plugins/wasm_over_native           {:>10.1}%  (target >= 98%)", 100.0 * wasm / native);
+    });
+}
