@@ -18,11 +18,12 @@ cargo fmt --manifest-path plugins/Cargo.toml --all -- --check
 # The WebAssembly plugins (their own workspace, built for wasm32-wasip2): the host's tests load them.
 bash plugins/build.sh
 cargo clippy --manifest-path plugins/Cargo.toml --target wasm32-wasip2 --locked -- -D warnings
-cargo test --manifest-path plugins/Cargo.toml --workspace --locked
-cargo clippy --workspace --all-targets --locked -- -D warnings
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --workspace --locked 2>&1 | tee "$log"
+# The plugins' own unit tests (SigV4 test vectors, selectors, …), natively.
+cargo test --manifest-path plugins/Cargo.toml --workspace --locked 2>&1 | tee "$log"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --locked 2>&1 | tee -a "$log"
 # One closing line for the whole run (cargo prints one per test binary, the last often a doc-test
 # binary with nothing in it).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }

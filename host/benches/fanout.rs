@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Instant;
 
-use common::{await_pods, current_rv, median, namespace, raw_body};
+use common::{await_pods, current_rv, median, namespace, raw_body, submitted_rate};
 use flotilla_sim::{ClusterConfig, SimCluster};
 use futures::StreamExt;
 use kube::api::PostParams;
@@ -73,17 +73,7 @@ async fn raw_rate(client: &kube::Client, ns: &str, manifests: &[serde_json::Valu
 /// Pods per second for the controller: submission until the last pod of the fan-out is seen.
 async fn controller_rate(client: &kube::Client, round: usize) -> f64 {
     let name = format!("fan-{round}");
-    let rv = current_rv(client, "argo").await;
-    let selector = format!("workflows.argoproj.io/workflow={name}");
-    let watch = await_pods(client, "argo", &selector, &rv, PODS);
-    let started = Instant::now();
-    let submit = async {
-        flotilla::sandbox::submit(client, &workflow_yaml(&name), "benchmark")
-            .await
-            .expect("submit");
-    };
-    futures::join!(submit, watch);
-    PODS as f64 / started.elapsed().as_secs_f64()
+    submitted_rate(client, &name, &workflow_yaml(&name), PODS).await
 }
 
 fn main() {

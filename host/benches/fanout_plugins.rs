@@ -6,13 +6,11 @@
 //!
 //! Run: `bash plugins/build.sh && cargo bench -p flotilla --bench fanout_plugins`.
 
-#[allow(dead_code)] // shared with the other benchmarks; this one uses part of it
 mod common;
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use common::{await_pods, current_rv, median};
+use common::{median, submitted_rate};
 use flotilla::controller::ControllerConfig;
 use flotilla::engine::EngineConfig;
 use flotilla::plugins::settings::Settings;
@@ -129,17 +127,7 @@ fn controller(
 /// Pods per second: submission until a watch has seen the last pod.
 async fn rate(client: &kube::Client, instance: &str, round: usize) -> f64 {
     let name = format!("fan-{instance}-{round}");
-    let rv = current_rv(client, "argo").await;
-    let selector = format!("workflows.argoproj.io/workflow={name}");
-    let watch = await_pods(client, "argo", &selector, &rv, PODS);
-    let started = Instant::now();
-    let submit = async {
-        flotilla::sandbox::submit(client, &workflow_yaml(&name, instance), "benchmark")
-            .await
-            .expect("submit");
-    };
-    futures::join!(submit, watch);
-    PODS as f64 / started.elapsed().as_secs_f64()
+    submitted_rate(client, &name, &workflow_yaml(&name, instance), PODS).await
 }
 
 fn main() {

@@ -1,5 +1,8 @@
 //! Helpers shared by the fan-out benchmarks: lean watches that count pods, and medians.
 
+// Each benchmark uses part of these.
+#![allow(dead_code)]
+
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -93,4 +96,20 @@ pub fn raw_body(manifest: &serde_json::Value, ns: &str) -> Vec<u8> {
         meta.remove("ownerReferences");
     }
     serde_json::to_vec(&m).expect("pod")
+}
+
+/// Pods per second for a workflow the controller fans out into `pods` pods in namespace `argo`:
+/// from submission until a watch has seen the last one.
+pub async fn submitted_rate(client: &kube::Client, name: &str, yaml: &str, pods: u64) -> f64 {
+    let rv = current_rv(client, "argo").await;
+    let selector = format!("workflows.argoproj.io/workflow={name}");
+    let watch = await_pods(client, "argo", &selector, &rv, pods);
+    let started = std::time::Instant::now();
+    let submit = async {
+        flotilla::sandbox::submit(client, yaml, "benchmark")
+            .await
+            .expect("submit");
+    };
+    futures::join!(submit, watch);
+    pods as f64 / started.elapsed().as_secs_f64()
 }

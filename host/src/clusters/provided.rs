@@ -8,10 +8,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use http::HeaderValue;
-use kube::config::{
-    AuthInfo, Cluster, Context, KubeConfigOptions, Kubeconfig, NamedAuthInfo, NamedCluster,
-    NamedContext,
-};
+use kube::config::{AuthInfo, Cluster, KubeConfigOptions, Kubeconfig};
 use parking_lot::RwLock;
 use secrecy::ExposeSecret;
 
@@ -128,33 +125,12 @@ fn kubeconfig(name: &str, c: &ClusterCredentials) -> Kubeconfig {
             auth.password = Some(password.expose_secret().to_string().into());
         }
     }
-    Kubeconfig {
-        clusters: vec![NamedCluster {
-            name: name.to_string(),
-            cluster: Some(Cluster {
-                server: Some(c.server.clone()),
-                certificate_authority_data: (!c.ca_pem.is_empty()).then(|| b64(&c.ca_pem)),
-                insecure_skip_tls_verify: c.insecure.then_some(true),
-                tls_server_name: (!c.server_name.is_empty()).then(|| c.server_name.clone()),
-                ..Cluster::default()
-            }),
-            other: Default::default(),
-        }],
-        auth_infos: vec![NamedAuthInfo {
-            name: name.to_string(),
-            auth_info: Some(auth),
-            other: Default::default(),
-        }],
-        contexts: vec![NamedContext {
-            name: name.to_string(),
-            context: Some(Context {
-                cluster: name.to_string(),
-                user: Some(name.to_string()),
-                ..Context::default()
-            }),
-            other: Default::default(),
-        }],
-        current_context: Some(name.to_string()),
-        ..Kubeconfig::default()
-    }
+    let cluster = Cluster {
+        server: Some(c.server.clone()),
+        certificate_authority_data: (!c.ca_pem.is_empty()).then(|| b64(&c.ca_pem)),
+        insecure_skip_tls_verify: c.insecure.then_some(true),
+        tls_server_name: (!c.server_name.is_empty()).then(|| c.server_name.clone()),
+        ..Cluster::default()
+    };
+    super::rest_config::single(name, cluster, auth)
 }

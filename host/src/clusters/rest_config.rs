@@ -151,29 +151,7 @@ impl RestConfig {
             client_key_data: self.tls.key_data.clone().map(Into::into),
             ..Default::default()
         };
-        Kubeconfig {
-            clusters: vec![NamedCluster {
-                name: name.to_string(),
-                cluster: Some(cluster),
-                other: Default::default(),
-            }],
-            auth_infos: vec![NamedAuthInfo {
-                name: name.to_string(),
-                auth_info: Some(user),
-                other: Default::default(),
-            }],
-            contexts: vec![NamedContext {
-                name: name.to_string(),
-                context: Some(Context {
-                    cluster: name.to_string(),
-                    user: Some(name.to_string()),
-                    ..Default::default()
-                }),
-                other: Default::default(),
-            }],
-            current_context: Some(name.to_string()),
-            ..Default::default()
-        }
+        single(name, cluster, user)
     }
 
     /// A kube-rs configuration for this entry (`namespace` as the default namespace).
@@ -190,6 +168,33 @@ impl RestConfig {
             config.connect_timeout = Some(timeout);
         }
         Ok(config)
+    }
+}
+
+/// A kubeconfig of one cluster, one user and the context joining them, all called `name`.
+pub(crate) fn single(name: &str, cluster: Cluster, user: AuthInfo) -> Kubeconfig {
+    Kubeconfig {
+        clusters: vec![NamedCluster {
+            name: name.to_string(),
+            cluster: Some(cluster),
+            other: Default::default(),
+        }],
+        auth_infos: vec![NamedAuthInfo {
+            name: name.to_string(),
+            auth_info: Some(user),
+            other: Default::default(),
+        }],
+        contexts: vec![NamedContext {
+            name: name.to_string(),
+            context: Some(Context {
+                cluster: name.to_string(),
+                user: Some(name.to_string()),
+                ..Default::default()
+            }),
+            other: Default::default(),
+        }],
+        current_context: Some(name.to_string()),
+        ..Default::default()
     }
 }
 
