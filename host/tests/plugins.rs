@@ -167,6 +167,14 @@ fn misbehaving_plugins_are_contained_and_the_next_call_works() {
     );
     // After all that, a well-behaved call on the same plugin answers.
     assert_eq!(plugin.pod_name(&t, &here(), "").unwrap(), "ok-4");
+    // And each failure was counted, by kind (no other test here names a plugin "misbehaving").
+    let metrics = flotilla::metrics::encode();
+    for (kind, count) in [("timeout", 1), ("trap", 2), ("refused", 2), ("invalid", 1)] {
+        let line = format!(
+            r#"flotilla_plugin_failures_total{{plugin="misbehaving",kind="{kind}"}} {count}"#
+        );
+        assert!(metrics.contains(&line), "{line} in:\n{metrics}");
+    }
 }
 
 #[test]

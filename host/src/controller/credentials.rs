@@ -139,6 +139,98 @@ pub(super) async fn refresh(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
+    use k8s_openapi::api::core::v1::Namespace;
+    use kube::api::{Api, ListParams};
+
+    /// The token-file provider (`plugins/credentials-token-file`) against a simulated cluster:
+    /// the file's token is used, and when the file changes the refresh task carries the new
+    /// token to the next request of the same client — a bad one refused, a good one accepted.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_token_files_changes_reach_the_connection_through_refreshes() {
+        let sim = flotilla_sim::SimCluster::start(flotilla_sim::ClusterConfig::new("c1"))
+            .await
+            .expect("simulator");
+        let token = sim.add_user("someone", &["system:masters"]);
+        let dir = std::env::temp_dir().join(format!("flotilla-refresh-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("token");
+        std::fs::write(&file, token.expose()).expect("token");
+        let component = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../plugins/target/wasm32-wasip2/release/credentials_token_file.wasm");
+        let bytes = std::fs::read(&component).expect("bash plugins/build.sh first");
+        let settings = crate::plugins::settings::Settings::from_data(
+            &[(
+                "credentials.token-file".to_string(),
+                format!(
+                    "component: {{file: /x.wasm}}\nconfig: {{refreshSeconds: 1}}\nreadOnlyDirs: [{}]",
+                    dir.display()
+                ),
+            )]
+            .into(),
+        );
+        let plugins = Arc::new(Active::default());
+        let host = crate::plugins::PluginHost::shared().expect("host");
+        plugins
+            .install(
+                &host,
+                "credentials.token-file",
+                &settings.points["credentials.token-file"],
+                &bytes,
+            )
+            .expect("installed");
+        let ca = base64::engine::general_purpose::STANDARD.encode(sim.ca_pem().expect("TLS"));
+        let entry_json = format!(
+            r#"{{"server": "{}", "caData": "{ca}", "tokenFile": "{}"}}"#,
+            sim.url(),
+            file.display()
+        );
+        let entry = Entry {
+            cluster: "c1".into(),
+            namespace: None,
+            key: "profile:c1".into(),
+            config: crate::clusters::Credentials::Opaque,
+            kind: "token-file".into(),
+            raw: crate::clusters::registry::Raw(entry_json.as_bytes().into()),
+            fingerprint: 1,
+        };
+        let connection = connect(&plugins, &entry).await.expect("connected");
+        let provided = connection.provided.expect("credentials that expire");
+        let namespaces: Api<Namespace> = Api::all(connection.client);
+        let works = || async { namespaces.list(&ListParams::default()).await };
+        works().await.expect("the file's token works");
+        let stale = Arc::new(AtomicBool::new(false));
+        let refresher = tokio::spawn(refresh(plugins.clone(), entry, provided, stale.clone()));
+
+        let eventually = |ok: bool| {
+            let works = &works;
+            async move {
+                for _ in 0..50 {
+                    if works().await.is_ok() == ok {
+                        return true;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                false
+            }
+        };
+        std::fs::write(&file, "a-token-nobody-issued").expect("token");
+        assert!(
+            eventually(false).await,
+            "the refreshed (bad) token reached the client"
+        );
+        std::fs::write(&file, token.expose()).expect("token");
+        assert!(
+            eventually(true).await,
+            "the refreshed (good) token reached the client"
+        );
+        assert!(
+            !stale.load(Ordering::Relaxed),
+            "only the token changed: no reconnect"
+        );
+        refresher.abort();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn refreshes_come_well_before_expiry_and_back_off_after_failures() {
