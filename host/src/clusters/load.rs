@@ -146,3 +146,94 @@ fn registry_of(secret: &Secret) -> Registry {
         .collect();
     Registry::from_secret_data(&data)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::ByteString;
+
+    fn profile(name: &str, labels: &[(&str, &str)], data: &[(&str, &str)]) -> Secret {
+        let mut secret = Secret::default();
+        secret.metadata.name = Some(name.into());
+        secret.metadata.labels = Some(
+            labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+        secret.data = Some(
+            data.iter()
+                .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
+                .collect(),
+        );
+        secret
+    }
+
+    #[test]
+    fn a_profile_of_another_kind_is_an_entry_for_its_provider_and_its_labels_the_clusters() {
+        let mut sources = Sources::default();
+        let eks = profile(
+            "eks-prod",
+            &[(PROFILE_LABEL, "prod"), ("region", "us-east-1")],
+            &[
+                ("kind", "eks"),
+                ("credentials", r#"{"region": "us-east-1"}"#),
+            ],
+        );
+        let broken = profile("half", &[(PROFILE_LABEL, "half")], &[("kind", "eks")]);
+        sources.profiles.insert("eks-prod".into(), eks);
+        sources.profiles.insert("half".into(), broken);
+        let registry = sources.registry();
+        let entry = registry.lookup("prod", "default").expect("an entry");
+        assert_eq!(entry.kind, "eks");
+        assert!(matches!(entry.config, crate::clusters::Credentials::Opaque));
+        assert_eq!(&*entry.raw.0, br#"{"region": "us-east-1"}"#);
+        assert_eq!(format!("{:?}", entry.raw), "<23 bytes>", "never the value");
+        assert_eq!(
+            registry
+                .labels("prod")
+                .and_then(|l| l.get("region"))
+                .map(String::as_str),
+            Some("us-east-1")
+        );
+        assert_eq!(
+            registry.problems,
+            ["profile Secret half: no key credentials (kind eks)"]
+        );
+    }
+
+    #[test]
+    fn the_rest_config_secret_may_label_its_clusters() {
+        let mut secret = Secret::default();
+        secret.metadata.name = Some(REST_CONFIG_SECRET.into());
+        secret.metadata.annotations = Some(
+            [(
+                CLUSTER_LABELS.to_string(),
+                "{cluster-1: {gpu: \"true\"}}".to_string(),
+            )]
+            .into(),
+        );
+        let sources = Sources {
+            rest_config: Some(secret.clone()),
+            ..Sources::default()
+        };
+        let labels = sources.registry().labels("cluster-1").cloned();
+        assert_eq!(
+            labels,
+            Some([("gpu".to_string(), "true".to_string())].into())
+        );
+        secret.metadata.annotations =
+            Some([(CLUSTER_LABELS.to_string(), "[not, a, map]".to_string())].into());
+        let sources = Sources {
+            rest_config: Some(secret),
+            ..Sources::default()
+        };
+        let problems = sources.registry().problems;
+        assert!(
+            problems[0].starts_with(
+                "Secret rest-config annotation flotilla.dev/cluster-labels: not a map of cluster to labels:"
+            ),
+            "{problems:?}"
+        );
+    }
+}
