@@ -14,7 +14,7 @@ use common::{median, submitted_rate};
 use flotilla::controller::ControllerConfig;
 use flotilla::engine::EngineConfig;
 use flotilla::plugins::settings::Settings;
-use flotilla::policy::{ClusterState, NamingPolicy, Place, PlacementPolicy, TemplateInfo};
+use flotilla::policy::{ClusterState, Fixed, NamingPolicy, Place, PlacementPolicy, TemplateInfo};
 use flotilla_sim::{ClusterConfig, SimCluster};
 
 const PODS: u64 = 2_000;
@@ -57,8 +57,6 @@ impl NamingPolicy for NativeArgo {
         )))
     }
 }
-
-type Fixed = (Arc<dyn PlacementPolicy>, Arc<dyn NamingPolicy>);
 
 /// The two components, put in force through `Active` as the ConfigMap's would be.
 fn wasm_policies() -> Fixed {

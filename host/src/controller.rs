@@ -51,10 +51,7 @@ pub struct ControllerConfig {
     /// Placement and naming policies fixed in place of those the `flotilla-plugins`
     /// ConfigMap configures (for embedding the controller, and for benchmarks that compare
     /// WebAssembly policies with native ones).
-    pub fixed_policies: Option<(
-        Arc<dyn crate::policy::PlacementPolicy>,
-        Arc<dyn crate::policy::NamingPolicy>,
-    )>,
+    pub fixed_policies: Option<crate::policy::Fixed>,
 }
 
 impl Default for ControllerConfig {
@@ -109,10 +106,7 @@ pub(crate) struct Context {
     plugins: Arc<crate::plugins::Active>,
     /// What placement policies are told about the clusters, refreshed in the background.
     clusters: parking_lot::RwLock<Arc<Vec<crate::policy::ClusterState>>>,
-    fixed_policies: Option<(
-        Arc<dyn crate::policy::PlacementPolicy>,
-        Arc<dyn crate::policy::NamingPolicy>,
-    )>,
+    fixed_policies: Option<crate::policy::Fixed>,
     /// Trust roots for plugin URLs, read once when first needed.
     roots: std::sync::OnceLock<Arc<rustls::RootCertStore>>,
     /// Pod creations refused for good, per workflow and node, so the engine can fail the node.

@@ -56,6 +56,9 @@ pub trait NamingPolicy: Send + Sync + std::fmt::Debug {
     fn pod_name(&self, template: &TemplateInfo, place: &Place) -> Result<Option<String>, String>;
 }
 
+/// A placement and a naming policy fixed in place of the configured ones.
+pub type Fixed = (Arc<dyn PlacementPolicy>, Arc<dyn NamingPolicy>);
+
 /// The policies in force, and what a placement policy is told of the clusters.
 #[derive(Debug, Clone, Default)]
 pub struct Policies {

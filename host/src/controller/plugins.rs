@@ -131,6 +131,10 @@ async fn load(
             message: e.to_string(),
         })
     })??;
+    if point == crate::plugins::settings::PLACEMENT {
+        // Counted only while a placement policy is in force: current from its first call.
+        *ctx.clusters.write() = Arc::new(cluster_states(ctx));
+    }
     info!(point = %point, digest = %digest, failure_policy = ?settings.failure_policy, "plugin loaded and in force");
     crate::metrics::plugin_load(point, true);
     Ok(Some(digest))
@@ -143,6 +147,10 @@ pub(super) async fn refresh_cluster_states(ctx: Arc<Context>) {
     let mut tick = tokio::time::interval(CLUSTER_STATE_EVERY);
     loop {
         tick.tick().await;
+        // Only placement policies are told; without one, nothing to count.
+        if ctx.fixed_policies.is_none() && !ctx.plugins.has_placement() {
+            continue;
+        }
         let states = cluster_states(&ctx);
         *ctx.clusters.write() = Arc::new(states);
     }

@@ -62,13 +62,29 @@ impl Walker<'_> {
         }
     }
 
+    /// What the policies are told about a node whose place and pod name are still to decide:
+    /// `None` when no policy is in force, or the node's are decided (recorded, or its pod exists).
+    pub(super) fn undecided(
+        &self,
+        id: &str,
+        call: &Call,
+        template: &Template,
+    ) -> Option<TemplateInfo> {
+        let policies = &self.observed.policies;
+        let in_force = policies.placement.is_some() || policies.naming.is_some();
+        let recorded = self.nodes.get(id).is_some_and(|n| n.pod_name.is_some());
+        // A pod made before policies were in force keeps its place and name.
+        let made = self.observed.pods.contains_key(id);
+        (in_force && !recorded && !made).then(|| self.template_info(call, template))
+    }
+
     /// The node's placement, recorded on the node; or the phase and message it fails (or, for a
     /// policy without an answer, waits) with. A node placed by a policy keeps that place; the
-    /// policy is asked only for a node that has no pod yet.
+    /// policy is asked only for an `undecided` node (`info`).
     pub(super) fn place(
         &mut self,
         id: &str,
-        call: &Call,
+        info: Option<&TemplateInfo>,
         template: &Template,
     ) -> Result<Placement, (NodePhase, String)> {
         if let Some(node) = self.nodes.get(id).filter(|n| n.pod_name.is_some()) {
@@ -81,10 +97,9 @@ impl Walker<'_> {
             });
         }
         let default = self.template_place(template)?;
-        let chosen = match &self.observed.policies.placement {
-            Some(policy) if !self.observed.pods.contains_key(id) => {
-                let info = self.template_info(call, template);
-                match policy.place(&info, &self.observed.policies.clusters) {
+        let chosen = match (info, &self.observed.policies.placement) {
+            (Some(info), Some(policy)) => {
+                match policy.place(info, &self.observed.policies.clusters) {
                     Ok(Some(place)) => self.placement_of(place),
                     Ok(None) => default,
                     Err(message) => {
@@ -118,7 +133,7 @@ impl Walker<'_> {
     }
 
     /// What a policy is told about a node.
-    pub(super) fn template_info(&self, call: &Call, template: &Template) -> TemplateInfo {
+    fn template_info(&self, call: &Call, template: &Template) -> TemplateInfo {
         TemplateInfo {
             workflow: self.wf_name.clone(),
             workflow_namespace: self.namespace.clone(),
@@ -141,10 +156,12 @@ impl Walker<'_> {
     }
 
     /// The pod's name: recorded on the node once policies are in force (the marker that its
-    /// place is decided), Argo's otherwise; or why the naming policy gave none.
+    /// place is decided), Argo's otherwise; or why the naming policy gave none. Policies are
+    /// asked only for an `undecided` node (`info`).
     pub(super) fn pod_name_for(
         &mut self,
         id: &str,
+        info: Option<&TemplateInfo>,
         call: &Call,
         template: &Template,
         place: &Placement,
@@ -153,20 +170,16 @@ impl Walker<'_> {
             return Ok(name);
         }
         let native = naming::pod_name(&self.wf_name, &call.node_name, &template.name, self.format);
-        let policies = &self.observed.policies;
-        let in_force = policies.placement.is_some() || policies.naming.is_some();
-        // A pod made before policies were in force keeps the name it was made with.
-        if !in_force || self.observed.pods.contains_key(id) {
+        let Some(info) = info else {
             return Ok(native);
-        }
-        let name = match &policies.naming {
+        };
+        let name = match &self.observed.policies.naming {
             Some(policy) => {
-                let info = self.template_info(call, template);
                 let place = Place {
                     cluster: place.cluster.clone().unwrap_or_default(),
                     namespace: place.namespace.clone(),
                 };
-                match policy.pod_name(&info, &place) {
+                match policy.pod_name(info, &place) {
                     Ok(name) => name.unwrap_or(native),
                     Err(message) => {
                         self.requeue(POLICY_RETRY);

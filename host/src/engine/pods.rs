@@ -18,11 +18,12 @@ impl Walker<'_> {
         inputs: &[(String, String)],
     ) -> NodePhase {
         let id = self.ensure_node(call, NodeType::Pod, NodePhase::Pending);
-        let place = match self.place(&id, call, template) {
+        let info = self.undecided(&id, call, template);
+        let place = match self.place(&id, info.as_ref(), template) {
             Ok(place) => place,
             Err((phase, message)) => return self.mark(&id, phase, Some(message)),
         };
-        let pod_name = match self.pod_name_for(&id, call, template, &place) {
+        let pod_name = match self.pod_name_for(&id, info.as_ref(), call, template, &place) {
             Ok(name) => name,
             Err(message) => return self.mark(&id, NodePhase::Pending, Some(message)),
         };

@@ -115,6 +115,11 @@ impl Active {
         }
     }
 
+    /// Whether a placement policy is in force.
+    pub fn has_placement(&self) -> bool {
+        self.placement.read().is_some()
+    }
+
     /// The provider for registry entries of `kind`, if one is configured.
     pub fn credential_provider(&self, kind: &str) -> Option<Arc<Installed<CredentialPlugin>>> {
         self.credentials.read().get(kind).cloned()

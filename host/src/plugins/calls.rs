@@ -120,14 +120,7 @@ impl NamingPlugin {
         )?;
         let name = answer.map_err(|e| self.warm.refused(e))?;
         if let Some(problem) = crate::naming::dns_subdomain_error(&name) {
-            let error = PluginError::Invalid {
-                plugin: self.warm.name.clone(),
-                what: "pod name",
-                value: name,
-                problem,
-            };
-            crate::metrics::plugin_failure(&self.warm.name, error.kind());
-            return Err(error);
+            return Err(self.warm.invalid("pod name", name, problem));
         }
         Ok(name)
     }
@@ -166,17 +159,13 @@ impl NamingPlugin {
         if first == second && second == fresh {
             return Ok(());
         }
-        let error = PluginError::Invalid {
-            plugin: self.warm.name.clone(),
-            what: "pod name",
-            value: second.clone(),
-            problem: format!(
-                "not deterministic: the same node was named {:?}, then {:?}, then (by a fresh instance) {:?}; pod names must depend only on the node, or a restarted controller would create pods twice",
-                first, second, fresh,
+        Err(self.warm.invalid(
+            "pod name",
+            second.clone(),
+            format!(
+                "not deterministic: the same node was named {first:?}, then {second:?}, then (by a fresh instance) {fresh:?}; pod names must depend only on the node, or a restarted controller would create pods twice"
             ),
-        };
-        crate::metrics::plugin_failure(&self.warm.name, error.kind());
-        Err(error)
+        ))
     }
 }
 
@@ -281,16 +270,8 @@ impl CredentialPlugin {
             |instance, store| instance.call_provide(store, cluster, kind, entry, config, now),
         )?;
         let c = answer.map_err(|e| self.warm.refused(e))?;
-        let invalid = |value: &str, problem: &str| {
-            let error = PluginError::Invalid {
-                plugin: self.warm.name.clone(),
-                what: "server",
-                value: value.to_string(),
-                problem: problem.to_string(),
-            };
-            crate::metrics::plugin_failure(&self.warm.name, error.kind());
-            error
-        };
+        let invalid =
+            |value: &str, problem: &str| self.warm.invalid("server", value.into(), problem.into());
         match c.server.parse::<http::Uri>() {
             Ok(uri) if uri.scheme_str() == Some("https") && uri.host().is_some() => {}
             Ok(_) => return Err(invalid(&c.server, "not an https:// URL with a host")),

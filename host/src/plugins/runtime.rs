@@ -525,11 +525,30 @@ impl<B> Warm<B> {
         *self.slot.lock() = None;
     }
 
+    /// The plugin's own refusal, counted.
     pub(super) fn refused(&self, e: types::PluginError) -> PluginError {
-        let error = PluginError::Refused {
+        self.counted(PluginError::Refused {
             plugin: self.name.clone(),
             message: e.message,
-        };
+        })
+    }
+
+    /// An answer the host cannot use, counted.
+    pub(super) fn invalid(
+        &self,
+        what: &'static str,
+        value: String,
+        problem: String,
+    ) -> PluginError {
+        self.counted(PluginError::Invalid {
+            plugin: self.name.clone(),
+            what,
+            value,
+            problem,
+        })
+    }
+
+    fn counted(&self, error: PluginError) -> PluginError {
         crate::metrics::plugin_failure(&self.name, error.kind());
         error
     }
