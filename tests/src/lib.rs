@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 
+mod tenant;
+pub use tenant::{TENANT_ROLE, Tenant};
+
 /// Where the clusters come from.
 #[derive(Debug)]
 pub enum Clusters {

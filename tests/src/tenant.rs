@@ -1,0 +1,236 @@
+//! Tenants with the rights a tenant really has, for the attacker's tests.
+//!
+//! A tenant is a service account in a namespace of its own, bound (by a RoleBinding, never a
+//! ClusterRoleBinding) to the rights Argo's quick start gives a workflow author and the pods of
+//! their workflows: workflows in their namespace, and pods and task results where they are
+//! granted them. It authenticates with a bound token from the TokenRequest API, so the API
+//! server (simulated or real) enforces RBAC on everything it sends.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, RoleBinding, RoleRef, Subject};
+use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
+
+use crate::{Env, Kubectl, TempDir, unique};
+
+/// The ClusterRole every tenant is bound to, namespace by namespace.
+pub const TENANT_ROLE: &str = "flotilla-e2e-tenant";
+
+/// What a tenant may do where it is bound: write workflows (spec and status alike, as Argo's
+/// CRD has no status subresource), and create pods and task results as its workflows' pods do.
+fn tenant_rules() -> Vec<PolicyRule> {
+    let rule = |group: &str, resources: &[&str], verbs: &[&str]| PolicyRule {
+        api_groups: Some(vec![group.into()]),
+        resources: Some(resources.iter().map(|r| r.to_string()).collect()),
+        verbs: verbs.iter().map(|v| v.to_string()).collect(),
+        ..Default::default()
+    };
+    let all = [
+        "create", "get", "list", "watch", "update", "patch", "delete",
+    ];
+    vec![
+        rule("argoproj.io", &["workflows"], &all),
+        rule("argoproj.io", &["workflowtaskresults"], &all),
+        rule("", &["pods"], &all),
+        rule("", &["pods/log"], &["get", "list", "watch"]),
+        rule("", &["events"], &["get", "list", "watch"]),
+    ]
+}
+
+/// A tenant: its namespace, and a client and kubectl that act as its service account.
+#[derive(Debug)]
+pub struct Tenant {
+    /// The tenant's own namespace (in the context it was made in).
+    pub namespace: String,
+    pub account: String,
+    pub client: kube::Client,
+    context: String,
+    kubeconfig: PathBuf,
+    admin: kube::Client,
+    _dir: TempDir,
+}
+
+impl Env {
+    /// A new tenant in `context`: a namespace named from `prefix`, a service account `tenant`
+    /// there bound to [`TENANT_ROLE`] in that namespace only, and a client with its token.
+    pub async fn tenant(&self, context: &str, prefix: &str) -> Result<Tenant> {
+        let admin = self.client(context).await?;
+        let namespace = unique(prefix);
+        let account = "tenant".to_string();
+        let roles: Api<ClusterRole> = Api::all(admin.clone());
+        let role = ClusterRole {
+            metadata: ObjectMeta {
+                name: Some(TENANT_ROLE.into()),
+                ..Default::default()
+            },
+            rules: Some(tenant_rules()),
+            ..Default::default()
+        };
+        roles
+            .patch(
+                TENANT_ROLE,
+                &PatchParams::apply("flotilla-e2e").force(),
+                &Patch::Apply(&role),
+            )
+            .await
+            .context("applying the tenant ClusterRole")?;
+        let namespaces: Api<Namespace> = Api::all(admin.clone());
+        let ns = Namespace {
+            metadata: ObjectMeta {
+                name: Some(namespace.clone()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        namespaces
+            .create(&PostParams::default(), &ns)
+            .await
+            .with_context(|| format!("creating namespace {namespace}"))?;
+        let accounts: Api<ServiceAccount> = Api::namespaced(admin.clone(), &namespace);
+        let sa = ServiceAccount {
+            metadata: ObjectMeta {
+                name: Some(account.clone()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        accounts.create(&PostParams::default(), &sa).await?;
+        let request = TokenRequest {
+            spec: TokenRequestSpec {
+                audiences: vec![],
+                expiration_seconds: Some(3600),
+                bound_object_ref: None,
+            },
+            ..Default::default()
+        };
+        let token = accounts
+            .create_token_request(&account, &PostParams::default(), &request)
+            .await
+            .with_context(|| format!("requesting a token for {namespace}/{account}"))?
+            .status
+            .context("the token request has no status")?
+            .token;
+        let dir = TempDir::new()?;
+        let kubeconfig = dir.path().join("kubeconfig");
+        std::fs::write(
+            &kubeconfig,
+            serde_yaml::to_string(&self.kubeconfig_as(context, &token)?)?,
+        )?;
+        let kc = kube::config::Kubeconfig::read_from(&kubeconfig)?;
+        let config =
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await?;
+        let tenant = Tenant {
+            namespace: namespace.clone(),
+            account,
+            client: kube::Client::try_from(config)?,
+            context: context.to_string(),
+            kubeconfig,
+            admin,
+            _dir: dir,
+        };
+        tenant.grant(&tenant.admin, &namespace).await?;
+        Ok(tenant)
+    }
+
+    /// This environment's kubeconfig with one context, `context`'s cluster, and a user that
+    /// authenticates with `token` alone.
+    fn kubeconfig_as(&self, context: &str, token: &str) -> Result<serde_json::Value> {
+        let kc = kube::config::Kubeconfig::read_from(&self.kubeconfig)?;
+        let named = kc
+            .contexts
+            .iter()
+            .find(|c| c.name == context)
+            .and_then(|c| c.context.clone())
+            .with_context(|| format!("the kubeconfig has no context {context}"))?;
+        let cluster = kc
+            .clusters
+            .iter()
+            .find(|c| c.name == named.cluster)
+            .with_context(|| format!("the kubeconfig has no cluster for context {context}"))?;
+        Ok(serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [serde_json::to_value(cluster)?],
+            "users": [{"name": "tenant", "user": {"token": token}}],
+            "contexts": [{"name": "tenant", "context": {"cluster": named.cluster, "user": "tenant"}}],
+            "current-context": "tenant",
+        }))
+    }
+}
+
+impl Tenant {
+    /// Binds the tenant's rights in `namespace` too (in the tenant's context): a namespace it
+    /// shares with others, where the quick start lets its workflows' pods run.
+    pub async fn grant(&self, admin: &kube::Client, namespace: &str) -> Result<()> {
+        let bindings: Api<RoleBinding> = Api::namespaced(admin.clone(), namespace);
+        let name = format!("{TENANT_ROLE}-{}", self.namespace);
+        let binding = RoleBinding {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                ..Default::default()
+            },
+            role_ref: RoleRef {
+                api_group: "rbac.authorization.k8s.io".into(),
+                kind: "ClusterRole".into(),
+                name: TENANT_ROLE.into(),
+            },
+            subjects: Some(vec![Subject {
+                kind: "ServiceAccount".into(),
+                name: self.account.clone(),
+                namespace: Some(self.namespace.clone()),
+                ..Default::default()
+            }]),
+        };
+        bindings
+            .patch(
+                &name,
+                &PatchParams::apply("flotilla-e2e").force(),
+                &Patch::Apply(&binding),
+            )
+            .await
+            .with_context(|| format!("binding the tenant's role in {namespace}"))?;
+        Ok(())
+    }
+
+    /// The real kubectl, as the tenant.
+    pub fn kubectl(&self) -> Kubectl {
+        Kubectl {
+            kubeconfig: self.kubeconfig.clone(),
+            context: "tenant".into(),
+        }
+    }
+
+    /// The context the tenant was made in.
+    pub fn context(&self) -> &str {
+        &self.context
+    }
+
+    /// Deletes the tenant's namespace (and with it everything in it) and waits until it is gone.
+    pub async fn remove(self) -> Result<()> {
+        let namespaces: Api<Namespace> = Api::all(self.admin.clone());
+        match namespaces
+            .delete(&self.namespace, &DeleteParams::default())
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(e.into()),
+        }
+        let name = self.namespace.clone();
+        crate::wait_for(
+            &format!("namespace {name} to be deleted"),
+            Duration::from_secs(120),
+            || {
+                let namespaces = namespaces.clone();
+                let name = name.clone();
+                async move { Ok(namespaces.get_opt(&name).await?.is_none().then_some(())) }
+            },
+        )
+        .await
+    }
+}
