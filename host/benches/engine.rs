@@ -44,6 +44,7 @@ fn mid_flight() -> (Workflow, Observed) {
             observed.pods.insert(
                 node_id.clone(),
                 ObservedPod {
+                    uid: Some(format!("uid-{name}")),
                     name,
                     phase: PodPhase::Running,
                     message: None,

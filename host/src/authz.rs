@@ -105,13 +105,26 @@ impl Authorizer {
     }
 
     /// Whether `subject` (`cluster:namespace` of the workflow) may create in `object`.
-    /// A check that cannot be evaluated denies.
+    /// A check that cannot be evaluated denies — and so does one that panics: casbin-rs's
+    /// `keyMatch` slices by byte and panics on a multi-byte character (see `docs/security.md`).
+    /// Callers validate names first; this is the second line.
     pub fn allows(&self, subject: &str, object: &str) -> bool {
         let key = (subject.to_string(), object.to_string());
         if let Some(decision) = self.decisions.lock().get(&key) {
             return *decision;
         }
-        let decision = self.enforcer.enforce((subject, object)).unwrap_or(false);
+        let enforce = std::panic::AssertUnwindSafe(|| self.enforcer.enforce((subject, object)));
+        let decision = match std::panic::catch_unwind(enforce) {
+            Ok(result) => result.unwrap_or(false),
+            Err(_) => {
+                tracing::warn!(
+                    subject = %subject.escape_debug(),
+                    object = %object.escape_debug(),
+                    "the policy check panicked; denied"
+                );
+                false
+            }
+        };
         self.decisions.lock().insert(key, decision);
         decision
     }
@@ -194,6 +207,27 @@ p, cluster-0:argo, cluster-0:default
         // Cached decisions give the same answers.
         assert!(a.allows("cluster-0:argo", "cluster-1:default"));
         assert!(!a.allows("cluster-0:argo", "cluster-1:kube-system"));
+    }
+
+    /// casbin-rs's `keyMatch` panics on a request whose byte at the pattern's `*` is inside a
+    /// multi-byte character: the minimal reproduction reported upstream (docs/security.md).
+    #[tokio::test]
+    async fn a_check_that_panics_in_casbin_denies() {
+        let a = Authorizer::new(None, Some("p, cluster-0:team-a, cluster-1:*"))
+            .await
+            .unwrap();
+        let keymatch = std::panic::catch_unwind(|| {
+            casbin::function_map::key_match("cluster-\u{20ac}", "cluster-1:*")
+        });
+        assert!(
+            keymatch.is_err(),
+            "casbin-rs's keyMatch no longer panics: drop the guard?"
+        );
+        assert!(!a.allows("cluster-0:team-a", "cluster-\u{20ac}"));
+        assert!(
+            a.allows("cluster-0:team-a", "cluster-1:x"),
+            "still answers afterwards"
+        );
     }
 
     #[tokio::test]

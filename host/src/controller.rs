@@ -6,6 +6,7 @@ mod apply;
 mod config;
 mod credentials;
 mod observe;
+mod ownership;
 mod plugins;
 mod pod_view;
 mod remote;
@@ -16,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use self::pod_view::WorkflowPod;
-use futures::StreamExt;
+use futures::{FutureExt as _, StreamExt};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action as Requeue, Controller};
 use kube::runtime::events::{Recorder, Reporter};
@@ -88,6 +89,25 @@ pub enum ControllerError {
         namespace: String,
         source: kube::Error,
     },
+    /// A reconcile panicked; contained, so one workflow cannot stop the controller.
+    #[error("reconciling workflow {namespace}/{name} panicked: {message}")]
+    Panicked {
+        namespace: String,
+        name: String,
+        message: String,
+    },
+}
+
+/// What a panic said, for a log line or a message.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    match (
+        payload.downcast_ref::<&str>(),
+        payload.downcast_ref::<String>(),
+    ) {
+        (Some(s), _) => s.to_string(),
+        (_, Some(s)) => s.clone(),
+        _ => "a panic without a message".to_string(),
+    }
 }
 
 pub(crate) struct Context {
@@ -294,17 +314,31 @@ async fn set_finalizer(
 }
 
 /// The (cluster, namespace) pairs other than the controller's own cluster where this
-/// workflow's nodes run.
-fn remote_scopes(wf: &Workflow, namespace: &str) -> HashSet<(String, String)> {
-    wf.status
-        .iter()
-        .flat_map(|s| s.nodes.values())
-        .filter_map(|n| {
-            let cluster = n.cluster.clone()?;
-            let ns = n.namespace.clone().unwrap_or_else(|| namespace.to_string());
-            Some((cluster, ns))
-        })
-        .collect()
+/// workflow's nodes run, as its status records them: only valid names the policy allows are
+/// watched (the engine fails a node recorded anywhere else), so a forged status opens nothing.
+fn remote_scopes(
+    wf: &Workflow,
+    namespace: &str,
+    own_cluster: Option<&str>,
+    access: &dyn engine::Access,
+) -> HashSet<(String, String)> {
+    let subject = crate::authz::scope(own_cluster.unwrap_or_default(), namespace);
+    let valid = |name: &str| crate::naming::dns_label_error(name).is_none();
+    let mut scopes = HashSet::new();
+    for node in wf.status.iter().flat_map(|s| s.nodes.values()) {
+        let Some(cluster) = node.cluster.as_deref() else {
+            continue;
+        };
+        let ns = node.namespace.as_deref().unwrap_or(namespace);
+        if scopes.contains(&(cluster.to_string(), ns.to_string())) {
+            continue;
+        }
+        if valid(cluster) && valid(ns) && access.allows(&subject, &crate::authz::scope(cluster, ns))
+        {
+            scopes.insert((cluster.to_string(), ns.to_string()));
+        }
+    }
+    scopes
 }
 
 fn error_policy(_wf: Arc<Workflow>, error: &ControllerError, _ctx: Arc<Context>) -> Requeue {
@@ -316,9 +350,17 @@ async fn reconcile(wf: Arc<Workflow>, ctx: Arc<Context>) -> Result<Requeue, Cont
     let name = wf.name_any();
     let namespace = wf.namespace().unwrap_or_default();
     let span = info_span!("reconcile", workflow = %name, namespace = %namespace);
-    reconcile_inner(wf, ctx, name, namespace)
-        .instrument(span)
-        .await
+    // Whatever one workflow makes the controller do, a panic stays with that workflow: it is
+    // logged and retried with back-off, and the controller keeps serving every other one.
+    let inner = reconcile_inner(wf, ctx, name.clone(), namespace.clone()).instrument(span);
+    match std::panic::AssertUnwindSafe(inner).catch_unwind().await {
+        Ok(result) => result,
+        Err(panic) => Err(ControllerError::Panicked {
+            namespace,
+            name,
+            message: panic_message(panic.as_ref()),
+        }),
+    }
 }
 
 async fn reconcile_inner(
@@ -349,7 +391,9 @@ async fn reconcile_inner(
     let mut blind = Vec::new();
     let mut unreachable = BTreeMap::new();
     let mut failing_for = Duration::ZERO;
-    for (cluster, ns) in remote_scopes(&wf, &namespace) {
+    let access = ctx.access.read().clone();
+    let own_cluster = ctx.engine.cluster.as_deref();
+    for (cluster, ns) in remote_scopes(&wf, &namespace, own_cluster, access.as_ref()) {
         let seen = match ctx.remotes.get(&cluster, &ns).await {
             Ok(remote) => {
                 let ready = remote.ready().await;
@@ -373,13 +417,18 @@ async fn reconcile_inner(
             }
         }
     }
-    let mut observed = observe::observe(&wf, |cluster, ns| match cluster {
-        None => Some((&ctx.pods, &ctx.results)),
-        Some(c) => remotes
-            .get(&(c.to_string(), ns.to_string()))
-            .map(|r| (&r.pods, &r.results)),
-    });
-    observed.access = Some(ctx.access.read().clone());
+    let mut observed =
+        observe::observe(
+            &wf,
+            ctx.engine.cluster.as_deref(),
+            |cluster, ns| match cluster {
+                None => Some((&ctx.pods, &ctx.results)),
+                Some(c) => remotes
+                    .get(&(c.to_string(), ns.to_string()))
+                    .map(|r| (&r.pods, &r.results)),
+            },
+        );
+    observed.access = Some(access);
     observed.policies = match &ctx.fixed_policies {
         Some((placement, naming)) => crate::policy::Policies {
             placement: Some(placement.clone()),
@@ -399,17 +448,26 @@ async fn reconcile_inner(
                 .is_some_and(|c| unreachable.contains_key(&(c.clone(), ns)))
     });
     observed.unreachable = unreachable;
-    observed.create_errors = ctx
-        .create_errors
-        .lock()
-        .get(&key)
-        .cloned()
-        .unwrap_or_default();
+    if let Some(refused) = ctx.create_errors.lock().get(&key) {
+        observed
+            .create_errors
+            .extend(refused.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
     let started = std::time::Instant::now();
     // Plugins may block (see `outside_async`); so may a large workflow's decision.
-    let decision = crate::plugins::outside_async(|| {
-        engine::reconcile(&wf, &observed, &ctx.engine, jiff::Timestamp::now())
+    let now = jiff::Timestamp::now();
+    let decide = std::panic::AssertUnwindSafe(|| {
+        crate::plugins::outside_async(|| engine::reconcile(&wf, &observed, &ctx.engine, now))
     });
+    let decision = match std::panic::catch_unwind(decide) {
+        Ok(decision) => decision,
+        // A bug met by this workflow's input: the workflow errors saying so, and nothing else.
+        Err(panic) => {
+            let message = panic_message(panic.as_ref());
+            tracing::error!(panic = %message, "deciding the workflow panicked");
+            engine::internal_error(&wf, &message, now)
+        }
+    };
     let decided = started.elapsed();
     let api_err = |source| ControllerError::Api {
         namespace: namespace.clone(),
@@ -429,7 +487,13 @@ async fn reconcile_inner(
             Err(e) => return Err(api_err(e)),
         }
     }
-    let refused = apply::apply(&ctx, &decision.actions)
+    let owner = ownership::Owner {
+        name: &name,
+        namespace: &namespace,
+        uid: &key,
+        cluster: ctx.engine.cluster.as_deref(),
+    };
+    let refused = apply::apply(&ctx, owner, &decision.actions)
         .await
         .map_err(api_err)?;
     if decision.actions.contains(&engine::Action::RemoveFinalizer) {

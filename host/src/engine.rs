@@ -11,6 +11,7 @@ mod expr;
 mod fanout;
 mod finalizer;
 mod gc;
+mod graph;
 mod lifecycle;
 mod manifest;
 mod parallelism;
@@ -80,6 +81,9 @@ pub enum PodPhase {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ObservedPod {
     pub name: String,
+    /// The pod's uid: deletions and patches of it are conditional on it, so they can never
+    /// reach another pod that took the name since it was observed.
+    pub uid: Option<String>,
     pub phase: PodPhase,
     /// The pod's (or its main container's) failure message, e.g. a deadline or an eviction.
     pub message: Option<String>,
@@ -141,12 +145,15 @@ pub enum Action {
         namespace: String,
         pod: PodManifest,
     },
-    /// Delete a pod (shutdown, deadline, pod GC).
+    /// Delete a pod (shutdown, deadline, pod GC). Only a pod proven to be this workflow's is
+    /// deleted: with `pod_uid` (an observed pod) as a precondition; without (a pod asked for
+    /// but not observed yet), the applier first reads it and checks its ownership labels.
     DeletePod {
         node_id: String,
         cluster: Option<String>,
         namespace: String,
         name: String,
+        pod_uid: Option<String>,
     },
     /// Label a pod whose node's outcome is stored `workflows.argoproj.io/completed=true` (a merge
     /// patch of its labels), as Argo does.
@@ -155,6 +162,9 @@ pub enum Action {
         cluster: Option<String>,
         namespace: String,
         name: String,
+        /// The observed pod's uid, sent with the patch: the API server refuses to change a uid,
+        /// so the patch cannot land on another pod of the same name.
+        pod_uid: Option<String>,
     },
     /// Delete the workflow (`ttlStrategy`); `uid` guards against deleting a newer workflow of the
     /// same name.
@@ -220,6 +230,16 @@ pub fn reconcile(
     }
     let mut status = persisted.clone();
     let mut actions = Vec::new();
+    if let Err(message) = graph::check(&status.nodes) {
+        // Not a graph this controller wrote: the workflow errors, and nothing is walked.
+        abort(&mut status, wf, observed, &message, now, &mut actions);
+        status.progress = Some(progress(&status));
+        return Decision {
+            status,
+            actions,
+            requeue_after: None,
+        };
+    }
     if status.phase.is_none() {
         status.started_at = Some(time(now));
         status.phase = Some(WorkflowPhase::Running);
@@ -359,6 +379,32 @@ pub fn reconcile(
     }
 }
 
+/// The decision for a workflow whose reconcile failed inside the engine (a panic, contained by
+/// the controller): a running workflow errors with `message` and keeps its nodes as they were;
+/// a finished one is left as it is.
+pub fn internal_error(wf: &Workflow, message: &str, now: jiff::Timestamp) -> Decision {
+    let mut status = wf.status.clone().unwrap_or_default();
+    let mut actions = Vec::new();
+    if !status.phase.is_some_and(WorkflowPhase::is_finished)
+        && wf.metadata.deletion_timestamp.is_none()
+    {
+        let message =
+            format!("the controller failed deciding this workflow (a bug in Flotilla): {message}");
+        finish(
+            &mut status,
+            WorkflowPhase::Error,
+            Some(message),
+            now,
+            &mut actions,
+        );
+    }
+    Decision {
+        status,
+        actions,
+        requeue_after: None,
+    }
+}
+
 pub(crate) fn earliest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -394,6 +440,7 @@ fn abort(
                     .clone()
                     .unwrap_or_else(|| wf_namespace.clone()),
                 name: pod.name.clone(),
+                pod_uid: pod.uid.clone(),
             });
         }
         node.phase = NodePhase::Error;

@@ -158,24 +158,46 @@ pub fn task_result(
     result
 }
 
-/// Creates the task result, or updates it if a previous attempt of the executor already did.
+/// Creates the task result, or overwrites whatever holds its name: a previous attempt of the
+/// executor's, or one made first by someone else. Every field the controller reads — labels,
+/// owners, outputs, message — is set whole with a JSON patch (`add` replaces a member), so
+/// nothing of an earlier object survives into this pod's report, and the executor needs only
+/// the `create` and `patch` verbs Argo's executor role grants.
 pub async fn report(client: &Client, result: &WorkflowTaskResult) -> Result<(), kube::Error> {
     let ns = result.namespace().unwrap_or_default();
     let api: Api<WorkflowTaskResult> = Api::namespaced(client.clone(), &ns);
     match api.create(&PostParams::default(), result).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 409 => {
-            let patch: Value = serde_json::to_value(result).unwrap_or_default();
+            let patch = overwrite(result).map_err(kube::Error::SerdeError)?;
             api.patch(
                 &result.name_any(),
                 &PatchParams::default(),
-                &Patch::Merge(&patch),
+                &Patch::Json::<()>(patch),
             )
             .await
             .map(|_| ())
         }
         Err(e) => Err(e),
     }
+}
+
+/// The JSON patch that makes an existing task result say what `result` says.
+fn overwrite(result: &WorkflowTaskResult) -> Result<json_patch::Patch, serde_json::Error> {
+    let set =
+        |path: &str, value: Value| serde_json::json!({"op": "add", "path": path, "value": value});
+    serde_json::from_value(serde_json::json!([
+        set(
+            "/metadata/labels",
+            serde_json::to_value(&result.metadata.labels)?
+        ),
+        set(
+            "/metadata/ownerReferences",
+            serde_json::to_value(&result.metadata.owner_references)?
+        ),
+        set("/outputs", serde_json::to_value(&result.outputs)?),
+        set("/message", serde_json::to_value(&result.message)?),
+    ]))
 }
 
 #[cfg(test)]

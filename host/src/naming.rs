@@ -93,6 +93,24 @@ pub fn pod_name(workflow: &str, node_name: &str, template: &str, format: PodName
     format!("{prefix}-{}", fnv32a(node_name))
 }
 
+/// Why `name` is not a DNS-1123 label (what Kubernetes requires of a namespace, and Flotilla of
+/// a cluster name), in the API server's words. Checked before a name reaches a policy string, a
+/// URL or a label: casbin's `keyMatch` slices strings by byte and panics on other characters.
+pub fn dns_label_error(name: &str) -> Option<String> {
+    if name.len() > 63 {
+        return Some("must be no more than 63 characters".to_string());
+    }
+    let bytes = name.as_bytes();
+    let inner = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-';
+    let end = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    let valid = end(bytes.first()) && end(bytes.last()) && bytes.iter().all(inner);
+    (!valid).then(|| {
+        "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', \
+         and must start and end with an alphanumeric character (e.g. 'my-name', or '123-abc')"
+            .to_string()
+    })
+}
+
 /// Why `name` is not a valid DNS-1123 subdomain (what Kubernetes requires of a pod's name), if
 /// it is not: lowercase alphanumerics, '-' and '.', starting and ending alphanumeric, at most
 /// 253 characters.

@@ -13,7 +13,7 @@ use anyhow::{Context as _, Result};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, RoleBinding, RoleRef, Subject};
-use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
 
 use crate::{Env, Kubectl, TempDir, unique};
 
@@ -41,8 +41,31 @@ fn tenant_rules() -> Vec<PolicyRule> {
     ]
 }
 
+/// Creates `object`, or keeps the one of its name: every test makes the same one.
+async fn create_or_keep<K>(api: &Api<K>, object: &K) -> Result<()>
+where
+    K: kube::Resource + Clone + std::fmt::Debug,
+    K: k8s_openapi::serde::de::DeserializeOwned + k8s_openapi::serde::Serialize,
+{
+    match api.create(&PostParams::default(), object).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The quick start's executor Role for `namespace`'s default service account: its workflow
+/// pods report their outputs (manifests/quick-start/cluster-1/executor-rbac.yaml).
+pub async fn executor_rbac(admin: &kube::Client, namespace: &str) -> Result<()> {
+    let yaml = include_str!("../../manifests/quick-start/cluster-1/executor-rbac.yaml")
+        .replace("namespace: default", &format!("namespace: {namespace}"));
+    flotilla::manifests::apply_yaml(admin, "executor-rbac.yaml", &yaml, namespace)
+        .await
+        .with_context(|| format!("granting the executor's rights in {namespace}"))?;
+    Ok(())
+}
+
 /// A tenant: its namespace, and a client and kubectl that act as its service account.
-#[derive(Debug)]
 pub struct Tenant {
     /// The tenant's own namespace (in the context it was made in).
     pub namespace: String,
@@ -70,14 +93,9 @@ impl Env {
             rules: Some(tenant_rules()),
             ..Default::default()
         };
-        roles
-            .patch(
-                TENANT_ROLE,
-                &PatchParams::apply("flotilla-e2e").force(),
-                &Patch::Apply(&role),
-            )
+        create_or_keep(&roles, &role)
             .await
-            .context("applying the tenant ClusterRole")?;
+            .context("creating the tenant ClusterRole")?;
         let namespaces: Api<Namespace> = Api::all(admin.clone());
         let ns = Namespace {
             metadata: ObjectMeta {
@@ -163,10 +181,22 @@ impl Env {
     }
 }
 
+impl std::fmt::Debug for Tenant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tenant")
+            .field("namespace", &self.namespace)
+            .field("account", &self.account)
+            .field("context", &self.context)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Tenant {
     /// Binds the tenant's rights in `namespace` too (in the tenant's context): a namespace it
-    /// shares with others, where the quick start lets its workflows' pods run.
+    /// shares with others, where the quick start lets its workflows' pods run. Workflow pods
+    /// there get the executor's rights, as the quick start grants them.
     pub async fn grant(&self, admin: &kube::Client, namespace: &str) -> Result<()> {
+        executor_rbac(admin, namespace).await?;
         let bindings: Api<RoleBinding> = Api::namespaced(admin.clone(), namespace);
         let name = format!("{TENANT_ROLE}-{}", self.namespace);
         let binding = RoleBinding {
@@ -186,12 +216,7 @@ impl Tenant {
                 ..Default::default()
             }]),
         };
-        bindings
-            .patch(
-                &name,
-                &PatchParams::apply("flotilla-e2e").force(),
-                &Patch::Apply(&binding),
-            )
+        create_or_keep(&bindings, &binding)
             .await
             .with_context(|| format!("binding the tenant's role in {namespace}"))?;
         Ok(())

@@ -10,17 +10,22 @@ use kube::runtime::events::{Event as KubeEvent, EventType};
 use tracing::warn;
 
 use super::Context;
+use super::ownership::Owner;
+use super::pod_view::WorkflowPod;
 use crate::engine::{Action, PodManifest};
 use crate::workflow::Workflow;
+use kube::ResourceExt as _;
 
 /// Pod creations in flight at once for one workflow: a wide fan-out is created at the API
 /// server's pace, not one round trip at a time.
 const CREATE_CONCURRENCY: usize = 32;
 
-/// Applies every action. Returns the pod creations the API server refused for good (node ID →
-/// reason); a transient failure is returned as an error so the reconcile is retried.
+/// Applies every action for the workflow `owner`. Returns the pod creations refused for good
+/// (node ID → reason): by the API server, or because a pod of that name exists that is not
+/// this workflow's. A transient failure is returned as an error so the reconcile is retried.
 pub(super) async fn apply(
     ctx: &Context,
+    owner: Owner<'_>,
     actions: &[Action],
 ) -> Result<BTreeMap<String, String>, kube::Error> {
     // By index: a closure taking the borrowed manifests would need a higher-ranked lifetime
@@ -36,7 +41,7 @@ pub(super) async fn apply(
                     cluster,
                     namespace,
                     pod,
-                } => create_pod(ctx, node_id, cluster.as_deref(), namespace, pod).await,
+                } => create_pod(ctx, owner, node_id, cluster.as_deref(), namespace, pod).await,
                 _ => Ok(None),
             }
         }))
@@ -53,18 +58,35 @@ pub(super) async fn apply(
         match action {
             Action::CreatePod { .. } => {}
             Action::DeletePod {
+                node_id,
                 cluster,
                 namespace,
                 name,
-                ..
+                pod_uid,
             } => {
                 let Some(client) = reachable(ctx, cluster.as_deref(), namespace).await else {
                     continue;
                 };
-                let api: Api<Pod> = Api::namespaced(client, namespace);
-                match api.delete(name, &DeleteParams::default()).await {
+                let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
+                let uid = match pod_uid {
+                    Some(uid) => uid.clone(),
+                    // Asked for but not observed yet: deleted only once it is proven ours.
+                    None => match owned_uid(&client, owner, namespace, name, node_id).await? {
+                        Some(uid) => uid,
+                        None => continue,
+                    },
+                };
+                let params = DeleteParams {
+                    preconditions: Some(Preconditions {
+                        uid: Some(uid),
+                        resource_version: None,
+                    }),
+                    ..DeleteParams::default()
+                };
+                match api.delete(name, &params).await {
                     Ok(_) => {}
-                    Err(kube::Error::Api(s)) if s.code == 404 => {}
+                    // Gone, or another pod has taken its name since: not ours to delete.
+                    Err(kube::Error::Api(s)) if matches!(s.code, 404 | 409) => {}
                     Err(e) => return Err(e),
                 }
             }
@@ -72,19 +94,28 @@ pub(super) async fn apply(
                 cluster,
                 namespace,
                 name,
+                pod_uid,
                 ..
             } => {
                 let Some(client) = reachable(ctx, cluster.as_deref(), namespace).await else {
                     continue;
                 };
                 let api: Api<Pod> = Api::namespaced(client, namespace);
-                let patch = serde_json::json!({"metadata": {"labels": {crate::workflow::labels::COMPLETED: "true"}}});
+                // The uid rides along as a precondition: Kubernetes refuses to change it (422),
+                // so the patch cannot land on a pod that took the name since.
+                let mut metadata = serde_json::json!({
+                    "labels": {crate::workflow::labels::COMPLETED: "true"},
+                });
+                if let Some(uid) = pod_uid {
+                    metadata["uid"] = uid.as_str().into();
+                }
+                let patch = serde_json::json!({ "metadata": metadata });
                 match api
                     .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
                     .await
                 {
                     Ok(_) => {}
-                    Err(kube::Error::Api(s)) if s.code == 404 => {}
+                    Err(kube::Error::Api(s)) if matches!(s.code, 404 | 422) => {}
                     Err(e) => return Err(e),
                 }
             }
@@ -143,12 +174,33 @@ async fn reachable(ctx: &Context, cluster: Option<&str>, namespace: &str) -> Opt
     }
 }
 
+/// The uid of pod `namespace/name` if it is `owner`'s pod for `node_id`; `None` if it is absent
+/// or someone else's (which is logged: a pod squatting on a workflow's name).
+async fn owned_uid(
+    client: &kube::Client,
+    owner: Owner<'_>,
+    namespace: &str,
+    name: &str,
+    node_id: &str,
+) -> Result<Option<String>, kube::Error> {
+    let api: Api<WorkflowPod> = Api::namespaced(client.clone(), namespace);
+    let Some(pod) = api.get_opt(name).await? else {
+        return Ok(None);
+    };
+    if owner.owns_pod(pod.labels(), pod.annotations(), node_id) {
+        return Ok(pod.metadata.uid);
+    }
+    warn!(pod = %name, namespace = %namespace, node = %node_id, "a pod of this node's name was not created for this workflow; leaving it alone");
+    Ok(None)
+}
+
 /// Creates one pod; `Ok(Some((node, reason)))` when the API server refuses it for good.
 ///
 /// The engine's manifest is sent as it is: decoding it into a typed `Pod` only to encode it again
 /// would double the client's cost per pod on the hot path.
 async fn create_pod(
     ctx: &Context,
+    owner: Owner<'_>,
     node_id: &str,
     cluster: Option<&str>,
     namespace: &str,
@@ -166,8 +218,22 @@ async fn create_pod(
         .map_err(kube::Error::BuildRequest)?;
     match client.request_text(request).await {
         Ok(_) => Ok(None),
-        // Created by an earlier reconcile whose observation has not arrived yet.
-        Err(kube::Error::Api(s)) if s.code == 409 => Ok(None),
+        // Created by an earlier reconcile whose observation has not arrived yet — or by someone
+        // else, first: a name is no proof, the stamps are.
+        Err(kube::Error::Api(s)) if s.code == 409 => {
+            match owned_uid(&client, owner, namespace, name, node_id).await {
+                Ok(Some(_)) => Ok(None),
+                Ok(None) => Ok(Some((
+                    node_id.to_string(),
+                    Owner::foreign_pod(namespace, name, cluster),
+                ))),
+                Err(e) if cluster.is_some() => {
+                    warn!(cluster = ?cluster, pod = %name, error = %e, "reading a pod in another cluster failed; will retry");
+                    Ok(None)
+                }
+                Err(e) => Err(e),
+            }
+        }
         // A quota refusal passes: the pod is created once room frees up (as Argo does).
         Err(kube::Error::Api(s)) if s.code == 403 && s.message.contains("exceeded quota") => {
             Err(kube::Error::Api(s))

@@ -1,6 +1,7 @@
 //! From the watch caches to the engine's `Observed`: the pods and task results of one workflow,
 //! keyed by node ID.
 
+use super::ownership::{self, Owner};
 use super::pod_view::WorkflowPod;
 use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -9,32 +10,31 @@ use crate::engine::{Observed, ObservedPod, ObservedResult, PodPhase};
 use crate::naming::{self, PodNameFormat};
 use crate::workflow::{NodeType, Workflow, WorkflowTaskResult, labels};
 
-fn belongs(
-    obj_labels: &std::collections::BTreeMap<String, String>,
-    obj_ns: Option<&str>,
-    name: &str,
-    namespace: &str,
-) -> bool {
-    obj_labels.get(labels::WORKFLOW).is_some_and(|w| w == name)
-        && obj_labels
-            .get(labels::WORKFLOW_NAMESPACE)
-            .map(String::as_str)
-            .or(obj_ns)
-            == Some(namespace)
-}
-
 /// The watch caches of one cluster.
 pub(super) type Caches<'a> = (&'a Store<WorkflowPod>, &'a Store<WorkflowTaskResult>);
 
 /// Looks up each pod node's pod and task result by their deterministic names, so a reconcile
 /// costs as much as the workflow has nodes, not as many pods as the cluster runs. `caches`
 /// gives the caches for a node's cluster (`None`: the controller's own) and namespace.
+///
+/// Only what is proven to be this workflow's is observed (`super::ownership`): a pod stamped
+/// with the workflow's uid and the node, and a task result owned by that pod. A pod of the
+/// node's name that is someone else's fails an unfinished node with a message naming it
+/// (`Observed::create_errors`), and is never touched.
 pub(super) fn observe<'a>(
     wf: &Workflow,
+    cluster: Option<&str>,
     caches: impl Fn(Option<&str>, &str) -> Option<Caches<'a>>,
 ) -> Observed {
     let name = wf.name_any();
     let namespace = wf.namespace().unwrap_or_default();
+    let uid = wf.metadata.uid.clone().unwrap_or_default();
+    let owner = Owner {
+        name: &name,
+        namespace: &namespace,
+        uid: &uid,
+        cluster,
+    };
     let format = PodNameFormat::of(wf);
     let mut observed = Observed::default();
     let Some(status) = &wf.status else {
@@ -46,17 +46,23 @@ pub(super) fn observe<'a>(
         let Some((pods, results)) = caches(node.cluster.as_deref(), ns) else {
             continue;
         };
-        if let Some(pod) = pods.get(&ObjectRef::new(&pod_name).within(ns))
-            && belongs(pod.labels(), Some(ns), &name, &namespace)
-            && pod.annotations().get(labels::NODE_ID) == Some(&node.id)
-        {
-            observed
-                .pod_labels
-                .insert(node.id.clone(), pod.labels().clone());
-            observed.pods.insert(node.id.clone(), observed_pod(&pod));
+        let Some(pod) = pods.get(&ObjectRef::new(&pod_name).within(ns)) else {
+            continue;
+        };
+        if !owner.owns_pod(pod.labels(), pod.annotations(), &node.id) {
+            if !node.phase.is_fulfilled() {
+                let message = Owner::foreign_pod(ns, &pod_name, node.cluster.as_deref());
+                observed.create_errors.insert(node.id.clone(), message);
+            }
+            continue;
         }
-        if let Some(result) = results.get(&ObjectRef::new(&node.id).within(ns))
-            && belongs(result.labels(), Some(ns), &name, &namespace)
+        observed
+            .pod_labels
+            .insert(node.id.clone(), pod.labels().clone());
+        let observed_pod = observed_pod(&pod);
+        if let Some(pod_uid) = &observed_pod.uid
+            && let Some(result) = results.get(&ObjectRef::new(&node.id).within(ns))
+            && ownership::reported_by(result.metadata.owner_references.as_deref(), pod_uid)
         {
             let complete = result
                 .labels()
@@ -71,6 +77,7 @@ pub(super) fn observe<'a>(
                 },
             );
         }
+        observed.pods.insert(node.id.clone(), observed_pod);
     }
     observed
 }
@@ -96,6 +103,7 @@ fn observed_pod(pod: &WorkflowPod) -> ObservedPod {
     });
     ObservedPod {
         name: pod.name_any(),
+        uid: pod.metadata.uid.clone(),
         phase,
         message,
         exit_code: terminated.map(|t| t.exit_code),

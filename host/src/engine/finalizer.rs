@@ -67,6 +67,7 @@ pub(super) fn cleanup(wf: &Workflow, observed: &Observed) -> Decision {
                 cluster: node.cluster.clone(),
                 namespace,
                 name: pod.name.clone(),
+                pod_uid: pod.uid.clone(),
             });
         }
     }

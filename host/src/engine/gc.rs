@@ -170,6 +170,7 @@ pub(super) fn pods(
                 cluster: node.cluster.clone(),
                 namespace,
                 name: pod.name.clone(),
+                pod_uid: pod.uid.clone(),
             });
             continue;
         }
@@ -179,6 +180,7 @@ pub(super) fn pods(
                 cluster: node.cluster.clone(),
                 namespace,
                 name: pod.name.clone(),
+                pod_uid: pod.uid.clone(),
             });
         }
     }

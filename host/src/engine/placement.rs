@@ -15,6 +15,17 @@ use crate::workflow::{NodePhase, Template};
 /// How soon a node waiting for a policy's answer is looked at again.
 const POLICY_RETRY: Duration = Duration::from_secs(5);
 
+/// At most this much of a name read from the workflow is repeated in a message.
+const SHOWN: usize = 64;
+
+/// `s` quoted for a message, cut short: what a tenant wrote is repeated, but never at length.
+pub(super) fn shown(s: &str) -> String {
+    match s.char_indices().nth(SHOWN) {
+        Some((end, _)) => format!("{:?}…", &s[..end]),
+        None => format!("{s:?}"),
+    }
+}
+
 /// How the message of a node waiting for a policy starts.
 const WAITING: &str = "waiting for the ";
 
@@ -88,19 +99,38 @@ impl Walker<'_> {
         template: &Template,
     ) -> Result<Placement, (NodePhase, String)> {
         if let Some(node) = self.nodes.get(id).filter(|n| n.pod_name.is_some()) {
-            return Ok(Placement {
+            // What the status records is what anyone who can write the workflow wrote: checked
+            // like a template's answer before anything is done there.
+            let recorded = Placement {
                 cluster: node.cluster.clone(),
                 namespace: node
                     .namespace
                     .clone()
                     .unwrap_or_else(|| self.namespace.clone()),
-            });
+            };
+            let pod_name = node.pod_name.as_deref().unwrap_or_default();
+            if let Some(e) = naming::dns_subdomain_error(pod_name) {
+                let message = format!(
+                    "status.nodes[{}].podName {} is not a pod name: {e}",
+                    shown(id),
+                    shown(pod_name)
+                );
+                return Err((NodePhase::Error, message));
+            }
+            let what = || format!("status.nodes[{}]", shown(id));
+            self.check_place(&recorded, what)?;
+            return Ok(recorded);
         }
         let default = self.template_place(template)?;
         let chosen = match (info, &self.observed.policies.placement) {
             (Some(info), Some(policy)) => {
                 match policy.place(info, &self.observed.policies.clusters) {
-                    Ok(Some(place)) => self.placement_of(place),
+                    Ok(Some(place)) => {
+                        let chosen = self.placement_of(place);
+                        let what = || "the placement policy's answer".to_string();
+                        self.check_names(&chosen, what)?;
+                        chosen
+                    }
                     Ok(None) => default,
                     Err(message) => {
                         self.requeue(POLICY_RETRY);
@@ -113,6 +143,7 @@ impl Walker<'_> {
             }
             _ => default,
         };
+        self.authorize_place(&chosen)?;
         if let Some(node) = self.nodes.get_mut(id) {
             node.cluster = chosen.cluster.clone();
             node.namespace = (chosen.namespace != self.namespace).then(|| chosen.namespace.clone());
@@ -229,7 +260,66 @@ impl Walker<'_> {
             }
             (Ok(None), _) => None,
         };
-        Ok(Placement { cluster, namespace })
+        let place = Placement { cluster, namespace };
+        self.check_names(&place, || format!("template {:?}", template.name))?;
+        Ok(place)
+    }
+
+    /// Checks a placement read from the workflow (its spec or status) or a policy's answer:
+    /// valid names, then allowed by the policy.
+    fn check_place(
+        &mut self,
+        place: &Placement,
+        what: impl Fn() -> String,
+    ) -> Result<(), (NodePhase, String)> {
+        self.check_names(place, what)?;
+        self.authorize_place(place)
+    }
+
+    /// Cluster and namespace must be DNS-1123 labels before they reach a policy string, a URL or
+    /// a label; `what` names where they came from.
+    fn check_names(
+        &self,
+        place: &Placement,
+        what: impl Fn() -> String,
+    ) -> Result<(), (NodePhase, String)> {
+        if let Some(cluster) = &place.cluster
+            && let Some(e) = naming::dns_label_error(cluster)
+        {
+            let message = format!(
+                "{}: cluster {} is not a valid cluster name: {e}",
+                what(),
+                shown(cluster)
+            );
+            return Err((NodePhase::Error, message));
+        }
+        if let Some(e) = naming::dns_label_error(&place.namespace) {
+            let message = format!(
+                "{}: namespace {} is not a valid namespace: {e}",
+                what(),
+                shown(&place.namespace)
+            );
+            return Err((NodePhase::Error, message));
+        }
+        Ok(())
+    }
+
+    /// [`Self::authorize`], asked once per place and walk: every pod node is re-authorized on
+    /// every reconcile (a revoked grant stops what runs there), at the cost of one lookup.
+    fn authorize_place(&mut self, place: &Placement) -> Result<(), (NodePhase, String)> {
+        if place.cluster.is_none() && place.namespace == self.namespace {
+            return Ok(());
+        }
+        let key = (place.cluster.clone(), place.namespace.clone());
+        let verdict = match self.authorized.get(&key) {
+            Some(verdict) => verdict.clone(),
+            None => {
+                let verdict = self.authorize(place);
+                self.authorized.insert(key, verdict.clone());
+                verdict
+            }
+        };
+        verdict.map_err(|denied| (NodePhase::Failed, denied))
     }
 
     /// Whether the workflow may create in `place` (always in its own cluster and namespace).

@@ -103,6 +103,7 @@ impl Harness {
             id.clone(),
             ObservedPod {
                 name: pod["metadata"]["name"].as_str().unwrap().to_string(),
+                uid: Some(format!("uid-of-{id}")),
                 phase,
                 message: None,
                 exit_code,
@@ -523,6 +524,8 @@ mod policy;
 mod resource;
 /// Retries.
 mod retry;
+/// What a tenant can make the engine decide through the workflow's spec and status.
+mod trust;
 
 #[test]
 fn pods_of_one_template_are_each_personalised() {

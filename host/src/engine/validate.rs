@@ -138,6 +138,18 @@ fn template_checks(t: &Template, reachable: bool) -> Result<(), String> {
             "templates.{name}: cluster {cluster:?} and clusterName {cluster_name:?} disagree; set one"
         ));
     }
+    if let Ok(Some(cluster)) = t.cluster()
+        && !cluster.contains("{{")
+        && let Some(e) = names::dns_label_error(cluster)
+    {
+        let field = match t.cluster.is_some() {
+            true => "cluster",
+            false => "clusterName",
+        };
+        return Err(format!(
+            "templates.{name}.{field} {cluster:?} is invalid: {e}"
+        ));
+    }
     if let Some(ns) = t.namespace.as_deref().filter(|ns| !ns.contains("{{"))
         && let Some(e) = names::dns_label_error(ns)
     {

@@ -68,6 +68,8 @@ pub(super) struct Walker<'a> {
     pub(super) control: Control,
     /// The `parallelism` and `failFast` of the steps and DAG nodes walked (by node ID).
     pub(super) limits: HashMap<String, super::parallelism::Limits>,
+    /// The policy's verdict per place (cluster, namespace), asked once per walk.
+    pub(super) authorized: HashMap<(Option<String>, String), Result<(), String>>,
 }
 
 impl<'a> Walker<'a> {
@@ -134,6 +136,7 @@ impl<'a> Walker<'a> {
             creates_left,
             control,
             limits: HashMap::new(),
+            authorized: HashMap::new(),
         }
     }
 
@@ -308,34 +311,44 @@ impl<'a> Walker<'a> {
         }
     }
 
-    /// Argo's `getOutboundNodes`: the nodes a successor hangs off.
+    /// Argo's `getOutboundNodes`: the nodes a successor hangs off. Iterative, each node
+    /// expanded once: the graph comes from the status, which the engine checks
+    /// (`graph::check`) but never trusts to be finite.
     pub(super) fn outbound(&self, id: &str) -> Vec<String> {
-        let Some(node) = self.nodes.get(id) else {
-            return Vec::new();
-        };
-        match node.type_ {
-            NodeType::Pod
-            | NodeType::Skipped
-            | NodeType::Suspend
-            | NodeType::Container
-            | NodeType::Plugin => vec![id.to_string()],
-            NodeType::TaskGroup if node.children.is_empty() => vec![id.to_string()],
-            NodeType::TaskGroup => node
-                .children
-                .iter()
-                .flat_map(|c| self.outbound(c))
-                .collect(),
-            NodeType::Retry => node
-                .children
-                .last()
-                .map(|c| vec![c.clone()])
-                .unwrap_or_else(|| vec![id.to_string()]),
-            _ => node
-                .outbound_nodes
-                .iter()
-                .flat_map(|o| self.outbound(o))
-                .collect(),
+        let mut out = Vec::new();
+        let mut expanded = std::collections::HashSet::new();
+        // Depth-first, in order: reversed onto the stack so the first edge is popped first.
+        let mut todo = vec![id];
+        while let Some(id) = todo.pop() {
+            let Some(node) = self.nodes.get(id) else {
+                continue;
+            };
+            if !expanded.insert(id) {
+                continue;
+            }
+            let next = match node.type_ {
+                NodeType::Pod
+                | NodeType::Skipped
+                | NodeType::Suspend
+                | NodeType::Container
+                | NodeType::Plugin => {
+                    out.push(id.to_string());
+                    continue;
+                }
+                NodeType::TaskGroup if node.children.is_empty() => {
+                    out.push(id.to_string());
+                    continue;
+                }
+                NodeType::TaskGroup => &node.children,
+                NodeType::Retry => {
+                    out.push(node.children.last().map_or(id, String::as_str).to_string());
+                    continue;
+                }
+                _ => &node.outbound_nodes,
+            };
+            todo.extend(next.iter().rev().map(String::as_str));
         }
+        out
     }
 
     /// Requests another reconcile no later than `after`.

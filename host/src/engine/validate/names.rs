@@ -202,21 +202,7 @@ fn parameter_body_at(bytes: &[u8], start: usize) -> bool {
     }
 }
 
-/// Why `name` is not a Kubernetes namespace name (a DNS-1123 label), in the API server's words.
-pub(super) fn dns_label_error(name: &str) -> Option<String> {
-    if name.len() > 63 {
-        return Some("must be no more than 63 characters".to_string());
-    }
-    let bytes = name.as_bytes();
-    let inner = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-';
-    let end = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-    let valid = end(bytes.first()) && end(bytes.last()) && bytes.iter().all(inner);
-    (!valid).then(|| {
-        "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', \
-         and must start and end with an alphanumeric character (e.g. 'my-name', or '123-abc')"
-            .to_string()
-    })
-}
+pub(super) use crate::naming::dns_label_error;
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,201 @@
+//! What a tenant who may write a workflow (spec and status: Argo's CRD has no status
+//! subresource) can make the engine decide: never an action outside the policy, never a panic.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::workflow::NodeStatus;
+
+/// A policy that allows only a workflow's own place, and panics when asked about a name that is
+/// not ASCII — as casbin-rs's `keyMatch` does — so a test fails if one reaches it.
+#[derive(Debug)]
+struct OwnPlaceOnly;
+
+impl Access for OwnPlaceOnly {
+    fn allows(&self, subject: &str, object: &str) -> bool {
+        assert!(
+            subject.is_ascii() && object.is_ascii(),
+            "the policy was asked about {subject:?} → {object:?}"
+        );
+        subject == object
+    }
+}
+
+const ONE_POD: &str = r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      container: {image: argoproj/argosay:v2}
+"#;
+
+fn in_cluster_0(yaml: &str) -> Harness {
+    let mut h = Harness::new(yaml);
+    h.config.cluster = Some("cluster-0".into());
+    h.observed.access = Some(Arc::new(OwnPlaceOnly));
+    h
+}
+
+/// The status a tenant writes: the root node records another team's pod as its own.
+fn forge_victims_pod(h: &mut Harness, cluster: Option<&str>) {
+    let status = h.wf.status.get_or_insert_with(Default::default);
+    status.phase = Some(WorkflowPhase::Running);
+    let node: NodeStatus = serde_json::from_value(serde_json::json!({
+        "id": "wf", "name": "wf", "displayName": "wf", "type": "Pod", "phase": "Running",
+        "templateName": "main", "podName": "victims-pod", "namespace": "team-b",
+        "cluster": cluster,
+    }))
+    .unwrap();
+    status.nodes.insert("wf".into(), node);
+}
+
+#[test]
+fn a_forged_status_cannot_delete_another_teams_pod_on_terminate() {
+    for cluster in [None, Some("cluster-1")] {
+        let mut h = in_cluster_0(ONE_POD);
+        forge_victims_pod(&mut h, cluster);
+        h.wf.spec.shutdown = Some("Terminate".into());
+        assert!(h.step().is_empty());
+        assert!(h.deleted().is_empty(), "{:?}", h.others);
+        let node = h.node("wf");
+        assert_eq!(node.phase, NodePhase::Failed);
+        let message = node.message.as_deref().unwrap_or_default();
+        assert!(
+            message.contains("is forbidden from creating resources in cluster")
+                && message.contains("namespace \"team-b\""),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn a_forged_status_cannot_delete_another_teams_pod_on_timeout_or_deadline() {
+    let mut h = in_cluster_0(
+        r#"
+spec:
+  entrypoint: main
+  activeDeadlineSeconds: 1
+  templates:
+    - name: main
+      timeout: 1s
+      container: {image: argoproj/argosay:v2}
+"#,
+    );
+    forge_victims_pod(&mut h, None);
+    h.wf.status.as_mut().unwrap().started_at = Some(time(h.now));
+    h.advance(5);
+    h.step();
+    assert!(h.deleted().is_empty(), "{:?}", h.others);
+    assert_eq!(h.phase(), Some(WorkflowPhase::Failed));
+}
+
+#[test]
+fn a_forged_pod_name_is_refused_by_name() {
+    let mut h = in_cluster_0(ONE_POD);
+    forge_victims_pod(&mut h, None);
+    let node = h.wf.status.as_mut().unwrap().nodes.get_mut("wf").unwrap();
+    node.namespace = None;
+    node.pod_name = Some("../../../api".into());
+    h.wf.spec.shutdown = Some("Terminate".into());
+    h.step();
+    assert!(h.deleted().is_empty());
+    let message = h.node("wf").message.clone().unwrap_or_default();
+    assert!(
+        message.starts_with("status.nodes[\"wf\"].podName \"../../../api\" is not a pod name"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_node_graph_with_a_cycle_errors_its_workflow_only() {
+    let mut h = in_cluster_0(
+        r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - {name: a, template: leaf}
+    - name: leaf
+      container: {image: argoproj/argosay:v2}
+"#,
+    );
+    h.step();
+    let status = h.wf.status.as_mut().unwrap();
+    let root = status.nodes.get_mut("wf").unwrap();
+    root.outbound_nodes = vec!["wf".into()];
+    h.step();
+    assert_eq!(h.phase(), Some(WorkflowPhase::Error));
+    assert_eq!(
+        h.message(),
+        Some(
+            "status.nodes[\"wf\"] leads back to itself through \"wf\"; a node graph has no cycles"
+        )
+    );
+}
+
+#[test]
+fn a_cluster_name_that_is_not_a_dns_label_is_refused_before_the_policy_sees_it() {
+    let yaml = r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      cluster: "cluster-€"
+      namespace: team-a
+      container: {image: argoproj/argosay:v2}
+"#;
+    // At submission, the spec is invalid.
+    let mut h = in_cluster_0(yaml);
+    assert!(h.step().is_empty());
+    assert_eq!(h.phase(), Some(WorkflowPhase::Failed));
+    let message = h.message().unwrap_or_default();
+    assert!(
+        message.starts_with("invalid spec: templates.main.cluster \"cluster-€\" is invalid"),
+        "{message}"
+    );
+    // Edited in later (the spec stays writable), the node fails.
+    let mut h = in_cluster_0(ONE_POD);
+    h.step();
+    h.wf.spec.templates[0].cluster = Some("cluster-€".into());
+    assert!(h.step().is_empty());
+    let node = h.node("wf");
+    assert_eq!(node.phase, NodePhase::Error);
+    let message = node.message.as_deref().unwrap_or_default();
+    assert!(
+        message.starts_with("template \"main\": cluster \"cluster-€\" is not a valid cluster name"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_recorded_place_the_policy_no_longer_allows_is_not_acted_on() {
+    // Allowed when the pod was made, revoked since: the node stops there and nothing is deleted.
+    let mut h = in_cluster_0(
+        r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      namespace: team-b
+      container: {image: argoproj/argosay:v2}
+"#,
+    );
+    #[derive(Debug)]
+    struct Allow;
+    impl Access for Allow {
+        fn allows(&self, _: &str, _: &str) -> bool {
+            true
+        }
+    }
+    h.observed.access = Some(Arc::new(Allow));
+    let pods = h.step();
+    assert_eq!(pods.len(), 1);
+    running(&mut h, &pods);
+    h.step();
+    h.observed.access = Some(Arc::new(OwnPlaceOnly));
+    h.wf.spec.shutdown = Some("Terminate".into());
+    h.step();
+    assert!(h.deleted().is_empty());
+    assert_eq!(h.node("wf").phase, NodePhase::Failed);
+}

@@ -1,0 +1,385 @@
+//! The attacker's tests: a tenant with only a tenant's rights (workflows in its namespace, spec
+//! and status alike; pods and task results where it is granted them) tries to get past the
+//! policy, stop the controller, or forge another tenant's outputs. Each must fail against it:
+//! the controller keeps running, nothing outside the policy changes, and the victim runs
+//! correctly or fails with a message naming the conflict.
+
+use anyhow::{Context as _, Result, ensure};
+use flotilla::workflow::{Workflow, WorkflowPhase, WorkflowTaskResult};
+use flotilla_e2e::{Env, Tenant, WORKFLOW_TIMEOUT as TIMEOUT, message, phase, unique};
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use kube::ResourceExt;
+use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
+
+/// A namespace in cluster-0 that the test creates, shares between tenants, and deletes.
+struct Shared {
+    name: String,
+    admin: kube::Client,
+}
+
+impl Shared {
+    async fn create(env: &Env, prefix: &str) -> Result<Shared> {
+        let admin = env.client("cluster-0").await?;
+        let name = unique(prefix);
+        let ns = Namespace {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        Api::<Namespace>::all(admin.clone())
+            .create(&PostParams::default(), &ns)
+            .await?;
+        flotilla_e2e::executor_rbac(&admin, &name).await?;
+        Ok(Shared { name, admin })
+    }
+
+    async fn remove(self) -> Result<()> {
+        Api::<Namespace>::all(self.admin)
+            .delete(&self.name, &DeleteParams::default())
+            .await?;
+        Ok(())
+    }
+}
+
+/// The controller in cluster-0 with `policy`; returns it and an admin client.
+async fn controller(
+    env: &Env,
+    policy: &str,
+) -> Result<(flotilla::sandbox::ControllerHandle, kube::Client)> {
+    let admin = env.client("cluster-0").await?;
+    flotilla::sandbox::install(&admin).await?;
+    env.set_policy(policy)?;
+    Ok((
+        flotilla::sandbox::spawn_controller(admin.clone(), "cluster-0"),
+        admin,
+    ))
+}
+
+/// Submits `yaml` as `tenant` in its namespace and waits until it finishes.
+async fn run_as(env: &Env, tenant: &Tenant, yaml: &str) -> Result<Workflow> {
+    let mut wf: Workflow = serde_yaml::from_str(yaml)?;
+    wf.metadata.namespace = Some(tenant.namespace.clone());
+    let api: Api<Workflow> = Api::namespaced(tenant.client.clone(), &tenant.namespace);
+    let created = api
+        .create(&PostParams::default(), &wf)
+        .await
+        .context("the tenant submits its workflow")?;
+    env.wait_finished(&created, TIMEOUT).await
+}
+
+/// A workflow that must still run: the controller is alive and deciding.
+async fn still_serving(env: &Env, tenant: &Tenant) -> Result<()> {
+    let wf = run_as(
+        env,
+        tenant,
+        "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {generateName: healthy-}\nspec:\n  entrypoint: main\n  templates:\n    - name: main\n      container: {image: argoproj/argosay:v2, args: [echo, fine]}\n",
+    )
+    .await?;
+    ensure!(
+        phase(&wf) == Some(WorkflowPhase::Succeeded),
+        "a healthy workflow after the attack: {}",
+        message(&wf)
+    );
+    Ok(())
+}
+
+/// A pod of the victim's, by the admin (it stands for any pod the attacker may not touch).
+async fn victims_pod(admin: &kube::Client, namespace: &str) -> Result<Pod> {
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "victims-pod", "labels": {
+            "workflows.argoproj.io/workflow": "victim",
+            "flotilla.dev/workflow-namespace": namespace,
+        }},
+        "spec": {"containers": [{"name": "main", "image": "argoproj/argosay:v2",
+            "args": ["sleep", "600s"]}]},
+    }))?;
+    Ok(Api::<Pod>::namespaced(admin.clone(), namespace)
+        .create(&PostParams::default(), &pod)
+        .await?)
+}
+
+/// A workflow the tenant writes with a status of its choosing (the CRD has no status
+/// subresource): terminated, with its one node claiming `victims-pod` in `namespace`.
+fn forged(namespace: &str, cluster: Option<&str>) -> Result<Workflow> {
+    let name = unique("forger");
+    Ok(serde_json::from_value(serde_json::json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"name": name},
+        "spec": {
+            "entrypoint": "main",
+            "shutdown": "Terminate",
+            "templates": [{"name": "main", "container": {"image": "argoproj/argosay:v2"}}],
+        },
+        "status": {
+            "phase": "Running",
+            "startedAt": "2026-01-01T00:00:00Z",
+            "nodes": {name.clone(): {
+                "id": name, "name": name, "displayName": name, "type": "Pod",
+                "phase": "Running", "templateName": "main",
+                "podName": "victims-pod", "namespace": namespace, "cluster": cluster,
+            }},
+        },
+    }))?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_status_cannot_make_the_controller_delete_another_teams_pod() -> Result<()> {
+    let env = Env::start().await?;
+    let attacker = env.tenant("cluster-0", "team-a").await?;
+    let victim = env.tenant("cluster-0", "team-b").await?;
+    let shared = Shared::create(&env, "shared").await?;
+    // The attacker may use the shared namespace; never the victim's.
+    let policy = format!(
+        "p, cluster-0:{}, cluster-0:{}",
+        attacker.namespace, shared.name
+    );
+    let (_controller, admin) = controller(&env, &policy).await?;
+    let in_victims = victims_pod(&admin, &victim.namespace).await?;
+    let in_shared = victims_pod(&admin, &shared.name).await?;
+
+    let api: Api<Workflow> = Api::namespaced(attacker.client.clone(), &attacker.namespace);
+    for (namespace, cluster) in [
+        (victim.namespace.as_str(), None),
+        (shared.name.as_str(), None),
+        (victim.namespace.as_str(), Some("cluster-0")),
+        (shared.name.as_str(), Some("cluster-€")),
+    ] {
+        let created = api
+            .create(&PostParams::default(), &forged(namespace, cluster)?)
+            .await
+            .context("the attacker writes a workflow with a forged status")?;
+        let wf = env.wait_finished(&created, TIMEOUT).await?;
+        ensure!(
+            phase(&wf) != Some(WorkflowPhase::Succeeded),
+            "forged node in {namespace} ({cluster:?}): {}",
+            message(&wf)
+        );
+    }
+    for (pod, namespace) in [(&in_victims, &victim.namespace), (&in_shared, &shared.name)] {
+        let now = Api::<Pod>::namespaced(admin.clone(), namespace)
+            .get_opt("victims-pod")
+            .await?
+            .context("the victim's pod was deleted")?;
+        ensure!(
+            now.uid() == pod.uid(),
+            "the victim's pod in {namespace} was replaced"
+        );
+        ensure!(
+            now.metadata.deletion_timestamp.is_none(),
+            "the victim's pod in {namespace} is being deleted"
+        );
+    }
+    still_serving(&env, &victim).await?;
+    shared.remove().await?;
+    attacker.remove().await?;
+    victim.remove().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_graph_with_a_cycle_errors_its_own_workflow_only() -> Result<()> {
+    let env = Env::start().await?;
+    let attacker = env.tenant("cluster-0", "team-a").await?;
+    let (_controller, _admin) = controller(&env, "").await?;
+    let name = unique("cycle");
+    let wf: Workflow = serde_json::from_value(serde_json::json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"name": name},
+        "spec": {"entrypoint": "main", "templates": [
+            {"name": "main", "steps": [[{"name": "a", "template": "leaf"}]]},
+            {"name": "leaf", "container": {"image": "argoproj/argosay:v2"}},
+        ]},
+        "status": {"phase": "Running", "nodes": {name.clone(): {
+            "id": name, "name": name, "displayName": name, "type": "Steps",
+            "phase": "Running", "templateName": "main", "outboundNodes": [name],
+        }}},
+    }))?;
+    let api: Api<Workflow> = Api::namespaced(attacker.client.clone(), &attacker.namespace);
+    let created = api.create(&PostParams::default(), &wf).await?;
+    let wf = env.wait_finished(&created, TIMEOUT).await?;
+    ensure!(phase(&wf) == Some(WorkflowPhase::Error), "{}", message(&wf));
+    ensure!(
+        message(&wf).contains("a node graph has no cycles"),
+        "{}",
+        message(&wf)
+    );
+    still_serving(&env, &attacker).await?;
+    attacker.remove().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_name_that_is_not_a_dns_label_cannot_reach_the_policy() -> Result<()> {
+    let env = Env::start().await?;
+    let attacker = env.tenant("cluster-0", "team-a").await?;
+    // A wildcard line: casbin-rs's keyMatch panics on "cluster-€" against it.
+    let policy = format!("p, cluster-0:{}, cluster-1:*", attacker.namespace);
+    let (_controller, _admin) = controller(&env, &policy).await?;
+    let wf = run_as(
+        &env,
+        &attacker,
+        "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {generateName: euro-}\nspec:\n  entrypoint: main\n  templates:\n    - name: main\n      cluster: \"cluster-€\"\n      namespace: default\n      container: {image: argoproj/argosay:v2}\n",
+    )
+    .await?;
+    ensure!(
+        phase(&wf) == Some(WorkflowPhase::Failed),
+        "{}",
+        message(&wf)
+    );
+    ensure!(
+        message(&wf).contains("templates.main.cluster \"cluster-€\" is invalid"),
+        "{}",
+        message(&wf)
+    );
+    still_serving(&env, &attacker).await?;
+    attacker.remove().await
+}
+
+/// The victim's two-step workflow: `produce` prints a value in the shared namespace, `consume`
+/// (at home) receives it as a parameter and prints it.
+fn producer_consumer(name: &str, shared: &str) -> String {
+    format!(
+        r#"apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {{name: {name}}}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - {{name: produce, template: produce}}
+        - - name: consume
+            template: consume
+            arguments: {{parameters: [{{name: value, value: "{{{{steps.produce.outputs.result}}}}"}}]}}
+    - name: produce
+      namespace: {shared}
+      script: {{image: "alpine:3.20", command: [sh], source: "echo real\n"}}
+    - name: consume
+      inputs: {{parameters: [{{name: value}}]}}
+      container: {{image: argoproj/argosay:v2, args: [echo, "{{{{inputs.parameters.value}}}}"]}}
+"#
+    )
+}
+
+/// What the attacker can work out of a victim's workflow name: the `produce` node's ID and pod.
+fn produce_node(victim_wf: &str) -> (String, String) {
+    let node_name = format!("{victim_wf}[0].produce");
+    let id = flotilla::naming::node_id(victim_wf, &node_name);
+    let pod = flotilla::naming::pod_name(
+        victim_wf,
+        &node_name,
+        "produce",
+        flotilla::naming::PodNameFormat::V2,
+    );
+    (id, pod)
+}
+
+/// A task result the attacker plants for the victim's node, claiming `result: forged`.
+fn planted_result(id: &str, victim_wf: &str, victim_ns: &str) -> Result<WorkflowTaskResult> {
+    Ok(serde_json::from_value(serde_json::json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "WorkflowTaskResult",
+        "metadata": {"name": id, "labels": {
+            "workflows.argoproj.io/workflow": victim_wf,
+            "flotilla.dev/workflow-namespace": victim_ns,
+            "workflows.argoproj.io/report-outputs-completed": "true",
+        }},
+        "outputs": {"result": "forged"},
+    }))?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_cannot_forge_another_tenants_outputs_in_a_shared_namespace() -> Result<()> {
+    let env = Env::start().await?;
+    let attacker = env.tenant("cluster-0", "team-a").await?;
+    let victim = env.tenant("cluster-0", "team-b").await?;
+    let shared = Shared::create(&env, "shared").await?;
+    attacker
+        .grant(&env.client("cluster-0").await?, &shared.name)
+        .await?;
+    victim
+        .grant(&env.client("cluster-0").await?, &shared.name)
+        .await?;
+    let policy = format!(
+        "p, cluster-0:{a}, cluster-0:{s}\np, cluster-0:{b}, cluster-0:{s}",
+        a = attacker.namespace,
+        b = victim.namespace,
+        s = shared.name
+    );
+    let (_controller, _admin) = controller(&env, &policy).await?;
+    let results: Api<WorkflowTaskResult> = Api::namespaced(attacker.client.clone(), &shared.name);
+    let pods: Api<Pod> = Api::namespaced(attacker.client.clone(), &shared.name);
+
+    // 1. A planted task result alone: the victim's own pod reports over it, and the victim
+    //    runs with its real value.
+    let victim_wf = unique("victim");
+    let (id, _) = produce_node(&victim_wf);
+    results
+        .create(
+            &PostParams::default(),
+            &planted_result(&id, &victim_wf, &victim.namespace)?,
+        )
+        .await
+        .context("the attacker plants a task result")?;
+    let wf = run_as(&env, &victim, &producer_consumer(&victim_wf, &shared.name)).await?;
+    ensure!(
+        phase(&wf) == Some(WorkflowPhase::Succeeded),
+        "{}: {:#?}",
+        message(&wf),
+        wf.status
+    );
+    let produced = flotilla_e2e::node(&wf, "produce")
+        .and_then(|n| n.outputs.as_ref())
+        .and_then(|o| o.result.clone());
+    ensure!(
+        produced.as_deref() == Some("real"),
+        "the victim's step produced {produced:?}"
+    );
+
+    // 2. A planted pod (with the victim's labels) and result: the victim's node fails naming
+    //    the pod; nothing forged flows on.
+    let victim_wf = unique("victim");
+    let (id, pod_name) = produce_node(&victim_wf);
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": pod_name, "labels": {
+            "workflows.argoproj.io/workflow": victim_wf,
+            "flotilla.dev/workflow-namespace": victim.namespace,
+        }, "annotations": {"workflows.argoproj.io/node-id": id}},
+        "spec": {"containers": [{"name": "main", "image": "argoproj/argosay:v2"}]},
+    }))?;
+    pods.create(&PostParams::default(), &pod)
+        .await
+        .context("the attacker plants a pod")?;
+    results
+        .create(
+            &PostParams::default(),
+            &planted_result(&id, &victim_wf, &victim.namespace)?,
+        )
+        .await?;
+    let wf = run_as(&env, &victim, &producer_consumer(&victim_wf, &shared.name)).await?;
+    ensure!(
+        phase(&wf) != Some(WorkflowPhase::Succeeded),
+        "{}",
+        message(&wf)
+    );
+    let expected = format!(
+        "pod {}/{pod_name} exists and was not created for this workflow",
+        shared.name
+    );
+    ensure!(
+        flotilla_e2e::node(&wf, "produce").and_then(|n| n.message.clone())
+            == Some(expected.clone()),
+        "expected the produce node to fail with {expected:?}: {:#?}",
+        wf.status
+    );
+    ensure!(
+        flotilla_e2e::node(&wf, "consume").is_none(),
+        "nothing ran on forged outputs"
+    );
+    still_serving(&env, &victim).await?;
+    shared.remove().await?;
+    attacker.remove().await?;
+    victim.remove().await
+}
