@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Result, ensure};
+use anyhow::{Context as _, Result, ensure};
 use flotilla_e2e::{Env, unique, wait_for};
 
 const CRDS: &str = include_str!("../../manifests/base/crds.yaml");
@@ -87,7 +87,7 @@ metadata:
 spec:
   entrypoint: main
   arguments:
-    parameters: [{name: n, value: 3}, {name: t, value: "30"}, {name: b, value: true}]
+    parameters: [{name: count, value: 3}, {name: t, value: "30"}, {name: flag, value: true}]
   templates:
     - name: main
       cluster: cluster-1
@@ -158,7 +158,11 @@ async fn the_schema_rejects_what_flotilla_cannot_read_and_keeps_what_argo_accept
                 .then_some(()))
         },
     )
-    .await?;
+    .await
+    .with_context(|| {
+        let out = k.run(&["-n", &ns, "apply", "-f", "-"], Some(ARGO_ACCEPTS));
+        format!("last attempt: {out:?}")
+    })?;
     let wf = k.json(&["-n", &ns, "get", "wf", "argo-accepts"])?;
     let template = &wf["spec"]["templates"][0];
     ensure!(

@@ -16,6 +16,8 @@ use anyhow::{Context as _, Result, ensure};
 use flotilla::workflow::{Workflow, WorkflowPhase, WorkflowTaskResult};
 use flotilla_e2e::{Env, Tenant, WORKFLOW_TIMEOUT as TIMEOUT, phase, wait_for};
 use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::serde::Deserialize as _;
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, PostParams};
 use kube::{Resource, ResourceExt};
 use serde_json::json;
@@ -86,18 +88,22 @@ spec:
     container: {image: argoproj/argosay:v2, args: [echo, hello]}
 "#;
 
-fn apply_crds(env: &Env, yaml: &str) -> Result<()> {
-    env.kubectl("cluster-0").ok_with(
-        &[
-            "apply",
-            "--server-side",
-            "--force-conflicts",
-            "--field-manager=flotilla-e2e-trust-decode",
-            "-f",
-            "-",
-        ],
-        Some(yaml),
-    )?;
+/// Replaces the two CRDs with those in `yaml` (a replace, not a merge: a schema must lose
+/// what the new one does not have).
+async fn replace_crds(env: &Env, yaml: &str) -> Result<()> {
+    let crds: Api<CustomResourceDefinition> = Api::all(env.client("cluster-0").await?);
+    for document in serde_yaml::Deserializer::from_str(yaml) {
+        let mut crd = CustomResourceDefinition::deserialize(document)?;
+        if crd.metadata.name.is_none() {
+            continue;
+        }
+        let name = crd.name_any();
+        let current = crds.get(&name).await?;
+        crd.metadata.resource_version = current.metadata.resource_version;
+        crds.replace(&name, &PostParams::default(), &crd)
+            .await
+            .with_context(|| format!("replacing CRD {name}"))?;
+    }
     Ok(())
 }
 
@@ -152,8 +158,14 @@ async fn warning(env: &Env, tenant: &Tenant, name: &str, reason: &str) -> Result
     .await
 }
 
-async fn attack(env: &Env, tenant: &Tenant) -> Result<()> {
-    apply_crds(env, ARGO_MINIMAL_CRDS)?;
+/// Returns the controller running at the end: one that started with the malformed objects
+/// already stored (a restart lists them; a running watch only sees them go by).
+async fn attack(
+    env: &Env,
+    tenant: &Tenant,
+    running: flotilla::sandbox::ControllerHandle,
+) -> Result<flotilla::sandbox::ControllerHandle> {
+    replace_crds(env, ARGO_MINIMAL_CRDS).await?;
     let ns = &tenant.namespace;
     create_as_tenant::<WorkflowTaskResult>(
         tenant,
@@ -183,6 +195,11 @@ async fn attack(env: &Env, tenant: &Tenant) -> Result<()> {
         }),
     )
     .await?;
+
+    // The controller restarts (an upgrade, a node drain): its first lists hold both objects.
+    drop(running);
+    let controller =
+        flotilla::sandbox::spawn_controller(env.client("cluster-0").await?, "cluster-0");
 
     // Everyone else's workflows still run.
     let good = env.run_workflow(GOOD_WORKFLOW, TIMEOUT).await?;
@@ -240,7 +257,7 @@ async fn attack(env: &Env, tenant: &Tenant) -> Result<()> {
         "the malformed workflow was written: {:?}",
         bad.data
     );
-    Ok(())
+    Ok(controller)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -248,11 +265,11 @@ async fn a_malformed_task_result_or_workflow_harms_only_itself() -> Result<()> {
     let env = Env::start().await?;
     let controller = env.controller().await?;
     let tenant = env.tenant("cluster-0", "team-a").await?;
-    let outcome = attack(&env, &tenant).await;
+    let outcome = attack(&env, &tenant, controller).await;
     // Put things back whatever happened: the tenant (and its objects), then Flotilla's CRDs.
     let removed = tenant.remove().await;
-    let restored = apply_crds(&env, FLOTILLA_CRDS);
-    outcome?;
+    let restored = replace_crds(&env, FLOTILLA_CRDS).await;
+    let controller = outcome?;
     removed?;
     restored?;
     ensure!(controller.is_running(), "the controller stopped");

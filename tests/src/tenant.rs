@@ -13,7 +13,7 @@ use anyhow::{Context as _, Result};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, RoleBinding, RoleRef, Subject};
-use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
 
 use crate::{Env, Kubectl, TempDir, unique};
 
@@ -41,8 +41,28 @@ fn tenant_rules() -> Vec<PolicyRule> {
     ]
 }
 
+/// Creates `object`, or replaces the one of that name (the simulator does not create objects
+/// through server-side apply, so this is the form both kinds of cluster take).
+async fn create_or_replace<K>(api: &Api<K>, name: &str, mut object: K) -> Result<()>
+where
+    K: kube::Resource
+        + Clone
+        + k8s_openapi::serde::de::DeserializeOwned
+        + k8s_openapi::serde::Serialize
+        + std::fmt::Debug,
+{
+    match api.create(&PostParams::default(), &object).await {
+        Ok(_) => return Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 409 => {}
+        Err(e) => return Err(e.into()),
+    }
+    let current = api.get(name).await?;
+    object.meta_mut().resource_version = current.meta().resource_version.clone();
+    api.replace(name, &PostParams::default(), &object).await?;
+    Ok(())
+}
+
 /// A tenant: its namespace, and a client and kubectl that act as its service account.
-#[derive(Debug)]
 pub struct Tenant {
     /// The tenant's own namespace (in the context it was made in).
     pub namespace: String,
@@ -52,6 +72,17 @@ pub struct Tenant {
     kubeconfig: PathBuf,
     admin: kube::Client,
     _dir: TempDir,
+}
+
+/// `kube::Client` has no `Debug`: the tenant is shown by who and where it is.
+impl std::fmt::Debug for Tenant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tenant")
+            .field("namespace", &self.namespace)
+            .field("account", &self.account)
+            .field("context", &self.context)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Env {
@@ -70,12 +101,7 @@ impl Env {
             rules: Some(tenant_rules()),
             ..Default::default()
         };
-        roles
-            .patch(
-                TENANT_ROLE,
-                &PatchParams::apply("flotilla-e2e").force(),
-                &Patch::Apply(&role),
-            )
+        create_or_replace(&roles, TENANT_ROLE, role)
             .await
             .context("applying the tenant ClusterRole")?;
         let namespaces: Api<Namespace> = Api::all(admin.clone());
@@ -186,12 +212,7 @@ impl Tenant {
                 ..Default::default()
             }]),
         };
-        bindings
-            .patch(
-                &name,
-                &PatchParams::apply("flotilla-e2e").force(),
-                &Patch::Apply(&binding),
-            )
+        create_or_replace(&bindings, &name, binding)
             .await
             .with_context(|| format!("binding the tenant's role in {namespace}"))?;
         Ok(())
