@@ -90,7 +90,7 @@ pub(crate) fn triage<K: FromMetadata>(
         }
         Event::Apply(Lenient::Invalid(invalid)) => {
             let stand_in = K::from_metadata(invalid.metadata.clone());
-            (Some(Event::Delete(stand_in)), report(invalid, reported))
+            (Some(Event::Delete(stand_in)), report(*invalid, reported))
         }
         Event::Delete(lenient) => {
             reported.forget(lenient.meta());
@@ -105,7 +105,7 @@ pub(crate) fn triage<K: FromMetadata>(
             (Some(Event::Init), None)
         }
         Event::InitApply(Lenient::Valid(k)) => (Some(Event::InitApply(k)), None),
-        Event::InitApply(Lenient::Invalid(invalid)) => (None, report(invalid, reported)),
+        Event::InitApply(Lenient::Invalid(invalid)) => (None, report(*invalid, reported)),
         Event::InitDone => {
             if let Some(relisted) = reported.relisting.take() {
                 reported.versions = relisted;
@@ -239,13 +239,13 @@ mod tests {
     }
 
     fn bad(name: &str, version: &str) -> Lenient<WorkflowTaskResult> {
-        Lenient::Invalid(Invalid {
+        Lenient::Invalid(Box::new(Invalid {
             metadata: meta(name, version),
             error: DecodeError {
                 path: "outputs.result".into(),
                 problem: "expected a string, found an integer".into(),
             },
-        })
+        }))
     }
 
     fn good(name: &str, version: &str) -> Lenient<WorkflowTaskResult> {

@@ -29,7 +29,8 @@ const MAX_EXPECTED: usize = 300;
 #[derive(Debug, Clone)]
 pub enum Lenient<K> {
     Valid(K),
-    Invalid(Invalid),
+    /// Boxed: rare, and as large as the metadata.
+    Invalid(Box<Invalid>),
 }
 
 /// An object that did not decode: who it is, and what was wrong with it.
@@ -58,7 +59,7 @@ impl<K> Lenient<K> {
         }
     }
 
-    pub fn into_result(self) -> Result<K, Invalid> {
+    pub fn into_result(self) -> Result<K, Box<Invalid>> {
         match self {
             Lenient::Valid(k) => Ok(k),
             Lenient::Invalid(invalid) => Err(invalid),
@@ -80,10 +81,10 @@ impl<K: DeserializeOwned> Lenient<K> {
                     Some(m) => ObjectMeta::deserialize(m)?,
                     None => return Err(serde_json::Error::custom("the object has no metadata")),
                 };
-                Ok(Lenient::Invalid(Invalid {
+                Ok(Lenient::Invalid(Box::new(Invalid {
                     metadata,
                     error: DecodeError::from_path_error(&e),
-                }))
+                })))
             }
         }
     }
