@@ -275,11 +275,42 @@ async fn workflow_verb(verb: crate::commands::Verb, args: WorkflowArgs) -> anyho
     Ok(())
 }
 
+/// kube-client logs a whole response body at WARN when it does not decode (a list of every
+/// tenant's task results, say). Workflows and task results are decoded leniently so that should
+/// not happen; this keeps any other path quiet too, unless `FLOTILLA_LOG` names kube_client.
+const QUIET_BODIES: &str = "kube_client::client=error";
+
+fn log_filter(configured: Option<&str>) -> String {
+    match configured {
+        Some(c) if c.contains("kube_client") => c.to_string(),
+        Some(c) if !c.trim().is_empty() => format!("{c},{QUIET_BODIES}"),
+        _ => format!("warn,{QUIET_BODIES}"),
+    }
+}
+
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("FLOTILLA_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let configured = std::env::var("FLOTILLA_LOG").ok();
+    let filter = EnvFilter::try_new(log_filter(configured.as_deref()))
+        .unwrap_or_else(|_| EnvFilter::new(log_filter(None)));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn response_bodies_stay_out_of_the_log_unless_asked_for() {
+        assert_eq!(super::log_filter(None), "warn,kube_client::client=error");
+        assert_eq!(
+            super::log_filter(Some("flotilla=debug")),
+            "flotilla=debug,kube_client::client=error"
+        );
+        assert_eq!(
+            super::log_filter(Some("kube_client=trace")),
+            "kube_client=trace"
+        );
+    }
 }

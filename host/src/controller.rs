@@ -5,6 +5,7 @@
 mod apply;
 mod config;
 mod credentials;
+mod lenient;
 mod observe;
 mod ownership;
 mod plugins;
@@ -28,7 +29,7 @@ use parking_lot::Mutex;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::engine::{self, EngineConfig};
-use crate::workflow::{Workflow, WorkflowTaskResult, labels};
+use crate::workflow::{Lenient, Workflow, WorkflowTaskResult, labels};
 
 /// How soon a workflow with nodes in an unreachable cluster is looked at again: half as long as
 /// the cluster has been failing, within these bounds — a back-off without per-workflow state.
@@ -178,10 +179,13 @@ pub async fn run(
     config: ControllerConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) -> Result<(), ControllerError> {
-    let workflows: Api<Workflow> = match &config.namespace {
+    // Workflows and task results are decoded one by one (`lenient`): a malformed one is
+    // reported and skipped, never failing a whole list or watch.
+    let workflows: Api<Lenient<Workflow>> = match &config.namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
+    let invalid = lenient::InvalidReporter::new(client.clone(), None);
     workflows
         .list(&kube::api::ListParams::default().limit(1))
         .await
@@ -197,16 +201,19 @@ pub async fn run(
     )
     .default_backoff()
     .touched_objects();
-    let results_api: Api<WorkflowTaskResult> = Api::all(client.clone());
+    let results_api: Api<Lenient<WorkflowTaskResult>> = Api::all(client.clone());
     let (results, result_writer) = reflector::store();
     let result_stream = reflector(
         result_writer,
-        watcher(
-            results_api,
-            watcher::Config::default().labels(labels::WORKFLOW),
+        lenient::typed(
+            watcher(
+                results_api,
+                watcher::Config::default().labels(labels::WORKFLOW),
+            )
+            .default_backoff(),
+            invalid.clone(),
         ),
     )
-    .default_backoff()
     .touched_objects();
 
     let recorder = Recorder::new(client.clone(), reporter());
@@ -226,7 +233,16 @@ pub async fn run(
     let plugins: Arc<crate::plugins::Active> = Arc::default();
     let remotes = remote::Remotes::new(pod_selector.clone(), wake, plugins.clone());
     remotes.set_registry(registry);
-    let controller = Controller::new(workflows, watcher::Config::default().labels(&selector));
+    let (workflow_store, workflow_writer) = reflector::store();
+    let workflow_stream = reflector(
+        workflow_writer,
+        lenient::typed(
+            watcher(workflows, watcher::Config::default().labels(&selector)).default_backoff(),
+            invalid,
+        ),
+    )
+    .applied_objects();
+    let controller = Controller::for_stream(workflow_stream, workflow_store);
     let ctx = Arc::new(Context {
         client,
         workflows: controller.store(),

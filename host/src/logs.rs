@@ -19,13 +19,19 @@ use tokio::sync::mpsc;
 
 use crate::clusters::Registry;
 use crate::naming::{self, PodNameFormat};
-use crate::workflow::{NodeType, Workflow};
+use crate::workflow::{DecodeError, Lenient, NodeType, Workflow};
 
 /// Why logs could not be shown.
 #[derive(Debug, thiserror::Error)]
 pub enum LogsError {
     #[error("workflow {name:?} not found in namespace {namespace:?}")]
     NotFound { namespace: String, name: String },
+    #[error("workflow {name:?} in namespace {namespace:?} cannot be read: {error}")]
+    Malformed {
+        namespace: String,
+        name: String,
+        error: DecodeError,
+    },
     #[error("{what}: {source}")]
     Api {
         what: String,
@@ -138,7 +144,8 @@ pub async fn logs(
     options: &Options,
     out: &mut (dyn FnMut(String) + Send),
 ) -> Result<(), LogsError> {
-    let api: Api<Workflow> = Api::namespaced(client.clone(), namespace);
+    // Decoded leniently: a malformed workflow is reported by field, never dumped whole.
+    let api: Api<Lenient<Workflow>> = Api::namespaced(client.clone(), namespace);
     let wf = api
         .get_opt(name)
         .await
@@ -149,6 +156,12 @@ pub async fn logs(
         .ok_or_else(|| LogsError::NotFound {
             namespace: namespace.to_string(),
             name: name.to_string(),
+        })?
+        .into_result()
+        .map_err(|invalid| LogsError::Malformed {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            error: invalid.error,
         })?;
     let mut clients = Clients {
         own: client.clone(),
@@ -192,7 +205,7 @@ async fn print_pod(clients: &mut Clients, at: &PodAt, out: &mut (dyn FnMut(Strin
 /// Streams each pod's log from when it starts, until the workflow has finished and every
 /// stream has ended.
 async fn follow(
-    api: &Api<Workflow>,
+    api: &Api<Lenient<Workflow>>,
     wf: &Workflow,
     clients: &mut Clients,
     out: &mut (dyn FnMut(String) + Send),
@@ -248,7 +261,11 @@ async fn follow(
             Some(line) = received.recv() => out(line),
             Some(()) = ended.recv() => streams -= 1,
             change = changes.next() => match change {
-                Some(Ok(wf)) => current = Arc::new(wf),
+                Some(Ok(Lenient::Valid(wf))) => current = Arc::new(wf),
+                // A malformed version: keep following the last one that could be read.
+                Some(Ok(Lenient::Invalid(invalid))) => {
+                    tracing::debug!(error = %invalid.error, "the workflow cannot be read; waiting for a readable version")
+                }
                 Some(Err(e)) => tracing::debug!(error = %e, "watching the workflow; retrying"),
                 None => return Ok(()),
             },

@@ -5,6 +5,9 @@
 //!   is `timeout`, `trap`, `refused`, `invalid`, `load` or `wrong_world`.
 //! - `flotilla_plugin_loads_total{extension_point, outcome}`: configuration changes applied
 //!   (`outcome="loaded"`) or refused, the last good plugin staying active (`outcome="failed"`).
+//! - `flotilla_invalid_objects_total{kind}`: objects read from an API server that did not decode
+//!   (`kind` is `Workflow` or `WorkflowTaskResult`), counted once per version of each object;
+//!   they are skipped and reported on the object itself.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -30,10 +33,16 @@ struct LoadLabels {
     outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
+}
+
 struct Metrics {
     registry: Mutex<Registry>,
     plugin_failures: Family<FailureLabels, Counter>,
     plugin_loads: Family<LoadLabels, Counter>,
+    invalid_objects: Family<KindLabels, Counter>,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
@@ -50,10 +59,17 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         "Plugin configuration changes, applied or refused",
         plugin_loads.clone(),
     );
+    let invalid_objects = Family::<KindLabels, Counter>::default();
+    registry.register(
+        "invalid_objects",
+        "Objects that did not decode, skipped and reported on the object (once per version)",
+        invalid_objects.clone(),
+    );
     Metrics {
         registry: Mutex::new(registry),
         plugin_failures,
         plugin_loads,
+        invalid_objects,
     }
 });
 
@@ -76,6 +92,14 @@ pub fn plugin_load(extension_point: &str, loaded: bool) {
             extension_point: extension_point.to_string(),
             outcome: if loaded { "loaded" } else { "failed" },
         })
+        .inc();
+}
+
+/// Counts an object of `kind` that did not decode (once per version of the object).
+pub fn invalid_object(kind: &'static str) {
+    METRICS
+        .invalid_objects
+        .get_or_create(&KindLabels { kind })
         .inc();
 }
 
@@ -121,6 +145,7 @@ mod tests {
         super::plugin_failure("metrics-test", "timeout");
         super::plugin_failure("metrics-test", "timeout");
         super::plugin_load("metrics-test-point", false);
+        super::invalid_object("MetricsTestKind");
         let text = super::encode();
         assert!(
             text.contains(
@@ -132,6 +157,10 @@ mod tests {
             text.contains(
                 r#"flotilla_plugin_loads_total{extension_point="metrics-test-point",outcome="failed"} 1"#
             ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"flotilla_invalid_objects_total{kind="MetricsTestKind"} 1"#),
             "{text}"
         );
     }

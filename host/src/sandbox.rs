@@ -170,6 +170,13 @@ pub struct ControllerHandle {
     task: tokio::task::JoinHandle<()>,
 }
 
+impl ControllerHandle {
+    /// Whether the controller is still running (it has neither returned nor panicked).
+    pub fn is_running(&self) -> bool {
+        !self.task.is_finished()
+    }
+}
+
 impl Drop for ControllerHandle {
     fn drop(&mut self) {
         self.task.abort();

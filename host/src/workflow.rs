@@ -9,11 +9,13 @@
 mod any_string;
 pub mod crd;
 pub mod labels;
+mod lenient;
 mod spec;
 mod status;
 mod task_result;
 
 pub use any_string::AnyString;
+pub use lenient::{DecodeError, Invalid, Lenient};
 pub use spec::*;
 pub use status::*;
 pub use task_result::WorkflowTaskResult;

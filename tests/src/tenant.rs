@@ -41,17 +41,25 @@ fn tenant_rules() -> Vec<PolicyRule> {
     ]
 }
 
-/// Creates `object`, or keeps the one of its name: every test makes the same one.
-async fn create_or_keep<K>(api: &Api<K>, object: &K) -> Result<()>
+/// Creates `object`, or replaces the one of that name (the simulator does not create objects
+/// through server-side apply, so this is the form both kinds of cluster take).
+async fn create_or_replace<K>(api: &Api<K>, name: &str, mut object: K) -> Result<()>
 where
-    K: kube::Resource + Clone + std::fmt::Debug,
-    K: k8s_openapi::serde::de::DeserializeOwned + k8s_openapi::serde::Serialize,
+    K: kube::Resource
+        + Clone
+        + k8s_openapi::serde::de::DeserializeOwned
+        + k8s_openapi::serde::Serialize
+        + std::fmt::Debug,
 {
-    match api.create(&PostParams::default(), object).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
-        Err(e) => Err(e.into()),
+    match api.create(&PostParams::default(), &object).await {
+        Ok(_) => return Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 409 => {}
+        Err(e) => return Err(e.into()),
     }
+    let current = api.get(name).await?;
+    object.meta_mut().resource_version = current.meta().resource_version.clone();
+    api.replace(name, &PostParams::default(), &object).await?;
+    Ok(())
 }
 
 /// The quick start's executor Role for `namespace`'s default service account: its workflow
@@ -77,6 +85,17 @@ pub struct Tenant {
     _dir: TempDir,
 }
 
+/// `kube::Client` has no `Debug`: the tenant is shown by who and where it is.
+impl std::fmt::Debug for Tenant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tenant")
+            .field("namespace", &self.namespace)
+            .field("account", &self.account)
+            .field("context", &self.context)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Env {
     /// A new tenant in `context`: a namespace named from `prefix`, a service account `tenant`
     /// there bound to [`TENANT_ROLE`] in that namespace only, and a client with its token.
@@ -93,7 +112,7 @@ impl Env {
             rules: Some(tenant_rules()),
             ..Default::default()
         };
-        create_or_keep(&roles, &role)
+        create_or_replace(&roles, TENANT_ROLE, role)
             .await
             .context("creating the tenant ClusterRole")?;
         let namespaces: Api<Namespace> = Api::all(admin.clone());
@@ -181,16 +200,6 @@ impl Env {
     }
 }
 
-impl std::fmt::Debug for Tenant {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tenant")
-            .field("namespace", &self.namespace)
-            .field("account", &self.account)
-            .field("context", &self.context)
-            .finish_non_exhaustive()
-    }
-}
-
 impl Tenant {
     /// Binds the tenant's rights in `namespace` too (in the tenant's context): a namespace it
     /// shares with others, where the quick start lets its workflows' pods run. Workflow pods
@@ -216,7 +225,7 @@ impl Tenant {
                 ..Default::default()
             }]),
         };
-        create_or_keep(&bindings, &binding)
+        create_or_replace(&bindings, &name, binding)
             .await
             .with_context(|| format!("binding the tenant's role in {namespace}"))?;
         Ok(())

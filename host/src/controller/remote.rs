@@ -19,10 +19,11 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use super::credentials;
+use super::lenient;
 use super::pod_view::WorkflowPod;
 use super::workflow_of;
 use crate::clusters::Registry;
-use crate::workflow::{Workflow, WorkflowTaskResult, labels};
+use crate::workflow::{Lenient, Workflow, WorkflowTaskResult, labels};
 
 /// How long a reconcile waits for a new connection's first list before reporting the cluster
 /// as not answering (and carrying on with the rest).
@@ -233,13 +234,16 @@ impl Remotes {
         fingerprint: u64,
         cluster: &str,
     ) -> Remote {
-        let (pods_api, results_api): (Api<WorkflowPod>, Api<WorkflowTaskResult>) = match namespace {
-            Some(ns) => (
-                Api::namespaced(client.clone(), ns),
-                Api::namespaced(client.clone(), ns),
-            ),
-            None => (Api::all(client.clone()), Api::all(client.clone())),
-        };
+        // Task results are decoded one by one: a malformed one is reported (in its own cluster)
+        // and skipped, never failing the watch.
+        let (pods_api, results_api): (Api<WorkflowPod>, Api<Lenient<WorkflowTaskResult>>) =
+            match namespace {
+                Some(ns) => (
+                    Api::namespaced(client.clone(), ns),
+                    Api::namespaced(client.clone(), ns),
+                ),
+                None => (Api::all(client.clone()), Api::all(client.clone())),
+            };
         let (pods, pod_writer) = reflector::store();
         let (results, result_writer) = reflector::store();
         let pod_events = reflector(
@@ -252,14 +256,18 @@ impl Remotes {
         .default_backoff()
         .touched_objects()
         .map(|r| r.map(|p| workflow_of(p.labels(), None)));
+        let invalid = lenient::InvalidReporter::new(client.clone(), Some(cluster.to_string()));
         let result_events = reflector(
             result_writer,
-            watcher(
-                results_api,
-                watcher::Config::default().labels(labels::WORKFLOW),
+            lenient::typed(
+                watcher(
+                    results_api,
+                    watcher::Config::default().labels(labels::WORKFLOW),
+                )
+                .default_backoff(),
+                invalid,
             ),
         )
-        .default_backoff()
         .touched_objects()
         .map(|r| r.map(|t| workflow_of(t.labels(), None)));
         let wake = self.wake.clone();

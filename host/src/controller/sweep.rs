@@ -29,12 +29,13 @@ pub(super) async fn run(ctx: Arc<Context>, selector: String, every: Duration) {
 }
 
 /// The workflows that exist now, by namespace and name, with their uids — read from the API,
-/// not a cache, so that a pod is never deleted on a guess.
+/// not a cache, so that a pod is never deleted on a guess. Metadata only: a malformed workflow
+/// exists all the same (its pods are not orphans), and its content is never decoded here.
 async fn workflows(
     ctx: &Context,
 ) -> Result<HashMap<(String, String), Option<String>>, kube::Error> {
     let api: Api<Workflow> = Api::all(ctx.client.clone());
-    let list = api.list(&ListParams::default()).await?;
+    let list = api.list_metadata(&ListParams::default()).await?;
     Ok(list
         .items
         .into_iter()

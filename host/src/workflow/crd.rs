@@ -1,9 +1,12 @@
 //! The CRDs Flotilla installs, generated from the Rust types and committed under
 //! `manifests/base/crds/` (a test fails when the two drift).
 //!
-//! They have Argo's own minimal shape — `spec` and `status` are objects whose unknown fields are
-//! preserved — so full Argo YAML applies unchanged, and a cluster can hold Argo's CRDs or
-//! Flotilla's interchangeably.
+//! Their schemas are structural ([`schema`]): what the Rust types read is typed, so the API
+//! server rejects a malformed object at the door; everything else is preserved as Argo's
+//! minimal CRDs preserve it, so full Argo YAML applies unchanged and a cluster can hold Argo's
+//! CRDs or Flotilla's interchangeably.
+
+mod schema;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
     CustomResourceDefinition, CustomResourceDefinitionNames, CustomResourceDefinitionSpec,
@@ -11,11 +14,10 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::{CustomResourceExt, Resource};
-use serde_json::json;
 
 use super::{Workflow, WorkflowTaskResult};
 
-fn schema(value: serde_json::Value) -> Option<CustomResourceValidation> {
+fn validation(value: serde_json::Value) -> Option<CustomResourceValidation> {
     // The literal below is a valid JSONSchemaProps; failing to parse it would be a bug caught by
     // the drift test, so fall back to no schema rather than panic.
     serde_json::from_value::<JSONSchemaProps>(value)
@@ -25,22 +27,12 @@ fn schema(value: serde_json::Value) -> Option<CustomResourceValidation> {
         })
 }
 
-/// `workflows.argoproj.io`: from the `Workflow` type's derive (names, columns), with Argo's
-/// minimal schema.
+/// `workflows.argoproj.io`: from the `Workflow` type's derive (names, columns), with the
+/// structural schema of what Flotilla reads.
 pub fn workflow() -> CustomResourceDefinition {
     let mut crd = Workflow::crd();
     for version in &mut crd.spec.versions {
-        version.schema = schema(json!({
-            "type": "object",
-            "required": ["metadata", "spec"],
-            "properties": {
-                "apiVersion": {"type": "string"},
-                "kind": {"type": "string"},
-                "metadata": {"type": "object"},
-                "spec": {"type": "object", "x-kubernetes-map-type": "atomic", "x-kubernetes-preserve-unknown-fields": true},
-                "status": {"type": "object", "x-kubernetes-map-type": "atomic", "x-kubernetes-preserve-unknown-fields": true},
-            },
-        }));
+        version.schema = validation(schema::workflow());
         // Argo's Workflow has no status subresource: its controller writes the whole object.
         version.subresources = None;
     }
@@ -70,18 +62,7 @@ pub fn workflow_task_result() -> CustomResourceDefinition {
                 name: WorkflowTaskResult::version(&()).into_owned(),
                 served: true,
                 storage: true,
-                schema: schema(json!({
-                    "type": "object",
-                    "required": ["metadata"],
-                    "properties": {
-                        "apiVersion": {"type": "string"},
-                        "kind": {"type": "string"},
-                        "metadata": {"type": "object"},
-                        "message": {"type": "string"},
-                        "progress": {"type": "string"},
-                        "outputs": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
-                    },
-                })),
+                schema: validation(schema::workflow_task_result()),
                 ..Default::default()
             }],
             ..Default::default()
@@ -103,6 +84,7 @@ pub fn render_all() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     /// The committed manifests are what the types generate.
     #[test]
@@ -136,5 +118,57 @@ mod tests {
             .map(|c| c["name"].as_str().unwrap())
             .collect();
         assert_eq!(columns, ["Status", "Age", "Message"]);
+    }
+
+    /// Every object node keeps unknown fields (nothing a user writes is pruned) and the schema
+    /// parses as a `JSONSchemaProps` (else `validation` would silently drop it).
+    #[test]
+    fn schemas_parse_and_prune_nothing() {
+        fn walk(node: &serde_json::Value, path: &str, root: bool) {
+            if node.get("properties").is_some() && !root {
+                assert_eq!(
+                    node["x-kubernetes-preserve-unknown-fields"], true,
+                    "{path} would prune unknown fields"
+                );
+            }
+            for (key, child) in node["properties"].as_object().into_iter().flatten() {
+                walk(child, &format!("{path}.{key}"), false);
+            }
+            for key in ["items", "additionalProperties"] {
+                if let Some(child) = node.get(key).filter(|c| c.is_object()) {
+                    walk(child, &format!("{path}[]"), false);
+                }
+            }
+        }
+        for crd in [workflow(), workflow_task_result()] {
+            let version = &crd.spec.versions[0];
+            let schema = version
+                .schema
+                .as_ref()
+                .and_then(|s| s.open_api_v3_schema.as_ref());
+            let schema = serde_json::to_value(schema.expect("the schema parses")).unwrap();
+            walk(&schema, &crd.spec.names.kind, true);
+        }
+    }
+
+    /// Flotilla's own fields are declared (so typed) where they live.
+    #[test]
+    fn flotillas_fields_are_typed_where_they_live() {
+        let wf = schema::workflow();
+        let template = &wf["properties"]["spec"]["properties"]["templates"]["items"]["properties"];
+        for field in ["cluster", "clusterName", "namespace"] {
+            assert_eq!(template[field]["type"], "string", "{field}");
+        }
+        let node = &wf["properties"]["status"]["properties"]["nodes"]["additionalProperties"]["properties"];
+        for field in ["cluster", "namespace", "podName"] {
+            assert_eq!(node[field]["type"], "string", "{field}");
+        }
+        let result = schema::workflow_task_result();
+        let outputs = &result["properties"]["outputs"]["properties"];
+        assert_eq!(outputs["result"]["type"], "string");
+        assert_eq!(
+            outputs["parameters"]["items"]["properties"]["value"]["type"],
+            "string"
+        );
     }
 }
