@@ -170,6 +170,13 @@ pub struct ControllerHandle {
     task: tokio::task::JoinHandle<()>,
 }
 
+impl ControllerHandle {
+    /// Whether the controller is still running (it has not stopped on an error or a panic).
+    pub fn is_running(&self) -> bool {
+        !self.task.is_finished()
+    }
+}
+
 impl Drop for ControllerHandle {
     fn drop(&mut self) {
         self.task.abort();

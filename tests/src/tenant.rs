@@ -17,6 +17,23 @@ use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 
 use crate::{Env, Kubectl, TempDir, unique};
 
+/// Creates `object`, or merge-patches it over the one of that name (`kubectl apply` without
+/// server-side apply, which the simulator does not implement).
+pub async fn create_or_merge<K>(api: &Api<K>, name: &str, object: &K) -> Result<()>
+where
+    K: kube::Resource + Clone + std::fmt::Debug + serde::Serialize + serde::de::DeserializeOwned,
+{
+    match api.create(&PostParams::default(), object).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 409 => {
+            api.patch(name, &PatchParams::default(), &Patch::Merge(object))
+                .await?;
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The ClusterRole every tenant is bound to, namespace by namespace.
 pub const TENANT_ROLE: &str = "flotilla-e2e-tenant";
 
@@ -42,7 +59,6 @@ fn tenant_rules() -> Vec<PolicyRule> {
 }
 
 /// A tenant: its namespace, and a client and kubectl that act as its service account.
-#[derive(Debug)]
 pub struct Tenant {
     /// The tenant's own namespace (in the context it was made in).
     pub namespace: String,
@@ -52,6 +68,17 @@ pub struct Tenant {
     kubeconfig: PathBuf,
     admin: kube::Client,
     _dir: TempDir,
+}
+
+/// Names only: the clients hold tokens (and `kube::Client` has no `Debug`).
+impl std::fmt::Debug for Tenant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tenant")
+            .field("namespace", &self.namespace)
+            .field("account", &self.account)
+            .field("context", &self.context)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Env {
@@ -70,12 +97,7 @@ impl Env {
             rules: Some(tenant_rules()),
             ..Default::default()
         };
-        roles
-            .patch(
-                TENANT_ROLE,
-                &PatchParams::apply("flotilla-e2e").force(),
-                &Patch::Apply(&role),
-            )
+        create_or_merge(&roles, TENANT_ROLE, &role)
             .await
             .context("applying the tenant ClusterRole")?;
         let namespaces: Api<Namespace> = Api::all(admin.clone());
@@ -137,6 +159,17 @@ impl Env {
         Ok(tenant)
     }
 
+    /// A client for `context`'s cluster that authenticates with `token` alone (a service
+    /// account's bound token, say): the API server enforces that identity's rights.
+    pub async fn client_with_token(&self, context: &str, token: &str) -> Result<kube::Client> {
+        let kc: kube::config::Kubeconfig =
+            serde_json::from_value(self.kubeconfig_as(context, token)?)?;
+        let config =
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await?;
+        Ok(kube::Client::try_from(config)?)
+    }
+
     /// This environment's kubeconfig with one context, `context`'s cluster, and a user that
     /// authenticates with `token` alone.
     fn kubeconfig_as(&self, context: &str, token: &str) -> Result<serde_json::Value> {
@@ -186,12 +219,7 @@ impl Tenant {
                 ..Default::default()
             }]),
         };
-        bindings
-            .patch(
-                &name,
-                &PatchParams::apply("flotilla-e2e").force(),
-                &Patch::Apply(&binding),
-            )
+        create_or_merge(&bindings, &name, &binding)
             .await
             .with_context(|| format!("binding the tenant's role in {namespace}"))?;
         Ok(())
