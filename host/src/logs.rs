@@ -382,3 +382,24 @@ async fn stream_pod(
         delay = (delay * 2).min(std::time::Duration::from_secs(2));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_pod_labelled_with_the_workflows_uid_is_the_workflows() {
+        let mut pod = Pod::default();
+        pod.metadata.labels = Some(
+            [(
+                crate::workflow::labels::WORKFLOW_UID.to_string(),
+                "uid-1".to_string(),
+            )]
+            .into(),
+        );
+        assert!(created_for(&pod, Some("uid-1")));
+        assert!(!created_for(&pod, Some("uid-2")), "another workflow's pod");
+        assert!(!created_for(&pod, None), "no uid proves nothing");
+        assert!(!created_for(&Pod::default(), Some("uid-1")), "unlabelled");
+    }
+}
