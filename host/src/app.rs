@@ -40,10 +40,45 @@ pub struct ControllerArgs {
     /// Where Prometheus metrics are served (`/metrics`); `off` serves none.
     #[arg(long, env = "FLOTILLA_METRICS_ADDR", default_value = "0.0.0.0:9090")]
     pub metrics_addr: String,
+    #[command(flatten)]
+    pub local_access: LocalAccessArgs,
+}
+
+/// What credentials from the controller namespace's Secrets (`rest-config` entries, profile
+/// kubeconfigs) may use of the machine that loads them. By default nothing: an entry naming a
+/// file (`BearerTokenFile`, `CAFile`, `tokenFile`, `client-key`, …) or a credential plugin
+/// (`exec`, `auth-provider`) is refused, and says so.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct LocalAccessArgs {
+    /// Let credential entries name files under DIR (an absolute path; repeatable, or
+    /// comma-separated in the variable). A path must stay under DIR once symbolic links are
+    /// followed.
+    #[arg(
+        long = "allow-credential-files",
+        value_name = "DIR",
+        env = "FLOTILLA_ALLOW_CREDENTIAL_FILES",
+        value_delimiter = ','
+    )]
+    pub files: Vec<PathBuf>,
+    /// Let credential entries run client-go credential plugins (`exec`, `auth-provider`) as
+    /// this process.
+    #[arg(
+        long = "allow-exec-credentials",
+        env = "FLOTILLA_ALLOW_EXEC_CREDENTIALS"
+    )]
+    pub exec: bool,
+}
+
+impl LocalAccessArgs {
+    /// The allowance, its directories checked now.
+    pub fn access(&self) -> Result<crate::clusters::LocalAccess> {
+        Ok(crate::clusters::LocalAccess::new(&self.files, self.exec)?)
+    }
 }
 
 /// `flotilla controller`: runs until SIGINT or SIGTERM.
 pub async fn run_controller(args: ControllerArgs) -> Result<ExitCode> {
+    let local_access = args.local_access.access()?;
     let client =
         crate::credentials::client(args.kubeconfig.as_deref(), args.context.clone(), true).await?;
     let mut engine = EngineConfig {
@@ -60,6 +95,7 @@ pub async fn run_controller(args: ControllerArgs) -> Result<ExitCode> {
         orphan_sweep: std::time::Duration::from_secs(args.orphan_sweep_seconds.max(1)),
         engine,
         fixed_policies: None,
+        local_access,
     };
     tracing::info!(cluster = ?args.cluster, instance_id = ?args.instance_id, "starting");
     let metrics = match args.metrics_addr.as_str() {

@@ -140,6 +140,10 @@ pub struct LogsArgs {
     /// What to call the workflow's own cluster in prefixes.
     #[arg(long, env = "ARGO_CLUSTER", default_value = "local")]
     pub cluster: String,
+    /// What the controller's credential entries may use of this machine: nothing unless
+    /// allowed, as for the controller.
+    #[command(flatten)]
+    pub local_access: crate::app::LocalAccessArgs,
     #[command(flatten)]
     pub target: crate::commands::Target,
 }
@@ -259,6 +263,7 @@ async fn print_logs(args: LogsArgs) -> anyhow::Result<()> {
         follow: args.follow,
         controller_namespace: args.controller_namespace,
         cluster_name: args.cluster,
+        local_access: args.local_access.access()?,
     };
     let mut print = |line: String| println!("{line}");
     crate::logs::logs(&client, &namespace, &args.workflow, &options, &mut print).await?;

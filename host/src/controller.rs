@@ -54,6 +54,10 @@ pub struct ControllerConfig {
     /// ConfigMap configures (for embedding the controller, and for benchmarks that compare
     /// WebAssembly policies with native ones).
     pub fixed_policies: Option<crate::policy::Fixed>,
+    /// What credential entries may use of the controller's machine (files under allowed
+    /// directories, credential plugins): by default nothing, as the Secrets they come from are
+    /// not trusted with the controller's own files or with running commands in it.
+    pub local_access: crate::clusters::LocalAccess,
 }
 
 impl Default for ControllerConfig {
@@ -64,6 +68,7 @@ impl Default for ControllerConfig {
             orphan_sweep: Duration::from_secs(300),
             engine: EngineConfig::default(),
             fixed_policies: None,
+            local_access: crate::clusters::LocalAccess::none(),
         }
     }
 }
@@ -128,6 +133,8 @@ pub(crate) struct Context {
     /// What placement policies are told about the clusters, refreshed in the background.
     clusters: parking_lot::RwLock<Arc<Vec<crate::policy::ClusterState>>>,
     fixed_policies: Option<crate::policy::Fixed>,
+    /// What credential entries may use of this machine (`ControllerConfig::local_access`).
+    local_access: crate::clusters::LocalAccess,
     /// Trust roots for plugin URLs, read once when first needed.
     roots: std::sync::OnceLock<Arc<rustls::RootCertStore>>,
     /// Pod creations refused for good, per workflow and node, so the engine can fail the node.
@@ -217,7 +224,8 @@ pub async fn run(
     .touched_objects();
 
     let recorder = Recorder::new(client.clone(), reporter());
-    let registry = config::load_registry(&client, &config.controller_namespace).await?;
+    let registry =
+        config::load_registry(&client, &config.controller_namespace, &config.local_access).await?;
     if config.engine.cluster.is_none() && !registry.is_empty() {
         let mut clusters: Vec<&str> = registry.clusters().collect();
         if clusters.is_empty() {
@@ -256,6 +264,7 @@ pub async fn run(
         clusters: parking_lot::RwLock::default(),
         roots: std::sync::OnceLock::new(),
         fixed_policies: config.fixed_policies,
+        local_access: config.local_access,
         create_errors: Mutex::new(HashMap::new()),
     });
     let cluster_states = tokio::spawn(plugins::refresh_cluster_states(ctx.clone()));

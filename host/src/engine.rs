@@ -55,11 +55,16 @@ pub struct EngineConfig {
     pub pod_gc_delete_delay: Duration,
 }
 
+/// The image pods run `flotilla executor` from by default: this release's, pinned (a moving
+/// tag would let pods run an executor of another version than the controller expects).
+pub const EXECUTOR_IMAGE: &str =
+    concat!("ghcr.io/flotilla-wf/flotilla:", env!("CARGO_PKG_VERSION"));
+
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
             instance_id: None,
-            executor_image: "ghcr.io/flotilla-wf/flotilla:latest".into(),
+            executor_image: EXECUTOR_IMAGE.into(),
             max_pod_creates_per_reconcile: 10_000,
             cluster: None,
             pod_gc_delete_delay: Duration::from_secs(5),

@@ -4,6 +4,14 @@
 //! needs to be allowed to read it (the same credentials the controller uses; nothing is printed
 //! of them).
 //!
+//! Those credentials are the controller's, not the user's, so they are used only within what
+//! the user may do and what the workflow proves: the workflow is read with the user's own
+//! identity first, and nothing of the Secret is read if that fails; an entry is checked against
+//! what the operator allows of this machine (`Options::local_access`: no files, no credential
+//! plugins by default), exactly as the controller checks it; and a remote pod's log is read
+//! only if the pod carries the workflow's uid label — the recorded pod name, cluster and
+//! namespace are the workflow's status, which whoever writes the workflow writes.
+//!
 //! With `--follow`, logs are streamed as pods start, until the workflow has finished and every
 //! stream has ended; the workflow is watched, not polled.
 
@@ -17,7 +25,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use tokio::sync::mpsc;
 
-use crate::clusters::Registry;
+use crate::clusters::{LocalAccess, Registry};
 use crate::naming::{self, PodNameFormat};
 use crate::workflow::{DecodeError, Lenient, NodeType, Workflow};
 
@@ -81,6 +89,7 @@ struct Clients {
     own: Client,
     own_name: String,
     controller_namespace: String,
+    local_access: LocalAccess,
     registry: Option<Registry>,
     remote: HashMap<(String, String), Client>,
 }
@@ -95,14 +104,18 @@ impl Clients {
             return Ok(client.clone());
         }
         if self.registry.is_none() {
-            let registry = crate::clusters::load::registry(&self.own, &self.controller_namespace)
-                .await
-                .map_err(|e| {
-                    format!(
-                        "reading the cluster Secrets in namespace {}: {e}",
-                        self.controller_namespace
-                    )
-                })?;
+            let registry = crate::clusters::load::registry(
+                &self.own,
+                &self.controller_namespace,
+                &self.local_access,
+            )
+            .await
+            .map_err(|e| {
+                format!(
+                    "reading the cluster Secrets in namespace {}: {e}",
+                    self.controller_namespace
+                )
+            })?;
             self.registry = Some(registry);
         }
         let registry = self.registry.as_ref().ok_or("no registry")?;
@@ -133,6 +146,9 @@ pub struct Options {
     pub controller_namespace: String,
     /// How to call the workflow's own cluster in prefixes.
     pub cluster_name: String,
+    /// What the controller's credential entries may use of this machine (as the controller's
+    /// own flags allow it).
+    pub local_access: LocalAccess,
 }
 
 /// Prints (through `out`) every line of every pod of the workflow, prefixed
@@ -167,25 +183,67 @@ pub async fn logs(
         own: client.clone(),
         own_name: options.cluster_name.clone(),
         controller_namespace: options.controller_namespace.clone(),
+        local_access: options.local_access.clone(),
         registry: None,
         remote: HashMap::new(),
     };
     if !options.follow {
         for at in pods_of(&wf) {
-            print_pod(&mut clients, &at, out).await;
+            print_pod(&mut clients, &at, wf.metadata.uid.as_deref(), out).await;
         }
         return Ok(());
     }
     follow(&api, &wf, &mut clients, out).await
 }
 
-async fn print_pod(clients: &mut Clients, at: &PodAt, out: &mut (dyn FnMut(String) + Send)) {
+/// Whether `pod` was created for the workflow of uid `uid` (a workflow without a uid proves
+/// nothing, so none of its pods is).
+fn created_for(pod: &Pod, uid: Option<&str>) -> bool {
+    uid.is_some_and(|uid| {
+        pod.labels()
+            .get(crate::workflow::labels::WORKFLOW_UID)
+            .map(String::as_str)
+            == Some(uid)
+    })
+}
+
+/// Why a recorded remote pod's log is not read.
+fn not_ours(at: &PodAt) -> String {
+    format!(
+        "not reading logs: pod {}/{} in cluster {} was not created for this workflow",
+        at.namespace,
+        at.pod,
+        at.cluster.as_deref().unwrap_or_default()
+    )
+}
+
+fn brief(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => s.message.clone(),
+        other => other.to_string(),
+    }
+}
+
+async fn print_pod(
+    clients: &mut Clients,
+    at: &PodAt,
+    uid: Option<&str>,
+    out: &mut (dyn FnMut(String) + Send),
+) {
     let prefix = clients.label(at);
     let client = match clients.get(at).await {
         Ok(c) => c,
         Err(problem) => return out(format!("{prefix}: cannot read logs: {problem}")),
     };
     let pods: Api<Pod> = Api::namespaced(client, &at.namespace);
+    if at.cluster.is_some() {
+        match pods.get_opt(&at.pod).await {
+            Ok(Some(pod)) if created_for(&pod, uid) => {}
+            Ok(Some(_)) => return out(format!("{prefix}: {}", not_ours(at))),
+            Ok(None) => return,
+            Err(e) => return out(format!("{prefix}: cannot read logs: {}", brief(&e))),
+        }
+    }
     let params = LogParams {
         container: Some("main".into()),
         ..Default::default()
@@ -240,8 +298,9 @@ async fn follow(
             streams += 1;
             let (lines, ended_tx, prefix) = (lines.clone(), ended_tx.clone(), clients.label(&at));
             let at_owned = at.clone();
+            let uid = wf.metadata.uid.clone();
             tokio::spawn(async move {
-                stream_pod(client, &at_owned, &prefix, &lines).await;
+                stream_pod(client, &at_owned, uid.as_deref(), &prefix, &lines).await;
                 let _ = ended_tx.send(());
             });
             following.insert(at);
@@ -277,10 +336,14 @@ async fn follow(
 async fn stream_pod(
     client: Client,
     at: &PodAt,
+    uid: Option<&str>,
     prefix: &str,
     lines: &mpsc::UnboundedSender<String>,
 ) {
     let pods: Api<Pod> = Api::namespaced(client, &at.namespace);
+    // A pod in another cluster is read with the controller's credentials: only once it is
+    // seen to be this workflow's.
+    let mut proven = at.cluster.is_none();
     let params = LogParams {
         container: Some("main".into()),
         follow: true,
@@ -289,34 +352,71 @@ async fn stream_pod(
     let mut delay = std::time::Duration::from_millis(100);
     let mut missing = 0;
     loop {
-        match pods.log_stream(&at.pod, &params).await {
-            Ok(stream) => {
-                let mut stream = std::pin::pin!(stream.lines());
-                while let Some(Ok(line)) = stream.next().await {
-                    if lines.send(format!("{prefix}: {line}")).is_err() {
-                        return;
+        let absent = if proven {
+            match pods.log_stream(&at.pod, &params).await {
+                Ok(stream) => {
+                    let mut stream = std::pin::pin!(stream.lines());
+                    while let Some(Ok(line)) = stream.next().await {
+                        if lines.send(format!("{prefix}: {line}")).is_err() {
+                            return;
+                        }
                     }
-                }
-                return;
-            }
-            // Not created yet, or already deleted (pod GC): a while, then give up.
-            Err(kube::Error::Api(s)) if s.code == 404 => {
-                missing += 1;
-                if missing > 30 {
                     return;
                 }
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(std::time::Duration::from_secs(2));
+                Err(kube::Error::Api(s)) if s.code == 404 => true,
+                // The container has not started yet: wait for it.
+                Err(kube::Error::Api(s)) if s.code == 400 => false,
+                Err(e) => {
+                    let _ = lines.send(format!("{prefix}: cannot read logs: {e}"));
+                    return;
+                }
             }
-            // The container has not started yet: wait for it.
-            Err(kube::Error::Api(s)) if s.code == 400 => {
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(std::time::Duration::from_secs(2));
+        } else {
+            match pods.get_opt(&at.pod).await {
+                Ok(Some(pod)) if created_for(&pod, uid) => {
+                    proven = true;
+                    continue;
+                }
+                Ok(Some(_)) => {
+                    let _ = lines.send(format!("{prefix}: {}", not_ours(at)));
+                    return;
+                }
+                Ok(None) => true,
+                Err(e) => {
+                    let _ = lines.send(format!("{prefix}: cannot read logs: {}", brief(&e)));
+                    return;
+                }
             }
-            Err(e) => {
-                let _ = lines.send(format!("{prefix}: cannot read logs: {e}"));
+        };
+        // Not created yet, or already deleted (pod GC): a while, then give up.
+        if absent {
+            missing += 1;
+            if missing > 30 {
                 return;
             }
         }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(std::time::Duration::from_secs(2));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_pod_labelled_with_the_workflows_uid_is_the_workflows() {
+        let mut pod = Pod::default();
+        pod.metadata.labels = Some(
+            [(
+                crate::workflow::labels::WORKFLOW_UID.to_string(),
+                "uid-1".to_string(),
+            )]
+            .into(),
+        );
+        assert!(created_for(&pod, Some("uid-1")));
+        assert!(!created_for(&pod, Some("uid-2")), "another workflow's pod");
+        assert!(!created_for(&pod, None), "no uid proves nothing");
+        assert!(!created_for(&Pod::default(), Some("uid-1")), "unlabelled");
     }
 }

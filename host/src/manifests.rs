@@ -170,4 +170,60 @@ mod tests {
             "{kinds:?}"
         );
     }
+
+    fn documents(yaml: &str) -> Vec<serde_yaml::Value> {
+        serde_yaml::Deserializer::from_str(yaml)
+            .map(|d| serde_yaml::Value::deserialize(d).unwrap())
+            .filter(|v| !v.is_null())
+            .collect()
+    }
+
+    /// Secrets and ConfigMaps through a Role in the controller's namespace, never cluster-wide.
+    #[test]
+    fn the_controller_reads_secrets_and_config_maps_only_in_its_namespace() {
+        let docs = documents(PRIMARY[2].1);
+        let resources = |kind: &str| -> Vec<String> {
+            docs.iter()
+                .filter(|d| d["kind"] == kind)
+                .flat_map(|d| d["rules"].as_sequence().cloned().unwrap_or_default())
+                .flat_map(|r| r["resources"].as_sequence().cloned().unwrap_or_default())
+                .filter_map(|r| r.as_str().map(String::from))
+                .collect()
+        };
+        let cluster_wide = resources("ClusterRole");
+        assert!(
+            !cluster_wide
+                .iter()
+                .any(|r| r == "secrets" || r == "configmaps"),
+            "{cluster_wide:?}"
+        );
+        let role = docs.iter().find(|d| d["kind"] == "Role").expect("a Role");
+        assert_eq!(role["metadata"]["namespace"], "argo");
+        assert_eq!(resources("Role"), ["secrets", "configmaps"]);
+        for unused in ["leases", "pods/status", "workflows/status"] {
+            assert!(!cluster_wide.iter().any(|r| r == unused), "{unused}");
+        }
+    }
+
+    /// The Deployment runs this release's image and learns its namespace from the downward API.
+    #[test]
+    fn the_deployment_is_pinned_and_knows_its_namespace() {
+        let yaml = include_str!("../../manifests/base/controller-deployment.yaml");
+        let docs = documents(yaml);
+        let container = &docs[0]["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(
+            container["image"].as_str(),
+            Some(crate::engine::EXECUTOR_IMAGE),
+            "pinned to this release, as the executor image is"
+        );
+        let env = container["env"].as_sequence().expect("env");
+        let namespace = env
+            .iter()
+            .find(|e| e["name"] == "POD_NAMESPACE")
+            .expect("POD_NAMESPACE");
+        assert_eq!(
+            namespace["valueFrom"]["fieldRef"]["fieldPath"],
+            "metadata.namespace"
+        );
+    }
 }

@@ -403,6 +403,7 @@ spec:
         follow,
         controller_namespace: "argo".into(),
         cluster_name: "cluster-0".into(),
+        local_access: flotilla::clusters::LocalAccess::none(),
     };
     // Followed from submission: lines arrive as the pods run; it ends with the workflow.
     let submitted = flotilla::sandbox::submit(&client, yaml, "logs workflow").await?;

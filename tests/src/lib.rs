@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail};
 
 mod tenant;
-pub use tenant::{TENANT_ROLE, Tenant, executor_rbac};
+pub use tenant::{TENANT_ROLE, Tenant, create_or_merge, executor_rbac};
 
 /// Where the clusters come from.
 #[derive(Debug)]

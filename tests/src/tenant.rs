@@ -13,9 +13,26 @@ use anyhow::{Context as _, Result};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, RoleBinding, RoleRef, Subject};
-use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
+use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 
 use crate::{Env, Kubectl, TempDir, unique};
+
+/// Creates `object`, or merge-patches it over the one of that name (`kubectl apply` without
+/// server-side apply, which the simulator does not implement).
+pub async fn create_or_merge<K>(api: &Api<K>, name: &str, object: &K) -> Result<()>
+where
+    K: kube::Resource + Clone + std::fmt::Debug + serde::Serialize + serde::de::DeserializeOwned,
+{
+    match api.create(&PostParams::default(), object).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 409 => {
+            api.patch(name, &PatchParams::default(), &Patch::Merge(object))
+                .await?;
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
 
 /// The ClusterRole every tenant is bound to, namespace by namespace.
 pub const TENANT_ROLE: &str = "flotilla-e2e-tenant";
@@ -41,27 +58,6 @@ fn tenant_rules() -> Vec<PolicyRule> {
     ]
 }
 
-/// Creates `object`, or replaces the one of that name (the simulator does not create objects
-/// through server-side apply, so this is the form both kinds of cluster take).
-async fn create_or_replace<K>(api: &Api<K>, name: &str, mut object: K) -> Result<()>
-where
-    K: kube::Resource
-        + Clone
-        + k8s_openapi::serde::de::DeserializeOwned
-        + k8s_openapi::serde::Serialize
-        + std::fmt::Debug,
-{
-    match api.create(&PostParams::default(), &object).await {
-        Ok(_) => return Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 409 => {}
-        Err(e) => return Err(e.into()),
-    }
-    let current = api.get(name).await?;
-    object.meta_mut().resource_version = current.meta().resource_version.clone();
-    api.replace(name, &PostParams::default(), &object).await?;
-    Ok(())
-}
-
 /// The quick start's executor Role for `namespace`'s default service account: its workflow
 /// pods report their outputs (manifests/quick-start/cluster-1/executor-rbac.yaml).
 pub async fn executor_rbac(admin: &kube::Client, namespace: &str) -> Result<()> {
@@ -85,7 +81,7 @@ pub struct Tenant {
     _dir: TempDir,
 }
 
-/// `kube::Client` has no `Debug`: the tenant is shown by who and where it is.
+/// Names only: the clients hold tokens (and `kube::Client` has no `Debug`).
 impl std::fmt::Debug for Tenant {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tenant")
@@ -112,7 +108,7 @@ impl Env {
             rules: Some(tenant_rules()),
             ..Default::default()
         };
-        create_or_replace(&roles, TENANT_ROLE, role)
+        create_or_merge(&roles, TENANT_ROLE, &role)
             .await
             .context("creating the tenant ClusterRole")?;
         let namespaces: Api<Namespace> = Api::all(admin.clone());
@@ -174,6 +170,17 @@ impl Env {
         Ok(tenant)
     }
 
+    /// A client for `context`'s cluster that authenticates with `token` alone (a service
+    /// account's bound token, say): the API server enforces that identity's rights.
+    pub async fn client_with_token(&self, context: &str, token: &str) -> Result<kube::Client> {
+        let kc: kube::config::Kubeconfig =
+            serde_json::from_value(self.kubeconfig_as(context, token)?)?;
+        let config =
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await?;
+        Ok(kube::Client::try_from(config)?)
+    }
+
     /// This environment's kubeconfig with one context, `context`'s cluster, and a user that
     /// authenticates with `token` alone.
     fn kubeconfig_as(&self, context: &str, token: &str) -> Result<serde_json::Value> {
@@ -225,7 +232,7 @@ impl Tenant {
                 ..Default::default()
             }]),
         };
-        create_or_replace(&bindings, &name, binding)
+        create_or_merge(&bindings, &name, &binding)
             .await
             .with_context(|| format!("binding the tenant's role in {namespace}"))?;
         Ok(())

@@ -268,7 +268,8 @@ async fn account_token(
 }
 
 /// The design's rest config for a kubeconfig context (`flotilla cluster add`): its server, CA
-/// and TLS options, and its token, client certificate or basic credentials.
+/// and TLS options, and its token, client certificate or basic credentials — files the
+/// context names read and inlined, so the entry names none.
 pub fn rest_config_of(
     kubeconfig: &kube::config::Kubeconfig,
     context: &str,
@@ -299,21 +300,80 @@ pub fn rest_config_of(
             "context {context:?}: its user authenticates through an exec or auth-provider plugin, which a rest config cannot hold; use a token or a client certificate"
         ));
     }
+    // Files the context names are the operator's, read here on the operator's machine: the
+    // entry carries their contents, since the controller refuses entries naming its own files.
+    let b64 = |bytes: Vec<u8>| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let read = |field: &str, path: Option<String>| -> Result<Option<Vec<u8>>, String> {
+        path.map(|p| {
+            std::fs::read(&p)
+                .map_err(|e| format!("context {context:?}: reading its {field} {p}: {e}"))
+        })
+        .transpose()
+    };
+    let token_from_file =
+        read("tokenFile", user.token_file)?.map(|t| String::from_utf8_lossy(&t).trim().to_string());
+    let ca = cluster.certificate_authority_data.or(read(
+        "certificate-authority",
+        cluster.certificate_authority,
+    )?
+    .map(b64));
+    let cert =
+        user.client_certificate_data
+            .or(read("client-certificate", user.client_certificate)?.map(b64));
+    let key = expose(&user.client_key_data).or(read("client-key", user.client_key)?.map(b64));
     Ok(json!({
         "Host": cluster.server.ok_or_else(|| format!("context {context:?}: the cluster has no server"))?,
-        "BearerToken": expose(&user.token).unwrap_or_default(),
-        "BearerTokenFile": user.token_file.unwrap_or_default(),
+        "BearerToken": expose(&user.token).or(token_from_file).unwrap_or_default(),
         "Username": user.username.unwrap_or_default(),
         "Password": expose(&user.password).unwrap_or_default(),
         "TLSClientConfig": {
             "Insecure": cluster.insecure_skip_tls_verify.unwrap_or(false),
             "ServerName": cluster.tls_server_name.unwrap_or_default(),
-            "CAData": cluster.certificate_authority_data,
-            "CAFile": cluster.certificate_authority.unwrap_or_default(),
-            "CertData": user.client_certificate_data,
-            "CertFile": user.client_certificate.unwrap_or_default(),
-            "KeyData": expose(&user.client_key_data),
-            "KeyFile": user.client_key.unwrap_or_default(),
+            "CAData": ca,
+            "CertData": cert,
+            "KeyData": key,
         },
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_add_inlines_the_files_a_context_names_so_the_controller_accepts_the_entry() {
+        let dir = std::env::temp_dir().join(format!("flotilla-add-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(dir.join("ca.crt"), "CA PEM").expect("ca");
+        std::fs::write(dir.join("token"), "s3cr3t\n").expect("token");
+        let kc: kube::config::Kubeconfig = serde_yaml::from_str(&format!(
+            "clusters: [{{name: c, cluster: {{server: 'https://h', certificate-authority: {0}/ca.crt}}}}]\nusers: [{{name: u, user: {{tokenFile: {0}/token}}}}]\ncontexts: [{{name: x, context: {{cluster: c, user: u}}}}]\n",
+            dir.display()
+        ))
+        .expect("kubeconfig");
+        let rest = rest_config_of(&kc, "x").expect("entry");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(rest["BearerToken"], "s3cr3t");
+        assert_eq!(
+            rest["TLSClientConfig"]["CAData"],
+            base64::engine::general_purpose::STANDARD.encode("CA PEM")
+        );
+        let text = rest.to_string();
+        assert!(!text.contains("File"), "{text}");
+        let registry = crate::clusters::Registry::from_secret_data(
+            &[("c.".to_string(), text.into_bytes())].into(),
+            &crate::clusters::LocalAccess::none(),
+        );
+        assert!(registry.problems.is_empty(), "{:?}", registry.problems);
+
+        let missing: kube::config::Kubeconfig = serde_yaml::from_str(
+            "clusters: [{name: c, cluster: {server: 'https://h', certificate-authority: /no/such/ca.crt}}]\ncontexts: [{name: x, context: {cluster: c}}]\n",
+        )
+        .expect("kubeconfig");
+        let err = rest_config_of(&missing, "x").unwrap_err();
+        assert!(
+            err.starts_with(r#"context "x": reading its certificate-authority /no/such/ca.crt:"#),
+            "{err}"
+        );
+    }
 }

@@ -8,11 +8,17 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 
+use super::local_access::LocalAccess;
 use super::registry::KUBECONFIG_KIND;
 use super::{PROFILE_LABEL, Profile, REST_CONFIG_SECRET, Registry};
 
-/// The registry from the Secrets in `namespace` as they are now.
-pub async fn registry(client: &kube::Client, namespace: &str) -> Result<Registry, kube::Error> {
+/// The registry from the Secrets in `namespace` as they are now, each entry checked against
+/// what `access` allows of this machine.
+pub async fn registry(
+    client: &kube::Client,
+    namespace: &str,
+    access: &LocalAccess,
+) -> Result<Registry, kube::Error> {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
     let mut sources = Sources {
         rest_config: secrets.get_opt(REST_CONFIG_SECRET).await?,
@@ -24,7 +30,7 @@ pub async fn registry(client: &kube::Client, namespace: &str) -> Result<Registry
     for p in profiles.items {
         sources.profiles.insert(p.name_any(), p);
     }
-    Ok(sources.registry())
+    Ok(sources.registry(access))
 }
 
 /// The Secrets the registry is built from, as last seen. (`Debug` shows names only: the
@@ -49,7 +55,7 @@ impl std::fmt::Debug for Sources {
 }
 
 impl Sources {
-    pub fn registry(&self) -> Registry {
+    pub fn registry(&self, access: &LocalAccess) -> Registry {
         let mut profiles = Vec::new();
         let mut problems = Vec::new();
         for secret in self.profiles.values() {
@@ -61,9 +67,9 @@ impl Sources {
         let mut registry = self
             .rest_config
             .as_ref()
-            .map(registry_of)
+            .map(|s| registry_of(s, access))
             .unwrap_or_default()
-            .with_profiles(&profiles);
+            .with_profiles(&profiles, access);
         registry.problems.extend(problems);
         if let Some(secret) = &self.rest_config
             && let Some(text) = secret.annotations().get(CLUSTER_LABELS)
@@ -137,14 +143,14 @@ fn profile_of(secret: &Secret) -> Result<Profile, String> {
     })
 }
 
-fn registry_of(secret: &Secret) -> Registry {
+fn registry_of(secret: &Secret, access: &LocalAccess) -> Registry {
     let data: BTreeMap<String, Vec<u8>> = secret
         .data
         .iter()
         .flatten()
         .map(|(k, v)| (k.clone(), v.0.clone()))
         .collect();
-    Registry::from_secret_data(&data)
+    Registry::from_secret_data(&data, access)
 }
 
 #[cfg(test)]
@@ -183,7 +189,7 @@ mod tests {
         let broken = profile("half", &[(PROFILE_LABEL, "half")], &[("kind", "eks")]);
         sources.profiles.insert("eks-prod".into(), eks);
         sources.profiles.insert("half".into(), broken);
-        let registry = sources.registry();
+        let registry = sources.registry(&LocalAccess::none());
         let entry = registry.lookup("prod", "default").expect("an entry");
         assert_eq!(entry.kind, "eks");
         assert!(matches!(entry.config, crate::clusters::Credentials::Opaque));
@@ -217,7 +223,10 @@ mod tests {
             rest_config: Some(secret.clone()),
             ..Sources::default()
         };
-        let labels = sources.registry().labels("cluster-1").cloned();
+        let labels = sources
+            .registry(&LocalAccess::none())
+            .labels("cluster-1")
+            .cloned();
         assert_eq!(
             labels,
             Some([("gpu".to_string(), "true".to_string())].into())
@@ -228,7 +237,7 @@ mod tests {
             rest_config: Some(secret),
             ..Sources::default()
         };
-        let problems = sources.registry().problems;
+        let problems = sources.registry(&LocalAccess::none()).problems;
         assert!(
             problems[0].starts_with(
                 "Secret rest-config annotation flotilla.dev/cluster-labels: not a map of cluster to labels:"

@@ -14,6 +14,7 @@
 
 use std::collections::BTreeMap;
 
+use super::local_access::{LocalAccess, kubeconfig_uses, rest_config_uses};
 use super::rest_config::{RestConfig, RestConfigError};
 
 /// The Secret, in the controller's namespace.
@@ -108,10 +109,12 @@ pub enum LookupError {
     },
     #[error("cluster {cluster:?} is configured ambiguously by {}: keep one cluster-wide entry or namespaced ones, one per namespace", .keys.join(", "))]
     Ambiguous { cluster: String, keys: Vec<String> },
-    #[error("cluster {cluster:?}: Secret {REST_CONFIG_SECRET} key {key}: {problem}")]
+    /// The entry for the target could not be used: `entry` names it (`Secret rest-config key
+    /// K` or `profile Secret P`), `problem` says why.
+    #[error("cluster {cluster:?}: {entry}: {problem}")]
     Invalid {
         cluster: String,
-        key: String,
+        entry: String,
         problem: String,
     },
 }
@@ -120,18 +123,30 @@ pub enum LookupError {
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
     entries: BTreeMap<String, Vec<Entry>>,
-    /// Keys that could not be used, by cluster (when the key names one) — looked up, they
+    /// Entries that could not be used, by cluster (when the key names one) — looked up, they
     /// explain themselves.
-    invalid: BTreeMap<String, (String, String)>,
+    invalid: BTreeMap<String, Vec<Invalid>>,
     /// One line per unusable key, naming it.
     pub problems: Vec<String>,
     /// Each cluster's labels (what placement policies select on), by cluster name.
     pub labels: BTreeMap<String, BTreeMap<String, String>>,
 }
 
+/// An entry that could not be used, kept to explain a lookup that needed it.
+#[derive(Debug, Clone)]
+struct Invalid {
+    /// `None`: any namespace.
+    namespace: Option<String>,
+    /// `Secret rest-config key K` or `profile Secret P`.
+    source: String,
+    problem: String,
+}
+
 impl Registry {
-    /// From the Secret's `data` (values already decoded from base64 by the API).
-    pub fn from_secret_data(data: &BTreeMap<String, Vec<u8>>) -> Registry {
+    /// From the Secret's `data` (values already decoded from base64 by the API). An entry that
+    /// would use what `access` does not allow (a local file, a command) is refused like one
+    /// that does not parse: no [`Entry`] exists for it, so nothing ever connects with it.
+    pub fn from_secret_data(data: &BTreeMap<String, Vec<u8>>, access: &LocalAccess) -> Registry {
         let mut registry = Registry::default();
         for (key, value) in data {
             let Some((cluster, namespace)) = parse_key(key) else {
@@ -140,7 +155,15 @@ impl Registry {
                 ));
                 continue;
             };
-            match RestConfig::parse(value) {
+            let parsed = RestConfig::parse(value)
+                .map_err(|e| e.to_string())
+                .and_then(|c| {
+                    access
+                        .permit(rest_config_uses(&c))
+                        .map(|()| c)
+                        .map_err(|e| e.to_string())
+                });
+            match parsed {
                 Ok(config) => registry
                     .entries
                     .entry(cluster.clone())
@@ -154,21 +177,36 @@ impl Registry {
                         raw: Raw(value.as_slice().into()),
                         fingerprint: fingerprint(value),
                     }),
-                Err(e) => {
-                    registry
-                        .problems
-                        .push(format!("Secret {REST_CONFIG_SECRET} key {key}: {e}"));
-                    registry
-                        .invalid
-                        .insert(cluster, (key.clone(), e.to_string()));
-                }
+                Err(problem) => registry.refuse(
+                    cluster,
+                    namespace,
+                    format!("Secret {REST_CONFIG_SECRET} key {key}"),
+                    problem,
+                ),
             }
         }
         registry
     }
 
-    /// The same, with profile Secrets as further entries.
-    pub fn with_profiles(mut self, profiles: &[Profile]) -> Registry {
+    /// Records an unusable entry: a problem line, and the reason a lookup that needed it
+    /// gives.
+    fn refuse(
+        &mut self,
+        cluster: String,
+        namespace: Option<String>,
+        source: String,
+        problem: String,
+    ) {
+        self.problems.push(format!("{source}: {problem}"));
+        self.invalid.entry(cluster).or_default().push(Invalid {
+            namespace,
+            source,
+            problem,
+        });
+    }
+
+    /// The same, with profile Secrets as further entries, checked against `access` alike.
+    pub fn with_profiles(mut self, profiles: &[Profile], access: &LocalAccess) -> Registry {
         for p in profiles {
             let key = format!("profile:{}", p.secret);
             let entry = |config| Entry {
@@ -188,44 +226,62 @@ impl Registry {
                     .push(opaque);
                 continue;
             }
-            match serde_yaml::from_slice::<kube::config::Kubeconfig>(&p.value) {
-                Ok(kc) if kc.current_context.is_some() => {
+            let parsed = match serde_yaml::from_slice::<kube::config::Kubeconfig>(&p.value) {
+                Ok(kc) if kc.current_context.is_none() => {
+                    Err("its kubeconfig has no current-context".to_string())
+                }
+                Ok(kc) => access
+                    .permit(kubeconfig_uses(&kc))
+                    .map(|()| kc)
+                    .map_err(|e| format!("key kubeconfig: {e}")),
+                // Where, not what: the parser's message may quote a credential.
+                Err(e) => Err(format!(
+                    "key kubeconfig is not a kubeconfig{}",
+                    e.location()
+                        .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
+                        .unwrap_or_default()
+                )),
+            };
+            match parsed {
+                Ok(kc) => {
                     let native = entry(Credentials::Kubeconfig(Box::new(kc)));
                     self.entries
                         .entry(p.cluster.clone())
                         .or_default()
                         .push(native);
                 }
-                Ok(_) => self.problems.push(format!(
-                    "profile Secret {}: its kubeconfig has no current-context",
-                    p.secret
-                )),
-                // Where, not what: the parser's message may quote a credential.
-                Err(e) => self.problems.push(format!(
-                    "profile Secret {}: key kubeconfig is not a kubeconfig{}",
-                    p.secret,
-                    e.location()
-                        .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
-                        .unwrap_or_default()
-                )),
+                Err(problem) => self.refuse(
+                    p.cluster.clone(),
+                    p.namespace.clone(),
+                    format!("profile Secret {}", p.secret),
+                    problem,
+                ),
             }
         }
         self
     }
 
     /// The entry to use for `namespace` in `cluster`.
+    ///
+    /// Where no usable entry covers the namespace but an unusable one would have, the answer
+    /// is why that one is unusable.
     pub fn lookup(&self, cluster: &str, namespace: &str) -> Result<&Entry, LookupError> {
+        let invalid = || {
+            self.invalid
+                .get(cluster)
+                .into_iter()
+                .flatten()
+                .find(|i| i.namespace.as_deref().is_none_or(|n| n == namespace))
+                .map(|i| LookupError::Invalid {
+                    cluster: cluster.to_string(),
+                    entry: i.source.clone(),
+                    problem: i.problem.clone(),
+                })
+        };
         let Some(entries) = self.entries.get(cluster) else {
-            return Err(match self.invalid.get(cluster) {
-                Some((key, problem)) => LookupError::Invalid {
-                    cluster: cluster.to_string(),
-                    key: key.clone(),
-                    problem: problem.clone(),
-                },
-                None => LookupError::Unknown {
-                    cluster: cluster.to_string(),
-                },
-            });
+            return Err(invalid().unwrap_or_else(|| LookupError::Unknown {
+                cluster: cluster.to_string(),
+            }));
         };
         let keys = || entries.iter().map(|e| e.key.clone()).collect::<Vec<_>>();
         let wide = entries.iter().any(|e| e.namespace.is_none());
@@ -240,10 +296,12 @@ impl Registry {
         entries
             .iter()
             .find(|e| e.namespace.as_deref().is_none_or(|n| n == namespace))
-            .ok_or_else(|| LookupError::Namespace {
-                cluster: cluster.to_string(),
-                namespace: namespace.to_string(),
-                keys: keys(),
+            .ok_or_else(|| {
+                invalid().unwrap_or_else(|| LookupError::Namespace {
+                    cluster: cluster.to_string(),
+                    namespace: namespace.to_string(),
+                    keys: keys(),
+                })
             })
     }
 
@@ -301,15 +359,19 @@ mod tests {
     }
 
     const OK: &str = r#"{"Host": "https://10.0.0.1:6443", "BearerToken": "s3cr3t"}"#;
+    const NONE: LocalAccess = LocalAccess::none();
 
     #[test]
     fn keys_choose_the_namespace_they_may_be_used_for() {
-        let r = Registry::from_secret_data(&data(&[
-            ("other.argo", OK),
-            ("wide.", OK),
-            ("slash/argo", OK),
-            ("my.dotted.cluster.", OK),
-        ]));
+        let r = Registry::from_secret_data(
+            &data(&[
+                ("other.argo", OK),
+                ("wide.", OK),
+                ("slash/argo", OK),
+                ("my.dotted.cluster.", OK),
+            ]),
+            &NONE,
+        );
         assert!(r.problems.is_empty(), "{:?}", r.problems);
         assert_eq!(r.lookup("other", "argo").unwrap().key, "other.argo");
         assert_eq!(r.lookup("wide", "anything").unwrap().key, "wide.");
@@ -330,7 +392,7 @@ mod tests {
 
     #[test]
     fn a_cluster_wide_and_a_namespaced_key_are_ambiguous() {
-        let r = Registry::from_secret_data(&data(&[("c.", OK), ("c.argo", OK)]));
+        let r = Registry::from_secret_data(&data(&[("c.", OK), ("c.argo", OK)]), &NONE);
         assert_eq!(
             r.lookup("c", "argo").unwrap_err(),
             LookupError::Ambiguous {
@@ -342,11 +404,14 @@ mod tests {
 
     #[test]
     fn bad_keys_are_reported_by_key_and_never_leak_values() {
-        let r = Registry::from_secret_data(&data(&[
-            ("nocluster", OK),
-            ("broken.argo", r#"{"BearerToken": "s3cr3t"}"#),
-            ("good.argo", OK),
-        ]));
+        let r = Registry::from_secret_data(
+            &data(&[
+                ("nocluster", OK),
+                ("broken.argo", r#"{"BearerToken": "s3cr3t"}"#),
+                ("good.argo", OK),
+            ]),
+            &NONE,
+        );
         assert_eq!(r.problems.len(), 2, "{:?}", r.problems);
         assert!(r.problems.iter().all(|p| !p.contains("s3cr3t")));
         assert_eq!(
@@ -354,5 +419,112 @@ mod tests {
             "cluster \"broken\": Secret rest-config key broken.argo: has no Host"
         );
         assert!(r.lookup("good", "argo").is_ok());
+    }
+
+    #[test]
+    fn entries_using_local_files_or_commands_are_refused_by_key_and_field() {
+        let r = Registry::from_secret_data(
+            &data(&[
+                (
+                    "stolen.",
+                    r#"{"Host": "https://evil.example", "BearerTokenFile": "/var/run/secrets/kubernetes.io/serviceaccount/token"}"#,
+                ),
+                (
+                    "run.argo",
+                    r#"{"Host": "https://evil.example", "ExecProvider": {"command": "sh", "args": ["-c", "id"]}}"#,
+                ),
+                ("run.default", OK),
+                ("good.", OK),
+            ]),
+            &NONE,
+        );
+        assert_eq!(r.problems.len(), 2, "{:?}", r.problems);
+        let stolen = r.lookup("stolen", "argo").unwrap_err().to_string();
+        assert!(
+            stolen.starts_with(
+                "cluster \"stolen\": Secret rest-config key stolen.: BearerTokenFile names a local file, refused"
+            ),
+            "{stolen}"
+        );
+        assert!(!stolen.contains("/var/run"), "{stolen}");
+        // The refused namespaced key explains itself even beside a usable one of its cluster.
+        let run = r.lookup("run", "argo").unwrap_err().to_string();
+        assert!(
+            run.starts_with("cluster \"run\": Secret rest-config key run.argo: ExecProvider runs a credential plugin, refused"),
+            "{run}"
+        );
+        assert_eq!(r.lookup("run", "default").unwrap().key, "run.default");
+        assert!(r.lookup("good", "x").is_ok());
+        assert!(
+            r.entries()
+                .all(|e| e.key != "stolen." && e.key != "run.argo")
+        );
+        // Allowed by the operator, the command entry is an entry.
+        let allowed = LocalAccess::new(&[], true).expect("access");
+        let r = Registry::from_secret_data(
+            &data(&[(
+                "run.argo",
+                r#"{"Host": "https://h", "ExecProvider": {"command": "sh"}}"#,
+            )]),
+            &allowed,
+        );
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        assert!(r.lookup("run", "argo").is_ok());
+    }
+
+    #[test]
+    fn profile_kubeconfigs_using_local_files_or_commands_are_refused_by_secret_and_field() {
+        let profile = |secret: &str, user: &str| {
+            Profile {
+            secret: secret.into(),
+            cluster: secret.into(),
+            namespace: None,
+            kind: KUBECONFIG_KIND.into(),
+            value: format!(
+                "clusters: [{{name: c, cluster: {{server: 'https://h'}}}}]\nusers: [{{name: u, user: {user}}}]\ncontexts: [{{name: x, context: {{cluster: c, user: u}}}}]\ncurrent-context: x\n"
+            )
+            .into_bytes(),
+        }
+        };
+        let r = Registry::default().with_profiles(
+            &[
+                profile("exec", "{exec: {command: sh, args: [-c, id]}}"),
+                profile(
+                    "gcp",
+                    "{auth-provider: {name: gcp, config: {cmd-path: /bin/sh}}}",
+                ),
+                profile(
+                    "file",
+                    "{tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token}",
+                ),
+                profile("key", "{client-certificate-data: Yw==, client-key: /etc/k}"),
+                profile("fine", "{token: s3cr3t}"),
+            ],
+            &NONE,
+        );
+        let why = |cluster: &str| r.lookup(cluster, "any").unwrap_err().to_string();
+        assert!(why("exec").starts_with(r#"cluster "exec": profile Secret exec: key kubeconfig: user "u" exec runs a credential plugin, refused"#), "{}", why("exec"));
+        assert!(
+            why("gcp").contains(r#"user "u" auth-provider runs a credential plugin"#),
+            "{}",
+            why("gcp")
+        );
+        assert!(
+            why("file").contains(r#"user "u" tokenFile names a local file"#),
+            "{}",
+            why("file")
+        );
+        assert!(
+            why("key").contains(r#"user "u" client-key names a local file"#),
+            "{}",
+            why("key")
+        );
+        assert_eq!(r.problems.len(), 4, "{:?}", r.problems);
+        assert!(
+            r.problems
+                .iter()
+                .all(|p| !p.contains("s3cr3t") && !p.contains("/var/run"))
+        );
+        assert!(r.lookup("fine", "any").is_ok());
     }
 }

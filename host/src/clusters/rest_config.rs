@@ -4,6 +4,8 @@
 //! certificates, tokens and TLS options exactly as it does for any kubeconfig.
 //!
 //! Secret values are never printed: `Debug` redacts them and errors name fields, not values.
+//! Fields that name local files or commands are parsed here but only used once
+//! `super::local_access` allowed them; the registry refuses the entry otherwise.
 
 use base64::Engine as _;
 use kube::config::{
@@ -28,6 +30,11 @@ pub struct RestConfig {
     pub tls: TlsClientConfig,
     /// Nanoseconds, as Go's `time.Duration`.
     pub timeout: i64,
+    /// A client-go credential plugin (the same JSON as a kubeconfig's `exec`); used only where
+    /// the operator allows commands (`super::local_access`).
+    pub exec_provider: Option<kube::config::ExecConfig>,
+    /// A client-go auth provider (`{name, config}`), allowed likewise.
+    pub auth_provider: Option<kube::config::AuthProviderConfig>,
 }
 
 #[derive(Clone, Default, Deserialize)]
@@ -58,6 +65,8 @@ impl std::fmt::Debug for RestConfig {
             .field("server_name", &self.tls.server_name)
             .field("has_ca_data", &self.tls.ca_data.is_some())
             .field("has_client_cert", &self.tls.cert_data.is_some())
+            .field("has_exec_provider", &self.exec_provider.is_some())
+            .field("has_auth_provider", &self.auth_provider.is_some())
             .finish()
     }
 }
@@ -149,6 +158,8 @@ impl RestConfig {
             client_certificate_data: self.tls.cert_data.clone(),
             client_key: opt(&self.tls.key_file),
             client_key_data: self.tls.key_data.clone().map(Into::into),
+            exec: self.exec_provider.clone(),
+            auth_provider: self.auth_provider.clone(),
             ..Default::default()
         };
         single(name, cluster, user)

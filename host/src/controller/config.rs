@@ -24,8 +24,9 @@ use crate::plugins::settings as plugins;
 pub(super) async fn load_registry(
     client: &kube::Client,
     namespace: &str,
+    access: &crate::clusters::LocalAccess,
 ) -> Result<Registry, ControllerError> {
-    crate::clusters::load::registry(client, namespace)
+    crate::clusters::load::registry(client, namespace, access)
         .await
         .map_err(|source| ControllerError::Config {
             namespace: namespace.to_string(),
@@ -140,7 +141,7 @@ pub(super) async fn watch(ctx: Arc<Context>, namespace: String) {
 }
 
 async fn apply_registry(ctx: &Context, sources: &load::Sources) {
-    let registry = sources.registry();
+    let registry = sources.registry(&ctx.local_access);
     for problem in &registry.problems {
         warn!(problem = %problem, "unusable cluster credentials");
         if let Some(secret) = &sources.rest_config {
