@@ -70,6 +70,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::workflow::{Template, Workflow};
 use kind::kinds;
+pub(super) use names::dns_label_error;
 
 /// A workflow that may run, and what in it Flotilla will ignore.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -203,7 +203,7 @@ fn parameter_body_at(bytes: &[u8], start: usize) -> bool {
 }
 
 /// Why `name` is not a Kubernetes namespace name (a DNS-1123 label), in the API server's words.
-pub(super) fn dns_label_error(name: &str) -> Option<String> {
+pub(crate) fn dns_label_error(name: &str) -> Option<String> {
     if name.len() > 63 {
         return Some("must be no more than 63 characters".to_string());
     }
