@@ -13,6 +13,7 @@ use anyhow::{Context as _, Result};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, RoleBinding, RoleRef, Subject};
+use k8s_openapi::serde;
 use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 
 use crate::{Env, Kubectl, TempDir, unique};
@@ -42,7 +43,6 @@ fn tenant_rules() -> Vec<PolicyRule> {
 }
 
 /// A tenant: its namespace, and a client and kubectl that act as its service account.
-#[derive(Debug)]
 pub struct Tenant {
     /// The tenant's own namespace (in the context it was made in).
     pub namespace: String,
@@ -52,6 +52,17 @@ pub struct Tenant {
     kubeconfig: PathBuf,
     admin: kube::Client,
     _dir: TempDir,
+}
+
+/// `kube::Client` is not `Debug`; and the kubeconfig holds the tenant's token.
+impl std::fmt::Debug for Tenant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tenant")
+            .field("namespace", &self.namespace)
+            .field("account", &self.account)
+            .field("context", &self.context)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Env {
@@ -70,12 +81,7 @@ impl Env {
             rules: Some(tenant_rules()),
             ..Default::default()
         };
-        roles
-            .patch(
-                TENANT_ROLE,
-                &PatchParams::apply("flotilla-e2e").force(),
-                &Patch::Apply(&role),
-            )
+        create_or_update(&roles, TENANT_ROLE, &role)
             .await
             .context("applying the tenant ClusterRole")?;
         let namespaces: Api<Namespace> = Api::all(admin.clone());
@@ -186,12 +192,7 @@ impl Tenant {
                 ..Default::default()
             }]),
         };
-        bindings
-            .patch(
-                &name,
-                &PatchParams::apply("flotilla-e2e").force(),
-                &Patch::Apply(&binding),
-            )
+        create_or_update(&bindings, &name, &binding)
             .await
             .with_context(|| format!("binding the tenant's role in {namespace}"))?;
         Ok(())
@@ -232,5 +233,23 @@ impl Tenant {
             },
         )
         .await
+    }
+}
+
+/// Creates `object`, or (another test made it first) merges it over the one there: what every
+/// supported API server does alike, simulated or real (server-side apply of a missing object is
+/// not something the simulator does).
+async fn create_or_update<K>(api: &Api<K>, name: &str, object: &K) -> Result<()>
+where
+    K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    match api.create(&PostParams::default(), object).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 409 => {
+            api.patch(name, &PatchParams::default(), &Patch::Merge(object))
+                .await?;
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
     }
 }
