@@ -174,10 +174,13 @@ fn a_cluster_scoped_kind_needs_the_cluster_wide_grant() {
     assert_eq!(granted.unwrap(), None);
 }
 
+/// Each request a fake API server received: `METHOD /path`, and its body.
+type Requests = Arc<Mutex<Vec<(String, String)>>>;
+
 /// A fake API server that records every request and knows ConfigMaps (core `v1`) and task
 /// results; everything else is a 404.
-fn recording_client() -> (kube::Client, Arc<Mutex<Vec<(String, String)>>>) {
-    let seen: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+fn recording_client() -> (kube::Client, Requests) {
+    let seen: Requests = Arc::default();
     let log = seen.clone();
     let service = tower::service_fn(move |req: http::Request<kube::client::Body>| {
         let log = log.clone();
