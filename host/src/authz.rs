@@ -53,6 +53,25 @@ pub fn scope(cluster: &str, namespace: &str) -> String {
     format!("{cluster}:{namespace}")
 }
 
+/// The object of a check for cluster-scoped resources (a resource template's ClusterRole, say):
+/// `<cluster>:*`. No namespace is `*` (namespaces are DNS-1123 labels), so only a policy line
+/// whose object matches the whole cluster — `cluster-1:*`, `cluster-*`, `*` — grants it; a
+/// `cluster-1:team-a` or `cluster-1:team-*` line does not. A `cluster-1:*` line grants every
+/// namespace of cluster-1 (kube-system and its service accounts included), which is the whole
+/// cluster already, so it grants the cluster-scoped kinds as well.
+pub fn cluster_wide(cluster: &str) -> String {
+    format!("{cluster}:*")
+}
+
+/// The message a node whose manifest is cluster-scoped fails with, when the policy does not
+/// grant [`cluster_wide`].
+pub fn cluster_denial(workflow_namespace: &str, cluster: &str) -> String {
+    format!(
+        "namespace {workflow_namespace:?} is forbidden from creating cluster-scoped resources in cluster {cluster:?} (that needs policy object {:?})",
+        cluster_wide(cluster)
+    )
+}
+
 /// A loaded model and policy, with its decisions cached.
 pub struct Authorizer {
     enforcer: Enforcer,
@@ -245,6 +264,28 @@ p, cluster-0:argo, cluster-0:default
             .unwrap();
         assert!(a.allows("cluster-0:ci", "cluster-1:anything"));
         assert!(!a.allows("cluster-0:ci", "cluster-2:anything"));
+    }
+
+    #[tokio::test]
+    async fn only_a_whole_cluster_line_grants_cluster_scoped_objects() {
+        let a = Authorizer::new(
+            None,
+            Some("p, cluster-0:a, cluster-1:*\np, cluster-0:b, cluster-1:b\np, cluster-0:c, cluster-1:team-*\np, cluster-0:d, *"),
+        )
+        .await
+        .unwrap();
+        let wide = cluster_wide("cluster-1");
+        assert!(a.allows("cluster-0:a", &wide));
+        assert!(
+            !a.allows("cluster-0:b", &wide),
+            "one namespace is not the cluster"
+        );
+        assert!(!a.allows("cluster-0:c", &wide), "nor is a namespace prefix");
+        assert!(a.allows("cluster-0:d", &wide));
+        assert!(!a.allows("cluster-0:a", &cluster_wide("cluster-2")));
+        // Nor does the default model's own-namespace rule reach it.
+        let default = Authorizer::default_policy().await;
+        assert!(!default.allows("cluster-0:argo", &cluster_wide("cluster-0")));
     }
 
     #[tokio::test]

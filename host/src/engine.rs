@@ -17,6 +17,7 @@ mod manifest;
 mod parallelism;
 mod placement;
 mod pods;
+mod resource;
 mod retry;
 mod steps;
 mod suspend;

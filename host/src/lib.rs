@@ -20,5 +20,6 @@ pub mod metrics;
 pub mod naming;
 pub mod plugins;
 pub mod policy;
+pub mod resource_target;
 pub mod sandbox;
 pub mod workflow;

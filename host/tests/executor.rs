@@ -41,6 +41,7 @@ async fn a_real_command_is_run_and_its_outputs_reported() {
         },
         template,
         workflow_uid: None,
+        resource_target: None,
     };
     let script = format!(
         "echo line one; echo line two; printf value > {}; exit 4",

@@ -7,6 +7,7 @@ use super::manifest::{self, BaseManifest, PodManifest};
 use super::placement::Placement;
 use super::walk::{Call, Walker};
 use super::{Action, PodPhase};
+use crate::resource_target::{self, ResourceTarget};
 use crate::workflow::labels;
 use crate::workflow::{NodePhase, NodeType, Template};
 
@@ -87,8 +88,14 @@ impl Walker<'_> {
             if self.creates_left == 0 {
                 return NodePhase::Pending;
             }
+            // A resource template's manifest may act elsewhere than its pod: authorized too.
+            let target = match self.resource_target(template, &place) {
+                Ok(target) => target,
+                Err((phase, message)) => return self.mark(&id, phase, Some(message)),
+            };
             self.creates_left -= 1;
-            match self.manifest_for(call, template, &pod_name, &place, &id, inputs) {
+            let built = self.manifest_for(call, template, &pod_name, &place, &id, inputs, target);
+            match built {
                 Ok(pod) => self.actions.push(Action::CreatePod {
                     node_id: id.clone(),
                     cluster: place.cluster,
@@ -146,7 +153,9 @@ impl Walker<'_> {
     }
 
     /// The pod manifest for a node: for a template with nothing to substitute and no inputs every
-    /// pod differs only in its name and node, so one base manifest is encoded and personalised.
+    /// pod differs only in its name and node, so one base manifest is encoded and personalised
+    /// (a resource template's `target` follows from its template and place, so it is shared too).
+    #[allow(clippy::too_many_arguments)]
     fn manifest_for(
         &mut self,
         call: &Call,
@@ -155,10 +164,12 @@ impl Walker<'_> {
         place: &Placement,
         node_id: &str,
         inputs: &[(String, String)],
+        target: Option<ResourceTarget>,
     ) -> Result<PodManifest, String> {
+        let target = target.as_ref();
         let in_full = |walker: &Self| {
             walker
-                .pod_manifest(call, template, pod_name, place, node_id, inputs)
+                .pod_manifest(call, template, pod_name, place, node_id, inputs, target)
                 .map(|pod| PodManifest::from_value(pod_name, &pod))
         };
         if !inputs.is_empty() || self.is_tagged(&template.name) {
@@ -181,6 +192,7 @@ impl Walker<'_> {
                 place,
                 manifest::NODE_ID,
                 inputs,
+                target,
             )?;
             // Where `pod_manifest` puts them: the name and `ARGO_POD_NAME`, the node ID
             // annotation and `ARGO_NODE_ID`, the node name annotation.
@@ -199,7 +211,9 @@ impl Walker<'_> {
     }
 
     /// The pod for a node: the template's container named `main`, the workflow's and template's
-    /// pod-level settings, and the labels and annotations that tie it to the workflow.
+    /// pod-level settings, and the labels and annotations that tie it to the workflow; a
+    /// resource template's pod also carries the `target` its manifest was authorized for.
+    #[allow(clippy::too_many_arguments)]
     fn pod_manifest(
         &self,
         call: &Call,
@@ -208,6 +222,7 @@ impl Walker<'_> {
         place: &Placement,
         node_id: &str,
         inputs: &[(String, String)],
+        target: Option<&ResourceTarget>,
     ) -> Result<Value, String> {
         let namespace = place.namespace.as_str();
         let spec = &self.wf.spec;
@@ -232,6 +247,11 @@ impl Walker<'_> {
                 c.insert(
                     "command".into(),
                     json!(["/bin/flotilla", "executor", "resource"]),
+                );
+                let target = target.map(ResourceTarget::to_env).unwrap_or_default();
+                c.insert(
+                    "env".into(),
+                    json!([{"name": resource_target::ENV, "value": target}]),
                 );
                 c
             }

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 use super::condition::{Condition, ConditionError};
 use super::path::{JsonPathError, kubectl_jsonpath};
+use crate::resource_target::{self, ManifestError, ResourceTarget, TargetError};
 use crate::workflow::{Outputs, Parameter, ResourceTemplate};
 
 /// kubectl's annotation recording what `apply` last applied (its three-way merge needs it).
@@ -69,6 +70,10 @@ pub enum ResourceError {
     BadAction(String),
     #[error("resource manifest: {0}")]
     BadManifest(String),
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Target(#[from] TargetError),
     #[error("resource {0}")]
     Unsupported(String),
     #[error(transparent)]
@@ -159,7 +164,7 @@ impl ResourceJob {
                 )));
             }
         };
-        let manifest = parse_manifest(&r.manifest)?;
+        let manifest = resource_target::parse_manifest(&r.manifest)?;
         let condition = |c: &Option<String>| {
             c.as_deref()
                 .filter(|c| !c.trim().is_empty())
@@ -237,48 +242,12 @@ impl ResourceJob {
     }
 }
 
-/// The single object of a manifest (YAML or JSON).
-fn parse_manifest(text: &str) -> Result<Value, ResourceError> {
-    let bad = |m: String| ResourceError::BadManifest(m);
-    let mut docs = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(text) {
-        // Where, not what: the parser's message may quote the manifest (a Secret's data, say).
-        let value = Value::deserialize(doc).map_err(|e| {
-            bad(match e.location() {
-                Some(l) => format!("not valid YAML (line {}, column {})", l.line(), l.column()),
-                None => "not valid YAML".into(),
-            })
-        })?;
-        if !value.is_null() {
-            docs.push(value);
-        }
-    }
-    let manifest = match docs.len() {
-        1 => docs.remove(0),
-        0 => return Err(bad("it is empty".into())),
-        n => return Err(bad(format!("it holds {n} objects: put one per template"))),
-    };
-    if !manifest.is_object() {
-        return Err(bad("it is not an object".into()));
-    }
-    for field in ["apiVersion", "kind"] {
-        if manifest[field].as_str().is_none_or(str::is_empty) {
-            return Err(bad(format!("{field} is required")));
-        }
-    }
-    let named = manifest["metadata"]["name"]
-        .as_str()
-        .is_some_and(|n| !n.is_empty());
-    if !named && manifest["metadata"]["generateName"].as_str().is_none() {
-        return Err(bad("metadata.name (or generateName) is required".into()));
-    }
-    Ok(manifest)
-}
-
-/// Where the job runs: the pod's namespace and the workflow that may own what it creates.
+/// Where the job runs: the pod's namespace, what the controller authorized the manifest to act
+/// on, and the workflow that may own what it creates.
 #[derive(Debug, Clone)]
 pub struct Context {
     pub namespace: String,
+    pub target: ResourceTarget,
     pub workflow_name: String,
     pub workflow_namespace: String,
     pub workflow_uid: Option<String>,
@@ -303,16 +272,11 @@ pub async fn run(
             kind: format!("{} {}", types.api_version, types.kind),
             source,
         })?;
-    let api: Api<DynamicObject> = match caps.scope {
-        Scope::Namespaced => {
-            let ns = manifest["metadata"]["namespace"]
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| ctx.namespace.clone());
-            manifest["metadata"]["namespace"] = json!(ns);
-            Api::namespaced_with(client.clone(), &ns, &resource)
-        }
-        Scope::Cluster => Api::all_with(client.clone(), &resource),
+    // Discovery is the only request before this check: nothing touches the object until its
+    // target is the one the controller authorized.
+    let api: Api<DynamicObject> = match resolve_target(&mut manifest, &caps.scope, ctx)? {
+        Some(ns) => Api::namespaced_with(client.clone(), &ns, &resource),
+        None => Api::all_with(client.clone(), &resource),
     };
     if job.set_owner {
         set_owner(&mut manifest, ctx)?;
@@ -371,6 +335,29 @@ pub async fn run(
         current = wait(&api, job, &name, current, &what(&name), say).await?;
     }
     job.outputs(&current)
+}
+
+/// The namespace the object is in (`None`: cluster-scoped), its default applied to the manifest,
+/// once the controller's authorized target permits it.
+fn resolve_target(
+    manifest: &mut Value,
+    scope: &Scope,
+    ctx: &Context,
+) -> Result<Option<String>, ResourceError> {
+    let namespace = match scope {
+        Scope::Namespaced => Some(
+            resource_target::manifest_namespace(manifest)?
+                .unwrap_or(&ctx.namespace)
+                .to_string(),
+        ),
+        Scope::Cluster => None,
+    };
+    ctx.target
+        .permits(&resource_target::describe(manifest), namespace.as_deref())?;
+    if let Some(ns) = &namespace {
+        manifest["metadata"]["namespace"] = json!(ns);
+    }
+    Ok(namespace)
 }
 
 fn set_owner(manifest: &mut Value, ctx: &Context) -> Result<(), ResourceError> {
@@ -525,15 +512,20 @@ pub async fn execute(
 ) -> Exit {
     let pod = &identity.pod;
     let label = |key: &str| pod.labels.get(key).cloned().unwrap_or_default();
-    let ctx = Context {
-        namespace: pod.namespace.clone(),
-        workflow_name: label(crate::workflow::labels::WORKFLOW),
-        workflow_namespace: label(crate::workflow::labels::WORKFLOW_NAMESPACE),
-        workflow_uid: identity.workflow_uid.clone(),
-    };
-    let outcome = match ResourceJob::from_template(&identity.template) {
-        Ok(job) => run(client, &job, &ctx, say).await,
-        Err(e) => Err(e),
+    let target = ResourceTarget::from_env(identity.resource_target.as_deref());
+    let outcome = match (target, ResourceJob::from_template(&identity.template)) {
+        (Ok(target), Ok(job)) => {
+            let ctx = Context {
+                namespace: pod.namespace.clone(),
+                target,
+                workflow_name: label(crate::workflow::labels::WORKFLOW),
+                workflow_namespace: label(crate::workflow::labels::WORKFLOW_NAMESPACE),
+                workflow_uid: identity.workflow_uid.clone(),
+            };
+            run(client, &job, &ctx, say).await
+        }
+        (Err(e), _) => Err(e.into()),
+        (_, Err(e)) => Err(e),
     };
     let (outputs, exit) = match outcome {
         Ok(mut outputs) => {
@@ -552,7 +544,9 @@ pub async fn execute(
             (None, exit)
         }
     };
-    match super::report(client, &super::task_result(pod, outputs, None)).await {
+    // A failure (a refused target among them) is recorded on the task result too.
+    let reported = super::task_result(pod, outputs, exit.message.clone());
+    match super::report(client, &reported).await {
         Ok(()) => exit,
         // The action's own failure is the news; a report that failed too only adds to it.
         Err(e) => {
@@ -570,111 +564,4 @@ pub async fn execute(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn job(resource: Value) -> Result<ResourceJob, ResourceError> {
-        ResourceJob::from_template(&json!({"name": "t", "resource": resource}).to_string())
-    }
-
-    const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  a: b\n";
-
-    #[test]
-    fn a_template_becomes_a_checked_job() {
-        let j = job(json!({"action": "create", "manifest": CM, "successCondition": "data.a == b"}))
-            .unwrap();
-        assert_eq!(j.verb, Verb::Create);
-        assert!(j.waits());
-        assert!(j.judge(&json!({"data": {"a": "b"}})).unwrap().is_ok());
-        assert!(j.judge(&json!({"data": {"a": "c"}})).is_none());
-    }
-
-    #[test]
-    fn the_failure_condition_is_checked_first() {
-        let j = job(json!({"action": "create", "manifest": CM,
-            "successCondition": "status.succeeded > 0", "failureCondition": "status.failed > 0"}))
-        .unwrap();
-        let both = json!({"status": {"succeeded": 1, "failed": 1}});
-        assert_eq!(
-            j.judge(&both).unwrap().unwrap_err().to_string(),
-            "failure condition 'status.failed > 0' evaluated true"
-        );
-    }
-
-    #[test]
-    fn bad_templates_say_what_is_wrong() {
-        let err = |r: Value| job(r).unwrap_err().to_string();
-        assert_eq!(
-            err(json!({"action": "explode", "manifest": CM})),
-            r#"resource action "explode" must be one of: get, create, apply, delete, replace, patch"#
-        );
-        assert_eq!(
-            err(json!({"action": "create", "manifest": "kind: ConfigMap\nmetadata: {name: x}"})),
-            "resource manifest: apiVersion is required"
-        );
-        assert_eq!(
-            err(json!({"action": "create", "manifest": "apiVersion: v1\nkind: ConfigMap"})),
-            "resource manifest: metadata.name (or generateName) is required"
-        );
-        assert!(
-            err(json!({"action": "create", "manifest": format!("{CM}---\n{CM}")}))
-                .contains("it holds 2 objects")
-        );
-        assert!(
-            err(json!({"action": "create", "manifest": "a: [b"}))
-                .starts_with("resource manifest: ")
-        );
-        assert!(
-            err(json!({"action": "patch", "manifest": CM, "mergeStrategy": "json"}))
-                .contains(r#"mergeStrategy "json" is not supported"#)
-        );
-        assert!(
-            err(json!({"action": "create", "manifest": CM, "successCondition": "a >"}))
-                .contains("must be an integer")
-        );
-        assert!(
-            err(json!({"action": "create", "manifest": CM, "flags": ["--x"]}))
-                .contains("flags are not supported")
-        );
-    }
-
-    #[test]
-    fn outputs_come_from_json_path_or_default() {
-        let template = json!({"name": "t", "resource": {"action": "get", "manifest": CM},
-        "outputs": {"parameters": [
-            {"name": "n", "valueFrom": {"jsonPath": "{.metadata.name}"}},
-            {"name": "d", "valueFrom": {"jsonPath": "{.data.zz}", "default": "none"}},
-        ]}});
-        let j = ResourceJob::from_template(&template.to_string()).unwrap();
-        let out = j
-            .outputs(&json!({"metadata": {"name": "cm"}, "data": {}}))
-            .unwrap();
-        let values: Vec<_> = out
-            .parameters
-            .iter()
-            .map(|p| (p.name.as_str(), p.value.as_ref().unwrap().as_str()))
-            .collect();
-        assert_eq!(values, [("n", "cm"), ("d", "none")]);
-    }
-
-    #[test]
-    fn owner_references_never_cross_namespaces() {
-        let ctx = Context {
-            namespace: "other".into(),
-            workflow_name: "wf".into(),
-            workflow_namespace: "argo".into(),
-            workflow_uid: Some("u".into()),
-        };
-        let mut m = json!({"metadata": {"name": "x", "namespace": "other"}});
-        assert!(
-            set_owner(&mut m, &ctx)
-                .unwrap_err()
-                .to_string()
-                .contains("cannot cross namespaces")
-        );
-        let mut m = json!({"metadata": {"name": "x", "namespace": "argo"}});
-        set_owner(&mut m, &ctx).unwrap();
-        assert_eq!(m["metadata"]["ownerReferences"][0]["uid"], "u");
-        assert_eq!(m["metadata"]["ownerReferences"][0]["controller"], true);
-    }
-}
+mod tests;

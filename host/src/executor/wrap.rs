@@ -38,6 +38,9 @@ pub struct Identity {
     pub template: String,
     /// The workflow's uid, for a resource template's `setOwnerReference`.
     pub workflow_uid: Option<String>,
+    /// What a resource template's manifest was authorized to act on
+    /// ([`crate::resource_target::ENV`], set by the controller; absent on other pods).
+    pub resource_target: Option<String>,
 }
 
 impl Identity {
@@ -70,6 +73,7 @@ impl Identity {
             },
             template: var("ARGO_TEMPLATE")?,
             workflow_uid: lookup("ARGO_WORKFLOW_UID"),
+            resource_target: lookup(crate::resource_target::ENV),
         })
     }
 }

@@ -76,3 +76,223 @@ spec:
         "wf-job-x1"
     );
 }
+
+/// The real policy engine, loaded with `policy` (the default model).
+fn policy(policy: &str) -> std::sync::Arc<dyn Access> {
+    let authorizer = futures::executor::block_on(crate::authz::Authorizer::new(None, Some(policy)))
+        .expect("the test policy loads");
+    std::sync::Arc::new(authorizer)
+}
+
+/// A workflow in namespace `argo` of cluster-0 whose one resource template creates `manifest`
+/// (the template runs where `placement` says: extra template fields such as `cluster:`).
+fn making(placement: &str, manifest: &str, policy_csv: &str) -> Harness {
+    let indented: String = manifest.lines().map(|l| format!("        {l}\n")).collect();
+    let mut h = Harness::new(&format!(
+        r#"
+spec:
+  entrypoint: make
+  arguments: {{parameters: [{{name: ns, value: victim}}, {{name: broken, value: 'a"b'}}]}}
+  templates:
+  - name: make
+    {placement}
+    resource:
+      action: create
+      manifest: |
+{indented}"#
+    ));
+    h.config.cluster = Some("cluster-0".into());
+    h.observed.access = Some(policy(policy_csv));
+    h
+}
+
+/// The target the pod carries for its executor.
+fn target_of(pod: &Value) -> crate::resource_target::ResourceTarget {
+    let env = pod["spec"]["containers"][0]["env"].as_array().unwrap();
+    let value = env
+        .iter()
+        .find(|e| e["name"] == crate::resource_target::ENV)
+        .expect("the pod carries its target")["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    crate::resource_target::ResourceTarget::from_env(Some(&value)).unwrap()
+}
+
+/// The one pod a reconcile creates, or the node's failure when it creates none.
+fn one_pod(h: &mut Harness) -> Result<Value, (NodePhase, String)> {
+    let mut pods = h.step();
+    match pods.len() {
+        1 => Ok(pods.remove(0)),
+        0 => {
+            let node = h.node("wf");
+            Err((node.phase, node.message.clone().unwrap_or_default()))
+        }
+        n => panic!("{n} pods"),
+    }
+}
+
+const CONFIG_MAP_IN_VICTIM: &str =
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: loot, namespace: victim}";
+const CLUSTER_ROLE: &str = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: root}\nrules: []";
+
+#[test]
+fn a_manifest_in_its_own_namespace_needs_no_policy_and_carries_it_as_its_target() {
+    let mut h = making(
+        "",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: mine}",
+        "",
+    );
+    let pod = one_pod(&mut h).unwrap();
+    let target = target_of(&pod);
+    assert_eq!(target.cluster, "cluster-0");
+    assert_eq!(target.namespace, "argo", "the pod's namespace by default");
+    assert!(!target.cluster_scoped);
+}
+
+#[test]
+fn a_manifest_in_another_namespace_is_refused_without_a_policy_line_before_any_pod() {
+    let mut h = making(
+        "",
+        CONFIG_MAP_IN_VICTIM,
+        "p, cluster-0:argo, cluster-1:victim",
+    );
+    let (phase, message) = one_pod(&mut h).unwrap_err();
+    assert_eq!(phase, NodePhase::Failed);
+    assert_eq!(
+        message,
+        r#"template "make": resource ConfigMap "loot": namespace "argo" is forbidden from creating resources in cluster "cluster-0" namespace "victim""#
+    );
+    assert!(h.created.is_empty());
+    assert_eq!(h.phase(), Some(WorkflowPhase::Failed));
+}
+
+#[test]
+fn a_manifest_in_a_granted_namespace_is_allowed_and_only_there() {
+    let mut h = making(
+        "",
+        CONFIG_MAP_IN_VICTIM,
+        "p, cluster-0:argo, cluster-0:victim",
+    );
+    let pod = one_pod(&mut h).unwrap();
+    // The pod runs in the workflow's namespace; its manifest may act in `victim` only.
+    assert_eq!(pod["metadata"]["namespace"], "argo");
+    let target = target_of(&pod);
+    assert_eq!(target.namespace, "victim");
+    assert!(!target.cluster_scoped);
+}
+
+#[test]
+fn a_parameterised_namespace_is_authorized_after_substitution() {
+    let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: loot, namespace: \"{{workflow.parameters.ns}}\"}";
+    let mut h = making("", manifest, "p, cluster-0:argo, cluster-0:other");
+    let (phase, message) = one_pod(&mut h).unwrap_err();
+    assert_eq!(phase, NodePhase::Failed);
+    assert!(
+        message.ends_with(r#"in cluster "cluster-0" namespace "victim""#),
+        "{message}"
+    );
+    let mut h = making("", manifest, "p, cluster-0:argo, cluster-0:victim");
+    assert_eq!(target_of(&one_pod(&mut h).unwrap()).namespace, "victim");
+}
+
+#[test]
+fn a_namespace_that_is_not_a_dns_label_is_an_error_naming_it() {
+    let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: \"Team_A\"}";
+    let mut h = making("", manifest, "p, cluster-0:argo, *");
+    let (phase, message) = one_pod(&mut h).unwrap_err();
+    assert_eq!(phase, NodePhase::Error);
+    assert!(
+        message.starts_with(
+            r#"template "make": resource manifest: metadata.namespace "Team_A" is invalid: a lowercase RFC 1123 label"#
+        ),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_unreadable_manifest_is_an_error_that_does_not_quote_it() {
+    // Valid as written; not once its parameter is substituted.
+    let manifest = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {token: c2VjcmV0, x: \"{{workflow.parameters.broken}}\"}";
+    let mut h = making("", manifest, "");
+    let (phase, message) = one_pod(&mut h).unwrap_err();
+    assert_eq!(phase, NodePhase::Error);
+    assert!(
+        message.starts_with(r#"template "make": resource manifest: not valid YAML"#),
+        "{message}"
+    );
+    assert!(!message.contains("c2VjcmV0"));
+}
+
+#[test]
+fn a_cluster_scoped_kind_needs_the_whole_cluster_in_the_policy() {
+    // Every namespace by name, or by prefix, is not the cluster.
+    for lines in [
+        "p, cluster-0:argo, cluster-0:argo\np, cluster-0:argo, cluster-0:default",
+        "p, cluster-0:argo, cluster-0:team-*",
+        "p, cluster-0:argo, cluster-1:*",
+    ] {
+        let mut h = making("", CLUSTER_ROLE, lines);
+        let (phase, message) = one_pod(&mut h).unwrap_err();
+        assert_eq!(phase, NodePhase::Failed, "{lines}");
+        assert_eq!(
+            message,
+            r#"template "make": resource ClusterRole "root": namespace "argo" is forbidden from creating cluster-scoped resources in cluster "cluster-0" (that needs policy object "cluster-0:*")"#
+        );
+        assert!(h.created.is_empty());
+    }
+    let mut h = making("", CLUSTER_ROLE, "p, cluster-0:argo, cluster-0:*");
+    let target = target_of(&one_pod(&mut h).unwrap());
+    assert!(target.cluster_scoped);
+    assert_eq!(
+        target.namespace, "argo",
+        "a namespaced answer may use the pod's only"
+    );
+}
+
+#[test]
+fn a_remote_template_is_authorized_in_its_own_cluster() {
+    let placement = "cluster: cluster-1\n    namespace: default";
+    // The pod may run in cluster-1's default namespace; its ClusterRole needs cluster-1:*.
+    let mut h = making(
+        placement,
+        CLUSTER_ROLE,
+        "p, cluster-0:argo, cluster-1:default",
+    );
+    let (_, message) = one_pod(&mut h).unwrap_err();
+    assert!(
+        message.contains(r#"in cluster "cluster-1" (that needs policy object "cluster-1:*")"#),
+        "{message}"
+    );
+    let mut h = making(
+        placement,
+        CLUSTER_ROLE,
+        "p, cluster-0:argo, cluster-1:default\np, cluster-0:argo, cluster-1:*",
+    );
+    let pod = one_pod(&mut h).unwrap();
+    assert_eq!(h.created_in["wf"].as_deref(), Some("cluster-1"));
+    assert_eq!(target_of(&pod).cluster, "cluster-1");
+    // A namespaced object in cluster-1 defaults to the pod's namespace there.
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}";
+    let mut h = making(placement, cm, "p, cluster-0:argo, cluster-1:default");
+    let target = target_of(&one_pod(&mut h).unwrap());
+    assert_eq!(
+        (target.cluster.as_str(), target.namespace.as_str()),
+        ("cluster-1", "default")
+    );
+    assert!(!target.cluster_scoped);
+}
+
+#[test]
+fn a_custom_kind_is_authorized_as_namespaced_and_told_whether_the_cluster_is_granted() {
+    let widget = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}";
+    let mut h = making("", widget, "");
+    let target = target_of(&one_pod(&mut h).unwrap());
+    assert_eq!(target.namespace, "argo");
+    assert!(
+        !target.cluster_scoped,
+        "the executor refuses it if discovery says cluster-scoped"
+    );
+    let mut h = making("", widget, "p, cluster-0:argo, cluster-0:*");
+    assert!(target_of(&one_pod(&mut h).unwrap()).cluster_scoped);
+}
