@@ -87,6 +87,11 @@ pub enum ControllerError {
     )]
     MissingCrd(kube::Error),
     #[error(
+        "the installed Workflow CRD (workflows.argoproj.io) would drop what Flotilla adds to a workflow ({}): its schema names every field Argo knows and prunes the rest, as Argo's full CRDs do; install Flotilla's CRDs (`flotilla crd | kubectl apply -f -`) or Argo's minimal ones",
+        .0.join(", ")
+    )]
+    PruningCrd(Vec<String>),
+    #[error(
         "other clusters are configured (Secret {namespace}/rest-config: {clusters}) but this controller has no cluster name: set ARGO_CLUSTER or --cluster"
     )]
     NoClusterName { namespace: String, clusters: String },
@@ -180,6 +185,29 @@ fn workflow_of(
     Some(ObjectRef::new(name).within(&ns))
 }
 
+/// Refuses a Workflow CRD whose schema prunes the fields Flotilla adds (a template's
+/// `cluster`, a node's recorded place): under it a template meant for another cluster would
+/// run in this one. A controller that may not read the CRD says so and goes on.
+async fn check_crd_keeps_fields(client: &Client) -> Result<(), ControllerError> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd = match crds.get("workflows.argoproj.io").await {
+        Ok(crd) => crd,
+        Err(e) => {
+            warn!(error = %e, "cannot read the Workflow CRD to check that it keeps Flotilla's fields");
+            return Ok(());
+        }
+    };
+    let pruned = serde_json::to_value(&crd)
+        .map(|crd| crate::workflow::crd::pruned_fields(&crd))
+        .unwrap_or_default();
+    if pruned.is_empty() {
+        Ok(())
+    } else {
+        Err(ControllerError::PruningCrd(pruned))
+    }
+}
+
 /// Runs until `shutdown` resolves.
 pub async fn run(
     client: Client,
@@ -197,6 +225,7 @@ pub async fn run(
         .list(&kube::api::ListParams::default().limit(1))
         .await
         .map_err(ControllerError::MissingCrd)?;
+    check_crd_keeps_fields(&client).await?;
     let selector = instance_selector(config.engine.instance_id.as_deref());
     let pod_selector = format!("{},{selector}", labels::WORKFLOW);
 

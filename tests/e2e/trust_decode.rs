@@ -8,7 +8,9 @@
 //! still succeed, and each malformed object gets a Warning event naming its field without
 //! quoting its content.
 //!
-//! The only test in this binary: it changes the cluster-wide CRDs while it runs.
+//! The same binary checks that the controller refuses a Workflow CRD that would prune the
+//! fields Flotilla adds (Argo's full CRDs type every field Argo knows and prune the rest). Both
+//! tests change the cluster-wide CRDs, so they take turns (`CRDS`).
 
 use std::time::Duration;
 
@@ -23,6 +25,55 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 const FLOTILLA_CRDS: &str = include_str!("../../manifests/base/crds.yaml");
+
+/// The tests of this binary change the cluster-wide CRDs: one at a time.
+static CRDS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A Workflow CRD shaped as Argo's full CRDs are: a structural schema naming the fields Argo
+/// knows and preserving nothing else (a handful here; Argo's names them all).
+const PRUNING_CRD: &str = r#"
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: workflows.argoproj.io}
+spec:
+  group: argoproj.io
+  names: {kind: Workflow, listKind: WorkflowList, plural: workflows, shortNames: [wf], singular: workflow}
+  scope: Namespaced
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          apiVersion: {type: string}
+          kind: {type: string}
+          metadata: {type: object}
+          spec:
+            type: object
+            properties:
+              entrypoint: {type: string}
+              templates:
+                type: array
+                items:
+                  type: object
+                  properties:
+                    name: {type: string}
+                    container: {type: object, x-kubernetes-preserve-unknown-fields: true}
+          status:
+            type: object
+            properties:
+              phase: {type: string}
+              nodes:
+                type: object
+                additionalProperties:
+                  type: object
+                  properties:
+                    id: {type: string}
+                    name: {type: string}
+                    phase: {type: string}
+"#;
 
 /// The two CRDs as Argo's quick start (its minimal CRDs) installs them: no types below the top.
 const ARGO_MINIMAL_CRDS: &str = r#"
@@ -262,6 +313,7 @@ async fn attack(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_task_result_or_workflow_harms_only_itself() -> Result<()> {
+    let _turn = CRDS.lock().await;
     let env = Env::start().await?;
     let controller = env.controller().await?;
     let tenant = env.tenant("cluster-0", "team-a").await?;
@@ -273,5 +325,50 @@ async fn a_malformed_task_result_or_workflow_harms_only_itself() -> Result<()> {
     removed?;
     restored?;
     ensure!(controller.is_running(), "the controller stopped");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflow_crd_that_prunes_flotillas_fields_is_refused_at_start_up() -> Result<()> {
+    let _turn = CRDS.lock().await;
+    let env = Env::start().await?;
+    let admin = env.client("cluster-0").await?;
+    flotilla::sandbox::install(&admin).await?;
+    let outcome = refused_over_pruning_crd(&env, &admin).await;
+    let restored = replace_crds(&env, FLOTILLA_CRDS).await;
+    outcome?;
+    restored
+}
+
+async fn refused_over_pruning_crd(env: &Env, admin: &kube::Client) -> Result<()> {
+    replace_crds(env, PRUNING_CRD).await?;
+    let config = flotilla::controller::ControllerConfig {
+        engine: flotilla::engine::EngineConfig {
+            cluster: Some("cluster-0".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let run = flotilla::controller::run(admin.clone(), config, std::future::pending());
+    let stopped = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .context("the controller started over a CRD that prunes its fields")?;
+    let error = match stopped {
+        Ok(()) => anyhow::bail!("the controller returned without an error"),
+        Err(e) => e.to_string(),
+    };
+    for field in [
+        "spec.templates[].cluster",
+        "spec.templates[].clusterName",
+        "spec.templates[].namespace",
+        "status.nodes.*.cluster",
+        "status.nodes.*.namespace",
+        "status.nodes.*.podName",
+    ] {
+        ensure!(
+            error.contains(field),
+            "the refusal does not name {field}: {error}"
+        );
+    }
     Ok(())
 }

@@ -14,13 +14,28 @@ struct DagRun<'t> {
     node_name: String,
     id: String,
     tasks: &'t [DagTask],
+    /// The tasks by name (a lookup per dependency, not a scan).
+    by_name: HashMap<&'t str, &'t DagTask>,
     depends: HashMap<&'t str, Option<DependsExpr>>,
     visited: HashSet<&'t str>,
 }
 
-impl DagRun<'_> {
+impl<'t> DagRun<'t> {
     fn task_name(&self, task: &str) -> String {
         format!("{}.{task}", self.node_name)
+    }
+
+    fn task(&self, name: &str) -> Option<&'t DagTask> {
+        self.by_name.get(name).copied()
+    }
+
+    /// The names of the tasks `task` depends on.
+    fn dependencies(&self, task: &str) -> Vec<String> {
+        self.depends
+            .get(task)
+            .and_then(Option::as_ref)
+            .map(|d| d.dependencies().into_iter().map(str::to_string).collect())
+            .unwrap_or_default()
     }
 }
 
@@ -90,6 +105,13 @@ impl Walker<'_> {
             node_name: call.node_name.clone(),
             id: id.clone(),
             tasks: &dag.tasks,
+            // Reversed, so the first task of a name wins, as a scan finds it.
+            by_name: dag
+                .tasks
+                .iter()
+                .rev()
+                .map(|t| (t.name.as_str(), t))
+                .collect(),
             depends,
             visited: HashSet::new(),
         };
@@ -235,26 +257,40 @@ impl Walker<'_> {
         }
     }
 
-    fn dag_task<'t>(&mut self, run: &mut DagRun<'t>, name: &str, scope: &Scope) {
-        let Some(task) = run.tasks.iter().find(|t| t.name == name) else {
-            return;
-        };
-        if !run.visited.insert(task.name.as_str()) {
-            return;
+    /// Decides `target` after every task it depends on, depth first — with an explicit stack,
+    /// as a chain of dependencies is as long as the workflow's spec makes it (a recursion here
+    /// overflowed the stack on a long chain). Each task is decided once per reconcile; a
+    /// finished task's dependencies are not revisited through it.
+    fn dag_task<'t>(&mut self, run: &mut DagRun<'t>, target: &str, scope: &Scope) {
+        let mut stack: Vec<(&'t DagTask, bool)> = Vec::new();
+        if let Some(task) = run.task(target) {
+            stack.push((task, false));
         }
+        while let Some((task, deps_done)) = stack.pop() {
+            if deps_done {
+                self.dag_task_decide(run, task, scope);
+                continue;
+            }
+            if !run.visited.insert(task.name.as_str()) {
+                continue;
+            }
+            let task_id = self.node_id(&run.task_name(&task.name));
+            if self.phase_of(&task_id).is_some_and(NodePhase::is_fulfilled) {
+                continue;
+            }
+            stack.push((task, true));
+            let deps = run.dependencies(&task.name);
+            let deps: Vec<&'t DagTask> = deps.iter().filter_map(|d| run.task(d)).collect();
+            stack.extend(deps.into_iter().rev().map(|dep| (dep, false)));
+        }
+    }
+
+    /// Decides one task whose dependencies have been decided in this reconcile.
+    fn dag_task_decide<'t>(&mut self, run: &mut DagRun<'t>, task: &'t DagTask, scope: &Scope) {
         let node_name = run.task_name(&task.name);
         let task_id = self.node_id(&node_name);
-        if self.phase_of(&task_id).is_some_and(NodePhase::is_fulfilled) {
-            return;
-        }
         let depends = run.depends.get(task.name.as_str()).cloned().flatten();
-        let deps: Vec<String> = depends
-            .as_ref()
-            .map(|d| d.dependencies().into_iter().map(str::to_string).collect())
-            .unwrap_or_default();
-        for dep in &deps {
-            self.dag_task(run, dep, scope);
-        }
+        let deps = run.dependencies(&task.name);
         if let Some(expr) = &depends {
             match expr.evaluate(|n| self.task_state(run, n)) {
                 DependsDecision::Wait => return,

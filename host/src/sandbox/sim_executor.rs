@@ -128,15 +128,32 @@ async fn pod_client(
     kube::Client::try_from(config).map_err(|e| e.to_string())
 }
 
+/// Whether `argv` is a resource template's executor (`/bin/flotilla executor resource`).
+fn is_resource_executor(argv: &[String]) -> bool {
+    matches!(argv, [program, sub, verb] if program.rsplit('/').next() == Some("flotilla") && sub == "executor" && verb == "resource")
+}
+
 impl ContainerHooks for SimExecutor {
     fn run_native(&self, start: NativeStart<'_>) -> Option<BoxFuture<'static, NativeExit>> {
-        let is_resource = matches!(start.argv, [program, sub, verb] if program.rsplit('/').next() == Some("flotilla") && sub == "executor" && verb == "resource");
-        is_resource.then(|| self.resource_pod(start))
+        is_resource_executor(start.argv).then(|| self.resource_pod(start))
     }
 
     fn on_container_exit<'a>(&'a self, exit: ContainerExit<'a>) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             if exit.container != "main" {
+                return;
+            }
+            // A resource template's executor reported its own outputs (`run_native`); this hook
+            // stands in for the wrapper a wrapped command's container runs, and it has none.
+            let main = exit
+                .pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.containers.iter().find(|c| c.name == "main"));
+            if main
+                .and_then(|c| c.command.as_deref())
+                .is_some_and(is_resource_executor)
+            {
                 return;
             }
             let Some(template) = exit.pod.annotations().get(labels::TEMPLATE).cloned() else {

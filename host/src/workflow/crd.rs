@@ -6,7 +6,10 @@
 //! minimal CRDs preserve it, so full Argo YAML applies unchanged and a cluster can hold Argo's
 //! CRDs or Flotilla's interchangeably.
 
+mod compat;
 mod schema;
+
+pub use compat::pruned_fields;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
     CustomResourceDefinition, CustomResourceDefinitionNames, CustomResourceDefinitionSpec,

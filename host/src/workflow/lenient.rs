@@ -19,6 +19,7 @@ use kube::Resource;
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// Longest field path quoted in a [`DecodeError`] (map keys in a path are the object's own).
 const MAX_PATH: usize = 200;
@@ -90,10 +91,42 @@ impl<K: DeserializeOwned> Lenient<K> {
     }
 }
 
+impl<K: DeserializeOwned> Lenient<K> {
+    /// Decodes one object from its JSON text. An object nested deeper than serde_json's limit
+    /// (128) is invalid, not an error: only its metadata is read, which skipping the rest allows.
+    pub fn from_json(json: &str) -> Result<Self, serde_json::Error> {
+        match serde_json::from_str::<Value>(json) {
+            Ok(value) => Lenient::from_value(value),
+            Err(e) => {
+                #[derive(Deserialize)]
+                struct MetadataOnly {
+                    metadata: ObjectMeta,
+                }
+                let MetadataOnly { metadata } = serde_json::from_str(json)?;
+                Ok(Lenient::Invalid(Box::new(Invalid {
+                    metadata,
+                    error: DecodeError {
+                        path: String::new(),
+                        problem: if e.to_string().starts_with("recursion limit exceeded") {
+                            "nested more than 128 levels deep".to_string()
+                        } else {
+                            problem(&e.to_string())
+                        },
+                    },
+                })))
+            }
+        }
+    }
+}
+
 impl<'de, K: DeserializeOwned> Deserialize<'de> for Lenient<K> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let value = Value::deserialize(d)?;
-        Lenient::from_value(value).map_err(D::Error::custom)
+        // The item's text first, which serde_json skips over without a depth limit: decoding a
+        // tree here would count this object's depth against the whole list's, and one object
+        // nested too deep would fail the list (and kube-client would log its body). A watch
+        // event's object is read in place too, as API servers write `type` before `object`.
+        let raw = Box::<RawValue>::deserialize(d)?;
+        Lenient::from_json(raw.get()).map_err(D::Error::custom)
     }
 }
 
@@ -329,12 +362,52 @@ mod tests {
             serde_json::from_str(&list.to_string()).unwrap();
         assert!(list.items[0].valid().is_none());
         assert!(list.items[1].valid().is_some());
-        let event = json!({"type": "MODIFIED", "object": task_result(json!({"result": 5}))});
+        // `type` first, as API servers write an event (Go's `metav1.WatchEvent` field order).
+        let event = format!(
+            r#"{{"type":"MODIFIED","object":{}}}"#,
+            task_result(json!({"result": 5}))
+        );
         let event: kube::core::WatchEvent<Lenient<WorkflowTaskResult>> =
-            serde_json::from_str(&event.to_string()).unwrap();
+            serde_json::from_str(&event).unwrap();
         assert!(matches!(
             event,
             kube::core::WatchEvent::Modified(Lenient::Invalid(_))
+        ));
+    }
+
+    /// An object nested deeper than serde_json's limit fails alone, in a list and in a watch
+    /// event alike (it used to fail the whole list: the depth counted from the list's root).
+    #[test]
+    fn an_object_nested_too_deep_is_invalid_alone() {
+        // A tenant's task result with 200 nested arrays, as JSON text (a `Value` that deep
+        // could not even be built with serde_json's own recursion limit).
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let item = |name: &str, artifacts: &str| {
+            format!(
+                r#"{{"apiVersion":"argoproj.io/v1alpha1","kind":"WorkflowTaskResult","metadata":{{"name":"{name}","namespace":"team-a"}},"outputs":{{"artifacts":[{{"name":"x","s3":{artifacts}}}]}}}}"#
+            )
+        };
+        let list = format!(
+            r#"{{"apiVersion":"argoproj.io/v1alpha1","kind":"WorkflowTaskResultList","metadata":{{}},"items":[{},{}]}}"#,
+            item("deep", &deep),
+            item("fine", "{}"),
+        );
+        let list: kube::core::ObjectList<Lenient<WorkflowTaskResult>> =
+            serde_json::from_str(&list).expect("one deep object does not fail the list");
+        let invalid = list.items[0].valid();
+        assert!(invalid.is_none());
+        assert_eq!(list.items[0].meta().name.as_deref(), Some("deep"));
+        let Lenient::Invalid(invalid) = &list.items[0] else {
+            unreachable!()
+        };
+        assert_eq!(invalid.error.problem, "nested more than 128 levels deep");
+        assert!(list.items[1].valid().is_some());
+        let event = format!(r#"{{"type":"ADDED","object":{}}}"#, item("deep", &deep));
+        let event: kube::core::WatchEvent<Lenient<WorkflowTaskResult>> =
+            serde_json::from_str(&event).expect("one deep object does not fail the watch");
+        assert!(matches!(
+            event,
+            kube::core::WatchEvent::Added(Lenient::Invalid(_))
         ));
     }
 

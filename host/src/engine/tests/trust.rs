@@ -199,3 +199,29 @@ spec:
     assert!(h.deleted().is_empty());
     assert_eq!(h.node("wf").phase, NodePhase::Failed);
 }
+
+/// A DAG whose tasks form one long chain of dependencies: deciding it walks the chain without
+/// recursion, so it cannot overflow the reconciling thread's stack (a stack overflow aborts the
+/// process; no panic guard contains it). 2,000 tasks overflowed the recursive walk in a debug
+/// build; validating a chain is still quadratic (ancestry per task), which bounds the size here.
+#[test]
+fn a_long_chain_of_dag_dependencies_does_not_overflow_the_stack() {
+    const TASKS: usize = 2_000;
+    let mut tasks = vec![serde_json::json!({"name": "t0", "template": "leaf"})];
+    tasks.extend((1..TASKS).map(|i| {
+        serde_json::json!({"name": format!("t{i}"), "template": "leaf", "depends": format!("t{}", i - 1)})
+    }));
+    let spec = serde_json::json!({"entrypoint": "chain", "templates": [
+        {"name": "chain", "dag": {"tasks": tasks}},
+        {"name": "leaf", "container": {"image": "argoproj/argosay:v2"}},
+    ]});
+    // The test thread's stack is the default 2 MiB, as a tokio worker's is.
+    let mut h = in_cluster_0(&format!("spec: {spec}"));
+    let pods = h.step();
+    assert_eq!(
+        h.pod_names().len(),
+        1,
+        "only the chain's first task runs: {pods:?}"
+    );
+    assert_eq!(h.phase(), Some(WorkflowPhase::Running), "{:?}", h.message());
+}
