@@ -89,6 +89,19 @@ impl Walker<'_> {
         (in_force && !recorded && !made).then(|| self.template_info(call, template))
     }
 
+    /// Where a node's pod was placed, when that is not the workflow's own namespace in this
+    /// cluster; allocates only then (the hot path asks for every observed pod).
+    pub(super) fn placed_elsewhere(&self, id: &str) -> Option<Placement> {
+        let node = self.nodes.get(id)?;
+        let own = self.config.cluster.as_deref();
+        let cluster = node.cluster.as_deref().filter(|c| Some(*c) != own);
+        let namespace = node.namespace.as_deref().unwrap_or(&self.namespace);
+        (cluster.is_some() || namespace != self.namespace).then(|| Placement {
+            cluster: cluster.map(str::to_string),
+            namespace: namespace.to_string(),
+        })
+    }
+
     /// The node's placement, recorded on the node; or the phase and message it fails (or, for a
     /// policy without an answer, waits) with. A node placed by a policy keeps that place; the
     /// policy is asked only for an `undecided` node (`info`).
@@ -143,11 +156,13 @@ impl Walker<'_> {
             }
             _ => default,
         };
-        self.authorize_place(&chosen)?;
+        // Recorded (valid names only) before it is authorized, so a refused node shows where
+        // it was refused.
         if let Some(node) = self.nodes.get_mut(id) {
             node.cluster = chosen.cluster.clone();
             node.namespace = (chosen.namespace != self.namespace).then(|| chosen.namespace.clone());
         }
+        self.authorize_place(&chosen)?;
         Ok(chosen)
     }
 
@@ -306,7 +321,7 @@ impl Walker<'_> {
 
     /// [`Self::authorize`], asked once per place and walk: every pod node is re-authorized on
     /// every reconcile (a revoked grant stops what runs there), at the cost of one lookup.
-    fn authorize_place(&mut self, place: &Placement) -> Result<(), (NodePhase, String)> {
+    pub(super) fn authorize_place(&mut self, place: &Placement) -> Result<(), (NodePhase, String)> {
         if place.cluster.is_none() && place.namespace == self.namespace {
             return Ok(());
         }

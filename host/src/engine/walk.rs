@@ -404,6 +404,13 @@ impl<'a> Walker<'a> {
             && let Some(pod) = self.observed.pods.get(&id)
         {
             let pod = pod.clone();
+            // Still allowed there? A grant revoked stops a pod elsewhere in this cluster as it
+            // stops one in another (whose scope the controller then stops observing).
+            if let Some(place) = self.placed_elsewhere(&id)
+                && let Err((phase, message)) = self.authorize_place(&place)
+            {
+                return self.mark(&id, phase, Some(message));
+            }
             return self.observe_pod(&id, &pod);
         }
         let Some(template) = self.templates.get(call.template.as_str()).copied() else {

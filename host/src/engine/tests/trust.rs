@@ -168,9 +168,8 @@ spec:
     );
 }
 
-#[test]
-fn a_recorded_place_the_policy_no_longer_allows_is_not_acted_on() {
-    // Allowed when the pod was made, revoked since: the node stops there and nothing is deleted.
+/// A workflow whose pod runs in team-b, allowed when it was made, the grant revoked since.
+fn running_in_team_b_revoked() -> Harness {
     let mut h = in_cluster_0(
         r#"
 spec:
@@ -194,10 +193,24 @@ spec:
     running(&mut h, &pods);
     h.step();
     h.observed.access = Some(Arc::new(OwnPlaceOnly));
+    h
+}
+
+#[test]
+fn a_recorded_place_the_policy_no_longer_allows_is_not_acted_on() {
+    // Terminated: the node stops there and nothing is deleted.
+    let mut h = running_in_team_b_revoked();
     h.wf.spec.shutdown = Some("Terminate".into());
     h.step();
     assert!(h.deleted().is_empty());
     assert_eq!(h.node("wf").phase, NodePhase::Failed);
+    // Left running: the pod observed there (the hot path) fails its node the same way.
+    let mut h = running_in_team_b_revoked();
+    h.step();
+    let node = h.node("wf");
+    assert_eq!(node.phase, NodePhase::Failed);
+    let message = node.message.as_deref().unwrap_or_default();
+    assert!(message.contains("forbidden"), "{message}");
 }
 
 /// A DAG whose tasks form one long chain of dependencies: deciding it walks the chain without
