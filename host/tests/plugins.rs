@@ -177,6 +177,121 @@ fn misbehaving_plugins_are_contained_and_the_next_call_works() {
     }
 }
 
+/// Runs `f` on a thread of its own and returns its result, failing the test if it has not
+/// returned a minute later (what it was waiting for: `what`).
+fn within_a_minute<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send + 'static) -> R {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("{what}: no answer a minute later"))
+}
+
+#[test]
+fn a_sleeping_plugin_is_stopped_at_its_deadline_and_answers_again() {
+    let host = PluginHost::shared().unwrap();
+    let limits = Limits {
+        deadline: Duration::from_millis(100),
+        ..Limits::default()
+    };
+    let plugin = std::sync::Arc::new(
+        host.placement("sleeper", &component("misbehaving_placement"), limits)
+            .unwrap(),
+    );
+    let call = |config: &'static str| {
+        let plugin = plugin.clone();
+        within_a_minute(config, move || plugin.place(&node("wf.a"), &[], config))
+    };
+    // An hour's sleep (WASI `subscribe-duration` and a wait on it) ends at the deadline.
+    assert_eq!(
+        call("sleep:3600000"),
+        Err(PluginError::Timeout {
+            plugin: "sleeper".into(),
+            budget: Duration::from_millis(100)
+        })
+    );
+    // The plugin's lock was let go: it answers again, a short sleep included.
+    assert_eq!(call("sleep:1").map(|p| p.namespace), Ok("argo".into()));
+    assert_eq!(call("").map(|p| p.namespace), Ok("argo".into()));
+}
+
+#[test]
+fn a_naming_plugins_clocks_are_stopped() {
+    let host = PluginHost::shared().unwrap();
+    let limits = Limits {
+        deadline: Duration::from_millis(100),
+        ..Limits::default()
+    };
+    let plugin = std::sync::Arc::new(
+        host.naming("stopped", &component("misbehaving"), limits)
+            .unwrap(),
+    );
+    let call = |config: &'static str| {
+        let plugin = plugin.clone();
+        within_a_minute(config, move || {
+            plugin.pod_name(&node("wf.a"), &here(), config)
+        })
+    };
+    // The wall clock reads the Unix epoch and the monotonic clock does not move.
+    assert_eq!(call("clock"), Ok("clock-0-0".into()));
+    // So a millisecond's sleep never ends: the call runs out of time.
+    assert_eq!(
+        call("sleep"),
+        Err(PluginError::Timeout {
+            plugin: "stopped".into(),
+            budget: Duration::from_millis(100)
+        })
+    );
+    assert_eq!(call(""), Ok("ok-4".into()));
+}
+
+/// The sandbox's bounds on instances, tables and memories leave room for every plugin built
+/// here: each instantiates and answers (a refusal is an answer).
+#[test]
+fn every_repository_plugin_fits_the_sandbox() {
+    let host = PluginHost::shared().unwrap();
+    let limits = Limits {
+        deadline: Duration::from_secs(2),
+        ..Limits::default()
+    };
+    let answered = |result: Result<(), PluginError>| match result {
+        Ok(()) | Err(PluginError::Refused { .. }) | Err(PluginError::Invalid { .. }) => Ok(()),
+        Err(e) => Err(e),
+    };
+    let naming = ["naming_argo", "naming_cluster_prefixed", "misbehaving"];
+    let placement = [
+        "placement_explicit",
+        "placement_failover",
+        "placement_label_affinity",
+        "placement_least_loaded",
+        "misbehaving_placement",
+    ];
+    let credentials = [
+        "credentials_eks",
+        "credentials_rest_config",
+        "credentials_token_file",
+    ];
+    for name in naming {
+        let plugin = host.naming(name, &component(name), limits).unwrap();
+        let result = plugin.pod_name(&node("wf.a"), &here(), "").map(drop);
+        assert_eq!(answered(result), Ok(()), "{name}");
+    }
+    for name in placement {
+        let plugin = host.placement(name, &component(name), limits).unwrap();
+        let result = plugin.place(&node("wf.a"), &[], "").map(drop);
+        assert_eq!(answered(result), Ok(()), "{name}");
+    }
+    for name in credentials {
+        let grants = flotilla::plugins::Grants::default();
+        let plugin = host
+            .credentials(name, &component(name), limits, grants)
+            .unwrap();
+        let result = plugin.provide("cluster-1", "kind", b"{}", "", 0).map(drop);
+        assert_eq!(answered(result), Ok(()), "{name}");
+    }
+}
+
 #[test]
 fn plugin_test_calls_a_component_with_json_as_plugin_authors_do() {
     let answer = flotilla::plugins::try_out(
@@ -252,4 +367,79 @@ fn the_guides_example_validates_and_answers_as_the_guide_says() {
         answer,
         serde_json::json!({"cluster": "gpu-west", "namespace": "argo"})
     );
+}
+
+/// `flotilla` (`plugin validate|test`, `dev`, the controller) caches compiled plugins only
+/// where `FLOTILLA_PLUGIN_CACHE` says, in a directory of its user's alone, and says so when it
+/// will not use the one named.
+#[test]
+fn the_cli_caches_compiled_plugins_only_where_configured() {
+    use std::os::unix::fs::PermissionsExt;
+    let wasm = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins/target/wasm32-wasip2/release/placement_failover.wasm");
+    let scratch = std::env::temp_dir().join(format!("flotilla-cli-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).expect("scratch directory");
+    let validate = |cache: Option<&std::path::Path>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_flotilla"));
+        command
+            .args(["plugin", "validate"])
+            .arg(&wasm)
+            // Where the cache used to go by default.
+            .env("TMPDIR", &scratch)
+            .env_remove("FLOTILLA_PLUGIN_CACHE");
+        if let Some(dir) = cache {
+            command.env("FLOTILLA_PLUGIN_CACHE", dir);
+        }
+        let out = command.output().expect("run flotilla");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let entries = |dir: &std::path::Path| -> Vec<std::path::PathBuf> {
+        let mut all: Vec<_> = std::fs::read_dir(dir)
+            .expect("list")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        all.sort();
+        all
+    };
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+
+    // Not configured: nothing written anywhere, the temporary directory included.
+    validate(None);
+    assert_eq!(entries(&scratch), Vec::<std::path::PathBuf>::new());
+
+    // Configured: a private directory, one private file.
+    let dir = scratch.join("cache");
+    validate(Some(&dir));
+    assert_eq!(mode(&dir), 0o700);
+    let files = entries(&dir);
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(
+        files[0].extension().is_some_and(|e| e == "cwasm"),
+        "{files:?}"
+    );
+    assert_eq!(mode(&files[0]), 0o600);
+
+    // A directory others may write: not used, and a warning names it and says why.
+    let shared = scratch.join("shared");
+    std::fs::create_dir(&shared).expect("mkdir");
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let stderr = validate(Some(&shared));
+    assert!(
+        stderr.contains(&shared.display().to_string()) && stderr.contains("others may write"),
+        "{stderr}"
+    );
+    assert_eq!(entries(&shared), Vec::<std::path::PathBuf>::new());
+    let _ = std::fs::remove_dir_all(&scratch);
 }

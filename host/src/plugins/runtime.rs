@@ -1,14 +1,15 @@
 //! wasmtime underneath the plugin API: one [`Engine`] (epoch interruption on, an epoch every
 //! millisecond), one [`InstancePre`](wasmtime::component::InstancePre) per component, and a
-//! warm instance per plugin reused across calls until one fails.
+//! warm instance per plugin reused across calls until one fails. A call's deadline binds both
+//! the guest's own code (epochs) and its waits in WASI (`super::waits`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Config, Engine, Store, StoreLimits};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::output::TracedOutput;
@@ -155,12 +156,17 @@ pub struct Grants {
     pub deterministic: bool,
 }
 
-/// The per-store state: WASI with nothing granted, the memory limiter, the plugin's name.
+/// The per-store state: WASI with nothing granted, the resource limiter, the plugin's name, the
+/// current call's deadline.
 pub(super) struct State {
     wasi: WasiCtx,
-    table: ResourceTable,
+    pub(super) table: ResourceTable,
     limits: StoreLimits,
     plugin: String,
+    /// When the current call (or instantiation) runs out of time: WASI waits end there.
+    pub(super) deadline: Instant,
+    /// The monotonic clock is stopped ([`Grants::deterministic`]): timers follow it.
+    pub(super) clock_stopped: bool,
 }
 
 impl WasiView for State {
@@ -215,19 +221,31 @@ impl std::fmt::Debug for PluginHost {
 }
 
 impl PluginHost {
-    /// The process's plugin host (one engine, one epoch ticker), caching compiled components
-    /// under `$FLOTILLA_PLUGIN_CACHE` (default: the system's temporary directory).
+    /// The process's plugin host (one engine, one epoch ticker). It caches compiled components
+    /// on disk only in the directory `$FLOTILLA_PLUGIN_CACHE` names, and only if that directory
+    /// is safe to use (see `cache`; otherwise a warning says why); without one, every load
+    /// compiles.
     pub fn shared() -> Result<PluginHost, PluginError> {
         static HOST: OnceLock<Result<PluginHost, PluginError>> = OnceLock::new();
         HOST.get_or_init(|| {
             let mut host = PluginHost::with_concurrency_support(false)?;
-            let dir = std::env::var_os("FLOTILLA_PLUGIN_CACHE")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| std::env::temp_dir().join("flotilla-plugins"));
-            host.cache = Some(super::cache::DiskCache::new(dir));
+            host.cache = configured_cache();
             Ok(host)
         })
         .clone()
+    }
+
+    /// A separate host caching compiled components in `dir` — which must be safe to use, as
+    /// `$FLOTILLA_PLUGIN_CACHE` must for the shared host.
+    pub fn with_disk_cache(dir: &Path) -> Result<PluginHost, PluginError> {
+        let cache = super::cache::DiskCache::open(dir).map_err(|e| PluginError::Load {
+            plugin: "(host)".into(),
+            what: "the compiled-component cache".into(),
+            message: e.to_string(),
+        })?;
+        let mut host = PluginHost::with_concurrency_support(false)?;
+        host.cache = Some(cache);
+        Ok(host)
     }
 
     /// A separate host without a disk cache, with wasmtime's component-model concurrency
@@ -258,6 +276,7 @@ impl PluginHost {
         let linker = |add: fn(&mut Linker<State>) -> wasmtime::Result<()>| {
             let mut linker = Linker::new(&engine);
             wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| fail(e.to_string()))?;
+            super::waits::add_to_linker(&mut linker).map_err(|e| fail(format!("{e:#}")))?;
             add(&mut linker).map_err(|e| fail(e.to_string()))?;
             Ok::<_, PluginError>(Arc::new(linker))
         };
@@ -317,11 +336,10 @@ impl PluginHost {
         let state = State {
             wasi: wasi.build(),
             table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(limits.memory)
-                .instances(4)
-                .build(),
+            limits: super::bounds::store_limits(limits.memory),
             plugin: plugin.to_string(),
+            deadline: Instant::now() + limits.deadline,
+            clock_stopped: grants.deterministic,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -398,13 +416,29 @@ pub fn validate(plugin: &str, bytes: &[u8]) -> Result<Vec<World>, PluginError> {
     Ok(World::ALL.into_iter().filter(|w| provides(*w)).collect())
 }
 
-/// A call's failure from wasmtime: out of time, or a trap.
+/// The shared host's disk cache: `$FLOTILLA_PLUGIN_CACHE`, if set and safe to use.
+fn configured_cache() -> Option<super::cache::DiskCache> {
+    let dir = std::env::var_os("FLOTILLA_PLUGIN_CACHE").filter(|dir| !dir.is_empty())?;
+    match super::cache::DiskCache::open(Path::new(&dir)) {
+        Ok(cache) => Some(cache),
+        Err(e) => {
+            tracing::warn!(dir = %e.dir.display(), problem = %e.problem, "not caching compiled plugins: {e}");
+            None
+        }
+    }
+}
+
+/// A call's failure from wasmtime: out of time (in its own code or waiting in WASI), or a trap.
 fn failure(plugin: &str, limits: Limits, e: wasmtime::Error) -> PluginError {
+    let timeout = || PluginError::Timeout {
+        plugin: plugin.to_string(),
+        budget: limits.deadline,
+    };
+    if e.downcast_ref::<super::waits::DeadlineReached>().is_some() {
+        return timeout();
+    }
     match e.downcast_ref::<wasmtime::Trap>() {
-        Some(wasmtime::Trap::Interrupt) => PluginError::Timeout {
-            plugin: plugin.to_string(),
-            budget: limits.deadline,
-        },
+        Some(wasmtime::Trap::Interrupt) => timeout(),
         _ => PluginError::Trap {
             plugin: plugin.to_string(),
             message: format!("{e:#}"),
@@ -412,8 +446,31 @@ fn failure(plugin: &str, limits: Limits, e: wasmtime::Error) -> PluginError {
     }
 }
 
+/// An instantiation's failure: out of time or a trap (in a start function) as for a call;
+/// anything else — an instance, table or memory over the sandbox's bounds — means this
+/// component cannot be run here at all.
+fn instantiation_failure(plugin: &str, limits: Limits, e: wasmtime::Error) -> PluginError {
+    if e.downcast_ref::<wasmtime::Trap>().is_some()
+        || e.downcast_ref::<super::waits::DeadlineReached>().is_some()
+    {
+        return failure(plugin, limits, e);
+    }
+    PluginError::Load {
+        plugin: plugin.to_string(),
+        what: "an instance (within the sandbox's limits)".into(),
+        message: format!("{e:#}"),
+    }
+}
+
 fn deadline_ticks(limits: Limits) -> u64 {
     (limits.deadline.as_millis() / EPOCH.as_millis()).max(1) as u64
+}
+
+/// Starts the clock on a call (or an instantiation): its guest code stops at the epoch
+/// deadline, its WASI waits at the same time.
+fn arm(store: &mut Store<State>, limits: Limits) {
+    store.data_mut().deadline = Instant::now() + limits.deadline;
+    store.set_epoch_deadline(deadline_ticks(limits));
 }
 
 thread_local! {
@@ -505,14 +562,15 @@ impl<B> Warm<B> {
                 .host
                 .store(&self.name, self.limits, &self.grants)
                 .map_err(fail)?;
-            store.set_epoch_deadline(deadline_ticks(self.limits));
-            let instance = instantiate(&mut store).map_err(fail)?;
+            arm(&mut store, self.limits);
+            let instance = instantiate(&mut store)
+                .map_err(|e| instantiation_failure(&self.name, self.limits, e))?;
             *slot = Some((store, instance));
         }
         let Some((store, instance)) = slot.as_mut() else {
             unreachable!("instantiated above")
         };
-        store.set_epoch_deadline(deadline_ticks(self.limits));
+        arm(store, self.limits);
         call(instance, store).map_err(|e| {
             // A trapped or interrupted instance is never called again.
             *slot = None;

@@ -1,5 +1,7 @@
 //! `validate`, `try_out` and the disk cache.
 
+use std::os::unix::fs::PermissionsExt;
+
 use super::*;
 
 // ---------------------------------------------------------------------------------------------
@@ -98,42 +100,10 @@ fn trying_a_token_file_provider_with_a_granted_directory() {
 // ---------------------------------------------------------------------------------------------
 // The disk cache
 
-/// Where `PluginHost::shared` keeps compiled components.
-pub(crate) fn cache_dir() -> PathBuf {
-    std::env::var_os("FLOTILLA_PLUGIN_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("flotilla-plugins"))
-}
-
-/// `bytes` with a custom section appended: the same component to wasmtime, other bytes (so
-/// another digest) to the cache.
-pub(crate) fn with_custom_section(bytes: &[u8], name: &str, payload: &[u8]) -> Vec<u8> {
-    fn leb128(mut n: usize, out: &mut Vec<u8>) {
-        loop {
-            let byte = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                out.push(byte);
-                return;
-            }
-            out.push(byte | 0x80);
-        }
-    }
-    let mut content = Vec::new();
-    leb128(name.len(), &mut content);
-    content.extend_from_slice(name.as_bytes());
-    content.extend_from_slice(payload);
-    let mut out = bytes.to_vec();
-    out.push(0); // a custom section
-    leb128(content.len(), &mut out);
-    out.extend_from_slice(&content);
-    out
-}
-
-/// The cache's files for the component whose digest is `digest`.
-pub(crate) fn cached(digest: &str) -> Vec<PathBuf> {
+/// The files in `dir` for the component whose digest is `digest`.
+pub(crate) fn cached(dir: &Path, digest: &str) -> Vec<PathBuf> {
     let prefix = format!("{digest}-");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(cache_dir())
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|entries| {
             entries
                 .filter_map(Result::ok)
@@ -150,34 +120,25 @@ pub(crate) fn cached(digest: &str) -> Vec<PathBuf> {
 }
 
 #[test]
-fn the_shared_host_caches_compiled_components_and_ignores_a_corrupt_one() {
-    // Bytes no run has loaded before, so the file below cannot be left over from another.
-    let unique = format!(
-        "{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default()
-    );
-    let bytes = with_custom_section(
-        &component("naming_argo"),
-        "flotilla-test",
-        unique.as_bytes(),
-    );
+fn a_host_with_a_cache_directory_caches_compiled_components_and_ignores_a_corrupt_one() {
+    let scratch = TempDir::new("plugin-cache");
+    let dir = scratch.0.join("plugins");
+    let bytes = component("naming_argo");
     let d = digest(&bytes);
     assert_eq!(d, format!("{:x}", Sha256::digest(&bytes)));
-    assert_eq!(cached(&d), Vec::<PathBuf>::new());
-    let host = PluginHost::shared().unwrap();
+    let host = PluginHost::with_disk_cache(&dir).unwrap();
+    assert_eq!(mode(&dir), 0o700, "created private");
+    assert_eq!(cached(&dir, &d), Vec::<PathBuf>::new());
     let argo_name = flotilla::naming::pod_name("wf", "wf.a", "say", PodNameFormat::V2);
     let load_and_name = || {
         host.naming("cached", &bytes, limits())
             .and_then(|p| p.pod_name(&node("wf", "wf.a", "say"), &at(""), ""))
     };
     assert_eq!(load_and_name(), Ok(argo_name.clone()));
-    let files = cached(&d);
-    assert_eq!(files.len(), 1, "{files:?} in {}", cache_dir().display());
+    let files = cached(&dir, &d);
+    assert_eq!(files.len(), 1, "{files:?} in {}", dir.display());
     let file = files[0].clone();
+    assert_eq!(mode(&file), 0o600, "written private");
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -195,15 +156,35 @@ fn the_shared_host_caches_compiled_components_and_ignores_a_corrupt_one() {
     );
     // Loaded again, from the cache: the same answer, the same one file.
     assert_eq!(load_and_name(), Ok(argo_name.clone()));
-    assert_eq!(cached(&d), std::slice::from_ref(&file));
+    assert_eq!(cached(&dir, &d), std::slice::from_ref(&file));
 
     // A corrupt file is ignored (compiled again) and replaced.
     let garbage = b"this is not a compiled component".as_slice();
     std::fs::write(&file, garbage).unwrap();
     assert_eq!(load_and_name(), Ok(argo_name));
-    assert_eq!(cached(&d), std::slice::from_ref(&file));
+    assert_eq!(cached(&dir, &d), std::slice::from_ref(&file));
     let rewritten = std::fs::read(&file).unwrap();
     assert_ne!(rewritten, garbage);
     assert!(rewritten.len() > garbage.len());
-    let _ = std::fs::remove_file(&file);
+}
+
+#[test]
+fn a_cache_directory_others_may_write_is_refused() {
+    let scratch = TempDir::new("shared-cache");
+    std::fs::set_permissions(&scratch.0, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let err = PluginHost::with_disk_cache(&scratch.0)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&scratch.0.display().to_string()) && err.contains("others may write"),
+        "{err}"
+    );
+}
+
+pub(crate) fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o7777
 }

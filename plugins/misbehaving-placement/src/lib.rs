@@ -1,5 +1,6 @@
 //! A placement policy that does what its config says, for testing the host: `loop` (never
-//! returns), `trap` (panics), `cluster:<name>` (that cluster, whatever the template asks or the
+//! returns), `trap` (panics), `sleep:<milliseconds>` (sleeps that long, then answers as with no
+//! config), `cluster:<name>` (that cluster, whatever the template asks or the
 //! clusters are, in the template's namespace else the workflow's), `place:<cluster>/<namespace>`
 //! (exactly that place; either part may be empty, e.g. `place:/kube-system`) — so the host can
 //! check that its authorization policy still applies to a plugin's answer. Anything else is the
@@ -43,6 +44,13 @@ fn answer(
     }
     if config == "trap" {
         panic!("this plugin traps on purpose");
+    }
+    if let Some(ms) = config.strip_prefix("sleep:") {
+        let ms = ms
+            .parse()
+            .map_err(|e| format!("config {config:?}: milliseconds: {e}"))?;
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+        return answer(template, clusters, "");
     }
     if let Some(cluster) = config.strip_prefix("cluster:") {
         return Ok(Place {

@@ -1,7 +1,9 @@
 //! A naming policy that misbehaves as its config says — `loop`, `memory`, `trap`, `file`,
 //! `socket`, `env`, `invalid`, `nondeterministic` (`nd-<n>`, a different valid name on every
-//! call) — and otherwise answers `ok-<length of the node's name>`. For testing that the host
-//! contains each misbehaviour. The place is ignored.
+//! call), `sleep` (sleeps a millisecond, then answers `slept`), `clock` (`clock-<wall-clock
+//! seconds>-<nanoseconds the monotonic clock advanced over a busy loop>`) — and otherwise
+//! answers `ok-<length of the node's name>`. For testing that the host contains each
+//! misbehaviour. The place is ignored.
 
 // The generated bindings' functions take one argument per flattened field.
 #![allow(clippy::too_many_arguments)]
@@ -48,6 +50,22 @@ impl Guest for Misbehaving {
             "env" => Ok(format!("env-{}", std::env::vars().count())),
             "invalid" => Ok("Not_A_Valid.Name-".into()),
             "nondeterministic" => Ok(format!("nd-{}", CALLS.fetch_add(1, Ordering::Relaxed))),
+            "sleep" => {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                Ok("slept".into())
+            }
+            "clock" => {
+                let wall = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or_default();
+                let started = std::time::Instant::now();
+                let mut n: u64 = 0;
+                for _ in 0..1_000_000 {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+                Ok(format!("clock-{wall}-{}", started.elapsed().as_nanos()))
+            }
             _ => Ok(format!("ok-{}", template.node_name.len())),
         }
     }
