@@ -5,6 +5,8 @@
 mod apply;
 mod config;
 mod credentials;
+#[cfg(test)]
+mod fuzz;
 mod lenient;
 mod observe;
 mod ownership;
