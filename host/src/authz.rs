@@ -89,7 +89,25 @@ impl std::fmt::Debug for Authorizer {
 impl Authorizer {
     /// A model and policy as they appear in the ConfigMap (`None`: the key is absent, so the
     /// default model or an empty policy).
+    ///
+    /// Whatever the ConfigMap holds, this returns: casbin-rs panics on some models and policies
+    /// while loading or checking them (an unknown `policy_effect`, a `keyMatch2` or
+    /// `regexMatch` pattern that is not a valid regex), and such a panic is this error instead.
     pub async fn new(model: Option<&str>, policy: Option<&str>) -> Result<Authorizer, AuthzError> {
+        use futures::FutureExt as _;
+        match std::panic::AssertUnwindSafe(Authorizer::load(model, policy))
+            .catch_unwind()
+            .await
+        {
+            Ok(loaded) => loaded,
+            Err(panic) => Err(AuthzError::Model(format!(
+                "casbin cannot load or evaluate it with this policy: {}",
+                panic_message(panic.as_ref())
+            ))),
+        }
+    }
+
+    async fn load(model: Option<&str>, policy: Option<&str>) -> Result<Authorizer, AuthzError> {
         let model_text = model
             .filter(|m| !m.trim().is_empty())
             .unwrap_or(DEFAULT_MODEL);
@@ -152,6 +170,18 @@ impl Authorizer {
 impl crate::engine::Access for Authorizer {
     fn allows(&self, subject: &str, object: &str) -> bool {
         Authorizer::allows(self, subject, object)
+    }
+}
+
+/// What a panic said (casbin's messages quote the pattern or expression at fault).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    match (
+        payload.downcast_ref::<&str>(),
+        payload.downcast_ref::<String>(),
+    ) {
+        (Some(s), _) => s.to_string(),
+        (_, Some(s)) => s.clone(),
+        _ => "a panic without a message".to_string(),
     }
 }
 
@@ -246,6 +276,36 @@ p, cluster-0:argo, cluster-0:default
         assert!(
             a.allows("cluster-0:team-a", "cluster-1:x"),
             "still answers afterwards"
+        );
+    }
+
+    /// Found by the fuzz target (`controller::fuzz::policies`): casbin-rs panics while
+    /// loading a model whose effect it does not know, and while checking a `keyMatch2`
+    /// pattern that is not a valid regex; either is an error naming the key, not a panic in
+    /// the controller's start-up or ConfigMap watch.
+    #[tokio::test]
+    async fn a_model_or_policy_that_panics_in_casbin_is_refused() {
+        let bad_effect = DEFAULT_MODEL.replace("e = some(", "e = x some(");
+        let e = Authorizer::new(Some(&bad_effect), None).await.unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("ConfigMap workflow-controller-authz key model.conf: casbin cannot load or evaluate it"),
+            "{e}"
+        );
+        let key_match2 = DEFAULT_MODEL.replace(
+            "m = r.sub == r.obj || keyMatch(r.sub, p.sub) && keyMatch(r.obj, p.obj)",
+            "m = keyMatch2(r.sub, p.sub) && keyMatch2(r.obj, p.obj)",
+        );
+        // `:x` matches any subject without a slash (the probe's too); `(` is no regex.
+        assert!(
+            Authorizer::new(Some(&key_match2), Some("p, :x, ("))
+                .await
+                .is_err()
+        );
+        assert!(
+            Authorizer::new(Some(&key_match2), Some("p, :x, c:*"))
+                .await
+                .is_ok()
         );
     }
 

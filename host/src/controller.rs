@@ -5,6 +5,8 @@
 mod apply;
 mod config;
 mod credentials;
+#[cfg(test)]
+mod fuzz;
 mod lenient;
 mod observe;
 mod ownership;
@@ -376,8 +378,6 @@ fn remote_scopes(
     own_cluster: Option<&str>,
     access: &dyn engine::Access,
 ) -> HashSet<(String, String)> {
-    let subject = crate::authz::scope(own_cluster.unwrap_or_default(), namespace);
-    let valid = |name: &str| crate::naming::dns_label_error(name).is_none();
     let mut scopes = HashSet::new();
     for node in wf.status.iter().flat_map(|s| s.nodes.values()) {
         let Some(cluster) = node.cluster.as_deref() else {
@@ -387,12 +387,35 @@ fn remote_scopes(
         if scopes.contains(&(cluster.to_string(), ns.to_string())) {
             continue;
         }
-        if valid(cluster) && valid(ns) && access.allows(&subject, &crate::authz::scope(cluster, ns))
-        {
+        if may_observe(own_cluster, namespace, Some(cluster), ns, access) {
             scopes.insert((cluster.to_string(), ns.to_string()));
         }
     }
     scopes
+}
+
+/// Whether a workflow in `namespace` may have its pods observed — and so deleted or labelled —
+/// in `cluster` (`None`: the controller's own) and `ns`: its own place, or valid names the
+/// policy grants. The same rule for the own cluster as for remote ones: a status recording
+/// another place observes nothing there, so nothing there is touched.
+fn may_observe(
+    own_cluster: Option<&str>,
+    namespace: &str,
+    cluster: Option<&str>,
+    ns: &str,
+    access: &dyn engine::Access,
+) -> bool {
+    if cluster.is_none() && ns == namespace {
+        return true;
+    }
+    let valid = |name: &str| crate::naming::dns_label_error(name).is_none();
+    let own = own_cluster.unwrap_or_default();
+    cluster.is_none_or(valid)
+        && valid(ns)
+        && access.allows(
+            &crate::authz::scope(own, namespace),
+            &crate::authz::scope(cluster.unwrap_or(own), ns),
+        )
 }
 
 fn error_policy(_wf: Arc<Workflow>, error: &ControllerError, _ctx: Arc<Context>) -> Requeue {
@@ -476,7 +499,8 @@ async fn reconcile_inner(
             &wf,
             ctx.engine.cluster.as_deref(),
             |cluster, ns| match cluster {
-                None => Some((&ctx.pods, &ctx.results)),
+                None => may_observe(own_cluster, &namespace, None, ns, access.as_ref())
+                    .then_some((&ctx.pods, &ctx.results)),
                 Some(c) => remotes
                     .get(&(c.to_string(), ns.to_string()))
                     .map(|r| (&r.pods, &r.results)),
@@ -670,5 +694,37 @@ mod tests {
             [("uid-kept".into(), 1), ("uid-gone".into(), 2)].into();
         forget_deleted(&mut errors, &store);
         assert_eq!(errors, [("uid-kept".to_string(), 1)].into());
+    }
+
+    /// Found by the fuzz target (`controller::fuzz::workflows`): a status recording a node in
+    /// another namespace of the controller's own cluster, plus a self-loop that aborts the
+    /// workflow, made the controller delete the pod observed there although the policy grants
+    /// that namespace nothing. Pods are observed in the own cluster under the same rule as in
+    /// remote ones.
+    #[tokio::test]
+    async fn pods_are_observed_only_where_the_policy_allows() {
+        let access =
+            crate::authz::Authorizer::new(None, Some("p, cluster-0:argo, cluster-0:shared"))
+                .await
+                .unwrap();
+        let own = Some("cluster-0");
+        assert!(may_observe(own, "argo", None, "argo", &access));
+        assert!(may_observe(own, "argo", None, "shared", &access));
+        assert!(!may_observe(own, "argo", None, "team-b", &access));
+        assert!(!may_observe(own, "argo", None, "team-\u{20ac}", &access));
+        assert!(!may_observe(
+            own,
+            "argo",
+            Some("cluster-1"),
+            "argo",
+            &access
+        ));
+        assert!(may_observe(
+            own,
+            "argo",
+            Some("cluster-0"),
+            "shared",
+            &access
+        ));
     }
 }

@@ -429,13 +429,16 @@ fn abort(
     actions: &mut Vec<Action>,
 ) {
     let wf_namespace = wf.metadata.namespace.clone().unwrap_or_default();
-    for node in status.nodes.values_mut() {
+    for (key, node) in status.nodes.iter_mut() {
         if node.phase.is_fulfilled() {
             continue;
         }
+        // Pods are observed by node ID: a node filed under another key (a status the controller
+        // did not write) would take another node's pod, in its own place, for its own.
         if let Some(pod) = observed
             .pods
             .get(&node.id)
+            .filter(|_| *key == node.id)
             .filter(|p| !p.deleting && !matches!(p.phase, PodPhase::Succeeded | PodPhase::Failed))
         {
             actions.push(Action::DeletePod {

@@ -23,8 +23,9 @@ pub const REST_CONFIG_SECRET: &str = "rest-config";
 pub const PROFILE_LABEL: &str = "workflows.argoproj.io/cluster";
 
 /// How to reach a cluster: the design's rest config, a profile's kubeconfig, or an entry of
-/// another kind that only a credential provider plugin reads.
-#[derive(Debug, Clone)]
+/// another kind that only a credential provider plugin reads. `Debug` shows no credential:
+/// kube's own `Kubeconfig` `Debug` prints an `exec` plugin's arguments and environment.
+#[derive(Clone)]
 pub enum Credentials {
     RestConfig(Box<RestConfig>),
     Kubeconfig(Box<kube::config::Kubeconfig>),
@@ -44,6 +45,23 @@ pub struct Raw(pub std::sync::Arc<[u8]>);
 impl std::fmt::Debug for Raw {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "<{} bytes>", self.0.len())
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credentials::RestConfig(c) => f.debug_tuple("RestConfig").field(c).finish(),
+            Credentials::Kubeconfig(kc) => f
+                .debug_struct("Kubeconfig")
+                .field("current_context", &kc.current_context)
+                .field(
+                    "clusters",
+                    &kc.clusters.iter().map(|c| &c.name).collect::<Vec<_>>(),
+                )
+                .finish_non_exhaustive(),
+            Credentials::Opaque => f.write_str("Opaque"),
+        }
     }
 }
 
@@ -470,6 +488,28 @@ mod tests {
         );
         assert!(r.problems.is_empty(), "{:?}", r.problems);
         assert!(r.lookup("run", "argo").is_ok());
+    }
+
+    /// Found by the fuzz target (`controller::fuzz::secrets`): an allowed `exec` profile's
+    /// environment reached `Debug` through kube's `Kubeconfig`.
+    #[test]
+    fn an_allowed_exec_profile_is_not_shown() {
+        let profile = Profile {
+            secret: "p".into(),
+            cluster: "c".into(),
+            namespace: None,
+            kind: KUBECONFIG_KIND.into(),
+            value: b"clusters: [{name: c, cluster: {server: 'https://h'}}]\nusers: [{name: u, user: {exec: {command: sh, env: [{name: T, value: s3cr3t}]}}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n".to_vec(),
+        };
+        let allowed = LocalAccess::new(&[], true).expect("access");
+        let r = Registry::default().with_profiles(&[profile], &allowed);
+        let entry = r.lookup("c", "any").expect("an entry");
+        let shown = format!("{r:?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert_eq!(
+            format!("{:?}", entry.config),
+            r#"Kubeconfig { current_context: Some("x"), clusters: ["c"], .. }"#
+        );
     }
 
     #[test]

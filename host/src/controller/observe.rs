@@ -40,7 +40,15 @@ pub(super) fn observe<'a>(
     let Some(status) = &wf.status else {
         return observed;
     };
-    for node in status.nodes.values().filter(|n| n.type_ == NodeType::Pod) {
+    // Observations are keyed by node ID, and the engine looks them up by ID: a node filed under
+    // another key (a status the controller did not write) would lend its place to the node
+    // whose ID it carries. The engine errors such a workflow; nothing of it is observed here.
+    let pod_nodes = status
+        .nodes
+        .iter()
+        .filter(|(key, n)| n.type_ == NodeType::Pod && **key == n.id)
+        .map(|(_, n)| n);
+    for node in pod_nodes {
         let ns = node.namespace.as_deref().unwrap_or(&namespace);
         let pod_name = naming::node_pod_name(&name, node, format);
         let Some((pods, results)) = caches(node.cluster.as_deref(), ns) else {
@@ -110,5 +118,44 @@ fn observed_pod(pod: &WorkflowPod) -> ObservedPod {
         pod_ip: status.pod_ip.clone(),
         host_node_name: pod.spec.node_name.clone(),
         deleting: pod.metadata.deletion_timestamp.is_some(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::runtime::reflector::store::Writer;
+    use kube::runtime::watcher::Event;
+    use serde_json::json;
+
+    /// Found by the fuzz target (`controller::fuzz::workflows`): node "wf" carrying the ID of
+    /// node "wf-1", which is recorded in a cluster the policy denies, had its pod (found in the
+    /// workflow's own namespace) observed as "wf-1"'s — so the engine deleted it "in" the
+    /// denied cluster.
+    #[test]
+    fn a_node_filed_under_another_key_is_not_observed() {
+        let wf: Workflow = serde_json::from_value(json!({
+            "metadata": {"name": "wf", "namespace": "team-a", "uid": "uid-1"},
+            "spec": {},
+            "status": {"nodes": {
+                "wf": {"id": "wf-1", "name": "wf", "displayName": "wf", "type": "Pod", "phase": "Pending"},
+                "wf-1": {"id": "wf-1", "name": "wf.x", "displayName": "x", "type": "Pod", "phase": "Pending", "cluster": "c"},
+            }},
+        }))
+        .unwrap();
+        let pod: WorkflowPod = serde_json::from_value(json!({"metadata": {
+            "name": naming::pod_name("wf", "wf", "", PodNameFormat::V2), "namespace": "team-a", "uid": "pod-1",
+            "labels": {labels::WORKFLOW: "wf", labels::WORKFLOW_NAMESPACE: "team-a", labels::WORKFLOW_UID: "uid-1"},
+            "annotations": {labels::NODE_ID: "wf-1"},
+        }}))
+        .unwrap();
+        let mut pods = Writer::<WorkflowPod>::default();
+        pods.apply_watcher_event(&Event::Apply(pod));
+        let (pods, results) = (
+            pods.as_reader(),
+            Writer::<WorkflowTaskResult>::default().as_reader(),
+        );
+        let observed = observe(&wf, None, |_, _| Some((&pods, &results)));
+        assert!(observed.pods.is_empty(), "{:?}", observed.pods);
     }
 }

@@ -7,6 +7,14 @@ use super::template::{Mode, Scope, substitute_str};
 use super::walk::{Call, Walker};
 use crate::workflow::{NodePhase, NodeType, RetryStrategy, Template};
 
+/// Most attempts one Retry node makes in one reconcile. An attempt that fails as it starts (a
+/// place the policy denies, an argument that does not resolve) is fulfilled at once, and
+/// without this bound would be retried in the same reconcile for as long as `limit` allows —
+/// without a limit, forever — wedging the reconcile. The rest wait for the next reconcile.
+pub(super) const MAX_ATTEMPTS_PER_RECONCILE: usize = 10;
+/// When a Retry node that made its [`MAX_ATTEMPTS_PER_RECONCILE`] attempts goes on.
+const MORE_ATTEMPTS_AFTER: Duration = Duration::from_secs(1);
+
 impl Walker<'_> {
     pub(super) fn retry(&mut self, call: &Call, template: &Template, scope: &Scope) -> NodePhase {
         let id = self.ensure_node(call, NodeType::Retry, NodePhase::Running);
@@ -30,8 +38,10 @@ impl Walker<'_> {
             .unwrap_or_default();
         let mut attempt_no = attempts.len().saturating_sub(1);
         let mut last_phase = attempts.last().and_then(|a| self.phase_of(a));
+        let mut attempted = 0;
         if last_phase.is_none_or(|p| !p.is_fulfilled()) {
             last_phase = Some(self.attempt(call, &id, attempt_no, scope));
+            attempted += 1;
         }
         loop {
             let Some(phase) = last_phase else {
@@ -108,8 +118,13 @@ impl Walker<'_> {
                 }
                 Ok(None) => {}
             }
+            if attempted >= MAX_ATTEMPTS_PER_RECONCILE {
+                self.requeue(MORE_ATTEMPTS_AFTER);
+                return self.mark(&id, NodePhase::Running, None);
+            }
             attempt_no += 1;
             last_phase = Some(self.attempt(call, &id, attempt_no, scope));
+            attempted += 1;
         }
     }
 

@@ -103,3 +103,34 @@ spec:
     );
     assert!(retry.children.len() < 11, "{retry:#?}");
 }
+
+/// Found by the fuzz target (`controller::fuzz::workflows`): an attempt that fails as it
+/// starts (here: a namespace the policy denies) was retried at once, in the same reconcile,
+/// as often as the limit allowed — without a limit, forever — so one workflow wedged a
+/// reconcile worker. Each reconcile now makes a bounded number of attempts and comes back.
+#[test]
+fn attempts_that_fail_at_once_are_not_retried_without_end_in_one_reconcile() {
+    for limit in ["", "limit: \"2147483647\", "] {
+        let mut h = Harness::new(&format!(
+            r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      namespace: team-b
+      retryStrategy: {{{limit}retryPolicy: Always}}
+      container: {{image: argoproj/argosay:v2}}
+"#
+        ));
+        assert!(h.step().is_empty(), "nothing may be created in team-b");
+        let attempts = h.node("wf").children.len();
+        assert!(
+            (1..=super::super::retry::MAX_ATTEMPTS_PER_RECONCILE).contains(&attempts),
+            "{attempts} attempts in one reconcile"
+        );
+        assert_eq!(h.node("wf").phase, NodePhase::Running);
+        assert!(h.requeue_after.is_some(), "the retries go on later");
+        h.step();
+        assert!(h.node("wf").children.len() > attempts, "and they do");
+    }
+}

@@ -238,3 +238,30 @@ fn a_long_chain_of_dag_dependencies_does_not_overflow_the_stack() {
     );
     assert_eq!(h.phase(), Some(WorkflowPhase::Running), "{:?}", h.message());
 }
+
+/// Found by the fuzz target (`controller::fuzz::workflows`): a second node filed under another
+/// key but carrying the root's ID, recorded in namespace `team-€`, made the abort (the graph is
+/// invalid) delete the root's observed pod "in" that namespace — an unvalidated namespace on
+/// the way to a URL, and another node's pod taken for its own.
+#[test]
+fn a_node_filed_under_another_key_does_not_take_another_nodes_pod() {
+    let mut h = in_cluster_0(ONE_POD);
+    h.step();
+    let pod = h.created[0].clone();
+    h.observe(&pod, PodPhase::Running, None, Outputs::default());
+    let status = h.wf.status.as_mut().unwrap();
+    let mut forged = status.nodes["wf"].clone();
+    forged.namespace = Some("team-\u{20ac}".into());
+    status.nodes.insert("wf-511703626".into(), forged);
+    h.step();
+    assert_eq!(h.phase(), Some(WorkflowPhase::Error));
+    let places: Vec<&str> = h
+        .others
+        .iter()
+        .filter_map(|a| match a {
+            Action::DeletePod { namespace, .. } => Some(namespace.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(places, ["argo"], "only the root's pod, in its own place");
+}
