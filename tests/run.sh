@@ -5,6 +5,8 @@
 # suite drives the clusters with the real kubectl and fails without it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# One full build, not an edit loop: incremental caches would only add gigabytes to the disk.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 rustup toolchain install            # the toolchain rust-toolchain.toml pins, with its targets
 rustup target add wasm32-wasip2

@@ -8,9 +8,10 @@
 //! still succeed, and each malformed object gets a Warning event naming its field without
 //! quoting its content.
 //!
-//! The same binary checks that the controller refuses a Workflow CRD that would prune the
+//! The same module checks that the controller refuses a Workflow CRD that would prune the
 //! fields Flotilla adds (Argo's full CRDs type every field Argo knows and prune the rest). Both
-//! tests change the cluster-wide CRDs, so they take turns (`CRDS`).
+//! tests change the cluster-wide CRDs: on real clusters `Env::start` gives each test its turn,
+//! and each puts Flotilla's CRDs back before it ends.
 
 use std::time::Duration;
 
@@ -25,9 +26,6 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 
 const FLOTILLA_CRDS: &str = include_str!("../../manifests/base/crds.yaml");
-
-/// The tests of this binary change the cluster-wide CRDs: one at a time.
-static CRDS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A Workflow CRD shaped as Argo's full CRDs are: a structural schema naming the fields Argo
 /// knows and preserving nothing else (a handful here; Argo's names them all).
@@ -313,7 +311,6 @@ async fn attack(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_task_result_or_workflow_harms_only_itself() -> Result<()> {
-    let _turn = CRDS.lock().await;
     let env = Env::start().await?;
     let controller = env.controller().await?;
     let tenant = env.tenant("cluster-0", "team-a").await?;
@@ -330,7 +327,6 @@ async fn a_malformed_task_result_or_workflow_harms_only_itself() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_workflow_crd_that_prunes_flotillas_fields_is_refused_at_start_up() -> Result<()> {
-    let _turn = CRDS.lock().await;
     let env = Env::start().await?;
     let admin = env.client("cluster-0").await?;
     flotilla::sandbox::install(&admin).await?;

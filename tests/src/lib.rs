@@ -29,12 +29,21 @@ pub struct Env {
     pub kubeconfig: PathBuf,
     pub clusters: Clusters,
     _dir: Option<TempDir>,
+    /// On real clusters, this test's turn (see [`Env::start`]).
+    _turn: Option<tokio::sync::MutexGuard<'static, ()>>,
 }
+
+/// Real clusters are shared by every test of the suite — the controller watches every
+/// namespace, the policy ConfigMap and the CRDs are cluster-wide — so on them the tests take
+/// turns. Simulated clusters belong to one test each and need no turns.
+static REAL_CLUSTERS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The variable that points the suite at real clusters.
 pub const REAL_KUBECONFIG_VAR: &str = "FLOTILLA_E2E_KUBECONFIG";
 
 impl Env {
+    /// Two clusters for one test: simulated ones of its own, or — with `FLOTILLA_E2E_KUBECONFIG`
+    /// — the real ones, once the tests before it have finished with them.
     pub async fn start() -> Result<Env> {
         // `RUST_LOG=flotilla=debug cargo test …` shows what the controller did.
         let _ = tracing_subscriber::fmt()
@@ -53,6 +62,7 @@ impl Env {
                 kubeconfig,
                 clusters: Clusters::Real,
                 _dir: None,
+                _turn: Some(REAL_CLUSTERS.lock().await),
             });
         }
         let dir = TempDir::new()?;
@@ -62,6 +72,7 @@ impl Env {
             kubeconfig,
             clusters: Clusters::Simulated(sandbox),
             _dir: Some(dir),
+            _turn: None,
         })
     }
 

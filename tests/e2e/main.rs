@@ -1,0 +1,13 @@
+//! Flotilla's end-to-end suite, one module per area. Each test starts its own simulated clusters
+//! (or, with `FLOTILLA_E2E_KUBECONFIG`, takes its turn on the real ones: see `Env::start`).
+
+mod crds;
+mod kubectl;
+mod lifecycle;
+mod multicluster;
+mod plugins;
+mod trust;
+mod trust_credentials;
+mod trust_decode;
+mod trust_resources;
+mod workflows;
