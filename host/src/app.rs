@@ -152,7 +152,8 @@ pub async fn run_executor(command: Vec<String>) -> Result<ExitCode> {
 }
 
 /// `flotilla executor resource`: a resource template's pod. Progress goes to standard output;
-/// a failure also goes to the termination log, which the kubelet makes the container's message.
+/// the termination log (which the kubelet makes the container's message) gets the digest of
+/// what was reported, and a failure's words.
 pub async fn run_resource() -> Result<ExitCode> {
     let identity = crate::executor::Identity::from_env()?;
     let client = crate::credentials::client(None, None, true).await?;
@@ -160,7 +161,9 @@ pub async fn run_resource() -> Result<ExitCode> {
     let exit = crate::executor::resource::execute(&client, &identity, &mut say).await;
     if let Some(message) = &exit.message {
         eprintln!("{message}");
-        let _ = std::fs::write("/dev/termination-log", message);
+    }
+    if let Some(termination) = &exit.termination {
+        let _ = std::fs::write(crate::executor::TERMINATION_LOG, termination);
     }
     Ok(ExitCode::from(
         u8::try_from(exit.code.clamp(0, 255)).unwrap_or(1),

@@ -12,6 +12,7 @@ mod observe;
 mod ownership;
 mod plugins;
 mod pod_view;
+mod proof_key;
 mod remote;
 mod sweep;
 
@@ -97,6 +98,11 @@ pub enum ControllerError {
         "other clusters are configured (Secret {namespace}/rest-config: {clusters}) but this controller has no cluster name: set ARGO_CLUSTER or --cluster"
     )]
     NoClusterName { namespace: String, clusters: String },
+    #[error(
+        "the key of the controller's creator proofs (Secret {namespace}/{secret}): {reason}",
+        secret = proof_key::SECRET
+    )]
+    ProofKey { namespace: String, reason: String },
     #[error("reading the controller's configuration in namespace {namespace}: {source}")]
     Config {
         namespace: String,
@@ -130,6 +136,8 @@ pub(crate) struct Context {
     pods: Store<WorkflowPod>,
     results: Store<WorkflowTaskResult>,
     engine: EngineConfig,
+    /// The key pods are proven this controller's with (the engine stamps with it too).
+    proof_key: ownership::ProofKey,
     recorder: Recorder,
     /// Other clusters: the registry and the connections in use.
     remotes: remote::Remotes,
@@ -268,6 +276,9 @@ pub async fn run(
         });
     }
     let access = config::load_policy(&client, &config.controller_namespace).await?;
+    let proof_key = proof_key::load_or_create(&client, &config.controller_namespace).await?;
+    let mut engine = config.engine;
+    engine.creator_proof = Some(Arc::new(proof_key.clone()));
     let (wake, mut woken) = tokio::sync::mpsc::unbounded_channel();
     let plugins: Arc<crate::plugins::Active> = Arc::default();
     let remotes = remote::Remotes::new(pod_selector.clone(), wake, plugins.clone());
@@ -287,7 +298,8 @@ pub async fn run(
         workflows: controller.store(),
         pods,
         results,
-        engine: config.engine,
+        engine,
+        proof_key,
         recorder,
         remotes,
         access: parking_lot::RwLock::new(Arc::new(access)),
@@ -494,18 +506,18 @@ async fn reconcile_inner(
             }
         }
     }
-    let mut observed =
-        observe::observe(
-            &wf,
-            ctx.engine.cluster.as_deref(),
-            |cluster, ns| match cluster {
-                None => may_observe(own_cluster, &namespace, None, ns, access.as_ref())
-                    .then_some((&ctx.pods, &ctx.results)),
-                Some(c) => remotes
-                    .get(&(c.to_string(), ns.to_string()))
-                    .map(|r| (&r.pods, &r.results)),
-            },
-        );
+    let mut observed = observe::observe(
+        &wf,
+        ctx.engine.cluster.as_deref(),
+        &ctx.proof_key,
+        |cluster, ns| match cluster {
+            None => may_observe(own_cluster, &namespace, None, ns, access.as_ref())
+                .then_some((&ctx.pods, &ctx.results)),
+            Some(c) => remotes
+                .get(&(c.to_string(), ns.to_string()))
+                .map(|r| (&r.pods, &r.results)),
+        },
+    );
     observed.access = Some(access);
     observed.policies = match &ctx.fixed_policies {
         Some((placement, naming)) => crate::policy::Policies {
@@ -570,6 +582,7 @@ async fn reconcile_inner(
         namespace: &namespace,
         uid: &key,
         cluster: ctx.engine.cluster.as_deref(),
+        key: &ctx.proof_key,
     };
     let refused = apply::apply(&ctx, owner, &decision.actions)
         .await

@@ -17,6 +17,7 @@ mod manifest;
 mod parallelism;
 mod placement;
 mod pods;
+mod proof;
 mod resource;
 mod retry;
 mod steps;
@@ -35,6 +36,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 pub use finalizer::FINALIZER;
 pub use manifest::PodManifest;
+pub use proof::{CreatorProof, PodIdentity};
 pub(crate) use retry::parse_duration;
 
 use crate::naming::{self, PodNameFormat};
@@ -54,6 +56,9 @@ pub struct EngineConfig {
     /// How long after its node completes a pod is deleted under `podGC` when the workflow does
     /// not say (`podGC.deleteDelayDuration`); Argo's controller default is 5s.
     pub pod_gc_delete_delay: Duration,
+    /// Stamps each pod with the controller's proof that it made it (`None`: no stamp, and a
+    /// controller checking for one will own no pod).
+    pub creator_proof: Option<std::sync::Arc<dyn CreatorProof>>,
 }
 
 /// The image pods run `flotilla executor` from by default: this release's, pinned (a moving
@@ -69,6 +74,7 @@ impl Default for EngineConfig {
             max_pod_creates_per_reconcile: 10_000,
             cluster: None,
             pod_gc_delete_delay: Duration::from_secs(5),
+            creator_proof: None,
         }
     }
 }

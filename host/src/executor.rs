@@ -17,6 +17,8 @@ use kube::{Client, ResourceExt};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::workflow::report_digest;
+pub use crate::workflow::report_digest::{TERMINATION_LOG, TERMINATION_LOG_ENV};
 use crate::workflow::{Outputs, Parameter, WorkflowTaskResult, labels};
 
 pub use wrap::{Identity, WrapError, run_wrapped};
@@ -180,6 +182,13 @@ pub async fn report(client: &Client, result: &WorkflowTaskResult) -> Result<(), 
         }
         Err(e) => Err(e),
     }
+}
+
+/// The termination message that vouches for `reported`: its digest first (see
+/// [`report_digest`]), then `message`.
+pub fn termination_message(reported: &WorkflowTaskResult, message: Option<&str>) -> String {
+    let digest = report_digest::digest(reported.outputs.as_ref(), reported.message.as_deref());
+    report_digest::termination_message(&digest, message)
 }
 
 /// The JSON patch that makes an existing task result say what `result` says.

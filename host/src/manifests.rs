@@ -199,7 +199,24 @@ mod tests {
         );
         let role = docs.iter().find(|d| d["kind"] == "Role").expect("a Role");
         assert_eq!(role["metadata"]["namespace"], "argo");
-        assert_eq!(resources("Role"), ["secrets", "configmaps"]);
+        assert_eq!(resources("Role"), ["secrets", "configmaps", "secrets"]);
+        // Writes in that namespace: only `create` of a Secret (the creator-proof key).
+        let writes: Vec<_> = role["rules"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .filter(|r| {
+                r["verbs"]
+                    .as_sequence()
+                    .unwrap()
+                    .iter()
+                    .any(|v| !["get", "list", "watch"].contains(&v.as_str().unwrap()))
+            })
+            .collect();
+        assert_eq!(writes.len(), 1, "{writes:?}");
+        assert_eq!(writes[0]["resources"][0], "secrets");
+        assert_eq!(writes[0]["verbs"].as_sequence().unwrap().len(), 1);
+        assert_eq!(writes[0]["verbs"][0], "create");
         for unused in ["leases", "pods/status", "workflows/status"] {
             assert!(!cluster_wide.iter().any(|r| r == unused), "{unused}");
         }

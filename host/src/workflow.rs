@@ -10,6 +10,7 @@ mod any_string;
 pub mod crd;
 pub mod labels;
 mod lenient;
+pub mod report_digest;
 mod spec;
 mod status;
 mod task_result;

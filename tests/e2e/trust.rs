@@ -59,13 +59,7 @@ async fn controller(
 
 /// Submits `yaml` as `tenant` in its namespace and waits until it finishes.
 async fn run_as(env: &Env, tenant: &Tenant, yaml: &str) -> Result<Workflow> {
-    let mut wf: Workflow = serde_yaml::from_str(yaml)?;
-    wf.metadata.namespace = Some(tenant.namespace.clone());
-    let api: Api<Workflow> = Api::namespaced(tenant.client.clone(), &tenant.namespace);
-    let created = api
-        .create(&PostParams::default(), &wf)
-        .await
-        .context("the tenant submits its workflow")?;
+    let created = submit_as(tenant, yaml).await?;
     env.wait_finished(&created, TIMEOUT).await
 }
 
@@ -237,23 +231,35 @@ async fn a_cluster_name_that_is_not_a_dns_label_cannot_reach_the_policy() -> Res
     attacker.remove().await
 }
 
-/// The victim's two-step workflow: `produce` prints a value in the shared namespace, `consume`
-/// (at home) receives it as a parameter and prints it.
-fn producer_consumer(name: &str, shared: &str) -> String {
+/// The victim's workflow: `produce` prints a value in the shared namespace, `consume` (at home)
+/// receives it as a parameter and prints it. With `hold`, a first step pauses in the shared
+/// namespace for that long (the attacker's window to read its pod). The workflow's deadline is
+/// `deadline` seconds.
+fn producer_consumer(name: &str, shared: &str, hold: Option<&str>, deadline: u32) -> String {
+    let (hold_step, hold_template) = match hold {
+        Some(time) => (
+            "        - - {name: hold, template: hold}\n".to_string(),
+            format!(
+                "    - name: hold\n      namespace: {shared}\n      container: {{image: argoproj/argosay:v2, args: [sleep, {time}]}}\n"
+            ),
+        ),
+        None => Default::default(),
+    };
     format!(
         r#"apiVersion: argoproj.io/v1alpha1
 kind: Workflow
 metadata: {{name: {name}}}
 spec:
   entrypoint: main
+  activeDeadlineSeconds: {deadline}
   templates:
     - name: main
       steps:
-        - - {{name: produce, template: produce}}
+{hold_step}        - - {{name: produce, template: produce}}
         - - name: consume
             template: consume
             arguments: {{parameters: [{{name: value, value: "{{{{steps.produce.outputs.result}}}}"}}]}}
-    - name: produce
+{hold_template}    - name: produce
       namespace: {shared}
       script: {{image: "alpine:3.20", command: [sh], source: "echo real\n"}}
     - name: consume
@@ -263,9 +269,10 @@ spec:
     )
 }
 
-/// What the attacker can work out of a victim's workflow name: the `produce` node's ID and pod.
-fn produce_node(victim_wf: &str) -> (String, String) {
-    let node_name = format!("{victim_wf}[0].produce");
+/// What the attacker can work out of a victim's workflow name: the ID and pod name of the
+/// `produce` node, the `step`th step of `main`.
+fn produce_node(victim_wf: &str, step: usize) -> (String, String) {
+    let node_name = format!("{victim_wf}[{step}].produce");
     let id = flotilla::naming::node_id(victim_wf, &node_name);
     let pod = flotilla::naming::pod_name(
         victim_wf,
@@ -274,6 +281,16 @@ fn produce_node(victim_wf: &str) -> (String, String) {
         flotilla::naming::PodNameFormat::V2,
     );
     (id, pod)
+}
+
+/// Submits `yaml` as `tenant` in its namespace, without waiting.
+async fn submit_as(tenant: &Tenant, yaml: &str) -> Result<Workflow> {
+    let mut wf: Workflow = serde_yaml::from_str(yaml)?;
+    wf.metadata.namespace = Some(tenant.namespace.clone());
+    Api::<Workflow>::namespaced(tenant.client.clone(), &tenant.namespace)
+        .create(&PostParams::default(), &wf)
+        .await
+        .context("the tenant submits its workflow")
 }
 
 /// A task result the attacker plants for the victim's node, claiming `result: forged`.
@@ -290,32 +307,89 @@ fn planted_result(id: &str, victim_wf: &str, victim_ns: &str) -> Result<Workflow
     }))?)
 }
 
+/// Two tenants who may both use a namespace they share, under the controller: the stage of the
+/// forgery tests. The attacker's API clients reach only what a tenant's role grants there.
+struct Scene {
+    env: Env,
+    attacker: Tenant,
+    victim: Tenant,
+    shared: Shared,
+    _controller: flotilla::sandbox::ControllerHandle,
+}
+
+impl Scene {
+    async fn set() -> Result<Scene> {
+        let env = Env::start().await?;
+        let attacker = env.tenant("cluster-0", "team-a").await?;
+        let victim = env.tenant("cluster-0", "team-b").await?;
+        let shared = Shared::create(&env, "shared").await?;
+        for tenant in [&attacker, &victim] {
+            tenant
+                .grant(&env.client("cluster-0").await?, &shared.name)
+                .await?;
+        }
+        let policy = format!(
+            "p, cluster-0:{a}, cluster-0:{s}\np, cluster-0:{b}, cluster-0:{s}",
+            a = attacker.namespace,
+            b = victim.namespace,
+            s = shared.name
+        );
+        let (controller, _) = controller(&env, &policy).await?;
+        Ok(Scene {
+            env,
+            attacker,
+            victim,
+            shared,
+            _controller: controller,
+        })
+    }
+
+    /// The attacker's view of pods or task results in the shared namespace.
+    fn attackers<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        Api::namespaced(self.attacker.client.clone(), &self.shared.name)
+    }
+
+    /// The victim can still run a workflow; then everything the test made is removed.
+    async fn strike(self) -> Result<()> {
+        still_serving(&self.env, &self.victim).await?;
+        self.shared.remove().await?;
+        self.attacker.remove().await?;
+        self.victim.remove().await
+    }
+}
+
+/// The victim's `produce` node failed because the attacker took its pod's name first, and
+/// nothing ran on forged outputs.
+fn produce_failed_on_a_foreign_pod(wf: &Workflow, namespace: &str, pod_name: &str) -> Result<()> {
+    let expected =
+        format!("pod {namespace}/{pod_name} exists and was not created for this workflow");
+    ensure!(
+        flotilla_e2e::node(wf, "produce").and_then(|n| n.message.clone()) == Some(expected.clone()),
+        "expected the produce node to fail with {expected:?}: {:#?}",
+        wf.status
+    );
+    ensure!(
+        flotilla_e2e::node(wf, "consume").is_none(),
+        "nothing ran on forged outputs"
+    );
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tenant_cannot_forge_another_tenants_outputs_in_a_shared_namespace() -> Result<()> {
-    let env = Env::start().await?;
-    let attacker = env.tenant("cluster-0", "team-a").await?;
-    let victim = env.tenant("cluster-0", "team-b").await?;
-    let shared = Shared::create(&env, "shared").await?;
-    attacker
-        .grant(&env.client("cluster-0").await?, &shared.name)
-        .await?;
-    victim
-        .grant(&env.client("cluster-0").await?, &shared.name)
-        .await?;
-    let policy = format!(
-        "p, cluster-0:{a}, cluster-0:{s}\np, cluster-0:{b}, cluster-0:{s}",
-        a = attacker.namespace,
-        b = victim.namespace,
-        s = shared.name
-    );
-    let (_controller, _admin) = controller(&env, &policy).await?;
-    let results: Api<WorkflowTaskResult> = Api::namespaced(attacker.client.clone(), &shared.name);
-    let pods: Api<Pod> = Api::namespaced(attacker.client.clone(), &shared.name);
+    let scene = Scene::set().await?;
+    let (env, victim, shared) = (&scene.env, &scene.victim, &scene.shared);
+    let results: Api<WorkflowTaskResult> = scene.attackers();
+    let pods: Api<Pod> = scene.attackers();
 
     // 1. A planted task result alone: the victim's own pod reports over it, and the victim
     //    runs with its real value.
     let victim_wf = unique("victim");
-    let (id, _) = produce_node(&victim_wf);
+    let (id, _) = produce_node(&victim_wf, 0);
     results
         .create(
             &PostParams::default(),
@@ -323,7 +397,12 @@ async fn a_tenant_cannot_forge_another_tenants_outputs_in_a_shared_namespace() -
         )
         .await
         .context("the attacker plants a task result")?;
-    let wf = run_as(&env, &victim, &producer_consumer(&victim_wf, &shared.name)).await?;
+    let wf = run_as(
+        env,
+        victim,
+        &producer_consumer(&victim_wf, &shared.name, None, 90),
+    )
+    .await?;
     ensure!(
         phase(&wf) == Some(WorkflowPhase::Succeeded),
         "{}: {:#?}",
@@ -341,7 +420,7 @@ async fn a_tenant_cannot_forge_another_tenants_outputs_in_a_shared_namespace() -
     // 2. A planted pod (with the victim's labels) and result: the victim's node fails naming
     //    the pod; nothing forged flows on.
     let victim_wf = unique("victim");
-    let (id, pod_name) = produce_node(&victim_wf);
+    let (id, pod_name) = produce_node(&victim_wf, 0);
     let pod: Pod = serde_json::from_value(serde_json::json!({
         "metadata": {"name": pod_name, "labels": {
             "workflows.argoproj.io/workflow": victim_wf,
@@ -358,28 +437,150 @@ async fn a_tenant_cannot_forge_another_tenants_outputs_in_a_shared_namespace() -
             &planted_result(&id, &victim_wf, &victim.namespace)?,
         )
         .await?;
-    let wf = run_as(&env, &victim, &producer_consumer(&victim_wf, &shared.name)).await?;
+    let wf = run_as(
+        env,
+        victim,
+        &producer_consumer(&victim_wf, &shared.name, None, 90),
+    )
+    .await?;
     ensure!(
         phase(&wf) != Some(WorkflowPhase::Succeeded),
         "{}",
         message(&wf)
     );
-    let expected = format!(
-        "pod {}/{pod_name} exists and was not created for this workflow",
-        shared.name
-    );
+    produce_failed_on_a_foreign_pod(&wf, &shared.name, &pod_name)?;
+    scene.strike().await
+}
+
+/// The attacker copies every label and annotation (the controller's creator proof included) off
+/// the victim's first pod onto a pod it makes, first, for the victim's next node: the proof is
+/// for the first pod's name and node only, so the next node fails naming the pod.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stamps_copied_off_a_victims_pod_do_not_make_a_pod_the_victims() -> Result<()> {
+    let scene = Scene::set().await?;
+    let (victim, shared) = (&scene.victim, &scene.shared);
+    let pods: Api<Pod> = scene.attackers();
+    let results: Api<WorkflowTaskResult> = scene.attackers();
+    let victim_wf = unique("victim");
+    let created = submit_as(
+        victim,
+        &producer_consumer(&victim_wf, &shared.name, Some("8s"), 90),
+    )
+    .await?;
+
+    let selector = format!("workflows.argoproj.io/workflow={victim_wf}");
+    let hold = flotilla_e2e::wait_for("the victim's first pod", TIMEOUT, || async {
+        Ok(pods
+            .list(&kube::api::ListParams::default().labels(&selector))
+            .await?
+            .items
+            .into_iter()
+            .next())
+    })
+    .await?;
     ensure!(
-        flotilla_e2e::node(&wf, "produce").and_then(|n| n.message.clone())
-            == Some(expected.clone()),
-        "expected the produce node to fail with {expected:?}: {:#?}",
-        wf.status
+        hold.annotations()
+            .contains_key("flotilla.dev/creator-proof"),
+        "the controller proves its pods: {:?}",
+        hold.annotations()
     );
+    let (id, pod_name) = produce_node(&victim_wf, 1);
+    let mut annotations = hold.annotations().clone();
+    annotations.insert("workflows.argoproj.io/node-id".into(), id.clone());
+    let copy = Pod {
+        metadata: ObjectMeta {
+            name: Some(pod_name.clone()),
+            labels: Some(hold.labels().clone()),
+            annotations: Some(annotations),
+            ..Default::default()
+        },
+        spec: serde_json::from_value(serde_json::json!({
+            "containers": [{"name": "main", "image": "argoproj/argosay:v2"}],
+        }))?,
+        ..Default::default()
+    };
+    pods.create(&PostParams::default(), &copy)
+        .await
+        .context("the attacker plants a pod with the copied stamps")?;
+    results
+        .create(
+            &PostParams::default(),
+            &planted_result(&id, &victim_wf, &victim.namespace)?,
+        )
+        .await?;
+
+    let wf = scene.env.wait_finished(&created, TIMEOUT).await?;
+    produce_failed_on_a_foreign_pod(&wf, &shared.name, &pod_name)?;
+    scene.strike().await
+}
+
+/// The attacker rewrites the victim's task result as soon as the victim's executor has written
+/// it, keeping its owner reference to the victim's pod: the controller takes only what the pod's
+/// main container vouched for, so `forged` never reaches the victim's status or next step. (The
+/// victim's node may wait for a true report until its deadline: an attacker who may write task
+/// results in the namespace can always deny a result, as one who may delete pods there can.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_result_rewritten_after_the_report_is_not_taken() -> Result<()> {
+    let scene = Scene::set().await?;
+    let results: Api<WorkflowTaskResult> = scene.attackers();
+    let victim_wf = unique("victim");
+    let (id, _) = produce_node(&victim_wf, 0);
+    let created = submit_as(
+        &scene.victim,
+        &producer_consumer(&victim_wf, &scene.shared.name, None, 30),
+    )
+    .await?;
+
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let rewriter = tokio::spawn({
+        let done = done.clone();
+        async move {
+            let mut forgeries = 0_usize;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Some(mut result) = results.get_opt(&id).await?
+                    && result.outputs.as_ref().and_then(|o| o.result.as_deref()) != Some("forged")
+                {
+                    result.outputs.get_or_insert_default().result = Some("forged".into());
+                    match results.replace(&id, &PostParams::default(), &result).await {
+                        Ok(_) => forgeries += 1,
+                        Err(kube::Error::Api(e)) if e.code == 409 => {}
+                        Err(e) => return Err(anyhow::Error::from(e)),
+                    }
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            anyhow::Ok(forgeries)
+        }
+    });
+    let finished = scene.env.wait_finished(&created, TIMEOUT).await;
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let forgeries = rewriter.await??;
+    let wf = finished?;
+
     ensure!(
-        flotilla_e2e::node(&wf, "consume").is_none(),
-        "nothing ran on forged outputs"
+        forgeries > 0,
+        "the attacker never got to rewrite the result"
     );
-    still_serving(&env, &victim).await?;
-    shared.remove().await?;
-    attacker.remove().await?;
-    victim.remove().await
+    let status = serde_json::to_string(&wf.status)?;
+    ensure!(
+        !status.contains("forged"),
+        "a forged output reached the victim: {status}"
+    );
+    let produced = flotilla_e2e::node(&wf, "produce")
+        .and_then(|n| n.outputs.as_ref())
+        .and_then(|o| o.result.clone());
+    match phase(&wf) {
+        Some(WorkflowPhase::Succeeded) => ensure!(
+            produced.as_deref() == Some("real"),
+            "the victim's step produced {produced:?}"
+        ),
+        // The rewrite came first: the node waited for a report the pod vouched for.
+        Some(WorkflowPhase::Failed) => ensure!(
+            message(&wf).contains("deadline"),
+            "the victim failed for another reason: {}",
+            message(&wf)
+        ),
+        other => anyhow::bail!("the victim ended {other:?}: {}", message(&wf)),
+    }
+    scene.strike().await
 }

@@ -103,6 +103,8 @@ pub struct ContainerExit<'a> {
     /// The pod's files as they were when the container exited.
     pub fs: &'a PodFs,
     pub logs: &'a LogStore,
+    /// The termination message the container left (its `terminationMessagePath` file).
+    pub termination_message: Option<&'a str>,
 }
 
 /// A container about to start, offered to [`ContainerHooks::run_native`].
@@ -153,7 +155,10 @@ pub struct NativeExit {
 pub trait ContainerHooks: Send + Sync + std::fmt::Debug {
     /// Called after a container exits and before the pod status reporting it is written, so
     /// whatever it records (say, a WorkflowTaskResult) exists before anyone sees the container end.
-    fn on_container_exit<'a>(&'a self, exit: ContainerExit<'a>) -> BoxFuture<'a, ()>;
+    /// It plays the last moments of the container's own process (a wrapper that reports after
+    /// the command it ran): `Some(text)` is what that process left in its termination log, which
+    /// the kubelet then reports in place of what was there.
+    fn on_container_exit<'a>(&'a self, exit: ContainerExit<'a>) -> BoxFuture<'a, Option<String>>;
 
     /// Runs a program the kubelet does not emulate as native code (Flotilla's resource
     /// executor); `None` leaves the container to the emulation. The future is dropped if the
@@ -168,8 +173,8 @@ pub trait ContainerHooks: Send + Sync + std::fmt::Debug {
 pub struct NoHooks;
 
 impl ContainerHooks for NoHooks {
-    fn on_container_exit<'a>(&'a self, _exit: ContainerExit<'a>) -> BoxFuture<'a, ()> {
-        Box::pin(async {})
+    fn on_container_exit<'a>(&'a self, _exit: ContainerExit<'a>) -> BoxFuture<'a, Option<String>> {
+        Box::pin(async { None })
     }
 }
 

@@ -10,11 +10,10 @@ use kube::runtime::events::{Event as KubeEvent, EventType};
 use tracing::warn;
 
 use super::Context;
-use super::ownership::Owner;
+use super::ownership::{Owner, PodStamps};
 use super::pod_view::WorkflowPod;
 use crate::engine::{Action, PodManifest};
 use crate::workflow::Workflow;
-use kube::ResourceExt as _;
 
 /// Pod creations in flight at once for one workflow: a wide fan-out is created at the API
 /// server's pace, not one round trip at a time.
@@ -187,7 +186,7 @@ async fn owned_uid(
     let Some(pod) = api.get_opt(name).await? else {
         return Ok(None);
     };
-    if owner.owns_pod(pod.labels(), pod.annotations(), node_id) {
+    if owner.owns_pod(PodStamps::of(&pod), node_id) {
         return Ok(pod.metadata.uid);
     }
     warn!(pod = %name, namespace = %namespace, node = %node_id, "a pod of this node's name was not created for this workflow; leaving it alone");

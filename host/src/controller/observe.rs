@@ -1,13 +1,14 @@
 //! From the watch caches to the engine's `Observed`: the pods and task results of one workflow,
 //! keyed by node ID.
 
-use super::ownership::{self, Owner};
+use super::ownership::{self, Owner, PodStamps, ProofKey};
 use super::pod_view::WorkflowPod;
 use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use crate::engine::{Observed, ObservedPod, ObservedResult, PodPhase};
 use crate::naming::{self, PodNameFormat};
+use crate::workflow::report_digest::{self, Termination};
 use crate::workflow::{NodeType, Workflow, WorkflowTaskResult, labels};
 
 /// The watch caches of one cluster.
@@ -18,12 +19,16 @@ pub(super) type Caches<'a> = (&'a Store<WorkflowPod>, &'a Store<WorkflowTaskResu
 /// gives the caches for a node's cluster (`None`: the controller's own) and namespace.
 ///
 /// Only what is proven to be this workflow's is observed (`super::ownership`): a pod stamped
-/// with the workflow's uid and the node, and a task result owned by that pod. A pod of the
+/// with the workflow's uid, the node and the controller's proof, and a task result owned by that
+/// pod and saying what the pod's main container vouched for (`report_digest`): anyone who may
+/// write task results in the namespace can change one after the executor wrote it, but only the
+/// kubelet writes the termination message the digest is in. A pod of the
 /// node's name that is someone else's fails an unfinished node with a message naming it
 /// (`Observed::create_errors`), and is never touched.
 pub(super) fn observe<'a>(
     wf: &Workflow,
     cluster: Option<&str>,
+    key: &ProofKey,
     caches: impl Fn(Option<&str>, &str) -> Option<Caches<'a>>,
 ) -> Observed {
     let name = wf.name_any();
@@ -34,6 +39,7 @@ pub(super) fn observe<'a>(
         namespace: &namespace,
         uid: &uid,
         cluster,
+        key,
     };
     let format = PodNameFormat::of(wf);
     let mut observed = Observed::default();
@@ -57,7 +63,7 @@ pub(super) fn observe<'a>(
         let Some(pod) = pods.get(&ObjectRef::new(&pod_name).within(ns)) else {
             continue;
         };
-        if !owner.owns_pod(pod.labels(), pod.annotations(), &node.id) {
+        if !owner.owns_pod(PodStamps::of(pod.as_ref()), &node.id) {
             if !node.phase.is_fulfilled() {
                 let message = Owner::foreign_pod(ns, &pod_name, node.cluster.as_deref());
                 observed.create_errors.insert(node.id.clone(), message);
@@ -71,6 +77,7 @@ pub(super) fn observe<'a>(
         if let Some(pod_uid) = &observed_pod.uid
             && let Some(result) = results.get(&ObjectRef::new(&node.id).within(ns))
             && ownership::reported_by(result.metadata.owner_references.as_deref(), pod_uid)
+            && vouched_for(&pod, &result)
         {
             let complete = result
                 .labels()
@@ -90,6 +97,26 @@ pub(super) fn observe<'a>(
     observed
 }
 
+/// The termination message of the pod's `main` container, once it has ended.
+fn main_termination(pod: &WorkflowPod) -> Option<Termination<'_>> {
+    pod.status
+        .container_statuses
+        .iter()
+        .find(|c| c.name == "main")
+        .and_then(|c| c.state.terminated.as_ref())
+        .map(|t| Termination::parse(t.message.as_deref().unwrap_or_default()))
+}
+
+/// Whether `result` says what the pod's executor reported: the digest its `main` container left.
+/// A result changed since (or written before the pod ended) is not the pod's word; the node
+/// waits, as for a report not yet made.
+fn vouched_for(pod: &WorkflowPod, result: &WorkflowTaskResult) -> bool {
+    let Some(vouched) = main_termination(pod).and_then(|t| t.digest) else {
+        return false;
+    };
+    vouched == report_digest::digest(result.outputs.as_ref(), result.message.as_deref())
+}
+
 fn observed_pod(pod: &WorkflowPod) -> ObservedPod {
     let status = &pod.status;
     let phase = match status.phase.as_deref() {
@@ -104,10 +131,12 @@ fn observed_pod(pod: &WorkflowPod) -> ObservedPod {
         .iter()
         .find(|c| c.name == "main")
         .and_then(|c| c.state.terminated.as_ref());
+    // A failed container's own words, without the digest line its executor put first.
     let message = status.message.clone().or_else(|| {
         terminated
             .filter(|t| t.exit_code != 0)
-            .and_then(|t| t.message.clone().filter(|m| !m.is_empty()))
+            .and_then(|t| Termination::parse(t.message.as_deref()?).message)
+            .map(str::to_string)
     });
     ObservedPod {
         name: pod.name_any(),
@@ -143,19 +172,99 @@ mod tests {
             }},
         }))
         .unwrap();
-        let pod: WorkflowPod = serde_json::from_value(json!({"metadata": {
-            "name": naming::pod_name("wf", "wf", "", PodNameFormat::V2), "namespace": "team-a", "uid": "pod-1",
-            "labels": {labels::WORKFLOW: "wf", labels::WORKFLOW_NAMESPACE: "team-a", labels::WORKFLOW_UID: "uid-1"},
-            "annotations": {labels::NODE_ID: "wf-1"},
-        }}))
-        .unwrap();
+        // A pod with every stamp right for node "wf-1", proof included: only the key it is
+        // filed under is wrong.
+        let key = ProofKey::new(&[1; ownership::PROOF_KEY_BYTES]);
+        let name = naming::pod_name("wf", "wf", "", PodNameFormat::V2);
+        let pod = proven_pod(&key, &name, "wf-1", json!({}));
         let mut pods = Writer::<WorkflowPod>::default();
         pods.apply_watcher_event(&Event::Apply(pod));
         let (pods, results) = (
             pods.as_reader(),
             Writer::<WorkflowTaskResult>::default().as_reader(),
         );
-        let observed = observe(&wf, None, |_, _| Some((&pods, &results)));
+        let observed = observe(&wf, None, &key, |_, _| Some((&pods, &results)));
         assert!(observed.pods.is_empty(), "{:?}", observed.pods);
+    }
+
+    /// A pod of workflow "wf" (uid "uid-1") in "team-a" for `node_id`, proven with `key`.
+    fn proven_pod(
+        key: &ProofKey,
+        name: &str,
+        node_id: &str,
+        status: serde_json::Value,
+    ) -> WorkflowPod {
+        let proof = crate::engine::CreatorProof::prove(
+            key,
+            &crate::engine::PodIdentity {
+                workflow_uid: "uid-1",
+                node_id,
+                namespace: "team-a",
+                name,
+            },
+        );
+        serde_json::from_value(json!({"metadata": {
+            "name": name, "namespace": "team-a", "uid": "pod-1",
+            "labels": {labels::WORKFLOW: "wf", labels::WORKFLOW_NAMESPACE: "team-a", labels::WORKFLOW_UID: "uid-1"},
+            "annotations": {labels::NODE_ID: node_id, labels::CREATOR_PROOF: proof},
+        }, "status": status}))
+        .unwrap()
+    }
+
+    /// Whoever may write task results in the namespace can rewrite one after the executor wrote
+    /// it (owner reference and labels kept): only the result the pod's main container vouched
+    /// for in its termination message is observed.
+    #[test]
+    fn only_the_task_result_the_pod_vouched_for_is_observed() {
+        let wf: Workflow = serde_json::from_value(json!({
+            "metadata": {"name": "wf", "namespace": "team-a", "uid": "uid-1"},
+            "spec": {},
+            "status": {"nodes": {
+                "wf": {"id": "wf", "name": "wf", "displayName": "wf", "type": "Pod", "phase": "Running"},
+            }},
+        }))
+        .unwrap();
+        let key = ProofKey::new(&[1; ownership::PROOF_KEY_BYTES]);
+        let real = crate::workflow::Outputs {
+            result: Some("real".into()),
+            ..Default::default()
+        };
+        let vouched = report_digest::digest(Some(&real), None);
+        let ended = |message: &str| {
+            json!({"phase": "Succeeded", "containerStatuses": [{"name": "main",
+                "state": {"terminated": {"exitCode": 0, "message": message}}}]})
+        };
+        let name = naming::pod_name("wf", "wf", "", PodNameFormat::V2);
+        let result = |value: &str| -> WorkflowTaskResult {
+            serde_json::from_value(json!({
+                "metadata": {"name": "wf", "namespace": "team-a",
+                    "labels": {labels::REPORT_OUTPUTS_COMPLETED: "true"},
+                    "ownerReferences": [{"apiVersion": "v1", "kind": "Pod", "name": name, "uid": "pod-1"}]},
+                "outputs": {"result": value},
+            }))
+            .unwrap()
+        };
+        let observed_result = |pod_status: serde_json::Value, value: &str| {
+            let mut pods = Writer::<WorkflowPod>::default();
+            pods.apply_watcher_event(&Event::Apply(proven_pod(&key, &name, "wf", pod_status)));
+            let mut results = Writer::<WorkflowTaskResult>::default();
+            results.apply_watcher_event(&Event::Apply(result(value)));
+            let (pods, results) = (pods.as_reader(), results.as_reader());
+            let observed = observe(&wf, None, &key, |_, _| Some((&pods, &results)));
+            assert!(
+                observed.pods.contains_key("wf"),
+                "the pod is the workflow's"
+            );
+            observed.results.get("wf").map(|r| r.outputs.result.clone())
+        };
+        let vouching = ended(&report_digest::termination_message(&vouched, None));
+        assert_eq!(
+            observed_result(vouching.clone(), "real"),
+            Some(Some("real".into()))
+        );
+        assert_eq!(observed_result(vouching, "forged"), None);
+        // A pod that vouched for nothing (still running, or a message without the digest line).
+        assert_eq!(observed_result(json!({"phase": "Running"}), "real"), None);
+        assert_eq!(observed_result(ended("real"), "real"), None);
     }
 }

@@ -42,16 +42,18 @@ enum Slot {
     PodName,
     NodeId,
     NodeName,
+    Proof,
 }
 
 impl Slot {
-    const ALL: [Slot; 3] = [Slot::PodName, Slot::NodeId, Slot::NodeName];
+    const ALL: [Slot; 4] = [Slot::PodName, Slot::NodeId, Slot::NodeName, Slot::Proof];
 
     fn placeholder(self) -> &'static str {
         match self {
             Slot::PodName => POD_NAME,
             Slot::NodeId => NODE_ID,
             Slot::NodeName => NODE_NAME,
+            Slot::Proof => PROOF,
         }
     }
 }
@@ -61,6 +63,7 @@ impl Slot {
 pub(super) const POD_NAME: &str = "\u{1}flotilla:pod-name\u{1}";
 pub(super) const NODE_ID: &str = "\u{1}flotilla:node-id\u{1}";
 pub(super) const NODE_NAME: &str = "\u{1}flotilla:node-name\u{1}";
+pub(super) const PROOF: &str = "\u{1}flotilla:creator-proof\u{1}";
 
 /// A manifest encoded once with placeholders for the pod's name and node.
 #[derive(Debug, Clone)]
@@ -71,10 +74,10 @@ pub(super) struct BaseManifest {
 }
 
 impl BaseManifest {
-    /// `pod` built with [`POD_NAME`], [`NODE_ID`] and [`NODE_NAME`] where the pod's own values
-    /// go, `uses` times each. `None` if a placeholder appears any other number of times (the
-    /// workflow's own content holds one), so the caller builds each pod in full instead.
-    pub(super) fn new(pod: &Value, uses: [(&str, usize); 3]) -> Option<BaseManifest> {
+    /// `pod` built with [`POD_NAME`], [`NODE_ID`], [`NODE_NAME`] and [`PROOF`] where the pod's
+    /// own values go, `uses` times each. `None` if a placeholder appears any other number of
+    /// times (the workflow's own content holds one), so the caller builds each pod in full instead.
+    pub(super) fn new(pod: &Value, uses: [(&str, usize); 4]) -> Option<BaseManifest> {
         let json = pod.to_string();
         let encoded: Vec<(Slot, String)> = Slot::ALL
             .iter()
@@ -112,11 +115,13 @@ impl BaseManifest {
         pod_name: &str,
         node_id: &str,
         node_name: &str,
+        proof: &str,
     ) -> PodManifest {
         let values = [
             (Slot::PodName, escaped(pod_name)),
             (Slot::NodeId, escaped(node_id)),
             (Slot::NodeName, escaped(node_name)),
+            (Slot::Proof, escaped(proof)),
         ];
         let extra: usize = self
             .slots
@@ -158,27 +163,33 @@ mod tests {
 
     #[test]
     fn a_personalised_base_is_the_pod_built_in_full() {
-        let build = |name: &str, id: &str, node: &str| {
-            json!({"metadata": {"name": name, "annotations": {"id": id, "node": node}},
+        let build = |name: &str, id: &str, node: &str, proof: &str| {
+            json!({"metadata": {"name": name, "annotations": {"id": id, "node": node, "proof": proof}},
                 "spec": {"containers": [{"env": [{"name": "ARGO_POD_NAME", "value": name}]}]}})
         };
-        let uses = [(POD_NAME, 2), (NODE_ID, 1), (NODE_NAME, 1)];
-        let base = BaseManifest::new(&build(POD_NAME, NODE_ID, NODE_NAME), uses).unwrap();
+        let uses = [(POD_NAME, 2), (NODE_ID, 1), (NODE_NAME, 1), (PROOF, 1)];
+        let base = BaseManifest::new(&build(POD_NAME, NODE_ID, NODE_NAME, PROOF), uses).unwrap();
         let node = r#"wf[0].fan(7:{"a":"b\c"})"#;
-        let pod = base.personalise("wf-say-1", "wf-1", node);
-        assert_eq!(pod.to_value(), build("wf-say-1", "wf-1", node));
+        let pod = base.personalise("wf-say-1", "wf-1", node, "mac-1");
+        assert_eq!(pod.to_value(), build("wf-say-1", "wf-1", node, "mac-1"));
         assert_eq!(pod.name(), "wf-say-1");
-        assert_eq!(pod.json(), build("wf-say-1", "wf-1", node).to_string());
+        assert_eq!(
+            pod.json(),
+            build("wf-say-1", "wf-1", node, "mac-1").to_string()
+        );
     }
 
     #[test]
     fn a_base_with_placeholders_used_otherwise_than_said_is_refused() {
-        let uses = [(POD_NAME, 1), (NODE_ID, 1), (NODE_NAME, 1)];
+        let uses = [(POD_NAME, 1), (NODE_ID, 1), (NODE_NAME, 1), (PROOF, 0)];
         let missing = json!({"name": POD_NAME, "id": NODE_ID});
         assert!(BaseManifest::new(&missing, uses).is_none());
         // A workflow whose own text holds a placeholder: each pod is built in full.
         let smuggled =
             json!({"name": POD_NAME, "id": NODE_ID, "node": NODE_NAME, "user": POD_NAME});
         assert!(BaseManifest::new(&smuggled, uses).is_none());
+        // A proof where none is stamped (the workflow's own text again).
+        let proof = json!({"name": POD_NAME, "id": NODE_ID, "node": NODE_NAME, "user": PROOF});
+        assert!(BaseManifest::new(&proof, uses).is_none());
     }
 }

@@ -36,7 +36,13 @@ impl Walker<'_> {
             // Argo's execution control: a pod that has not finished is deleted and its node
             // fails; a node whose pod never started fails without one.
             let message = halt.pod.clone();
+            let reported = self.observed.results.get(&id).is_some_and(|r| r.complete);
             match self.observed.pods.get(&id) {
+                // A pod that ended still waiting for its report (never made, or not the one its
+                // pod vouched for) waits no longer: the node fails as a running one does.
+                Some(pod) if pod.phase == PodPhase::Succeeded && !reported => {
+                    return self.mark(&id, NodePhase::Failed, Some(message));
+                }
                 Some(pod) if matches!(pod.phase, PodPhase::Succeeded | PodPhase::Failed) => {}
                 Some(pod) => {
                     if !pod.deleting {
@@ -167,9 +173,13 @@ impl Walker<'_> {
         target: Option<ResourceTarget>,
     ) -> Result<PodManifest, String> {
         let target = target.as_ref();
+        let proof = self.creator_proof(pod_name, place, node_id);
         let in_full = |walker: &Self| {
+            let stamp = proof.as_deref();
             walker
-                .pod_manifest(call, template, pod_name, place, node_id, inputs, target)
+                .pod_manifest(
+                    call, template, pod_name, place, node_id, inputs, target, stamp,
+                )
                 .map(|pod| PodManifest::from_value(pod_name, &pod))
         };
         if !inputs.is_empty() || self.is_tagged(&template.name) {
@@ -193,21 +203,39 @@ impl Walker<'_> {
                 manifest::NODE_ID,
                 inputs,
                 target,
+                proof.as_ref().map(|_| manifest::PROOF),
             )?;
             // Where `pod_manifest` puts them: the name and `ARGO_POD_NAME`, the node ID
-            // annotation and `ARGO_NODE_ID`, the node name annotation.
+            // annotation and `ARGO_NODE_ID`, the node name annotation, the proof annotation.
             let uses = [
                 (manifest::POD_NAME, 2),
                 (manifest::NODE_ID, 2),
                 (manifest::NODE_NAME, 1),
+                (manifest::PROOF, usize::from(proof.is_some())),
             ];
             self.base_manifests
                 .insert(key.clone(), BaseManifest::new(&pod, uses));
         }
         match self.base_manifests.get(&key).and_then(Option::as_ref) {
-            Some(base) => Ok(base.personalise(pod_name, node_id, &call.node_name)),
+            Some(base) => Ok(base.personalise(
+                pod_name,
+                node_id,
+                &call.node_name,
+                proof.as_deref().unwrap_or_default(),
+            )),
             None => in_full(self),
         }
+    }
+
+    /// The controller's proof that it made this pod (`None`: it stamps none).
+    fn creator_proof(&self, pod_name: &str, place: &Placement, node_id: &str) -> Option<String> {
+        let prover = self.config.creator_proof.as_ref()?;
+        Some(prover.prove(&super::PodIdentity {
+            workflow_uid: self.wf.metadata.uid.as_deref().unwrap_or_default(),
+            node_id,
+            namespace: &place.namespace,
+            name: pod_name,
+        }))
     }
 
     /// The pod for a node: the template's container named `main`, the workflow's and template's
@@ -223,6 +251,7 @@ impl Walker<'_> {
         node_id: &str,
         inputs: &[(String, String)],
         target: Option<&ResourceTarget>,
+        proof: Option<&str>,
     ) -> Result<Value, String> {
         let namespace = place.namespace.as_str();
         let spec = &self.wf.spec;
@@ -265,7 +294,7 @@ impl Walker<'_> {
         main.insert("name".into(), json!("main"));
         let wf_uid = self.wf.metadata.uid.as_deref().unwrap_or_default();
         let own_cluster = self.config.cluster.as_deref().unwrap_or_default();
-        let env_pairs = [
+        let mut env_pairs = vec![
             ("ARGO_WORKFLOW_NAME", self.wf_name.as_str()),
             ("ARGO_WORKFLOW_NAMESPACE", self.namespace.as_str()),
             ("ARGO_WORKFLOW_CLUSTER", own_cluster),
@@ -273,6 +302,14 @@ impl Walker<'_> {
             ("ARGO_NODE_ID", node_id),
             ("ARGO_POD_NAME", pod_name),
         ];
+        // The executor vouches for its report in the termination log: where the template put it.
+        let termination_log = main
+            .get("terminationMessagePath")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        if let Some(path) = &termination_log {
+            env_pairs.push((crate::workflow::report_digest::TERMINATION_LOG_ENV, path));
+        }
         main.insert("env".into(), merged_env(main.get("env"), &env_pairs));
         let mut executor_view = json!({"name": template.name, "inputs": {"parameters": inputs.iter().map(|(n, v)| json!({"name": n, "value": v})).collect::<Vec<_>>()}, "outputs": template.outputs});
         let wrapped = template.resource.is_none();
@@ -314,6 +351,9 @@ impl Walker<'_> {
         annotations.insert(labels::NODE_ID.into(), json!(node_id));
         annotations.insert(labels::NODE_NAME.into(), json!(call.node_name));
         annotations.insert(labels::TEMPLATE.into(), json!(executor_view));
+        if let Some(proof) = proof {
+            annotations.insert(labels::CREATOR_PROOF.into(), json!(proof));
+        }
 
         let mut pod_spec = Map::new();
         pod_spec.insert("restartPolicy".into(), json!("Never"));

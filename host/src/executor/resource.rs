@@ -499,8 +499,11 @@ async fn watch_until(
 #[derive(Debug, Clone, PartialEq)]
 pub struct Exit {
     pub code: i32,
-    /// Why it failed (the container's termination message).
+    /// Why it failed.
     pub message: Option<String>,
+    /// What the container leaves as its termination message: the digest of what it reported
+    /// (`report_digest`), then `message`.
+    pub termination: Option<String>,
 }
 
 /// A resource template's pod from start to end: run the job, report the outputs as the node's
@@ -533,6 +536,7 @@ pub async fn execute(
             let exit = Exit {
                 code: 0,
                 message: None,
+                termination: None,
             };
             (Some(outputs), exit)
         }
@@ -540,6 +544,7 @@ pub async fn execute(
             let exit = Exit {
                 code: 1,
                 message: Some(e.to_string()),
+                termination: None,
             };
             (None, exit)
         }
@@ -547,7 +552,13 @@ pub async fn execute(
     // A failure (a refused target among them) is recorded on the task result too.
     let reported = super::task_result(pod, outputs, exit.message.clone());
     match super::report(client, &reported).await {
-        Ok(()) => exit,
+        Ok(()) => Exit {
+            termination: Some(super::termination_message(
+                &reported,
+                exit.message.as_deref(),
+            )),
+            ..exit
+        },
         // The action's own failure is the news; a report that failed too only adds to it.
         Err(e) => {
             let reporting = format!("reporting outputs: {}", brief(&e));
@@ -557,6 +568,7 @@ pub async fn execute(
             };
             Exit {
                 code: 1,
+                termination: Some(message.clone()),
                 message: Some(message),
             }
         }

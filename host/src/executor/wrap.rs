@@ -10,7 +10,10 @@ use std::process::Stdio;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{MAX_RESULT_BYTES, PodRef, collect_outputs, report, task_result};
+use super::{
+    MAX_RESULT_BYTES, PodRef, TERMINATION_LOG, TERMINATION_LOG_ENV, collect_outputs, report,
+    task_result, termination_message,
+};
 
 /// Why the executor could not do its job (the container then fails).
 #[derive(Debug, thiserror::Error)]
@@ -133,8 +136,27 @@ pub async fn run_wrapped(
         Ok(o) => (Some(o), None),
         Err(e) => (None, Some(e.to_string())),
     };
-    report(client, &task_result(&identity.pod, outputs, message)).await?;
+    let reported = task_result(&identity.pod, outputs, message);
+    report(client, &reported).await?;
+    vouch(&reported);
     Ok(code)
+}
+
+/// Leaves the digest of what was reported as the first line of the container's termination
+/// message, keeping what the command itself wrote there after it. A termination log that cannot
+/// be written leaves the report unvouched: the controller then waits for a report it can trust.
+fn vouch(reported: &super::WorkflowTaskResult) {
+    use std::io::Read as _;
+    let path = std::env::var(TERMINATION_LOG_ENV).unwrap_or_else(|_| TERMINATION_LOG.into());
+    let mut left = Vec::new();
+    if let Ok(file) = std::fs::File::open(&path) {
+        let _ = file.take(4096).read_to_end(&mut left);
+    }
+    let left = String::from_utf8_lossy(&left);
+    let text = termination_message(reported, Some(&left));
+    if let Err(e) = std::fs::write(&path, text) {
+        eprintln!("flotilla executor: writing the termination log {path}: {e}");
+    }
 }
 
 #[cfg(unix)]

@@ -87,7 +87,7 @@ impl SimExecutor {
             }
             NativeExit {
                 code: exit.code,
-                message: exit.message,
+                message: exit.termination,
             }
         })
     }
@@ -138,10 +138,10 @@ impl ContainerHooks for SimExecutor {
         is_resource_executor(start.argv).then(|| self.resource_pod(start))
     }
 
-    fn on_container_exit<'a>(&'a self, exit: ContainerExit<'a>) -> BoxFuture<'a, ()> {
+    fn on_container_exit<'a>(&'a self, exit: ContainerExit<'a>) -> BoxFuture<'a, Option<String>> {
         Box::pin(async move {
             if exit.container != "main" {
-                return;
+                return None;
             }
             // A resource template's executor reported its own outputs (`run_native`); this hook
             // stands in for the wrapper a wrapped command's container runs, and it has none.
@@ -154,11 +154,9 @@ impl ContainerHooks for SimExecutor {
                 .and_then(|c| c.command.as_deref())
                 .is_some_and(is_resource_executor)
             {
-                return;
+                return None;
             }
-            let Some(template) = exit.pod.annotations().get(labels::TEMPLATE).cloned() else {
-                return;
-            };
+            let template = exit.pod.annotations().get(labels::TEMPLATE).cloned()?;
             let (ns, name) = (
                 exit.pod.namespace().unwrap_or_default(),
                 exit.pod.name_any(),
@@ -178,15 +176,22 @@ impl ContainerHooks for SimExecutor {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::warn!(pod = %name, namespace = %ns, error = %e, "not reporting outputs");
-                    return;
+                    return None;
                 }
             };
             let result = executor::task_result(&pod, outputs, message);
-            let Some(client) = self.client.get() else {
-                return;
-            };
-            if let Err(e) = executor::report(client, &result).await {
-                tracing::warn!(pod = %name, namespace = %ns, error = %e, "reporting outputs failed");
+            let client = self.client.get()?;
+            match executor::report(client, &result).await {
+                // As the wrapper does once it has reported: the digest first, then what the
+                // command left.
+                Ok(()) => Some(executor::termination_message(
+                    &result,
+                    exit.termination_message,
+                )),
+                Err(e) => {
+                    tracing::warn!(pod = %name, namespace = %ns, error = %e, "reporting outputs failed");
+                    None
+                }
             }
         })
     }

@@ -29,3 +29,7 @@ pub const WORKFLOW_CLUSTER: &str = "flotilla.dev/workflow-cluster";
 /// On pods: the uid of the workflow, so the orphan sweep never mistakes a pod of a deleted
 /// workflow for one of a new workflow of the same name.
 pub const WORKFLOW_UID: &str = "flotilla.dev/workflow-uid";
+/// On pods: the controller's proof that it made the pod for its node (a keyed MAC of the
+/// workflow uid, node ID, namespace and name; see `controller::ownership`). Every other stamp is
+/// public, and anyone who may create pods in a namespace can copy public stamps.
+pub const CREATOR_PROOF: &str = "flotilla.dev/creator-proof";

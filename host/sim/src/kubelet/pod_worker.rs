@@ -189,7 +189,6 @@ impl PodWorker {
                 self.shared
                     .logs
                     .terminate_container(&self.namespace, &self.name, &container.name);
-                let next = self.run.exited(slot, exit_code, message, Timestamp::now());
                 let snapshot = self.fs.lock().clone();
                 let exit = ContainerExit {
                     pod: &self.pod,
@@ -197,8 +196,22 @@ impl PodWorker {
                     exit_code,
                     fs: &snapshot,
                     logs: &self.shared.logs,
+                    termination_message: message.as_deref(),
                 };
-                self.shared.hook.on_container_exit(exit).await;
+                // What the container's last act left in its termination log, read as the
+                // kubelet reads that file: its beginning.
+                let message = match self.shared.hook.on_container_exit(exit).await {
+                    Some(mut left) => {
+                        let mut cut = left.len().min(MAX_TERMINATION_MESSAGE);
+                        while !left.is_char_boundary(cut) {
+                            cut -= 1;
+                        }
+                        left.truncate(cut);
+                        Some(left).filter(|m| !m.is_empty())
+                    }
+                    None => message,
+                };
+                let next = self.run.exited(slot, exit_code, message, Timestamp::now());
                 self.apply(next).await;
             }
             Event::Restart(slot) => {

@@ -18,11 +18,15 @@ use super::{config, name, policies, runtime};
 use crate::authz::{self, Authorizer};
 use crate::controller::lenient::{self, Reported, triage};
 use crate::controller::observe::observe;
+use crate::controller::ownership::{PROOF_KEY_BYTES, ProofKey};
 use crate::controller::pod_view::WorkflowPod;
-use crate::engine::{self, Access, Action, Decision, EngineConfig, Observed};
+use crate::engine::{
+    self, Access, Action, CreatorProof, Decision, EngineConfig, Observed, PodIdentity,
+};
 use crate::naming;
 use crate::policy::{ClusterState, NamingPolicy, Place, PlacementPolicy, Policies, TemplateInfo};
-use crate::workflow::{Lenient, Workflow, WorkflowTaskResult, labels};
+use crate::workflow::report_digest;
+use crate::workflow::{Lenient, Outputs, Workflow, WorkflowTaskResult, labels};
 
 /// What the clusters hold: pods and task results, by (cluster, namespace, name).
 #[derive(Debug, Default)]
@@ -49,16 +53,24 @@ struct ResultSeed {
     complete: bool,
     /// Owned by the pod (else: made by someone else, claiming the node).
     by_pod: bool,
+    /// The pod's termination message carries this result's digest (else: the result was
+    /// changed after the executor vouched for what it reported).
+    vouched: bool,
 }
 
 fn pod_seed() -> BoxedStrategy<PodSeed> {
-    let result = (task_outputs(), any::<bool>(), prop::bool::weighted(0.8)).prop_map(
-        |(outputs, complete, by_pod)| ResultSeed {
+    let result = (
+        task_outputs(),
+        any::<bool>(),
+        prop::bool::weighted(0.8),
+        prop::bool::weighted(0.8),
+    )
+        .prop_map(|(outputs, complete, by_pod, vouched)| ResultSeed {
             outputs,
             complete,
             by_pod,
-        },
-    );
+            vouched,
+        });
     (
         select(
             &[
@@ -206,6 +218,11 @@ fn setting() -> BoxedStrategy<Setting> {
 /// 2027-01-15T08:00:00Z: the generated timestamps cluster around it.
 const EPOCH: i64 = 1_800_000_000;
 
+/// The controller's key for creator proofs in every case.
+fn proof_key() -> ProofKey {
+    ProofKey::new(&[42; PROOF_KEY_BYTES])
+}
+
 /// The setting made real: the authorizer, the engine's configuration, the policies.
 struct Controller {
     access: Arc<Authorizer>,
@@ -223,6 +240,7 @@ impl Controller {
         let engine = EngineConfig {
             cluster: setting.own_cluster.map(String::from),
             max_pod_creates_per_reconcile: setting.max_creates,
+            creator_proof: Some(Arc::new(proof_key())),
             ..EngineConfig::default()
         };
         let clusters = ["", "cluster-1", "cluster-\u{20ac}"]
@@ -285,7 +303,8 @@ impl Controller {
             }
         }
         let local = caches(world, None, None);
-        let mut observed = observe(wf, own, |cluster, ns| match cluster {
+        let key = proof_key();
+        let mut observed = observe(wf, own, &key, |cluster, ns| match cluster {
             None => super::super::may_observe(own, &namespace, None, ns, self.access.as_ref())
                 .then_some((&local.0, &local.1)),
             Some(c) => remotes
@@ -466,11 +485,22 @@ fn populate(world: &mut World, wf: &Workflow, own: Option<&str>, seeds: &[PodSee
         if let Some(own) = own {
             stamped[labels::WORKFLOW_CLUSTER] = own.into();
         }
+        let mut annotations = json!({labels::NODE_ID: node.id});
+        if seed.owned {
+            annotations[labels::CREATOR_PROOF] = proof_key()
+                .prove(&PodIdentity {
+                    workflow_uid: wf.metadata.uid.as_deref().unwrap_or_default(),
+                    node_id: &node.id,
+                    namespace: &namespace,
+                    name: &name,
+                })
+                .into();
+        }
         let pod = json!({
             "metadata": {
                 "name": name, "namespace": namespace, "uid": format!("pod-uid-{}", node.id),
                 "labels": if seed.owned { stamped } else { json!({labels::WORKFLOW: WORKFLOW}) },
-                "annotations": {labels::NODE_ID: node.id},
+                "annotations": annotations,
             },
             "spec": {"nodeName": "node-1"},
             "status": {"phase": seed.phase},
@@ -494,7 +524,19 @@ fn put(world: &mut World, cluster: Option<String>, mut pod: Value, seed: &PodSee
     let uid = pod["metadata"]["uid"].clone();
     pod["status"] = json!({"phase": seed.phase, "message": seed.message, "podIP": "10.0.0.1"});
     if let Some(code) = seed.exit_code {
-        pod["status"]["containerStatuses"] = json!([{"name": "main", "state": {"terminated": {"exitCode": code, "message": seed.message}}}]);
+        // What the executor left: the digest of the result it reported, then the message.
+        let vouched = seed.result.as_ref().filter(|r| r.vouched).map(|r| {
+            let outputs = serde_json::from_value::<Outputs>(r.outputs.clone()).ok();
+            report_digest::digest(outputs.as_ref(), None)
+        });
+        let message = match vouched {
+            Some(digest) => Some(report_digest::termination_message(
+                &digest,
+                seed.message.as_deref(),
+            )),
+            None => seed.message.clone(),
+        };
+        pod["status"]["containerStatuses"] = json!([{"name": "main", "state": {"terminated": {"exitCode": code, "message": message}}}]);
     }
     if seed.deleting {
         pod["metadata"]["deletionTimestamp"] = json!("2027-01-15T08:00:00Z");

@@ -84,6 +84,39 @@ spec:
     assert!(h.deleted().is_empty());
 }
 
+/// A pod that ended but whose report never came (or is not the one the pod vouched for) holds
+/// its node Running; past the workflow's deadline the node fails like a running one.
+#[test]
+fn the_workflow_deadline_settles_a_node_still_waiting_for_its_report() {
+    let mut h = Harness::new(&with_templates(
+        "
+spec:
+  entrypoint: ok
+  activeDeadlineSeconds: 10
+  templates:
+",
+    ));
+    let pods = h.step();
+    h.observe(&pods[0], PodPhase::Succeeded, Some(0), Outputs::default());
+    let id = Harness::node_id(&pods[0]);
+    h.observed.results.remove(&id);
+    let node = |h: &Harness| h.wf.status.as_ref().unwrap().nodes[&id].clone();
+    h.step();
+    assert_eq!(node(&h).phase, NodePhase::Running, "waits for the report");
+    h.advance(11);
+    h.step();
+    assert!(
+        h.deleted().is_empty(),
+        "the pod has ended: nothing to delete"
+    );
+    assert_eq!(node(&h).phase, NodePhase::Failed);
+    assert_eq!(
+        node(&h).message.as_deref(),
+        Some("Step exceeded its deadline")
+    );
+    assert_eq!(h.phase(), Some(WorkflowPhase::Failed));
+}
+
 #[test]
 fn a_pod_past_its_template_deadline_fails_with_the_kubelet_message() {
     let mut h = Harness::new(&with_templates(
