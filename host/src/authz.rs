@@ -7,7 +7,7 @@
 //! `policy.csv`). An [`Authorizer`] is immutable: a reload builds a new one (so its decision
 //! cache starts empty), and one that fails to build leaves the last good one in place.
 
-use std::collections::HashMap;
+use hashlink::LruCache;
 
 use casbin::{CoreApi, DefaultModel, Enforcer, Model, StringAdapter};
 use parking_lot::Mutex;
@@ -72,10 +72,15 @@ pub fn cluster_denial(workflow_namespace: &str, cluster: &str) -> String {
     )
 }
 
-/// A loaded model and policy, with its decisions cached.
+/// Decisions kept per loaded policy. Every distinct (subject, object) a workflow's spec or
+/// status names is one entry, and a tenant names as many as it likes: the least recently used
+/// go first, and a decision dropped is only computed again.
+pub const DECISION_CACHE_ENTRIES: usize = 4096;
+
+/// A loaded model and policy, with its recent decisions cached.
 pub struct Authorizer {
     enforcer: Enforcer,
-    decisions: Mutex<HashMap<(String, String), bool>>,
+    decisions: Mutex<LruCache<(String, String), bool>>,
 }
 
 impl std::fmt::Debug for Authorizer {
@@ -123,7 +128,7 @@ impl Authorizer {
             .map_err(|e| AuthzError::Policy(e.to_string()))?;
         let authorizer = Authorizer {
             enforcer,
-            decisions: Mutex::new(HashMap::new()),
+            decisions: Mutex::new(LruCache::new(DECISION_CACHE_ENTRIES)),
         };
         // A matcher that does not evaluate fails every check: find out now, not per pod.
         authorizer
@@ -256,6 +261,27 @@ p, cluster-0:argo, cluster-0:default
         // Cached decisions give the same answers.
         assert!(a.allows("cluster-0:argo", "cluster-1:default"));
         assert!(!a.allows("cluster-0:argo", "cluster-1:kube-system"));
+    }
+
+    /// A tenant's status may name any number of places: the cache keeps the most recent
+    /// decisions only, and a decision evicted is computed again, the same.
+    #[tokio::test]
+    async fn the_decision_cache_is_bounded() {
+        let a = Authorizer::new(None, Some("p, cluster-0:team-a, cluster-1:*"))
+            .await
+            .unwrap();
+        assert!(a.allows("cluster-0:team-a", "cluster-1:first"));
+        for i in 0..DECISION_CACHE_ENTRIES + 10 {
+            assert!(!a.allows("cluster-0:team-b", &format!("cluster-1:ns-{i}")));
+        }
+        assert_eq!(a.decisions.lock().len(), DECISION_CACHE_ENTRIES);
+        assert!(
+            !a.decisions
+                .lock()
+                .contains_key(&("cluster-0:team-a".into(), "cluster-1:first".into())),
+            "the oldest decision went first"
+        );
+        assert!(a.allows("cluster-0:team-a", "cluster-1:first"));
     }
 
     /// casbin-rs's `keyMatch` panics on a request whose byte at the pattern's `*` is inside a
