@@ -357,7 +357,25 @@ async fn deleted_while_the_controller_is_down_then_cleaned_up() -> Result<()> {
         "-p",
         r#"{"metadata":{"finalizers":null}}"#,
     ])?;
-    ensure!(workflow_pods(&remote, "default", &forced).await?.len() == 1);
+    let orphans = workflow_pods(&remote, "default", &forced).await?;
+    ensure!(orphans.len() == 1);
+    // A pod someone labelled as another gone workflow's, without the controller's proof: not
+    // the sweep's to delete.
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(remote.clone(), "default");
+    let mut look_alike_labels = orphans[0].labels().clone();
+    look_alike_labels.insert("workflows.argoproj.io/workflow".into(), "gone".into());
+    look_alike_labels.insert("flotilla.dev/workflow-uid".into(), "gone-uid".into());
+    let look_alike: k8s_openapi::api::core::v1::Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": flotilla_e2e::unique("look-alike"), "labels": look_alike_labels,
+            "annotations": {"workflows.argoproj.io/node-id": "gone"}},
+        "spec": {"containers": [{"name": "main", "image": "argoproj/argosay:v2",
+            "args": ["sleep", "600s"]}]},
+    }))?;
+    let look_alike = pods
+        .create(&kube::api::PostParams::default(), &look_alike)
+        .await?
+        .name_any();
     let config = flotilla::controller::ControllerConfig {
         orphan_sweep: std::time::Duration::from_secs(1),
         engine: flotilla::engine::EngineConfig {
@@ -374,7 +392,16 @@ async fn deleted_while_the_controller_is_down_then_cleaned_up() -> Result<()> {
         let out = kubectl.run(&["-n", "argo", "get", "workflow", &held], None)?;
         Ok((!out.status.success()).then_some(()))
     })
-    .await
+    .await?;
+    // Sweeps run every second: after a few more the look-alike is still there.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let kept = pods.get_opt(&look_alike).await?;
+    ensure!(
+        kept.is_some_and(|p| p.metadata.deletion_timestamp.is_none()),
+        "the sweep deleted a pod the controller did not make"
+    );
+    pods.delete(&look_alike, &Default::default()).await?;
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

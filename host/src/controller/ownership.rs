@@ -126,6 +126,27 @@ impl Owner<'_> {
     }
 }
 
+/// Whether this controller made the pod, whatever workflow it was for: its creator proof
+/// verifies for the workflow uid and node it is stamped with (the proof binds them, with its
+/// namespace and name). What the orphan sweep checks before deleting a pod it has no workflow
+/// for: a pod someone else labelled as Flotilla's is not the sweep's to delete.
+pub(crate) fn made_by(key: &ProofKey, pod: PodStamps<'_>) -> bool {
+    let (Some(workflow_uid), Some(node_id), Some(proof)) = (
+        pod.labels.get(labels::WORKFLOW_UID),
+        pod.annotations.get(labels::NODE_ID),
+        pod.annotations.get(labels::CREATOR_PROOF),
+    ) else {
+        return false;
+    };
+    let identity = PodIdentity {
+        workflow_uid,
+        node_id,
+        namespace: pod.namespace,
+        name: pod.name,
+    };
+    key.verifies(&identity, proof)
+}
+
 /// Whether a task result was written by the pod whose uid is `pod_uid`: the executor makes the
 /// pod its owner, and a pod's uid is the API server's to give, so a result made before the pod
 /// existed (or by another pod) cannot claim it.
@@ -255,6 +276,27 @@ mod tests {
         assert!(!key.verifies(&pod("a", "bc"), &key.prove(&pod("ab", "c"))));
         assert!(!key.verifies(&pod("a", "bc"), "not base64 !"));
         assert_eq!(format!("{key:?}"), "ProofKey(..)");
+    }
+
+    /// The sweep's check: a proven pod is the controller's whichever workflow it is stamped
+    /// for; relabelled for another workflow, or without a proof, it is not.
+    #[test]
+    fn the_controller_knows_its_pods_without_their_workflow() {
+        let key = key();
+        let (pod_labels, annotations) = stamped(&key);
+        assert!(made_by(&key, at("wf-123-pod", &pod_labels, &annotations)));
+        let mut relabelled = pod_labels.clone();
+        relabelled.insert(labels::WORKFLOW_UID.into(), "uid-2".into());
+        assert!(!made_by(&key, at("wf-123-pod", &relabelled, &annotations)));
+        assert!(!made_by(&key, at("other-pod", &pod_labels, &annotations)));
+        let mut unproven = annotations.clone();
+        unproven.remove(labels::CREATOR_PROOF);
+        assert!(!made_by(&key, at("wf-123-pod", &pod_labels, &unproven)));
+        let other_key = ProofKey::new(&[9; PROOF_KEY_BYTES]);
+        assert!(!made_by(
+            &other_key,
+            at("wf-123-pod", &pod_labels, &annotations)
+        ));
     }
 
     #[test]

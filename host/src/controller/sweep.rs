@@ -2,18 +2,21 @@
 //! longer exists — its finalizer removed by hand, say — are deleted. Every configured cluster is
 //! listed (one request per `rest-config` key, no watch), as is the controller's own cluster for
 //! pods outside their workflow's namespace; a pod belongs to a workflow only if the workflow's
-//! uid matches, so a new workflow of the same name never adopts an old pod.
+//! uid matches, so a new workflow of the same name never adopts an old pod. Only a pod whose
+//! creator proof verifies is deleted (`ownership::made_by`), with its uid as a precondition: a
+//! pod someone else labelled as a workflow's is not this sweep's.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, DeleteParams, ListParams};
+use kube::api::{Api, DeleteParams, ListParams, Preconditions};
 use kube::{Client, ResourceExt};
 use tracing::{info, warn};
 
 use super::Context;
+use super::ownership::{self, PodStamps, ProofKey};
 use crate::workflow::{Workflow, labels};
 
 /// Runs a sweep now and then every `every`, for as long as the controller runs.
@@ -58,7 +61,8 @@ async fn sweep(ctx: &Context, selector: &str) {
     };
     // The controller's own cluster: only pods outside their workflow's namespace lack an owner
     // reference that Kubernetes would follow.
-    sweep_one(&ctx.client, None, selector, "own cluster", true, &alive).await;
+    let own = (&ctx.client, None);
+    sweep_one(own, &ctx.proof_key, selector, "own cluster", true, &alive).await;
     let registry = ctx.remotes.registry();
     for entry in registry.entries() {
         let client = match ctx.remotes.client(entry).await {
@@ -70,8 +74,8 @@ async fn sweep(ctx: &Context, selector: &str) {
         };
         let what = format!("cluster {}", entry.cluster);
         sweep_one(
-            &client,
-            entry.namespace.as_deref(),
+            (&client, entry.namespace.as_deref()),
+            &ctx.proof_key,
             selector,
             &what,
             false,
@@ -82,8 +86,8 @@ async fn sweep(ctx: &Context, selector: &str) {
 }
 
 async fn sweep_one(
-    client: &Client,
-    namespace: Option<&str>,
+    (client, namespace): (&Client, Option<&str>),
+    key: &ProofKey,
     selector: &str,
     what: &str,
     elsewhere_only: bool,
@@ -116,12 +120,23 @@ async fn sweep_one(
         if owner.is_some_and(|uid| uid.as_ref() == l.get(labels::WORKFLOW_UID)) {
             continue;
         }
+        if !ownership::made_by(key, PodStamps::of(&pod)) {
+            continue;
+        }
         let pods: Api<Pod> = Api::namespaced(client.clone(), &pod_ns);
-        match pods.delete(&pod.name_any(), &DeleteParams::default()).await {
+        let this_pod = DeleteParams {
+            preconditions: Some(Preconditions {
+                uid: pod.uid(),
+                resource_version: None,
+            }),
+            ..Default::default()
+        };
+        match pods.delete(&pod.name_any(), &this_pod).await {
             Ok(_) => {
                 info!(pod = %pod.name_any(), namespace = %pod_ns, target = %what, workflow = %name, "orphan sweep: deleted a pod whose workflow is gone")
             }
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            // Gone, or another pod of that name now (the uid precondition failed).
+            Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
             Err(e) => {
                 warn!(pod = %pod.name_any(), namespace = %pod_ns, target = %what, error = %e, "orphan sweep: could not delete a pod whose workflow is gone; will retry")
             }
