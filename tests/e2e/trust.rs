@@ -353,6 +353,21 @@ impl Scene {
         Api::namespaced(self.attacker.client.clone(), &self.shared.name)
     }
 
+    /// The attacker makes `pod` in the shared namespace, and a task result claiming `forged` for
+    /// the victim's node `id` of workflow `victim_wf`.
+    async fn plant(&self, pod: &Pod, id: &str, victim_wf: &str) -> Result<()> {
+        self.attackers::<Pod>()
+            .create(&PostParams::default(), pod)
+            .await
+            .context("the attacker plants a pod")?;
+        let result = planted_result(id, victim_wf, &self.victim.namespace)?;
+        self.attackers::<WorkflowTaskResult>()
+            .create(&PostParams::default(), &result)
+            .await
+            .context("the attacker plants a task result")?;
+        Ok(())
+    }
+
     /// The victim can still run a workflow; then everything the test made is removed.
     async fn strike(self) -> Result<()> {
         still_serving(&self.env, &self.victim).await?;
@@ -384,7 +399,6 @@ async fn a_tenant_cannot_forge_another_tenants_outputs_in_a_shared_namespace() -
     let scene = Scene::set().await?;
     let (env, victim, shared) = (&scene.env, &scene.victim, &scene.shared);
     let results: Api<WorkflowTaskResult> = scene.attackers();
-    let pods: Api<Pod> = scene.attackers();
 
     // 1. A planted task result alone: the victim's own pod reports over it, and the victim
     //    runs with its real value.
@@ -428,15 +442,7 @@ async fn a_tenant_cannot_forge_another_tenants_outputs_in_a_shared_namespace() -
         }, "annotations": {"workflows.argoproj.io/node-id": id}},
         "spec": {"containers": [{"name": "main", "image": "argoproj/argosay:v2"}]},
     }))?;
-    pods.create(&PostParams::default(), &pod)
-        .await
-        .context("the attacker plants a pod")?;
-    results
-        .create(
-            &PostParams::default(),
-            &planted_result(&id, &victim_wf, &victim.namespace)?,
-        )
-        .await?;
+    scene.plant(&pod, &id, &victim_wf).await?;
     let wf = run_as(
         env,
         victim,
@@ -460,7 +466,6 @@ async fn stamps_copied_off_a_victims_pod_do_not_make_a_pod_the_victims() -> Resu
     let scene = Scene::set().await?;
     let (victim, shared) = (&scene.victim, &scene.shared);
     let pods: Api<Pod> = scene.attackers();
-    let results: Api<WorkflowTaskResult> = scene.attackers();
     let victim_wf = unique("victim");
     let created = submit_as(
         victim,
@@ -499,15 +504,7 @@ async fn stamps_copied_off_a_victims_pod_do_not_make_a_pod_the_victims() -> Resu
         }))?,
         ..Default::default()
     };
-    pods.create(&PostParams::default(), &copy)
-        .await
-        .context("the attacker plants a pod with the copied stamps")?;
-    results
-        .create(
-            &PostParams::default(),
-            &planted_result(&id, &victim_wf, &victim.namespace)?,
-        )
-        .await?;
+    scene.plant(&copy, &id, &victim_wf).await?;
 
     let wf = scene.env.wait_finished(&created, TIMEOUT).await?;
     produce_failed_on_a_foreign_pod(&wf, &shared.name, &pod_name)?;
