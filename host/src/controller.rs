@@ -549,7 +549,7 @@ async fn reconcile_inner(
     let decide = std::panic::AssertUnwindSafe(|| {
         crate::plugins::outside_async(|| engine::reconcile(&wf, &observed, &ctx.engine, now))
     });
-    let decision = match std::panic::catch_unwind(decide) {
+    let mut decision = match std::panic::catch_unwind(decide) {
         Ok(decision) => decision,
         // A bug met by this workflow's input: the workflow errors saying so, and nothing else.
         Err(panic) => {
@@ -584,9 +584,23 @@ async fn reconcile_inner(
         cluster: ctx.engine.cluster.as_deref(),
         key: &ctx.proof_key,
     };
-    let refused = apply::apply(&ctx, owner, &decision.actions)
+    let pinned: BTreeMap<&str, &str> = wf
+        .status
+        .iter()
+        .flat_map(|s| s.nodes.values())
+        .filter_map(|n| Some((n.id.as_str(), n.pod_uid.as_deref()?)))
+        .collect();
+    let applied = apply::apply(&ctx, owner, &pinned, &decision.actions)
         .await
         .map_err(api_err)?;
+    // The pods are the ones the API server just made: a pod of the same name with another uid,
+    // later, is someone else's (see `observe`).
+    for (node_id, uid) in applied.created {
+        if let Some(node) = decision.status.nodes.get_mut(&node_id) {
+            node.pod_uid = Some(uid);
+        }
+    }
+    let refused = applied.refused;
     if decision.actions.contains(&engine::Action::RemoveFinalizer) {
         match set_finalizer(&ctx, &wf, false).await {
             Ok(_) => info!("remote pods deleted; finalizer released"),

@@ -581,3 +581,98 @@ async fn a_task_result_rewritten_after_the_report_is_not_taken() -> Result<()> {
     }
     scene.strike().await
 }
+
+/// The attacker deletes the victim's running pod and at once creates a copy of it in its place —
+/// every label and annotation (the creator proof included) and its spec, with the script changed
+/// to print `forged` — whose executor then reports `forged`, vouched for, from the copy. The node
+/// recorded the uid of the pod the controller made, so the copy is not the node's: the node fails
+/// (naming the replacement, or `pod deleted` if the controller saw the gap first) and `forged`
+/// never reaches the victim. (Which of the two the controller sees is a race; the deterministic
+/// check is `controller::observe::tests::a_pod_of_another_uid_than_the_recorded_one_is_not_observed`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_replaced_by_a_copy_after_the_controller_made_it_is_not_taken() -> Result<()> {
+    let scene = Scene::set().await?;
+    let (victim, shared) = (&scene.victim, &scene.shared);
+    let pods: Api<Pod> = scene.attackers();
+    let victim_wf = unique("victim");
+    let yaml = producer_consumer(&victim_wf, &shared.name, None, 60).replace(
+        r#"source: "echo real\n""#,
+        r#"source: "sleep 8; echo real\n""#,
+    );
+    ensure!(yaml.contains("sleep 8"), "the victim's step takes a while");
+    let created = submit_as(victim, &yaml).await?;
+
+    let (_, pod_name) = produce_node(&victim_wf, 0);
+    let original = flotilla_e2e::wait_for("the victim's pod", TIMEOUT, || async {
+        Ok(pods.get_opt(&pod_name).await?)
+    })
+    .await?;
+    let spec = serde_json::to_string(&original.spec)?.replace("sleep 8; echo real", "echo forged");
+    ensure!(
+        spec.contains("echo forged"),
+        "the copy runs the attacker's script"
+    );
+    let copy = Pod {
+        metadata: ObjectMeta {
+            name: Some(pod_name.clone()),
+            labels: Some(original.labels().clone()),
+            annotations: Some(original.annotations().clone()),
+            ..Default::default()
+        },
+        spec: Some(serde_json::from_str(&spec)?),
+        ..Default::default()
+    };
+    pods.delete(
+        &pod_name,
+        &kube::api::DeleteParams::default().grace_period(0),
+    )
+    .await
+    .context("the attacker deletes the victim's pod")?;
+    // The controller may see the pod gone while it is still pending and make it again first:
+    // then the attacker has lost the race, and the victim runs on its own pod.
+    let original_uid = original.uid();
+    let placed =
+        flotilla_e2e::wait_for("the copy in the victim's pod's place", TIMEOUT, || async {
+            match pods.create(&PostParams::default(), &copy).await {
+                Ok(_) => Ok(Some(true)),
+                Err(kube::Error::Api(e)) if e.code == 409 => match pods.get_opt(&pod_name).await? {
+                    Some(pod) if pod.uid() != original_uid => Ok(Some(false)),
+                    // The original is still going away.
+                    _ => Ok(None),
+                },
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await?;
+    let wf = scene.env.wait_finished(&created, TIMEOUT).await?;
+    let status = serde_json::to_string(&wf.status)?;
+    ensure!(
+        !status.contains("forged"),
+        "a forged output reached the victim: {status}"
+    );
+    if !placed {
+        ensure!(
+            phase(&wf) == Some(WorkflowPhase::Succeeded),
+            "the victim ran on its own pod: {}",
+            message(&wf)
+        );
+        return scene.strike().await;
+    }
+    let produce = flotilla_e2e::node(&wf, "produce").context("the produce node")?;
+    let replaced = format!(
+        "pod {}/{pod_name} was replaced by a pod not created for this workflow",
+        shared.name
+    );
+    ensure!(
+        produce.message.as_deref() == Some(replaced.as_str())
+            || produce.message.as_deref() == Some("pod deleted"),
+        "the produce node ended {:?}: {:?}",
+        produce.phase,
+        produce.message
+    );
+    ensure!(
+        flotilla_e2e::node(&wf, "consume").is_none(),
+        "nothing ran after the replaced step"
+    );
+    scene.strike().await
+}

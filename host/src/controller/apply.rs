@@ -10,7 +10,7 @@ use kube::runtime::events::{Event as KubeEvent, EventType};
 use tracing::warn;
 
 use super::Context;
-use super::ownership::{Owner, PodStamps};
+use super::ownership::{self, Owner, PodStamps};
 use super::pod_view::WorkflowPod;
 use crate::engine::{Action, PodManifest};
 use crate::workflow::Workflow;
@@ -19,20 +19,43 @@ use crate::workflow::Workflow;
 /// server's pace, not one round trip at a time.
 const CREATE_CONCURRENCY: usize = 32;
 
-/// Applies every action for the workflow `owner`. Returns the pod creations refused for good
-/// (node ID → reason): by the API server, or because a pod of that name exists that is not
-/// this workflow's. A transient failure is returned as an error so the reconcile is retried.
+/// What carrying out a decision's actions came to, for the status saved after them.
+#[derive(Debug, Default)]
+pub(super) struct Applied {
+    /// Pod creations refused for good (node ID → reason): by the API server, or because a pod
+    /// of that name exists that is not this workflow's.
+    pub(super) refused: BTreeMap<String, String>,
+    /// The uid of each node's pod created (or found proven ours) now, by node ID: recorded as
+    /// the node's `podUID`.
+    pub(super) created: BTreeMap<String, String>,
+}
+
+/// What became of one pod creation.
+enum Creation {
+    /// The node's pod exists (uid, when the answer gave one): created now, or found ours.
+    Made(Option<String>),
+    /// Refused for good: the node fails saying so.
+    Refused(String),
+    /// Not now (its cluster did not answer): asked for again, by the same name, later.
+    Later,
+}
+
+/// Applies every action for the workflow `owner`. `pinned` is the pod uid recorded for each
+/// node in the status decided from (`podUID`): a pod found in the way of a create is taken for
+/// the node's only if it is that pod. A transient failure is returned as an error so the
+/// reconcile is retried.
 pub(super) async fn apply(
     ctx: &Context,
     owner: Owner<'_>,
+    pinned: &BTreeMap<&str, &str>,
     actions: &[Action],
-) -> Result<BTreeMap<String, String>, kube::Error> {
+) -> Result<Applied, kube::Error> {
     // By index: a closure taking the borrowed manifests would need a higher-ranked lifetime
     // that async closures cannot express yet.
     let creates: Vec<usize> = (0..actions.len())
         .filter(|i| matches!(actions[*i], Action::CreatePod { .. }))
         .collect();
-    let outcomes: Vec<Result<Option<(String, String)>, kube::Error>> =
+    let outcomes: Vec<Result<(&str, Creation), kube::Error>> =
         futures::stream::iter(creates.into_iter().map(|i| async move {
             match &actions[i] {
                 Action::CreatePod {
@@ -40,17 +63,31 @@ pub(super) async fn apply(
                     cluster,
                     namespace,
                     pod,
-                } => create_pod(ctx, owner, node_id, cluster.as_deref(), namespace, pod).await,
-                _ => Ok(None),
+                } => {
+                    let place = Place {
+                        cluster: cluster.as_deref(),
+                        namespace,
+                        pinned: pinned.get(node_id.as_str()).copied(),
+                    };
+                    let creation = create_pod(ctx, owner, node_id, place, pod).await?;
+                    Ok((node_id.as_str(), creation))
+                }
+                _ => Ok(("", Creation::Later)),
             }
         }))
         .buffer_unordered(CREATE_CONCURRENCY)
         .collect()
         .await;
-    let mut refused = BTreeMap::new();
+    let mut applied = Applied::default();
     for outcome in outcomes {
-        if let Some((node, reason)) = outcome? {
-            refused.insert(node, reason);
+        match outcome? {
+            (node, Creation::Made(Some(uid))) => {
+                applied.created.insert(node.to_string(), uid);
+            }
+            (node, Creation::Refused(reason)) => {
+                applied.refused.insert(node.to_string(), reason);
+            }
+            (_, Creation::Made(None) | Creation::Later) => {}
         }
     }
     for action in actions {
@@ -142,7 +179,7 @@ pub(super) async fn apply(
             Action::Event { .. } | Action::AddFinalizer | Action::RemoveFinalizer => {}
         }
     }
-    Ok(refused)
+    Ok(applied)
 }
 
 /// The client for a cluster (`None`: the controller's own).
@@ -193,7 +230,27 @@ async fn owned_uid(
     Ok(None)
 }
 
-/// Creates one pod; `Ok(Some((node, reason)))` when the API server refuses it for good.
+/// Where a pod is created, and the uid recorded for its node if one is.
+#[derive(Clone, Copy)]
+struct Place<'a> {
+    cluster: Option<&'a str>,
+    namespace: &'a str,
+    pinned: Option<&'a str>,
+}
+
+/// The part of the API server's answer to a create that is kept: the new pod's uid.
+#[derive(serde::Deserialize)]
+struct CreatedPod {
+    #[serde(default)]
+    metadata: CreatedMeta,
+}
+
+#[derive(Default, serde::Deserialize)]
+struct CreatedMeta {
+    uid: Option<String>,
+}
+
+/// Creates one pod.
 ///
 /// The engine's manifest is sent as it is: decoding it into a typed `Pod` only to encode it again
 /// would double the client's cost per pod on the hot path.
@@ -201,34 +258,44 @@ async fn create_pod(
     ctx: &Context,
     owner: Owner<'_>,
     node_id: &str,
-    cluster: Option<&str>,
-    namespace: &str,
+    place: Place<'_>,
     pod: &PodManifest,
-) -> Result<Option<(String, String)>, kube::Error> {
+) -> Result<Creation, kube::Error> {
+    let Place {
+        cluster, namespace, ..
+    } = place;
     let name = pod.name();
     let client = match client_for(ctx, cluster, namespace).await {
         Ok(client) => client,
         // No credentials for the target: the node fails saying why (and which Secret key).
-        Err(message) => return Ok(Some((node_id.to_string(), message))),
+        Err(message) => return Ok(Creation::Refused(message)),
     };
     let body = pod.json().as_bytes().to_vec();
     let request = kube::core::Request::new(format!("/api/v1/namespaces/{namespace}/pods"))
         .create(&PostParams::default(), body)
         .map_err(kube::Error::BuildRequest)?;
     match client.request_text(request).await {
-        Ok(_) => Ok(None),
+        Ok(answer) => Ok(Creation::Made(
+            serde_json::from_str::<CreatedPod>(&answer)
+                .ok()
+                .and_then(|p| p.metadata.uid),
+        )),
         // Created by an earlier reconcile whose observation has not arrived yet — or by someone
-        // else, first: a name is no proof, the stamps are.
+        // else, first: a name is no proof, the stamps are (and the uid, once one is recorded).
         Err(kube::Error::Api(s)) if s.code == 409 => {
             match owned_uid(&client, owner, namespace, name, node_id).await {
-                Ok(Some(_)) => Ok(None),
-                Ok(None) => Ok(Some((
-                    node_id.to_string(),
-                    Owner::foreign_pod(namespace, name, cluster),
+                Ok(Some(uid)) if ownership::is_the_pinned_pod(place.pinned, Some(&uid)) => {
+                    Ok(Creation::Made(Some(uid)))
+                }
+                Ok(Some(_)) => Ok(Creation::Refused(Owner::replaced_pod(
+                    namespace, name, cluster,
+                ))),
+                Ok(None) => Ok(Creation::Refused(Owner::foreign_pod(
+                    namespace, name, cluster,
                 ))),
                 Err(e) if cluster.is_some() => {
                     warn!(cluster = ?cluster, pod = %name, error = %e, "reading a pod in another cluster failed; will retry");
-                    Ok(None)
+                    Ok(Creation::Later)
                 }
                 Err(e) => Err(e),
             }
@@ -242,16 +309,16 @@ async fn create_pod(
                 Some(c) => format!(" in cluster {c:?}"),
                 None => String::new(),
             };
-            Ok(Some((
-                node_id.to_string(),
-                format!("creating pod {namespace}/{name}{place}: {}", s.message),
+            Ok(Creation::Refused(format!(
+                "creating pod {namespace}/{name}{place}: {}",
+                s.message
             )))
         }
         // Another cluster not answering must not hold up this one: the pod is asked for again
         // (same name) once it does.
         Err(e) if cluster.is_some() => {
             warn!(cluster = ?cluster, pod = %name, error = %e, "creating a pod in another cluster failed; will retry");
-            Ok(None)
+            Ok(Creation::Later)
         }
         Err(e) => Err(e),
     }

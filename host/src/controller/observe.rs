@@ -19,7 +19,9 @@ pub(super) type Caches<'a> = (&'a Store<WorkflowPod>, &'a Store<WorkflowTaskResu
 /// gives the caches for a node's cluster (`None`: the controller's own) and namespace.
 ///
 /// Only what is proven to be this workflow's is observed (`super::ownership`): a pod stamped
-/// with the workflow's uid, the node and the controller's proof, and a task result owned by that
+/// with the workflow's uid, the node and the controller's proof — and, once the node has a pod
+/// uid recorded, the pod of that uid (a copy made after deleting it carries the same stamps) —
+/// and a task result owned by that
 /// pod and saying what the pod's main container vouched for (`report_digest`): anyone who may
 /// write task results in the namespace can change one after the executor wrote it, but only the
 /// kubelet writes the termination message the digest is in. A pod of the
@@ -63,9 +65,15 @@ pub(super) fn observe<'a>(
         let Some(pod) = pods.get(&ObjectRef::new(&pod_name).within(ns)) else {
             continue;
         };
-        if !owner.owns_pod(PodStamps::of(pod.as_ref()), &node.id) {
+        let refusal = if !owner.owns_pod(PodStamps::of(pod.as_ref()), &node.id) {
+            Some(Owner::foreign_pod(ns, &pod_name, node.cluster.as_deref()))
+        } else if !ownership::is_the_pinned_pod(node.pod_uid.as_deref(), pod.uid().as_deref()) {
+            Some(Owner::replaced_pod(ns, &pod_name, node.cluster.as_deref()))
+        } else {
+            None
+        };
+        if let Some(message) = refusal {
             if !node.phase.is_fulfilled() {
-                let message = Owner::foreign_pod(ns, &pod_name, node.cluster.as_deref());
                 observed.create_errors.insert(node.id.clone(), message);
             }
             continue;
@@ -266,5 +274,53 @@ mod tests {
         // A pod that vouched for nothing (still running, or a message without the digest line).
         assert_eq!(observed_result(json!({"phase": "Running"}), "real"), None);
         assert_eq!(observed_result(ended("real"), "real"), None);
+    }
+
+    /// Whoever may delete and create pods in the namespace can put a copy of the controller's
+    /// pod, every stamp and the proof included, in its place: once the node has the uid of the
+    /// pod the controller created, the copy (another uid) is not observed and the node fails
+    /// naming it; a node with no uid recorded yet takes the proven pod and the engine records it.
+    #[test]
+    fn a_pod_of_another_uid_than_the_recorded_one_is_not_observed() {
+        let key = ProofKey::new(&[1; ownership::PROOF_KEY_BYTES]);
+        let name = naming::pod_name("wf", "wf", "", PodNameFormat::V2);
+        let workflow = |pinned: Option<&str>| -> Workflow {
+            serde_json::from_value(json!({
+                "metadata": {"name": "wf", "namespace": "team-a", "uid": "uid-1"},
+                "spec": {},
+                "status": {"nodes": {
+                    "wf": {"id": "wf", "name": "wf", "displayName": "wf", "type": "Pod",
+                        "phase": "Running", "podUID": pinned},
+                }},
+            }))
+            .unwrap()
+        };
+        let mut pods = Writer::<WorkflowPod>::default();
+        // `proven_pod` has uid "pod-1".
+        pods.apply_watcher_event(&Event::Apply(proven_pod(&key, &name, "wf", json!({}))));
+        let (pods, results) = (
+            pods.as_reader(),
+            Writer::<WorkflowTaskResult>::default().as_reader(),
+        );
+        let observe = |wf: &Workflow| observe(wf, None, &key, |_, _| Some((&pods, &results)));
+
+        let copy = observe(&workflow(Some("pod-0")));
+        assert!(copy.pods.is_empty(), "{:?}", copy.pods);
+        assert_eq!(
+            copy.create_errors.get("wf").map(String::as_str),
+            Some(
+                format!("pod team-a/{name} was replaced by a pod not created for this workflow")
+                    .as_str()
+            )
+        );
+        for pinned in [Some("pod-1"), None] {
+            let ours = observe(&workflow(pinned));
+            assert_eq!(
+                ours.pods.get("wf").and_then(|p| p.uid.as_deref()),
+                Some("pod-1"),
+                "recorded: {pinned:?}"
+            );
+            assert!(ours.create_errors.is_empty());
+        }
     }
 }

@@ -116,13 +116,40 @@ impl Owner<'_> {
             && annotation(labels::CREATOR_PROOF).is_some_and(|p| self.key.verifies(&identity, p))
     }
 
+    /// The message a node fails with when the pod created for it is gone and another pod has
+    /// taken its name — made by whoever may create pods there, stamps copied or not.
+    pub(crate) fn replaced_pod(namespace: &str, name: &str, cluster: Option<&str>) -> String {
+        format!(
+            "pod {namespace}/{name}{} was replaced by a pod not created for this workflow",
+            place(cluster)
+        )
+    }
+
     /// The message a node fails with when a pod of its name is someone else's.
     pub(crate) fn foreign_pod(namespace: &str, name: &str, cluster: Option<&str>) -> String {
-        let place = match cluster {
-            Some(c) => format!(" in cluster {c:?}"),
-            None => String::new(),
-        };
-        format!("pod {namespace}/{name}{place} exists and was not created for this workflow")
+        format!(
+            "pod {namespace}/{name}{} exists and was not created for this workflow",
+            place(cluster)
+        )
+    }
+}
+
+/// Where a pod is, for a message: ` in cluster "c"`, or nothing in the controller's own.
+fn place(cluster: Option<&str>) -> String {
+    match cluster {
+        Some(c) => format!(" in cluster {c:?}"),
+        None => String::new(),
+    }
+}
+
+/// Whether a pod of uid `uid` is the one recorded for its node (`pinned`, the node's `podUID`):
+/// any pod the controller proves its own while nothing is recorded yet, only that one after.
+/// A recorded uid is only ever a further condition, never a proof: a forged status can make its
+/// own workflow refuse its pods, and nothing else.
+pub(crate) fn is_the_pinned_pod(pinned: Option<&str>, uid: Option<&str>) -> bool {
+    match pinned {
+        None => true,
+        Some(pinned) => uid == Some(pinned),
     }
 }
 

@@ -122,6 +122,12 @@ impl Walker<'_> {
         if let Some(node) = self.nodes.get_mut(&id) {
             node.pod_ip = pod.pod_ip.clone().or(node.pod_ip.take());
             node.host_node_name = pod.host_node_name.clone().or(node.host_node_name.take());
+            // The first pod proven the controller's is the node's for good (the controller
+            // records the uid its create was answered with; this covers a create whose answer
+            // was never saved).
+            if node.pod_uid.is_none() {
+                node.pod_uid = pod.uid.clone();
+            }
         }
         match pod.phase {
             PodPhase::Pending => NodePhase::Pending,

@@ -264,6 +264,7 @@ impl<'a> Walker<'a> {
             cluster: None,
             namespace: None,
             pod_name: None,
+            pod_uid: None,
         });
         id
     }

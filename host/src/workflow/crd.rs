@@ -163,7 +163,7 @@ mod tests {
             assert_eq!(template[field]["type"], "string", "{field}");
         }
         let node = &wf["properties"]["status"]["properties"]["nodes"]["additionalProperties"]["properties"];
-        for field in ["cluster", "namespace", "podName"] {
+        for field in ["cluster", "namespace", "podName", "podUID"] {
             assert_eq!(node[field]["type"], "string", "{field}");
         }
         let result = schema::workflow_task_result();

@@ -179,4 +179,10 @@ pub struct NodeStatus {
     /// the node got it (absent: Argo's name). Also marks the node's placement as decided.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pod_name: Option<String>,
+    /// Flotilla: the uid the API server gave the pod the controller created for this node (from
+    /// the create's answer, or the first observation that proved the pod the controller's). A pod
+    /// of the node's name with another uid was put there by someone else — even with every stamp
+    /// copied off the controller's — and is never taken for the node's.
+    #[serde(rename = "podUID", skip_serializing_if = "Option::is_none")]
+    pub pod_uid: Option<String>,
 }

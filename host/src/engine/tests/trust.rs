@@ -265,3 +265,20 @@ fn a_node_filed_under_another_key_does_not_take_another_nodes_pod() {
         .collect();
     assert_eq!(places, ["argo"], "only the root's pod, in its own place");
 }
+
+/// The uid of the first pod observed for a node is recorded on it (`podUID`), and kept: what
+/// the controller checks a pod of the node's name against from then on.
+#[test]
+fn the_first_observed_pods_uid_is_recorded_on_its_node() {
+    let mut h = Harness::new(ONE_POD);
+    let pods = h.step();
+    assert_eq!(h.node("wf").pod_uid, None, "not observed yet");
+    running(&mut h, &pods);
+    h.step();
+    let id = h.node("wf").id.clone();
+    assert_eq!(h.node("wf").pod_uid, Some(format!("uid-of-{id}")));
+    // A later observation never moves it (the controller refuses another uid before this).
+    h.observed.pods.get_mut(&id).unwrap().uid = Some("another".into());
+    h.step();
+    assert_eq!(h.node("wf").pod_uid, Some(format!("uid-of-{id}")));
+}

@@ -25,7 +25,7 @@ const FIELDS: &[(&[Step], &[&str])] = &[
             Step::Property("nodes"),
             Step::AdditionalProperties,
         ],
-        &["cluster", "namespace", "podName"],
+        &["cluster", "namespace", "podName", "podUID"],
     ),
 ];
 
@@ -191,6 +191,7 @@ mod tests {
                 "status.nodes.*.cluster",
                 "status.nodes.*.namespace",
                 "status.nodes.*.podName",
+                "status.nodes.*.podUID",
             ]
         );
     }
@@ -214,7 +215,8 @@ mod tests {
             [
                 "status.nodes.*.cluster",
                 "status.nodes.*.namespace",
-                "status.nodes.*.podName"
+                "status.nodes.*.podName",
+                "status.nodes.*.podUID"
             ]
         );
     }

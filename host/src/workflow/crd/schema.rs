@@ -6,7 +6,7 @@
 //! - Only what the Rust types give a precise type is typed here; everything else (pod fields,
 //!   Argo features Flotilla does not model) is left out, and kept: every object node preserves
 //!   unknown fields, so nothing a user writes is ever pruned — including Flotilla's own
-//!   `cluster`/`clusterName`/`namespace` on templates and `cluster`/`namespace`/`podName` on
+//!   `cluster`/`clusterName`/`namespace` on templates and `cluster`/`namespace`/`podName`/`podUID` on
 //!   status nodes, which Argo's full CRDs would prune.
 //! - Nothing Argo accepts is rejected: fields Argo reads as `AnyString` or `IntOrString`
 //!   (parameter values in workflows, `activeDeadlineSeconds` of a template, retry limits,
@@ -242,6 +242,7 @@ fn node_status() -> Value {
         "cluster": string(),
         "namespace": string(),
         "podName": string(),
+        "podUID": string(),
     }))
 }
 
