@@ -5,6 +5,7 @@
 //! observations twice decides the same thing (pod names are deterministic, so a repeated create
 //! is an `AlreadyExists` the applier ignores).
 
+mod budget;
 mod dag;
 mod exit;
 mod expr;
@@ -245,12 +246,7 @@ pub fn reconcile(
     if let Err(message) = graph::check(&status.nodes) {
         // Not a graph this controller wrote: the workflow errors, and nothing is walked.
         abort(&mut status, wf, observed, &message, now, &mut actions);
-        status.progress = Some(progress(&status));
-        return Decision {
-            status,
-            actions,
-            requeue_after: None,
-        };
+        return ended(status, actions);
     }
     if status.phase.is_none() {
         status.started_at = Some(time(now));
@@ -266,12 +262,7 @@ pub fn reconcile(
                     now,
                     &mut actions,
                 );
-                status.progress = Some(progress(&status));
-                return Decision {
-                    status,
-                    actions,
-                    requeue_after: None,
-                };
+                return ended(status, actions);
             }
             Ok(validated) => {
                 for warning in validated.warnings {
@@ -299,12 +290,7 @@ pub fn reconcile(
         Ok(settings) => settings,
         Err(message) => {
             abort(&mut status, wf, observed, &message, now, &mut actions);
-            status.progress = Some(progress(&status));
-            return Decision {
-                status,
-                actions,
-                requeue_after: None,
-            };
+            return ended(status, actions);
         }
     };
     let frozen = control.frozen;
@@ -322,6 +308,19 @@ pub fn reconcile(
         control,
     );
     let outcome = walker.run(&name);
+    if let Some(overrun) = walker.budget.overrun() {
+        // Nothing of a walk cut short is kept: the workflow errors from the nodes it had.
+        status.nodes = persisted.nodes.clone();
+        abort(
+            &mut status,
+            wf,
+            observed,
+            &overrun.message(),
+            now,
+            &mut actions,
+        );
+        return ended(status, actions);
+    }
     actions.append(&mut walker.actions);
     requeue_after = earliest(requeue_after, walker.requeue_after);
     status.nodes = walker.into_nodes();
@@ -388,6 +387,16 @@ pub fn reconcile(
         status,
         actions,
         requeue_after: earliest(requeue_after, cleanup.requeue_after),
+    }
+}
+
+/// A decision that ends this reconcile with `status` as it stands: nothing to requeue for.
+fn ended(mut status: WorkflowStatus, actions: Vec<Action>) -> Decision {
+    status.progress = Some(progress(&status));
+    Decision {
+        status,
+        actions,
+        requeue_after: None,
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod authz;
+pub mod bounded_yaml;
 pub mod cli;
 pub mod clusters;
 pub mod commands;

@@ -95,6 +95,7 @@ pub struct ManifestError(pub String);
 /// The single object of a manifest (YAML or JSON), with `apiVersion`, `kind` and a name.
 pub fn parse_manifest(text: &str) -> Result<Value, ManifestError> {
     let bad = |m: String| ManifestError(m);
+    crate::bounded_yaml::within_budget(text).map_err(|e| bad(e.to_string()))?;
     let mut docs = Vec::new();
     for doc in serde_yaml::Deserializer::from_str(text) {
         // Where, not what: the parser's message may quote the manifest.

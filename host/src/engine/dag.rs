@@ -138,10 +138,7 @@ impl Walker<'_> {
             return failed;
         }
         if phase.is_fulfilled() {
-            let outbound: Vec<String> = target_ids
-                .iter()
-                .flat_map(|(t, _)| self.outbound(t))
-                .collect();
+            let outbound = self.outbound(target_ids.iter().map(|(t, _)| t.as_str()));
             if let Some(node) = self.nodes.get_mut(&id) {
                 node.outbound_nodes = outbound;
             }
@@ -192,12 +189,17 @@ impl Walker<'_> {
         state
     }
 
-    /// Scope for a task's arguments and `when`: the DAG's scope plus every task's variables.
-    fn dag_scope<'s>(&self, run: &DagRun, scope: &'s Scope) -> Scope<'s> {
+    /// Scope for a task's arguments, items and `when`: the DAG's scope plus the variables of
+    /// the tasks they name (`{{tasks.NAME…}}`). Only those: every task's, for every task
+    /// decided, cost the square of the DAG's width on every reconcile.
+    fn dag_scope<'s>(&self, run: &DagRun, scope: &'s Scope, task: &DagTask) -> Scope<'s> {
         let mut vars = Vec::new();
-        for task in run.tasks {
-            let id = self.node_id(&run.task_name(&task.name));
-            self.child_vars(&format!("tasks.{}", task.name), &id, &mut vars);
+        for name in referenced_tasks(task) {
+            if run.task(&name).is_none() {
+                continue;
+            }
+            let id = self.node_id(&run.task_name(&name));
+            self.child_vars(&format!("tasks.{name}"), &id, &mut vars);
         }
         let mut local = scope.child();
         local.extend(vars);
@@ -308,7 +310,7 @@ impl Walker<'_> {
                 DependsDecision::Run => {}
             }
         }
-        let local = self.dag_scope(run, scope);
+        let local = self.dag_scope(run, scope, task);
         if let Some(when) = &task.when {
             let skip = skip_by_when(when, &local);
             if let Some((phase, message)) = skip {
@@ -488,11 +490,12 @@ impl Walker<'_> {
             self.add_child(&dag_id, id);
             return;
         }
-        for dep in deps {
-            let dep_id = self.node_id(&run.task_name(dep));
-            for parent in self.outbound(&dep_id) {
-                self.add_child(&parent, id);
-            }
+        let dep_ids: Vec<String> = deps
+            .iter()
+            .map(|dep| self.node_id(&run.task_name(dep)))
+            .collect();
+        for parent in self.outbound(dep_ids.iter().map(String::as_str)) {
+            self.add_child(&parent, id);
         }
     }
 
@@ -629,4 +632,49 @@ pub(super) fn skip_by_when(when: &str, scope: &Scope) -> Option<(NodePhase, Stri
         Ok((false, w)) => Some((NodePhase::Skipped, format!("when '{w}' evaluated false"))),
         Err(e) => Some((NodePhase::Error, e)),
     }
+}
+
+/// The names of the tasks a task's `when`, items and arguments refer to.
+fn referenced_tasks(task: &DagTask) -> Vec<String> {
+    let mut text = String::new();
+    text.push_str(task.when.as_deref().unwrap_or_default());
+    text.push('\n');
+    text.push_str(task.with_param.as_deref().unwrap_or_default());
+    for json in [
+        task.with_items
+            .as_ref()
+            .and_then(|v| serde_json::to_string(v).ok()),
+        task.with_sequence
+            .as_ref()
+            .and_then(|v| serde_json::to_string(v).ok()),
+        task.arguments
+            .as_ref()
+            .and_then(|v| serde_json::to_string(v).ok()),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        text.push('\n');
+        text.push_str(&json);
+    }
+    task_names_in(&text)
+        .into_iter()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The task names a text refers to: whatever follows `tasks.` up to the first character a task
+/// name cannot hold (`[a-zA-Z0-9-]`). A superset of its tags' task names, whatever their
+/// spacing.
+pub(super) fn task_names_in(text: &str) -> HashSet<&str> {
+    text.match_indices("tasks.")
+        .map(|(at, prefix)| {
+            let rest = &text[at + prefix.len()..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .unwrap_or(rest.len());
+            &rest[..end]
+        })
+        .filter(|name| !name.is_empty())
+        .collect()
 }

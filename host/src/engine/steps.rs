@@ -14,7 +14,9 @@ impl Walker<'_> {
             return NodePhase::Running;
         };
         self.enter_boundary(&id, template);
-        let mut vars: Vec<(String, String)> = Vec::new();
+        // Earlier groups' variables, added as each group ends (never copied per group: a
+        // template of many one-step groups would cost the square of its length).
+        let mut local = scope.child();
         let mut previous: Vec<String> = Vec::new();
         for (i, group) in groups.iter().enumerate() {
             let group_name = format!("{}[{i}]", call.node_name);
@@ -34,8 +36,6 @@ impl Walker<'_> {
                     self.add_child(parent, &group_id);
                 }
             }
-            let mut local = scope.child();
-            local.extend(vars.clone());
             let mut running = false;
             let mut failure: Option<(NodePhase, String)> = None;
             for step in &group.0 {
@@ -66,17 +66,16 @@ impl Walker<'_> {
                 .get(&group_id)
                 .map(|n| n.children.clone())
                 .unwrap_or_default();
-            previous = group_children
-                .iter()
-                .flat_map(|c| self.outbound(c))
-                .collect();
+            previous = self.outbound(group_children.iter().map(String::as_str));
             if previous.is_empty() {
                 previous.push(group_id.clone());
             }
+            let mut vars = Vec::new();
             for step in &group.0 {
                 let step_id = self.node_id(&format!("{group_name}.{}", step.name));
                 self.child_vars(&format!("steps.{}", step.name), &step_id, &mut vars);
             }
+            local.extend(vars);
         }
         if let Some(node) = self.nodes.get_mut(&id) {
             node.outbound_nodes = previous;
@@ -93,8 +92,6 @@ impl Walker<'_> {
                 })
             })
             .collect();
-        let mut local = scope.child();
-        local.extend(vars);
         self.template_outputs(&id, template, &local, "steps", children);
         self.mark(&id, NodePhase::Succeeded, None)
     }

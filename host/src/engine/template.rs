@@ -71,7 +71,15 @@ pub(crate) enum TemplateError {
     /// `Replace` refuses invalid JSON input with this wording).
     #[error("cannot do template replacements with invalid JSON: {reason}")]
     InvalidJsonInput { reason: String },
+    /// Substitution would produce more than [`MAX_SUBSTITUTED_BYTES`]: a value doubled at
+    /// each level of a recursive template grows exponentially, and the API server could not
+    /// store the result anyway.
+    #[error("template replacement would produce more than {limit} bytes")]
+    TooLarge { limit: usize },
 }
+
+/// Most bytes one substitution may produce: more than a stored object (1.5 MiB) may hold.
+pub(crate) const MAX_SUBSTITUTED_BYTES: usize = 2 * 1024 * 1024;
 
 /// Whether an unresolved `{{name}}` is an error or is left in place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,6 +260,11 @@ fn replace_json_text(json: &str, scope: &Scope, mode: Mode) -> Result<String, Te
         match piece {
             Piece::Text(text) => out.push_str(text),
             Piece::Tag(tag) => replace_tag(&mut out, tag, scope, mode)?,
+        }
+        if out.len() > MAX_SUBSTITUTED_BYTES {
+            return Err(TemplateError::TooLarge {
+                limit: MAX_SUBSTITUTED_BYTES,
+            });
         }
     }
     Ok(out)

@@ -70,6 +70,8 @@ pub(super) struct Walker<'a> {
     pub(super) limits: HashMap<String, super::parallelism::Limits>,
     /// The policy's verdict per place (cluster, namespace), asked once per walk.
     pub(super) authorized: HashMap<(Option<String>, String), Result<(), String>>,
+    /// Nodes and graph steps this walk may still spend.
+    pub(super) budget: super::budget::WalkBudget,
 }
 
 impl<'a> Walker<'a> {
@@ -137,6 +139,7 @@ impl<'a> Walker<'a> {
             control,
             limits: HashMap::new(),
             authorized: HashMap::new(),
+            budget: Default::default(),
         }
     }
 
@@ -242,6 +245,10 @@ impl<'a> Walker<'a> {
     /// The node for `call`, created with `phase` and `type_` if it does not exist yet.
     pub(super) fn ensure_node(&mut self, call: &Call, type_: NodeType, phase: NodePhase) -> String {
         let id = self.node_id(&call.node_name);
+        if !self.nodes.contains_key(&id) && !self.budget.new_node(self.nodes.len()) {
+            // The walk stops (see `execute`) and the workflow errors saying why.
+            return id;
+        }
         let now = time(self.now);
         self.nodes.entry(id.clone()).or_insert_with(|| NodeStatus {
             id: id.clone(),
@@ -306,25 +313,28 @@ impl<'a> Walker<'a> {
             return;
         }
         if let Some(node) = self.nodes.get_mut(parent)
+            && self.budget.step(1 + node.children.len())
             && !node.children.iter().any(|c| c == child)
         {
             node.children.push(child.to_string());
         }
     }
 
-    /// Argo's `getOutboundNodes`: the nodes a successor hangs off. Iterative, each node
-    /// expanded once: the graph comes from the status, which the engine checks
-    /// (`graph::check`) but never trusts to be finite.
-    pub(super) fn outbound(&self, id: &str) -> Vec<String> {
+    /// Argo's `getOutboundNodes` for each of `ids` in turn: the nodes a successor of all of them
+    /// hangs off. Iterative, and one walk for all, each node expanded once (and charged to the
+    /// walk's budget): the graph comes from the status, which the engine checks
+    /// (`graph::check`) but never trusts — a forged one can lead every id to the same large set.
+    pub(super) fn outbound<'i>(&'i self, ids: impl IntoIterator<Item = &'i str>) -> Vec<String> {
         let mut out = Vec::new();
         let mut expanded = std::collections::HashSet::new();
+        let starts: Vec<&str> = ids.into_iter().collect();
         // Depth-first, in order: reversed onto the stack so the first edge is popped first.
-        let mut todo = vec![id];
+        let mut todo: Vec<&str> = starts.into_iter().rev().collect();
         while let Some(id) = todo.pop() {
             let Some(node) = self.nodes.get(id) else {
                 continue;
             };
-            if !expanded.insert(id) {
+            if !expanded.insert(id) || !self.budget.step(1) {
                 continue;
             }
             let next = match node.type_ {
@@ -359,6 +369,10 @@ impl<'a> Walker<'a> {
 
     /// Runs one template invocation and returns its node's phase.
     pub(super) fn execute(&mut self, call: &Call, scope: &Scope) -> NodePhase {
+        // A spent budget ends the walk: the engine errors the workflow with the reason.
+        if self.budget.overrun().is_some() {
+            return NodePhase::Error;
+        }
         // Recursive templates (Argo's loop idiom) nest one level per iteration; a runaway one
         // must fail its node, not overflow the controller's stack.
         if self.depth >= MAX_DEPTH {

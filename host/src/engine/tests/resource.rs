@@ -296,3 +296,30 @@ fn a_custom_kind_is_authorized_as_namespaced_and_told_whether_the_cluster_is_gra
     let mut h = making("", widget, "p, cluster-0:argo, cluster-0:*");
     assert!(target_of(&one_pod(&mut h).unwrap()).cluster_scoped);
 }
+
+/// A manifest that only becomes an alias bomb once substituted (so validation cannot see it):
+/// nested anchors that expand to 10^10 scalars from under a kilobyte. The node fails before the
+/// controller expands it.
+#[test]
+fn a_manifest_that_expands_past_the_yaml_budget_fails_its_node() {
+    let mut bomb = String::from(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n  l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n",
+    );
+    for level in 1..10 {
+        let row = vec![format!("*l{}", level - 1); 10].join(", ");
+        bomb.push_str(&format!("  l{level}: &l{level} [{row}]\n"));
+    }
+    let spec = serde_json::json!({"entrypoint": "make",
+        "arguments": {"parameters": [{"name": "m", "value": bomb}]},
+        "templates": [{"name": "make", "resource": {"action": "create",
+            "manifest": "{{workflow.parameters.m}}"}}]});
+    let mut h = Harness::new(&format!("spec: {spec}"));
+    let (phase, message) = one_pod(&mut h).expect_err("no pod for a bomb");
+    assert_eq!(phase, NodePhase::Error);
+    assert!(
+        message.starts_with(
+            "template \"make\": resource manifest: it expands beyond what one document may hold ("
+        ),
+        "{message}"
+    );
+}

@@ -29,6 +29,18 @@ spec:
       container: {image: argoproj/argosay:v2}
 "#;
 
+/// A steps template of one step.
+const ONE_STEP: &str = r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - {name: a, template: leaf}
+    - name: leaf
+      container: {image: argoproj/argosay:v2}
+"#;
+
 fn in_cluster_0(yaml: &str) -> Harness {
     let mut h = Harness::new(yaml);
     h.config.cluster = Some("cluster-0".into());
@@ -108,18 +120,7 @@ fn a_forged_pod_name_is_refused_by_name() {
 
 #[test]
 fn a_node_graph_with_a_cycle_errors_its_workflow_only() {
-    let mut h = in_cluster_0(
-        r#"
-spec:
-  entrypoint: main
-  templates:
-    - name: main
-      steps:
-        - - {name: a, template: leaf}
-    - name: leaf
-      container: {image: argoproj/argosay:v2}
-"#,
-    );
+    let mut h = in_cluster_0(ONE_STEP);
     h.step();
     let status = h.wf.status.as_mut().unwrap();
     let root = status.nodes.get_mut("wf").unwrap();
@@ -213,23 +214,14 @@ fn a_recorded_place_the_policy_no_longer_allows_is_not_acted_on() {
     assert!(message.contains("forbidden"), "{message}");
 }
 
-/// A DAG whose tasks form one long chain of dependencies: deciding it walks the chain without
-/// recursion, so it cannot overflow the reconciling thread's stack (a stack overflow aborts the
-/// process; no panic guard contains it). 2,000 tasks overflowed the recursive walk in a debug
-/// build; validating a chain is still quadratic (ancestry per task), which bounds the size here.
+/// A DAG whose tasks form one long chain of dependencies, as long as a DAG may be: deciding it
+/// walks the chain without recursion, so it cannot overflow the reconciling thread's stack (a
+/// stack overflow aborts the process; no panic guard contains it; 2,000 tasks overflowed the
+/// recursive walk in a debug build), and validating it keeps each task's ancestry as a bit set
+/// (a set of names per task was quadratic in time and memory).
 #[test]
 fn a_long_chain_of_dag_dependencies_does_not_overflow_the_stack() {
-    const TASKS: usize = 2_000;
-    let mut tasks = vec![serde_json::json!({"name": "t0", "template": "leaf"})];
-    tasks.extend((1..TASKS).map(|i| {
-        serde_json::json!({"name": format!("t{i}"), "template": "leaf", "depends": format!("t{}", i - 1)})
-    }));
-    let spec = serde_json::json!({"entrypoint": "chain", "templates": [
-        {"name": "chain", "dag": {"tasks": tasks}},
-        {"name": "leaf", "container": {"image": "argoproj/argosay:v2"}},
-    ]});
-    // The test thread's stack is the default 2 MiB, as a tokio worker's is.
-    let mut h = in_cluster_0(&format!("spec: {spec}"));
+    let mut h = in_cluster_0(&chain(10_000));
     let pods = h.step();
     assert_eq!(
         h.pod_names().len(),
@@ -237,6 +229,107 @@ fn a_long_chain_of_dag_dependencies_does_not_overflow_the_stack() {
         "only the chain's first task runs: {pods:?}"
     );
     assert_eq!(h.phase(), Some(WorkflowPhase::Running), "{:?}", h.message());
+}
+
+/// A workflow whose DAG is a chain of `tasks` tasks, each passing the first one's result on.
+fn chain(tasks: usize) -> String {
+    let mut list = vec![serde_json::json!({"name": "t0", "template": "leaf"})];
+    list.extend((1..tasks).map(|i| {
+        serde_json::json!({"name": format!("t{i}"), "template": "leaf", "depends": format!("t{}", i - 1),
+            "arguments": {"parameters": [{"name": "p", "value": "{{tasks.t0.outputs.result}}"}]}})
+    }));
+    let spec = serde_json::json!({"entrypoint": "chain", "templates": [
+        {"name": "chain", "dag": {"tasks": list}},
+        {"name": "leaf", "inputs": {"parameters": [{"name": "p", "default": ""}]},
+            "container": {"image": "argoproj/argosay:v2"}},
+    ]});
+    format!("spec: {spec}")
+}
+
+#[test]
+fn a_dag_of_more_tasks_than_supported_is_refused_naming_the_template() {
+    let mut h = in_cluster_0(&chain(10_001));
+    assert!(h.step().is_empty());
+    assert_eq!(h.phase(), Some(WorkflowPhase::Failed));
+    assert_eq!(
+        h.message(),
+        Some(
+            "invalid spec: templates.chain.dag.tasks holds 10001 tasks; at most 10000 are supported (fan a task out with withItems, withParam or withSequence instead)"
+        )
+    );
+}
+
+/// A template that calls itself twice per level doubles its nodes with each level: recursion
+/// depth alone (150) would let one reconcile make 2^150. The walk stops at the most nodes a
+/// status may hold, and the workflow errors saying why, keeping none of them.
+#[test]
+fn a_template_calling_itself_twice_per_level_stops_at_the_node_limit() {
+    let mut h = in_cluster_0(
+        r#"
+spec:
+  entrypoint: fork
+  templates:
+    - name: fork
+      steps:
+        - - {name: left, template: fork}
+          - {name: right, template: fork}
+"#,
+    );
+    assert!(h.step().is_empty());
+    assert_eq!(h.phase(), Some(WorkflowPhase::Error));
+    let message = h.message().unwrap_or_default().to_string();
+    assert!(
+        message.starts_with("the workflow would hold more than 100000 nodes"),
+        "{message}"
+    );
+    assert!(
+        h.wf.status.as_ref().unwrap().nodes.len() <= 1,
+        "nothing of the cut walk is kept"
+    );
+}
+
+/// A parameter doubled at each level of a recursive template grows exponentially; substitution
+/// stops at 2 MiB and the node errors saying so.
+#[test]
+fn a_parameter_doubled_at_each_level_stops_at_the_substitution_limit() {
+    let mut h = in_cluster_0(
+        r#"
+spec:
+  entrypoint: grow
+  arguments: {parameters: [{name: seed, value: "0123456789abcdef"}]}
+  templates:
+    - name: grow
+      inputs: {parameters: [{name: x, value: "{{workflow.parameters.seed}}"}]}
+      steps:
+        - - name: again
+            template: grow
+            arguments: {parameters: [{name: x, value: "{{inputs.parameters.x}}{{inputs.parameters.x}}"}]}
+"#,
+    );
+    h.step();
+    let status = h.wf.status.as_ref().unwrap();
+    let too_large = status
+        .nodes
+        .values()
+        .filter_map(|n| n.message.as_deref())
+        .any(|m| m.contains("template replacement would produce more than 2097152 bytes"));
+    assert!(
+        too_large,
+        "{:?}",
+        status
+            .nodes
+            .values()
+            .map(|n| &n.message)
+            .collect::<Vec<_>>()
+    );
+    let largest = status
+        .nodes
+        .values()
+        .flat_map(|n| n.inputs.iter().flat_map(|i| i.parameters.iter()))
+        .filter_map(|p| p.value.as_ref().map(|v| v.0.len()))
+        .max()
+        .unwrap_or_default();
+    assert!(largest <= 2 * 1024 * 1024, "{largest}");
 }
 
 /// Found by the fuzz target (`controller::fuzz::workflows`): a second node filed under another
@@ -281,4 +374,69 @@ fn the_first_observed_pods_uid_is_recorded_on_its_node() {
     h.observed.pods.get_mut(&id).unwrap().uid = Some("another".into());
     h.step();
     assert_eq!(h.node("wf").pod_uid, Some(format!("uid-of-{id}")));
+}
+
+/// A forged status leads many children of a step group to one node whose outbound nodes are a
+/// large set: following each child's outbound nodes on its own multiplied the set by the
+/// children (and stored the product as the template's outbound nodes). One walk for all of
+/// them takes each node once.
+#[test]
+fn outbound_nodes_shared_by_many_children_are_taken_once() {
+    const CHILDREN: usize = 500;
+    const SHARED: usize = 2_000;
+    let mut h = in_cluster_0(ONE_STEP);
+    h.step();
+    let group = h.node("[0]").id.clone();
+    let step = h.node("a").id.clone();
+    let status = h.wf.status.as_mut().unwrap();
+    let template = status.nodes[&step].clone();
+    let forged = |id: String, type_: NodeType, outbound: Vec<String>| NodeStatus {
+        id: id.clone(),
+        name: id.clone(),
+        display_name: id,
+        type_,
+        phase: NodePhase::Succeeded,
+        outbound_nodes: outbound,
+        ..template.clone()
+    };
+    let shared: Vec<String> = (0..SHARED).map(|i| format!("shared-{i}")).collect();
+    for id in &shared {
+        status
+            .nodes
+            .insert(id.clone(), forged(id.clone(), NodeType::Pod, Vec::new()));
+    }
+    status.nodes.insert(
+        "hub".into(),
+        forged("hub".into(), NodeType::Steps, shared.clone()),
+    );
+    let children: Vec<String> = (0..CHILDREN).map(|i| format!("child-{i}")).collect();
+    for id in &children {
+        status.nodes.insert(
+            id.clone(),
+            forged(id.clone(), NodeType::Steps, vec!["hub".into()]),
+        );
+    }
+    status
+        .nodes
+        .get_mut(&group)
+        .unwrap()
+        .children
+        .extend(children);
+    let node = status.nodes.get_mut(&step).unwrap();
+    node.phase = NodePhase::Succeeded;
+    node.outputs = None;
+
+    h.step();
+    let outbound = &h.node("wf").outbound_nodes;
+    assert_eq!(
+        outbound.len(),
+        SHARED + 1,
+        "the step, and each shared node once"
+    );
+    assert_eq!(
+        h.phase(),
+        Some(WorkflowPhase::Succeeded),
+        "{:?}",
+        h.message()
+    );
 }

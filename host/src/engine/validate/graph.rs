@@ -86,6 +86,12 @@ impl<'a> Ctx<'a> {
         if tasks.is_empty() {
             return Err(format!("templates.{name} must have at least one task"));
         }
+        if tasks.len() > MAX_TASKS {
+            return Err(format!(
+                "templates.{name}.dag.tasks holds {} tasks; at most {MAX_TASKS} are supported (fan a task out with withItems, withParam or withSequence instead)",
+                tasks.len()
+            ));
+        }
         let using_depends = tasks.iter().any(|t| non_empty(t.depends.as_deref()));
         let exprs: Vec<Result<Option<DependsExpr>, ExprError>> = tasks
             .iter()
@@ -102,6 +108,7 @@ impl<'a> Ctx<'a> {
             .map(|(i, t)| (t.name.as_str(), i))
             .collect();
         let sorted = || order.iter().filter_map(|&i| tasks.get(i).map(|t| (i, t)));
+        let ancestry = Ancestry::new(&order, &deps, &index);
 
         let mut resolved: Vec<Option<&'a Template>> = vec![None; tasks.len()];
         for (i, task) in sorted() {
@@ -164,14 +171,20 @@ impl<'a> Ctx<'a> {
                 scope.insert(format!("{prefix}.status"));
             }
             self.add_outputs_to_scope(r, &prefix, scope, false, false);
-            // What only this task sees, layered over `scope` rather than copying it.
+            // What only this task sees, layered over `scope` rather than copying it: the
+            // outputs of the ancestors it names (all of them cost the square of a chain's length).
             let mut task_scope = Scope::new();
-            let ancestry = ancestors(i, &deps, &index);
-            for &a in &ancestry {
-                if let Some(anc) = tasks.get(a) {
+            let task_json = to_json(task)?;
+            let mut names: HashSet<&str> = HashSet::new();
+            for referenced in crate::engine::dag::task_names_in(&task_json) {
+                let Some(&a) = index.get(referenced) else {
+                    continue;
+                };
+                if let Some(anc) = tasks.get(a).filter(|_| ancestry.has(i, a)) {
                     let r = resolved.get(a).copied().flatten();
                     let p = format!("tasks.{}", anc.name);
                     self.add_outputs_to_scope(r, &p, &mut task_scope, task_aggregates(anc), true);
+                    names.insert(anc.name.as_str());
                 }
             }
             add_items_to_scope(
@@ -181,14 +194,9 @@ impl<'a> Ctx<'a> {
                 &mut task_scope,
             )
             .map_err(|e| format!("{at} {e}"))?;
-            resolve_all(&[scope, &task_scope], &self.globals, &to_json(task)?)
+            resolve_all(&[scope, &task_scope], &self.globals, &task_json)
                 .map_err(|e| format!("{at} {e}"))?;
             check_arguments(&format!("{at}.arguments."), task.arguments.as_ref())?;
-            let names: HashSet<&str> = ancestry
-                .iter()
-                .filter_map(|&a| tasks.get(a))
-                .map(|t| t.name.as_str())
-                .collect();
             argument_dependencies(task.arguments.as_ref(), &names)
                 .map_err(|e| format!("{at} {e}"))?;
             self.validate_holder(&Holder::task(task), Args::Given(task.arguments.as_ref()))
@@ -276,22 +284,52 @@ fn topo_sort(tasks: &[DagTask], deps: &[Vec<String>]) -> Result<Vec<usize>, Stri
     Ok(order)
 }
 
-/// Every task `i` waits for, directly or not (Argo's `GetTaskAncestry`).
-fn ancestors(i: usize, deps: &[Vec<String>], index: &HashMap<&str, usize>) -> Vec<usize> {
-    let mut seen = HashSet::new();
-    let mut stack = vec![i];
-    let mut out = Vec::new();
-    while let Some(k) = stack.pop() {
-        for d in deps.get(k).into_iter().flatten() {
-            if let Some(&j) = index.get(d.as_str())
-                && seen.insert(j)
-            {
-                out.push(j);
-                stack.push(j);
+/// Most tasks one DAG template may hold: validating it keeps every task's ancestry, a bit per
+/// pair of tasks (12.5 MB at the cap).
+const MAX_TASKS: usize = 10_000;
+
+/// Every task's ancestors — the tasks it waits for, directly or not (Argo's
+/// `GetTaskAncestry`) — as a bit set over task indices per task, built once in topological
+/// order: a task's ancestors are its dependencies and theirs.
+struct Ancestry {
+    words: usize,
+    bits: Vec<u64>,
+}
+
+impl Ancestry {
+    fn new(order: &[usize], deps: &[Vec<String>], index: &HashMap<&str, usize>) -> Ancestry {
+        let words = deps.len().div_ceil(64);
+        let mut bits = vec![0u64; deps.len() * words];
+        for &i in order {
+            for d in deps.get(i).into_iter().flatten() {
+                let Some(&j) = index.get(d.as_str()).filter(|&&j| j != i) else {
+                    continue;
+                };
+                // `j` comes before `i` in the order, so its set is complete.
+                let (row, dep_row) = if i < j {
+                    let (head, tail) = bits.split_at_mut(j * words);
+                    (&mut head[i * words..(i + 1) * words], &tail[..words])
+                } else {
+                    let (head, tail) = bits.split_at_mut(i * words);
+                    (&mut tail[..words], &head[j * words..(j + 1) * words])
+                };
+                for (word, dep_word) in row.iter_mut().zip(dep_row) {
+                    *word |= dep_word;
+                }
+                if let Some(word) = row.get_mut(j / 64) {
+                    *word |= 1 << (j % 64);
+                }
             }
         }
+        Ancestry { words, bits }
     }
-    out
+
+    /// Whether task `ancestor` is an ancestor of task `task`.
+    fn has(&self, task: usize, ancestor: usize) -> bool {
+        self.bits
+            .get(task * self.words + ancestor / 64)
+            .is_some_and(|word| word & (1 << (ancestor % 64)) != 0)
+    }
 }
 
 /// Argo's `validateDAGTaskArgumentDependency`: an argument that is exactly a reference to a

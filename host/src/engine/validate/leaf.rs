@@ -38,6 +38,9 @@ pub(super) fn check_resource(name: &str, r: &ResourceTemplate) -> Result<(), Str
         ));
     }
     let text = blank_tags(&r.manifest);
+    if let Err(e) = crate::bounded_yaml::within_budget(&text) {
+        return Err(format!("templates.{name}.resource.manifest: {e}"));
+    }
     let parses = serde_yaml::Deserializer::from_str(&text)
         .all(|doc| serde_yaml::Value::deserialize(doc).is_ok());
     if !parses {
