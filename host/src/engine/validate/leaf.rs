@@ -38,11 +38,14 @@ pub(super) fn check_resource(name: &str, r: &ResourceTemplate) -> Result<(), Str
         ));
     }
     let text = blank_tags(&r.manifest);
-    if let Err(e) = crate::bounded_yaml::within_budget(&text) {
-        return Err(format!("templates.{name}.resource.manifest: {e}"));
-    }
-    let parses = serde_yaml::Deserializer::from_str(&text)
-        .all(|doc| serde_yaml::Value::deserialize(doc).is_ok());
+    let parses = match crate::bounded_yaml::within_budget(&text) {
+        Err(e @ crate::bounded_yaml::Refused::TooLarge(_)) => {
+            return Err(format!("templates.{name}.resource.manifest: {e}"));
+        }
+        Err(_) => false,
+        Ok(()) => serde_yaml::Deserializer::from_str(&text)
+            .all(|doc| serde_yaml::Value::deserialize(doc).is_ok()),
+    };
     if !parses {
         return Err(format!(
             "templates.{name}.resource.manifest must be a valid yaml"
