@@ -129,10 +129,7 @@ impl<'de> serde::de::Visitor<'de> for VisitedVisitor {
     fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Visited, D::Error> {
         d.deserialize_any(VisitedVisitor)
     }
-    fn visit_newtype_struct<D: serde::Deserializer<'de>>(
-        self,
-        d: D,
-    ) -> Result<Visited, D::Error> {
+    fn visit_newtype_struct<D: serde::Deserializer<'de>>(self, d: D) -> Result<Visited, D::Error> {
         d.deserialize_any(VisitedVisitor)
     }
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Visited, A::Error> {
@@ -171,7 +168,11 @@ mod tests {
             assert!(matches!(err, Refused::TooLarge(_)), "{prefix:?}: {err}");
         }
         for prefix in ["nan: .nan", "big: 1e999", "? [k]\n: v", "dup: 1\ndup: 2"] {
-            assert_eq!(within_budget(&format!("{prefix}\nkind: x\n")), Ok(()), "{prefix:?}");
+            assert_eq!(
+                within_budget(&format!("{prefix}\nkind: x\n")),
+                Ok(()),
+                "{prefix:?}"
+            );
         }
     }
 

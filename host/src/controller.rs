@@ -38,6 +38,8 @@ use crate::workflow::{Lenient, Workflow, WorkflowTaskResult, labels};
 /// the cluster has been failing, within these bounds — a back-off without per-workflow state.
 const UNREACHABLE_RETRY_MIN: Duration = Duration::from_secs(1);
 const UNREACHABLE_RETRY_MAX: Duration = Duration::from_secs(60);
+/// How soon a pod creation put off (a full quota, a cluster not answering) is tried again.
+const DEFERRED_CREATE_RETRY: Duration = Duration::from_secs(5);
 
 /// Workflows reconciled at once (Argo's default is 32 workflow workers).
 const WORKERS: u16 = 16;
@@ -590,9 +592,7 @@ async fn reconcile_inner(
         .flat_map(|s| s.nodes.values())
         .filter_map(|n| Some((n.id.as_str(), n.pod_uid.as_deref()?)))
         .collect();
-    let applied = apply::apply(&ctx, owner, &pinned, &decision.actions)
-        .await
-        .map_err(api_err)?;
+    let applied = apply::apply(&ctx, owner, &pinned, &decision.actions).await;
     // The pods are the ones the API server just made: a pod of the same name with another uid,
     // later, is someone else's (see `observe`).
     for (node_id, uid) in applied.created {
@@ -601,7 +601,7 @@ async fn reconcile_inner(
         }
     }
     let refused = applied.refused;
-    if decision.actions.contains(&engine::Action::RemoveFinalizer) {
+    if applied.error.is_none() && decision.actions.contains(&engine::Action::RemoveFinalizer) {
         match set_finalizer(&ctx, &wf, false).await {
             Ok(_) => info!("remote pods deleted; finalizer released"),
             Err(kube::Error::Api(s)) if s.code == 409 => {
@@ -611,7 +611,8 @@ async fn reconcile_inner(
             Err(e) => return Err(api_err(e)),
         }
     }
-    if !refused.is_empty() {
+    let refusals = !refused.is_empty();
+    if refusals {
         let mut create_errors = ctx.create_errors.lock();
         // Refusals are rare, so this is where those of workflows deleted unfinished are dropped
         // (a finished workflow drops its own below).
@@ -620,9 +621,6 @@ async fn reconcile_inner(
             .entry(key.clone())
             .or_default()
             .extend(refused);
-        drop(create_errors);
-        // The engine turns them into Error nodes on the next pass.
-        return Ok(Requeue::requeue(Duration::from_millis(1)));
     }
 
     if wf.metadata.deletion_timestamp.is_none() && wf.status.as_ref() != Some(&decision.status) {
@@ -662,6 +660,14 @@ async fn reconcile_inner(
     }
     // Events only once the decision they report is saved: a retried reconcile repeats nothing.
     apply::publish_events(&ctx, &wf, &decision.actions).await;
+    // The status (with the pods made) is saved whatever else failed: now retry what did.
+    if let Some(e) = applied.error {
+        return Err(api_err(e));
+    }
+    if refusals {
+        // The engine turns them into Error nodes on the next pass.
+        return Ok(Requeue::requeue(Duration::from_millis(1)));
+    }
     if phase_finished(&wf) {
         ctx.create_errors.lock().remove(&key);
     }
@@ -673,13 +679,14 @@ async fn reconcile_inner(
         "reconciled"
     );
     // While a cluster cannot be seen, look again now and then (its recovery also wakes us).
-    let requeue = match blinded {
-        true => engine::earliest(
-            decision.requeue_after,
-            Some((failing_for / 2).clamp(UNREACHABLE_RETRY_MIN, UNREACHABLE_RETRY_MAX)),
-        ),
-        false => decision.requeue_after,
-    };
+    let mut requeue = decision.requeue_after;
+    if blinded {
+        let retry = (failing_for / 2).clamp(UNREACHABLE_RETRY_MIN, UNREACHABLE_RETRY_MAX);
+        requeue = engine::earliest(requeue, Some(retry));
+    }
+    if applied.deferred {
+        requeue = engine::earliest(requeue, Some(DEFERRED_CREATE_RETRY));
+    }
     Ok(match requeue {
         Some(after) => Requeue::requeue(after),
         None => Requeue::await_change(),

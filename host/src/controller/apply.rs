@@ -28,6 +28,11 @@ pub(super) struct Applied {
     /// The uid of each node's pod created (or found proven ours) now, by node ID: recorded as
     /// the node's `podUID`.
     pub(super) created: BTreeMap<String, String>,
+    /// A creation put off (a quota full now, a cluster not answering): look again soon.
+    pub(super) deferred: bool,
+    /// The first transient failure, if any: the reconcile is retried — after the status (with
+    /// `created`) is saved, so no pod the controller made goes unrecorded.
+    pub(super) error: Option<kube::Error>,
 }
 
 /// What became of one pod creation.
@@ -41,15 +46,14 @@ enum Creation {
 }
 
 /// Applies every action for the workflow `owner`. `pinned` is the pod uid recorded for each
-/// node in the status decided from (`podUID`): a pod found in the way of a create is taken for
-/// the node's only if it is that pod. A transient failure is returned as an error so the
-/// reconcile is retried.
+/// node in the status decided from (`podUID`): a pod found in the way of a create, or asked to
+/// be deleted before it was observed, is taken for the node's only if it is that pod.
 pub(super) async fn apply(
     ctx: &Context,
     owner: Owner<'_>,
     pinned: &BTreeMap<&str, &str>,
     actions: &[Action],
-) -> Result<Applied, kube::Error> {
+) -> Applied {
     // By index: a closure taking the borrowed manifests would need a higher-ranked lifetime
     // that async closures cannot express yet.
     let creates: Vec<usize> = (0..actions.len())
@@ -80,16 +84,36 @@ pub(super) async fn apply(
         .await;
     let mut applied = Applied::default();
     for outcome in outcomes {
-        match outcome? {
-            (node, Creation::Made(Some(uid))) => {
+        match outcome {
+            Ok((node, Creation::Made(Some(uid)))) => {
                 applied.created.insert(node.to_string(), uid);
             }
-            (node, Creation::Refused(reason)) => {
+            Ok((node, Creation::Refused(reason))) => {
                 applied.refused.insert(node.to_string(), reason);
             }
-            (_, Creation::Made(None) | Creation::Later) => {}
+            Ok((_, Creation::Later)) => applied.deferred = true,
+            Ok((_, Creation::Made(None))) => {}
+            Err(e) => {
+                applied.error.get_or_insert(e);
+            }
         }
     }
+    if applied.error.is_none()
+        && let Err(e) = other_actions(ctx, owner, pinned, actions).await
+    {
+        applied.error = Some(e);
+    }
+    applied
+}
+
+/// Carries out the actions other than pod creations, in order; stops at the first transient
+/// failure.
+async fn other_actions(
+    ctx: &Context,
+    owner: Owner<'_>,
+    pinned: &BTreeMap<&str, &str>,
+    actions: &[Action],
+) -> Result<(), kube::Error> {
     for action in actions {
         match action {
             Action::CreatePod { .. } => {}
@@ -106,10 +130,18 @@ pub(super) async fn apply(
                 let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
                 let uid = match pod_uid {
                     Some(uid) => uid.clone(),
-                    // Asked for but not observed yet: deleted only once it is proven ours.
+                    // Asked for but not observed yet: deleted only once it is proven ours (and
+                    // is the pod recorded for the node, when one is).
                     None => match owned_uid(&client, owner, namespace, name, node_id).await? {
-                        Some(uid) => uid,
-                        None => continue,
+                        Some(uid)
+                            if ownership::is_the_pinned_pod(
+                                pinned.get(node_id.as_str()).copied(),
+                                Some(&uid),
+                            ) =>
+                        {
+                            uid
+                        }
+                        _ => continue,
                     },
                 };
                 let params = DeleteParams {
@@ -179,7 +211,7 @@ pub(super) async fn apply(
             Action::Event { .. } | Action::AddFinalizer | Action::RemoveFinalizer => {}
         }
     }
-    Ok(applied)
+    Ok(())
 }
 
 /// The client for a cluster (`None`: the controller's own).
@@ -300,9 +332,11 @@ async fn create_pod(
                 Err(e) => Err(e),
             }
         }
-        // A quota refusal passes: the pod is created once room frees up (as Argo does).
+        // A quota refusal passes: the pod is created once room frees up (as Argo does), and the
+        // others made meanwhile are recorded.
         Err(kube::Error::Api(s)) if s.code == 403 && s.message.contains("exceeded quota") => {
-            Err(kube::Error::Api(s))
+            warn!(pod = %name, namespace = %namespace, "the namespace's quota is full; will retry");
+            Ok(Creation::Later)
         }
         Err(kube::Error::Api(s)) if matches!(s.code, 400 | 401 | 403 | 404 | 422) => {
             let place = match cluster {

@@ -19,6 +19,15 @@ use super::graph::MAX_NODES;
 /// holds far fewer edges.
 pub(super) const MAX_GRAPH_STEPS: usize = 64_000_000;
 
+/// Bytes of input values one walk may record on nodes: a status the API server could store
+/// (1.5 MiB) holds far less, and a tenant's 1 MiB default taken by 100,000 nodes must not cost
+/// the controller 100 GB.
+pub(super) const MAX_NODE_BYTES: usize = 64 * 1024 * 1024;
+
+/// Bytes of pod manifests one reconcile may build: 10,000 pods of a few kilobytes each fit many
+/// times over. The pods past it are created on a later reconcile, as past the create cap.
+pub(super) const MAX_MANIFEST_BYTES: usize = 128 * 1024 * 1024;
+
 /// Why a walk stopped before its end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Overrun {
@@ -26,6 +35,8 @@ pub(super) enum Overrun {
     Nodes,
     /// More steps through the node graph than one reconcile may take.
     GraphSteps,
+    /// More bytes of input values on nodes than one reconcile may record.
+    NodeBytes,
 }
 
 impl Overrun {
@@ -33,6 +44,9 @@ impl Overrun {
         match self {
             Overrun::Nodes => format!(
                 "the workflow would hold more than {MAX_NODES} nodes (a template that calls itself more than once per level doubles its nodes with each level)"
+            ),
+            Overrun::NodeBytes => format!(
+                "the workflow's nodes would record more than {MAX_NODE_BYTES} bytes of input values"
             ),
             Overrun::GraphSteps => format!(
                 "deciding the workflow took more than {MAX_GRAPH_STEPS} steps through its node graph (status.nodes leading many nodes to the same large set of outbound nodes)"
@@ -45,6 +59,8 @@ impl Overrun {
 #[derive(Debug)]
 pub(super) struct WalkBudget {
     steps_left: Cell<usize>,
+    node_bytes_left: Cell<usize>,
+    manifest_bytes_left: Cell<usize>,
     overrun: Cell<Option<Overrun>>,
 }
 
@@ -52,27 +68,53 @@ impl Default for WalkBudget {
     fn default() -> Self {
         WalkBudget {
             steps_left: Cell::new(MAX_GRAPH_STEPS),
+            node_bytes_left: Cell::new(MAX_NODE_BYTES),
+            manifest_bytes_left: Cell::new(MAX_MANIFEST_BYTES),
             overrun: Cell::new(None),
         }
     }
 }
 
+/// Takes `amount` from `left`; `false` (and nothing taken) when there is not that much.
+fn take(left: &Cell<usize>, amount: usize) -> bool {
+    match left.get().checked_sub(amount) {
+        Some(rest) => {
+            left.set(rest);
+            true
+        }
+        None => false,
+    }
+}
+
 impl WalkBudget {
+    /// Records `bytes` of input values on a node; `false` (the walk stops) past the budget.
+    pub(super) fn node_bytes(&self, bytes: usize) -> bool {
+        if self.overrun.get().is_some() {
+            return false;
+        }
+        if !take(&self.node_bytes_left, bytes) {
+            self.overrun.set(Some(Overrun::NodeBytes));
+            return false;
+        }
+        true
+    }
+
+    /// Builds a pod manifest of `bytes`; `false` when this reconcile has built its share (the
+    /// pod waits for the next one — nothing is wrong with the workflow).
+    pub(super) fn manifest_bytes(&self, bytes: usize) -> bool {
+        take(&self.manifest_bytes_left, bytes)
+    }
+
     /// Spends `steps` through the graph; `false` once the budget is spent (then for good).
     pub(super) fn step(&self, steps: usize) -> bool {
         if self.overrun.get().is_some() {
             return false;
         }
-        match self.steps_left.get().checked_sub(steps) {
-            Some(left) => {
-                self.steps_left.set(left);
-                true
-            }
-            None => {
-                self.overrun.set(Some(Overrun::GraphSteps));
-                false
-            }
+        if !take(&self.steps_left, steps) {
+            self.overrun.set(Some(Overrun::GraphSteps));
+            return false;
         }
+        true
     }
 
     /// Whether one more node may be made, when `held` are held already.
@@ -105,6 +147,17 @@ mod tests {
         assert!(!budget.step(1));
         assert_eq!(budget.overrun(), Some(Overrun::GraphSteps));
         assert!(!budget.new_node(0), "nothing more once stopped");
+    }
+
+    #[test]
+    fn manifests_past_their_share_wait_without_stopping_the_walk() {
+        let budget = WalkBudget::default();
+        assert!(budget.manifest_bytes(MAX_MANIFEST_BYTES));
+        assert!(!budget.manifest_bytes(1));
+        assert_eq!(budget.overrun(), None);
+        assert!(budget.node_bytes(MAX_NODE_BYTES));
+        assert!(!budget.node_bytes(1));
+        assert_eq!(budget.overrun(), Some(Overrun::NodeBytes));
     }
 
     #[test]

@@ -13,7 +13,6 @@ use crate::workflow::{ContinueOn, DagTask, NodePhase, NodeType, Template};
 struct DagRun<'t> {
     node_name: String,
     id: String,
-    tasks: &'t [DagTask],
     /// The tasks by name (a lookup per dependency, not a scan).
     by_name: HashMap<&'t str, &'t DagTask>,
     depends: HashMap<&'t str, Option<DependsExpr>>,
@@ -71,6 +70,12 @@ impl Walker<'_> {
         let Some(dag) = &template.dag else {
             return NodePhase::Running;
         };
+        // Validation refuses such a DAG, but a status forged past it (`phase: Running` from the
+        // start) is not validated: the cap holds here too.
+        if dag.tasks.len() > MAX_TASKS {
+            let message = too_many_tasks(&template.name, dag.tasks.len());
+            return self.mark(&id, NodePhase::Error, Some(message));
+        }
         self.enter_boundary(&id, template);
         let mut depends = HashMap::new();
         for task in &dag.tasks {
@@ -104,7 +109,6 @@ impl Walker<'_> {
         let mut run = DagRun {
             node_name: call.node_name.clone(),
             id: id.clone(),
-            tasks: &dag.tasks,
             // Reversed, so the first task of a name wins, as a scan finds it.
             by_name: dag
                 .tasks
@@ -124,10 +128,7 @@ impl Walker<'_> {
             .map(|t| {
                 (
                     self.node_id(&run.task_name(t)),
-                    dag.tasks
-                        .iter()
-                        .find(|x| &x.name == t)
-                        .and_then(|x| x.continue_on.as_ref()),
+                    run.task(t).and_then(|x| x.continue_on.as_ref()),
                 )
             })
             .collect();
@@ -166,7 +167,9 @@ impl Walker<'_> {
             return TaskState::not_created();
         };
         let mut state = TaskState::node(expr_phase(node.phase));
-        if node.type_ == NodeType::TaskGroup {
+        // Charged: each dependent of a fan-out reads all its children, and a forged status can
+        // give a group as many as it likes.
+        if node.type_ == NodeType::TaskGroup && self.budget.step(node.children.len()) {
             let children: Vec<expr::Phase> = node
                 .children
                 .iter()
@@ -175,12 +178,7 @@ impl Walker<'_> {
                 .collect();
             state = state.with_children(children);
         }
-        if let Some(c) = run
-            .tasks
-            .iter()
-            .find(|t| t.name == name)
-            .and_then(|t| t.continue_on.as_ref())
-        {
+        if let Some(c) = run.task(name).and_then(|t| t.continue_on.as_ref()) {
             state = state.with_continue_on(expr::ContinueOn {
                 error: c.error,
                 failed: c.failed,
@@ -632,6 +630,17 @@ pub(super) fn skip_by_when(when: &str, scope: &Scope) -> Option<(NodePhase, Stri
         Ok((false, w)) => Some((NodePhase::Skipped, format!("when '{w}' evaluated false"))),
         Err(e) => Some((NodePhase::Error, e)),
     }
+}
+
+/// Most tasks one DAG template may hold: validating it keeps every task's ancestry, a bit per
+/// pair of tasks (12.5 MB at the cap), and deciding it links each task to its dependencies.
+pub(super) const MAX_TASKS: usize = 10_000;
+
+/// The error of a DAG template of `tasks` tasks, more than [`MAX_TASKS`].
+pub(super) fn too_many_tasks(template: &str, tasks: usize) -> String {
+    format!(
+        "templates.{template}.dag.tasks holds {tasks} tasks; at most {MAX_TASKS} are supported (fan a task out with withItems, withParam or withSequence instead)"
+    )
 }
 
 /// The names of the tasks a task's `when`, items and arguments refer to.

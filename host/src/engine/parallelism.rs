@@ -93,6 +93,11 @@ impl Walker<'_> {
 
     fn children_of(&self, boundary: &str) -> Children {
         let mut children = Children::default();
+        // A scan of every node, per boundary with limits: charged, as a forged status can hold
+        // many such boundaries.
+        if !self.budget.step(self.nodes.len()) {
+            return children;
+        }
         let inside = self
             .nodes
             .values()

@@ -102,6 +102,8 @@ impl Walker<'_> {
             self.creates_left -= 1;
             let built = self.manifest_for(call, template, &pod_name, &place, &id, inputs, target);
             match built {
+                // This reconcile has built its share of manifests: the rest wait for the next.
+                Ok(pod) if !self.budget.manifest_bytes(pod.json().len()) => self.creates_left = 0,
                 Ok(pod) => self.actions.push(Action::CreatePod {
                     node_id: id.clone(),
                     cluster: place.cluster,

@@ -466,9 +466,11 @@ impl<'a> Walker<'a> {
             );
             self.mark(&id, NodePhase::Error, Some(message))
         };
+        let recorded: usize = inputs.iter().map(|(n, v)| n.len() + v.len()).sum();
         if let Some(node) = self.nodes.get_mut(&id)
             && node.inputs.is_none()
             && !inputs.is_empty()
+            && self.budget.node_bytes(recorded)
         {
             node.inputs = Some(crate::workflow::Inputs {
                 parameters: inputs

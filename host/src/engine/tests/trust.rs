@@ -259,6 +259,25 @@ fn a_dag_of_more_tasks_than_supported_is_refused_naming_the_template() {
     );
 }
 
+/// Validation runs once, on a workflow with no phase yet: a tenant who writes `phase: Running`
+/// with the spec skips it. The cap on tasks holds where the DAG is decided too.
+#[test]
+fn a_dag_of_more_tasks_than_supported_is_refused_without_validation_too() {
+    let mut h = in_cluster_0(&chain(10_001));
+    h.wf.status = Some(crate::workflow::WorkflowStatus {
+        phase: Some(WorkflowPhase::Running),
+        ..Default::default()
+    });
+    assert!(h.step().is_empty());
+    assert_eq!(h.phase(), Some(WorkflowPhase::Error));
+    assert_eq!(
+        h.node("wf").message.as_deref(),
+        Some(
+            "templates.chain.dag.tasks holds 10001 tasks; at most 10000 are supported (fan a task out with withItems, withParam or withSequence instead)"
+        )
+    );
+}
+
 /// A template that calls itself twice per level doubles its nodes with each level: recursion
 /// depth alone (150) would let one reconcile make 2^150. The walk stops at the most nodes a
 /// status may hold, and the workflow errors saying why, keeping none of them.
@@ -438,5 +457,26 @@ fn outbound_nodes_shared_by_many_children_are_taken_once() {
         Some(WorkflowPhase::Succeeded),
         "{:?}",
         h.message()
+    );
+}
+
+/// Every node keeps its own copy of its inputs: a 1 MiB default taken by many nodes (here 100
+/// suspended ones) would cost the controller that many MiB in one reconcile, whatever the
+/// status could store. Recording stops at 64 MiB and the workflow errors saying why.
+#[test]
+fn input_values_recorded_on_many_nodes_stop_at_the_byte_limit() {
+    let big = "x".repeat(1024 * 1024);
+    let spec = serde_json::json!({"entrypoint": "main", "templates": [
+        {"name": "main", "steps": [[{"name": "wait", "template": "wait",
+            "withSequence": {"count": "100"}}]]},
+        {"name": "wait", "inputs": {"parameters": [{"name": "big", "default": big}]},
+            "suspend": {}},
+    ]});
+    let mut h = in_cluster_0(&format!("spec: {spec}"));
+    h.step();
+    assert_eq!(h.phase(), Some(WorkflowPhase::Error));
+    assert_eq!(
+        h.message(),
+        Some("the workflow's nodes would record more than 67108864 bytes of input values")
     );
 }

@@ -86,11 +86,8 @@ impl<'a> Ctx<'a> {
         if tasks.is_empty() {
             return Err(format!("templates.{name} must have at least one task"));
         }
-        if tasks.len() > MAX_TASKS {
-            return Err(format!(
-                "templates.{name}.dag.tasks holds {} tasks; at most {MAX_TASKS} are supported (fan a task out with withItems, withParam or withSequence instead)",
-                tasks.len()
-            ));
+        if tasks.len() > crate::engine::dag::MAX_TASKS {
+            return Err(crate::engine::dag::too_many_tasks(name, tasks.len()));
         }
         let using_depends = tasks.iter().any(|t| non_empty(t.depends.as_deref()));
         let exprs: Vec<Result<Option<DependsExpr>, ExprError>> = tasks
@@ -284,13 +281,10 @@ fn topo_sort(tasks: &[DagTask], deps: &[Vec<String>]) -> Result<Vec<usize>, Stri
     Ok(order)
 }
 
-/// Most tasks one DAG template may hold: validating it keeps every task's ancestry, a bit per
-/// pair of tasks (12.5 MB at the cap).
-const MAX_TASKS: usize = 10_000;
-
 /// Every task's ancestors — the tasks it waits for, directly or not (Argo's
 /// `GetTaskAncestry`) — as a bit set over task indices per task, built once in topological
-/// order: a task's ancestors are its dependencies and theirs.
+/// order: a task's ancestors are its dependencies and theirs (at most
+/// `dag::MAX_TASKS` tasks, checked first).
 struct Ancestry {
     words: usize,
     bits: Vec<u64>,
