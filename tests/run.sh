@@ -25,6 +25,12 @@ trap 'rm -f "$log"' EXIT
 # The plugins' own unit tests (SigV4 test vectors, selectors, …), natively.
 cargo test --manifest-path plugins/Cargo.toml --workspace --locked 2>&1 | tee "$log"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The image's build (host/Dockerfile): no `dev` feature, so no simulator in what pods receive.
+cargo clippy -p flotilla --no-default-features --locked -- -D warnings
+if cargo tree -p flotilla --no-default-features -e normal --locked | grep -q flotilla-sim; then
+  echo "error: the image's flotilla (--no-default-features) depends on the simulator" >&2
+  exit 1
+fi
 cargo test --workspace --locked 2>&1 | tee -a "$log"
 # One closing line for the whole run (cargo prints one per test binary, the last often a doc-test
 # binary with nothing in it).

@@ -187,6 +187,7 @@ pub fn install_executor(path: &std::path::Path) -> Result<ExitCode> {
 }
 
 /// `flotilla sim serve`: simulated clusters only (no controller), until Ctrl-C.
+#[cfg(feature = "dev")]
 pub async fn serve_simulator(clusters: u16, kubeconfig: PathBuf) -> Result<ExitCode> {
     let sandbox = crate::sandbox::Sandbox::start(clusters, kubeconfig).await?;
     for c in &sandbox.clusters {

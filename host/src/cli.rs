@@ -19,8 +19,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start simulated clusters, install Flotilla into them and run a workflow.
+    #[cfg(feature = "dev")]
     Dev(DevArgs),
     /// Kubernetes simulator tools.
+    #[cfg(feature = "dev")]
     #[command(subcommand)]
     Sim(SimCommand),
     /// Print the CustomResourceDefinitions Flotilla installs (YAML, generated from its types).
@@ -213,11 +215,14 @@ pub fn main() -> ExitCode {
             Command::Executor(ExecutorCommand::Install { path }) => {
                 crate::app::install_executor(&path)
             }
+            #[cfg(feature = "dev")]
             Command::Sim(SimCommand::Serve {
                 clusters,
                 kubeconfig,
             }) => crate::app::serve_simulator(clusters, kubeconfig).await,
+            #[cfg(feature = "dev")]
             Command::Dev(args) => done(crate::sandbox::run(args).await),
+            #[cfg(feature = "dev")]
             Command::Sim(SimCommand::Kubelet {
                 kubeconfig,
                 context,

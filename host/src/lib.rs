@@ -22,5 +22,6 @@ pub mod naming;
 pub mod plugins;
 pub mod policy;
 pub mod resource_target;
+#[cfg(feature = "dev")]
 pub mod sandbox;
 pub mod workflow;
