@@ -76,7 +76,7 @@ pub(super) async fn apply(
                     let creation = create_pod(ctx, owner, node_id, place, pod).await?;
                     Ok((node_id.as_str(), creation))
                 }
-                _ => Ok(("", Creation::Later)),
+                _ => Ok(("", Creation::Made(None))),
             }
         }))
         .buffer_unordered(CREATE_CONCURRENCY)
