@@ -14,6 +14,8 @@ mod plugins;
 mod pod_view;
 mod proof_key;
 mod remote;
+mod scopes;
+mod status;
 mod sweep;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -383,55 +385,6 @@ async fn set_finalizer(
     Ok(patched.metadata.resource_version)
 }
 
-/// The (cluster, namespace) pairs other than the controller's own cluster where this
-/// workflow's nodes run, as its status records them: only valid names the policy allows are
-/// watched (the engine fails a node recorded anywhere else), so a forged status opens nothing.
-fn remote_scopes(
-    wf: &Workflow,
-    namespace: &str,
-    own_cluster: Option<&str>,
-    access: &dyn engine::Access,
-) -> HashSet<(String, String)> {
-    let mut scopes = HashSet::new();
-    for node in wf.status.iter().flat_map(|s| s.nodes.values()) {
-        let Some(cluster) = node.cluster.as_deref() else {
-            continue;
-        };
-        let ns = node.namespace.as_deref().unwrap_or(namespace);
-        if scopes.contains(&(cluster.to_string(), ns.to_string())) {
-            continue;
-        }
-        if may_observe(own_cluster, namespace, Some(cluster), ns, access) {
-            scopes.insert((cluster.to_string(), ns.to_string()));
-        }
-    }
-    scopes
-}
-
-/// Whether a workflow in `namespace` may have its pods observed — and so deleted or labelled —
-/// in `cluster` (`None`: the controller's own) and `ns`: its own place, or valid names the
-/// policy grants. The same rule for the own cluster as for remote ones: a status recording
-/// another place observes nothing there, so nothing there is touched.
-fn may_observe(
-    own_cluster: Option<&str>,
-    namespace: &str,
-    cluster: Option<&str>,
-    ns: &str,
-    access: &dyn engine::Access,
-) -> bool {
-    if cluster.is_none() && ns == namespace {
-        return true;
-    }
-    let valid = |name: &str| crate::naming::dns_label_error(name).is_none();
-    let own = own_cluster.unwrap_or_default();
-    cluster.is_none_or(valid)
-        && valid(ns)
-        && access.allows(
-            &crate::authz::scope(own, namespace),
-            &crate::authz::scope(cluster.unwrap_or(own), ns),
-        )
-}
-
 fn error_policy(_wf: Arc<Workflow>, error: &ControllerError, _ctx: Arc<Context>) -> Requeue {
     warn!(error = %error, "will retry");
     Requeue::requeue(Duration::from_secs(2))
@@ -474,48 +427,18 @@ async fn reconcile_inner(
         return Ok(Requeue::requeue(Duration::from_secs(1)));
     }
     let key = wf.metadata.uid.clone().unwrap_or_default();
-    // The remote caches this workflow's nodes are in. A cluster (and namespace) whose cache is
-    // not complete is reported to the engine instead, which leaves the nodes there as they are
-    // (with a message) while the others carry on: an absent pod must mean "not created", never
-    // "cannot see".
-    let mut remotes: HashMap<(String, String), Arc<remote::Remote>> = HashMap::new();
-    let mut blind = Vec::new();
-    let mut unreachable = BTreeMap::new();
-    let mut failing_for = Duration::ZERO;
     let access = ctx.access.read().clone();
     let own_cluster = ctx.engine.cluster.as_deref();
-    for (cluster, ns) in remote_scopes(&wf, &namespace, own_cluster, access.as_ref()) {
-        let seen = match ctx.remotes.get(&cluster, &ns).await {
-            Ok(remote) => {
-                let ready = remote.ready().await;
-                failing_for = failing_for.max(remote.failing_for().unwrap_or_default());
-                match (remote.problem(), ready) {
-                    (Some(problem), _) => Err(problem),
-                    (None, false) => Err("it has not answered yet".to_string()),
-                    (None, true) => Ok(remote),
-                }
-            }
-            Err(e) => Err(e),
-        };
-        match seen {
-            Ok(remote) => {
-                remotes.insert((cluster, ns), remote);
-            }
-            Err(message) => {
-                warn!(cluster = %cluster, namespace = %ns, problem = %message, "cannot see the workflow's pods there");
-                blind.push(format!("cluster {cluster:?} namespace {ns:?}: {message}"));
-                unreachable.insert((cluster, ns), message);
-            }
-        }
-    }
+    let sight = scopes::look(&ctx, &wf, &namespace, access.as_ref()).await;
     let mut observed = observe::observe(
         &wf,
         ctx.engine.cluster.as_deref(),
         &ctx.proof_key,
         |cluster, ns| match cluster {
-            None => may_observe(own_cluster, &namespace, None, ns, access.as_ref())
+            None => scopes::may_observe(own_cluster, &namespace, None, ns, access.as_ref())
                 .then_some((&ctx.pods, &ctx.results)),
-            Some(c) => remotes
+            Some(c) => sight
+                .remotes
                 .get(&(c.to_string(), ns.to_string()))
                 .map(|r| (&r.pods, &r.results)),
         },
@@ -529,17 +452,9 @@ async fn reconcile_inner(
         },
         None => ctx.plugins.policies(ctx.clusters.read().clone()),
     };
-    observed.blind = blind;
-    // Worth looking again only while a node there is unfinished (a node refused before it ever
-    // had a pod, say, needs nothing from its cluster).
-    let blinded = wf.status.iter().flat_map(|s| s.nodes.values()).any(|n| {
-        let ns = n.namespace.clone().unwrap_or_else(|| namespace.clone());
-        !n.phase.is_fulfilled()
-            && n.cluster
-                .as_ref()
-                .is_some_and(|c| unreachable.contains_key(&(c.clone(), ns)))
-    });
-    observed.unreachable = unreachable;
+    let blinded = sight.blinds(&wf, &namespace);
+    observed.blind = sight.blind;
+    observed.unreachable = sight.unreachable;
     if let Some(refused) = ctx.create_errors.lock().get(&key) {
         observed
             .create_errors
@@ -586,20 +501,9 @@ async fn reconcile_inner(
         cluster: ctx.engine.cluster.as_deref(),
         key: &ctx.proof_key,
     };
-    let pinned: BTreeMap<&str, &str> = wf
-        .status
-        .iter()
-        .flat_map(|s| s.nodes.values())
-        .filter_map(|n| Some((n.id.as_str(), n.pod_uid.as_deref()?)))
-        .collect();
+    let pinned = status::pinned_uids(&wf);
     let applied = apply::apply(&ctx, owner, &pinned, &decision.actions).await;
-    // The pods are the ones the API server just made: a pod of the same name with another uid,
-    // later, is someone else's (see `observe`).
-    for (node_id, uid) in applied.created {
-        if let Some(node) = decision.status.nodes.get_mut(&node_id) {
-            node.pod_uid = Some(uid);
-        }
-    }
+    status::record_created(&mut decision.status, applied.created);
     let refused = applied.refused;
     if applied.error.is_none() && decision.actions.contains(&engine::Action::RemoveFinalizer) {
         match set_finalizer(&ctx, &wf, false).await {
@@ -623,40 +527,18 @@ async fn reconcile_inner(
             .extend(refused);
     }
 
-    if wf.metadata.deletion_timestamp.is_none() && wf.status.as_ref() != Some(&decision.status) {
-        // A merge patch of the status and labels only, conditional on the version decided from:
-        // the spec is never re-sent, and a concurrent change makes this a 409 and a fresh look.
-        let mut meta_labels = serde_json::Map::new();
-        if let Some(phase) = decision.status.phase {
-            meta_labels.insert(labels::PHASE.into(), phase.to_string().into());
-            if phase.is_finished() {
-                meta_labels.insert(labels::COMPLETED.into(), "true".into());
-            }
-        }
-        // Against the status read: a field that went away must be sent as null, or a merge
-        // patch would leave it in place.
-        let old_status = wf
-            .status
-            .as_ref()
-            .and_then(|s| serde_json::to_value(s).ok());
-        let new_status = serde_json::to_value(&decision.status).unwrap_or_default();
-        let patch = serde_json::json!({
-            "metadata": {"resourceVersion": resource_version, "labels": meta_labels},
-            "status": crate::merge_patch::diff(old_status.as_ref(), &new_status),
-        });
-        let api: Api<Workflow> = Api::namespaced(ctx.client.clone(), &namespace);
-        match api
-            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-        {
-            Ok(_) => {}
-            // Someone else changed the workflow: the watch brings the new version.
-            Err(kube::Error::Api(s)) if s.code == 409 => {
-                return Ok(Requeue::requeue(Duration::from_millis(50)));
-            }
-            Err(kube::Error::Api(s)) if s.code == 404 => return Ok(Requeue::await_change()),
-            Err(e) => return Err(api_err(e)),
-        }
+    let written = status::write(
+        &ctx.client,
+        &wf,
+        &decision.status,
+        resource_version.as_deref(),
+    )
+    .await
+    .map_err(api_err)?;
+    match written {
+        status::Written::Saved => {}
+        status::Written::Conflict => return Ok(Requeue::requeue(Duration::from_millis(50))),
+        status::Written::Gone => return Ok(Requeue::await_change()),
     }
     // Events only once the decision they report is saved: a retried reconcile repeats nothing.
     apply::publish_events(&ctx, &wf, &decision.actions).await;
@@ -681,7 +563,7 @@ async fn reconcile_inner(
     // While a cluster cannot be seen, look again now and then (its recovery also wakes us).
     let mut requeue = decision.requeue_after;
     if blinded {
-        let retry = (failing_for / 2).clamp(UNREACHABLE_RETRY_MIN, UNREACHABLE_RETRY_MAX);
+        let retry = (sight.failing_for / 2).clamp(UNREACHABLE_RETRY_MIN, UNREACHABLE_RETRY_MAX);
         requeue = engine::earliest(requeue, Some(retry));
     }
     if applied.deferred {
@@ -728,37 +610,5 @@ mod tests {
             [("uid-kept".into(), 1), ("uid-gone".into(), 2)].into();
         forget_deleted(&mut errors, &store);
         assert_eq!(errors, [("uid-kept".to_string(), 1)].into());
-    }
-
-    /// Found by the fuzz target (`controller::fuzz::workflows`): a status recording a node in
-    /// another namespace of the controller's own cluster, plus a self-loop that aborts the
-    /// workflow, made the controller delete the pod observed there although the policy grants
-    /// that namespace nothing. Pods are observed in the own cluster under the same rule as in
-    /// remote ones.
-    #[tokio::test]
-    async fn pods_are_observed_only_where_the_policy_allows() {
-        let access =
-            crate::authz::Authorizer::new(None, Some("p, cluster-0:argo, cluster-0:shared"))
-                .await
-                .unwrap();
-        let own = Some("cluster-0");
-        assert!(may_observe(own, "argo", None, "argo", &access));
-        assert!(may_observe(own, "argo", None, "shared", &access));
-        assert!(!may_observe(own, "argo", None, "team-b", &access));
-        assert!(!may_observe(own, "argo", None, "team-\u{20ac}", &access));
-        assert!(!may_observe(
-            own,
-            "argo",
-            Some("cluster-1"),
-            "argo",
-            &access
-        ));
-        assert!(may_observe(
-            own,
-            "argo",
-            Some("cluster-0"),
-            "shared",
-            &access
-        ));
     }
 }

@@ -284,7 +284,7 @@ impl Controller {
     ) -> Result<(Decision, Observed), TestCaseError> {
         let namespace = wf.metadata.namespace.clone().unwrap_or_default();
         let own = self.engine.cluster.as_deref();
-        let scopes = super::super::remote_scopes(wf, &namespace, own, self.access.as_ref());
+        let scopes = super::super::scopes::remote_scopes(wf, &namespace, own, self.access.as_ref());
         let mut scopes: Vec<_> = scopes.into_iter().collect();
         scopes.sort();
         for (cluster, ns) in &scopes {
@@ -305,8 +305,10 @@ impl Controller {
         let local = caches(world, None, None);
         let key = proof_key();
         let mut observed = observe(wf, own, &key, |cluster, ns| match cluster {
-            None => super::super::may_observe(own, &namespace, None, ns, self.access.as_ref())
-                .then_some((&local.0, &local.1)),
+            None => {
+                super::super::scopes::may_observe(own, &namespace, None, ns, self.access.as_ref())
+                    .then_some((&local.0, &local.1))
+            }
             Some(c) => remotes
                 .get(&(c.to_string(), ns.to_string()))
                 .map(|(p, r)| (p, r)),

@@ -1,0 +1,132 @@
+//! Writing a decision's status back: what is sent (a merge patch of the status and the labels
+//! that mirror it, conditional on the version decided from) and the pod uids recorded in it.
+
+use std::collections::BTreeMap;
+
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::Value;
+
+use crate::workflow::{Workflow, WorkflowStatus, labels};
+
+/// The pod uid recorded for each node of the status decided from (`podUID`), by node ID.
+pub(super) fn pinned_uids(wf: &Workflow) -> BTreeMap<&str, &str> {
+    wf.status
+        .iter()
+        .flat_map(|s| s.nodes.values())
+        .filter_map(|n| Some((n.id.as_str(), n.pod_uid.as_deref()?)))
+        .collect()
+}
+
+/// Records the uids of the pods just made on their nodes: a pod of the same name with another
+/// uid, later, is someone else's (see `observe`).
+pub(super) fn record_created(status: &mut WorkflowStatus, created: BTreeMap<String, String>) {
+    for (node_id, uid) in created {
+        if let Some(node) = status.nodes.get_mut(&node_id) {
+            node.pod_uid = Some(uid);
+        }
+    }
+}
+
+/// The merge patch that takes `old` to `new`: the status (a field that went away sent as null,
+/// or a merge patch would leave it in place) and the phase labels, conditional on
+/// `resource_version` — the spec is never re-sent, and a concurrent change makes it a 409.
+pub(super) fn patch(
+    old: Option<&WorkflowStatus>,
+    new: &WorkflowStatus,
+    resource_version: Option<&str>,
+) -> Value {
+    let mut meta_labels = serde_json::Map::new();
+    if let Some(phase) = new.phase {
+        meta_labels.insert(labels::PHASE.into(), phase.to_string().into());
+        if phase.is_finished() {
+            meta_labels.insert(labels::COMPLETED.into(), "true".into());
+        }
+    }
+    let old = old.and_then(|s| serde_json::to_value(s).ok());
+    let new = serde_json::to_value(new).unwrap_or_default();
+    serde_json::json!({
+        "metadata": {"resourceVersion": resource_version, "labels": meta_labels},
+        "status": crate::merge_patch::diff(old.as_ref(), &new),
+    })
+}
+
+/// What became of a status write.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Written {
+    /// Saved (or nothing to save).
+    Saved,
+    /// Someone else changed the workflow since it was read: the watch brings the new version.
+    Conflict,
+    /// The workflow is gone.
+    Gone,
+}
+
+/// Saves `status` on `wf` if it differs from what `wf` holds (and `wf` is not being deleted).
+pub(super) async fn write(
+    client: &kube::Client,
+    wf: &Workflow,
+    status: &WorkflowStatus,
+    resource_version: Option<&str>,
+) -> Result<Written, kube::Error> {
+    if wf.metadata.deletion_timestamp.is_some() || wf.status.as_ref() == Some(status) {
+        return Ok(Written::Saved);
+    }
+    let body = patch(wf.status.as_ref(), status, resource_version);
+    let namespace = wf.metadata.namespace.as_deref().unwrap_or_default();
+    let name = wf.metadata.name.as_deref().unwrap_or_default();
+    let api: Api<Workflow> = Api::namespaced(client.clone(), namespace);
+    match api
+        .patch(name, &PatchParams::default(), &Patch::Merge(&body))
+        .await
+    {
+        Ok(_) => Ok(Written::Saved),
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(Written::Conflict),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(Written::Gone),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workflow::WorkflowPhase;
+    use serde_json::json;
+
+    fn status(value: Value) -> WorkflowStatus {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn the_patch_sends_what_changed_nulls_what_went_and_mirrors_the_phase() {
+        let old = status(json!({"phase": "Running", "message": "waiting", "nodes": {}}));
+        let mut new = status(json!({"phase": "Succeeded", "nodes": {}}));
+        new.phase = Some(WorkflowPhase::Succeeded);
+        let body = patch(Some(&old), &new, Some("42"));
+        assert_eq!(body["metadata"]["resourceVersion"], "42");
+        assert_eq!(
+            body["metadata"]["labels"],
+            json!({(labels::PHASE): "Succeeded", (labels::COMPLETED): "true"})
+        );
+        assert_eq!(body["status"]["phase"], "Succeeded");
+        assert_eq!(body["status"]["message"], Value::Null);
+        assert!(body["status"].get("nodes").is_none(), "unchanged: {body}");
+    }
+
+    #[test]
+    fn uids_of_pods_made_are_recorded_on_their_nodes_and_read_back() {
+        let node = |id: &str| json!({"id": id, "name": id, "displayName": id, "type": "Pod", "phase": "Pending"});
+        let mut new = status(json!({"nodes": {"a": node("a"), "b": node("b")}}));
+        record_created(
+            &mut new,
+            [
+                ("a".into(), "uid-a".into()),
+                ("gone".into(), "uid-x".into()),
+            ]
+            .into(),
+        );
+        let mut wf: Workflow =
+            serde_json::from_value(json!({"metadata": {"name": "wf"}, "spec": {}})).unwrap();
+        wf.status = Some(new);
+        assert_eq!(pinned_uids(&wf), [("a", "uid-a")].into());
+    }
+}
