@@ -13,12 +13,14 @@ mod ownership;
 mod plugins;
 mod pod_view;
 mod proof_key;
+mod refusals;
 mod remote;
+mod requeue;
 mod scopes;
 mod status;
 mod sweep;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,18 +32,10 @@ use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
-use parking_lot::Mutex;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::engine::{self, EngineConfig};
 use crate::workflow::{Lenient, Workflow, WorkflowTaskResult, labels};
-
-/// How soon a workflow with nodes in an unreachable cluster is looked at again: half as long as
-/// the cluster has been failing, within these bounds — a back-off without per-workflow state.
-const UNREACHABLE_RETRY_MIN: Duration = Duration::from_secs(1);
-const UNREACHABLE_RETRY_MAX: Duration = Duration::from_secs(60);
-/// How soon a pod creation put off (a full quota, a cluster not answering) is tried again.
-const DEFERRED_CREATE_RETRY: Duration = Duration::from_secs(5);
 
 /// Workflows reconciled at once (Argo's default is 32 workflow workers).
 const WORKERS: u16 = 16;
@@ -156,9 +150,8 @@ pub(crate) struct Context {
     local_access: crate::clusters::LocalAccess,
     /// Trust roots for plugin URLs, read once when first needed.
     roots: std::sync::OnceLock<Arc<rustls::RootCertStore>>,
-    /// Pod creations refused for good, per workflow and node, so the engine can fail the node.
-    /// Keyed by the workflow's uid: a new workflow of the same name starts clean.
-    create_errors: Mutex<HashMap<String, BTreeMap<String, String>>>,
+    /// Pod creations refused for good, so the engine can fail their nodes on the next pass.
+    refusals: refusals::Refusals,
 }
 
 impl Context {
@@ -312,7 +305,7 @@ pub async fn run(
         roots: std::sync::OnceLock::new(),
         fixed_policies: config.fixed_policies,
         local_access: config.local_access,
-        create_errors: Mutex::new(HashMap::new()),
+        refusals: Default::default(),
     });
     let cluster_states = tokio::spawn(plugins::refresh_cluster_states(ctx.clone()));
     let config_watch = tokio::spawn(config::watch(
@@ -407,6 +400,24 @@ async fn reconcile(wf: Arc<Workflow>, ctx: Arc<Context>) -> Result<Requeue, Cont
     }
 }
 
+/// The engine's decision for `wf`, off the async threads (plugins may block; so may a large
+/// workflow's decision). A panic in it is a bug met by this workflow's input: the workflow
+/// errors saying so, and nothing else.
+fn decide(wf: &Workflow, observed: &engine::Observed, config: &EngineConfig) -> engine::Decision {
+    let now = jiff::Timestamp::now();
+    let decide = std::panic::AssertUnwindSafe(|| {
+        crate::plugins::outside_async(|| engine::reconcile(wf, observed, config, now))
+    });
+    match std::panic::catch_unwind(decide) {
+        Ok(decision) => decision,
+        Err(panic) => {
+            let message = panic_message(panic.as_ref());
+            tracing::error!(panic = %message, "deciding the workflow panicked");
+            engine::internal_error(wf, &message, now)
+        }
+    }
+}
+
 async fn reconcile_inner(
     wf: Arc<Workflow>,
     ctx: Arc<Context>,
@@ -455,26 +466,9 @@ async fn reconcile_inner(
     let blinded = sight.blinds(&wf, &namespace);
     observed.blind = sight.blind;
     observed.unreachable = sight.unreachable;
-    if let Some(refused) = ctx.create_errors.lock().get(&key) {
-        observed
-            .create_errors
-            .extend(refused.iter().map(|(k, v)| (k.clone(), v.clone())));
-    }
+    observed.create_errors.extend(ctx.refusals.of(&key));
     let started = std::time::Instant::now();
-    // Plugins may block (see `outside_async`); so may a large workflow's decision.
-    let now = jiff::Timestamp::now();
-    let decide = std::panic::AssertUnwindSafe(|| {
-        crate::plugins::outside_async(|| engine::reconcile(&wf, &observed, &ctx.engine, now))
-    });
-    let mut decision = match std::panic::catch_unwind(decide) {
-        Ok(decision) => decision,
-        // A bug met by this workflow's input: the workflow errors saying so, and nothing else.
-        Err(panic) => {
-            let message = panic_message(panic.as_ref());
-            tracing::error!(panic = %message, "deciding the workflow panicked");
-            engine::internal_error(&wf, &message, now)
-        }
-    };
+    let mut decision = decide(&wf, &observed, &ctx.engine);
     let decided = started.elapsed();
     let api_err = |source| ControllerError::Api {
         namespace: namespace.clone(),
@@ -517,14 +511,7 @@ async fn reconcile_inner(
     }
     let refusals = !refused.is_empty();
     if refusals {
-        let mut create_errors = ctx.create_errors.lock();
-        // Refusals are rare, so this is where those of workflows deleted unfinished are dropped
-        // (a finished workflow drops its own below).
-        forget_deleted(&mut create_errors, &ctx.workflows);
-        create_errors
-            .entry(key.clone())
-            .or_default()
-            .extend(refused);
+        ctx.refusals.remember(&key, refused, &ctx.workflows);
     }
 
     let written = status::write(
@@ -551,7 +538,7 @@ async fn reconcile_inner(
         return Ok(Requeue::requeue(Duration::from_millis(1)));
     }
     if phase_finished(&wf) {
-        ctx.create_errors.lock().remove(&key);
+        ctx.refusals.forget(&key);
     }
     tracing::debug!(
         nodes = wf.status.as_ref().map_or(0, |s| s.nodes.len()),
@@ -561,18 +548,13 @@ async fn reconcile_inner(
         "reconciled"
     );
     // While a cluster cannot be seen, look again now and then (its recovery also wakes us).
-    let mut requeue = decision.requeue_after;
-    if blinded {
-        let retry = (sight.failing_for / 2).clamp(UNREACHABLE_RETRY_MIN, UNREACHABLE_RETRY_MAX);
-        requeue = engine::earliest(requeue, Some(retry));
-    }
-    if applied.deferred {
-        requeue = engine::earliest(requeue, Some(DEFERRED_CREATE_RETRY));
-    }
-    Ok(match requeue {
-        Some(after) => Requeue::requeue(after),
-        None => Requeue::await_change(),
-    })
+    let blind_for = blinded.then_some(sight.failing_for);
+    Ok(
+        match requeue::after(decision.requeue_after, blind_for, applied.deferred) {
+            Some(after) => Requeue::requeue(after),
+            None => Requeue::await_change(),
+        },
+    )
 }
 
 fn phase_finished(wf: &Workflow) -> bool {
@@ -580,35 +562,4 @@ fn phase_finished(wf: &Workflow) -> bool {
         .as_ref()
         .and_then(|s| s.phase)
         .is_some_and(|p| p.is_finished())
-}
-
-/// Keeps only the entries of workflows still in the cache (keyed by uid).
-fn forget_deleted<V>(by_uid: &mut HashMap<String, V>, workflows: &Store<Workflow>) {
-    let live: HashSet<String> = workflows.state().iter().filter_map(|w| w.uid()).collect();
-    by_uid.retain(|uid, _| live.contains(uid));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn workflow(name: &str, uid: &str) -> Workflow {
-        let mut wf = Workflow::new(name, Default::default());
-        wf.metadata.namespace = Some("argo".into());
-        wf.metadata.uid = Some(uid.into());
-        wf
-    }
-
-    #[test]
-    fn refusals_of_deleted_workflows_are_forgotten() {
-        let (store, mut writer) = reflector::store::<Workflow>();
-        for wf in [workflow("kept", "uid-kept"), workflow("gone", "uid-gone")] {
-            writer.apply_watcher_event(&watcher::Event::Apply(wf));
-        }
-        writer.apply_watcher_event(&watcher::Event::Delete(workflow("gone", "uid-gone")));
-        let mut errors: HashMap<String, u32> =
-            [("uid-kept".into(), 1), ("uid-gone".into(), 2)].into();
-        forget_deleted(&mut errors, &store);
-        assert_eq!(errors, [("uid-kept".to_string(), 1)].into());
-    }
 }

@@ -1,0 +1,76 @@
+//! Pod creations refused for good, remembered between reconciles so the engine can fail their
+//! nodes: the API server said no once, and the next pass reports it (`Observed::create_errors`).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use kube::ResourceExt as _;
+use kube::runtime::reflector::Store;
+use parking_lot::Mutex;
+
+use crate::workflow::Workflow;
+
+/// Refusals per workflow (by uid: a new workflow of the same name starts clean), then per node.
+#[derive(Debug, Default)]
+pub(super) struct Refusals(Mutex<HashMap<String, BTreeMap<String, String>>>);
+
+impl Refusals {
+    /// The refusals remembered for the workflow of uid `uid`, by node ID.
+    pub(super) fn of(&self, uid: &str) -> BTreeMap<String, String> {
+        self.0.lock().get(uid).cloned().unwrap_or_default()
+    }
+
+    /// Remembers `refused` (node ID → reason) for the workflow of uid `uid`. Refusals are rare,
+    /// so this is also where those of workflows deleted unfinished (no longer in `workflows`)
+    /// are dropped; a finished workflow drops its own ([`Refusals::forget`]).
+    pub(super) fn remember(
+        &self,
+        uid: &str,
+        refused: BTreeMap<String, String>,
+        workflows: &Store<Workflow>,
+    ) {
+        let mut by_uid = self.0.lock();
+        forget_deleted(&mut by_uid, workflows);
+        by_uid.entry(uid.to_string()).or_default().extend(refused);
+    }
+
+    /// Drops what is remembered for the workflow of uid `uid`.
+    pub(super) fn forget(&self, uid: &str) {
+        self.0.lock().remove(uid);
+    }
+}
+
+/// Keeps only the entries of workflows still in the cache (keyed by uid).
+fn forget_deleted<V>(by_uid: &mut HashMap<String, V>, workflows: &Store<Workflow>) {
+    let live: HashSet<String> = workflows.state().iter().filter_map(|w| w.uid()).collect();
+    by_uid.retain(|uid, _| live.contains(uid));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::runtime::{reflector, watcher};
+
+    fn workflow(name: &str, uid: &str) -> Workflow {
+        let mut wf = Workflow::new(name, Default::default());
+        wf.metadata.namespace = Some("argo".into());
+        wf.metadata.uid = Some(uid.into());
+        wf
+    }
+
+    #[test]
+    fn refusals_of_deleted_workflows_are_forgotten() {
+        let (store, mut writer) = reflector::store::<Workflow>();
+        for wf in [workflow("kept", "uid-kept"), workflow("gone", "uid-gone")] {
+            writer.apply_watcher_event(&watcher::Event::Apply(wf));
+        }
+        let refusals = Refusals::default();
+        let refused = |node: &str| BTreeMap::from([(node.to_string(), "no".to_string())]);
+        refusals.remember("uid-gone", refused("a"), &store);
+        writer.apply_watcher_event(&watcher::Event::Delete(workflow("gone", "uid-gone")));
+        refusals.remember("uid-kept", refused("b"), &store);
+        assert_eq!(refusals.of("uid-kept"), refused("b"));
+        assert_eq!(refusals.of("uid-gone"), BTreeMap::new());
+        refusals.forget("uid-kept");
+        assert_eq!(refusals.of("uid-kept"), BTreeMap::new());
+    }
+}

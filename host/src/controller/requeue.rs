@@ -1,0 +1,54 @@
+//! When a workflow is looked at again, besides when something it watches changes.
+
+use std::time::Duration;
+
+use crate::engine;
+
+/// How soon a workflow with nodes in an unreachable cluster is looked at again: half as long as
+/// the cluster has been failing, within these bounds — a back-off without per-workflow state.
+const UNREACHABLE_RETRY_MIN: Duration = Duration::from_secs(1);
+const UNREACHABLE_RETRY_MAX: Duration = Duration::from_secs(60);
+/// How soon a pod creation put off (a full quota, a cluster not answering) is tried again.
+const DEFERRED_CREATE_RETRY: Duration = Duration::from_secs(5);
+
+/// The earliest of: what the engine asked for (`decided`: a deadline, a back-off); a look at a
+/// cluster that cannot be seen (`blind_for`: how long it has been failing, when a node there
+/// is unfinished); and another go at creations put off (`deferred`).
+pub(super) fn after(
+    decided: Option<Duration>,
+    blind_for: Option<Duration>,
+    deferred: bool,
+) -> Option<Duration> {
+    let blind =
+        blind_for.map(|failing| (failing / 2).clamp(UNREACHABLE_RETRY_MIN, UNREACHABLE_RETRY_MAX));
+    let deferred = deferred.then_some(DEFERRED_CREATE_RETRY);
+    engine::earliest(engine::earliest(decided, blind), deferred)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: fn(u64) -> Duration = Duration::from_secs;
+
+    #[test]
+    fn nothing_to_wait_for_waits_for_a_change() {
+        assert_eq!(after(None, None, false), None);
+        assert_eq!(after(Some(S(30)), None, false), Some(S(30)));
+    }
+
+    #[test]
+    fn a_blind_cluster_is_looked_at_again_backing_off_within_bounds() {
+        assert_eq!(after(None, Some(Duration::ZERO), false), Some(S(1)));
+        assert_eq!(after(None, Some(S(40)), false), Some(S(20)));
+        assert_eq!(after(None, Some(S(3600)), false), Some(S(60)));
+        assert_eq!(after(Some(S(5)), Some(S(40)), false), Some(S(5)));
+    }
+
+    #[test]
+    fn creations_put_off_are_tried_again_soon() {
+        assert_eq!(after(None, None, true), Some(S(5)));
+        assert_eq!(after(Some(S(2)), None, true), Some(S(2)));
+        assert_eq!(after(None, Some(S(3600)), true), Some(S(5)));
+    }
+}
