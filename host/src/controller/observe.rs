@@ -21,12 +21,11 @@ pub(super) type Caches<'a> = (&'a Store<WorkflowPod>, &'a Store<WorkflowTaskResu
 /// Only what is proven to be this workflow's is observed (`super::ownership`): a pod stamped
 /// with the workflow's uid, the node and the controller's proof — and, once the node has a pod
 /// uid recorded, the pod of that uid (a copy made after deleting it carries the same stamps) —
-/// and a task result owned by that
-/// pod and saying what the pod's main container vouched for (`report_digest`): anyone who may
-/// write task results in the namespace can change one after the executor wrote it, but only the
-/// kubelet writes the termination message the digest is in. A pod of the
-/// node's name that is someone else's fails an unfinished node with a message naming it
-/// (`Observed::create_errors`), and is never touched.
+/// and a task result owned by that pod and saying what the pod's main container vouched for
+/// (`report_digest`): anyone who may write task results in the namespace can change one after
+/// the executor wrote it, but only the kubelet writes the termination message the digest is
+/// in. A pod of the node's name that is someone else's fails an unfinished node with a message
+/// naming it (`Observed::create_errors`), and is never touched.
 pub(super) fn observe<'a>(
     wf: &Workflow,
     cluster: Option<&str>,

@@ -1,5 +1,5 @@
-//! What one reconcile may spend walking a workflow: nodes made and steps taken through the node
-//! graph.
+//! What one reconcile may spend walking a workflow: nodes made, bytes of input values recorded
+//! on them, bytes of pod manifests built, and steps taken through the node graph.
 //!
 //! The spec and the status are the tenant's to write, and both can make a walk grow faster than
 //! the object that describes it: a template that calls itself twice per level doubles its nodes
@@ -87,16 +87,21 @@ fn take(left: &Cell<usize>, amount: usize) -> bool {
 }
 
 impl WalkBudget {
-    /// Records `bytes` of input values on a node; `false` (the walk stops) past the budget.
-    pub(super) fn node_bytes(&self, bytes: usize) -> bool {
+    /// Takes `amount` from `left`, or stops the walk for `reason` when there is not that much.
+    fn spend(&self, left: &Cell<usize>, amount: usize, reason: Overrun) -> bool {
         if self.overrun.get().is_some() {
             return false;
         }
-        if !take(&self.node_bytes_left, bytes) {
-            self.overrun.set(Some(Overrun::NodeBytes));
+        if !take(left, amount) {
+            self.overrun.set(Some(reason));
             return false;
         }
         true
+    }
+
+    /// Records `bytes` of input values on a node; `false` (the walk stops) past the budget.
+    pub(super) fn node_bytes(&self, bytes: usize) -> bool {
+        self.spend(&self.node_bytes_left, bytes, Overrun::NodeBytes)
     }
 
     /// Builds a pod manifest of `bytes`; `false` when this reconcile has built its share (the
@@ -107,14 +112,7 @@ impl WalkBudget {
 
     /// Spends `steps` through the graph; `false` once the budget is spent (then for good).
     pub(super) fn step(&self, steps: usize) -> bool {
-        if self.overrun.get().is_some() {
-            return false;
-        }
-        if !take(&self.steps_left, steps) {
-            self.overrun.set(Some(Overrun::GraphSteps));
-            return false;
-        }
-        true
+        self.spend(&self.steps_left, steps, Overrun::GraphSteps)
     }
 
     /// Whether one more node may be made, when `held` are held already.

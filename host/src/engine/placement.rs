@@ -51,6 +51,7 @@ fn is_unreachable_message(message: Option<&str>) -> bool {
 impl Walker<'_> {
     /// For a pod node in a cluster that cannot be reached: its phase as it was, with a message
     /// saying why nothing moves. A node whose cluster is back loses that message.
+    ///
     /// A node whose pod was refused for good (no credentials for the cluster, say) is not
     /// waiting: the refusal ends it (`None`, and the walk goes on to it).
     pub(super) fn while_unreachable(&mut self, id: &str) -> Option<NodePhase> {
