@@ -13,10 +13,9 @@ use std::cell::Cell;
 
 use super::graph::MAX_NODES;
 
-/// Steps one reconcile may take following edges (`outboundNodes`, `children`) of the graph.
-/// A 5,000-task DAG whose tasks all hang off the DAG node, decided all at once, takes about
-/// 12.5 million (each link checks the parent's children); a status the API server can store
-/// holds far fewer edges.
+/// Steps one reconcile may take following edges (`outboundNodes`, `children`) of the graph:
+/// each node expanded, each child looked up when linked (a parent of many children keeps a set
+/// of them). A status the API server can store holds far fewer edges.
 pub(super) const MAX_GRAPH_STEPS: usize = 64_000_000;
 
 /// Bytes of input values one walk may record on nodes: a status the API server could store

@@ -72,7 +72,12 @@ pub(super) struct Walker<'a> {
     pub(super) authorized: HashMap<(Option<String>, String), Result<(), String>>,
     /// Nodes and graph steps this walk may still spend.
     pub(super) budget: super::budget::WalkBudget,
+    /// The children of parents with many, as sets (see `add_child`).
+    wide_children: HashMap<String, std::collections::HashSet<String>>,
 }
+
+/// Children a parent may have before `add_child` keeps a set of them instead of scanning.
+const WIDE_PARENT: usize = 64;
 
 impl<'a> Walker<'a> {
     pub(super) fn new(
@@ -140,6 +145,7 @@ impl<'a> Walker<'a> {
             limits: HashMap::new(),
             authorized: HashMap::new(),
             budget: Default::default(),
+            wide_children: HashMap::new(),
         }
     }
 
@@ -304,18 +310,41 @@ impl<'a> Walker<'a> {
     pub(super) fn push_new_child(&mut self, parent: &str, child: &str) {
         if let Some(node) = self.nodes.get_mut(parent) {
             node.children.push(child.to_string());
+            if let Some(set) = self.wide_children.get_mut(parent) {
+                set.insert(child.to_string());
+            }
         }
     }
 
+    /// Links `child` under `parent` unless it is linked already. A parent of few children is
+    /// scanned; one of many gets a set for the rest of the walk, so the root tasks of a wide
+    /// DAG, linked on every reconcile, cost their number, not its square.
     pub(super) fn add_child(&mut self, parent: &str, child: &str) {
         // A child held back (suspension, parallelism) has no node yet: nothing to link.
         if !self.nodes.contains_key(child) {
             return;
         }
-        if let Some(node) = self.nodes.get_mut(parent)
-            && self.budget.step(1 + node.children.len())
-            && !node.children.iter().any(|c| c == child)
-        {
+        let Some(node) = self.nodes.get_mut(parent) else {
+            return;
+        };
+        let linked = if node.children.len() < WIDE_PARENT {
+            if !self.budget.step(1 + node.children.len()) {
+                return;
+            }
+            node.children.iter().any(|c| c == child)
+        } else {
+            let set = match self.wide_children.entry(parent.to_string()) {
+                std::collections::hash_map::Entry::Occupied(set) => set.into_mut(),
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    if !self.budget.step(node.children.len()) {
+                        return;
+                    }
+                    slot.insert(node.children.iter().cloned().collect())
+                }
+            };
+            !set.insert(child.to_string())
+        };
+        if !linked {
             node.children.push(child.to_string());
         }
     }

@@ -480,3 +480,29 @@ fn input_values_recorded_on_many_nodes_stop_at_the_byte_limit() {
         Some("the workflow's nodes would record more than 67108864 bytes of input values")
     );
 }
+
+/// The root tasks of a wide DAG are linked under the DAG node on every reconcile: past a few
+/// dozen children the node keeps a set of them (a scan per link cost the square of the width).
+/// Each is linked once, however many reconciles link it.
+#[test]
+fn the_root_tasks_of_a_wide_dag_are_each_linked_once() {
+    const TASKS: usize = 300;
+    let tasks: Vec<serde_json::Value> = (0..TASKS)
+        .map(|i| serde_json::json!({"name": format!("t{i}"), "template": "leaf"}))
+        .collect();
+    let spec = serde_json::json!({"entrypoint": "wide", "templates": [
+        {"name": "wide", "dag": {"tasks": tasks}},
+        {"name": "leaf", "container": {"image": "argoproj/argosay:v2"}},
+    ]});
+    let mut h = in_cluster_0(&format!("spec: {spec}"));
+    let pods = h.step();
+    assert_eq!(pods.len(), TASKS);
+    running(&mut h, &pods);
+    for _ in 0..3 {
+        h.step();
+    }
+    let children = &h.node("wf").children;
+    let distinct: std::collections::BTreeSet<&String> = children.iter().collect();
+    assert_eq!(children.len(), TASKS, "{children:?}");
+    assert_eq!(distinct.len(), TASKS);
+}
