@@ -25,6 +25,7 @@ mod steps;
 mod suspend;
 mod template;
 mod validate;
+mod vars;
 mod walk;
 
 #[cfg(test)]

@@ -6,7 +6,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use super::expr::{self, DependsDecision, DependsExpr, TaskState};
 use super::fanout;
 use super::template::{Mode, Scope, substitute_str};
-use super::walk::{Call, Walker, node_vars};
+use super::vars::referenced_tasks;
+use super::walk::{Call, Walker};
 use crate::workflow::{ContinueOn, DagTask, NodePhase, NodeType, Template};
 
 /// Per-reconcile state of one DAG node.
@@ -202,59 +203,6 @@ impl Walker<'_> {
         let mut local = scope.child();
         local.extend(vars);
         local
-    }
-
-    /// The variables a task or step offers the rest of its template under `prefix`
-    /// (`tasks.a`, `steps.b`): its own, and a fan-out's aggregated outputs.
-    pub(super) fn child_vars(&self, prefix: &str, id: &str, out: &mut Vec<(String, String)>) {
-        let Some(node) = self.nodes.get(id) else {
-            return;
-        };
-        node_vars(prefix, node, out);
-        if node.type_ == NodeType::TaskGroup {
-            self.aggregate_vars(prefix, node, out);
-        }
-    }
-
-    /// A fanned-out task's outputs as JSON lists (`outputs.result`, `outputs.parameters.<p>`).
-    pub(super) fn aggregate_vars(
-        &self,
-        prefix: &str,
-        group: &crate::workflow::NodeStatus,
-        out: &mut Vec<(String, String)>,
-    ) {
-        let children: Vec<&crate::workflow::NodeStatus> = group
-            .children
-            .iter()
-            .filter_map(|c| self.nodes.get(c))
-            .collect();
-        let results: Vec<serde_json::Value> = children
-            .iter()
-            .filter_map(|c| c.outputs.as_ref().and_then(|o| o.result.clone()))
-            .map(|r| serde_json::from_str(&r).unwrap_or(serde_json::Value::String(r)))
-            .collect();
-        out.push((
-            format!("{prefix}.outputs.result"),
-            serde_json::Value::Array(results).to_string(),
-        ));
-        let mut params: std::collections::BTreeMap<String, Vec<serde_json::Value>> =
-            Default::default();
-        for c in &children {
-            for p in c.outputs.iter().flat_map(|o| o.parameters.iter()) {
-                if let Some(v) = &p.value {
-                    params
-                        .entry(p.name.clone())
-                        .or_default()
-                        .push(serde_json::Value::String(v.0.clone()));
-                }
-            }
-        }
-        for (name, values) in params {
-            out.push((
-                format!("{prefix}.outputs.parameters.{name}"),
-                serde_json::Value::Array(values).to_string(),
-            ));
-        }
     }
 
     /// Decides `target` after every task it depends on, depth first — with an explicit stack,
@@ -641,49 +589,4 @@ pub(super) fn too_many_tasks(template: &str, tasks: usize) -> String {
     format!(
         "templates.{template}.dag.tasks holds {tasks} tasks; at most {MAX_TASKS} are supported (fan a task out with withItems, withParam or withSequence instead)"
     )
-}
-
-/// The names of the tasks a task's `when`, items and arguments refer to.
-fn referenced_tasks(task: &DagTask) -> Vec<String> {
-    let mut text = String::new();
-    text.push_str(task.when.as_deref().unwrap_or_default());
-    text.push('\n');
-    text.push_str(task.with_param.as_deref().unwrap_or_default());
-    for json in [
-        task.with_items
-            .as_ref()
-            .and_then(|v| serde_json::to_string(v).ok()),
-        task.with_sequence
-            .as_ref()
-            .and_then(|v| serde_json::to_string(v).ok()),
-        task.arguments
-            .as_ref()
-            .and_then(|v| serde_json::to_string(v).ok()),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        text.push('\n');
-        text.push_str(&json);
-    }
-    task_names_in(&text)
-        .into_iter()
-        .map(str::to_string)
-        .collect()
-}
-
-/// The task names a text refers to: whatever follows `tasks.` up to the first character a task
-/// name cannot hold (`[a-zA-Z0-9-]`). A superset of its tags' task names, whatever their
-/// spacing.
-pub(super) fn task_names_in(text: &str) -> HashSet<&str> {
-    text.match_indices("tasks.")
-        .map(|(at, prefix)| {
-            let rest = &text[at + prefix.len()..];
-            let end = rest
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-                .unwrap_or(rest.len());
-            &rest[..end]
-        })
-        .filter(|name| !name.is_empty())
-        .collect()
 }

@@ -14,7 +14,7 @@ use super::lifecycle::Control;
 use super::template::{Mode, Scope};
 use super::{Action, EngineConfig, Observed, time};
 use crate::naming::{self, PodNameFormat};
-use crate::workflow::{NodePhase, NodeStatus, NodeType, Outputs, Parameter, Template, Workflow};
+use crate::workflow::{NodePhase, NodeStatus, NodeType, Parameter, Template, Workflow};
 
 /// Deepest nesting of template invocations (Argo's default `maxRecursionDepth`).
 const MAX_DEPTH: usize = 150;
@@ -591,47 +591,5 @@ pub(super) fn type_of(template: &Template) -> NodeType {
         NodeType::Suspend
     } else {
         NodeType::Pod
-    }
-}
-
-/// The variables a completed node offers its successors: `<prefix>.outputs.result`,
-/// `<prefix>.outputs.parameters.<p>`, `<prefix>.status`, `<prefix>.id`…
-pub(super) fn node_vars(prefix: &str, node: &NodeStatus, out: &mut Vec<(String, String)>) {
-    out.push((format!("{prefix}.id"), node.id.clone()));
-    out.push((format!("{prefix}.status"), node.phase.to_string()));
-    if let Some(t) = &node.started_at {
-        out.push((
-            format!("{prefix}.startedAt"),
-            t.0.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        ));
-    }
-    if let Some(t) = &node.finished_at {
-        out.push((
-            format!("{prefix}.finishedAt"),
-            t.0.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        ));
-    }
-    if let Some(ip) = &node.pod_ip {
-        out.push((format!("{prefix}.ip"), ip.clone()));
-    }
-    if let Some(outputs) = &node.outputs {
-        outputs_vars(prefix, outputs, out);
-    }
-}
-
-pub(super) fn outputs_vars(prefix: &str, outputs: &Outputs, out: &mut Vec<(String, String)>) {
-    if let Some(result) = &outputs.result {
-        out.push((format!("{prefix}.outputs.result"), result.clone()));
-    }
-    if let Some(code) = &outputs.exit_code {
-        out.push((format!("{prefix}.exitCode"), code.clone()));
-    }
-    for p in &outputs.parameters {
-        if let Some(v) = &p.value {
-            out.push((
-                format!("{prefix}.outputs.parameters.{}", p.name),
-                v.0.clone(),
-            ));
-        }
     }
 }

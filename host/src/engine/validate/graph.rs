@@ -173,7 +173,7 @@ impl<'a> Ctx<'a> {
             let mut task_scope = Scope::new();
             let task_json = to_json(task)?;
             let mut names: HashSet<&str> = HashSet::new();
-            for referenced in crate::engine::dag::task_names_in(&task_json) {
+            for referenced in crate::engine::vars::task_names_in(&task_json) {
                 let Some(&a) = index.get(referenced) else {
                     continue;
                 };

@@ -1,0 +1,153 @@
+//! The variables nodes offer one another (`steps.a.outputs.result`, `tasks.b.status`, a
+//! fan-out's aggregated outputs…), and the task names a text refers to.
+
+use std::collections::HashSet;
+
+use super::walk::Walker;
+use crate::workflow::{DagTask, NodeStatus, NodeType, Outputs};
+
+/// The variables a completed node offers its successors: `<prefix>.outputs.result`,
+/// `<prefix>.outputs.parameters.<p>`, `<prefix>.status`, `<prefix>.id`…
+pub(super) fn node_vars(prefix: &str, node: &NodeStatus, out: &mut Vec<(String, String)>) {
+    out.push((format!("{prefix}.id"), node.id.clone()));
+    out.push((format!("{prefix}.status"), node.phase.to_string()));
+    if let Some(t) = &node.started_at {
+        out.push((
+            format!("{prefix}.startedAt"),
+            t.0.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        ));
+    }
+    if let Some(t) = &node.finished_at {
+        out.push((
+            format!("{prefix}.finishedAt"),
+            t.0.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        ));
+    }
+    if let Some(ip) = &node.pod_ip {
+        out.push((format!("{prefix}.ip"), ip.clone()));
+    }
+    if let Some(outputs) = &node.outputs {
+        outputs_vars(prefix, outputs, out);
+    }
+}
+
+pub(super) fn outputs_vars(prefix: &str, outputs: &Outputs, out: &mut Vec<(String, String)>) {
+    if let Some(result) = &outputs.result {
+        out.push((format!("{prefix}.outputs.result"), result.clone()));
+    }
+    if let Some(code) = &outputs.exit_code {
+        out.push((format!("{prefix}.exitCode"), code.clone()));
+    }
+    for p in &outputs.parameters {
+        if let Some(v) = &p.value {
+            out.push((
+                format!("{prefix}.outputs.parameters.{}", p.name),
+                v.0.clone(),
+            ));
+        }
+    }
+}
+
+impl Walker<'_> {
+    /// The variables a task or step offers the rest of its template under `prefix`
+    /// (`tasks.a`, `steps.b`): its own, and a fan-out's aggregated outputs.
+    pub(super) fn child_vars(&self, prefix: &str, id: &str, out: &mut Vec<(String, String)>) {
+        let Some(node) = self.nodes.get(id) else {
+            return;
+        };
+        node_vars(prefix, node, out);
+        if node.type_ == NodeType::TaskGroup {
+            self.aggregate_vars(prefix, node, out);
+        }
+    }
+
+    /// A fanned-out task's outputs as JSON lists (`outputs.result`, `outputs.parameters.<p>`).
+    pub(super) fn aggregate_vars(
+        &self,
+        prefix: &str,
+        group: &crate::workflow::NodeStatus,
+        out: &mut Vec<(String, String)>,
+    ) {
+        // Charged: every task naming a fan-out's outputs reads all its children.
+        if !self.budget.step(group.children.len()) {
+            return;
+        }
+        let children: Vec<&crate::workflow::NodeStatus> = group
+            .children
+            .iter()
+            .filter_map(|c| self.nodes.get(c))
+            .collect();
+        let results: Vec<serde_json::Value> = children
+            .iter()
+            .filter_map(|c| c.outputs.as_ref().and_then(|o| o.result.clone()))
+            .map(|r| serde_json::from_str(&r).unwrap_or(serde_json::Value::String(r)))
+            .collect();
+        out.push((
+            format!("{prefix}.outputs.result"),
+            serde_json::Value::Array(results).to_string(),
+        ));
+        let mut params: std::collections::BTreeMap<String, Vec<serde_json::Value>> =
+            Default::default();
+        for c in &children {
+            for p in c.outputs.iter().flat_map(|o| o.parameters.iter()) {
+                if let Some(v) = &p.value {
+                    params
+                        .entry(p.name.clone())
+                        .or_default()
+                        .push(serde_json::Value::String(v.0.clone()));
+                }
+            }
+        }
+        for (name, values) in params {
+            out.push((
+                format!("{prefix}.outputs.parameters.{name}"),
+                serde_json::Value::Array(values).to_string(),
+            ));
+        }
+    }
+}
+
+/// The names of the tasks a task's `when`, items and arguments refer to.
+pub(super) fn referenced_tasks(task: &DagTask) -> Vec<String> {
+    let mut text = String::new();
+    text.push_str(task.when.as_deref().unwrap_or_default());
+    text.push('\n');
+    text.push_str(task.with_param.as_deref().unwrap_or_default());
+    for json in [
+        task.with_items
+            .as_ref()
+            .and_then(|v| serde_json::to_string(v).ok()),
+        task.with_sequence
+            .as_ref()
+            .and_then(|v| serde_json::to_string(v).ok()),
+        task.arguments
+            .as_ref()
+            .and_then(|v| serde_json::to_string(v).ok()),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        text.push('\n');
+        text.push_str(&json);
+    }
+    task_names_in(&text)
+        .into_iter()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The task names a text refers to: whatever follows `tasks.` up to the first character a task
+/// name cannot hold (`[a-zA-Z0-9-]`). A superset of its tags' task names, whatever their
+/// spacing.
+pub(super) fn task_names_in(text: &str) -> HashSet<&str> {
+    text.match_indices("tasks.")
+        .map(|(at, prefix)| {
+            let rest = &text[at + prefix.len()..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .unwrap_or(rest.len());
+            &rest[..end]
+        })
+        .filter(|name| !name.is_empty())
+        .collect()
+}
