@@ -6,6 +6,7 @@
 //! is an `AlreadyExists` the applier ignores).
 
 mod budget;
+mod children;
 mod dag;
 mod exit;
 mod expr;

@@ -1,7 +1,7 @@
 //! Steps templates: groups of steps run in order, the steps of a group in parallel; a step's
 //! `when` may skip it; a failed step fails its group (unless `continueOn`) and the template.
 
-use super::dag::continues_on;
+use super::children::continues_on;
 use super::fanout;
 use super::template::Scope;
 use super::walk::{Call, Walker};
@@ -119,7 +119,7 @@ impl Walker<'_> {
             attempt: false,
         };
         if let Some(when) = &step.when {
-            let skip = super::dag::skip_by_when(when, local);
+            let skip = super::children::skip_by_when(when, local);
             if let Some((phase, message)) = skip {
                 let id = self.ensure_node(&base, NodeType::Skipped, phase);
                 self.add_child(group_id, &id);

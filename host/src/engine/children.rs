@@ -1,0 +1,173 @@
+//! What steps and DAG templates share: running their children — the arguments a child is
+//! called with, a fan-out over items, a `when` that skips it, `continueOn` — and the template's
+//! own outputs once they are done.
+
+use super::expr;
+use super::fanout;
+use super::template::{Mode, Scope, substitute_str};
+use super::walk::{Call, Walker};
+use crate::workflow::{ContinueOn, NodePhase, NodeType, Template};
+
+/// Whether `continueOn` lets the template go on past a child that ended in `phase`.
+pub(super) fn continues_on(c: Option<&ContinueOn>, phase: NodePhase) -> bool {
+    c.is_some_and(|c| {
+        (c.failed && phase == NodePhase::Failed) || (c.error && phase == NodePhase::Error)
+    })
+}
+
+/// A `when` that does not hold: the node is Skipped with Argo's message (or Errors when the
+/// expression is invalid); `None` when it holds.
+pub(super) fn skip_by_when(when: &str, scope: &Scope) -> Option<(NodePhase, String)> {
+    let verdict = substitute_str(when, scope, Mode::Strict)
+        .map_err(|e| e.to_string())
+        .and_then(|w| {
+            expr::when_true(&w)
+                .map(|ok| (ok, w))
+                .map_err(|e| e.to_string())
+        });
+    match verdict {
+        Ok((true, _)) => None,
+        Ok((false, w)) => Some((NodePhase::Skipped, format!("when '{w}' evaluated false"))),
+        Err(e) => Some((NodePhase::Error, e)),
+    }
+}
+
+impl Walker<'_> {
+    /// Runs one child per item under `group` and returns the group's phase.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn fan_out(
+        &mut self,
+        group_call: &Call,
+        group: &str,
+        items: &[fanout::Item],
+        arguments: Option<&crate::workflow::Arguments>,
+        continue_on: Option<&ContinueOn>,
+        local: &Scope,
+        scope: &Scope,
+    ) -> NodePhase {
+        if items.is_empty() {
+            return self.mark(
+                group,
+                NodePhase::Skipped,
+                Some("Skipped, empty params".into()),
+            );
+        }
+        let mut phases = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let child_name = format!("{}({i}:{})", group_call.node_name, item.label());
+            let child_id = self.node_id(&child_name);
+            if self.observed.pods.contains_key(&child_id)
+                && self
+                    .nodes
+                    .get(&child_id)
+                    .is_some_and(|n| n.type_ == NodeType::Pod)
+            {
+                // Its pod exists: the child only follows it (no arguments to resolve).
+                let call = Call {
+                    node_name: child_name,
+                    ..group_call.clone()
+                };
+                phases.push(self.execute(&call, scope));
+                continue;
+            }
+            let mut item_scope = local.child();
+            item_scope.extend(item.vars());
+            let call = match self.arguments(arguments, &item_scope) {
+                Ok(args) => Call {
+                    node_name: child_name.clone(),
+                    display_name: format!("{}({i}:{})", group_call.display_name, item.label()),
+                    arguments: args,
+                    ..group_call.clone()
+                },
+                Err(message) => {
+                    let call = Call {
+                        node_name: child_name.clone(),
+                        display_name: child_name.clone(),
+                        ..group_call.clone()
+                    };
+                    let id = self.ensure_node(&call, NodeType::Pod, NodePhase::Error);
+                    self.add_child(group, &id);
+                    phases.push(self.mark(&id, NodePhase::Error, Some(message)));
+                    continue;
+                }
+            };
+            let existed = self.nodes.contains_key(&child_id);
+            let phase = self.execute(&call, scope);
+            if !existed {
+                // Linked once, when created: re-checking 5,000 siblings per reconcile is quadratic.
+                self.push_new_child(group, &child_id);
+            }
+            phases.push(phase);
+        }
+        if phases.iter().any(|p| !p.is_fulfilled()) {
+            return NodePhase::Running;
+        }
+        phases
+            .iter()
+            .copied()
+            .find(|p| {
+                matches!(p, NodePhase::Failed | NodePhase::Error) && !continues_on(continue_on, *p)
+            })
+            .unwrap_or(NodePhase::Succeeded)
+    }
+
+    /// `arguments.parameters`, substituted strictly: a reference that cannot be resolved here is
+    /// an error naming it.
+    pub(super) fn arguments(
+        &self,
+        arguments: Option<&crate::workflow::Arguments>,
+        scope: &Scope,
+    ) -> Result<Vec<(String, String)>, String> {
+        let mut out = Vec::new();
+        for p in arguments.iter().flat_map(|a| a.parameters.iter()) {
+            let Some(value) = &p.value else { continue };
+            let v =
+                substitute_str(value.as_str(), scope, Mode::Strict).map_err(|e| e.to_string())?;
+            out.push((p.name.clone(), v));
+        }
+        Ok(out)
+    }
+
+    /// A DAG's or steps template's own `outputs.parameters` (`valueFrom.parameter`) and result.
+    pub(super) fn template_outputs(
+        &mut self,
+        id: &str,
+        template: &Template,
+        scope: &Scope,
+        kind: &str,
+        children: Vec<(String, String)>,
+    ) {
+        let Some(outputs) = &template.outputs else {
+            return;
+        };
+        let mut vars = Vec::new();
+        for (name, node_name) in children {
+            let cid = self.node_id(&node_name);
+            self.child_vars(&format!("{kind}.{name}"), &cid, &mut vars);
+        }
+        let mut local = scope.child();
+        local.extend(vars);
+        let mut resolved = crate::workflow::Outputs::default();
+        for p in &outputs.parameters {
+            let source = p
+                .value_from
+                .as_ref()
+                .and_then(|v| v.parameter.clone())
+                .or_else(|| p.value.as_ref().map(|v| v.0.clone()));
+            if let Some(source) = source
+                && let Ok(v) = substitute_str(&source, &local, Mode::Strict)
+            {
+                resolved.parameters.push(crate::workflow::Parameter {
+                    name: p.name.clone(),
+                    value: Some(v.into()),
+                    ..Default::default()
+                });
+            }
+        }
+        if let Some(node) = self.nodes.get_mut(id)
+            && !resolved.is_empty()
+        {
+            node.outputs = Some(resolved);
+        }
+    }
+}
