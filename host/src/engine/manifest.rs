@@ -5,6 +5,10 @@
 
 use serde_json::Value;
 
+mod build;
+
+pub(super) use build::PodRequest;
+
 /// A pod to create, encoded as JSON.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PodManifest {
