@@ -27,7 +27,10 @@ cargo test --manifest-path plugins/Cargo.toml --workspace --locked 2>&1 | tee "$
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # The image's build (host/Dockerfile): no `dev` feature, so no simulator in what pods receive.
 cargo clippy -p flotilla --no-default-features --locked -- -D warnings
-if cargo tree -p flotilla --no-default-features -e normal --locked | grep -q flotilla-sim; then
+# (The tree is read whole first: `grep -q` quitting early would end cargo with SIGPIPE, and under
+# pipefail the check would pass when it should fail.)
+image_tree=$(cargo tree -p flotilla --no-default-features -e normal --locked)
+if grep -q flotilla-sim <<<"$image_tree"; then
   echo "error: the image's flotilla (--no-default-features) depends on the simulator" >&2
   exit 1
 fi

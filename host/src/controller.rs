@@ -13,7 +13,7 @@ mod ownership;
 mod plugins;
 mod pod_view;
 mod proof_key;
-mod refusals;
+mod remembered;
 mod remote;
 mod requeue;
 mod scopes;
@@ -151,7 +151,9 @@ pub(crate) struct Context {
     /// Trust roots for plugin URLs, read once when first needed.
     roots: std::sync::OnceLock<Arc<rustls::RootCertStore>>,
     /// Pod creations refused for good, so the engine can fail their nodes on the next pass.
-    refusals: refusals::Refusals,
+    refusals: remembered::Remembered,
+    /// The uids of pods made whose status write was lost (a conflict): recorded next pass.
+    made: remembered::Remembered,
 }
 
 impl Context {
@@ -306,6 +308,7 @@ pub async fn run(
         fixed_policies: config.fixed_policies,
         local_access: config.local_access,
         refusals: Default::default(),
+        made: Default::default(),
     });
     let cluster_states = tokio::spawn(plugins::refresh_cluster_states(ctx.clone()));
     let config_watch = tokio::spawn(config::watch(
@@ -441,10 +444,13 @@ async fn reconcile_inner(
     let access = ctx.access.read().clone();
     let own_cluster = ctx.engine.cluster.as_deref();
     let sight = scopes::look(&ctx, &wf, &namespace, access.as_ref()).await;
+    // Pods made on an earlier pass whose status write was lost to a conflict.
+    let made = ctx.made.of(&key);
     let mut observed = observe::observe(
         &wf,
         ctx.engine.cluster.as_deref(),
         &ctx.proof_key,
+        &made,
         |cluster, ns| match cluster {
             None => scopes::may_observe(own_cluster, &namespace, None, ns, access.as_ref())
                 .then_some((&ctx.pods, &ctx.results)),
@@ -495,8 +501,15 @@ async fn reconcile_inner(
         cluster: ctx.engine.cluster.as_deref(),
         key: &ctx.proof_key,
     };
-    let pinned = status::pinned_uids(&wf);
+    // Recorded, and to be: the status written from this pass holds the uids made before too.
+    status::record_created(&mut decision.status, made.clone());
+    let mut pinned = status::pinned_uids(&wf);
+    pinned.extend(made.iter().map(|(node, uid)| (node.as_str(), uid.as_str())));
     let applied = apply::apply(&ctx, owner, &pinned, &decision.actions).await;
+    if !applied.created.is_empty() {
+        ctx.made
+            .remember(&key, applied.created.clone(), &ctx.workflows);
+    }
     status::record_created(&mut decision.status, applied.created);
     let refused = applied.refused;
     if applied.error.is_none() && decision.actions.contains(&engine::Action::RemoveFinalizer) {
@@ -523,7 +536,8 @@ async fn reconcile_inner(
     .await
     .map_err(api_err)?;
     match written {
-        status::Written::Saved => {}
+        // The uids made so far are in the stored status now.
+        status::Written::Saved => ctx.made.forget(&key),
         status::Written::Conflict => return Ok(Requeue::requeue(Duration::from_millis(50))),
         status::Written::Gone => return Ok(Requeue::await_change()),
     }

@@ -132,8 +132,8 @@ async fn other_actions(
                     Some(uid) => uid.clone(),
                     // Asked for but not observed yet: deleted only once it is proven ours (and
                     // is the pod recorded for the node, when one is).
-                    None => match owned_uid(&client, owner, namespace, name, node_id).await? {
-                        Some(uid)
+                    None => match holder(&client, owner, namespace, name, node_id).await? {
+                        Holder::Ours(uid)
                             if ownership::is_the_pinned_pod(
                                 pinned.get(node_id.as_str()).copied(),
                                 Some(&uid),
@@ -242,24 +242,33 @@ async fn reachable(ctx: &Context, cluster: Option<&str>, namespace: &str) -> Opt
     }
 }
 
-/// The uid of pod `namespace/name` if it is `owner`'s pod for `node_id`; `None` if it is absent
-/// or someone else's (which is logged: a pod squatting on a workflow's name).
-async fn owned_uid(
+/// What holds a pod's name.
+enum Holder {
+    /// Nothing (any more).
+    Nobody,
+    /// `owner`'s pod for the node, of this uid.
+    Ours(String),
+    /// Someone else's pod (which is logged: a pod squatting on a workflow's name).
+    Foreign,
+}
+
+/// Who holds pod `namespace/name`: `owner`'s pod for `node_id`, someone else's, or nothing.
+async fn holder(
     client: &kube::Client,
     owner: Owner<'_>,
     namespace: &str,
     name: &str,
     node_id: &str,
-) -> Result<Option<String>, kube::Error> {
+) -> Result<Holder, kube::Error> {
     let api: Api<WorkflowPod> = Api::namespaced(client.clone(), namespace);
     let Some(pod) = api.get_opt(name).await? else {
-        return Ok(None);
+        return Ok(Holder::Nobody);
     };
     if owner.owns_pod(PodStamps::of(&pod), node_id) {
-        return Ok(pod.metadata.uid);
+        return Ok(pod.metadata.uid.map_or(Holder::Nobody, Holder::Ours));
     }
     warn!(pod = %name, namespace = %namespace, node = %node_id, "a pod of this node's name was not created for this workflow; leaving it alone");
-    Ok(None)
+    Ok(Holder::Foreign)
 }
 
 /// Where a pod is created, and the uid recorded for its node if one is.
@@ -315,16 +324,18 @@ async fn create_pod(
         // Created by an earlier reconcile whose observation has not arrived yet — or by someone
         // else, first: a name is no proof, the stamps are (and the uid, once one is recorded).
         Err(kube::Error::Api(s)) if s.code == 409 => {
-            match owned_uid(&client, owner, namespace, name, node_id).await {
-                Ok(Some(uid)) if ownership::is_the_pinned_pod(place.pinned, Some(&uid)) => {
+            match holder(&client, owner, namespace, name, node_id).await {
+                Ok(Holder::Ours(uid)) if ownership::is_the_pinned_pod(place.pinned, Some(&uid)) => {
                     Ok(Creation::Made(Some(uid)))
                 }
-                Ok(Some(_)) => Ok(Creation::Refused(Owner::replaced_pod(
+                Ok(Holder::Ours(_)) => Ok(Creation::Refused(Owner::replaced_pod(
                     namespace, name, cluster,
                 ))),
-                Ok(None) => Ok(Creation::Refused(Owner::foreign_pod(
+                Ok(Holder::Foreign) => Ok(Creation::Refused(Owner::foreign_pod(
                     namespace, name, cluster,
                 ))),
+                // Gone between the 409 and the read (being deleted): asked for again later.
+                Ok(Holder::Nobody) => Ok(Creation::Later),
                 Err(e) if cluster.is_some() => {
                     warn!(cluster = ?cluster, pod = %name, error = %e, "reading a pod in another cluster failed; will retry");
                     Ok(Creation::Later)

@@ -1,6 +1,8 @@
 //! From the watch caches to the engine's `Observed`: the pods and task results of one workflow,
 //! keyed by node ID.
 
+use std::collections::BTreeMap;
+
 use super::ownership::{self, Owner, PodStamps, ProofKey};
 use super::pod_view::WorkflowPod;
 use kube::ResourceExt;
@@ -16,7 +18,9 @@ pub(super) type Caches<'a> = (&'a Store<WorkflowPod>, &'a Store<WorkflowTaskResu
 
 /// Looks up each pod node's pod and task result by their deterministic names, so a reconcile
 /// costs as much as the workflow has nodes, not as many pods as the cluster runs. `caches`
-/// gives the caches for a node's cluster (`None`: the controller's own) and namespace.
+/// gives the caches for a node's cluster (`None`: the controller's own) and namespace; `made`
+/// the uids of pods this controller made whose status write was lost (by node ID), which count
+/// as recorded.
 ///
 /// Only what is proven to be this workflow's is observed (`super::ownership`): a pod stamped
 /// with the workflow's uid, the node and the controller's proof — and, once the node has a pod
@@ -30,6 +34,7 @@ pub(super) fn observe<'a>(
     wf: &Workflow,
     cluster: Option<&str>,
     key: &ProofKey,
+    made: &BTreeMap<String, String>,
     caches: impl Fn(Option<&str>, &str) -> Option<Caches<'a>>,
 ) -> Observed {
     let name = wf.name_any();
@@ -66,7 +71,12 @@ pub(super) fn observe<'a>(
         };
         let refusal = if !owner.owns_pod(PodStamps::of(pod.as_ref()), &node.id) {
             Some(Owner::foreign_pod(ns, &pod_name, node.cluster.as_deref()))
-        } else if !ownership::is_the_pinned_pod(node.pod_uid.as_deref(), pod.uid().as_deref()) {
+        } else if !ownership::is_the_pinned_pod(
+            made.get(&node.id)
+                .map(String::as_str)
+                .or(node.pod_uid.as_deref()),
+            pod.uid().as_deref(),
+        ) {
             Some(Owner::replaced_pod(ns, &pod_name, node.cluster.as_deref()))
         } else {
             None
@@ -190,7 +200,9 @@ mod tests {
             pods.as_reader(),
             Writer::<WorkflowTaskResult>::default().as_reader(),
         );
-        let observed = observe(&wf, None, &key, |_, _| Some((&pods, &results)));
+        let observed = observe(&wf, None, &key, &BTreeMap::new(), |_, _| {
+            Some((&pods, &results))
+        });
         assert!(observed.pods.is_empty(), "{:?}", observed.pods);
     }
 
@@ -257,7 +269,9 @@ mod tests {
             let mut results = Writer::<WorkflowTaskResult>::default();
             results.apply_watcher_event(&Event::Apply(result(value)));
             let (pods, results) = (pods.as_reader(), results.as_reader());
-            let observed = observe(&wf, None, &key, |_, _| Some((&pods, &results)));
+            let observed = observe(&wf, None, &key, &BTreeMap::new(), |_, _| {
+                Some((&pods, &results))
+            });
             assert!(
                 observed.pods.contains_key("wf"),
                 "the pod is the workflow's"
@@ -301,7 +315,11 @@ mod tests {
             pods.as_reader(),
             Writer::<WorkflowTaskResult>::default().as_reader(),
         );
-        let observe = |wf: &Workflow| observe(wf, None, &key, |_, _| Some((&pods, &results)));
+        let observe = |wf: &Workflow| {
+            observe(wf, None, &key, &BTreeMap::new(), |_, _| {
+                Some((&pods, &results))
+            })
+        };
 
         let copy = observe(&workflow(Some("pod-0")));
         assert!(copy.pods.is_empty(), "{:?}", copy.pods);
@@ -312,6 +330,12 @@ mod tests {
                     .as_str()
             )
         );
+        // Made on an earlier pass whose status write was lost: the made uid is the node's.
+        let made = BTreeMap::from([("wf".to_string(), "pod-1".to_string())]);
+        let remade = super::observe(&workflow(Some("pod-0")), None, &key, &made, |_, _| {
+            Some((&pods, &results))
+        });
+        assert!(remade.pods.contains_key("wf") && remade.create_errors.is_empty());
         for pinned in [Some("pod-1"), None] {
             let ours = observe(&workflow(pinned));
             assert_eq!(

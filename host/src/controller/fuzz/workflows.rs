@@ -304,15 +304,25 @@ impl Controller {
         }
         let local = caches(world, None, None);
         let key = proof_key();
-        let mut observed = observe(wf, own, &key, |cluster, ns| match cluster {
-            None => {
-                super::super::scopes::may_observe(own, &namespace, None, ns, self.access.as_ref())
-                    .then_some((&local.0, &local.1))
-            }
-            Some(c) => remotes
-                .get(&(c.to_string(), ns.to_string()))
-                .map(|(p, r)| (p, r)),
-        });
+        let mut observed = observe(
+            wf,
+            own,
+            &key,
+            &Default::default(),
+            |cluster, ns| match cluster {
+                None => super::super::scopes::may_observe(
+                    own,
+                    &namespace,
+                    None,
+                    ns,
+                    self.access.as_ref(),
+                )
+                .then_some((&local.0, &local.1)),
+                Some(c) => remotes
+                    .get(&(c.to_string(), ns.to_string()))
+                    .map(|(p, r)| (p, r)),
+            },
+        );
         observed.access = Some(self.access.clone() as Arc<dyn Access>);
         observed.policies = self.policies.clone();
         observed.blind = unreachable

@@ -1,5 +1,7 @@
-//! Pod creations refused for good, remembered between reconciles so the engine can fail their
-//! nodes: the API server said no once, and the next pass reports it (`Observed::create_errors`).
+//! What a reconcile learnt of a workflow's nodes that its status may not hold yet, remembered
+//! for the next pass: pod creations refused for good (the engine fails their nodes,
+//! `Observed::create_errors`), and the uids of pods made whose status write was lost to a
+//! conflict (the next pass records them, instead of taking the pod for someone else's).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -9,28 +11,27 @@ use parking_lot::Mutex;
 
 use crate::workflow::Workflow;
 
-/// Refusals per workflow (by uid: a new workflow of the same name starts clean), then per node.
+/// A note per node, per workflow (by uid: a new workflow of the same name starts clean).
 #[derive(Debug, Default)]
-pub(super) struct Refusals(Mutex<HashMap<String, BTreeMap<String, String>>>);
+pub(super) struct Remembered(Mutex<HashMap<String, BTreeMap<String, String>>>);
 
-impl Refusals {
-    /// The refusals remembered for the workflow of uid `uid`, by node ID.
+impl Remembered {
+    /// What is remembered for the workflow of uid `uid`, by node ID.
     pub(super) fn of(&self, uid: &str) -> BTreeMap<String, String> {
         self.0.lock().get(uid).cloned().unwrap_or_default()
     }
 
-    /// Remembers `refused` (node ID → reason) for the workflow of uid `uid`. Refusals are rare,
-    /// so this is also where those of workflows deleted unfinished (no longer in `workflows`)
-    /// are dropped; a finished workflow drops its own ([`Refusals::forget`]).
+    /// Remembers `notes` (node ID → note) for the workflow of uid `uid`. This is rare, so it is
+    /// also where the notes of workflows deleted (no longer in `workflows`) are dropped.
     pub(super) fn remember(
         &self,
         uid: &str,
-        refused: BTreeMap<String, String>,
+        notes: BTreeMap<String, String>,
         workflows: &Store<Workflow>,
     ) {
         let mut by_uid = self.0.lock();
         forget_deleted(&mut by_uid, workflows);
-        by_uid.entry(uid.to_string()).or_default().extend(refused);
+        by_uid.entry(uid.to_string()).or_default().extend(notes);
     }
 
     /// Drops what is remembered for the workflow of uid `uid`.
@@ -58,12 +59,12 @@ mod tests {
     }
 
     #[test]
-    fn refusals_of_deleted_workflows_are_forgotten() {
+    fn notes_of_deleted_workflows_are_forgotten() {
         let (store, mut writer) = reflector::store::<Workflow>();
         for wf in [workflow("kept", "uid-kept"), workflow("gone", "uid-gone")] {
             writer.apply_watcher_event(&watcher::Event::Apply(wf));
         }
-        let refusals = Refusals::default();
+        let refusals = Remembered::default();
         let refused = |node: &str| BTreeMap::from([(node.to_string(), "no".to_string())]);
         refusals.remember("uid-gone", refused("a"), &store);
         writer.apply_watcher_event(&watcher::Event::Delete(workflow("gone", "uid-gone")));
