@@ -502,15 +502,22 @@ async fn reconcile_inner(
         key: &ctx.proof_key,
     };
     // Recorded, and to be: the status written from this pass holds the uids made before too.
-    status::record_created(&mut decision.status, made.clone());
-    let mut pinned = status::pinned_uids(&wf);
+    status::record_created(&mut decision.status, &made);
+    // Read only when a pod is created or deleted: a steady reconcile of a wide workflow does
+    // neither, and need not index its nodes.
+    let touches_pods = decision.actions.iter().any(|a| {
+        matches!(
+            a,
+            engine::Action::CreatePod { .. } | engine::Action::DeletePod { .. }
+        )
+    });
+    let mut pinned = match touches_pods {
+        true => status::pinned_uids(&wf),
+        false => BTreeMap::new(),
+    };
     pinned.extend(made.iter().map(|(node, uid)| (node.as_str(), uid.as_str())));
     let applied = apply::apply(&ctx, owner, &pinned, &decision.actions).await;
-    if !applied.created.is_empty() {
-        ctx.made
-            .remember(&key, applied.created.clone(), &ctx.workflows);
-    }
-    status::record_created(&mut decision.status, applied.created);
+    status::record_created(&mut decision.status, &applied.created);
     let refused = applied.refused;
     if applied.error.is_none() && decision.actions.contains(&engine::Action::RemoveFinalizer) {
         match set_finalizer(&ctx, &wf, false).await {
@@ -537,9 +544,20 @@ async fn reconcile_inner(
     .map_err(api_err)?;
     match written {
         // The uids made so far are in the stored status now.
-        status::Written::Saved => ctx.made.forget(&key),
-        status::Written::Conflict => return Ok(Requeue::requeue(Duration::from_millis(50))),
-        status::Written::Gone => return Ok(Requeue::await_change()),
+        status::Written::Saved if !made.is_empty() => ctx.made.forget(&key),
+        status::Written::Saved => {}
+        // Lost to a newer version: the uids of the pods made wait in memory for the next write
+        // (only then: the pod-creation path touches no shared state).
+        status::Written::Conflict => {
+            if !applied.created.is_empty() {
+                ctx.made.remember(&key, applied.created, &ctx.workflows);
+            }
+            return Ok(Requeue::requeue(Duration::from_millis(50)));
+        }
+        status::Written::Gone => {
+            ctx.made.forget(&key);
+            return Ok(Requeue::await_change());
+        }
     }
     // Events only once the decision they report is saved: a retried reconcile repeats nothing.
     apply::publish_events(&ctx, &wf, &decision.actions).await;

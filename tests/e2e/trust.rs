@@ -574,8 +574,13 @@ async fn a_task_result_rewritten_after_the_report_is_not_taken() -> Result<()> {
         // The rewrite came first: the node waited for a report the pod vouched for.
         Some(WorkflowPhase::Failed) => ensure!(
             message(&wf).contains("deadline"),
-            "the victim failed for another reason: {}",
-            message(&wf)
+            "the victim failed for another reason: {}; nodes: {:?}",
+            message(&wf),
+            wf.status
+                .iter()
+                .flat_map(|s| s.nodes.values())
+                .map(|n| (&n.display_name, n.phase, &n.message))
+                .collect::<Vec<_>>()
         ),
         other => anyhow::bail!("the victim ended {other:?}: {}", message(&wf)),
     }

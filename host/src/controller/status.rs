@@ -19,10 +19,10 @@ pub(super) fn pinned_uids(wf: &Workflow) -> BTreeMap<&str, &str> {
 
 /// Records the uids of the pods just made on their nodes: a pod of the same name with another
 /// uid, later, is someone else's (see `observe`).
-pub(super) fn record_created(status: &mut WorkflowStatus, created: BTreeMap<String, String>) {
+pub(super) fn record_created(status: &mut WorkflowStatus, created: &BTreeMap<String, String>) {
     for (node_id, uid) in created {
-        if let Some(node) = status.nodes.get_mut(&node_id) {
-            node.pod_uid = Some(uid);
+        if let Some(node) = status.nodes.get_mut(node_id) {
+            node.pod_uid = Some(uid.clone());
         }
     }
 }
@@ -118,7 +118,7 @@ mod tests {
         let mut new = status(json!({"nodes": {"a": node("a"), "b": node("b")}}));
         record_created(
             &mut new,
-            [
+            &[
                 ("a".into(), "uid-a".into()),
                 ("gone".into(), "uid-x".into()),
             ]
