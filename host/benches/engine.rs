@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use flotilla::engine::{self, Action, EngineConfig, Observed, ObservedPod, PodPhase};
-use flotilla::workflow::Workflow;
+use flotilla_engine::workflow::Workflow;
+use flotilla_engine::{self as engine, Action, EngineConfig, Observed, ObservedPod, PodPhase};
 
 const NODES: usize = 5_000;
 

@@ -28,11 +28,11 @@ fn workflow_yaml(name: &str) -> String {
 /// The pod manifests the controller creates for the fan-out (the engine is pure, so the plain
 /// client can send exactly the same bodies).
 fn fan_out_manifests() -> Vec<serde_json::Value> {
-    let mut wf: flotilla::workflow::Workflow =
+    let mut wf: flotilla_engine::workflow::Workflow =
         serde_yaml::from_str(&workflow_yaml("fan-raw")).expect("workflow");
     wf.metadata.namespace = Some("argo".into());
     wf.metadata.uid = Some("00000000-0000-4000-8000-000000000000".into());
-    let decision = flotilla::engine::reconcile(
+    let decision = flotilla_engine::reconcile(
         &wf,
         &Default::default(),
         &Default::default(),
@@ -42,7 +42,7 @@ fn fan_out_manifests() -> Vec<serde_json::Value> {
         .actions
         .into_iter()
         .filter_map(|a| match a {
-            flotilla::engine::Action::CreatePod { pod, .. } => Some(pod.to_value()),
+            flotilla_engine::Action::CreatePod { pod, .. } => Some(pod.to_value()),
             _ => None,
         })
         .collect()

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use common::{await_pods, current_rv, median, namespace, raw_body};
-use flotilla::engine::{Access, Action, EngineConfig, Observed};
+use flotilla_engine::{Access, Action, EngineConfig, Observed};
 use flotilla_sim::{ClusterConfig, SimCluster};
 use futures::StreamExt;
 use kube::api::PostParams;
@@ -58,7 +58,7 @@ impl Access for AllowAll {
 
 /// The manifests the controller creates, by cluster index.
 fn manifests() -> [Vec<serde_json::Value>; 3] {
-    let mut wf: flotilla::workflow::Workflow =
+    let mut wf: flotilla_engine::workflow::Workflow =
         serde_yaml::from_str(&workflow_yaml("spread-raw")).expect("workflow");
     wf.metadata.namespace = Some("argo".into());
     wf.metadata.uid = Some("00000000-0000-4000-8000-000000000000".into());
@@ -70,7 +70,7 @@ fn manifests() -> [Vec<serde_json::Value>; 3] {
         access: Some(Arc::new(AllowAll)),
         ..Default::default()
     };
-    let decision = flotilla::engine::reconcile(&wf, &observed, &config, jiff::Timestamp::now());
+    let decision = flotilla_engine::reconcile(&wf, &observed, &config, jiff::Timestamp::now());
     let mut by_cluster: [Vec<serde_json::Value>; 3] = Default::default();
     for action in decision.actions {
         if let Action::CreatePod { cluster, pod, .. } = action {

@@ -12,9 +12,11 @@ use std::sync::Arc;
 
 use common::{median, submitted_rate};
 use flotilla::controller::ControllerConfig;
-use flotilla::engine::EngineConfig;
 use flotilla::plugins::settings::Settings;
-use flotilla::policy::{ClusterState, Fixed, NamingPolicy, Place, PlacementPolicy, TemplateInfo};
+use flotilla_engine::EngineConfig;
+use flotilla_engine::ports::{
+    ClusterState, Fixed, NamingPolicy, Place, PlacementPolicy, TemplateInfo,
+};
 use flotilla_sim::{ClusterConfig, SimCluster};
 
 const PODS: u64 = 2_000;
@@ -49,11 +51,11 @@ struct NativeArgo;
 
 impl NamingPolicy for NativeArgo {
     fn pod_name(&self, t: &TemplateInfo, _: &Place) -> Result<Option<String>, String> {
-        Ok(Some(flotilla::naming::pod_name(
+        Ok(Some(flotilla_engine::naming::pod_name(
             &t.workflow,
             &t.node_name,
             &t.template_name,
-            flotilla::naming::PodNameFormat::V2,
+            flotilla_engine::naming::PodNameFormat::V2,
         )))
     }
 }

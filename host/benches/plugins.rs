@@ -48,11 +48,11 @@ fn calls(c: &mut Criterion) {
     let mut group = c.benchmark_group("plugins");
     group.bench_function("naming_native", |b| {
         b.iter(|| {
-            flotilla::naming::pod_name(
+            flotilla_engine::naming::pod_name(
                 "fan",
                 &template.node_name,
                 "say",
-                flotilla::naming::PodNameFormat::V2,
+                flotilla_engine::naming::PodNameFormat::V2,
             )
         })
     });

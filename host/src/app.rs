@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 
 use crate::controller::{self, ControllerConfig};
-use crate::engine::EngineConfig;
+use flotilla_engine::EngineConfig;
 
 /// Settings of `flotilla controller` (flags, or the environment variables Argo uses).
 #[derive(Debug, clap::Args)]

@@ -41,36 +41,7 @@ pub enum AuthzError {
     Policy(String),
 }
 
-/// The message a denied node fails with.
-pub fn denial(workflow_namespace: &str, cluster: &str, namespace: &str) -> String {
-    format!(
-        "namespace {workflow_namespace:?} is forbidden from creating resources in cluster {cluster:?} namespace {namespace:?}"
-    )
-}
-
-/// The subject or object of a check: `<cluster>:<namespace>`.
-pub fn scope(cluster: &str, namespace: &str) -> String {
-    format!("{cluster}:{namespace}")
-}
-
-/// The object of a check for cluster-scoped resources (a resource template's ClusterRole, say):
-/// `<cluster>:*`. No namespace is `*` (namespaces are DNS-1123 labels), so only a policy line
-/// whose object matches the whole cluster — `cluster-1:*`, `cluster-*`, `*` — grants it; a
-/// `cluster-1:team-a` or `cluster-1:team-*` line does not. A `cluster-1:*` line grants every
-/// namespace of cluster-1 (kube-system and its service accounts included), which is the whole
-/// cluster already, so it grants the cluster-scoped kinds as well.
-pub fn cluster_wide(cluster: &str) -> String {
-    format!("{cluster}:*")
-}
-
-/// The message a node whose manifest is cluster-scoped fails with, when the policy does not
-/// grant [`cluster_wide`].
-pub fn cluster_denial(workflow_namespace: &str, cluster: &str) -> String {
-    format!(
-        "namespace {workflow_namespace:?} is forbidden from creating cluster-scoped resources in cluster {cluster:?} (that needs policy object {:?})",
-        cluster_wide(cluster)
-    )
-}
+pub use flotilla_engine::ports::{cluster_denial, cluster_wide, denial, scope};
 
 /// Decisions kept per loaded policy. Every distinct (subject, object) a workflow's spec or
 /// status names is one entry, and a tenant names as many as it likes: the least recently used
@@ -172,7 +143,7 @@ impl Authorizer {
     }
 }
 
-impl crate::engine::Access for Authorizer {
+impl flotilla_engine::ports::Access for Authorizer {
     fn allows(&self, subject: &str, object: &str) -> bool {
         Authorizer::allows(self, subject, object)
     }

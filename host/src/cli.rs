@@ -229,7 +229,7 @@ pub fn main() -> ExitCode {
                 node_name,
             }) => done(crate::sandbox::run_kubelet(kubeconfig, context, node_name).await),
             Command::Crd => {
-                print!("{}", crate::workflow::crd::render_all());
+                print!("{}", flotilla_engine::workflow::crd::render_all());
                 Ok(ExitCode::SUCCESS)
             }
             Command::Logs(args) => done(print_logs(args).await),

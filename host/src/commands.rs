@@ -14,7 +14,7 @@ use std::time::Duration;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 
-use crate::workflow::{NodePhase, NodeType, Workflow, WorkflowPhase};
+use flotilla_engine::workflow::{NodePhase, NodeType, Workflow, WorkflowPhase};
 
 /// Why a command could not act on a workflow.
 #[derive(Debug, thiserror::Error)]
@@ -133,7 +133,7 @@ pub async fn resume(client: &Client, namespace: &str, name: &str) -> Result<()> 
             wf.spec.suspend = None;
             changed = true;
         }
-        let now = crate::engine::time(jiff::Timestamp::now());
+        let now = flotilla_engine::time(jiff::Timestamp::now());
         for node in wf.status.iter_mut().flat_map(|s| s.nodes.values_mut()) {
             if node.type_ == NodeType::Suspend && node.phase == NodePhase::Running {
                 node.phase = NodePhase::Succeeded;

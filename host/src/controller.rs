@@ -34,8 +34,8 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use tracing::{Instrument, info, info_span, warn};
 
-use crate::engine::{self, EngineConfig};
-use crate::workflow::{Lenient, Workflow, WorkflowTaskResult, labels};
+use flotilla_engine::workflow::{Lenient, Workflow, WorkflowTaskResult, labels};
+use flotilla_engine::{self as engine, EngineConfig};
 
 /// Workflows reconciled at once (Argo's default is 32 workflow workers).
 const WORKERS: u16 = 16;
@@ -54,7 +54,7 @@ pub struct ControllerConfig {
     /// Placement and naming policies fixed in place of those the `flotilla-plugins`
     /// ConfigMap configures (for embedding the controller, and for benchmarks that compare
     /// WebAssembly policies with native ones).
-    pub fixed_policies: Option<crate::policy::Fixed>,
+    pub fixed_policies: Option<flotilla_engine::ports::Fixed>,
     /// What credential entries may use of the controller's machine (files under allowed
     /// directories, credential plugins): by default nothing, as the Secrets they come from are
     /// not trusted with the controller's own files or with running commands in it.
@@ -144,8 +144,8 @@ pub(crate) struct Context {
     /// The WebAssembly plugins in force (`flotilla-plugins`).
     plugins: Arc<crate::plugins::Active>,
     /// What placement policies are told about the clusters, refreshed in the background.
-    clusters: parking_lot::RwLock<Arc<Vec<crate::policy::ClusterState>>>,
-    fixed_policies: Option<crate::policy::Fixed>,
+    clusters: parking_lot::RwLock<Arc<Vec<flotilla_engine::ports::ClusterState>>>,
+    fixed_policies: Option<flotilla_engine::ports::Fixed>,
     /// What credential entries may use of this machine (`ControllerConfig::local_access`).
     local_access: crate::clusters::LocalAccess,
     /// Trust roots for plugin URLs, read once when first needed.
@@ -208,7 +208,7 @@ async fn check_crd_keeps_fields(client: &Client) -> Result<(), ControllerError> 
         }
     };
     let pruned = serde_json::to_value(&crd)
-        .map(|crd| crate::workflow::crd::pruned_fields(&crd))
+        .map(|crd| flotilla_engine::workflow::crd::pruned_fields(&crd))
         .unwrap_or_default();
     if pruned.is_empty() {
         Ok(())
@@ -462,7 +462,7 @@ async fn reconcile_inner(
     );
     observed.access = Some(access);
     observed.policies = match &ctx.fixed_policies {
-        Some((placement, naming)) => crate::policy::Policies {
+        Some((placement, naming)) => flotilla_engine::ports::Policies {
             placement: Some(placement.clone()),
             naming: Some(naming.clone()),
             clusters: ctx.clusters.read().clone(),

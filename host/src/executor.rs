@@ -17,9 +17,9 @@ use kube::{Client, ResourceExt};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::workflow::report_digest;
-pub use crate::workflow::report_digest::{TERMINATION_LOG, TERMINATION_LOG_ENV};
-use crate::workflow::{Outputs, Parameter, WorkflowTaskResult, labels};
+use flotilla_engine::workflow::report_digest;
+pub use flotilla_engine::workflow::report_digest::{TERMINATION_LOG, TERMINATION_LOG_ENV};
+use flotilla_engine::workflow::{Outputs, Parameter, WorkflowTaskResult, labels};
 
 pub use wrap::{Identity, WrapError, run_wrapped};
 

@@ -26,8 +26,8 @@ use kube::{Client, ResourceExt};
 use tokio::sync::mpsc;
 
 use crate::clusters::{LocalAccess, Registry};
-use crate::naming::{self, PodNameFormat};
-use crate::workflow::{DecodeError, Lenient, NodeType, Workflow};
+use flotilla_engine::naming::{self, PodNameFormat};
+use flotilla_engine::workflow::{DecodeError, Lenient, NodeType, Workflow};
 
 /// Why logs could not be shown.
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +70,7 @@ fn pods_of(wf: &Workflow) -> Vec<PodAt> {
         .filter(|n| n.type_ == NodeType::Pod)
         .collect();
     nodes.sort_by(|a, b| {
-        let at = |n: &crate::workflow::NodeStatus| n.started_at.as_ref().map(|t| t.0);
+        let at = |n: &flotilla_engine::workflow::NodeStatus| n.started_at.as_ref().map(|t| t.0);
         at(a).cmp(&at(b)).then(a.name.cmp(&b.name))
     });
     nodes
@@ -201,7 +201,7 @@ pub async fn logs(
 fn created_for(pod: &Pod, uid: Option<&str>) -> bool {
     uid.is_some_and(|uid| {
         pod.labels()
-            .get(crate::workflow::labels::WORKFLOW_UID)
+            .get(flotilla_engine::workflow::labels::WORKFLOW_UID)
             .map(String::as_str)
             == Some(uid)
     })
@@ -409,7 +409,7 @@ mod tests {
         let mut pod = Pod::default();
         pod.metadata.labels = Some(
             [(
-                crate::workflow::labels::WORKFLOW_UID.to_string(),
+                flotilla_engine::workflow::labels::WORKFLOW_UID.to_string(),
                 "uid-1".to_string(),
             )]
             .into(),

@@ -230,7 +230,7 @@ mod tests {
         let container = &docs[0]["spec"]["template"]["spec"]["containers"][0];
         assert_eq!(
             container["image"].as_str(),
-            Some(crate::engine::EXECUTOR_IMAGE),
+            Some(flotilla_engine::EXECUTOR_IMAGE),
             "pinned to this release, as the executor image is"
         );
         let env = container["env"].as_sequence().expect("env");

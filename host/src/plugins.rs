@@ -24,4 +24,4 @@ pub use runtime::{
 };
 pub use try_out::{TryError, try_out};
 
-pub use crate::policy::{ClusterState, Place, TemplateInfo};
+pub use flotilla_engine::ports::{ClusterState, Place, TemplateInfo};

@@ -18,8 +18,8 @@ use kube::runtime::wait::{await_condition, conditions};
 
 use crate::cli::DevArgs;
 use crate::controller::{self, ControllerConfig};
-use crate::engine::EngineConfig;
-use crate::workflow::{Workflow, WorkflowPhase};
+use flotilla_engine::EngineConfig;
+use flotilla_engine::workflow::{Workflow, WorkflowPhase};
 
 pub use sim_executor::SimExecutor;
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use flotilla::executor::{Identity, PodRef, run_wrapped};
-use flotilla::workflow::WorkflowTaskResult;
+use flotilla_engine::workflow::WorkflowTaskResult;
 use flotilla_sim::{ClusterConfig, SimCluster};
 use kube::api::Api;
 

@@ -37,8 +37,12 @@ fn the_argo_naming_plugin_names_pods_as_the_native_code_does() {
         .naming("naming-argo", &component("naming_argo"), Limits::default())
         .unwrap();
     for name in ["wf.fan(0:1)", "wf[0].a", "wf"] {
-        let native =
-            flotilla::naming::pod_name("wf", name, "say", flotilla::naming::PodNameFormat::V2);
+        let native = flotilla_engine::naming::pod_name(
+            "wf",
+            name,
+            "say",
+            flotilla_engine::naming::PodNameFormat::V2,
+        );
         assert_eq!(
             plugin.pod_name(&node(name), &here(), "").unwrap(),
             native,

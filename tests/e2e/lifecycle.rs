@@ -3,10 +3,10 @@
 
 use anyhow::{Result, bail, ensure};
 use flotilla::commands::{self, CommandError};
-use flotilla::workflow::{NodePhase, Workflow, WorkflowPhase};
 use flotilla_e2e::{
     Env, WORKFLOW_TIMEOUT as TIMEOUT, message, node, phase, wait_for, workflow_pods,
 };
+use flotilla_engine::workflow::{NodePhase, Workflow, WorkflowPhase};
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use kube::api::Api;

@@ -3,8 +3,8 @@
 //! enrolled as the quick start does.
 
 use anyhow::{Result, ensure};
-use flotilla::workflow::{NodePhase, WorkflowPhase};
 use flotilla_e2e::{Env, WORKFLOW_TIMEOUT as TIMEOUT, message, node, phase, workflow_pods};
+use flotilla_engine::workflow::{NodePhase, WorkflowPhase};
 use kube::ResourceExt;
 
 /// The later design's policy: argo may use cluster-1's and cluster-0's `default` namespaces.
@@ -378,7 +378,7 @@ async fn deleted_while_the_controller_is_down_then_cleaned_up() -> Result<()> {
         .name_any();
     let config = flotilla::controller::ControllerConfig {
         orphan_sweep: std::time::Duration::from_secs(1),
-        engine: flotilla::engine::EngineConfig {
+        engine: flotilla_engine::EngineConfig {
             cluster: Some("cluster-0".into()),
             ..Default::default()
         },
@@ -499,7 +499,7 @@ spec:
         br#"{"Host": "https://127.0.0.1:9", "BearerToken": "x"}"#.to_vec(),
     )
     .await?;
-    let api: kube::Api<flotilla::workflow::Workflow> =
+    let api: kube::Api<flotilla_engine::workflow::Workflow> =
         kube::Api::namespaced(client.clone(), "argo");
     let held = flotilla_e2e::wait_for(
         "the node to report its cluster unreachable",

@@ -4,8 +4,8 @@
 //! applies to a policy's answer. Components come from `bash plugins/build.sh`.
 
 use anyhow::{Context as _, Result, ensure};
-use flotilla::workflow::{NodePhase, WorkflowPhase};
 use flotilla_e2e::{Env, TempDir, WORKFLOW_TIMEOUT as TIMEOUT, node, phase};
+use flotilla_engine::workflow::{NodePhase, WorkflowPhase};
 use kube::ResourceExt;
 
 /// cluster-0's controller may create in cluster-1's and its own `default` namespaces.

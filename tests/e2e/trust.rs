@@ -5,8 +5,8 @@
 //! correctly or fails with a message naming the conflict.
 
 use anyhow::{Context as _, Result, ensure};
-use flotilla::workflow::{Workflow, WorkflowPhase, WorkflowTaskResult};
 use flotilla_e2e::{Env, Tenant, WORKFLOW_TIMEOUT as TIMEOUT, message, phase, unique};
+use flotilla_engine::workflow::{Workflow, WorkflowPhase, WorkflowTaskResult};
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
@@ -273,12 +273,12 @@ spec:
 /// `produce` node, the `step`th step of `main`.
 fn produce_node(victim_wf: &str, step: usize) -> (String, String) {
     let node_name = format!("{victim_wf}[{step}].produce");
-    let id = flotilla::naming::node_id(victim_wf, &node_name);
-    let pod = flotilla::naming::pod_name(
+    let id = flotilla_engine::naming::node_id(victim_wf, &node_name);
+    let pod = flotilla_engine::naming::pod_name(
         victim_wf,
         &node_name,
         "produce",
-        flotilla::naming::PodNameFormat::V2,
+        flotilla_engine::naming::PodNameFormat::V2,
     );
     (id, pod)
 }

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context as _, Result, ensure};
-use flotilla::workflow::{NodePhase, WorkflowPhase};
 use flotilla_e2e::{
     Env, TempDir, WORKFLOW_TIMEOUT as TIMEOUT, create_or_merge, node, phase, wait_for,
 };
+use flotilla_engine::workflow::{NodePhase, WorkflowPhase};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
@@ -76,9 +76,13 @@ async fn remove_keys(client: &kube::Client, keys: &[&str]) -> Result<()> {
 
 /// Runs `yaml` until its one node fails with a message containing `refusal` — at first the
 /// controller may not have seen the new key yet, and says the cluster is not configured.
-async fn refused(env: &Env, yaml: &str, refusal: &str) -> Result<flotilla::workflow::Workflow> {
+async fn refused(
+    env: &Env,
+    yaml: &str,
+    refusal: &str,
+) -> Result<flotilla_engine::workflow::Workflow> {
     let client = env.client("cluster-0").await?;
-    let api: Api<flotilla::workflow::Workflow> = Api::namespaced(client, "argo");
+    let api: Api<flotilla_engine::workflow::Workflow> = Api::namespaced(client, "argo");
     wait_for(
         &format!("a workflow to fail saying {refusal:?}"),
         TIMEOUT,

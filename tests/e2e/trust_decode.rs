@@ -16,8 +16,8 @@
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, ensure};
-use flotilla::workflow::{Workflow, WorkflowPhase, WorkflowTaskResult};
 use flotilla_e2e::{Env, Tenant, WORKFLOW_TIMEOUT as TIMEOUT, phase, wait_for};
+use flotilla_engine::workflow::{Workflow, WorkflowPhase, WorkflowTaskResult};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::serde::Deserialize as _;
@@ -339,7 +339,7 @@ async fn a_workflow_crd_that_prunes_flotillas_fields_is_refused_at_start_up() ->
 async fn refused_over_pruning_crd(env: &Env, admin: &kube::Client) -> Result<()> {
     replace_crds(env, PRUNING_CRD).await?;
     let config = flotilla::controller::ControllerConfig {
-        engine: flotilla::engine::EngineConfig {
+        engine: flotilla_engine::EngineConfig {
             cluster: Some("cluster-0".into()),
             ..Default::default()
         },

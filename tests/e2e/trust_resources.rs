@@ -5,8 +5,8 @@
 //! running what is allowed.
 
 use anyhow::{Context as _, Result, ensure};
-use flotilla::workflow::{NodePhase, WorkflowPhase};
 use flotilla_e2e::{Env, Tenant, WORKFLOW_TIMEOUT as TIMEOUT, node, phase, unique, workflow_pods};
+use flotilla_engine::workflow::{NodePhase, WorkflowPhase};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::api::rbac::v1::ClusterRole;
 use kube::ResourceExt as _;

@@ -1,8 +1,8 @@
 //! Argo-shaped workflows run by the controller on cluster-0: the single-cluster engine end to end.
 
 use anyhow::{Result, ensure};
-use flotilla::workflow::{NodePhase, NodeType, Workflow, WorkflowPhase};
 use flotilla_e2e::{Env, WORKFLOW_TIMEOUT as TIMEOUT, node, phase, workflow_pods};
+use flotilla_engine::workflow::{NodePhase, NodeType, Workflow, WorkflowPhase};
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use kube::api::Api;

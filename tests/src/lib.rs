@@ -104,7 +104,7 @@ impl Env {
         &self,
         yaml: &str,
         timeout: Duration,
-    ) -> Result<flotilla::workflow::Workflow> {
+    ) -> Result<flotilla_engine::workflow::Workflow> {
         let client = self.client("cluster-0").await?;
         let submitted = flotilla::sandbox::submit(&client, yaml, "test workflow").await?;
         self.wait_finished(&submitted, timeout).await
@@ -113,12 +113,12 @@ impl Env {
     /// Waits for a submitted workflow to finish.
     pub async fn wait_finished(
         &self,
-        wf: &flotilla::workflow::Workflow,
+        wf: &flotilla_engine::workflow::Workflow,
         timeout: Duration,
-    ) -> Result<flotilla::workflow::Workflow> {
+    ) -> Result<flotilla_engine::workflow::Workflow> {
         use kube::ResourceExt as _;
         let client = self.client("cluster-0").await?;
-        let api: kube::Api<flotilla::workflow::Workflow> =
+        let api: kube::Api<flotilla_engine::workflow::Workflow> =
             kube::Api::namespaced(client, &wf.namespace().unwrap_or_default());
         let name = wf.name_any();
         let last = std::sync::Mutex::new(String::new());
@@ -338,7 +338,7 @@ impl Drop for TempDir {
 }
 
 /// A workflow's phase and its nodes' phases and messages, one line.
-fn describe(wf: &flotilla::workflow::Workflow) -> String {
+fn describe(wf: &flotilla_engine::workflow::Workflow) -> String {
     let Some(status) = &wf.status else {
         return "no status".into();
     };
@@ -361,12 +361,14 @@ fn describe(wf: &flotilla::workflow::Workflow) -> String {
 pub const WORKFLOW_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A workflow's phase, if it has one yet.
-pub fn phase(wf: &flotilla::workflow::Workflow) -> Option<flotilla::workflow::WorkflowPhase> {
+pub fn phase(
+    wf: &flotilla_engine::workflow::Workflow,
+) -> Option<flotilla_engine::workflow::WorkflowPhase> {
     wf.status.as_ref().and_then(|s| s.phase)
 }
 
 /// A workflow's status message (empty when none).
-pub fn message(wf: &flotilla::workflow::Workflow) -> String {
+pub fn message(wf: &flotilla_engine::workflow::Workflow) -> String {
     wf.status
         .as_ref()
         .and_then(|s| s.message.clone())
@@ -375,9 +377,9 @@ pub fn message(wf: &flotilla::workflow::Workflow) -> String {
 
 /// The node with this display name.
 pub fn node<'a>(
-    wf: &'a flotilla::workflow::Workflow,
+    wf: &'a flotilla_engine::workflow::Workflow,
     display: &str,
-) -> Option<&'a flotilla::workflow::NodeStatus> {
+) -> Option<&'a flotilla_engine::workflow::NodeStatus> {
     wf.status
         .as_ref()?
         .nodes

@@ -12,8 +12,8 @@ use tracing::warn;
 use super::Context;
 use super::ownership::{self, Owner, PodStamps};
 use super::pod_view::WorkflowPod;
-use crate::engine::{Action, PodManifest};
-use crate::workflow::Workflow;
+use flotilla_engine::workflow::Workflow;
+use flotilla_engine::{Action, PodManifest};
 
 /// Pod creations in flight at once for one workflow: a wide fan-out is created at the API
 /// server's pace, not one round trip at a time.
@@ -172,7 +172,7 @@ async fn other_actions(
                 // The uid rides along as a precondition: Kubernetes refuses to change it (422),
                 // so the patch cannot land on a pod that took the name since.
                 let mut metadata = serde_json::json!({
-                    "labels": {crate::workflow::labels::COMPLETED: "true"},
+                    "labels": {flotilla_engine::workflow::labels::COMPLETED: "true"},
                 });
                 if let Some(uid) = pod_uid {
                     metadata["uid"] = uid.as_str().into();

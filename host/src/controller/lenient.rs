@@ -6,7 +6,7 @@
 //! linger). It is left as it is in the API — a typed write would drop what could not be read.
 //! Each malformed version is reported once: a Warning event on the object, a log line by
 //! namespace and name, and `flotilla_invalid_objects_total{kind}`. None of them quotes the
-//! object's content (see [`crate::workflow::DecodeError`]).
+//! object's content (see [`flotilla_engine::workflow::DecodeError`]).
 
 use std::collections::HashMap;
 
@@ -18,7 +18,7 @@ use kube::runtime::events::{Event as KubeEvent, EventType, Recorder};
 use kube::runtime::watcher::{self, Event};
 use tracing::{debug, warn};
 
-use crate::workflow::{Invalid, Lenient, Workflow, WorkflowSpec, WorkflowTaskResult};
+use flotilla_engine::workflow::{Invalid, Lenient, Workflow, WorkflowSpec, WorkflowTaskResult};
 
 /// A typed object that can stand in, by its metadata alone, for a malformed version in a cache
 /// delete.
@@ -225,7 +225,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workflow::DecodeError;
+    use flotilla_engine::workflow::DecodeError;
     use kube::ResourceExt;
 
     fn meta(name: &str, version: &str) -> ObjectMeta {

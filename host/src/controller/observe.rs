@@ -8,10 +8,10 @@ use super::pod_view::WorkflowPod;
 use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
 
-use crate::engine::{Observed, ObservedPod, ObservedResult, PodPhase};
-use crate::naming::{self, PodNameFormat};
-use crate::workflow::report_digest::{self, Termination};
-use crate::workflow::{NodeType, Workflow, WorkflowTaskResult, labels};
+use flotilla_engine::naming::{self, PodNameFormat};
+use flotilla_engine::workflow::report_digest::{self, Termination};
+use flotilla_engine::workflow::{NodeType, Workflow, WorkflowTaskResult, labels};
+use flotilla_engine::{Observed, ObservedPod, ObservedResult, PodPhase};
 
 /// The watch caches of one cluster.
 pub(super) type Caches<'a> = (&'a Store<WorkflowPod>, &'a Store<WorkflowTaskResult>);
@@ -213,9 +213,9 @@ mod tests {
         node_id: &str,
         status: serde_json::Value,
     ) -> WorkflowPod {
-        let proof = crate::engine::CreatorProof::prove(
+        let proof = flotilla_engine::CreatorProof::prove(
             key,
-            &crate::engine::PodIdentity {
+            &flotilla_engine::PodIdentity {
                 workflow_uid: "uid-1",
                 node_id,
                 namespace: "team-a",
@@ -244,7 +244,7 @@ mod tests {
         }))
         .unwrap();
         let key = ProofKey::new(&[1; ownership::PROOF_KEY_BYTES]);
-        let real = crate::workflow::Outputs {
+        let real = flotilla_engine::workflow::Outputs {
             result: Some("real".into()),
             ..Default::default()
         };

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
-use crate::engine::{CreatorProof, PodIdentity};
-use crate::workflow::labels;
+use flotilla_engine::workflow::labels;
+use flotilla_engine::{CreatorProof, PodIdentity};
 
 /// The controller's key for creator proofs: HMAC-SHA256 over a pod's identity. Held in memory
 /// only (from the Secret `proof_key::SECRET`), never printed.

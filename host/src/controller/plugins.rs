@@ -16,7 +16,7 @@ use super::Context;
 use super::pod_view::WorkflowPod;
 use crate::plugins::settings::{CONFIG_MAP, PointSettings, Settings, Source};
 use crate::plugins::{self, PluginError, PluginHost};
-use crate::policy::ClusterState;
+use flotilla_engine::ports::ClusterState;
 
 /// How often the cluster states placement policies see are recomputed.
 const CLUSTER_STATE_EVERY: Duration = Duration::from_secs(2);

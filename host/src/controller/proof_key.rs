@@ -89,7 +89,7 @@ fn key_of(secret: &Secret) -> Result<ProofKey, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{CreatorProof as _, PodIdentity};
+    use flotilla_engine::{CreatorProof as _, PodIdentity};
 
     fn secret(data: Option<&[u8]>) -> Secret {
         Secret {

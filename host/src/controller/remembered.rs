@@ -9,7 +9,7 @@ use kube::ResourceExt as _;
 use kube::runtime::reflector::Store;
 use parking_lot::Mutex;
 
-use crate::workflow::Workflow;
+use flotilla_engine::workflow::Workflow;
 
 /// A note per node, per workflow (by uid: a new workflow of the same name starts clean).
 #[derive(Debug, Default)]

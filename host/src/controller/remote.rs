@@ -23,7 +23,7 @@ use super::lenient;
 use super::pod_view::WorkflowPod;
 use super::workflow_of;
 use crate::clusters::Registry;
-use crate::workflow::{Lenient, Workflow, WorkflowTaskResult, labels};
+use flotilla_engine::workflow::{Lenient, Workflow, WorkflowTaskResult, labels};
 
 /// How long a reconcile waits for a new connection's first list before reporting the cluster
 /// as not answering (and carrying on with the rest).

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::engine;
+use flotilla_engine as engine;
 
 /// How soon a workflow with nodes in an unreachable cluster is looked at again: half as long as
 /// the cluster has been failing, within these bounds — a back-off without per-workflow state.

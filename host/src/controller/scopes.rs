@@ -8,8 +8,8 @@ use std::time::Duration;
 use tracing::warn;
 
 use super::{Context, remote};
-use crate::engine;
-use crate::workflow::Workflow;
+use flotilla_engine as engine;
+use flotilla_engine::workflow::Workflow;
 
 /// What can be seen of a workflow's remote places now.
 pub(super) struct Sight {
@@ -124,7 +124,7 @@ pub(super) fn may_observe(
     if cluster.is_none() && ns == namespace {
         return true;
     }
-    let valid = |name: &str| crate::naming::dns_label_error(name).is_none();
+    let valid = |name: &str| flotilla_engine::naming::dns_label_error(name).is_none();
     let own = own_cluster.unwrap_or_default();
     cluster.is_none_or(valid)
         && valid(ns)

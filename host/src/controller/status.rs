@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::Value;
 
-use crate::workflow::{Workflow, WorkflowStatus, labels};
+use flotilla_engine::workflow::{Workflow, WorkflowStatus, labels};
 
 /// The pod uid recorded for each node of the status decided from (`podUID`), by node ID.
 pub(super) fn pinned_uids(wf: &Workflow) -> BTreeMap<&str, &str> {
@@ -46,7 +46,7 @@ pub(super) fn patch(
     let new = serde_json::to_value(new).unwrap_or_default();
     serde_json::json!({
         "metadata": {"resourceVersion": resource_version, "labels": meta_labels},
-        "status": crate::merge_patch::diff(old.as_ref(), &new),
+        "status": flotilla_engine::merge_patch::diff(old.as_ref(), &new),
     })
 }
 
@@ -89,7 +89,7 @@ pub(super) async fn write(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workflow::WorkflowPhase;
+    use flotilla_engine::workflow::WorkflowPhase;
     use serde_json::json;
 
     fn status(value: Value) -> WorkflowStatus {

@@ -17,7 +17,7 @@ use tracing::{info, warn};
 
 use super::Context;
 use super::ownership::{self, PodStamps, ProofKey};
-use crate::workflow::{Workflow, labels};
+use flotilla_engine::workflow::{Workflow, labels};
 
 /// Runs a sweep now and then every `every`, for as long as the controller runs.
 pub(super) async fn run(ctx: Arc<Context>, selector: String, every: Duration) {

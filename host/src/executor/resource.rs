@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 
 use super::condition::{Condition, ConditionError};
 use super::path::{JsonPathError, kubectl_jsonpath};
-use crate::resource_target::{self, ManifestError, ResourceTarget, TargetError};
-use crate::workflow::{Outputs, Parameter, ResourceTemplate};
+use flotilla_engine::resource_target::{self, ManifestError, ResourceTarget, TargetError};
+use flotilla_engine::workflow::{Outputs, Parameter, ResourceTemplate};
 
 /// kubectl's annotation recording what `apply` last applied (its three-way merge needs it).
 pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
@@ -419,7 +419,7 @@ async fn apply(
                 .annotations()
                 .get(LAST_APPLIED)
                 .and_then(|a| serde_json::from_str(a).ok());
-            let patch = crate::merge_patch::diff(last.as_ref(), &desired);
+            let patch = flotilla_engine::merge_patch::diff(last.as_ref(), &desired);
             api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await
         }
@@ -521,8 +521,8 @@ pub async fn execute(
             let ctx = Context {
                 namespace: pod.namespace.clone(),
                 target,
-                workflow_name: label(crate::workflow::labels::WORKFLOW),
-                workflow_namespace: label(crate::workflow::labels::WORKFLOW_NAMESPACE),
+                workflow_name: label(flotilla_engine::workflow::labels::WORKFLOW),
+                workflow_namespace: label(flotilla_engine::workflow::labels::WORKFLOW_NAMESPACE),
                 workflow_uid: identity.workflow_uid.clone(),
             };
             run(client, &job, &ctx, say).await

@@ -42,7 +42,7 @@ pub struct Identity {
     /// The workflow's uid, for a resource template's `setOwnerReference`.
     pub workflow_uid: Option<String>,
     /// What a resource template's manifest was authorized to act on
-    /// ([`crate::resource_target::ENV`], set by the controller; absent on other pods).
+    /// ([`flotilla_engine::resource_target::ENV`], set by the controller; absent on other pods).
     pub resource_target: Option<String>,
 }
 
@@ -55,7 +55,7 @@ impl Identity {
     /// From the pod's environment variables as `lookup` gives them (the simulated kubelet
     /// resolves a container's environment itself).
     pub fn from_vars(lookup: impl Fn(&str) -> Option<String>) -> Result<Identity, WrapError> {
-        use crate::workflow::labels;
+        use flotilla_engine::workflow::labels;
         let var = |name: &'static str| lookup(name).ok_or(WrapError::MissingEnv(name));
         let mut pod_labels = std::collections::BTreeMap::new();
         pod_labels.insert(labels::WORKFLOW.to_string(), var("ARGO_WORKFLOW_NAME")?);
@@ -76,7 +76,7 @@ impl Identity {
             },
             template: var("ARGO_TEMPLATE")?,
             workflow_uid: lookup("ARGO_WORKFLOW_UID"),
-            resource_target: lookup(crate::resource_target::ENV),
+            resource_target: lookup(flotilla_engine::resource_target::ENV),
         })
     }
 }

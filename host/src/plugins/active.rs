@@ -14,7 +14,9 @@ use super::{
     ClusterCredentials, CredentialPlugin, Grants, NamingPlugin, PlacementPlugin, PluginError,
     PluginHost,
 };
-use crate::policy::{ClusterState, NamingPolicy, Place, PlacementPolicy, Policies, TemplateInfo};
+use flotilla_engine::ports::{
+    ClusterState, NamingPolicy, Place, PlacementPolicy, Policies, TemplateInfo,
+};
 
 /// A loaded plugin with the settings and component digest it was loaded from.
 #[derive(Debug)]

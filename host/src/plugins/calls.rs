@@ -119,7 +119,7 @@ impl NamingPlugin {
             |instance, store| instance.call_pod_name(store, &template, &place, config),
         )?;
         let name = answer.map_err(|e| self.warm.refused(e))?;
-        if let Some(problem) = crate::naming::dns_subdomain_error(&name) {
+        if let Some(problem) = flotilla_engine::naming::dns_subdomain_error(&name) {
             return Err(self.warm.invalid("pod name", name, problem));
         }
         Ok(name)

@@ -165,7 +165,7 @@ fn point(key: &str, text: &str) -> Result<PointSettings, String> {
     let mut limits = Limits::default();
     if let Some(deadline) = raw.deadline {
         limits.deadline =
-            crate::engine::parse_duration(&deadline).map_err(|e| format!("deadline: {e}"))?;
+            flotilla_engine::parse_duration(&deadline).map_err(|e| format!("deadline: {e}"))?;
         if limits.deadline < Duration::from_millis(1) {
             return Err(format!("deadline {deadline:?} is under a millisecond"));
         }

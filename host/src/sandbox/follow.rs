@@ -10,7 +10,7 @@ use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::{WatchStreamExt, watcher};
 
-use crate::workflow::{NodePhase, NodeType, Workflow};
+use flotilla_engine::workflow::{NodePhase, NodeType, Workflow};
 
 /// How long `flotilla dev` waits for a workflow before giving up.
 const TIMEOUT: Duration = Duration::from_secs(300);

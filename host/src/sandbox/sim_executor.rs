@@ -13,7 +13,7 @@ use kube::ResourceExt;
 use kube::api::{Api, PostParams};
 
 use crate::executor;
-use crate::workflow::labels;
+use flotilla_engine::workflow::labels;
 
 #[derive(Default)]
 pub struct SimExecutor {

@@ -98,7 +98,7 @@ fn a_plugin_that_fails_to_install_leaves_the_last_good_one_in_force() {
         .unwrap();
     assert_eq!(active.points(), ["naming"]);
     assert!(active.policies(no_clusters()).placement.is_none());
-    let argo_name = flotilla::naming::pod_name("wf", "wf.a", "say", PodNameFormat::V2);
+    let argo_name = flotilla_engine::naming::pod_name("wf", "wf.a", "say", PodNameFormat::V2);
     assert_eq!(naming_answer(&active), Ok(Some(argo_name.clone())));
 
     // Not deterministic: refused when installed, never put in force.

@@ -14,12 +14,12 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
-use flotilla::naming::{PodNameFormat, dns_subdomain_error};
 use flotilla::plugins::settings::{FailurePolicy, PointSettings, Settings, Source};
 use flotilla::plugins::{
     Active, Auth, ClusterCredentials, ClusterState, CredentialPlugin, Grants, Limits, Place,
     PluginError, PluginHost, TemplateInfo, World, digest, validate,
 };
+use flotilla_engine::naming::{PodNameFormat, dns_subdomain_error};
 
 mod active;
 mod credentials;
@@ -76,7 +76,7 @@ pub(crate) fn refused(plugin: &str, message: &str) -> PluginError {
 
 /// Argo's hash of `node_name` (the decimal FNV-1a that ends a v2 pod name).
 pub(crate) fn argo_hash(node_name: &str) -> String {
-    let id = flotilla::naming::node_id("x", node_name);
+    let id = flotilla_engine::naming::node_id("x", node_name);
     id.strip_prefix("x-")
         .unwrap_or_else(|| panic!("node id {id:?} of {node_name:?}"))
         .to_string()

@@ -19,7 +19,7 @@ fn cluster_prefixed_names_are_argos_in_the_own_cluster_and_prefixed_elsewhere() 
         .naming("naming-argo", &component("naming_argo"), limits())
         .unwrap();
     let t = node("wf", "wf.a", "say");
-    let native = flotilla::naming::pod_name("wf", "wf.a", "say", PodNameFormat::V2);
+    let native = flotilla_engine::naming::pod_name("wf", "wf.a", "say", PodNameFormat::V2);
     assert_eq!(native, format!("wf-say-{}", argo_hash("wf.a")));
     assert_eq!(prefixed.pod_name(&t, &at(""), "").unwrap(), native);
     assert_eq!(argo.pod_name(&t, &at(""), "").unwrap(), native);
@@ -65,7 +65,7 @@ fn cluster_prefixed_long_names_are_cut_before_the_hash() {
         .unwrap();
     assert_eq!(
         own,
-        flotilla::naming::pod_name(&workflow, &node_name, "say", PodNameFormat::V2)
+        flotilla_engine::naming::pod_name(&workflow, &node_name, "say", PodNameFormat::V2)
     );
     assert_eq!(own.len(), 253);
 }

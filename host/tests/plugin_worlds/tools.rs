@@ -129,7 +129,7 @@ fn a_host_with_a_cache_directory_caches_compiled_components_and_ignores_a_corrup
     let host = PluginHost::with_disk_cache(&dir).unwrap();
     assert_eq!(mode(&dir), 0o700, "created private");
     assert_eq!(cached(&dir, &d), Vec::<PathBuf>::new());
-    let argo_name = flotilla::naming::pod_name("wf", "wf.a", "say", PodNameFormat::V2);
+    let argo_name = flotilla_engine::naming::pod_name("wf", "wf.a", "say", PodNameFormat::V2);
     let load_and_name = || {
         host.naming("cached", &bytes, limits())
             .and_then(|p| p.pod_name(&node("wf", "wf.a", "say"), &at(""), ""))

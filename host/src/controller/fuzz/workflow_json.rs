@@ -9,7 +9,7 @@ use proptest::sample::select;
 use serde_json::{Map, Value, json};
 
 use super::name;
-use crate::naming;
+use flotilla_engine::naming;
 
 mod status;
 
@@ -608,12 +608,12 @@ fn metadata() -> BoxedStrategy<Value> {
                     "finalizers",
                     deleting
                         .is_some()
-                        .then(|| json!([crate::engine::FINALIZER])),
+                        .then(|| json!([flotilla_engine::FINALIZER])),
                 ),
                 ("deletionTimestamp", deleting),
                 (
                     "annotations",
-                    format.map(|f| json!({crate::workflow::labels::POD_NAME_FORMAT: f})),
+                    format.map(|f| json!({flotilla_engine::workflow::labels::POD_NAME_FORMAT: f})),
                 ),
             ])
         })

@@ -20,13 +20,15 @@ use crate::controller::lenient::{self, Reported, triage};
 use crate::controller::observe::observe;
 use crate::controller::ownership::{PROOF_KEY_BYTES, ProofKey};
 use crate::controller::pod_view::WorkflowPod;
-use crate::engine::{
-    self, Access, Action, CreatorProof, Decision, EngineConfig, Observed, PodIdentity,
+use flotilla_engine::naming;
+use flotilla_engine::ports::{
+    ClusterState, NamingPolicy, Place, PlacementPolicy, Policies, TemplateInfo,
 };
-use crate::naming;
-use crate::policy::{ClusterState, NamingPolicy, Place, PlacementPolicy, Policies, TemplateInfo};
-use crate::workflow::report_digest;
-use crate::workflow::{Lenient, Outputs, Workflow, WorkflowTaskResult, labels};
+use flotilla_engine::workflow::report_digest;
+use flotilla_engine::workflow::{Lenient, Outputs, Workflow, WorkflowTaskResult, labels};
+use flotilla_engine::{
+    self as engine, Access, Action, CreatorProof, Decision, EngineConfig, Observed, PodIdentity,
+};
 
 /// What the clusters hold: pods and task results, by (cluster, namespace, name).
 #[derive(Debug, Default)]
@@ -341,7 +343,7 @@ impl Controller {
             .as_ref()
             .and_then(|s| serde_json::to_value(s).ok());
         let new = serde_json::to_value(&decision.status).expect("a status serializes");
-        let _ = crate::merge_patch::diff(old.as_ref(), &new);
+        let _ = flotilla_engine::merge_patch::diff(old.as_ref(), &new);
         Ok((decision, observed))
     }
 
@@ -485,7 +487,7 @@ fn populate(world: &mut World, wf: &Workflow, own: Option<&str>, seeds: &[PodSee
     let pod_nodes = status
         .nodes
         .values()
-        .filter(|n| n.type_ == crate::workflow::NodeType::Pod);
+        .filter(|n| n.type_ == flotilla_engine::workflow::NodeType::Pod);
     for (node, seed) in pod_nodes.zip(seeds.iter().cycle()) {
         let name = naming::node_pod_name(WORKFLOW, node, format);
         let namespace = node.namespace.clone().unwrap_or_else(|| ns.clone());

@@ -1,4 +1,4 @@
-//! Placement and naming policies (`crate::policy`): asked once per new pod node, their answers
+//! Placement and naming policies (`crate::ports`): asked once per new pod node, their answers
 //! recorded on the node, authorization applied to them, and a policy without an answer makes
 //! the node wait rather than fail.
 
@@ -7,7 +7,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::*;
-use crate::policy::{ClusterState, NamingPolicy, Place, PlacementPolicy, Policies, TemplateInfo};
+use crate::ports::{ClusterState, NamingPolicy, Place, PlacementPolicy, Policies, TemplateInfo};
 
 /// Places every node in the cluster and namespace it holds now (or has no answer).
 #[derive(Debug)]

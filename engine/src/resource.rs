@@ -6,8 +6,8 @@
 
 use super::placement::Placement;
 use super::walk::Walker;
-use crate::authz;
 use crate::naming::dns_label_error;
+use crate::ports;
 use crate::resource_target::{self, ResourceTarget};
 use crate::workflow::{NodePhase, Template};
 
@@ -52,7 +52,7 @@ impl Walker<'_> {
         let kind = manifest["kind"].as_str().unwrap_or_default();
         if resource_target::is_cluster_scoped(api_version, kind) {
             if !cluster_scoped {
-                return Err(refused(authz::cluster_denial(&self.namespace, &cluster)));
+                return Err(refused(ports::cluster_denial(&self.namespace, &cluster)));
             }
             // A namespaced answer from discovery (it should not come) may use only the pod's
             // own namespace, which its placement authorized.
@@ -76,13 +76,13 @@ impl Walker<'_> {
     }
 
     /// Whether the policy grants the workflow cluster-scoped objects in `cluster`
-    /// ([`authz::cluster_wide`]); never without a policy.
+    /// ([`ports::cluster_wide`]); never without a policy.
     fn allows_cluster_wide(&self, cluster: &str) -> bool {
         let own = self.config.cluster.as_deref().unwrap_or_default();
-        let subject = authz::scope(own, &self.namespace);
+        let subject = ports::scope(own, &self.namespace);
         self.observed
             .access
             .as_ref()
-            .is_some_and(|access| access.allows(&subject, &authz::cluster_wide(cluster)))
+            .is_some_and(|access| access.allows(&subject, &ports::cluster_wide(cluster)))
     }
 }

@@ -15,7 +15,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::Resource;
+use kube_core::Resource;
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
@@ -358,7 +358,7 @@ mod tests {
             "metadata": {"resourceVersion": "9"},
             "items": [task_result(json!({"result": 5})), task_result(json!({"result": "ok"}))],
         });
-        let list: kube::core::ObjectList<Lenient<WorkflowTaskResult>> =
+        let list: kube_core::ObjectList<Lenient<WorkflowTaskResult>> =
             serde_json::from_str(&list.to_string()).unwrap();
         assert!(list.items[0].valid().is_none());
         assert!(list.items[1].valid().is_some());
@@ -367,11 +367,11 @@ mod tests {
             r#"{{"type":"MODIFIED","object":{}}}"#,
             task_result(json!({"result": 5}))
         );
-        let event: kube::core::WatchEvent<Lenient<WorkflowTaskResult>> =
+        let event: kube_core::WatchEvent<Lenient<WorkflowTaskResult>> =
             serde_json::from_str(&event).unwrap();
         assert!(matches!(
             event,
-            kube::core::WatchEvent::Modified(Lenient::Invalid(_))
+            kube_core::WatchEvent::Modified(Lenient::Invalid(_))
         ));
     }
 
@@ -392,7 +392,7 @@ mod tests {
             item("deep", &deep),
             item("fine", "{}"),
         );
-        let list: kube::core::ObjectList<Lenient<WorkflowTaskResult>> =
+        let list: kube_core::ObjectList<Lenient<WorkflowTaskResult>> =
             serde_json::from_str(&list).expect("one deep object does not fail the list");
         let invalid = list.items[0].valid();
         assert!(invalid.is_none());
@@ -403,11 +403,11 @@ mod tests {
         assert_eq!(invalid.error.problem, "nested more than 128 levels deep");
         assert!(list.items[1].valid().is_some());
         let event = format!(r#"{{"type":"ADDED","object":{}}}"#, item("deep", &deep));
-        let event: kube::core::WatchEvent<Lenient<WorkflowTaskResult>> =
+        let event: kube_core::WatchEvent<Lenient<WorkflowTaskResult>> =
             serde_json::from_str(&event).expect("one deep object does not fail the watch");
         assert!(matches!(
             event,
-            kube::core::WatchEvent::Added(Lenient::Invalid(_))
+            kube_core::WatchEvent::Added(Lenient::Invalid(_))
         ));
     }
 

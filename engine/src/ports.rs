@@ -1,9 +1,50 @@
-//! Placement and naming policies as the engine sees them: where a new pod node goes and what
-//! its pod is called. The WebAssembly plugins (`crate::plugins`) implement them in the
-//! controller; the engine only calls them, once per node — its answer is then recorded on the
-//! node, so a policy swapped later never moves or renames what already exists.
+//! What the engine is given from outside, and nothing else: whether a workflow may use a
+//! cluster and namespace ([`Access`], the controller's Casbin policy), where a new pod node goes
+//! ([`PlacementPolicy`]) and what its pod is called ([`NamingPolicy`]) — both WebAssembly plugins
+//! in the controller — and the time, which [`crate::reconcile`] takes as its `now` argument (the
+//! engine has no clock of its own).
+//!
+//! A policy is asked once per node; its answer is then recorded on the node, so a policy swapped
+//! later never moves or renames what already exists.
 
 use std::sync::Arc;
+
+/// Whether a workflow may create in a cluster and namespace. Subject and object are
+/// [`scope`]s, `<cluster>:<namespace>`; the subject is the workflow's own.
+pub trait Access: Send + Sync + std::fmt::Debug {
+    fn allows(&self, subject: &str, object: &str) -> bool;
+}
+
+/// The subject or object of a check: `<cluster>:<namespace>`.
+pub fn scope(cluster: &str, namespace: &str) -> String {
+    format!("{cluster}:{namespace}")
+}
+
+/// The object of a check for cluster-scoped resources (a resource template's ClusterRole, say):
+/// `<cluster>:*`. No namespace is `*` (namespaces are DNS-1123 labels), so only a policy line
+/// whose object matches the whole cluster — `cluster-1:*`, `cluster-*`, `*` — grants it; a
+/// `cluster-1:team-a` or `cluster-1:team-*` line does not. A `cluster-1:*` line grants every
+/// namespace of cluster-1 (kube-system and its service accounts included), which is the whole
+/// cluster already, so it grants the cluster-scoped kinds as well.
+pub fn cluster_wide(cluster: &str) -> String {
+    format!("{cluster}:*")
+}
+
+/// The message a denied node fails with.
+pub fn denial(workflow_namespace: &str, cluster: &str, namespace: &str) -> String {
+    format!(
+        "namespace {workflow_namespace:?} is forbidden from creating resources in cluster {cluster:?} namespace {namespace:?}"
+    )
+}
+
+/// The message a node whose manifest is cluster-scoped fails with, when the policy does not
+/// grant [`cluster_wide`].
+pub fn cluster_denial(workflow_namespace: &str, cluster: &str) -> String {
+    format!(
+        "namespace {workflow_namespace:?} is forbidden from creating cluster-scoped resources in cluster {cluster:?} (that needs policy object {:?})",
+        cluster_wide(cluster)
+    )
+}
 
 /// What a naming or placement policy is told about a node (mirrors the WIT `template-info`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

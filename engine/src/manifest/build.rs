@@ -5,33 +5,30 @@
 use serde_json::{Map, Value, json};
 
 use super::{self as manifest, BaseManifest, PodManifest};
-use crate::engine::placement::Placement;
-use crate::engine::walk::{Call, Walker};
+use crate::placement::Placement;
 use crate::resource_target::{self, ResourceTarget};
+use crate::walk::{Call, Walker};
 use crate::workflow::Template;
 use crate::workflow::labels;
 
 /// What a node's pod is built from.
 #[derive(Clone, Copy)]
-pub(in crate::engine) struct PodRequest<'r> {
-    pub(in crate::engine) call: &'r Call,
-    pub(in crate::engine) template: &'r Template,
-    pub(in crate::engine) pod_name: &'r str,
-    pub(in crate::engine) place: &'r Placement,
-    pub(in crate::engine) node_id: &'r str,
-    pub(in crate::engine) inputs: &'r [(String, String)],
+pub(crate) struct PodRequest<'r> {
+    pub(crate) call: &'r Call,
+    pub(crate) template: &'r Template,
+    pub(crate) pod_name: &'r str,
+    pub(crate) place: &'r Placement,
+    pub(crate) node_id: &'r str,
+    pub(crate) inputs: &'r [(String, String)],
     /// Where a resource template's manifest was authorized to act.
-    pub(in crate::engine) target: Option<&'r ResourceTarget>,
+    pub(crate) target: Option<&'r ResourceTarget>,
 }
 
 impl Walker<'_> {
     /// The pod manifest for a node: for a template with nothing to substitute and no inputs every
     /// pod differs only in its name and node, so one base manifest is encoded and personalised
     /// (a resource template's `target` follows from its template and place, so it is shared too).
-    pub(in crate::engine) fn manifest_for(
-        &mut self,
-        pod: PodRequest<'_>,
-    ) -> Result<PodManifest, String> {
+    pub(crate) fn manifest_for(&mut self, pod: PodRequest<'_>) -> Result<PodManifest, String> {
         let proof = self.creator_proof(pod.pod_name, pod.place, pod.node_id);
         let in_full = |walker: &Self| {
             walker
@@ -83,7 +80,7 @@ impl Walker<'_> {
     /// The controller's proof that it made this pod (`None`: it stamps none).
     fn creator_proof(&self, pod_name: &str, place: &Placement, node_id: &str) -> Option<String> {
         let prover = self.config.creator_proof.as_ref()?;
-        Some(prover.prove(&crate::engine::PodIdentity {
+        Some(prover.prove(&crate::PodIdentity {
             workflow_uid: self.wf.metadata.uid.as_deref().unwrap_or_default(),
             node_id,
             namespace: &place.namespace,
@@ -289,7 +286,7 @@ impl Walker<'_> {
         };
         // A `timeout` bounds the pod's run too (the time before it started is checked in `timeout`).
         if let Some(timeout) = template.timeout.as_deref().filter(|t| !t.trim().is_empty()) {
-            let seconds = crate::engine::pods::timeout_of(template, timeout)?
+            let seconds = crate::pods::timeout_of(template, timeout)?
                 .as_secs_f64()
                 .ceil() as i64;
             deadline = Some(deadline.map_or(seconds, |d| d.min(seconds)));

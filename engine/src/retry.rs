@@ -227,7 +227,7 @@ fn backoff(
 }
 
 /// A Go duration (`10s`, `1m30s`, `1h`, `500ms`) or a number of seconds.
-pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if let Ok(seconds) = text.parse::<u64>() {
         return Ok(Duration::from_secs(seconds));

@@ -5,6 +5,13 @@
 //! observations twice decides the same thing (pod names are deterministic, so a repeated create
 //! is an `AlreadyExists` the applier ignores).
 
+pub mod bounded_yaml;
+pub mod merge_patch;
+pub mod naming;
+pub mod ports;
+pub mod resource_target;
+pub mod workflow;
+
 mod budget;
 mod children;
 mod dag;
@@ -39,10 +46,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 pub use finalizer::FINALIZER;
 pub use manifest::PodManifest;
+pub use ports::Access;
 pub use proof::{CreatorProof, PodIdentity};
-pub(crate) use retry::parse_duration;
+pub use retry::parse_duration;
 
-use crate::naming::{self, PodNameFormat};
+use crate::naming::PodNameFormat;
 use crate::workflow::{NodePhase, NodeType, Outputs, Workflow, WorkflowPhase, WorkflowStatus};
 
 /// Settings of the controller that shape what the engine decides.
@@ -120,12 +128,6 @@ pub struct ObservedResult {
     pub message: Option<String>,
 }
 
-/// Whether a workflow may create in a cluster and namespace: the controller's Casbin policy
-/// (`crate::authz`). Subject and object are `<cluster>:<namespace>`.
-pub trait Access: Send + Sync + std::fmt::Debug {
-    fn allows(&self, subject: &str, object: &str) -> bool;
-}
-
 /// Everything the controller observed for one workflow, keyed by node ID.
 #[derive(Debug, Clone, Default)]
 pub struct Observed {
@@ -141,7 +143,7 @@ pub struct Observed {
     pub pods: BTreeMap<String, ObservedPod>,
     pub results: BTreeMap<String, ObservedResult>,
     /// The placement and naming policies in force (none: the template's place, Argo's names).
-    pub policies: crate::policy::Policies,
+    pub policies: ports::Policies,
     /// Pod creations the API server refused for good (403, 422…), with the reason.
     pub create_errors: BTreeMap<String, String>,
     /// Each observed pod's labels, by node ID: pod GC's label selector, and whether the pod is
@@ -210,7 +212,8 @@ pub struct Decision {
     pub requeue_after: Option<Duration>,
 }
 
-pub(crate) fn time(now: jiff::Timestamp) -> Time {
+/// `now` as the API's `metav1.Time`.
+pub fn time(now: jiff::Timestamp) -> Time {
     Time(now)
 }
 
@@ -428,7 +431,8 @@ pub fn internal_error(wf: &Workflow, message: &str, now: jiff::Timestamp) -> Dec
     }
 }
 
-pub(crate) fn earliest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+/// The sooner of two requeues (`None`: no requeue).
+pub fn earliest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),

@@ -2,7 +2,7 @@
 //! multi-cluster examples: all valid, with no warnings.
 
 use super::{check, workflow};
-use crate::engine::validate::validate;
+use crate::validate::validate;
 use crate::workflow::Workflow;
 
 const HELLO_WORLD: &str = r#"
@@ -236,13 +236,11 @@ fn examples() -> Vec<(&'static str, Workflow)> {
         ("coinflip-exit-handler", workflow(COINFLIP_EXIT_HANDLER)),
         (
             "multi-cluster",
-            file(include_str!("../../../../../examples/multi-cluster.yaml")),
+            file(include_str!("../../../../examples/multi-cluster.yaml")),
         ),
         (
             "multi-cluster-dag",
-            file(include_str!(
-                "../../../../../examples/multi-cluster-dag.yaml"
-            )),
+            file(include_str!("../../../../examples/multi-cluster-dag.yaml")),
         ),
     ]
 }

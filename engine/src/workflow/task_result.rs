@@ -47,7 +47,7 @@ impl WorkflowTaskResult {
     }
 }
 
-impl kube::Resource for WorkflowTaskResult {
+impl kube_core::Resource for WorkflowTaskResult {
     type DynamicType = ();
     type Scope = NamespaceResourceScope;
 

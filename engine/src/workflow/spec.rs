@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use kube::CustomResource;
+use kube_derive::CustomResource;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -17,6 +17,12 @@ use super::status::WorkflowStatus;
     version = "v1alpha1",
     kind = "Workflow",
     namespaced,
+    crates(
+        kube_core = "::kube_core",
+        k8s_openapi = "::k8s_openapi",
+        serde = "::serde",
+        serde_json = "::serde_json"
+    ),
     status = "WorkflowStatus",
     shortname = "wf",
     schema = "disabled",

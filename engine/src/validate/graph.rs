@@ -13,7 +13,7 @@ use super::names::{
     str_field,
 };
 use super::scope::{ANY_ITEM, Scope, resolve_all};
-use crate::engine::expr::{DependsExpr, ExprError};
+use crate::expr::{DependsExpr, ExprError};
 use crate::workflow::{Arguments, DagTask, Sequence, Template};
 
 impl<'a> Ctx<'a> {
@@ -86,8 +86,8 @@ impl<'a> Ctx<'a> {
         if tasks.is_empty() {
             return Err(format!("templates.{name} must have at least one task"));
         }
-        if tasks.len() > crate::engine::dag::MAX_TASKS {
-            return Err(crate::engine::dag::too_many_tasks(name, tasks.len()));
+        if tasks.len() > crate::dag::MAX_TASKS {
+            return Err(crate::dag::too_many_tasks(name, tasks.len()));
         }
         let using_depends = tasks.iter().any(|t| non_empty(t.depends.as_deref()));
         let exprs: Vec<Result<Option<DependsExpr>, ExprError>> = tasks
@@ -173,7 +173,7 @@ impl<'a> Ctx<'a> {
             let mut task_scope = Scope::new();
             let task_json = to_json(task)?;
             let mut names: HashSet<&str> = HashSet::new();
-            for referenced in crate::engine::vars::task_names_in(&task_json) {
+            for referenced in crate::vars::task_names_in(&task_json) {
                 let Some(&a) = index.get(referenced) else {
                     continue;
                 };

@@ -2,14 +2,14 @@
 //! default the workflow's own — and whether the workflow may create there. The check is the
 //! controller's Casbin policy ([`super::Access`]), made before every create outside the
 //! workflow's own cluster and namespace; nothing bypasses it — not a placement policy either
-//! (`crate::policy`), whose answer is checked like the template's.
+//! (`crate::ports`), whose answer is checked like the template's.
 
 use std::time::Duration;
 
 use super::walk::{Call, Walker};
-use crate::authz;
 use crate::naming;
-use crate::policy::{Place, TemplateInfo};
+use crate::ports;
+use crate::ports::{Place, TemplateInfo};
 use crate::workflow::{NodePhase, Template};
 
 /// How soon a node waiting for a policy's answer is looked at again.
@@ -350,8 +350,8 @@ impl Walker<'_> {
         }
         let own = self.config.cluster.as_deref().unwrap_or_default();
         let target = place.cluster.as_deref().unwrap_or(own);
-        let subject = authz::scope(own, &self.namespace);
-        let object = authz::scope(target, &place.namespace);
+        let subject = ports::scope(own, &self.namespace);
+        let object = ports::scope(target, &place.namespace);
         let allowed = match &self.observed.access {
             Some(access) => access.allows(&subject, &object),
             None => subject == object,
@@ -359,7 +359,7 @@ impl Walker<'_> {
         if allowed {
             Ok(())
         } else {
-            Err(authz::denial(&self.namespace, target, &place.namespace))
+            Err(ports::denial(&self.namespace, target, &place.namespace))
         }
     }
 }

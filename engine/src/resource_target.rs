@@ -9,7 +9,7 @@
 //! it knows the scope of kinds the engine cannot) and refuses any other before it makes a
 //! request on the object.
 //!
-//! Cluster-scoped kinds need the policy object `<cluster>:*` ([`crate::authz::cluster_wide`]):
+//! Cluster-scoped kinds need the policy object `<cluster>:*` ([`crate::ports::cluster_wide`]):
 //! a `cluster-1:team-a` line never grants them. The engine cannot ask discovery, so it knows the
 //! built-in cluster-scoped kinds ([`is_cluster_scoped`]) and treats every other kind as
 //! namespaced; the executor, which can ask, refuses a kind that turns out to be cluster-scoped
