@@ -27,13 +27,24 @@ cargo test --manifest-path plugins/Cargo.toml --workspace --locked 2>&1 | tee "$
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # The image's build (host/Dockerfile): no `dev` feature, so no simulator in what pods receive.
 cargo clippy -p flotilla --no-default-features --locked -- -D warnings
-# (The tree is read whole first: `grep -q` quitting early would end cargo with SIGPIPE, and under
-# pipefail the check would pass when it should fail.)
-image_tree=$(cargo tree -p flotilla --no-default-features -e normal --locked)
-if grep -q flotilla-sim <<<"$image_tree"; then
-  echo "error: the image's flotilla (--no-default-features) depends on the simulator" >&2
-  exit 1
-fi
+# What each crate may not depend on, read from `cargo tree` (normal dependencies). The tree is
+# read whole first: `grep -q` quitting early would end cargo with SIGPIPE, and under pipefail
+# the check would pass when it should fail.
+forbid() {
+  local what=$1 crates=$2
+  shift 2
+  local tree
+  tree=$(cargo tree "$@" -e normal --prefix none --locked)
+  for crate in $crates; do
+    if grep -q "^$crate v" <<<"$tree"; then
+      echo "error: $what depends on $crate (cargo tree $*)" >&2
+      exit 1
+    fi
+  done
+}
+forbid "the engine" "kube-client tokio hyper wasmtime casbin flotilla-sim" -p flotilla-engine
+forbid "the executor pods receive" "wasmtime casbin flotilla-sim flotilla" -p flotilla-executor
+forbid "the image's flotilla (--no-default-features)" "flotilla-sim" -p flotilla --no-default-features
 cargo test --workspace --locked 2>&1 | tee -a "$log"
 # One closing line for the whole run (cargo prints one per test binary, the last often a doc-test
 # binary with nothing in it).

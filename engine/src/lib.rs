@@ -45,7 +45,7 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 pub use finalizer::FINALIZER;
-pub use manifest::PodManifest;
+pub use manifest::{EXECUTOR_BINARY, EXECUTOR_PATH, PodManifest};
 pub use ports::Access;
 pub use proof::{CreatorProof, PodIdentity};
 pub use retry::parse_duration;
@@ -58,7 +58,7 @@ use crate::workflow::{NodePhase, NodeType, Outputs, Workflow, WorkflowPhase, Wor
 pub struct EngineConfig {
     /// `workflows.argoproj.io/controller-instanceid`, stamped on everything created.
     pub instance_id: Option<String>,
-    /// The image whose `flotilla executor` wraps each main container.
+    /// The image whose `flotilla-executor` ([`EXECUTOR_BINARY`]) wraps each main container.
     pub executor_image: String,
     /// Most pods one reconcile creates (the rest wait for the next): keeps a reconcile short.
     pub max_pod_creates_per_reconcile: usize,
@@ -72,7 +72,7 @@ pub struct EngineConfig {
     pub creator_proof: Option<std::sync::Arc<dyn CreatorProof>>,
 }
 
-/// The image pods run `flotilla executor` from by default: this release's, pinned (a moving
+/// The image pods run `flotilla-executor` from by default: this release's, pinned (a moving
 /// tag would let pods run an executor of another version than the controller expects).
 pub const EXECUTOR_IMAGE: &str =
     concat!("ghcr.io/flotilla-wf/flotilla:", env!("CARGO_PKG_VERSION"));

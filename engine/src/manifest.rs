@@ -7,6 +7,8 @@ use serde_json::Value;
 
 mod build;
 
+pub use build::{EXECUTOR_BINARY, EXECUTOR_PATH};
+
 pub(super) use build::PodRequest;
 
 /// A pod to create, encoded as JSON.

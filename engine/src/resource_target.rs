@@ -5,7 +5,7 @@
 //! manifest's target — the pod's cluster, and `metadata.namespace` (default: the pod's own) or,
 //! for a cluster-scoped kind, the whole cluster — and authorizes it under the Casbin policy
 //! before the pod exists. It hands the authorized [`ResourceTarget`] to the pod in environment
-//! variable [`ENV`]; `flotilla executor resource` resolves the target again (with discovery, so
+//! variable [`ENV`]; `flotilla-executor resource` resolves the target again (with discovery, so
 //! it knows the scope of kinds the engine cannot) and refuses any other before it makes a
 //! request on the object.
 //!

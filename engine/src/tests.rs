@@ -611,8 +611,7 @@ fn main_runs_through_the_executor_with_its_identity() {
     assert_eq!(
         command,
         [
-            "/var/run/argo/flotilla",
-            "executor",
+            "/var/run/argo/flotilla-executor",
             "run",
             "--",
             "/argosay",
@@ -622,7 +621,7 @@ fn main_runs_through_the_executor_with_its_identity() {
     );
     assert!(main.get("args").is_none());
     let init = &pod["spec"]["initContainers"][0];
-    assert_eq!(init["command"][2], "install");
+    assert_eq!(init["command"][1], "install");
     assert_eq!(init["volumeMounts"][0]["mountPath"], "/var/run/argo");
     assert!(
         pod["spec"]["volumes"]

@@ -1,5 +1,5 @@
-//! Wiring for the long-running commands: the controller process, the in-pod executor, and the
-//! simulator alone. Each builds its clients and configuration and hands over to the library.
+//! Wiring for the long-running commands: the controller process and the simulator alone (the
+//! in-pod executor is its own binary, `flotilla-executor`). Each builds its clients and configuration and hands over to the library.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,7 +28,7 @@ pub struct ControllerArgs {
     /// Seconds between sweeps for pods in other clusters and namespaces whose workflow is gone.
     #[arg(long, default_value_t = 300)]
     pub orphan_sweep_seconds: u64,
-    /// The image pods run `flotilla executor` from.
+    /// The image pods run `flotilla-executor` from.
     #[arg(long, env = "FLOTILLA_EXECUTOR_IMAGE")]
     pub executor_image: Option<String>,
     /// Kubeconfig to use (default: in-cluster configuration, else $KUBECONFIG or ~/.kube/config).
@@ -139,51 +139,6 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
-}
-
-/// `flotilla executor -- COMMAND…`: exits with the command's exit code.
-pub async fn run_executor(command: Vec<String>) -> Result<ExitCode> {
-    let identity = crate::executor::Identity::from_env()?;
-    let client = crate::credentials::client(None, None, true).await?;
-    let code = crate::executor::run_wrapped(&command, &identity, &client).await?;
-    Ok(ExitCode::from(
-        u8::try_from(code.clamp(0, 255)).unwrap_or(1),
-    ))
-}
-
-/// `flotilla executor resource`: a resource template's pod. Progress goes to standard output;
-/// the termination log (which the kubelet makes the container's message) gets the digest of
-/// what was reported, and a failure's words.
-pub async fn run_resource() -> Result<ExitCode> {
-    let identity = crate::executor::Identity::from_env()?;
-    let client = crate::credentials::client(None, None, true).await?;
-    let mut say = |line: String| println!("{line}");
-    let exit = crate::executor::resource::execute(&client, &identity, &mut say).await;
-    if let Some(message) = &exit.message {
-        eprintln!("{message}");
-    }
-    if let Some(termination) = &exit.termination {
-        let _ = std::fs::write(crate::executor::TERMINATION_LOG, termination);
-    }
-    Ok(ExitCode::from(
-        u8::try_from(exit.code.clamp(0, 255)).unwrap_or(1),
-    ))
-}
-
-/// `flotilla executor install PATH`: copies this binary where the pod's `main` container runs it.
-pub fn install_executor(path: &std::path::Path) -> Result<ExitCode> {
-    let me = std::env::current_exe().context("finding the flotilla binary")?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    std::fs::copy(&me, path)
-        .with_context(|| format!("copying {} to {}", me.display(), path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))?;
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// `flotilla sim serve`: simulated clusters only (no controller), until Ctrl-C.

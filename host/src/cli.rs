@@ -46,24 +46,6 @@ pub enum Command {
     Resume(WorkflowArgs),
     /// Run the workflow controller.
     Controller(crate::app::ControllerArgs),
-    /// What Flotilla runs in workflow pods.
-    #[command(subcommand)]
-    Executor(ExecutorCommand),
-}
-
-#[derive(Debug, Subcommand)]
-pub enum ExecutorCommand {
-    /// Copy this binary to PATH (the pod's init container, for `main` to run).
-    Install { path: PathBuf },
-    /// Run the main command, then report the node's outputs; exits with the command's code.
-    Run {
-        /// The command and its arguments, after `--`.
-        #[arg(trailing_var_arg = true, required = true)]
-        command: Vec<String>,
-    },
-    /// A resource template's pod: get/create/apply/replace/patch/delete its manifest with the
-    /// pod's service account, wait for its conditions, then report the node's outputs.
-    Resource,
 }
 
 #[derive(Debug, clap::Args)]
@@ -208,13 +190,6 @@ pub fn main() -> ExitCode {
         let done = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
         match cli.command {
             Command::Controller(args) => crate::app::run_controller(args).await,
-            Command::Executor(ExecutorCommand::Run { command }) => {
-                crate::app::run_executor(command).await
-            }
-            Command::Executor(ExecutorCommand::Resource) => crate::app::run_resource().await,
-            Command::Executor(ExecutorCommand::Install { path }) => {
-                crate::app::install_executor(&path)
-            }
             #[cfg(feature = "dev")]
             Command::Sim(SimCommand::Serve {
                 clusters,

@@ -13,7 +13,6 @@ pub mod clusters;
 pub mod commands;
 pub mod controller;
 pub mod credentials;
-pub mod executor;
 pub mod logs;
 pub mod manifests;
 pub mod metrics;

@@ -1,10 +1,10 @@
-//! `flotilla executor`'s wrapping of a real process: output passed through and captured, files
+//! `flotilla-executor run`'s wrapping of a real process: output passed through and captured, files
 //! read for output parameters, the task result reported, the exit code kept.
 
 use std::collections::BTreeMap;
 
-use flotilla::executor::{Identity, PodRef, run_wrapped};
 use flotilla_engine::workflow::WorkflowTaskResult;
+use flotilla_executor::{Identity, PodRef, run_wrapped};
 use flotilla_sim::{ClusterConfig, SimCluster};
 use kube::api::Api;
 

@@ -121,10 +121,7 @@ impl Walker<'_> {
             (None, None) if template.resource.is_some() => {
                 let mut c = Map::new();
                 c.insert("image".into(), json!(self.config.executor_image));
-                c.insert(
-                    "command".into(),
-                    json!(["/bin/flotilla", "executor", "resource"]),
-                );
+                c.insert("command".into(), json!([EXECUTOR_BINARY, "resource"]));
                 let target = target.map(ResourceTarget::to_env).unwrap_or_default();
                 c.insert(
                     "env".into(),
@@ -213,13 +210,13 @@ impl Walker<'_> {
             containers.extend(template.sidecars.iter().flatten().cloned());
             Value::Array(containers)
         });
-        // The executor's own init container comes first: it puts `flotilla` where `main` runs it.
+        // The executor's own init container comes first: it puts the executor where `main` runs it.
         let mut init = Vec::new();
         if wrapped {
             init.push(json!({
                 "name": "init",
                 "image": self.config.executor_image,
-                "command": ["/bin/flotilla", "executor", "install", EXECUTOR_PATH],
+                "command": [EXECUTOR_BINARY, "install", EXECUTOR_PATH],
                 "volumeMounts": [{"name": EXECUTOR_VOLUME, "mountPath": EXECUTOR_DIR}],
             }));
         }
@@ -330,9 +327,13 @@ fn merged_env(existing: Option<&Value>, extra: &[(&str, &str)]) -> Value {
     Value::Array(env)
 }
 
+/// The executor in the executor image (`flotilla-executor`: the engine's types and a kube client,
+/// the one binary every workflow pod receives). Its verbs: `install PATH` (the init container
+/// copies it), `run -- COMMAND…` (wraps `main`) and `resource` (a resource template's pod).
+pub const EXECUTOR_BINARY: &str = "/bin/flotilla-executor";
 /// Where the executor binary is put for `main` to run (Argo's `/var/run/argo`).
 const EXECUTOR_DIR: &str = "/var/run/argo";
-const EXECUTOR_PATH: &str = "/var/run/argo/flotilla";
+pub const EXECUTOR_PATH: &str = "/var/run/argo/flotilla-executor";
 const EXECUTOR_VOLUME: &str = "var-run-argo";
 
 /// Commands of images whose entrypoint a template may leave out (the controller cannot look an
@@ -354,7 +355,7 @@ fn repository(image: &str) -> &str {
     }
 }
 
-/// Makes `main` run through `flotilla executor run -- COMMAND…`, which reports the node's outputs.
+/// Makes `main` run through `flotilla-executor run -- COMMAND…`, which reports the node's outputs.
 fn wrap_with_executor(main: &mut Map<String, Value>, template: &str) -> Result<(), String> {
     let strings = |v: Option<&Value>| -> Vec<String> {
         v.and_then(Value::as_array)
@@ -383,12 +384,7 @@ fn wrap_with_executor(main: &mut Map<String, Value>, template: &str) -> Result<(
     }
     command.extend(strings(main.get("args")));
     main.remove("args");
-    let mut wrapped = vec![
-        EXECUTOR_PATH.to_string(),
-        "executor".into(),
-        "run".into(),
-        "--".into(),
-    ];
+    let mut wrapped = vec![EXECUTOR_PATH.to_string(), "run".into(), "--".into()];
     wrapped.extend(command);
     main.insert("command".into(), json!(wrapped));
     let mounts = main

@@ -34,7 +34,7 @@ spec:
     assert_eq!(main["image"], EngineConfig::default().executor_image);
     assert_eq!(
         main["command"],
-        serde_json::json!(["/bin/flotilla", "executor", "resource"])
+        serde_json::json!(["/bin/flotilla-executor", "resource"])
     );
     // No wrapped command, so neither the install init container nor its volume.
     assert!(pod["spec"].get("initContainers").is_none());

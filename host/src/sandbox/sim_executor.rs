@@ -1,6 +1,6 @@
 //! The executor as the simulated kubelet runs it: when a workflow pod's `main` container ends,
 //! collect its outputs from the emulated filesystem and log, and report the task result — the
-//! same code (`crate::executor`) a real pod runs.
+//! same code (`flotilla-executor`) a real pod runs.
 
 use std::sync::OnceLock;
 
@@ -12,8 +12,8 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::ResourceExt;
 use kube::api::{Api, PostParams};
 
-use crate::executor;
 use flotilla_engine::workflow::labels;
+use flotilla_executor as executor;
 
 #[derive(Default)]
 pub struct SimExecutor {
@@ -40,7 +40,7 @@ impl SimExecutor {
         Ok(())
     }
 
-    /// A resource template's pod: run `flotilla executor resource` as the pod's service
+    /// A resource template's pod: run `flotilla-executor resource` as the pod's service
     /// account, with the token a real kubelet would mount (a bound TokenRequest).
     fn resource_pod(&self, start: NativeStart<'_>) -> BoxFuture<'static, NativeExit> {
         let failed = |message: String| NativeExit {
@@ -128,9 +128,9 @@ async fn pod_client(
     kube::Client::try_from(config).map_err(|e| e.to_string())
 }
 
-/// Whether `argv` is a resource template's executor (`/bin/flotilla executor resource`).
+/// Whether `argv` is a resource template's executor (`/bin/flotilla-executor resource`).
 fn is_resource_executor(argv: &[String]) -> bool {
-    matches!(argv, [program, sub, verb] if program.rsplit('/').next() == Some("flotilla") && sub == "executor" && verb == "resource")
+    matches!(argv, [program, verb] if program == flotilla_engine::EXECUTOR_BINARY && verb == "resource")
 }
 
 impl ContainerHooks for SimExecutor {

@@ -145,13 +145,12 @@ pub(crate) fn program_for(
     args: &[String],
     env: &BTreeMap<String, String>,
 ) -> Result<Program, NotEmulated> {
-    // Flotilla's executor wraps workflow containers: `flotilla executor install PATH` (its init
-    // container) copies the binary, `flotilla executor run -- CMD…` runs CMD and reports outputs
+    // Flotilla's executor wraps workflow containers: `flotilla-executor install PATH` (its init
+    // container) copies the binary, `flotilla-executor run -- CMD…` runs CMD and reports outputs
     // (the kubelet's exit hook plays that part). Emulate what it wraps.
     let whole: Vec<&String> = command.iter().chain(args).collect();
-    if let [program, sub, verb, rest @ ..] = whole.as_slice()
-        && program.rsplit('/').next() == Some("flotilla")
-        && sub.as_str() == "executor"
+    if let [program, verb, rest @ ..] = whole.as_slice()
+        && program.rsplit('/').next() == Some("flotilla-executor")
     {
         match verb.as_str() {
             "install" => return Ok(Program::default()),

@@ -404,8 +404,7 @@ fn flotillas_executor_wrapper_runs_what_it_wraps() {
     let wrapped = run_cmd(
         "argoproj/argosay:v2",
         &[
-            "/var/run/argo/flotilla",
-            "executor",
+            "/var/run/argo/flotilla-executor",
             "run",
             "--",
             "/argosay",
@@ -421,10 +420,9 @@ fn flotillas_executor_wrapper_runs_what_it_wraps() {
     let install = run_cmd(
         "ghcr.io/flotilla-wf/flotilla:latest",
         &[
-            "/bin/flotilla",
-            "executor",
+            "/bin/flotilla-executor",
             "install",
-            "/var/run/argo/flotilla",
+            "/var/run/argo/flotilla-executor",
         ],
         &[],
     );

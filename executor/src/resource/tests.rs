@@ -7,7 +7,7 @@ use http_body_util::BodyExt as _;
 use parking_lot::Mutex;
 
 use super::*;
-use crate::executor::{Identity, PodRef};
+use crate::{Identity, PodRef};
 
 fn job(resource: Value) -> Result<ResourceJob, ResourceError> {
     ResourceJob::from_template(&json!({"name": "t", "resource": resource}).to_string())
