@@ -44,7 +44,7 @@ impl Walker<'_> {
             // The halt is for the entrypoint's nodes: the handler runs as if nothing halted.
             self.control.halt = None;
             if !self.control.frozen {
-                self.creates_left = self.config.max_pod_creates_per_reconcile;
+                self.parallelism.reopen(self.config);
             }
         }
         let phase = self.execute(&call, &scope);

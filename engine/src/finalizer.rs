@@ -6,7 +6,8 @@
 
 use std::time::Duration;
 
-use super::{Action, Decision, Observed};
+use super::Observed;
+use crate::decision::{Decision, Effects, FinalizerChange, PodAction};
 use crate::workflow::Workflow;
 
 /// The workflow finalizer guarding pods in other clusters and namespaces.
@@ -23,29 +24,25 @@ fn has_finalizer(wf: &Workflow) -> bool {
         .any(|f| f == FINALIZER)
 }
 
-/// Puts [`Action::AddFinalizer`] first when the actions create a pod the workflow cannot own
-/// and the finalizer is not there yet.
-pub(super) fn guard(wf: &Workflow, actions: &mut Vec<Action>) {
+/// Asks for the finalizer ([`FinalizerChange::Add`]) when the effects create a pod the workflow
+/// cannot own and the finalizer is not there yet.
+pub(super) fn guard(wf: &Workflow, effects: &mut Effects) {
     let own_namespace = wf.metadata.namespace.as_deref().unwrap_or_default();
-    let elsewhere = actions.iter().any(|a| {
-        matches!(a, Action::CreatePod { cluster, namespace, .. }
+    let elsewhere = effects.pods.iter().any(|a| {
+        matches!(a, PodAction::Create { cluster, namespace, .. }
             if cluster.is_some() || namespace != own_namespace)
     });
     if elsewhere && !has_finalizer(wf) {
-        actions.insert(0, Action::AddFinalizer);
+        effects.finalizer = Some(FinalizerChange::Add);
     }
 }
 
 /// A workflow being deleted: delete its pods elsewhere, then release the finalizer.
 pub(super) fn cleanup(wf: &Workflow, observed: &Observed) -> Decision {
     let status = wf.status.clone().unwrap_or_default();
-    let mut actions = Vec::new();
+    let mut effects = Effects::default();
     if !has_finalizer(wf) {
-        return Decision {
-            status,
-            actions,
-            requeue_after: None,
-        };
+        return effects.decide(status, None);
     }
     let own_namespace = wf.metadata.namespace.clone().unwrap_or_default();
     let mut remaining = 0;
@@ -62,7 +59,7 @@ pub(super) fn cleanup(wf: &Workflow, observed: &Observed) -> Decision {
         };
         remaining += 1;
         if !pod.deleting {
-            actions.push(Action::DeletePod {
+            effects.pods.push(PodAction::Delete {
                 node_id: id.clone(),
                 cluster: node.cluster.clone(),
                 namespace,
@@ -76,19 +73,11 @@ pub(super) fn cleanup(wf: &Workflow, observed: &Observed) -> Decision {
             "cannot delete this workflow's pods yet: {}; the finalizer {FINALIZER} stays until they are gone",
             observed.blind.join("; ")
         );
-        actions.push(Action::Event {
-            warning: true,
-            reason: "CleanupPending".into(),
-            message,
-        });
+        effects.event(true, "CleanupPending", message);
         remaining += 1;
     }
     if remaining == 0 {
-        actions.push(Action::RemoveFinalizer);
+        effects.finalizer = Some(FinalizerChange::Remove);
     }
-    Decision {
-        status,
-        actions,
-        requeue_after: (remaining > 0).then_some(CLEANUP_RETRY),
-    }
+    effects.decide(status, (remaining > 0).then_some(CLEANUP_RETRY))
 }

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
-use super::{Action, EngineConfig, Observed, PodPhase};
+use super::{EngineConfig, Observed, PodPhase};
+use crate::decision::{Effects, PodAction, WorkflowDeletion};
 use crate::workflow::{Workflow, WorkflowPhase, WorkflowSpec, WorkflowStatus, labels};
 
 /// `podGC.strategy`.
@@ -90,10 +91,11 @@ pub(super) fn check_ttl(spec: &WorkflowSpec) -> Result<(), String> {
     Ok(())
 }
 
-/// What clean-up decided: actions, and when to look again for a delay still running.
+/// What clean-up decided: pods to delete or label, the workflow to delete, and when to look
+/// again for a delay still running.
 #[derive(Debug, Default)]
 pub(super) struct Cleanup {
-    pub(super) actions: Vec<Action>,
+    pub(super) effects: Effects,
     pub(super) requeue_after: Option<Duration>,
 }
 
@@ -165,7 +167,7 @@ pub(super) fn pods(
         if let Some(finished) = delete_from
             && out.due(plus(finished, gc.delay), now)
         {
-            out.actions.push(Action::DeletePod {
+            out.effects.pods.push(PodAction::Delete {
                 node_id: node_id.clone(),
                 cluster: node.cluster.clone(),
                 namespace,
@@ -175,7 +177,7 @@ pub(super) fn pods(
             continue;
         }
         if pod_labels.get(labels::COMPLETED).map(String::as_str) != Some("true") {
-            out.actions.push(Action::LabelPodCompleted {
+            out.effects.pods.push(PodAction::LabelCompleted {
                 node_id: node_id.clone(),
                 cluster: node.cluster.clone(),
                 namespace,
@@ -216,7 +218,7 @@ pub(super) fn ttl(
         return;
     };
     if out.due(plus(finished.0, Duration::from_secs(seconds)), now) {
-        out.actions.push(Action::DeleteWorkflow {
+        out.effects.delete_workflow = Some(WorkflowDeletion {
             namespace: wf.metadata.namespace.clone().unwrap_or_default(),
             name: wf.metadata.name.clone().unwrap_or_default(),
             uid: wf.metadata.uid.clone(),

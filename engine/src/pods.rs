@@ -2,10 +2,11 @@
 //! manifest is built in `manifest`), and the node's phase and outputs from what the controller
 //! observes of that pod and of the executor's task result.
 
+use super::PodPhase;
 use super::manifest::PodRequest;
 use super::placement::Placement;
 use super::walk::{Call, Walker};
-use super::{Action, PodPhase};
+use crate::decision::PodAction;
 use crate::workflow::{NodePhase, NodeType, Template};
 
 impl Walker<'_> {
@@ -43,7 +44,7 @@ impl Walker<'_> {
                 Some(pod) if matches!(pod.phase, PodPhase::Succeeded | PodPhase::Failed) => {}
                 Some(pod) => {
                     if !pod.deleting {
-                        self.actions.push(Action::DeletePod {
+                        self.pods.push(PodAction::Delete {
                             node_id: id.clone(),
                             cluster: place.cluster,
                             namespace,
@@ -62,7 +63,7 @@ impl Walker<'_> {
                         .as_ref()
                         .is_some_and(|s| s.nodes.contains_key(&id));
                     if asked_before {
-                        self.actions.push(Action::DeletePod {
+                        self.pods.push(PodAction::Delete {
                             node_id: id.clone(),
                             cluster: place.cluster,
                             namespace,
@@ -88,7 +89,7 @@ impl Walker<'_> {
             if was_running {
                 return self.mark(&id, NodePhase::Error, Some("pod deleted".into()));
             }
-            if self.creates_left == 0 {
+            if !self.parallelism.may_create() {
                 return NodePhase::Pending;
             }
             // A resource template's manifest may act elsewhere than its pod: authorized too.
@@ -96,7 +97,7 @@ impl Walker<'_> {
                 Ok(target) => target,
                 Err((phase, message)) => return self.mark(&id, phase, Some(message)),
             };
-            self.creates_left -= 1;
+            self.parallelism.created();
             let built = self.manifest_for(PodRequest {
                 call,
                 template,
@@ -108,8 +109,10 @@ impl Walker<'_> {
             });
             match built {
                 // This reconcile has built its share of manifests: the rest wait for the next.
-                Ok(pod) if !self.budget.manifest_bytes(pod.json().len()) => self.creates_left = 0,
-                Ok(pod) => self.actions.push(Action::CreatePod {
+                Ok(pod) if !self.budget.manifest_bytes(pod.json().len()) => {
+                    self.parallelism.stop_creating()
+                }
+                Ok(pod) => self.pods.push(PodAction::Create {
                     node_id: id.clone(),
                     cluster: place.cluster,
                     namespace,
@@ -206,7 +209,7 @@ impl Walker<'_> {
             .as_ref()
             .is_some_and(|s| s.nodes.contains_key(id));
         if !pod.is_some_and(|p| p.deleting) && (pod.is_some() || asked_before) {
-            self.actions.push(Action::DeletePod {
+            self.pods.push(PodAction::Delete {
                 node_id: id.to_string(),
                 cluster: place.cluster.clone(),
                 namespace: place.namespace.clone(),

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::*;
+use crate::workflow::NodeType;
 use crate::workflow::{AnyString, NodePhase, Outputs, Parameter, Workflow, WorkflowPhase};
 
 /// How the harness's "cluster" finishes a pod: phase, exit code, outputs.
@@ -20,8 +21,11 @@ struct Harness {
     created: Vec<Value>,
     /// The cluster each created pod was asked for in, by pod name (`None`: the controller's).
     created_in: BTreeMap<String, Option<String>>,
-    /// The last reconcile's actions other than pod creations, and its requeue.
-    others: Vec<Action>,
+    /// The last reconcile's pod actions other than creations, its workflow deletion, its events
+    /// and its requeue.
+    others: Vec<PodAction>,
+    workflow_deleted: Option<WorkflowDeletion>,
+    events: Vec<Event>,
     requeue_after: Option<Duration>,
 }
 
@@ -44,6 +48,8 @@ impl Harness {
             created: Vec::new(),
             created_in: BTreeMap::new(),
             others: Vec::new(),
+            workflow_deleted: None,
+            events: Vec::new(),
             requeue_after: None,
         }
     }
@@ -53,15 +59,17 @@ impl Harness {
         let decision = reconcile(&self.wf, &self.observed, &self.config, self.now);
         self.wf.status = Some(decision.status);
         self.requeue_after = decision.requeue_after;
-        let (creates, others): (Vec<Action>, Vec<Action>) = decision
-            .actions
+        let (creates, others): (Vec<PodAction>, Vec<PodAction>) = decision
+            .pods
             .into_iter()
-            .partition(|a| matches!(a, Action::CreatePod { .. }));
+            .partition(|a| matches!(a, PodAction::Create { .. }));
         self.others = others;
+        self.workflow_deleted = decision.delete_workflow;
+        self.events = decision.events;
         let pods: Vec<Value> = creates
             .into_iter()
             .filter_map(|a| match a {
-                Action::CreatePod { pod, cluster, .. } => {
+                PodAction::Create { pod, cluster, .. } => {
                     self.created_in.insert(pod.name().to_string(), cluster);
                     Some(pod.to_value())
                 }
@@ -153,7 +161,7 @@ impl Harness {
             .others
             .iter()
             .filter_map(|a| match a {
-                Action::DeletePod { name, .. } => Some(name.clone()),
+                PodAction::Delete { name, .. } => Some(name.clone()),
                 _ => None,
             })
             .collect();
@@ -167,7 +175,7 @@ impl Harness {
             .others
             .iter()
             .filter_map(|a| match a {
-                Action::LabelPodCompleted { name, .. } => Some(name.clone()),
+                PodAction::LabelCompleted { name, .. } => Some(name.clone()),
                 _ => None,
             })
             .collect();

@@ -11,8 +11,10 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::lifecycle::Control;
+use super::parallelism::Parallelism;
 use super::template::{Mode, Scope};
-use super::{Action, EngineConfig, Observed, time};
+use super::{EngineConfig, Observed, time};
+use crate::decision::PodAction;
 use crate::naming::{self, PodNameFormat};
 use crate::workflow::{NodePhase, NodeStatus, NodeType, Parameter, Template, Workflow};
 
@@ -60,14 +62,12 @@ pub(super) struct Walker<'a> {
     pub(super) base_manifests: HashMap<ManifestKey, Option<super::manifest::BaseManifest>>,
     /// Template invocations currently on the stack.
     depth: usize,
-    pub(super) actions: Vec<Action>,
+    pub(super) pods: Vec<PodAction>,
     pub(super) requeue_after: Option<Duration>,
-    /// Pods this reconcile may still create (per-reconcile cap and workflow `parallelism`).
-    pub(super) creates_left: usize,
     /// Shutdown, deadline and suspension: what holds or halts the walk.
     pub(super) control: Control,
-    /// The `parallelism` and `failFast` of the steps and DAG nodes walked (by node ID).
-    pub(super) limits: HashMap<String, super::parallelism::Limits>,
+    /// The pod budget and the steps and DAG nodes' limits.
+    pub(super) parallelism: Parallelism,
     /// The policy's verdict per place (cluster, namespace), asked once per walk.
     pub(super) authorized: HashMap<(Option<String>, String), Result<(), String>>,
     /// Nodes and graph steps this walk may still spend.
@@ -105,26 +105,7 @@ impl<'a> Walker<'a> {
             .iter()
             .map(|t| (t.name.as_str(), t))
             .collect();
-        let running_pods = nodes
-            .values()
-            .filter(|n| {
-                n.type_ == NodeType::Pod
-                    && !n.phase.is_fulfilled()
-                    && observed.pods.contains_key(&n.id)
-            })
-            .count();
-        let parallelism = wf
-            .spec
-            .parallelism
-            .and_then(|p| usize::try_from(p).ok())
-            .filter(|p| *p > 0);
-        let creates_left = match parallelism {
-            _ if control.halt.is_some() || control.frozen => 0,
-            Some(p) => p
-                .saturating_sub(running_pods)
-                .min(config.max_pod_creates_per_reconcile),
-            None => config.max_pod_creates_per_reconcile,
-        };
+        let parallelism = Parallelism::new(wf, &nodes, observed, config, &control);
         Walker {
             wf,
             wf_name: wf.metadata.name.clone().unwrap_or_default(),
@@ -138,11 +119,10 @@ impl<'a> Walker<'a> {
             tagged,
             base_manifests: HashMap::new(),
             depth: 0,
-            actions: Vec::new(),
+            pods: Vec::new(),
             requeue_after: None,
-            creates_left,
             control,
-            limits: HashMap::new(),
+            parallelism,
             authorized: HashMap::new(),
             budget: Default::default(),
             wide_children: HashMap::new(),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use flotilla_engine::workflow::Workflow;
-use flotilla_engine::{self as engine, Action, EngineConfig, Observed, ObservedPod, PodPhase};
+use flotilla_engine::{self as engine, EngineConfig, Observed, ObservedPod, PodAction, PodPhase};
 
 const NODES: usize = 5_000;
 
@@ -38,8 +38,8 @@ fn mid_flight() -> (Workflow, Observed) {
     let now = jiff::Timestamp::now();
     let first = engine::reconcile(&wf, &Observed::default(), &config, now);
     let mut observed = Observed::default();
-    for action in &first.actions {
-        if let Action::CreatePod { node_id, pod, .. } = action {
+    for action in &first.pods {
+        if let PodAction::Create { node_id, pod, .. } = action {
             let name = pod.name().to_string();
             observed.pods.insert(
                 node_id.clone(),

@@ -39,10 +39,10 @@ fn fan_out_manifests() -> Vec<serde_json::Value> {
         jiff::Timestamp::now(),
     );
     decision
-        .actions
+        .pods
         .into_iter()
         .filter_map(|a| match a {
-            flotilla_engine::Action::CreatePod { pod, .. } => Some(pod.to_value()),
+            flotilla_engine::PodAction::Create { pod, .. } => Some(pod.to_value()),
             _ => None,
         })
         .collect()

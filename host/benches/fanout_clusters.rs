@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use common::{await_pods, current_rv, median, namespace, raw_body};
-use flotilla_engine::{Access, Action, EngineConfig, Observed};
+use flotilla_engine::{Access, EngineConfig, Observed, PodAction};
 use flotilla_sim::{ClusterConfig, SimCluster};
 use futures::StreamExt;
 use kube::api::PostParams;
@@ -72,8 +72,8 @@ fn manifests() -> [Vec<serde_json::Value>; 3] {
     };
     let decision = flotilla_engine::reconcile(&wf, &observed, &config, jiff::Timestamp::now());
     let mut by_cluster: [Vec<serde_json::Value>; 3] = Default::default();
-    for action in decision.actions {
-        if let Action::CreatePod { cluster, pod, .. } = action {
+    for action in decision.pods {
+        if let PodAction::Create { cluster, pod, .. } = action {
             let i = match cluster.as_deref() {
                 None => 0,
                 Some("cluster-1") => 1,

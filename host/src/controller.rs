@@ -5,14 +5,18 @@
 mod apply;
 mod config;
 mod credentials;
+mod events;
+mod finalizer;
 #[cfg(test)]
 mod fuzz;
+mod gather;
 mod lenient;
 mod observe;
 mod ownership;
 mod plugins;
 mod pod_view;
 mod proof_key;
+mod reconcile;
 mod remembered;
 mod remote;
 mod requeue;
@@ -25,17 +29,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use self::pod_view::WorkflowPod;
-use futures::{FutureExt as _, StreamExt};
-use kube::api::{Api, Patch, PatchParams};
+use futures::StreamExt;
+use kube::api::Api;
 use kube::runtime::controller::{Action as Requeue, Controller};
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
-use tracing::{Instrument, info, info_span, warn};
+use tracing::{info, warn};
 
+use flotilla_engine::EngineConfig;
 use flotilla_engine::workflow::{Lenient, Workflow, WorkflowTaskResult, labels};
-use flotilla_engine::{self as engine, EngineConfig};
 
 /// Workflows reconciled at once (Argo's default is 32 workflow workers).
 const WORKERS: u16 = 16;
@@ -335,7 +339,7 @@ pub async fn run(
         })
         .reconcile_on(remote_events)
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
+        .run(reconcile::reconcile, error_policy, ctx)
         .for_each(|result| async move {
             if let Err(e) = result {
                 warn!(error = %e, "reconcile failed");
@@ -348,250 +352,7 @@ pub async fn run(
     Ok(())
 }
 
-/// Adds or removes [`engine::FINALIZER`], conditional on the version decided from; returns the
-/// new resource version.
-async fn set_finalizer(
-    ctx: &Context,
-    wf: &Workflow,
-    present: bool,
-) -> Result<Option<String>, kube::Error> {
-    let mut finalizers: Vec<String> = wf
-        .metadata
-        .finalizers
-        .iter()
-        .flatten()
-        .filter(|f| f.as_str() != engine::FINALIZER)
-        .cloned()
-        .collect();
-    if present {
-        finalizers.push(engine::FINALIZER.to_string());
-    }
-    let patch = serde_json::json!({
-        "metadata": {"resourceVersion": wf.metadata.resource_version, "finalizers": finalizers},
-    });
-    let api: Api<Workflow> =
-        Api::namespaced(ctx.client.clone(), &wf.namespace().unwrap_or_default());
-    let patched = api
-        .patch(
-            &wf.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(&patch),
-        )
-        .await?;
-    Ok(patched.metadata.resource_version)
-}
-
 fn error_policy(_wf: Arc<Workflow>, error: &ControllerError, _ctx: Arc<Context>) -> Requeue {
     warn!(error = %error, "will retry");
     Requeue::requeue(Duration::from_secs(2))
-}
-
-async fn reconcile(wf: Arc<Workflow>, ctx: Arc<Context>) -> Result<Requeue, ControllerError> {
-    let name = wf.name_any();
-    let namespace = wf.namespace().unwrap_or_default();
-    let span = info_span!("reconcile", workflow = %name, namespace = %namespace);
-    // Whatever one workflow makes the controller do, a panic stays with that workflow: it is
-    // logged and retried with back-off, and the controller keeps serving every other one.
-    let inner = reconcile_inner(wf, ctx, name.clone(), namespace.clone()).instrument(span);
-    match std::panic::AssertUnwindSafe(inner).catch_unwind().await {
-        Ok(result) => result,
-        Err(panic) => Err(ControllerError::Panicked {
-            namespace,
-            name,
-            message: panic_message(panic.as_ref()),
-        }),
-    }
-}
-
-/// The engine's decision for `wf`, off the async threads (plugins may block; so may a large
-/// workflow's decision). A panic in it is a bug met by this workflow's input: the workflow
-/// errors saying so, and nothing else.
-fn decide(wf: &Workflow, observed: &engine::Observed, config: &EngineConfig) -> engine::Decision {
-    let now = jiff::Timestamp::now();
-    let decide = std::panic::AssertUnwindSafe(|| {
-        crate::plugins::outside_async(|| engine::reconcile(wf, observed, config, now))
-    });
-    match std::panic::catch_unwind(decide) {
-        Ok(decision) => decision,
-        Err(panic) => {
-            let message = panic_message(panic.as_ref());
-            tracing::error!(panic = %message, "deciding the workflow panicked");
-            engine::internal_error(wf, &message, now)
-        }
-    }
-}
-
-async fn reconcile_inner(
-    wf: Arc<Workflow>,
-    ctx: Arc<Context>,
-    name: String,
-    namespace: String,
-) -> Result<Requeue, ControllerError> {
-    // Decide only from complete caches: before the first list of pods has arrived (say, just
-    // after a restart) an absent pod means "not seen yet", not "deleted".
-    let ready = async {
-        let pods = ctx.pods.wait_until_ready().await;
-        let results = ctx.results.wait_until_ready().await;
-        pods.is_ok() && results.is_ok()
-    };
-    if !tokio::time::timeout(Duration::from_secs(30), ready)
-        .await
-        .unwrap_or(false)
-    {
-        return Ok(Requeue::requeue(Duration::from_secs(1)));
-    }
-    let key = wf.metadata.uid.clone().unwrap_or_default();
-    let access = ctx.access.read().clone();
-    let own_cluster = ctx.engine.cluster.as_deref();
-    let sight = scopes::look(&ctx, &wf, &namespace, access.as_ref()).await;
-    // Pods made on an earlier pass whose status write was lost to a conflict.
-    let made = ctx.made.of(&key);
-    let mut observed = observe::observe(
-        &wf,
-        ctx.engine.cluster.as_deref(),
-        &ctx.proof_key,
-        &made,
-        |cluster, ns| match cluster {
-            None => scopes::may_observe(own_cluster, &namespace, None, ns, access.as_ref())
-                .then_some((&ctx.pods, &ctx.results)),
-            Some(c) => sight
-                .remotes
-                .get(&(c.to_string(), ns.to_string()))
-                .map(|r| (&r.pods, &r.results)),
-        },
-    );
-    observed.access = Some(access);
-    observed.policies = match &ctx.fixed_policies {
-        Some((placement, naming)) => flotilla_engine::ports::Policies {
-            placement: Some(placement.clone()),
-            naming: Some(naming.clone()),
-            clusters: ctx.clusters.read().clone(),
-        },
-        None => ctx.plugins.policies(ctx.clusters.read().clone()),
-    };
-    let blinded = sight.blinds(&wf, &namespace);
-    observed.blind = sight.blind;
-    observed.unreachable = sight.unreachable;
-    observed.create_errors.extend(ctx.refusals.of(&key));
-    let started = std::time::Instant::now();
-    let mut decision = decide(&wf, &observed, &ctx.engine);
-    let decided = started.elapsed();
-    let api_err = |source| ControllerError::Api {
-        namespace: namespace.clone(),
-        name: name.clone(),
-        source,
-    };
-
-    // The finalizer goes on before any pod the workflow cannot own is created.
-    let mut resource_version = wf.metadata.resource_version.clone();
-    if decision.actions.contains(&engine::Action::AddFinalizer) {
-        match set_finalizer(&ctx, &wf, true).await {
-            Ok(rv) => resource_version = rv,
-            Err(kube::Error::Api(s)) if s.code == 409 => {
-                return Ok(Requeue::requeue(Duration::from_millis(50)));
-            }
-            Err(kube::Error::Api(s)) if s.code == 404 => return Ok(Requeue::await_change()),
-            Err(e) => return Err(api_err(e)),
-        }
-    }
-    let owner = ownership::Owner {
-        name: &name,
-        namespace: &namespace,
-        uid: &key,
-        cluster: ctx.engine.cluster.as_deref(),
-        key: &ctx.proof_key,
-    };
-    // Recorded, and to be: the status written from this pass holds the uids made before too.
-    status::record_created(&mut decision.status, &made);
-    // Read only when a pod is created or deleted: a steady reconcile of a wide workflow does
-    // neither, and need not index its nodes.
-    let touches_pods = decision.actions.iter().any(|a| {
-        matches!(
-            a,
-            engine::Action::CreatePod { .. } | engine::Action::DeletePod { .. }
-        )
-    });
-    let mut pinned = match touches_pods {
-        true => status::pinned_uids(&wf),
-        false => BTreeMap::new(),
-    };
-    pinned.extend(made.iter().map(|(node, uid)| (node.as_str(), uid.as_str())));
-    let applied = apply::apply(&ctx, owner, &pinned, &decision.actions).await;
-    status::record_created(&mut decision.status, &applied.created);
-    let refused = applied.refused;
-    if applied.error.is_none() && decision.actions.contains(&engine::Action::RemoveFinalizer) {
-        match set_finalizer(&ctx, &wf, false).await {
-            Ok(_) => info!("remote pods deleted; finalizer released"),
-            Err(kube::Error::Api(s)) if s.code == 409 => {
-                return Ok(Requeue::requeue(Duration::from_millis(50)));
-            }
-            Err(kube::Error::Api(s)) if s.code == 404 => {}
-            Err(e) => return Err(api_err(e)),
-        }
-    }
-    let refusals = !refused.is_empty();
-    if refusals {
-        ctx.refusals.remember(&key, refused, &ctx.workflows);
-    }
-
-    let written = status::write(
-        &ctx.client,
-        &wf,
-        &decision.status,
-        resource_version.as_deref(),
-    )
-    .await
-    .map_err(api_err)?;
-    match written {
-        // The uids made so far are in the stored status now.
-        status::Written::Saved if !made.is_empty() => ctx.made.forget(&key),
-        status::Written::Saved => {}
-        // Lost to a newer version: the uids of the pods made wait in memory for the next write
-        // (only then: the pod-creation path touches no shared state).
-        status::Written::Conflict => {
-            if !applied.created.is_empty() {
-                ctx.made.remember(&key, applied.created, &ctx.workflows);
-            }
-            return Ok(Requeue::requeue(Duration::from_millis(50)));
-        }
-        status::Written::Gone => {
-            ctx.made.forget(&key);
-            return Ok(Requeue::await_change());
-        }
-    }
-    // Events only once the decision they report is saved: a retried reconcile repeats nothing.
-    apply::publish_events(&ctx, &wf, &decision.actions).await;
-    // The status (with the pods made) is saved whatever else failed: now retry what did.
-    if let Some(e) = applied.error {
-        return Err(api_err(e));
-    }
-    if refusals {
-        // The engine turns them into Error nodes on the next pass.
-        return Ok(Requeue::requeue(Duration::from_millis(1)));
-    }
-    if phase_finished(&wf) {
-        ctx.refusals.forget(&key);
-    }
-    tracing::debug!(
-        nodes = wf.status.as_ref().map_or(0, |s| s.nodes.len()),
-        pods_observed = observed.pods.len(),
-        decide_us = decided.as_micros() as u64,
-        total_us = started.elapsed().as_micros() as u64,
-        "reconciled"
-    );
-    // While a cluster cannot be seen, look again now and then (its recovery also wakes us).
-    let blind_for = blinded.then_some(sight.failing_for);
-    Ok(
-        match requeue::after(decision.requeue_after, blind_for, applied.deferred) {
-            Some(after) => Requeue::requeue(after),
-            None => Requeue::await_change(),
-        },
-    )
-}
-
-fn phase_finished(wf: &Workflow) -> bool {
-    wf.status
-        .as_ref()
-        .and_then(|s| s.phase)
-        .is_some_and(|p| p.is_finished())
 }

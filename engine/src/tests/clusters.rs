@@ -224,14 +224,14 @@ fn the_finalizer_goes_on_before_the_first_pod_elsewhere() {
         "cluster-1:default",
     )])));
     let decision = reconcile(&h.wf, &h.observed, &h.config, h.now);
-    assert_eq!(decision.actions.first(), Some(&Action::AddFinalizer));
+    assert_eq!(decision.finalizer, Some(FinalizerChange::Add));
     // Already there, or only local pods: nothing to add.
     h.wf.metadata.finalizers = Some(vec![FINALIZER.to_string()]);
     let again = reconcile(&h.wf, &h.observed, &h.config, h.now);
-    assert!(!again.actions.contains(&Action::AddFinalizer));
+    assert_eq!(again.finalizer, None);
     let local = Harness::new(HELLO);
     let decision = reconcile(&local.wf, &local.observed, &local.config, local.now);
-    assert!(!decision.actions.contains(&Action::AddFinalizer));
+    assert_eq!(decision.finalizer, None);
 }
 
 #[test]
@@ -241,10 +241,10 @@ fn a_deleted_workflow_deletes_its_pods_elsewhere_then_releases_the_finalizer() {
     h.wf.metadata.deletion_timestamp = Some(Time(h.now));
     let decision = reconcile(&h.wf, &h.observed, &h.config, h.now);
     let deletes: Vec<(Option<String>, String)> = decision
-        .actions
+        .pods
         .iter()
         .filter_map(|a| match a {
-            Action::DeletePod {
+            PodAction::Delete {
                 cluster, namespace, ..
             } => Some((cluster.clone(), namespace.clone())),
             _ => None,
@@ -255,7 +255,7 @@ fn a_deleted_workflow_deletes_its_pods_elsewhere_then_releases_the_finalizer() {
         deletes,
         [(Some("cluster-1".to_string()), "default".to_string())]
     );
-    assert!(!decision.actions.contains(&Action::RemoveFinalizer));
+    assert_eq!(decision.finalizer, None);
     assert!(decision.requeue_after.is_some());
 
     // A cluster that cannot be seen holds the finalizer, and says so.
@@ -263,13 +263,18 @@ fn a_deleted_workflow_deletes_its_pods_elsewhere_then_releases_the_finalizer() {
     h.observed.pods.remove(&there);
     h.observed.blind = vec!["cluster \"cluster-1\" namespace \"default\": unreachable".into()];
     let decision = reconcile(&h.wf, &h.observed, &h.config, h.now);
-    assert!(!decision.actions.contains(&Action::RemoveFinalizer));
-    assert!(decision.actions.iter().any(|a| matches!(a,
-        Action::Event { reason, message, .. } if reason == "CleanupPending" && message.contains("unreachable"))));
+    assert_eq!(decision.finalizer, None);
+    assert!(
+        decision
+            .events
+            .iter()
+            .any(|e| e.reason == "CleanupPending" && e.message.contains("unreachable"))
+    );
 
     h.observed.blind.clear();
     let decision = reconcile(&h.wf, &h.observed, &h.config, h.now);
-    assert_eq!(decision.actions, [Action::RemoveFinalizer]);
+    assert_eq!(decision.finalizer, Some(FinalizerChange::Remove));
+    assert!(decision.pods.is_empty() && decision.events.is_empty());
 }
 
 #[test]

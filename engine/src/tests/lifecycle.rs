@@ -354,6 +354,7 @@ spec:
         .insert(crate::workflow::labels::COMPLETED.into(), "true".into());
     h.step();
     assert!(h.others.is_empty(), "{:?}", h.others);
+    assert!(h.events.is_empty() && h.workflow_deleted.is_none());
     assert_eq!(h.requeue_after, None);
 }
 
@@ -441,19 +442,18 @@ spec:
     ));
     assert_eq!(h.run(&succeed), WorkflowPhase::Succeeded);
     h.step();
-    assert!(
-        !h.others
-            .iter()
-            .any(|a| matches!(a, Action::DeleteWorkflow { .. }))
-    );
+    assert_eq!(h.workflow_deleted, None);
     assert_eq!(h.requeue_after, Some(Duration::from_millis(10_001)));
     h.advance(10);
     h.step();
-    assert!(h.others.contains(&Action::DeleteWorkflow {
-        namespace: "argo".into(),
-        name: "wf".into(),
-        uid: Some("uid-1".into()),
-    }));
+    assert_eq!(
+        h.workflow_deleted,
+        Some(WorkflowDeletion {
+            namespace: "argo".into(),
+            name: "wf".into(),
+            uid: Some("uid-1".into()),
+        })
+    );
 
     // Failed: the failure TTL (0) applies at once.
     let mut h = Harness::new(&with_templates(
@@ -468,11 +468,7 @@ spec:
     ));
     assert_eq!(h.run(&fail_exits), WorkflowPhase::Failed);
     h.step();
-    assert!(
-        h.others
-            .iter()
-            .any(|a| matches!(a, Action::DeleteWorkflow { .. }))
-    );
+    assert!(h.workflow_deleted.is_some());
 }
 
 #[test]

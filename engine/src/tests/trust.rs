@@ -371,7 +371,7 @@ fn a_node_filed_under_another_key_does_not_take_another_nodes_pod() {
         .others
         .iter()
         .filter_map(|a| match a {
-            Action::DeletePod { namespace, .. } => Some(namespace.as_str()),
+            PodAction::Delete { namespace, .. } => Some(namespace.as_str()),
             _ => None,
         })
         .collect();

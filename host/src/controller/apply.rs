@@ -1,25 +1,23 @@
-//! Carrying out the engine's actions against the API server.
+//! Carrying out a decision's pods and workflow deletion against the API servers.
 
 use std::collections::BTreeMap;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
-use kube::Resource;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
-use kube::runtime::events::{Event as KubeEvent, EventType};
 use tracing::warn;
 
 use super::Context;
 use super::ownership::{self, Owner, PodStamps};
 use super::pod_view::WorkflowPod;
 use flotilla_engine::workflow::Workflow;
-use flotilla_engine::{Action, PodManifest};
+use flotilla_engine::{PodAction, PodManifest, WorkflowDeletion};
 
 /// Pod creations in flight at once for one workflow: a wide fan-out is created at the API
 /// server's pace, not one round trip at a time.
 const CREATE_CONCURRENCY: usize = 32;
 
-/// What carrying out a decision's actions came to, for the status saved after them.
+/// What carrying out a decision came to, for the status saved after it.
 #[derive(Debug, Default)]
 pub(super) struct Applied {
     /// Pod creations refused for good (node ID → reason): by the API server, or because a pod
@@ -45,24 +43,27 @@ enum Creation {
     Later,
 }
 
-/// Applies every action for the workflow `owner`. `pinned` is the pod uid recorded for each
-/// node in the status decided from (`podUID`): a pod found in the way of a create, or asked to
-/// be deleted before it was observed, is taken for the node's only if it is that pod.
+/// Applies the pod actions for the workflow `owner` — creations first, concurrently; then
+/// deletions and labels in order — and then deletes the workflow when asked. `pinned` is the pod
+/// uid recorded for each node in the status decided from (`podUID`): a pod found in the way of
+/// a create, or asked to be deleted before it was observed, is taken for the node's only if it
+/// is that pod.
 pub(super) async fn apply(
     ctx: &Context,
     owner: Owner<'_>,
     pinned: &BTreeMap<&str, &str>,
-    actions: &[Action],
+    pods: &[PodAction],
+    delete_workflow: Option<&WorkflowDeletion>,
 ) -> Applied {
     // By index: a closure taking the borrowed manifests would need a higher-ranked lifetime
     // that async closures cannot express yet.
-    let creates: Vec<usize> = (0..actions.len())
-        .filter(|i| matches!(actions[*i], Action::CreatePod { .. }))
+    let creates: Vec<usize> = (0..pods.len())
+        .filter(|i| matches!(pods[*i], PodAction::Create { .. }))
         .collect();
     let outcomes: Vec<Result<(&str, Creation), kube::Error>> =
         futures::stream::iter(creates.into_iter().map(|i| async move {
-            match &actions[i] {
-                Action::CreatePod {
+            match &pods[i] {
+                PodAction::Create {
                     node_id,
                     cluster,
                     namespace,
@@ -99,25 +100,31 @@ pub(super) async fn apply(
         }
     }
     if applied.error.is_none()
-        && let Err(e) = other_actions(ctx, owner, pinned, actions).await
+        && let Err(e) = other_pods(ctx, owner, pinned, pods).await
+    {
+        applied.error = Some(e);
+    }
+    if applied.error.is_none()
+        && let Some(deletion) = delete_workflow
+        && let Err(e) = delete_the_workflow(ctx, deletion).await
     {
         applied.error = Some(e);
     }
     applied
 }
 
-/// Carries out the actions other than pod creations, in order; stops at the first transient
+/// Carries out the pod actions other than creations, in order; stops at the first transient
 /// failure.
-async fn other_actions(
+async fn other_pods(
     ctx: &Context,
     owner: Owner<'_>,
     pinned: &BTreeMap<&str, &str>,
-    actions: &[Action],
+    pods: &[PodAction],
 ) -> Result<(), kube::Error> {
-    for action in actions {
+    for action in pods {
         match action {
-            Action::CreatePod { .. } => {}
-            Action::DeletePod {
+            PodAction::Create { .. } => {}
+            PodAction::Delete {
                 node_id,
                 cluster,
                 namespace,
@@ -158,7 +165,7 @@ async fn other_actions(
                     Err(e) => return Err(e),
                 }
             }
-            Action::LabelPodCompleted {
+            PodAction::LabelCompleted {
                 cluster,
                 namespace,
                 name,
@@ -187,31 +194,30 @@ async fn other_actions(
                     Err(e) => return Err(e),
                 }
             }
-            Action::DeleteWorkflow {
-                namespace,
-                name,
-                uid,
-            } => {
-                let api: Api<Workflow> = Api::namespaced(ctx.client.clone(), namespace);
-                let params = DeleteParams {
-                    preconditions: Some(Preconditions {
-                        uid: uid.clone(),
-                        resource_version: None,
-                    }),
-                    ..DeleteParams::background()
-                };
-                match api.delete(name, &params).await {
-                    Ok(_) => {}
-                    // Gone already, or replaced by a newer workflow of the same name.
-                    Err(kube::Error::Api(s)) if matches!(s.code, 404 | 409) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            // The finalizer is the reconcile's to handle, around these actions.
-            Action::Event { .. } | Action::AddFinalizer | Action::RemoveFinalizer => {}
         }
     }
     Ok(())
+}
+
+/// Deletes the workflow (`ttlStrategy`), only the one of the uid decided on.
+async fn delete_the_workflow(
+    ctx: &Context,
+    deletion: &WorkflowDeletion,
+) -> Result<(), kube::Error> {
+    let api: Api<Workflow> = Api::namespaced(ctx.client.clone(), &deletion.namespace);
+    let params = DeleteParams {
+        preconditions: Some(Preconditions {
+            uid: deletion.uid.clone(),
+            resource_version: None,
+        }),
+        ..DeleteParams::background()
+    };
+    match api.delete(&deletion.name, &params).await {
+        Ok(_) => Ok(()),
+        // Gone already, or replaced by a newer workflow of the same name.
+        Err(kube::Error::Api(s)) if matches!(s.code, 404 | 409) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// The client for a cluster (`None`: the controller's own).
@@ -366,32 +372,5 @@ async fn create_pod(
             Ok(Creation::Later)
         }
         Err(e) => Err(e),
-    }
-}
-
-/// Records the decision's events on the workflow (after its status is saved).
-pub(super) async fn publish_events(ctx: &Context, wf: &Workflow, actions: &[Action]) {
-    for action in actions {
-        if let Action::Event {
-            warning,
-            reason,
-            message,
-        } = action
-        {
-            let event = KubeEvent {
-                type_: if *warning {
-                    EventType::Warning
-                } else {
-                    EventType::Normal
-                },
-                reason: reason.clone(),
-                note: Some(message.clone()),
-                action: "Reconcile".into(),
-                secondary: None,
-            };
-            if let Err(e) = ctx.recorder.publish(&event, &wf.object_ref(&())).await {
-                warn!(error = %e, "recording an event failed");
-            }
-        }
     }
 }

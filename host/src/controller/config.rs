@@ -9,13 +9,12 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::ResourceExt;
 use kube::api::Api;
-use kube::runtime::events::{Event as KubeEvent, EventType};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Resource, ResourceExt};
 use tracing::{info, warn};
 
-use super::{Context, ControllerError};
+use super::{Context, ControllerError, events};
 use crate::authz::{self, Authorizer};
 use crate::clusters::{PROFILE_LABEL, REST_CONFIG_SECRET, Registry, load};
 use crate::plugins::settings as plugins;
@@ -145,7 +144,7 @@ async fn apply_registry(ctx: &Context, sources: &load::Sources) {
     for problem in &registry.problems {
         warn!(problem = %problem, "unusable cluster credentials");
         if let Some(secret) = &sources.rest_config {
-            record(ctx, secret, "InvalidRestConfig", problem).await;
+            events::warn_on(ctx, secret, "InvalidRestConfig", problem).await;
         }
     }
     let clusters: Vec<&str> = registry.clusters().collect();
@@ -165,40 +164,7 @@ async fn apply_policy(ctx: &Context, cm: &ConfigMap) {
         Err(e) => {
             let message = format!("{e}; keeping the last good policy");
             warn!(error = %message, "invalid authorization policy");
-            record(ctx, cm, "InvalidPolicy", &message).await;
+            events::warn_on(ctx, cm, "InvalidPolicy", &message).await;
         }
-    }
-}
-
-/// Records a warning event on `object`.
-pub(super) async fn record<K: Resource<DynamicType = ()>>(
-    ctx: &Context,
-    object: &K,
-    reason: &str,
-    note: &str,
-) {
-    publish(ctx, object, EventType::Warning, reason, note).await;
-}
-
-/// Records an event on `object`.
-pub(super) async fn publish<K: Resource<DynamicType = ()>>(
-    ctx: &Context,
-    object: &K,
-    type_: EventType,
-    reason: &str,
-    note: &str,
-) {
-    let event = KubeEvent {
-        type_,
-        reason: reason.into(),
-        note: Some(note.to_string()),
-        action: "Load".into(),
-        secondary: None,
-    };
-    // A recorder of its own: the shared one folds repeats of a reason into one event's count,
-    // keeping the first note — and here each note (which plugin, which problem) matters.
-    let recorder = kube::runtime::events::Recorder::new(ctx.client.clone(), super::reporter());
-    if let Err(e) = recorder.publish(&event, &object.object_ref(&())).await {
-        warn!(error = %e, object = %object.name_any(), "recording an event failed");
     }
 }

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::runtime::events::EventType;
 use tracing::{info, warn};
 
 use super::Context;
@@ -34,7 +33,7 @@ pub(super) async fn apply(ctx: &Context, cm: Option<&ConfigMap>) {
     for problem in &settings.problems {
         warn!(problem = %problem, "invalid plugin configuration; the last good plugin stays");
         crate::metrics::plugin_load("(configuration)", false);
-        super::config::record(ctx, cm, "InvalidPluginConfig", problem).await;
+        super::events::warn_on(ctx, cm, "InvalidPluginConfig", problem).await;
     }
     // A point whose key is gone goes back to built-in; one whose key is present but invalid
     // keeps its plugin.
@@ -59,13 +58,13 @@ pub(super) async fn apply(ctx: &Context, cm: Option<&ConfigMap>) {
                     "{point}: component sha256:{digest} in force (failurePolicy {:?})",
                     point_settings.failure_policy
                 );
-                super::config::publish(ctx, cm, EventType::Normal, "PluginLoaded", &note).await;
+                super::events::note_on(ctx, cm, false, "PluginLoaded", &note).await;
             }
             Err(e) => {
                 let message = format!("{point}: {e}; the last good plugin stays in force");
                 warn!(point = %point, error = %e, "plugin not loaded; the last good one stays");
                 crate::metrics::plugin_load(point, false);
-                super::config::record(ctx, cm, "PluginLoadFailed", &message).await;
+                super::events::warn_on(ctx, cm, "PluginLoadFailed", &message).await;
             }
         }
     }

@@ -27,7 +27,7 @@ use flotilla_engine::ports::{
 use flotilla_engine::workflow::report_digest;
 use flotilla_engine::workflow::{Lenient, Outputs, Workflow, WorkflowTaskResult, labels};
 use flotilla_engine::{
-    self as engine, Access, Action, CreatorProof, Decision, EngineConfig, Observed, PodIdentity,
+    self as engine, Access, CreatorProof, Decision, EngineConfig, Observed, PodAction, PodIdentity,
 };
 
 /// What the clusters hold: pods and task results, by (cluster, namespace, name).
@@ -362,24 +362,23 @@ impl Controller {
             .values()
             .filter_map(|p| p.uid.as_deref())
             .collect();
-        for action in &decision.actions {
+        for action in &decision.pods {
             let (cluster, namespace, uid) = match action {
-                Action::CreatePod {
+                PodAction::Create {
                     cluster, namespace, ..
                 } => (cluster, namespace, None),
-                Action::DeletePod {
+                PodAction::Delete {
                     cluster,
                     namespace,
                     pod_uid,
                     ..
                 }
-                | Action::LabelPodCompleted {
+                | PodAction::LabelCompleted {
                     cluster,
                     namespace,
                     pod_uid,
                     ..
                 } => (cluster, namespace, pod_uid.as_deref()),
-                _ => continue,
             };
             if let Some(uid) = uid {
                 prop_assert!(
@@ -725,9 +724,9 @@ proptest! {
             let now = controller.now(step as i64);
             let (decision, _) = controller.decide(&wf, &world, now)?;
             let mut seeds = seeds.iter().cycle();
-            for action in &decision.actions {
+            for action in &decision.pods {
                 match action {
-                    Action::CreatePod { cluster, namespace, pod, node_id } => {
+                    PodAction::Create { cluster, namespace, pod, node_id } => {
                         let mut pod = pod.to_value();
                         pod["metadata"]["namespace"] = json!(namespace);
                         pod["metadata"]["uid"] = json!(format!("pod-uid-{node_id}-{step}"));
@@ -735,7 +734,7 @@ proptest! {
                             put(&mut world, cluster.clone(), pod, seed);
                         }
                     }
-                    Action::DeletePod { cluster, namespace, name, .. } => {
+                    PodAction::Delete { cluster, namespace, name, .. } => {
                         world.pods.remove(&(cluster.clone(), namespace.clone(), name.clone()));
                     }
                     _ => {}
