@@ -13,6 +13,7 @@ use std::sync::Arc;
 use common::{median, submitted_rate};
 use flotilla::controller::ControllerConfig;
 use flotilla::engine::EngineConfig;
+use flotilla::plugins::ExtensionPoint;
 use flotilla::plugins::settings::Settings;
 use flotilla::policy::{ClusterState, Fixed, NamingPolicy, Place, PlacementPolicy, TemplateInfo};
 use flotilla_sim::{ClusterConfig, SimCluster};
@@ -83,16 +84,16 @@ fn wasm_policies() -> Fixed {
     active
         .install(
             &host,
-            "placement",
-            &settings.points["placement"],
+            &ExtensionPoint::Placement,
+            &settings.points[&ExtensionPoint::Placement],
             &read("placement_explicit"),
         )
         .expect("placement");
     active
         .install(
             &host,
-            "naming",
-            &settings.points["naming"],
+            &ExtensionPoint::Naming,
+            &settings.points[&ExtensionPoint::Naming],
             &read("naming_argo"),
         )
         .expect("naming");
