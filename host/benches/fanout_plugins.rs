@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use common::{median, submitted_rate};
 use flotilla::controller::ControllerConfig;
+use flotilla::plugins::ExtensionPoint;
 use flotilla::plugins::settings::Settings;
 use flotilla_engine::EngineConfig;
 use flotilla_engine::ports::{
@@ -85,16 +86,16 @@ fn wasm_policies() -> Fixed {
     active
         .install(
             &host,
-            "placement",
-            &settings.points["placement"],
+            &ExtensionPoint::Placement,
+            &settings.points[&ExtensionPoint::Placement],
             &read("placement_explicit"),
         )
         .expect("placement");
     active
         .install(
             &host,
-            "naming",
-            &settings.points["naming"],
+            &ExtensionPoint::Naming,
+            &settings.points[&ExtensionPoint::Naming],
             &read("naming_argo"),
         )
         .expect("naming");

@@ -3,7 +3,8 @@
 //! Targets: placement + naming ≤ 5 µs median; instantiation ≤ 50 µs
 //! (`naming_wasm_instantiate_and_call` less `naming_wasm_warm`).
 //!
-//! Run: `bash plugins/build.sh && cargo bench -p flotilla --bench plugins`.
+//! Run: `bash plugins/build.sh && cargo bench -p flotilla --bench plugins` (the `bench-hooks`
+//! feature its calls need is on for benchmarks: host/Cargo.toml).
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use flotilla::plugins::{ClusterState, Limits, Place, PluginHost, TemplateInfo};
@@ -77,7 +78,7 @@ fn calls(c: &mut Criterion) {
         })
     });
     // The same pair with wasmtime's concurrency support on (the shared host has it off).
-    let concurrent = PluginHost::with_concurrency_support(true).expect("plugin host");
+    let concurrent = PluginHost::with_concurrency_support().expect("plugin host");
     let naming_c = concurrent
         .naming("naming-argo", &component("naming_argo"), Limits::default())
         .expect("naming plugin");

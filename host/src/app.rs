@@ -235,16 +235,21 @@ pub fn validate_plugin(path: &std::path::Path) -> Result<ExitCode> {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let worlds = crate::plugins::validate(&name, &bytes)?;
-    if worlds.is_empty() {
+    let provides = crate::plugins::validate(&name, &bytes)?;
+    let Some(version) = provides.version.filter(|_| !provides.worlds.is_empty()) else {
+        let versions: Vec<&str> = crate::plugins::WitVersion::ALL
+            .iter()
+            .map(|v| v.as_str())
+            .collect();
         anyhow::bail!(
-            "{} provides none of the supported worlds of flotilla:plugins@0.1.0 (naming-policy, placement-policy)",
-            path.display()
+            "{} provides none of the worlds of flotilla:plugins (versions {}: naming-policy, placement-policy, credential-provider)",
+            path.display(),
+            versions.join(", ")
         );
-    }
-    for world in worlds {
+    };
+    for world in provides.worlds {
         println!(
-            "{}: provides flotilla:plugins/{}@0.1.0",
+            "{}: provides flotilla:plugins/{}@{version}",
             path.display(),
             world.name()
         );
@@ -258,8 +263,9 @@ pub fn test_plugin(
     world: &str,
     input: &std::path::Path,
 ) -> Result<ExitCode> {
-    let world = crate::plugins::World::parse(world)
-        .with_context(|| format!("--world {world:?}: use naming-policy or placement-policy"))?;
+    let world = crate::plugins::World::parse(world).with_context(|| {
+        format!("--world {world:?}: use naming-policy, placement-policy or credential-provider")
+    })?;
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let input =
         std::fs::read_to_string(input).with_context(|| format!("reading {}", input.display()))?;

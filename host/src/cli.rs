@@ -59,7 +59,8 @@ pub struct WorkflowArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
-    /// Which of Flotilla's worlds (flotilla:plugins@0.1.0) a component provides.
+    /// Which of Flotilla's worlds a component provides, and of which version of
+    /// flotilla:plugins (its exports name it).
     Validate { component: PathBuf },
     /// Call a plugin once, outside the controller: the input is JSON in the shape of the
     /// world's arguments; the answer is printed as JSON.

@@ -91,11 +91,15 @@ fn the_explicit_placement_plugin_honours_the_template() {
 #[test]
 fn validate_says_which_worlds_a_component_provides() {
     assert_eq!(
-        validate("naming-argo", &component("naming_argo")).unwrap(),
+        validate("naming-argo", &component("naming_argo"))
+            .unwrap()
+            .worlds,
         [World::NamingPolicy]
     );
     assert_eq!(
-        validate("explicit", &component("placement_explicit")).unwrap(),
+        validate("explicit", &component("placement_explicit"))
+            .unwrap()
+            .worlds,
         [World::PlacementPolicy]
     );
     let host = PluginHost::shared().unwrap();

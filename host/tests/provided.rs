@@ -4,7 +4,7 @@
 //! and token authentication.
 
 use flotilla::clusters::provided;
-use flotilla::plugins::{Auth, ClusterCredentials};
+use flotilla::clusters::{Auth, ClusterCredentials};
 use flotilla_sim::{ClusterConfig, SimCluster};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};

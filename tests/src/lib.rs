@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
 
+#[cfg(test)]
+mod architecture;
 mod tenant;
 pub use tenant::{TENANT_ROLE, Tenant, create_or_merge, executor_rbac};
 

@@ -1,4 +1,4 @@
-//! Clients from a credential provider's answer (`crate::plugins::ClusterCredentials`). A bearer
+//! Clients from a credential provider's answer ([`ClusterCredentials`]). A bearer
 //! token is not baked into the client: every request takes it from a shared slot, so a
 //! refreshed token reaches every later request — a watch's next list or watch included —
 //! without a new client and without dropping the watches. Anything else that changes (server,
@@ -12,7 +12,7 @@ use kube::config::{AuthInfo, Cluster, KubeConfigOptions, Kubeconfig};
 use parking_lot::RwLock;
 use secrecy::ExposeSecret;
 
-use crate::plugins::{Auth, ClusterCredentials};
+use super::provider::{Auth, ClusterCredentials};
 
 /// Where a client reads its bearer token from; [`TokenSlot::set`] changes it for every later
 /// request.

@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use tracing::{debug, info, warn};
 
-use crate::clusters::Entry;
 use crate::clusters::provided::{self, Shape, TokenSlot};
-use crate::plugins::{Active, ClusterCredentials};
+use crate::clusters::{ClusterCredentials, CredentialProviders, CredentialRequest, Entry};
+use crate::plugins::ExtensionPoint;
 
 /// A new connection's client, and what refreshing its credentials needs.
 pub(super) struct Connection {
@@ -33,28 +33,42 @@ fn unix_now() -> u64 {
 }
 
 /// Asks the provider for `entry`'s kind, off the async threads (a plugin may block).
-async fn provide(plugins: &Active, entry: &Entry) -> Result<Option<ClusterCredentials>, String> {
-    let Some(provider) = plugins.credential_provider(&entry.kind) else {
+async fn provide(
+    providers: &impl CredentialProviders,
+    entry: &Entry,
+) -> Result<Option<ClusterCredentials>, String> {
+    let Some(provider) = providers.for_kind(&entry.kind) else {
         return Ok(None);
     };
     let (cluster, kind, raw) = (entry.cluster.clone(), entry.kind.clone(), entry.raw.clone());
-    let asked =
-        tokio::task::spawn_blocking(move || provider.provide(&cluster, &kind, &raw.0, unix_now()))
-            .await
-            .map_err(|e| format!("the credential provider's task failed: {e}"))?;
+    let asked = tokio::task::spawn_blocking(move || {
+        let now = unix_now();
+        let request = CredentialRequest {
+            cluster: &cluster,
+            kind: &kind,
+            entry: &raw.0,
+            now,
+        };
+        provider.provide(&request)
+    })
+    .await
+    .map_err(|e| format!("the credential provider's task failed: {e}"))?;
     asked
         .map(Some)
         .map_err(|e| format!("key {}: {e}", entry.key))
 }
 
 /// A client for `entry`: from its kind's provider when there is one, else read natively.
-pub(super) async fn connect(plugins: &Active, entry: &Entry) -> Result<Connection, String> {
-    let Some(credentials) = provide(plugins, entry).await? else {
+pub(super) async fn connect(
+    providers: &impl CredentialProviders,
+    entry: &Entry,
+) -> Result<Connection, String> {
+    let Some(credentials) = provide(providers, entry).await? else {
         let config = entry.config.to_config(&entry.cluster).await.map_err(|e| {
             let hint = match entry.config {
                 crate::clusters::Credentials::Opaque => format!(
-                    " (add credentials.{} to ConfigMap {})",
-                    entry.kind,
+                    " (add {} to ConfigMap {})",
+                    ExtensionPoint::credentials(&entry.kind),
                     crate::plugins::settings::CONFIG_MAP
                 ),
                 _ => String::new(),
@@ -96,7 +110,7 @@ fn refresh_delay(now: u64, expires_at: u64, failures: u32) -> Duration {
 /// Keeps `entry`'s provided credentials fresh until the connection closes (the task is aborted
 /// then) or they stop expiring.
 pub(super) async fn refresh(
-    plugins: Arc<Active>,
+    providers: Arc<impl CredentialProviders + ?Sized>,
     entry: Entry,
     mut provided: Provided,
     stale: Arc<AtomicBool>,
@@ -104,7 +118,7 @@ pub(super) async fn refresh(
     let mut failures = 0;
     loop {
         tokio::time::sleep(refresh_delay(unix_now(), provided.expires_at, failures)).await;
-        match provide(&plugins, &entry).await {
+        match provide(&providers, &entry).await {
             Ok(Some(c)) if Shape::of(&c) != provided.shape => {
                 info!(cluster = %entry.cluster, key = %entry.key, "refreshed credentials changed beyond the token; reconnecting");
                 stale.store(true, Ordering::Relaxed);
@@ -138,20 +152,140 @@ pub(super) async fn refresh(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
     use base64::Engine as _;
     use k8s_openapi::api::core::v1::Namespace;
     use kube::api::{Api, ListParams};
+
+    use crate::clusters::{Auth, CredentialProvider, FixedCredentials};
+
+    /// A simulated cluster `c1` and the token of a user who may do anything there.
+    async fn cluster_and_admin() -> (flotilla_sim::SimCluster, flotilla_sim::Token) {
+        let sim = flotilla_sim::SimCluster::start(flotilla_sim::ClusterConfig::new("c1"))
+            .await
+            .expect("simulator");
+        let token = sim.add_user("someone", &["system:masters"]);
+        (sim, token)
+    }
+
+    /// A profile entry of `kind` that only a provider can read.
+    fn opaque_entry(kind: &str, raw: &str) -> Entry {
+        Entry {
+            cluster: "c1".into(),
+            namespace: None,
+            key: "profile:c1".into(),
+            config: crate::clusters::Credentials::Opaque,
+            kind: kind.into(),
+            raw: crate::clusters::registry::Raw(raw.as_bytes().into()),
+            fingerprint: 1,
+        }
+    }
+
+    /// Connects `entry` through `providers`, checks that the first credentials work, and starts
+    /// their refresh task: the namespaces of the connection, its stale flag and the task.
+    async fn connected_and_refreshing<P: CredentialProviders + 'static>(
+        providers: Arc<P>,
+        entry: Entry,
+    ) -> (Api<Namespace>, Arc<AtomicBool>, tokio::task::JoinHandle<()>) {
+        let connection = connect(&providers, &entry).await.expect("connected");
+        let provided = connection.provided.expect("credentials that expire");
+        let namespaces: Api<Namespace> = Api::all(connection.client);
+        let listed = namespaces.list(&ListParams::default()).await;
+        assert!(listed.is_ok(), "the first credentials work: {listed:?}");
+        let stale = Arc::new(AtomicBool::new(false));
+        let refresher = tokio::spawn(refresh(providers, entry, provided, stale.clone()));
+        (namespaces, stale, refresher)
+    }
+
+    /// Whether `works` comes to answer `ok` within five seconds (asked every 100 ms).
+    async fn eventually<F: Future<Output = bool>>(ok: bool, works: &impl Fn() -> F) -> bool {
+        for _ in 0..50 {
+            if works().await == ok {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+
+    fn bearer(server: &str, ca_pem: &str, token: &str, expires_at: u64) -> ClusterCredentials {
+        ClusterCredentials {
+            server: server.into(),
+            ca_pem: ca_pem.into(),
+            insecure: false,
+            server_name: String::new(),
+            auth: Auth::BearerToken(token.to_string().into()),
+            expires_at: Some(expires_at),
+        }
+    }
+
+    /// The controller's credential path with a native provider (no WebAssembly): its
+    /// credentials open the connection, and each refresh's token reaches the same client.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_native_providers_credentials_connect_and_its_refreshes_reach_the_client() {
+        let (sim, token) = cluster_and_admin().await;
+        let (url, ca) = (sim.url(), sim.ca_pem().expect("TLS"));
+        let soon = || unix_now() + 2;
+        let fixed = Arc::new(FixedCredentials::new(bearer(
+            url,
+            ca,
+            token.expose(),
+            soon(),
+        )));
+        let providers: Arc<BTreeMap<String, Arc<dyn CredentialProvider>>> = Arc::new(
+            [(
+                "fixed".to_string(),
+                fixed.clone() as Arc<dyn CredentialProvider>,
+            )]
+            .into(),
+        );
+        let (namespaces, stale, refresher) =
+            connected_and_refreshing(providers, opaque_entry("fixed", "{}")).await;
+        let works = || async { namespaces.list(&ListParams::default()).await.is_ok() };
+        fixed.set(Ok(bearer(url, ca, "a-token-nobody-issued", soon())));
+        assert!(
+            eventually(false, &works).await,
+            "the bad token reached the client"
+        );
+        fixed.set(Ok(bearer(url, ca, token.expose(), soon())));
+        assert!(
+            eventually(true, &works).await,
+            "the good token reached the client"
+        );
+        assert!(!stale.load(Ordering::Relaxed), "only the token changed");
+        refresher.abort();
+    }
+
+    #[tokio::test]
+    async fn a_providers_refusal_and_a_missing_provider_name_the_entry() {
+        let fixed = FixedCredentials::new(bearer("https://c1", "", "t", 0));
+        fixed.set(Err("no token for cluster c1".into()));
+        let providers: BTreeMap<String, Arc<dyn CredentialProvider>> = [(
+            "fixed".to_string(),
+            Arc::new(fixed) as Arc<dyn CredentialProvider>,
+        )]
+        .into();
+        let refused = connect(&providers, &opaque_entry("fixed", "{}")).await;
+        assert_eq!(
+            refused.err().as_deref(),
+            Some("key profile:c1: no token for cluster c1")
+        );
+        let missing = connect(&providers, &opaque_entry("eks", "{}")).await;
+        let err = missing.err().unwrap_or_default();
+        assert!(
+            err.ends_with("(add credentials.eks to ConfigMap flotilla-plugins)"),
+            "{err}"
+        );
+    }
 
     /// The token-file provider (`plugins/credentials-token-file`) against a simulated cluster:
     /// the file's token is used, and when the file changes the refresh task carries the new
     /// token to the next request of the same client — a bad one refused, a good one accepted.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_token_files_changes_reach_the_connection_through_refreshes() {
-        let sim = flotilla_sim::SimCluster::start(flotilla_sim::ClusterConfig::new("c1"))
-            .await
-            .expect("simulator");
-        let token = sim.add_user("someone", &["system:masters"]);
+        let (sim, token) = cluster_and_admin().await;
         let dir = std::env::temp_dir().join(format!("flotilla-refresh-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         let file = dir.join("token");
@@ -169,15 +303,11 @@ mod tests {
             )]
             .into(),
         );
-        let plugins = Arc::new(Active::default());
+        let plugins = Arc::new(crate::plugins::Active::default());
         let host = crate::plugins::PluginHost::shared().expect("host");
+        let point = ExtensionPoint::credentials("token-file");
         plugins
-            .install(
-                &host,
-                "credentials.token-file",
-                &settings.points["credentials.token-file"],
-                &bytes,
-            )
+            .install(&host, &point, &settings.points[&point], &bytes)
             .expect("installed");
         let ca = base64::engine::general_purpose::STANDARD.encode(sim.ca_pem().expect("TLS"));
         let entry_json = format!(
@@ -185,43 +315,18 @@ mod tests {
             sim.url(),
             file.display()
         );
-        let entry = Entry {
-            cluster: "c1".into(),
-            namespace: None,
-            key: "profile:c1".into(),
-            config: crate::clusters::Credentials::Opaque,
-            kind: "token-file".into(),
-            raw: crate::clusters::registry::Raw(entry_json.as_bytes().into()),
-            fingerprint: 1,
-        };
-        let connection = connect(&plugins, &entry).await.expect("connected");
-        let provided = connection.provided.expect("credentials that expire");
-        let namespaces: Api<Namespace> = Api::all(connection.client);
-        let works = || async { namespaces.list(&ListParams::default()).await };
-        works().await.expect("the file's token works");
-        let stale = Arc::new(AtomicBool::new(false));
-        let refresher = tokio::spawn(refresh(plugins.clone(), entry, provided, stale.clone()));
+        let entry = opaque_entry("token-file", &entry_json);
+        let (namespaces, stale, refresher) = connected_and_refreshing(plugins, entry).await;
+        let works = || async { namespaces.list(&ListParams::default()).await.is_ok() };
 
-        let eventually = |ok: bool| {
-            let works = &works;
-            async move {
-                for _ in 0..50 {
-                    if works().await.is_ok() == ok {
-                        return true;
-                    }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                false
-            }
-        };
         std::fs::write(&file, "a-token-nobody-issued").expect("token");
         assert!(
-            eventually(false).await,
+            eventually(false, &works).await,
             "the refreshed (bad) token reached the client"
         );
         std::fs::write(&file, token.expose()).expect("token");
         assert!(
-            eventually(true).await,
+            eventually(true, &works).await,
             "the refreshed (good) token reached the client"
         );
         assert!(

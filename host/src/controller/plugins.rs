@@ -14,7 +14,7 @@ use tracing::{info, warn};
 use super::Context;
 use super::pod_view::WorkflowPod;
 use crate::plugins::settings::{CONFIG_MAP, PointSettings, Settings, Source};
-use crate::plugins::{self, PluginError, PluginHost};
+use crate::plugins::{self, ExtensionPoint, PluginError, PluginHost};
 use flotilla_engine::ports::ClusterState;
 
 /// How often the cluster states placement policies see are recomputed.
@@ -37,7 +37,9 @@ pub(super) async fn apply(ctx: &Context, cm: Option<&ConfigMap>) {
     }
     // A point whose key is gone goes back to built-in; one whose key is present but invalid
     // keeps its plugin.
-    let present: Vec<String> = cm.data.iter().flatten().map(|(k, _)| k.clone()).collect();
+    let present: Vec<ExtensionPoint> = (cm.data.iter().flatten())
+        .filter_map(|(key, _)| ExtensionPoint::parse(key))
+        .collect();
     for point in ctx.plugins.points() {
         if !present.contains(&point) {
             info!(point = %point, "plugin removed from {CONFIG_MAP}: the built-in behaviour applies");
@@ -63,7 +65,7 @@ pub(super) async fn apply(ctx: &Context, cm: Option<&ConfigMap>) {
             Err(e) => {
                 let message = format!("{point}: {e}; the last good plugin stays in force");
                 warn!(point = %point, error = %e, "plugin not loaded; the last good one stays");
-                crate::metrics::plugin_load(point, false);
+                crate::metrics::plugin_load(&point.to_string(), false);
                 super::events::warn_on(ctx, cm, "PluginLoadFailed", &message).await;
             }
         }
@@ -88,7 +90,7 @@ enum LoadError {
 /// Puts `point`'s component in force; its digest, or `None` when it already was.
 async fn load(
     ctx: &Context,
-    point: &str,
+    point: &ExtensionPoint,
     settings: &PointSettings,
     binary: &BTreeMap<String, Vec<u8>>,
 ) -> Result<Option<String>, LoadError> {
@@ -117,7 +119,7 @@ async fn load(
     }
     let host = PluginHost::shared().map_err(LoadError::NoHost)?;
     let active = ctx.plugins.clone();
-    let (point_owned, settings_owned) = (point.to_string(), settings.clone());
+    let (point_owned, settings_owned) = (point.clone(), settings.clone());
     // Compiling takes a while: off the async threads.
     tokio::task::spawn_blocking(move || {
         active.install(&host, &point_owned, &settings_owned, &bytes)
@@ -130,12 +132,12 @@ async fn load(
             message: e.to_string(),
         })
     })??;
-    if point == crate::plugins::settings::PLACEMENT {
+    if *point == ExtensionPoint::Placement {
         // Counted only while a placement policy is in force: current from its first call.
         *ctx.clusters.write() = Arc::new(cluster_states(ctx));
     }
     info!(point = %point, digest = %digest, failure_policy = ?settings.failure_policy, "plugin loaded and in force");
-    crate::metrics::plugin_load(point, true);
+    crate::metrics::plugin_load(&point.to_string(), true);
     Ok(Some(digest))
 }
 

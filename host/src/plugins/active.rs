@@ -9,10 +9,13 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use sha2::{Digest, Sha256};
 
-use super::settings::{CREDENTIALS_PREFIX, FailurePolicy, NAMING, PLACEMENT, PointSettings};
+use super::settings::{FailurePolicy, PointSettings};
 use super::{
-    ClusterCredentials, CredentialPlugin, Grants, NamingPlugin, PlacementPlugin, PluginError,
+    CredentialPlugin, ExtensionPoint, Grants, NamingPlugin, PlacementPlugin, PluginError,
     PluginHost,
+};
+use crate::clusters::{
+    ClusterCredentials, CredentialProvider, CredentialProviders, CredentialRequest, ProviderError,
 };
 use flotilla_engine::ports::{
     ClusterState, NamingPolicy, Place, PlacementPolicy, Policies, TemplateInfo,
@@ -20,13 +23,12 @@ use flotilla_engine::ports::{
 
 /// A loaded plugin with the settings and component digest it was loaded from.
 #[derive(Debug)]
-pub struct Installed<P> {
-    pub plugin: P,
-    pub settings: PointSettings,
+struct Installed<P> {
+    plugin: P,
+    settings: PointSettings,
     /// SHA-256 of the component, lower-case hex.
-    pub digest: String,
-    /// The extension point (`placement`, `naming`, `credentials.<kind>`).
-    pub point: String,
+    digest: String,
+    point: ExtensionPoint,
 }
 
 impl Installed<()> {
@@ -61,7 +63,24 @@ impl PlacementPolicy for Installed<PlacementPlugin> {
         template: &TemplateInfo,
         clusters: &[ClusterState],
     ) -> Result<Option<Place>, String> {
-        self.answer(self.plugin.place(template, clusters, &self.settings.config))
+        let decision = self
+            .plugin
+            .decide(template, clusters, &self.settings.config);
+        if let Ok(decision) = &decision
+            && let Some(reason) = &decision.reason
+        {
+            tracing::info!(
+                point = %self.point,
+                workflow = %template.workflow,
+                namespace = %template.workflow_namespace,
+                node = %template.node_name,
+                cluster = %decision.place.cluster,
+                place_namespace = %decision.place.namespace,
+                reason = %reason,
+                "placed by the placement plugin"
+            );
+        }
+        self.answer(decision.map(|d| d.place))
     }
 }
 
@@ -71,17 +90,14 @@ impl NamingPolicy for Installed<NamingPlugin> {
     }
 }
 
-impl Installed<CredentialPlugin> {
-    /// Credentials for a registry entry of this provider's kind.
-    pub fn provide(
-        &self,
-        cluster: &str,
-        kind: &str,
-        entry: &[u8],
-        now: u64,
-    ) -> Result<ClusterCredentials, PluginError> {
-        self.plugin
-            .provide(cluster, kind, entry, &self.settings.config, now)
+/// The WebAssembly path of [`CredentialProvider`]: the component, with its point's config.
+impl CredentialProvider for Installed<CredentialPlugin> {
+    fn provide(&self, r: &CredentialRequest<'_>) -> Result<ClusterCredentials, ProviderError> {
+        let config = &self.settings.config;
+        let answer = self
+            .plugin
+            .provide(r.cluster, r.kind, r.entry, config, r.now);
+        answer.map_err(ProviderError::new)
     }
 }
 
@@ -122,43 +138,44 @@ impl Active {
         self.placement.read().is_some()
     }
 
-    /// The provider for registry entries of `kind`, if one is configured.
-    pub fn credential_provider(&self, kind: &str) -> Option<Arc<Installed<CredentialPlugin>>> {
-        self.credentials.read().get(kind).cloned()
-    }
-
     /// Whether `point` already runs this component with these settings.
-    pub fn is_current(&self, point: &str, settings: &PointSettings, digest: &str) -> bool {
+    pub fn is_current(
+        &self,
+        point: &ExtensionPoint,
+        settings: &PointSettings,
+        digest: &str,
+    ) -> bool {
         let same = |s: &PointSettings, d: &str| s == settings && d == digest;
         match point {
-            PLACEMENT => self
+            ExtensionPoint::Placement => self
                 .placement
                 .read()
                 .as_ref()
                 .is_some_and(|p| same(&p.settings, &p.digest)),
-            NAMING => self
+            ExtensionPoint::Naming => self
                 .naming
                 .read()
                 .as_ref()
                 .is_some_and(|p| same(&p.settings, &p.digest)),
-            _ => point
-                .strip_prefix(CREDENTIALS_PREFIX)
-                .and_then(|kind| self.credentials.read().get(kind).cloned())
+            ExtensionPoint::Credentials { kind } => self
+                .credentials
+                .read()
+                .get(kind)
                 .is_some_and(|p| same(&p.settings, &p.digest)),
         }
     }
 
     /// The extension points with a plugin in force.
-    pub fn points(&self) -> Vec<String> {
+    pub fn points(&self) -> Vec<ExtensionPoint> {
         let mut points = Vec::new();
         if self.placement.read().is_some() {
-            points.push(PLACEMENT.to_string());
+            points.push(ExtensionPoint::Placement);
         }
         if self.naming.read().is_some() {
-            points.push(NAMING.to_string());
+            points.push(ExtensionPoint::Naming);
         }
         for kind in self.credentials.read().keys() {
-            points.push(format!("{CREDENTIALS_PREFIX}{kind}"));
+            points.push(ExtensionPoint::credentials(kind));
         }
         points
     }
@@ -169,7 +186,7 @@ impl Active {
     pub fn install(
         &self,
         host: &PluginHost,
-        point: &str,
+        point: &ExtensionPoint,
         settings: &PointSettings,
         bytes: &[u8],
     ) -> Result<(), PluginError> {
@@ -188,20 +205,19 @@ impl Active {
             plugin: (),
             settings: settings.clone(),
             digest: digest.clone(),
-            point: point.to_string(),
+            point: point.clone(),
         };
         match point {
-            PLACEMENT => {
+            ExtensionPoint::Placement => {
                 let plugin = host.placement(&name, bytes, settings.limits)?;
                 *self.placement.write() = Some(Arc::new(installed.with(plugin)));
             }
-            NAMING => {
+            ExtensionPoint::Naming => {
                 let plugin = host.naming(&name, bytes, settings.limits)?;
                 plugin.check_deterministic(&settings.config)?;
                 *self.naming.write() = Some(Arc::new(installed.with(plugin)));
             }
-            _ => {
-                let kind = point.strip_prefix(CREDENTIALS_PREFIX).unwrap_or(point);
+            ExtensionPoint::Credentials { kind } => {
                 let grants = Grants {
                     read_only_dirs: settings.read_only_dirs.clone(),
                     deterministic: false,
@@ -209,22 +225,28 @@ impl Active {
                 let plugin = host.credentials(&name, bytes, settings.limits, grants)?;
                 self.credentials
                     .write()
-                    .insert(kind.to_string(), Arc::new(installed.with(plugin)));
+                    .insert(kind.clone(), Arc::new(installed.with(plugin)));
             }
         }
         Ok(())
     }
 
     /// Takes `point`'s plugin out of force: the built-in behaviour applies again.
-    pub fn remove(&self, point: &str) {
+    pub fn remove(&self, point: &ExtensionPoint) {
         match point {
-            PLACEMENT => *self.placement.write() = None,
-            NAMING => *self.naming.write() = None,
-            _ => {
-                if let Some(kind) = point.strip_prefix(CREDENTIALS_PREFIX) {
-                    self.credentials.write().remove(kind);
-                }
+            ExtensionPoint::Placement => *self.placement.write() = None,
+            ExtensionPoint::Naming => *self.naming.write() = None,
+            ExtensionPoint::Credentials { kind } => {
+                self.credentials.write().remove(kind);
             }
         }
+    }
+}
+
+/// The credential providers in force, by kind, for the controller.
+impl CredentialProviders for Active {
+    fn for_kind(&self, kind: &str) -> Option<Arc<dyn CredentialProvider>> {
+        let provider = self.credentials.read().get(kind).cloned()?;
+        Some(provider)
     }
 }

@@ -39,21 +39,21 @@ mod tests {
     use wasmtime::component::Component;
 
     use super::*;
-    use crate::plugins::runtime::{Grants, Limits, PluginError, PluginHost, Warm};
+    use crate::plugins::runtime::{Grants, Limits, PluginError, PluginHost, World};
+    use crate::plugins::warm::{Warm, WarmSpec};
+    use crate::plugins::wit::WitVersion;
 
     /// Instantiates `wat` (a component importing nothing) as a plugin would be.
     fn instantiate(wat: &str) -> Result<(), PluginError> {
-        let host = PluginHost::with_concurrency_support(false).expect("host");
+        let host = PluginHost::new(false).expect("host");
         let component = Component::new(&host.engine, wat).expect("the component compiles");
         let limits = Limits {
             deadline: Duration::from_secs(10),
             ..Limits::default()
         };
-        let warm = Warm::new(&host, "greedy", limits, Grants::default());
-        warm.call(
-            |store| host.placement.instantiate(store, &component),
-            |_, _| Ok(()),
-        )
+        let warm = Warm::new(WarmSpec::new(&host, "greedy", limits, Grants::default()));
+        let linker = host.linker(WitVersion::V0_1_0, World::PlacementPolicy);
+        warm.call(|store| linker.instantiate(store, &component), |_, _| Ok(()))
     }
 
     /// A module with `body`, instantiated `times` times.

@@ -1,13 +1,14 @@
-//! The three kinds of loaded plugin and their one call each: the bindings' types stay in here,
-//! the callers see [`TemplateInfo`], [`Place`], [`ClusterState`] and [`ClusterCredentials`].
+//! The three kinds of loaded plugin and their one call each, whatever version of
+//! `flotilla:plugins` they were built against (`super::wit` holds the bindings): the callers see
+//! [`TemplateInfo`], [`Place`], [`ClusterState`], [`PlacementDecision`] and
+//! [`ClusterCredentials`], and the host's checks on the answers are made here, once for every
+//! version.
 
-use secrecy::SecretString;
-
-use super::runtime::{
-    Grants, Limits, PluginError, PluginHost, State, Warm, World, credentials, naming, placement,
-    types,
-};
+use super::runtime::{Grants, Limits, PluginError, PluginHost, World};
+use super::warm::{invalid, refused};
+use super::wit::{CredentialsCall, Loaded, NamingCall, PlacementCall, PlacementDecision};
 use super::{ClusterState, Place, TemplateInfo};
+use crate::clusters::{ClusterCredentials, CredentialRequest};
 
 impl PluginHost {
     /// Loads a naming policy: its store's randomness and clocks are fixed.
@@ -17,18 +18,17 @@ impl PluginHost {
         bytes: &[u8],
         limits: Limits,
     ) -> Result<NamingPlugin, PluginError> {
-        let component = self.compile(plugin, bytes)?;
-        let pre = self.check_world(plugin, &component, World::NamingPolicy, |l, c| {
-            naming::NamingPolicyPre::new(l.instantiate_pre(c)?)
-        })?;
         let grants = Grants {
             deterministic: true,
             ..Grants::default()
         };
-        Ok(NamingPlugin {
-            pre,
-            warm: Warm::new(self, plugin, limits, grants),
-        })
+        match self.load(plugin, bytes, World::NamingPolicy, limits, grants)? {
+            Loaded::Naming(call) => Ok(NamingPlugin {
+                name: plugin.to_string(),
+                call,
+            }),
+            _ => unreachable!("loaded as a naming policy"),
+        }
     }
 
     /// Loads a placement policy.
@@ -38,14 +38,14 @@ impl PluginHost {
         bytes: &[u8],
         limits: Limits,
     ) -> Result<PlacementPlugin, PluginError> {
-        let component = self.compile(plugin, bytes)?;
-        let pre = self.check_world(plugin, &component, World::PlacementPolicy, |l, c| {
-            placement::PlacementPolicyPre::new(l.instantiate_pre(c)?)
-        })?;
-        Ok(PlacementPlugin {
-            pre,
-            warm: Warm::new(self, plugin, limits, Grants::default()),
-        })
+        let world = World::PlacementPolicy;
+        match self.load(plugin, bytes, world, limits, Grants::default())? {
+            Loaded::Placement(call) => Ok(PlacementPlugin {
+                name: plugin.to_string(),
+                call,
+            }),
+            _ => unreachable!("loaded as a placement policy"),
+        }
     }
 
     /// Loads a credential provider, with what it is granted (directories it may read).
@@ -56,28 +56,13 @@ impl PluginHost {
         limits: Limits,
         grants: Grants,
     ) -> Result<CredentialPlugin, PluginError> {
-        let component = self.compile(plugin, bytes)?;
-        let pre = self.check_world(plugin, &component, World::CredentialProvider, |l, c| {
-            credentials::CredentialProviderPre::new(l.instantiate_pre(c)?)
-        })?;
-        Ok(CredentialPlugin {
-            pre,
-            warm: Warm::new(self, plugin, limits, grants),
-        })
-    }
-}
-
-fn to_wit(t: &TemplateInfo) -> types::TemplateInfo {
-    types::TemplateInfo {
-        workflow: t.workflow.clone(),
-        workflow_namespace: t.workflow_namespace.clone(),
-        node_name: t.node_name.clone(),
-        template_name: t.template_name.clone(),
-        requested: types::Place {
-            cluster: t.cluster.clone(),
-            namespace: t.namespace.clone(),
-        },
-        annotations: t.annotations.clone(),
+        match self.load(plugin, bytes, World::CredentialProvider, limits, grants)? {
+            Loaded::Credentials(call) => Ok(CredentialPlugin {
+                name: plugin.to_string(),
+                call,
+            }),
+            _ => unreachable!("loaded as a credential provider"),
+        }
     }
 }
 
@@ -86,17 +71,17 @@ macro_rules! named_debug {
         impl std::fmt::Debug for $ty {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.debug_struct(stringify!($ty))
-                    .field("name", &self.warm.name)
+                    .field("name", &self.name)
                     .finish()
             }
         }
     };
 }
 
-/// A loaded naming policy.
+/// A loaded naming policy, of whichever version of `flotilla:plugins`.
 pub struct NamingPlugin {
-    pre: naming::NamingPolicyPre<State>,
-    warm: Warm<naming::NamingPolicy>,
+    name: String,
+    call: Box<dyn NamingCall>,
 }
 named_debug!(NamingPlugin);
 
@@ -109,26 +94,19 @@ impl NamingPlugin {
         place: &Place,
         config: &str,
     ) -> Result<String, PluginError> {
-        let template = to_wit(template);
-        let place = types::Place {
-            cluster: place.cluster.clone(),
-            namespace: place.namespace.clone(),
-        };
-        let answer = self.warm.call(
-            |store| self.pre.instantiate(store),
-            |instance, store| instance.call_pod_name(store, &template, &place, config),
-        )?;
-        let name = answer.map_err(|e| self.warm.refused(e))?;
+        let answer = self.call.pod_name(template, place, config)?;
+        let name = answer.map_err(|message| refused(&self.name, message))?;
         if let Some(problem) = flotilla_engine::naming::dns_subdomain_error(&name) {
-            return Err(self.warm.invalid("pod name", name, problem));
+            return Err(invalid(&self.name, "pod name", name, problem));
         }
         Ok(name)
     }
 
-    /// Drops the warm instance: the next call instantiates afresh (benchmarks measure
+    /// Drops the warm instance: the next call instantiates afresh (the benchmarks measure
     /// instantiation with it).
+    #[cfg(feature = "bench-hooks")]
     pub fn discard_instance(&self) {
-        self.warm.discard();
+        self.call.discard();
     }
 
     /// Checks the policy is deterministic with `config`: one node named twice by the warm
@@ -154,12 +132,13 @@ impl NamingPlugin {
         };
         let first = name()?;
         let second = name()?;
-        self.warm.discard();
+        self.call.discard();
         let fresh = name()?;
         if first == second && second == fresh {
             return Ok(());
         }
-        Err(self.warm.invalid(
+        Err(invalid(
+            &self.name,
             "pod name",
             second.clone(),
             format!(
@@ -169,10 +148,10 @@ impl NamingPlugin {
     }
 }
 
-/// A loaded placement policy.
+/// A loaded placement policy, of whichever version of `flotilla:plugins`.
 pub struct PlacementPlugin {
-    pre: placement::PlacementPolicyPre<State>,
-    warm: Warm<placement::PlacementPolicy>,
+    name: String,
+    call: Box<dyn PlacementCall>,
 }
 named_debug!(PlacementPlugin);
 
@@ -184,73 +163,25 @@ impl PlacementPlugin {
         clusters: &[ClusterState],
         config: &str,
     ) -> Result<Place, PluginError> {
-        let template = to_wit(template);
-        let clusters: Vec<types::ClusterState> = clusters
-            .iter()
-            .map(|c| types::ClusterState {
-                name: c.name.clone(),
-                labels: c.labels.clone(),
-                healthy: c.healthy,
-                pending_pods: c.pending_pods,
-                running_pods: c.running_pods,
-            })
-            .collect();
-        let answer = self.warm.call(
-            |store| self.pre.instantiate(store),
-            |instance, store| instance.call_place(store, &template, &clusters, config),
-        )?;
-        let place = answer.map_err(|e| self.warm.refused(e))?;
-        Ok(Place {
-            cluster: place.cluster,
-            namespace: place.namespace,
-        })
+        self.decide(template, clusters, config).map(|d| d.place)
+    }
+
+    /// Where the node's pod goes, and why if the plugin says (from `flotilla:plugins@0.2.0`).
+    pub fn decide(
+        &self,
+        template: &TemplateInfo,
+        clusters: &[ClusterState],
+        config: &str,
+    ) -> Result<PlacementDecision, PluginError> {
+        let answer = self.call.place(template, clusters, config)?;
+        answer.map_err(|message| refused(&self.name, message))
     }
 }
 
-/// How a provider's credentials authenticate. `Debug` never shows a secret.
-#[derive(Clone)]
-pub enum Auth {
-    None,
-    BearerToken(SecretString),
-    ClientCertificate {
-        cert_pem: String,
-        key_pem: SecretString,
-    },
-    Basic {
-        username: String,
-        password: SecretString,
-    },
-}
-
-impl std::fmt::Debug for Auth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Auth::None => "None",
-            Auth::BearerToken(_) => "BearerToken(<redacted>)",
-            Auth::ClientCertificate { .. } => "ClientCertificate(<redacted>)",
-            Auth::Basic { .. } => "Basic(<redacted>)",
-        })
-    }
-}
-
-/// Credentials for one cluster, as a provider returned them.
-#[derive(Debug, Clone)]
-pub struct ClusterCredentials {
-    /// `https://host:port`.
-    pub server: String,
-    /// PEM; empty: the system's roots.
-    pub ca_pem: String,
-    pub insecure: bool,
-    pub server_name: String,
-    pub auth: Auth,
-    /// Seconds since the Unix epoch; `None`: they do not expire.
-    pub expires_at: Option<u64>,
-}
-
-/// A loaded credential provider.
+/// A loaded credential provider, of whichever version of `flotilla:plugins`.
 pub struct CredentialPlugin {
-    pre: credentials::CredentialProviderPre<State>,
-    warm: Warm<credentials::CredentialProvider>,
+    name: String,
+    call: Box<dyn CredentialsCall>,
 }
 named_debug!(CredentialPlugin);
 
@@ -265,37 +196,22 @@ impl CredentialPlugin {
         config: &str,
         now: u64,
     ) -> Result<ClusterCredentials, PluginError> {
-        let answer = self.warm.call(
-            |store| self.pre.instantiate(store),
-            |instance, store| instance.call_provide(store, cluster, kind, entry, config, now),
-        )?;
-        let c = answer.map_err(|e| self.warm.refused(e))?;
-        let invalid =
-            |value: &str, problem: &str| self.warm.invalid("server", value.into(), problem.into());
+        let request = CredentialRequest {
+            cluster,
+            kind,
+            entry,
+            now,
+        };
+        let answer = self.call.provide(&request, config)?;
+        let c = answer.map_err(|message| refused(&self.name, message))?;
+        let invalid = |value: &str, problem: &str| {
+            invalid(&self.name, "server", value.into(), problem.into())
+        };
         match c.server.parse::<http::Uri>() {
             Ok(uri) if uri.scheme_str() == Some("https") && uri.host().is_some() => {}
             Ok(_) => return Err(invalid(&c.server, "not an https:// URL with a host")),
             Err(e) => return Err(invalid(&c.server, &e.to_string())),
         }
-        let auth = match c.auth {
-            types::Auth::None => Auth::None,
-            types::Auth::BearerToken(token) => Auth::BearerToken(token.into()),
-            types::Auth::ClientCertificate((cert_pem, key)) => Auth::ClientCertificate {
-                cert_pem,
-                key_pem: key.into(),
-            },
-            types::Auth::Basic((username, password)) => Auth::Basic {
-                username,
-                password: password.into(),
-            },
-        };
-        Ok(ClusterCredentials {
-            server: c.server,
-            ca_pem: c.ca_pem,
-            insecure: c.insecure,
-            server_name: c.server_name,
-            auth,
-            expires_at: (c.expires_at != 0).then_some(c.expires_at),
-        })
+        Ok(c)
     }
 }

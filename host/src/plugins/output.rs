@@ -152,6 +152,28 @@ pub(super) fn fix_randomness_and_clocks(wasi: &mut WasiCtxBuilder) {
         .monotonic_clock(Stopped);
 }
 
+/// Whether the `log` import's line at `level` would be recorded (`log.enabled`).
+pub(super) fn log_enabled(level: tracing::Level) -> bool {
+    match level {
+        tracing::Level::ERROR => tracing::enabled!(tracing::Level::ERROR),
+        tracing::Level::WARN => tracing::enabled!(tracing::Level::WARN),
+        tracing::Level::INFO => tracing::enabled!(tracing::Level::INFO),
+        tracing::Level::DEBUG => tracing::enabled!(tracing::Level::DEBUG),
+        _ => tracing::enabled!(tracing::Level::TRACE),
+    }
+}
+
+/// One line of the `log` import (`log.write`), under the plugin's name.
+pub(super) fn log_line(plugin: &str, level: tracing::Level, message: &str) {
+    match level {
+        tracing::Level::ERROR => tracing::error!(plugin, "{message}"),
+        tracing::Level::WARN => tracing::warn!(plugin, "{message}"),
+        tracing::Level::INFO => tracing::info!(plugin, "{message}"),
+        tracing::Level::DEBUG => tracing::debug!(plugin, "{message}"),
+        _ => tracing::trace!(plugin, "{message}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,52 +1,23 @@
 //! wasmtime underneath the plugin API: one [`Engine`] (epoch interruption on, an epoch every
-//! millisecond), one [`InstancePre`](wasmtime::component::InstancePre) per component, and a
-//! warm instance per plugin reused across calls until one fails. A call's deadline binds both
-//! the guest's own code (epochs) and its waits in WASI (`super::waits`).
+//! millisecond), a linker per version of `flotilla:plugins` and world, the sandbox each store
+//! is made with, and loading: a component is compiled, its version read from its exports, and
+//! checked to provide the world asked for (`super::warm` runs its calls).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, StoreLimits};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::output::TracedOutput;
-
-pub(super) mod naming {
-    wasmtime::component::bindgen!({ path: "../wit", world: "naming-policy" });
-}
-
-pub(super) mod placement {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "placement-policy",
-        with: {
-            "flotilla:plugins/types": super::naming::flotilla::plugins::types,
-            "flotilla:plugins/log": super::naming::flotilla::plugins::log,
-        },
-    });
-}
-
-pub(super) mod credentials {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "credential-provider",
-        with: {
-            "flotilla:plugins/types": super::naming::flotilla::plugins::types,
-            "flotilla:plugins/log": super::naming::flotilla::plugins::log,
-        },
-    });
-}
-
-pub(super) use naming::flotilla::plugins::{log, types};
-
-/// The WIT package version this host provides.
-pub const WIT_VERSION: &str = "0.1.0";
+use super::warm::WarmSpec;
+use super::wit::{Loaded, WitVersion};
 
 /// How often the engine's epoch advances: deadlines are counted in these.
-const EPOCH: Duration = Duration::from_millis(1);
+pub(super) const EPOCH: Duration = Duration::from_millis(1);
 
 /// Why a plugin gave no usable answer. Safe to show: it never holds the plugin's inputs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,16 +28,15 @@ pub enum PluginError {
         what: String,
         message: String,
     },
-    #[error(
-        "plugin {plugin} does not provide world {world} of flotilla:plugins@{WIT_VERSION}: {message}"
-    )]
+    #[error("plugin {plugin} does not provide world {world} of flotilla:plugins: {message}")]
     WrongWorld {
         plugin: String,
         world: &'static str,
         message: String,
     },
     #[error(
-        "plugin {plugin} was built against flotilla:plugins@{version}; this controller provides @{WIT_VERSION}: rebuild it against the controller's wit/"
+        "plugin {plugin} was built against flotilla:plugins@{version}; this controller provides {}: rebuild it against one of those",
+        WitVersion::provided()
     )]
     Version { plugin: String, version: String },
     #[error("plugin {plugin} ran out of time ({budget:?})")]
@@ -178,28 +148,10 @@ impl WasiView for State {
     }
 }
 
-impl types::Host for State {}
-
-impl log::Host for State {
-    fn enabled(&mut self, level: log::Level) -> bool {
-        match level {
-            log::Level::Error => tracing::enabled!(tracing::Level::ERROR),
-            log::Level::Warn => tracing::enabled!(tracing::Level::WARN),
-            log::Level::Info => tracing::enabled!(tracing::Level::INFO),
-            log::Level::Debug => tracing::enabled!(tracing::Level::DEBUG),
-            log::Level::Trace => tracing::enabled!(tracing::Level::TRACE),
-        }
-    }
-
-    fn write(&mut self, level: log::Level, message: String) {
-        let plugin = self.plugin.as_str();
-        match level {
-            log::Level::Error => tracing::error!(plugin, "{message}"),
-            log::Level::Warn => tracing::warn!(plugin, "{message}"),
-            log::Level::Info => tracing::info!(plugin, "{message}"),
-            log::Level::Debug => tracing::debug!(plugin, "{message}"),
-            log::Level::Trace => tracing::trace!(plugin, "{message}"),
-        }
+impl State {
+    /// The plugin's name, as its log lines carry it.
+    pub(super) fn plugin(&self) -> &str {
+        &self.plugin
     }
 }
 
@@ -207,9 +159,9 @@ impl log::Host for State {
 #[derive(Clone)]
 pub struct PluginHost {
     pub(super) engine: Engine,
-    pub(super) naming: Arc<Linker<State>>,
-    pub(super) placement: Arc<Linker<State>>,
-    pub(super) credentials: Arc<Linker<State>>,
+    /// One per version and world: WASI with nothing granted, bounded waits, that world's
+    /// imports.
+    linkers: Arc<BTreeMap<(WitVersion, World), Linker<State>>>,
     /// Where compiled components are kept (`None`: nowhere, compile every time).
     pub(super) cache: Option<super::cache::DiskCache>,
 }
@@ -228,7 +180,7 @@ impl PluginHost {
     pub fn shared() -> Result<PluginHost, PluginError> {
         static HOST: OnceLock<Result<PluginHost, PluginError>> = OnceLock::new();
         HOST.get_or_init(|| {
-            let mut host = PluginHost::with_concurrency_support(false)?;
+            let mut host = PluginHost::new(false)?;
             host.cache = configured_cache();
             Ok(host)
         })
@@ -243,14 +195,21 @@ impl PluginHost {
             what: "the compiled-component cache".into(),
             message: e.to_string(),
         })?;
-        let mut host = PluginHost::with_concurrency_support(false)?;
+        let mut host = PluginHost::new(false)?;
         host.cache = Some(cache);
         Ok(host)
     }
 
     /// A separate host without a disk cache, with wasmtime's component-model concurrency
-    /// support on or off (the shared host has it off; this exists to measure the difference).
-    pub fn with_concurrency_support(enabled: bool) -> Result<PluginHost, PluginError> {
+    /// support on (the shared host has it off; this exists to measure the difference).
+    #[cfg(feature = "bench-hooks")]
+    pub fn with_concurrency_support() -> Result<PluginHost, PluginError> {
+        PluginHost::new(true)
+    }
+
+    /// A host without a disk cache, with wasmtime's component-model concurrency support on or
+    /// off.
+    pub(super) fn new(enabled: bool) -> Result<PluginHost, PluginError> {
         let fail = |message: String| PluginError::Load {
             plugin: "(host)".into(),
             what: "the wasmtime engine".into(),
@@ -273,23 +232,21 @@ impl PluginHost {
                 }
             })
             .map_err(|e| fail(e.to_string()))?;
-        let linker = |add: fn(&mut Linker<State>) -> wasmtime::Result<()>| {
-            let mut linker = Linker::new(&engine);
-            wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| fail(e.to_string()))?;
-            super::waits::add_to_linker(&mut linker).map_err(|e| fail(format!("{e:#}")))?;
-            add(&mut linker).map_err(|e| fail(e.to_string()))?;
-            Ok::<_, PluginError>(Arc::new(linker))
-        };
+        let mut linkers = BTreeMap::new();
+        for version in WitVersion::ALL {
+            for world in World::ALL {
+                let mut linker = Linker::new(&engine);
+                wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+                    .map_err(|e| fail(e.to_string()))?;
+                super::waits::add_to_linker(&mut linker).map_err(|e| fail(format!("{e:#}")))?;
+                version
+                    .add_to_linker(world, &mut linker)
+                    .map_err(|e| fail(e.to_string()))?;
+                linkers.insert((version, world), linker);
+            }
+        }
         Ok(PluginHost {
-            naming: linker(|l| {
-                naming::NamingPolicy::add_to_linker::<State, HasSelf<State>>(l, |s| s)
-            })?,
-            placement: linker(|l| {
-                placement::PlacementPolicy::add_to_linker::<State, HasSelf<State>>(l, |s| s)
-            })?,
-            credentials: linker(|l| {
-                credentials::CredentialProvider::add_to_linker::<State, HasSelf<State>>(l, |s| s)
-            })?,
+            linkers: Arc::new(linkers),
             engine,
             cache: None,
         })
@@ -346,74 +303,88 @@ impl PluginHost {
         Ok(store)
     }
 
-    /// Whether `component` provides `world`, as an instance-ready handle or the reason not.
-    pub(super) fn check_world<P>(
+    /// `bytes` compiled and checked to provide `world` of a version this host has (the one its
+    /// exports name), ready to run warm under `limits` with `grants`.
+    pub(super) fn load(
+        &self,
+        plugin: &str,
+        bytes: &[u8],
+        world: World,
+        limits: Limits,
+        grants: Grants,
+    ) -> Result<Loaded, PluginError> {
+        let component = self.compile(plugin, bytes)?;
+        self.load_compiled(
+            plugin,
+            &component,
+            world,
+            WarmSpec::new(self, plugin, limits, grants),
+        )
+    }
+
+    fn load_compiled(
         &self,
         plugin: &str,
         component: &Component,
         world: World,
-        pre: impl FnOnce(&Linker<State>, &Component) -> wasmtime::Result<P>,
-    ) -> Result<P, PluginError> {
-        let linker = match world {
-            World::NamingPolicy => &self.naming,
-            World::PlacementPolicy => &self.placement,
-            World::CredentialProvider => &self.credentials,
-        };
+        warm: WarmSpec,
+    ) -> Result<Loaded, PluginError> {
         let wrong = |message: String| PluginError::WrongWorld {
             plugin: plugin.to_string(),
             world: world.name(),
             message,
         };
-        // Another version is refused even when its imports happen to link: its contract is
-        // not this host's.
-        if let Some(version) = other_version(&self.engine, component) {
-            return Err(PluginError::Version {
-                plugin: plugin.to_string(),
-                version,
-            });
-        }
-        pre(linker, component).map_err(|e| wrong(format!("{e:#}")))
+        let version = self
+            .version_of(plugin, component)?
+            .ok_or_else(|| wrong("it exports no interface of flotilla:plugins".into()))?;
+        let linker = self.linker(version, world);
+        version
+            .load(world, linker, component, warm)
+            .map_err(|e| wrong(format!("{e:#}")))
     }
-}
 
-/// The version of `flotilla:plugins` a component imports, when it is not this host's.
-fn other_version(engine: &Engine, component: &Component) -> Option<String> {
-    component
-        .component_type()
-        .imports(engine)
-        .filter_map(|(name, _)| name.strip_prefix("flotilla:plugins/"))
-        .filter_map(|rest| rest.split_once('@').map(|(_, v)| v.to_string()))
-        .find(|version| version != WIT_VERSION)
-}
+    /// The linker for components of `world` of `version`.
+    pub(super) fn linker(&self, version: WitVersion, world: World) -> &Linker<State> {
+        &self.linkers[&(version, world)]
+    }
 
-/// Which of the supported worlds a component provides (`flotilla plugin validate`).
-pub fn validate(plugin: &str, bytes: &[u8]) -> Result<Vec<World>, PluginError> {
-    let host = PluginHost::shared()?;
-    let component = host.compile(plugin, bytes)?;
-    if let Some(version) = other_version(&host.engine, &component) {
-        return Err(PluginError::Version {
+    /// The version of `flotilla:plugins` `component` exports, if it exports any; another
+    /// version than this host's is refused even when its imports would link: its contract is
+    /// not one this host keeps.
+    fn version_of(
+        &self,
+        plugin: &str,
+        component: &Component,
+    ) -> Result<Option<WitVersion>, PluginError> {
+        WitVersion::exported_by(&self.engine, component).map_err(|version| PluginError::Version {
             plugin: plugin.to_string(),
             version,
-        });
+        })
     }
-    let provides = |world| match world {
-        World::NamingPolicy => host
-            .check_world(plugin, &component, world, |l, c| {
-                naming::NamingPolicyPre::new(l.instantiate_pre(c)?)
-            })
-            .is_ok(),
-        World::PlacementPolicy => host
-            .check_world(plugin, &component, world, |l, c| {
-                placement::PlacementPolicyPre::new(l.instantiate_pre(c)?)
-            })
-            .is_ok(),
-        World::CredentialProvider => host
-            .check_world(plugin, &component, world, |l, c| {
-                credentials::CredentialProviderPre::new(l.instantiate_pre(c)?)
-            })
-            .is_ok(),
-    };
-    Ok(World::ALL.into_iter().filter(|w| provides(*w)).collect())
+}
+
+/// What a component provides: the version of `flotilla:plugins` its exports name, and which of
+/// that version's worlds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provides {
+    /// `None`: it exports no interface of `flotilla:plugins` (and so provides no world).
+    pub version: Option<WitVersion>,
+    pub worlds: Vec<World>,
+}
+
+/// What a component provides (`flotilla plugin validate`).
+pub fn validate(plugin: &str, bytes: &[u8]) -> Result<Provides, PluginError> {
+    let host = PluginHost::shared()?;
+    let component = host.compile(plugin, bytes)?;
+    let version = host.version_of(plugin, &component)?;
+    let worlds = World::ALL
+        .into_iter()
+        .filter(|world| {
+            let warm = WarmSpec::new(&host, plugin, Limits::default(), Grants::default());
+            host.load_compiled(plugin, &component, *world, warm).is_ok()
+        })
+        .collect();
+    Ok(Provides { version, worlds })
 }
 
 /// The shared host's disk cache: `$FLOTILLA_PLUGIN_CACHE`, if set and safe to use.
@@ -425,189 +396,5 @@ fn configured_cache() -> Option<super::cache::DiskCache> {
             tracing::warn!(dir = %e.dir.display(), problem = %e.problem, "not caching compiled plugins: {e}");
             None
         }
-    }
-}
-
-/// A call's failure from wasmtime: out of time (in its own code or waiting in WASI), or a trap.
-fn failure(plugin: &str, limits: Limits, e: wasmtime::Error) -> PluginError {
-    let timeout = || PluginError::Timeout {
-        plugin: plugin.to_string(),
-        budget: limits.deadline,
-    };
-    if e.downcast_ref::<super::waits::DeadlineReached>().is_some() {
-        return timeout();
-    }
-    match e.downcast_ref::<wasmtime::Trap>() {
-        Some(wasmtime::Trap::Interrupt) => timeout(),
-        _ => PluginError::Trap {
-            plugin: plugin.to_string(),
-            message: format!("{e:#}"),
-        },
-    }
-}
-
-/// An instantiation's failure: out of time or a trap (in a start function) as for a call;
-/// anything else — an instance, table or memory over the sandbox's bounds — means this
-/// component cannot be run here at all.
-fn instantiation_failure(plugin: &str, limits: Limits, e: wasmtime::Error) -> PluginError {
-    if e.downcast_ref::<wasmtime::Trap>().is_some()
-        || e.downcast_ref::<super::waits::DeadlineReached>().is_some()
-    {
-        return failure(plugin, limits, e);
-    }
-    PluginError::Load {
-        plugin: plugin.to_string(),
-        what: "an instance (within the sandbox's limits)".into(),
-        message: format!("{e:#}"),
-    }
-}
-
-fn deadline_ticks(limits: Limits) -> u64 {
-    (limits.deadline.as_millis() / EPOCH.as_millis()).max(1) as u64
-}
-
-/// Starts the clock on a call (or an instantiation): its guest code stops at the epoch
-/// deadline, its WASI waits at the same time.
-fn arm(store: &mut Store<State>, limits: Limits) {
-    store.data_mut().deadline = Instant::now() + limits.deadline;
-    store.set_epoch_deadline(deadline_ticks(limits));
-}
-
-thread_local! {
-    /// Set while this thread runs outside any async context (see [`outside_async`]).
-    static OUTSIDE_ASYNC: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Runs `f` where a plugin may block: wasmtime-wasi's synchronous bindings run a guest's
-/// blocking operations (a file read, flushing stderr as it panics) on a Tokio runtime of their
-/// own, which panics on a thread that is inside an async context. On a multi-threaded runtime
-/// the thread leaves it (`block_in_place`); on a single-threaded one, `f` runs on a thread of
-/// its own. The controller wraps a whole reconcile in this once, so its plugin calls pay
-/// nothing more.
-pub fn outside_async<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    if OUTSIDE_ASYNC.get() {
-        return f();
-    }
-    /// Clears the mark however `f` ends, a panic included.
-    struct Mark;
-    impl Drop for Mark {
-        fn drop(&mut self) {
-            OUTSIDE_ASYNC.set(false);
-        }
-    }
-    let marked = || {
-        OUTSIDE_ASYNC.set(true);
-        let _mark = Mark;
-        f()
-    };
-    match Handle::try_current().map(|h| h.runtime_flavor()) {
-        Err(_) => marked(),
-        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(marked),
-        Ok(_) => std::thread::scope(|s| match s.spawn(marked).join() {
-            Ok(result) => result,
-            Err(panic) => std::panic::resume_unwind(panic),
-        }),
-    }
-}
-
-/// A plugin's instance, kept warm between calls and replaced after one fails.
-pub(super) struct Warm<B> {
-    host: PluginHost,
-    pub(super) name: String,
-    limits: Limits,
-    grants: Grants,
-    slot: Mutex<Option<(Store<State>, B)>>,
-}
-
-impl<B> Warm<B> {
-    pub(super) fn new(host: &PluginHost, name: &str, limits: Limits, grants: Grants) -> Self {
-        Warm {
-            host: host.clone(),
-            name: name.to_string(),
-            limits,
-            grants,
-            slot: Mutex::new(None),
-        }
-    }
-
-    /// Runs `call` on the warm instance (instantiating one with `instantiate` if there is
-    /// none) under the deadline; a trap or timeout discards the instance.
-    pub(super) fn call<R: Send>(
-        &self,
-        instantiate: impl FnOnce(&mut Store<State>) -> wasmtime::Result<B> + Send,
-        call: impl FnOnce(&B, &mut Store<State>) -> wasmtime::Result<R> + Send,
-    ) -> Result<R, PluginError>
-    where
-        B: Send,
-    {
-        let mut guard = self.slot.lock();
-        let slot: &mut Option<(Store<State>, B)> = &mut guard;
-        let result = outside_async(|| self.call_in(slot, instantiate, call));
-        if let Err(e) = &result {
-            crate::metrics::plugin_failure(&self.name, e.kind());
-        }
-        result
-    }
-
-    fn call_in<R>(
-        &self,
-        slot: &mut Option<(Store<State>, B)>,
-        instantiate: impl FnOnce(&mut Store<State>) -> wasmtime::Result<B>,
-        call: impl FnOnce(&B, &mut Store<State>) -> wasmtime::Result<R>,
-    ) -> Result<R, PluginError> {
-        if slot.is_none() {
-            let fail = |e| failure(&self.name, self.limits, e);
-            let mut store = self
-                .host
-                .store(&self.name, self.limits, &self.grants)
-                .map_err(fail)?;
-            arm(&mut store, self.limits);
-            let instance = instantiate(&mut store)
-                .map_err(|e| instantiation_failure(&self.name, self.limits, e))?;
-            *slot = Some((store, instance));
-        }
-        let Some((store, instance)) = slot.as_mut() else {
-            unreachable!("instantiated above")
-        };
-        arm(store, self.limits);
-        call(instance, store).map_err(|e| {
-            // A trapped or interrupted instance is never called again.
-            *slot = None;
-            failure(&self.name, self.limits, e)
-        })
-    }
-
-    /// Drops the warm instance: the next call starts from a fresh one.
-    pub(super) fn discard(&self) {
-        *self.slot.lock() = None;
-    }
-
-    /// The plugin's own refusal, counted.
-    pub(super) fn refused(&self, e: types::PluginError) -> PluginError {
-        self.counted(PluginError::Refused {
-            plugin: self.name.clone(),
-            message: e.message,
-        })
-    }
-
-    /// An answer the host cannot use, counted.
-    pub(super) fn invalid(
-        &self,
-        what: &'static str,
-        value: String,
-        problem: String,
-    ) -> PluginError {
-        self.counted(PluginError::Invalid {
-            plugin: self.name.clone(),
-            what,
-            value,
-            problem,
-        })
-    }
-
-    fn counted(&self, error: PluginError) -> PluginError {
-        crate::metrics::plugin_failure(&self.name, error.kind());
-        error
     }
 }

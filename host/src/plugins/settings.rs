@@ -25,15 +25,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::Limits;
+use super::{ExtensionPoint, Limits};
 
 /// The ConfigMap, in the controller's namespace.
 pub const CONFIG_MAP: &str = "flotilla-plugins";
-/// Keys of the extension points.
-pub const PLACEMENT: &str = "placement";
-pub const NAMING: &str = "naming";
-/// `credentials.<kind>`: the provider for registry entries of that kind.
-pub const CREDENTIALS_PREFIX: &str = "credentials.";
 
 /// Where a component's bytes come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,8 +67,8 @@ pub struct PointSettings {
 /// Every extension point configured, and the keys that could not be used.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Settings {
-    /// By key: `placement`, `naming`, `credentials.<kind>`.
-    pub points: BTreeMap<String, PointSettings>,
+    /// By the point their key names.
+    pub points: BTreeMap<ExtensionPoint, PointSettings>,
     /// One line per unusable key, naming it.
     pub problems: Vec<String>,
 }
@@ -106,20 +101,16 @@ impl Settings {
     pub fn from_data(data: &BTreeMap<String, String>) -> Settings {
         let mut settings = Settings::default();
         for (key, text) in data {
-            let known = key == PLACEMENT
-                || key == NAMING
-                || key
-                    .strip_prefix(CREDENTIALS_PREFIX)
-                    .is_some_and(|kind| !kind.is_empty());
-            if !known {
+            let Some(point) = ExtensionPoint::parse(key) else {
                 settings.problems.push(format!(
-                    "ConfigMap {CONFIG_MAP} key {key}: not an extension point (placement, naming, credentials.<kind>)"
+                    "ConfigMap {CONFIG_MAP} key {key}: not an extension point ({})",
+                    ExtensionPoint::EXPECTED
                 ));
                 continue;
-            }
-            match point(key, text) {
-                Ok(point) => {
-                    settings.points.insert(key.clone(), point);
+            };
+            match point_settings(&point, text) {
+                Ok(point_settings) => {
+                    settings.points.insert(point, point_settings);
                 }
                 Err(problem) => settings
                     .problems
@@ -130,7 +121,7 @@ impl Settings {
     }
 }
 
-fn point(key: &str, text: &str) -> Result<PointSettings, String> {
+fn point_settings(point: &ExtensionPoint, text: &str) -> Result<PointSettings, String> {
     let raw: RawPoint = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
     let c = raw.component;
     let source = match (c.file, c.config_map_key, c.url) {
@@ -174,7 +165,8 @@ fn point(key: &str, text: &str) -> Result<PointSettings, String> {
         limits.memory = quantity(&memory)
             .ok_or_else(|| format!("memory {memory:?} is not a size (e.g. 16Mi, 64Mi, 1Gi)"))?;
     }
-    if !raw.read_only_dirs.is_empty() && !key.starts_with(CREDENTIALS_PREFIX) {
+    let provider = matches!(point, ExtensionPoint::Credentials { .. });
+    if !raw.read_only_dirs.is_empty() && !provider {
         return Err("readOnlyDirs: only credential providers may be granted directories".into());
     }
     if let Some(dir) = raw.read_only_dirs.iter().find(|d| !d.is_absolute()) {
@@ -235,14 +227,14 @@ mod tests {
             "component: {configMapKey: p.wasm}\nconfig: {pendingWeight: 2}\nfailurePolicy: Ignore\ndeadline: 250ms\nmemory: 32Mi\n",
         )]);
         assert_eq!(s.problems, Vec::<String>::new());
-        let p = &s.points["placement"];
+        let p = &s.points[&ExtensionPoint::Placement];
         assert_eq!(p.source, Source::ConfigMapKey("p.wasm".into()));
         assert_eq!(p.config, r#"{"pendingWeight":2}"#);
         assert_eq!(p.failure_policy, FailurePolicy::Ignore);
         assert_eq!(p.limits.deadline, Duration::from_millis(250));
         assert_eq!(p.limits.memory, 32 << 20);
         let s = settings(&[("naming", "component: {file: /plugins/n.wasm}")]);
-        let n = &s.points["naming"];
+        let n = &s.points[&ExtensionPoint::Naming];
         assert_eq!(n.failure_policy, FailurePolicy::Fail, "closed by default");
         assert_eq!(n.limits, Limits::default());
         assert_eq!(n.config, "");

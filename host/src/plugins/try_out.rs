@@ -4,7 +4,8 @@
 //!
 //! - `naming-policy`: `{"template": {…}, "place": {…}, "config": "…"}` → `{"podName": "…"}`
 //! - `placement-policy`: `{"template": {…}, "clusters": [{…}], "config": "…"}` →
-//!   `{"cluster": "…", "namespace": "…"}`
+//!   `{"cluster": "…", "namespace": "…"}`, and `"reason": "…"` when the plugin gives one
+//!   (`flotilla:plugins@0.2.0`)
 //! - `credential-provider`: `{"cluster": "…", "kind": "…", "entry": "…", "config": …,
 //!   "now": SECONDS, "readOnlyDirs": […]}` → the credentials, secrets redacted
 
@@ -13,9 +14,8 @@ use serde_json::{Value, json};
 
 use secrecy::ExposeSecret;
 
-use super::{
-    Auth, ClusterState, Grants, Limits, Place, PluginError, PluginHost, TemplateInfo, World,
-};
+use super::{ClusterState, Grants, Limits, Place, PluginError, PluginHost, TemplateInfo, World};
+use crate::clusters::Auth;
 
 /// Why a trial call gave no answer.
 #[derive(Debug, thiserror::Error)]
@@ -86,8 +86,12 @@ pub fn try_out(plugin: &str, bytes: &[u8], world: World, input: &str) -> Result<
         }
         World::PlacementPolicy => {
             let plugin = host.placement(plugin, bytes, Limits::default())?;
-            let place = plugin.place(&call.template, &call.clusters, &call.config)?;
-            Ok(serde_json::to_value(place).unwrap_or_default())
+            let decision = plugin.decide(&call.template, &call.clusters, &call.config)?;
+            let mut answer = serde_json::to_value(decision.place).unwrap_or_default();
+            if let Some(reason) = decision.reason {
+                answer["reason"] = reason.into();
+            }
+            Ok(answer)
         }
         World::CredentialProvider => {
             let plugin = host.credentials(plugin, bytes, Limits::default(), call.grants())?;

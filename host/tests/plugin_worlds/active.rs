@@ -51,9 +51,14 @@ pub(crate) fn point_settings(key: &str, yaml: &str) -> PointSettings {
     assert_eq!(settings.problems, Vec::<String>::new());
     settings
         .points
-        .get(key)
+        .get(&point(key))
         .cloned()
         .unwrap_or_else(|| panic!("no {key} in {settings:?}"))
+}
+
+/// The extension point ConfigMap key `key` names.
+pub(crate) fn point(key: &str) -> ExtensionPoint {
+    ExtensionPoint::parse(key).unwrap_or_else(|| panic!("{key} names no extension point"))
 }
 
 /// The name `Active` gives a plugin at `point`.
@@ -94,9 +99,9 @@ fn a_plugin_that_fails_to_install_leaves_the_last_good_one_in_force() {
     let argo = component("naming_argo");
     let argo_settings = point_settings("naming", "component: {file: /x.wasm}\ndeadline: 2s\n");
     active
-        .install(&host, "naming", &argo_settings, &argo)
+        .install(&host, &point("naming"), &argo_settings, &argo)
         .unwrap();
-    assert_eq!(active.points(), ["naming"]);
+    assert_eq!(active.points(), [point("naming")]);
     assert!(active.policies(no_clusters()).placement.is_none());
     let argo_name = flotilla_engine::naming::pod_name("wf", "wf.a", "say", PodNameFormat::V2);
     assert_eq!(naming_answer(&active), Ok(Some(argo_name.clone())));
@@ -108,7 +113,7 @@ fn a_plugin_that_fails_to_install_leaves_the_last_good_one_in_force() {
         "component: {file: /x.wasm}\nconfig: nondeterministic\ndeadline: 2s\n",
     );
     let err = active
-        .install(&host, "naming", &nd, &misbehaving)
+        .install(&host, &point("naming"), &nd, &misbehaving)
         .unwrap_err();
     match &err {
         PluginError::Invalid {
@@ -134,7 +139,7 @@ fn a_plugin_that_fails_to_install_leaves_the_last_good_one_in_force() {
     // Another world's component.
     let placement = component("placement_explicit");
     let err = active
-        .install(&host, "naming", &argo_settings, &placement)
+        .install(&host, &point("naming"), &argo_settings, &placement)
         .unwrap_err();
     assert!(
         matches!(&err, PluginError::WrongWorld { plugin, world: "naming-policy", .. }
@@ -143,19 +148,19 @@ fn a_plugin_that_fails_to_install_leaves_the_last_good_one_in_force() {
     );
     assert_eq!(naming_answer(&active), Ok(Some(argo_name.clone())));
 
-    // Another version of the WIT.
-    let v2 = component("misbehaving_v2");
+    // A version of the WIT this host does not have.
+    let future = component("misbehaving_future");
     let err = active
-        .install(&host, "naming", &argo_settings, &v2)
+        .install(&host, &point("naming"), &argo_settings, &future)
         .unwrap_err();
     assert_eq!(
         err,
         PluginError::Version {
-            plugin: installed_name("naming", &v2),
-            version: "0.2.0".into(),
+            plugin: installed_name("naming", &future),
+            version: "99.0.0".into(),
         }
     );
-    assert!(err.to_string().contains("flotilla:plugins@0.2.0"), "{err}");
+    assert!(err.to_string().contains("flotilla:plugins@99.0.0"), "{err}");
     assert_eq!(naming_answer(&active), Ok(Some(argo_name.clone())));
 
     // Not the bytes the ConfigMap pins.
@@ -170,7 +175,7 @@ fn a_plugin_that_fails_to_install_leaves_the_last_good_one_in_force() {
     assert_eq!(pinning.sha256.as_deref(), Some(pinned.as_str()));
     let cluster_prefixed = component("naming_cluster_prefixed");
     let err = active
-        .install(&host, "naming", &pinning, &cluster_prefixed)
+        .install(&host, &point("naming"), &pinning, &cluster_prefixed)
         .unwrap_err();
     let actual = digest(&cluster_prefixed);
     assert_eq!(
@@ -182,7 +187,7 @@ fn a_plugin_that_fails_to_install_leaves_the_last_good_one_in_force() {
         }
     );
     assert_eq!(naming_answer(&active), Ok(Some(argo_name.clone())));
-    assert!(active.is_current("naming", &argo_settings, &digest(&argo)));
+    assert!(active.is_current(&point("naming"), &argo_settings, &digest(&argo)));
 
     // Pinned to the right digest, it goes in.
     let right = point_settings(
@@ -190,7 +195,7 @@ fn a_plugin_that_fails_to_install_leaves_the_last_good_one_in_force() {
         &format!("component: {{file: /x.wasm, sha256: {actual}}}\ndeadline: 2s\n"),
     );
     active
-        .install(&host, "naming", &right, &cluster_prefixed)
+        .install(&host, &point("naming"), &right, &cluster_prefixed)
         .unwrap();
     assert_eq!(naming_answer(&active), Ok(Some(argo_name)));
     let east = active
@@ -200,9 +205,9 @@ fn a_plugin_that_fails_to_install_leaves_the_last_good_one_in_force() {
         .pod_name(&node("wf", "wf.a", "say"), &at("east"));
     assert_eq!(east, Ok(Some(format!("east-wf-say-{}", argo_hash("wf.a")))));
 
-    active.remove("naming");
+    active.remove(&point("naming"));
     assert!(active.policies(no_clusters()).naming.is_none());
-    assert_eq!(active.points(), Vec::<String>::new());
+    assert_eq!(active.points(), Vec::<ExtensionPoint>::new());
 }
 
 #[test]
@@ -216,20 +221,20 @@ fn is_current_compares_settings_and_digest() {
     );
     let d = digest(&bytes);
     assert!(
-        !active.is_current("placement", &settings, &d),
+        !active.is_current(&point("placement"), &settings, &d),
         "nothing yet"
     );
     active
-        .install(&host, "placement", &settings, &bytes)
+        .install(&host, &point("placement"), &settings, &bytes)
         .unwrap();
-    assert!(active.is_current("placement", &settings, &d));
-    assert!(!active.is_current("naming", &settings, &d));
+    assert!(active.is_current(&point("placement"), &settings, &d));
+    assert!(!active.is_current(&point("naming"), &settings, &d));
     let changed = point_settings(
         "placement",
         "component: {file: /x.wasm}\nconfig: {pendingWeight: 3}\ndeadline: 2s\n",
     );
-    assert!(!active.is_current("placement", &changed, &d));
-    assert!(!active.is_current("placement", &settings, &digest(b"other bytes")));
+    assert!(!active.is_current(&point("placement"), &changed, &d));
+    assert!(!active.is_current(&point("placement"), &settings, &digest(b"other bytes")));
     // The settings' config reaches the plugin: pendingWeight 2 gives "b" (see loaded_clusters).
     let placement = active
         .policies(no_clusters())
@@ -259,7 +264,7 @@ fn failure_policy_ignore_gives_no_opinion_and_fail_an_error() {
             ),
         );
         active
-            .install(&host, "placement", &settings, &bytes)
+            .install(&host, &point("placement"), &settings, &bytes)
             .unwrap();
         let placement = active
             .policies(no_clusters())
@@ -288,21 +293,21 @@ fn a_credentials_point_is_granted_its_read_only_dirs() {
         ),
     );
     active
-        .install(&host, "credentials.token-file", &settings, &bytes)
+        .install(&host, &point("credentials.token-file"), &settings, &bytes)
         .unwrap();
-    assert_eq!(active.points(), ["credentials.token-file"]);
-    assert!(active.credential_provider("rest-config").is_none());
+    assert_eq!(active.points(), [point("credentials.token-file")]);
+    assert!(active.for_kind("rest-config").is_none());
     let provider = active
-        .credential_provider("token-file")
+        .for_kind("token-file")
         .unwrap_or_else(|| panic!("no token-file provider"));
-    let c = provider
-        .provide(
-            "in-cluster",
-            "token-file",
-            token_file_entry(&path).as_bytes(),
-            NOW,
-        )
-        .unwrap();
+    let entry = token_file_entry(&path);
+    let request = CredentialRequest {
+        cluster: "in-cluster",
+        kind: "token-file",
+        entry: entry.as_bytes(),
+        now: NOW,
+    };
+    let c = provider.provide(&request).unwrap();
     assert_eq!(bearer(&c), FILE_TOKEN);
     assert_eq!(c.expires_at, Some(NOW + 5));
     // The same component without the grant cannot read it.
@@ -311,20 +316,16 @@ fn a_credentials_point_is_granted_its_read_only_dirs() {
         "component: {file: /x.wasm}\ndeadline: 2s\n",
     );
     active
-        .install(&host, "credentials.token-file", &ungranted, &bytes)
+        .install(&host, &point("credentials.token-file"), &ungranted, &bytes)
         .unwrap();
     let err = active
-        .credential_provider("token-file")
+        .for_kind("token-file")
         .unwrap_or_else(|| panic!("no token-file provider"))
-        .provide(
-            "in-cluster",
-            "token-file",
-            token_file_entry(&path).as_bytes(),
-            NOW,
-        )
+        .provide(&request)
         .unwrap_err();
+    let err = err.downcast_ref::<PluginError>().expect("a plugin's error");
     assert!(
-        matches!(&err, PluginError::Refused { message, .. } if message.ends_with("not readable (has the directory been granted to this plugin?)")),
+        matches!(err, PluginError::Refused { message, .. } if message.ends_with("not readable (has the directory been granted to this plugin?)")),
         "{err}"
     );
 }

@@ -1,8 +1,8 @@
 //! The guest plugins in `plugins/` (built by `bash plugins/build.sh`) through the host's real
 //! API, world by world: naming-cluster-prefixed, the two placement policies, the three
 //! credential providers (secrets never shown), plugins put in force with `Active` from
-//! `flotilla-plugins` settings, `validate`, `try_out`, the disk cache, and calls made from
-//! inside both kinds of Tokio runtime.
+//! `flotilla-plugins` settings, `validate`, `try_out`, the disk cache, calls made from inside
+//! both kinds of Tokio runtime, and components of two WIT versions in one host.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,10 +14,11 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
+use flotilla::clusters::{Auth, ClusterCredentials, CredentialProviders, CredentialRequest};
 use flotilla::plugins::settings::{FailurePolicy, PointSettings, Settings, Source};
 use flotilla::plugins::{
-    Active, Auth, ClusterCredentials, ClusterState, CredentialPlugin, Grants, Limits, Place,
-    PluginError, PluginHost, TemplateInfo, World, digest, validate,
+    Active, ClusterState, CredentialPlugin, ExtensionPoint, Grants, Limits, Place, PluginError,
+    PluginHost, Provides, TemplateInfo, WitVersion, World, digest, validate,
 };
 use flotilla_engine::naming::{PodNameFormat, dns_subdomain_error};
 
@@ -25,6 +26,7 @@ mod active;
 mod credentials;
 mod policies;
 mod tools;
+mod versions;
 
 #[allow(unused_imports)]
 use {active::*, credentials::*, policies::*, tools::*};

@@ -16,17 +16,13 @@
 //! `sign-http` feature, which needs `http1` — its defaults — so those two are on.
 //! Errors name fields, never the keys or the token.
 
-// The generated bindings' functions take one argument per flattened field.
-#![allow(clippy::too_many_arguments)]
-
 pub mod eks;
 pub mod sigv4;
 
-wit_bindgen::generate!({ path: "../../wit", world: "credential-provider" });
+use flotilla_plugin_sdk::v0_1_0::credentials::log::{self, Level};
+use flotilla_plugin_sdk::v0_1_0::credentials::{self, *};
 
 use base64::Engine as _;
-use flotilla::plugins::log::{self, Level};
-use flotilla::plugins::types::Auth;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -70,7 +66,7 @@ impl Guest for Eks {
     }
 }
 
-export!(Eks);
+credentials::export!(Eks);
 
 fn credentials(cluster: &str, entry: &[u8], now: u64) -> Result<Credentials, String> {
     let entry: Entry = serde_json::from_slice(entry).map_err(|e| {

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::flotilla::plugins::types::Auth;
+use crate::Auth;
 use crate::{AuthFields, Credentials, auth, pem};
 
 #[derive(Default, Deserialize)]

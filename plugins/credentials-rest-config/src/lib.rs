@@ -18,22 +18,13 @@
 //! verified): then that. Errors name the entry's fields, never their values; parse errors say
 //! where (line and column), never what the parser saw. The config is ignored.
 
-// The generated bindings' functions take one argument per flattened field.
-#![allow(clippy::too_many_arguments)]
-
 pub mod kubeconfig;
 pub mod rest_config;
 
-// PartialEq: the tests compare answers.
-wit_bindgen::generate!({
-    path: "../../wit",
-    world: "credential-provider",
-    additional_derives: [PartialEq],
-});
+use flotilla_plugin_sdk::v0_1_0::credentials::log::{self, Level};
+use flotilla_plugin_sdk::v0_1_0::credentials::{self, *};
 
 use base64::Engine as _;
-use flotilla::plugins::log::{self, Level};
-use flotilla::plugins::types::Auth;
 
 struct RestConfigProvider;
 
@@ -59,7 +50,7 @@ impl Guest for RestConfigProvider {
     }
 }
 
-export!(RestConfigProvider);
+credentials::export!(RestConfigProvider);
 
 /// The credentials in an entry of `kind`, or what is wrong with it (never a secret value).
 pub fn credentials(kind: &str, entry: &[u8]) -> Result<Credentials, String> {

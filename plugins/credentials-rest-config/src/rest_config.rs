@@ -142,7 +142,7 @@ mod tests {
     use base64::Engine as _;
 
     use super::*;
-    use crate::flotilla::plugins::types::Auth;
+    use crate::Auth;
     use crate::tests::jwt;
 
     fn b64(s: &str) -> String {

@@ -10,19 +10,10 @@
 //! after `now`, so the host asks again — and the file is read again — that often. Errors name the
 //! field and the path, never the token.
 
-// The generated bindings' functions take one argument per flattened field.
-#![allow(clippy::too_many_arguments)]
-
-// PartialEq: the tests compare answers.
-wit_bindgen::generate!({
-    path: "../../wit",
-    world: "credential-provider",
-    additional_derives: [PartialEq],
-});
+use flotilla_plugin_sdk::v0_1_0::credentials::log::{self, Level};
+use flotilla_plugin_sdk::v0_1_0::credentials::{self, *};
 
 use base64::Engine as _;
-use flotilla::plugins::log::{self, Level};
-use flotilla::plugins::types::Auth;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -73,7 +64,7 @@ impl Guest for TokenFile {
     }
 }
 
-export!(TokenFile);
+credentials::export!(TokenFile);
 
 /// What a JSON parse error says without quoting the input: its kind and where.
 fn json_error(what: &str, e: &serde_json::Error) -> String {

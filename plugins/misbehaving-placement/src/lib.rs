@@ -6,10 +6,7 @@
 //! check that its authorization policy still applies to a plugin's answer. Anything else is the
 //! explicit placement (the template's cluster, which must be known, else the controller's own).
 
-// The generated bindings' functions take one argument per flattened field.
-#![allow(clippy::too_many_arguments)]
-
-wit_bindgen::generate!({ path: "../../wit", world: "placement-policy" });
+use flotilla_plugin_sdk::v0_1_0::placement::{self, *};
 
 struct MisbehavingPlacement;
 
@@ -23,7 +20,7 @@ impl Guest for MisbehavingPlacement {
     }
 }
 
-export!(MisbehavingPlacement);
+placement::export!(MisbehavingPlacement);
 
 fn answer(
     template: &TemplateInfo,

@@ -5,12 +5,9 @@
 //! answers `ok-<length of the node's name>`. For testing that the host contains each
 //! misbehaviour. The place is ignored.
 
-// The generated bindings' functions take one argument per flattened field.
-#![allow(clippy::too_many_arguments)]
-
 use std::sync::atomic::{AtomicU64, Ordering};
 
-wit_bindgen::generate!({ path: "../../wit", world: "naming-policy" });
+use flotilla_plugin_sdk::v0_1_0::naming::{self, *};
 
 struct Misbehaving;
 
@@ -71,4 +68,4 @@ impl Guest for Misbehaving {
     }
 }
 
-export!(Misbehaving);
+naming::export!(Misbehaving);

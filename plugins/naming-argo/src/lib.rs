@@ -2,10 +2,7 @@
 //! fits in 253 characters; the workflow's own name for a single-pod workflow. The place is not
 //! part of the name.
 
-// The generated bindings' functions take one argument per flattened field.
-#![allow(clippy::too_many_arguments)]
-
-wit_bindgen::generate!({ path: "../../wit", world: "naming-policy" });
+use flotilla_plugin_sdk::v0_1_0::naming::{self, *};
 
 struct Argo;
 
@@ -23,4 +20,4 @@ impl Guest for Argo {
     }
 }
 
-export!(Argo);
+naming::export!(Argo);

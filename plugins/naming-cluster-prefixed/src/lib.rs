@@ -9,10 +9,7 @@
 //! answer is checked against Kubernetes' DNS-1123 subdomain rule before it is returned: a
 //! template name such as `printMessage` gives an error that says so, not an invalid name.
 
-// The generated bindings' functions take one argument per flattened field.
-#![allow(clippy::too_many_arguments)]
-
-wit_bindgen::generate!({ path: "../../wit", world: "naming-policy" });
+use flotilla_plugin_sdk::v0_1_0::naming::{self, *};
 
 use argo_names::{MAX_NAME_LEN, dns_subdomain_error, pod_name_within};
 
@@ -31,7 +28,7 @@ impl Guest for ClusterPrefixed {
     }
 }
 
-export!(ClusterPrefixed);
+naming::export!(ClusterPrefixed);
 
 /// The cluster's part of a pod name, or why it has none.
 fn cluster_part(cluster: &str) -> Result<String, String> {

@@ -1,12 +1,10 @@
 //! The default placement: exactly where the template (or, failing that, the workflow) says.
 //! An empty cluster is the controller's own; an empty namespace, the workflow's.
 
-// The generated bindings' functions take one argument per flattened field.
-#![allow(clippy::too_many_arguments)]
-
-wit_bindgen::generate!({ path: "../../wit", world: "placement-policy" });
-
-use flotilla::plugins::log::{self, Level};
+use flotilla_plugin_sdk::v0_1_0::placement::{
+    self, ClusterState, Guest, Place, PluginError, TemplateInfo,
+    log::{self, Level},
+};
 
 struct Explicit;
 
@@ -46,4 +44,4 @@ impl Guest for Explicit {
     }
 }
 
-export!(Explicit);
+placement::export!(Explicit);

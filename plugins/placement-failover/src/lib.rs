@@ -1,9 +1,8 @@
 //! Failover placement (the example of docs/plugins.md): the template's cluster while it is
 //! healthy, else the healthy cluster with the fewest pending pods; the template's namespace,
 //! else the workflow's.
-#![allow(clippy::too_many_arguments)] // the generated bindings take one argument per field
 
-wit_bindgen::generate!({ path: "../../wit", world: "placement-policy" });
+use flotilla_plugin_sdk::v0_1_0::placement::{self, *};
 
 struct Failover;
 
@@ -23,4 +22,4 @@ impl Guest for Failover {
     }
 }
 
-export!(Failover);
+placement::export!(Failover);

@@ -11,14 +11,11 @@
 //! workflow's. No matching healthy cluster, or a malformed selector, is an error that names the
 //! selector. The config is ignored.
 
-// The generated bindings' functions take one argument per flattened field.
-#![allow(clippy::too_many_arguments)]
-
 pub mod selector;
 
-wit_bindgen::generate!({ path: "../../wit", world: "placement-policy" });
+use flotilla_plugin_sdk::v0_1_0::placement::log::{self, Level};
+use flotilla_plugin_sdk::v0_1_0::placement::{self, *};
 
-use flotilla::plugins::log::{self, Level};
 use selector::Selector;
 
 /// The template annotation that holds the selector.
@@ -49,7 +46,7 @@ impl Guest for LabelAffinity {
     }
 }
 
-export!(LabelAffinity);
+placement::export!(LabelAffinity);
 
 fn annotation(template: &TemplateInfo) -> Option<&str> {
     template

@@ -8,13 +8,13 @@
 //! `clusters` restricts the choice to those names ("" is the controller's own; absent: every
 //! cluster), `pendingWeight` (a whole number, default 1) weighs pending pods against running
 //! ones. Unknown fields are an error. No healthy candidate is an error.
+//!
+//! Built against `flotilla:plugins@0.2.0`: each answer says why (`reason`), which the controller
+//! logs with the node and `flotilla plugin test` shows.
 
-// The generated bindings' functions take one argument per flattened field.
-#![allow(clippy::too_many_arguments)]
+use flotilla_plugin_sdk::v0_2_0::placement::log::{self, Level};
+use flotilla_plugin_sdk::v0_2_0::placement::{self, *};
 
-wit_bindgen::generate!({ path: "../../wit", world: "placement-policy" });
-
-use flotilla::plugins::log::{self, Level};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize, PartialEq)]
@@ -47,10 +47,11 @@ impl Guest for LeastLoaded {
         template: TemplateInfo,
         clusters: Vec<ClusterState>,
         config: String,
-    ) -> Result<Place, PluginError> {
-        let place =
+    ) -> Result<PlacementDecision, PluginError> {
+        let decision =
             choose(&template, &clusters, &config).map_err(|message| PluginError { message })?;
         if log::enabled(Level::Debug) {
+            let place = &decision.place;
             log::write(
                 Level::Debug,
                 &format!(
@@ -59,17 +60,17 @@ impl Guest for LeastLoaded {
                 ),
             );
         }
-        Ok(place)
+        Ok(decision)
     }
 }
 
-export!(LeastLoaded);
+placement::export!(LeastLoaded);
 
 fn choose(
     template: &TemplateInfo,
     clusters: &[ClusterState],
     config: &str,
-) -> Result<Place, String> {
+) -> Result<PlacementDecision, String> {
     let config = Config::parse(config)?;
     let requested = &template.requested;
     let namespace = if requested.namespace.is_empty() {
@@ -84,9 +85,12 @@ fn choose(
                 requested.cluster
             ));
         }
-        return Ok(Place {
-            cluster: requested.cluster.clone(),
-            namespace,
+        return Ok(PlacementDecision {
+            place: Place {
+                cluster: requested.cluster.clone(),
+                namespace,
+            },
+            reason: Some("the template names its cluster".into()),
         });
     }
     let allowed = |c: &&ClusterState| {
@@ -98,14 +102,27 @@ fn choose(
     let load = |c: &ClusterState| {
         u64::from(config.pending_weight) * u64::from(c.pending_pods) + u64::from(c.running_pods)
     };
-    clusters
+    let healthy: Vec<&ClusterState> = clusters
         .iter()
         .filter(allowed)
         .filter(|c| c.healthy)
+        .collect();
+    healthy
+        .iter()
         .min_by(|a, b| load(a).cmp(&load(b)).then_with(|| a.name.cmp(&b.name)))
-        .map(|c| Place {
-            cluster: c.name.clone(),
-            namespace,
+        .map(|c| PlacementDecision {
+            place: Place {
+                cluster: c.name.clone(),
+                namespace,
+            },
+            reason: Some(format!(
+                "the least loaded of {} healthy candidates: {} pending × {} + {} running = {}",
+                healthy.len(),
+                c.pending_pods,
+                config.pending_weight,
+                c.running_pods,
+                load(c)
+            )),
         })
         .ok_or_else(|| match &config.clusters {
             None => format!("no healthy cluster, of {} known", clusters.len()),
@@ -158,7 +175,7 @@ mod tests {
     }
 
     fn chosen(t: &TemplateInfo, cs: &[ClusterState], config: &str) -> String {
-        choose(t, cs, config).unwrap().cluster
+        choose(t, cs, config).unwrap().place.cluster
     }
 
     #[test]
@@ -170,10 +187,27 @@ mod tests {
         assert_eq!(chosen(&t, &cs, r#"{"pendingWeight": 0}"#), "a");
         assert_eq!(chosen(&t, &cs, r#"{"clusters": ["", "b"]}"#), "b");
         assert_eq!(chosen(&t, &cs, r#"{"clusters": ["", "c"]}"#), "");
-        assert_eq!(choose(&t, &cs, "").unwrap().namespace, "argo");
+        assert_eq!(choose(&t, &cs, "").unwrap().place.namespace, "argo");
         assert_eq!(
-            choose(&template("", "ns"), &cs, "").unwrap().namespace,
+            choose(&template("", "ns"), &cs, "")
+                .unwrap()
+                .place
+                .namespace,
             "ns"
+        );
+    }
+
+    #[test]
+    fn each_answer_says_why() {
+        let cs = clusters();
+        let reason = |t: &TemplateInfo, config: &str| choose(t, &cs, config).unwrap().reason;
+        assert_eq!(
+            reason(&template("", ""), r#"{"pendingWeight": 2}"#).as_deref(),
+            Some("the least loaded of 3 healthy candidates: 1 pending × 2 + 7 running = 9")
+        );
+        assert_eq!(
+            reason(&template("c", ""), "").as_deref(),
+            Some("the template names its cluster")
         );
     }
 
@@ -192,7 +226,9 @@ mod tests {
     #[test]
     fn an_explicit_cluster_is_honoured() {
         let cs = clusters();
-        let p = choose(&template("c", "x"), &cs, r#"{"clusters": ["a"]}"#).unwrap();
+        let p = choose(&template("c", "x"), &cs, r#"{"clusters": ["a"]}"#)
+            .unwrap()
+            .place;
         assert_eq!((p.cluster.as_str(), p.namespace.as_str()), ("c", "x"));
         assert_eq!(
             choose(&template("nope", ""), &cs, "").unwrap_err(),

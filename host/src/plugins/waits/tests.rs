@@ -3,7 +3,9 @@ use std::time::Duration;
 
 use wasmtime::component::{Component, Instance};
 
-use super::super::runtime::{Grants, Limits, PluginError, PluginHost, Warm};
+use super::super::runtime::{Grants, Limits, PluginError, PluginHost, World};
+use super::super::warm::{Warm, WarmSpec};
+use super::super::wit::WitVersion;
 
 /// A component that waits in WASI as a guest's `sleep` does: `poll` and `block` each subscribe
 /// to `monotonic-clock` for the nanoseconds given, then wait on it — with `wasi:io/poll#poll`
@@ -75,7 +77,7 @@ struct Sleeper {
 }
 
 fn sleeper(clock_stopped: bool) -> Arc<Sleeper> {
-    let host = PluginHost::with_concurrency_support(false).expect("host");
+    let host = PluginHost::new(false).expect("host");
     let component = Component::new(&host.engine, SLEEPER).expect("the sleeper compiles");
     let limits = Limits {
         deadline: Duration::from_millis(100),
@@ -85,7 +87,7 @@ fn sleeper(clock_stopped: bool) -> Arc<Sleeper> {
         deterministic: clock_stopped,
         ..Grants::default()
     };
-    let warm = Warm::new(&host, "sleeper", limits, grants);
+    let warm = Warm::new(WarmSpec::new(&host, "sleeper", limits, grants));
     Arc::new(Sleeper {
         host,
         component,
@@ -101,7 +103,10 @@ fn wait(sleeper: &Arc<Sleeper>, how: &'static str, nanoseconds: u64) -> Result<(
     std::thread::spawn(move || {
         let s = &*sleeper;
         let result = s.warm.call(
-            |store| s.host.placement.instantiate(store, &s.component),
+            |store| {
+                let linker = s.host.linker(WitVersion::V0_1_0, World::PlacementPolicy);
+                linker.instantiate(store, &s.component)
+            },
             |instance, store| {
                 let f = instance.get_typed_func::<(u64,), ()>(&mut *store, how)?;
                 f.call(&mut *store, (nanoseconds,))
