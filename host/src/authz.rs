@@ -78,7 +78,7 @@ impl Authorizer {
             Ok(loaded) => loaded,
             Err(panic) => Err(AuthzError::Model(format!(
                 "casbin cannot load or evaluate it with this policy: {}",
-                panic_message(panic.as_ref())
+                crate::panics::message(panic.as_ref())
             ))),
         }
     }
@@ -146,18 +146,6 @@ impl Authorizer {
 impl flotilla_engine::ports::Access for Authorizer {
     fn allows(&self, subject: &str, object: &str) -> bool {
         Authorizer::allows(self, subject, object)
-    }
-}
-
-/// What a panic said (casbin's messages quote the pattern or expression at fault).
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    match (
-        payload.downcast_ref::<&str>(),
-        payload.downcast_ref::<String>(),
-    ) {
-        (Some(s), _) => s.to_string(),
-        (_, Some(s)) => s.clone(),
-        _ => "a panic without a message".to_string(),
     }
 }
 

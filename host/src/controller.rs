@@ -119,18 +119,6 @@ pub enum ControllerError {
     },
 }
 
-/// What a panic said, for a log line or a message.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    match (
-        payload.downcast_ref::<&str>(),
-        payload.downcast_ref::<String>(),
-    ) {
-        (Some(s), _) => s.to_string(),
-        (_, Some(s)) => s.clone(),
-        _ => "a panic without a message".to_string(),
-    }
-}
-
 pub(crate) struct Context {
     client: Client,
     /// The controller's own cache of workflows.

@@ -16,6 +16,7 @@ pub mod credentials;
 pub mod logs;
 pub mod manifests;
 pub mod metrics;
+mod panics;
 pub mod plugins;
 #[cfg(feature = "dev")]
 pub mod sandbox;

@@ -12,8 +12,9 @@ use kube::runtime::controller::Action as Requeue;
 use tracing::{Instrument as _, info, info_span};
 
 use super::finalizer::Changed;
+use super::status;
 use super::{Context, ControllerError, apply, events, finalizer, gather, ownership, requeue};
-use super::{panic_message, status};
+use crate::panics;
 use flotilla_engine::workflow::Workflow;
 use flotilla_engine::{self as engine, Decision, EngineConfig, FinalizerChange, Observed};
 
@@ -40,7 +41,7 @@ pub(super) async fn reconcile(
         Err(panic) => Err(ControllerError::Panicked {
             namespace,
             name,
-            message: panic_message(panic.as_ref()),
+            message: panics::message(panic.as_ref()),
         }),
     }
 }
@@ -143,7 +144,7 @@ fn decide(wf: &Workflow, observed: &Observed, config: &EngineConfig) -> Decision
     match std::panic::catch_unwind(decide) {
         Ok(decision) => decision,
         Err(panic) => {
-            let message = panic_message(panic.as_ref());
+            let message = panics::message(panic.as_ref());
             tracing::error!(panic = %message, "deciding the workflow panicked");
             engine::internal_error(wf, &message, now)
         }
