@@ -69,16 +69,6 @@ pub enum PodAction {
     },
 }
 
-impl PodAction {
-    pub fn node_id(&self) -> &str {
-        match self {
-            PodAction::Create { node_id, .. }
-            | PodAction::Delete { node_id, .. }
-            | PodAction::LabelCompleted { node_id, .. } => node_id,
-        }
-    }
-}
-
 /// Delete the workflow (`ttlStrategy`); `uid` guards against deleting a newer workflow of the
 /// same name.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -48,7 +48,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 pub use decision::{Decision, Event, FinalizerChange, PodAction, WorkflowDeletion};
 pub use finalizer::FINALIZER;
-pub use manifest::{EXECUTOR_BINARY, EXECUTOR_PATH, PodManifest};
+pub use manifest::{EXECUTOR_BINARY, PodManifest};
 pub use observed::{Observed, ObservedPod, ObservedResult, PodPhase};
 pub use ports::Access;
 pub use proof::{CreatorProof, PodIdentity};

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 mod build;
 
-pub use build::{EXECUTOR_BINARY, EXECUTOR_PATH};
+pub use build::EXECUTOR_BINARY;
 
 pub(super) use build::PodRequest;
 

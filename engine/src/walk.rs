@@ -1,9 +1,9 @@
 //! The walk over a workflow's templates: one call per template invocation, creating or updating
 //! its node, recursing into DAGs, steps and retries, and returning the node's phase.
 //!
-//! Everything the walk decides lands in `nodes` (the new status) and `actions`; a problem with the
-//! workflow's content (a missing parameter, an unresolvable reference) becomes an `Error` node
-//! with a message that names it — never a panic.
+//! Everything the walk decides lands in `nodes` (the new status) and `pods` (what to do with
+//! them); a problem with the workflow's content (a missing parameter, an unresolvable
+//! reference) becomes an `Error` node with a message that names it — never a panic.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;

@@ -53,20 +53,30 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-/// Logs go to standard error, `warn` unless `FLOTILLA_LOG` says otherwise. kube-client's
-/// logging of undecodable response bodies stays off unless asked for by name.
+/// kube-client logs a response body it cannot decode at WARN; it stays out of the log unless
+/// `FLOTILLA_LOG` names kube_client.
+const QUIET_BODIES: &str = "warn,kube_client::client=error";
+
+/// Logs go to standard error, `warn` unless `FLOTILLA_LOG` says otherwise (an invalid one is
+/// ignored).
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let configured = std::env::var("FLOTILLA_LOG").unwrap_or_default();
-    let filter = match configured.trim() {
-        "" => "warn,kube_client::client=error".to_owned(),
-        c if c.contains("kube_client") => c.to_owned(),
-        c => format!("{c},kube_client::client=error"),
-    };
+    let filter = log_filter(&configured);
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("warn")))
+        .with_env_filter(
+            EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new(QUIET_BODIES)),
+        )
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+fn log_filter(configured: &str) -> String {
+    match configured.trim() {
+        "" => QUIET_BODIES.to_owned(),
+        c if c.contains("kube_client") => c.to_owned(),
+        c => format!("{c},kube_client::client=error"),
+    }
 }
 
 /// The pod's own cluster, as its service account.
@@ -121,4 +131,17 @@ fn install(path: &Path) -> Result<ExitCode> {
 
 fn exit_code(code: i32) -> ExitCode {
     ExitCode::from(u8::try_from(code.clamp(0, 255)).unwrap_or(1))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn response_bodies_stay_out_of_the_log_unless_asked_for() {
+        assert_eq!(super::log_filter(""), "warn,kube_client::client=error");
+        assert_eq!(
+            super::log_filter("debug"),
+            "debug,kube_client::client=error"
+        );
+        assert_eq!(super::log_filter("kube_client=debug"), "kube_client=debug");
+    }
 }

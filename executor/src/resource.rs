@@ -1,4 +1,4 @@
-//! `flotilla executor resource ACTION`: what a resource template's pod runs (Argo's
+//! `flotilla-executor resource`: what a resource template's pod runs (Argo's
 //! `argoexec resource`). With the pod's own service account — so the workflow's RBAC, not the
 //! controller's, decides what it may touch — it gets, creates, applies, replaces, patches or
 //! deletes the template's manifest in the pod's cluster, waits for `successCondition` or

@@ -1,4 +1,4 @@
-//! `flotilla executor -- COMMAND…`: a workflow pod's main process on a real cluster. It runs the
+//! `flotilla-executor run -- COMMAND…`: a workflow pod's main process on a real cluster. It runs the
 //! template's command, passing its output through while keeping standard output for
 //! `outputs.result`, then reports the node's outputs and exits with the command's exit code.
 //!
@@ -155,7 +155,7 @@ fn vouch(reported: &super::WorkflowTaskResult) {
     let left = String::from_utf8_lossy(&left);
     let text = termination_message(reported, Some(&left));
     if let Err(e) = std::fs::write(&path, text) {
-        eprintln!("flotilla executor: writing the termination log {path}: {e}");
+        eprintln!("flotilla-executor: writing the termination log {path}: {e}");
     }
 }
 

@@ -1,5 +1,5 @@
 //! Kubernetes credentials for the commands: a kubeconfig (file and context), or — for the
-//! controller and the executor running in a pod — the in-cluster configuration.
+//! controller running in a pod — the in-cluster configuration.
 
 use std::path::Path;
 

@@ -333,7 +333,7 @@ fn merged_env(existing: Option<&Value>, extra: &[(&str, &str)]) -> Value {
 pub const EXECUTOR_BINARY: &str = "/bin/flotilla-executor";
 /// Where the executor binary is put for `main` to run (Argo's `/var/run/argo`).
 const EXECUTOR_DIR: &str = "/var/run/argo";
-pub const EXECUTOR_PATH: &str = "/var/run/argo/flotilla-executor";
+const EXECUTOR_PATH: &str = "/var/run/argo/flotilla-executor";
 const EXECUTOR_VOLUME: &str = "var-run-argo";
 
 /// Commands of images whose entrypoint a template may leave out (the controller cannot look an

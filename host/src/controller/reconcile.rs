@@ -47,10 +47,10 @@ pub(super) async fn reconcile(
 }
 
 async fn steps(wf: &Workflow, ctx: &Context, namespace: &str) -> Result<Requeue, kube::Error> {
-    let started = Instant::now();
     let Some(gathered) = gather::gather(ctx, wf, namespace).await else {
         return Ok(Requeue::requeue(Duration::from_secs(1)));
     };
+    let started = Instant::now();
     let key = wf.metadata.uid.clone().unwrap_or_default();
     let made = gathered.made;
     let mut decision = decide(wf, &gathered.observed, &ctx.engine);

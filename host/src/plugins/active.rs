@@ -69,7 +69,9 @@ impl PlacementPolicy for Installed<PlacementPlugin> {
         if let Ok(decision) = &decision
             && let Some(reason) = &decision.reason
         {
-            tracing::info!(
+            // Debug, not info: one line per pod placed, and the engine has yet to authorize the
+            // place (a denied one fails its node, saying so).
+            tracing::debug!(
                 point = %self.point,
                 workflow = %template.workflow,
                 namespace = %template.workflow_namespace,
@@ -77,7 +79,7 @@ impl PlacementPolicy for Installed<PlacementPlugin> {
                 cluster = %decision.place.cluster,
                 place_namespace = %decision.place.namespace,
                 reason = %reason,
-                "placed by the placement plugin"
+                "the placement plugin chose a place"
             );
         }
         self.answer(decision.map(|d| d.place))

@@ -6,15 +6,16 @@ use std::fmt;
 
 use super::World;
 
-/// Where a plugin plugs in.
+/// Where a plugin plugs in. Ordered as the ConfigMap's keys sort (credential providers, naming,
+/// placement): plugins load, and their events are recorded, in that order.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ExtensionPoint {
-    /// `placement`: where a pod runs.
-    Placement,
-    /// `naming`: what a pod is called.
-    Naming,
     /// `credentials.<kind>`: the provider for registry entries of that kind.
     Credentials { kind: String },
+    /// `naming`: what a pod is called.
+    Naming,
+    /// `placement`: where a pod runs.
+    Placement,
 }
 
 impl ExtensionPoint {

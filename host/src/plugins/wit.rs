@@ -2,8 +2,9 @@
 //! each (`v0_1_0`, `v0_2_0`) with its private bindings and its conversions to and from the
 //! host's own types. Nothing outside this module sees a generated type: a loaded plugin is a
 //! [`NamingCall`], [`PlacementCall`] or [`CredentialsCall`], whatever version it was built
-//! against. A component's version is read from its exports
-//! (`flotilla:plugins/placement@0.2.0`), never guessed from its imports.
+//! against. A component's version is read from its exports — an interface of 0.2.0 and later
+//! names it (`flotilla:plugins/placement@0.2.0`); 0.1.0's worlds export their function bare —
+//! never guessed from its imports.
 //!
 //! Adding a version: a new `wit/flotilla-plugins@<next>/`, a module here that invokes
 //! [`version!`] with what changed written out in it, and an entry in [`WitVersion`].
@@ -18,6 +19,9 @@ use crate::clusters::{ClusterCredentials, CredentialRequest};
 
 mod v0_1_0;
 mod v0_2_0;
+
+/// The functions 0.1.0's worlds export bare, one per world: how a 0.1.0 component is known.
+const V0_1_0_EXPORTS: [&str; 3] = ["place", "pod-name", "provide"];
 
 /// A version of the `flotilla:plugins` package this host provides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -50,8 +54,10 @@ impl WitVersion {
         all.join(" and ")
     }
 
-    /// The version whose interfaces `component` exports: `Ok(None)` when it exports none of
-    /// `flotilla:plugins`, `Err` (naming them) when it exports another version or several.
+    /// The version `component` was built against, read from its exports: from 0.2.0 its
+    /// interfaces name it (`flotilla:plugins/placement@0.2.0`); 0.1.0's worlds export their
+    /// function bare (`place`, `pod-name`, `provide`). `Ok(None)` when it exports neither;
+    /// `Err` (naming them) when it exports another version, or several.
     pub(super) fn exported_by(
         engine: &Engine,
         component: &Component,
@@ -59,8 +65,12 @@ impl WitVersion {
         let mut versions: Vec<String> = component
             .component_type()
             .exports(engine)
-            .filter_map(|(name, _)| name.strip_prefix("flotilla:plugins/"))
-            .map(|rest| rest.split_once('@').map_or("", |(_, v)| v).to_string())
+            .filter_map(|(name, _)| match name.strip_prefix("flotilla:plugins/") {
+                Some(rest) => Some(rest.split_once('@').map_or("", |(_, v)| v).to_string()),
+                None => V0_1_0_EXPORTS
+                    .contains(&name)
+                    .then(|| WitVersion::V0_1_0.as_str().to_string()),
+            })
             .collect();
         versions.sort_unstable();
         versions.dedup();
@@ -158,9 +168,11 @@ pub(super) trait CredentialsCall: Send + Sync {
 
 /// A version's module: its bindings (private), the `log` and `types` host functions, the
 /// conversions of the records every version so far shares, and the three worlds' calls. A
-/// version module invokes it with its WIT directory and the one conversion that differs so
-/// far — a placement answer into a [`PlacementDecision`] — written out beside it; a version
-/// that changes another record stops taking that record from here.
+/// version module invokes it with its WIT directory and writes out beside it what differs so
+/// far: a placement answer into a [`PlacementDecision`], and how each world's function is
+/// reached (`call_pod_name`, `call_place`, `call_provide`: a bare export of the world in 0.1.0,
+/// a function of an exported interface from 0.2.0). A version that changes another record
+/// stops taking that record from here.
 macro_rules! version {
     ($path:literal, $placement_answer:ty => $decision:path) => {
         use wasmtime::component::{Component, HasSelf, Linker};
@@ -345,10 +357,7 @@ macro_rules! version {
                 let (template, place) = (template.into(), place.into());
                 let answer = self.warm.call(
                     |store| self.pre.instantiate(store),
-                    |instance, store| {
-                        let naming = instance.flotilla_plugins_naming();
-                        naming.call_pod_name(store, &template, &place, config)
-                    },
+                    |instance, store| call_pod_name(instance, store, &template, &place, config),
                 )?;
                 Ok(answer.map_err(|e| e.message))
             }
@@ -371,10 +380,7 @@ macro_rules! version {
                 let clusters: Vec<types::ClusterState> = clusters.iter().map(Into::into).collect();
                 let answer = self.warm.call(
                     |store| self.pre.instantiate(store),
-                    |instance, store| {
-                        let placement = instance.flotilla_plugins_placement();
-                        placement.call_place(store, &template, &clusters, config)
-                    },
+                    |instance, store| call_place(instance, store, &template, &clusters, config),
                 )?;
                 let decision = |answer: $placement_answer| $decision(answer);
                 Ok(answer.map(decision).map_err(|e| e.message))
@@ -391,10 +397,7 @@ macro_rules! version {
             ) -> Result<Result<ClusterCredentials, Refusal>, PluginError> {
                 let answer = self.warm.call(
                     |store| self.pre.instantiate(store),
-                    |instance, store| {
-                        let provider = instance.flotilla_plugins_credentials();
-                        provider.call_provide(store, r.cluster, r.kind, r.entry, config, r.now)
-                    },
+                    |instance, store| call_provide(instance, store, r, config),
                 )?;
                 Ok(answer.map(Into::into).map_err(|e| e.message))
             }
@@ -417,7 +420,7 @@ mod tests {
             (
                 WitVersion::V0_1_0,
                 &include_bytes!("../../../wit/flotilla-plugins@0.1.0/plugins.wit")[..],
-                "e18c5daccafa1d5f1b1278de4730d41083bbcf80a78adcdebb65b8e88330529f",
+                "76368f9453002ffd6350aa87860d75abec5a472d66683fb476e145096570f3f1",
             ),
             (
                 WitVersion::V0_2_0,

@@ -15,8 +15,9 @@
 //! placement::export!(Mine);
 //! ```
 //!
-//! The component's exports then name that version (`flotilla:plugins/placement@0.2.0`), which
-//! is how the host knows which contract the plugin keeps. A released version's module never
+//! The component's exports then say that version — from 0.2.0 its interface names it
+//! (`flotilla:plugins/placement@0.2.0`); a 0.1.0 world exports its function bare (`place`) —
+//! which is how the host knows which contract the plugin keeps. A released version's module never
 //! changes; a new version is a new module beside it (see docs/plugins.md).
 //!
 //! Each world's bindings carry only its imports until its `export!` is used, so a plugin
@@ -27,7 +28,17 @@
 /// includes the package's (wit-bindgen names a world's export macro after the world, and two
 /// versions' worlds share names).
 macro_rules! world {
+    // 0.1.0: the world exports its function bare, so `Guest` is the world's own.
+    (bare $interface:ident, $package:literal, $world:literal, $bindings:literal) => {
+        world!(@bindings $interface, $package, $world, $bindings);
+    };
     ($interface:ident, $package:literal, $world:literal, $bindings:literal) => {
+        world!(@bindings $interface, $package, $world, $bindings,
+            self::exports::flotilla::plugins::$interface::Guest);
+    };
+    (@bindings $interface:ident, $package:literal, $world:literal, $bindings:literal $(, $guest:path)?) => {
+        // Generated: a bare `provide` export's wrapper takes its five arguments lowered to nine.
+        #[allow(clippy::too_many_arguments)]
         pub mod $interface {
             wit_bindgen::generate!({
                 path: $package,
@@ -38,7 +49,7 @@ macro_rules! world {
                 additional_derives: [PartialEq],
             });
 
-            pub use self::exports::flotilla::plugins::$interface::Guest;
+            $(pub use $guest;)?
             pub use self::flotilla::plugins::log;
             pub use self::flotilla::plugins::types::*;
         }
@@ -46,11 +57,11 @@ macro_rules! world {
 }
 
 /// `flotilla:plugins@0.1.0` (`wit/flotilla-plugins@0.1.0/`): the first contract — placement,
-/// naming and credential providers.
+/// naming and credential providers, each world exporting its one function bare.
 pub mod v0_1_0 {
-    world! { naming, "../../wit/flotilla-plugins@0.1.0", "package flotilla:sdk; world naming-policy-v010 { include flotilla:plugins/naming-policy@0.1.0; }", "flotilla_plugin_sdk::v0_1_0::naming" }
-    world! { placement, "../../wit/flotilla-plugins@0.1.0", "package flotilla:sdk; world placement-policy-v010 { include flotilla:plugins/placement-policy@0.1.0; }", "flotilla_plugin_sdk::v0_1_0::placement" }
-    world! { credentials, "../../wit/flotilla-plugins@0.1.0", "package flotilla:sdk; world credential-provider-v010 { include flotilla:plugins/credential-provider@0.1.0; }", "flotilla_plugin_sdk::v0_1_0::credentials" }
+    world! { bare naming, "../../wit/flotilla-plugins@0.1.0", "package flotilla:sdk; world naming-policy-v010 { include flotilla:plugins/naming-policy@0.1.0; }", "flotilla_plugin_sdk::v0_1_0::naming" }
+    world! { bare placement, "../../wit/flotilla-plugins@0.1.0", "package flotilla:sdk; world placement-policy-v010 { include flotilla:plugins/placement-policy@0.1.0; }", "flotilla_plugin_sdk::v0_1_0::placement" }
+    world! { bare credentials, "../../wit/flotilla-plugins@0.1.0", "package flotilla:sdk; world credential-provider-v010 { include flotilla:plugins/credential-provider@0.1.0; }", "flotilla_plugin_sdk::v0_1_0::credentials" }
 }
 
 /// `flotilla:plugins@0.2.0` (`wit/flotilla-plugins@0.2.0/`): 0.1.0, and a placement policy may

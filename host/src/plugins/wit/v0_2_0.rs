@@ -3,9 +3,77 @@
 
 super::version!("../wit/flotilla-plugins@0.2.0", types::PlacementDecision => decision);
 
+/// The most of a placement's reason that is kept (characters); it is for people, in a log line.
+const MAX_REASON_CHARS: usize = 256;
+
+/// The plugin's answer, its reason made safe for a log line: control characters (a newline
+/// that would forge another line) become spaces, and it is cut at [`MAX_REASON_CHARS`].
 fn decision(d: types::PlacementDecision) -> PlacementDecision {
+    let reason = d.reason.map(|r| {
+        r.chars()
+            .take(MAX_REASON_CHARS)
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect::<String>()
+    });
     PlacementDecision {
         place: d.place.into(),
-        reason: d.reason.filter(|r| !r.trim().is_empty()),
+        reason: reason.filter(|r| !r.trim().is_empty()),
+    }
+}
+
+fn call_pod_name(
+    instance: &naming::NamingPolicy,
+    store: &mut wasmtime::Store<State>,
+    template: &types::TemplateInfo,
+    place: &types::Place,
+    config: &str,
+) -> wasmtime::Result<Result<String, types::PluginError>> {
+    let naming = instance.flotilla_plugins_naming();
+    naming.call_pod_name(store, template, place, config)
+}
+
+fn call_place(
+    instance: &placement::PlacementPolicy,
+    store: &mut wasmtime::Store<State>,
+    template: &types::TemplateInfo,
+    clusters: &[types::ClusterState],
+    config: &str,
+) -> wasmtime::Result<Result<types::PlacementDecision, types::PluginError>> {
+    let placement = instance.flotilla_plugins_placement();
+    placement.call_place(store, template, clusters, config)
+}
+
+fn call_provide(
+    instance: &credentials::CredentialProvider,
+    store: &mut wasmtime::Store<State>,
+    r: &CredentialRequest<'_>,
+    config: &str,
+) -> wasmtime::Result<Result<types::Credentials, types::PluginError>> {
+    let provider = instance.flotilla_plugins_credentials();
+    provider.call_provide(store, r.cluster, r.kind, r.entry, config, r.now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason_of(reason: &str) -> Option<String> {
+        let place = types::Place {
+            cluster: "c".into(),
+            namespace: "n".into(),
+        };
+        let reason = Some(reason.to_string());
+        decision(types::PlacementDecision { place, reason }).reason
+    }
+
+    #[test]
+    fn a_reason_is_one_bounded_line() {
+        assert_eq!(reason_of("least loaded"), Some("least loaded".into()));
+        assert_eq!(
+            reason_of("ok\nERROR forged line\r"),
+            Some("ok ERROR forged line ".into())
+        );
+        assert_eq!(reason_of(&"x".repeat(10_000)).map(|r| r.len()), Some(256));
+        assert_eq!(reason_of(" \n "), None);
     }
 }
