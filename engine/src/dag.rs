@@ -238,15 +238,9 @@ impl Walker<'_> {
             match expr.evaluate(|n| self.task_state(run, n)) {
                 DependsDecision::Wait => return,
                 DependsDecision::Omit => {
-                    let call = self.task_call(run, task, &node_name, Vec::new());
-                    let id = self.ensure_node(&call, NodeType::Skipped, NodePhase::Omitted);
-                    self.mark(
-                        &id,
-                        NodePhase::Omitted,
-                        Some(expr::OMITTED_MESSAGE.to_string()),
-                    );
-                    self.connect(run, &deps, &id);
-                    return;
+                    let message = expr::OMITTED_MESSAGE.to_string();
+                    let settled = (NodeType::Skipped, NodePhase::Omitted, message);
+                    return self.settle_task(run, task, &node_name, &deps, settled);
                 }
                 DependsDecision::Run => {}
             }
@@ -255,11 +249,8 @@ impl Walker<'_> {
         if let Some(when) = &task.when {
             let skip = skip_by_when(when, &local);
             if let Some((phase, message)) = skip {
-                let call = self.task_call(run, task, &node_name, Vec::new());
-                let id = self.ensure_node(&call, NodeType::Skipped, phase);
-                self.mark(&id, phase, Some(message));
-                self.connect(run, &deps, &id);
-                return;
+                let settled = (NodeType::Skipped, phase, message);
+                return self.settle_task(run, task, &node_name, &deps, settled);
             }
         }
         let items = match fanout::items(
@@ -270,11 +261,8 @@ impl Walker<'_> {
         ) {
             Ok(items) => items,
             Err(message) => {
-                let call = self.task_call(run, task, &node_name, Vec::new());
-                let id = self.ensure_node(&call, NodeType::Pod, NodePhase::Error);
-                self.mark(&id, NodePhase::Error, Some(message));
-                self.connect(run, &deps, &id);
-                return;
+                let settled = (NodeType::Pod, NodePhase::Error, message);
+                return self.settle_task(run, task, &node_name, &deps, settled);
             }
         };
         match items {
@@ -282,11 +270,8 @@ impl Walker<'_> {
                 let phase_call = match self.arguments(task.arguments.as_ref(), &local) {
                     Ok(args) => self.task_call(run, task, &node_name, args),
                     Err(message) => {
-                        let call = self.task_call(run, task, &node_name, Vec::new());
-                        let id = self.ensure_node(&call, NodeType::Pod, NodePhase::Error);
-                        self.mark(&id, NodePhase::Error, Some(message));
-                        self.connect(run, &deps, &id);
-                        return;
+                        let settled = (NodeType::Pod, NodePhase::Error, message);
+                        return self.settle_task(run, task, &node_name, &deps, settled);
                     }
                 };
                 self.execute(&phase_call, scope);
@@ -310,6 +295,22 @@ impl Walker<'_> {
                 }
             }
         }
+    }
+
+    /// A task that does not run (omitted, skipped by `when`, or failed before it starts): its
+    /// node of `type_` ends in `phase` with `message`, hung where the task would have been.
+    fn settle_task(
+        &mut self,
+        run: &DagRun,
+        task: &DagTask,
+        node_name: &str,
+        deps: &[String],
+        (type_, phase, message): (NodeType, NodePhase, String),
+    ) {
+        let call = self.task_call(run, task, node_name, Vec::new());
+        let id = self.ensure_node(&call, type_, phase);
+        self.mark(&id, phase, Some(message));
+        self.connect(run, deps, &id);
     }
 
     fn task_call(

@@ -131,10 +131,9 @@ async fn other_pods(
                 name,
                 pod_uid,
             } => {
-                let Some(client) = reachable(ctx, cluster.as_deref(), namespace).await else {
+                let Some((client, api)) = pods_in(ctx, cluster.as_deref(), namespace).await else {
                     continue;
                 };
-                let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
                 let uid = match pod_uid {
                     Some(uid) => uid.clone(),
                     // Asked for but not observed yet: deleted only once it is proven ours (and
@@ -172,10 +171,9 @@ async fn other_pods(
                 pod_uid,
                 ..
             } => {
-                let Some(client) = reachable(ctx, cluster.as_deref(), namespace).await else {
+                let Some((_, api)) = pods_in(ctx, cluster.as_deref(), namespace).await else {
                     continue;
                 };
-                let api: Api<Pod> = Api::namespaced(client, namespace);
                 // The uid rides along as a precondition: Kubernetes refuses to change it (422),
                 // so the patch cannot land on a pod that took the name since.
                 let mut metadata = serde_json::json!({
@@ -197,6 +195,17 @@ async fn other_pods(
         }
     }
     Ok(())
+}
+
+/// The pods of a namespace in a cluster (`None`: the controller's own), when it can be reached.
+async fn pods_in(
+    ctx: &Context,
+    cluster: Option<&str>,
+    namespace: &str,
+) -> Option<(kube::Client, Api<Pod>)> {
+    let client = reachable(ctx, cluster, namespace).await?;
+    let api = Api::namespaced(client.clone(), namespace);
+    Some((client, api))
 }
 
 /// Deletes the workflow (`ttlStrategy`), only the one of the uid decided on.
