@@ -240,18 +240,7 @@ pub async fn run(
     .touched_objects();
     let results_api: Api<Lenient<WorkflowTaskResult>> = Api::all(client.clone());
     let (results, result_writer) = reflector::store();
-    let result_stream = reflector(
-        result_writer,
-        lenient::typed(
-            watcher(
-                results_api,
-                watcher::Config::default().labels(labels::WORKFLOW),
-            )
-            .default_backoff(),
-            invalid.clone(),
-        ),
-    )
-    .touched_objects();
+    let result_stream = lenient::task_results(results_api, result_writer, invalid.clone());
 
     let recorder = Recorder::new(client.clone(), reporter());
     let registry =

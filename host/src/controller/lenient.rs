@@ -198,6 +198,19 @@ impl InvalidReporter {
     }
 }
 
+/// The task results labelled as a workflow's that `api` reaches, watched into `writer`'s store
+/// with back-off; a malformed one is reported through `invalid` and left out, never fatal.
+pub(super) fn task_results(
+    api: kube::Api<Lenient<WorkflowTaskResult>>,
+    writer: kube::runtime::reflector::store::Writer<WorkflowTaskResult>,
+    invalid: InvalidReporter,
+) -> impl Stream<Item = Result<WorkflowTaskResult, watcher::Error>> + Send + 'static {
+    use kube::runtime::WatchStreamExt as _;
+    let config = watcher::Config::default().labels(flotilla_engine::workflow::labels::WORKFLOW);
+    let events = typed(watcher::watcher(api, config).default_backoff(), invalid);
+    kube::runtime::reflector(writer, events).touched_objects()
+}
+
 /// The typed watch of a lenient one: malformed objects reported and left out (see the module).
 pub(crate) fn typed<K>(
     events: impl Stream<Item = Result<Event<Lenient<K>>, watcher::Error>> + Send + 'static,

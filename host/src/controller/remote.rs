@@ -23,7 +23,7 @@ use super::lenient;
 use super::pod_view::WorkflowPod;
 use super::workflow_of;
 use crate::clusters::Registry;
-use flotilla_engine::workflow::{Lenient, Workflow, WorkflowTaskResult, labels};
+use flotilla_engine::workflow::{Lenient, Workflow, WorkflowTaskResult};
 
 /// How long a reconcile waits for a new connection's first list before reporting the cluster
 /// as not answering (and carrying on with the rest).
@@ -257,19 +257,8 @@ impl Remotes {
         .touched_objects()
         .map(|r| r.map(|p| workflow_of(p.labels(), None)));
         let invalid = lenient::InvalidReporter::new(client.clone(), Some(cluster.to_string()));
-        let result_events = reflector(
-            result_writer,
-            lenient::typed(
-                watcher(
-                    results_api,
-                    watcher::Config::default().labels(labels::WORKFLOW),
-                )
-                .default_backoff(),
-                invalid,
-            ),
-        )
-        .touched_objects()
-        .map(|r| r.map(|t| workflow_of(t.labels(), None)));
+        let result_events = lenient::task_results(results_api, result_writer, invalid)
+            .map(|r| r.map(|t| workflow_of(t.labels(), None)));
         let wake = self.wake.clone();
         let cluster = cluster.to_string();
         let watching = cluster.clone();
