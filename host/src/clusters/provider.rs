@@ -50,6 +50,18 @@ pub struct ClusterCredentials {
     pub expires_at: Option<u64>,
 }
 
+impl ClusterCredentials {
+    /// Why `server` cannot be used, if it cannot: it must be an `https://` URL with a host,
+    /// whichever provider gave it (checked where credentials are taken, not per provider).
+    pub fn server_problem(&self) -> Option<String> {
+        match self.server.parse::<http::Uri>() {
+            Ok(uri) if uri.scheme_str() == Some("https") && uri.host().is_some() => None,
+            Ok(_) => Some("not an https:// URL with a host".into()),
+            Err(e) => Some(e.to_string()),
+        }
+    }
+}
+
 /// What a provider is asked: one registry entry, at one time.
 #[derive(Debug, Clone, Copy)]
 pub struct CredentialRequest<'a> {
@@ -172,5 +184,14 @@ mod tests {
             .expect_err("a refusal");
         assert_eq!(refusal.to_string(), "no token for cluster c1");
         assert!(providers.for_kind("eks").is_none());
+    }
+
+    #[test]
+    fn a_server_must_be_an_https_url_with_a_host() {
+        let with = |server: &str| token(server, "t");
+        assert_eq!(with("https://10.0.0.1:6443").server_problem(), None);
+        assert!(with("http://10.0.0.1").server_problem().is_some());
+        assert!(with("https://").server_problem().is_some());
+        assert!(with("not a url at all").server_problem().is_some());
     }
 }

@@ -53,9 +53,15 @@ async fn provide(
     })
     .await
     .map_err(|e| format!("the credential provider's task failed: {e}"))?;
-    asked
-        .map(Some)
-        .map_err(|e| format!("key {}: {e}", entry.key))
+    let credentials = asked.map_err(|e| format!("key {}: {e}", entry.key))?;
+    // Whatever the provider (a plugin, a native one), its server is checked here.
+    if let Some(problem) = credentials.server_problem() {
+        return Err(format!(
+            "key {}: the credential provider gave server {:?}: {problem}",
+            entry.key, credentials.server
+        ));
+    }
+    Ok(Some(credentials))
 }
 
 /// A client for `entry`: from its kind's provider when there is one, else read natively.
@@ -278,6 +284,23 @@ mod tests {
             err.ends_with("(add credentials.eks to ConfigMap flotilla-plugins)"),
             "{err}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_native_providers_server_is_checked_like_a_plugins() {
+        let fixed = FixedCredentials::new(bearer("http://c1.example", "", "t", 0));
+        let providers: BTreeMap<String, Arc<dyn CredentialProvider>> = [(
+            "fixed".to_string(),
+            Arc::new(fixed) as Arc<dyn CredentialProvider>,
+        )]
+        .into();
+        let refused = connect(&providers, &opaque_entry("fixed", "{}")).await;
+        let err = refused.err().unwrap_or_default();
+        assert!(
+            err.starts_with("key profile:c1: the credential provider gave server \"http://c1.example\": not an https:// URL"),
+            "{err}"
+        );
+        assert!(!err.contains("\"t\""), "no token in the message: {err}");
     }
 
     /// The token-file provider (`plugins/credentials-token-file`) against a simulated cluster:

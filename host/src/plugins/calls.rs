@@ -204,13 +204,8 @@ impl CredentialPlugin {
         };
         let answer = self.call.provide(&request, config)?;
         let c = answer.map_err(|message| refused(&self.name, message))?;
-        let invalid = |value: &str, problem: &str| {
-            invalid(&self.name, "server", value.into(), problem.into())
-        };
-        match c.server.parse::<http::Uri>() {
-            Ok(uri) if uri.scheme_str() == Some("https") && uri.host().is_some() => {}
-            Ok(_) => return Err(invalid(&c.server, "not an https:// URL with a host")),
-            Err(e) => return Err(invalid(&c.server, &e.to_string())),
+        if let Some(problem) = c.server_problem() {
+            return Err(invalid(&self.name, "server", c.server.clone(), problem));
         }
         Ok(c)
     }
