@@ -169,12 +169,16 @@ pub(super) trait CredentialsCall: Send + Sync {
 /// A version's module: its bindings (private), the `log` and `types` host functions, the
 /// conversions of the records every version so far shares, and the three worlds' calls. A
 /// version module invokes it with its WIT directory and writes out beside it what differs so
-/// far: a placement answer into a [`PlacementDecision`], and how each world's function is
-/// reached (`call_pod_name`, `call_place`, `call_provide`: a bare export of the world in 0.1.0,
-/// a function of an exported interface from 0.2.0). A version that changes another record
-/// stops taking that record from here.
+/// far: a placement answer into a [`PlacementDecision`], and from 0.2.0 the accessors of the
+/// exported interfaces each world's function is called through (`exports: …`; 0.1.0's worlds
+/// export their function bare, called on the world itself). A version that changes another
+/// record stops taking that record from here.
 macro_rules! version {
-    ($path:literal, $placement_answer:ty => $decision:path) => {
+    (
+        $path:literal,
+        $placement_answer:ty => $decision:path
+        $(, exports: $naming:ident, $placement:ident, $credentials:ident)?
+    ) => {
         use wasmtime::component::{Component, HasSelf, Linker};
 
         use super::{
@@ -357,7 +361,10 @@ macro_rules! version {
                 let (template, place) = (template.into(), place.into());
                 let answer = self.warm.call(
                     |store| self.pre.instantiate(store),
-                    |instance, store| call_pod_name(instance, store, &template, &place, config),
+                    |instance, store| {
+                        instance $(.$naming())?
+                            .call_pod_name(store, &template, &place, config)
+                    },
                 )?;
                 Ok(answer.map_err(|e| e.message))
             }
@@ -380,7 +387,10 @@ macro_rules! version {
                 let clusters: Vec<types::ClusterState> = clusters.iter().map(Into::into).collect();
                 let answer = self.warm.call(
                     |store| self.pre.instantiate(store),
-                    |instance, store| call_place(instance, store, &template, &clusters, config),
+                    |instance, store| {
+                        instance $(.$placement())?
+                            .call_place(store, &template, &clusters, config)
+                    },
                 )?;
                 let decision = |answer: $placement_answer| $decision(answer);
                 Ok(answer.map(decision).map_err(|e| e.message))
@@ -397,7 +407,10 @@ macro_rules! version {
             ) -> Result<Result<ClusterCredentials, Refusal>, PluginError> {
                 let answer = self.warm.call(
                     |store| self.pre.instantiate(store),
-                    |instance, store| call_provide(instance, store, r, config),
+                    |instance, store| {
+                        instance $(.$credentials())?
+                            .call_provide(store, r.cluster, r.kind, r.entry, config, r.now)
+                    },
                 )?;
                 Ok(answer.map(Into::into).map_err(|e| e.message))
             }

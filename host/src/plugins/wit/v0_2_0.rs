@@ -1,7 +1,11 @@
 //! `flotilla:plugins@0.2.0` (`wit/flotilla-plugins@0.2.0/`): 0.1.0, and a placement policy may
 //! say why it chose a place.
 
-super::version!("../wit/flotilla-plugins@0.2.0", types::PlacementDecision => decision);
+super::version!(
+    "../wit/flotilla-plugins@0.2.0",
+    types::PlacementDecision => decision,
+    exports: flotilla_plugins_naming, flotilla_plugins_placement, flotilla_plugins_credentials
+);
 
 /// The most of a placement's reason that is kept (characters); it is for people, in a log line.
 const MAX_REASON_CHARS: usize = 256;
@@ -19,38 +23,6 @@ fn decision(d: types::PlacementDecision) -> PlacementDecision {
         place: d.place.into(),
         reason: reason.filter(|r| !r.trim().is_empty()),
     }
-}
-
-fn call_pod_name(
-    instance: &naming::NamingPolicy,
-    store: &mut wasmtime::Store<State>,
-    template: &types::TemplateInfo,
-    place: &types::Place,
-    config: &str,
-) -> wasmtime::Result<Result<String, types::PluginError>> {
-    let naming = instance.flotilla_plugins_naming();
-    naming.call_pod_name(store, template, place, config)
-}
-
-fn call_place(
-    instance: &placement::PlacementPolicy,
-    store: &mut wasmtime::Store<State>,
-    template: &types::TemplateInfo,
-    clusters: &[types::ClusterState],
-    config: &str,
-) -> wasmtime::Result<Result<types::PlacementDecision, types::PluginError>> {
-    let placement = instance.flotilla_plugins_placement();
-    placement.call_place(store, template, clusters, config)
-}
-
-fn call_provide(
-    instance: &credentials::CredentialProvider,
-    store: &mut wasmtime::Store<State>,
-    r: &CredentialRequest<'_>,
-    config: &str,
-) -> wasmtime::Result<Result<types::Credentials, types::PluginError>> {
-    let provider = instance.flotilla_plugins_credentials();
-    provider.call_provide(store, r.cluster, r.kind, r.entry, config, r.now)
 }
 
 #[cfg(test)]
