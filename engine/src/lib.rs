@@ -13,9 +13,11 @@ pub mod resource_target;
 pub mod workflow;
 
 mod budget;
+mod catalog;
 mod children;
 mod dag;
 mod decision;
+mod edges;
 mod exit;
 mod expr;
 mod fanout;

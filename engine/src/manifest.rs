@@ -3,13 +3,22 @@
 //! to substitute is encoded once with placeholders, and each pod is that text with the
 //! placeholders filled in — no JSON tree built, cloned or dropped per pod.
 
+use std::collections::HashMap;
+
 use serde_json::Value;
+
+use crate::placement::Placement;
 
 mod build;
 
 pub use build::EXECUTOR_BINARY;
 
 pub(super) use build::PodRequest;
+
+/// Base manifests by template and place, built once per walk and personalised per pod.
+/// `None`: the template's pods are built in full (see `BaseManifest::new`).
+#[derive(Default)]
+pub(super) struct BaseManifests(HashMap<(String, Placement), Option<BaseManifest>>);
 
 /// A pod to create, encoded as JSON.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,6 +4,7 @@
 //! workflow's own cluster and namespace; nothing bypasses it — not a placement policy either
 //! (`crate::ports`), whose answer is checked like the template's.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use super::walk::{Call, Walker};
@@ -30,12 +31,16 @@ pub(super) fn shown(s: &str) -> String {
 const WAITING: &str = "waiting for the ";
 
 /// Where a node's pod goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) struct Placement {
     /// `None`: the controller's own cluster.
     pub(super) cluster: Option<String>,
     pub(super) namespace: String,
 }
+
+/// The policy's verdict per place, asked once per walk (`Err`: the denial's message).
+#[derive(Default)]
+pub(super) struct Verdicts(HashMap<Placement, Result<(), String>>);
 
 /// The message of a node whose cluster cannot be reached.
 pub(super) fn unreachable_message(cluster: &str, problem: &str) -> String {
@@ -331,12 +336,11 @@ impl Walker<'_> {
         if place.cluster.is_none() && place.namespace == self.namespace {
             return Ok(());
         }
-        let key = (place.cluster.clone(), place.namespace.clone());
-        let verdict = match self.authorized.get(&key) {
+        let verdict = match self.verdicts.0.get(place) {
             Some(verdict) => verdict.clone(),
             None => {
                 let verdict = self.authorize(place);
-                self.authorized.insert(key, verdict.clone());
+                self.verdicts.0.insert(place.clone(), verdict.clone());
                 verdict
             }
         };

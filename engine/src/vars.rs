@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use super::template::Scope;
 use super::walk::Walker;
 use crate::workflow::{DagTask, NodeStatus, NodeType, Outputs};
 
@@ -49,6 +50,68 @@ pub(super) fn outputs_vars(prefix: &str, outputs: &Outputs, out: &mut Vec<(Strin
 }
 
 impl Walker<'_> {
+    /// `spec.arguments.parameters` as the entrypoint (and the exit handler) receive them.
+    pub(super) fn workflow_arguments(&self) -> Vec<(String, String)> {
+        self.wf
+            .spec
+            .arguments
+            .as_ref()
+            .map(|a| {
+                a.parameters
+                    .iter()
+                    .filter_map(|p| Some((p.name.clone(), p.value.clone()?.0)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Workflow-wide variables (`workflow.*`), built once per reconcile.
+    pub(super) fn global_scope(&self) -> Scope<'static> {
+        let meta = &self.wf.metadata;
+        let mut scope = Scope::new();
+        scope.insert("workflow.name", self.wf_name.clone());
+        scope.insert("workflow.namespace", self.namespace.clone());
+        scope.insert("workflow.uid", meta.uid.clone().unwrap_or_default());
+        scope.insert(
+            "workflow.serviceAccountName",
+            self.wf
+                .spec
+                .service_account_name
+                .clone()
+                .unwrap_or_default(),
+        );
+        if let Some(t) = &meta.creation_timestamp {
+            scope.insert(
+                "workflow.creationTimestamp",
+                t.0.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            );
+        }
+        let mut params = Vec::new();
+        for p in self
+            .wf
+            .spec
+            .arguments
+            .iter()
+            .flat_map(|a| a.parameters.iter())
+        {
+            if let Some(v) = &p.value {
+                scope.insert(format!("workflow.parameters.{}", p.name), v.0.clone());
+            }
+            params.push(p.clone());
+        }
+        scope.insert(
+            "workflow.parameters",
+            serde_json::to_string(&params).unwrap_or_default(),
+        );
+        for (k, v) in meta.labels.iter().flatten() {
+            scope.insert(format!("workflow.labels.{k}"), v.clone());
+        }
+        for (k, v) in meta.annotations.iter().flatten() {
+            scope.insert(format!("workflow.annotations.{k}"), v.clone());
+        }
+        scope
+    }
+
     /// The variables a task or step offers the rest of its template under `prefix`
     /// (`tasks.a`, `steps.b`): its own, and a fan-out's aggregated outputs.
     pub(super) fn child_vars(&self, prefix: &str, id: &str, out: &mut Vec<(String, String)>) {

@@ -4,15 +4,23 @@
 //! Everything the walk decides lands in `nodes` (the new status) and `pods` (what to do with
 //! them); a problem with the workflow's content (a missing parameter, an unresolvable
 //! reference) becomes an `Error` node with a message that names it — never a panic.
+//!
+//! The walker keeps the node map and dispatches each call by template kind (`dag`, `steps`,
+//! `retry`, `pods`, `resource`, `suspend`); what the walk consults is owned elsewhere: the
+//! templates by `catalog`, the variables by `vars`, the edges by `edges`, the pod budget and
+//! limits by `parallelism`, the policy's verdicts by `placement`, shared manifests by
+//! `manifest`, holds and halts by `lifecycle`, the walk's own limits by `budget`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde_json::Value;
-
+use super::catalog::Catalog;
+use super::edges::WideParents;
 use super::lifecycle::Control;
+use super::manifest::BaseManifests;
 use super::parallelism::Parallelism;
-use super::template::{Mode, Scope};
+use super::placement::Verdicts;
+use super::template::Scope;
 use super::{EngineConfig, Observed, time};
 use crate::decision::PodAction;
 use crate::naming::{self, PodNameFormat};
@@ -34,9 +42,6 @@ pub(super) struct Call {
     pub(super) attempt: bool,
 }
 
-/// A base manifest's template, cluster and namespace.
-type ManifestKey = (String, Option<String>, String);
-
 /// The phases a walk ends with: the entrypoint's node, and the exit handler's once it runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Outcome {
@@ -44,6 +49,7 @@ pub(super) struct Outcome {
     pub(super) exit: Option<NodePhase>,
 }
 
+/// One walk's state: its inputs, the node map it builds, and the pod actions it decides.
 pub(super) struct Walker<'a> {
     pub(super) wf: &'a Workflow,
     pub(super) wf_name: String,
@@ -53,13 +59,9 @@ pub(super) struct Walker<'a> {
     pub(super) now: jiff::Timestamp,
     pub(super) format: PodNameFormat,
     pub(super) nodes: BTreeMap<String, NodeStatus>,
-    templates: HashMap<&'a str, &'a Template>,
-    /// Templates whose body holds `{{…}}` tags, as JSON (outputs apart), computed once.
-    tagged: HashMap<&'a str, String>,
-    /// Pod manifests of templates that need no substitution, built once per (template,
-    /// namespace) and personalised per pod: the hot path of a wide fan-out.
-    /// `None`: the template's pods are built in full (see `BaseManifest::new`).
-    pub(super) base_manifests: HashMap<ManifestKey, Option<super::manifest::BaseManifest>>,
+    pub(super) catalog: Catalog<'a>,
+    /// Pod manifests shared by a template's pods: the hot path of a wide fan-out.
+    pub(super) base_manifests: BaseManifests,
     /// Template invocations currently on the stack.
     depth: usize,
     pub(super) pods: Vec<PodAction>,
@@ -68,16 +70,13 @@ pub(super) struct Walker<'a> {
     pub(super) control: Control,
     /// The pod budget and the steps and DAG nodes' limits.
     pub(super) parallelism: Parallelism,
-    /// The policy's verdict per place (cluster, namespace), asked once per walk.
-    pub(super) authorized: HashMap<(Option<String>, String), Result<(), String>>,
+    /// The policy's verdict per place, asked once per walk.
+    pub(super) verdicts: Verdicts,
     /// Nodes and graph steps this walk may still spend.
     pub(super) budget: super::budget::WalkBudget,
     /// The children of parents with many, as sets (see `add_child`).
-    wide_children: HashMap<String, std::collections::HashSet<String>>,
+    pub(super) wide: WideParents,
 }
-
-/// Children a parent may have before `add_child` keeps a set of them instead of scanning.
-const WIDE_PARENT: usize = 64;
 
 impl<'a> Walker<'a> {
     pub(super) fn new(
@@ -89,22 +88,6 @@ impl<'a> Walker<'a> {
         nodes: BTreeMap<String, NodeStatus>,
         control: Control,
     ) -> Self {
-        let tagged = wf
-            .spec
-            .templates
-            .iter()
-            .filter_map(|t| {
-                let (_, body) = split_outputs(serde_json::to_value(t).ok()?);
-                let text = body.to_string();
-                text.contains("{{").then_some((t.name.as_str(), text))
-            })
-            .collect();
-        let templates = wf
-            .spec
-            .templates
-            .iter()
-            .map(|t| (t.name.as_str(), t))
-            .collect();
         let parallelism = Parallelism::new(wf, &nodes, observed, config, &control);
         Walker {
             wf,
@@ -115,17 +98,16 @@ impl<'a> Walker<'a> {
             now,
             format,
             nodes,
-            templates,
-            tagged,
-            base_manifests: HashMap::new(),
+            catalog: Catalog::new(wf),
+            base_manifests: BaseManifests::default(),
             depth: 0,
             pods: Vec::new(),
             requeue_after: None,
             control,
             parallelism,
-            authorized: HashMap::new(),
+            verdicts: Verdicts::default(),
             budget: Default::default(),
-            wide_children: HashMap::new(),
+            wide: WideParents::default(),
         }
     }
 
@@ -156,72 +138,6 @@ impl<'a> Walker<'a> {
             root: root_phase,
             exit,
         })
-    }
-
-    /// `spec.arguments.parameters` as the entrypoint (and the exit handler) receive them.
-    pub(super) fn workflow_arguments(&self) -> Vec<(String, String)> {
-        self.wf
-            .spec
-            .arguments
-            .as_ref()
-            .map(|a| {
-                a.parameters
-                    .iter()
-                    .filter_map(|p| Some((p.name.clone(), p.value.clone()?.0)))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// Workflow-wide variables (`workflow.*`), built once per reconcile.
-    pub(super) fn global_scope(&self) -> Scope<'static> {
-        let meta = &self.wf.metadata;
-        let mut scope = Scope::new();
-        scope.insert("workflow.name", self.wf_name.clone());
-        scope.insert("workflow.namespace", self.namespace.clone());
-        scope.insert("workflow.uid", meta.uid.clone().unwrap_or_default());
-        scope.insert(
-            "workflow.serviceAccountName",
-            self.wf
-                .spec
-                .service_account_name
-                .clone()
-                .unwrap_or_default(),
-        );
-        if let Some(t) = &meta.creation_timestamp {
-            scope.insert(
-                "workflow.creationTimestamp",
-                t.0.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            );
-        }
-        let mut params = Vec::new();
-        for p in self
-            .wf
-            .spec
-            .arguments
-            .iter()
-            .flat_map(|a| a.parameters.iter())
-        {
-            if let Some(v) = &p.value {
-                scope.insert(format!("workflow.parameters.{}", p.name), v.0.clone());
-            }
-            params.push(p.clone());
-        }
-        scope.insert(
-            "workflow.parameters",
-            serde_json::to_string(&params).unwrap_or_default(),
-        );
-        for (k, v) in meta.labels.iter().flatten() {
-            scope.insert(format!("workflow.labels.{k}"), v.clone());
-        }
-        for (k, v) in meta.annotations.iter().flatten() {
-            scope.insert(format!("workflow.annotations.{k}"), v.clone());
-        }
-        scope
-    }
-
-    pub(super) fn is_tagged(&self, template: &str) -> bool {
-        self.tagged.contains_key(template)
     }
 
     pub(super) fn node_id(&self, node_name: &str) -> String {
@@ -286,91 +202,6 @@ impl<'a> Walker<'a> {
         phase
     }
 
-    /// Links a node created just now: nothing to de-duplicate, so no scan of the siblings.
-    pub(super) fn push_new_child(&mut self, parent: &str, child: &str) {
-        if let Some(node) = self.nodes.get_mut(parent) {
-            node.children.push(child.to_string());
-            if let Some(set) = self.wide_children.get_mut(parent) {
-                set.insert(child.to_string());
-            }
-        }
-    }
-
-    /// Links `child` under `parent` unless it is linked already. A parent of few children is
-    /// scanned; one of many gets a set for the rest of the walk, so the root tasks of a wide
-    /// DAG, linked on every reconcile, cost their number, not its square.
-    pub(super) fn add_child(&mut self, parent: &str, child: &str) {
-        // A child held back (suspension, parallelism) has no node yet: nothing to link.
-        if !self.nodes.contains_key(child) {
-            return;
-        }
-        let Some(node) = self.nodes.get_mut(parent) else {
-            return;
-        };
-        let linked = if node.children.len() < WIDE_PARENT {
-            if !self.budget.step(1 + node.children.len()) {
-                return;
-            }
-            node.children.iter().any(|c| c == child)
-        } else {
-            let set = match self.wide_children.entry(parent.to_string()) {
-                std::collections::hash_map::Entry::Occupied(set) => set.into_mut(),
-                std::collections::hash_map::Entry::Vacant(slot) => {
-                    if !self.budget.step(node.children.len()) {
-                        return;
-                    }
-                    slot.insert(node.children.iter().cloned().collect())
-                }
-            };
-            !set.insert(child.to_string())
-        };
-        if !linked {
-            node.children.push(child.to_string());
-        }
-    }
-
-    /// Argo's `getOutboundNodes` for each of `ids` in turn: the nodes a successor of all of them
-    /// hangs off. Iterative, and one walk for all, each node expanded once (and charged to the
-    /// walk's budget): the graph comes from the status, which the engine checks
-    /// (`graph::check`) but never trusts — a forged one can lead every id to the same large set.
-    pub(super) fn outbound<'i>(&'i self, ids: impl IntoIterator<Item = &'i str>) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut expanded = std::collections::HashSet::new();
-        let starts: Vec<&str> = ids.into_iter().collect();
-        // Depth-first, in order: reversed onto the stack so the first edge is popped first.
-        let mut todo: Vec<&str> = starts.into_iter().rev().collect();
-        while let Some(id) = todo.pop() {
-            let Some(node) = self.nodes.get(id) else {
-                continue;
-            };
-            if !expanded.insert(id) || !self.budget.step(1) {
-                continue;
-            }
-            let next = match node.type_ {
-                NodeType::Pod
-                | NodeType::Skipped
-                | NodeType::Suspend
-                | NodeType::Container
-                | NodeType::Plugin => {
-                    out.push(id.to_string());
-                    continue;
-                }
-                NodeType::TaskGroup if node.children.is_empty() => {
-                    out.push(id.to_string());
-                    continue;
-                }
-                NodeType::TaskGroup => &node.children,
-                NodeType::Retry => {
-                    out.push(node.children.last().map_or(id, String::as_str).to_string());
-                    continue;
-                }
-                _ => &node.outbound_nodes,
-            };
-            todo.extend(next.iter().rev().map(String::as_str));
-        }
-        out
-    }
-
     /// Requests another reconcile no later than `after`.
     pub(super) fn requeue(&mut self, after: Duration) {
         self.requeue_after = super::earliest(self.requeue_after, Some(after));
@@ -421,8 +252,8 @@ impl<'a> Walker<'a> {
                 n.type_ == NodeType::Pod
                     && (n.phase != NodePhase::Pending
                         || self
-                            .templates
-                            .get(call.template.as_str())
+                            .catalog
+                            .get(&call.template)
                             .is_none_or(|t| t.timeout.is_none()))
             })
             && let Some(pod) = self.observed.pods.get(&id)
@@ -437,7 +268,7 @@ impl<'a> Walker<'a> {
             }
             return self.observe_pod(&id, &pod);
         }
-        let Some(template) = self.templates.get(call.template.as_str()).copied() else {
+        let Some(template) = self.catalog.get(&call.template) else {
             let id = self.ensure_node(call, NodeType::Skipped, NodePhase::Error);
             let message = format!("template {:?} not found", call.template);
             return self.mark(&id, NodePhase::Error, Some(message));
@@ -445,7 +276,7 @@ impl<'a> Walker<'a> {
         if template.retry_strategy.is_some() && !call.attempt {
             return self.retry(call, template, scope);
         }
-        let (template, inputs) = match self.resolve(template, &call.arguments, scope) {
+        let (template, inputs) = match self.catalog.resolve(template, &call.arguments, scope) {
             Ok(resolved) => resolved,
             Err(message) => {
                 let id = self.ensure_node(call, type_of(template), NodePhase::Error);
@@ -495,71 +326,6 @@ impl<'a> Walker<'a> {
         }
         phase
     }
-
-    /// Argo's `ProcessArgs`: the template's input values (argument, else value, else default) and
-    /// the template with `{{inputs.parameters.*}}` and every other variable substituted.
-    fn resolve(
-        &self,
-        template: &'a Template,
-        arguments: &[(String, String)],
-        scope: &Scope,
-    ) -> Result<Resolved<'a>, String> {
-        let mut inputs = Vec::new();
-        for p in template.inputs.iter().flat_map(|i| i.parameters.iter()) {
-            let value = arguments
-                .iter()
-                .find(|(n, _)| *n == p.name)
-                .map(|(_, v)| v.clone())
-                .or_else(|| p.value.as_ref().map(|v| v.0.clone()))
-                .or_else(|| p.default.as_ref().map(|v| v.0.clone()))
-                .ok_or_else(|| format!("inputs.parameters.{} was not supplied", p.name))?;
-            if let Some(allowed) = &p.enum_values
-                && !allowed.iter().any(|a| a.0 == value)
-            {
-                let list: Vec<&str> = allowed.iter().map(|a| a.0.as_str()).collect();
-                return Err(format!(
-                    "value '{value}' of inputs.parameters.{} is not one of {list:?}",
-                    p.name
-                ));
-            }
-            inputs.push((p.name.clone(), value));
-        }
-        // Most templates of a wide fan-out have no `{{…}}` in their body: no JSON round trip.
-        let Some(body) = self.tagged.get(template.name.as_str()) else {
-            return Ok((std::borrow::Cow::Borrowed(template), inputs));
-        };
-        let mut local = scope.child();
-        for (name, value) in &inputs {
-            local.insert(format!("inputs.parameters.{name}"), value.clone());
-        }
-        local.insert(
-            "inputs.parameters",
-            serde_json::to_string(
-                &inputs
-                    .iter()
-                    .map(|(n, v)| serde_json::json!({"name": n, "value": v}))
-                    .collect::<Vec<_>>(),
-            )
-            .unwrap_or_default(),
-        );
-        // Outputs may refer to tasks or steps that have not run yet; the DAG/steps code resolves
-        // them when they complete, so only the body is substituted.
-        let text = super::template::substitute_json_text(body, &local, Mode::Lenient)
-            .map_err(|e| e.to_string())?;
-        let mut resolved: Template = serde_json::from_str(&text)
-            .map_err(|e| format!("template {:?}: {e}", template.name))?;
-        resolved.outputs = template.outputs.clone();
-        Ok((std::borrow::Cow::Owned(resolved), inputs))
-    }
-}
-
-/// A template with its inputs substituted (borrowed when it had nothing to substitute), and
-/// the input values.
-type Resolved<'a> = (std::borrow::Cow<'a, Template>, Vec<(String, String)>);
-
-fn split_outputs(mut raw: Value) -> (Option<Value>, Value) {
-    let outputs = raw.as_object_mut().and_then(|m| m.remove("outputs"));
-    (outputs, raw)
 }
 
 pub(super) fn type_of(template: &Template) -> NodeType {

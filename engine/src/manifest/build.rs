@@ -35,15 +35,11 @@ impl Walker<'_> {
                 .pod_manifest(pod, proof.as_deref())
                 .map(|built| PodManifest::from_value(pod.pod_name, &built))
         };
-        if !pod.inputs.is_empty() || self.is_tagged(&pod.template.name) {
+        if !pod.inputs.is_empty() || self.catalog.is_tagged(&pod.template.name) {
             return in_full(self);
         }
-        let key = (
-            pod.template.name.clone(),
-            pod.place.cluster.clone(),
-            pod.place.namespace.clone(),
-        );
-        if !self.base_manifests.contains_key(&key) {
+        let key = (pod.template.name.clone(), pod.place.clone());
+        if !self.base_manifests.0.contains_key(&key) {
             let placeholders = Call {
                 node_name: manifest::NODE_NAME.to_string(),
                 ..pod.call.clone()
@@ -64,9 +60,10 @@ impl Walker<'_> {
                 (manifest::PROOF, usize::from(proof.is_some())),
             ];
             self.base_manifests
+                .0
                 .insert(key.clone(), BaseManifest::new(&built, uses));
         }
-        match self.base_manifests.get(&key).and_then(Option::as_ref) {
+        match self.base_manifests.0.get(&key).and_then(Option::as_ref) {
             Some(base) => Ok(base.personalise(
                 pod.pod_name,
                 pod.node_id,
