@@ -186,6 +186,11 @@ mod tests {
         );
     }
 
+    fn labels(seq: &Sequence, scope: &Scope) -> Vec<String> {
+        let items = items(None, None, Some(seq), scope).unwrap().unwrap();
+        items.iter().map(Item::label).collect()
+    }
+
     #[test]
     fn params_and_sequences() {
         let mut scope = Scope::new();
@@ -199,26 +204,14 @@ mod tests {
             count: Some("3".into()),
             ..Default::default()
         };
-        let labels: Vec<String> = items(None, None, Some(&seq), &scope)
-            .unwrap()
-            .unwrap()
-            .iter()
-            .map(Item::label)
-            .collect();
-        assert_eq!(labels, ["0", "1", "2"]);
+        assert_eq!(labels(&seq, &scope), ["0", "1", "2"]);
         let seq = Sequence {
             start: Some("5".into()),
             end: Some("3".into()),
             format: Some("x%02d".into()),
             ..Default::default()
         };
-        let labels: Vec<String> = items(None, None, Some(&seq), &scope)
-            .unwrap()
-            .unwrap()
-            .iter()
-            .map(Item::label)
-            .collect();
-        assert_eq!(labels, ["x05", "x04", "x03"]);
+        assert_eq!(labels(&seq, &scope), ["x05", "x04", "x03"]);
         assert!(items(None, Some("not json"), None, &scope).is_err());
         let huge = Sequence {
             count: Some("1000000000000".into()),

@@ -10,7 +10,6 @@ mod common;
 use std::time::Instant;
 
 use common::{await_pods, current_rv, median, namespace, raw_body, submitted_rate};
-use flotilla_sim::{ClusterConfig, SimCluster};
 use futures::StreamExt;
 use kube::api::PostParams;
 
@@ -77,17 +76,9 @@ async fn controller_rate(client: &kube::Client, round: usize) -> f64 {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = common::runtime();
     rt.block_on(async {
-        let mut config = ClusterConfig::new("cluster-0");
-        // Only creation is measured: no kubelet running the pods.
-        config.kubelet = false;
-        let cluster = SimCluster::start(config).await.expect("simulator");
-        let client = cluster.client().expect("client");
-        flotilla::sandbox::install(&client).await.expect("install");
+        let (_cluster, client) = common::creation_only_cluster().await;
         let _controller = flotilla::sandbox::spawn_controller(client.clone(), "cluster-0");
         let manifests = fan_out_manifests();
         assert_eq!(manifests.len() as u64, PODS);

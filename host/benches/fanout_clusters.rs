@@ -148,10 +148,7 @@ async fn controller_rate(clients: &[kube::Client], round: usize) -> f64 {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = common::runtime();
     rt.block_on(async {
         let mut clusters = Vec::new();
         for i in 0..3 {

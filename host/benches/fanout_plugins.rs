@@ -18,7 +18,6 @@ use flotilla_engine::EngineConfig;
 use flotilla_engine::ports::{
     ClusterState, Fixed, NamingPolicy, Place, PlacementPolicy, TemplateInfo,
 };
-use flotilla_sim::{ClusterConfig, SimCluster};
 
 const PODS: u64 = 2_000;
 const ROUNDS: usize = 7;
@@ -132,16 +131,9 @@ async fn rate(client: &kube::Client, instance: &str, round: usize) -> f64 {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = common::runtime();
     rt.block_on(async {
-        let mut config = ClusterConfig::new("cluster-0");
-        config.kubelet = false;
-        let cluster = SimCluster::start(config).await.expect("simulator");
-        let client = cluster.client().expect("client");
-        flotilla::sandbox::install(&client).await.expect("install");
+        let (_cluster, client) = common::creation_only_cluster().await;
         let _wasm = controller(&client, "wasm", wasm_policies());
         let _native = controller(&client, "native", (Arc::new(NativeExplicit), Arc::new(NativeArgo)));
         let (mut wasm, mut native) = (Vec::new(), Vec::new());

@@ -2,15 +2,17 @@
 //! people and tools that read Argo's status read Flotilla's.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde::{Deserialize, Serialize};
+use strum::{Display, IntoStaticStr};
 
 use super::spec::{Inputs, Outputs};
 
 /// A workflow's lifecycle phase, as Argo reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, IntoStaticStr, Display,
+)]
 pub enum WorkflowPhase {
     Pending,
     Running,
@@ -28,24 +30,14 @@ impl WorkflowPhase {
     }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            WorkflowPhase::Pending => "Pending",
-            WorkflowPhase::Running => "Running",
-            WorkflowPhase::Succeeded => "Succeeded",
-            WorkflowPhase::Failed => "Failed",
-            WorkflowPhase::Error => "Error",
-        }
-    }
-}
-
-impl fmt::Display for WorkflowPhase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        self.into()
     }
 }
 
 /// A node's lifecycle phase, as Argo reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, IntoStaticStr, Display,
+)]
 pub enum NodePhase {
     Pending,
     Running,
@@ -63,21 +55,7 @@ impl NodePhase {
     }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            NodePhase::Pending => "Pending",
-            NodePhase::Running => "Running",
-            NodePhase::Succeeded => "Succeeded",
-            NodePhase::Skipped => "Skipped",
-            NodePhase::Failed => "Failed",
-            NodePhase::Error => "Error",
-            NodePhase::Omitted => "Omitted",
-        }
-    }
-}
-
-impl fmt::Display for NodePhase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        self.into()
     }
 }
 
@@ -98,23 +76,18 @@ pub enum NodeType {
 }
 
 /// `Workflow.status` in Argo's shape.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowStatus {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub phase: Option<WorkflowPhase>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Time>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<Time>,
     /// `done/total` pods, as Argo reports it (e.g. `1/2`).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub progress: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub nodes: BTreeMap<String, NodeStatus>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub outputs: Option<Outputs>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
@@ -135,6 +108,7 @@ pub struct Condition {
 }
 
 /// One node of the workflow graph: a pod, a retry group, a DAG or steps template, a skipped task…
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeStatus {
@@ -144,45 +118,59 @@ pub struct NodeStatus {
     pub display_name: String,
     #[serde(rename = "type")]
     pub type_: NodeType,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub template_name: Option<String>,
     pub phase: NodePhase,
-    #[serde(rename = "boundaryID", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "boundaryID")]
     pub boundary_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Time>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<Time>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub progress: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub inputs: Option<Inputs>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub outputs: Option<Outputs>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outbound_nodes: Vec<String>,
-    #[serde(rename = "podIP", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "podIP")]
     pub pod_ip: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub host_node_name: Option<String>,
     /// Flotilla: the cluster a pod or resource node ran in (absent: the workflow's own).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<String>,
     /// Flotilla: the namespace a pod or resource node ran in (absent: the workflow's own).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     /// Flotilla: the pod's name, recorded when placement or naming policies were in force as
     /// the node got it (absent: Argo's name). Also marks the node's placement as decided.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub pod_name: Option<String>,
     /// Flotilla: the uid the API server gave the pod the controller created for this node (from
     /// the create's answer, or the first observation that proved the pod the controller's). A pod
     /// of the node's name with another uid was put there by someone else — even with every stamp
     /// copied off the controller's — and is never taken for the node's.
-    #[serde(rename = "podUID", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "podUID")]
     pub pod_uid: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{NodePhase, WorkflowPhase};
+
+    /// Messages and labels use `as_str`; the status uses serde: both must say the same.
+    #[test]
+    fn a_phase_reads_as_it_is_stored() {
+        use NodePhase::*;
+        for p in [Pending, Running, Succeeded, Skipped, Failed, Error, Omitted] {
+            assert_eq!(serde_json::to_value(p).unwrap(), p.as_str());
+            assert_eq!(p.to_string(), p.as_str());
+        }
+        for p in [
+            WorkflowPhase::Pending,
+            WorkflowPhase::Running,
+            WorkflowPhase::Succeeded,
+            WorkflowPhase::Failed,
+            WorkflowPhase::Error,
+        ] {
+            assert_eq!(serde_json::to_value(p).unwrap(), p.as_str());
+            assert_eq!(p.to_string(), p.as_str());
+        }
+    }
 }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::spec::Outputs;
 
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowTaskResult {
@@ -20,11 +21,8 @@ pub struct WorkflowTaskResult {
     #[serde(default = "kind")]
     pub kind: String,
     pub metadata: ObjectMeta,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub outputs: Option<Outputs>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub progress: Option<String>,
 }
 

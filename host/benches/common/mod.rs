@@ -113,3 +113,24 @@ pub async fn submitted_rate(client: &kube::Client, name: &str, yaml: &str, pods:
     futures::join!(submit, watch);
     pods as f64 / started.elapsed().as_secs_f64()
 }
+
+/// The runtime a benchmark drives its clusters and controllers on.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// One simulated cluster with Flotilla's CRDs installed and no kubelet: only pod creation is
+/// measured, the pods never run.
+pub async fn creation_only_cluster() -> (flotilla_sim::SimCluster, kube::Client) {
+    let mut config = flotilla_sim::ClusterConfig::new("cluster-0");
+    config.kubelet = false;
+    let cluster = flotilla_sim::SimCluster::start(config)
+        .await
+        .expect("simulator");
+    let client = cluster.client().expect("client");
+    flotilla::sandbox::install(&client).await.expect("install");
+    (cluster, client)
+}

@@ -104,11 +104,15 @@ fn bench_rounds<F, Fut>(
     })
 }
 
-fn pod_creates(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .expect("runtime");
+        .expect("runtime")
+}
+
+fn pod_creates(c: &mut Criterion) {
+    let rt = runtime();
     let _runtime = rt.enter();
     let mut group = c.benchmark_group("simulator");
     group
@@ -137,10 +141,7 @@ fn pod_creates(c: &mut Criterion) {
 /// `WATCHERS` watches on configmaps receive every create; the time is from the first create until
 /// every watcher has seen every event.
 fn watch_events(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = runtime();
     let _runtime = rt.enter();
     let mut group = c.benchmark_group("simulator");
     group

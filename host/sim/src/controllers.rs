@@ -95,24 +95,7 @@ fn crd_changed(api: &Api, event: &WatchEvent) {
             api.set_catalog(catalog.without_crd(crd));
             api.store.drop_collection(&storage);
         }
-        let _ = write_object(
-            api,
-            &rt,
-            "",
-            &name,
-            "",
-            FieldValidation::Ignore,
-            false,
-            |current| {
-                let mut next = current.value.clone();
-                let rest: Vec<String> = meta::finalizers(&next)
-                    .into_iter()
-                    .filter(|f| f != CRD_CLEANUP_FINALIZER)
-                    .collect();
-                next["metadata"]["finalizers"] = json!(rest);
-                Ok(Incoming::Patched(next))
-            },
-        );
+        release(api, &rt, "", &name, CRD_CLEANUP_FINALIZER);
         return;
     }
     // Serve (or re-serve) its versions, then report it Established.
@@ -415,6 +398,42 @@ fn remove_owner_ref(
     name: &str,
     owner: &str,
 ) -> crate::status::Result<()> {
+    edit_metadata(api, rt, ns, name, |meta| {
+        if let Some(refs) = meta["ownerReferences"].as_array_mut() {
+            refs.retain(|r| r["uid"].as_str() != Some(owner));
+        }
+    })
+}
+
+fn release(
+    api: &Api,
+    rt: &Arc<crate::resources::ResourceType>,
+    ns: &str,
+    name: &str,
+    finalizer: &str,
+) {
+    let _ = edit_metadata(api, rt, ns, name, |meta| {
+        let rest: Vec<String> = meta["finalizers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .filter(|f| *f != finalizer)
+            .map(str::to_owned)
+            .collect();
+        meta["finalizers"] = json!(rest);
+    });
+}
+
+/// Writes an object back with `edit` applied to its metadata, as the API server's own
+/// controllers do (no admission, no field validation).
+fn edit_metadata(
+    api: &Api,
+    rt: &Arc<crate::resources::ResourceType>,
+    ns: &str,
+    name: &str,
+    edit: impl FnOnce(&mut Value),
+) -> crate::status::Result<()> {
     write_object(
         api,
         rt,
@@ -425,38 +444,9 @@ fn remove_owner_ref(
         false,
         |current| {
             let mut next = current.value.clone();
-            if let Some(refs) = next["metadata"]["ownerReferences"].as_array_mut() {
-                refs.retain(|r| r["uid"].as_str() != Some(owner));
-            }
+            edit(&mut next["metadata"]);
             Ok(Incoming::Patched(next))
         },
     )
     .map(|_| ())
-}
-
-fn release(
-    api: &Api,
-    rt: &Arc<crate::resources::ResourceType>,
-    ns: &str,
-    name: &str,
-    finalizer: &str,
-) {
-    let _ = write_object(
-        api,
-        rt,
-        ns,
-        name,
-        "",
-        FieldValidation::Ignore,
-        false,
-        |current| {
-            let mut next = current.value.clone();
-            let rest: Vec<String> = meta::finalizers(&next)
-                .into_iter()
-                .filter(|f| f != finalizer)
-                .collect();
-            next["metadata"]["finalizers"] = json!(rest);
-            Ok(Incoming::Patched(next))
-        },
-    );
 }

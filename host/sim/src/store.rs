@@ -103,6 +103,12 @@ struct State {
     collections: HashMap<Arc<str>, Collection>,
 }
 
+impl State {
+    fn object(&self, storage: &str, key: &ObjectKey) -> Option<Arc<Stored>> {
+        self.collections.get(storage)?.objects.get(key).cloned()
+    }
+}
+
 /// What a delete decides once it sees the current object.
 #[derive(Debug)]
 pub(crate) enum DeleteAction {
@@ -172,13 +178,9 @@ impl Store {
     }
 
     pub(crate) fn get(&self, storage: &str, namespace: &str, name: &str) -> Option<Arc<Stored>> {
-        let state = self.state.lock();
-        state
-            .collections
-            .get(storage)?
-            .objects
-            .get(&(namespace.to_string(), name.to_string()))
-            .cloned()
+        self.state
+            .lock()
+            .object(storage, &(namespace.to_string(), name.to_string()))
     }
 
     /// Objects of a resource, optionally in one namespace, in key order; with the revision the
@@ -259,12 +261,7 @@ impl Store {
     ) -> Result<Option<Arc<Stored>>> {
         let mut state = self.state.lock();
         let key = (namespace.to_string(), name.to_string());
-        let Some(current) = state
-            .collections
-            .get(storage)
-            .and_then(|c| c.objects.get(&key))
-            .cloned()
-        else {
+        let Some(current) = state.object(storage, &key) else {
             return Ok(None);
         };
         let new = change(&current)?;
@@ -282,12 +279,7 @@ impl Store {
     ) -> Result<Option<(Arc<Stored>, bool)>> {
         let mut state = self.state.lock();
         let key = (namespace.to_string(), name.to_string());
-        let Some(current) = state
-            .collections
-            .get(storage)
-            .and_then(|c| c.objects.get(&key))
-            .cloned()
-        else {
+        let Some(current) = state.object(storage, &key) else {
             return Ok(None);
         };
         match decide(&current)? {

@@ -530,11 +530,7 @@ impl Lexer {
         let mut out = String::new();
         while let Some(&c) = self.chars.get(self.pos) {
             if c == '\\' {
-                self.pos += 1;
-                if let Some(&escaped) = self.chars.get(self.pos) {
-                    out.push(escaped);
-                    self.pos += 1;
-                }
+                self.escaped(&mut out);
                 continue;
             }
             if c.is_whitespace() {
@@ -553,17 +549,22 @@ impl Lexer {
         out
     }
 
+    /// After a `\`: the next character, taken as it is (nothing at the end of the text).
+    fn escaped(&mut self, out: &mut String) {
+        self.pos += 1;
+        if let Some(&escaped) = self.chars.get(self.pos) {
+            out.push(escaped);
+            self.pos += 1;
+        }
+    }
+
     /// Reads (whitespace included, `\` escaping) up to the first character failing `keep`,
     /// leaving it unread. `false` when the text ended first.
     fn read_until(&mut self, keep: impl Fn(char) -> bool) -> (String, bool) {
         let mut out = String::new();
         while let Some(&c) = self.chars.get(self.pos) {
             if c == '\\' {
-                self.pos += 1;
-                if let Some(&escaped) = self.chars.get(self.pos) {
-                    out.push(escaped);
-                    self.pos += 1;
-                }
+                self.escaped(&mut out);
                 continue;
             }
             if !keep(c) {

@@ -126,26 +126,29 @@ fn log_options(call: &Call) -> Result<(LogOptions, bool)> {
             "at most one of `sinceTime` or `sinceSeconds` may be specified",
         ));
     }
-    if opts.since_seconds.is_some_and(|s| s < 1) {
-        errors.push(crate::validation::FieldError::invalid(
+    let invalid = [
+        (
             "sinceSeconds",
-            json!(opts.since_seconds),
+            opts.since_seconds,
+            1,
             "must be greater than 0",
-        ));
-    }
-    if opts.tail_lines.is_some_and(|t| t < 0) {
-        errors.push(crate::validation::FieldError::invalid(
+        ),
+        (
             "tailLines",
-            json!(opts.tail_lines),
+            opts.tail_lines,
+            0,
             "must be greater than or equal to 0",
-        ));
-    }
-    if opts.limit_bytes.is_some_and(|b| b < 1) {
-        errors.push(crate::validation::FieldError::invalid(
-            "limitBytes",
-            json!(opts.limit_bytes),
-            "must be greater than 0",
-        ));
+        ),
+        ("limitBytes", opts.limit_bytes, 1, "must be greater than 0"),
+    ];
+    for (field, value, least, message) in invalid {
+        if value.is_some_and(|v| v < least) {
+            errors.push(crate::validation::FieldError::invalid(
+                field,
+                json!(value),
+                message,
+            ));
+        }
     }
     if !errors.is_empty() {
         return Err(ApiError::invalid("PodLogOptions", "", "", &errors));

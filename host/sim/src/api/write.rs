@@ -335,17 +335,7 @@ fn prepare_update(
         ));
     }
     if let Some(uid) = meta::meta_str(&new, "uid") {
-        let actual = current.meta_str("uid").unwrap_or_default();
-        if uid != actual {
-            return Err(ApiError::conflict(
-                &rt.group,
-                &rt.plural,
-                name,
-                &format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"
-                ),
-            ));
-        }
+        uid_precondition(rt, name, current, uid)?;
     }
     meta::check_type(rt, &mut new)?;
     // Objects are stored at their storage version.
@@ -542,17 +532,7 @@ fn check_preconditions(
         return Ok(());
     };
     if let Some(uid) = &p.uid {
-        let actual = current.meta_str("uid").unwrap_or_default();
-        if uid != actual {
-            return Err(ApiError::conflict(
-                &rt.group,
-                &rt.plural,
-                name,
-                &format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"
-                ),
-            ));
-        }
+        uid_precondition(rt, name, current, uid)?;
     }
     if let Some(rv) = &p.resource_version
         && meta::parse_rv(rv)? != current.rv
@@ -669,4 +649,18 @@ pub(super) fn delete_collection(
         "items": deleted,
     });
     respond_with(StatusCode::OK, &list, &[])
+}
+
+/// A precondition's UID against the stored object's, with the API server's message.
+fn uid_precondition(rt: &ResourceType, name: &str, current: &Stored, uid: &str) -> Result<()> {
+    let actual = current.meta_str("uid").unwrap_or_default();
+    if uid == actual {
+        return Ok(());
+    }
+    Err(ApiError::conflict(
+        &rt.group,
+        &rt.plural,
+        name,
+        &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"),
+    ))
 }

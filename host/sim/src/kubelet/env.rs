@@ -70,36 +70,16 @@ pub(crate) fn container_env(
             if let Some(field) = &source.field_ref {
                 field_value(pod, field, host_ip, pod_ip)?
             } else if let Some(r) = &source.config_map_key_ref {
-                let data = sources.config_maps.get(&r.name).cloned().flatten();
-                match (data, r.optional == Some(true)) {
-                    (Some(data), optional) => match data.get(&r.key) {
-                        Some(v) => v.clone(),
-                        None if optional => continue,
-                        None => {
-                            return Err(format!(
-                                "couldn't find key {} in ConfigMap {namespace}/{}",
-                                r.key, r.name
-                            ));
-                        }
-                    },
-                    (None, true) => continue,
-                    (None, false) => return Err(format!("configmap \"{}\" not found", r.name)),
+                let data = sources.config_maps.get(&r.name);
+                match key_value(data, &r.name, &r.key, r.optional, "ConfigMap", namespace)? {
+                    Some(v) => v,
+                    None => continue,
                 }
             } else if let Some(r) = &source.secret_key_ref {
-                let data = sources.secrets.get(&r.name).cloned().flatten();
-                match (data, r.optional == Some(true)) {
-                    (Some(data), optional) => match data.get(&r.key) {
-                        Some(v) => v.clone(),
-                        None if optional => continue,
-                        None => {
-                            return Err(format!(
-                                "couldn't find key {} in Secret {namespace}/{}",
-                                r.key, r.name
-                            ));
-                        }
-                    },
-                    (None, true) => continue,
-                    (None, false) => return Err(format!("secret \"{}\" not found", r.name)),
+                let data = sources.secrets.get(&r.name);
+                match key_value(data, &r.name, &r.key, r.optional, "Secret", namespace)? {
+                    Some(v) => v,
+                    None => continue,
                 }
             } else if let Some(r) = &source.resource_field_ref {
                 resource_value(container, &r.resource)
@@ -112,6 +92,30 @@ pub(crate) fn container_env(
         env.insert(var.name.clone(), value);
     }
     Ok(env)
+}
+
+/// A `configMapKeyRef` or `secretKeyRef` value (`data`: the object's, `None` if it does not exist);
+/// `Ok(None)`: an optional reference to a missing object or key, which sets no variable.
+fn key_value(
+    data: Option<&Option<BTreeMap<String, String>>>,
+    name: &str,
+    key: &str,
+    optional: Option<bool>,
+    kind: &str,
+    namespace: &str,
+) -> Result<Option<String>, String> {
+    let optional = optional == Some(true);
+    match data.and_then(Option::as_ref) {
+        Some(data) => match data.get(key) {
+            Some(v) => Ok(Some(v.clone())),
+            None if optional => Ok(None),
+            None => Err(format!(
+                "couldn't find key {key} in {kind} {namespace}/{name}"
+            )),
+        },
+        None if optional => Ok(None),
+        None => Err(format!("{} \"{name}\" not found", kind.to_lowercase())),
+    }
 }
 
 /// A `fieldRef` value; the supported paths are the kubelet's.

@@ -253,15 +253,7 @@ fn structural_invariants(s: &Map<String, Value>, lvl: Level, p: &str, errs: &mut
 
     if embedded && ty != "object" {
         let detail = "must be object if x-kubernetes-embedded-resource is true";
-        if ty.is_empty() {
-            errs.push(required(format!("{p}.type"), detail));
-        } else {
-            errs.push(invalid(
-                format!("{p}.type"),
-                Value::String(ty.to_string()),
-                detail,
-            ));
-        }
+        errs.push(wrong_type(ty, p, detail));
     } else if ty.is_empty() && !int_or_string && !preserve {
         let detail = match lvl {
             Level::Root => "must not be empty at the root",
@@ -362,22 +354,28 @@ fn value_validation(
         if skip {
             continue;
         }
-        for (i, alt) in s
-            .get(key)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            if let Some(alt) = alt.as_object() {
-                let skip_nested = key == "allOf" && i == 0 && skip_first_all_of_any_of;
-                nested_value_validation(alt, skip_nested, lvl, &format!("{p}.{key}[{i}]"), errs);
-            }
+        for (i, alt) in alternatives(s, key) {
+            let skip_nested = key == "allOf" && i == 0 && skip_first_all_of_any_of;
+            nested_value_validation(alt, skip_nested, lvl, &format!("{p}.{key}[{i}]"), errs);
         }
     }
     if let Some(not) = s.get("not").and_then(Value::as_object) {
         nested_value_validation(not, false, lvl, &format!("{p}.not"), errs);
     }
+}
+
+/// The schemas of a junctor (`allOf`, `anyOf`, `oneOf`) with their indices; entries that are not
+/// objects are skipped (the structural checks report them).
+fn alternatives<'s>(
+    s: &'s Map<String, Value>,
+    key: &str,
+) -> impl Iterator<Item = (usize, &'s Map<String, Value>)> {
+    s.get(key)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter_map(|(i, alt)| Some((i, alt.as_object()?)))
 }
 
 /// `validateNestedValueValidation`: inside junctors only value validations are allowed.
@@ -589,16 +587,8 @@ fn openapi_schema(s: &Map<String, Value>, p: &str, ctx: &Ctx, errs: &mut Vec<Fie
         openapi_schema(not, &format!("{p}.not"), &plain, errs);
     }
     for key in ["allOf", "oneOf", "anyOf"] {
-        for (i, alt) in s
-            .get(key)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            if let Some(alt) = alt.as_object() {
-                openapi_schema(alt, &format!("{p}.{key}[{i}]"), &plain, errs);
-            }
+        for (i, alt) in alternatives(s, key) {
+            openapi_schema(alt, &format!("{p}.{key}[{i}]"), &plain, errs);
         }
     }
     if let Some(items) = s.get("items").and_then(Value::as_object) {
@@ -629,19 +619,18 @@ fn openapi_schema(s: &Map<String, Value>, p: &str, ctx: &Ctx, errs: &mut Vec<Fie
     }
 }
 
+/// A schema's `type` that a rule needs to be another: required when empty, else invalid.
+fn wrong_type(ty: &str, p: &str, detail: &str) -> FieldError {
+    if ty.is_empty() {
+        required(format!("{p}.type"), detail)
+    } else {
+        invalid(format!("{p}.type"), Value::String(ty.to_string()), detail)
+    }
+}
+
 /// `x-kubernetes-map-type`, `x-kubernetes-list-type` and `x-kubernetes-list-map-keys` rules.
 fn list_and_map_types(s: &Map<String, Value>, ty: &str, p: &str, errs: &mut Vec<FieldError>) {
-    let type_rule = |detail: &str, errs: &mut Vec<FieldError>| {
-        if ty.is_empty() {
-            errs.push(required(format!("{p}.type"), detail));
-        } else {
-            errs.push(invalid(
-                format!("{p}.type"),
-                Value::String(ty.to_string()),
-                detail,
-            ));
-        }
-    };
+    let type_rule = |detail: &str, errs: &mut Vec<FieldError>| errs.push(wrong_type(ty, p, detail));
     if let Some(map_type) = s.get("x-kubernetes-map-type").and_then(Value::as_str) {
         if ty != "object" {
             type_rule("must be object if x-kubernetes-map-type is specified", errs);

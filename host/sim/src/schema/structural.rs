@@ -161,13 +161,9 @@ fn prune(
                 if embedded && keeps_meta(k, v) {
                     continue;
                 }
-                let child = join_key(path, k);
-                if let Some(prop) = s.properties.get(k) {
-                    prune(v, Some(prop), false, &child, removed);
-                } else if let Some(additional) = &s.additional {
-                    prune(v, additional.schema(), false, &child, removed);
-                } else {
-                    unknown.push(k.clone());
+                match schema_of(s, k) {
+                    Some(sub) => prune(v, sub, false, &join_key(path, k), removed),
+                    None => unknown.push(k.clone()),
                 }
             }
             for k in unknown {
@@ -185,6 +181,15 @@ fn prune(
     }
 }
 
+/// The schema a key of an object under `s` is pruned with: its property's, else that of
+/// `additionalProperties`; `None` when the key is unknown.
+fn schema_of<'s>(s: &'s Node, key: &str) -> Option<Option<&'s Node>> {
+    match s.properties.get(key) {
+        Some(prop) => Some(Some(prop)),
+        None => s.additional.as_ref().map(|a| a.schema()),
+    }
+}
+
 /// `pruning.skipPrune`: below `x-kubernetes-preserve-unknown-fields`, unknown keys stay but
 /// specified ones are still pruned inside.
 fn skip_prune(x: &mut Value, s: &Node, is_root: bool, path: &str, removed: &mut Vec<String>) {
@@ -194,11 +199,8 @@ fn skip_prune(x: &mut Value, s: &Node, is_root: bool, path: &str, removed: &mut 
                 if (s.embedded || is_root) && META_FIELDS.contains(&k.as_str()) {
                     continue;
                 }
-                let child = join_key(path, k);
-                if let Some(prop) = s.properties.get(k) {
-                    prune(v, Some(prop), false, &child, removed);
-                } else if let Some(additional) = &s.additional {
-                    prune(v, additional.schema(), false, &child, removed);
+                if let Some(sub) = schema_of(s, k) {
+                    prune(v, sub, false, &join_key(path, k), removed);
                 }
             }
         }
@@ -413,27 +415,29 @@ fn count_field(m: &Map<String, Value>, key: &str, path: &str) -> Result<Option<u
 }
 
 fn string_list(m: &Map<String, Value>, key: &str, path: &str) -> Result<Vec<String>, SchemaError> {
-    match m.get(key) {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .map(|(i, v)| match v {
-                Value::String(s) => Ok(s.clone()),
-                _ => Err(err(&format!("{}[{i}]", sub(path, key)), "must be a string")),
-            })
-            .collect(),
-        Some(_) => Err(err(&sub(path, key), "must be an array")),
-    }
+    list(m, key, path, |v, at| match v {
+        Value::String(s) => Ok(s.clone()),
+        _ => Err(err(at, "must be a string")),
+    })
 }
 
 fn node_list(m: &Map<String, Value>, key: &str, path: &str) -> Result<Vec<Node>, SchemaError> {
+    list(m, key, path, Node::compile)
+}
+
+/// `key`'s array (absent or null: empty), each item read by `item` with its path.
+fn list<T>(
+    m: &Map<String, Value>,
+    key: &str,
+    path: &str,
+    item: impl Fn(&Value, &str) -> Result<T, SchemaError>,
+) -> Result<Vec<T>, SchemaError> {
     match m.get(key) {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => items
             .iter()
             .enumerate()
-            .map(|(i, v)| Node::compile(v, &format!("{}[{i}]", sub(path, key))))
+            .map(|(i, v)| item(v, &format!("{}[{i}]", sub(path, key))))
             .collect(),
         Some(_) => Err(err(&sub(path, key), "must be an array")),
     }
