@@ -6,6 +6,7 @@
 mod condition;
 mod path;
 pub mod resource;
+mod signals;
 mod wrap;
 
 use std::collections::BTreeMap;

@@ -10,6 +10,8 @@ use std::process::Stdio;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::signals::Forwarding;
+
 use super::{
     MAX_RESULT_BYTES, PodRef, TERMINATION_LOG, TERMINATION_LOG_ENV, collect_outputs, report,
     task_result, termination_message,
@@ -99,6 +101,7 @@ pub async fn run_wrapped(
         command.push(path);
     }
     let (program, args) = command.split_first().ok_or(WrapError::NoCommand)?;
+    let signals = Forwarding::install();
     let mut child = tokio::process::Command::new(program)
         .args(args)
         .stdout(Stdio::piped())
@@ -108,6 +111,7 @@ pub async fn run_wrapped(
             command: command.join(" "),
             source,
         })?;
+    let forwarding = signals.to(child.id());
     let mut captured = Vec::new();
     if let Some(mut out) = child.stdout.take() {
         let mut stdout = tokio::io::stdout();
@@ -125,6 +129,7 @@ pub async fn run_wrapped(
         let _ = stdout.flush().await;
     }
     let status = child.wait().await.map_err(WrapError::Wait)?;
+    drop(forwarding);
     let code = exit_code(status);
     let stdout = String::from_utf8_lossy(&captured);
     let (outputs, message) = match collect_outputs(

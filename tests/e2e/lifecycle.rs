@@ -28,22 +28,25 @@ async fn submit(env: &Env, yaml: &str) -> Result<(kube::Client, Workflow)> {
     Ok((client, wf))
 }
 
-/// Waits until the node shown as `display` is in `phase`.
+/// Waits until the node shown as `display` is in phase `want`.
 async fn wait_node(
     client: &kube::Client,
     name: &str,
     display: &str,
-    phase: NodePhase,
+    want: NodePhase,
 ) -> Result<Workflow> {
     let api: Api<Workflow> = Api::namespaced(client.clone(), NS);
     wait_for(
-        &format!("node {display} of {name} to be {phase}"),
+        &format!("node {display} of {name} to be {want}"),
         TIMEOUT,
         || async {
             let wf = api.get(name).await?;
-            Ok(node(&wf, display)
-                .is_some_and(|n| n.phase == phase)
-                .then_some(wf))
+            match node(&wf, display) {
+                Some(n) if n.phase == want => Ok(Some(wf)),
+                // Reported if the wait times out: the phase it was stuck in.
+                Some(n) => bail!("it is {} ({:?})", n.phase, n.message),
+                None => bail!("it does not exist yet (workflow {:?})", phase(&wf)),
+            }
         },
     )
     .await
@@ -323,9 +326,12 @@ async fn stop_runs_the_exit_handler_and_terminate_does_not() -> Result<()> {
     );
     let (client, stopped) = submit(&env, &yaml).await?;
     let (_, terminated) = submit(&env, &yaml).await?;
-    for wf in [&stopped, &terminated] {
-        wait_node(&client, &wf.name_any(), "nap", NodePhase::Running).await?;
-    }
+    // Both at once: a sequential wait could see the second nap already finished.
+    let names = [stopped.name_any(), terminated.name_any()];
+    tokio::try_join!(
+        wait_node(&client, &names[0], "nap", NodePhase::Running),
+        wait_node(&client, &names[1], "nap", NodePhase::Running),
+    )?;
     commands::stop(&client, NS, &stopped.name_any()).await?;
     commands::terminate(&client, NS, &terminated.name_any()).await?;
 
