@@ -1,6 +1,9 @@
 //! Pod nodes: when the pod a container, script or resource template runs in is asked for (its
 //! manifest is built in `manifest`), and the node's phase and outputs from what the controller
-//! observes of that pod and of the executor's task result.
+//! observes of that pod and of the executor's task result. A place and name a policy decides
+//! are recorded in the status first; the pod is asked for only by a pass that read them back.
+
+use std::time::Duration;
 
 use super::PodPhase;
 use super::manifest::PodRequest;
@@ -8,6 +11,10 @@ use super::placement::Placement;
 use super::walk::{Call, Walker};
 use crate::decision::PodAction;
 use crate::workflow::{NodePhase, NodeType, Template};
+
+/// How soon a node whose placement was just recorded is looked at again, should the status
+/// write's own watch event not bring it back first.
+const RECORDED_PLACEMENT: Duration = Duration::from_secs(1);
 
 impl Walker<'_> {
     pub(super) fn pod(
@@ -88,6 +95,15 @@ impl Walker<'_> {
             let was_running = self.phase_of(&id) == Some(NodePhase::Running);
             if was_running {
                 return self.mark(&id, NodePhase::Error, Some("pod deleted".into()));
+            }
+            if info.is_some() {
+                // A place and name decided by a policy in this pass are only recorded: the pod
+                // is asked for by a pass that read them back from the written status. A restart,
+                // a failed or conflicting status write, or a second controller then finds that
+                // record instead of asking the policy again — whose answer may differ
+                // (least-loaded, failover) and would make a second pod for the node.
+                self.requeue(RECORDED_PLACEMENT);
+                return NodePhase::Pending;
             }
             if !self.parallelism.may_create() {
                 return NodePhase::Pending;

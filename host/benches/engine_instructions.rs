@@ -45,6 +45,8 @@ fn main() -> ExitCode {
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: engine_instructions running_nodes|first_pass|plain_fan_out_first_pass PASSES");
+    eprintln!(
+        "usage: engine_instructions running_nodes|first_pass|plain_fan_out_first_pass PASSES"
+    );
     ExitCode::from(2)
 }

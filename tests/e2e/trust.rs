@@ -571,9 +571,12 @@ async fn a_task_result_rewritten_after_the_report_is_not_taken() -> Result<()> {
             produced.as_deref() == Some("real"),
             "the victim's step produced {produced:?}"
         ),
-        // The rewrite came first: the node waited for a report the pod vouched for.
+        // The rewrite came first: the node waited for a report the pod vouched for until its
+        // deadline (the workflow then fails as Argo words it: "child '…' failed").
         Some(WorkflowPhase::Failed) => ensure!(
-            message(&wf).contains("deadline"),
+            flotilla_e2e::node(&wf, "produce")
+                .and_then(|n| n.message.as_deref())
+                .is_some_and(|m| m.contains("deadline")),
             "the victim failed for another reason: {}; nodes: {:?}",
             message(&wf),
             wf.status

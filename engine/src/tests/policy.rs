@@ -1,6 +1,6 @@
 //! Placement and naming policies (`crate::ports`): asked once per new pod node, their answers
-//! recorded on the node, authorization applied to them, and a policy without an answer makes
-//! the node wait rather than fail.
+//! recorded on the node before its pod is asked for, authorization applied to them, and a policy
+//! without an answer makes the node wait rather than fail.
 
 use std::sync::Arc;
 
@@ -82,6 +82,11 @@ fn place(cluster: &str, namespace: &str) -> Result<Option<Place>, String> {
 #[test]
 fn a_placement_policy_sends_the_pod_and_its_answer_is_kept_when_the_policy_changes() {
     let (mut h, fixed) = with_policies(place("cluster-1", "default"));
+    // The first pass records the answer; the pod is asked for once the status holding it is
+    // read back.
+    assert!(h.step().is_empty(), "no pod before its place is recorded");
+    assert_eq!(h.node("a").pod_name.as_deref(), Some("one-cluster-1-4"));
+    assert_eq!(h.requeue_after, Some(Duration::from_secs(1)));
     let pods = h.step();
     let [pod] = pods.as_slice() else {
         panic!("one pod: {pods:#?}")
@@ -113,6 +118,43 @@ fn a_placement_policy_sends_the_pod_and_its_answer_is_kept_when_the_policy_chang
     assert_eq!(h.phase(), Some(WorkflowPhase::Succeeded));
 }
 
+/// A placement policy need not answer the same twice (least-loaded, failover). Its answer is
+/// acted on only once recorded, so a status write that is lost — a crash, a 409, a second
+/// controller — costs a second question, never a second pod.
+#[test]
+fn a_lost_status_write_never_makes_a_second_pod_elsewhere() {
+    let (mut h, fixed) = with_policies(place("cluster-1", "default"));
+    let unwritten = h.wf.status.clone();
+    assert!(h.step().is_empty());
+    assert_eq!(h.node("a").cluster.as_deref(), Some("cluster-1"));
+
+    // The write of that pass is lost; the next pass starts from the old status, and the policy
+    // now answers otherwise.
+    h.wf.status = unwritten;
+    *fixed.0.lock() = place("", "");
+    assert!(
+        h.step().is_empty(),
+        "a new answer is recorded, not acted on"
+    );
+    assert_eq!(h.node("a").pod_name.as_deref(), Some("one-here-4"));
+
+    // Written this time: the pod goes where the record says, whatever the policy says now.
+    *fixed.0.lock() = place("cluster-1", "default");
+    let pods = h.step();
+    let [pod] = pods.as_slice() else {
+        panic!("one pod: {pods:#?}")
+    };
+    assert_eq!(pod["metadata"]["name"], "one-here-4");
+    assert_eq!(pod["metadata"]["namespace"], "argo");
+    assert_eq!(
+        h.created_in["one-here-4"], None,
+        "the workflow's own cluster"
+    );
+    // Asked for again until observed: the same pod, never one in cluster-1.
+    assert_eq!(h.step(), pods);
+    assert_eq!(h.distinct_pods(), 1);
+}
+
 #[test]
 fn authorization_applies_to_a_policy_answer() {
     let (mut h, _) = with_policies(place("cluster-2", "default"));
@@ -141,6 +183,7 @@ fn a_policy_without_an_answer_makes_the_node_wait_until_it_has_one() {
     assert_eq!(h.requeue_after, Some(Duration::from_secs(5)));
 
     *fixed.0.lock() = place("", "");
+    assert!(h.step().is_empty(), "the answer is recorded first");
     let pods = h.step();
     assert_eq!(pods.len(), 1);
     assert_eq!(pods[0]["metadata"]["namespace"], "argo");
@@ -152,6 +195,7 @@ fn a_policy_without_an_answer_makes_the_node_wait_until_it_has_one() {
 fn no_opinion_means_the_templates_place_and_argos_name() {
     let mut h = Harness::new(FAN);
     h.observed.policies.placement = Some(Arc::new(Fixed(Mutex::new(Ok(None)))));
+    assert!(h.step().is_empty(), "the answer is recorded first");
     let pods = h.step();
     let argo = crate::naming::pod_name("wf", "wf.a", "say", crate::naming::PodNameFormat::V2);
     assert_eq!(pods[0]["metadata"]["name"], argo.as_str());
