@@ -1,54 +1,11 @@
 //! `flotilla-executor run`'s wrapping of a real process: output passed through and captured, files
-//! read for output parameters, the task result reported, the exit code kept, signals forwarded.
+//! read for output parameters, the task result reported, the exit code kept.
 
-use std::collections::BTreeMap;
+use flotilla_executor::run_wrapped;
 
-use flotilla_engine::workflow::WorkflowTaskResult;
-use flotilla_executor::{Identity, PodRef, run_wrapped};
-use flotilla_sim::{ClusterConfig, SimCluster};
-use kube::api::Api;
+mod common;
 
-/// A simulated cluster with the CRDs (no kubelet: the command runs here, as a real process).
-async fn cluster() -> (SimCluster, kube::Client) {
-    let mut config = ClusterConfig::new("executor-test");
-    config.kubelet = false;
-    let cluster = SimCluster::start(config).await.expect("simulator");
-    let client = cluster.client().expect("client");
-    flotilla::sandbox::install(&client)
-        .await
-        .expect("install the CRDs");
-    (cluster, client)
-}
-
-/// The identity of node `node_id`'s pod, whose template is `template`.
-fn identity(node_id: &str, template: String) -> Identity {
-    let mut labels = BTreeMap::new();
-    labels.insert(
-        "workflows.argoproj.io/workflow".to_string(),
-        "wf".to_string(),
-    );
-    Identity {
-        pod: PodRef {
-            name: format!("wf-t-{node_id}"),
-            namespace: "default".into(),
-            uid: None,
-            node_id: node_id.into(),
-            labels,
-        },
-        template,
-        workflow_uid: None,
-        resource_target: None,
-    }
-}
-
-async fn reported(client: &kube::Client, node_id: &str) -> flotilla_engine::workflow::Outputs {
-    let results: Api<WorkflowTaskResult> = Api::namespaced(client.clone(), "default");
-    let result = results
-        .get(node_id)
-        .await
-        .expect("the task result exists, named after the node");
-    result.outputs.expect("outputs")
-}
+use common::{cluster, identity, reported};
 
 #[tokio::test]
 async fn a_real_command_is_run_and_its_outputs_reported() {
@@ -80,25 +37,4 @@ async fn a_real_command_is_run_and_its_outputs_reported() {
         Some("value")
     );
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// The kubelet stops a pod by signalling its PID 1, the executor; the command must hear it, or
-/// `stop`/`terminate` would wait out the grace period. The command signals its parent (this
-/// test process, standing in for the executor binary) and must receive the SIGTERM back. Were
-/// nothing forwarded the command would sleep on and exit 0; were no handler installed the
-/// signal would kill this test binary.
-#[tokio::test]
-async fn a_signal_to_the_executor_reaches_the_command() {
-    let (_cluster, client) = cluster().await;
-    let identity = identity("wf-2", r#"{"name": "t"}"#.to_string());
-    let script = r#"trap 'echo stopped; kill $!; exit 7' TERM; kill -TERM $PPID; sleep 60 >/dev/null & wait"#;
-    let command = vec!["sh".to_string(), "-c".to_string(), script.to_string()];
-    let code = run_wrapped(&command, &identity, &client)
-        .await
-        .expect("the executor runs");
-    assert_eq!(code, 7, "the command's TERM trap ran");
-    assert_eq!(
-        reported(&client, "wf-2").await.result.as_deref(),
-        Some("stopped")
-    );
 }
