@@ -6,6 +6,7 @@ mod apply;
 mod config;
 mod credentials;
 mod events;
+mod failures;
 mod finalizer;
 #[cfg(test)]
 mod fuzz;
@@ -119,6 +120,21 @@ pub enum ControllerError {
     },
 }
 
+impl ControllerError {
+    /// How long the API server asked the client to wait (a 429's or 503's `retryAfterSeconds`).
+    fn retry_after(&self) -> Option<Duration> {
+        let ControllerError::Api {
+            source: kube::Error::Api(status),
+            ..
+        } = self
+        else {
+            return None;
+        };
+        let seconds = status.details.as_ref()?.retry_after_seconds;
+        (seconds > 0).then(|| Duration::from_secs(seconds.into()))
+    }
+}
+
 pub(crate) struct Context {
     client: Client,
     /// The controller's own cache of workflows.
@@ -146,6 +162,8 @@ pub(crate) struct Context {
     refusals: remembered::Remembered,
     /// The uids of pods made whose status write was lost (a conflict): recorded next pass.
     made: remembered::Remembered,
+    /// Reconcile failures in a row, for the error back-off.
+    failures: failures::Failures,
 }
 
 impl Context {
@@ -240,7 +258,8 @@ pub async fn run(
     .touched_objects();
     let results_api: Api<Lenient<WorkflowTaskResult>> = Api::all(client.clone());
     let (results, result_writer) = reflector::store();
-    let result_stream = lenient::task_results(results_api, result_writer, invalid.clone());
+    let result_stream =
+        lenient::task_results(results_api, result_writer, invalid.clone()).touched_objects();
 
     let recorder = Recorder::new(client.clone(), reporter());
     let registry =
@@ -290,6 +309,7 @@ pub async fn run(
         local_access: config.local_access,
         refusals: Default::default(),
         made: Default::default(),
+        failures: Default::default(),
     });
     let cluster_states = tokio::spawn(plugins::refresh_cluster_states(ctx.clone()));
     let config_watch = tokio::spawn(config::watch(
@@ -329,7 +349,39 @@ pub async fn run(
     Ok(())
 }
 
-fn error_policy(_wf: Arc<Workflow>, error: &ControllerError, _ctx: Arc<Context>) -> Requeue {
-    warn!(error = %error, "will retry");
-    Requeue::requeue(Duration::from_secs(2))
+/// A failed reconcile is retried with back-off (`requeue::after_error`), honouring the API
+/// server's `Retry-After`.
+fn error_policy(wf: Arc<Workflow>, error: &ControllerError, ctx: Arc<Context>) -> Requeue {
+    let uid = wf.metadata.uid.as_deref().unwrap_or_default();
+    let failures = ctx.failures.failed(uid, &ctx.workflows);
+    let after = requeue::after_error(failures, error.retry_after());
+    warn!(error = %error, failures, retry_in = ?after, "will retry");
+    Requeue::requeue(after)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api_error(status: serde_json::Value) -> ControllerError {
+        ControllerError::Api {
+            namespace: "argo".into(),
+            name: "wf".into(),
+            source: kube::Error::Api(Box::new(serde_json::from_value(status).expect("a Status"))),
+        }
+    }
+
+    #[test]
+    fn the_retry_after_of_a_throttled_request_is_read_from_its_status() {
+        let throttled = api_error(serde_json::json!({
+            "status": "Failure", "code": 429, "reason": "TooManyRequests",
+            "message": "too many requests, please try again later",
+            "details": {"retryAfterSeconds": 7},
+        }));
+        assert_eq!(throttled.retry_after(), Some(Duration::from_secs(7)));
+        let conflict = api_error(serde_json::json!({
+            "status": "Failure", "code": 409, "reason": "Conflict", "message": "changed",
+        }));
+        assert_eq!(conflict.retry_after(), None);
+    }
 }

@@ -204,11 +204,11 @@ pub(super) fn task_results(
     api: kube::Api<Lenient<WorkflowTaskResult>>,
     writer: kube::runtime::reflector::store::Writer<WorkflowTaskResult>,
     invalid: InvalidReporter,
-) -> impl Stream<Item = Result<WorkflowTaskResult, watcher::Error>> + Send + 'static {
+) -> impl Stream<Item = Result<Event<WorkflowTaskResult>, watcher::Error>> + Send + 'static {
     use kube::runtime::WatchStreamExt as _;
     let config = watcher::Config::default().labels(flotilla_engine::workflow::labels::WORKFLOW);
     let events = typed(watcher::watcher(api, config).default_backoff(), invalid);
-    kube::runtime::reflector(writer, events).touched_objects()
+    kube::runtime::reflector(writer, events)
 }
 
 /// The typed watch of a lenient one: malformed objects reported and left out (see the module).

@@ -32,7 +32,11 @@ pub(super) async fn reconcile(
     // logged and retried with back-off, and the controller keeps serving every other one.
     let steps = steps(&wf, &ctx, &namespace).instrument(span);
     match std::panic::AssertUnwindSafe(steps).catch_unwind().await {
-        Ok(Ok(requeue)) => Ok(requeue),
+        Ok(Ok(requeue)) => {
+            ctx.failures
+                .succeeded(wf.metadata.uid.as_deref().unwrap_or_default());
+            Ok(requeue)
+        }
         Ok(Err(source)) => Err(ControllerError::Api {
             namespace,
             name,

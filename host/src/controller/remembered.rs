@@ -41,17 +41,18 @@ impl Remembered {
 }
 
 /// Keeps only the entries of workflows still in the cache (keyed by uid).
-fn forget_deleted<V>(by_uid: &mut HashMap<String, V>, workflows: &Store<Workflow>) {
+pub(super) fn forget_deleted<V>(by_uid: &mut HashMap<String, V>, workflows: &Store<Workflow>) {
     let live: HashSet<String> = workflows.state().iter().filter_map(|w| w.uid()).collect();
     by_uid.retain(|uid, _| live.contains(uid));
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use kube::runtime::{reflector, watcher};
 
-    fn workflow(name: &str, uid: &str) -> Workflow {
+    /// A workflow `argo/name` of uid `uid`, as a cache holds it.
+    pub(in crate::controller) fn workflow(name: &str, uid: &str) -> Workflow {
         let mut wf = Workflow::new(name, Default::default());
         wf.metadata.namespace = Some("argo".into());
         wf.metadata.uid = Some(uid.into());

@@ -254,11 +254,10 @@ impl Remotes {
             ),
         )
         .default_backoff()
-        .touched_objects()
-        .map(|r| r.map(|p| workflow_of(p.labels(), None)));
+        .map(|r| r.map(concerned));
         let invalid = lenient::InvalidReporter::new(client.clone(), Some(cluster.to_string()));
-        let result_events = lenient::task_results(results_api, result_writer, invalid)
-            .map(|r| r.map(|t| workflow_of(t.labels(), None)));
+        let result_events =
+            lenient::task_results(results_api, result_writer, invalid).map(|r| r.map(concerned));
         let wake = self.wake.clone();
         let cluster = cluster.to_string();
         let watching = cluster.clone();
@@ -267,16 +266,17 @@ impl Remotes {
         let task = tokio::spawn(async move {
             let mut events = std::pin::pin!(futures::stream::select(pod_events, result_events));
             while let Some(event) = events.next().await {
-                if event.is_ok() && health.lock().take().is_some() {
-                    info!(cluster = %watching, "remote cluster reachable again");
-                }
                 match event {
-                    Ok(Some(workflow)) => {
-                        if wake.send(workflow).is_err() {
+                    Ok(Seen { answered, wakes }) => {
+                        if answered && health.lock().take().is_some() {
+                            info!(cluster = %watching, "remote cluster reachable again");
+                        }
+                        if let Some(workflow) = wakes
+                            && wake.send(workflow).is_err()
+                        {
                             return;
                         }
                     }
-                    Ok(None) => {}
                     Err(e) => {
                         warn!(cluster = %watching, error = %e, "remote watch failed; retrying");
                         let mut health = health.lock();
@@ -298,6 +298,82 @@ impl Remotes {
             watches: task.abort_handle(),
             refresher: None,
             stale: Arc::default(),
+        }
+    }
+}
+
+/// What one remote watch event tells.
+struct Seen {
+    /// The API server answered: a list or a watch event came back. A re-list that finds
+    /// nothing (a quiet namespace) still clears a failure, with its end (`InitDone`); its start
+    /// (`Init`) is announced before the list is even asked for, so it proves nothing.
+    answered: bool,
+    /// The workflow the event wakes, if any.
+    wakes: Option<ObjectRef<Workflow>>,
+}
+
+fn concerned<K: ResourceExt>(event: watcher::Event<K>) -> Seen {
+    match event {
+        watcher::Event::Apply(o) | watcher::Event::Delete(o) | watcher::Event::InitApply(o) => {
+            Seen {
+                answered: true,
+                wakes: workflow_of(o.labels(), None),
+            }
+        }
+        watcher::Event::InitDone => Seen {
+            answered: true,
+            wakes: None,
+        },
+        watcher::Event::Init => Seen {
+            answered: false,
+            wakes: None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flotilla_engine::workflow::labels;
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::ObjectMeta;
+
+    fn pod_of(workflow: &str) -> Pod {
+        Pod {
+            metadata: ObjectMeta {
+                name: Some("p".into()),
+                labels: Some(
+                    [
+                        (labels::WORKFLOW, workflow),
+                        (labels::WORKFLOW_NAMESPACE, "argo"),
+                    ]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                ),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    /// A watch that recovers in a quiet namespace sees `Init` then `InitDone` and no object:
+    /// the end of that list clears the cluster's failure. `Init` alone does not — the watcher
+    /// announces it before asking for the list, which may fail again.
+    #[test]
+    fn a_relist_clears_a_failure_at_its_end_not_its_start() {
+        let init = concerned::<Pod>(watcher::Event::Init);
+        assert!(!init.answered && init.wakes.is_none());
+        let done = concerned::<Pod>(watcher::Event::InitDone);
+        assert!(done.answered && done.wakes.is_none());
+        for event in [
+            watcher::Event::InitApply(pod_of("wf")),
+            watcher::Event::Apply(pod_of("wf")),
+            watcher::Event::Delete(pod_of("wf")),
+        ] {
+            let seen = concerned(event);
+            assert!(seen.answered);
+            assert_eq!(seen.wakes, Some(ObjectRef::new("wf").within("argo")));
         }
     }
 }
