@@ -4,7 +4,9 @@
 //! pods outside their workflow's namespace; a pod belongs to a workflow only if the workflow's
 //! uid matches, so a new workflow of the same name never adopts an old pod. Only a pod whose
 //! creator proof verifies is deleted (`ownership::made_by`), with its uid as a precondition: a
-//! pod someone else labelled as a workflow's is not this sweep's.
+//! pod someone else labelled as a workflow's is not this sweep's. The list of workflows is a
+//! snapshot taken before the clusters are listed, so a pod it finds no workflow for has its
+//! workflow read again before it is deleted: a workflow made meanwhile keeps its pods.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -62,7 +64,13 @@ async fn sweep(ctx: &Context, selector: &str) {
     // The controller's own cluster: only pods outside their workflow's namespace lack an owner
     // reference that Kubernetes would follow.
     let own = (&ctx.client, None);
-    sweep_one(own, &ctx.proof_key, selector, "own cluster", true, &alive).await;
+    let sweeper = Sweeper {
+        workflows: &ctx.client,
+        key: &ctx.proof_key,
+        selector,
+        alive: &alive,
+    };
+    sweeper.sweep(own, "own cluster", true).await;
     let registry = ctx.remotes.registry();
     for entry in registry.entries() {
         let client = match ctx.remotes.client(entry).await {
@@ -73,73 +81,200 @@ async fn sweep(ctx: &Context, selector: &str) {
             }
         };
         let what = format!("cluster {}", entry.cluster);
-        sweep_one(
-            (&client, entry.namespace.as_deref()),
-            &ctx.proof_key,
-            selector,
-            &what,
-            false,
-            &alive,
-        )
-        .await;
+        sweeper
+            .sweep((&client, entry.namespace.as_deref()), &what, false)
+            .await;
     }
 }
 
-async fn sweep_one(
-    (client, namespace): (&Client, Option<&str>),
-    key: &ProofKey,
-    selector: &str,
-    what: &str,
-    elsewhere_only: bool,
-    alive: &HashMap<(String, String), Option<String>>,
-) {
-    let api: Api<Pod> = match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    let pods = match api.list(&ListParams::default().labels(selector)).await {
-        Ok(list) => list.items,
-        Err(e) => {
-            warn!(error = %e, target = %what, "orphan sweep: listing pods failed; will retry");
-            return;
-        }
-    };
-    tracing::debug!(target_cluster = %what, pods = pods.len(), "orphan sweep");
-    for pod in pods {
-        let l = pod.labels();
-        let (Some(name), Some(wf_ns)) =
-            (l.get(labels::WORKFLOW), l.get(labels::WORKFLOW_NAMESPACE))
-        else {
-            continue;
+/// Whether a pod stamped with workflow uid `stamped` is an orphan, given the workflow of its
+/// name: `None` if there is none, else its uid.
+fn orphaned(workflow: Option<Option<&str>>, stamped: Option<&str>) -> bool {
+    match workflow {
+        None => true,
+        Some(uid) => uid != stamped,
+    }
+}
+
+/// One sweep's view: the controller's own client (where workflows live), the proof key, the
+/// pods' selector and the snapshot of workflows it started from.
+struct Sweeper<'a> {
+    workflows: &'a Client,
+    key: &'a ProofKey,
+    selector: &'a str,
+    alive: &'a HashMap<(String, String), Option<String>>,
+}
+
+impl Sweeper<'_> {
+    /// The workflow `namespace/name` now, read again before its pod is deleted: `None` if it
+    /// does not exist, else its uid.
+    async fn reread(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Option<String>>, kube::Error> {
+        let api: Api<Workflow> = Api::namespaced(self.workflows.clone(), namespace);
+        Ok(api.get_metadata_opt(name).await?.map(|wf| wf.metadata.uid))
+    }
+
+    /// Sweeps one cluster (the namespace `namespace` of it, or all), deleting the orphans among
+    /// the pods of this controller there — only those outside their workflow's namespace if
+    /// `elsewhere_only`.
+    async fn sweep(
+        &self,
+        (client, namespace): (&Client, Option<&str>),
+        what: &str,
+        elsewhere_only: bool,
+    ) {
+        let (key, selector, alive) = (self.key, self.selector, self.alive);
+        let api: Api<Pod> = match namespace {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
         };
-        let pod_ns = pod.namespace().unwrap_or_default();
-        if elsewhere_only && &pod_ns == wf_ns {
-            continue;
-        }
-        let owner = alive.get(&(wf_ns.clone(), name.clone()));
-        if owner.is_some_and(|uid| uid.as_ref() == l.get(labels::WORKFLOW_UID)) {
-            continue;
-        }
-        if !ownership::made_by(key, PodStamps::of(&pod)) {
-            continue;
-        }
-        let pods: Api<Pod> = Api::namespaced(client.clone(), &pod_ns);
-        let this_pod = DeleteParams {
-            preconditions: Some(Preconditions {
-                uid: pod.uid(),
-                resource_version: None,
-            }),
-            ..Default::default()
-        };
-        match pods.delete(&pod.name_any(), &this_pod).await {
-            Ok(_) => {
-                info!(pod = %pod.name_any(), namespace = %pod_ns, target = %what, workflow = %name, "orphan sweep: deleted a pod whose workflow is gone")
-            }
-            // Gone, or another pod of that name now (the uid precondition failed).
-            Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
+        let pods = match api.list(&ListParams::default().labels(selector)).await {
+            Ok(list) => list.items,
             Err(e) => {
-                warn!(pod = %pod.name_any(), namespace = %pod_ns, target = %what, error = %e, "orphan sweep: could not delete a pod whose workflow is gone; will retry")
+                warn!(error = %e, target = %what, "orphan sweep: listing pods failed; will retry");
+                return;
+            }
+        };
+        tracing::debug!(target_cluster = %what, pods = pods.len(), "orphan sweep");
+        for pod in pods {
+            let l = pod.labels();
+            let (Some(name), Some(wf_ns)) =
+                (l.get(labels::WORKFLOW), l.get(labels::WORKFLOW_NAMESPACE))
+            else {
+                continue;
+            };
+            let pod_ns = pod.namespace().unwrap_or_default();
+            if elsewhere_only && &pod_ns == wf_ns {
+                continue;
+            }
+            let stamped = l.get(labels::WORKFLOW_UID).map(String::as_str);
+            let owner = alive.get(&(wf_ns.clone(), name.clone()));
+            if !orphaned(owner.map(Option::as_deref), stamped) {
+                continue;
+            }
+            if !ownership::made_by(key, PodStamps::of(&pod)) {
+                continue;
+            }
+            match self.reread(wf_ns, name).await {
+                Ok(now) if orphaned(now.as_ref().map(Option::as_deref), stamped) => {}
+                Ok(_) => continue,
+                Err(e) => {
+                    warn!(workflow = %name, namespace = %wf_ns, error = %e, "orphan sweep: could not read the workflow again; its pods wait for the next sweep");
+                    continue;
+                }
+            }
+            let pods: Api<Pod> = Api::namespaced(client.clone(), &pod_ns);
+            let this_pod = DeleteParams {
+                preconditions: Some(Preconditions {
+                    uid: pod.uid(),
+                    resource_version: None,
+                }),
+                ..Default::default()
+            };
+            match pods.delete(&pod.name_any(), &this_pod).await {
+                Ok(_) => {
+                    info!(pod = %pod.name_any(), namespace = %pod_ns, target = %what, workflow = %name, "orphan sweep: deleted a pod whose workflow is gone")
+                }
+                // Gone, or another pod of that name now (the uid precondition failed).
+                Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
+                Err(e) => {
+                    warn!(pod = %pod.name_any(), namespace = %pod_ns, target = %what, error = %e, "orphan sweep: could not delete a pod whose workflow is gone; will retry")
+                }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::ownership::PROOF_KEY_BYTES;
+    use flotilla_engine::{CreatorProof, PodIdentity};
+    use kube::api::PostParams;
+
+    #[test]
+    fn a_pod_is_an_orphan_when_no_workflow_of_its_uid_has_its_name() {
+        assert!(orphaned(None, Some("u1")));
+        assert!(
+            orphaned(Some(Some("u2")), Some("u1")),
+            "a new workflow of the name"
+        );
+        assert!(!orphaned(Some(Some("u1")), Some("u1")));
+    }
+
+    /// The sweep lists workflows first and clusters after: a workflow made in between (and
+    /// its pod, in another namespace) is not in the list it works from. Its pod is kept, the
+    /// workflow being read again first; once the workflow is gone, the pod goes.
+    #[tokio::test]
+    async fn a_workflow_made_after_the_sweeps_list_keeps_its_pods() {
+        let mut config = flotilla_sim::ClusterConfig::new("c1");
+        config.kubelet = false;
+        let sim = flotilla_sim::SimCluster::start(config)
+            .await
+            .expect("simulator");
+        let client = sim.client().expect("client");
+        crate::sandbox::install(&client).await.expect("CRDs");
+        let workflows: Api<Workflow> = Api::namespaced(client.clone(), "argo");
+        let wf: Workflow = serde_json::from_value(serde_json::json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+            "metadata": {"name": "wf"},
+            "spec": {"entrypoint": "main", "templates": [
+                {"name": "main", "container": {"image": "argoproj/argosay:v2"}}]},
+        }))
+        .expect("workflow");
+        let wf = workflows
+            .create(&PostParams::default(), &wf)
+            .await
+            .expect("workflow created");
+        let uid = wf.metadata.uid.clone().expect("uid");
+
+        // The controller's pod for it in namespace `default`, proven.
+        let key = ProofKey::new(&[7; PROOF_KEY_BYTES]);
+        let proof = key.prove(&PodIdentity {
+            workflow_uid: &uid,
+            node_id: "wf-1",
+            namespace: "default",
+            name: "wf-1-pod",
+        });
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "wf-1-pod", "namespace": "default",
+                "labels": {labels::WORKFLOW: "wf", labels::WORKFLOW_NAMESPACE: "argo",
+                    labels::WORKFLOW_UID: uid, labels::WORKFLOW_CLUSTER: "c1"},
+                "annotations": {labels::NODE_ID: "wf-1", labels::CREATOR_PROOF: proof}},
+            "spec": {"containers": [{"name": "main", "image": "argoproj/argosay:v2"}]},
+        }))
+        .expect("pod");
+        let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+        pods.create(&PostParams::default(), &pod)
+            .await
+            .expect("pod created");
+
+        let selector = format!("{},{}=c1", labels::WORKFLOW, labels::WORKFLOW_CLUSTER);
+        let before_it = HashMap::new();
+        let sweeper = Sweeper {
+            workflows: &client,
+            key: &key,
+            selector: &selector,
+            alive: &before_it,
+        };
+        sweeper.sweep((&client, None), "own cluster", true).await;
+        assert!(
+            pods.get_opt("wf-1-pod").await.expect("get").is_some(),
+            "the pod of a workflow made after the list is kept"
+        );
+
+        workflows
+            .delete("wf", &DeleteParams::default())
+            .await
+            .expect("workflow deleted");
+        sweeper.sweep((&client, None), "own cluster", true).await;
+        let left = pods.get_opt("wf-1-pod").await.expect("get");
+        assert!(
+            left.is_none_or(|p| p.metadata.deletion_timestamp.is_some()),
+            "the orphan is deleted"
+        );
     }
 }
