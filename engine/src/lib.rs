@@ -49,7 +49,7 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 pub use decision::{Decision, Event, FinalizerChange, PodAction, WorkflowDeletion};
-pub use finalizer::FINALIZER;
+pub use finalizer::{FINALIZER, RELEASE_ANNOTATION};
 pub use manifest::{EXECUTOR_BINARY, PodManifest};
 pub use observed::{Observed, ObservedPod, ObservedResult, PodPhase};
 pub use ports::Access;

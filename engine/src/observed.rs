@@ -53,6 +53,10 @@ pub struct Observed {
     /// Where this workflow's pods could not be observed, and why (an unreachable cluster): no
     /// pod there is known to be gone.
     pub blind: Vec<String>,
+    /// Where this workflow's pods were that the configuration no longer names (no
+    /// `rest-config` entry or profile for the cluster and namespace): nothing there can be seen
+    /// or deleted any more, so a deleted workflow does not wait for it.
+    pub forgotten: Vec<String>,
     /// Clusters (and namespaces there) that cannot be seen now, with the reason: their nodes
     /// keep their phase and say so, nothing new starts there, and the others carry on.
     pub unreachable: BTreeMap<(String, String), String>,

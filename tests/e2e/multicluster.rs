@@ -336,6 +336,107 @@ async fn deleting_a_workflow_deletes_its_remote_pods_first() -> Result<()> {
     Ok(())
 }
 
+/// Whether a Warning event of `reason` about workflow `name` mentions `words`.
+fn warned(kubectl: &flotilla_e2e::Kubectl, name: &str, reason: &str, words: &str) -> Result<bool> {
+    let selector = format!("involvedObject.name={name},reason={reason}");
+    let events = kubectl.json(&["-n", "argo", "get", "events", "--field-selector", &selector])?;
+    Ok(events["items"].as_array().into_iter().flatten().any(|e| {
+        e["type"] == "Warning" && e["message"].as_str().is_some_and(|m| m.contains(words))
+    }))
+}
+
+/// The finalizer's ways out when a remote place cannot be cleaned up, each leaving a Warning
+/// event that names what was left: a cluster that does not answer holds it until an
+/// administrator annotates the workflow; a place whose credentials were removed from the
+/// configuration does not hold it at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finalizer_that_cannot_be_honoured_is_released_with_a_record() -> Result<()> {
+    let (env, _controller) = two_clusters(Some("default"), SEED_POLICY).await?;
+    let (held, remote) = remote_sleeper(&env).await?;
+    let (forgotten, _) = remote_sleeper(&env).await?;
+    let kubectl = env.kubectl("cluster-0");
+
+    // cluster-1's credentials now point where nothing answers.
+    let nowhere = r#"{"stringData": {"cluster-1.default": "{\"Host\": \"https://127.0.0.1:1\", \"BearerToken\": \"t\"}"}}"#;
+    let patch_rest_config = |kind: &str, patch: &str| {
+        let kind = format!("--type={kind}");
+        kubectl.ok(&[
+            "-n",
+            "argo",
+            "patch",
+            "secret",
+            "rest-config",
+            &kind,
+            "-p",
+            patch,
+        ])
+    };
+    patch_rest_config("strategic", nowhere)?;
+    kubectl.ok(&["-n", "argo", "delete", "workflow", &held, "--wait=false"])?;
+    flotilla_e2e::wait_for("the cleanup to wait for cluster-1", TIMEOUT, || async {
+        Ok(warned(
+            &kubectl,
+            &held,
+            "CleanupPending",
+            "flotilla.dev/release-remote-pods",
+        )?
+        .then_some(()))
+    })
+    .await?;
+    ensure!(
+        kubectl
+            .run(&["-n", "argo", "get", "workflow", &held], None)?
+            .status
+            .success(),
+        "the finalizer holds the workflow while its pod cannot be seen"
+    );
+    kubectl.ok(&[
+        "-n",
+        "argo",
+        "annotate",
+        "workflow",
+        &held,
+        "flotilla.dev/release-remote-pods=true",
+    ])?;
+    flotilla_e2e::wait_for("the annotated workflow to be deleted", TIMEOUT, || async {
+        let out = kubectl.run(&["-n", "argo", "get", "workflow", &held], None)?;
+        Ok((!out.status.success()).then_some(()))
+    })
+    .await?;
+    ensure!(warned(&kubectl, &held, "FinalizerReleased", "cluster-1")?);
+
+    // cluster-1 is taken out of the configuration: nothing there can be reached again.
+    patch_rest_config(
+        "json",
+        r#"[{"op": "remove", "path": "/data/cluster-1.default"}]"#,
+    )?;
+    kubectl.ok(&[
+        "-n",
+        "argo",
+        "delete",
+        "workflow",
+        &forgotten,
+        "--timeout=120s",
+    ])?;
+    ensure!(warned(
+        &kubectl,
+        &forgotten,
+        "CleanupAbandoned",
+        "not configured"
+    )?);
+
+    // Both pods were left behind in cluster-1, as the events say; this test removes them.
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(remote.clone(), "default");
+    for name in [&held, &forgotten] {
+        let left = workflow_pods(&remote, "default", name).await?;
+        ensure!(left.len() == 1, "{name}: {} pods left", left.len());
+        pods.delete(&left[0].name_any(), &Default::default())
+            .await?;
+    }
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleted_while_the_controller_is_down_then_cleaned_up() -> Result<()> {
     let (env, controller) = two_clusters(Some("default"), SEED_POLICY).await?;

@@ -277,6 +277,70 @@ fn a_deleted_workflow_deletes_its_pods_elsewhere_then_releases_the_finalizer() {
     assert!(decision.pods.is_empty() && decision.events.is_empty());
 }
 
+/// The escape hatch: a cluster that is never coming back holds the finalizer until an
+/// administrator annotates the workflow; then it goes, with an event naming what was left.
+#[test]
+fn the_release_annotation_lets_a_finalizer_held_by_an_unreachable_cluster_go() {
+    let mut h = seed_running();
+    h.wf.metadata.finalizers = Some(vec![FINALIZER.to_string()]);
+    h.wf.metadata.deletion_timestamp = Some(Time(h.now));
+    let there = h.node("there").id.clone();
+    h.observed.pods.remove(&there);
+    h.observed.blind = vec!["cluster \"cluster-1\" namespace \"default\": unreachable".into()];
+    let held = reconcile(&h.wf, &h.observed, &h.config, h.now);
+    assert_eq!(held.finalizer, None);
+    assert!(
+        held.events
+            .iter()
+            .any(|e| e.reason == "CleanupPending" && e.message.contains(crate::RELEASE_ANNOTATION))
+    );
+
+    for value in ["false", "yes", ""] {
+        h.wf.metadata.annotations =
+            Some([(crate::RELEASE_ANNOTATION.to_string(), value.to_string())].into());
+        let decision = reconcile(&h.wf, &h.observed, &h.config, h.now);
+        assert_eq!(
+            decision.finalizer, None,
+            "only \"true\" releases it, not {value:?}"
+        );
+    }
+    h.wf.metadata.annotations =
+        Some([(crate::RELEASE_ANNOTATION.to_string(), "true".to_string())].into());
+    let released = reconcile(&h.wf, &h.observed, &h.config, h.now);
+    assert_eq!(released.finalizer, Some(FinalizerChange::Remove));
+    let [event] = released.events.as_slice() else {
+        panic!("one event: {:?}", released.events)
+    };
+    assert_eq!(event.reason, "FinalizerReleased");
+    assert!(event.warning);
+    assert!(event.message.contains("cluster-1"), "{}", event.message);
+}
+
+/// A place whose credentials were removed from the configuration can never be cleaned up: it
+/// does not hold the finalizer, and the event says what was left there.
+#[test]
+fn a_place_gone_from_the_configuration_does_not_hold_the_finalizer() {
+    let mut h = seed_running();
+    h.wf.metadata.finalizers = Some(vec![FINALIZER.to_string()]);
+    h.wf.metadata.deletion_timestamp = Some(Time(h.now));
+    let there = h.node("there").id.clone();
+    h.observed.pods.remove(&there);
+    h.observed.forgotten = vec![
+        "cluster \"cluster-1\" namespace \"default\": cluster \"cluster-1\" is not configured"
+            .into(),
+    ];
+    let decision = reconcile(&h.wf, &h.observed, &h.config, h.now);
+    assert_eq!(decision.finalizer, Some(FinalizerChange::Remove));
+    assert!(
+        decision
+            .events
+            .iter()
+            .any(|e| e.reason == "CleanupAbandoned" && e.message.contains("not configured")),
+        "{:?}",
+        decision.events
+    );
+}
+
 #[test]
 fn an_unreachable_cluster_holds_its_nodes_and_says_so_while_others_carry_on() {
     let mut h = seed_running();

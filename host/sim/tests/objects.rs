@@ -506,3 +506,37 @@ async fn events_through_both_apis() -> Result<()> {
     );
     Ok(())
 }
+
+/// A Secret's `type` defaults to `Opaque` whether it was written with `data` or `stringData`,
+/// so adding a key later through `stringData` (as `kubectl patch` does) is not a change of
+/// type; changing it for real is refused.
+#[tokio::test]
+async fn a_secret_made_from_data_is_opaque_and_takes_string_data_later() -> Result<()> {
+    use k8s_openapi::api::core::v1::Secret;
+    let cluster = support::cluster().await?;
+    let secrets: Api<Secret> = Api::namespaced(cluster.client()?, "default");
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "s"}, "data": {"a": "YQ=="},
+    }))?;
+    let created = secrets.create(&PostParams::default(), &secret).await?;
+    assert_eq!(created.type_.as_deref(), Some("Opaque"));
+    let patched = secrets
+        .patch(
+            "s",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"stringData": {"b": "b"}})),
+        )
+        .await?;
+    assert_eq!(patched.type_.as_deref(), Some("Opaque"));
+    let keys: Vec<&String> = patched.data.iter().flatten().map(|(k, _)| k).collect();
+    assert_eq!(keys, ["a", "b"]);
+    let retyped = secrets
+        .patch(
+            "s",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"type": "kubernetes.io/basic-auth"})),
+        )
+        .await;
+    assert_eq!(code_of(retyped), 422);
+    Ok(())
+}

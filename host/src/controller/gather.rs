@@ -68,6 +68,7 @@ pub(super) async fn gather(ctx: &Context, wf: &Workflow, namespace: &str) -> Opt
     };
     let blind_for = sight.blinds(wf, namespace).then_some(sight.failing_for);
     observed.blind = sight.blind;
+    observed.forgotten = sight.forgotten;
     observed.unreachable = sight.unreachable;
     observed.create_errors.extend(ctx.refusals.of(&key));
     Some(Gathered {

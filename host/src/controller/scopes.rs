@@ -8,6 +8,7 @@ use std::time::Duration;
 use tracing::warn;
 
 use super::{Context, remote};
+use crate::clusters::LookupError;
 use flotilla_engine as engine;
 use flotilla_engine::workflow::Workflow;
 
@@ -15,8 +16,11 @@ use flotilla_engine::workflow::Workflow;
 pub(super) struct Sight {
     /// The caches of the places that can be seen, by (cluster, namespace).
     pub(super) remotes: HashMap<(String, String), Arc<remote::Remote>>,
-    /// One line per place that cannot be seen, for the engine's messages.
+    /// One line per place that cannot be seen now, for the engine's messages.
     pub(super) blind: Vec<String>,
+    /// One line per place the configuration no longer names (no entry for the cluster and
+    /// namespace): it cannot be seen, and will not be unless it is configured again.
+    pub(super) forgotten: Vec<String>,
     /// Why each place that cannot be seen cannot, by (cluster, namespace).
     pub(super) unreachable: BTreeMap<(String, String), String>,
     /// How long the longest-failing of them has been failing.
@@ -51,11 +55,25 @@ pub(super) async fn look(
     let mut sight = Sight {
         remotes: HashMap::new(),
         blind: Vec::new(),
+        forgotten: Vec::new(),
         unreachable: BTreeMap::new(),
         failing_for: Duration::ZERO,
     };
     let own_cluster = ctx.engine.cluster.as_deref();
+    let registry = ctx.remotes.registry();
     for (cluster, ns) in remote_scopes(wf, namespace, own_cluster, access) {
+        if let Err(gone @ (LookupError::Unknown { .. } | LookupError::Namespace { .. })) =
+            registry.lookup(&cluster, &ns)
+        {
+            let message = gone.to_string();
+            sight
+                .forgotten
+                .push(format!("cluster {cluster:?} namespace {ns:?}: {message}"));
+            // Its nodes wait, saying why, as for an unreachable cluster: credentials may be
+            // added back.
+            sight.unreachable.insert((cluster, ns), message);
+            continue;
+        }
         let seen = match ctx.remotes.get(&cluster, &ns).await {
             Ok(remote) => {
                 let ready = remote.ready().await;

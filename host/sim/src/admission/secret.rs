@@ -9,10 +9,17 @@ use crate::validation::FieldError;
 const MAX_DATA_BYTES: usize = 1024 * 1024;
 
 /// `stringData` is write-only: merged into `data` (base64) and dropped, as the API server does.
+/// `type` defaults to `Opaque` on every write (`SetDefaults_Secret`), with or without
+/// `stringData`: a Secret created from `data` alone is `Opaque` too, so a later patch that adds
+/// `stringData` does not read as a change of type.
 pub(super) fn merge_string_data(obj: &mut Value) {
     let Some(root) = obj.as_object_mut() else {
         return;
     };
+    let kind = root.entry("type").or_insert(Value::Null);
+    if kind.is_null() || kind == "" {
+        *kind = json!("Opaque");
+    }
     let Some(Value::Object(string_data)) = root.remove("stringData") else {
         return;
     };
@@ -31,7 +38,6 @@ pub(super) fn merge_string_data(obj: &mut Value) {
             );
         }
     }
-    root.entry("type").or_insert_with(|| json!("Opaque"));
 }
 
 fn is_config_key(k: &str) -> bool {
