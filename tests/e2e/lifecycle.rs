@@ -4,7 +4,7 @@
 use anyhow::{Result, bail, ensure};
 use flotilla::commands::{self, CommandError};
 use flotilla_e2e::{
-    Env, WORKFLOW_TIMEOUT as TIMEOUT, message, node, phase, wait_for, workflow_pods,
+    Env, WORKFLOW_TIMEOUT as TIMEOUT, ensure_phase, message, node, phase, wait_for, workflow_pods,
 };
 use flotilla_engine::workflow::{NodePhase, Workflow, WorkflowPhase};
 use k8s_openapi::api::core::v1::Pod;
@@ -88,11 +88,7 @@ async fn the_workflow_deadline_fails_it_and_deletes_its_pods() -> Result<()> {
     );
     let (client, submitted) = submit(&env, &yaml).await?;
     let wf = env.wait_finished(&submitted, TIMEOUT).await?;
-    ensure!(
-        phase(&wf) == Some(WorkflowPhase::Failed),
-        "{:#?}",
-        wf.status
-    );
+    ensure_phase(&wf, WorkflowPhase::Failed)?;
     let nap = node(&wf, "nap").expect("the sleeping step");
     ensure!(
         nap.message.as_deref() == Some("Step exceeded its deadline"),
@@ -111,11 +107,7 @@ async fn stop_fails_a_running_workflow_and_refuses_a_finished_one() -> Result<()
     wait_node(&client, &name, "nap", NodePhase::Running).await?;
     commands::stop(&client, NS, &name).await?;
     let wf = env.wait_finished(&submitted, TIMEOUT).await?;
-    ensure!(
-        phase(&wf) == Some(WorkflowPhase::Failed),
-        "{:#?}",
-        wf.status
-    );
+    ensure_phase(&wf, WorkflowPhase::Failed)?;
     ensure!(
         message(&wf) == "Stopped with strategy 'Stop'",
         "{}",
@@ -164,11 +156,7 @@ async fn terminate_through_the_kubeconfig_as_the_cli_does() -> Result<()> {
         .run(&cli_client, &namespace, &name)
         .await?;
     let wf = env.wait_finished(&submitted, TIMEOUT).await?;
-    ensure!(
-        phase(&wf) == Some(WorkflowPhase::Failed),
-        "{:#?}",
-        wf.status
-    );
+    ensure_phase(&wf, WorkflowPhase::Failed)?;
     ensure!(
         message(&wf) == "Stopped with strategy 'Terminate'",
         "{}",
@@ -217,11 +205,7 @@ spec:
     wait_node(&client, &name, "approve", NodePhase::Running).await?;
     commands::resume(&client, NS, &name).await?;
     let wf = env.wait_finished(&submitted, TIMEOUT).await?;
-    ensure!(
-        phase(&wf) == Some(WorkflowPhase::Succeeded),
-        "{:#?}",
-        wf.status
-    );
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
     ensure!(node(&wf, "release").is_some_and(|n| n.phase == NodePhase::Succeeded));
     Ok(())
 }
@@ -252,11 +236,7 @@ spec:
             TIMEOUT,
         )
         .await?;
-    ensure!(
-        phase(&wf) == Some(WorkflowPhase::Failed),
-        "{:#?}",
-        wf.status
-    );
+    ensure_phase(&wf, WorkflowPhase::Failed)?;
     let client = env.client("cluster-0").await?;
     let name = wf.name_any();
     let bad_id = node(&wf, "bad").expect("the failing step").id.clone();

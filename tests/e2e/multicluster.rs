@@ -3,7 +3,9 @@
 //! enrolled as the quick start does.
 
 use anyhow::{Result, ensure};
-use flotilla_e2e::{Env, WORKFLOW_TIMEOUT as TIMEOUT, message, node, phase, workflow_pods};
+use flotilla_e2e::{
+    Env, WORKFLOW_TIMEOUT as TIMEOUT, ensure_phase, message, node, phase, workflow_pods,
+};
 use flotilla_engine::workflow::{NodePhase, WorkflowPhase};
 use kube::ResourceExt;
 
@@ -41,11 +43,7 @@ async fn the_later_designs_example_runs_in_cluster_1() -> Result<()> {
     let wf = env
         .run_workflow(&example("multi-cluster.yaml")?, TIMEOUT)
         .await?;
-    ensure!(
-        phase(&wf) == Some(WorkflowPhase::Succeeded),
-        "{:#?}",
-        wf.status
-    );
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
     let main = node(&wf, &wf.name_any()).expect("the pod node");
     ensure!(main.cluster.as_deref() == Some("cluster-1"));
     ensure!(main.namespace.as_deref() == Some("default"));
@@ -90,11 +88,7 @@ async fn the_earlier_designs_dag_runs_across_both_clusters() -> Result<()> {
     let wf = env
         .run_workflow(&example("multi-cluster-dag.yaml")?, TIMEOUT)
         .await?;
-    ensure!(
-        phase(&wf) == Some(WorkflowPhase::Succeeded),
-        "{:#?}",
-        wf.status
-    );
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
     let this = node(&wf, "this").expect("this");
     let other = node(&wf, "other").expect("other");
     ensure!(this.cluster.is_none() && other.cluster.as_deref() == Some("cluster-1"));
@@ -142,11 +136,7 @@ spec:
             TIMEOUT,
         )
         .await?;
-    ensure!(
-        phase(&wf) == Some(WorkflowPhase::Failed),
-        "{:#?}",
-        wf.status
-    );
+    ensure_phase(&wf, WorkflowPhase::Failed)?;
     let said = |display: &str| {
         node(&wf, display)
             .and_then(|n| n.message.clone())
@@ -253,11 +243,7 @@ spec:
             TIMEOUT,
         )
         .await?;
-    ensure!(
-        phase(&wf) == Some(WorkflowPhase::Succeeded),
-        "{:#?}",
-        wf.status
-    );
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
     let local = node(&wf, "local").expect("local");
     let got = local
         .outputs
@@ -616,19 +602,11 @@ spec:
         },
     )
     .await?;
-    ensure!(
-        phase(&held) == Some(WorkflowPhase::Running),
-        "{:#?}",
-        held.status
-    );
+    ensure_phase(&held, WorkflowPhase::Running)?;
     // Back: the workflow finishes with the pod it had, none twice.
     env.enroll("default").await?;
     let wf = env.wait_finished(&submitted, TIMEOUT).await?;
-    ensure!(
-        phase(&wf) == Some(WorkflowPhase::Succeeded),
-        "{:#?}",
-        wf.status
-    );
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
     let far = node(&wf, "far").and_then(|n| n.message.clone());
     ensure!(far.is_none(), "{far:?}");
     ensure!(workflow_pods(&remote, "default", &name).await?.len() == 1);
@@ -691,11 +669,7 @@ async fn the_later_designs_set_up_with_a_profile_secret() -> Result<()> {
     let wf = env
         .run_workflow(&example("multi-cluster.yaml")?, TIMEOUT)
         .await?;
-    ensure!(
-        phase(&wf) == Some(WorkflowPhase::Succeeded),
-        "{:#?}",
-        wf.status
-    );
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
     ensure!(
         node(&wf, &wf.name_any())
             .and_then(|n| n.cluster.clone())
@@ -734,11 +708,7 @@ async fn the_earlier_designs_set_up_with_cluster_add() -> Result<()> {
     let wf = env
         .run_workflow(&example("multi-cluster-dag.yaml")?, TIMEOUT)
         .await?;
-    ensure!(
-        phase(&wf) == Some(WorkflowPhase::Succeeded),
-        "{:#?}",
-        wf.status
-    );
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
     Ok(())
 }
 
@@ -778,11 +748,7 @@ spec:
             TIMEOUT,
         )
         .await?;
-    ensure!(
-        phase(&wf) == Some(WorkflowPhase::Succeeded),
-        "{:#?}",
-        wf.status
-    );
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
     let name = wf.name_any();
     let made = env.kubectl("cluster-1").json(&[
         "-n",
@@ -850,11 +816,7 @@ async fn a_bad_policy_keeps_the_last_good_one_and_says_why() -> Result<()> {
     let wf = env
         .run_workflow(&example("multi-cluster.yaml")?, TIMEOUT)
         .await?;
-    ensure!(
-        phase(&wf) == Some(WorkflowPhase::Succeeded),
-        "{:#?}",
-        wf.status
-    );
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context as _, Result, ensure};
 use flotilla_e2e::{
-    Env, TempDir, WORKFLOW_TIMEOUT as TIMEOUT, create_or_merge, node, phase, wait_for,
+    Env, TempDir, WORKFLOW_TIMEOUT as TIMEOUT, create_or_merge, ensure_phase, node, phase, wait_for,
 };
 use flotilla_engine::workflow::{NodePhase, WorkflowPhase};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
@@ -167,11 +167,7 @@ async fn credentials_using_the_controllers_files_or_commands_are_refused_by_entr
 
     // The good entry keeps working, and the controller never stopped.
     let good = env.run_workflow(&one_pod_in("cluster-1"), TIMEOUT).await?;
-    ensure!(
-        phase(&good) == Some(WorkflowPhase::Succeeded),
-        "{:#?}",
-        good.status
-    );
+    ensure_phase(&good, WorkflowPhase::Succeeded)?;
     ensure!(
         node(&good, &good.name_any()).is_some_and(|n| n.phase == NodePhase::Succeeded),
         "{:#?}",
@@ -245,11 +241,7 @@ spec:
             TIMEOUT,
         )
         .await?;
-    ensure!(
-        phase(&wf) == Some(WorkflowPhase::Succeeded),
-        "{:#?}",
-        wf.status
-    );
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
     ensure!(controller.is_running());
     // Its Secrets and ConfigMaps are its own namespace's only.
     for namespace in ["default", "kube-system"] {
@@ -326,11 +318,7 @@ async fn logs_use_the_controllers_credentials_only_for_a_workflow_the_user_may_r
     let key = env.enroll("default").await?;
     env.set_policy("p, cluster-0:argo, cluster-1:default")?;
     let wf = env.run_workflow(&one_pod_in("cluster-1"), TIMEOUT).await?;
-    ensure!(
-        phase(&wf) == Some(WorkflowPhase::Succeeded),
-        "{:#?}",
-        wf.status
-    );
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
     drop(controller);
 
     // The workflow's cluster now leads to a listener that counts who connects: the controller's

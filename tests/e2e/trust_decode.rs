@@ -16,7 +16,7 @@
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, ensure};
-use flotilla_e2e::{Env, Tenant, WORKFLOW_TIMEOUT as TIMEOUT, phase, wait_for};
+use flotilla_e2e::{Env, Tenant, WORKFLOW_TIMEOUT as TIMEOUT, ensure_phase, wait_for};
 use flotilla_engine::workflow::{Workflow, WorkflowPhase, WorkflowTaskResult};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -256,11 +256,7 @@ async fn attack(
     good_api
         .delete(&good.name_any(), &DeleteParams::default())
         .await?;
-    ensure!(
-        phase(&good) == Some(WorkflowPhase::Succeeded),
-        "{:#?}",
-        good.status
-    );
+    ensure_phase(&good, WorkflowPhase::Succeeded)?;
 
     // Each malformed object is reported on itself, by field, without its content.
     for (name, reason, field, secret) in [

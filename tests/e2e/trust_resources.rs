@@ -5,7 +5,9 @@
 //! running what is allowed.
 
 use anyhow::{Context as _, Result, ensure};
-use flotilla_e2e::{Env, Tenant, WORKFLOW_TIMEOUT as TIMEOUT, node, phase, unique, workflow_pods};
+use flotilla_e2e::{
+    Env, Tenant, WORKFLOW_TIMEOUT as TIMEOUT, ensure_phase, node, unique, workflow_pods,
+};
 use flotilla_engine::workflow::{NodePhase, WorkflowPhase};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::api::rbac::v1::ClusterRole;
@@ -128,11 +130,7 @@ spec:
     )
     .await?;
     let wf = env.wait_finished(&submitted, TIMEOUT).await?;
-    ensure!(
-        phase(&wf) == Some(WorkflowPhase::Failed),
-        "{:#?}",
-        wf.status
-    );
+    ensure_phase(&wf, WorkflowPhase::Failed)?;
     let failed = |display: &str| -> Result<String> {
         let n = node(&wf, display).with_context(|| format!("no node {display}"))?;
         ensure!(n.phase == NodePhase::Failed, "{display}: {n:#?}");
@@ -196,11 +194,7 @@ spec:
     )
     .await?;
     let wf = env.wait_finished(&again, TIMEOUT).await?;
-    ensure!(
-        phase(&wf) == Some(WorkflowPhase::Succeeded),
-        "{:#?}",
-        wf.status
-    );
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
     Ok(())
 }
 

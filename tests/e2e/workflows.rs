@@ -1,7 +1,7 @@
 //! Argo-shaped workflows run by the controller on cluster-0: the single-cluster engine end to end.
 
 use anyhow::{Result, ensure};
-use flotilla_e2e::{Env, WORKFLOW_TIMEOUT as TIMEOUT, node, phase, workflow_pods};
+use flotilla_e2e::{Env, WORKFLOW_TIMEOUT as TIMEOUT, ensure_phase, node, phase, workflow_pods};
 use flotilla_engine::workflow::{NodePhase, NodeType, Workflow, WorkflowPhase};
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
@@ -50,11 +50,7 @@ spec:
             TIMEOUT,
         )
         .await?;
-    ensure!(
-        phase(&wf) == Some(WorkflowPhase::Succeeded),
-        "{:#?}",
-        wf.status
-    );
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
     let consumer = node(&wf, "consume-parameter").expect("consumer node");
     let input = consumer
         .inputs
@@ -161,11 +157,7 @@ spec:
             TIMEOUT,
         )
         .await?;
-    ensure!(
-        phase(&wf) == Some(WorkflowPhase::Failed),
-        "{:#?}",
-        wf.status
-    );
+    ensure_phase(&wf, WorkflowPhase::Failed)?;
     let flaky = node(&wf, "flaky").expect("retry node");
     ensure!(
         flaky.type_ == NodeType::Retry && flaky.children.len() == 3,
@@ -218,11 +210,7 @@ spec:
     drop(controller);
     let _controller = env.controller().await?;
     let wf = env.wait_finished(&submitted, TIMEOUT).await?;
-    ensure!(
-        phase(&wf) == Some(WorkflowPhase::Succeeded),
-        "{:#?}",
-        wf.status
-    );
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
     let pods = pods_of(&env, &wf).await?;
     ensure!(
         pods.len() == 2,
@@ -252,11 +240,7 @@ spec:
             TIMEOUT,
         )
         .await?;
-    ensure!(
-        phase(&bad) == Some(WorkflowPhase::Failed),
-        "{:#?}",
-        bad.status
-    );
+    ensure_phase(&bad, WorkflowPhase::Failed)?;
     let message = bad
         .status
         .as_ref()
@@ -312,11 +296,7 @@ spec:
             TIMEOUT,
         )
         .await?;
-    ensure!(
-        phase(&wf) == Some(WorkflowPhase::Succeeded),
-        "{:#?}",
-        wf.status
-    );
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
     let print = node(&wf, "print").expect("print node");
     let n = print
         .inputs
@@ -463,11 +443,7 @@ spec:
         r#"{"data":{"go":"yes"}}"#,
     ])?;
     let wf = env.wait_finished(&submitted, TIMEOUT).await?;
-    ensure!(
-        phase(&wf) == Some(WorkflowPhase::Succeeded),
-        "{:#?}",
-        wf.status
-    );
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
 
     let created = kubectl.json(&["-n", "argo", "get", "configmap", &cm, "-o", "json"])?;
     let read = node(&wf, "read")
@@ -549,11 +525,7 @@ spec:
             TIMEOUT,
         )
         .await?;
-    ensure!(
-        phase(&wf) == Some(WorkflowPhase::Failed),
-        "{:#?}",
-        wf.status
-    );
+    ensure_phase(&wf, WorkflowPhase::Failed)?;
     let judged = node(&wf, "judged").expect("judged node");
     ensure!(
         judged.phase == NodePhase::Failed
@@ -580,11 +552,7 @@ async fn hello_world_and_a_retry_that_succeeds() -> Result<()> {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/hello-world.yaml"),
     )?;
     let wf = env.run_workflow(&hello, TIMEOUT).await?;
-    ensure!(
-        phase(&wf) == Some(WorkflowPhase::Succeeded),
-        "{:#?}",
-        wf.status
-    );
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
     ensure!(pods_of(&env, &wf).await?.len() == 1);
 
     // Attempts 0 and 1 exit 1 (`$FAIL_0`, `$FAIL_1`); attempt 2's `$FAIL_2` is unset, so a
@@ -608,11 +576,7 @@ spec:
             TIMEOUT,
         )
         .await?;
-    ensure!(
-        phase(&wf) == Some(WorkflowPhase::Succeeded),
-        "{:#?}",
-        wf.status
-    );
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
     let retry = node(&wf, &wf.name_any()).expect("the retry node");
     let nodes = &wf.status.as_ref().expect("status").nodes;
     let attempts: Vec<NodePhase> = retry

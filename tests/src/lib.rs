@@ -369,6 +369,15 @@ pub fn phase(
     wf.status.as_ref().and_then(|s| s.phase)
 }
 
+/// Fails, showing the whole status, unless the workflow ended in `want`.
+pub fn ensure_phase(
+    wf: &flotilla_engine::workflow::Workflow,
+    want: flotilla_engine::workflow::WorkflowPhase,
+) -> Result<()> {
+    anyhow::ensure!(phase(wf) == Some(want), "{:#?}", wf.status);
+    Ok(())
+}
+
 /// A workflow's status message (empty when none).
 pub fn message(wf: &flotilla_engine::workflow::Workflow) -> String {
     wf.status
