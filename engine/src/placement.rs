@@ -95,8 +95,10 @@ impl Walker<'_> {
         let policies = &self.observed.policies;
         let in_force = policies.placement.is_some() || policies.naming.is_some();
         let recorded = self.nodes.get(id).is_some_and(|n| n.pod_name.is_some());
-        // A pod made before policies were in force keeps its place and name.
-        let made = self.observed.pods.contains_key(id);
+        // A pod made before policies were in force keeps its place and name: seen, or only
+        // recorded as made (`podUID`, from the create's answer) while the cache lags behind.
+        let made = self.observed.pods.contains_key(id)
+            || self.nodes.get(id).is_some_and(|n| n.pod_uid.is_some());
         (in_force && !recorded && !made).then(|| self.template_info(call, template))
     }
 

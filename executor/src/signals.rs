@@ -4,8 +4,9 @@
 //! to a signal sent to a PID namespace's init: without forwarding, the SIGTERM the kubelet sends
 //! when a pod is deleted (`stop`, `terminate`, a deadline, pod GC) would be ignored and the pod
 //! would sit out its whole grace period until SIGKILL. Argo's emissary forwards them the same way.
+//! They go to the command's whole process group, so that a shell's children stop with it.
 
-use rustix::process::{Pid, Signal, kill_process};
+use rustix::process::{Pid, Signal, kill_process_group};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::task::JoinSet;
 
@@ -40,7 +41,8 @@ impl Forwarding {
         Forwarding { streams }
     }
 
-    /// Forwards every signal received from now on to `child` until the returned set is dropped.
+    /// Forwards every signal received from now on to `child`'s process group (the command runs
+    /// in a group of its own) until the returned set is dropped.
     pub(crate) fn to(self, child: Option<u32>) -> JoinSet<()> {
         let mut tasks = JoinSet::new();
         let Some(pid) = child
@@ -54,7 +56,7 @@ impl Forwarding {
                 while stream.recv().await.is_some() {
                     tracing::debug!(signal = name, "forwarding a signal to the command");
                     // The command may have exited already; there is no one left to tell.
-                    let _ = kill_process(pid, sig);
+                    let _ = kill_process_group(pid, sig);
                 }
             });
         }

@@ -104,6 +104,9 @@ pub async fn run_wrapped(
     let signals = Forwarding::install();
     let mut child = tokio::process::Command::new(program)
         .args(args)
+        // A group of its own, which signals reach whole: a shell's children hold its standard
+        // output open, and would keep the executor reading after the shell was stopped.
+        .process_group(0)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

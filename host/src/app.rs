@@ -37,7 +37,8 @@ pub struct ControllerArgs {
     /// Context in the kubeconfig.
     #[arg(long)]
     pub context: Option<String>,
-    /// Where Prometheus metrics are served (`/metrics`); `off` serves none.
+    /// Where Prometheus metrics (`/metrics`) and the probes (`/healthz`, `/readyz`) are served;
+    /// `off` serves none.
     #[arg(long, env = "FLOTILLA_METRICS_ADDR", default_value = "0.0.0.0:9090")]
     pub metrics_addr: String,
     #[command(flatten)]

@@ -255,11 +255,13 @@ pub async fn run(
         watcher(pods_api, watcher::Config::default().labels(&pod_selector)),
     )
     .default_backoff()
+    .inspect(|e| crate::health::on_event(crate::health::Cache::Pods, e))
     .touched_objects();
     let results_api: Api<Lenient<WorkflowTaskResult>> = Api::all(client.clone());
     let (results, result_writer) = reflector::store();
-    let result_stream =
-        lenient::task_results(results_api, result_writer, invalid.clone()).touched_objects();
+    let result_stream = lenient::task_results(results_api, result_writer, invalid.clone())
+        .inspect(|e| crate::health::on_event(crate::health::Cache::TaskResults, e))
+        .touched_objects();
 
     let recorder = Recorder::new(client.clone(), reporter());
     let registry =
@@ -290,6 +292,7 @@ pub async fn run(
             invalid,
         ),
     )
+    .inspect(|e| crate::health::on_event(crate::health::Cache::Workflows, e))
     .applied_objects();
     let controller = Controller::for_stream(workflow_stream, workflow_store);
     let ctx = Arc::new(Context {
@@ -346,6 +349,7 @@ pub async fn run(
     config_watch.abort();
     sweeper.abort();
     cluster_states.abort();
+    crate::health::stopped();
     Ok(())
 }
 

@@ -13,6 +13,7 @@ pub mod clusters;
 pub mod commands;
 pub mod controller;
 pub mod credentials;
+mod health;
 pub mod logs;
 pub mod manifests;
 pub mod metrics;

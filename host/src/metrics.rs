@@ -1,5 +1,6 @@
 //! The controller's Prometheus metrics, served as text at `/metrics` (port 9090, as Argo's
-//! controller does). For now: what the WebAssembly plugins do wrong and how loading them went.
+//! controller does), beside the probes `/healthz` and `/readyz` (`crate::health`). For now: what
+//! the WebAssembly plugins do wrong and how loading them went.
 //!
 //! - `flotilla_plugin_failures_total{plugin, kind}`: calls that gave no usable answer — `kind`
 //!   is `timeout`, `trap`, `refused`, `invalid`, `load` or `wrong_world`.
@@ -111,18 +112,23 @@ pub fn encode() -> String {
     text
 }
 
-/// Serves `/metrics` on `addr` until the task is dropped.
+/// Serves `/metrics`, `/healthz` and `/readyz` on `addr` until the task is dropped.
 pub async fn serve(addr: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(%addr, "serving metrics at /metrics");
+    tracing::info!(%addr, "serving metrics at /metrics, probes at /healthz and /readyz");
     loop {
         let (stream, _) = listener.accept().await?;
         tokio::spawn(async move {
             let service = hyper::service::service_fn(|request| async move {
-                let response = if request.uri().path() == "/metrics" {
+                let path = request.uri().path();
+                let response = if path == "/metrics" {
                     hyper::Response::builder()
                         .header("content-type", "text/plain; version=0.0.4")
                         .body(Full::new(Bytes::from(encode())))
+                } else if let Some((status, body)) = crate::health::probe(path) {
+                    hyper::Response::builder()
+                        .status(status)
+                        .body(Full::new(Bytes::from_static(body.as_bytes())))
                 } else {
                     hyper::Response::builder()
                         .status(404)

@@ -17,11 +17,17 @@ use common::{cluster, identity, reported};
 async fn a_signal_to_the_executor_reaches_the_command() {
     let (_cluster, client) = cluster().await;
     let identity = identity("wf-2", r#"{"name": "t"}"#.to_string());
-    let script = r#"trap 'echo stopped; kill $!; exit 7' TERM; kill -TERM $PPID; sleep 60 >/dev/null & wait"#;
+    // The sleep, started first, holds standard output open: it must be stopped too (the whole
+    // group is signalled), or the executor would read on until it ends a minute later.
+    let script = r#"sleep 60 & trap 'echo stopped; exit 7' TERM; kill -TERM $PPID; wait"#;
     let command = vec!["sh".to_string(), "-c".to_string(), script.to_string()];
-    let code = run_wrapped(&command, &identity, &client)
-        .await
-        .expect("the executor runs");
+    let code = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        run_wrapped(&command, &identity, &client),
+    )
+    .await
+    .expect("the command's children were stopped with it, not left holding its output")
+    .expect("the executor runs");
     assert_eq!(code, 7, "the command's TERM trap ran");
     assert_eq!(
         reported(&client, "wf-2").await.result.as_deref(),

@@ -1,6 +1,6 @@
 //! The production shape, with separate processes: `flotilla sim serve` stands in for the
 //! clusters, `flotilla controller` runs as it would in its Deployment, and the user drives both
-//! with the real kubectl.
+//! with the real kubectl; the Deployment's probes answer as they would in the cluster.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -31,6 +31,26 @@ fn kubectl(kubeconfig: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// An address on loopback that nothing listens on now.
+fn free_port() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("its address").to_string()
+}
+
+/// The status code of `GET path` at `addr`, if anything answered.
+fn get(addr: &str, path: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    answer.split_whitespace().nth(1)?.parse().ok()
 }
 
 #[test]
@@ -82,6 +102,7 @@ fn the_controller_process_runs_a_workflow_submitted_with_kubectl() {
         ],
     );
 
+    let probes = free_port();
     let controller = Command::new(env!("CARGO_BIN_EXE_flotilla"))
         .args([
             "controller",
@@ -89,6 +110,8 @@ fn the_controller_process_runs_a_workflow_submitted_with_kubectl() {
             "cluster-0",
             "--cluster",
             "cluster-0",
+            "--metrics-addr",
+            &probes,
             "--kubeconfig",
         ])
         .arg(&kubeconfig)
@@ -96,6 +119,16 @@ fn the_controller_process_runs_a_workflow_submitted_with_kubectl() {
         .spawn()
         .expect("flotilla controller runs");
     let _controller = Killed(controller);
+    // The Deployment's probes: ready once the caches have listed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while get(&probes, "/readyz") != Some(200) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the controller never became ready"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(get(&probes, "/healthz"), Some(200));
 
     let name = kubectl(
         &kubeconfig,

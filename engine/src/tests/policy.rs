@@ -155,6 +155,30 @@ fn a_lost_status_write_never_makes_a_second_pod_elsewhere() {
     assert_eq!(h.distinct_pods(), 1);
 }
 
+/// A pod created before a policy came into force, recorded (`podUID`) but not yet seen when the
+/// policy arrives: the node keeps the place it was created in; the policy is not asked.
+#[test]
+fn a_pod_made_before_the_policy_keeps_its_place_while_the_cache_lags() {
+    let mut h = Harness::new(FAN);
+    h.config.cluster = Some("cluster-0".into());
+    let pods = h.step();
+    assert_eq!(pods.len(), 1);
+    let id = Harness::node_id(&pods[0]);
+    h.wf.status
+        .as_mut()
+        .unwrap()
+        .nodes
+        .get_mut(&id)
+        .unwrap()
+        .pod_uid = Some("uid-a".into());
+    let fixed = Arc::new(Fixed(Mutex::new(place("cluster-1", "default"))));
+    h.observed.access = Some(Arc::new(Allow("cluster-0:argo", "cluster-1:default")));
+    h.observed.policies.placement = Some(fixed);
+    let again = h.step();
+    assert_eq!(again, pods, "the same pod, in the same place");
+    assert_eq!(h.node("a").cluster, None);
+}
+
 #[test]
 fn authorization_applies_to_a_policy_answer() {
     let (mut h, _) = with_policies(place("cluster-2", "default"));

@@ -324,6 +324,21 @@ impl Registry {
     }
 
     /// The entry of one Secret key.
+    /// Whether `other` names the same places (the same keys, valid or not) as this one.
+    pub fn names_the_same_places_as(&self, other: &Registry) -> bool {
+        let places = |r: &Registry| {
+            let valid = r.entries.values().flatten().map(|e| e.key.clone());
+            let invalid = r.invalid.iter().flat_map(|(cluster, i)| {
+                i.iter()
+                    .map(move |i| format!("{cluster}.{:?}", i.namespace))
+            });
+            valid
+                .chain(invalid)
+                .collect::<std::collections::BTreeSet<_>>()
+        };
+        places(self) == places(other) && self.problems.len() == other.problems.len()
+    }
+
     pub fn entry(&self, key: &str) -> Option<&Entry> {
         self.entries.values().flatten().find(|e| e.key == key)
     }

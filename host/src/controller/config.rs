@@ -74,32 +74,23 @@ pub(super) async fn watch(ctx: Arc<Context>, namespace: String) {
     let plugin_events = watcher(config_maps, one(plugins::CONFIG_MAP)).default_backoff();
     let secret_ctx = ctx.clone();
     let secrets = async move {
-        let mut sources = load::Sources::default();
+        let mut state = SecretsState::default();
         let mut events = std::pin::pin!(futures::stream::select(rest_events, profile_events));
         while let Some((profile, event)) = events.next().await {
-            let changed = match event {
-                Ok(watcher::Event::Apply(s) | watcher::Event::InitApply(s)) => {
-                    match profile {
-                        true => sources.profiles.insert(s.name_any(), s),
-                        false => sources.rest_config.replace(s),
-                    };
-                    true
-                }
-                Ok(watcher::Event::Delete(s)) => {
-                    match profile {
-                        true => sources.profiles.remove(&s.name_any()),
-                        false => sources.rest_config.take(),
-                    };
-                    true
-                }
-                Ok(_) => false,
+            let event = match event {
+                Ok(event) => event,
                 Err(e) => {
                     warn!(error = %e, "watching the controller's cluster Secrets");
-                    false
+                    continue;
                 }
             };
-            if changed {
-                apply_registry(&secret_ctx, &sources).await;
+            let stream = if profile {
+                Stream::Profiles
+            } else {
+                Stream::RestConfig
+            };
+            if state.take(stream, event) {
+                apply_registry(&secret_ctx, &state.sources).await;
             }
         }
     };
@@ -139,6 +130,82 @@ pub(super) async fn watch(ctx: Arc<Context>, namespace: String) {
     futures::join!(secrets, policies, plugin_configs);
 }
 
+/// Which of the two Secret watches an event came from.
+#[derive(Debug, Clone, Copy)]
+enum Stream {
+    RestConfig,
+    Profiles,
+}
+
+/// The Secrets the registry is made from, as the two watches report them. A (re-)list is taken
+/// whole, from its start (`Init`) to its end (`InitDone`), so a Secret deleted while a watch was
+/// down is dropped, and a list half-read never stands for the configuration; and nothing
+/// replaces the registry loaded at start until both watches have listed once.
+#[derive(Debug, Default)]
+struct SecretsState {
+    sources: load::Sources,
+    /// The `rest-config` Secret of a list under way (outer `Some`: a list is under way).
+    listing_rest_config: Option<Option<Secret>>,
+    /// The profiles of a list under way.
+    listing_profiles: Option<std::collections::BTreeMap<String, Secret>>,
+    rest_config_listed: bool,
+    profiles_listed: bool,
+}
+
+impl SecretsState {
+    /// Takes one event in; returns whether the registry should be rebuilt from `sources`.
+    fn take(&mut self, stream: Stream, event: watcher::Event<Secret>) -> bool {
+        use watcher::Event::*;
+        let changed = match (stream, event) {
+            (Stream::RestConfig, Init) => {
+                self.listing_rest_config = Some(None);
+                false
+            }
+            (Stream::RestConfig, InitApply(s)) => {
+                self.listing_rest_config = Some(Some(s));
+                false
+            }
+            (Stream::RestConfig, InitDone) => {
+                self.sources.rest_config = self.listing_rest_config.take().flatten();
+                self.rest_config_listed = true;
+                true
+            }
+            (Stream::RestConfig, Apply(s)) => {
+                self.sources.rest_config = Some(s);
+                true
+            }
+            (Stream::RestConfig, Delete(_)) => {
+                self.sources.rest_config = None;
+                true
+            }
+            (Stream::Profiles, Init) => {
+                self.listing_profiles = Some(Default::default());
+                false
+            }
+            (Stream::Profiles, InitApply(s)) => {
+                self.listing_profiles
+                    .get_or_insert_default()
+                    .insert(s.name_any(), s);
+                false
+            }
+            (Stream::Profiles, InitDone) => {
+                self.sources.profiles = self.listing_profiles.take().unwrap_or_default();
+                self.profiles_listed = true;
+                true
+            }
+            (Stream::Profiles, Apply(s)) => {
+                self.sources.profiles.insert(s.name_any(), s);
+                true
+            }
+            (Stream::Profiles, Delete(s)) => {
+                self.sources.profiles.remove(&s.name_any());
+                true
+            }
+        };
+        changed && self.rest_config_listed && self.profiles_listed
+    }
+}
+
 async fn apply_registry(ctx: &Context, sources: &load::Sources) {
     let registry = sources.registry(&ctx.local_access);
     for problem in &registry.problems {
@@ -166,5 +233,76 @@ async fn apply_policy(ctx: &Context, cm: &ConfigMap) {
             warn!(error = %message, "invalid authorization policy");
             events::warn_on(ctx, cm, "InvalidPolicy", &message).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use watcher::Event::*;
+
+    fn secret(name: &str) -> Secret {
+        let mut s = Secret::default();
+        s.metadata.name = Some(name.into());
+        s
+    }
+
+    fn profiles(state: &SecretsState) -> Vec<&str> {
+        state.sources.profiles.keys().map(String::as_str).collect()
+    }
+
+    /// Until both watches have listed once, the registry loaded at start stays: a rest-config
+    /// without its profiles (or the reverse) is not the configuration.
+    #[test]
+    fn nothing_replaces_the_registry_until_both_watches_have_listed() {
+        let mut state = SecretsState::default();
+        assert!(!state.take(Stream::RestConfig, Init));
+        assert!(!state.take(Stream::RestConfig, InitApply(secret("rest-config"))));
+        assert!(
+            !state.take(Stream::RestConfig, InitDone),
+            "profiles not listed yet"
+        );
+        assert!(!state.take(Stream::Profiles, Init));
+        assert!(!state.take(Stream::Profiles, InitApply(secret("p1"))));
+        assert!(state.take(Stream::Profiles, InitDone));
+        assert!(state.sources.rest_config.is_some());
+        assert_eq!(profiles(&state), ["p1"]);
+    }
+
+    /// A re-list is taken whole: what it does not hold is gone (deleted while the watch was
+    /// down), and until it ends the configuration is the one before it.
+    #[test]
+    fn a_relist_drops_what_was_deleted_meanwhile_and_only_at_its_end() {
+        let mut state = SecretsState::default();
+        for event in [Init, InitApply(secret("rest-config")), InitDone] {
+            state.take(Stream::RestConfig, event);
+        }
+        for event in [
+            Init,
+            InitApply(secret("p1")),
+            InitApply(secret("p2")),
+            InitDone,
+        ] {
+            state.take(Stream::Profiles, event);
+        }
+        assert!(state.take(Stream::Profiles, Apply(secret("p3"))));
+        assert_eq!(profiles(&state), ["p1", "p2", "p3"]);
+
+        assert!(!state.take(Stream::Profiles, Init));
+        assert!(!state.take(Stream::Profiles, InitApply(secret("p2"))));
+        assert_eq!(
+            profiles(&state),
+            ["p1", "p2", "p3"],
+            "a list half-read changes nothing"
+        );
+        assert!(state.take(Stream::Profiles, InitDone));
+        assert_eq!(profiles(&state), ["p2"]);
+
+        assert!(!state.take(Stream::RestConfig, Init));
+        assert!(state.take(Stream::RestConfig, InitDone));
+        assert!(
+            state.sources.rest_config.is_none(),
+            "deleted while the watch was down"
+        );
     }
 }

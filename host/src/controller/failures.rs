@@ -9,27 +9,51 @@ use parking_lot::Mutex;
 
 use flotilla_engine::workflow::Workflow;
 
+/// Below this many counts, those of deleted workflows are not looked for.
+const PRUNE_FROM: usize = 1024;
+
 /// Failures in a row, by workflow uid (a new workflow of the same name starts clean).
-#[derive(Debug, Default)]
-pub(super) struct Failures(Mutex<HashMap<String, u32>>);
+#[derive(Debug)]
+pub(super) struct Failures(Mutex<Counts>);
+
+#[derive(Debug)]
+struct Counts {
+    by_uid: HashMap<String, u32>,
+    /// The size at which the counts of deleted workflows are next dropped: twice what was left
+    /// the last time, so that dropping them costs a constant amount per failure even when every
+    /// reconcile fails (an API server outage).
+    prune_at: usize,
+}
+
+impl Default for Failures {
+    fn default() -> Self {
+        Failures(Mutex::new(Counts {
+            by_uid: HashMap::new(),
+            prune_at: PRUNE_FROM,
+        }))
+    }
+}
 
 impl Failures {
     /// Counts a failure of the workflow of uid `uid`; returns how many in a row (1 for the
-    /// first). Failing is rare, so it is also where the counts of workflows deleted (no longer
-    /// in `workflows`) are dropped: the map holds live workflows only.
+    /// first). The counts of workflows deleted meanwhile (no longer in `workflows`) are dropped
+    /// when the map has doubled since: it holds at most twice the live workflows that fail.
     pub(super) fn failed(&self, uid: &str, workflows: &Store<Workflow>) -> u32 {
-        let mut by_uid = self.0.lock();
-        super::remembered::forget_deleted(&mut by_uid, workflows);
-        let count = by_uid.entry(uid.to_string()).or_default();
+        let mut counts = self.0.lock();
+        if counts.by_uid.len() >= counts.prune_at {
+            super::remembered::forget_deleted(&mut counts.by_uid, workflows);
+            counts.prune_at = (counts.by_uid.len() * 2).max(PRUNE_FROM);
+        }
+        let count = counts.by_uid.entry(uid.to_string()).or_default();
         *count = count.saturating_add(1);
         *count
     }
 
     /// A reconcile of the workflow of uid `uid` succeeded: its next failure is a first again.
     pub(super) fn succeeded(&self, uid: &str) {
-        let mut by_uid = self.0.lock();
-        if !by_uid.is_empty() {
-            by_uid.remove(uid);
+        let mut counts = self.0.lock();
+        if !counts.by_uid.is_empty() {
+            counts.by_uid.remove(uid);
         }
     }
 }
@@ -54,10 +78,13 @@ mod tests {
         assert_eq!(failures.failed("uid-a", &store), 1, "a success starts over");
 
         writer.apply_watcher_event(&watcher::Event::Delete(workflow("b", "uid-b")));
+        failures.0.lock().prune_at = 2;
         assert_eq!(failures.failed("uid-a", &store), 2);
+        let counts = failures.0.lock();
         assert!(
-            !failures.0.lock().contains_key("uid-b"),
-            "a deleted workflow's count is dropped"
+            !counts.by_uid.contains_key("uid-b"),
+            "a deleted workflow's count is dropped once the map has grown"
         );
+        assert_eq!(counts.prune_at, PRUNE_FROM);
     }
 }

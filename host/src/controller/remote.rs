@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
-use kube::api::Api;
+use kube::api::{Api, ListParams};
 use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
@@ -81,6 +81,9 @@ impl Remote {
     }
 }
 
+/// How often a cluster marked failing is asked whether it answers again.
+const PROBE_EVERY: Duration = Duration::from_secs(5);
+
 /// A watch failure as a node message: the API server's own words where there are some.
 fn brief(e: &watcher::Error) -> String {
     let api = |k: &kube::Error| match k {
@@ -100,6 +103,8 @@ fn brief(e: &watcher::Error) -> String {
 /// The registry in force and the connections opened from it.
 pub(crate) struct Remotes {
     registry: RwLock<Arc<Registry>>,
+    /// When the registry last changed which places it names.
+    changed: Mutex<std::time::Instant>,
     /// By `rest-config` key.
     open: Mutex<HashMap<String, Arc<Remote>>>,
     /// Serialises opening, so two reconciles never open the same key twice.
@@ -120,6 +125,7 @@ impl Remotes {
         Remotes {
             plugins,
             registry: RwLock::new(Arc::new(Registry::default())),
+            changed: Mutex::new(std::time::Instant::now()),
             open: Mutex::new(HashMap::new()),
             opening: tokio::sync::Mutex::new(()),
             wake,
@@ -131,11 +137,19 @@ impl Remotes {
         self.registry.read().clone()
     }
 
+    /// How long the registry has named the places it names now.
+    pub(crate) fn settled_for(&self) -> Duration {
+        self.changed.lock().elapsed()
+    }
+
     /// Puts a new registry in force; connections whose key is gone or changed are closed
     /// (the next reconcile that needs them reopens them with the new credentials).
     pub(crate) fn set_registry(&self, registry: Registry) {
         let registry = Arc::new(registry);
-        *self.registry.write() = registry.clone();
+        let before = std::mem::replace(&mut *self.registry.write(), registry.clone());
+        if !before.names_the_same_places_as(&registry) {
+            *self.changed.lock() = std::time::Instant::now();
+        }
         self.open.lock().retain(|key, remote| {
             let keep = registry
                 .entry(key)
@@ -244,6 +258,8 @@ impl Remotes {
                 ),
                 None => (Api::all(client.clone()), Api::all(client.clone())),
             };
+        let probe_api = pods_api.clone();
+        let probe_selector = self.pod_selector.clone();
         let (pods, pod_writer) = reflector::store();
         let (results, result_writer) = reflector::store();
         let pod_events = reflector(
@@ -263,13 +279,52 @@ impl Remotes {
         let watching = cluster.clone();
         let problem = Arc::new(Mutex::new(None));
         let health = problem.clone();
+        let seen_pods = pods.clone();
+        // The workflows with pods here learn of a change of the cluster's health at once: their
+        // nodes say it is unreachable, or stop saying so, though no pod changed.
+        let wake_all = {
+            let wake = self.wake.clone();
+            move || {
+                let workflows: std::collections::HashSet<_> = seen_pods
+                    .state()
+                    .iter()
+                    .filter_map(|p| workflow_of(p.labels(), None))
+                    .collect();
+                for workflow in workflows {
+                    let _ = wake.send(workflow);
+                }
+            }
+        };
         let task = tokio::spawn(async move {
             let mut events = std::pin::pin!(futures::stream::select(pod_events, result_events));
-            while let Some(event) = events.next().await {
+            let mut probes = tokio::time::interval(PROBE_EVERY);
+            probes.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                let event = tokio::select! {
+                    event = events.next() => match event {
+                        Some(event) => event,
+                        None => return,
+                    },
+                    _ = probes.tick() => {
+                        // A watch resumed after a blip says nothing until something changes:
+                        // while the cluster is marked failing, a one-item list asks it.
+                        if health.lock().is_some() {
+                            let list = ListParams::default().labels(&probe_selector).limit(1);
+                            if probe_api.list_metadata(&list).await.is_ok()
+                                && health.lock().take().is_some()
+                            {
+                                info!(cluster = %watching, "remote cluster reachable again (it answered a list)");
+                                wake_all();
+                            }
+                        }
+                        continue;
+                    }
+                };
                 match event {
                     Ok(Seen { answered, wakes }) => {
                         if answered && health.lock().take().is_some() {
                             info!(cluster = %watching, "remote cluster reachable again");
+                            wake_all();
                         }
                         if let Some(workflow) = wakes
                             && wake.send(workflow).is_err()
@@ -279,11 +334,18 @@ impl Remotes {
                     }
                     Err(e) => {
                         warn!(cluster = %watching, error = %e, "remote watch failed; retrying");
-                        let mut health = health.lock();
-                        let since = health
-                            .as_ref()
-                            .map_or_else(std::time::Instant::now, |(_, s)| *s);
-                        *health = Some((brief(&e), since));
+                        let first = {
+                            let mut health = health.lock();
+                            let first = health.is_none();
+                            let since = health
+                                .as_ref()
+                                .map_or_else(std::time::Instant::now, |(_, s)| *s);
+                            *health = Some((brief(&e), since));
+                            first
+                        };
+                        if first {
+                            wake_all();
+                        }
                     }
                 }
             }

@@ -12,6 +12,14 @@ use crate::clusters::LookupError;
 use flotilla_engine as engine;
 use flotilla_engine::workflow::Workflow;
 
+/// How long the configuration must have named the same places before one it does not name
+/// counts as gone for good (a deleted workflow then stops waiting for it).
+const FORGOTTEN_AFTER: Duration = Duration::from_secs(60);
+
+/// How soon a workflow with nodes in a place the configuration does not name is looked at again
+/// (as `requeue::after` reads `failing_for`: half of it).
+const UNCONFIGURED_LOOK_AGAIN: Duration = Duration::from_secs(60);
+
 /// What can be seen of a workflow's remote places now.
 pub(super) struct Sight {
     /// The caches of the places that can be seen, by (cluster, namespace).
@@ -61,17 +69,26 @@ pub(super) async fn look(
     };
     let own_cluster = ctx.engine.cluster.as_deref();
     let registry = ctx.remotes.registry();
+    // A place counts as gone from the configuration only when the configuration is settled and
+    // whole: no key it cannot read (a typo may be the missing place), and no change for a
+    // while (a Secret deleted and made again passes through "no such key").
+    let settled = registry.problems.is_empty() && ctx.remotes.settled_for() >= FORGOTTEN_AFTER;
     for (cluster, ns) in remote_scopes(wf, namespace, own_cluster, access) {
         if let Err(gone @ (LookupError::Unknown { .. } | LookupError::Namespace { .. })) =
             registry.lookup(&cluster, &ns)
         {
             let message = gone.to_string();
-            sight
-                .forgotten
-                .push(format!("cluster {cluster:?} namespace {ns:?}: {message}"));
+            let line = format!("cluster {cluster:?} namespace {ns:?}: {message}");
+            if settled {
+                sight.forgotten.push(line);
+            } else {
+                sight.blind.push(line);
+            }
             // Its nodes wait, saying why, as for an unreachable cluster: credentials may be
-            // added back.
+            // added back. Looked at again slowly: nothing there changes until the
+            // configuration does.
             sight.unreachable.insert((cluster, ns), message);
+            sight.failing_for = sight.failing_for.max(UNCONFIGURED_LOOK_AGAIN * 2);
             continue;
         }
         let seen = match ctx.remotes.get(&cluster, &ns).await {

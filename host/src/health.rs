@@ -1,0 +1,63 @@
+//! `/healthz` and `/readyz`, served beside `/metrics` (the Deployment's liveness and readiness
+//! probes). Live: the process answers. Ready: the controller's caches — workflows, pods, task
+//! results — have had their first lists, so what it decides from is complete.
+//!
+//! Readiness is read off the watch streams themselves (their first `InitDone`), not by awaiting
+//! `Store::wait_until_ready`: that future keeps a single waker, so a second task awaiting it
+//! would take the wake-up from the controller's own runner.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use kube::runtime::watcher;
+
+/// The caches the controller decides from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Cache {
+    Workflows = 1,
+    Pods = 2,
+    TaskResults = 4,
+}
+
+const ALL: u8 = Cache::Workflows as u8 | Cache::Pods as u8 | Cache::TaskResults as u8;
+
+/// The caches that have listed, one bit each (one controller per process).
+static LISTED: AtomicU8 = AtomicU8::new(0);
+
+/// Notes an event of `cache`'s watch: the end of a list means it is complete.
+pub(crate) fn on_event<K, E>(cache: Cache, event: &Result<watcher::Event<K>, E>) {
+    if let Ok(watcher::Event::InitDone) = event {
+        LISTED.fetch_or(cache as u8, Ordering::Relaxed);
+    }
+}
+
+/// The controller stopped: not ready any more.
+pub(crate) fn stopped() {
+    LISTED.store(0, Ordering::Relaxed);
+}
+
+/// The status and body of a probe at `path` (`None`: not a probe's path).
+pub(crate) fn probe(path: &str) -> Option<(u16, &'static str)> {
+    answer(path, LISTED.load(Ordering::Relaxed) == ALL)
+}
+
+fn answer(path: &str, ready: bool) -> Option<(u16, &'static str)> {
+    match path {
+        "/healthz" => Some((200, "ok\n")),
+        "/readyz" if ready => Some((200, "ok\n")),
+        "/readyz" => Some((503, "the controller's caches have not listed yet\n")),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::answer;
+
+    #[test]
+    fn ready_only_once_the_caches_have_listed_alive_throughout() {
+        assert_eq!(answer("/healthz", false), Some((200, "ok\n")));
+        assert_eq!(answer("/readyz", false).map(|a| a.0), Some(503));
+        assert_eq!(answer("/readyz", true), Some((200, "ok\n")));
+        assert_eq!(answer("/metrics", true), None);
+    }
+}
