@@ -81,7 +81,8 @@ impl Remote {
     }
 }
 
-/// How often a cluster marked failing is asked whether it answers again.
+/// How often a cluster marked failing is asked whether it answers again (and how long it has
+/// to answer).
 const PROBE_EVERY: Duration = Duration::from_secs(5);
 
 /// A watch failure as a node message: the API server's own words where there are some.
@@ -310,7 +311,9 @@ impl Remotes {
                         // while the cluster is marked failing, a one-item list asks it.
                         if health.lock().is_some() {
                             let list = ListParams::default().labels(&probe_selector).limit(1);
-                            if probe_api.list_metadata(&list).await.is_ok()
+                            let answer =
+                                tokio::time::timeout(PROBE_EVERY, probe_api.list_metadata(&list));
+                            if matches!(answer.await, Ok(Ok(_)))
                                 && health.lock().take().is_some()
                             {
                                 info!(cluster = %watching, "remote cluster reachable again (it answered a list)");
