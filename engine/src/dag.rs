@@ -258,6 +258,7 @@ impl Walker<'_> {
             task.with_param.as_deref(),
             task.with_sequence.as_ref(),
             &local,
+            self.config.max_fan_out,
         ) {
             Ok(items) => items,
             Err(message) => {

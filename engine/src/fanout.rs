@@ -46,17 +46,26 @@ fn scalar(v: &Value) -> String {
     }
 }
 
-/// Most items one fan-out may have: a typo (`count: 1e12`) must not exhaust the controller.
-const MAX_ITEMS: i64 = 100_000;
+/// The error of a fan-out of `n` items where at most `max` may be (the controller's
+/// `--max-fan-out`): a typo (`count: 1e12`) or a runaway producer must not exhaust it.
+fn too_many(field: &str, n: impl std::fmt::Display, max: usize) -> String {
+    format!(
+        "{field} expands to {n} items, more than the {max} a fan-out may have (the controller's --max-fan-out)"
+    )
+}
 
-/// The items of a task or step, or `None` when it does not fan out.
+/// The items of a task or step, or `None` when it does not fan out; at most `max` of them.
 pub(super) fn items(
     with_items: Option<&Vec<Value>>,
     with_param: Option<&str>,
     with_sequence: Option<&Sequence>,
     scope: &Scope,
+    max: usize,
 ) -> Result<Option<Vec<Item>>, String> {
     if let Some(list) = with_items {
+        if list.len() > max {
+            return Err(too_many("withItems", list.len(), max));
+        }
         let mut out = Vec::with_capacity(list.len());
         for v in list {
             let text = serde_json::to_string(v).map_err(|e| e.to_string())?;
@@ -73,10 +82,13 @@ pub(super) fn items(
         let list: Vec<Value> = serde_json::from_str(&text).map_err(|e| {
             format!("withParam value could not be parsed as a JSON list: {text}: {e}")
         })?;
+        if list.len() > max {
+            return Err(too_many("withParam", list.len(), max));
+        }
         return Ok(Some(list.into_iter().map(|value| Item { value }).collect()));
     }
     if let Some(seq) = with_sequence {
-        return sequence(seq, scope).map(Some);
+        return sequence(seq, scope, max).map(Some);
     }
     Ok(None)
 }
@@ -95,7 +107,8 @@ fn number(
 }
 
 /// `count` (0..count) or `start`..=`end` (descending when end < start), optionally printf-formatted.
-fn sequence(seq: &Sequence, scope: &Scope) -> Result<Vec<Item>, String> {
+fn sequence(seq: &Sequence, scope: &Scope, max: usize) -> Result<Vec<Item>, String> {
+    let max_items = i64::try_from(max).unwrap_or(i64::MAX);
     let count = number("count", seq.count.as_ref(), scope)?;
     let start = number("start", seq.start.as_ref(), scope)?.unwrap_or(0);
     let end = number("end", seq.end.as_ref(), scope)?;
@@ -106,15 +119,15 @@ fn sequence(seq: &Sequence, scope: &Scope) -> Result<Vec<Item>, String> {
         (Some(c), None) if c < 0 => {
             return Err(format!("withSequence.count must be non-negative, got {c}"));
         }
-        (Some(c), None) if c > MAX_ITEMS => {
-            return Err(format!(
-                "withSequence.count {c} is more than {MAX_ITEMS} items"
-            ));
+        (Some(c), None) if c > max_items => {
+            return Err(too_many("withSequence", c, max));
         }
         (Some(c), None) => (start..start.saturating_add(c)).collect(),
-        (None, Some(e)) if e.abs_diff(start) >= MAX_ITEMS as u64 => {
-            return Err(format!(
-                "withSequence from {start} to {e} is more than {MAX_ITEMS} items"
+        (None, Some(e)) if e.abs_diff(start) >= max as u64 => {
+            return Err(too_many(
+                "withSequence",
+                u128::from(e.abs_diff(start)) + 1,
+                max,
             ));
         }
         (None, Some(e)) if e >= start => (start..=e).collect(),
@@ -165,6 +178,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    const MAX: usize = crate::DEFAULT_MAX_FAN_OUT;
+
     #[test]
     fn labels_and_vars() {
         let map = Item {
@@ -187,7 +202,7 @@ mod tests {
     }
 
     fn labels(seq: &Sequence, scope: &Scope) -> Vec<String> {
-        let items = items(None, None, Some(seq), scope).unwrap().unwrap();
+        let items = items(None, None, Some(seq), scope, MAX).unwrap().unwrap();
         items.iter().map(Item::label).collect()
     }
 
@@ -195,11 +210,26 @@ mod tests {
     fn params_and_sequences() {
         let mut scope = Scope::new();
         scope.insert("tasks.gen.outputs.result", "[1, \"two\", {\"k\": \"v\"}]");
-        let got = items(None, Some("{{tasks.gen.outputs.result}}"), None, &scope)
-            .unwrap()
-            .unwrap();
+        let got = items(
+            None,
+            Some("{{tasks.gen.outputs.result}}"),
+            None,
+            &scope,
+            MAX,
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(got.len(), 3);
-        assert!(items(None, Some("{{tasks.nope.outputs.result}}"), None, &scope).is_err());
+        assert!(
+            items(
+                None,
+                Some("{{tasks.nope.outputs.result}}"),
+                None,
+                &scope,
+                MAX
+            )
+            .is_err()
+        );
         let seq = Sequence {
             count: Some("3".into()),
             ..Default::default()
@@ -212,21 +242,85 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(labels(&seq, &scope), ["x05", "x04", "x03"]);
-        assert!(items(None, Some("not json"), None, &scope).is_err());
+        assert!(items(None, Some("not json"), None, &scope, MAX).is_err());
         let huge = Sequence {
             count: Some("1000000000000".into()),
             ..Default::default()
         };
         assert!(
-            items(None, None, Some(&huge), &scope)
+            items(None, None, Some(&huge), &scope, MAX)
                 .unwrap_err()
-                .contains("more than 100000 items")
+                .contains("more than the 100000 a fan-out may have")
         );
         let wide = Sequence {
             count: Some("1".into()),
             format: Some("%999999999d".into()),
             ..Default::default()
         };
-        assert!(items(None, None, Some(&wide), &scope).is_err());
+        assert!(items(None, None, Some(&wide), &scope, MAX).is_err());
+    }
+
+    /// Every form of fan-out is held to the controller's limit, and the error names the form:
+    /// the limit itself is allowed, one more is not.
+    #[test]
+    fn each_form_is_capped_at_the_configured_limit() {
+        let mut scope = Scope::new();
+        scope.insert("tasks.gen.outputs.result", "[1, 2, 3, 4]");
+        let four: Vec<Value> = (0..4).map(Value::from).collect();
+        let param = "{{tasks.gen.outputs.result}}";
+        let count = |n: &str| Sequence {
+            count: Some(n.into()),
+            ..Default::default()
+        };
+        let range = |end: &str| Sequence {
+            start: Some("1".into()),
+            end: Some(end.into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            items(Some(&four), None, None, &scope, 4)
+                .unwrap()
+                .unwrap()
+                .len(),
+            4
+        );
+        assert_eq!(
+            items(None, Some(param), None, &scope, 4)
+                .unwrap()
+                .unwrap()
+                .len(),
+            4
+        );
+        assert_eq!(
+            items(None, None, Some(&count("4")), &scope, 4)
+                .unwrap()
+                .unwrap()
+                .len(),
+            4
+        );
+        assert_eq!(
+            items(None, None, Some(&range("4")), &scope, 4)
+                .unwrap()
+                .unwrap()
+                .len(),
+            4
+        );
+        let too_many = |r: Result<Option<Vec<Item>>, String>| r.unwrap_err();
+        assert_eq!(
+            too_many(items(Some(&four), None, None, &scope, 3)),
+            "withItems expands to 4 items, more than the 3 a fan-out may have (the controller's --max-fan-out)"
+        );
+        assert!(
+            too_many(items(None, Some(param), None, &scope, 3))
+                .starts_with("withParam expands to 4 items")
+        );
+        assert!(
+            too_many(items(None, None, Some(&count("4")), &scope, 3))
+                .starts_with("withSequence expands to 4 items")
+        );
+        assert!(
+            too_many(items(None, None, Some(&range("4")), &scope, 3))
+                .starts_with("withSequence expands to 4 items")
+        );
     }
 }

@@ -66,6 +66,9 @@ pub struct EngineConfig {
     pub executor_image: String,
     /// Most pods one reconcile creates (the rest wait for the next): keeps a reconcile short.
     pub max_pod_creates_per_reconcile: usize,
+    /// Most items one `withItems`, `withParam` or `withSequence` may expand to: the node of a
+    /// larger one errors, saying so (nested fan-outs are bounded by the workflow's node limit).
+    pub max_fan_out: usize,
     /// The name of the controller's own cluster (`ARGO_CLUSTER`); a template naming it runs here.
     pub cluster: Option<String>,
     /// How long after its node completes a pod is deleted under `podGC` when the workflow does
@@ -75,6 +78,9 @@ pub struct EngineConfig {
     /// controller checking for one will own no pod).
     pub creator_proof: Option<std::sync::Arc<dyn CreatorProof>>,
 }
+
+/// The default of [`EngineConfig::max_fan_out`].
+pub const DEFAULT_MAX_FAN_OUT: usize = 100_000;
 
 /// The image pods run `flotilla-executor` from by default: this release's, pinned (a moving
 /// tag would let pods run an executor of another version than the controller expects).
@@ -87,6 +93,7 @@ impl Default for EngineConfig {
             instance_id: None,
             executor_image: EXECUTOR_IMAGE.into(),
             max_pod_creates_per_reconcile: 10_000,
+            max_fan_out: DEFAULT_MAX_FAN_OUT,
             cluster: None,
             pod_gc_delete_delay: Duration::from_secs(5),
             creator_proof: None,

@@ -131,6 +131,7 @@ impl Walker<'_> {
             step.with_param.as_deref(),
             step.with_sequence.as_ref(),
             local,
+            self.config.max_fan_out,
         ) {
             Ok(items) => items,
             Err(message) => {

@@ -465,6 +465,34 @@ spec:
     assert_eq!(args_of(&h.created[1]), r#"["echo","alpine:3.6"]"#);
 }
 
+/// A fan-out wider than the controller allows errors its node, naming the field, and makes no
+/// pod; the error ends the workflow as any task's error does.
+#[test]
+fn a_fan_out_past_the_controllers_limit_errors_naming_the_field() {
+    let mut h = Harness::new(
+        r#"
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      dag:
+        tasks:
+          - {name: fan, template: say, withParam: '["a", "b", "c"]'}
+    - name: say
+      container: {image: argoproj/argosay:v2}
+"#,
+    );
+    h.config.max_fan_out = 2;
+    assert_eq!(h.run(&succeed), WorkflowPhase::Error);
+    assert!(h.created.is_empty());
+    assert_eq!(
+        h.node("fan").message.as_deref(),
+        Some(
+            "withParam expands to 3 items, more than the 2 a fan-out may have (the controller's --max-fan-out)"
+        )
+    );
+}
+
 #[test]
 fn a_missing_parameter_is_an_error_naming_it() {
     let mut h = Harness::new(

@@ -31,6 +31,10 @@ pub struct ControllerArgs {
     /// The image pods run `flotilla-executor` from.
     #[arg(long, env = "FLOTILLA_EXECUTOR_IMAGE")]
     pub executor_image: Option<String>,
+    /// Most items one `withItems`, `withParam` or `withSequence` may expand to; the node of a
+    /// larger fan-out errors, saying so.
+    #[arg(long, env = "FLOTILLA_MAX_FAN_OUT", default_value_t = flotilla_engine::DEFAULT_MAX_FAN_OUT)]
+    pub max_fan_out: usize,
     /// Kubeconfig to use (default: in-cluster configuration, else $KUBECONFIG or ~/.kube/config).
     #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
@@ -85,6 +89,7 @@ pub async fn run_controller(args: ControllerArgs) -> Result<ExitCode> {
     let mut engine = EngineConfig {
         cluster: args.cluster.clone(),
         instance_id: args.instance_id.clone(),
+        max_fan_out: args.max_fan_out,
         ..EngineConfig::default()
     };
     if let Some(image) = args.executor_image {
