@@ -323,7 +323,6 @@ impl Registry {
             })
     }
 
-    /// The entry of one Secret key.
     /// Whether `other` names the same places (the same keys, valid or not) as this one.
     pub fn names_the_same_places_as(&self, other: &Registry) -> bool {
         let places = |r: &Registry| {
@@ -339,6 +338,7 @@ impl Registry {
         places(self) == places(other) && self.problems.len() == other.problems.len()
     }
 
+    /// The entry of one Secret key.
     pub fn entry(&self, key: &str) -> Option<&Entry> {
         self.entries.values().flatten().find(|e| e.key == key)
     }
@@ -393,6 +393,23 @@ mod tests {
 
     const OK: &str = r#"{"Host": "https://10.0.0.1:6443", "BearerToken": "s3cr3t"}"#;
     const NONE: LocalAccess = LocalAccess::none();
+
+    /// What counts as a change of the places named (the clock of "gone from the
+    /// configuration"): keys added or removed, valid or not — not a new token for the same key.
+    #[test]
+    fn the_places_named_change_with_keys_not_with_credentials() {
+        let two = Registry::from_secret_data(&data(&[("a.x", OK), ("b.y", OK)]), &NONE);
+        let new_token = OK.replace("s3cr3t", "other");
+        let rotated = Registry::from_secret_data(&data(&[("a.x", &new_token), ("b.y", OK)]), &NONE);
+        assert!(two.names_the_same_places_as(&rotated));
+        let one = Registry::from_secret_data(&data(&[("a.x", OK)]), &NONE);
+        assert!(!two.names_the_same_places_as(&one));
+        let broken = Registry::from_secret_data(&data(&[("a.x", OK), ("b.y", "{")]), &NONE);
+        assert!(
+            !two.names_the_same_places_as(&broken),
+            "a key turned unreadable"
+        );
+    }
 
     #[test]
     fn keys_choose_the_namespace_they_may_be_used_for() {
