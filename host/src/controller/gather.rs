@@ -66,7 +66,7 @@ pub(super) async fn gather(ctx: &Context, wf: &Workflow, namespace: &str) -> Opt
         },
         None => ctx.plugins.policies(ctx.clusters.read().clone()),
     };
-    let blind_for = sight.blinds(wf, namespace).then_some(sight.failing_for);
+    let blind_for = sight.blinds(wf, namespace).then(|| sight.failing_basis());
     observed.blind = sight.blind;
     observed.forgotten = sight.forgotten;
     observed.unreachable = sight.unreachable;

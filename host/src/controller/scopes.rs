@@ -16,8 +16,8 @@ use flotilla_engine::workflow::Workflow;
 /// counts as gone for good (a deleted workflow then stops waiting for it).
 const FORGOTTEN_AFTER: Duration = Duration::from_secs(60);
 
-/// How soon a workflow with nodes in a place the configuration does not name is looked at again
-/// (as `requeue::after` reads `failing_for`: half of it).
+/// How soon a workflow whose only unseen places are ones the configuration does not name is
+/// looked at again.
 const UNCONFIGURED_LOOK_AGAIN: Duration = Duration::from_secs(60);
 
 /// What can be seen of a workflow's remote places now.
@@ -31,11 +31,26 @@ pub(super) struct Sight {
     pub(super) forgotten: Vec<String>,
     /// Why each place that cannot be seen cannot, by (cluster, namespace).
     pub(super) unreachable: BTreeMap<(String, String), String>,
-    /// How long the longest-failing of them has been failing.
+    /// How long the longest-failing of them has been failing (of those the configuration names).
     pub(super) failing_for: Duration,
+    /// Some of them are places the configuration does not name.
+    pub(super) unconfigured: bool,
+    /// Some of them are named but fail.
+    pub(super) failing: bool,
 }
 
 impl Sight {
+    /// What the delay before looking again is reckoned from (`requeue::after` waits half of it):
+    /// how long the places that fail have failed; only places the configuration does not name
+    /// are looked at again slowly, as nothing there changes until the configuration does.
+    pub(super) fn failing_basis(&self) -> Duration {
+        if self.unconfigured && !self.failing {
+            UNCONFIGURED_LOOK_AGAIN * 2
+        } else {
+            self.failing_for
+        }
+    }
+
     /// Whether an unfinished node of `wf` (in `namespace`) is in a place that cannot be seen:
     /// worth looking again only then (a node refused before it ever had a pod, say, needs
     /// nothing from its cluster).
@@ -66,6 +81,8 @@ pub(super) async fn look(
         forgotten: Vec::new(),
         unreachable: BTreeMap::new(),
         failing_for: Duration::ZERO,
+        unconfigured: false,
+        failing: false,
     };
     let own_cluster = ctx.engine.cluster.as_deref();
     let registry = ctx.remotes.registry();
@@ -88,7 +105,7 @@ pub(super) async fn look(
             // added back. Looked at again slowly: nothing there changes until the
             // configuration does.
             sight.unreachable.insert((cluster, ns), message);
-            sight.failing_for = sight.failing_for.max(UNCONFIGURED_LOOK_AGAIN * 2);
+            sight.unconfigured = true;
             continue;
         }
         let seen = match ctx.remotes.get(&cluster, &ns).await {
@@ -110,6 +127,7 @@ pub(super) async fn look(
             }
             Err(message) => {
                 warn!(cluster = %cluster, namespace = %ns, problem = %message, "cannot see the workflow's pods there");
+                sight.failing = true;
                 sight
                     .blind
                     .push(format!("cluster {cluster:?} namespace {ns:?}: {message}"));
@@ -172,6 +190,24 @@ pub(super) fn may_observe(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Places the configuration does not name are looked at again slowly; a named place that
+    /// fails keeps its own back-off, whatever else is unseen.
+    #[test]
+    fn only_unconfigured_places_are_looked_at_again_slowly() {
+        let sight = |unconfigured, failing| Sight {
+            remotes: HashMap::new(),
+            blind: Vec::new(),
+            forgotten: Vec::new(),
+            unreachable: BTreeMap::new(),
+            failing_for: Duration::from_secs(4),
+            unconfigured,
+            failing,
+        };
+        assert_eq!(sight(true, false).failing_basis(), Duration::from_secs(120));
+        assert_eq!(sight(true, true).failing_basis(), Duration::from_secs(4));
+        assert_eq!(sight(false, true).failing_basis(), Duration::from_secs(4));
+    }
 
     /// Found by the fuzz target (`controller::fuzz::workflows`): a status recording a node in
     /// another namespace of the controller's own cluster, plus a self-loop that aborts the
