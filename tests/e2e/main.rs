@@ -1,6 +1,7 @@
 //! Flotilla's end-to-end suite, one module per area. Each test starts its own simulated clusters
 //! (or, with `FLOTILLA_E2E_KUBECONFIG`, takes its turn on the real ones: see `Env::start`).
 
+mod cleanup;
 mod crds;
 mod kubectl;
 mod lifecycle;
