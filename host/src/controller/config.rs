@@ -11,7 +11,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::ResourceExt;
 use kube::api::Api;
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::{WatchStreamExt, reflector, watcher};
 use tracing::{info, warn};
 
 use super::{Context, ControllerError, events};
@@ -64,19 +64,27 @@ pub(super) async fn watch(ctx: Arc<Context>, namespace: String) {
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
     let config_maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &namespace);
     let one = |name: &str| watcher::Config::default().fields(&format!("metadata.name={name}"));
-    let rest_events = watcher(secrets.clone(), one(REST_CONFIG_SECRET))
-        .default_backoff()
-        .map(|e| (false, e));
-    let profile_events = watcher(secrets, watcher::Config::default().labels(PROFILE_LABEL))
-        .default_backoff()
-        .map(|e| (true, e));
+    // Reflector stores take each (re-)list whole: a Secret deleted while a watch was down is
+    // dropped at the list's end, and a list half-read never stands for the configuration.
+    let (rest_store, rest_writer) = reflector::store::<Secret>();
+    let (profile_store, profile_writer) = reflector::store::<Secret>();
+    let rest_events = reflector::reflector(
+        rest_writer,
+        watcher(secrets.clone(), one(REST_CONFIG_SECRET)).default_backoff(),
+    )
+    .map(|e| (Stream::RestConfig, e));
+    let profile_events = reflector::reflector(
+        profile_writer,
+        watcher(secrets, watcher::Config::default().labels(PROFILE_LABEL)).default_backoff(),
+    )
+    .map(|e| (Stream::Profiles, e));
     let policy_events = watcher(config_maps.clone(), one(authz::CONFIG_MAP)).default_backoff();
     let plugin_events = watcher(config_maps, one(plugins::CONFIG_MAP)).default_backoff();
     let secret_ctx = ctx.clone();
     let secrets = async move {
-        let mut state = SecretsState::default();
+        let mut listed = Listed::default();
         let mut events = std::pin::pin!(futures::stream::select(rest_events, profile_events));
-        while let Some((profile, event)) = events.next().await {
+        while let Some((stream, event)) = events.next().await {
             let event = match event {
                 Ok(event) => event,
                 Err(e) => {
@@ -84,13 +92,16 @@ pub(super) async fn watch(ctx: Arc<Context>, namespace: String) {
                     continue;
                 }
             };
-            let stream = if profile {
-                Stream::Profiles
-            } else {
-                Stream::RestConfig
-            };
-            if state.take(stream, event) {
-                apply_registry(&secret_ctx, &state.sources).await;
+            if listed.take(stream, &event) {
+                let sources = load::Sources {
+                    rest_config: rest_store.state().first().map(|s| Secret::clone(s)),
+                    profiles: profile_store
+                        .state()
+                        .iter()
+                        .map(|s| (s.name_any(), Secret::clone(s)))
+                        .collect(),
+                };
+                apply_registry(&secret_ctx, &sources).await;
             }
         }
     };
@@ -137,72 +148,32 @@ enum Stream {
     Profiles,
 }
 
-/// The Secrets the registry is made from, as the two watches report them. A (re-)list is taken
-/// whole, from its start (`Init`) to its end (`InitDone`), so a Secret deleted while a watch was
-/// down is dropped, and a list half-read never stands for the configuration; and nothing
-/// replaces the registry loaded at start until both watches have listed once.
+/// Which of the Secret watches have listed once: nothing replaces the registry loaded at start
+/// until both have (a `rest-config` without its profiles, or the reverse, is not the
+/// configuration).
 #[derive(Debug, Default)]
-struct SecretsState {
-    sources: load::Sources,
-    /// The `rest-config` Secret of a list under way (outer `Some`: a list is under way).
-    listing_rest_config: Option<Option<Secret>>,
-    /// The profiles of a list under way.
-    listing_profiles: Option<std::collections::BTreeMap<String, Secret>>,
-    rest_config_listed: bool,
-    profiles_listed: bool,
+struct Listed {
+    rest_config: bool,
+    profiles: bool,
 }
 
-impl SecretsState {
-    /// Takes one event in; returns whether the registry should be rebuilt from `sources`.
-    fn take(&mut self, stream: Stream, event: watcher::Event<Secret>) -> bool {
+impl Listed {
+    /// Takes one event in; returns whether the registry should be rebuilt from the stores: the
+    /// end of a list or a change, once both watches have listed.
+    fn take(&mut self, stream: Stream, event: &watcher::Event<Secret>) -> bool {
         use watcher::Event::*;
-        let changed = match (stream, event) {
-            (Stream::RestConfig, Init) => {
-                self.listing_rest_config = Some(None);
-                false
-            }
-            (Stream::RestConfig, InitApply(s)) => {
-                self.listing_rest_config = Some(Some(s));
-                false
-            }
-            (Stream::RestConfig, InitDone) => {
-                self.sources.rest_config = self.listing_rest_config.take().flatten();
-                self.rest_config_listed = true;
+        let changed = match event {
+            InitDone => {
+                match stream {
+                    Stream::RestConfig => self.rest_config = true,
+                    Stream::Profiles => self.profiles = true,
+                }
                 true
             }
-            (Stream::RestConfig, Apply(s)) => {
-                self.sources.rest_config = Some(s);
-                true
-            }
-            (Stream::RestConfig, Delete(_)) => {
-                self.sources.rest_config = None;
-                true
-            }
-            (Stream::Profiles, Init) => {
-                self.listing_profiles = Some(Default::default());
-                false
-            }
-            (Stream::Profiles, InitApply(s)) => {
-                self.listing_profiles
-                    .get_or_insert_default()
-                    .insert(s.name_any(), s);
-                false
-            }
-            (Stream::Profiles, InitDone) => {
-                self.sources.profiles = self.listing_profiles.take().unwrap_or_default();
-                self.profiles_listed = true;
-                true
-            }
-            (Stream::Profiles, Apply(s)) => {
-                self.sources.profiles.insert(s.name_any(), s);
-                true
-            }
-            (Stream::Profiles, Delete(s)) => {
-                self.sources.profiles.remove(&s.name_any());
-                true
-            }
+            Apply(_) | Delete(_) => true,
+            Init | InitApply(_) => false,
         };
-        changed && self.rest_config_listed && self.profiles_listed
+        changed && self.rest_config && self.profiles
     }
 }
 
@@ -247,62 +218,25 @@ mod tests {
         s
     }
 
-    fn profiles(state: &SecretsState) -> Vec<&str> {
-        state.sources.profiles.keys().map(String::as_str).collect()
-    }
-
-    /// Until both watches have listed once, the registry loaded at start stays: a rest-config
-    /// without its profiles (or the reverse) is not the configuration.
+    /// Until both watches have listed once, the registry loaded at start stays; after, every
+    /// change and the end of every re-list rebuild it, and a list under way does not.
     #[test]
     fn nothing_replaces_the_registry_until_both_watches_have_listed() {
-        let mut state = SecretsState::default();
-        assert!(!state.take(Stream::RestConfig, Init));
-        assert!(!state.take(Stream::RestConfig, InitApply(secret("rest-config"))));
+        let mut listed = Listed::default();
+        assert!(!listed.take(Stream::RestConfig, &Init));
+        assert!(!listed.take(Stream::RestConfig, &InitApply(secret("rest-config"))));
         assert!(
-            !state.take(Stream::RestConfig, InitDone),
+            !listed.take(Stream::RestConfig, &InitDone),
             "profiles not listed yet"
         );
-        assert!(!state.take(Stream::Profiles, Init));
-        assert!(!state.take(Stream::Profiles, InitApply(secret("p1"))));
-        assert!(state.take(Stream::Profiles, InitDone));
-        assert!(state.sources.rest_config.is_some());
-        assert_eq!(profiles(&state), ["p1"]);
-    }
-
-    /// A re-list is taken whole: what it does not hold is gone (deleted while the watch was
-    /// down), and until it ends the configuration is the one before it.
-    #[test]
-    fn a_relist_drops_what_was_deleted_meanwhile_and_only_at_its_end() {
-        let mut state = SecretsState::default();
-        for event in [Init, InitApply(secret("rest-config")), InitDone] {
-            state.take(Stream::RestConfig, event);
-        }
-        for event in [
-            Init,
-            InitApply(secret("p1")),
-            InitApply(secret("p2")),
-            InitDone,
-        ] {
-            state.take(Stream::Profiles, event);
-        }
-        assert!(state.take(Stream::Profiles, Apply(secret("p3"))));
-        assert_eq!(profiles(&state), ["p1", "p2", "p3"]);
-
-        assert!(!state.take(Stream::Profiles, Init));
-        assert!(!state.take(Stream::Profiles, InitApply(secret("p2"))));
-        assert_eq!(
-            profiles(&state),
-            ["p1", "p2", "p3"],
-            "a list half-read changes nothing"
-        );
-        assert!(state.take(Stream::Profiles, InitDone));
-        assert_eq!(profiles(&state), ["p2"]);
-
-        assert!(!state.take(Stream::RestConfig, Init));
-        assert!(state.take(Stream::RestConfig, InitDone));
-        assert!(
-            state.sources.rest_config.is_none(),
-            "deleted while the watch was down"
-        );
+        assert!(!listed.take(Stream::Profiles, &Apply(secret("p0"))));
+        assert!(!listed.take(Stream::Profiles, &Init));
+        assert!(!listed.take(Stream::Profiles, &InitApply(secret("p1"))));
+        assert!(listed.take(Stream::Profiles, &InitDone));
+        assert!(listed.take(Stream::Profiles, &Apply(secret("p2"))));
+        assert!(listed.take(Stream::RestConfig, &Delete(secret("rest-config"))));
+        assert!(!listed.take(Stream::Profiles, &Init));
+        assert!(!listed.take(Stream::Profiles, &InitApply(secret("p2"))));
+        assert!(listed.take(Stream::Profiles, &InitDone));
     }
 }
