@@ -38,6 +38,20 @@ fn workflow(yaml: &str) -> Workflow {
     wf
 }
 
+/// A spec whose entrypoint is the template `main`: `main` is the rest of that template, and any
+/// templates after it, as indented in the list (six spaces for `main`'s own fields).
+fn main_spec(main: &str) -> String {
+    main_spec_with("", main)
+}
+
+/// [`main_spec`] with further spec `fields` (each line indented two spaces).
+fn main_spec_with(fields: &str, main: &str) -> String {
+    format!(
+        "spec:\n  entrypoint: main\n{fields}  templates:\n    - name: main\n{}",
+        main.trim_start_matches('\n')
+    )
+}
+
 impl Harness {
     fn new(yaml: &str) -> Self {
         Harness {
@@ -157,25 +171,25 @@ impl Harness {
 
     /// Names of the pods the last reconcile deleted, sorted.
     fn deleted(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .others
-            .iter()
-            .filter_map(|a| match a {
-                PodAction::Delete { name, .. } => Some(name.clone()),
-                _ => None,
-            })
-            .collect();
-        names.sort();
-        names
+        self.acted_on(|a| matches!(a, PodAction::Delete { .. }))
     }
 
     /// Names of the pods the last reconcile labelled completed, sorted.
     fn labelled(&self) -> Vec<String> {
+        self.acted_on(|a| matches!(a, PodAction::LabelCompleted { .. }))
+    }
+
+    /// Names of the pods of the last reconcile's actions (other than creations) that `which`
+    /// picks, sorted.
+    fn acted_on(&self, which: impl Fn(&PodAction) -> bool) -> Vec<String> {
         let mut names: Vec<String> = self
             .others
             .iter()
+            .filter(|a| which(a))
             .filter_map(|a| match a {
-                PodAction::LabelCompleted { name, .. } => Some(name.clone()),
+                PodAction::Delete { name, .. } | PodAction::LabelCompleted { name, .. } => {
+                    Some(name.clone())
+                }
                 _ => None,
             })
             .collect();
@@ -210,6 +224,13 @@ impl Harness {
             .collect::<std::collections::BTreeSet<_>>()
             .len()
     }
+}
+
+/// The message of a template denied `cluster`'s `namespace` by the policy.
+fn forbidden_in(cluster: &str, namespace: &str) -> String {
+    format!(
+        r#"namespace "argo" is forbidden from creating resources in cluster "{cluster}" namespace "{namespace}""#
+    )
 }
 
 /// The cluster reports these pods running.
@@ -279,12 +300,8 @@ fn hello_world_runs_one_pod_named_after_the_workflow() {
 
 #[test]
 fn steps_run_group_by_group() {
-    let mut h = Harness::new(
+    let mut h = Harness::new(&main_spec(
         r#"
-spec:
-  entrypoint: main
-  templates:
-    - name: main
       steps:
         - - {name: first, template: say, arguments: {parameters: [{name: msg, value: one}]}}
         - - {name: second-a, template: say, arguments: {parameters: [{name: msg, value: two}]}}
@@ -293,7 +310,7 @@ spec:
       inputs: {parameters: [{name: msg}]}
       container: {image: argoproj/argosay:v2, args: [echo, "{{inputs.parameters.msg}}"]}
 "#,
-    );
+    ));
     let first = h.step();
     assert_eq!(first.len(), 1, "only the first group starts");
     assert_eq!(args_of(&first[0]), r#"["echo","one"]"#);
@@ -376,24 +393,14 @@ fn a_failed_task_fails_the_dag_and_omits_its_dependents() {
     assert_eq!(phase, WorkflowPhase::Failed);
     assert_eq!(h.node("B").message.as_deref(), Some("Error (exit code 3)"));
     assert_eq!(h.node("D").phase, NodePhase::Omitted);
-    let message =
-        h.wf.status
-            .as_ref()
-            .unwrap()
-            .message
-            .clone()
-            .unwrap_or_default();
+    let message = h.message().unwrap_or_default().to_string();
     assert!(message.contains("exit code 3"), "{message}");
 }
 
 #[test]
 fn depends_on_failure_and_when_conditions() {
-    let mut h = Harness::new(
+    let mut h = Harness::new(&main_spec(
         r#"
-spec:
-  entrypoint: main
-  templates:
-    - name: main
       dag:
         tasks:
           - {name: flaky, template: fail}
@@ -405,7 +412,7 @@ spec:
     - name: ok
       container: {image: argoproj/argosay:v2}
 "#,
-    );
+    ));
     let phase = h.run(&|pod: &Value| {
         if args_of(pod).contains("exit") {
             (PodPhase::Failed, Some(1), Outputs::default())
@@ -426,12 +433,8 @@ spec:
 
 #[test]
 fn with_items_fans_out_with_argo_node_names() {
-    let mut h = Harness::new(
+    let mut h = Harness::new(&main_spec(
         r#"
-spec:
-  entrypoint: main
-  templates:
-    - name: main
       steps:
         - - name: print
             template: say
@@ -443,7 +446,7 @@ spec:
       inputs: {parameters: [{name: os}]}
       container: {image: argoproj/argosay:v2, args: [echo, "{{inputs.parameters.os}}"]}
 "#,
-    );
+    ));
     assert_eq!(h.run(&succeed), WorkflowPhase::Succeeded);
     let names: Vec<String> = h
         .created
@@ -469,19 +472,15 @@ spec:
 /// pod; the error ends the workflow as any task's error does.
 #[test]
 fn a_fan_out_past_the_controllers_limit_errors_naming_the_field() {
-    let mut h = Harness::new(
+    let mut h = Harness::new(&main_spec(
         r#"
-spec:
-  entrypoint: main
-  templates:
-    - name: main
       dag:
         tasks:
           - {name: fan, template: say, withParam: '["a", "b", "c"]'}
     - name: say
       container: {image: argoproj/argosay:v2}
 "#,
-    );
+    ));
     h.config.max_fan_out = 2;
     assert_eq!(h.run(&succeed), WorkflowPhase::Error);
     assert!(h.created.is_empty());
@@ -495,26 +494,16 @@ spec:
 
 #[test]
 fn a_missing_parameter_is_an_error_naming_it() {
-    let mut h = Harness::new(
+    let mut h = Harness::new(&main_spec(
         r#"
-spec:
-  entrypoint: main
-  templates:
-    - name: main
       inputs: {parameters: [{name: who}]}
       container: {image: argoproj/argosay:v2}
 "#,
-    );
+    ));
     h.step();
     // Caught by validation before anything runs, as Argo does: the workflow fails as invalid.
     assert_eq!(h.phase(), Some(WorkflowPhase::Failed));
-    let message =
-        h.wf.status
-            .as_ref()
-            .unwrap()
-            .message
-            .clone()
-            .unwrap_or_default();
+    let message = h.message().unwrap_or_default().to_string();
     assert!(
         message.starts_with("invalid spec: ") && message.contains("who"),
         "{message}"
@@ -524,19 +513,15 @@ spec:
 
 #[test]
 fn workflow_parallelism_limits_running_pods() {
-    let mut h = Harness::new(
+    let mut h = Harness::new(&main_spec_with(
+        "  parallelism: 2\n",
         r#"
-spec:
-  entrypoint: main
-  parallelism: 2
-  templates:
-    - name: main
       steps:
         - - {name: fan, template: ok, withSequence: {count: "5"}}
     - name: ok
       container: {image: argoproj/argosay:v2}
 "#,
-    );
+    ));
     assert_eq!(h.step().len(), 2);
     assert_eq!(h.run(&succeed), WorkflowPhase::Succeeded);
     assert_eq!(
@@ -565,18 +550,14 @@ mod trust;
 
 #[test]
 fn pods_of_one_template_are_each_personalised() {
-    let mut h = Harness::new(
+    let mut h = Harness::new(&main_spec(
         r#"
-spec:
-  entrypoint: main
-  templates:
-    - name: main
       steps:
         - - {name: fan, template: ok, withSequence: {count: "3"}}
     - name: ok
       container: {image: argoproj/argosay:v2, env: [{name: USER_VAR, value: "x"}]}
 "#,
-    );
+    ));
     let pods = h.step();
     assert_eq!(pods.len(), 3);
     let mut seen = std::collections::BTreeSet::new();
@@ -685,15 +666,11 @@ fn main_runs_through_the_executor_with_its_identity() {
 
 #[test]
 fn an_image_without_a_known_entrypoint_needs_a_command() {
-    let mut h = Harness::new(
+    let mut h = Harness::new(&main_spec(
         r#"
-spec:
-  entrypoint: main
-  templates:
-    - name: main
       container: {image: example.com/tool:1.0, args: [run]}
 "#,
-    );
+    ));
     h.step();
     let message = h.node("wf").message.clone().unwrap_or_default();
     assert!(

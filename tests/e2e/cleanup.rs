@@ -2,28 +2,20 @@
 //! elsewhere, and its ways out when they cannot be reached) and the orphan sweep.
 
 use anyhow::{Result, ensure};
-use flotilla_e2e::{Env, WORKFLOW_TIMEOUT as TIMEOUT, workflow_pods};
+use flotilla_e2e::{Env, WORKFLOW_TIMEOUT as TIMEOUT, main_workflow, workflow_pods};
 use kube::ResourceExt;
 
 use super::multicluster::{SEED_POLICY, two_clusters};
 
-const REMOTE_SLEEPER: &str = r#"
-apiVersion: argoproj.io/v1alpha1
-kind: Workflow
-metadata: {generateName: remote-sleeper-}
-spec:
-  entrypoint: main
-  templates:
-  - name: main
-    cluster: cluster-1
-    namespace: default
-    container: {image: argoproj/argosay:v2, args: [sleep, 300s]}
-"#;
-
 /// Submits the remote sleeper and waits until its pod runs in cluster-1.
 async fn remote_sleeper(env: &Env) -> Result<(String, kube::Client)> {
     let client = env.client("cluster-0").await?;
-    let wf = flotilla::sandbox::submit(&client, REMOTE_SLEEPER, "remote sleeper").await?;
+    let yaml = main_workflow(
+        "remote-sleeper-",
+        "",
+        "    cluster: cluster-1\n    namespace: default\n    container: {image: argoproj/argosay:v2, args: [sleep, 300s]}\n",
+    );
+    let wf = flotilla::sandbox::submit(&client, &yaml, "remote sleeper").await?;
     let name = wf.name_any();
     let remote = env.client("cluster-1").await?;
     flotilla_e2e::wait_for("the remote pod to run", TIMEOUT, || async {

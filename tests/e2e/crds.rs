@@ -29,9 +29,9 @@ spec:
         args: [echo, hi]
 "#;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn argo_yaml_applies_and_keeps_every_field() -> Result<()> {
-    let env = Env::start().await?;
+/// Applies Flotilla's CRDs in cluster-0 with kubectl, waits until they are established, and
+/// creates a namespace named from `prefix` (the test deletes it); returns kubectl and the namespace.
+fn with_crds(env: &Env, prefix: &str) -> Result<(flotilla_e2e::Kubectl, String)> {
     let k = env.kubectl("cluster-0");
     k.ok_with(&["apply", "-f", "-"], Some(CRDS))?;
     for crd in ["workflows.argoproj.io", "workflowtaskresults.argoproj.io"] {
@@ -42,21 +42,31 @@ async fn argo_yaml_applies_and_keeps_every_field() -> Result<()> {
             "--timeout=60s",
         ])?;
     }
-    let ns = unique("e2e-crds");
+    let ns = unique(prefix);
     k.ok(&["create", "namespace", &ns])?;
+    Ok((k, ns))
+}
+
+/// Applies `yaml` in `ns` until workflows are served.
+async fn apply_once_served(k: &flotilla_e2e::Kubectl, ns: &str, yaml: &str) -> Result<()> {
     wait_for(
         "workflows to be served",
         Duration::from_secs(30),
         || async {
-            Ok(
-                k.run(&["-n", &ns, "apply", "-f", "-"], Some(RICH_WORKFLOW))?
-                    .status
-                    .success()
-                    .then_some(()),
-            )
+            Ok(k.run(&["-n", ns, "apply", "-f", "-"], Some(yaml))?
+                .status
+                .success()
+                .then_some(()))
         },
     )
-    .await?;
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn argo_yaml_applies_and_keeps_every_field() -> Result<()> {
+    let env = Env::start().await?;
+    let (k, ns) = with_crds(&env, "e2e-crds")?;
+    apply_once_served(&k, &ns, RICH_WORKFLOW).await?;
     let wf = k.json(&["-n", &ns, "get", "wf", "rich"])?;
     ensure!(
         wf["spec"]["archiveLogs"] == true,
@@ -136,33 +146,13 @@ fn rejected(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_schema_rejects_what_flotilla_cannot_read_and_keeps_what_argo_accepts() -> Result<()> {
     let env = Env::start().await?;
-    let k = env.kubectl("cluster-0");
-    k.ok_with(&["apply", "-f", "-"], Some(CRDS))?;
-    for crd in ["workflows.argoproj.io", "workflowtaskresults.argoproj.io"] {
-        k.ok(&[
-            "wait",
-            "--for=condition=Established",
-            &format!("crd/{crd}"),
-            "--timeout=60s",
-        ])?;
-    }
-    let ns = unique("e2e-crds-door");
-    k.ok(&["create", "namespace", &ns])?;
-    wait_for(
-        "workflows to be served",
-        Duration::from_secs(30),
-        || async {
-            Ok(k.run(&["-n", &ns, "apply", "-f", "-"], Some(ARGO_ACCEPTS))?
-                .status
-                .success()
-                .then_some(()))
-        },
-    )
-    .await
-    .with_context(|| {
-        let out = k.run(&["-n", &ns, "apply", "-f", "-"], Some(ARGO_ACCEPTS));
-        format!("last attempt: {out:?}")
-    })?;
+    let (k, ns) = with_crds(&env, "e2e-crds-door")?;
+    apply_once_served(&k, &ns, ARGO_ACCEPTS)
+        .await
+        .with_context(|| {
+            let out = k.run(&["-n", &ns, "apply", "-f", "-"], Some(ARGO_ACCEPTS));
+            format!("last attempt: {out:?}")
+        })?;
     let wf = k.json(&["-n", &ns, "get", "wf", "argo-accepts"])?;
     let template = &wf["spec"]["templates"][0];
     ensure!(
@@ -181,32 +171,30 @@ async fn the_schema_rejects_what_flotilla_cannot_read_and_keeps_what_argo_accept
         "status fields are kept: {wf}"
     );
 
-    rejected(
-        &k,
-        &ns,
-        r#"{"apiVersion": "argoproj.io/v1alpha1", "kind": "WorkflowTaskResult",
+    for (yaml, field, rule) in [
+        (
+            r#"{"apiVersion": "argoproj.io/v1alpha1", "kind": "WorkflowTaskResult",
             "metadata": {"name": "bad-result"}, "outputs": {"result": 5}}"#,
-        "outputs.result",
-        "must be of type string",
-    )?;
-    rejected(
-        &k,
-        &ns,
-        r#"{"apiVersion": "argoproj.io/v1alpha1", "kind": "WorkflowTaskResult",
+            "outputs.result",
+            "must be of type string",
+        ),
+        (
+            r#"{"apiVersion": "argoproj.io/v1alpha1", "kind": "WorkflowTaskResult",
             "metadata": {"name": "bad-parameter"},
             "outputs": {"parameters": [{"name": "p", "value": 5}]}}"#,
-        "outputs.parameters[0].value",
-        "must be of type string",
-    )?;
-    rejected(
-        &k,
-        &ns,
-        r#"{"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+            "outputs.parameters[0].value",
+            "must be of type string",
+        ),
+        (
+            r#"{"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
             "metadata": {"name": "bad-parallelism"},
             "spec": {"parallelism": "2", "templates": []}}"#,
-        "spec.parallelism",
-        "must be of type integer",
-    )?;
+            "spec.parallelism",
+            "must be of type integer",
+        ),
+    ] {
+        rejected(&k, &ns, yaml, field, rule)?;
+    }
     k.ok(&["delete", "namespace", &ns, "--wait=true", "--timeout=60s"])?;
     Ok(())
 }

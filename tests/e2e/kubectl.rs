@@ -11,17 +11,57 @@ use kube::api::{Api, PostParams};
 
 const CONTEXT: &str = "cluster-1";
 
-fn namespace(kubectl: &Kubectl) -> Result<String> {
+/// The test's environment, kubectl for [`CONTEXT`], and a namespace of the test's own there.
+async fn start() -> Result<(Env, Kubectl, String)> {
+    let env = Env::start().await?;
+    let k = env.kubectl(CONTEXT);
     let ns = unique("e2e-kubectl");
-    kubectl.ok(&["create", "namespace", &ns])?;
-    Ok(ns)
+    k.ok(&["create", "namespace", &ns])?;
+    Ok((env, k, ns))
+}
+
+/// Deletes the test's namespace and waits until it is gone.
+fn remove(k: &Kubectl, ns: &str) -> Result<()> {
+    k.ok(&["delete", "namespace", ns, "--wait=true", "--timeout=60s"])?;
+    Ok(())
+}
+
+/// Applies `manifest`; kubectl must say `outcome` (the `which` apply, for the failure message).
+fn apply_says(k: &Kubectl, manifest: &str, outcome: &str, which: &str) -> Result<()> {
+    let out = k.ok_with(&["apply", "-f", "-"], Some(manifest))?;
+    ensure!(out.contains(outcome), "{which} apply: {out}");
+    Ok(())
+}
+
+/// Applies `manifest`, then `kubectl -n NS wait UNTIL… --timeout=60s`.
+fn apply_and_wait(k: &Kubectl, ns: &str, manifest: &str, until: &[&str]) -> Result<()> {
+    k.ok_with(&["apply", "-f", "-"], Some(manifest))?;
+    let mut wait = vec!["-n", ns, "wait"];
+    wait.extend(until);
+    wait.push("--timeout=60s");
+    k.ok(&wait)?;
+    Ok(())
+}
+
+/// `kubectl -n NS patch KIND NAME [--type TYPE] -p PATCH`'s arguments.
+fn patch<'a>(
+    ns: &'a str,
+    kind: &'a str,
+    name: &'a str,
+    patch_type: Option<&'a str>,
+    patch: &'a str,
+) -> Vec<&'a str> {
+    let mut args = vec!["-n", ns, "patch", kind, name];
+    if let Some(t) = patch_type {
+        args.extend(["--type", t]);
+    }
+    args.extend(["-p", patch]);
+    args
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn configmaps_create_get_apply_label_patch_delete() -> Result<()> {
-    let env = Env::start().await?;
-    let k = env.kubectl(CONTEXT);
-    let ns = namespace(&k)?;
+    let (_env, k, ns) = start().await?;
 
     k.ok(&[
         "-n",
@@ -44,19 +84,11 @@ async fn configmaps_create_get_apply_label_patch_delete() -> Result<()> {
     let first = format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\n  namespace: {ns}\n  labels: {{tier: one}}\ndata:\n  x: \"1\"\n  y: \"2\"\n"
     );
-    let out = k.ok_with(&["apply", "-f", "-"], Some(&first))?;
-    ensure!(
-        out.contains("configmap/applied created"),
-        "first apply: {out}"
-    );
+    apply_says(&k, &first, "configmap/applied created", "first")?;
     let second = format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\n  namespace: {ns}\n  labels: {{tier: two}}\ndata:\n  x: \"10\"\n"
     );
-    let out = k.ok_with(&["apply", "-f", "-"], Some(&second))?;
-    ensure!(
-        out.contains("configmap/applied configured"),
-        "second apply: {out}"
-    );
+    apply_says(&k, &second, "configmap/applied configured", "second")?;
     let applied = k.json(&["-n", &ns, "get", "configmap", "applied"])?;
     ensure!(
         applied["data"] == serde_json::json!({"x": "10"}),
@@ -71,11 +103,7 @@ async fn configmaps_create_get_apply_label_patch_delete() -> Result<()> {
             .is_string(),
         "last-applied annotation: {applied}"
     );
-    let out = k.ok_with(&["apply", "-f", "-"], Some(&second))?;
-    ensure!(
-        out.contains("configmap/applied unchanged"),
-        "third apply: {out}"
-    );
+    apply_says(&k, &second, "configmap/applied unchanged", "third")?;
 
     k.ok(&["-n", &ns, "label", "configmap", "settings", "color=blue"])?;
     let names = k.ok(&[
@@ -107,54 +135,23 @@ async fn configmaps_create_get_apply_label_patch_delete() -> Result<()> {
         "set-based selector: {names}"
     );
 
-    k.ok(&[
-        "-n",
-        &ns,
-        "patch",
-        "configmap",
-        "settings",
-        "--type",
-        "merge",
-        "-p",
-        r#"{"data":{"b":"2"}}"#,
-    ])?;
-    k.ok(&[
-        "-n",
-        &ns,
-        "patch",
-        "configmap",
-        "settings",
-        "--type",
-        "json",
-        "-p",
+    let settings = |patch_type, body| patch(&ns, "configmap", "settings", patch_type, body);
+    k.ok(&settings(Some("merge"), r#"{"data":{"b":"2"}}"#))?;
+    k.ok(&settings(
+        Some("json"),
         r#"[{"op":"remove","path":"/data/a"}]"#,
-    ])?;
-    k.ok(&[
-        "-n",
-        &ns,
-        "patch",
-        "configmap",
-        "settings",
-        "-p",
-        r#"{"data":{"c":"3"}}"#,
-    ])?;
+    ))?;
+    k.ok(&settings(None, r#"{"data":{"c":"3"}}"#))?;
     let cm = k.json(&["-n", &ns, "get", "configmap", "settings"])?;
     ensure!(
         cm["data"] == serde_json::json!({"b": "2", "c": "3"}),
         "after patches: {cm}"
     );
     let err = k.fails(
-        &[
-            "-n",
-            &ns,
-            "patch",
-            "configmap",
-            "settings",
-            "--type",
-            "json",
-            "-p",
+        &settings(
+            Some("json"),
             r#"[{"op":"test","path":"/data/b","value":"9"}]"#,
-        ],
+        ),
         None,
     )?;
     ensure!(
@@ -178,15 +175,12 @@ async fn configmaps_create_get_apply_label_patch_delete() -> Result<()> {
         err.contains(r#"configmaps "settings" not found"#),
         "get after delete: {err}"
     );
-    k.ok(&["delete", "namespace", &ns, "--wait=true", "--timeout=60s"])?;
-    Ok(())
+    remove(&k, &ns)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pods_run_log_wait_and_delete() -> Result<()> {
-    let env = Env::start().await?;
-    let k = env.kubectl(CONTEXT);
-    let ns = namespace(&k)?;
+    let (_env, k, ns) = start().await?;
     wait_for(
         "the namespace's default service account",
         Duration::from_secs(30),
@@ -204,15 +198,12 @@ async fn pods_run_log_wait_and_delete() -> Result<()> {
     let say = format!(
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: say\n  namespace: {ns}\nspec:\n  restartPolicy: Never\n  containers:\n    - name: main\n      image: argoproj/argosay:v2\n      args: [echo, hello from the pod]\n"
     );
-    k.ok_with(&["apply", "-f", "-"], Some(&say))?;
-    k.ok(&[
-        "-n",
+    apply_and_wait(
+        &k,
         &ns,
-        "wait",
-        "--for=jsonpath={.status.phase}=Succeeded",
-        "pod/say",
-        "--timeout=60s",
-    ])?;
+        &say,
+        &["--for=jsonpath={.status.phase}=Succeeded", "pod/say"],
+    )?;
     let logs = k.ok(&["-n", &ns, "logs", "say"])?;
     ensure!(logs.contains("hello from the pod"), "logs: {logs:?}");
     let table = k.ok(&["-n", &ns, "get", "pods"])?;
@@ -224,17 +215,12 @@ async fn pods_run_log_wait_and_delete() -> Result<()> {
     let sleeper = format!(
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: sleeper\n  namespace: {ns}\n  labels: {{app: sleeper}}\nspec:\n  restartPolicy: Never\n  containers:\n    - name: main\n      image: argoproj/argosay:v2\n      args: [sleep, 1h]\n"
     );
-    k.ok_with(&["apply", "-f", "-"], Some(&sleeper))?;
-    k.ok(&[
-        "-n",
+    apply_and_wait(
+        &k,
         &ns,
-        "wait",
-        "--for=condition=Ready",
-        "pod",
-        "-l",
-        "app=sleeper",
-        "--timeout=60s",
-    ])?;
+        &sleeper,
+        &["--for=condition=Ready", "pod", "-l", "app=sleeper"],
+    )?;
     // Applying the same pod with a changed label patches it (strategic merge patch).
     k.ok_with(
         &["apply", "-f", "-"],
@@ -265,8 +251,7 @@ async fn pods_run_log_wait_and_delete() -> Result<()> {
         "pod/sleeper",
         "--timeout=60s",
     ])?;
-    k.ok(&["delete", "namespace", &ns, "--wait=true", "--timeout=60s"])?;
-    Ok(())
+    remove(&k, &ns)
 }
 
 const WIDGET_CRD: &str = r#"
@@ -302,9 +287,7 @@ spec:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn custom_resources_after_their_crd_is_established() -> Result<()> {
-    let env = Env::start().await?;
-    let k = env.kubectl(CONTEXT);
-    let ns = namespace(&k)?;
+    let (_env, k, ns) = start().await?;
     k.ok_with(&["apply", "-f", "-"], Some(WIDGET_CRD))?;
     k.ok(&[
         "wait",
@@ -337,17 +320,13 @@ async fn custom_resources_after_their_crd_is_established() -> Result<()> {
         "printer columns: {table}"
     );
 
-    k.ok(&[
-        "-n",
+    k.ok(&patch(
         &ns,
-        "patch",
         "widget",
         "w1",
-        "--type",
-        "merge",
-        "-p",
+        Some("merge"),
         r#"{"spec":{"colour":"blue"}}"#,
-    ])?;
+    ))?;
     let w = k.json(&["-n", &ns, "get", "widget", "w1"])?;
     ensure!(
         w["spec"]["colour"] == "blue" && w["metadata"]["generation"] == 3,
@@ -355,17 +334,13 @@ async fn custom_resources_after_their_crd_is_established() -> Result<()> {
     );
     // A custom resource does not take strategic merge patches.
     let err = k.fails(
-        &[
-            "-n",
+        &patch(
             &ns,
-            "patch",
             "widget",
             "w1",
-            "--type",
-            "strategic",
-            "-p",
+            Some("strategic"),
             r#"{"spec":{"size":1}}"#,
-        ],
+        ),
         None,
     )?;
     ensure!(
@@ -397,15 +372,12 @@ async fn custom_resources_after_their_crd_is_established() -> Result<()> {
             || err.contains("the server could not find the requested resource"),
         "after CRD deletion: {err}"
     );
-    k.ok(&["delete", "namespace", &ns, "--wait=true", "--timeout=60s"])?;
-    Ok(())
+    remove(&k, &ns)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_without_rights_is_forbidden() -> Result<()> {
-    let env = Env::start().await?;
-    let k = env.kubectl(CONTEXT);
-    let ns = namespace(&k)?;
+    let (env, k, ns) = start().await?;
     k.ok(&["-n", &ns, "create", "serviceaccount", "nobody"])?;
     let client = env.client(CONTEXT).await?;
     let sas: Api<ServiceAccount> = Api::namespaced(client, &ns);
@@ -474,6 +446,5 @@ async fn a_token_without_rights_is_forbidden() -> Result<()> {
             && err.contains(r#"cannot create resource "configmaps""#),
         "forbidden create: {err}"
     );
-    k.ok(&["delete", "namespace", &ns, "--wait=true", "--timeout=60s"])?;
-    Ok(())
+    remove(&k, &ns)
 }

@@ -4,7 +4,8 @@
 use anyhow::{Result, bail, ensure};
 use flotilla::commands::{self, CommandError};
 use flotilla_e2e::{
-    Env, WORKFLOW_TIMEOUT as TIMEOUT, ensure_phase, message, node, phase, wait_for, workflow_pods,
+    Env, WORKFLOW_TIMEOUT as TIMEOUT, ensure_phase, main_workflow, message, node, phase, wait_for,
+    workflow_pods,
 };
 use flotilla_engine::workflow::{NodePhase, Workflow, WorkflowPhase};
 use k8s_openapi::api::core::v1::Pod;
@@ -61,14 +62,13 @@ async fn wait_no_pods(client: &kube::Client, name: &str) -> Result<()> {
     .await
 }
 
-const SLEEPER: &str = r#"
-apiVersion: argoproj.io/v1alpha1
-kind: Workflow
-metadata: {generateName: sleeper-}
-spec:
-  entrypoint: main
-  templates:
-  - name: main
+/// A workflow whose step `nap` sleeps for 30 s before the step `after`; `fields` are further
+/// spec fields (see [`main_workflow`]).
+fn sleeper(fields: &str) -> String {
+    main_workflow(
+        "sleeper-",
+        fields,
+        r#"
     steps:
     - - {name: nap, template: sleep}
     - - {name: after, template: ok}
@@ -76,16 +76,14 @@ spec:
     container: {image: argoproj/argosay:v2, args: [sleep, 30s]}
   - name: ok
     container: {image: argoproj/argosay:v2}
-"#;
+"#,
+    )
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_workflow_deadline_fails_it_and_deletes_its_pods() -> Result<()> {
-    let env = Env::start().await?;
-    let _controller = env.controller().await?;
-    let yaml = SLEEPER.replace(
-        "entrypoint: main",
-        "entrypoint: main\n  activeDeadlineSeconds: 2",
-    );
+    let (env, _controller) = Env::with_controller().await?;
+    let yaml = sleeper("  activeDeadlineSeconds: 2\n");
     let (client, submitted) = submit(&env, &yaml).await?;
     let wf = env.wait_finished(&submitted, TIMEOUT).await?;
     ensure_phase(&wf, WorkflowPhase::Failed)?;
@@ -100,9 +98,8 @@ async fn the_workflow_deadline_fails_it_and_deletes_its_pods() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_fails_a_running_workflow_and_refuses_a_finished_one() -> Result<()> {
-    let env = Env::start().await?;
-    let _controller = env.controller().await?;
-    let (client, submitted) = submit(&env, SLEEPER).await?;
+    let (env, _controller) = Env::with_controller().await?;
+    let (client, submitted) = submit(&env, &sleeper("")).await?;
     let name = submitted.name_any();
     wait_node(&client, &name, "nap", NodePhase::Running).await?;
     commands::stop(&client, NS, &name).await?;
@@ -140,9 +137,8 @@ async fn stop_fails_a_running_workflow_and_refuses_a_finished_one() -> Result<()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn terminate_through_the_kubeconfig_as_the_cli_does() -> Result<()> {
-    let env = Env::start().await?;
-    let _controller = env.controller().await?;
-    let (client, submitted) = submit(&env, SLEEPER).await?;
+    let (env, _controller) = Env::with_controller().await?;
+    let (client, submitted) = submit(&env, &sleeper("")).await?;
     let name = submitted.name_any();
     wait_node(&client, &name, "nap", NodePhase::Running).await?;
     // What `flotilla terminate NAME -n argo --kubeconfig … --context cluster-0` runs.
@@ -168,18 +164,13 @@ async fn terminate_through_the_kubeconfig_as_the_cli_does() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn suspend_and_resume_a_workflow_and_its_suspend_step() -> Result<()> {
-    let env = Env::start().await?;
-    let _controller = env.controller().await?;
+    let (env, _controller) = Env::with_controller().await?;
     let (client, submitted) = submit(
         &env,
-        r#"
-apiVersion: argoproj.io/v1alpha1
-kind: Workflow
-metadata: {generateName: approval-}
-spec:
-  entrypoint: main
-  templates:
-  - name: main
+        &main_workflow(
+            "approval-",
+            "",
+            r#"
     steps:
     - - {name: build, template: slow}
     - - {name: approve, template: approve}
@@ -191,6 +182,7 @@ spec:
   - name: ok
     container: {image: argoproj/argosay:v2}
 "#,
+        ),
     )
     .await?;
     let name = submitted.name_any();
@@ -212,19 +204,13 @@ spec:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pod_gc_on_pod_success_deletes_only_succeeded_pods() -> Result<()> {
-    let env = Env::start().await?;
-    let _controller = env.controller().await?;
+    let (env, _controller) = Env::with_controller().await?;
     let wf = env
         .run_workflow(
-            r#"
-apiVersion: argoproj.io/v1alpha1
-kind: Workflow
-metadata: {generateName: pod-gc-}
-spec:
-  entrypoint: main
-  podGC: {strategy: OnPodSuccess, deleteDelayDuration: 1s}
-  templates:
-  - name: main
+            &main_workflow(
+                "pod-gc-",
+                "  podGC: {strategy: OnPodSuccess, deleteDelayDuration: 1s}\n",
+                r#"
     steps:
     - - {name: good, template: ok}
       - {name: bad, template: fail}
@@ -233,6 +219,7 @@ spec:
   - name: fail
     container: {image: argoproj/argosay:v2, args: [exit, "1"]}
 "#,
+            ),
             TIMEOUT,
         )
         .await?;
@@ -267,21 +254,14 @@ spec:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ttl_strategy_deletes_the_finished_workflow() -> Result<()> {
-    let env = Env::start().await?;
-    let _controller = env.controller().await?;
+    let (env, _controller) = Env::with_controller().await?;
     let wf = env
         .run_workflow(
-            r#"
-apiVersion: argoproj.io/v1alpha1
-kind: Workflow
-metadata: {generateName: ttl-}
-spec:
-  entrypoint: main
-  ttlStrategy: {secondsAfterCompletion: 1}
-  templates:
-  - name: main
-    container: {image: argoproj/argosay:v2}
-"#,
+            &main_workflow(
+                "ttl-",
+                "  ttlStrategy: {secondsAfterCompletion: 1}\n",
+                "    container: {image: argoproj/argosay:v2}\n",
+            ),
             TIMEOUT,
         )
         .await?;
@@ -298,11 +278,10 @@ spec:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_runs_the_exit_handler_and_terminate_does_not() -> Result<()> {
-    let env = Env::start().await?;
-    let _controller = env.controller().await?;
+    let (env, _controller) = Env::with_controller().await?;
     let yaml = format!(
         "{}  - name: bye\n    container: {{image: alpine:3.20, command: [sh, -c, \"echo {{{{workflow.status}}}}\"]}}\n",
-        SLEEPER.replace("entrypoint: main", "entrypoint: main\n  onExit: bye")
+        sleeper("  onExit: bye\n")
     );
     let (client, stopped) = submit(&env, &yaml).await?;
     let (_, terminated) = submit(&env, &yaml).await?;

@@ -4,7 +4,8 @@
 
 use anyhow::{Result, ensure};
 use flotilla_e2e::{
-    Env, WORKFLOW_TIMEOUT as TIMEOUT, ensure_phase, message, node, phase, workflow_pods,
+    Env, WORKFLOW_TIMEOUT as TIMEOUT, ensure_phase, first_output, main_workflow, message, node,
+    phase, remote_greeting_dag, workflow_pods,
 };
 use flotilla_engine::workflow::{NodePhase, WorkflowPhase};
 use kube::ResourceExt;
@@ -12,6 +13,11 @@ use kube::ResourceExt;
 /// The later design's policy: argo may use cluster-1's and cluster-0's `default` namespaces.
 pub(crate) const SEED_POLICY: &str =
     "p, cluster-0:argo, cluster-1:default\np, cluster-0:argo, cluster-0:default";
+
+/// The cluster the workflow's root node ran in.
+fn root_cluster(wf: &flotilla_engine::workflow::Workflow) -> Option<String> {
+    node(wf, &wf.name_any()).and_then(|n| n.cluster.clone())
+}
 
 fn example(name: &str) -> Result<String> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -26,9 +32,7 @@ pub(crate) async fn two_clusters(
     enrolled: Option<&str>,
     policy: &str,
 ) -> Result<(Env, flotilla::sandbox::ControllerHandle)> {
-    let env = Env::start().await?;
-    let client = env.client("cluster-0").await?;
-    flotilla::sandbox::install(&client).await?;
+    let (env, client) = Env::installed().await?;
     if let Some(ns) = enrolled {
         env.enroll(ns).await?;
     }
@@ -37,12 +41,23 @@ pub(crate) async fn two_clusters(
     Ok((env, controller))
 }
 
+/// [`two_clusters`] with cluster-1's `default` enrolled and [`SEED_POLICY`], and `yaml` run there
+/// until it finishes.
+async fn seeded_run(
+    yaml: &str,
+) -> Result<(
+    Env,
+    flotilla::sandbox::ControllerHandle,
+    flotilla_engine::workflow::Workflow,
+)> {
+    let (env, controller) = two_clusters(Some("default"), SEED_POLICY).await?;
+    let wf = env.run_workflow(yaml, TIMEOUT).await?;
+    Ok((env, controller, wf))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_later_designs_example_runs_in_cluster_1() -> Result<()> {
-    let (env, _controller) = two_clusters(Some("default"), SEED_POLICY).await?;
-    let wf = env
-        .run_workflow(&example("multi-cluster.yaml")?, TIMEOUT)
-        .await?;
+    let (env, _controller, wf) = seeded_run(&example("multi-cluster.yaml")?).await?;
     ensure_phase(&wf, WorkflowPhase::Succeeded)?;
     let main = node(&wf, &wf.name_any()).expect("the pod node");
     ensure!(main.cluster.as_deref() == Some("cluster-1"));
@@ -71,9 +86,7 @@ async fn the_later_designs_example_runs_in_cluster_1() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_earlier_designs_dag_runs_across_both_clusters() -> Result<()> {
-    let env = Env::start().await?;
-    let client = env.client("cluster-0").await?;
-    flotilla::sandbox::install(&client).await?;
+    let (env, client) = Env::installed().await?;
     // The earlier design's set-up: namespace argo in the other cluster, with the workflow's
     // service account; credentials for that namespace only.
     let remote = env.kubectl("cluster-1");
@@ -105,17 +118,10 @@ async fn the_earlier_designs_dag_runs_across_both_clusters() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn denied_clusters_and_namespaces_fail_the_node_and_say_so() -> Result<()> {
     // Allows cluster-1's default namespace, and one other namespace of cluster-0.
-    let (env, _controller) = two_clusters(Some("default"), SEED_POLICY).await?;
-    let wf = env
-        .run_workflow(
-            r#"
-apiVersion: argoproj.io/v1alpha1
-kind: Workflow
-metadata: {generateName: denied-}
-spec:
-  entrypoint: main
-  templates:
-  - name: main
+    let (_env, _controller, wf) = seeded_run(&main_workflow(
+        "denied-",
+        "",
+        r#"
     dag:
       tasks:
       - {name: other-namespace, template: other-namespace}
@@ -133,9 +139,8 @@ spec:
     namespace: default
     container: {image: argoproj/argosay:v2}
 "#,
-            TIMEOUT,
-        )
-        .await?;
+    ))
+    .await?;
     ensure_phase(&wf, WorkflowPhase::Failed)?;
     let said = |display: &str| {
         node(&wf, display)
@@ -162,9 +167,7 @@ spec:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_added_while_running_are_used_without_a_restart() -> Result<()> {
-    let env = Env::start().await?;
-    let client = env.client("cluster-0").await?;
-    flotilla::sandbox::install(&client).await?;
+    let (env, client) = Env::installed().await?;
     env.set_policy(SEED_POLICY)?;
     // Some cluster is configured from the start; cluster-1 is not.
     flotilla::clusters::enroll::add_key(
@@ -201,59 +204,25 @@ async fn credentials_added_while_running_are_used_without_a_restart() -> Result<
         },
     )
     .await?;
-    ensure!(
-        node(&after, &after.name_any())
-            .and_then(|n| n.cluster.clone())
-            .as_deref()
-            == Some("cluster-1")
-    );
+    ensure!(root_cluster(&after).as_deref() == Some("cluster-1"));
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_remote_output_parameter_feeds_a_local_task() -> Result<()> {
-    let (env, _controller) = two_clusters(Some("default"), SEED_POLICY).await?;
-    let wf = env
-        .run_workflow(
-            r#"
-apiVersion: argoproj.io/v1alpha1
-kind: Workflow
-metadata: {generateName: remote-output-}
-spec:
-  entrypoint: main
-  templates:
-  - name: main
-    dag:
-      tasks:
-      - {name: remote, template: remote}
-      - name: local
-        template: local
-        dependencies: [remote]
-        arguments: {parameters: [{name: v, value: "{{tasks.remote.outputs.parameters.greeting}}"}]}
-  - name: remote
-    cluster: cluster-1
-    namespace: default
-    container: {image: argoproj/argosay:v2, args: [echo, "hello from cluster-1", /tmp/greeting]}
-    outputs: {parameters: [{name: greeting, valueFrom: {path: /tmp/greeting}}]}
-  - name: local
-    inputs: {parameters: [{name: v}]}
-    container: {image: argoproj/argosay:v2, args: [echo, "{{inputs.parameters.v}}", /tmp/v]}
+    let (_env, _controller, wf) = seeded_run(&remote_greeting_dag(
+        "remote-output-",
+        "remote",
+        "local",
+        r#"    container: {image: argoproj/argosay:v2, args: [echo, "{{inputs.parameters.v}}", /tmp/v]}
     outputs: {parameters: [{name: v, valueFrom: {path: /tmp/v}}]}
 "#,
-            TIMEOUT,
-        )
-        .await?;
+    ))
+    .await?;
     ensure_phase(&wf, WorkflowPhase::Succeeded)?;
     let local = node(&wf, "local").expect("local");
-    let got = local
-        .outputs
-        .as_ref()
-        .and_then(|o| o.parameters.first())
-        .and_then(|p| p.value.clone());
-    ensure!(
-        got.as_ref().map(|v| v.as_str()) == Some("hello from cluster-1"),
-        "{local:#?}"
-    );
+    let got = first_output(&wf, "local");
+    ensure!(got.as_deref() == Some("hello from cluster-1"), "{local:#?}");
     Ok(())
 }
 
@@ -261,14 +230,10 @@ spec:
 async fn logs_come_from_every_cluster_prefixed_with_node_and_cluster() -> Result<()> {
     let (env, _controller) = two_clusters(Some("default"), SEED_POLICY).await?;
     let client = env.client("cluster-0").await?;
-    let yaml = r#"
-apiVersion: argoproj.io/v1alpha1
-kind: Workflow
-metadata: {generateName: logs-}
-spec:
-  entrypoint: main
-  templates:
-  - name: main
+    let yaml = main_workflow(
+        "logs-",
+        "",
+        r#"
     steps:
     - - {name: far, template: far}
     - - {name: near, template: near}
@@ -278,21 +243,22 @@ spec:
     container: {image: alpine:3.20, command: [sh, -c, "sleep 1; echo hello from cluster-1"]}
   - name: near
     container: {image: alpine:3.20, command: [sh, -c, "echo hello from cluster-0"]}
-"#;
-    let options = |follow| flotilla::logs::Options {
-        follow,
-        controller_namespace: "argo".into(),
-        cluster_name: "cluster-0".into(),
-        local_access: flotilla::clusters::LocalAccess::none(),
-    };
+"#,
+    );
     // Followed from submission: lines arrive as the pods run; it ends with the workflow.
-    let submitted = flotilla::sandbox::submit(&client, yaml, "logs workflow").await?;
+    let submitted = flotilla::sandbox::submit(&client, &yaml, "logs workflow").await?;
     let name = submitted.name_any();
     let mut followed = Vec::new();
     let mut collect = |line: String| followed.push(line);
     tokio::time::timeout(
         TIMEOUT,
-        flotilla::logs::logs(&client, "argo", &name, &options(true), &mut collect),
+        flotilla::logs::logs(
+            &client,
+            "argo",
+            &name,
+            &flotilla_e2e::log_options(true),
+            &mut collect,
+        ),
     )
     .await??;
     let expected = [
@@ -305,7 +271,14 @@ spec:
     // And afterwards, in the order the pods started.
     let mut printed = Vec::new();
     let mut collect = |line: String| printed.push(line);
-    flotilla::logs::logs(&client, "argo", &name, &options(false), &mut collect).await?;
+    flotilla::logs::logs(
+        &client,
+        "argo",
+        &name,
+        &flotilla_e2e::log_options(false),
+        &mut collect,
+    )
+    .await?;
     ensure!(printed == expected, "{printed:#?}");
     Ok(())
 }
@@ -315,14 +288,10 @@ async fn an_unreachable_cluster_is_reported_and_the_workflow_resumes_when_it_is_
 {
     let (env, _controller) = two_clusters(Some("default"), SEED_POLICY).await?;
     let client = env.client("cluster-0").await?;
-    let yaml = r#"
-apiVersion: argoproj.io/v1alpha1
-kind: Workflow
-metadata: {generateName: flaky-network-}
-spec:
-  entrypoint: main
-  templates:
-  - name: main
+    let yaml = main_workflow(
+        "flaky-network-",
+        "",
+        r#"
     dag:
       tasks:
       - {name: far, template: far}
@@ -333,8 +302,9 @@ spec:
     container: {image: argoproj/argosay:v2, args: [sleep, 3s]}
   - name: near
     container: {image: argoproj/argosay:v2, args: [sleep, 1s]}
-"#;
-    let submitted = flotilla::sandbox::submit(&client, yaml, "flaky network").await?;
+"#,
+    );
+    let submitted = flotilla::sandbox::submit(&client, &yaml, "flaky network").await?;
     let name = submitted.name_any();
     let remote = env.client("cluster-1").await?;
     flotilla_e2e::wait_for("the remote pod to exist", TIMEOUT, || async {
@@ -399,9 +369,7 @@ fn cluster_1(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_later_designs_set_up_with_a_profile_secret() -> Result<()> {
-    let env = Env::start().await?;
-    let client = env.client("cluster-0").await?;
-    flotilla::sandbox::install(&client).await?;
+    let (env, client) = Env::installed().await?;
     // As the design's quick start: the remote manifests through kustomize and kubectl…
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let rendered = env.kubectl("cluster-1").ok(&[
@@ -434,20 +402,13 @@ async fn the_later_designs_set_up_with_a_profile_secret() -> Result<()> {
         .run_workflow(&example("multi-cluster.yaml")?, TIMEOUT)
         .await?;
     ensure_phase(&wf, WorkflowPhase::Succeeded)?;
-    ensure!(
-        node(&wf, &wf.name_any())
-            .and_then(|n| n.cluster.clone())
-            .as_deref()
-            == Some("cluster-1")
-    );
+    ensure!(root_cluster(&wf).as_deref() == Some("cluster-1"));
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_earlier_designs_set_up_with_cluster_add() -> Result<()> {
-    let env = Env::start().await?;
-    let client = env.client("cluster-0").await?;
-    flotilla::sandbox::install(&client).await?;
+    let (env, client) = Env::installed().await?;
     env.kubectl("cluster-1").ok_with(
         &["apply", "-f", "-"],
         Some("apiVersion: v1\nkind: Namespace\nmetadata: {name: argo}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: workflow, namespace: argo}\n"),
@@ -487,15 +448,10 @@ async fn resource_templates_and_pod_gc_work_in_another_cluster() -> Result<()> {
     )?;
     let wf = env
         .run_workflow(
-            r#"
-apiVersion: argoproj.io/v1alpha1
-kind: Workflow
-metadata: {generateName: remote-resource-}
-spec:
-  entrypoint: main
-  podGC: {strategy: OnPodSuccess}
-  templates:
-  - name: main
+            &main_workflow(
+                "remote-resource-",
+                "  podGC: {strategy: OnPodSuccess}\n",
+                r#"
     cluster: cluster-1
     namespace: default
     resource:
@@ -509,6 +465,7 @@ spec:
     outputs:
       parameters: [{name: uid, valueFrom: {jsonPath: "{.metadata.uid}"}}]
 "#,
+            ),
             TIMEOUT,
         )
         .await?;
@@ -523,11 +480,9 @@ spec:
         "-o",
         "json",
     ])?;
-    let uid = node(&wf, &name)
-        .and_then(|n| n.outputs.clone())
-        .and_then(|o| o.parameters.first().and_then(|p| p.value.clone()));
+    let uid = first_output(&wf, &name);
     ensure!(
-        uid.as_ref().map(|u| u.as_str()) == made["metadata"]["uid"].as_str(),
+        uid.as_deref() == made["metadata"]["uid"].as_str(),
         "{uid:?} {made}"
     );
     ensure!(
@@ -586,9 +541,7 @@ async fn a_bad_policy_keeps_the_last_good_one_and_says_why() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_controller_without_a_cluster_name_refuses_remote_clusters() -> Result<()> {
-    let env = Env::start().await?;
-    let client = env.client("cluster-0").await?;
-    flotilla::sandbox::install(&client).await?;
+    let (env, client) = Env::installed().await?;
     env.enroll("default").await?;
     let config = flotilla::controller::ControllerConfig::default();
     let outcome = tokio::time::timeout(

@@ -4,7 +4,7 @@
 //! applies to a policy's answer. Components come from `bash plugins/build.sh`.
 
 use anyhow::{Context as _, Result, ensure};
-use flotilla_e2e::{Env, TempDir, WORKFLOW_TIMEOUT as TIMEOUT, node, phase};
+use flotilla_e2e::{Env, TempDir, WORKFLOW_TIMEOUT as TIMEOUT, main_workflow, node, phase};
 use flotilla_engine::workflow::{NodePhase, WorkflowPhase};
 use kube::ResourceExt;
 
@@ -12,17 +12,13 @@ use kube::ResourceExt;
 const POLICY: &str = "p, cluster-0:argo, cluster-1:default\np, cluster-0:argo, cluster-0:default";
 
 /// One pod in namespace `default` of whichever cluster the placement policy chooses.
-const WORKFLOW: &str = r#"
-apiVersion: argoproj.io/v1alpha1
-kind: Workflow
-metadata: {generateName: placed-}
-spec:
-  entrypoint: main
-  templates:
-    - name: main
-      namespace: default
-      container: {image: argoproj/argosay:v2}
-"#;
+fn workflow() -> String {
+    main_workflow(
+        "placed-",
+        "",
+        "    namespace: default\n    container: {image: argoproj/argosay:v2}\n",
+    )
+}
 
 fn component(name: &str) -> Result<std::path::PathBuf> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -82,10 +78,25 @@ async fn plugin_event(env: &Env, reason: &str, text: &str) -> Result<String> {
     .await
 }
 
+/// Puts the component `name` in place with `placement` and waits until the controller has
+/// loaded it; then runs the workflow (see [`placed_in`]).
+async fn swapped_in(
+    env: &Env,
+    dir: &TempDir,
+    name: &str,
+    placement: &str,
+) -> Result<(Option<String>, NodePhase, String, String)> {
+    let path = component(name)?;
+    set_placement(env, dir, &path, placement)?;
+    let digest = flotilla::plugins::digest(&std::fs::read(&path)?);
+    plugin_event(env, "PluginLoaded", &digest).await?;
+    placed_in(env).await
+}
+
 /// Runs the workflow; where its pod node was placed, how it ended, its message and the
 /// workflow's name.
 async fn placed_in(env: &Env) -> Result<(Option<String>, NodePhase, String, String)> {
-    let wf = env.run_workflow(WORKFLOW, TIMEOUT).await?;
+    let wf = env.run_workflow(&workflow(), TIMEOUT).await?;
     let main = node(&wf, &wf.name_any()).context("the pod node")?.clone();
     ensure!(
         (main.phase == NodePhase::Succeeded) == (phase(&wf) == Some(WorkflowPhase::Succeeded)),
@@ -103,25 +114,17 @@ async fn placed_in(env: &Env) -> Result<(Option<String>, NodePhase, String, Stri
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn swapping_the_placement_policy_moves_the_next_pods_and_a_bad_one_changes_nothing()
 -> Result<()> {
-    let env = Env::start().await?;
-    let client = env.client("cluster-0").await?;
-    flotilla::sandbox::install(&client).await?;
-    env.enroll("default").await?;
-    env.set_policy(POLICY)?;
-    let _controller = flotilla::sandbox::spawn_controller(client, "cluster-0");
+    let (env, _controller) = super::multicluster::two_clusters(Some("default"), POLICY).await?;
     let dir = TempDir::new()?;
 
     // least-loaded, restricted to cluster-1: the pod goes there.
-    let least_loaded = component("placement_least_loaded")?;
-    set_placement(
+    let (cluster, node_phase, message, _) = swapped_in(
         &env,
         &dir,
-        &least_loaded,
+        "placement_least_loaded",
         "component: {configMapKey: placement.wasm}\nconfig: {clusters: [cluster-1]}\n",
-    )?;
-    let digest = flotilla::plugins::digest(&std::fs::read(&least_loaded)?);
-    plugin_event(&env, "PluginLoaded", &digest).await?;
-    let (cluster, node_phase, message, _) = placed_in(&env).await?;
+    )
+    .await?;
     ensure!(
         cluster.as_deref() == Some("cluster-1"),
         "{cluster:?} {message}"
@@ -129,16 +132,13 @@ async fn swapping_the_placement_policy_moves_the_next_pods_and_a_bad_one_changes
     ensure!(node_phase == NodePhase::Succeeded, "{message}");
 
     // Swapped for explicit while the controller runs: the next pod stays in cluster-0.
-    let explicit = component("placement_explicit")?;
-    set_placement(
+    let (cluster, node_phase, message, _) = swapped_in(
         &env,
         &dir,
-        &explicit,
+        "placement_explicit",
         "component: {configMapKey: placement.wasm}\n",
-    )?;
-    let digest = flotilla::plugins::digest(&std::fs::read(&explicit)?);
-    plugin_event(&env, "PluginLoaded", &digest).await?;
-    let (cluster, node_phase, message, _) = placed_in(&env).await?;
+    )
+    .await?;
     ensure!(
         cluster.is_none(),
         "in the controller's own cluster: {cluster:?}"
@@ -167,16 +167,13 @@ async fn swapping_the_placement_policy_moves_the_next_pods_and_a_bad_one_changes
     ensure!(cluster.is_none() && node_phase == NodePhase::Succeeded);
 
     // A policy naming a place the authorization policy forbids cannot put a pod there.
-    let rogue = component("misbehaving_placement")?;
-    set_placement(
+    let (cluster, node_phase, message, name) = swapped_in(
         &env,
         &dir,
-        &rogue,
+        "misbehaving_placement",
         "component: {configMapKey: placement.wasm}\nconfig: \"place:cluster-1/kube-system\"\n",
-    )?;
-    let digest = flotilla::plugins::digest(&std::fs::read(&rogue)?);
-    plugin_event(&env, "PluginLoaded", &digest).await?;
-    let (cluster, node_phase, message, name) = placed_in(&env).await?;
+    )
+    .await?;
     ensure!(cluster.as_deref() == Some("cluster-1"), "{cluster:?}");
     ensure!(node_phase == NodePhase::Failed, "{message}");
     ensure!(

@@ -344,6 +344,14 @@ impl Scene {
         })
     }
 
+    /// [`Scene::set`], the attacker's view of pods in the shared namespace, and a name for the
+    /// victim's workflow.
+    async fn set_for_pods() -> Result<(Scene, Api<Pod>, String)> {
+        let scene = Scene::set().await?;
+        let pods = scene.attackers();
+        Ok((scene, pods, unique("victim")))
+    }
+
     /// The attacker's view of pods or task results in the shared namespace.
     fn attackers<K>(&self) -> Api<K>
     where
@@ -375,6 +383,23 @@ impl Scene {
         self.attacker.remove().await?;
         self.victim.remove().await
     }
+}
+
+/// No forged output is anywhere in the victim's status.
+fn nothing_forged_reached(wf: &Workflow) -> Result<()> {
+    let status = serde_json::to_string(&wf.status)?;
+    ensure!(
+        !status.contains("forged"),
+        "a forged output reached the victim: {status}"
+    );
+    Ok(())
+}
+
+/// What the victim's `produce` step printed.
+fn produced(wf: &Workflow) -> Option<String> {
+    flotilla_e2e::node(wf, "produce")
+        .and_then(|n| n.outputs.as_ref())
+        .and_then(|o| o.result.clone())
 }
 
 /// The victim's `produce` node failed because the attacker took its pod's name first, and
@@ -423,9 +448,7 @@ async fn a_tenant_cannot_forge_another_tenants_outputs_in_a_shared_namespace() -
         message(&wf),
         wf.status
     );
-    let produced = flotilla_e2e::node(&wf, "produce")
-        .and_then(|n| n.outputs.as_ref())
-        .and_then(|o| o.result.clone());
+    let produced = produced(&wf);
     ensure!(
         produced.as_deref() == Some("real"),
         "the victim's step produced {produced:?}"
@@ -463,10 +486,8 @@ async fn a_tenant_cannot_forge_another_tenants_outputs_in_a_shared_namespace() -
 /// for the first pod's name and node only, so the next node fails naming the pod.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stamps_copied_off_a_victims_pod_do_not_make_a_pod_the_victims() -> Result<()> {
-    let scene = Scene::set().await?;
+    let (scene, pods, victim_wf) = Scene::set_for_pods().await?;
     let (victim, shared) = (&scene.victim, &scene.shared);
-    let pods: Api<Pod> = scene.attackers();
-    let victim_wf = unique("victim");
     let created = submit_as(
         victim,
         &producer_consumer(&victim_wf, &shared.name, Some("8s"), 90),
@@ -558,14 +579,8 @@ async fn a_task_result_rewritten_after_the_report_is_not_taken() -> Result<()> {
         forgeries > 0,
         "the attacker never got to rewrite the result"
     );
-    let status = serde_json::to_string(&wf.status)?;
-    ensure!(
-        !status.contains("forged"),
-        "a forged output reached the victim: {status}"
-    );
-    let produced = flotilla_e2e::node(&wf, "produce")
-        .and_then(|n| n.outputs.as_ref())
-        .and_then(|o| o.result.clone());
+    nothing_forged_reached(&wf)?;
+    let produced = produced(&wf);
     match phase(&wf) {
         Some(WorkflowPhase::Succeeded) => ensure!(
             produced.as_deref() == Some("real"),
@@ -599,10 +614,8 @@ async fn a_task_result_rewritten_after_the_report_is_not_taken() -> Result<()> {
 /// check is `controller::observe::tests::a_pod_of_another_uid_than_the_recorded_one_is_not_observed`.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pod_replaced_by_a_copy_after_the_controller_made_it_is_not_taken() -> Result<()> {
-    let scene = Scene::set().await?;
+    let (scene, pods, victim_wf) = Scene::set_for_pods().await?;
     let (victim, shared) = (&scene.victim, &scene.shared);
-    let pods: Api<Pod> = scene.attackers();
-    let victim_wf = unique("victim");
     let yaml = producer_consumer(&victim_wf, &shared.name, None, 60).replace(
         r#"source: "echo real\n""#,
         r#"source: "sleep 8; echo real\n""#,
@@ -653,11 +666,7 @@ async fn a_pod_replaced_by_a_copy_after_the_controller_made_it_is_not_taken() ->
         })
         .await?;
     let wf = scene.env.wait_finished(&created, TIMEOUT).await?;
-    let status = serde_json::to_string(&wf.status)?;
-    ensure!(
-        !status.contains("forged"),
-        "a forged output reached the victim: {status}"
-    );
+    nothing_forged_reached(&wf)?;
     if !placed {
         ensure!(
             phase(&wf) == Some(WorkflowPhase::Succeeded),

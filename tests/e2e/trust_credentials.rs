@@ -8,52 +8,32 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context as _, Result, ensure};
 use flotilla_e2e::{
-    Env, TempDir, WORKFLOW_TIMEOUT as TIMEOUT, create_or_merge, ensure_phase, node, phase, wait_for,
+    Env, TempDir, WORKFLOW_TIMEOUT as TIMEOUT, bound_token, create_or_merge, ensure_phase,
+    main_workflow, node, phase, remote_greeting_dag, role_binding, wait_for,
 };
 use flotilla_engine::workflow::{NodePhase, WorkflowPhase};
-use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
+use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding};
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams};
 
 /// A workflow of one container in `cluster`'s `default` namespace.
 fn one_pod_in(cluster: &str) -> String {
-    format!(
-        r#"
-apiVersion: argoproj.io/v1alpha1
-kind: Workflow
-metadata: {{generateName: to-{cluster}-}}
-spec:
-  entrypoint: main
-  templates:
-  - name: main
-    cluster: {cluster}
-    namespace: default
-    container: {{image: argoproj/argosay:v2}}
-"#
+    main_workflow(
+        &format!("to-{cluster}-"),
+        "",
+        &format!(
+            "    cluster: {cluster}\n    namespace: default\n    container: {{image: argoproj/argosay:v2}}\n"
+        ),
     )
 }
 
-/// cluster-1's API server address (and CA) as the kubeconfig has them.
-fn cluster_1(env: &Env) -> Result<(String, Option<String>)> {
-    let kc = kube::config::Kubeconfig::read_from(&env.kubeconfig)?;
-    let context = kc
-        .contexts
-        .iter()
-        .find(|c| c.name == "cluster-1")
-        .and_then(|c| c.context.clone())
-        .context("no context cluster-1")?;
-    let cluster = kc
-        .clusters
-        .iter()
-        .find(|c| c.name == context.cluster)
-        .and_then(|c| c.cluster.clone())
-        .context("no cluster for context cluster-1")?;
-    Ok((
-        cluster.server.context("cluster-1 has no server")?,
-        cluster.certificate_authority_data,
-    ))
+/// cluster-1's API server address as the kubeconfig has it.
+fn cluster_1_server(env: &Env) -> Result<String> {
+    env.cluster_of("cluster-1")?
+        .cluster
+        .and_then(|c| c.server)
+        .context("cluster-1 has no server")
 }
 
 /// Removes keys from the `rest-config` Secret (the test removes what it added).
@@ -116,7 +96,7 @@ async fn credentials_using_the_controllers_files_or_commands_are_refused_by_entr
         "p, cluster-0:argo, cluster-1:default\np, cluster-0:argo, stolen:default\np, cluster-0:argo, runs:default",
     )?;
     // Written while the controller runs, by whoever may write Secrets in its namespace.
-    let (server, _) = cluster_1(&env)?;
+    let server = cluster_1_server(&env)?;
     let dir = TempDir::new()?;
     let marker = dir.path().join("ran");
     let token_file = serde_json::json!({
@@ -185,27 +165,12 @@ async fn credentials_using_the_controllers_files_or_commands_are_refused_by_entr
 /// A bound token for `namespace/account` in `context`.
 async fn token_for(env: &Env, context: &str, namespace: &str, account: &str) -> Result<String> {
     let accounts: Api<ServiceAccount> = Api::namespaced(env.client(context).await?, namespace);
-    let request = TokenRequest {
-        spec: TokenRequestSpec {
-            audiences: vec![],
-            expiration_seconds: Some(3600),
-            bound_object_ref: None,
-        },
-        ..Default::default()
-    };
-    Ok(accounts
-        .create_token_request(account, &PostParams::default(), &request)
-        .await?
-        .status
-        .context("no token")?
-        .token)
+    bound_token(&accounts, account).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_controller_needs_no_more_than_its_manifests_grant() -> Result<()> {
-    let env = Env::start().await?;
-    let admin = env.client("cluster-0").await?;
-    flotilla::sandbox::install(&admin).await?;
+    let (env, _admin) = Env::installed().await?;
     env.enroll("default").await?;
     env.set_policy("p, cluster-0:argo, cluster-1:default\np, cluster-0:argo, cluster-0:default")?;
     // The controller as its service account, with the rights manifests/base gives it.
@@ -214,30 +179,12 @@ async fn the_controller_needs_no_more_than_its_manifests_grant() -> Result<()> {
     let controller = flotilla::sandbox::spawn_controller(own.clone(), "cluster-0");
     let wf = env
         .run_workflow(
-            r#"
-apiVersion: argoproj.io/v1alpha1
-kind: Workflow
-metadata: {generateName: least-privilege-}
-spec:
-  entrypoint: main
-  templates:
-  - name: main
-    dag:
-      tasks:
-      - {name: far, template: far}
-      - name: near
-        template: near
-        dependencies: [far]
-        arguments: {parameters: [{name: v, value: "{{tasks.far.outputs.parameters.greeting}}"}]}
-  - name: far
-    cluster: cluster-1
-    namespace: default
-    container: {image: argoproj/argosay:v2, args: [echo, "hello from cluster-1", /tmp/greeting]}
-    outputs: {parameters: [{name: greeting, valueFrom: {path: /tmp/greeting}}]}
-  - name: near
-    inputs: {parameters: [{name: v}]}
-    container: {image: argoproj/argosay:v2, args: [echo, "{{inputs.parameters.v}}"]}
-"#,
+            &remote_greeting_dag(
+                "least-privilege-",
+                "far",
+                "near",
+                "    container: {image: argoproj/argosay:v2, args: [echo, \"{{inputs.parameters.v}}\"]}\n",
+            ),
             TIMEOUT,
         )
         .await?;
@@ -280,23 +227,7 @@ async fn allow_in_argo(
     };
     create_or_merge(&roles, name, &role).await?;
     let bindings: Api<RoleBinding> = Api::namespaced(admin.clone(), "argo");
-    let binding = RoleBinding {
-        metadata: ObjectMeta {
-            name: Some(name.into()),
-            ..Default::default()
-        },
-        role_ref: RoleRef {
-            api_group: "rbac.authorization.k8s.io".into(),
-            kind: "Role".into(),
-            name: name.into(),
-        },
-        subjects: Some(vec![Subject {
-            kind: "ServiceAccount".into(),
-            name: tenant.account.clone(),
-            namespace: Some(tenant.namespace.clone()),
-            ..Default::default()
-        }]),
-    };
+    let binding = role_binding(name, "Role", name, &tenant.account, &tenant.namespace);
     create_or_merge(&bindings, name, &binding).await?;
     Ok(())
 }
@@ -350,12 +281,7 @@ async fn logs_use_the_controllers_credentials_only_for_a_workflow_the_user_may_r
         &["get", "list"],
     )
     .await?;
-    let options = flotilla::logs::Options {
-        follow: false,
-        controller_namespace: "argo".into(),
-        cluster_name: "cluster-0".into(),
-        local_access: flotilla::clusters::LocalAccess::none(),
-    };
+    let options = flotilla_e2e::log_options(false);
     let mut lines = Vec::new();
     let denied = flotilla::logs::logs(&tenant.client, "argo", &wf.name_any(), &options, &mut |l| {
         lines.push(l)

@@ -16,7 +16,9 @@
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, ensure};
-use flotilla_e2e::{Env, Tenant, WORKFLOW_TIMEOUT as TIMEOUT, ensure_phase, wait_for};
+use flotilla_e2e::{
+    Env, Tenant, WORKFLOW_TIMEOUT as TIMEOUT, ensure_phase, main_workflow, wait_for,
+};
 use flotilla_engine::workflow::{Workflow, WorkflowPhase, WorkflowTaskResult};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -27,15 +29,16 @@ use serde_json::json;
 
 const FLOTILLA_CRDS: &str = include_str!("../../manifests/base/crds.yaml");
 
-/// A Workflow CRD shaped as Argo's full CRDs are: a structural schema naming the fields Argo
-/// knows and preserving nothing else (a handful here; Argo's names them all).
-const PRUNING_CRD: &str = r#"
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: workflows.argoproj.io}
-spec:
-  group: argoproj.io
-  names: {kind: Workflow, listKind: WorkflowList, plural: workflows, shortNames: [wf], singular: workflow}
+/// A CRD of `argoproj.io/v1alpha1` named `$name` with `names: $names`, as far as its schema's
+/// top-level `type`: what the CRDs below share.
+macro_rules! crd_head {
+    ($name:literal, $names:literal) => {
+        concat!(
+            "\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: ",
+            $name,
+            "}\nspec:\n  group: argoproj.io\n  names: ",
+            $names,
+            r#"
   scope: Namespaced
   versions:
   - name: v1alpha1
@@ -44,7 +47,26 @@ spec:
     schema:
       openAPIV3Schema:
         type: object
-        properties:
+"#
+        )
+    };
+}
+
+/// The Workflow CRD's head (see `crd_head`).
+macro_rules! workflow_crd_head {
+    () => {
+        crd_head!(
+            "workflows.argoproj.io",
+            "{kind: Workflow, listKind: WorkflowList, plural: workflows, shortNames: [wf], singular: workflow}"
+        )
+    };
+}
+
+/// A Workflow CRD shaped as Argo's full CRDs are: a structural schema naming the fields Argo
+/// knows and preserving nothing else (a handful here; Argo's names them all).
+const PRUNING_CRD: &str = concat!(
+    workflow_crd_head!(),
+    r#"        properties:
           apiVersion: {type: string}
           kind: {type: string}
           metadata: {type: object}
@@ -71,47 +93,25 @@ spec:
                     id: {type: string}
                     name: {type: string}
                     phase: {type: string}
-"#;
+"#
+);
 
 /// The two CRDs as Argo's quick start (its minimal CRDs) installs them: no types below the top.
-const ARGO_MINIMAL_CRDS: &str = r#"
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: workflows.argoproj.io}
-spec:
-  group: argoproj.io
-  names: {kind: Workflow, listKind: WorkflowList, plural: workflows, shortNames: [wf], singular: workflow}
-  scope: Namespaced
-  versions:
-  - name: v1alpha1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        required: [metadata, spec]
+const ARGO_MINIMAL_CRDS: &str = concat!(
+    workflow_crd_head!(),
+    r#"        required: [metadata, spec]
         properties:
           apiVersion: {type: string}
           kind: {type: string}
           metadata: {type: object}
           spec: {type: object, x-kubernetes-map-type: atomic, x-kubernetes-preserve-unknown-fields: true}
           status: {type: object, x-kubernetes-map-type: atomic, x-kubernetes-preserve-unknown-fields: true}
----
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: workflowtaskresults.argoproj.io}
-spec:
-  group: argoproj.io
-  names: {kind: WorkflowTaskResult, listKind: WorkflowTaskResultList, plural: workflowtaskresults, singular: workflowtaskresult}
-  scope: Namespaced
-  versions:
-  - name: v1alpha1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        required: [metadata]
+---"#,
+    crd_head!(
+        "workflowtaskresults.argoproj.io",
+        "{kind: WorkflowTaskResult, listKind: WorkflowTaskResultList, plural: workflowtaskresults, singular: workflowtaskresult}"
+    ),
+    r#"        required: [metadata]
         properties:
           apiVersion: {type: string}
           kind: {type: string}
@@ -120,22 +120,20 @@ spec:
           phase: {type: string}
           progress: {type: string}
           outputs: {type: object, x-kubernetes-map-type: atomic, x-kubernetes-preserve-unknown-fields: true}
-"#;
+"#
+);
 
 /// What the tenant hides in its malformed objects: it must never be repeated.
 const RESULT_SECRET: i64 = 8_675_309_031_337;
 const PARALLELISM_SECRET: &str = "s3cr3t-parallelism";
 
-const GOOD_WORKFLOW: &str = r#"
-apiVersion: argoproj.io/v1alpha1
-kind: Workflow
-metadata: {generateName: decode-good-}
-spec:
-  entrypoint: main
-  templates:
-  - name: main
-    container: {image: argoproj/argosay:v2, args: [echo, hello]}
-"#;
+fn good_workflow() -> String {
+    main_workflow(
+        "decode-good-",
+        "",
+        "    container: {image: argoproj/argosay:v2, args: [echo, hello]}\n",
+    )
+}
 
 /// Replaces the two CRDs with those in `yaml` (a replace, not a merge: a schema must lose
 /// what the new one does not have).
@@ -251,7 +249,7 @@ async fn attack(
         flotilla::sandbox::spawn_controller(env.client("cluster-0").await?, "cluster-0");
 
     // Everyone else's workflows still run.
-    let good = env.run_workflow(GOOD_WORKFLOW, TIMEOUT).await?;
+    let good = env.run_workflow(&good_workflow(), TIMEOUT).await?;
     let good_api: Api<Workflow> = Api::namespaced(env.client("cluster-0").await?, "argo");
     good_api
         .delete(&good.name_any(), &DeleteParams::default())
@@ -323,9 +321,7 @@ async fn a_malformed_task_result_or_workflow_harms_only_itself() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_workflow_crd_that_prunes_flotillas_fields_is_refused_at_start_up() -> Result<()> {
-    let env = Env::start().await?;
-    let admin = env.client("cluster-0").await?;
-    flotilla::sandbox::install(&admin).await?;
+    let (env, admin) = Env::installed().await?;
     let outcome = refused_over_pruning_crd(&env, &admin).await;
     let restored = replace_crds(&env, FLOTILLA_CRDS).await;
     outcome?;

@@ -24,9 +24,7 @@ struct Made {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resource_templates_cannot_write_outside_the_policy() -> Result<()> {
-    let env = Env::start().await?;
-    let admin = env.client("cluster-0").await?;
-    flotilla::sandbox::install(&admin).await?;
+    let (env, admin) = Env::installed().await?;
     let tenant = env.tenant("cluster-0", "attacker").await?;
     let made = Made {
         victim: unique("victim"),

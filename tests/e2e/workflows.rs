@@ -1,7 +1,10 @@
 //! Argo-shaped workflows run by the controller on cluster-0: the single-cluster engine end to end.
 
 use anyhow::{Result, ensure};
-use flotilla_e2e::{Env, WORKFLOW_TIMEOUT as TIMEOUT, ensure_phase, node, phase, workflow_pods};
+use flotilla_e2e::{
+    Env, WORKFLOW_TIMEOUT as TIMEOUT, ensure_phase, first_input, main_workflow, node, phase,
+    workflow_pods,
+};
 use flotilla_engine::workflow::{NodePhase, NodeType, Workflow, WorkflowPhase};
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
@@ -13,8 +16,7 @@ async fn pods_of(env: &Env, wf: &Workflow) -> Result<Vec<Pod>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn steps_and_output_parameters() -> Result<()> {
-    let env = Env::start().await?;
-    let _controller = env.controller().await?;
+    let (env, _controller) = Env::with_controller().await?;
     let wf = env
         .run_workflow(
             r#"
@@ -51,14 +53,10 @@ spec:
         )
         .await?;
     ensure_phase(&wf, WorkflowPhase::Succeeded)?;
-    let consumer = node(&wf, "consume-parameter").expect("consumer node");
-    let input = consumer
-        .inputs
-        .as_ref()
-        .and_then(|i| i.parameters.first())
-        .and_then(|p| p.value.clone());
+    node(&wf, "consume-parameter").expect("consumer node");
+    let input = first_input(&wf, "consume-parameter");
     ensure!(
-        input.as_ref().map(|v| v.as_str()) == Some("hello world"),
+        input.as_deref() == Some("hello world"),
         "the output parameter reached the next step: {input:?}"
     );
     ensure!(
@@ -85,8 +83,7 @@ spec:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fan_out_of_two_hundred_items() -> Result<()> {
-    let env = Env::start().await?;
-    let _controller = env.controller().await?;
+    let (env, _controller) = Env::with_controller().await?;
     let items: Vec<String> = (0..200).map(|i| format!("\"item-{i}\"")).collect();
     let yaml = format!(
         r#"
@@ -132,18 +129,13 @@ spec:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_propagate_and_retries_are_bounded() -> Result<()> {
-    let env = Env::start().await?;
-    let _controller = env.controller().await?;
+    let (env, _controller) = Env::with_controller().await?;
     let wf = env
         .run_workflow(
-            r#"
-apiVersion: argoproj.io/v1alpha1
-kind: Workflow
-metadata: {generateName: retry-}
-spec:
-  entrypoint: main
-  templates:
-  - name: main
+            &main_workflow(
+                "retry-",
+                "",
+                r#"
     dag:
       tasks:
       - {name: flaky, template: fail}
@@ -154,6 +146,7 @@ spec:
   - name: ok
     container: {image: argoproj/argosay:v2}
 "#,
+            ),
             TIMEOUT,
         )
         .await?;
@@ -180,14 +173,10 @@ async fn a_controller_restart_loses_and_duplicates_nothing() -> Result<()> {
     let client = env.client("cluster-0").await?;
     let submitted = flotilla::sandbox::submit(
         &client,
-        r#"
-apiVersion: argoproj.io/v1alpha1
-kind: Workflow
-metadata: {generateName: restart-}
-spec:
-  entrypoint: main
-  templates:
-  - name: main
+        &main_workflow(
+            "restart-",
+            "",
+            r#"
     steps:
     - - {name: slow, template: sleep}
     - - {name: next, template: ok}
@@ -196,6 +185,7 @@ spec:
   - name: ok
     container: {image: argoproj/argosay:v2}
 "#,
+        ),
         "restart test",
     )
     .await?;
@@ -222,30 +212,19 @@ spec:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_workflow_errors_and_others_carry_on() -> Result<()> {
-    let env = Env::start().await?;
-    let _controller = env.controller().await?;
+    let (env, _controller) = Env::with_controller().await?;
     let bad = env
         .run_workflow(
-            r#"
-apiVersion: argoproj.io/v1alpha1
-kind: Workflow
-metadata: {generateName: bad-}
-spec:
-  entrypoint: main
-  templates:
-  - name: main
-    inputs: {parameters: [{name: who}]}
-    container: {image: argoproj/argosay:v2}
-"#,
+            &main_workflow(
+                "bad-",
+                "",
+                "    inputs: {parameters: [{name: who}]}\n    container: {image: argoproj/argosay:v2}\n",
+            ),
             TIMEOUT,
         )
         .await?;
     ensure_phase(&bad, WorkflowPhase::Failed)?;
-    let message = bad
-        .status
-        .as_ref()
-        .and_then(|s| s.message.clone())
-        .unwrap_or_default();
+    let message = flotilla_e2e::message(&bad);
     ensure!(
         message.starts_with("invalid spec: ") && message.contains("who"),
         "{message}"
@@ -256,7 +235,7 @@ spec:
     );
     let good = env
         .run_workflow(
-            "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {generateName: good-}\nspec:\n  entrypoint: main\n  templates:\n  - name: main\n    container: {image: argoproj/argosay:v2}\n",
+            &main_workflow("good-", "", "    container: {image: argoproj/argosay:v2}\n"),
             TIMEOUT,
         )
         .await?;
@@ -266,18 +245,13 @@ spec:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_script_result_feeds_the_next_step() -> Result<()> {
-    let env = Env::start().await?;
-    let _controller = env.controller().await?;
+    let (env, _controller) = Env::with_controller().await?;
     let wf = env
         .run_workflow(
-            r#"
-apiVersion: argoproj.io/v1alpha1
-kind: Workflow
-metadata: {generateName: scripts-}
-spec:
-  entrypoint: main
-  templates:
-  - name: main
+            &main_workflow(
+                "scripts-",
+                "",
+                r#"
     steps:
     - - {name: generate, template: gen}
     - - name: print
@@ -293,18 +267,15 @@ spec:
     inputs: {parameters: [{name: n}]}
     container: {image: argoproj/argosay:v2, args: [echo, "{{inputs.parameters.n}}"]}
 "#,
+            ),
             TIMEOUT,
         )
         .await?;
     ensure_phase(&wf, WorkflowPhase::Succeeded)?;
-    let print = node(&wf, "print").expect("print node");
-    let n = print
-        .inputs
-        .as_ref()
-        .and_then(|i| i.parameters.first())
-        .and_then(|p| p.value.clone());
+    node(&wf, "print").expect("print node");
+    let n = first_input(&wf, "print");
     ensure!(
-        n.as_ref().map(|v| v.as_str()) == Some("42"),
+        n.as_deref() == Some("42"),
         "the script's output reached the next step: {n:?}"
     );
     Ok(())
@@ -343,32 +314,25 @@ subjects: [{{kind: ServiceAccount, name: {name}, namespace: argo}}]
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resource_templates_act_as_the_workflow_service_account() -> Result<()> {
-    let env = Env::start().await?;
-    let _controller = env.controller().await?;
+    let (env, _controller) = Env::with_controller().await?;
     let account = flotilla_e2e::unique("maker");
     resource_account(&env, &account)?;
     let client = env.client("cluster-0").await?;
     let submitted = flotilla::sandbox::submit(
         &client,
-        &format!(
+        &main_workflow(
+            "k8s-resource-",
+            &format!("  serviceAccountName: {account}\n"),
             r#"
-apiVersion: argoproj.io/v1alpha1
-kind: Workflow
-metadata: {{generateName: k8s-resource-}}
-spec:
-  entrypoint: main
-  serviceAccountName: {account}
-  templates:
-  - name: main
     dag:
       tasks:
-      - {{name: create, template: create}}
-      - {{name: apply, template: apply, dependencies: [create]}}
+      - {name: create, template: create}
+      - {name: apply, template: apply, dependencies: [create]}
       - name: read
         template: read
         dependencies: [apply]
-        arguments: {{parameters: [{{name: cm, value: "{{{{tasks.create.outputs.parameters.name}}}}"}}]}}
-      - {{name: remove, template: remove, dependencies: [read]}}
+        arguments: {parameters: [{name: cm, value: "{{tasks.create.outputs.parameters.name}}"}]}
+      - {name: remove, template: remove, dependencies: [read]}
   - name: create
     resource:
       action: create
@@ -377,37 +341,37 @@ spec:
       manifest: |
         apiVersion: v1
         kind: ConfigMap
-        metadata: {{name: "{{{{workflow.name}}}}-cm", labels: {{drop: me}}}}
-        data: {{state: new}}
+        metadata: {name: "{{workflow.name}}-cm", labels: {drop: me}}
+        data: {state: new}
     outputs:
-      parameters: [{{name: name, valueFrom: {{jsonPath: "{{.metadata.name}}"}}}}]
+      parameters: [{name: name, valueFrom: {jsonPath: "{.metadata.name}"}}]
   - name: apply
     resource:
       action: apply
       manifest: |
         apiVersion: v1
         kind: ConfigMap
-        metadata: {{name: "{{{{workflow.name}}}}-applied"}}
-        data: {{state: applied}}
+        metadata: {name: "{{workflow.name}}-applied"}
+        data: {state: applied}
   - name: read
-    inputs: {{parameters: [{{name: cm}}]}}
+    inputs: {parameters: [{name: cm}]}
     resource:
       action: get
       successCondition: data.state == new, data.go == yes
       manifest: |
         apiVersion: v1
         kind: ConfigMap
-        metadata: {{name: "{{{{inputs.parameters.cm}}}}"}}
+        metadata: {name: "{{inputs.parameters.cm}}"}
     outputs:
-      parameters: [{{name: uid, valueFrom: {{jsonPath: "{{.metadata.uid}}"}}}}]
+      parameters: [{name: uid, valueFrom: {jsonPath: "{.metadata.uid}"}}]
   - name: remove
     resource:
       action: delete
       manifest: |
         apiVersion: v1
         kind: ConfigMap
-        metadata: {{name: "{{{{workflow.name}}}}-applied"}}
-"#
+        metadata: {name: "{{workflow.name}}-applied"}
+"#,
         ),
         "resource workflow",
     )
@@ -483,21 +447,16 @@ spec:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resource_failures_name_the_condition_and_the_denied_request() -> Result<()> {
-    let env = Env::start().await?;
-    let _controller = env.controller().await?;
+    let (env, _controller) = Env::with_controller().await?;
     let account = flotilla_e2e::unique("reader");
     resource_account(&env, &account)?;
     let wf = env
         .run_workflow(
-            &format!(
-                r#"
-apiVersion: argoproj.io/v1alpha1
-kind: Workflow
-metadata: {{generateName: k8s-resource-fail-}}
-spec:
-  entrypoint: main
-  templates:
-  - name: main
+            &main_workflow(
+                "k8s-resource-fail-",
+                "",
+                &format!(
+                    r#"
     dag:
       tasks:
       - {{name: judged, template: judged}}
@@ -521,6 +480,7 @@ spec:
         kind: ConfigMap
         metadata: {{generateName: denied-}}
 "#
+                ),
             ),
             TIMEOUT,
         )
@@ -546,8 +506,7 @@ spec:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hello_world_and_a_retry_that_succeeds() -> Result<()> {
-    let env = Env::start().await?;
-    let _controller = env.controller().await?;
+    let (env, _controller) = Env::with_controller().await?;
     let hello = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/hello-world.yaml"),
     )?;

@@ -14,7 +14,7 @@ use anyhow::{Context as _, Result, bail};
 #[cfg(test)]
 mod architecture;
 mod tenant;
-pub use tenant::{TENANT_ROLE, Tenant, create_or_merge, executor_rbac};
+pub use tenant::{TENANT_ROLE, Tenant, bound_token, create_or_merge, executor_rbac, role_binding};
 
 /// Where the clusters come from.
 #[derive(Debug)]
@@ -76,6 +76,21 @@ impl Env {
             _dir: Some(dir),
             _turn: None,
         })
+    }
+
+    /// [`Env::start`], with Flotilla installed in `cluster-0`; returns an admin client for it.
+    pub async fn installed() -> Result<(Env, kube::Client)> {
+        let env = Env::start().await?;
+        let client = env.client("cluster-0").await?;
+        flotilla::sandbox::install(&client).await?;
+        Ok((env, client))
+    }
+
+    /// [`Env::start`], with the controller running (see [`Env::controller`]).
+    pub async fn with_controller() -> Result<(Env, flotilla::sandbox::ControllerHandle)> {
+        let env = Env::start().await?;
+        let controller = env.controller().await?;
+        Ok((env, controller))
     }
 
     pub fn is_simulated(&self) -> bool {
@@ -145,18 +160,9 @@ impl Env {
     /// `rest-config` key `cluster-1.NAMESPACE` in cluster-0's `argo` namespace. The server and
     /// CA come from the kubeconfig, so this works on real clusters as on simulated ones.
     pub async fn enroll(&self, namespace: &str) -> Result<String> {
-        let kc = kube::config::Kubeconfig::read_from(&self.kubeconfig)?;
-        let context = kc
-            .contexts
-            .iter()
-            .find(|c| c.name == "cluster-1")
-            .and_then(|c| c.context.clone())
-            .context("the kubeconfig has no context cluster-1")?;
-        let cluster = kc
-            .clusters
-            .iter()
-            .find(|c| c.name == context.cluster)
-            .and_then(|c| c.cluster.clone())
+        let cluster = self
+            .cluster_of("cluster-1")?
+            .cluster
             .context("the kubeconfig has no cluster for context cluster-1")?;
         let remote = flotilla::clusters::enroll::RemoteCluster {
             name: "cluster-1".into(),
@@ -173,6 +179,21 @@ impl Env {
         )
         .await?;
         Ok(key)
+    }
+
+    /// The cluster `context` names in the environment's kubeconfig.
+    pub fn cluster_of(&self, context: &str) -> Result<kube::config::NamedCluster> {
+        let kc = kube::config::Kubeconfig::read_from(&self.kubeconfig)?;
+        let named = kc
+            .contexts
+            .iter()
+            .find(|c| c.name == context)
+            .and_then(|c| c.context.clone())
+            .with_context(|| format!("the kubeconfig has no context {context}"))?;
+        kc.clusters
+            .into_iter()
+            .find(|c| c.name == named.cluster)
+            .with_context(|| format!("the kubeconfig has no cluster for context {context}"))
     }
 
     /// Puts `policy.csv` in place (with the default model) through kubectl.
@@ -411,4 +432,71 @@ pub async fn workflow_pods(
         .list(&kube::api::ListParams::default().labels(&selector))
         .await?
         .items)
+}
+
+/// A Workflow manifest (`generateName: GENERATE_NAME`) whose entrypoint is the template `main`:
+/// `fields` are further spec fields (each line indented two spaces; or empty), `main` the rest
+/// of the template `main` and any templates after it (indented as a `templates:` list item's).
+pub fn main_workflow(generate_name: &str, fields: &str, main: &str) -> String {
+    format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {{generateName: {generate_name}}}\nspec:\n  entrypoint: main\n{fields}  templates:\n  - name: main\n{}",
+        main.trim_start_matches('\n')
+    )
+}
+
+/// A DAG whose task `local` passes on what task `remote` (in cluster-1's `default`) said, "hello
+/// from cluster-1", as its input `v`; `local_rest` is the rest of the template `local` after
+/// its inputs.
+pub fn remote_greeting_dag(
+    generate_name: &str,
+    remote: &str,
+    local: &str,
+    local_rest: &str,
+) -> String {
+    main_workflow(
+        generate_name,
+        "",
+        &format!(
+            r#"    dag:
+      tasks:
+      - {{name: {remote}, template: {remote}}}
+      - name: {local}
+        template: {local}
+        dependencies: [{remote}]
+        arguments: {{parameters: [{{name: v, value: "{{{{tasks.{remote}.outputs.parameters.greeting}}}}"}}]}}
+  - name: {remote}
+    cluster: cluster-1
+    namespace: default
+    container: {{image: argoproj/argosay:v2, args: [echo, "hello from cluster-1", /tmp/greeting]}}
+    outputs: {{parameters: [{{name: greeting, valueFrom: {{path: /tmp/greeting}}}}]}}
+  - name: {local}
+    inputs: {{parameters: [{{name: v}}]}}
+{local_rest}"#
+        ),
+    )
+}
+
+/// The value of the first input parameter of the node shown as `display`.
+pub fn first_input(wf: &flotilla_engine::workflow::Workflow, display: &str) -> Option<String> {
+    first_value(&node(wf, display)?.inputs.as_ref()?.parameters)
+}
+
+/// The value of the first output parameter of the node shown as `display`.
+pub fn first_output(wf: &flotilla_engine::workflow::Workflow, display: &str) -> Option<String> {
+    first_value(&node(wf, display)?.outputs.as_ref()?.parameters)
+}
+
+fn first_value(parameters: &[flotilla_engine::workflow::Parameter]) -> Option<String> {
+    let value = parameters.first()?.value.as_ref()?;
+    Some(value.as_str().to_string())
+}
+
+/// `flotilla logs`' options for a controller `cluster-0` in namespace `argo`.
+pub fn log_options(follow: bool) -> flotilla::logs::Options {
+    flotilla::logs::Options {
+        follow,
+        controller_namespace: "argo".into(),
+        cluster_name: "cluster-0".into(),
+        local_access: flotilla::clusters::LocalAccess::none(),
+    }
 }

@@ -35,6 +35,52 @@ where
     }
 }
 
+/// A bound token, valid for an hour, for the service account `account` of `accounts`.
+pub async fn bound_token(accounts: &Api<ServiceAccount>, account: &str) -> Result<String> {
+    let request = TokenRequest {
+        spec: TokenRequestSpec {
+            audiences: vec![],
+            expiration_seconds: Some(3600),
+            bound_object_ref: None,
+        },
+        ..Default::default()
+    };
+    Ok(accounts
+        .create_token_request(account, &PostParams::default(), &request)
+        .await?
+        .status
+        .context("the token request has no status")?
+        .token)
+}
+
+/// A RoleBinding `name` of the `kind` (`Role` or `ClusterRole`) `role` to the service account
+/// `account` of `namespace`.
+pub fn role_binding(
+    name: &str,
+    kind: &str,
+    role: &str,
+    account: &str,
+    namespace: &str,
+) -> RoleBinding {
+    RoleBinding {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            ..Default::default()
+        },
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".into(),
+            kind: kind.into(),
+            name: role.into(),
+        },
+        subjects: Some(vec![Subject {
+            kind: "ServiceAccount".into(),
+            name: account.into(),
+            namespace: Some(namespace.into()),
+            ..Default::default()
+        }]),
+    }
+}
+
 /// The ClusterRole every tenant is bound to, namespace by namespace.
 pub const TENANT_ROLE: &str = "flotilla-e2e-tenant";
 
@@ -133,21 +179,9 @@ impl Env {
             ..Default::default()
         };
         accounts.create(&PostParams::default(), &sa).await?;
-        let request = TokenRequest {
-            spec: TokenRequestSpec {
-                audiences: vec![],
-                expiration_seconds: Some(3600),
-                bound_object_ref: None,
-            },
-            ..Default::default()
-        };
-        let token = accounts
-            .create_token_request(&account, &PostParams::default(), &request)
+        let token = bound_token(&accounts, &account)
             .await
-            .with_context(|| format!("requesting a token for {namespace}/{account}"))?
-            .status
-            .context("the token request has no status")?
-            .token;
+            .with_context(|| format!("requesting a token for {namespace}/{account}"))?;
         let dir = TempDir::new()?;
         let kubeconfig = dir.path().join("kubeconfig");
         std::fs::write(
@@ -185,24 +219,13 @@ impl Env {
     /// This environment's kubeconfig with one context, `context`'s cluster, and a user that
     /// authenticates with `token` alone.
     fn kubeconfig_as(&self, context: &str, token: &str) -> Result<serde_json::Value> {
-        let kc = kube::config::Kubeconfig::read_from(&self.kubeconfig)?;
-        let named = kc
-            .contexts
-            .iter()
-            .find(|c| c.name == context)
-            .and_then(|c| c.context.clone())
-            .with_context(|| format!("the kubeconfig has no context {context}"))?;
-        let cluster = kc
-            .clusters
-            .iter()
-            .find(|c| c.name == named.cluster)
-            .with_context(|| format!("the kubeconfig has no cluster for context {context}"))?;
+        let cluster = self.cluster_of(context)?;
         Ok(serde_json::json!({
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [serde_json::to_value(cluster)?],
+            "clusters": [serde_json::to_value(&cluster)?],
             "users": [{"name": "tenant", "user": {"token": token}}],
-            "contexts": [{"name": "tenant", "context": {"cluster": named.cluster, "user": "tenant"}}],
+            "contexts": [{"name": "tenant", "context": {"cluster": cluster.name, "user": "tenant"}}],
             "current-context": "tenant",
         }))
     }
@@ -216,23 +239,13 @@ impl Tenant {
         executor_rbac(admin, namespace).await?;
         let bindings: Api<RoleBinding> = Api::namespaced(admin.clone(), namespace);
         let name = format!("{TENANT_ROLE}-{}", self.namespace);
-        let binding = RoleBinding {
-            metadata: ObjectMeta {
-                name: Some(name.clone()),
-                ..Default::default()
-            },
-            role_ref: RoleRef {
-                api_group: "rbac.authorization.k8s.io".into(),
-                kind: "ClusterRole".into(),
-                name: TENANT_ROLE.into(),
-            },
-            subjects: Some(vec![Subject {
-                kind: "ServiceAccount".into(),
-                name: self.account.clone(),
-                namespace: Some(self.namespace.clone()),
-                ..Default::default()
-            }]),
-        };
+        let binding = role_binding(
+            &name,
+            "ClusterRole",
+            TENANT_ROLE,
+            &self.account,
+            &self.namespace,
+        );
         create_or_merge(&bindings, &name, &binding)
             .await
             .with_context(|| format!("binding the tenant's role in {namespace}"))?;

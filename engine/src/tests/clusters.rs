@@ -62,9 +62,7 @@ fn by_default_a_workflow_may_not_create_in_another_cluster() {
     assert_eq!(there.phase, NodePhase::Failed);
     assert_eq!(
         there.message.as_deref(),
-        Some(
-            r#"namespace "argo" is forbidden from creating resources in cluster "cluster-1" namespace "default""#
-        )
+        Some(forbidden_in("cluster-1", "default").as_str())
     );
 }
 
@@ -104,12 +102,8 @@ fn an_allowed_remote_pod_is_asked_for_in_its_cluster_tied_to_its_workflow() {
 
 #[test]
 fn the_older_spelling_and_the_own_cluster_name() {
-    let mut h = in_cluster_0(
+    let mut h = in_cluster_0(&main_spec(
         r#"
-spec:
-  entrypoint: main
-  templates:
-    - name: main
       steps:
         - - {name: other, template: other}
           - {name: own, template: own}
@@ -121,7 +115,7 @@ spec:
       cluster: cluster-0
       container: {image: argoproj/argosay:v2}
 "#,
-    );
+    ));
     h.observed.access = Some(Arc::new(Allow(vec![("cluster-0:argo", "other:argo")])));
     let pods = h.step();
     assert_eq!(pods.len(), 2);
@@ -135,14 +129,12 @@ spec:
 
 #[test]
 fn another_namespace_of_the_own_cluster_is_checked_too() {
-    let yaml = r#"
-spec:
-  entrypoint: main
-  templates:
-    - name: main
+    let yaml = &main_spec(
+        r#"
       namespace: default
       container: {image: argoproj/argosay:v2}
-"#;
+"#,
+    );
     let mut denied = in_cluster_0(yaml);
     denied.step();
     assert_eq!(denied.node("wf").phase, NodePhase::Failed);
@@ -178,12 +170,8 @@ fn a_remote_template_needs_the_controller_to_know_its_own_cluster() {
 
 #[test]
 fn a_remote_output_feeds_a_local_task() {
-    let mut h = in_cluster_0(
+    let mut h = in_cluster_0(&main_spec(
         r#"
-spec:
-  entrypoint: main
-  templates:
-    - name: main
       dag:
         tasks:
           - {name: remote, template: remote}
@@ -199,7 +187,7 @@ spec:
       inputs: {parameters: [{name: v}]}
       container: {image: argoproj/argosay:v2, args: [echo, "{{inputs.parameters.v}}"]}
 "#,
-    );
+    ));
     h.observed.access = Some(Arc::new(Allow(vec![("cluster-0:argo", "cluster-1:argo")])));
     let phase = h.run(&|pod: &Value| {
         let mut out = Outputs::default();

@@ -29,19 +29,15 @@ fn name_of(pod: &Value) -> String {
 
 #[test]
 fn the_workflow_deadline_fails_running_nodes_and_deletes_their_pods() {
-    let mut h = Harness::new(&with_templates(
+    let mut h = Harness::new(&with_templates(&main_spec_with(
+        "  activeDeadlineSeconds: 10\n",
         r#"
-spec:
-  entrypoint: main
-  activeDeadlineSeconds: 10
-  templates:
-    - name: main
       steps:
         - - {name: a, template: sleep}
           - {name: b, template: sleep}
         - - {name: after, template: ok}
 "#,
-    ));
+    )));
     let pods = h.step();
     assert_eq!(pods.len(), 2);
     assert_eq!(
@@ -119,16 +115,12 @@ spec:
 
 #[test]
 fn a_pod_past_its_template_deadline_fails_with_the_kubelet_message() {
-    let mut h = Harness::new(&with_templates(
+    let mut h = Harness::new(&with_templates(&main_spec(
         r#"
-spec:
-  entrypoint: main
-  templates:
-    - name: main
       activeDeadlineSeconds: 5
       container: {image: argoproj/argosay:v2, args: [sleep, 30s]}
 "#,
-    ));
+    )));
     let pods = h.step();
     assert_eq!(pods[0]["spec"]["activeDeadlineSeconds"], 5);
     h.observe(&pods[0], PodPhase::Failed, Some(137), Outputs::default());
@@ -144,18 +136,14 @@ spec:
 
 #[test]
 fn terminate_deletes_running_pods_and_fails_with_the_strategy() {
-    let mut h = Harness::new(&with_templates(
+    let mut h = Harness::new(&with_templates(&main_spec(
         r#"
-spec:
-  entrypoint: main
-  templates:
-    - name: main
       dag:
         tasks:
           - {name: A, template: sleep}
           - {name: B, depends: A, template: ok}
 "#,
-    ));
+    )));
     let pods = h.step();
     running(&mut h, &pods);
     h.step();
@@ -174,16 +162,12 @@ spec:
 
 #[test]
 fn stop_ends_a_retry_without_another_attempt() {
-    let mut h = Harness::new(&with_templates(
+    let mut h = Harness::new(&with_templates(&main_spec(
         r#"
-spec:
-  entrypoint: main
-  templates:
-    - name: main
       retryStrategy: {limit: "5"}
       container: {image: argoproj/argosay:v2, args: [sleep, 30s]}
 "#,
-    ));
+    )));
     let pods = h.step();
     running(&mut h, &pods);
     h.wf.spec.shutdown = Some("Stop".into());
@@ -290,17 +274,13 @@ fn shutdown_and_deadline_fail_an_active_suspend_node() {
 
 #[test]
 fn a_suspended_workflow_starts_nothing_until_resumed() {
-    let mut h = Harness::new(&with_templates(
+    let mut h = Harness::new(&with_templates(&main_spec(
         r#"
-spec:
-  entrypoint: main
-  templates:
-    - name: main
       steps:
         - - {name: first, template: ok}
         - - {name: second, template: ok}
 "#,
-    ));
+    )));
     let pods = h.step();
     running(&mut h, &pods);
     h.wf.spec.suspend = Some(true);
@@ -323,18 +303,14 @@ spec:
 
 #[test]
 fn pod_gc_on_pod_success_deletes_succeeded_pods_once_their_outcome_is_stored() {
-    let mut h = Harness::new(&with_templates(
+    let mut h = Harness::new(&with_templates(&main_spec_with(
+        "  podGC: {strategy: OnPodSuccess, deleteDelayDuration: 0s}\n",
         r#"
-spec:
-  entrypoint: main
-  podGC: {strategy: OnPodSuccess, deleteDelayDuration: 0s}
-  templates:
-    - name: main
       steps:
         - - {name: good, template: ok}
           - {name: bad, template: fail}
 "#,
-    ));
+    )));
     assert_eq!(h.run(&fail_exits), WorkflowPhase::Failed);
     assert!(
         h.deleted().is_empty() && h.labelled().is_empty(),
@@ -360,16 +336,12 @@ spec:
 
 #[test]
 fn pod_gc_waits_for_the_delete_delay() {
-    let mut h = Harness::new(&with_templates(
+    let mut h = Harness::new(&with_templates(&main_spec_with(
+        "  podGC: {strategy: OnPodCompletion, deleteDelayDuration: 30s}\n",
         r#"
-spec:
-  entrypoint: main
-  podGC: {strategy: OnPodCompletion, deleteDelayDuration: 30s}
-  templates:
-    - name: main
       container: {image: argoproj/argosay:v2}
 "#,
-    ));
+    )));
     assert_eq!(h.run(&succeed), WorkflowPhase::Succeeded);
     h.step();
     assert!(h.deleted().is_empty());
@@ -382,16 +354,9 @@ spec:
 
 #[test]
 fn pod_gc_honours_the_label_selector_and_workflow_strategies() {
-    let mut h = Harness::new(&with_templates(
+    let mut h = Harness::new(&with_templates(&main_spec_with(
+        "  podGC:\n    strategy: OnWorkflowCompletion\n    deleteDelayDuration: \"0\"\n    labelSelector: {matchLabels: {gc: \"yes\"}}\n",
         r#"
-spec:
-  entrypoint: main
-  podGC:
-    strategy: OnWorkflowCompletion
-    deleteDelayDuration: "0"
-    labelSelector: {matchLabels: {gc: "yes"}}
-  templates:
-    - name: main
       steps:
         - - {name: collected, template: marked}
           - {name: kept, template: ok}
@@ -399,7 +364,7 @@ spec:
       metadata: {labels: {gc: "yes"}}
       container: {image: argoproj/argosay:v2}
 "#,
-    ));
+    )));
     let pods = h.step();
     for pod in &pods {
         h.observe(pod, PodPhase::Succeeded, Some(0), Outputs::default());
@@ -412,16 +377,12 @@ spec:
     assert_eq!(h.labelled(), [name_of(&h.pod_of("kept"))]);
 
     // OnWorkflowSuccess keeps the pods of a failed workflow (labelled only).
-    let mut h = Harness::new(&with_templates(
+    let mut h = Harness::new(&with_templates(&main_spec_with(
+        "  podGC: {strategy: OnWorkflowSuccess}\n",
         r#"
-spec:
-  entrypoint: main
-  podGC: {strategy: OnWorkflowSuccess}
-  templates:
-    - name: main
       container: {image: argoproj/argosay:v2, args: [exit, "1"]}
 "#,
-    ));
+    )));
     assert_eq!(h.run(&fail_exits), WorkflowPhase::Failed);
     h.step();
     assert!(h.deleted().is_empty());
@@ -430,16 +391,12 @@ spec:
 
 #[test]
 fn ttl_deletes_the_finished_workflow_when_due() {
-    let mut h = Harness::new(&with_templates(
+    let mut h = Harness::new(&with_templates(&main_spec_with(
+        "  ttlStrategy: {secondsAfterSuccess: 10, secondsAfterFailure: 0}\n",
         r#"
-spec:
-  entrypoint: main
-  ttlStrategy: {secondsAfterSuccess: 10, secondsAfterFailure: 0}
-  templates:
-    - name: main
       container: {image: argoproj/argosay:v2}
 "#,
-    ));
+    )));
     assert_eq!(h.run(&succeed), WorkflowPhase::Succeeded);
     h.step();
     assert_eq!(h.workflow_deleted, None);
@@ -456,16 +413,12 @@ spec:
     );
 
     // Failed: the failure TTL (0) applies at once.
-    let mut h = Harness::new(&with_templates(
+    let mut h = Harness::new(&with_templates(&main_spec_with(
+        "  ttlStrategy: {secondsAfterCompletion: 600, secondsAfterFailure: 0}\n",
         r#"
-spec:
-  entrypoint: main
-  ttlStrategy: {secondsAfterCompletion: 600, secondsAfterFailure: 0}
-  templates:
-    - name: main
       container: {image: argoproj/argosay:v2, args: [exit, "1"]}
 "#,
-    ));
+    )));
     assert_eq!(h.run(&fail_exits), WorkflowPhase::Failed);
     h.step();
     assert!(h.workflow_deleted.is_some());
@@ -473,16 +426,12 @@ spec:
 
 #[test]
 fn invalid_lifecycle_settings_error_the_workflow_naming_the_field() {
-    let mut h = Harness::new(&with_templates(
+    let mut h = Harness::new(&with_templates(&main_spec_with(
+        "  podGC: {strategy: OnPodSuccess, deleteDelayDuration: soon}\n",
         r#"
-spec:
-  entrypoint: main
-  podGC: {strategy: OnPodSuccess, deleteDelayDuration: soon}
-  templates:
-    - name: main
       container: {image: argoproj/argosay:v2}
 "#,
-    ));
+    )));
     assert!(h.step().is_empty());
     assert_eq!(h.phase(), Some(WorkflowPhase::Error));
     assert_eq!(
@@ -520,17 +469,13 @@ spec:
 
 #[test]
 fn terminate_deletes_a_pod_asked_for_but_not_yet_seen() {
-    let mut h = Harness::new(&with_templates(
+    let mut h = Harness::new(&with_templates(&main_spec(
         r#"
-spec:
-  entrypoint: main
-  templates:
-    - name: main
       dag:
         tasks:
           - {name: A, template: sleep}
 "#,
-    ));
+    )));
     // The pod is asked for, but the cache has not shown it yet when the user terminates.
     let pods = h.step();
     assert_eq!(pods.len(), 1);
@@ -657,17 +602,13 @@ fn stop_runs_the_exit_handler_and_terminate_does_not() {
 
 #[test]
 fn a_template_timeout_bounds_the_pod_and_fails_a_node_still_pending() {
-    let mut h = Harness::new(&with_templates(
+    let mut h = Harness::new(&with_templates(&main_spec(
         r#"
-spec:
-  entrypoint: main
-  templates:
-    - name: main
       timeout: 10s
       activeDeadlineSeconds: 60
       container: {image: argoproj/argosay:v2, args: [sleep, 30s]}
 "#,
-    ));
+    )));
     let pods = h.step();
     assert_eq!(
         pods[0]["spec"]["activeDeadlineSeconds"], 10,
@@ -692,16 +633,12 @@ spec:
 
 #[test]
 fn a_running_pod_is_left_to_the_kubelet_deadline() {
-    let mut h = Harness::new(&with_templates(
+    let mut h = Harness::new(&with_templates(&main_spec(
         r#"
-spec:
-  entrypoint: main
-  templates:
-    - name: main
       timeout: 10s
       container: {image: argoproj/argosay:v2, args: [sleep, 30s]}
 "#,
-    ));
+    )));
     let pods = h.step();
     running(&mut h, &pods);
     h.advance(30);

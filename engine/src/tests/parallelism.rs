@@ -4,12 +4,8 @@ use super::*;
 
 #[test]
 fn dag_parallelism_starts_no_more_than_n_tasks_at_once() {
-    let mut h = Harness::new(
+    let mut h = Harness::new(&main_spec(
         r#"
-spec:
-  entrypoint: main
-  templates:
-    - name: main
       parallelism: 2
       dag:
         tasks:
@@ -20,7 +16,7 @@ spec:
     - name: say
       container: {image: argoproj/argosay:v2}
 "#,
-    );
+    ));
     let first = h.step();
     assert_eq!(first.len(), 2, "two of four tasks start");
     running(&mut h, &first);
@@ -46,19 +42,15 @@ spec:
 
 #[test]
 fn steps_parallelism_bounds_a_fan_out() {
-    let mut h = Harness::new(
+    let mut h = Harness::new(&main_spec(
         r#"
-spec:
-  entrypoint: main
-  templates:
-    - name: main
       parallelism: 1
       steps:
         - - {name: each, template: say, withItems: [1, 2, 3]}
     - name: say
       container: {image: argoproj/argosay:v2}
 "#,
-    );
+    ));
     for _ in 0..3 {
         let pods = h.step();
         assert_eq!(pods.len(), 1, "one item at a time");
@@ -72,12 +64,8 @@ spec:
 
 #[test]
 fn fail_fast_fails_the_template_at_the_first_failed_child() {
-    let mut h = Harness::new(
+    let mut h = Harness::new(&main_spec(
         r#"
-spec:
-  entrypoint: main
-  templates:
-    - name: main
       failFast: true
       parallelism: 2
       steps:
@@ -85,7 +73,7 @@ spec:
     - name: say
       container: {image: argoproj/argosay:v2}
 "#,
-    );
+    ));
     let pods = h.step();
     assert_eq!(pods.len(), 2);
     running(&mut h, &pods);

@@ -187,9 +187,7 @@ fn authorization_applies_to_a_policy_answer() {
     assert_eq!(node.phase, NodePhase::Failed);
     assert_eq!(
         node.message.as_deref(),
-        Some(
-            r#"namespace "argo" is forbidden from creating resources in cluster "cluster-2" namespace "default""#
-        )
+        Some(forbidden_in("cluster-2", "default").as_str())
     );
 }
 

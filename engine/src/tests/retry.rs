@@ -4,16 +4,12 @@ use super::*;
 
 #[test]
 fn retries_until_success_within_the_limit() {
-    let mut h = Harness::new(
+    let mut h = Harness::new(&main_spec(
         r#"
-spec:
-  entrypoint: main
-  templates:
-    - name: main
       retryStrategy: {limit: "3"}
       container: {image: argoproj/argosay:v2, args: [echo, "attempt {{retries}}"]}
 "#,
-    );
+    ));
     let attempts = std::cell::Cell::new(0);
     let phase = h.run(&|pod: &Value| {
         // Argo's `{{retries}}` counts the attempts from 0.
@@ -39,20 +35,26 @@ spec:
 
 #[test]
 fn retries_stop_at_the_limit() {
-    let mut h = Harness::new(
+    let mut h = Harness::new(&main_spec(
         r#"
-spec:
-  entrypoint: main
-  templates:
-    - name: main
       retryStrategy: {limit: 1, backoff: {duration: "5s"}}
       container: {image: argoproj/argosay:v2, args: [exit, "2"]}
 "#,
-    );
+    ));
     let phase = h.run(&|_: &Value| (PodPhase::Failed, Some(2), Outputs::default()));
     assert_eq!(phase, WorkflowPhase::Failed);
     assert_eq!(h.node("wf").children.len(), 2);
     assert_eq!(h.node("wf").message.as_deref(), Some("Error (exit code 2)"));
+}
+
+/// Runs the workflow with every attempt failing (exit code 1): it fails, and its retry node `wf`
+/// says `message`.
+fn gives_up<'h>(h: &'h mut Harness, message: &str) -> &'h crate::workflow::NodeStatus {
+    let fail = |_: &Value| (PodPhase::Failed, Some(1), Outputs::default());
+    assert_eq!(h.run(&fail), WorkflowPhase::Failed);
+    let retry = h.node("wf");
+    assert_eq!(retry.message.as_deref(), Some(message));
+    retry
 }
 
 #[test]
@@ -69,16 +71,10 @@ spec:
       container: {image: argoproj/argosay:v2, args: [exit, "1"]}
 "#,
     );
-    let fail = |_: &Value| (PodPhase::Failed, Some(1), Outputs::default());
     // Attempt 0 starts at t=0 and fails; attempt 1 starts 5 s after and fails; the next
     // back-off would end past the 10 s budget, so the retry node gives up at once rather than
     // wait for nothing.
-    assert_eq!(h.run(&fail), WorkflowPhase::Failed);
-    let retry = h.node("wf");
-    assert_eq!(
-        retry.message.as_deref(),
-        Some("Backoff would exceed max duration limit")
-    );
+    let retry = gives_up(&mut h, "Backoff would exceed max duration limit");
     assert_eq!(retry.children.len(), 2, "{retry:#?}");
 }
 
@@ -94,13 +90,7 @@ spec:
       container: {image: argoproj/argosay:v2, args: [exit, "1"]}
 "#,
     );
-    let fail = |_: &Value| (PodPhase::Failed, Some(1), Outputs::default());
-    assert_eq!(h.run(&fail), WorkflowPhase::Failed);
-    let retry = h.node("wf");
-    assert_eq!(
-        retry.message.as_deref(),
-        Some("Max duration limit exceeded")
-    );
+    let retry = gives_up(&mut h, "Max duration limit exceeded");
     assert!(retry.children.len() < 11, "{retry:#?}");
 }
 

@@ -82,17 +82,13 @@ fn a_forged_status_cannot_delete_another_teams_pod_on_terminate() {
 
 #[test]
 fn a_forged_status_cannot_delete_another_teams_pod_on_timeout_or_deadline() {
-    let mut h = in_cluster_0(
+    let mut h = in_cluster_0(&main_spec_with(
+        "  activeDeadlineSeconds: 1\n",
         r#"
-spec:
-  entrypoint: main
-  activeDeadlineSeconds: 1
-  templates:
-    - name: main
       timeout: 1s
       container: {image: argoproj/argosay:v2}
 "#,
-    );
+    ));
     forge_victims_pod(&mut h, None);
     h.wf.status.as_mut().unwrap().started_at = Some(time(h.now));
     h.advance(5);
@@ -137,15 +133,13 @@ fn a_node_graph_with_a_cycle_errors_its_workflow_only() {
 
 #[test]
 fn a_cluster_name_that_is_not_a_dns_label_is_refused_before_the_policy_sees_it() {
-    let yaml = r#"
-spec:
-  entrypoint: main
-  templates:
-    - name: main
+    let yaml = &main_spec(
+        r#"
       cluster: "cluster-€"
       namespace: team-a
       container: {image: argoproj/argosay:v2}
-"#;
+"#,
+    );
     // At submission, the spec is invalid.
     let mut h = in_cluster_0(yaml);
     assert!(h.step().is_empty());
@@ -171,16 +165,12 @@ spec:
 
 /// A workflow whose pod runs in team-b, allowed when it was made, the grant revoked since.
 fn running_in_team_b_revoked() -> Harness {
-    let mut h = in_cluster_0(
+    let mut h = in_cluster_0(&main_spec(
         r#"
-spec:
-  entrypoint: main
-  templates:
-    - name: main
       namespace: team-b
       container: {image: argoproj/argosay:v2}
 "#,
-    );
+    ));
     #[derive(Debug)]
     struct Allow;
     impl Access for Allow {
