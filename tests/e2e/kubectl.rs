@@ -178,6 +178,56 @@ async fn configmaps_create_get_apply_label_patch_delete() -> Result<()> {
     remove(&k, &ns)
 }
 
+/// `kubectl apply --server-side`: the applier owns what it sets, another manager changing
+/// it is refused with Kubernetes' conflict message, and `--force-conflicts` takes it over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_side_apply_owns_fields_and_reports_conflicts() -> Result<()> {
+    let (_env, k, ns) = start().await?;
+    let manifest = |value: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: owned\n  namespace: {ns}\ndata:\n  a: \"{value}\"\n"
+        )
+    };
+    let apply = ["apply", "--server-side", "-f", "-"];
+    let out = k.ok_with(&apply, Some(&manifest("1")))?;
+    ensure!(
+        out.contains("configmap/owned serverside-applied"),
+        "first apply: {out}"
+    );
+    let other = ["apply", "--server-side", "--field-manager=other", "-f", "-"];
+    let err = k.fails(&other, Some(&manifest("2")))?;
+    ensure!(
+        err.contains(r#"Apply failed with 1 conflict: conflict with "kubectl": .data.a"#),
+        "conflicting apply: {err}"
+    );
+    let mut forced = other.to_vec();
+    forced.insert(2, "--force-conflicts");
+    k.ok_with(&forced, Some(&manifest("2")))?;
+    let cm = k.json(&[
+        "-n",
+        &ns,
+        "get",
+        "configmap",
+        "owned",
+        "--show-managed-fields",
+    ])?;
+    ensure!(cm["data"]["a"] == "2", "forced apply: {cm}");
+    let entries = cm["metadata"]["managedFields"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let owner_of_a: Vec<&str> = entries
+        .iter()
+        .filter(|e| e["fieldsV1"]["f:data"].get("f:a").is_some())
+        .filter_map(|e| e["manager"].as_str())
+        .collect();
+    ensure!(
+        owner_of_a == ["other"],
+        "owners of .data.a: {owner_of_a:?} in {cm}"
+    );
+    remove(&k, &ns)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pods_run_log_wait_and_delete() -> Result<()> {
     let (_env, k, ns) = start().await?;

@@ -286,8 +286,16 @@ fn bootstrap(api: &Api) -> Result<(), String> {
         let rt = api.builtin_type(crate::resources::Builtin::Namespace);
         let mut obj =
             serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
-        create_object(api, &rt, "", &mut obj, FieldValidation::Strict, false)
-            .map_err(|e| e.to_string())?;
+        create_object(
+            api,
+            &rt,
+            "",
+            &mut obj,
+            FieldValidation::Strict,
+            false,
+            "kube-apiserver",
+        )
+        .map_err(|e| e.to_string())?;
     }
     for mut obj in crate::rbac::bootstrap_objects() {
         let kind = obj["kind"].as_str().unwrap_or_default().to_string();
@@ -300,8 +308,16 @@ fn bootstrap(api: &Api) -> Result<(), String> {
             .as_str()
             .unwrap_or_default()
             .to_string();
-        create_object(api, &rt, &ns, &mut obj, FieldValidation::Strict, false)
-            .map_err(|e| e.to_string())?;
+        create_object(
+            api,
+            &rt,
+            &ns,
+            &mut obj,
+            FieldValidation::Strict,
+            false,
+            "kube-apiserver",
+        )
+        .map_err(|e| e.to_string())?;
     }
     Ok(())
 }

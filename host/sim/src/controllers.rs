@@ -119,6 +119,7 @@ fn crd_changed(api: &Api, event: &WatchEvent) {
         "status",
         FieldValidation::Ignore,
         false,
+        "kube-controller-manager",
         |current| {
             let mut next = current.value.clone();
             next["status"] = crate::schema::crd_status(&current.value, &now);
@@ -134,6 +135,7 @@ fn crd_changed(api: &Api, event: &WatchEvent) {
             "",
             FieldValidation::Ignore,
             false,
+            "kube-controller-manager",
             |current| {
                 let mut next = current.value.clone();
                 let mut fins = meta::finalizers(&next);
@@ -161,7 +163,15 @@ fn namespace_changed(api: &Api, event: &WatchEvent) {
         let rt = api.builtin_type(Builtin::ServiceAccount);
         let mut sa =
             json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}});
-        if let Err(e) = create_object(api, &rt, ns, &mut sa, FieldValidation::Ignore, false) {
+        if let Err(e) = create_object(
+            api,
+            &rt,
+            ns,
+            &mut sa,
+            FieldValidation::Ignore,
+            false,
+            "kube-controller-manager",
+        ) {
             tracing::debug!(namespace = %ns, error = %e, "default service account not created");
         }
     }
@@ -207,6 +217,7 @@ fn finish_namespaces(api: &Api) {
             "finalize",
             FieldValidation::Ignore,
             false,
+            "kube-controller-manager",
             |current| {
                 let mut next = current.value.clone();
                 next["spec"]["finalizers"] = json!([]);
@@ -442,6 +453,7 @@ fn edit_metadata(
         "",
         FieldValidation::Ignore,
         false,
+        "kube-controller-manager",
         |current| {
             let mut next = current.value.clone();
             edit(&mut next["metadata"]);

@@ -17,6 +17,7 @@ mod crd;
 mod discovery;
 mod events;
 mod faults;
+mod fieldmanager;
 pub mod kubeconfig;
 pub mod kubelet;
 pub mod logs;

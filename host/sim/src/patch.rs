@@ -11,7 +11,8 @@
 //!   `pkg/util/strategicpatch` server-side merge (see [`strategic`]) driven by the patch
 //!   metadata table in [`schema`] — the Go struct tags `patchStrategy` / `patchMergeKey`.
 //!
-//! Server-side apply (`application/apply-patch+yaml`) is recognised but not implemented.
+//! Server-side apply (`application/apply-patch+yaml`) merges under field ownership and is
+//! the field manager's ([`crate::fieldmanager`]); the write handler sends it there.
 //!
 //! Status codes follow `k8s.io/apiserver/pkg/endpoints/handlers/patch.go`: body decoding
 //! errors are 400, JSON-patch operation failures 422, strategic-merge errors the mix that
@@ -36,7 +37,7 @@ pub(crate) enum PatchType {
     Merge,
     /// `application/strategic-merge-patch+json`: Kubernetes' strategic merge patch.
     StrategicMerge,
-    /// `application/apply-patch+yaml`: server-side apply (not implemented by the simulator).
+    /// `application/apply-patch+yaml`: server-side apply ([`crate::fieldmanager::apply`]).
     Apply,
 }
 
@@ -89,14 +90,6 @@ pub(crate) enum PatchError {
          application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
     )]
     UnsupportedForKind { group: String, kind: String },
-    /// 415 UnsupportedMediaType: server-side apply was requested; the simulator does not
-    /// implement it (a real server would).
-    #[error(
-        "the flotilla simulator does not implement server-side apply (application/apply-patch+yaml); \
-         send application/json-patch+json, application/merge-patch+json or \
-         application/strategic-merge-patch+json instead"
-    )]
-    ServerSideApplyUnsupported,
 }
 
 /// The most operations one JSON patch may carry (apiserver `maxJSONPatchOperations`).
@@ -110,7 +103,7 @@ impl PatchError {
             PatchError::Invalid(_) => 422,
             PatchError::TooManyOperations { .. } => 413,
             PatchError::ServerError(_) => 500,
-            PatchError::UnsupportedForKind { .. } | PatchError::ServerSideApplyUnsupported => 415,
+            PatchError::UnsupportedForKind { .. } => 415,
         }
     }
 
@@ -121,9 +114,7 @@ impl PatchError {
             PatchError::Invalid(_) => "Invalid",
             PatchError::TooManyOperations { .. } => "RequestEntityTooLarge",
             PatchError::ServerError(_) => "",
-            PatchError::UnsupportedForKind { .. } | PatchError::ServerSideApplyUnsupported => {
-                "UnsupportedMediaType"
-            }
+            PatchError::UnsupportedForKind { .. } => "UnsupportedMediaType",
         }
     }
 
@@ -184,7 +175,10 @@ pub(crate) fn apply_patch(
             let patch = decode_patch_map(body, "")?.unwrap_or_default();
             strategic::apply(original, patch, schema)
         }
-        PatchType::Apply => Err(PatchError::ServerSideApplyUnsupported),
+        // Applies merge under field ownership; the handler never sends one here.
+        PatchType::Apply => Err(PatchError::ServerError(
+            "an apply patch is merged by the field manager".to_owned(),
+        )),
     }
 }
 

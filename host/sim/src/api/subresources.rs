@@ -170,6 +170,7 @@ pub(super) fn pod_binding(api: &Api, call: &Call) -> Result<Response<Body>> {
     }
     let rt = api.builtin_type(Builtin::Pod);
     let name = call.info.name.clone();
+    let manager = super::write::field_manager(call, "CreateOptions")?;
     write_object(
         api,
         &rt,
@@ -178,6 +179,7 @@ pub(super) fn pod_binding(api: &Api, call: &Call) -> Result<Response<Body>> {
         "binding",
         FieldValidation::Ignore,
         false,
+        &manager,
         |current| {
             if current.value["spec"]["nodeName"]
                 .as_str()

@@ -11,6 +11,7 @@ use super::read::{Selectors, scope_namespace, view};
 use super::{Api, Call, meta};
 use crate::admission::{self, FieldValidation};
 use crate::codec::{self, Body};
+use crate::fieldmanager::{self, Writer};
 use crate::patch::{PatchError, PatchType};
 use crate::resources::{Builtin, ResourceType};
 use crate::status::{ApiError, Result};
@@ -74,9 +75,50 @@ pub(super) fn create(api: &Api, rt: &Arc<ResourceType>, call: &Call) -> Result<R
     let mut obj = codec::decode_object(call.header(header::CONTENT_TYPE), &call.body)?;
     let dry_run = call.dry_run()?;
     let validation = field_validation(call)?;
-    let (stored, warnings) =
-        create_object(api, rt, &call.info.namespace, &mut obj, validation, dry_run)?;
+    let manager = field_manager(call, "CreateOptions")?;
+    let (stored, warnings) = create_object(
+        api,
+        rt,
+        &call.info.namespace,
+        &mut obj,
+        validation,
+        dry_run,
+        &manager,
+    )?;
     respond_with(StatusCode::CREATED, &stored, &warnings)
+}
+
+/// The field manager a write is recorded under: `?fieldManager=`, else the User-Agent's
+/// program (`options` names the request's options kind in the error, as Kubernetes does).
+pub(super) fn field_manager(call: &Call, options: &str) -> Result<String> {
+    let Some(manager) = call.param("fieldManager") else {
+        return Ok(fieldmanager::manager_from_user_agent(
+            call.header(header::USER_AGENT),
+        ));
+    };
+    let error = if manager.len() > 128 {
+        Some(crate::validation::FieldError::too_long("fieldManager", 128))
+    } else {
+        manager.chars().position(|c| c.is_control()).map(|at| {
+            crate::validation::FieldError::invalid(
+                "fieldManager",
+                json!(manager),
+                format!(
+                    "invalid character {:?} (at position {at})",
+                    manager.chars().nth(at).unwrap_or_default()
+                ),
+            )
+        })
+    };
+    match error {
+        Some(error) => Err(ApiError::invalid(options, "meta.k8s.io", "", &[error])),
+        None => Ok(manager.to_owned()),
+    }
+}
+
+/// The field table of a kind (its list keys), empty for custom resources.
+fn field_table(rt: &ResourceType) -> crate::patch::schema::Struct {
+    crate::patch::schema::lookup(&rt.group, &rt.kind).unwrap_or(&[])
 }
 
 /// The create path shared by HTTP and the simulator's own controllers. Returns the object as
@@ -88,6 +130,7 @@ pub(crate) fn create_object(
     obj: &mut Value,
     validation: FieldValidation,
     dry_run: bool,
+    manager: &str,
 ) -> Result<(Value, Vec<String>)> {
     meta::check_type(rt, obj)?;
     let ns = scope_namespace(rt, url_namespace).to_string();
@@ -157,6 +200,11 @@ pub(crate) fn create_object(
         }
         let name = meta::meta_str(obj, "name").unwrap_or_default().to_string();
         admission::validate_meta(rt, obj, &name)?;
+        let writer = Writer {
+            manager,
+            subresource: "",
+        };
+        fieldmanager::record_update(field_table(rt), None, obj, writer);
         if dry_run {
             if api.store.get(&rt.storage, &ns, &name).is_some() {
                 return Err(ApiError::already_exists(&rt.group, &rt.plural, &name));
@@ -199,6 +247,7 @@ pub(super) fn update(api: &Api, rt: &Arc<ResourceType>, call: &Call) -> Result<R
     }
     let validation = field_validation(call)?;
     let dry_run = call.dry_run()?;
+    let manager = field_manager(call, "UpdateOptions")?;
     let sub = call.info.subresource.clone();
     let (value, warnings) = write_object(
         api,
@@ -208,6 +257,7 @@ pub(super) fn update(api: &Api, rt: &Arc<ResourceType>, call: &Call) -> Result<R
         &sub,
         validation,
         dry_run,
+        &manager,
         |_current| Ok(Incoming::Replace(obj)),
     )?;
     respond_with(StatusCode::OK, &value, &warnings)
@@ -222,7 +272,12 @@ pub(super) fn patch(api: &Api, rt: &Arc<ResourceType>, call: &Call) -> Result<Re
     })?;
     let validation = field_validation(call)?;
     let dry_run = call.dry_run()?;
+    let force = patch_force(call, patch_type)?;
     let sub = call.info.subresource.clone();
+    if patch_type == PatchType::Apply {
+        return apply(api, rt, call, validation, dry_run, force);
+    }
+    let manager = field_manager(call, "PatchOptions")?;
     let body = call.body.clone();
     let (value, warnings) = write_object(
         api,
@@ -232,6 +287,7 @@ pub(super) fn patch(api: &Api, rt: &Arc<ResourceType>, call: &Call) -> Result<Re
         &sub,
         validation,
         dry_run,
+        &manager,
         |current| {
             let served = view(rt, current);
             let patched =
@@ -243,12 +299,157 @@ pub(super) fn patch(api: &Api, rt: &Arc<ResourceType>, call: &Call) -> Result<Re
     respond_with(StatusCode::OK, &value, &warnings)
 }
 
+/// `?force=`: only an apply may force, and only `true` or `false` are read.
+fn patch_force(call: &Call, patch_type: PatchType) -> Result<bool> {
+    let force = match call.param("force") {
+        None => return Ok(false),
+        Some("true") => true,
+        Some("false" | "") => false,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "failed to parse \"force\": strconv.ParseBool: parsing {other:?}: invalid syntax"
+            )));
+        }
+    };
+    if patch_type != PatchType::Apply {
+        return Err(ApiError::invalid(
+            "PatchOptions",
+            "meta.k8s.io",
+            "",
+            &[crate::validation::FieldError::forbidden(
+                "force",
+                "may not be specified for non-apply patch",
+            )],
+        ));
+    }
+    Ok(force)
+}
+
+/// Server-side apply: the configuration merged into the object under field ownership, or the
+/// object created from it when there is none.
+fn apply(
+    api: &Api,
+    rt: &Arc<ResourceType>,
+    call: &Call,
+    validation: FieldValidation,
+    dry_run: bool,
+    force: bool,
+) -> Result<Response<Body>> {
+    let Some(manager) = call.param("fieldManager").filter(|m| !m.is_empty()) else {
+        return Err(ApiError::invalid(
+            "PatchOptions",
+            "meta.k8s.io",
+            "",
+            &[crate::validation::FieldError::required(
+                "fieldManager",
+                "is required for apply patch",
+            )],
+        ));
+    };
+    let manager = field_manager(call, "PatchOptions").map(|_| manager)?;
+    let config = apply_configuration(rt, call)?;
+    let writer = Writer {
+        manager,
+        subresource: &call.info.subresource,
+    };
+    let table = field_table(rt);
+    let applied = |live: Option<&Value>| {
+        fieldmanager::apply(table, live, &config, writer, force).map_err(|c| c.to_error())
+    };
+    let written = write_object(
+        api,
+        rt,
+        &call.info.namespace,
+        &call.info.name,
+        &call.info.subresource,
+        validation,
+        dry_run,
+        manager,
+        |current| applied(Some(&view(rt, current))).map(Incoming::Applied),
+    );
+    match written {
+        Ok((value, warnings)) => respond_with(StatusCode::OK, &value, &warnings),
+        Err(err) if err.code == 404 && call.info.subresource.is_empty() => {
+            let mut obj = applied(None)?;
+            let (value, warnings) = create_object(
+                api,
+                rt,
+                &call.info.namespace,
+                &mut obj,
+                validation,
+                dry_run,
+                manager,
+            )?;
+            respond_with(StatusCode::CREATED, &value, &warnings)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// The configuration an apply sends (YAML or JSON): an object of this kind, named as the URL
+/// names it, without `managedFields`; what a subresource does not write is reset.
+fn apply_configuration(rt: &ResourceType, call: &Call) -> Result<Value> {
+    let mut config: Value = serde_yaml::from_slice(&call.body)
+        .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+    let text = |config: &Value| config.to_string();
+    let Some(object) = config.as_object_mut() else {
+        return Err(ApiError::bad_request(format!(
+            "error decoding YAML: json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
+            codec::type_name(&config)
+        )));
+    };
+    for (field, what) in [("kind", "Kind"), ("apiVersion", "apiVersion")] {
+        if object
+            .get(field)
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            let shown = text(&Value::Object(object.clone()));
+            return Err(ApiError::bad_request(format!(
+                "Object '{what}' is missing in '{shown}'"
+            )));
+        }
+    }
+    let meta = object
+        .entry("metadata")
+        .or_insert_with(|| json!({}))
+        .as_object_mut()
+        .ok_or_else(|| ApiError::bad_request("metadata must be an object"))?;
+    if meta.get("managedFields").is_some_and(|m| !m.is_null()) {
+        return Err(ApiError::bad_request("metadata.managedFields must be nil"));
+    }
+    match meta.get("name").and_then(Value::as_str) {
+        Some(name) if name != call.info.name => {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({name}) does not match the name on the URL ({})",
+                call.info.name
+            )));
+        }
+        Some(_) => {}
+        None => {
+            meta.insert("name".into(), json!(call.info.name));
+        }
+    }
+    if rt.status_subresource {
+        if call.info.subresource == "status" {
+            object
+                .retain(|k, _| matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "status"));
+        } else {
+            object.remove("status");
+        }
+    }
+    Ok(config)
+}
+
 /// What an update or patch proposes, before the server's rules are applied.
 pub(crate) enum Incoming {
     /// A full object from PUT: its resourceVersion, if set, is a precondition; CRs require one.
     Replace(Value),
     /// A patched copy of the current object: a resourceVersion the patch changed is a precondition.
     Patched(Value),
+    /// The result of an apply, its `managedFields` already recorded; a resourceVersion the
+    /// configuration carries is a precondition.
+    Applied(Value),
 }
 
 /// The update path shared by PUT, PATCH and the simulator's controllers.
@@ -261,8 +462,13 @@ pub(crate) fn write_object(
     subresource: &str,
     validation: FieldValidation,
     dry_run: bool,
+    manager: &str,
     propose: impl FnOnce(&Stored) -> Result<Incoming>,
 ) -> Result<(Value, Vec<String>)> {
+    let writer = Writer {
+        manager,
+        subresource,
+    };
     let ns = scope_namespace(rt, url_namespace).to_string();
     if dry_run {
         // Everything but the write; no lock needed since nothing is committed.
@@ -272,7 +478,7 @@ pub(crate) fn write_object(
             .ok_or_else(|| ApiError::not_found(&rt.group, &rt.plural, name))?;
         let proposal = propose(&current)?;
         let (new, warnings) =
-            prepare_update(api, rt, name, subresource, validation, &current, proposal)?;
+            prepare_update(api, rt, name, writer, validation, &current, proposal)?;
         return Ok((new, warnings));
     }
     let mut warnings = Vec::new();
@@ -280,7 +486,7 @@ pub(crate) fn write_object(
     let result = api.store.update(&rt.storage, &ns, name, |current| {
         previous = Some(current.clone());
         let proposal = propose(current)?;
-        let (new, w) = prepare_update(api, rt, name, subresource, validation, current, proposal)?;
+        let (new, w) = prepare_update(api, rt, name, writer, validation, current, proposal)?;
         warnings = w;
         Ok(new)
     });
@@ -300,11 +506,13 @@ fn prepare_update(
     api: &Api,
     rt: &ResourceType,
     name: &str,
-    subresource: &str,
+    writer: Writer,
     validation: FieldValidation,
     current: &Stored,
     proposal: Incoming,
 ) -> Result<(Value, Vec<String>)> {
+    let subresource = writer.subresource;
+    let applied = matches!(proposal, Incoming::Applied(_));
     let (mut new, precondition) = match proposal {
         Incoming::Replace(v) => {
             let rv = meta::meta_str(&v, "resourceVersion").map(str::to_string);
@@ -322,7 +530,7 @@ fn prepare_update(
             }
             (v, rv)
         }
-        Incoming::Patched(v) => {
+        Incoming::Patched(v) | Incoming::Applied(v) => {
             let rv = meta::meta_str(&v, "resourceVersion").map(str::to_string);
             (v, rv)
         }
@@ -340,9 +548,18 @@ fn prepare_update(
     meta::check_type(rt, &mut new)?;
     // Objects are stored at their storage version.
     new["apiVersion"] = current.value["apiVersion"].clone();
+    let recorded = applied
+        .then(|| new.pointer("/metadata/managedFields").cloned())
+        .flatten();
     merge_server_fields(rt, &current.value, &mut new, subresource)?;
+    if let Some(recorded) = recorded {
+        new["metadata"]["managedFields"] = recorded;
+    }
     let warnings =
         admission::admit_update(api, rt, &current.value, &mut new, subresource, validation)?;
+    if !applied {
+        fieldmanager::record_update(field_table(rt), Some(&current.value), &mut new, writer);
+    }
     if rt.builtin.is_none() && spec_changed(&current.value, &new) {
         let generation = current.value["metadata"]["generation"]
             .as_i64()

@@ -58,6 +58,7 @@ pub(super) fn secret_changed(api: &Api, event: &WatchEvent) {
         "",
         FieldValidation::Ignore,
         false,
+        "kube-controller-manager",
         |current| {
             let mut next = current.value.clone();
             next["data"]["token"] = b64(token.expose());

@@ -428,17 +428,6 @@ fn strategic_merge_on_a_custom_resource_is_415() {
 }
 
 #[test]
-fn server_side_apply_is_refused_clearly() {
-    let err = apply_patch(PatchType::Apply, "", "Pod", &live_pod(), b"kind: Pod").unwrap_err();
-    assert!(matches!(err, PatchError::ServerSideApplyUnsupported));
-    assert_eq!(err.status_code(), 415);
-    assert!(
-        err.to_string()
-            .contains("does not implement server-side apply")
-    );
-}
-
-#[test]
 fn strategic_merge_errors_use_apimachinery_wording_and_classes() {
     // A keyed list element without its merge key: a plain Go error, so a 500.
     let err = smp(
