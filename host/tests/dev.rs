@@ -94,39 +94,48 @@ fn dev_keep_serves_two_clusters_that_kubectl_can_use() {
     assert_eq!(String::from_utf8_lossy(&current.stdout).trim(), "cluster-0");
 }
 
-fn dev(args: &[&str], name: &str) -> std::process::Output {
+/// `flotilla dev` with `args`, which must succeed and print `expected`; what it printed.
+fn dev(args: &[&str], name: &str, expected: &str) -> String {
     let kubeconfig = temp_kubeconfig(name);
-    Command::new(env!("CARGO_BIN_EXE_flotilla"))
+    let out = Command::new(env!("CARGO_BIN_EXE_flotilla"))
         .arg("dev")
         .args(args)
         .arg("--kubeconfig")
         .arg(&kubeconfig)
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .output()
-        .expect("flotilla runs")
-}
-
-#[test]
-fn dev_runs_an_argo_example_to_success() {
-    let out = dev(&["examples/dag-diamond.yaml"], "diamond");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+        .expect("flotilla runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
         "stdout:\n{stdout}\nstderr:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(
-        stdout.contains("controller: running against cluster-0"),
-        "{stdout}"
-    );
+    assert!(stdout.contains(expected), "{stdout}");
+    stdout
+}
+
+/// The summary printed from the line that starts with `workflow` on; that line says Succeeded.
+fn succeeded_summary<'a>(stdout: &'a str, workflow: &str) -> Vec<&'a str> {
     let summary: Vec<&str> = stdout
         .lines()
-        .skip_while(|l| !l.starts_with("workflow dag-diamond-"))
+        .skip_while(|l| !l.starts_with(workflow))
         .collect();
     assert!(
         summary.first().is_some_and(|l| l.ends_with("Succeeded")),
         "{stdout}"
     );
+    summary
+}
+
+#[test]
+fn dev_runs_an_argo_example_to_success() {
+    let stdout = dev(
+        &["examples/dag-diamond.yaml"],
+        "diamond",
+        "controller: running against cluster-0",
+    );
+    let summary = succeeded_summary(&stdout, "workflow dag-diamond-");
     for task in ["A", "B", "C", "D"] {
         let row = summary
             .iter()
@@ -141,25 +150,12 @@ fn dev_runs_an_argo_example_to_success() {
 fn dev_runs_the_seed_example_in_cluster_1() {
     // The default workflow is the later design's example: its only template runs in cluster-1's
     // `default` namespace, enrolled and authorized as the design's quick start does.
-    let out = dev(&[], "seed");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "stdout:\n{stdout}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = dev(
+        &[],
+        "seed",
+        "enrolled: rest-config keys cluster-1.default in cluster-0",
     );
-    assert!(
-        stdout.contains("enrolled: rest-config keys cluster-1.default in cluster-0"),
-        "{stdout}"
-    );
-    let summary: Vec<&str> = stdout
-        .lines()
-        .skip_while(|l| !l.starts_with("workflow main-"))
-        .collect();
-    assert!(
-        summary.first().is_some_and(|l| l.ends_with("Succeeded")),
-        "{stdout}"
-    );
+    let summary = succeeded_summary(&stdout, "workflow main-");
     let row = summary
         .iter()
         .find(|l| l.trim_start().starts_with("main-"))

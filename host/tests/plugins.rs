@@ -8,17 +8,9 @@ use flotilla::plugins::{
     ClusterState, Limits, Place, PluginError, PluginHost, TemplateInfo, World, validate,
 };
 
-fn component(name: &str) -> Vec<u8> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../plugins/target/wasm32-wasip2/release")
-        .join(format!("{name}.wasm"));
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} — build the plugins first: bash plugins/build.sh",
-            path.display()
-        )
-    })
-}
+mod common;
+
+use common::component;
 
 fn node(name: &str) -> TemplateInfo {
     TemplateInfo {

@@ -1,5 +1,7 @@
 //! What the executor tests share: a simulated cluster to report to, a pod's identity, and the
-//! task result reported.
+//! task result reported; and what the plugin tests share: the built plugin components.
+// Each test binary uses only its part.
+#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 
@@ -48,4 +50,17 @@ pub async fn reported(client: &kube::Client, node_id: &str) -> flotilla_engine::
         .await
         .expect("the task result exists, named after the node");
     result.outputs.expect("outputs")
+}
+
+/// The component `name` as `bash plugins/build.sh` builds it.
+pub fn component(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins/target/wasm32-wasip2/release")
+        .join(format!("{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} — build the plugins first: bash plugins/build.sh",
+            path.display()
+        )
+    })
 }

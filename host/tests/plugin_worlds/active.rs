@@ -7,15 +7,7 @@ use super::*;
 // A trap inside a Tokio runtime
 
 pub(crate) fn trap_in_placement() {
-    let plugin = PluginHost::shared()
-        .and_then(|host| {
-            host.placement(
-                "misbehaving-placement",
-                &component("misbehaving_placement"),
-                limits(),
-            )
-        })
-        .unwrap_or_else(|e| panic!("{e}"));
+    let plugin = placement_plugin("misbehaving-placement", "misbehaving_placement");
     let cs = [cluster("", &[], true, 0, 0)];
     let t = node("wf", "wf.a", "a");
     let started = Instant::now();
@@ -105,6 +97,11 @@ fn a_plugin_that_fails_to_install_leaves_the_last_good_one_in_force() {
     assert!(active.policies(no_clusters()).placement.is_none());
     let argo_name = flotilla_engine::naming::pod_name("wf", "wf.a", "say", PodNameFormat::V2);
     assert_eq!(naming_answer(&active), Ok(Some(argo_name.clone())));
+    let refused_install = |settings: &PointSettings, bytes: &[u8]| {
+        active
+            .install(&host, &point("naming"), settings, bytes)
+            .unwrap_err()
+    };
 
     // Not deterministic: refused when installed, never put in force.
     let misbehaving = component("misbehaving");
@@ -112,9 +109,7 @@ fn a_plugin_that_fails_to_install_leaves_the_last_good_one_in_force() {
         "naming",
         "component: {file: /x.wasm}\nconfig: nondeterministic\ndeadline: 2s\n",
     );
-    let err = active
-        .install(&host, &point("naming"), &nd, &misbehaving)
-        .unwrap_err();
+    let err = refused_install(&nd, &misbehaving);
     match &err {
         PluginError::Invalid {
             plugin,
@@ -138,9 +133,7 @@ fn a_plugin_that_fails_to_install_leaves_the_last_good_one_in_force() {
 
     // Another world's component.
     let placement = component("placement_explicit");
-    let err = active
-        .install(&host, &point("naming"), &argo_settings, &placement)
-        .unwrap_err();
+    let err = refused_install(&argo_settings, &placement);
     assert!(
         matches!(&err, PluginError::WrongWorld { plugin, world: "naming-policy", .. }
             if *plugin == installed_name("naming", &placement)),
@@ -150,9 +143,7 @@ fn a_plugin_that_fails_to_install_leaves_the_last_good_one_in_force() {
 
     // A version of the WIT this host does not have.
     let future = component("misbehaving_future");
-    let err = active
-        .install(&host, &point("naming"), &argo_settings, &future)
-        .unwrap_err();
+    let err = refused_install(&argo_settings, &future);
     assert_eq!(
         err,
         PluginError::Version {
@@ -174,9 +165,7 @@ fn a_plugin_that_fails_to_install_leaves_the_last_good_one_in_force() {
     );
     assert_eq!(pinning.sha256.as_deref(), Some(pinned.as_str()));
     let cluster_prefixed = component("naming_cluster_prefixed");
-    let err = active
-        .install(&host, &point("naming"), &pinning, &cluster_prefixed)
-        .unwrap_err();
+    let err = refused_install(&pinning, &cluster_prefixed);
     let actual = digest(&cluster_prefixed);
     assert_eq!(
         err,

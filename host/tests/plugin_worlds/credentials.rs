@@ -12,17 +12,15 @@ pub(crate) const KEY: &str =
     "-----BEGIN EC PRIVATE KEY-----\ns3cr3t-private-key\n-----END EC PRIVATE KEY-----\n";
 pub(crate) const TOKEN: &str = "s3cr3t-bearer-token-0123456789";
 
-pub(crate) fn rest_config() -> CredentialPlugin {
+/// The credential plugin `plugin`, from `plugins/`'s component `file`, granted `grants`.
+pub(crate) fn credential_plugin(plugin: &str, file: &str, grants: Grants) -> CredentialPlugin {
     PluginHost::shared()
-        .and_then(|host| {
-            host.credentials(
-                "rest-config",
-                &component("credentials_rest_config"),
-                limits(),
-                Grants::default(),
-            )
-        })
+        .and_then(|host| host.credentials(plugin, &component(file), limits(), grants))
         .unwrap_or_else(|e| panic!("{e}"))
+}
+
+pub(crate) fn rest_config() -> CredentialPlugin {
+    credential_plugin("rest-config", "credentials_rest_config", Grants::default())
 }
 
 pub(crate) fn bearer(c: &ClusterCredentials) -> &str {
@@ -237,20 +235,17 @@ pub(crate) fn eks_entry() -> String {
 }
 
 pub(crate) fn eks() -> CredentialPlugin {
-    PluginHost::shared()
-        .and_then(|host| {
-            host.credentials(
-                "eks",
-                &component("credentials_eks"),
-                limits(),
-                Grants::default(),
-            )
-        })
-        .unwrap_or_else(|e| panic!("{e}"))
+    credential_plugin("eks", "credentials_eks", Grants::default())
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether `text` is all lowercase hexadecimal digits.
+pub(crate) fn lowercase_hex(text: &str) -> bool {
+    text.bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// HMAC-SHA256 (RFC 2104), by hand: the test checks the signature independently of the
@@ -317,12 +312,7 @@ fn eks_signs_a_get_caller_identity_url_at_the_hosts_time() {
         .strip_prefix(&prefix)
         .unwrap_or_else(|| panic!("{url}\ndoes not start with\n{prefix}"));
     assert_eq!(signature.len(), 64, "{signature}");
-    assert!(
-        signature
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
-        "{signature}"
-    );
+    assert!(lowercase_hex(signature), "{signature}");
     assert_eq!(signature, expected_signature(&query, "prod-eks"));
     // The secret signs; it is never sent.
     assert_hidden(&token, SECRET_ACCESS_KEY);
@@ -455,16 +445,25 @@ pub(crate) fn token_file_entry(path: &str) -> String {
 }
 
 pub(crate) fn token_file(grants: Grants) -> CredentialPlugin {
-    PluginHost::shared()
-        .and_then(|host| {
-            host.credentials(
-                "token-file",
-                &component("credentials_token_file"),
-                limits(),
-                grants,
-            )
-        })
-        .unwrap_or_else(|e| panic!("{e}"))
+    credential_plugin("token-file", "credentials_token_file", grants)
+}
+
+/// A grant of `dir` alone, to read.
+pub(crate) fn reading(dir: &TempDir) -> Grants {
+    Grants {
+        read_only_dirs: vec![dir.0.clone()],
+        deterministic: false,
+    }
+}
+
+/// What the token-file plugin gives for the token file at `path`, with `config`.
+pub(crate) fn provide_token_file(
+    plugin: &CredentialPlugin,
+    path: &str,
+    config: &str,
+) -> Result<ClusterCredentials, PluginError> {
+    let entry = token_file_entry(path);
+    plugin.provide("in-cluster", "token-file", entry.as_bytes(), config, NOW)
 }
 
 /// The token read through a plugin granted `dir`, checked; called from the test's own thread,
@@ -472,18 +471,8 @@ pub(crate) fn token_file(grants: Grants) -> CredentialPlugin {
 pub(crate) fn read_granted_token(tag: &str) {
     let dir = TempDir::new(tag);
     let path = dir.write("token", &format!("  {FILE_TOKEN}\n"));
-    let plugin = token_file(Grants {
-        read_only_dirs: vec![dir.0.clone()],
-        deterministic: false,
-    });
-    let c = plugin
-        .provide(
-            "in-cluster",
-            "token-file",
-            token_file_entry(&path).as_bytes(),
-            r#"{"refreshSeconds": 30}"#,
-            NOW,
-        )
+    let plugin = token_file(reading(&dir));
+    let c = provide_token_file(&plugin, &path, r#"{"refreshSeconds": 30}"#)
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.server, "https://10.0.0.1:6443");
     assert_eq!(c.server_name, "kubernetes.default");
@@ -492,15 +481,7 @@ pub(crate) fn read_granted_token(tag: &str) {
     assert_hidden(&format!("{c:?}"), FILE_TOKEN);
     // Read on every call: a rotated token is the next answer, and the default refresh is 60 s.
     dir.write("token", "rotated-token");
-    let c = plugin
-        .provide(
-            "in-cluster",
-            "token-file",
-            token_file_entry(&path).as_bytes(),
-            "",
-            NOW,
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+    let c = provide_token_file(&plugin, &path, "").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(bearer(&c), "rotated-token");
     assert_eq!(c.expires_at, Some(NOW + 60));
 }
@@ -524,16 +505,7 @@ async fn token_file_reads_inside_a_current_thread_runtime() {
 fn token_file_without_the_grant_cannot_read_and_says_so() {
     let dir = TempDir::new("ungranted");
     let path = dir.write("token", FILE_TOKEN);
-    let plugin = token_file(Grants::default());
-    let err = plugin
-        .provide(
-            "in-cluster",
-            "token-file",
-            token_file_entry(&path).as_bytes(),
-            "",
-            NOW,
-        )
-        .unwrap_err();
+    let err = provide_token_file(&token_file(Grants::default()), &path, "").unwrap_err();
     assert_eq!(
         err,
         refused(
@@ -546,19 +518,7 @@ fn token_file_without_the_grant_cannot_read_and_says_so() {
     assert_hidden(&err.to_string(), FILE_TOKEN);
     // A grant of another directory is no grant of this one.
     let other = TempDir::new("other");
-    let plugin = token_file(Grants {
-        read_only_dirs: vec![other.0.clone()],
-        deterministic: false,
-    });
-    let err = plugin
-        .provide(
-            "in-cluster",
-            "token-file",
-            token_file_entry(&path).as_bytes(),
-            "",
-            NOW,
-        )
-        .unwrap_err();
+    let err = provide_token_file(&token_file(reading(&other)), &path, "").unwrap_err();
     assert!(
         matches!(&err, PluginError::Refused { message, .. } if message.ends_with("not readable (has the directory been granted to this plugin?)")),
         "{err}"

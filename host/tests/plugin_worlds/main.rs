@@ -23,25 +23,16 @@ use flotilla::plugins::{
 use flotilla_engine::naming::{PodNameFormat, dns_subdomain_error};
 
 mod active;
+#[path = "../common/mod.rs"]
+mod common;
 mod credentials;
 mod policies;
 mod tools;
 mod versions;
 
+pub(crate) use common::component;
 #[allow(unused_imports)]
 use {active::*, credentials::*, policies::*, tools::*};
-
-pub(crate) fn component(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../plugins/target/wasm32-wasip2/release")
-        .join(format!("{name}.wasm"));
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} — build the plugins first: bash plugins/build.sh",
-            path.display()
-        )
-    })
-}
 
 /// The default memory cap with a deadline no loaded test machine reaches: these tests are
 /// about answers, not time (the misbehaving plugins' timeouts are tested in `plugins.rs`).

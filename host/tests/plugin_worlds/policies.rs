@@ -2,22 +2,29 @@
 
 use super::*;
 
+use flotilla::plugins::{NamingPlugin, PlacementPlugin};
+
+/// The naming plugin `plugin`, from `plugins/`'s component `file`.
+pub(crate) fn naming_plugin(plugin: &str, file: &str) -> NamingPlugin {
+    PluginHost::shared()
+        .and_then(|host| host.naming(plugin, &component(file), limits()))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The placement plugin `plugin`, from `plugins/`'s component `file`.
+pub(crate) fn placement_plugin(plugin: &str, file: &str) -> PlacementPlugin {
+    PluginHost::shared()
+        .and_then(|host| host.placement(plugin, &component(file), limits()))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 // ---------------------------------------------------------------------------------------------
 // naming-cluster-prefixed
 
 #[test]
 fn cluster_prefixed_names_are_argos_in_the_own_cluster_and_prefixed_elsewhere() {
-    let host = PluginHost::shared().unwrap();
-    let prefixed = host
-        .naming(
-            "cluster-prefixed",
-            &component("naming_cluster_prefixed"),
-            limits(),
-        )
-        .unwrap();
-    let argo = host
-        .naming("naming-argo", &component("naming_argo"), limits())
-        .unwrap();
+    let prefixed = naming_plugin("cluster-prefixed", "naming_cluster_prefixed");
+    let argo = naming_plugin("naming-argo", "naming_argo");
     let t = node("wf", "wf.a", "say");
     let native = flotilla_engine::naming::pod_name("wf", "wf.a", "say", PodNameFormat::V2);
     assert_eq!(native, format!("wf-say-{}", argo_hash("wf.a")));
@@ -39,14 +46,7 @@ fn cluster_prefixed_names_are_argos_in_the_own_cluster_and_prefixed_elsewhere() 
 
 #[test]
 fn cluster_prefixed_long_names_are_cut_before_the_hash() {
-    let host = PluginHost::shared().unwrap();
-    let plugin = host
-        .naming(
-            "cluster-prefixed",
-            &component("naming_cluster_prefixed"),
-            limits(),
-        )
-        .unwrap();
+    let plugin = naming_plugin("cluster-prefixed", "naming_cluster_prefixed");
     let workflow = "w".repeat(300);
     let node_name = format!("{workflow}.step[0].work");
     let hash = argo_hash(&node_name);
@@ -72,14 +72,7 @@ fn cluster_prefixed_long_names_are_cut_before_the_hash() {
 
 #[test]
 fn cluster_prefixed_refuses_what_cannot_make_a_valid_name() {
-    let host = PluginHost::shared().unwrap();
-    let plugin = host
-        .naming(
-            "cluster-prefixed",
-            &component("naming_cluster_prefixed"),
-            limits(),
-        )
-        .unwrap();
+    let plugin = naming_plugin("cluster-prefixed", "naming_cluster_prefixed");
     assert_eq!(
         plugin
             .pod_name(&node("wf", "wf.a", "say"), &at("__"), "")
@@ -159,14 +152,7 @@ pub(crate) fn pair(cluster: &str, namespace: &str) -> (String, String) {
 
 #[test]
 fn label_affinity_picks_the_least_loaded_healthy_match() {
-    let host = PluginHost::shared().unwrap();
-    let plugin = host
-        .placement(
-            "label-affinity",
-            &component("placement_label_affinity"),
-            limits(),
-        )
-        .unwrap();
+    let plugin = placement_plugin("label-affinity", "placement_label_affinity");
     let cs = labelled_clusters();
     let place = |t: &TemplateInfo| place_of(plugin.place(t, &cs, "").unwrap());
     // eu-3 is emptiest but unhealthy; eu-2 has 6 pods to eu-1's 7.
@@ -200,14 +186,7 @@ fn label_affinity_picks_the_least_loaded_healthy_match() {
 
 #[test]
 fn label_affinity_refuses_no_match_and_malformed_selectors() {
-    let host = PluginHost::shared().unwrap();
-    let plugin = host
-        .placement(
-            "label-affinity",
-            &component("placement_label_affinity"),
-            limits(),
-        )
-        .unwrap();
+    let plugin = placement_plugin("label-affinity", "placement_label_affinity");
     let cs = labelled_clusters();
     let err = |t: &TemplateInfo, cs: &[ClusterState]| plugin.place(t, cs, "").unwrap_err();
     assert_eq!(
@@ -251,14 +230,7 @@ fn label_affinity_refuses_no_match_and_malformed_selectors() {
 
 #[test]
 fn label_affinity_without_the_annotation_is_the_explicit_placement() {
-    let host = PluginHost::shared().unwrap();
-    let plugin = host
-        .placement(
-            "label-affinity",
-            &component("placement_label_affinity"),
-            limits(),
-        )
-        .unwrap();
+    let plugin = placement_plugin("label-affinity", "placement_label_affinity");
     let cs = labelled_clusters();
     let place = |t: &TemplateInfo| plugin.place(t, &cs, "").map(place_of);
     // Not the least-loaded cluster: the controller's own, in the workflow's namespace.
@@ -295,14 +267,7 @@ pub(crate) fn loaded_clusters() -> Vec<ClusterState> {
 
 #[test]
 fn least_loaded_weighs_pending_pods_and_keeps_to_its_clusters() {
-    let host = PluginHost::shared().unwrap();
-    let plugin = host
-        .placement(
-            "least-loaded",
-            &component("placement_least_loaded"),
-            limits(),
-        )
-        .unwrap();
+    let plugin = placement_plugin("least-loaded", "placement_least_loaded");
     let cs = loaded_clusters();
     let t = node("wf", "wf.a", "a");
     let chosen = |config: &str| plugin.place(&t, &cs, config).map(place_of);
@@ -326,14 +291,7 @@ fn least_loaded_weighs_pending_pods_and_keeps_to_its_clusters() {
 
 #[test]
 fn least_loaded_honours_the_template_and_refuses_without_a_healthy_cluster() {
-    let host = PluginHost::shared().unwrap();
-    let plugin = host
-        .placement(
-            "least-loaded",
-            &component("placement_least_loaded"),
-            limits(),
-        )
-        .unwrap();
+    let plugin = placement_plugin("least-loaded", "placement_least_loaded");
     let cs = loaded_clusters();
     let mut t = node("wf", "wf.a", "a");
     t.cluster = "c".into();

@@ -64,6 +64,23 @@ fn allowed(s: &RbacSnapshot, user: &UserInfo, verb: &str, r: ResourceRequest<'_>
     s.authorize(&Attributes::resource(user, verb, r)) == Decision::Allow
 }
 
+/// Each `(verb, request, want)`: `want` is whether `user` may make that request.
+fn check(s: &RbacSnapshot, user: &UserInfo, cases: &[(&str, ResourceRequest<'_>, bool)]) {
+    for &(verb, r, want) in cases {
+        assert_eq!(
+            allowed(s, user, verb, r),
+            want,
+            "{} {verb} {r:?}",
+            user.name
+        );
+    }
+}
+
+/// The subjects of a binding to the single user `name`.
+fn user(name: &str) -> Value {
+    json!([{ "kind": "User", "name": name }])
+}
+
 /// The seed's executor role: `kubectl create role executor --verb=create,patch
 /// --resource=workflowtaskresults.argoproj.io` bound to the default service account.
 fn executor_cluster() -> RbacSnapshot {
@@ -90,59 +107,30 @@ fn executor_role_grants_exactly_create_and_patch_in_its_namespace() {
     let sa = UserInfo::service_account("default", "default");
     assert_eq!(sa.name, SA);
     let wtr = |ns, name| res(ns, "argoproj.io", "workflowtaskresults", "", name);
-    assert!(allowed(&s, &sa, "create", wtr("default", "")));
-    assert!(allowed(&s, &sa, "patch", wtr("default", "wf-123")));
-    for verb in [
-        "get",
-        "list",
-        "watch",
-        "update",
-        "delete",
-        "deletecollection",
-    ] {
-        assert!(
-            !allowed(&s, &sa, verb, wtr("default", "wf-123")),
-            "{verb} must be forbidden"
-        );
-    }
-    assert!(
-        !allowed(&s, &sa, "create", wtr("other", "")),
-        "other namespace"
+    let argo = |resource, sub, name| res("default", "argoproj.io", resource, sub, name);
+    let core = |resource, name| res("default", "", resource, "", name);
+    let result = wtr("default", "wf-123");
+    check(
+        &s,
+        &sa,
+        &[
+            ("create", wtr("default", ""), true),
+            ("patch", result, true),
+            // Every other verb is forbidden.
+            ("get", result, false),
+            ("list", result, false),
+            ("watch", result, false),
+            ("update", result, false),
+            ("delete", result, false),
+            ("deletecollection", result, false),
+            ("create", wtr("other", ""), false), // other namespace
+            ("create", wtr("", ""), false),      // cluster scope
+            ("create", argo("workflows", "", ""), false),
+            ("create", core("workflowtaskresults", ""), false), // core group
+            ("patch", argo("workflowtaskresults", "status", "x"), false),
+            ("get", core("pods", "p"), false),
+        ],
     );
-    assert!(!allowed(&s, &sa, "create", wtr("", "")), "cluster scope");
-    assert!(!allowed(
-        &s,
-        &sa,
-        "create",
-        res("default", "argoproj.io", "workflows", "", "")
-    ));
-    assert!(
-        !allowed(
-            &s,
-            &sa,
-            "create",
-            res("default", "", "workflowtaskresults", "", "")
-        ),
-        "core group"
-    );
-    assert!(!allowed(
-        &s,
-        &sa,
-        "patch",
-        res(
-            "default",
-            "argoproj.io",
-            "workflowtaskresults",
-            "status",
-            "x"
-        )
-    ));
-    assert!(!allowed(
-        &s,
-        &sa,
-        "get",
-        res("default", "", "pods", "", "p")
-    ));
     // Another service account of the same namespace gets nothing.
     let other = UserInfo::service_account("default", "builder");
     assert!(!allowed(&s, &other, "create", wtr("default", "")));
@@ -150,45 +138,27 @@ fn executor_role_grants_exactly_create_and_patch_in_its_namespace() {
 
 #[test]
 fn service_account_subject_defaults_to_the_binding_namespace() {
+    let pods = |verb| json!([{ "apiGroups": [""], "resources": ["pods"], "verbs": [verb] }]);
+    let runner_subject = json!([{ "kind": "ServiceAccount", "name": "runner" }]);
     let s = snapshot(&[
-        role(
-            "ns1",
-            "reader",
-            json!([{ "apiGroups": [""], "resources": ["pods"], "verbs": ["get"] }]),
-        ),
-        role_binding(
-            "ns1",
-            "reader",
-            "Role",
-            "reader",
-            json!([{ "kind": "ServiceAccount", "name": "runner" }]),
-        ),
-        cluster_role(
-            "lister",
-            json!([{ "apiGroups": [""], "resources": ["pods"], "verbs": ["list"] }]),
-        ),
+        role("ns1", "reader", pods("get")),
+        role_binding("ns1", "reader", "Role", "reader", runner_subject.clone()),
+        cluster_role("lister", pods("list")),
         // A ClusterRoleBinding's service account subject without a namespace matches nobody.
-        cluster_role_binding(
-            "lister",
-            "lister",
-            json!([{ "kind": "ServiceAccount", "name": "runner" }]),
-        ),
+        cluster_role_binding("lister", "lister", runner_subject),
     ]);
     let runner = UserInfo::service_account("ns1", "runner");
-    assert!(allowed(&s, &runner, "get", res("ns1", "", "pods", "", "p")));
-    assert!(!allowed(
+    check(
         &s,
         &runner,
-        "list",
-        res("ns1", "", "pods", "", "")
-    ));
+        &[
+            ("get", res("ns1", "", "pods", "", "p"), true),
+            ("list", res("ns1", "", "pods", "", ""), false),
+        ],
+    );
     let elsewhere = UserInfo::service_account("ns2", "runner");
-    assert!(!allowed(
-        &s,
-        &elsewhere,
-        "get",
-        res("ns1", "", "pods", "", "p")
-    ));
+    let pod = res("ns1", "", "pods", "", "p");
+    assert!(!allowed(&s, &elsewhere, "get", pod));
 }
 
 #[test]
@@ -198,26 +168,19 @@ fn cluster_role_through_role_binding_is_limited_to_that_namespace() {
             "pod-reader",
             json!([{ "apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"] }]),
         ),
-        role_binding(
-            "team-a",
-            "read",
-            "ClusterRole",
-            "pod-reader",
-            json!([{ "kind": "User", "name": "bob" }]),
-        ),
+        role_binding("team-a", "read", "ClusterRole", "pod-reader", user("bob")),
     ]);
     let bob = UserInfo::authenticated("bob", vec![]);
-    assert!(allowed(&s, &bob, "list", res("team-a", "", "pods", "", "")));
-    assert!(allowed(&s, &bob, "get", res("team-a", "", "pods", "", "p")));
-    assert!(!allowed(
+    let pods = |ns, name| res(ns, "", "pods", "", name);
+    check(
         &s,
         &bob,
-        "list",
-        res("team-b", "", "pods", "", "")
-    ));
-    assert!(
-        !allowed(&s, &bob, "list", res("", "", "pods", "", "")),
-        "all namespaces is cluster scope"
+        &[
+            ("list", pods("team-a", ""), true),
+            ("get", pods("team-a", "p"), true),
+            ("list", pods("team-b", ""), false),
+            ("list", pods("", ""), false), // all namespaces is cluster scope
+        ],
     );
     // The same role through a ClusterRoleBinding reaches every namespace and the cluster scope.
     let s = snapshot(&[
@@ -225,14 +188,16 @@ fn cluster_role_through_role_binding_is_limited_to_that_namespace() {
             "pod-reader",
             json!([{ "apiGroups": [""], "resources": ["pods"], "verbs": ["list"] }]),
         ),
-        cluster_role_binding(
-            "read",
-            "pod-reader",
-            json!([{ "kind": "User", "name": "bob" }]),
-        ),
+        cluster_role_binding("read", "pod-reader", user("bob")),
     ]);
-    assert!(allowed(&s, &bob, "list", res("team-b", "", "pods", "", "")));
-    assert!(allowed(&s, &bob, "list", res("", "", "pods", "", "")));
+    check(
+        &s,
+        &bob,
+        &[
+            ("list", pods("team-b", ""), true),
+            ("list", pods("", ""), true),
+        ],
+    );
 }
 
 #[test]
@@ -243,13 +208,7 @@ fn role_binding_to_role_of_another_namespace_does_not_resolve() {
             "r",
             json!([{ "apiGroups": [""], "resources": ["pods"], "verbs": ["get"] }]),
         ),
-        role_binding(
-            "b",
-            "r",
-            "Role",
-            "r",
-            json!([{ "kind": "User", "name": "bob" }]),
-        ),
+        role_binding("b", "r", "Role", "r", user("bob")),
     ]);
     let bob = UserInfo::authenticated("bob", vec![]);
     let attrs = Attributes::resource(&bob, "get", res("b", "", "pods", "", "p"));
@@ -271,77 +230,37 @@ fn role_binding_to_role_of_another_namespace_does_not_resolve() {
 #[test]
 fn resolution_errors_are_aggregated_only_for_bindings_that_apply() {
     let s = snapshot(&[
-        cluster_role_binding(
-            "gone-1",
-            "missing",
-            json!([{ "kind": "User", "name": "bob" }]),
-        ),
+        cluster_role_binding("gone-1", "missing", user("bob")),
         cluster_role_binding(
             "gone-2",
             "missing",
             json!([{ "kind": "Group", "name": "devs" }]),
         ),
-        role_binding(
-            "ns",
-            "gone-3",
-            "Role",
-            "absent",
-            json!([{ "kind": "User", "name": "bob" }]),
-        ),
-        role_binding(
-            "ns",
-            "weird",
-            "Thing",
-            "x",
-            json!([{ "kind": "User", "name": "bob" }]),
-        ),
-        cluster_role_binding(
-            "not-bob",
-            "also-missing",
-            json!([{ "kind": "User", "name": "alice" }]),
-        ),
+        role_binding("ns", "gone-3", "Role", "absent", user("bob")),
+        role_binding("ns", "weird", "Thing", "x", user("bob")),
+        cluster_role_binding("not-bob", "also-missing", user("alice")),
     ]);
     let bob = UserInfo::authenticated("bob", vec!["devs".into()]);
-    let decision = s.authorize(&Attributes::resource(
-        &bob,
-        "get",
-        res("ns", "", "pods", "", "p"),
-    ));
+    let denial = |user: &UserInfo, verb, r| match s.authorize(&Attributes::resource(user, verb, r))
+    {
+        Decision::Deny { reason } => reason,
+        other => panic!("{verb} {r:?}: {other:?}"),
+    };
     assert_eq!(
-        decision,
-        Decision::Deny {
-            reason: concat!(
-                r#"RBAC: [clusterrole.rbac.authorization.k8s.io "missing" not found, "#,
-                r#"role.rbac.authorization.k8s.io "absent" not found, unsupported role reference kind: "Thing"]"#
-            )
-            .to_owned()
-        }
+        denial(&bob, "get", res("ns", "", "pods", "", "p")),
+        concat!(
+            r#"RBAC: [clusterrole.rbac.authorization.k8s.io "missing" not found, "#,
+            r#"role.rbac.authorization.k8s.io "absent" not found, unsupported role reference kind: "Thing"]"#
+        )
     );
     // At the cluster scope the RoleBindings are not consulted.
-    let decision = s.authorize(&Attributes::resource(
-        &bob,
-        "list",
-        res("", "", "nodes", "", ""),
-    ));
     assert_eq!(
-        decision,
-        Decision::Deny {
-            reason: r#"RBAC: clusterrole.rbac.authorization.k8s.io "missing" not found"#.to_owned()
-        }
+        denial(&bob, "list", res("", "", "nodes", "", "")),
+        r#"RBAC: clusterrole.rbac.authorization.k8s.io "missing" not found"#
     );
     // A user no broken binding applies to gets no reason.
     let carol = UserInfo::authenticated("carol", vec![]);
-    let decision = s.authorize(&Attributes::resource(
-        &carol,
-        "get",
-        res("ns", "", "pods", "", "p"),
-    ));
-    assert_eq!(
-        decision,
-        Decision::Deny {
-            reason: String::new()
-        }
-    );
+    assert_eq!(denial(&carol, "get", res("ns", "", "pods", "", "p")), "");
 }
 
 #[test]
@@ -353,34 +272,25 @@ fn resource_names_never_match_create_or_unnamed_list() {
             json!([{ "apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["cfg"],
                                   "verbs": ["get", "list", "watch", "create", "update", "delete"] }]),
         ),
-        role_binding(
-            "ns",
-            "cm",
-            "Role",
-            "cm",
-            json!([{ "kind": "User", "name": "bob" }]),
-        ),
+        role_binding("ns", "cm", "Role", "cm", user("bob")),
     ]);
     let bob = UserInfo::authenticated("bob", vec![]);
     let cm = |name| res("ns", "", "configmaps", "", name);
-    assert!(allowed(&s, &bob, "get", cm("cfg")));
-    assert!(allowed(&s, &bob, "update", cm("cfg")));
-    assert!(allowed(&s, &bob, "delete", cm("cfg")));
-    assert!(!allowed(&s, &bob, "get", cm("other")));
-    assert!(
-        !allowed(&s, &bob, "create", cm("")),
-        "create carries no name"
+    check(
+        &s,
+        &bob,
+        &[
+            ("get", cm("cfg"), true),
+            ("update", cm("cfg"), true),
+            ("delete", cm("cfg"), true),
+            ("get", cm("other"), false),
+            ("create", cm(""), false), // create carries no name
+            ("list", cm(""), false),   // unfiltered list carries no name
+            ("watch", cm(""), false),
+            ("list", cm("cfg"), true), // list with fieldSelector metadata.name=cfg
+            ("watch", cm("cfg"), true),
+        ],
     );
-    assert!(
-        !allowed(&s, &bob, "list", cm("")),
-        "unfiltered list carries no name"
-    );
-    assert!(!allowed(&s, &bob, "watch", cm("")));
-    assert!(
-        allowed(&s, &bob, "list", cm("cfg")),
-        "list with fieldSelector metadata.name=cfg"
-    );
-    assert!(allowed(&s, &bob, "watch", cm("cfg")));
 }
 
 #[test]
@@ -395,70 +305,45 @@ fn subresources_need_their_own_rule() {
                 { "apiGroups": ["argoproj.io"], "resources": ["*/status"], "verbs": ["update"] },
             ]),
         ),
-        role_binding(
-            "ns",
-            "r",
-            "Role",
-            "r",
-            json!([{ "kind": "User", "name": "bob" }]),
-        ),
+        role_binding("ns", "r", "Role", "r", user("bob")),
     ]);
     let bob = UserInfo::authenticated("bob", vec![]);
-    assert!(allowed(&s, &bob, "get", res("ns", "", "pods", "log", "p")));
-    assert!(
-        !allowed(&s, &bob, "get", res("ns", "", "pods", "exec", "p")),
-        "pods does not cover pods/exec"
+    let argo = |resource, sub| res("ns", "argoproj.io", resource, sub, "w");
+    check(
+        &s,
+        &bob,
+        &[
+            ("get", res("ns", "", "pods", "log", "p"), true),
+            ("get", res("ns", "", "pods", "exec", "p"), false), // pods does not cover pods/exec
+            ("get", res("ns", "", "pod", "log", "p"), false),
+            ("update", argo("workflows", "status"), true),
+            ("update", argo("workflowtasksets", "status"), true),
+            ("update", argo("workflows", ""), false), // */status is not the object
+            ("update", argo("workflows", "scale"), false),
+            ("update", argo("workflows", "xstatus"), false),
+        ],
     );
-    assert!(!allowed(&s, &bob, "get", res("ns", "", "pod", "log", "p")));
-    assert!(allowed(
-        &s,
-        &bob,
-        "update",
-        res("ns", "argoproj.io", "workflows", "status", "w")
-    ));
-    assert!(allowed(
-        &s,
-        &bob,
-        "update",
-        res("ns", "argoproj.io", "workflowtasksets", "status", "w")
-    ));
-    assert!(
-        !allowed(
-            &s,
-            &bob,
-            "update",
-            res("ns", "argoproj.io", "workflows", "", "w")
-        ),
-        "*/status is not the object"
-    );
-    assert!(!allowed(
-        &s,
-        &bob,
-        "update",
-        res("ns", "argoproj.io", "workflows", "scale", "w")
-    ));
-    assert!(!allowed(
-        &s,
-        &bob,
-        "update",
-        res("ns", "argoproj.io", "workflows", "xstatus", "w")
-    ));
 }
 
 #[test]
 fn subresource_matching_is_exact() {
-    assert!(resource_matches("pods/log", "pods", "log"));
-    assert!(!resource_matches("pods/log", "pods", "lo"));
-    assert!(!resource_matches("pods/logs", "pods", "log"));
-    assert!(!resource_matches("podsx/log", "pods", "log"));
-    assert!(
-        !resource_matches("pods/*", "pods", "log"),
-        "RBAC has no resource/* wildcard"
-    );
-    assert!(!resource_matches("pods", "pods", "log"));
-    assert!(resource_matches("*/log", "pods", "log"));
-    assert!(!resource_matches("*/log", "pods", ""));
-    assert!(resource_matches("*", "pods", "log"));
+    for (rule, resource, sub, want) in [
+        ("pods/log", "pods", "log", true),
+        ("pods/log", "pods", "lo", false),
+        ("pods/logs", "pods", "log", false),
+        ("podsx/log", "pods", "log", false),
+        ("pods/*", "pods", "log", false), // RBAC has no resource/* wildcard
+        ("pods", "pods", "log", false),
+        ("*/log", "pods", "log", true),
+        ("*/log", "pods", "", false),
+        ("*", "pods", "log", true),
+    ] {
+        assert_eq!(
+            resource_matches(rule, resource, sub),
+            want,
+            "{rule} for {resource}/{sub}"
+        );
+    }
 }
 
 #[test]
@@ -472,52 +357,23 @@ fn wildcards_in_verbs_groups_and_resources() {
             "any-get",
             json!([{ "apiGroups": ["*"], "resources": ["configmaps"], "verbs": ["get"] }]),
         ),
-        cluster_role_binding(
-            "argo-all",
-            "argo-all",
-            json!([{ "kind": "User", "name": "bob" }]),
-        ),
-        cluster_role_binding(
-            "any-get",
-            "any-get",
-            json!([{ "kind": "User", "name": "bob" }]),
-        ),
+        cluster_role_binding("argo-all", "argo-all", user("bob")),
+        cluster_role_binding("any-get", "any-get", user("bob")),
     ]);
     let bob = UserInfo::authenticated("bob", vec![]);
-    assert!(allowed(
+    let argo = |resource, sub, name| res("x", "argoproj.io", resource, sub, name);
+    check(
         &s,
         &bob,
-        "deletecollection",
-        res("x", "argoproj.io", "workflows", "", "")
-    ));
-    assert!(allowed(
-        &s,
-        &bob,
-        "escalate",
-        res("x", "argoproj.io", "cronworkflows", "", "c")
-    ));
-    assert!(
-        allowed(
-            &s,
-            &bob,
-            "patch",
-            res("x", "argoproj.io", "workflows", "status", "w")
-        ),
-        "* covers subresources"
+        &[
+            ("deletecollection", argo("workflows", "", ""), true),
+            ("escalate", argo("cronworkflows", "", "c"), true),
+            ("patch", argo("workflows", "status", "w"), true), // * covers subresources
+            ("get", res("x", "", "pods", "", "p"), false),
+            ("get", res("x", "anything.io", "configmaps", "", "c"), true),
+            ("list", res("x", "", "configmaps", "", ""), false),
+        ],
     );
-    assert!(!allowed(&s, &bob, "get", res("x", "", "pods", "", "p")));
-    assert!(allowed(
-        &s,
-        &bob,
-        "get",
-        res("x", "anything.io", "configmaps", "", "c")
-    ));
-    assert!(!allowed(
-        &s,
-        &bob,
-        "list",
-        res("x", "", "configmaps", "", "")
-    ));
 }
 
 #[test]
@@ -540,45 +396,31 @@ fn groups_are_subjects() {
             json!([{ "kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "devs" }]),
         ),
     ]);
+    let workflows = |ns| res(ns, "argoproj.io", "workflows", "", "");
     let dev = UserInfo::authenticated("dana", vec!["devs".into()]);
-    assert!(allowed(
-        &s,
-        &dev,
-        "list",
-        res("", "argoproj.io", "workflows", "", "")
-    ));
     let ci = UserInfo::service_account("ci", "builder");
-    assert!(allowed(
-        &s,
-        &ci,
-        "list",
-        res("ci", "argoproj.io", "workflows", "", "")
-    ));
-    assert!(!allowed(
-        &s,
-        &ci,
-        "list",
-        res("prod", "argoproj.io", "workflows", "", "")
-    ));
     let outsider = UserInfo::authenticated("eve", vec!["dev".into()]);
-    assert!(!allowed(
-        &s,
-        &outsider,
-        "list",
-        res("", "argoproj.io", "workflows", "", "")
-    ));
+    for (user, ns, want) in [
+        (&dev, "", true),
+        (&ci, "ci", true),
+        (&ci, "prod", false),
+        (&outsider, "", false),
+    ] {
+        assert_eq!(
+            allowed(&s, user, "list", workflows(ns)),
+            want,
+            "{} lists workflows in {ns:?}",
+            user.name
+        );
+    }
 }
 
 #[test]
 fn system_masters_may_do_anything_even_without_bindings() {
     let empty = RbacSnapshot::from_objects([], [], [], []);
     let admin = UserInfo::authenticated("admin", vec![SYSTEM_MASTERS.into()]);
-    assert!(allowed(
-        &empty,
-        &admin,
-        "delete",
-        res("", "", "nodes", "", "n")
-    ));
+    let node = res("", "", "nodes", "", "n");
+    assert!(allowed(&empty, &admin, "delete", node));
     assert!(
         empty.authorize(&Attributes::non_resource(&admin, "get", "/metrics")) == Decision::Allow
     );
@@ -620,102 +462,60 @@ fn non_resource_urls_and_bootstrap_discovery() {
         assert!(!get(&anon, path), "anonymous get {path}");
     }
     // system:basic-user: self reviews for every authenticated user, but nothing else.
-    assert!(allowed(
+    let authz = |resource| res("", "authorization.k8s.io", resource, "", "");
+    let access_review = authz("selfsubjectaccessreviews");
+    let self_review = res("", "authentication.k8s.io", "selfsubjectreviews", "", "");
+    check(
         &s,
         &bob,
-        "create",
-        res(
-            "",
-            "authorization.k8s.io",
-            "selfsubjectaccessreviews",
-            "",
-            ""
-        )
-    ));
-    assert!(allowed(
-        &s,
-        &bob,
-        "create",
-        res(
-            "",
-            "authorization.k8s.io",
-            "selfsubjectrulesreviews",
-            "",
-            ""
-        )
-    ));
-    assert!(allowed(
-        &s,
-        &bob,
-        "create",
-        res("", "authentication.k8s.io", "selfsubjectreviews", "", "")
-    ));
-    assert!(!allowed(
-        &s,
-        &anon,
-        "create",
-        res(
-            "",
-            "authorization.k8s.io",
-            "selfsubjectaccessreviews",
-            "",
-            ""
-        )
-    ));
-    assert!(!allowed(
-        &s,
-        &bob,
-        "create",
-        res("", "authorization.k8s.io", "subjectaccessreviews", "", "")
-    ));
-    assert!(!allowed(
-        &s,
-        &bob,
-        "list",
-        res("default", "", "pods", "", "")
-    ));
+        &[
+            ("create", access_review, true),
+            ("create", authz("selfsubjectrulesreviews"), true),
+            ("create", self_review, true),
+            ("create", authz("subjectaccessreviews"), false),
+            ("list", res("default", "", "pods", "", ""), false),
+        ],
+    );
+    assert!(!allowed(&s, &anon, "create", access_review));
 }
 
 #[test]
 fn non_resource_url_prefixes() {
-    assert!(url_matches("*", "/anything"));
-    assert!(url_matches("/apis/*", "/apis/apps"));
-    assert!(url_matches("/apis/*", "/apis/"));
-    assert!(!url_matches("/apis/*", "/apis"));
-    assert!(url_matches("/hea*", "/healthz"));
-    assert!(url_matches("/logs**", "/logs/x"));
-    assert!(!url_matches("/healthz", "/healthz/ping"));
+    for (rule, path, want) in [
+        ("*", "/anything", true),
+        ("/apis/*", "/apis/apps", true),
+        ("/apis/*", "/apis/", true),
+        ("/apis/*", "/apis", false),
+        ("/hea*", "/healthz", true),
+        ("/logs**", "/logs/x", true),
+        ("/healthz", "/healthz/ping", false),
+    ] {
+        assert_eq!(url_matches(rule, path), want, "{rule} for {path}");
+    }
 }
 
 #[test]
 fn non_resource_rules_in_role_bindings_never_apply() {
-    let s = snapshot(&[
+    let metrics = || {
         cluster_role(
             "metrics",
             json!([{ "nonResourceURLs": ["/metrics"], "verbs": ["get"] }]),
-        ),
-        role_binding(
-            "ns",
-            "metrics",
-            "ClusterRole",
-            "metrics",
-            json!([{ "kind": "User", "name": "bob" }]),
-        ),
-    ]);
+        )
+    };
     let bob = UserInfo::authenticated("bob", vec![]);
-    assert!(s.authorize(&Attributes::non_resource(&bob, "get", "/metrics")) != Decision::Allow);
+    let may_get_metrics = |s: RbacSnapshot| {
+        s.authorize(&Attributes::non_resource(&bob, "get", "/metrics")) == Decision::Allow
+    };
     let s = snapshot(&[
-        cluster_role(
-            "metrics",
-            json!([{ "nonResourceURLs": ["/metrics"], "verbs": ["get"] }]),
-        ),
-        cluster_role_binding(
-            "metrics",
-            "metrics",
-            json!([{ "kind": "User", "name": "bob" }]),
-        ),
+        metrics(),
+        role_binding("ns", "metrics", "ClusterRole", "metrics", user("bob")),
     ]);
-    assert!(s.authorize(&Attributes::non_resource(&bob, "get", "/metrics")) == Decision::Allow);
+    assert!(!may_get_metrics(s));
+    let s = snapshot(&[
+        metrics(),
+        cluster_role_binding("metrics", "metrics", user("bob")),
+    ]);
+    assert!(may_get_metrics(s));
 }
 
 #[test]

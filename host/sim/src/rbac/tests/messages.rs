@@ -180,26 +180,16 @@ fn authorize_with_dozens_of_bindings() {
     let s = snapshot(&objects);
     let user = UserInfo::authenticated("someone", vec!["devs".into()]);
     // r38 lives in ns3 and grants get and list only.
-    assert!(!allowed(
-        &s,
-        &user,
-        "patch",
-        res("ns3", "argoproj.io", "res38", "", "x")
-    ));
-    assert!(allowed(
-        &s,
-        &user,
-        "get",
-        res("ns3", "argoproj.io", "res38", "", "x")
-    ));
-    assert!(!allowed(
-        &s,
-        &user,
-        "get",
-        res("ns2", "argoproj.io", "res38", "", "x")
-    ));
-    // Cluster roles bound to other users do not apply.
-    assert!(!allowed(&s, &user, "get", res("ns3", "", "c7", "", "x")));
+    let r38 = |ns| res(ns, "argoproj.io", "res38", "", "x");
+    let c7 = res("ns3", "", "c7", "", "x");
+    let cases = [
+        ("patch", r38("ns3"), false),
+        ("get", r38("ns3"), true),
+        ("get", r38("ns2"), false),
+        // Cluster roles bound to other users do not apply.
+        ("get", c7, false),
+    ];
+    check(&s, &user, &cases);
     let u7 = UserInfo::authenticated("u7", vec![]);
-    assert!(allowed(&s, &u7, "get", res("ns3", "", "c7", "", "x")));
+    assert!(allowed(&s, &u7, "get", c7));
 }
