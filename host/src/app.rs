@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 
 use crate::controller::{self, ControllerConfig};
+use crate::leader::{Election, Leadership};
 use flotilla_engine::EngineConfig;
 
 /// Settings of `flotilla controller` (flags, or the environment variables Argo uses).
@@ -35,6 +36,19 @@ pub struct ControllerArgs {
     /// larger fan-out errors, saying so.
     #[arg(long, env = "FLOTILLA_MAX_FAN_OUT", default_value_t = flotilla_engine::DEFAULT_MAX_FAN_OUT)]
     pub max_fan_out: usize,
+    /// Take part in leader election, so that of several replicas only the one holding the
+    /// Lease acts and the others keep warm caches (Argo's default). `--leader-elect=false` (or
+    /// Argo's `LEADER_ELECTION_DISABLE=true`) when exactly one replica runs.
+    #[arg(long, env = "FLOTILLA_LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_elect: bool,
+    /// This replica's identity in the Lease (default: `POD_NAME` or the host name, with a
+    /// random suffix so that a restarted replica is a new candidate).
+    #[arg(long, env = "LEADER_ELECTION_IDENTITY")]
+    pub leader_election_identity: Option<String>,
+    /// Seconds a lease lasts after its last renewal; the holder renews a third of it before.
+    #[arg(long, env = "FLOTILLA_LEADER_ELECTION_LEASE_SECONDS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(3..=3600))]
+    pub leader_election_lease_seconds: u64,
     /// Kubeconfig to use (default: in-cluster configuration, else $KUBECONFIG or ~/.kube/config).
     #[arg(long)]
     pub kubeconfig: Option<PathBuf>,
@@ -92,9 +106,19 @@ pub async fn run_controller(args: ControllerArgs) -> Result<ExitCode> {
         max_fan_out: args.max_fan_out,
         ..EngineConfig::default()
     };
-    if let Some(image) = args.executor_image {
+    if let Some(image) = args.executor_image.clone() {
         engine.executor_image = image;
     }
+    let elect =
+        args.leader_elect && std::env::var("LEADER_ELECTION_DISABLE").as_deref() != Ok("true");
+    let (leadership, candidate) = if elect {
+        let election = election(&args);
+        tracing::info!(lease = %election.lease, namespace = %election.namespace, identity = %election.identity, "taking part in leader election");
+        let (leadership, candidate) = Leadership::elect(client.clone(), election);
+        (leadership, Some(candidate))
+    } else {
+        (Leadership::always(), None)
+    };
     let config = ControllerConfig {
         namespace: args.namespace,
         controller_namespace: args.controller_namespace,
@@ -102,6 +126,7 @@ pub async fn run_controller(args: ControllerArgs) -> Result<ExitCode> {
         engine,
         fixed_policies: None,
         local_access,
+        leadership,
     };
     tracing::info!(cluster = ?args.cluster, instance_id = ?args.instance_id, "starting");
     let metrics = match args.metrics_addr.as_str() {
@@ -118,11 +143,37 @@ pub async fn run_controller(args: ControllerArgs) -> Result<ExitCode> {
         }
     };
     let result = controller::run(client, config, shutdown_signal()).await;
+    if let Some(candidate) = candidate {
+        // Hands the lease over now, so a standby need not wait for it to expire.
+        candidate.resign().await;
+    }
     if let Some(metrics) = metrics {
         metrics.abort();
     }
     result?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The election `args` ask for: the Lease of this instance ID in the controller's namespace.
+fn election(args: &ControllerArgs) -> Election {
+    let identity = args.leader_election_identity.clone().unwrap_or_else(|| {
+        let host = std::env::var("POD_NAME")
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .unwrap_or_else(|_| "flotilla".to_owned());
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        format!("{host}_{:08x}", nanos ^ std::process::id().rotate_left(16))
+    });
+    let duration = std::time::Duration::from_secs(args.leader_election_lease_seconds);
+    Election {
+        lease: Election::lease_name(args.instance_id.as_deref()),
+        namespace: args.controller_namespace.clone(),
+        identity,
+        duration,
+        grace: duration / 3,
+    }
 }
 
 async fn shutdown_signal() {

@@ -64,6 +64,8 @@ pub struct ControllerConfig {
     /// directories, credential plugins): by default nothing, as the Secrets they come from are
     /// not trusted with the controller's own files or with running commands in it.
     pub local_access: crate::clusters::LocalAccess,
+    /// Whether this replica may act now ([`crate::leader`]); by default it always may.
+    pub leadership: crate::leader::Leadership,
 }
 
 impl Default for ControllerConfig {
@@ -75,6 +77,7 @@ impl Default for ControllerConfig {
             engine: EngineConfig::default(),
             fixed_policies: None,
             local_access: crate::clusters::LocalAccess::none(),
+            leadership: crate::leader::Leadership::always(),
         }
     }
 }
@@ -164,6 +167,8 @@ pub(crate) struct Context {
     made: remembered::Remembered,
     /// Reconcile failures in a row, for the error back-off.
     failures: failures::Failures,
+    /// Whether this replica may write; a standby keeps its caches and does nothing else.
+    leadership: crate::leader::Leadership,
 }
 
 impl Context {
@@ -175,11 +180,11 @@ impl Context {
     }
 }
 
-/// Who records the controller's events.
-fn reporter() -> Reporter {
+/// Who records the controller's events: the controller, and the replica (its lease identity).
+fn reporter(instance: Option<&str>) -> Reporter {
     Reporter {
         controller: "flotilla-controller".into(),
-        instance: None,
+        instance: instance.map(str::to_owned),
     }
 }
 
@@ -239,7 +244,8 @@ pub async fn run(
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    let invalid = lenient::InvalidReporter::new(client.clone(), None);
+    let leadership = config.leadership.clone();
+    let invalid = lenient::InvalidReporter::new(client.clone(), None, leadership.clone());
     workflows
         .list(&kube::api::ListParams::default().limit(1))
         .await
@@ -263,7 +269,7 @@ pub async fn run(
         .inspect(|e| crate::health::on_event(crate::health::Cache::TaskResults, e))
         .touched_objects();
 
-    let recorder = Recorder::new(client.clone(), reporter());
+    let recorder = Recorder::new(client.clone(), reporter(leadership.identity()));
     let registry =
         config::load_registry(&client, &config.controller_namespace, &config.local_access).await?;
     if config.engine.cluster.is_none() && !registry.is_empty() {
@@ -282,7 +288,12 @@ pub async fn run(
     engine.creator_proof = Some(Arc::new(proof_key.clone()));
     let (wake, mut woken) = tokio::sync::mpsc::unbounded_channel();
     let plugins: Arc<crate::plugins::Active> = Arc::default();
-    let remotes = remote::Remotes::new(pod_selector.clone(), wake, plugins.clone());
+    let remotes = remote::Remotes::new(
+        pod_selector.clone(),
+        wake,
+        plugins.clone(),
+        leadership.clone(),
+    );
     remotes.set_registry(registry);
     let (workflow_store, workflow_writer) = reflector::store();
     let workflow_stream = reflector(
@@ -313,6 +324,7 @@ pub async fn run(
         refusals: Default::default(),
         made: Default::default(),
         failures: Default::default(),
+        leadership,
     });
     let cluster_states = tokio::spawn(plugins::refresh_cluster_states(ctx.clone()));
     let config_watch = tokio::spawn(config::watch(

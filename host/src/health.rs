@@ -23,6 +23,15 @@ const ALL: u8 = Cache::Workflows as u8 | Cache::Pods as u8 | Cache::TaskResults 
 /// The caches that have listed, one bit each (one controller per process).
 static LISTED: AtomicU8 = AtomicU8::new(0);
 
+/// Whether this replica leads: 0 without an election, 1 standby, 2 leading.
+static LEADING: AtomicU8 = AtomicU8::new(0);
+
+/// Notes the outcome of leader election (shown by `/readyz`, which does not depend on it:
+/// a standby must be ready for a rollout to go on).
+pub(crate) fn set_leading(leading: bool) {
+    LEADING.store(if leading { 2 } else { 1 }, Ordering::Relaxed);
+}
+
 /// Notes an event of `cache`'s watch: the end of a list means it is complete.
 pub(crate) fn on_event<K, E>(cache: Cache, event: &Result<watcher::Event<K>, E>) {
     if let Ok(watcher::Event::InitDone) = event {
@@ -37,14 +46,20 @@ pub(crate) fn stopped() {
 
 /// The status and body of a probe at `path` (`None`: not a probe's path).
 pub(crate) fn probe(path: &str) -> Option<(u16, &'static str)> {
-    answer(path, LISTED.load(Ordering::Relaxed) == ALL)
+    answer(
+        path,
+        LISTED.load(Ordering::Relaxed) == ALL,
+        LEADING.load(Ordering::Relaxed),
+    )
 }
 
-fn answer(path: &str, ready: bool) -> Option<(u16, &'static str)> {
-    match path {
-        "/healthz" => Some((200, "ok\n")),
-        "/readyz" if ready => Some((200, "ok\n")),
-        "/readyz" => Some((503, "the controller's caches have not listed yet\n")),
+fn answer(path: &str, ready: bool, leading: u8) -> Option<(u16, &'static str)> {
+    match (path, leading) {
+        ("/healthz", _) => Some((200, "ok\n")),
+        ("/readyz", _) if !ready => Some((503, "the controller's caches have not listed yet\n")),
+        ("/readyz", 1) => Some((200, "ok: standby (caches warm, another replica leads)\n")),
+        ("/readyz", 2) => Some((200, "ok: leading\n")),
+        ("/readyz", _) => Some((200, "ok\n")),
         _ => None,
     }
 }
@@ -55,9 +70,18 @@ mod tests {
 
     #[test]
     fn ready_only_once_the_caches_have_listed_alive_throughout() {
-        assert_eq!(answer("/healthz", false), Some((200, "ok\n")));
-        assert_eq!(answer("/readyz", false).map(|a| a.0), Some(503));
-        assert_eq!(answer("/readyz", true), Some((200, "ok\n")));
-        assert_eq!(answer("/metrics", true), None);
+        assert_eq!(answer("/healthz", false, 0), Some((200, "ok\n")));
+        assert_eq!(answer("/readyz", false, 2).map(|a| a.0), Some(503));
+        assert_eq!(answer("/readyz", true, 0), Some((200, "ok\n")));
+        assert_eq!(answer("/metrics", true, 0), None);
+    }
+
+    #[test]
+    fn a_standby_is_ready_and_says_it_is_not_leading() {
+        assert_eq!(
+            answer("/readyz", true, 1),
+            Some((200, "ok: standby (caches warm, another replica leads)\n"))
+        );
+        assert_eq!(answer("/readyz", true, 2), Some((200, "ok: leading\n")));
     }
 }

@@ -14,6 +14,7 @@ pub mod commands;
 pub mod controller;
 pub mod credentials;
 mod health;
+pub mod leader;
 pub mod logs;
 pub mod manifests;
 pub mod metrics;

@@ -199,8 +199,12 @@ mod tests {
         );
         let role = docs.iter().find(|d| d["kind"] == "Role").expect("a Role");
         assert_eq!(role["metadata"]["namespace"], "argo");
-        assert_eq!(resources("Role"), ["secrets", "configmaps", "secrets"]);
-        // Writes in that namespace: only `create` of a Secret (the creator-proof key).
+        assert_eq!(
+            resources("Role"),
+            ["secrets", "configmaps", "secrets", "leases"]
+        );
+        // Writes in that namespace: `create` of a Secret (the creator-proof key), and the
+        // leader-election Lease.
         let writes: Vec<_> = role["rules"]
             .as_sequence()
             .unwrap()
@@ -213,10 +217,12 @@ mod tests {
                     .any(|v| !["get", "list", "watch"].contains(&v.as_str().unwrap()))
             })
             .collect();
-        assert_eq!(writes.len(), 1, "{writes:?}");
+        assert_eq!(writes.len(), 2, "{writes:?}");
         assert_eq!(writes[0]["resources"][0], "secrets");
         assert_eq!(writes[0]["verbs"].as_sequence().unwrap().len(), 1);
         assert_eq!(writes[0]["verbs"][0], "create");
+        assert_eq!(writes[1]["apiGroups"][0], "coordination.k8s.io");
+        assert_eq!(writes[1]["resources"][0], "leases");
         for unused in ["leases", "pods/status", "workflows/status"] {
             assert!(!cluster_wide.iter().any(|r| r == unused), "{unused}");
         }
@@ -241,6 +247,32 @@ mod tests {
         assert_eq!(
             namespace["valueFrom"]["fieldRef"]["fieldPath"],
             "metadata.namespace"
+        );
+        let pod_name = env
+            .iter()
+            .find(|e| e["name"] == "POD_NAME")
+            .expect("POD_NAME");
+        assert_eq!(
+            pod_name["valueFrom"]["fieldRef"]["fieldPath"], "metadata.name",
+            "the replica's identity in the Lease"
+        );
+    }
+
+    /// Two replicas (a leader and a warm standby), of which a drain never takes both.
+    #[test]
+    fn the_controller_runs_as_a_leader_and_a_standby_kept_by_a_disruption_budget() {
+        let docs = documents(include_str!(
+            "../../manifests/base/controller-deployment.yaml"
+        ));
+        assert_eq!(docs[0]["spec"]["replicas"], 2);
+        let pdb = docs
+            .iter()
+            .find(|d| d["kind"] == "PodDisruptionBudget")
+            .expect("a PodDisruptionBudget");
+        assert_eq!(pdb["spec"]["minAvailable"], 1);
+        assert_eq!(
+            pdb["spec"]["selector"]["matchLabels"],
+            docs[0]["spec"]["selector"]["matchLabels"]
         );
     }
 }

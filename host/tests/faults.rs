@@ -87,3 +87,73 @@ async fn a_quiet_cluster_is_reachable_again_after_a_blip() -> Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
+
+/// A leader whose API server stops answering stops acting before its lease can have expired
+/// for anyone else (the lease manager alone would go on believing it leads), and leads again
+/// once the server answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_cut_off_from_its_api_server_stops_acting_before_its_lease_expires() -> Result<()>
+{
+    use flotilla::leader::{Election, Leadership};
+    use k8s_openapi::api::coordination::v1::Lease;
+    let dir = std::env::temp_dir().join(format!("flotilla-leader-cut-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let sandbox = Sandbox::start(1, dir.join("kubeconfig")).await?;
+    let client = sandbox.primary().client()?;
+    let duration = Duration::from_secs(6);
+    let election = Election {
+        lease: "cut-off".into(),
+        namespace: "default".into(),
+        identity: "only".into(),
+        duration,
+        grace: Duration::from_secs(2),
+    };
+    let (leadership, candidate) = Leadership::elect(client.clone(), election);
+    eventually("the only candidate to lead", async || {
+        Ok(leadership.is_leading())
+    })
+    .await?;
+    let leases: Api<Lease> = Api::namespaced(client, "default");
+    let renewed_at = |lease: Lease| -> Result<jiff::Timestamp> {
+        Ok(lease
+            .spec
+            .and_then(|s| s.renew_time)
+            .context("renewTime")?
+            .0)
+    };
+    let last_renewal = renewed_at(leases.get("cut-off").await?)?;
+
+    // (A renewal landing between that read and the cut would make the check below stricter
+    // than it needs to be, never laxer.)
+    sandbox.primary().faults().set_unreachable(true);
+    let cut = tokio::time::Instant::now();
+    let lost_at = loop {
+        if !leadership.is_leading() {
+            break jiff::Timestamp::now();
+        }
+        anyhow::ensure!(
+            cut.elapsed() < 3 * duration,
+            "still leading {:?} after the API server stopped answering",
+            cut.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    sandbox.primary().faults().set_unreachable(false);
+    let expiry = last_renewal + jiff::SignedDuration::try_from(duration)?;
+    anyhow::ensure!(
+        lost_at < expiry,
+        "stopped acting at {lost_at}, after the lease renewed at {last_renewal} expired ({expiry})"
+    );
+    eventually("leading again once the server answers", async || {
+        Ok(leadership.is_leading())
+    })
+    .await?;
+    candidate.resign().await;
+    let lease = leases.get("cut-off").await?;
+    anyhow::ensure!(
+        lease.spec.and_then(|s| s.holder_identity).is_none(),
+        "resigning releases the lease"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

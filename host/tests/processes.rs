@@ -3,7 +3,7 @@
 //! with the real kubectl; the Deployment's probes answer as they would in the cluster.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -53,10 +53,24 @@ fn get(addr: &str, path: &str) -> Option<u16> {
     answer.split_whitespace().nth(1)?.parse().ok()
 }
 
-#[test]
-fn the_controller_process_runs_a_workflow_submitted_with_kubectl() {
+/// `flotilla sim serve` with one cluster and Flotilla's manifests applied, as an administrator
+/// would install them; everything is removed when it is dropped.
+struct Installed {
+    repo: PathBuf,
+    dir: PathBuf,
+    kubeconfig: PathBuf,
+    _sim: Killed,
+}
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn installed(tag: &str) -> Installed {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let dir = std::env::temp_dir().join(format!("flotilla-processes-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("flotilla-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let kubeconfig = dir.join("kubeconfig");
 
@@ -67,7 +81,7 @@ fn the_controller_process_runs_a_workflow_submitted_with_kubectl() {
         .spawn()
         .expect("flotilla sim serve runs");
     let stdout = sim.stdout.take().expect("stdout");
-    let _sim = Killed(sim);
+    let sim = Killed(sim);
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -101,67 +115,237 @@ fn the_controller_process_runs_a_workflow_submitted_with_kubectl() {
             "--timeout=60s",
         ],
     );
+    Installed {
+        repo,
+        dir,
+        kubeconfig,
+        _sim: sim,
+    }
+}
 
-    let probes = free_port();
-    let controller = Command::new(env!("CARGO_BIN_EXE_flotilla"))
-        .args([
-            "controller",
-            "--context",
-            "cluster-0",
-            "--cluster",
-            "cluster-0",
-            "--metrics-addr",
-            &probes,
-            "--kubeconfig",
-        ])
-        .arg(&kubeconfig)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("flotilla controller runs");
-    let _controller = Killed(controller);
-    // The Deployment's probes: ready once the caches have listed.
+impl Installed {
+    /// `flotilla controller` as the Deployment runs it, with `extra` flags; its probes' address.
+    fn controller(&self, extra: &[&str]) -> (Child, String) {
+        let probes = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_flotilla"))
+            .args([
+                "controller",
+                "--context",
+                "cluster-0",
+                "--cluster",
+                "cluster-0",
+                "--metrics-addr",
+                &probes,
+            ])
+            .args(extra)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("flotilla controller runs");
+        (child, probes)
+    }
+
+    fn kubectl(&self, args: &[&str]) -> String {
+        kubectl(&self.kubeconfig, args)
+    }
+
+    /// Creates the workflow in `file` (under the repository, or absolute) in `argo`; its name.
+    fn submit(&self, file: &Path) -> String {
+        let file = self.repo.join(file).display().to_string();
+        let name = self.kubectl(&["-n", "argo", "create", "-f", &file, "-o", "name"]);
+        name.trim()
+            .trim_start_matches("workflow.argoproj.io/")
+            .to_owned()
+    }
+
+    fn wait_succeeded(&self, name: &str) {
+        self.kubectl(&[
+            "-n",
+            "argo",
+            "wait",
+            "--for=jsonpath={.status.phase}=Succeeded",
+            &format!("workflow/{name}"),
+            "--timeout=90s",
+        ]);
+    }
+}
+
+/// Waits until the probe at `addr` answers `/readyz` with 200.
+fn wait_ready(addr: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while get(&probes, "/readyz") != Some(200) {
+    while get(addr, "/readyz") != Some(200) {
         assert!(
             std::time::Instant::now() < deadline,
             "the controller never became ready"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+#[test]
+fn the_controller_process_runs_a_workflow_submitted_with_kubectl() {
+    let env = installed("processes");
+    let (controller, probes) = env.controller(&[]);
+    let _controller = Killed(controller);
+    // The Deployment's probes: ready once the caches have listed.
+    wait_ready(&probes);
     assert_eq!(get(&probes, "/healthz"), Some(200));
 
-    let name = kubectl(
-        &kubeconfig,
-        &[
-            "-n",
-            "argo",
-            "create",
-            "-f",
-            &repo.join("examples/hello-world.yaml").display().to_string(),
-            "-o",
-            "name",
-        ],
-    );
-    let name = name.trim();
-    assert!(
-        name.starts_with("workflow.argoproj.io/hello-world-"),
-        "{name}"
-    );
-    kubectl(
-        &kubeconfig,
-        &[
-            "-n",
-            "argo",
-            "wait",
-            "--for=jsonpath={.status.phase}=Succeeded",
-            name,
-            "--timeout=60s",
-        ],
-    );
-    let table = kubectl(&kubeconfig, &["-n", "argo", "get", "workflows"]);
+    let name = env.submit(Path::new("examples/hello-world.yaml"));
+    assert!(name.starts_with("hello-world-"), "{name}");
+    env.wait_succeeded(&name);
+    let table = env.kubectl(&["-n", "argo", "get", "workflows"]);
     assert!(
         table.contains("Succeeded"),
         "kubectl get workflows: {table}"
     );
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A workflow of six short pods in two rounds: long enough for a controller to die mid-way.
+const TWO_ROUNDS: &str = r#"apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: handover-
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      steps:
+        - - name: first
+            template: nap
+            withItems: [1, 2, 3]
+        - - name: second
+            template: nap
+            withItems: [1, 2, 3]
+    - name: nap
+      container:
+        image: argoproj/argosay:v2
+        args: [sleep, 3s]
+"#;
+
+/// Who holds the controller's Lease (empty while no one does).
+fn holder(env: &Installed) -> String {
+    env.kubectl(&[
+        "-n",
+        "argo",
+        "get",
+        "lease",
+        "flotilla-workflow-controller",
+        "-o",
+        "jsonpath={.spec.holderIdentity}",
+        "--ignore-not-found",
+    ])
+}
+
+/// The reporting instances of the events about workflow `name`.
+fn reporters_of(env: &Installed, name: &str) -> Vec<String> {
+    let events = env.kubectl(&["-n", "argo", "get", "events.events.k8s.io", "-o", "json"]);
+    let events: serde_json::Value = serde_json::from_str(&events).expect("events as JSON");
+    events["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["regarding"]["name"] == name)
+        .map(|e| {
+            e["reportingInstance"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
+}
+
+/// Two replicas, as the Deployment runs them: one leads and is the only one that writes; the
+/// other keeps warm caches. The leader is killed (SIGKILL: no hand-over) in the middle of a
+/// workflow, and the standby takes it over once the lease expires — no node gets two pods.
+#[test]
+fn of_two_controller_processes_only_the_leader_acts_and_the_standby_takes_over() {
+    let env = installed("leader");
+    let lease = ["--leader-election-lease-seconds", "6"];
+    let (a, a_probes) =
+        env.controller(&[&lease[..], &["--leader-election-identity", "replica-a"]].concat());
+    let (b, b_probes) =
+        env.controller(&[&lease[..], &["--leader-election-identity", "replica-b"]].concat());
+    let mut replicas =
+        std::collections::HashMap::from([("replica-a", Killed(a)), ("replica-b", Killed(b))]);
+    wait_ready(&a_probes);
+    wait_ready(&b_probes);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let leader = loop {
+        let holder = holder(&env);
+        if replicas.contains_key(holder.as_str()) {
+            break holder;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no replica took the lease"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let standby = if leader == "replica-a" {
+        "replica-b"
+    } else {
+        "replica-a"
+    };
+
+    let file = env.dir.join("two-rounds.yaml");
+    std::fs::write(&file, TWO_ROUNDS).expect("workflow file");
+    let first = env.submit(&file);
+    env.wait_succeeded(&first);
+    let reporters = reporters_of(&env, &first);
+    assert!(!reporters.is_empty(), "no events about {first}");
+    assert!(
+        reporters.iter().all(|r| *r == leader),
+        "events of {first} came from {reporters:?}; only the leader {leader} may write"
+    );
+
+    // Mid-way through the next workflow, the leader dies without handing over.
+    let second = env.submit(&file);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while env
+        .kubectl(&[
+            "-n",
+            "argo",
+            "get",
+            "pods",
+            "-l",
+            &format!("workflows.argoproj.io/workflow={second}"),
+            "-o",
+            "name",
+        ])
+        .trim()
+        .is_empty()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{second} never made a pod"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(replicas.remove(leader.as_str()));
+    env.wait_succeeded(&second);
+    assert_eq!(holder(&env), standby, "the standby holds the lease");
+    assert!(
+        reporters_of(&env, &second).iter().any(|r| r == standby),
+        "the standby finished {second}"
+    );
+    let pods = env.kubectl(&[
+        "-n",
+        "argo",
+        "get",
+        "pods",
+        "-l",
+        &format!("workflows.argoproj.io/workflow={second}"),
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.annotations.workflows\\.argoproj\\.io/node-id}{\"\\n\"}{end}",
+    ]);
+    let nodes: Vec<&str> = pods.lines().filter(|l| !l.is_empty()).collect();
+    let unique: std::collections::BTreeSet<&str> = nodes.iter().copied().collect();
+    assert_eq!(
+        nodes.len(),
+        6,
+        "one pod for each of the six naps: {nodes:?}"
+    );
+    assert_eq!(unique.len(), nodes.len(), "a node with two pods: {nodes:?}");
 }

@@ -52,7 +52,10 @@ pub(super) async fn note_on<K: Resource<DynamicType = ()>>(
     };
     // A recorder of its own: the shared one folds repeats of a reason into one event's count,
     // keeping the first note — and here each note (which plugin, which problem) matters.
-    let recorder = Recorder::new(ctx.client.clone(), super::reporter());
+    let recorder = Recorder::new(
+        ctx.client.clone(),
+        super::reporter(ctx.leadership.identity()),
+    );
     if let Err(e) = recorder.publish(&event, &object.object_ref(&())).await {
         warn!(error = %e, object = %object.name_any(), "recording an event failed");
     }

@@ -121,6 +121,8 @@ pub(crate) struct InvalidReporter {
     recorder: Recorder,
     /// The cluster, for log lines (`None`: the controller's own).
     cluster: Option<String>,
+    /// Only the leader records events; a standby logs.
+    leadership: crate::leader::Leadership,
 }
 
 impl std::fmt::Debug for InvalidReporter {
@@ -146,10 +148,15 @@ pub(crate) fn message(kind: &str, invalid: &Invalid) -> String {
 }
 
 impl InvalidReporter {
-    pub(crate) fn new(client: kube::Client, cluster: Option<String>) -> InvalidReporter {
+    pub(crate) fn new(
+        client: kube::Client,
+        cluster: Option<String>,
+        leadership: crate::leader::Leadership,
+    ) -> InvalidReporter {
         InvalidReporter {
-            recorder: Recorder::new(client, super::reporter()),
+            recorder: Recorder::new(client, super::reporter(leadership.identity())),
             cluster,
+            leadership,
         }
     }
 
@@ -189,6 +196,9 @@ impl InvalidReporter {
             action: "Decode".into(),
             secondary: None,
         };
+        if !self.leadership.is_leading() {
+            return;
+        }
         let recorder = self.recorder.clone();
         tokio::spawn(async move {
             if let Err(e) = recorder.publish(&event, &reference).await {

@@ -21,17 +21,29 @@ use flotilla_engine::{self as engine, Decision, EngineConfig, FinalizerChange, O
 /// How soon a reconcile that lost a race (a conflicting write) is tried again.
 const AFTER_CONFLICT: Duration = Duration::from_millis(50);
 
+/// How often a standby looks at a workflow again, so that it takes every one up within this
+/// long of becoming the leader (its caches are warm; nothing else is done meanwhile).
+const STANDBY_RECHECK: Duration = Duration::from_secs(2);
+
 pub(super) async fn reconcile(
     wf: Arc<Workflow>,
     ctx: Arc<Context>,
 ) -> Result<Requeue, ControllerError> {
+    if !ctx.leadership.is_leading() {
+        return Ok(Requeue::requeue(STANDBY_RECHECK));
+    }
     let name = wf.name_any();
     let namespace = wf.namespace().unwrap_or_default();
     let span = info_span!("reconcile", workflow = %name, namespace = %namespace);
     // Whatever one workflow makes the controller do, a panic stays with that workflow: it is
     // logged and retried with back-off, and the controller keeps serving every other one.
-    let steps = steps(&wf, &ctx, &namespace).instrument(span);
-    match std::panic::AssertUnwindSafe(steps).catch_unwind().await {
+    let steps = std::panic::AssertUnwindSafe(steps(&wf, &ctx, &namespace).instrument(span));
+    // A replica that stops leading stops at once: what this pass has not sent is dropped.
+    let outcome = tokio::select! {
+        outcome = steps.catch_unwind() => outcome,
+        () = ctx.leadership.lost() => return Ok(Requeue::requeue(STANDBY_RECHECK)),
+    };
+    match outcome {
         Ok(Ok(requeue)) => {
             ctx.failures
                 .succeeded(wf.metadata.uid.as_deref().unwrap_or_default());

@@ -115,6 +115,8 @@ pub(crate) struct Remotes {
     pod_selector: String,
     /// Credential providers, by entry kind.
     plugins: Arc<crate::plugins::Active>,
+    /// Whether this replica may record events about what it reads there.
+    leadership: crate::leader::Leadership,
 }
 
 impl Remotes {
@@ -122,8 +124,10 @@ impl Remotes {
         pod_selector: String,
         wake: mpsc::UnboundedSender<ObjectRef<Workflow>>,
         plugins: Arc<crate::plugins::Active>,
+        leadership: crate::leader::Leadership,
     ) -> Remotes {
         Remotes {
+            leadership,
             plugins,
             registry: RwLock::new(Arc::new(Registry::default())),
             changed: Mutex::new(std::time::Instant::now()),
@@ -272,7 +276,11 @@ impl Remotes {
         )
         .default_backoff()
         .map(|r| r.map(concerned));
-        let invalid = lenient::InvalidReporter::new(client.clone(), Some(cluster.to_string()));
+        let invalid = lenient::InvalidReporter::new(
+            client.clone(),
+            Some(cluster.to_string()),
+            self.leadership.clone(),
+        );
         let result_events =
             lenient::task_results(results_api, result_writer, invalid).map(|r| r.map(concerned));
         let wake = self.wake.clone();

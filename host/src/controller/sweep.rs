@@ -28,7 +28,13 @@ pub(super) async fn run(ctx: Arc<Context>, selector: String, every: Duration) {
     };
     let selector = format!("{selector},{}={own}", labels::WORKFLOW_CLUSTER);
     loop {
-        sweep(&ctx, &selector).await;
+        // Only the leader deletes; a sweep stops the moment this replica stops leading.
+        if ctx.leadership.is_leading() {
+            tokio::select! {
+                () = sweep(&ctx, &selector) => {}
+                () = ctx.leadership.lost() => {}
+            }
+        }
         tokio::time::sleep(every).await;
     }
 }
