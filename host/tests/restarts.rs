@@ -1,0 +1,194 @@
+//! The controller killed again and again — SIGKILL, as an OOM kill or a lost node does it —
+//! while a 500-pod workflow spread over two clusters runs: the workflow completes, no node gets
+//! two pods, and none is lost. The clusters run in this process (`flotilla_sim`); each
+//! controller is a `flotilla controller` process, with leader election as deployed.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, ensure};
+use flotilla::sandbox::Sandbox;
+use flotilla_engine::workflow::{NodePhase, NodeType, Workflow, WorkflowPhase};
+use k8s_openapi::api::core::v1::Pod;
+use kube::ResourceExt as _;
+use kube::api::{Api, ListParams};
+
+const SPREAD: &str = r#"
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: restarts-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    dag:
+      tasks:
+      - {name: here, template: nap-here, withSequence: {count: "250"}}
+      - {name: there, template: nap-there, withSequence: {count: "250"}}
+  - name: nap-here
+    container: {image: argoproj/argosay:v2, args: [sleep, 1s]}
+  - name: nap-there
+    cluster: cluster-1
+    namespace: default
+    container: {image: argoproj/argosay:v2, args: [sleep, 1s]}
+"#;
+
+const KILLS: usize = 10;
+
+/// A `flotilla controller` process for the sandbox's cluster-0; killed when dropped.
+struct Controller(Child);
+
+impl Controller {
+    fn start(sandbox: &Sandbox, log: &std::path::Path) -> Result<Controller> {
+        let child = Command::new(env!("CARGO_BIN_EXE_flotilla"))
+            .args([
+                "controller",
+                "--context",
+                "cluster-0",
+                "--cluster",
+                "cluster-0",
+                "--metrics-addr",
+                "off",
+                "--leader-election-lease-seconds",
+                "6",
+                "--kubeconfig",
+            ])
+            .arg(&sandbox.kubeconfig)
+            .env("FLOTILLA_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log)?)
+            .spawn()
+            .context("flotilla controller runs")?;
+        Ok(Controller(child))
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        // SIGKILL: no shutdown, no hand-over of the lease.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Pseudo-random delays from a seed printed with the test, so a failure can be replayed.
+struct Delays(u64);
+
+impl Delays {
+    fn next(&mut self) -> Duration {
+        // xorshift64
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        Duration::from_millis(300 + self.0 % 2700)
+    }
+}
+
+/// The node ids of the workflow's pods in one cluster.
+async fn node_ids(client: kube::Client, workflow: &str) -> Result<Vec<String>> {
+    let pods: Api<Pod> = Api::all(client);
+    let selector = format!("workflows.argoproj.io/workflow={workflow}");
+    Ok(pods
+        .list(&ListParams::default().labels(&selector))
+        .await?
+        .items
+        .iter()
+        .map(|p| {
+            p.annotations()
+                .get("workflows.argoproj.io/node-id")
+                .cloned()
+                .unwrap_or_else(|| format!("(no node id: {})", p.name_any()))
+        })
+        .collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_ten_times_the_controller_neither_duplicates_nor_loses_a_node() -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("flotilla-restarts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let sandbox = Sandbox::start(2, dir.join("kubeconfig")).await?;
+    sandbox.install().await?;
+    sandbox.enroll_remotes().await?;
+    let client = sandbox.primary().client()?;
+    let name = flotilla::sandbox::submit(&client, SPREAD, "spread")
+        .await?
+        .name_any();
+    let workflows: Api<Workflow> = Api::namespaced(client.clone(), "argo");
+
+    let seed = std::env::var("FLOTILLA_RESTARTS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64 | 1)
+                .unwrap_or(1)
+        });
+    eprintln!("restart delays seeded with FLOTILLA_RESTARTS_SEED={seed}");
+    let mut delays = Delays(seed);
+    for kill in 0..KILLS {
+        let controller = Controller::start(&sandbox, &dir.join(format!("controller-{kill}.log")))?;
+        tokio::time::sleep(delays.next()).await;
+        drop(controller);
+    }
+    let log = dir.join("controller-last.log");
+    let _last = Controller::start(&sandbox, &log)?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
+    let wf = loop {
+        let wf = workflows.get(&name).await?;
+        if wf
+            .status
+            .as_ref()
+            .and_then(|s| s.phase)
+            .is_some_and(|p| p.is_finished())
+        {
+            break wf;
+        }
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "{name} did not finish after {KILLS} kills (seed {seed}); controller log: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let status = wf.status.as_ref().context("status")?;
+    ensure!(
+        status.phase == Some(WorkflowPhase::Succeeded),
+        "{name} ended {:?}: {:?} (seed {seed})",
+        status.phase,
+        status.message
+    );
+    let pod_nodes: Vec<_> = status
+        .nodes
+        .values()
+        .filter(|n| n.type_ == NodeType::Pod)
+        .collect();
+    ensure!(
+        pod_nodes.len() == 500,
+        "{} pod nodes, not 500",
+        pod_nodes.len()
+    );
+    ensure!(
+        pod_nodes.iter().all(|n| n.phase == NodePhase::Succeeded),
+        "a pod node did not succeed (seed {seed})"
+    );
+
+    let mut ids = node_ids(client, &name).await?;
+    ids.extend(node_ids(sandbox.clusters[1].client()?, &name).await?);
+    let mut seen = std::collections::BTreeMap::<&str, usize>::new();
+    for id in &ids {
+        *seen.entry(id).or_default() += 1;
+    }
+    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    ensure!(
+        twice.is_empty(),
+        "nodes with two pods (seed {seed}): {twice:?}"
+    );
+    ensure!(
+        ids.len() == 500,
+        "{} pods for 500 nodes (seed {seed})",
+        ids.len()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
