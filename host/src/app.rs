@@ -109,10 +109,10 @@ pub async fn run_controller(args: ControllerArgs) -> Result<ExitCode> {
     if let Some(image) = args.executor_image.clone() {
         engine.executor_image = image;
     }
-    let elect =
-        args.leader_elect && std::env::var("LEADER_ELECTION_DISABLE").as_deref() != Ok("true");
-    let (leadership, candidate) = if elect {
-        let election = election(&args);
+    let disabled = std::env::var("LEADER_ELECTION_DISABLE")
+        .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
+    let (leadership, candidate) = if args.leader_elect && !disabled {
+        let election = election(&args)?;
         tracing::info!(lease = %election.lease, namespace = %election.namespace, identity = %election.identity, "taking part in leader election");
         let (leadership, candidate) = Leadership::elect(client.clone(), election);
         (leadership, Some(candidate))
@@ -155,7 +155,7 @@ pub async fn run_controller(args: ControllerArgs) -> Result<ExitCode> {
 }
 
 /// The election `args` ask for: the Lease of this instance ID in the controller's namespace.
-fn election(args: &ControllerArgs) -> Election {
+fn election(args: &ControllerArgs) -> Result<Election> {
     let identity = args.leader_election_identity.clone().unwrap_or_else(|| {
         let host = std::env::var("POD_NAME")
             .or_else(|_| std::env::var("HOSTNAME"))
@@ -166,14 +166,32 @@ fn election(args: &ControllerArgs) -> Election {
             .unwrap_or_default();
         format!("{host}_{:08x}", nanos ^ std::process::id().rotate_left(16))
     });
-    let duration = std::time::Duration::from_secs(args.leader_election_lease_seconds);
-    Election {
-        lease: Election::lease_name(args.instance_id.as_deref()),
+    let seconds = args.leader_election_lease_seconds;
+    let lease = Election::lease_name(args.instance_id.as_deref());
+    // A Lease's name is a DNS subdomain; an instance ID may be any label value.
+    let valid = lease.len() <= 253
+        && lease.split('.').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !part.starts_with('-')
+                && !part.ends_with('-')
+        });
+    anyhow::ensure!(
+        valid,
+        "--instance-id {:?}: the leader-election Lease would be named {lease:?}, which is not a \
+         valid object name (lowercase letters, digits, '-' and '.'); choose another instance ID \
+         or run one replica with --leader-elect=false",
+        args.instance_id.as_deref().unwrap_or_default()
+    );
+    Ok(Election {
+        lease,
         namespace: args.controller_namespace.clone(),
         identity,
-        duration,
-        grace: duration / 3,
-    }
+        duration: std::time::Duration::from_secs(seconds),
+        grace: std::time::Duration::from_secs((seconds / 3).max(1)),
+    })
 }
 
 async fn shutdown_signal() {

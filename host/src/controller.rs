@@ -306,6 +306,7 @@ pub async fn run(
     .inspect(|e| crate::health::on_event(crate::health::Cache::Workflows, e))
     .applied_objects();
     let controller = Controller::for_stream(workflow_stream, workflow_store);
+    let acquired = leadership.acquired(crate::health::listed);
     let ctx = Arc::new(Context {
         client,
         workflows: controller.store(),
@@ -350,6 +351,7 @@ pub async fn run(
             workflow_of(r.labels(), r.namespace())
         })
         .reconcile_on(remote_events)
+        .reconcile_all_on(acquired)
         .graceful_shutdown_on(shutdown)
         .run(reconcile::reconcile, error_policy, ctx)
         .for_each(|result| async move {

@@ -39,6 +39,11 @@ pub(crate) fn on_event<K, E>(cache: Cache, event: &Result<watcher::Event<K>, E>)
     }
 }
 
+/// Whether every cache has listed.
+pub(crate) fn listed() -> bool {
+    LISTED.load(Ordering::Relaxed) == ALL
+}
+
 /// The controller stopped: not ready any more.
 pub(crate) fn stopped() {
     LISTED.store(0, Ordering::Relaxed);
@@ -46,11 +51,7 @@ pub(crate) fn stopped() {
 
 /// The status and body of a probe at `path` (`None`: not a probe's path).
 pub(crate) fn probe(path: &str) -> Option<(u16, &'static str)> {
-    answer(
-        path,
-        LISTED.load(Ordering::Relaxed) == ALL,
-        LEADING.load(Ordering::Relaxed),
-    )
+    answer(path, listed(), LEADING.load(Ordering::Relaxed))
 }
 
 fn answer(path: &str, ready: bool, leading: u8) -> Option<(u16, &'static str)> {

@@ -90,7 +90,7 @@ async fn a_quiet_cluster_is_reachable_again_after_a_blip() -> Result<()> {
 
 /// A leader whose API server stops answering stops acting before its lease can have expired
 /// for anyone else (the lease manager alone would go on believing it leads), and leads again
-/// once the server answers.
+/// once the server answers; a deleted Lease is made again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_cut_off_from_its_api_server_stops_acting_before_its_lease_expires() -> Result<()>
 {
@@ -146,6 +146,16 @@ async fn a_leader_cut_off_from_its_api_server_stops_acting_before_its_lease_expi
     );
     eventually("leading again once the server answers", async || {
         Ok(leadership.is_leading())
+    })
+    .await?;
+    // An administrator deletes the Lease (to force a fail-over): it is made again and held.
+    leases.delete("cut-off", &Default::default()).await?;
+    eventually("a new lease, held", async || {
+        let held = leases
+            .get_opt("cut-off")
+            .await?
+            .and_then(|l| l.spec?.holder_identity);
+        Ok(held.as_deref() == Some("only") && leadership.is_leading())
     })
     .await?;
     candidate.resign().await;

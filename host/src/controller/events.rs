@@ -43,6 +43,10 @@ pub(super) async fn note_on<K: Resource<DynamicType = ()>>(
     reason: &str,
     note: &str,
 ) {
+    // Every replica loads the configuration; only the leader says so (a standby logs).
+    if !ctx.leadership.is_leading() {
+        return;
+    }
     let event = KubeEvent {
         type_: event_type(warning),
         reason: reason.into(),

@@ -21,16 +21,13 @@ use flotilla_engine::{self as engine, Decision, EngineConfig, FinalizerChange, O
 /// How soon a reconcile that lost a race (a conflicting write) is tried again.
 const AFTER_CONFLICT: Duration = Duration::from_millis(50);
 
-/// How often a standby looks at a workflow again, so that it takes every one up within this
-/// long of becoming the leader (its caches are warm; nothing else is done meanwhile).
-const STANDBY_RECHECK: Duration = Duration::from_secs(2);
-
 pub(super) async fn reconcile(
     wf: Arc<Workflow>,
     ctx: Arc<Context>,
 ) -> Result<Requeue, ControllerError> {
+    // A standby passes over every workflow; on becoming the leader it reconciles them all.
     if !ctx.leadership.is_leading() {
-        return Ok(Requeue::requeue(STANDBY_RECHECK));
+        return Ok(Requeue::await_change());
     }
     let name = wf.name_any();
     let namespace = wf.namespace().unwrap_or_default();
@@ -41,7 +38,7 @@ pub(super) async fn reconcile(
     // A replica that stops leading stops at once: what this pass has not sent is dropped.
     let outcome = tokio::select! {
         outcome = steps.catch_unwind() => outcome,
-        () = ctx.leadership.lost() => return Ok(Requeue::requeue(STANDBY_RECHECK)),
+        () = ctx.leadership.lost() => return Ok(Requeue::await_change()),
     };
     match outcome {
         Ok(Ok(requeue)) => {
