@@ -293,7 +293,7 @@ fn bootstrap(api: &Api) -> Result<(), String> {
             &mut obj,
             FieldValidation::Strict,
             false,
-            "kube-apiserver",
+            Some("kube-apiserver"),
         )
         .map_err(|e| e.to_string())?;
     }
@@ -315,7 +315,7 @@ fn bootstrap(api: &Api) -> Result<(), String> {
             &mut obj,
             FieldValidation::Strict,
             false,
-            "kube-apiserver",
+            Some("kube-apiserver"),
         )
         .map_err(|e| e.to_string())?;
     }

@@ -170,7 +170,7 @@ fn namespace_changed(api: &Api, event: &WatchEvent) {
             &mut sa,
             FieldValidation::Ignore,
             false,
-            "kube-controller-manager",
+            Some("kube-controller-manager"),
         ) {
             tracing::debug!(namespace = %ns, error = %e, "default service account not created");
         }

@@ -11,9 +11,14 @@
 //! which takes the field over.
 //!
 //! Differences from the API server, none of which changes an outcome a client can see on a
-//! well-formed object: list types come from the strategic-merge table (a custom resource's
-//! lists are atomic — true for the `x-kubernetes-preserve-unknown-fields` schemas Argo's CRDs
-//! use), and `managedFields: [{}]` (the documented way to clear them) is not special.
+//! well-formed object:
+//! - list types come from the strategic-merge table (a custom resource is typed by `ObjectMeta`
+//!   alone, its other lists atomic — true for the `x-kubernetes-preserve-unknown-fields`
+//!   schemas Argo's CRDs use); a container's `ports` are keyed by `containerPort` only, where
+//!   the OpenAPI schema adds `protocol`;
+//! - a keyed list whose items do not all carry their key, or repeat one, is treated as atomic
+//!   (the API server keeps such lists item by item where it can);
+//! - `managedFields: [{}]` (the documented way to clear them) is not special.
 
 mod set;
 mod walk;
@@ -140,6 +145,16 @@ fn entries(object: &Value) -> Vec<Entry> {
 
 /// Stores the entries in the API server's order: `Apply` before `Update`, then by time,
 /// manager, version and subresource (`sortEncodedManagedFields`).
+/// Every entry of an object, or `None` if one cannot be read.
+fn read_all(object: &Value) -> Option<Vec<Entry>> {
+    object
+        .pointer("/metadata/managedFields")?
+        .as_array()?
+        .iter()
+        .map(Entry::read)
+        .collect()
+}
+
 fn store_entries(object: &mut Value, entries: &[Entry]) {
     let mut entries = entries.to_vec();
     entries.sort_by(|a, b| {
@@ -210,10 +225,10 @@ pub(crate) fn set_by_client(old: Option<&Value>, new: &Value) -> bool {
 /// Records a create (`old` is `None`), update or non-apply patch by `writer` in `new`'s
 /// `managedFields` (`Updater.Update`).
 pub(crate) fn record_update(table: Struct, old: Option<&Value>, new: &mut Value, writer: Writer) {
-    if set_by_client(old, new) {
-        return;
-    }
-    let mut managers = old.map(entries).unwrap_or_default();
+    // Entries the client sent replace the live ones, as long as the server can read every
+    // one of them; the write is still recorded on top of them.
+    let sent = set_by_client(old, new).then(|| read_all(new)).flatten();
+    let mut managers = sent.unwrap_or_else(|| old.map(entries).unwrap_or_default());
     let ty = Ty::root(table);
     let skip = ignored();
     // A create compares with an empty object: its fields are added below the root.
@@ -238,7 +253,7 @@ pub(crate) fn record_update(table: Struct, old: Option<&Value>, new: &mut Value,
             return false;
         }
         entry.fields = entry.fields.difference(&changed).difference(&removed);
-        entry.operation == Operation::Apply || !entry.fields.is_empty()
+        !entry.fields.is_empty()
     });
     fields.union_with(&changed);
     if !fields.is_empty() {
@@ -347,6 +362,9 @@ pub(crate) fn apply(
     let mut changed = cmp.added.difference(&skip);
     changed.union_with(&cmp.modified.difference(&skip));
     let removed = cmp.removed.difference(&skip);
+    // A field the configuration sets to null and so removes is changed by this applier: it
+    // conflicts with another owner as a new value would.
+    changed.union_with(&removed.intersection(&applied));
     let mut conflicts = Vec::new();
     for entry in &mut managers {
         let taken = entry.fields.intersection(&changed);

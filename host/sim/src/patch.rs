@@ -163,7 +163,17 @@ pub(crate) fn apply_patch(
     body: &[u8],
 ) -> Result<Value, PatchError> {
     match patch_type {
-        PatchType::Json => json::apply(original, body),
+        PatchType::Json => {
+            // Operations name their paths in strings, so unlike a decoded body (its nesting
+            // bounded by the JSON decoder) their result can be nested without bound.
+            let patched = json::apply(original, body)?;
+            if depth(&patched) > MAX_DEPTH {
+                return Err(PatchError::Invalid(format!(
+                    "the patched object is nested deeper than {MAX_DEPTH} levels"
+                )));
+            }
+            Ok(patched)
+        }
         PatchType::Merge => apply_merge(original, body),
         PatchType::StrategicMerge => {
             // The 415 comes from the handler's content-type check, before the body is read.
@@ -180,6 +190,25 @@ pub(crate) fn apply_patch(
             "an apply patch is merged by the field manager".to_owned(),
         )),
     }
+}
+
+/// How deep a patched object may be nested: every walk over objects (ownership, encoding)
+/// recurses, so depth is bounded where it could grow.
+const MAX_DEPTH: usize = 1000;
+
+/// How deeply `value` is nested, counted without recursion.
+fn depth(value: &Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(value, 1usize)];
+    while let Some((value, level)) = stack.pop() {
+        deepest = deepest.max(level);
+        match value {
+            Value::Object(map) => stack.extend(map.values().map(|v| (v, level + 1))),
+            Value::Array(items) => stack.extend(items.iter().map(|v| (v, level + 1))),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// RFC 7386 merge patch. The body is first decoded as the API server's field validation

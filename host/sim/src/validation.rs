@@ -365,7 +365,7 @@ pub(crate) fn go_quote(s: &str) -> String {
 }
 
 /// Approximates Go's `strconv.IsPrint` for non-ASCII-control characters.
-fn go_printable(c: char) -> bool {
+pub(crate) fn go_printable(c: char) -> bool {
     if c == ' ' {
         return true;
     }

@@ -107,11 +107,10 @@ async fn apply_creates_owns_prunes_and_conflicts() -> Result<()> {
     assert_eq!(
         managers(&replaced),
         [
-            ("one".into(), "Apply".into()),
             ("two".into(), "Apply".into()),
             ("editor".into(), "Update".into())
         ],
-        "entries are ordered Apply first, then by time"
+        "Apply entries first; `one`, left owning nothing, has none"
     );
     let back = cms
         .patch("c", &one, &Patch::Apply(config(json!({"c": "3"}))))

@@ -83,7 +83,7 @@ pub(super) fn create(api: &Api, rt: &Arc<ResourceType>, call: &Call) -> Result<R
         &mut obj,
         validation,
         dry_run,
-        &manager,
+        Some(&manager),
     )?;
     respond_with(StatusCode::CREATED, &stored, &warnings)
 }
@@ -99,16 +99,19 @@ pub(super) fn field_manager(call: &Call, options: &str) -> Result<String> {
     let error = if manager.len() > 128 {
         Some(crate::validation::FieldError::too_long("fieldManager", 128))
     } else {
-        manager.chars().position(|c| c.is_control()).map(|at| {
-            crate::validation::FieldError::invalid(
-                "fieldManager",
-                json!(manager),
-                format!(
-                    "invalid character {:?} (at position {at})",
-                    manager.chars().nth(at).unwrap_or_default()
-                ),
-            )
-        })
+        manager
+            .chars()
+            .position(|c| !crate::validation::go_printable(c))
+            .map(|at| {
+                crate::validation::FieldError::invalid(
+                    "fieldManager",
+                    json!(manager),
+                    format!(
+                        "invalid character {:?} (at position {at})",
+                        manager.chars().nth(at).unwrap_or_default()
+                    ),
+                )
+            })
     };
     match error {
         Some(error) => Err(ApiError::invalid(options, "meta.k8s.io", "", &[error])),
@@ -116,9 +119,9 @@ pub(super) fn field_manager(call: &Call, options: &str) -> Result<String> {
     }
 }
 
-/// The field table of a kind (its list keys), empty for custom resources.
+/// The field table of a kind (its list keys).
 fn field_table(rt: &ResourceType) -> crate::patch::schema::Struct {
-    crate::patch::schema::lookup(&rt.group, &rt.kind).unwrap_or(&[])
+    crate::patch::schema::apply_table(&rt.group, &rt.kind)
 }
 
 /// The create path shared by HTTP and the simulator's own controllers. Returns the object as
@@ -130,7 +133,8 @@ pub(crate) fn create_object(
     obj: &mut Value,
     validation: FieldValidation,
     dry_run: bool,
-    manager: &str,
+    // `None`: the object's ownership is recorded already (an apply that creates it).
+    manager: Option<&str>,
 ) -> Result<(Value, Vec<String>)> {
     meta::check_type(rt, obj)?;
     let ns = scope_namespace(rt, url_namespace).to_string();
@@ -200,11 +204,13 @@ pub(crate) fn create_object(
         }
         let name = meta::meta_str(obj, "name").unwrap_or_default().to_string();
         admission::validate_meta(rt, obj, &name)?;
-        let writer = Writer {
-            manager,
-            subresource: "",
-        };
-        fieldmanager::record_update(field_table(rt), None, obj, writer);
+        if let Some(manager) = manager {
+            let writer = Writer {
+                manager,
+                subresource: "",
+            };
+            fieldmanager::record_update(field_table(rt), None, obj, writer);
+        }
         if dry_run {
             if api.store.get(&rt.storage, &ns, &name).is_some() {
                 return Err(ApiError::already_exists(&rt.group, &rt.plural, &name));
@@ -378,7 +384,7 @@ fn apply(
                 &mut obj,
                 validation,
                 dry_run,
-                manager,
+                None,
             )?;
             respond_with(StatusCode::CREATED, &value, &warnings)
         }
@@ -434,6 +440,12 @@ fn apply_configuration(rt: &ResourceType, call: &Call) -> Result<Value> {
         if call.info.subresource == "status" {
             object
                 .retain(|k, _| matches!(k.as_str(), "apiVersion" | "kind" | "metadata" | "status"));
+            // Nor does metadata change through /status but for the object's identity.
+            if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.retain(|k, _| {
+                    matches!(k.as_str(), "name" | "namespace" | "uid" | "resourceVersion")
+                });
+            }
         } else {
             object.remove("status");
         }

@@ -266,3 +266,75 @@ fn the_manager_of_a_request_without_one_is_its_user_agents_program() {
     assert_eq!(manager_from_user_agent(None), "");
     assert_eq!(manager_from_user_agent(Some(&"é".repeat(100))).len(), 128);
 }
+
+#[test]
+fn a_null_that_removes_another_managers_field_conflicts() {
+    let live = apply(
+        lease(),
+        None,
+        &lease_with(json!({"holderIdentity": "a"})),
+        writer("one"),
+        false,
+    )
+    .unwrap();
+    let err = apply(
+        lease(),
+        Some(&live),
+        &lease_with(json!({"holderIdentity": null})),
+        writer("two"),
+        false,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_error().message,
+        "Apply failed with 1 conflict: conflict with \"one\": .spec.holderIdentity"
+    );
+}
+
+#[test]
+fn a_custom_resources_finalizers_are_a_set_as_for_every_kind() {
+    let table = schema::apply_table("argoproj.io", "Workflow");
+    let wf = |finalizers: Value| {
+        json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+               "metadata": {"name": "w", "finalizers": finalizers}, "spec": {}})
+    };
+    let live = apply(table, None, &wf(json!(["user"])), writer("kubectl"), false).unwrap();
+    let mut added = live.clone();
+    added["metadata"]["finalizers"] = json!(["user", "flotilla.dev/remote-pods"]);
+    record_update(table, Some(&live), &mut added, writer("flotilla"));
+    // Applying the user's own finalizer again neither conflicts nor drops the controller's.
+    let again = apply(
+        table,
+        Some(&added),
+        &wf(json!(["user"])),
+        writer("kubectl"),
+        false,
+    )
+    .unwrap();
+    assert_eq!(
+        again["metadata"]["finalizers"],
+        json!(["user", "flotilla.dev/remote-pods"])
+    );
+}
+
+#[test]
+fn a_write_that_sends_managed_fields_is_recorded_on_top_of_them() {
+    let mut old = lease_with(json!({}));
+    record_update(lease(), None, &mut old, writer("first"));
+    let mut new = old.clone();
+    new["spec"]["holderIdentity"] = json!("x");
+    new["metadata"]["managedFields"] = json!([{"manager": "sent", "operation": "Apply",
+        "apiVersion": "coordination.k8s.io/v1", "fieldsType": "FieldsV1",
+        "fieldsV1": {"f:spec": {"f:leaseDurationSeconds": {}}}}]);
+    record_update(lease(), Some(&old), &mut new, writer("kubectl"));
+    let names: Vec<String> = owners(&new).into_iter().map(|o| o.0).collect();
+    assert_eq!(names, ["sent", "kubectl"]);
+    // Entries the server cannot read are not kept: the live ones stay the base.
+    let mut bad = old.clone();
+    bad["spec"]["holderIdentity"] = json!("y");
+    bad["metadata"]["managedFields"] =
+        json!([{"manager": "sent", "operation": "Apply", "fieldsV1": {"x:y": {}}}]);
+    record_update(lease(), Some(&old), &mut bad, writer("kubectl"));
+    let names: Vec<String> = owners(&bad).into_iter().map(|o| o.0).collect();
+    assert_eq!(names, ["first", "kubectl"]);
+}

@@ -5,6 +5,8 @@
 //! OpenAPI `x-kubernetes-list-map-keys` the API server reads; lists of custom resources, and
 //! any list whose items do not all carry their key, are atomic.
 
+use std::collections::{HashMap, HashSet};
+
 use serde_json::{Map, Value, json};
 
 use super::set::{Element, FieldSet};
@@ -76,6 +78,16 @@ fn list_kind<'k>(strategy: Strategy, lists: &[&[Value]]) -> ListKind<'k> {
 
 fn key_element(item: &Value, key: &str) -> Element {
     Element::Key(json!({ key: item[key] }).to_string())
+}
+
+/// The items of a keyed list by their key's JSON (keys are unique: see [`list_kind`]).
+fn by_key<'v>(items: &'v [Value], key: &str) -> HashMap<String, &'v Value> {
+    items.iter().map(|i| (i[key].to_string(), i)).collect()
+}
+
+/// The items of a set-list, as JSON.
+fn as_set(items: &[Value]) -> HashSet<String> {
+    items.iter().map(Value::to_string).collect()
 }
 
 fn value_element(item: &Value) -> Element {
@@ -180,27 +192,26 @@ pub(crate) fn compare(old: Option<&Value>, new: Option<&Value>, ty: Ty) -> Compa
         }
         (Some(Value::Array(a)), Some(Value::Array(b))) => match list_kind(ty.strategy, &[a, b]) {
             ListKind::Map(key) => {
-                let find = |items: &[Value], item: &Value| {
-                    items.iter().find(|other| other[key] == item[key]).cloned()
-                };
+                let (old, new) = (by_key(a, key), by_key(b, key));
                 for item in a {
-                    let other = find(b, item);
+                    let other = new.get(&item[key].to_string()).copied();
                     out.nest(
                         key_element(item, key),
-                        compare(Some(item), other.as_ref(), ty.item()),
+                        compare(Some(item), other, ty.item()),
                     );
                 }
-                for item in b.iter().filter(|item| find(a, item).is_none()) {
+                for item in b.iter().filter(|i| !old.contains_key(&i[key].to_string())) {
                     out.nest(key_element(item, key), compare(None, Some(item), ty.item()));
                 }
             }
             ListKind::Set => {
-                for item in a.iter().filter(|item| !b.contains(item)) {
+                let (old, new) = (as_set(a), as_set(b));
+                for item in a.iter().filter(|i| !new.contains(&i.to_string())) {
                     out.removed
                         .children
                         .insert(value_element(item), FieldSet::leaf());
                 }
-                for item in b.iter().filter(|item| !a.contains(item)) {
+                for item in b.iter().filter(|i| !old.contains(&i.to_string())) {
                     out.added
                         .children
                         .insert(value_element(item), FieldSet::leaf());
@@ -240,20 +251,29 @@ pub(crate) fn merge(live: Option<&Value>, config: &Value, ty: Ty) -> Option<Valu
             let mut out = live.clone();
             match list_kind(ty.strategy, &[live, config]) {
                 ListKind::Map(key) => {
+                    let mut at: HashMap<String, usize> = out
+                        .iter()
+                        .enumerate()
+                        .map(|(i, item)| (item[key].to_string(), i))
+                        .collect();
                     for item in config {
-                        match out.iter().position(|other| other[key] == item[key]) {
-                            Some(i) => {
+                        match at.get(&item[key].to_string()) {
+                            Some(&i) => {
                                 if let Some(merged) = merge(Some(&out[i]), item, ty.item()) {
                                     out[i] = merged;
                                 }
                             }
-                            None => out.push(without_nulls(item)),
+                            None => {
+                                at.insert(item[key].to_string(), out.len());
+                                out.push(without_nulls(item));
+                            }
                         }
                     }
                 }
                 ListKind::Set => {
+                    let mut present = as_set(&out);
                     for item in config {
-                        if !out.contains(item) {
+                        if present.insert(item.to_string()) {
                             out.push(item.clone());
                         }
                     }
@@ -282,35 +302,68 @@ fn without_nulls(value: &Value) -> Value {
 }
 
 /// Removes the member paths of `gone` from `value`, except a node below which `keep` still
-/// has members (another manager owns part of it).
+/// has members (another manager owns part of it). Each list is gone through once.
 pub(crate) fn remove(value: &mut Value, gone: &FieldSet, keep: &FieldSet) {
     let empty = FieldSet::default();
-    for (element, child) in &gone.children {
-        let kept = keep.children.get(element).unwrap_or(&empty);
-        let drop_whole = child.member && kept.is_empty();
-        match (element, &mut *value) {
-            (Element::Field(name), Value::Object(map)) => {
-                if drop_whole {
+    let kept = |element: &Element| keep.children.get(element).unwrap_or(&empty);
+    match value {
+        Value::Object(map) => {
+            for (element, child) in &gone.children {
+                let Element::Field(name) = element else {
+                    continue;
+                };
+                let kept = kept(element);
+                if child.member && kept.is_empty() {
                     map.remove(name);
                 } else if let Some(inner) = map.get_mut(name) {
                     remove(inner, child, kept);
                 }
             }
-            (Element::Key(keys), Value::Array(items)) => {
-                let keys: Map<String, Value> = serde_json::from_str(keys).unwrap_or_default();
-                let matches = |item: &Value| keys.iter().all(|(k, v)| item.get(k) == Some(v));
-                if drop_whole {
-                    items.retain(|item| !matches(item));
-                } else if let Some(item) = items.iter_mut().find(|item| matches(item)) {
-                    remove(item, child, kept);
+        }
+        Value::Array(items) => {
+            // What becomes of each item, by its key map (as JSON) or by its value.
+            let mut by_keys: HashMap<String, (&FieldSet, &FieldSet)> = HashMap::new();
+            let mut key_names: HashSet<String> = HashSet::new();
+            let mut values: HashSet<&str> = HashSet::new();
+            for (element, child) in &gone.children {
+                match element {
+                    Element::Key(text) => {
+                        let keys: Map<String, Value> =
+                            serde_json::from_str(text).unwrap_or_default();
+                        // A key map with no keys names no item.
+                        if !keys.is_empty() {
+                            key_names.extend(keys.keys().cloned());
+                            by_keys.insert(Value::Object(keys).to_string(), (child, kept(element)));
+                        }
+                    }
+                    Element::Value(text) if child.member && kept(element).is_empty() => {
+                        values.insert(text);
+                    }
+                    _ => {}
                 }
             }
-            (Element::Value(text), Value::Array(items)) if drop_whole => {
-                let target: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-                items.retain(|item| *item != target);
-            }
-            _ => {}
+            items.retain_mut(|item| {
+                if !values.is_empty() && values.contains(item.to_string().as_str()) {
+                    return false;
+                }
+                if by_keys.is_empty() {
+                    return true;
+                }
+                let keys: Map<String, Value> = key_names
+                    .iter()
+                    .filter_map(|k| Some((k.clone(), item.get(k)?.clone())))
+                    .collect();
+                match by_keys.get(&Value::Object(keys).to_string()) {
+                    Some((child, kept)) if child.member && kept.is_empty() => false,
+                    Some((child, kept)) => {
+                        remove(item, child, kept);
+                        true
+                    }
+                    None => true,
+                }
+            });
         }
+        _ => {}
     }
 }
 

@@ -155,6 +155,13 @@ pub(crate) fn lookup(group: &str, kind: &str) -> Option<Struct> {
     Some(table)
 }
 
+/// The field table server-side apply types a kind with: its strategic-merge table, or for a
+/// custom resource that of `ObjectMeta` alone (its finalizers a set, its owner references
+/// keyed by uid, as for every kind) with every other list atomic.
+pub(crate) fn apply_table(group: &str, kind: &str) -> Struct {
+    lookup(group, kind).unwrap_or(METADATA_ONLY)
+}
+
 /// The strategy of field `name` in `table` and the table of the struct it holds; an
 /// unknown field is untagged with nothing tagged below it.
 pub(crate) fn field(table: Struct, name: &str) -> (Strategy, Struct) {

@@ -767,3 +767,29 @@ fn go_stable_sort_tolerates_inconsistent_comparators_like_go() {
     sorted.sort_unstable();
     assert_eq!(sorted, (0..100).collect::<Vec<u32>>());
 }
+
+#[test]
+fn a_json_patch_may_not_nest_an_object_without_bound() {
+    // Each operation adds one level below the last: paths are strings, so no decoder limit
+    // stops them.
+    let mut ops = Vec::new();
+    let mut path = String::from("/data");
+    for _ in 0..1001 {
+        path.push_str("/a");
+        ops.push(json!({"op": "add", "path": path.clone(), "value": {}}));
+    }
+    let original = json!({"data": {}});
+    let err = apply_patch(
+        PatchType::Json,
+        "",
+        "ConfigMap",
+        &original,
+        serde_json::to_vec(&ops).unwrap().as_slice(),
+    )
+    .unwrap_err();
+    assert_eq!(err.status_code(), 422);
+    assert!(
+        err.to_string().contains("nested deeper than 1000 levels"),
+        "{err}"
+    );
+}
