@@ -167,6 +167,8 @@ pub(crate) struct Context {
     made: remembered::Remembered,
     /// Reconcile failures in a row, for the error back-off.
     failures: failures::Failures,
+    /// Passes in a row that put pod creations off, for their back-off.
+    deferrals: failures::Failures,
     /// Whether this replica may write; a standby keeps its caches and does nothing else.
     leadership: crate::leader::Leadership,
 }
@@ -325,6 +327,7 @@ pub async fn run(
         refusals: Default::default(),
         made: Default::default(),
         failures: Default::default(),
+        deferrals: Default::default(),
         leadership,
     });
     let cluster_states = tokio::spawn(plugins::refresh_cluster_states(ctx.clone()));

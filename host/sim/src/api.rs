@@ -192,7 +192,7 @@ impl Api {
         self: Arc<Self>,
         req: Request<hyper::body::Incoming>,
     ) -> Response<Body> {
-        if let Some(err) = self.faults.before_request().await {
+        if let Some(err) = self.faults.before_request(req.method().as_str()).await {
             return codec::error_response(&err);
         }
         let (method, uri) = (req.method().clone(), req.uri().clone());

@@ -344,6 +344,12 @@ impl FaultHandle {
         self.api.faults.set_error_rate(probability, code);
     }
 
+    /// Fail the next `count` requests of this HTTP method (`"POST"`: creates) with this
+    /// status code, whatever else is asked meanwhile.
+    pub fn fail_next(&self, method: &str, count: u32, code: u16) {
+        self.api.faults.fail_next(method, count, code);
+    }
+
     /// Delay every request.
     pub fn set_latency(&self, d: Duration) {
         self.api.faults.set_latency(d);

@@ -16,6 +16,8 @@ struct Settings {
     /// (probability 0..=1, status code) of failing a request.
     error: Option<(f64, u16)>,
     latency: Duration,
+    /// (HTTP method, how many more, status code): the next requests of that method that fail.
+    fail_next: Option<(String, u32, u16)>,
 }
 
 #[derive(Debug)]
@@ -63,6 +65,10 @@ impl Faults {
             (probability > 0.0).then_some((probability.clamp(0.0, 1.0), code));
     }
 
+    pub(crate) fn fail_next(&self, method: &str, count: u32, code: u16) {
+        self.settings.lock().fail_next = (count > 0).then(|| (method.to_owned(), count, code));
+    }
+
     pub(crate) fn set_latency(&self, d: Duration) {
         self.settings.lock().latency = d;
     }
@@ -83,14 +89,29 @@ impl Faults {
         *self.settings.lock() = Settings::default();
     }
 
-    /// Applied before each request: latency, then maybe an injected error.
-    pub(crate) async fn before_request(&self) -> Option<ApiError> {
-        let (latency, error) = {
-            let s = self.settings.lock();
-            (s.latency, s.error)
+    /// Applied before each request of `method`: latency, then maybe an injected error.
+    pub(crate) async fn before_request(&self, method: &str) -> Option<ApiError> {
+        let (latency, error, next) = {
+            let mut s = self.settings.lock();
+            let next = match &mut s.fail_next {
+                Some((m, count, code)) if m.as_str() == method => {
+                    *count -= 1;
+                    let code = *code;
+                    if *count == 0 {
+                        s.fail_next = None;
+                    }
+                    Some(code)
+                }
+                _ => None,
+            };
+            (s.latency, s.error, next)
         };
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
+        }
+        if let Some(code) = next {
+            self.injected.fetch_add(1, Ordering::Relaxed);
+            return Some(ApiError::injected(code));
         }
         let (p, code) = error?;
         if rand::rng().random::<f64>() < p {

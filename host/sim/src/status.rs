@@ -199,6 +199,7 @@ impl ApiError {
             503 => Self::service_unavailable(
                 "injected fault: the server is currently unable to handle the request",
             ),
+            401 => Self::unauthorized(),
             _ => Self::internal(format!("injected fault ({code})")).with_code(code),
         }
     }

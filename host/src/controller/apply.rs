@@ -1,6 +1,7 @@
 //! Carrying out a decision's pods and workflow deletion against the API servers.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
@@ -27,7 +28,7 @@ pub(super) struct Applied {
     /// the node's `podUID`.
     pub(super) created: BTreeMap<String, String>,
     /// A creation put off (a quota full now, a cluster not answering): look again soon.
-    pub(super) deferred: bool,
+    pub(super) deferred: Option<Deferred>,
     /// The first transient failure, if any: the reconcile is retried — after the status (with
     /// `created`) is saved, so no pod the controller made goes unrecorded.
     pub(super) error: Option<kube::Error>,
@@ -39,8 +40,9 @@ enum Creation {
     Made(Option<String>),
     /// Refused for good: the node fails saying so.
     Refused(String),
-    /// Not now (its cluster did not answer): asked for again, by the same name, later.
-    Later,
+    /// Not now (its cluster did not answer, or asked to be left alone for a while — a 429's or
+    /// 503's `retryAfterSeconds`): asked for again, by the same name, later.
+    Later(Option<Duration>),
 }
 
 /// Applies the pod actions for the workflow `owner` — creations first, concurrently; then
@@ -92,7 +94,10 @@ pub(super) async fn apply(
             Ok((node, Creation::Refused(reason))) => {
                 applied.refused.insert(node.to_string(), reason);
             }
-            Ok((_, Creation::Later)) => applied.deferred = true,
+            Ok((_, Creation::Later(asked))) => {
+                let deferred = applied.deferred.get_or_insert_with(Deferred::default);
+                deferred.retry_after = deferred.retry_after.max(asked);
+            }
             Ok((_, Creation::Made(None))) => {}
             Err(e) => {
                 applied.error.get_or_insert(e);
@@ -306,7 +311,9 @@ struct CreatedMeta {
     uid: Option<String>,
 }
 
-/// Creates one pod.
+/// Creates one pod. A 401 — credentials expired or revoked before their time — is answered
+/// by asking for credentials anew (reconnecting to a remote cluster) and one more try; only a
+/// second 401 fails the node.
 ///
 /// The engine's manifest is sent as it is: decoding it into a typed `Pod` only to encode it again
 /// would double the client's cost per pod on the hot path.
@@ -320,17 +327,54 @@ async fn create_pod(
     let Place {
         cluster, namespace, ..
     } = place;
-    let name = pod.name();
     let client = match client_for(ctx, cluster, namespace).await {
         Ok(client) => client,
         // No credentials for the target: the node fails saying why (and which Secret key).
         Err(message) => return Ok(Creation::Refused(message)),
     };
+    let sent_at = std::time::Instant::now();
+    let (client, sent) = match send_create(&client, namespace, pod).await {
+        Err(kube::Error::Api(s)) if s.code == 401 => {
+            warn!(cluster = ?cluster, pod = %pod.name(), "credentials refused (401); asking for fresh ones and trying once more");
+            let client = match fresh_client_for(ctx, cluster, namespace, sent_at).await {
+                Ok(client) => client,
+                Err(message) => return Ok(Creation::Refused(message)),
+            };
+            let sent = send_create(&client, namespace, pod).await;
+            (client, sent)
+        }
+        sent => (client, sent),
+    };
+    answered(&client, owner, node_id, place, pod, sent).await
+}
+
+/// Sends the create of `pod`; the API server's answer.
+async fn send_create(
+    client: &kube::Client,
+    namespace: &str,
+    pod: &PodManifest,
+) -> Result<String, kube::Error> {
     let body = pod.json().as_bytes().to_vec();
     let request = kube::core::Request::new(format!("/api/v1/namespaces/{namespace}/pods"))
         .create(&PostParams::default(), body)
         .map_err(kube::Error::BuildRequest)?;
-    match client.request_text(request).await {
+    client.request_text(request).await
+}
+
+/// What the answer to a create means for the node.
+async fn answered(
+    client: &kube::Client,
+    owner: Owner<'_>,
+    node_id: &str,
+    place: Place<'_>,
+    pod: &PodManifest,
+    sent: Result<String, kube::Error>,
+) -> Result<Creation, kube::Error> {
+    let Place {
+        cluster, namespace, ..
+    } = place;
+    let name = pod.name();
+    match sent {
         Ok(answer) => Ok(Creation::Made(
             serde_json::from_str::<CreatedPod>(&answer)
                 .ok()
@@ -339,7 +383,7 @@ async fn create_pod(
         // Created by an earlier reconcile whose observation has not arrived yet — or by someone
         // else, first: a name is no proof, the stamps are (and the uid, once one is recorded).
         Err(kube::Error::Api(s)) if s.code == 409 => {
-            match holder(&client, owner, namespace, name, node_id).await {
+            match holder(client, owner, namespace, name, node_id).await {
                 Ok(Holder::Ours(uid)) if ownership::is_the_pinned_pod(place.pinned, Some(&uid)) => {
                     Ok(Creation::Made(Some(uid)))
                 }
@@ -350,10 +394,10 @@ async fn create_pod(
                     namespace, name, cluster,
                 ))),
                 // Gone between the 409 and the read (being deleted): asked for again later.
-                Ok(Holder::Nobody) => Ok(Creation::Later),
+                Ok(Holder::Nobody) => Ok(Creation::Later(None)),
                 Err(e) if cluster.is_some() => {
                     warn!(cluster = ?cluster, pod = %name, error = %e, "reading a pod in another cluster failed; will retry");
-                    Ok(Creation::Later)
+                    Ok(Creation::Later(None))
                 }
                 Err(e) => Err(e),
             }
@@ -362,24 +406,65 @@ async fn create_pod(
         // others made meanwhile are recorded.
         Err(kube::Error::Api(s)) if s.code == 403 && s.message.contains("exceeded quota") => {
             warn!(pod = %name, namespace = %namespace, "the namespace's quota is full; will retry");
-            Ok(Creation::Later)
+            Ok(Creation::Later(None))
         }
         Err(kube::Error::Api(s)) if matches!(s.code, 400 | 401 | 403 | 404 | 422) => {
             let place = match cluster {
                 Some(c) => format!(" in cluster {c:?}"),
                 None => String::new(),
             };
+            let again = if s.code == 401 {
+                " (with credentials asked for anew after a first 401)"
+            } else {
+                ""
+            };
             Ok(Creation::Refused(format!(
-                "creating pod {namespace}/{name}{place}: {}",
+                "creating pod {namespace}/{name}{place}: {}{again}",
                 s.message
             )))
         }
-        // Another cluster not answering must not hold up this one: the pod is asked for again
-        // (same name) once it does.
+        // Another cluster not answering, or busy, must not hold up this one: the pod is asked
+        // for again (same name) once it does — no sooner than it asked.
         Err(e) if cluster.is_some() => {
-            warn!(cluster = ?cluster, pod = %name, error = %e, "creating a pod in another cluster failed; will retry");
-            Ok(Creation::Later)
+            let asked = retry_after(&e);
+            warn!(cluster = ?cluster, pod = %name, error = %e, retry_after = ?asked, "creating a pod in another cluster failed; will retry");
+            Ok(Creation::Later(asked))
         }
         Err(e) => Err(e),
     }
+}
+
+/// The `retryAfterSeconds` of an API error (a 429, a 503), if it has one.
+fn retry_after(error: &kube::Error) -> Option<Duration> {
+    let kube::Error::Api(status) = error else {
+        return None;
+    };
+    let seconds = status.details.as_ref()?.retry_after_seconds;
+    (seconds > 0).then(|| Duration::from_secs(seconds.into()))
+}
+
+/// The client for `cluster` with credentials asked for anew: a remote connection is dropped and
+/// opened again (its provider asked, or its Secret entry read again); the controller's own
+/// client reads its token again by itself.
+async fn fresh_client_for(
+    ctx: &Context,
+    cluster: Option<&str>,
+    namespace: &str,
+    refused_since: std::time::Instant,
+) -> Result<kube::Client, String> {
+    match cluster {
+        None => Ok(ctx.client.clone()),
+        Some(cluster) => ctx
+            .remotes
+            .reconnect(cluster, namespace, refused_since)
+            .await
+            .map(|r| r.client.clone()),
+    }
+}
+
+/// Pod creations put off in one pass, for when to try again.
+#[derive(Debug, Default)]
+pub(super) struct Deferred {
+    /// The longest an API server asked to be left alone.
+    pub(super) retry_after: Option<Duration>,
 }

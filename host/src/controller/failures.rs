@@ -1,6 +1,7 @@
-//! Reconcile failures in a row, per workflow, for the error back-off (`requeue::after_error`):
-//! a workflow whose reconciles keep failing is tried less and less often, and one success
-//! starts it over.
+//! Things that go wrong in a row, per workflow: reconcile failures, for the error back-off
+//! (`requeue::after_error`), and passes that put pod creations off (`requeue::after`). A
+//! workflow whose reconciles keep failing is tried less and less often, and one success starts
+//! it over.
 
 use std::collections::HashMap;
 

@@ -137,9 +137,20 @@ async fn steps(wf: &Workflow, ctx: &Context, namespace: &str) -> Result<Requeue,
         total_us = started.elapsed().as_micros() as u64,
         "reconciled"
     );
+    // Creations put off pass after pass are tried again less and less often.
+    let deferred = match &applied.deferred {
+        Some(deferred) => Some((
+            ctx.deferrals.failed(&key, &ctx.workflows),
+            deferred.retry_after,
+        )),
+        None => {
+            ctx.deferrals.succeeded(&key);
+            None
+        }
+    };
     // While a cluster cannot be seen, look again now and then (its recovery also wakes us).
     Ok(
-        match requeue::after(decision.requeue_after, gathered.blind_for, applied.deferred) {
+        match requeue::after(decision.requeue_after, gathered.blind_for, deferred) {
             Some(after) => Requeue::requeue(after),
             None => Requeue::await_change(),
         },

@@ -44,6 +44,9 @@ pub(crate) struct Remote {
     refresher: Option<tokio::task::AbortHandle>,
     /// Set when refreshed credentials need a new client: the next `get` reconnects.
     stale: Arc<AtomicBool>,
+    /// When the connection was opened: a 401 to a request sent before a newer connection was
+    /// opened does not close that one.
+    opened: std::time::Instant,
 }
 
 impl Drop for Remote {
@@ -203,6 +206,34 @@ impl Remotes {
         info!(cluster = %cluster, key = %entry.key, "connected to a remote cluster");
         self.open.lock().insert(entry.key.clone(), remote.clone());
         Ok(remote)
+    }
+
+    /// Drops the connection for `namespace` in `cluster` — its credentials were refused to a
+    /// request sent at `refused_since` — and opens it again, credentials asked for anew. A
+    /// connection opened since is kept: many creates refused at once reconnect once.
+    pub(crate) async fn reconnect(
+        &self,
+        cluster: &str,
+        namespace: &str,
+        refused_since: std::time::Instant,
+    ) -> Result<Arc<Remote>, String> {
+        let registry = self.registry();
+        let entry = registry
+            .lookup(cluster, namespace)
+            .map_err(|e| e.to_string())?;
+        {
+            let _one_at_a_time = self.opening.lock().await;
+            let mut open = self.open.lock();
+            if open
+                .get(&entry.key)
+                .is_some_and(|old| old.opened <= refused_since)
+                && let Some(old) = open.remove(&entry.key)
+            {
+                old.stale.store(true, Ordering::Relaxed);
+                info!(cluster = %cluster, key = %entry.key, "credentials refused; reconnecting");
+            }
+        }
+        self.get(cluster, namespace).await
     }
 
     /// The open connections to `cluster`.
@@ -371,6 +402,7 @@ impl Remotes {
             watches: task.abort_handle(),
             refresher: None,
             stale: Arc::default(),
+            opened: std::time::Instant::now(),
         }
     }
 }

@@ -9,8 +9,10 @@ use flotilla_engine as engine;
 /// the cluster has been failing, within these bounds — a back-off without per-workflow state.
 const UNREACHABLE_RETRY_MIN: Duration = Duration::from_secs(1);
 const UNREACHABLE_RETRY_MAX: Duration = Duration::from_secs(60);
-/// How soon a pod creation put off (a full quota, a cluster not answering) is tried again.
+/// How soon a pod creation put off (a full quota, a cluster not answering or busy) is tried
+/// again; each pass in a row that puts creations off doubles it, up to the last.
 const DEFERRED_CREATE_RETRY: Duration = Duration::from_secs(5);
+const DEFERRED_CREATE_RETRY_MAX: Duration = Duration::from_secs(60);
 
 /// The first retry of a workflow whose reconcile failed; each failure in a row doubles it, up to
 /// the last (as Argo's work queue backs off).
@@ -30,15 +32,22 @@ pub(super) fn after_error(failures: u32, retry_after: Option<Duration>) -> Durat
 
 /// The earliest of: what the engine asked for (`decided`: a deadline, a back-off); a look at a
 /// cluster that cannot be seen (`blind_for`: how long it has been failing, when a node there
-/// is unfinished); and another go at creations put off (`deferred`).
+/// is unfinished); and another go at creations put off (`deferred`, the passes in a row that
+/// put some off and the longest an API server asked to be left alone).
 pub(super) fn after(
     decided: Option<Duration>,
     blind_for: Option<Duration>,
-    deferred: bool,
+    deferred: Option<(u32, Option<Duration>)>,
 ) -> Option<Duration> {
     let blind =
         blind_for.map(|failing| (failing / 2).clamp(UNREACHABLE_RETRY_MIN, UNREACHABLE_RETRY_MAX));
-    let deferred = deferred.then_some(DEFERRED_CREATE_RETRY);
+    let deferred = deferred.map(|(passes, asked)| {
+        let doublings = passes.saturating_sub(1).min(8);
+        let backoff = DEFERRED_CREATE_RETRY
+            .saturating_mul(1 << doublings)
+            .min(DEFERRED_CREATE_RETRY_MAX);
+        asked.map_or(backoff, |asked| backoff.max(asked.min(ERROR_RETRY_MAX)))
+    });
     engine::earliest(engine::earliest(decided, blind), deferred)
 }
 
@@ -50,16 +59,16 @@ mod tests {
 
     #[test]
     fn nothing_to_wait_for_waits_for_a_change() {
-        assert_eq!(after(None, None, false), None);
-        assert_eq!(after(Some(S(30)), None, false), Some(S(30)));
+        assert_eq!(after(None, None, None), None);
+        assert_eq!(after(Some(S(30)), None, None), Some(S(30)));
     }
 
     #[test]
     fn a_blind_cluster_is_looked_at_again_backing_off_within_bounds() {
-        assert_eq!(after(None, Some(Duration::ZERO), false), Some(S(1)));
-        assert_eq!(after(None, Some(S(40)), false), Some(S(20)));
-        assert_eq!(after(None, Some(S(3600)), false), Some(S(60)));
-        assert_eq!(after(Some(S(5)), Some(S(40)), false), Some(S(5)));
+        assert_eq!(after(None, Some(Duration::ZERO), None), Some(S(1)));
+        assert_eq!(after(None, Some(S(40)), None), Some(S(20)));
+        assert_eq!(after(None, Some(S(3600)), None), Some(S(60)));
+        assert_eq!(after(Some(S(5)), Some(S(40)), None), Some(S(5)));
     }
 
     #[test]
@@ -86,9 +95,16 @@ mod tests {
     }
 
     #[test]
-    fn creations_put_off_are_tried_again_soon() {
-        assert_eq!(after(None, None, true), Some(S(5)));
-        assert_eq!(after(Some(S(2)), None, true), Some(S(2)));
-        assert_eq!(after(None, Some(S(3600)), true), Some(S(5)));
+    fn creations_put_off_are_tried_again_backing_off_and_never_sooner_than_asked() {
+        assert_eq!(after(None, None, Some((1, None))), Some(S(5)));
+        assert_eq!(after(Some(S(2)), None, Some((1, None))), Some(S(2)));
+        assert_eq!(after(None, Some(S(3600)), Some((1, None))), Some(S(5)));
+        // Pass after pass put off: 5, 10, 20, 40, then 60 s.
+        assert_eq!(after(None, None, Some((2, None))), Some(S(10)));
+        assert_eq!(after(None, None, Some((4, None))), Some(S(40)));
+        assert_eq!(after(None, None, Some((9, None))), Some(S(60)));
+        // A busy server's Retry-After is honoured, within the error back-off's bound.
+        assert_eq!(after(None, None, Some((1, Some(S(30))))), Some(S(30)));
+        assert_eq!(after(None, None, Some((1, Some(S(86_400))))), Some(S(300)));
     }
 }
