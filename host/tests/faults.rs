@@ -4,10 +4,16 @@
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
+use common::{pods_by_node, spread, succeeded};
 use flotilla::sandbox::Sandbox;
 use flotilla_engine::workflow::{NodePhase, Workflow};
 use kube::ResourceExt as _;
 use kube::api::Api;
+
+mod common;
+
+/// How long a workflow of the fault tests may take.
+const WITHIN: Duration = Duration::from_secs(180);
 
 const SLEEPER: &str = r#"
 apiVersion: argoproj.io/v1alpha1
@@ -168,31 +174,6 @@ async fn a_leader_cut_off_from_its_api_server_stops_acting_before_its_lease_expi
     Ok(())
 }
 
-/// A workflow of `pods` one-second naps in cluster-1 and as many in cluster-0.
-fn spread(pods: u32) -> String {
-    format!(
-        r#"
-apiVersion: argoproj.io/v1alpha1
-kind: Workflow
-metadata: {{generateName: busy-}}
-spec:
-  entrypoint: main
-  templates:
-  - name: main
-    dag:
-      tasks:
-      - {{name: here, template: nap-here, withSequence: {{count: "{pods}"}}}}
-      - {{name: there, template: nap-there, withSequence: {{count: "{pods}"}}}}
-  - name: nap-here
-    container: {{image: argoproj/argosay:v2, args: [sleep, 1s]}}
-  - name: nap-there
-    cluster: cluster-1
-    namespace: default
-    container: {{image: argoproj/argosay:v2, args: [sleep, 1s]}}
-"#
-    )
-}
-
 /// Two clusters, installed and enrolled, with a controller running; removed when dropped.
 struct Running {
     dir: std::path::PathBuf,
@@ -220,50 +201,6 @@ async fn running(tag: &str) -> Result<Running> {
     })
 }
 
-/// Waits for workflow `name` to finish; its phase, message and node messages.
-async fn finished(workflows: &Api<Workflow>, name: &str) -> Result<Workflow> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
-    loop {
-        let wf = workflows.get(name).await?;
-        if wf
-            .status
-            .as_ref()
-            .and_then(|s| s.phase)
-            .is_some_and(|p| p.is_finished())
-        {
-            return Ok(wf);
-        }
-        anyhow::ensure!(
-            tokio::time::Instant::now() < deadline,
-            "{name} did not finish"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-/// The node ids of the pods of workflow `name` in a cluster, and those given two.
-async fn pods_by_node(client: kube::Client, name: &str) -> Result<(usize, Vec<String>)> {
-    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::all(client);
-    let selector = format!("workflows.argoproj.io/workflow={name}");
-    let list = pods
-        .list(&kube::api::ListParams::default().labels(&selector))
-        .await?;
-    let mut seen = std::collections::BTreeMap::<String, usize>::new();
-    for pod in &list.items {
-        let id = pod
-            .annotations()
-            .get("workflows.argoproj.io/node-id")
-            .cloned();
-        *seen.entry(id.unwrap_or_default()).or_default() += 1;
-    }
-    let twice = seen
-        .into_iter()
-        .filter(|(_, n)| *n > 1)
-        .map(|(id, _)| id)
-        .collect();
-    Ok((list.items.len(), twice))
-}
-
 /// Credentials refused once (a 401, as when a token expires early or is revoked): the
 /// controller asks for them anew, reconnects and creates the pod — the node does not fail.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -272,25 +209,14 @@ async fn a_401_is_answered_with_fresh_credentials_and_one_more_try() -> Result<(
     let remote = &env.sandbox.clusters[1];
     remote.faults().fail_next("POST", 1, 401);
     let client = env.sandbox.primary().client()?;
-    let name = flotilla::sandbox::submit(&client, &spread(1), "one pod each")
+    let name = flotilla::sandbox::submit(&client, &spread("unauthorized-", 1), "one pod each")
         .await?
         .name_any();
     let workflows: Api<Workflow> = Api::namespaced(client, "argo");
-    let wf = finished(&workflows, &name).await?;
+    succeeded(&workflows, &name, WITHIN).await?;
     anyhow::ensure!(
         remote.faults().injected_errors() == 1,
         "the 401 was not met"
-    );
-    let status = wf.status.context("status")?;
-    anyhow::ensure!(
-        status.phase == Some(flotilla_engine::workflow::WorkflowPhase::Succeeded),
-        "{name}: {:?} {:?}",
-        status.phase,
-        status
-            .nodes
-            .values()
-            .filter_map(|n| n.message.clone())
-            .collect::<Vec<_>>()
     );
     Ok(())
 }
@@ -301,26 +227,16 @@ async fn a_401_is_answered_with_fresh_credentials_and_one_more_try() -> Result<(
 async fn busy_clusters_delay_a_workflow_but_never_duplicate_a_pod() -> Result<()> {
     let env = running("busy").await?;
     let client = env.sandbox.primary().client()?;
-    let name = flotilla::sandbox::submit(&client, &spread(20), "busy")
+    let name = flotilla::sandbox::submit(&client, &spread("busy-", 20), "busy")
         .await?
         .name_any();
     env.sandbox.clusters[1].faults().set_error_rate(0.10, 503);
     env.sandbox.primary().faults().set_error_rate(0.05, 429);
     let workflows: Api<Workflow> = Api::namespaced(client.clone(), "argo");
-    let wf = finished(&workflows, &name).await;
+    let wf = succeeded(&workflows, &name, WITHIN).await;
     env.sandbox.clusters[1].faults().clear();
     env.sandbox.primary().faults().clear();
-    let status = wf?.status.context("status")?;
-    anyhow::ensure!(
-        status.phase == Some(flotilla_engine::workflow::WorkflowPhase::Succeeded),
-        "{name}: {:?} {:?}",
-        status.phase,
-        status
-            .nodes
-            .values()
-            .filter_map(|n| n.message.clone())
-            .collect::<Vec<_>>()
-    );
+    wf?;
     anyhow::ensure!(
         env.sandbox.clusters[1].faults().injected_errors() > 0
             && env.sandbox.primary().faults().injected_errors() > 0,

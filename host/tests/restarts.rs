@@ -7,31 +7,13 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, ensure};
+use common::{pods_by_node, spread, succeeded};
 use flotilla::sandbox::Sandbox;
-use flotilla_engine::workflow::{NodePhase, NodeType, Workflow, WorkflowPhase};
-use k8s_openapi::api::core::v1::Pod;
+use flotilla_engine::workflow::{NodePhase, NodeType, Workflow};
 use kube::ResourceExt as _;
-use kube::api::{Api, ListParams};
+use kube::api::Api;
 
-const SPREAD: &str = r#"
-apiVersion: argoproj.io/v1alpha1
-kind: Workflow
-metadata: {generateName: restarts-}
-spec:
-  entrypoint: main
-  templates:
-  - name: main
-    dag:
-      tasks:
-      - {name: here, template: nap-here, withSequence: {count: "250"}}
-      - {name: there, template: nap-there, withSequence: {count: "250"}}
-  - name: nap-here
-    container: {image: argoproj/argosay:v2, args: [sleep, 1s]}
-  - name: nap-there
-    cluster: cluster-1
-    namespace: default
-    container: {image: argoproj/argosay:v2, args: [sleep, 1s]}
-"#;
+mod common;
 
 const KILLS: usize = 10;
 
@@ -84,24 +66,6 @@ impl Delays {
     }
 }
 
-/// The node ids of the workflow's pods in one cluster.
-async fn node_ids(client: kube::Client, workflow: &str) -> Result<Vec<String>> {
-    let pods: Api<Pod> = Api::all(client);
-    let selector = format!("workflows.argoproj.io/workflow={workflow}");
-    Ok(pods
-        .list(&ListParams::default().labels(&selector))
-        .await?
-        .items
-        .iter()
-        .map(|p| {
-            p.annotations()
-                .get("workflows.argoproj.io/node-id")
-                .cloned()
-                .unwrap_or_else(|| format!("(no node id: {})", p.name_any()))
-        })
-        .collect())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_ten_times_the_controller_neither_duplicates_nor_loses_a_node() -> Result<()> {
     let dir = std::env::temp_dir().join(format!("flotilla-restarts-{}", std::process::id()));
@@ -110,7 +74,7 @@ async fn killed_ten_times_the_controller_neither_duplicates_nor_loses_a_node() -
     sandbox.install().await?;
     sandbox.enroll_remotes().await?;
     let client = sandbox.primary().client()?;
-    let name = flotilla::sandbox::submit(&client, SPREAD, "spread")
+    let name = flotilla::sandbox::submit(&client, &spread("restarts-", 250), "spread")
         .await?
         .name_any();
     let workflows: Api<Workflow> = Api::namespaced(client.clone(), "argo");
@@ -133,31 +97,15 @@ async fn killed_ten_times_the_controller_neither_duplicates_nor_loses_a_node() -
     }
     let log = dir.join("controller-last.log");
     let _last = Controller::start(&sandbox, &log)?;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
-    let wf = loop {
-        let wf = workflows.get(&name).await?;
-        if wf
-            .status
-            .as_ref()
-            .and_then(|s| s.phase)
-            .is_some_and(|p| p.is_finished())
-        {
-            break wf;
-        }
-        ensure!(
-            tokio::time::Instant::now() < deadline,
-            "{name} did not finish after {KILLS} kills (seed {seed}); controller log: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let wf = succeeded(&workflows, &name, Duration::from_secs(300))
+        .await
+        .with_context(|| {
+            format!(
+                "after {KILLS} kills (FLOTILLA_RESTARTS_SEED={seed}); the last controller's log: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
+        })?;
     let status = wf.status.as_ref().context("status")?;
-    ensure!(
-        status.phase == Some(WorkflowPhase::Succeeded),
-        "{name} ended {:?}: {:?} (seed {seed})",
-        status.phase,
-        status.message
-    );
     let pod_nodes: Vec<_> = status
         .nodes
         .values()
@@ -172,23 +120,19 @@ async fn killed_ten_times_the_controller_neither_duplicates_nor_loses_a_node() -
         pod_nodes.iter().all(|n| n.phase == NodePhase::Succeeded),
         "a pod node did not succeed (seed {seed})"
     );
-
-    let mut ids = node_ids(client, &name).await?;
-    ids.extend(node_ids(sandbox.clusters[1].client()?, &name).await?);
-    let mut seen = std::collections::BTreeMap::<&str, usize>::new();
-    for id in &ids {
-        *seen.entry(id).or_default() += 1;
+    for cluster in &sandbox.clusters {
+        let (count, twice) = pods_by_node(cluster.client()?, &name).await?;
+        ensure!(
+            twice.is_empty(),
+            "{}: nodes with two pods (seed {seed}): {twice:?}",
+            cluster.name()
+        );
+        ensure!(
+            count == 250,
+            "{}: {count} pods for 250 nodes (seed {seed})",
+            cluster.name()
+        );
     }
-    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
-    ensure!(
-        twice.is_empty(),
-        "nodes with two pods (seed {seed}): {twice:?}"
-    );
-    ensure!(
-        ids.len() == 500,
-        "{} pods for 500 nodes (seed {seed})",
-        ids.len()
-    );
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
