@@ -159,6 +159,12 @@ impl Installed {
             .to_owned()
     }
 
+    /// `kubectl -n argo get pods -l workflows.argoproj.io/workflow=NAME -o OUTPUT`.
+    fn pods_of(&self, workflow: &str, output: &str) -> String {
+        let selector = format!("workflows.argoproj.io/workflow={workflow}");
+        self.kubectl(&["-n", "argo", "get", "pods", "-l", &selector, "-o", output])
+    }
+
     fn wait_succeeded(&self, name: &str) {
         self.kubectl(&[
             "-n",
@@ -303,20 +309,7 @@ fn of_two_controller_processes_only_the_leader_acts_and_the_standby_takes_over()
     // Mid-way through the next workflow, the leader dies without handing over.
     let second = env.submit(&file);
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while env
-        .kubectl(&[
-            "-n",
-            "argo",
-            "get",
-            "pods",
-            "-l",
-            &format!("workflows.argoproj.io/workflow={second}"),
-            "-o",
-            "name",
-        ])
-        .trim()
-        .is_empty()
-    {
+    while env.pods_of(&second, "name").trim().is_empty() {
         assert!(
             std::time::Instant::now() < deadline,
             "{second} never made a pod"
@@ -330,16 +323,10 @@ fn of_two_controller_processes_only_the_leader_acts_and_the_standby_takes_over()
         reporters_of(&env, &second).iter().any(|r| r == standby),
         "the standby finished {second}"
     );
-    let pods = env.kubectl(&[
-        "-n",
-        "argo",
-        "get",
-        "pods",
-        "-l",
-        &format!("workflows.argoproj.io/workflow={second}"),
-        "-o",
+    let pods = env.pods_of(
+        &second,
         "jsonpath={range .items[*]}{.metadata.annotations.workflows\\.argoproj\\.io/node-id}{\"\\n\"}{end}",
-    ]);
+    );
     let nodes: Vec<&str> = pods.lines().filter(|l| !l.is_empty()).collect();
     let unique: std::collections::BTreeSet<&str> = nodes.iter().copied().collect();
     assert_eq!(

@@ -19,6 +19,11 @@ fn lease_with(spec: Value) -> Value {
            "metadata": {"name": "l", "namespace": "ns", "uid": "u"}, "spec": spec})
 }
 
+/// `manager` applies a Lease of this spec, without force.
+fn applied(live: Option<&Value>, spec: Value, manager: &str) -> Result<Value, Conflicts> {
+    apply(lease(), live, &lease_with(spec), writer(manager), false)
+}
+
 /// `(manager, operation, fieldsV1)` of each entry.
 fn owners(object: &Value) -> Vec<(String, String, Value)> {
     object["metadata"]["managedFields"]
@@ -156,20 +161,16 @@ fn of_two_appliers_racing_for_a_free_lease_the_second_conflicts() {
     // a strategic patch), then two candidates apply their identity without force.
     let mut free = lease_with(json!({"leaseDurationSeconds": 15}));
     record_update(lease(), None, &mut free, writer("old-holder"));
-    let first = apply(
-        lease(),
+    let first = applied(
         Some(&free),
-        &lease_with(json!({"holderIdentity": "one", "leaseDurationSeconds": 15})),
-        writer("one"),
-        false,
+        json!({"holderIdentity": "one", "leaseDurationSeconds": 15}),
+        "one",
     )
     .unwrap();
-    let second = apply(
-        lease(),
+    let second = applied(
         Some(&first),
-        &lease_with(json!({"holderIdentity": "two", "leaseDurationSeconds": 15})),
-        writer("two"),
-        false,
+        json!({"holderIdentity": "two", "leaseDurationSeconds": 15}),
+        "two",
     )
     .unwrap_err();
     assert_eq!(
@@ -187,14 +188,7 @@ fn a_field_an_applier_stops_naming_is_removed_unless_another_owns_it() {
     let mut shared = live.clone();
     shared["spec"]["leaseTransitions"] = json!(2);
     record_update(lease(), Some(&live), &mut shared, writer("kubectl"));
-    let smaller = apply(
-        lease(),
-        Some(&shared),
-        &lease_with(json!({"holderIdentity": "a"})),
-        writer("elector"),
-        false,
-    )
-    .unwrap();
+    let smaller = applied(Some(&shared), json!({"holderIdentity": "a"}), "elector").unwrap();
     assert_eq!(
         smaller["spec"],
         json!({"holderIdentity": "a", "leaseTransitions": 2})
@@ -218,20 +212,16 @@ fn a_field_an_applier_stops_naming_is_removed_unless_another_owns_it() {
 
 #[test]
 fn several_conflicts_are_listed_by_manager() {
-    let live = apply(
-        lease(),
+    let live = applied(
         None,
-        &lease_with(json!({"holderIdentity": "a", "leaseDurationSeconds": 1})),
-        writer("one"),
-        false,
+        json!({"holderIdentity": "a", "leaseDurationSeconds": 1}),
+        "one",
     )
     .unwrap();
-    let err = apply(
-        lease(),
+    let err = applied(
         Some(&live),
-        &lease_with(json!({"holderIdentity": "b", "leaseDurationSeconds": 2})),
-        writer("two"),
-        false,
+        json!({"holderIdentity": "b", "leaseDurationSeconds": 2}),
+        "two",
     )
     .unwrap_err();
     assert_eq!(
@@ -269,22 +259,8 @@ fn the_manager_of_a_request_without_one_is_its_user_agents_program() {
 
 #[test]
 fn a_null_that_removes_another_managers_field_conflicts() {
-    let live = apply(
-        lease(),
-        None,
-        &lease_with(json!({"holderIdentity": "a"})),
-        writer("one"),
-        false,
-    )
-    .unwrap();
-    let err = apply(
-        lease(),
-        Some(&live),
-        &lease_with(json!({"holderIdentity": null})),
-        writer("two"),
-        false,
-    )
-    .unwrap_err();
+    let live = applied(None, json!({"holderIdentity": "a"}), "one").unwrap();
+    let err = applied(Some(&live), json!({"holderIdentity": null}), "two").unwrap_err();
     assert_eq!(
         err.to_error().message,
         "Apply failed with 1 conflict: conflict with \"one\": .spec.holderIdentity"
