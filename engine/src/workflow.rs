@@ -7,6 +7,7 @@
 //! through to pods untouched.
 
 mod any_string;
+pub mod compressed;
 pub mod crd;
 pub mod labels;
 mod lenient;

@@ -127,6 +127,55 @@ spec:
     Ok(())
 }
 
+/// A workflow whose status passes a mebibyte (6000 one-second suspensions, no pods) is stored
+/// with its nodes in `status.compressedNodes`, as Argo stores them, and reads back whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_past_a_mebibyte_is_stored_compressed() -> Result<()> {
+    let (env, _controller) = Env::with_controller().await?;
+    let yaml = r#"
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: large-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - - name: a-moment
+        template: pause
+        withSequence: {count: "6000"}
+  - name: pause
+    suspend: {duration: "1"}
+"#;
+    let wf = env.run_workflow(yaml, TIMEOUT).await?;
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
+    let paused = wf.status.as_ref().map_or(0, |s| {
+        s.nodes
+            .values()
+            .filter(|n| n.type_ == NodeType::Suspend)
+            .count()
+    });
+    ensure!(paused == 6000, "{paused} suspend nodes read back, not 6000");
+    // As stored: the nodes compressed, none whole.
+    let name = wf.metadata.name.as_deref().unwrap_or_default();
+    let raw = env
+        .kubectl("cluster-0")
+        .json(&["-n", "argo", "get", "workflow", name])?;
+    ensure!(
+        raw["status"]["compressedNodes"]
+            .as_str()
+            .is_some_and(|c| !c.is_empty())
+            && raw["status"].get("nodes").is_none(),
+        "status as stored: {}",
+        serde_json::to_string(&raw["status"])
+            .unwrap_or_default()
+            .chars()
+            .take(300)
+            .collect::<String>()
+    );
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_propagate_and_retries_are_bounded() -> Result<()> {
     let (env, _controller) = Env::with_controller().await?;

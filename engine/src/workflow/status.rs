@@ -76,9 +76,13 @@ pub enum NodeType {
 }
 
 /// `Workflow.status` in Argo's shape.
+///
+/// Read with its `compressedNodes` expanded into `nodes` (bounded: see
+/// [`super::compressed`]); `compressed_nodes` stays as read, so that a writer knows the nodes
+/// were stored compressed.
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", remote = "Self")]
 pub struct WorkflowStatus {
     pub phase: Option<WorkflowPhase>,
     pub started_at: Option<Time>,
@@ -94,6 +98,78 @@ pub struct WorkflowStatus {
     /// Argo 3.5+: which task results the controller has seen complete, by node ID.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub task_results_completion_status: BTreeMap<String, bool>,
+    /// The nodes of a workflow too large to store whole: their JSON, gzip, base64 (Argo's).
+    pub compressed_nodes: Option<String>,
+}
+
+impl Serialize for WorkflowStatus {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        WorkflowStatus::serialize(self, serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for WorkflowStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut status = WorkflowStatus::deserialize(deserializer)?;
+        if let Some(compressed) = &status.compressed_nodes
+            && status.nodes.is_empty()
+        {
+            status.nodes =
+                super::compressed::decompress(compressed).map_err(serde::de::Error::custom)?;
+        }
+        Ok(status)
+    }
+}
+
+impl WorkflowStatus {
+    /// The status as it is to be stored: its nodes whole, or — when `others` (the bytes of
+    /// the rest of the workflow) and the whole status would exceed
+    /// [`super::compressed::MAX_WORKFLOW_SIZE`] — compressed. `Err` with Argo's message when
+    /// even compressed they are too large.
+    pub fn stored(&self, others: usize) -> Result<WorkflowStatus, String> {
+        use super::compressed::{MAX_WORKFLOW_SIZE, compress};
+        let mut whole = self.clone();
+        whole.compressed_nodes = None;
+        if others + json_len(&whole) <= MAX_WORKFLOW_SIZE {
+            return Ok(whole);
+        }
+        let mut compressed = whole;
+        compressed.compressed_nodes = Some(compress(&compressed.nodes));
+        compressed.nodes = BTreeMap::new();
+        let size = others + json_len(&compressed);
+        if size > MAX_WORKFLOW_SIZE {
+            return Err(format!(
+                "workflow is longer than maximum allowed size. compressed size {size} > maxSize {MAX_WORKFLOW_SIZE}"
+            ));
+        }
+        Ok(compressed)
+    }
+
+    /// The status as it was stored: with its nodes compressed, as read, when they were.
+    pub fn as_stored(&self) -> WorkflowStatus {
+        let mut stored = self.clone();
+        if stored.compressed_nodes.is_some() {
+            stored.nodes = BTreeMap::new();
+        }
+        stored
+    }
+}
+
+/// How many bytes `value` takes as JSON, counted without keeping them.
+pub fn json_len(value: &impl Serialize) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }
 
 /// A condition of the workflow (e.g. `SpecWarning` for a field Flotilla ignores).

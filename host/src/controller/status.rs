@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::Value;
 
-use flotilla_engine::workflow::{Workflow, WorkflowStatus, labels};
+use flotilla_engine::workflow::{Workflow, WorkflowPhase, WorkflowStatus, json_len, labels};
 
 /// The pod uid recorded for each node of the status decided from (`podUID`), by node ID.
 pub(super) fn pinned_uids(wf: &Workflow) -> BTreeMap<&str, &str> {
@@ -50,6 +50,28 @@ pub(super) fn patch(
     })
 }
 
+/// `status` as it is stored on `wf`: its nodes compressed when the workflow would be too
+/// large with them whole; failed, as Argo fails it, when it would be too large even so — a
+/// status the API server cannot take is never sent again and again.
+fn stored(wf: &Workflow, status: &WorkflowStatus) -> WorkflowStatus {
+    let others = json_len(&wf.metadata) + json_len(&wf.spec);
+    match status.stored(others) {
+        Ok(stored) => stored,
+        Err(message) => {
+            tracing::warn!(workflow = ?wf.metadata.name, namespace = ?wf.metadata.namespace, %message, "workflow too large to store; failing it");
+            WorkflowStatus {
+                phase: Some(WorkflowPhase::Failed),
+                started_at: status.started_at.clone(),
+                finished_at: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                    jiff::Timestamp::now(),
+                )),
+                message: Some(message),
+                ..WorkflowStatus::default()
+            }
+        }
+    }
+}
+
 /// What became of a status write.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Written {
@@ -71,7 +93,12 @@ pub(super) async fn write(
     if wf.metadata.deletion_timestamp.is_some() || wf.status.as_ref() == Some(status) {
         return Ok(Written::Saved);
     }
-    let body = patch(wf.status.as_ref(), status, resource_version);
+    let old = wf.status.as_ref().map(WorkflowStatus::as_stored);
+    let new = stored(wf, status);
+    if old.as_ref() == Some(&new) {
+        return Ok(Written::Saved);
+    }
+    let body = patch(old.as_ref(), &new, resource_version);
     let namespace = wf.metadata.namespace.as_deref().unwrap_or_default();
     let name = wf.metadata.name.as_deref().unwrap_or_default();
     let api: Api<Workflow> = Api::namespaced(client.clone(), namespace);
