@@ -104,16 +104,22 @@ impl Leadership {
             return futures::stream::empty().boxed();
         }
         futures::stream::unfold(
-            (self.leading.clone(), false, ready),
-            |(mut leading, led, ready)| async move {
-                if led {
-                    leading.wait_for(|leads| !leads).await.ok()?;
+            (self.leading.clone(), true, ready),
+            |(mut leading, first, ready)| async move {
+                // Every change is seen, however quickly it was undone: a lead lost and taken
+                // again between two looks is a new term, whose workflows are all looked at.
+                if !(first && *leading.borrow_and_update()) {
+                    loop {
+                        leading.changed().await.ok()?;
+                        if *leading.borrow_and_update() {
+                            break;
+                        }
+                    }
                 }
-                leading.wait_for(|leads| *leads).await.ok()?;
                 while !ready() {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                Some(((), (leading, true, ready)))
+                Some(((), (leading, false, ready)))
             },
         )
         .boxed()

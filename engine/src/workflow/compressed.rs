@@ -13,9 +13,10 @@ use super::NodeStatus;
 /// nodes are stored compressed; if even that is too large, the workflow fails.
 pub const MAX_WORKFLOW_SIZE: usize = 1024 * 1024;
 
-/// The most the nodes of one workflow may take once decompressed: a few megabytes of gzip
-/// could otherwise expand to gigabytes.
-pub const MAX_INFLATED_NODES: usize = 64 * 1024 * 1024;
+/// The most the nodes of one workflow may take once decompressed — a few hundred kilobytes of
+/// gzip could otherwise expand to gigabytes in every replica's cache. The controller never
+/// writes more (the workflow fails instead), so what it wrote it can read.
+pub const MAX_INFLATED_NODES: usize = 16 * 1024 * 1024;
 
 /// Why `compressedNodes` cannot be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -53,7 +54,9 @@ pub fn decompress(compressed: &str) -> Result<BTreeMap<String, NodeStatus>, Comp
     if json.len() > MAX_INFLATED_NODES {
         return Err(CompressedError::TooLarge);
     }
-    serde_json::from_slice(&json).map_err(|e| CompressedError::Nodes(e.to_string()))
+    // Where, not what: the message of a decode error may quote the value it met.
+    serde_json::from_slice(&json)
+        .map_err(|e| CompressedError::Nodes(format!("at line {} column {}", e.line(), e.column())))
 }
 
 #[cfg(test)]
@@ -97,7 +100,7 @@ mod tests {
 
     #[test]
     fn a_decompression_bomb_is_stopped_at_the_bound() {
-        // 65 MiB of zeros compress to about 65 KiB.
+        // 65 MiB of spaces compress to about 65 KiB.
         let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         let zeros = vec![b' '; 1024 * 1024];
         for _ in 0..65 {
@@ -178,7 +181,44 @@ mod stored {
     }
 
     #[test]
+    fn compressed_nodes_win_over_nodes_beside_them_and_are_written_alone() {
+        let stored = status_of(3, |_| "stored".into());
+        let forged = status_of(1, |_| "forged".into());
+        let mut both = serde_json::to_value(&forged).unwrap();
+        both["compressedNodes"] = compress(&stored.nodes).into();
+        let read: WorkflowStatus = serde_json::from_value(both).unwrap();
+        assert_eq!(read.nodes, stored.nodes);
+        // Changed and written back by a client, it stays compressed, its nodes as they are now.
+        let mut changed = read.clone();
+        changed.nodes.remove("n0");
+        let written = serde_json::to_value(&changed).unwrap();
+        assert!(written.get("nodes").is_none(), "{written}");
+        let again: WorkflowStatus = serde_json::from_value(written).unwrap();
+        assert_eq!(again.nodes.len(), 2);
+        // An empty compressedNodes is none.
+        let empty: WorkflowStatus =
+            serde_json::from_value(serde_json::json!({"compressedNodes": ""})).unwrap();
+        assert_eq!(empty.compressed_nodes, None);
+    }
+
+    #[test]
     fn a_forged_compressed_status_is_refused_where_it_is_read() {
+        let lenient =
+            crate::workflow::Lenient::<crate::workflow::Workflow>::from_value(serde_json::json!({
+                "apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+                "metadata": {"name": "w", "namespace": "n"}, "spec": {},
+                "status": {"compressedNodes": "not base64!"}
+            }))
+            .unwrap();
+        let invalid = lenient.into_result().unwrap_err();
+        assert!(
+            invalid
+                .error
+                .problem
+                .starts_with("compressedNodes is not base64"),
+            "{:?}",
+            invalid.error
+        );
         let err = serde_json::from_value::<WorkflowStatus>(serde_json::json!({
             "compressedNodes": "not base64!"
         }))

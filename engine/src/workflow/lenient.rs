@@ -192,7 +192,13 @@ fn problem(message: &str) -> String {
     {
         return format!("expected {expected}, found another string");
     }
-    for safe in ["missing field `", "duplicate field `", "invalid length "] {
+    // `compressedNodes …`: the words of `super::compressed::CompressedError`, which quote no value.
+    for safe in [
+        "missing field `",
+        "duplicate field `",
+        "invalid length ",
+        "compressedNodes ",
+    ] {
         if message.starts_with(safe) {
             return truncate(message, MAX_EXPECTED);
         }

@@ -103,17 +103,29 @@ pub struct WorkflowStatus {
 }
 
 impl Serialize for WorkflowStatus {
+    /// A status read compressed is written compressed — its nodes as they are now, never
+    /// beside them: a client that reads and writes back a workflow (`flotilla resume`) keeps
+    /// one copy of its nodes, in the form they were stored in.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.compressed_nodes.is_some() && !self.nodes.is_empty() {
+            let mut stored = self.clone();
+            stored.compressed_nodes = Some(super::compressed::compress(&self.nodes));
+            stored.nodes = BTreeMap::new();
+            return WorkflowStatus::serialize(&stored, serializer);
+        }
         WorkflowStatus::serialize(self, serializer)
     }
 }
 
 impl<'de> Deserialize<'de> for WorkflowStatus {
+    /// `compressedNodes` expanded into `nodes` — it wins over `nodes` stored beside it, as in
+    /// Argo; an empty one is none.
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let mut status = WorkflowStatus::deserialize(deserializer)?;
-        if let Some(compressed) = &status.compressed_nodes
-            && status.nodes.is_empty()
-        {
+        if status.compressed_nodes.as_deref() == Some("") {
+            status.compressed_nodes = None;
+        }
+        if let Some(compressed) = &status.compressed_nodes {
             status.nodes =
                 super::compressed::decompress(compressed).map_err(serde::de::Error::custom)?;
         }
@@ -125,13 +137,20 @@ impl WorkflowStatus {
     /// The status as it is to be stored: its nodes whole, or — when `others` (the bytes of
     /// the rest of the workflow) and the whole status would exceed
     /// [`super::compressed::MAX_WORKFLOW_SIZE`] — compressed. `Err` with Argo's message when
-    /// even compressed they are too large.
+    /// even compressed they are too large, or when they would expand beyond what a reader
+    /// takes ([`super::compressed::MAX_INFLATED_NODES`]).
     pub fn stored(&self, others: usize) -> Result<WorkflowStatus, String> {
-        use super::compressed::{MAX_WORKFLOW_SIZE, compress};
+        use super::compressed::{MAX_INFLATED_NODES, MAX_WORKFLOW_SIZE, compress};
         let mut whole = self.clone();
         whole.compressed_nodes = None;
         if others + json_len(&whole) <= MAX_WORKFLOW_SIZE {
             return Ok(whole);
+        }
+        let inflated = json_len(&whole.nodes);
+        if inflated > MAX_INFLATED_NODES {
+            return Err(format!(
+                "workflow is longer than maximum allowed size. its nodes take {inflated} bytes, more than the {MAX_INFLATED_NODES} they may expand to"
+            ));
         }
         let mut compressed = whole;
         compressed.compressed_nodes = Some(compress(&compressed.nodes));

@@ -3,6 +3,7 @@
 //! registry strategies), and the side effects of a write (RBAC cache, authentication of
 //! service-account tokens).
 
+mod lease;
 mod pod;
 mod secret;
 
@@ -107,6 +108,7 @@ pub(crate) fn admit_create(
             invalid(rt, obj, secret::validate(obj))?;
         }
         Some(Builtin::ConfigMap) => invalid(rt, obj, secret::validate_config_map(obj))?,
+        Some(Builtin::Lease) => invalid(rt, obj, lease::validate(obj))?,
         Some(Builtin::Namespace) => {
             obj["spec"]["finalizers"] = json!(["kubernetes"]);
             obj["status"] = json!({"phase": "Active"});
@@ -187,6 +189,7 @@ pub(crate) fn admit_update(
             invalid(rt, new, secret::validate_update(old, new))?;
         }
         Some(Builtin::ConfigMap) => invalid(rt, new, secret::validate_config_map(new))?,
+        Some(Builtin::Lease) => invalid(rt, new, lease::validate(new))?,
         Some(Builtin::Namespace) if subresource != "finalize" => {
             new["spec"] = old["spec"].clone();
         }

@@ -413,7 +413,7 @@ async fn answered(
                 Some(c) => format!(" in cluster {c:?}"),
                 None => String::new(),
             };
-            let again = if s.code == 401 {
+            let again = if s.code == 401 && cluster.is_some() {
                 " (with credentials asked for anew after a first 401)"
             } else {
                 ""

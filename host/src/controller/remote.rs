@@ -25,6 +25,9 @@ use super::workflow_of;
 use crate::clusters::Registry;
 use flotilla_engine::workflow::{Lenient, Workflow, WorkflowTaskResult};
 
+/// The least time between two reconnects of one key for refused credentials.
+const RECONNECT_EVERY: Duration = Duration::from_secs(10);
+
 /// How long a reconcile waits for a new connection's first list before reporting the cluster
 /// as not answering (and carrying on with the rest).
 const READY_WAIT: Duration = Duration::from_secs(3);
@@ -224,10 +227,11 @@ impl Remotes {
         {
             let _one_at_a_time = self.opening.lock().await;
             let mut open = self.open.lock();
-            if open
-                .get(&entry.key)
-                .is_some_and(|old| old.opened <= refused_since)
-                && let Some(old) = open.remove(&entry.key)
+            // At most one reconnect per key every RECONNECT_EVERY, however many creates a
+            // cluster answering 401 to everything refuses.
+            if open.get(&entry.key).is_some_and(|old| {
+                old.opened <= refused_since && old.opened.elapsed() >= RECONNECT_EVERY
+            }) && let Some(old) = open.remove(&entry.key)
             {
                 old.stale.store(true, Ordering::Relaxed);
                 info!(cluster = %cluster, key = %entry.key, "credentials refused; reconnecting");

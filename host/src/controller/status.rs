@@ -51,25 +51,37 @@ pub(super) fn patch(
 }
 
 /// `status` as it is stored on `wf`: its nodes compressed when the workflow would be too
-/// large with them whole; failed, as Argo fails it, when it would be too large even so — a
-/// status the API server cannot take is never sent again and again.
+/// large with them whole. When it would be too large even so, the status last stored with the
+/// workflow in error, as Argo marks it — a status the API server cannot take is never sent
+/// again and again.
 fn stored(wf: &Workflow, status: &WorkflowStatus) -> WorkflowStatus {
     let others = json_len(&wf.metadata) + json_len(&wf.spec);
-    match status.stored(others) {
-        Ok(stored) => stored,
-        Err(message) => {
-            tracing::warn!(workflow = ?wf.metadata.name, namespace = ?wf.metadata.namespace, %message, "workflow too large to store; failing it");
-            WorkflowStatus {
-                phase: Some(WorkflowPhase::Failed),
-                started_at: status.started_at.clone(),
-                finished_at: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-                    jiff::Timestamp::now(),
-                )),
-                message: Some(message),
-                ..WorkflowStatus::default()
-            }
-        }
-    }
+    status
+        .stored(others)
+        .unwrap_or_else(|message| too_large(wf, message))
+}
+
+/// The status last stored on `wf`, the workflow in error saying why.
+fn too_large(wf: &Workflow, message: String) -> WorkflowStatus {
+    tracing::warn!(workflow = ?wf.metadata.name, namespace = ?wf.metadata.namespace, %message, "workflow too large to store; it errors");
+    let mut last = wf
+        .status
+        .as_ref()
+        .map(WorkflowStatus::as_stored)
+        .unwrap_or_default();
+    last.phase = Some(WorkflowPhase::Error);
+    last.message = Some(message);
+    last.finished_at = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        jiff::Timestamp::now(),
+    ));
+    last
+}
+
+/// Whether the API server refused a write for its size: the request (413) or the object as
+/// etcd would store it (a 500 passing etcd's words on).
+fn refused_for_size(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(s)
+        if s.code == 413 || s.message.contains("request is too large"))
 }
 
 /// What became of a status write.
@@ -98,14 +110,34 @@ pub(super) async fn write(
     if old.as_ref() == Some(&new) {
         return Ok(Written::Saved);
     }
-    let body = patch(old.as_ref(), &new, resource_version);
+    let mut body = patch(old.as_ref(), &new, resource_version);
+    if new.compressed_nodes.is_some()
+        && let Some(status) = body.get_mut("status").and_then(Value::as_object_mut)
+    {
+        // Nodes a client stored beside compressed ones are dropped (compressed ones win).
+        status.insert("nodes".into(), Value::Null);
+    }
     let namespace = wf.metadata.namespace.as_deref().unwrap_or_default();
     let name = wf.metadata.name.as_deref().unwrap_or_default();
     let api: Api<Workflow> = Api::namespaced(client.clone(), namespace);
-    match api
+    let mut sent = api
         .patch(name, &PatchParams::default(), &Patch::Merge(&body))
-        .await
+        .await;
+    if let Err(e) = &sent
+        && refused_for_size(e)
     {
+        // Measured small enough, refused all the same (labels, managed fields): the workflow
+        // errors, keeping the status last stored.
+        let failed = too_large(
+            wf,
+            format!("workflow is longer than maximum allowed size: {e}"),
+        );
+        let body = patch(old.as_ref(), &failed, resource_version);
+        sent = api
+            .patch(name, &PatchParams::default(), &Patch::Merge(&body))
+            .await;
+    }
+    match sent {
         Ok(_) => Ok(Written::Saved),
         Err(kube::Error::Api(s)) if s.code == 409 => Ok(Written::Conflict),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(Written::Gone),

@@ -301,6 +301,9 @@ fn without_nulls(value: &Value) -> Value {
     }
 }
 
+/// The items of a list to remove (or to remove from), by their key map as JSON.
+type KeyedRemovals<'s> = HashMap<String, (&'s FieldSet, &'s FieldSet)>;
+
 /// Removes the member paths of `gone` from `value`, except a node below which `keep` still
 /// has members (another manager owns part of it). Each list is gone through once.
 pub(crate) fn remove(value: &mut Value, gone: &FieldSet, keep: &FieldSet) {
@@ -321,9 +324,9 @@ pub(crate) fn remove(value: &mut Value, gone: &FieldSet, keep: &FieldSet) {
             }
         }
         Value::Array(items) => {
-            // What becomes of each item, by its key map (as JSON) or by its value.
-            let mut by_keys: HashMap<String, (&FieldSet, &FieldSet)> = HashMap::new();
-            let mut key_names: HashSet<String> = HashSet::new();
+            // What becomes of each item: by its key map (as JSON), grouped by which key names
+            // the elements use; or by its value.
+            let mut by_keys: HashMap<Vec<String>, KeyedRemovals> = HashMap::new();
             let mut values: HashSet<&str> = HashSet::new();
             for (element, child) in &gone.children {
                 match element {
@@ -332,8 +335,10 @@ pub(crate) fn remove(value: &mut Value, gone: &FieldSet, keep: &FieldSet) {
                             serde_json::from_str(text).unwrap_or_default();
                         // A key map with no keys names no item.
                         if !keys.is_empty() {
-                            key_names.extend(keys.keys().cloned());
-                            by_keys.insert(Value::Object(keys).to_string(), (child, kept(element)));
+                            by_keys
+                                .entry(keys.keys().cloned().collect())
+                                .or_default()
+                                .insert(Value::Object(keys).to_string(), (child, kept(element)));
                         }
                     }
                     Element::Value(text) if child.member && kept(element).is_empty() => {
@@ -346,21 +351,22 @@ pub(crate) fn remove(value: &mut Value, gone: &FieldSet, keep: &FieldSet) {
                 if !values.is_empty() && values.contains(item.to_string().as_str()) {
                     return false;
                 }
-                if by_keys.is_empty() {
-                    return true;
-                }
-                let keys: Map<String, Value> = key_names
-                    .iter()
-                    .filter_map(|k| Some((k.clone(), item.get(k)?.clone())))
-                    .collect();
-                match by_keys.get(&Value::Object(keys).to_string()) {
-                    Some((child, kept)) if child.member && kept.is_empty() => false,
-                    Some((child, kept)) => {
-                        remove(item, child, kept);
-                        true
+                for (names, removals) in &by_keys {
+                    let keys: Option<Map<String, Value>> = names
+                        .iter()
+                        .map(|k| Some((k.clone(), item.get(k)?.clone())))
+                        .collect();
+                    let Some(keys) = keys else { continue };
+                    match removals.get(&Value::Object(keys).to_string()) {
+                        Some((child, kept)) if child.member && kept.is_empty() => return false,
+                        Some((child, kept)) => {
+                            remove(item, child, kept);
+                            return true;
+                        }
+                        None => {}
                     }
-                    None => true,
                 }
+                true
             });
         }
         _ => {}

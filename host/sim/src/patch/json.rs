@@ -30,10 +30,30 @@ pub(super) fn apply(original: &Value, body: &[u8]) -> Result<Value, PatchError> 
         });
     }
     let mut doc = original.clone();
+    let mut copied = 0usize;
     for operation in &operations {
-        apply_one(&mut doc, operation.as_ref())?;
+        apply_one(&mut doc, operation.as_ref(), &mut copied)?;
     }
     Ok(doc)
+}
+
+/// What the copies of one patch may add up to (the API server's `AccumulatedCopySizeLimit`):
+/// a value copied into itself doubles with each operation.
+const MAX_COPIED_BYTES: usize = 3 * 1024 * 1024;
+
+/// Refuses an operation that would nest the document deeper than [`super::MAX_DEPTH`] (`value`
+/// put at `path`), checked before it is carried out: operations name their paths in strings,
+/// so no decoder bounds how deep they build — and a document too deep could not even be
+/// dropped without overflowing the stack.
+fn check_depth(path: &PointerBuf, value: &Value) -> Result<(), PatchError> {
+    let depth = path.tokens().count() + super::depth(value);
+    if depth > super::MAX_DEPTH {
+        return Err(invalid(format!(
+            "the patched object would be nested deeper than {} levels",
+            super::MAX_DEPTH
+        )));
+    }
+    Ok(())
 }
 
 /// Decodes the body as `[]jsonPatchOp{op, path, from string; value interface{}}`: an array
@@ -90,7 +110,11 @@ fn string_field<'a>(operation: &'a Map<String, Value>, field: &str) -> Option<&'
 }
 
 /// Applies one decoded operation, with evanphx/json-patch's checks and messages.
-fn apply_one(doc: &mut Value, operation: Option<&Map<String, Value>>) -> Result<(), PatchError> {
+fn apply_one(
+    doc: &mut Value,
+    operation: Option<&Map<String, Value>>,
+    copied: &mut usize,
+) -> Result<(), PatchError> {
     let Some(operation) = operation else {
         return Err(invalid("Unexpected kind: unknown".to_owned()));
     };
@@ -108,6 +132,7 @@ fn apply_one(doc: &mut Value, operation: Option<&Map<String, Value>>) -> Result<
                     "add operation does not apply: doc is missing path: \"{path}\": missing value"
                 )));
             };
+            check_depth(&ptr, &value)?;
             PatchOperation::Add(AddOperation { path: ptr, value })
         }
         "remove" => {
@@ -138,6 +163,7 @@ fn apply_one(doc: &mut Value, operation: Option<&Map<String, Value>>) -> Result<
                     "replace operation does not apply: doc is missing path: {path}: missing value"
                 )));
             };
+            check_depth(&ptr, &value)?;
             PatchOperation::Replace(ReplaceOperation { path: ptr, value })
         }
         "test" => {
@@ -172,6 +198,17 @@ fn apply_one(doc: &mut Value, operation: Option<&Map<String, Value>>) -> Result<
                     "{kind} operation does not apply: doc is missing destination path: {path}: missing value"
                 )));
             };
+            if let Some(source) = doc.pointer(from) {
+                check_depth(&ptr, source)?;
+                if kind == "copy" {
+                    *copied += serde_json::to_vec(source).map_or(0, |b| b.len());
+                    if *copied > MAX_COPIED_BYTES {
+                        return Err(invalid(format!(
+                            "Unable to complete the copy, the accumulated size increase of copy is {copied}, exceeding the limit {MAX_COPIED_BYTES}"
+                        )));
+                    }
+                }
+            }
             if kind == "move" {
                 PatchOperation::Move(MoveOperation {
                     from: from_ptr,

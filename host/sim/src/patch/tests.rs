@@ -793,3 +793,26 @@ fn a_json_patch_may_not_nest_an_object_without_bound() {
         "{err}"
     );
 }
+
+#[test]
+fn copies_that_double_a_value_are_stopped_at_the_accumulated_limit() {
+    let original = json!({"data": {"v": "x".repeat(1024)}});
+    // Each copy puts the whole `data` under itself: it doubles every time.
+    let ops: Vec<Value> = (0..30)
+        .map(|i| json!({"op": "copy", "from": "/data", "path": format!("/data/c{i}")}))
+        .collect();
+    let err = apply_patch(
+        PatchType::Json,
+        "",
+        "ConfigMap",
+        &original,
+        serde_json::to_vec(&ops).unwrap().as_slice(),
+    )
+    .unwrap_err();
+    assert_eq!(err.status_code(), 422);
+    assert!(
+        err.to_string()
+            .contains("the accumulated size increase of copy is"),
+        "{err}"
+    );
+}
