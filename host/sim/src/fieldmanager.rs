@@ -37,8 +37,13 @@ use crate::status::ApiError;
 const MAX_UPDATE_MANAGERS: usize = 10;
 const ANCIENT_CHANGES: &str = "ancient-changes";
 
-/// Fields the API server never records an owner for (`stripMeta`).
-fn ignored() -> FieldSet {
+/// Fields the API server never records an owner for (`stripMeta`), built once.
+fn ignored() -> &'static FieldSet {
+    static IGNORED: std::sync::LazyLock<FieldSet> = std::sync::LazyLock::new(stripped);
+    &IGNORED
+}
+
+fn stripped() -> FieldSet {
     FieldSet::from_fields_v1(&json!({
         "f:apiVersion": {},
         "f:kind": {},
@@ -235,9 +240,9 @@ pub(crate) fn record_update(table: Struct, old: Option<&Value>, new: &mut Value,
     let nothing = Value::Object(Map::new());
     let cmp = walk::compare(Some(old.unwrap_or(&nothing)), Some(new), ty);
     let (added, modified, removed) = (
-        cmp.added.difference(&skip),
-        cmp.modified.difference(&skip),
-        cmp.removed.difference(&skip),
+        cmp.added.difference(skip),
+        cmp.modified.difference(skip),
+        cmp.removed.difference(skip),
     );
     let mut changed = added.clone();
     changed.union_with(&modified);
@@ -342,7 +347,7 @@ pub(crate) fn apply(
     let ty = Ty::root(table);
     let skip = ignored();
     let mut managers = live.map(entries).unwrap_or_default();
-    let applied = walk::to_set(config, ty).difference(&skip);
+    let applied = walk::to_set(config, ty).difference(skip);
     let empty = Value::Object(Map::new());
     let live = Some(live.unwrap_or(&empty));
     let mut new = walk::merge(live, config, ty).unwrap_or_else(|| empty.clone());
@@ -359,9 +364,9 @@ pub(crate) fn apply(
     }
     walk::remove(&mut new, &last.difference(&owned), &owned);
     let cmp = walk::compare(live, Some(&new), ty);
-    let mut changed = cmp.added.difference(&skip);
-    changed.union_with(&cmp.modified.difference(&skip));
-    let removed = cmp.removed.difference(&skip);
+    let mut changed = cmp.added.difference(skip);
+    changed.union_with(&cmp.modified.difference(skip));
+    let removed = cmp.removed.difference(skip);
     // A field the configuration sets to null and so removes is changed by this applier: it
     // conflicts with another owner as a new value would.
     changed.union_with(&removed.intersection(&applied));

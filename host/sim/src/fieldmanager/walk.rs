@@ -174,6 +174,9 @@ pub(crate) fn compare(old: Option<&Value>, new: Option<&Value>, ty: Ty) -> Compa
     let mut out = Comparison::default();
     match (old, new) {
         (None, None) => {}
+        // An unchanged subtree (most of a large status written again) is passed over at the
+        // cost of a comparison, without building sets for it.
+        (Some(a), Some(b)) if a == b => {}
         (None, Some(new)) => out.added = whole(new, ty),
         (Some(old), None) => out.removed = whole(old, ty),
         (Some(Value::Object(a)), Some(Value::Object(b))) => {
