@@ -3,9 +3,10 @@
 //! The lock is a `coordination.k8s.io` Lease held through `kube-lease-manager` (server-side
 //! apply conflicts decide who takes a free lease). On top of it this module keeps its own
 //! watchdog, because the manager goes on believing it leads while its renewals fail: a replica
-//! counts as leading only while it has *seen* its own renewal in the Lease (through a watch) within
-//! the last `duration - grace/2` seconds. If the API server stops answering, the leader stops
-//! acting before any other replica may take the lease over (`duration` after the last renewal).
+//! counts as leading only while it has *seen* its own renewal land in the Lease (through a
+//! watch), timely after the one before or after its acquisition, within `duration - grace/2` of
+//! it ([`Watchdog`]). If the API server stops answering, the leader stops acting before any
+//! other replica may take the lease over (`duration` after the last renewal).
 
 use std::time::Duration;
 
