@@ -201,6 +201,24 @@ async fn running(tag: &str) -> Result<Running> {
     })
 }
 
+/// Each cluster holds `per_cluster` pods of workflow `name`, no node two.
+async fn one_pod_each(sandbox: &Sandbox, name: &str, per_cluster: usize) -> Result<()> {
+    for cluster in &sandbox.clusters {
+        let (count, twice) = pods_by_node(cluster.client()?, name).await?;
+        anyhow::ensure!(
+            count == per_cluster,
+            "{}: {count} pods for {per_cluster} nodes",
+            cluster.name()
+        );
+        anyhow::ensure!(
+            twice.is_empty(),
+            "{}: nodes with two pods: {twice:?}",
+            cluster.name()
+        );
+    }
+    Ok(())
+}
+
 /// Credentials refused once (a 401, as when a token expires early or is revoked): the
 /// controller asks for them anew, reconnects and creates the pod — the node does not fail.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -221,8 +239,8 @@ async fn a_401_is_answered_with_fresh_credentials_and_one_more_try() -> Result<(
     Ok(())
 }
 
-/// Both clusters busy — 10% of cluster-1's requests answered 503, 5% of cluster-0's 429 with
-/// a Retry-After — while 40 pods run: the workflow completes, one pod per node.
+/// Both clusters busy for a whole run — 10% of their requests answered 503 and 5% 429 with a
+/// Retry-After — while 40 pods run: the workflow completes, one pod per node.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busy_clusters_delay_a_workflow_but_never_duplicate_a_pod() -> Result<()> {
     let env = running("busy").await?;
@@ -230,8 +248,10 @@ async fn busy_clusters_delay_a_workflow_but_never_duplicate_a_pod() -> Result<()
     let name = flotilla::sandbox::submit(&client, &spread("busy-", 20), "busy")
         .await?
         .name_any();
-    env.sandbox.clusters[1].faults().set_error_rate(0.10, 503);
-    env.sandbox.primary().faults().set_error_rate(0.05, 429);
+    for cluster in &env.sandbox.clusters {
+        cluster.faults().set_error_rate(0.10, 503);
+        cluster.faults().add_error_rate(0.05, 429);
+    }
     let workflows: Api<Workflow> = Api::namespaced(client.clone(), "argo");
     let wf = succeeded(&workflows, &name, WITHIN).await;
     env.sandbox.clusters[1].faults().clear();
@@ -242,14 +262,71 @@ async fn busy_clusters_delay_a_workflow_but_never_duplicate_a_pod() -> Result<()
             && env.sandbox.primary().faults().injected_errors() > 0,
         "no fault was injected"
     );
-    for cluster in &env.sandbox.clusters {
-        let (count, twice) = pods_by_node(cluster.client()?, &name).await?;
-        anyhow::ensure!(count == 20, "{}: {count} pods for 20 nodes", cluster.name());
-        anyhow::ensure!(
-            twice.is_empty(),
-            "{}: nodes with two pods: {twice:?}",
-            cluster.name()
-        );
-    }
+    one_pod_each(&env.sandbox, &name, 20).await?;
+    Ok(())
+}
+
+/// cluster-1 unreachable for 30 s from the start of a run: its nodes wait saying so while
+/// cluster-0's finish, and every node finishes after the recovery — one pod each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_unreachable_for_thirty_seconds_holds_only_its_own_nodes() -> Result<()> {
+    let env = running("unreachable").await?;
+    let client = env.sandbox.primary().client()?;
+    let remote = &env.sandbox.clusters[1];
+    remote.faults().unreachable_for(Duration::from_secs(30));
+    let name = flotilla::sandbox::submit(&client, &spread("unreachable-", 10), "cut off")
+        .await?
+        .name_any();
+    let workflows: Api<Workflow> = Api::namespaced(client.clone(), "argo");
+    eventually(
+        "cluster-0's naps to finish while cluster-1 is cut off",
+        async || {
+            let wf = workflows.get(&name).await?;
+            let nodes: Vec<_> = wf.status.iter().flat_map(|s| s.nodes.values()).collect();
+            let here_done = nodes
+                .iter()
+                .filter(|n| {
+                    n.cluster.is_none() && n.type_ == flotilla_engine::workflow::NodeType::Pod
+                })
+                .filter(|n| n.phase == NodePhase::Succeeded)
+                .count();
+            let there_waiting = nodes.iter().any(|n| {
+                n.cluster.is_some()
+                    && n.message
+                        .as_deref()
+                        .is_some_and(|m| m.contains("unreachable"))
+            });
+            Ok(here_done == 10 && there_waiting)
+        },
+    )
+    .await?;
+    succeeded(&workflows, &name, WITHIN).await?;
+    one_pod_each(&env.sandbox, &name, 10).await?;
+    Ok(())
+}
+
+/// Every watch of both clusters cut every two seconds for a whole run: no transition is
+/// missed, no node stays stuck, none gets two pods.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watches_cut_every_two_seconds_miss_nothing() -> Result<()> {
+    let env = running("cuts").await?;
+    let client = env.sandbox.primary().client()?;
+    let faults: Vec<_> = env.sandbox.clusters.iter().map(|c| c.faults()).collect();
+    let cutter = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            for f in &faults {
+                f.cut_watches();
+            }
+        }
+    });
+    let name = flotilla::sandbox::submit(&client, &spread("cuts-", 20), "cut watches")
+        .await?
+        .name_any();
+    let workflows: Api<Workflow> = Api::namespaced(client.clone(), "argo");
+    let done = succeeded(&workflows, &name, WITHIN).await;
+    cutter.abort();
+    done?;
+    one_pod_each(&env.sandbox, &name, 20).await?;
     Ok(())
 }

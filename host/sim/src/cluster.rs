@@ -344,6 +344,11 @@ impl FaultHandle {
         self.api.faults.set_error_rate(probability, code);
     }
 
+    /// Fail a further share of requests with another status code.
+    pub fn add_error_rate(&self, probability: f64, code: u16) {
+        self.api.faults.add_error_rate(probability, code);
+    }
+
     /// Fail the next `count` requests of this HTTP method (`"POST"`: creates) with this
     /// status code, whatever else is asked meanwhile.
     pub fn fail_next(&self, method: &str, count: u32, code: u16) {

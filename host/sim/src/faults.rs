@@ -13,8 +13,8 @@ use crate::status::ApiError;
 #[derive(Debug, Default, Clone)]
 struct Settings {
     unreachable_until: Option<Instant>,
-    /// (probability 0..=1, status code) of failing a request.
-    error: Option<(f64, u16)>,
+    /// (probability 0..=1, status code) of failing a request, each drawn in turn.
+    errors: Vec<(f64, u16)>,
     latency: Duration,
     /// (HTTP method, how many more, status code): the next requests of that method that fail.
     fail_next: Option<(String, u32, u16)>,
@@ -61,8 +61,15 @@ impl Faults {
     }
 
     pub(crate) fn set_error_rate(&self, probability: f64, code: u16) {
-        self.settings.lock().error =
-            (probability > 0.0).then_some((probability.clamp(0.0, 1.0), code));
+        self.settings.lock().errors.clear();
+        self.add_error_rate(probability, code);
+    }
+
+    pub(crate) fn add_error_rate(&self, probability: f64, code: u16) {
+        if probability > 0.0 {
+            let rate = (probability.clamp(0.0, 1.0), code);
+            self.settings.lock().errors.push(rate);
+        }
     }
 
     pub(crate) fn fail_next(&self, method: &str, count: u32, code: u16) {
@@ -104,7 +111,7 @@ impl Faults {
                 }
                 _ => None,
             };
-            (s.latency, s.error, next)
+            (s.latency, s.errors.clone(), next)
         };
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
@@ -113,10 +120,11 @@ impl Faults {
             self.injected.fetch_add(1, Ordering::Relaxed);
             return Some(ApiError::injected(code));
         }
-        let (p, code) = error?;
-        if rand::rng().random::<f64>() < p {
-            self.injected.fetch_add(1, Ordering::Relaxed);
-            return Some(ApiError::injected(code));
+        for (p, code) in error {
+            if rand::rng().random::<f64>() < p {
+                self.injected.fetch_add(1, Ordering::Relaxed);
+                return Some(ApiError::injected(code));
+            }
         }
         None
     }
