@@ -77,11 +77,15 @@ fn too_large(wf: &Workflow, message: String) -> WorkflowStatus {
     last
 }
 
-/// Whether the API server refused a write for its size: the request (413) or the object as
-/// etcd would store it (a 500 passing etcd's words on).
-fn refused_for_size(error: &kube::Error) -> bool {
-    matches!(error, kube::Error::Api(s)
-        if s.code == 413 || s.message.contains("request is too large"))
+/// The API server's words when it refused a write for its size: the request (413) or the
+/// object as etcd would store it (a 500 passing etcd's words on).
+fn refused_for_size(error: &kube::Error) -> Option<&str> {
+    match error {
+        kube::Error::Api(s) if s.code == 413 || s.message.contains("request is too large") => {
+            Some(&s.message)
+        }
+        _ => None,
+    }
 }
 
 /// What became of a status write.
@@ -124,13 +128,13 @@ pub(super) async fn write(
         .patch(name, &PatchParams::default(), &Patch::Merge(&body))
         .await;
     if let Err(e) = &sent
-        && refused_for_size(e)
+        && let Some(words) = refused_for_size(e)
     {
         // Measured small enough, refused all the same (labels, managed fields): the workflow
         // errors, keeping the status last stored.
         let failed = too_large(
             wf,
-            format!("workflow is longer than maximum allowed size: {e}"),
+            format!("workflow is longer than maximum allowed size: {words}"),
         );
         let body = patch(old.as_ref(), &failed, resource_version);
         sent = api
