@@ -1,6 +1,7 @@
 //! The API server of one simulated cluster: authentication, authorization and routing of every
 //! request to discovery or to the resource handlers in `api/`.
 
+mod apply;
 pub(crate) mod meta;
 mod read;
 mod subresources;

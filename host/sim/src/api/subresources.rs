@@ -170,7 +170,7 @@ pub(super) fn pod_binding(api: &Api, call: &Call) -> Result<Response<Body>> {
     }
     let rt = api.builtin_type(Builtin::Pod);
     let name = call.info.name.clone();
-    let manager = super::write::field_manager(call, "CreateOptions")?;
+    let manager = super::apply::field_manager(call, "CreateOptions")?;
     write_object(
         api,
         &rt,
