@@ -182,6 +182,14 @@ impl Context {
     }
 }
 
+/// Drops an object's `managedFields` before it reaches a cache: the controller never reads
+/// them, and a workflow's lists every field of every node — kept, they multiplied the
+/// controller's memory (`docs/performance.md`), as controller-runtime's
+/// `TransformStripManagedFields` avoids in Go controllers.
+fn without_managed_fields<K: kube::Resource>(object: &mut K) {
+    object.meta_mut().managed_fields = None;
+}
+
 /// Who records the controller's events: the controller, and the replica (its lease identity).
 fn reporter(instance: Option<&str>) -> Reporter {
     Reporter {
@@ -260,7 +268,8 @@ pub async fn run(
     let (pods, pod_writer) = reflector::store();
     let pod_stream = reflector(
         pod_writer,
-        watcher(pods_api, watcher::Config::default().labels(&pod_selector)),
+        watcher(pods_api, watcher::Config::default().labels(&pod_selector))
+            .modify(without_managed_fields),
     )
     .default_backoff()
     .inspect(|e| crate::health::on_event(crate::health::Cache::Pods, e))

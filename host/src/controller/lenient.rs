@@ -227,7 +227,7 @@ pub(crate) fn typed<K>(
     reporter: InvalidReporter,
 ) -> impl Stream<Item = Result<Event<K>, watcher::Error>> + Send + 'static
 where
-    K: FromMetadata + Send + 'static,
+    K: FromMetadata + Resource + Send + 'static,
 {
     let mut reported = Reported::default();
     events.filter_map(move |event| {
@@ -238,7 +238,7 @@ where
                 if let Some(invalid) = invalid {
                     reporter.report::<K>(invalid);
                 }
-                typed.map(Ok)
+                typed.map(|event| Ok(event.modify(super::without_managed_fields)))
             }
         };
         futures::future::ready(typed)

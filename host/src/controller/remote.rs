@@ -307,7 +307,8 @@ impl Remotes {
             watcher(
                 pods_api,
                 watcher::Config::default().labels(&self.pod_selector),
-            ),
+            )
+            .modify(super::without_managed_fields),
         )
         .default_backoff()
         .map(|r| r.map(concerned));
