@@ -370,3 +370,50 @@ fn go_message(doc: &Value, op: &PatchOperation, kind: &PatchErrorKind) -> String
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::apply;
+    use crate::patch::PatchError;
+
+    /// `ops` applied to `{"data": data}`.
+    fn patched(data: Value, ops: &[Value]) -> Result<Value, PatchError> {
+        apply(&json!({ "data": data }), &serde_json::to_vec(ops).unwrap())
+    }
+
+    #[test]
+    fn a_json_patch_may_not_nest_an_object_without_bound() {
+        // Each operation adds one level below the last: paths are strings, so no decoder limit
+        // stops them.
+        let mut path = String::from("/data");
+        let ops: Vec<Value> = (0..1001)
+            .map(|_| {
+                path.push_str("/a");
+                json!({"op": "add", "path": path.clone(), "value": {}})
+            })
+            .collect();
+        let err = patched(json!({}), &ops).unwrap_err();
+        assert_eq!(err.status_code(), 422);
+        assert!(
+            err.to_string().contains("nested deeper than 1000 levels"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn copies_that_double_a_value_are_stopped_at_the_accumulated_limit() {
+        // Each copy puts the whole `data` under itself: it doubles every time.
+        let ops: Vec<Value> = (0..30)
+            .map(|i| json!({"op": "copy", "from": "/data", "path": format!("/data/c{i}")}))
+            .collect();
+        let err = patched(json!({"v": "x".repeat(1024)}), &ops).unwrap_err();
+        assert_eq!(err.status_code(), 422);
+        assert!(
+            err.to_string()
+                .contains("the accumulated size increase of copy is"),
+            "{err}"
+        );
+    }
+}
