@@ -46,6 +46,9 @@ pub enum Command {
     Resume(WorkflowArgs),
     /// Run the workflow controller.
     Controller(crate::app::ControllerArgs),
+    /// Measure Flotilla on a cluster beside the API server's own ceiling (pod fan-out, many
+    /// workflows, latency); without --kubeconfig, on a simulated cluster started here.
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -191,6 +194,7 @@ pub fn main() -> ExitCode {
         let done = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
         match cli.command {
             Command::Controller(args) => crate::app::run_controller(args).await,
+            Command::Bench(args) => done(crate::bench::command(args).await),
             #[cfg(feature = "dev")]
             Command::Sim(SimCommand::Serve {
                 clusters,

@@ -5,6 +5,7 @@
 mod apply;
 mod config;
 mod credentials;
+mod embedded;
 mod events;
 mod failures;
 mod finalizer;
@@ -40,6 +41,8 @@ use kube::{Client, ResourceExt};
 use tracing::{info, warn};
 
 use flotilla_engine::EngineConfig;
+
+pub use self::embedded::{ControllerHandle, spawn};
 use flotilla_engine::workflow::{Lenient, Workflow, WorkflowTaskResult, labels};
 
 /// Workflows reconciled at once (Argo's default is 32 workflow workers).
@@ -339,12 +342,14 @@ pub async fn run(
         deferrals: Default::default(),
         leadership,
     });
-    let cluster_states = tokio::spawn(plugins::refresh_cluster_states(ctx.clone()));
-    let config_watch = tokio::spawn(config::watch(
+    // Aborted when this function returns or its future is dropped (an embedded controller's
+    // task aborted), so that nothing of the controller outlives it.
+    let _cluster_states = spawn_scoped(plugins::refresh_cluster_states(ctx.clone()));
+    let _config_watch = spawn_scoped(config::watch(
         ctx.clone(),
         config.controller_namespace.clone(),
     ));
-    let sweeper = tokio::spawn(sweep::run(
+    let _sweeper = spawn_scoped(sweep::run(
         ctx.clone(),
         pod_selector.clone(),
         config.orphan_sweep,
@@ -367,16 +372,26 @@ pub async fn run(
         .graceful_shutdown_on(shutdown)
         .run(reconcile::reconcile, error_policy, ctx)
         .for_each(|result| async move {
-            if let Err(e) = result {
-                warn!(error = %e, "reconcile failed");
+            match result {
+                // A pod or task result of a workflow just deleted: nothing to do.
+                Err(kube::runtime::controller::Error::ObjectNotFound(object)) => {
+                    tracing::debug!(%object, "the workflow is gone");
+                }
+                Err(e) => warn!(error = %e, "reconcile failed"),
+                Ok(_) => {}
             }
         })
         .await;
-    config_watch.abort();
-    sweeper.abort();
-    cluster_states.abort();
     crate::health::stopped();
     Ok(())
+}
+
+/// Spawns `task`, aborted when the handle is dropped.
+fn spawn_scoped<F>(task: F) -> tokio_util::task::AbortOnDropHandle<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    tokio_util::task::AbortOnDropHandle::new(tokio::spawn(task))
 }
 
 /// A failed reconcile is retried with back-off (`requeue::after_error`), honouring the API

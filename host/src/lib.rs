@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod authz;
+pub mod bench;
 pub mod cli;
 pub mod clusters;
 pub mod commands;

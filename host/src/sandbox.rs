@@ -17,10 +17,11 @@ use kube::api::{Api, PostParams};
 use kube::runtime::wait::{await_condition, conditions};
 
 use crate::cli::DevArgs;
-use crate::controller::{self, ControllerConfig};
+use crate::controller::ControllerConfig;
 use flotilla_engine::EngineConfig;
 use flotilla_engine::workflow::{Workflow, WorkflowPhase};
 
+pub use crate::controller::{ControllerHandle, spawn as spawn_controller_with};
 pub use sim_executor::SimExecutor;
 
 /// The workflow `flotilla dev` runs when given none: the later seed's multi-cluster example.
@@ -46,16 +47,7 @@ impl Sandbox {
     pub async fn start(n: u16, kubeconfig_path: PathBuf) -> Result<Sandbox> {
         let mut clusters = Vec::new();
         for i in 0..n {
-            let executor = Arc::new(SimExecutor::default());
-            let mut config = ClusterConfig::new(format!("cluster-{i}"));
-            config.hooks = Some(executor.clone());
-            let cluster = SimCluster::start(config)
-                .await
-                .with_context(|| format!("starting simulated cluster-{i}"))?;
-            executor
-                .connect(cluster.config_for(cluster.admin_token()))
-                .context("connecting the executor")?;
-            clusters.push(cluster);
+            clusters.push(start_cluster(&format!("cluster-{i}"), true).await?);
         }
         let entries: Vec<_> = clusters
             .iter()
@@ -118,6 +110,27 @@ impl Sandbox {
     }
 }
 
+/// Starts one simulated cluster named `name`. With a kubelet, its pods run, and the executor runs
+/// when a workflow pod's main container ends; without one they stay pending (for measuring pod
+/// creation alone).
+pub async fn start_cluster(name: &str, kubelet: bool) -> Result<SimCluster> {
+    let mut config = ClusterConfig::new(name);
+    config.kubelet = kubelet;
+    let executor = Arc::new(SimExecutor::default());
+    if kubelet {
+        config.hooks = Some(executor.clone());
+    }
+    let cluster = SimCluster::start(config)
+        .await
+        .with_context(|| format!("starting simulated {name}"))?;
+    if kubelet {
+        executor
+            .connect(cluster.config_for(cluster.admin_token()))
+            .context("connecting the executor")?;
+    }
+    Ok(cluster)
+}
+
 /// Applies Flotilla's manifests with `client` (the controller's cluster) and waits for the CRDs.
 pub async fn install(client: &kube::Client) -> Result<()> {
     for (file, yaml) in crate::manifests::PRIMARY {
@@ -147,40 +160,6 @@ pub fn spawn_controller(client: kube::Client, cluster: &str) -> ControllerHandle
             ..ControllerConfig::default()
         },
     )
-}
-
-/// Runs a controller in this process with `config`.
-pub fn spawn_controller_with(client: kube::Client, config: ControllerConfig) -> ControllerHandle {
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let shutdown = async {
-            let _ = stopped.await;
-        };
-        if let Err(e) = controller::run(client, config, shutdown).await {
-            tracing::error!(error = %e, "controller stopped");
-        }
-    });
-    ControllerHandle { _stop: stop, task }
-}
-
-/// A controller running in this process; dropping it stops the controller.
-#[derive(Debug)]
-pub struct ControllerHandle {
-    _stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl ControllerHandle {
-    /// Whether the controller is still running (it has neither returned nor panicked).
-    pub fn is_running(&self) -> bool {
-        !self.task.is_finished()
-    }
-}
-
-impl Drop for ControllerHandle {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 /// Submits a workflow (YAML) to the primary cluster.

@@ -69,6 +69,25 @@ impl Drop for Installed {
 }
 
 fn installed(tag: &str) -> Installed {
+    let served = served(tag);
+    for file in [
+        "manifests/base/crds.yaml",
+        "manifests/base/namespace.yaml",
+        "manifests/base/controller-rbac.yaml",
+    ] {
+        served.kubectl(&["apply", "-f", &served.repo.join(file).display().to_string()]);
+    }
+    served.kubectl(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/workflows.argoproj.io",
+        "--timeout=60s",
+    ]);
+    served
+}
+
+/// `flotilla sim serve` with one cluster and nothing installed.
+fn served(tag: &str) -> Installed {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let dir = std::env::temp_dir().join(format!("flotilla-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -96,25 +115,6 @@ fn installed(tag: &str) -> Installed {
         }
     }
 
-    for file in [
-        "manifests/base/crds.yaml",
-        "manifests/base/namespace.yaml",
-        "manifests/base/controller-rbac.yaml",
-    ] {
-        kubectl(
-            &kubeconfig,
-            &["apply", "-f", &repo.join(file).display().to_string()],
-        );
-    }
-    kubectl(
-        &kubeconfig,
-        &[
-            "wait",
-            "--for=condition=Established",
-            "crd/workflows.argoproj.io",
-            "--timeout=60s",
-        ],
-    );
     Installed {
         repo,
         dir,
@@ -335,4 +335,113 @@ fn of_two_controller_processes_only_the_leader_acts_and_the_standby_takes_over()
         "one pod for each of the six naps: {nodes:?}"
     );
     assert_eq!(unique.len(), nodes.len(), "a node with two pods: {nodes:?}");
+}
+
+/// `flotilla bench --kubeconfig K ARGS…`: its standard output, or its standard error when it
+/// failed.
+fn bench(kubeconfig: &Path, out: &Path, args: &[&str]) -> Result<String, String> {
+    let run = Command::new(env!("CARGO_BIN_EXE_flotilla"))
+        .arg("bench")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .arg("--output")
+        .arg(out)
+        .args(args)
+        .output()
+        .expect("flotilla bench runs");
+    if run.status.success() {
+        Ok(String::from_utf8_lossy(&run.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&run.stderr).into_owned())
+    }
+}
+
+#[test]
+fn bench_measures_the_cluster_a_kubeconfig_names_and_removes_what_it_made() {
+    // A cluster without Flotilla's CRDs is named as such.
+    let bare = served("bench-bare");
+    let refused = bench(&bare.kubeconfig, &bare.dir.join("r.json"), &["fanout"])
+        .expect_err("a cluster without the CRDs cannot be measured");
+    assert!(
+        refused.contains("no workflows.argoproj.io CustomResourceDefinition")
+            && refused.contains("flotilla crd | kubectl apply -f -"),
+        "{refused}"
+    );
+
+    let env = installed("bench");
+    let report = env.dir.join("bench.json");
+    let small = [
+        "--pods",
+        "30",
+        "--rounds",
+        "1",
+        "--workflows",
+        "8",
+        "--rate",
+        "20",
+        "--duration-seconds",
+        "1",
+    ];
+    let table = bench(&env.kubeconfig, &report, &small).expect("flotilla bench");
+    assert!(table.contains("flotilla / ceiling"), "{table}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("the JSON report")).expect("JSON");
+    let results = json["results"].as_array().expect("results");
+    let scenarios: Vec<&str> = results
+        .iter()
+        .filter_map(|r| r["scenario"].as_str())
+        .collect();
+    assert_eq!(scenarios, ["fanout", "workflows", "latency"], "{json:#}");
+    for r in results {
+        assert_eq!(
+            r["simulated"], false,
+            "measured through the kubeconfig: {r:#}"
+        );
+        assert!(
+            r["server_version"]
+                .as_str()
+                .is_some_and(|v| v.starts_with('v')),
+            "{r:#}"
+        );
+    }
+    let (fanout, workflows, latency) = (&results[0], &results[1], &results[2]);
+    assert_eq!(fanout["pods"], 30);
+    for side in ["plain_client_pods_per_s", "flotilla_pods_per_s"] {
+        let rates = fanout[side].as_array().expect("per-round rates");
+        assert!(
+            rates.len() == 1 && rates[0].as_f64() > Some(0.0),
+            "{fanout:#}"
+        );
+    }
+    assert_eq!(workflows["workflows"], 8);
+    assert_eq!(workflows["not_succeeded"], 0, "{workflows:#}");
+    assert!(
+        workflows["submit_to_finished_p99_ms"].as_f64() > Some(0.0),
+        "{workflows:#}"
+    );
+    assert_eq!(latency["workflows"], 20);
+    assert!(
+        latency["submit_to_first_pod_p50_ms"].as_f64() > Some(0.0),
+        "{latency:#}"
+    );
+
+    // The controller already serving the cluster, measured instead of one started by the
+    // benchmark: its workflows succeed too.
+    let (controller, _) = env.controller(&["--leader-elect=false"]);
+    let _controller = Killed(controller);
+    let external = env.dir.join("external.json");
+    bench(
+        &env.kubeconfig,
+        &external,
+        &["workflows", "--workflows", "5", "--external-controller"],
+    )
+    .expect("flotilla bench --external-controller");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&external).expect("report")).expect("JSON");
+    assert_eq!(json["controller"], "external");
+    assert_eq!(json["results"][0]["not_succeeded"], 0, "{json:#}");
+
+    // Every namespace the runs made is gone, and with it all they created.
+    let namespaces = env.kubectl(&["get", "namespaces", "-o", "name"]);
+    assert!(!namespaces.contains("flotilla-bench-"), "{namespaces}");
 }

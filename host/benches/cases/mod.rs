@@ -29,7 +29,7 @@ spec:
     serde_yaml::from_str(&yaml).expect("benchmark workflow")
 }
 
-/// The fan-out benchmark's workflow (`--bench fanout`): 2,000 pods of a template with nothing to
+/// The fan-out benchmark's workflow (`flotilla bench fanout`): 2,000 pods of a template with nothing to
 /// substitute, so one manifest personalised per pod.
 pub fn plain_fan_out() -> Workflow {
     serde_yaml::from_str(

@@ -443,7 +443,7 @@ fn edit_metadata(
     rt: &Arc<crate::resources::ResourceType>,
     ns: &str,
     name: &str,
-    edit: impl FnOnce(&mut Value),
+    mut edit: impl FnMut(&mut Value),
 ) -> crate::status::Result<()> {
     write_object(
         api,

@@ -101,6 +101,33 @@ struct Collection {
 struct State {
     rv: u64,
     collections: HashMap<Arc<str>, Collection>,
+    /// Events that left a window during this write: dropped once the lock is released, so that
+    /// freeing the objects they may be the last to hold does not hold up every other request.
+    evicted: Vec<Arc<WatchEvent>>,
+}
+
+/// The store's lock, held for one write; what the write evicted is dropped after it is released.
+struct Locked<'a>(Option<parking_lot::MutexGuard<'a, State>>);
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        self.0.as_ref().expect("held until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        self.0.as_mut().expect("held until dropped")
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        let evicted = self.0.as_mut().map(|s| std::mem::take(&mut s.evicted));
+        self.0 = None;
+        drop(evicted);
+    }
 }
 
 impl State {
@@ -117,6 +144,10 @@ pub(crate) enum DeleteAction {
     /// Keep it, written as this value (deletionTimestamp set, waiting for finalizers or a kubelet).
     Update(Value),
 }
+
+/// How many times [`Store::update`] proposes a write outside the lock before it proposes one
+/// under it.
+const OPTIMISTIC_ATTEMPTS: usize = 16;
 
 /// Tuning for one cluster's store.
 #[derive(Debug, Clone)]
@@ -161,10 +192,15 @@ impl Store {
             state: Mutex::new(State {
                 rv: 1,
                 collections: HashMap::new(),
+                evicted: Vec::new(),
             }),
             events,
             config,
         }
+    }
+
+    fn lock_for_write(&self) -> Locked<'_> {
+        Locked(Some(self.state.lock()))
     }
 
     /// The cluster's current revision (what a list reports as its resourceVersion).
@@ -227,7 +263,7 @@ impl Store {
         name: &str,
         value: Value,
     ) -> Result<Arc<Stored>, Exists> {
-        let mut state = self.state.lock();
+        let mut state = self.lock_for_write();
         let key = (namespace.to_string(), name.to_string());
         let collection = state.collections.entry(storage.clone()).or_default();
         if collection.objects.contains_key(&key) {
@@ -252,15 +288,34 @@ impl Store {
     /// Read-modify-write of one object. `change` sees the current object and returns the new value,
     /// or an error that aborts the write. A value equal to the current one (ignoring
     /// resourceVersion) is a no-op: no new revision, no event — as in Kubernetes.
+    ///
+    /// `change` runs outside the lock, as the API server's `GuaranteedUpdate` runs its update
+    /// function outside etcd's transaction: if the object changed meanwhile, `change` runs again
+    /// on the new one. After [`OPTIMISTIC_ATTEMPTS`] such races it runs under the lock, so a
+    /// write always ends.
     pub(crate) fn update(
         &self,
         storage: &Arc<str>,
         namespace: &str,
         name: &str,
-        change: impl FnOnce(&Arc<Stored>) -> Result<Value>,
+        mut change: impl FnMut(&Arc<Stored>) -> Result<Value>,
     ) -> Result<Option<Arc<Stored>>> {
-        let mut state = self.state.lock();
         let key = (namespace.to_string(), name.to_string());
+        for _ in 0..OPTIMISTIC_ATTEMPTS {
+            let Some(current) = self.state.lock().object(storage, &key) else {
+                return Ok(None);
+            };
+            let new = change(&current)?;
+            let mut state = self.lock_for_write();
+            match state.object(storage, &key) {
+                None => return Ok(None),
+                Some(now) if Arc::ptr_eq(&now, &current) => {
+                    return Ok(Some(self.write(&mut state, storage, key, current, new)));
+                }
+                Some(_) => {}
+            }
+        }
+        let mut state = self.lock_for_write();
         let Some(current) = state.object(storage, &key) else {
             return Ok(None);
         };
@@ -277,7 +332,7 @@ impl Store {
         name: &str,
         decide: impl FnOnce(&Arc<Stored>) -> Result<DeleteAction>,
     ) -> Result<Option<(Arc<Stored>, bool)>> {
-        let mut state = self.state.lock();
+        let mut state = self.lock_for_write();
         let key = (namespace.to_string(), name.to_string());
         let Some(current) = state.object(storage, &key) else {
             return Ok(None);
@@ -361,7 +416,12 @@ impl Store {
         prev: Option<Arc<Stored>>,
     ) {
         let window = self.config.watch_window.max(1);
-        let collection = state.collections.entry(storage.clone()).or_default();
+        let State {
+            collections,
+            evicted,
+            ..
+        } = state;
+        let collection = collections.entry(storage.clone()).or_default();
         let event = Arc::new(WatchEvent {
             rv: object.rv,
             storage: storage.clone(),
@@ -383,6 +443,7 @@ impl Store {
         while collection.window.len() > window {
             if let Some(old) = collection.window.pop_front() {
                 collection.evicted_rv = old.rv;
+                evicted.push(old);
             }
         }
         // No receivers is fine: nobody is watching.
@@ -449,7 +510,7 @@ impl Store {
 
     /// Drops every object of a resource (its CRD was deleted), with DELETED events.
     pub(crate) fn drop_collection(&self, storage: &Arc<str>) {
-        let mut state = self.state.lock();
+        let mut state = self.lock_for_write();
         let keys: Vec<ObjectKey> = state
             .collections
             .get(storage.as_ref())
@@ -494,3 +555,61 @@ fn deletion_completes_on_finalize(value: &Value) -> bool {
 /// The object already exists (create).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Exists;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Read-modify-writes racing on one object each land once: a write proposed against an object
+    /// that changed meanwhile is proposed again, never committed over the newer one.
+    #[test]
+    fn racing_updates_of_one_object_lose_none() {
+        let store = Store::new(StoreConfig::default());
+        let storage: Arc<str> = Arc::from("configmaps");
+        let object =
+            serde_json::json!({"metadata": {"name": "n", "namespace": "ns"}, "data": {"n": 0}});
+        store.create(&storage, "ns", "n", object).expect("created");
+        let (threads, each) = (4, 300);
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    for _ in 0..each {
+                        store
+                            .update(&storage, "ns", "n", |current| {
+                                let mut next = current.value.clone();
+                                let n = next["data"]["n"].as_u64().unwrap_or_default();
+                                // Widens the window between reading and committing.
+                                std::thread::yield_now();
+                                next["data"]["n"] = (n + 1).into();
+                                Ok(next)
+                            })
+                            .expect("updated")
+                            .expect("exists");
+                    }
+                });
+            }
+        });
+        let last = store.get(&storage, "ns", "n").expect("still there");
+        assert_eq!(last.value["data"]["n"], threads * each);
+    }
+
+    /// A write whose object is deleted before it commits finds nothing, as a write after the
+    /// delete would.
+    #[test]
+    fn an_update_racing_a_delete_finds_nothing() {
+        let store = Store::new(StoreConfig::default());
+        let storage: Arc<str> = Arc::from("configmaps");
+        let object = serde_json::json!({"metadata": {"name": "n", "namespace": "ns"}});
+        store.create(&storage, "ns", "n", object).expect("created");
+        let written = store
+            .update(&storage, "ns", "n", |current| {
+                store
+                    .delete(&storage, "ns", "n", |_| Ok(DeleteAction::Remove))
+                    .expect("deleted");
+                Ok(current.value.clone())
+            })
+            .expect("no error");
+        assert!(written.is_none());
+        assert!(store.get(&storage, "ns", "n").is_none());
+    }
+}

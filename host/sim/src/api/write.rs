@@ -234,7 +234,8 @@ pub(super) fn update(api: &Api, rt: &Arc<ResourceType>, call: &Call) -> Result<R
         validation,
         dry_run,
         &manager,
-        |_current| Ok(Incoming::Replace(obj)),
+        // Proposed again if the object changes before it is written.
+        |_current| Ok(Incoming::Replace(obj.clone())),
     )?;
     respond_with(StatusCode::OK, &value, &warnings)
 }
@@ -297,7 +298,7 @@ pub(crate) fn write_object(
     validation: FieldValidation,
     dry_run: bool,
     manager: &str,
-    propose: impl FnOnce(&Stored) -> Result<Incoming>,
+    mut propose: impl FnMut(&Stored) -> Result<Incoming>,
 ) -> Result<(Value, Vec<String>)> {
     let writer = Writer {
         manager,
