@@ -122,50 +122,47 @@ impl BenchArgs {
     }
 }
 
-/// Runs the scenarios `args` name, printing each one's figures as it ends.
-pub async fn run(args: &BenchArgs) -> Result<Report> {
+/// Runs the scenarios `args` name into `report`, each one's figures added as it ends; the
+/// first failure ends the run (the figures before it stay in `report`).
+pub async fn run(args: &BenchArgs, report: &mut Report) -> Result<()> {
     args.check()?;
-    let mut report = Report {
-        flotilla_version: env!("CARGO_PKG_VERSION"),
-        started: jiff::Timestamp::now().to_string(),
-        client_cpus: std::thread::available_parallelism().map_or(1, usize::from),
-        controller: if args.external_controller {
-            "external"
-        } else {
-            "in-process"
-        },
-        results: Vec::new(),
-    };
     for scenario in args.scenarios() {
         // Only `workflows` needs its pods to run; on a simulated cluster the others measure
         // creation alone, as against a control plane without kubelets.
         let kubelet = scenario == Scenario::Workflows;
         let mut cluster = Cluster::connect(args, kubelet).await?;
-        let figures = if scenario == Scenario::Fanout {
-            let mut rounds = Vec::new();
-            for round in 0..args.rounds {
-                if round > 0 && cluster.embedded {
-                    // A simulated cluster of its own for each round: what a simulator keeps of
-                    // earlier rounds (its watch window, its heap) would slow the later ones.
-                    cluster = Cluster::connect(args, kubelet).await?;
-                }
-                rounds.push(
-                    in_session(&cluster, args, scenario, async |s| {
+        let figures = match scenario {
+            Scenario::Fanout => {
+                let mut rounds = Vec::new();
+                for round in 0..args.rounds {
+                    if round > 0 && cluster.embedded {
+                        // A simulated cluster of its own for each round: what a simulator keeps
+                        // of earlier rounds (its watch window, its heap) slows the later ones.
+                        cluster = Cluster::connect(args, kubelet).await?;
+                    }
+                    let measured = in_session(&cluster, args, scenario, async |s| {
                         fanout::round(s, args.pods, round).await
-                    })
-                    .await?,
-                );
+                    });
+                    rounds.push(measured.await?);
+                }
+                Figures::Fanout(fanout::summary(
+                    args.pods,
+                    usize::from(args.concurrency),
+                    &rounds,
+                ))
             }
-            Figures::Fanout(fanout::summary(
-                args.pods,
-                usize::from(args.concurrency),
-                &rounds,
-            ))
-        } else {
-            in_session(&cluster, args, scenario, async |s| {
-                measure(s, args, scenario).await
-            })
-            .await?
+            Scenario::Workflows => Figures::Workflows(
+                in_session(&cluster, args, scenario, async |s| {
+                    workflows::run(s, args.workflows).await
+                })
+                .await?,
+            ),
+            Scenario::Latency => Figures::Latency(
+                in_session(&cluster, args, scenario, async |s| {
+                    latency::run(s, args.rate, Duration::from_secs(args.duration_seconds)).await
+                })
+                .await?,
+            ),
         };
         report.results.push(Outcome {
             server: cluster.server.clone(),
@@ -174,10 +171,11 @@ pub async fn run(args: &BenchArgs) -> Result<Report> {
             figures,
         });
     }
-    Ok(report)
+    Ok(())
 }
 
-/// Runs `work` in a session of its own on `cluster`, closed whatever happened.
+/// Runs `work` in a session of its own on `cluster` (a namespace, a controller), removed
+/// whatever happened — an error, or Ctrl-C.
 async fn in_session<T>(
     cluster: &Cluster,
     args: &BenchArgs,
@@ -185,34 +183,26 @@ async fn in_session<T>(
     work: impl AsyncFnOnce(&Session) -> Result<T>,
 ) -> Result<T> {
     let session = Session::open(cluster, args, scenario).await?;
-    let result = work(&session).await;
+    let result = tokio::select! {
+        result = work(&session) => result,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("interrupted: removing namespace {}", session.namespace);
+            Err(anyhow::anyhow!("interrupted"))
+        }
+    };
     session.close().await;
     result.with_context(|| format!("scenario {}", scenario.name()))
 }
 
-async fn measure(s: &Session, args: &BenchArgs, scenario: Scenario) -> Result<Figures> {
-    Ok(match scenario {
-        Scenario::Fanout => {
-            let mut rounds = Vec::new();
-            for round in 0..args.rounds {
-                rounds.push(fanout::round(s, args.pods, round).await?);
-            }
-            Figures::Fanout(fanout::summary(args.pods, s.concurrency, &rounds))
-        }
-        Scenario::Workflows => Figures::Workflows(workflows::run(s, args.workflows).await?),
-        Scenario::Latency => Figures::Latency(
-            latency::run(s, args.rate, Duration::from_secs(args.duration_seconds)).await?,
-        ),
-    })
-}
-
-/// `flotilla bench`: runs, prints the table, writes the JSON.
+/// `flotilla bench`: runs, prints the table, writes the JSON — with the figures measured so far
+/// when a scenario fails.
 pub async fn command(args: BenchArgs) -> Result<()> {
-    let report = run(&args).await?;
+    let mut report = Report::new(args.external_controller);
+    let outcome = run(&args, &mut report).await;
     print!("{}", report.table());
     let json = serde_json::to_string_pretty(&report)?;
     std::fs::write(&args.output, json + "\n")
         .with_context(|| format!("writing {}", args.output.display()))?;
     println!("report: {}", args.output.display());
-    Ok(())
+    outcome
 }

@@ -444,4 +444,44 @@ fn bench_measures_the_cluster_a_kubeconfig_names_and_removes_what_it_made() {
     // Every namespace the runs made is gone, and with it all they created.
     let namespaces = env.kubectl(&["get", "namespaces", "-o", "name"]);
     assert!(!namespaces.contains("flotilla-bench-"), "{namespaces}");
+
+    // Interrupted (Ctrl-C) in the middle of a run, it still removes what it made.
+    let long = Command::new(env!("CARGO_BIN_EXE_flotilla"))
+        .arg("bench")
+        .arg("--kubeconfig")
+        .arg(&env.kubeconfig)
+        .arg("--output")
+        .arg(env.dir.join("interrupted.json"))
+        .args(["latency", "--rate", "5", "--duration-seconds", "3600"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("flotilla bench runs");
+    let started = std::time::Instant::now();
+    while !env
+        .kubectl(&["get", "namespaces", "-o", "name"])
+        .contains("flotilla-bench-latency-")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no namespace made"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Some workflows submitted, so there is something to remove.
+    std::thread::sleep(Duration::from_secs(1));
+    let interrupted = Command::new("kill")
+        .args(["-INT", &long.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(interrupted.success());
+    let output = long.wait_with_output().expect("the benchmark ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "an interrupted run fails: {stderr}"
+    );
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let namespaces = env.kubectl(&["get", "namespaces", "-o", "name"]);
+    assert!(!namespaces.contains("flotilla-bench-"), "{namespaces}");
 }

@@ -292,7 +292,8 @@ impl Store {
     /// `change` runs outside the lock, as the API server's `GuaranteedUpdate` runs its update
     /// function outside etcd's transaction: if the object changed meanwhile, `change` runs again
     /// on the new one. After [`OPTIMISTIC_ATTEMPTS`] such races it runs under the lock, so a
-    /// write always ends.
+    /// write always ends — `change` must therefore never call the store itself, and may run
+    /// more than once.
     pub(crate) fn update(
         &self,
         storage: &Arc<str>,
@@ -591,6 +592,42 @@ mod tests {
         });
         let last = store.get(&storage, "ns", "n").expect("still there");
         assert_eq!(last.value["data"]["n"], threads * each);
+    }
+
+    /// A write that keeps losing its race is proposed under the lock after
+    /// `OPTIMISTIC_ATTEMPTS`, and lands.
+    #[test]
+    fn an_update_that_keeps_losing_its_race_lands_under_the_lock() {
+        let store = Store::new(StoreConfig::default());
+        let storage: Arc<str> = Arc::from("configmaps");
+        let object = serde_json::json!({"metadata": {"name": "n", "namespace": "ns"}, "data": {}});
+        store.create(&storage, "ns", "n", object).expect("created");
+        let mut calls = 0;
+        let written = store
+            .update(&storage, "ns", "n", |current| {
+                calls += 1;
+                if calls <= OPTIMISTIC_ATTEMPTS {
+                    // Someone else writes first, every time (outside the lock: allowed here).
+                    store
+                        .update(&storage, "ns", "n", |c| {
+                            let mut other = c.value.clone();
+                            other["data"][format!("other-{calls}")] = "x".into();
+                            Ok(other)
+                        })
+                        .expect("the other write");
+                }
+                let mut next = current.value.clone();
+                next["data"]["mine"] = "y".into();
+                Ok(next)
+            })
+            .expect("no error")
+            .expect("written");
+        assert_eq!(calls, OPTIMISTIC_ATTEMPTS + 1);
+        assert_eq!(written.value["data"]["mine"], "y");
+        assert_eq!(
+            written.value["data"][format!("other-{OPTIMISTIC_ATTEMPTS}")],
+            "x"
+        );
     }
 
     /// A write whose object is deleted before it commits finds nothing, as a write after the

@@ -76,13 +76,18 @@ async fn plain_client(s: &Session, pods: u32, round: u32) -> Result<f64> {
         .iter()
         .map(|m| Ok((url.clone(), workload::raw_pod(m, &group)?)))
         .collect::<Result<Vec<_>>>()?;
+    anyhow::ensure!(
+        requests.len() == pods as usize,
+        "the engine made {} pod manifests for a fan-out of {pods}",
+        requests.len()
+    );
     let what = format!("the plain client's pods ({group})");
     let selector = format!("{}={group}", workload::RAW);
     let seen = pods_from_now(s, &what, &selector, requests.len()).await?;
     let started = Instant::now();
-    let (created, seen) = tokio::join!(raw::create_all(&s.client, requests, s.concurrency), seen);
-    created?;
-    Ok(rate(pods, started, &seen?))
+    // A failed create ends the round at once, not after the watch's timeout.
+    let ((), seen) = tokio::try_join!(raw::create_all(&s.client, requests, s.concurrency), seen)?;
+    Ok(rate(pods, started, &seen))
 }
 
 /// Pods per second of the controller fanning out a workflow.
@@ -93,9 +98,8 @@ async fn controller(s: &Session, pods: u32, round: u32) -> Result<f64> {
     let selector = format!("{}={name}", labels::WORKFLOW);
     let seen = pods_from_now(s, &what, &selector, pods as usize).await?;
     let started = Instant::now();
-    let (submitted, seen) = tokio::join!(s.submit(&wf), seen);
-    submitted?;
-    Ok(rate(pods, started, &seen?))
+    let ((), seen) = tokio::try_join!(s.submit(&wf), seen)?;
+    Ok(rate(pods, started, &seen))
 }
 
 /// Starts counting the pods under `selector` from now: the future resolves once `n` have been

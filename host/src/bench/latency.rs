@@ -17,11 +17,15 @@ use super::stats::{millis, percentile};
 use super::watch::{Expect, first_seen, resource_version};
 use super::workload;
 
+/// Most submissions waiting for an answer at once.
+const MAX_IN_FLIGHT: usize = 1024;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Latency {
     /// Submissions per second asked for, and achieved.
     pub rate: f64,
-    pub achieved_rate: f64,
+    /// From the first submission to the last (none for a single one).
+    pub achieved_rate: Option<f64>,
     pub workflows: u32,
     pub submit_to_first_pod_p50_ms: f64,
     pub submit_to_first_pod_p99_ms: f64,
@@ -39,16 +43,23 @@ pub async fn run(s: &Session, rate: f64, duration: Duration) -> Result<Latency> 
         what: "the first pod of each workflow",
         selector: &selector,
         n: n as usize,
-        timeout: s.timeout,
+        // The wait starts with the submissions.
+        timeout: s.timeout + duration,
         key: &workflow_of,
     };
     let submitted = Arc::new(parking_lot::Mutex::new(HashMap::with_capacity(n as usize)));
     let submit = async {
         let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
         let mut tasks = tokio::task::JoinSet::new();
-        let first = Instant::now();
         for i in 0..n {
             tick.tick().await;
+            // Open loop: submissions go out on schedule whatever the server's pace, but no more
+            // than MAX_IN_FLIGHT wait at once.
+            while tasks.len() >= MAX_IN_FLIGHT {
+                if let Some(done) = tasks.join_next().await {
+                    done??;
+                }
+            }
             let wf = s.labelled(workload::one_pod(&format!("lat-{i}"))?);
             let client = s.workflows::<flotilla_engine::workflow::Workflow>();
             let submitted = submitted.clone();
@@ -62,26 +73,33 @@ pub async fn run(s: &Session, rate: f64, duration: Duration) -> Result<Latency> 
                     .map(drop)
             });
         }
-        let span = first.elapsed();
         while let Some(done) = tasks.join_next().await {
             done??;
         }
-        Ok::<_, anyhow::Error>(span)
+        Ok::<_, anyhow::Error>(())
     };
-    let (span, seen) = tokio::join!(submit, first_seen(&api, rv, expect));
-    let (span, seen) = (span?, seen?);
-    let latencies: Vec<Duration> = {
+    let ((), seen) = tokio::try_join!(submit, first_seen(&api, rv, expect))?;
+    let (latencies, achieved_rate) = {
         let submitted = submitted.lock();
-        seen.iter()
+        let latencies: Vec<Duration> = seen
+            .iter()
             .filter_map(|(name, at)| Some(at.saturating_duration_since(*submitted.get(name)?)))
-            .collect()
+            .collect();
+        // n submissions span n - 1 intervals, from the first to the last sent.
+        let (first, last) = (submitted.values().min(), submitted.values().max());
+        let span = first
+            .zip(last)
+            .map(|(f, l)| l.duration_since(*f).as_secs_f64());
+        let achieved = span
+            .filter(|s| n > 1 && *s > 0.0)
+            .map(|s| f64::from(n - 1) / s);
+        (latencies, achieved)
     };
     let ms = |p| percentile(&latencies, p).map(millis).unwrap_or_default();
     s.clear().await?;
     Ok(Latency {
         rate,
-        // n submissions span n - 1 intervals.
-        achieved_rate: f64::from(n.saturating_sub(1)) / span.as_secs_f64().max(1e-9),
+        achieved_rate,
         workflows: n,
         submit_to_first_pod_p50_ms: ms(50.0),
         submit_to_first_pod_p99_ms: ms(99.0),

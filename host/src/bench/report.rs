@@ -37,6 +37,21 @@ pub enum Figures {
 }
 
 impl Report {
+    /// An empty report of a run starting now.
+    pub fn new(external_controller: bool) -> Report {
+        Report {
+            flotilla_version: env!("CARGO_PKG_VERSION"),
+            started: jiff::Timestamp::now().to_string(),
+            client_cpus: std::thread::available_parallelism().map_or(1, usize::from),
+            controller: if external_controller {
+                "external"
+            } else {
+                "in-process"
+            },
+            results: Vec::new(),
+        }
+    }
+
     /// The table printed at the end of a run: one line per figure.
     pub fn table(&self) -> String {
         let mut out = format!(
@@ -145,7 +160,7 @@ impl Outcome {
                 (
                     "latency",
                     "submissions/s".into(),
-                    format!("{:.1}", l.achieved_rate),
+                    l.achieved_rate.map_or("-".into(), |r| format!("{r:.1}")),
                     format!("{} workflows at {} /s asked; {where_}", l.workflows, l.rate),
                 ),
                 (

@@ -56,14 +56,27 @@ impl Session {
                 },
             ))
         };
-        Ok(Session {
+        let session = Session {
             client,
             namespace,
             engine,
             concurrency: usize::from(args.concurrency),
             timeout: Duration::from_secs(args.timeout_seconds),
             _controller: controller,
-        })
+        };
+        if let Some(controller) = &session._controller {
+            // Its start (lists, watches) is not what is measured.
+            if !controller.ready(session.timeout).await {
+                let namespace = session.namespace.clone();
+                session.close().await;
+                bail!(
+                    "the controller started for namespace {namespace} did not become ready \
+                     (its caches never listed: see its log above; it needs the rights of \
+                     Flotilla's controller ClusterRole)"
+                );
+            }
+        }
+        Ok(session)
     }
 
     pub fn workflows<
@@ -154,12 +167,15 @@ impl Session {
             }
             Ok::<_, kube::Error>(())
         };
-        match tokio::time::timeout(Duration::from_secs(120), gone).await {
+        let wait = self.timeout.max(Duration::from_secs(120));
+        match tokio::time::timeout(wait, gone).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => eprintln!("warning: removing namespace {}: {e}", self.namespace),
             Err(_) => eprintln!(
-                "warning: namespace {} was not gone after 120 s; remove it with kubectl delete namespace {}",
-                self.namespace, self.namespace
+                "warning: namespace {} was not gone after {} s; remove it with kubectl delete namespace {}",
+                self.namespace,
+                wait.as_secs(),
+                self.namespace
             ),
         }
     }

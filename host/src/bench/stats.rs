@@ -2,11 +2,17 @@
 
 use std::time::Duration;
 
-/// The median of `values` (the upper one of an even count); `None` when there are none.
+/// The median of `values` (of an even count, the mean of the middle two); `None` when there are
+/// none.
 pub fn median(values: &[f64]) -> Option<f64> {
     let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     sorted.sort_by(f64::total_cmp);
-    sorted.get(sorted.len() / 2).copied()
+    let upper = *sorted.get(sorted.len() / 2)?;
+    Some(if sorted.len().is_multiple_of(2) {
+        (sorted[sorted.len() / 2 - 1] + upper) / 2.0
+    } else {
+        upper
+    })
 }
 
 /// The `p`-th percentile (0 < p ≤ 100) of `samples` by the nearest-rank method: the smallest
@@ -33,7 +39,7 @@ mod tests {
     #[test]
     fn the_median_is_the_middle_value_whatever_the_order() {
         assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
-        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(3.0));
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.5));
         assert_eq!(median(&[f64::NAN, 5.0]), Some(5.0));
         assert_eq!(median(&[]), None);
     }

@@ -41,37 +41,53 @@ pub struct Expect<'a, K> {
 }
 
 /// Watches `api` from `rv` until `expect.n` keys have been seen, returning when each was first
-/// seen.
+/// seen. A watch the server ends is resumed where it left off; one whose resourceVersion has
+/// expired (410) is replaced by a list and a watch from it — objects found only by that list
+/// count from when the list saw them, which can only make the figures worse, never better.
 pub async fn first_seen<K>(
     api: &Api<K>,
     rv: String,
     expect: Expect<'_, K>,
 ) -> Result<HashMap<String, Instant>>
 where
-    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static,
 {
     let deadline = Instant::now() + expect.timeout;
+    let timed_out = |seen: usize| {
+        anyhow::anyhow!(
+            "{}: saw {} of {} within {} s",
+            expect.what,
+            seen,
+            expect.n,
+            expect.timeout.as_secs()
+        )
+    };
     let mut seen = HashMap::with_capacity(expect.n);
     let mut rv = rv;
     let params = WatchParams::default().labels(expect.selector).timeout(290);
     while seen.len() < expect.n {
-        let mut stream = api
-            .watch(&params, &rv)
-            .await
-            .with_context(|| format!("watching {}", expect.what))?
-            .boxed();
+        let opened = match tokio::time::timeout_at(deadline, api.watch(&params, &rv)).await {
+            Err(_) => return Err(timed_out(seen.len())),
+            Ok(opened) => opened,
+        };
+        let mut stream = match opened {
+            Ok(stream) => stream.boxed(),
+            Err(kube::Error::Api(e)) if e.code == 410 => {
+                rv = relist(api, &expect, &mut seen).await?;
+                continue;
+            }
+            Err(e) if transient(&e) => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            Err(e) => return Err(e).with_context(|| format!("watching {}", expect.what)),
+        };
         loop {
             let event = match tokio::time::timeout_at(deadline, stream.next()).await {
-                Ok(Some(event)) => event.with_context(|| format!("watching {}", expect.what))?,
-                // The server ended the watch: resume where it left off.
-                Ok(None) => break,
-                Err(_) => bail!(
-                    "{}: saw {} of {} within {} s",
-                    expect.what,
-                    seen.len(),
-                    expect.n,
-                    expect.timeout.as_secs()
-                ),
+                Err(_) => return Err(timed_out(seen.len())),
+                // The server ended the watch, or the connection broke: resume where it left off.
+                Ok(None | Some(Err(_))) => break,
+                Ok(Some(Ok(event))) => event,
             };
             let object = match event {
                 WatchEvent::Added(o) | WatchEvent::Modified(o) => o,
@@ -82,6 +98,10 @@ where
                 WatchEvent::Bookmark(b) => {
                     rv = b.metadata.resource_version;
                     continue;
+                }
+                WatchEvent::Error(e) if e.code == 410 => {
+                    rv = relist(api, &expect, &mut seen).await?;
+                    break;
                 }
                 WatchEvent::Error(e) => {
                     bail!("watching {}: {} ({})", expect.what, e.message, e.code)
@@ -99,6 +119,40 @@ where
         }
     }
     Ok(seen)
+}
+
+/// Counts what a list finds in the awaited state (from now, for the keys not seen yet);
+/// returns the list's resourceVersion.
+async fn relist<K>(
+    api: &Api<K>,
+    expect: &Expect<'_, K>,
+    seen: &mut HashMap<String, Instant>,
+) -> Result<String>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+{
+    let list = api
+        .list(&ListParams::default().labels(expect.selector))
+        .await
+        .with_context(|| format!("listing {} again after the watch expired", expect.what))?;
+    let now = Instant::now();
+    for object in &list.items {
+        if let Some(key) = (expect.key)(object) {
+            seen.entry(key).or_insert(now);
+        }
+    }
+    list.metadata
+        .resource_version
+        .context("the list carries no resourceVersion")
+}
+
+/// Errors worth opening the watch again for: the connection, not the request.
+fn transient(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(s) => s.code == 429 || s.code >= 500,
+        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        _ => false,
+    }
 }
 
 impl<'a, T: 'static> Expect<'a, super::objects::Lean<T>> {

@@ -85,7 +85,7 @@ async fn plain_client(s: &Session, n: u32) -> Result<f64> {
     );
     let n_all = n as usize;
     let started = Instant::now();
-    let (created, pods_seen, workflows_seen) = tokio::join!(
+    let ((), pods_seen, workflows_seen) = tokio::try_join!(
         raw::create_all(&s.client, requests, s.concurrency),
         first_seen(
             &pods,
@@ -97,11 +97,10 @@ async fn plain_client(s: &Session, n: u32) -> Result<f64> {
             workflows_rv,
             Expect::each("the plain client's workflows", &selector, n_all, s.timeout)
         ),
-    );
-    created?;
-    let last = pods_seen?
+    )?;
+    let last = pods_seen
         .into_values()
-        .chain(workflows_seen?.into_values())
+        .chain(workflows_seen.into_values())
         .max()
         .unwrap_or(started);
     Ok(f64::from(n) / last.duration_since(started).as_secs_f64().max(1e-9))
@@ -134,9 +133,7 @@ async fn controller(s: &Session, n: u32) -> Result<(f64, Vec<Duration>)> {
                 s.submit(&wf).await
             }
         });
-    let (submit, seen) = tokio::join!(submit, first_seen(&api, rv, expect));
-    submit?;
-    let seen = seen?;
+    let ((), seen) = tokio::try_join!(submit, first_seen(&api, rv, expect))?;
     let submitted = submitted.into_inner();
     let latencies = seen
         .iter()

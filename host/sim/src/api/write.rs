@@ -225,6 +225,7 @@ pub(super) fn update(api: &Api, rt: &Arc<ResourceType>, call: &Call) -> Result<R
     let dry_run = call.dry_run()?;
     let manager = field_manager(call, "UpdateOptions")?;
     let sub = call.info.subresource.clone();
+    let mut first = Some(obj);
     let (value, warnings) = write_object(
         api,
         rt,
@@ -234,8 +235,19 @@ pub(super) fn update(api: &Api, rt: &Arc<ResourceType>, call: &Call) -> Result<R
         validation,
         dry_run,
         &manager,
-        // Proposed again if the object changes before it is written.
-        |_current| Ok(Incoming::Replace(obj.clone())),
+        // Proposed again if the object changes before it is written: decoded again only then.
+        |_current| {
+            let obj = match first.take() {
+                Some(obj) => obj,
+                None => {
+                    let mut obj =
+                        codec::decode_object(call.header(header::CONTENT_TYPE), &call.body)?;
+                    meta::check_type(rt, &mut obj)?;
+                    obj
+                }
+            };
+            Ok(Incoming::Replace(obj))
+        },
     )?;
     respond_with(StatusCode::OK, &value, &warnings)
 }
