@@ -35,6 +35,59 @@ pub struct Env {
     _turn: Option<tokio::sync::MutexGuard<'static, ()>>,
 }
 
+/// On real clusters, what a test leaves in the controller's shared configuration would reach the
+/// next one (a second `rest-config` key for a cluster makes it "configured ambiguously", a
+/// placement plugin stays configured): when a test's turn ends, pass or fail, the configuration
+/// goes back to what `install` makes — no `rest-config` Secret, no profile Secrets, no policy or
+/// plugin ConfigMap in `argo` of `cluster-0`.
+impl Drop for Env {
+    fn drop(&mut self) {
+        if matches!(self.clusters, Clusters::Real) {
+            reset_shared_configuration(&self.kubeconfig);
+        }
+    }
+}
+
+/// Deletes the controller configuration tests create in `argo` of `cluster-0`, with kubectl
+/// (synchronous, so it can run while an environment is dropped); failures are reported, not
+/// fatal, as the test's own outcome is what matters.
+fn reset_shared_configuration(kubeconfig: &Path) {
+    let deletions: [&[&str]; 3] = [
+        &["secret", flotilla::clusters::REST_CONFIG_SECRET],
+        &["secret", "-l", flotilla::clusters::PROFILE_LABEL],
+        &[
+            "configmap",
+            flotilla::authz::CONFIG_MAP,
+            flotilla::plugins::settings::CONFIG_MAP,
+        ],
+    ];
+    for what in deletions {
+        let out = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .args([
+                "--context",
+                "cluster-0",
+                "-n",
+                "argo",
+                "delete",
+                "--ignore-not-found",
+                "--wait=false",
+            ])
+            .args(what)
+            .output();
+        match out {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => eprintln!(
+                "resetting the shared configuration: kubectl delete {}: {}",
+                what.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+            Err(e) => eprintln!("resetting the shared configuration: kubectl: {e}"),
+        }
+    }
+}
+
 /// Real clusters are shared by every test of the suite — the controller watches every
 /// namespace, the policy ConfigMap and the CRDs are cluster-wide — so on them the tests take
 /// turns. Simulated clusters belong to one test each and need no turns.
