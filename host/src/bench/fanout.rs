@@ -110,7 +110,7 @@ async fn pods_from_now<'a>(
     selector: &'a str,
     n: usize,
 ) -> Result<impl Future<Output = Result<HashMap<String, Instant>>> + 'a> {
-    let api = s.workflows::<Lean<Pod>>();
+    let api = s.api::<Lean<Pod>>();
     let rv = resource_version(&api, selector).await?;
     Ok(async move { first_seen(&api, rv, Expect::each(what, selector, n, s.timeout)).await })
 }

@@ -34,7 +34,7 @@ pub struct Latency {
 
 pub async fn run(s: &Session, rate: f64, duration: Duration) -> Result<Latency> {
     let n = ((rate * duration.as_secs_f64()).ceil() as u32).max(1);
-    let api = s.workflows::<Lean<Pod>>();
+    let api = s.api::<Lean<Pod>>();
     // Every pod of this namespace that a workflow of the measured controller made.
     let selector = format!("{},{}", s.selector(), labels::WORKFLOW);
     let rv = resource_version(&api, &selector).await?;
@@ -61,7 +61,7 @@ pub async fn run(s: &Session, rate: f64, duration: Duration) -> Result<Latency> 
                 }
             }
             let wf = s.labelled(workload::one_pod(&format!("lat-{i}"))?);
-            let client = s.workflows::<flotilla_engine::workflow::Workflow>();
+            let client = s.api::<flotilla_engine::workflow::Workflow>();
             let submitted = submitted.clone();
             tasks.spawn(async move {
                 let name = wf.metadata.name.clone().unwrap_or_default();

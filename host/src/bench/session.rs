@@ -21,7 +21,7 @@ pub struct Session {
     pub engine: EngineConfig,
     pub concurrency: usize,
     pub timeout: Duration,
-    _controller: Option<ControllerHandle>,
+    controller: Option<ControllerHandle>,
 }
 
 impl Session {
@@ -62,9 +62,9 @@ impl Session {
             engine,
             concurrency: usize::from(args.concurrency),
             timeout: Duration::from_secs(args.timeout_seconds),
-            _controller: controller,
+            controller,
         };
-        if let Some(controller) = &session._controller {
+        if let Some(controller) = &session.controller {
             // Its start (lists, watches) is not what is measured.
             if !controller.ready(session.timeout).await {
                 let namespace = session.namespace.clone();
@@ -79,9 +79,8 @@ impl Session {
         Ok(session)
     }
 
-    pub fn workflows<
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
-    >(
+    /// An API of kind `K` in the session's namespace.
+    pub fn api<K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>>(
         &self,
     ) -> Api<K> {
         Api::namespaced(self.client.clone(), &self.namespace)
@@ -107,7 +106,7 @@ impl Session {
     }
 
     pub async fn submit(&self, wf: &Workflow) -> Result<()> {
-        self.workflows::<Workflow>()
+        self.api::<Workflow>()
             .create(&PostParams::default(), wf)
             .await
             .with_context(|| {
@@ -126,11 +125,11 @@ impl Session {
             grace_period_seconds: Some(0),
             ..DeleteParams::background()
         };
-        self.workflows::<Workflow>()
+        self.api::<Workflow>()
             .delete_collection(&now, &ListParams::default())
             .await
             .context("deleting the round's workflows")?;
-        let pods: Api<Pod> = self.workflows();
+        let pods: Api<Pod> = self.api();
         pods.delete_collection(&now, &ListParams::default())
             .await
             .context("deleting the round's pods")?;

@@ -40,7 +40,7 @@ pub async fn run(s: &Session, n: u32) -> Result<Workflows> {
     s.clear().await?;
     let (rate, latencies) = controller(s, n).await?;
     let listed: Vec<Lean<Workflow>> = s
-        .workflows::<Lean<Workflow>>()
+        .api::<Lean<Workflow>>()
         .list(&ListParams::default().labels(&s.selector()))
         .await?
         .items;
@@ -78,7 +78,7 @@ async fn plain_client(s: &Session, n: u32) -> Result<f64> {
         requests.push((wf_url.clone(), workload::raw_workflow(&wf, group)?));
     }
     let selector = format!("{}={group}", workload::RAW);
-    let (pods, workflows) = (s.workflows::<Lean<Pod>>(), s.workflows::<Lean<Workflow>>());
+    let (pods, workflows) = (s.api::<Lean<Pod>>(), s.api::<Lean<Workflow>>());
     let (pods_rv, workflows_rv) = (
         resource_version(&pods, &selector).await?,
         resource_version(&workflows, &selector).await?,
@@ -109,7 +109,7 @@ async fn plain_client(s: &Session, n: u32) -> Result<f64> {
 /// Flotilla's workflows per second, and each workflow's time from submission to finished.
 async fn controller(s: &Session, n: u32) -> Result<(f64, Vec<Duration>)> {
     let selector = s.selector();
-    let api = s.workflows::<Lean<Workflow>>();
+    let api = s.api::<Lean<Workflow>>();
     let rv = resource_version(&api, &selector).await?;
     let finished = |w: &Lean<Workflow>| {
         matches!(w.phase(), Some("Succeeded" | "Failed" | "Error")).then(|| w.name().to_owned())
