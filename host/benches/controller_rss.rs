@@ -1,8 +1,12 @@
 //! Controller memory: resident set size of a `flotilla controller` process watching 1,000
 //! running workflows of 10 pods each (10,000 running pods), served by `flotilla sim serve` in
-//! another process. Target: ≤ 150 MB.
+//! another process (target: ≤ 150 MB); then, against a new simulator and controller, one
+//! workflow fanning out into 100,000 nodes (its pods left unscheduled, so only the controller's
+//! side is measured): its memory, and what became of a status that large (stored compressed
+//! within the object size limit, or the workflow failed saying why).
 //!
-//! Run: `cargo bench -p flotilla --bench controller_rss`. Figures go to docs/performance.md.
+//! Run: `cargo bench -p flotilla --bench controller_rss` (`FLOTILLA_RSS_CASE=small` or `large`
+//! for one case, `FLOTILLA_RSS_NODES=N` for a large case of N nodes). Figures go to docs/performance.md.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -16,6 +20,16 @@ const WORKFLOWS: usize = 1_000;
 /// Registered clusters no workflow uses.
 const IDLE_CLUSTERS: usize = 50;
 const PODS_PER_WORKFLOW: usize = 10;
+/// Pods of the large case's fan-out: with its step group and root, 100,000 nodes
+/// (`FLOTILLA_RSS_NODES` for another count of nodes).
+const LARGE_FAN_OUT: usize = 99_998;
+
+fn large_fan_out() -> usize {
+    std::env::var("FLOTILLA_RSS_NODES")
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok())
+        .map_or(LARGE_FAN_OUT, |n| n.saturating_sub(2).max(1))
+}
 
 struct Killed(Child);
 
@@ -96,7 +110,31 @@ async fn running_pods(pods: &Api<Pod>) -> usize {
 }
 
 fn main() {
-    let dir = std::env::temp_dir().join(format!("flotilla-rss-{}", std::process::id()));
+    let case = std::env::var("FLOTILLA_RSS_CASE").unwrap_or_default();
+    if case != "large" {
+        many_small();
+    }
+    if case != "small" {
+        one_large();
+    }
+}
+
+/// `flotilla sim serve` with one cluster, Flotilla installed, and a client for it; the
+/// simulator stops when the returned guard is dropped.
+struct Served {
+    dir: std::path::PathBuf,
+    kubeconfig: std::path::PathBuf,
+    _sim: Killed,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn serve(tag: &str) -> Served {
+    let dir = std::env::temp_dir().join(format!("flotilla-rss-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let kubeconfig = dir.join("kubeconfig");
     let mut sim = Command::new(env!("CARGO_BIN_EXE_flotilla"))
@@ -106,30 +144,133 @@ fn main() {
         .spawn()
         .expect("flotilla sim serve");
     let out = sim.stdout.take().expect("stdout");
-    let _sim = Killed(sim);
+    let sim = Killed(sim);
     for line in BufReader::new(out).lines().map_while(Result::ok) {
         if line.contains("serving until Ctrl-C") {
             break;
         }
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    Served {
+        dir,
+        kubeconfig,
+        _sim: sim,
+    }
+}
+
+impl Served {
+    async fn client(&self) -> kube::Client {
+        let kc = kube::config::Kubeconfig::read_from(&self.kubeconfig).expect("kubeconfig");
+        let options = kube::config::KubeConfigOptions {
+            context: Some("cluster-0".into()),
+            ..Default::default()
+        };
+        let client = kube::Client::try_from(
+            kube::Config::from_custom_kubeconfig(kc, &options)
+                .await
+                .expect("config"),
+        )
+        .expect("client");
+        flotilla::sandbox::install(&client).await.expect("install");
+        client
+    }
+
+    fn controller(&self) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_flotilla"))
+            .args([
+                "controller",
+                "--context",
+                "cluster-0",
+                "--cluster",
+                "cluster-0",
+                "--leader-elect=false",
+                "--metrics-addr",
+                "off",
+                "--kubeconfig",
+            ])
+            .arg(&self.kubeconfig)
+            .envs(
+                std::env::var("MALLOC_ARENA_MAX")
+                    .ok()
+                    .map(|v| ("MALLOC_ARENA_MAX", v)),
+            )
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("flotilla controller")
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .expect("runtime");
-    rt.block_on(async {
-        let kc = kube::config::Kubeconfig::read_from(&kubeconfig).expect("kubeconfig");
-        let options = kube::config::KubeConfigOptions { context: Some("cluster-0".into()), ..Default::default() };
-        let client = kube::Client::try_from(kube::Config::from_custom_kubeconfig(kc, &options).await.expect("config")).expect("client");
-        flotilla::sandbox::install(&client).await.expect("install");
-        let start_controller = || {
-            Command::new(env!("CARGO_BIN_EXE_flotilla"))
-                .args(["controller", "--context", "cluster-0", "--cluster", "cluster-0", "--kubeconfig"])
-                .arg(&kubeconfig)
-                .envs(std::env::var("MALLOC_ARENA_MAX").ok().map(|v| ("MALLOC_ARENA_MAX", v)))
-                .stdout(Stdio::null())
-                .spawn()
-                .expect("flotilla controller")
-        };
+        .expect("runtime")
+}
+
+/// One workflow of 100,000 nodes whose pods stay unscheduled: the controller's memory once it
+/// has made them all (or stopped), and the workflow's outcome.
+fn one_large() {
+    let served = serve("large");
+    runtime().block_on(async {
+        let client = served.client().await;
+        let controller = served.controller();
+        let pid = controller.id();
+        let _controller = Killed(controller);
+        let fan_out = large_fan_out();
+        let yaml = format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {{name: large}}\nspec:\n  entrypoint: main\n  templates:\n  - name: main\n    steps:\n    - - {{name: fan, template: wait, withSequence: {{count: \"{fan_out}\"}}}}\n  - name: wait\n    nodeSelector: {{flotilla.dev/no-such-node: \"true\"}}\n    container: {{image: argoproj/argosay:v2}}\n"
+        );
+        let started = Instant::now();
+        flotilla::sandbox::submit(&client, &yaml, "rss benchmark").await.expect("submit");
+        let workflows: Api<flotilla_engine::workflow::Workflow> = Api::namespaced(client.clone(), "argo");
+        let pods: Api<Pod> = Api::namespaced(client.clone(), "argo");
+        // Until the pods stop growing (all made, or the workflow stopped making them).
+        let (mut last, mut steady) = (usize::MAX, 0);
+        let mut peak: f64 = 0.0;
+        while steady < 3 {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            peak = peak.max(rss_mib(pid));
+            let made = count(&pods).await;
+            steady = if made == last { steady + 1 } else { 0 };
+            last = made;
+            assert!(started.elapsed() < Duration::from_secs(1800), "still making pods after 30 minutes ({made})");
+        }
+        let rss = rss_mib(pid);
+        let wf = workflows.get("large").await.expect("the workflow");
+        let stored = serde_json::to_vec(&wf.status).map(|v| v.len()).unwrap_or_default();
+        let status = wf.status.unwrap_or_default();
+        println!(
+            "controller_rss/one_workflow_{}_nodes_mib  {rss:>8.1}  (peak {peak:.1}; {last} pods made in {:.0} s; phase {:?}; {} nodes; status as read back {} bytes; message: {})",
+            fan_out + 2,
+            started.elapsed().as_secs_f64(),
+            status.phase,
+            status.nodes.len(),
+            stored,
+            status.message.unwrap_or_default()
+        );
+    });
+}
+
+async fn count(pods: &Api<Pod>) -> usize {
+    let mut count = 0;
+    let mut params = ListParams::default()
+        .labels("workflows.argoproj.io/workflow")
+        .limit(5000);
+    loop {
+        let page = pods.list_metadata(&params).await.expect("list pods");
+        count += page.items.len();
+        match page.metadata.continue_ {
+            Some(c) if !c.is_empty() => params = params.continue_token(&c),
+            _ => return count,
+        }
+    }
+}
+
+/// 1,000 workflows of 10 running pods, after 50 idle clusters are measured.
+fn many_small() {
+    let served = serve("small");
+    runtime().block_on(async {
+        let client = served.client().await;
+        let start_controller = || served.controller();
 
         // 50 clusters registered, none used: what they cost, and that none is watched. Their
         // address is a listener here that counts requests (plain HTTP, so it can read them).
@@ -194,5 +335,4 @@ fn main() {
         println!("controller_rss/idle_mib                 {idle:>8.1}");
         println!("controller_rss/running_{WORKFLOWS}x{PODS_PER_WORKFLOW}_mib      {loaded:>8.1}  (target <= 150 MB; {:.0} s to reach)", started.elapsed().as_secs_f64());
     });
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -178,6 +178,58 @@ spec:
     Ok(())
 }
 
+/// A workflow whose nodes would take more than any status can hold (16 MiB expanded: here 200
+/// nodes each carrying a 100 KB parameter) errors saying so, and makes no pod first that no
+/// status would record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_too_large_to_store_errors_before_any_pod_is_made() -> Result<()> {
+    let (env, _controller) = Env::with_controller().await?;
+    let big = "x".repeat(100_000);
+    let yaml = format!(
+        r#"
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {{generateName: oversized-}}
+spec:
+  entrypoint: main
+  arguments: {{parameters: [{{name: big, value: "{big}"}}]}}
+  templates:
+  - name: main
+    steps:
+    - - name: say
+        template: say
+        withSequence: {{count: "200"}}
+        arguments: {{parameters: [{{name: text, value: "{{{{workflow.parameters.big}}}}"}}]}}
+  - name: say
+    inputs: {{parameters: [{{name: text}}]}}
+    container: {{image: argoproj/argosay:v2, args: [echo, "{{{{inputs.parameters.text}}}}"]}}
+"#
+    );
+    let wf = env.run_workflow(&yaml, TIMEOUT).await?;
+    let name = wf.metadata.name.clone().unwrap_or_default();
+    let kubectl = env.kubectl("cluster-0");
+    let selector = format!("workflows.argoproj.io/workflow={name}");
+    let pods = kubectl.json(&["-n", "argo", "get", "pods", "-l", &selector]);
+    kubectl.ok(&["-n", "argo", "delete", "workflow", &name])?;
+    ensure_phase(&wf, WorkflowPhase::Error)?;
+    let message = wf
+        .status
+        .as_ref()
+        .and_then(|s| s.message.clone())
+        .unwrap_or_default();
+    ensure!(
+        message.contains("workflow is longer than maximum allowed size"),
+        "message: {message}"
+    );
+    let pods = pods?;
+    let made = pods["items"].as_array().map_or(0, Vec::len);
+    ensure!(
+        made == 0,
+        "{made} pods were made for a workflow that could not be stored"
+    );
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_propagate_and_retries_are_bounded() -> Result<()> {
     let (env, _controller) = Env::with_controller().await?;

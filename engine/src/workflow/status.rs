@@ -140,18 +140,13 @@ impl WorkflowStatus {
     /// even compressed they are too large, or when they would expand beyond what a reader
     /// takes ([`super::compressed::MAX_INFLATED_NODES`]).
     pub fn stored(&self, others: usize) -> Result<WorkflowStatus, String> {
-        use super::compressed::{MAX_INFLATED_NODES, MAX_WORKFLOW_SIZE, compress};
+        use super::compressed::{MAX_WORKFLOW_SIZE, compress};
         let mut whole = self.clone();
         whole.compressed_nodes = None;
         if others + json_len(&whole) <= MAX_WORKFLOW_SIZE {
             return Ok(whole);
         }
-        let inflated = json_len(&whole.nodes);
-        if inflated > MAX_INFLATED_NODES {
-            return Err(format!(
-                "workflow is longer than maximum allowed size. its nodes take {inflated} bytes, more than the {MAX_INFLATED_NODES} they may expand to"
-            ));
-        }
+        whole.nodes_fit()?;
         let mut compressed = whole;
         compressed.compressed_nodes = Some(compress(&compressed.nodes));
         compressed.nodes = BTreeMap::new();
@@ -162,6 +157,20 @@ impl WorkflowStatus {
             ));
         }
         Ok(compressed)
+    }
+
+    /// `Err` with Argo's message when the nodes take more than a reader expands
+    /// ([`super::compressed::MAX_INFLATED_NODES`]): such a status cannot be stored at all. The
+    /// cheap half of [`WorkflowStatus::stored`]'s checks (the other needs compressing).
+    pub fn nodes_fit(&self) -> Result<(), String> {
+        use super::compressed::MAX_INFLATED_NODES;
+        let inflated = json_len(&self.nodes);
+        if inflated > MAX_INFLATED_NODES {
+            return Err(format!(
+                "workflow is longer than maximum allowed size. its nodes take {inflated} bytes, more than the {MAX_INFLATED_NODES} they may expand to"
+            ));
+        }
+        Ok(())
     }
 
     /// The status as it was stored: with its nodes compressed, as read, when they were.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use futures::FutureExt as _;
 use kube::ResourceExt as _;
 use kube::runtime::controller::Action as Requeue;
-use tracing::{Instrument as _, info, info_span};
+use tracing::{Instrument as _, info, info_span, warn};
 
 use super::finalizer::Changed;
 use super::status;
@@ -79,6 +79,18 @@ async fn steps(wf: &Workflow, ctx: &Context, namespace: &str) -> Result<Requeue,
         }
     }
 
+    let creates = decision
+        .pods
+        .iter()
+        .any(|a| matches!(a, engine::PodAction::Create { .. }));
+    // A status no API server could store (`WorkflowStatus::stored`) errs the workflow when it
+    // is written; its pods are not made first, where no status would record them.
+    if creates && let Err(message) = decision.status.nodes_fit() {
+        warn!(%message, "the workflow's status could not be stored; its pods are not created");
+        decision
+            .pods
+            .retain(|a| !matches!(a, engine::PodAction::Create { .. }));
+    }
     let applied = apply_pods(ctx, wf, &key, &made, &mut decision).await;
     if applied.error.is_none() && decision.finalizer == Some(FinalizerChange::Remove) {
         match finalizer::change(ctx, wf, false).await? {
