@@ -94,13 +94,15 @@ async fn counting_listener() -> (String, Requests) {
 }
 
 async fn running_pods(pods: &Api<Pod>) -> usize {
+    count(pods, ListParams::default().fields("status.phase=Running")).await
+}
+
+/// Pods of workflows matching `params`, listed in pages.
+async fn count(pods: &Api<Pod>, params: ListParams) -> usize {
     let mut count = 0;
-    let mut params = ListParams::default()
-        .labels("workflows.argoproj.io/workflow")
-        .fields("status.phase=Running")
-        .limit(2000);
+    let mut params = params.labels("workflows.argoproj.io/workflow").limit(5000);
     loop {
-        let page = pods.list(&params).await.expect("list pods");
+        let page = pods.list_metadata(&params).await.expect("list pods");
         count += page.items.len();
         match page.metadata.continue_ {
             Some(c) if !c.is_empty() => params = params.continue_token(&c),
@@ -229,7 +231,7 @@ fn one_large() {
         while steady < 3 {
             tokio::time::sleep(Duration::from_secs(5)).await;
             peak = peak.max(rss_mib(pid));
-            let made = count(&pods).await;
+            let made = count(&pods, ListParams::default()).await;
             steady = if made == last { steady + 1 } else { 0 };
             last = made;
             assert!(started.elapsed() < Duration::from_secs(1800), "still making pods after 30 minutes ({made})");
@@ -248,21 +250,6 @@ fn one_large() {
             status.message.unwrap_or_default()
         );
     });
-}
-
-async fn count(pods: &Api<Pod>) -> usize {
-    let mut count = 0;
-    let mut params = ListParams::default()
-        .labels("workflows.argoproj.io/workflow")
-        .limit(5000);
-    loop {
-        let page = pods.list_metadata(&params).await.expect("list pods");
-        count += page.items.len();
-        match page.metadata.continue_ {
-            Some(c) if !c.is_empty() => params = params.continue_token(&c),
-            _ => return count,
-        }
-    }
 }
 
 /// 1,000 workflows of 10 running pods, after 50 idle clusters are measured.

@@ -162,7 +162,7 @@ impl WorkflowStatus {
     /// `Err` with Argo's message when the nodes take more than a reader expands
     /// ([`super::compressed::MAX_INFLATED_NODES`]): such a status cannot be stored at all. The
     /// cheap half of [`WorkflowStatus::stored`]'s checks (the other needs compressing).
-    pub fn nodes_fit(&self) -> Result<(), String> {
+    fn nodes_fit(&self) -> Result<(), String> {
         use super::compressed::MAX_INFLATED_NODES;
         let inflated = json_len(&self.nodes);
         if inflated > MAX_INFLATED_NODES {

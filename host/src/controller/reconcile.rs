@@ -85,7 +85,7 @@ async fn steps(wf: &Workflow, ctx: &Context, namespace: &str) -> Result<Requeue,
         .any(|a| matches!(a, engine::PodAction::Create { .. }));
     // A status no API server could store (`WorkflowStatus::stored`) errs the workflow when it
     // is written; its pods are not made first, where no status would record them.
-    if creates && let Err(message) = decision.status.nodes_fit() {
+    if creates && let Err(message) = status::storable(wf, &decision.status) {
         warn!(%message, "the workflow's status could not be stored; its pods are not created");
         decision
             .pods

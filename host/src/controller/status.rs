@@ -61,6 +61,14 @@ fn stored(wf: &Workflow, status: &WorkflowStatus) -> WorkflowStatus {
         .unwrap_or_else(|message| too_large(wf, message))
 }
 
+/// Whether `status` can be stored on `wf` at all (`Err`: the message the workflow errors with).
+/// Checked before pods are created, so that a workflow errs without making pods no stored
+/// status would record; it costs a compression when the status is past the size limit whole.
+pub(super) fn storable(wf: &Workflow, status: &WorkflowStatus) -> Result<(), String> {
+    let others = json_len(&wf.metadata) + json_len(&wf.spec);
+    status.stored(others).map(drop)
+}
+
 /// The status last stored on `wf`, the workflow in error saying why.
 fn too_large(wf: &Workflow, message: String) -> WorkflowStatus {
     tracing::warn!(workflow = ?wf.metadata.name, namespace = ?wf.metadata.namespace, %message, "workflow too large to store; it errors");
