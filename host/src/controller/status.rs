@@ -55,18 +55,21 @@ pub(super) fn patch(
 /// workflow in error, as Argo marks it — a status the API server cannot take is never sent
 /// again and again.
 fn stored(wf: &Workflow, status: &WorkflowStatus) -> WorkflowStatus {
-    let others = json_len(&wf.metadata) + json_len(&wf.spec);
     status
-        .stored(others)
+        .stored(beside_status(wf))
         .unwrap_or_else(|message| too_large(wf, message))
+}
+
+/// The bytes of `wf` other than its status.
+fn beside_status(wf: &Workflow) -> usize {
+    json_len(&wf.metadata) + json_len(&wf.spec)
 }
 
 /// Whether `status` can be stored on `wf` at all (`Err`: the message the workflow errors with).
 /// Checked before pods are created, so that a workflow errs without making pods no stored
 /// status would record; it costs a compression when the status is past the size limit whole.
 pub(super) fn storable(wf: &Workflow, status: &WorkflowStatus) -> Result<(), String> {
-    let others = json_len(&wf.metadata) + json_len(&wf.spec);
-    status.stored(others).map(drop)
+    status.stored(beside_status(wf)).map(drop)
 }
 
 /// The status last stored on `wf`, the workflow in error saying why.
