@@ -4,7 +4,7 @@
 
 use anyhow::{Context as _, Result};
 use flotilla_engine::workflow::{Workflow, labels};
-use flotilla_engine::{EngineConfig, PodAction};
+use flotilla_engine::{CreatorProof, EngineConfig, PodAction, PodIdentity};
 
 /// The label the plain client's objects carry instead of the controller's: no controller
 /// touches them.
@@ -38,6 +38,7 @@ pub fn manifests(wf: &Workflow, namespace: &str, engine: &EngineConfig) -> Vec<s
     wf.metadata.uid = Some("00000000-0000-4000-8000-000000000000".into());
     let engine = EngineConfig {
         max_pod_creates_per_reconcile: usize::MAX,
+        creator_proof: Some(std::sync::Arc::new(SameLengthProof)),
         ..engine.clone()
     };
     flotilla_engine::reconcile(&wf, &Default::default(), &engine, jiff::Timestamp::now())
@@ -48,6 +49,18 @@ pub fn manifests(wf: &Workflow, namespace: &str, engine: &EngineConfig) -> Vec<s
             _ => None,
         })
         .collect()
+}
+
+/// Stands in for the controller's creator proof, which the plain client cannot make: a value of
+/// the same length (an HMAC-SHA256 in unpadded base64url), so that its pods are the size of the
+/// controller's.
+#[derive(Debug)]
+struct SameLengthProof;
+
+impl CreatorProof for SameLengthProof {
+    fn prove(&self, _: &PodIdentity<'_>) -> String {
+        "A".repeat(43)
+    }
 }
 
 /// A controller manifest as the plain client sends it, encoded: same size and shape, but
@@ -110,6 +123,17 @@ mod tests {
         assert!(raw["metadata"].get("ownerReferences").is_none());
         assert_eq!(raw["spec"], manifests[0]["spec"]);
         assert_eq!(raw["metadata"]["namespace"], "ns");
+        // As long as the controller's: its creator proof, stood in for.
+        let proof = &manifests[0]["metadata"]["labels"][labels::CREATOR_PROOF];
+        let proof = proof
+            .as_str()
+            .or(manifests[0]["metadata"]["annotations"][labels::CREATOR_PROOF].as_str());
+        assert_eq!(
+            proof.map(str::len),
+            Some(43),
+            "{:#}",
+            manifests[0]["metadata"]
+        );
 
         let one = manifests_of_one_pod();
         assert_eq!(one.len(), 1);
