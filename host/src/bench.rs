@@ -29,6 +29,9 @@ pub use report::{Figures, Outcome, Report};
 use cluster::Cluster;
 use session::Session;
 
+/// Most workflows one `latency` run submits (each is remembered until the run ends).
+const MAX_LATENCY_SUBMISSIONS: f64 = 100_000.0;
+
 /// What to measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scenario {
@@ -109,6 +112,14 @@ impl BenchArgs {
             self.rate.is_finite() && self.rate > 0.0 && self.rate <= 10_000.0,
             "--rate {}: submissions per second must be more than 0 and at most 10000",
             self.rate
+        );
+        let submissions = self.rate * self.duration_seconds as f64;
+        ensure!(
+            submissions <= MAX_LATENCY_SUBMISSIONS,
+            "--rate {} for --duration-seconds {} would submit {submissions:.0} workflows; at most \
+             {MAX_LATENCY_SUBMISSIONS} in one run",
+            self.rate,
+            self.duration_seconds
         );
         Ok(())
     }
@@ -205,4 +216,40 @@ pub async fn command(args: BenchArgs) -> Result<()> {
         .with_context(|| format!("writing {}", args.output.display()))?;
     println!("report: {}", args.output.display());
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    fn args(line: &[&str]) -> Result<super::BenchArgs, String> {
+        let cli = crate::cli::Cli::try_parse_from(["flotilla", "bench"].iter().chain(line))
+            .map_err(|e| e.to_string())?;
+        match cli.command {
+            crate::cli::Command::Bench(args) => Ok(args),
+            other => Err(format!("not bench: {other:?}")),
+        }
+    }
+
+    #[test]
+    fn settings_that_would_run_unbounded_or_measure_nothing_are_refused() {
+        let checked = |line: &[&str]| args(line).and_then(|a| a.check().map_err(|e| e.to_string()));
+        assert!(checked(&[]).is_ok());
+        let huge = checked(&["--rate", "10000", "--duration-seconds", "3600"]).unwrap_err();
+        assert!(huge.contains("would submit 36000000 workflows"), "{huge}");
+        for rate in ["0", "-1", "NaN", "inf", "10001"] {
+            let refused = checked(&[&format!("--rate={rate}")]).unwrap_err();
+            assert!(refused.contains("--rate"), "{rate}: {refused}");
+        }
+        assert!(checked(&["--pods", "0"]).is_err());
+        assert!(
+            checked(&["--instance-id", "x"]).is_err(),
+            "only with --external-controller"
+        );
+        assert_eq!(
+            args(&["latency", "fanout"]).unwrap().scenarios(),
+            [super::Scenario::Latency, super::Scenario::Fanout]
+        );
+        assert_eq!(args(&[]).unwrap().scenarios(), super::Scenario::ALL);
+    }
 }
