@@ -69,7 +69,12 @@ fn beside_status(wf: &Workflow) -> usize {
 /// Checked before pods are created, so that a workflow errs without making pods no stored
 /// status would record; it costs a compression when the status is past the size limit whole.
 pub(super) fn storable(wf: &Workflow, status: &WorkflowStatus) -> Result<(), String> {
-    status.stored(beside_status(wf)).map(drop)
+    let others = beside_status(wf);
+    // The common case, on the pod-creation path: whole, it fits (no copy, no compression).
+    if others + json_len(status) <= flotilla_engine::workflow::compressed::MAX_WORKFLOW_SIZE {
+        return Ok(());
+    }
+    status.stored(others).map(drop)
 }
 
 /// The status last stored on `wf`, the workflow in error saying why.

@@ -83,17 +83,19 @@ pub(super) fn patch_force(call: &Call, patch_type: PatchType) -> Result<bool> {
         }
     };
     if patch_type != PatchType::Apply {
-        return Err(ApiError::invalid(
-            "PatchOptions",
-            "meta.k8s.io",
-            "",
-            &[crate::validation::FieldError::forbidden(
+        return Err(invalid_patch_options(
+            crate::validation::FieldError::forbidden(
                 "force",
                 "may not be specified for non-apply patch",
-            )],
+            ),
         ));
     }
     Ok(force)
+}
+
+/// A 422 naming what is wrong with a patch's options, as the API server words it.
+fn invalid_patch_options(error: crate::validation::FieldError) -> ApiError {
+    ApiError::invalid("PatchOptions", "meta.k8s.io", "", &[error])
 }
 
 /// Server-side apply: the configuration merged into the object under field ownership, or the
@@ -107,14 +109,8 @@ pub(super) fn apply(
     force: bool,
 ) -> Result<Response<Body>> {
     let Some(manager) = call.param("fieldManager").filter(|m| !m.is_empty()) else {
-        return Err(ApiError::invalid(
-            "PatchOptions",
-            "meta.k8s.io",
-            "",
-            &[crate::validation::FieldError::required(
-                "fieldManager",
-                "is required for apply patch",
-            )],
+        return Err(invalid_patch_options(
+            crate::validation::FieldError::required("fieldManager", "is required for apply patch"),
         ));
     };
     let manager = field_manager(call, "PatchOptions").map(|_| manager)?;
