@@ -218,8 +218,12 @@ async fn shutdown_signal() {
 
 /// `flotilla sim serve`: simulated clusters only (no controller), until Ctrl-C.
 #[cfg(feature = "dev")]
-pub async fn serve_simulator(clusters: u16, kubeconfig: PathBuf) -> Result<ExitCode> {
-    let sandbox = crate::sandbox::Sandbox::start(clusters, kubeconfig).await?;
+pub async fn serve_simulator(
+    clusters: u16,
+    kubeconfig: PathBuf,
+    kubelet: bool,
+) -> Result<ExitCode> {
+    let sandbox = crate::sandbox::Sandbox::start_with(clusters, kubeconfig, kubelet).await?;
     for c in &sandbox.clusters {
         println!("{:<10} {}", c.name(), c.url());
     }

@@ -164,6 +164,16 @@ pub enum SimCommand {
         /// Name of the node the kubelet registers.
         #[arg(long, default_value = "flotilla-sim-node")]
         node_name: String,
+        /// The node's IP: registered as its InternalIP, and where the kubelet API listens. The
+        /// API server must reach it there for `kubectl logs` (kube-apiserver prefers the address
+        /// types its `--kubelet-preferred-address-types` names; put InternalIP first, as kubeadm
+        /// does, or name the node after a host that resolves).
+        #[arg(long, default_value = "127.0.0.1")]
+        node_ip: std::net::IpAddr,
+        /// Port of the kubelet API (`containerLogs`, `healthz`); 0 picks a free one. The Node's
+        /// status says which.
+        #[arg(long, default_value_t = 10250)]
+        port: u16,
     },
     /// Serve simulated clusters (no controller) and write a kubeconfig for them, until Ctrl-C.
     Serve {
@@ -173,6 +183,9 @@ pub enum SimCommand {
         /// Where to write the kubeconfig.
         #[arg(long, default_value = "flotilla-sim.kubeconfig")]
         kubeconfig: PathBuf,
+        /// Start no kubelet: pods stay Pending until one joins (`flotilla sim kubelet`).
+        #[arg(long)]
+        no_kubelet: bool,
     },
 }
 
@@ -199,7 +212,8 @@ pub fn main() -> ExitCode {
             Command::Sim(SimCommand::Serve {
                 clusters,
                 kubeconfig,
-            }) => crate::app::serve_simulator(clusters, kubeconfig).await,
+                no_kubelet,
+            }) => crate::app::serve_simulator(clusters, kubeconfig, !no_kubelet).await,
             #[cfg(feature = "dev")]
             Command::Dev(args) => done(crate::sandbox::run(args).await),
             #[cfg(feature = "dev")]
@@ -207,7 +221,11 @@ pub fn main() -> ExitCode {
                 kubeconfig,
                 context,
                 node_name,
-            }) => done(crate::sandbox::run_kubelet(kubeconfig, context, node_name).await),
+                node_ip,
+                port,
+            }) => done(
+                crate::sandbox::run_kubelet(kubeconfig, context, node_name, node_ip, port).await,
+            ),
             Command::Crd => {
                 print!("{}", flotilla_engine::workflow::crd::render_all());
                 Ok(ExitCode::SUCCESS)

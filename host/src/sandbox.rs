@@ -45,9 +45,14 @@ impl Sandbox {
     /// (current context `cluster-0`). Each cluster's kubelet runs the executor when a workflow
     /// pod's main container ends.
     pub async fn start(n: u16, kubeconfig_path: PathBuf) -> Result<Sandbox> {
+        Self::start_with(n, kubeconfig_path, true).await
+    }
+
+    /// As [`Sandbox::start`]; without `kubelet`, pods stay Pending until a kubelet joins.
+    pub async fn start_with(n: u16, kubeconfig_path: PathBuf, kubelet: bool) -> Result<Sandbox> {
         let mut clusters = Vec::new();
         for i in 0..n {
-            clusters.push(start_cluster(&format!("cluster-{i}"), true).await?);
+            clusters.push(start_cluster(&format!("cluster-{i}"), kubelet).await?);
         }
         let entries: Vec<_> = clusters
             .iter()
@@ -255,15 +260,21 @@ pub async fn run_kubelet(
     kubeconfig: Option<PathBuf>,
     context: Option<String>,
     node_name: String,
+    node_ip: std::net::IpAddr,
+    port: u16,
 ) -> Result<()> {
     let config = crate::credentials::config(kubeconfig.as_deref(), context, false).await?;
     let client = kube::Client::try_from(config.clone())?;
     let executor = Arc::new(SimExecutor::default());
     executor.connect(config)?;
-    let logs = flotilla_sim::logs::LogStore::default();
-    println!("simulated kubelet: registering node {node_name}");
+    println!("simulated kubelet: registering node {node_name}, its API on {node_ip} port {port}");
+    let options = flotilla_sim::kubelet::RunOptions {
+        node_ip: node_ip.to_string(),
+        port,
+        ..flotilla_sim::kubelet::RunOptions::default()
+    };
     flotilla_sim::kubelet::Kubelet::new(client, node_name)
-        .with_logs(logs)
+        .with_options(options)
         .with_hooks(executor)
         .run()
         .await?;

@@ -88,6 +88,11 @@ fn installed(tag: &str) -> Installed {
 
 /// `flotilla sim serve` with one cluster and nothing installed.
 fn served(tag: &str) -> Installed {
+    served_with(tag, &[])
+}
+
+/// `flotilla sim serve` with one cluster, nothing installed, and `extra` flags.
+fn served_with(tag: &str, extra: &[&str]) -> Installed {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let dir = std::env::temp_dir().join(format!("flotilla-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -96,6 +101,7 @@ fn served(tag: &str) -> Installed {
     let mut sim = Command::new(env!("CARGO_BIN_EXE_flotilla"))
         .args(["sim", "serve", "--clusters", "1", "--kubeconfig"])
         .arg(&kubeconfig)
+        .args(extra)
         .stdout(Stdio::piped())
         .spawn()
         .expect("flotilla sim serve runs");
@@ -484,4 +490,66 @@ fn bench_measures_the_cluster_a_kubeconfig_names_and_removes_what_it_made() {
     assert!(stderr.contains("interrupted"), "{stderr}");
     let namespaces = env.kubectl(&["get", "namespaces", "-o", "name"]);
     assert!(!namespaces.contains("flotilla-bench-"), "{namespaces}");
+}
+
+/// On a control plane whose only kubelet is `flotilla sim kubelet` in its own process, the API
+/// server finds that kubelet's API where its Node says and `kubectl logs` reads through it.
+#[test]
+fn kubectl_logs_reach_the_kubelet_process_the_node_registers() {
+    let env = served_with("kubelet-api", &["--no-kubelet"]);
+    let port = free_port().rsplit(':').next().expect("a port").to_owned();
+    let kubelet = Killed(
+        Command::new(env!("CARGO_BIN_EXE_flotilla"))
+            .args(["sim", "kubelet", "--kubeconfig"])
+            .arg(&env.kubeconfig)
+            .args([
+                "--node-name",
+                "solo",
+                "--node-ip",
+                "127.0.0.1",
+                "--port",
+                &port,
+            ])
+            .spawn()
+            .expect("flotilla sim kubelet runs"),
+    );
+    let pod = env.dir.join("say.yaml");
+    std::fs::write(
+        &pod,
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: say\n  namespace: default\nspec:\n  restartPolicy: Never\n  containers:\n    - name: main\n      image: argoproj/argosay:v2\n      args: [echo, hello from another process]\n",
+    )
+    .expect("pod manifest");
+    env.kubectl(&["apply", "-f", &pod.display().to_string()]);
+    env.kubectl(&[
+        "wait",
+        "--for=jsonpath={.status.phase}=Succeeded",
+        "pod/say",
+        "--timeout=60s",
+    ]);
+    let registered = env.kubectl(&[
+        "get",
+        "node",
+        "solo",
+        "-o",
+        "jsonpath={.status.daemonEndpoints.kubeletEndpoint.Port}",
+    ]);
+    assert_eq!(registered, port);
+    let logs = env.kubectl(&["logs", "say"]);
+    assert_eq!(logs, "hello from another process\n");
+
+    drop(kubelet);
+    let out = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&env.kubeconfig)
+        .args(["logs", "say"])
+        .output()
+        .expect("kubectl runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success()
+            && stderr.contains(&format!(
+                "Get \"https://127.0.0.1:{port}/containerLogs/default/say/main\""
+            )),
+        "with the kubelet gone, kubectl logs says where it could not reach: {stderr}"
+    );
 }

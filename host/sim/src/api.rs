@@ -2,6 +2,7 @@
 //! request to discovery or to the resource handlers in `api/`.
 
 mod apply;
+mod kubelet_client;
 pub(crate) mod meta;
 mod read;
 mod subresources;
@@ -21,7 +22,6 @@ use serde_json::Value;
 use crate::authn::Authn;
 use crate::codec::{self, Body, MAX_BODY_BYTES};
 use crate::faults::Faults;
-use crate::logs::LogStore;
 use crate::rbac::{Attributes, Decision, RbacSnapshot, ResourceRequest, UserInfo};
 use crate::request_info::{RequestInfo, parse_query};
 use crate::resources::{Builtin, Catalog, ResourceType};
@@ -39,7 +39,6 @@ pub(crate) struct Api {
     pub(crate) authn: Authn,
     rbac: Mutex<Option<Arc<RbacSnapshot>>>,
     rbac_dirty: AtomicBool,
-    pub(crate) logs: LogStore,
     pub(crate) faults: Faults,
     lists: Mutex<read::ListSnapshots>,
     /// How often watches send BOOKMARK events to clients that asked for them.
@@ -86,7 +85,6 @@ impl Api {
             authn: Authn::default(),
             rbac: Mutex::new(None),
             rbac_dirty: AtomicBool::new(true),
-            logs: LogStore::default(),
             faults: Faults::default(),
             lists: Mutex::new(read::ListSnapshots::default()),
             bookmark_interval: std::time::Duration::from_secs(1),

@@ -158,7 +158,6 @@ impl SimCluster {
             );
             let client = cluster.client_for(&kubelet_token)?;
             let kubelet = crate::kubelet::Kubelet::new(client, format!("{}-node", config.name))
-                .with_logs(cluster.api.logs.clone())
                 .with_options(config.kubelet_options.clone());
             let kubelet = match &config.hooks {
                 Some(hook) => kubelet.with_hooks(hook.clone()),

@@ -20,6 +20,7 @@ mod fs;
 mod lifecycle;
 mod node;
 mod pod_worker;
+mod server;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -49,6 +50,19 @@ pub enum KubeletError {
         #[source]
         source: kube::Error,
     },
+    /// `node_ip` is not an IP address.
+    #[error("the node IP {0:?} is not an IP address")]
+    NodeIp(String),
+    /// The kubelet API could not listen.
+    #[error("the kubelet API cannot listen on {address}: {source}")]
+    Listen {
+        address: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The kubelet API's serving certificate could not be made.
+    #[error("making the kubelet's serving certificate: {0}")]
+    Certificate(String),
 }
 
 /// Timing of the simulation. The defaults are quick so tests finish fast; a kubelet standing in
@@ -65,8 +79,11 @@ pub struct RunOptions {
     pub sleep_scale: f64,
     /// How often the node Lease is renewed and the node status heartbeat is written.
     pub heartbeat: Duration,
-    /// IP of the node (`status.hostIP`, the node's InternalIP).
+    /// IP of the node (`status.hostIP`, the node's InternalIP); the kubelet API listens on it.
     pub node_ip: String,
+    /// Port of the kubelet API (the kubelet's `--port`, 10250); 0 picks a free one. Either way
+    /// the Node's status says which.
+    pub port: u16,
 }
 
 impl Default for RunOptions {
@@ -77,7 +94,8 @@ impl Default for RunOptions {
             restart_backoff_max: Duration::from_millis(300),
             sleep_scale: 1.0,
             heartbeat: Duration::from_secs(10),
-            node_ip: "10.0.0.10".to_owned(),
+            node_ip: "127.0.0.1".to_owned(),
+            port: 0,
         }
     }
 }
@@ -205,6 +223,8 @@ pub(crate) struct Shared {
     options: RunOptions,
     hook: Arc<dyn ContainerHooks>,
     next_ip: AtomicU32,
+    /// The port the kubelet API listens on.
+    api_port: u16,
 }
 
 impl Shared {
@@ -258,6 +278,8 @@ impl Kubelet {
     /// Registers the node and runs until shut down (or until the future is dropped, which stops
     /// every pod task too).
     pub async fn run(self) -> Result<(), KubeletError> {
+        let api = server::Listener::bind(&self.node_name, &self.options.node_ip, self.options.port)
+            .await?;
         let shared = Arc::new(Shared {
             client: self.client,
             node_name: self.node_name,
@@ -265,6 +287,7 @@ impl Kubelet {
             options: self.options,
             hook: self.hook,
             next_ip: AtomicU32::new(0),
+            api_port: api.port(),
         });
         node::register(&shared).await?;
         let shutdown = async move {
@@ -277,6 +300,7 @@ impl Kubelet {
         };
         tokio::select! {
             () = node::heartbeat(&shared) => Ok(()),
+            () = api.serve(shared.logs.clone()) => Ok(()),
             result = schedule(&shared) => result,
             result = run_pods(&shared) => result,
             () = shutdown => Ok(()),

@@ -23,6 +23,8 @@ use jiff::{SignedDuration, Timestamp};
 use parking_lot::Mutex;
 use tokio::sync::watch;
 
+pub(crate) mod query;
+
 /// A container log instance keeps at most this many bytes of text; older lines are dropped first.
 pub const MAX_BYTES_PER_CONTAINER: usize = 1024 * 1024;
 
@@ -285,6 +287,13 @@ impl LogStore {
                 .map(|l| usize::try_from(l.max(0)).unwrap_or(usize::MAX)),
         };
         Ok(futures::stream::unfold(state, Follow::next))
+    }
+
+    /// Whether any container of the pod has started here (what the kubelet knows of the pod).
+    pub fn has_pod(&self, namespace: &str, pod: &str) -> bool {
+        self.pods
+            .lock()
+            .contains_key(&(namespace.to_owned(), pod.to_owned()))
     }
 
     fn current(&self, namespace: &str, pod: &str, container: &str) -> Option<Arc<Mutex<Instance>>> {

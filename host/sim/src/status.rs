@@ -186,6 +186,26 @@ impl ApiError {
         )
     }
 
+    /// A 404 a proxied server (the kubelet) answered with `body`, as apimachinery's
+    /// `NewGenericServerResponse` words it for `get` on `resource` `name`.
+    pub(crate) fn proxied_not_found(resource: &str, name: &str, body: &str) -> Self {
+        Self::new(
+            404,
+            "NotFound",
+            format!("the server could not find the requested resource ( {resource} {name})"),
+        )
+        .with_details(json!({
+            "name": name, "kind": resource,
+            "causes": [{"reason": "UnexpectedServerResponse", "message": body}],
+        }))
+    }
+
+    /// A 500 with no reason: what kube-apiserver answers for an error that is not an API status
+    /// (`ErrorToAPIStatus`), such as a kubelet it could not reach.
+    pub(crate) fn unknown(message: impl Into<String>) -> Self {
+        Self::new(500, "", message)
+    }
+
     pub(crate) fn service_unavailable(message: impl Into<String>) -> Self {
         Self::new(503, "ServiceUnavailable", message)
     }
@@ -204,7 +224,7 @@ impl ApiError {
         }
     }
 
-    fn with_code(mut self, code: u16) -> Self {
+    pub(crate) fn with_code(mut self, code: u16) -> Self {
         self.code = code;
         self
     }

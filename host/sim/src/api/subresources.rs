@@ -1,17 +1,15 @@
 //! Pod and service-account subresources: `pods/log`, `pods/binding`, `serviceaccounts/token`.
 
-use futures::StreamExt;
-use http::{HeaderValue, Response, StatusCode, header};
-use http_body_util::{BodyExt, StreamBody};
-use hyper::body::Frame;
+use http::{Response, StatusCode, header};
 use serde_json::{Value, json};
 
 use super::write::{Incoming, write_object};
-use super::{Api, Call, meta, respond};
+use super::{Api, Call, kubelet_client, meta, respond};
 use crate::admission::FieldValidation;
 use crate::authn::{Token, TokenEntry};
 use crate::codec::{self, Body};
 use crate::logs::LogOptions;
+use crate::logs::query::{self, QueryError};
 use crate::rbac::UserInfo;
 use crate::resources::Builtin;
 use crate::status::{ApiError, Result};
@@ -72,88 +70,56 @@ pub(super) async fn pod_log(api: &Api, call: &Call) -> Result<Response<Body>> {
         )));
     }
     let (opts, follow) = log_options(call)?;
-    let now = jiff::Timestamp::now();
-    let not_found = |e: crate::logs::LogError| ApiError::bad_request(e.to_string());
-    if follow {
-        let stream = api
-            .logs
-            .follow(ns, name, &container, &opts, now)
-            .map_err(not_found)?;
-        let body = StreamBody::new(stream.map(|b| Ok(Frame::data(b)))).boxed_unsync();
-        let mut resp = Response::new(body);
-        resp.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-        return Ok(resp);
+    // A pod no node has taken has no log anywhere yet: kube-apiserver answers with nothing.
+    let Some(node) = pod.value["spec"]["nodeName"]
+        .as_str()
+        .filter(|n| !n.is_empty())
+    else {
+        return Ok(codec::text_response(StatusCode::OK, ""));
+    };
+    let at = kubelet_client::locate(api, node)?;
+    let mut path = format!("/containerLogs/{ns}/{name}/{container}");
+    let query = kubelet_query(&opts, follow);
+    if !query.is_empty() {
+        path = path + "?" + &query;
     }
-    let text = api
-        .logs
-        .read(ns, name, &container, &opts, now)
-        .map_err(not_found)?;
-    Ok(codec::text_response(StatusCode::OK, text))
+    kubelet_client::proxy(&at, &path, name).await
 }
 
-/// `PodLogOptions` from the query string, validated as the API server validates them.
+/// The query kube-apiserver sends the kubelet (`LogLocation`): set options only, `sinceTime` in
+/// whole seconds.
+fn kubelet_query(opts: &LogOptions, follow: bool) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (key, on) in [
+        ("follow", follow),
+        ("previous", opts.previous),
+        ("timestamps", opts.timestamps),
+    ] {
+        if on {
+            query.append_pair(key, "true");
+        }
+    }
+    if let Some(s) = opts.since_seconds {
+        query.append_pair("sinceSeconds", &s.to_string());
+    }
+    if let Some(t) = opts.since_time {
+        query.append_pair("sinceTime", &t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+    }
+    if let Some(n) = opts.tail_lines {
+        query.append_pair("tailLines", &n.to_string());
+    }
+    if let Some(n) = opts.limit_bytes {
+        query.append_pair("limitBytes", &n.to_string());
+    }
+    query.finish()
+}
+
+/// `PodLogOptions` from the query string, refused as the API server refuses them.
 fn log_options(call: &Call) -> Result<(LogOptions, bool)> {
-    let flag = |k: &str| matches!(call.param(k), Some("true" | "1"));
-    let int = |k: &str| -> Result<Option<i64>> {
-        match call.param(k).filter(|v| !v.is_empty()) {
-            None => Ok(None),
-            Some(v) => v
-                .parse::<i64>()
-                .map(Some)
-                .map_err(|_| ApiError::bad_request(format!("{k}: Invalid value: {v:?}"))),
-        }
-    };
-    let since_time =
-        match call.param("sinceTime").filter(|v| !v.is_empty()) {
-            None => None,
-            Some(t) => Some(t.parse::<jiff::Timestamp>().map_err(|e| {
-                ApiError::bad_request(format!("sinceTime: Invalid value: {t:?}: {e}"))
-            })?),
-        };
-    let opts = LogOptions {
-        previous: flag("previous"),
-        since_seconds: int("sinceSeconds")?,
-        since_time,
-        timestamps: flag("timestamps"),
-        tail_lines: int("tailLines")?,
-        limit_bytes: int("limitBytes")?,
-    };
-    let mut errors = Vec::new();
-    if opts.since_seconds.is_some() && opts.since_time.is_some() {
-        errors.push(crate::validation::FieldError::forbidden(
-            "",
-            "at most one of `sinceTime` or `sinceSeconds` may be specified",
-        ));
-    }
-    let invalid = [
-        (
-            "sinceSeconds",
-            opts.since_seconds,
-            1,
-            "must be greater than 0",
-        ),
-        (
-            "tailLines",
-            opts.tail_lines,
-            0,
-            "must be greater than or equal to 0",
-        ),
-        ("limitBytes", opts.limit_bytes, 1, "must be greater than 0"),
-    ];
-    for (field, value, least, message) in invalid {
-        if value.is_some_and(|v| v < least) {
-            errors.push(crate::validation::FieldError::invalid(
-                field,
-                json!(value),
-                message,
-            ));
-        }
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::invalid("PodLogOptions", "", "", &errors));
-    }
-    Ok((opts, flag("follow")))
+    query::parse(|k| call.param(k)).map_err(|e| match e {
+        QueryError::Decode(message) => ApiError::bad_request(message),
+        QueryError::Invalid(errors) => ApiError::invalid("PodLogOptions", "", "", &errors),
+    })
 }
 
 /// `pods/binding`: what the scheduler calls to assign a pod to a node.

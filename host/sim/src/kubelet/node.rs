@@ -75,7 +75,7 @@ fn node_status(shared: &Shared, since: Timestamp, now: Timestamp) -> Value {
         ],
         "capacity": resources,
         "allocatable": resources,
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": shared.api_port}},
         "nodeInfo": {
             "machineID": super::lifecycle::fake_digest(&shared.node_name)[..32],
             "systemUUID": super::lifecycle::fake_digest(&format!("uuid/{}", shared.node_name))[..32],
