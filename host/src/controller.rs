@@ -342,6 +342,7 @@ pub async fn run(
         deferrals: Default::default(),
         leadership,
     });
+    config::load_plugins(&ctx, &config.controller_namespace).await?;
     // Aborted when this function returns or its future is dropped (an embedded controller's
     // task aborted), so that nothing of the controller outlives it.
     let _cluster_states = spawn_scoped(plugins::refresh_cluster_states(ctx.clone()));

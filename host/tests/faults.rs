@@ -330,3 +330,163 @@ async fn watches_cut_every_two_seconds_miss_nothing() -> Result<()> {
     one_pod_each(&env.sandbox, &name, 20).await?;
     Ok(())
 }
+
+/// Six one-second naps in cluster-1, one after another.
+const NAPS_IN_TURN: &str = r#"
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: expiring-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps:
+    - [{name: a, template: nap}]
+    - [{name: b, template: nap}]
+    - [{name: c, template: nap}]
+    - [{name: d, template: nap}]
+    - [{name: e, template: nap}]
+    - [{name: f, template: nap}]
+  - name: nap
+    cluster: cluster-1
+    namespace: default
+    container: {image: argoproj/argosay:v2, args: [sleep, 1s]}
+"#;
+
+/// How long each token the rotator mints is accepted.
+const TOKEN_LIFETIME: i64 = 3;
+
+/// cluster-1 reached through the token-file credential provider, whose file a rotator rewrites
+/// every second with a token cluster-1 accepts for three — as a kubelet rotates a projected
+/// token. The workflow's pods there are created one after another for longer than any token
+/// lives: the controller refreshes in time, the workflow succeeds and no pod fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_that_expire_mid_run_are_refreshed_and_no_pod_fails() -> Result<()> {
+    use base64::Engine as _;
+    use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
+    use kube::api::{ListParams, Patch, PatchParams, PostParams};
+
+    let dir = std::env::temp_dir().join(format!("flotilla-expiring-{}", std::process::id()));
+    let tokens = dir.join("tokens");
+    std::fs::create_dir_all(&tokens)?;
+    let _cleanup = RemoveOnDrop(dir.clone());
+    let sandbox = Sandbox::start(2, dir.join("kubeconfig")).await?;
+    sandbox.install().await?;
+    sandbox.enroll_remotes().await?;
+    let primary = sandbox.primary().client()?;
+    let remote = &sandbox.clusters[1];
+
+    // The enrolled rest-config key gives way to a profile Secret of kind token-file.
+    let secrets: Api<Secret> = Api::namespaced(primary.clone(), "argo");
+    secrets
+        .patch(
+            "rest-config",
+            &PatchParams::default(),
+            &Patch::<()>::Json(serde_json::from_value(serde_json::json!([
+                {"op": "remove", "path": "/data/cluster-1.default"}
+            ]))?),
+        )
+        .await?;
+    let token_file = tokens.join("token");
+    let entry = serde_json::json!({
+        "server": remote.url(),
+        "caData": base64::engine::general_purpose::STANDARD.encode(remote.ca_pem().context("TLS")?),
+        "tokenFile": token_file,
+    });
+    let profile: Secret = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "cluster-1-rotating", "labels": {"workflows.argoproj.io/cluster": "cluster-1"}},
+        "stringData": {"kind": "token-file", "namespace": "default", "credentials": entry.to_string()},
+    }))?;
+    secrets.create(&PostParams::default(), &profile).await?;
+    let wasm = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins/target/wasm32-wasip2/release/credentials_token_file.wasm")
+        .canonicalize()
+        .context("build the plugins first: bash plugins/build.sh")?;
+    let plugins: ConfigMap = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "flotilla-plugins"},
+        "data": {"credentials.token-file": format!(
+            "component: {{file: {}}}\nconfig: {{refreshSeconds: 1}}\nreadOnlyDirs: [{}]\n",
+            wasm.display(),
+            tokens.display()
+        )},
+    }))?;
+    Api::<ConfigMap>::namespaced(primary.clone(), "argo")
+        .create(&PostParams::default(), &plugins)
+        .await?;
+
+    // The identity the enrolled token had, with a lifetime.
+    let mint = || -> Result<(kube::Client, jiff::Timestamp)> {
+        let expires = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(TOKEN_LIFETIME);
+        let token = remote.add_user_until(
+            format!(
+                "system:serviceaccount:default:{}",
+                flotilla::clusters::enroll::CONTROLLER_ACCOUNT
+            ),
+            &["system:serviceaccounts", "system:serviceaccounts:default"],
+            expires,
+        );
+        let next = tokens.join("token.next");
+        std::fs::write(&next, token.expose())?;
+        std::fs::rename(&next, &token_file)?;
+        Ok((kube::Client::try_from(remote.config_for(&token))?, expires))
+    };
+    let (first, first_expires) = mint()?;
+
+    let _controller = sandbox.start_controller()?;
+    let name = flotilla::sandbox::submit(&primary, NAPS_IN_TURN, "naps in turn")
+        .await?
+        .name_any();
+    let workflows: Api<Workflow> = Api::namespaced(primary.clone(), "argo");
+    let rotate = async {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            mint()?;
+        }
+        #[allow(unreachable_code)]
+        Ok::<(), anyhow::Error>(())
+    };
+    tokio::select! {
+        done = succeeded(&workflows, &name, WITHIN) => { done?; }
+        failed = rotate => failed?,
+    }
+
+    let pods: Api<Pod> = Api::namespaced(remote.client()?, "default");
+    let made = pods
+        .list(&ListParams::default().labels(&format!("workflows.argoproj.io/workflow={name}")))
+        .await?
+        .items;
+    let phases: Vec<_> = made
+        .iter()
+        .map(|p| p.status.as_ref().and_then(|s| s.phase.clone()))
+        .collect();
+    anyhow::ensure!(
+        phases.len() == 6 && phases.iter().all(|p| p.as_deref() == Some("Succeeded")),
+        "six pods, none failed: {phases:?}"
+    );
+    // The first token ran out during the run, and pods were made after it had.
+    let refused = Api::<Pod>::namespaced(first, "default")
+        .list(&ListParams::default())
+        .await;
+    anyhow::ensure!(
+        matches!(&refused, Err(kube::Error::Api(s)) if s.code == 401),
+        "the first token has expired: {refused:?}"
+    );
+    let last_made = made
+        .iter()
+        .filter_map(|p| p.metadata.creation_timestamp.as_ref().map(|t| t.0))
+        .max()
+        .context("creation times")?;
+    anyhow::ensure!(
+        last_made >= first_expires,
+        "a pod was made after the first token expired at {first_expires} (last at {last_made})"
+    );
+    Ok(())
+}
+
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

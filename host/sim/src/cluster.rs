@@ -198,6 +198,21 @@ impl SimCluster {
     /// What it may do is decided by RBAC objects bound to that user or its groups, as in a real
     /// cluster.
     pub fn add_user(&self, user: impl Into<String>, groups: &[&str]) -> Token {
+        self.add_token(user.into(), groups, None)
+    }
+
+    /// As [`SimCluster::add_user`], for a token refused (401) from `expires` on, to the second:
+    /// an OIDC or exec-plugin credential with a lifetime, which a client must replace in time.
+    pub fn add_user_until(
+        &self,
+        user: impl Into<String>,
+        groups: &[&str],
+        expires: jiff::Timestamp,
+    ) -> Token {
+        self.add_token(user.into(), groups, Some(expires.as_second()))
+    }
+
+    fn add_token(&self, user: String, groups: &[&str], expires: Option<i64>) -> Token {
         let token = Token::generate();
         let groups = groups.iter().map(|g| (*g).to_owned()).collect();
         self.api.authn.add(
@@ -205,7 +220,7 @@ impl SimCluster {
             TokenEntry {
                 user: UserInfo::authenticated(user, groups),
                 service_account: None,
-                expires: None,
+                expires,
             },
         );
         token

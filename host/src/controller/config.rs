@@ -59,6 +59,25 @@ pub(super) async fn load_policy(
     }
 }
 
+/// Puts the plugins of `flotilla-plugins` as it is now in force, before the first reconcile:
+/// until then a profile of a kind only a provider reads would look unusable, and the nodes
+/// placed there would fail. The watch takes over from here (a component already in force is
+/// not loaded again).
+pub(super) async fn load_plugins(ctx: &Context, namespace: &str) -> Result<(), ControllerError> {
+    let config_maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), namespace);
+    let cm = config_maps
+        .get_opt(plugins::CONFIG_MAP)
+        .await
+        .map_err(|source| ControllerError::Config {
+            namespace: namespace.to_string(),
+            source,
+        })?;
+    if cm.is_some() {
+        super::plugins::apply(ctx, cm.as_ref()).await;
+    }
+    Ok(())
+}
+
 /// Watches the Secrets and the ConfigMap for as long as the controller runs.
 pub(super) async fn watch(ctx: Arc<Context>, namespace: String) {
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
