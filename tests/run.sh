@@ -21,7 +21,9 @@ cargo fmt --manifest-path plugins/Cargo.toml --all -- --check
 bash plugins/build.sh
 cargo clippy --manifest-path plugins/Cargo.toml --target wasm32-wasip2 --locked -- -D warnings
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+shared=$(mktemp -d)
+# Background processes (the shared-cluster run below) end with the script, pass or fail.
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$log" "$shared"' EXIT
 # The plugins' own unit tests (SigV4 test vectors, selectors, …), natively.
 cargo test --manifest-path plugins/Cargo.toml --workspace --locked 2>&1 | tee "$log"
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -46,6 +48,27 @@ forbid "the engine" "kube-client tokio hyper wasmtime casbin flotilla-sim" -p fl
 forbid "the executor pods receive" "wasmtime casbin flotilla-sim flotilla" -p flotilla-executor
 forbid "the image's flotilla (--no-default-features)" "flotilla-sim" -p flotilla --no-default-features
 cargo test --workspace --locked 2>&1 | tee -a "$log"
+# The end-to-end suite again, as it runs against real clusters (FLOTILLA_E2E_KUBECONFIG): two
+# control planes served by `flotilla sim serve --no-kubelet` in a process of their own, each with
+# its only kubelet in another (`flotilla sim kubelet`), so `kubectl logs` reaches the kubelet API
+# its Node registers. The tests take turns on the shared clusters and clean up after themselves.
+cargo build -p flotilla --locked
+flotilla="${CARGO_TARGET_DIR:-target}/debug/flotilla"
+"$flotilla" sim serve --clusters 2 --no-kubelet --kubeconfig "$shared/kubeconfig" >"$shared/serve.log" 2>&1 &
+for _ in $(seq 120); do
+  grep -q "serving until" "$shared/serve.log" && break
+  sleep 0.5
+done
+if ! grep -q "serving until" "$shared/serve.log"; then
+  cat "$shared/serve.log" >&2
+  echo "error: flotilla sim serve did not start" >&2
+  exit 1
+fi
+for cluster in cluster-0 cluster-1; do
+  "$flotilla" sim kubelet --kubeconfig "$shared/kubeconfig" --context "$cluster" \
+    --node-name "$cluster-node" --port 0 >"$shared/$cluster-kubelet.log" 2>&1 &
+done
+FLOTILLA_E2E_KUBECONFIG="$shared/kubeconfig" cargo test -p flotilla-e2e --locked 2>&1 | tee -a "$log"
 # One closing line for the whole run (cargo prints one per test binary, the last often a doc-test
 # binary with nothing in it).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }

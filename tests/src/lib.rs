@@ -31,8 +31,9 @@ pub struct Env {
     pub kubeconfig: PathBuf,
     pub clusters: Clusters,
     _dir: Option<TempDir>,
-    /// On real clusters, this test's turn (see [`Env::start`]).
-    _turn: Option<tokio::sync::MutexGuard<'static, ()>>,
+    /// On real clusters, this test's turn (see [`Env::start`]) and when it began
+    /// (`creationTimestamp` form), which tells the Workflows it made.
+    _turn: Option<(tokio::sync::MutexGuard<'static, ()>, String)>,
 }
 
 /// On real clusters, what a test leaves in the controller's shared configuration would reach the
@@ -40,11 +41,112 @@ pub struct Env {
 /// placement plugin stays configured): when a test's turn ends, pass or fail, the configuration
 /// goes back to what `install` makes — no `rest-config` Secret, no profile Secrets, no policy or
 /// plugin ConfigMap in `argo` of `cluster-0`.
+/// The Workflows the test made in `argo` of `cluster-0` go too, with their pods in every cluster,
+/// so that the next test's controller does not inherit them.
 impl Drop for Env {
     fn drop(&mut self) {
-        if matches!(self.clusters, Clusters::Real) {
+        if let (Clusters::Real, Some((_, began))) = (&self.clusters, &self._turn) {
+            remove_workflows_made_since(&self.kubeconfig, began);
             reset_shared_configuration(&self.kubeconfig);
         }
+    }
+}
+
+/// Runs kubectl on the environment's kubeconfig; its output, or `None` with the failure
+/// reported (cleaning up is not the test's outcome, and runs while an environment is dropped).
+fn kubectl_cleanup(kubeconfig: &Path, args: &[&str]) -> Option<String> {
+    let out = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .output();
+    match out {
+        Ok(out) if out.status.success() => Some(String::from_utf8_lossy(&out.stdout).into_owned()),
+        Ok(out) => {
+            eprintln!(
+                "cleaning up: kubectl {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            None
+        }
+        Err(e) => {
+            eprintln!("cleaning up: kubectl: {e}");
+            None
+        }
+    }
+}
+
+/// Deletes the Workflows in `argo` of `cluster-0` made at or after `began` (the tests take turns,
+/// so they are this test's), without their finalizer — the controller that would honour it has
+/// stopped with the test — and their pods in both clusters.
+fn remove_workflows_made_since(kubeconfig: &Path, began: &str) {
+    let listing =
+        "jsonpath={range .items[*]}{.metadata.name} {.metadata.creationTimestamp}{\"\\n\"}{end}";
+    let base = ["--context", "cluster-0", "-n", "argo"];
+    let Some(listed) = kubectl_cleanup(
+        kubeconfig,
+        &[&base[..], &["get", "workflows.argoproj.io", "-o", listing]].concat(),
+    ) else {
+        return;
+    };
+    let mine: Vec<&str> = listed
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .filter(|(_, created)| *created >= began)
+        .map(|(name, _)| name)
+        .collect();
+    if mine.is_empty() {
+        return;
+    }
+    let mut delete = [
+        &base[..],
+        &[
+            "delete",
+            "workflows.argoproj.io",
+            "--ignore-not-found",
+            "--wait=false",
+        ],
+    ]
+    .concat();
+    delete.extend(&mine);
+    kubectl_cleanup(kubeconfig, &delete);
+    for name in &mine {
+        let unfinalize = [
+            &base[..],
+            &[
+                "patch",
+                "workflows.argoproj.io",
+                name,
+                "--type=merge",
+                "-p",
+                r#"{"metadata":{"finalizers":null}}"#,
+            ],
+        ]
+        .concat();
+        // Gone already (no finalizer held it) is the usual answer.
+        let _ = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .args(&unfinalize)
+            .output();
+    }
+    let selector = format!("workflows.argoproj.io/workflow in ({})", mine.join(","));
+    for context in ["cluster-0", "cluster-1"] {
+        kubectl_cleanup(
+            kubeconfig,
+            &[
+                "--context",
+                context,
+                "delete",
+                "pods",
+                "--all-namespaces",
+                "-l",
+                &selector,
+                "--ignore-not-found",
+                "--wait=false",
+            ],
+        );
     }
 }
 
@@ -62,10 +164,8 @@ fn reset_shared_configuration(kubeconfig: &Path) {
         ],
     ];
     for what in deletions {
-        let out = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(kubeconfig)
-            .args([
+        let delete = [
+            &[
                 "--context",
                 "cluster-0",
                 "-n",
@@ -73,18 +173,11 @@ fn reset_shared_configuration(kubeconfig: &Path) {
                 "delete",
                 "--ignore-not-found",
                 "--wait=false",
-            ])
-            .args(what)
-            .output();
-        match out {
-            Ok(out) if out.status.success() => {}
-            Ok(out) => eprintln!(
-                "resetting the shared configuration: kubectl delete {}: {}",
-                what.join(" "),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-            Err(e) => eprintln!("resetting the shared configuration: kubectl: {e}"),
-        }
+            ][..],
+            what,
+        ]
+        .concat();
+        kubectl_cleanup(kubeconfig, &delete);
     }
 }
 
@@ -113,11 +206,15 @@ impl Env {
                     kubeconfig.display()
                 );
             }
+            let turn = REAL_CLUSTERS.lock().await;
+            let began = jiff::Timestamp::now()
+                .strftime("%Y-%m-%dT%H:%M:%SZ")
+                .to_string();
             return Ok(Env {
                 kubeconfig,
                 clusters: Clusters::Real,
                 _dir: None,
-                _turn: Some(REAL_CLUSTERS.lock().await),
+                _turn: Some((turn, began)),
             });
         }
         let dir = TempDir::new()?;
