@@ -18,6 +18,7 @@ mod ownership;
 mod plugins;
 mod pod_view;
 mod proof_key;
+mod readiness;
 mod reconcile;
 mod remembered;
 mod remote;
@@ -148,6 +149,8 @@ pub(crate) struct Context {
     pods: Store<WorkflowPod>,
     results: Store<WorkflowTaskResult>,
     engine: EngineConfig,
+    /// Whether `pods` and `results` have listed, for every reconcile that waits on it.
+    caches_ready: readiness::CachesReady,
     /// The key pods are proven this controller's with (the engine stamps with it too).
     proof_key: ownership::ProofKey,
     recorder: Recorder,
@@ -324,6 +327,7 @@ pub async fn run(
     let ctx = Arc::new(Context {
         client,
         workflows: controller.store(),
+        caches_ready: readiness::CachesReady::of(&pods, &results),
         pods,
         results,
         engine,

@@ -145,11 +145,19 @@ async fn replace_crds(env: &Env, yaml: &str) -> Result<()> {
             continue;
         }
         let name = crd.name_any();
-        let current = crds.get(&name).await?;
-        crd.metadata.resource_version = current.metadata.resource_version;
-        crds.replace(&name, &PostParams::default(), &crd)
-            .await
-            .with_context(|| format!("replacing CRD {name}"))?;
+        // The API server's own controllers write the CRD's status (conditions, accepted names)
+        // after any change, so a replace may lose to them: read again and retry, as
+        // client-go's `RetryOnConflict` does.
+        let mut attempts = 0;
+        loop {
+            let current = crds.get(&name).await?;
+            crd.metadata.resource_version = current.metadata.resource_version;
+            match crds.replace(&name, &PostParams::default(), &crd).await {
+                Ok(_) => break,
+                Err(kube::Error::Api(s)) if s.code == 409 && attempts < 10 => attempts += 1,
+                Err(e) => return Err(e).with_context(|| format!("replacing CRD {name}")),
+            }
+        }
     }
     Ok(())
 }

@@ -26,15 +26,7 @@ pub(super) struct Gathered {
 /// first list of pods has arrived — just after a restart — an absent pod means "not seen yet",
 /// not "deleted").
 pub(super) async fn gather(ctx: &Context, wf: &Workflow, namespace: &str) -> Option<Gathered> {
-    let ready = async {
-        let pods = ctx.pods.wait_until_ready().await;
-        let results = ctx.results.wait_until_ready().await;
-        pods.is_ok() && results.is_ok()
-    };
-    if !tokio::time::timeout(CACHES_READY_WAIT, ready)
-        .await
-        .unwrap_or(false)
-    {
+    if !ctx.caches_ready.within(CACHES_READY_WAIT).await {
         return None;
     }
     let key = wf.metadata.uid.clone().unwrap_or_default();

@@ -38,6 +38,8 @@ pub(crate) struct Remote {
     pub(crate) client: Client,
     pub(crate) pods: Store<WorkflowPod>,
     pub(crate) results: Store<WorkflowTaskResult>,
+    /// Whether both have listed, for every reconcile that waits on it.
+    ready: super::readiness::CachesReady,
     /// The entry's value, to notice a changed key.
     fingerprint: u64,
     /// The last watch failure, cleared by the next event: the cluster's reachability.
@@ -77,13 +79,7 @@ impl Remote {
 
     /// Waits until both watches have listed once (their caches are complete).
     pub(crate) async fn ready(&self) -> bool {
-        let both = async {
-            self.pods.wait_until_ready().await.is_ok()
-                && self.results.wait_until_ready().await.is_ok()
-        };
-        tokio::time::timeout(READY_WAIT, both)
-            .await
-            .unwrap_or(false)
+        self.ready.within(READY_WAIT).await
     }
 }
 
@@ -400,6 +396,7 @@ impl Remotes {
         Remote {
             cluster: cluster.clone(),
             client,
+            ready: super::readiness::CachesReady::of(&pods, &results),
             pods,
             results,
             fingerprint,
