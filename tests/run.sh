@@ -23,7 +23,7 @@ cargo clippy --manifest-path plugins/Cargo.toml --target wasm32-wasip2 --locked 
 log=$(mktemp)
 shared=$(mktemp -d)
 # Background processes (the shared-cluster run below) end with the script, pass or fail.
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$log" "$shared"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; wait; rm -rf "$log" "$shared"' EXIT
 # The plugins' own unit tests (SigV4 test vectors, selectors, …), natively.
 cargo test --manifest-path plugins/Cargo.toml --workspace --locked 2>&1 | tee "$log"
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -53,7 +53,9 @@ cargo test --workspace --locked 2>&1 | tee -a "$log"
 # its only kubelet in another (`flotilla sim kubelet`), so `kubectl logs` reaches the kubelet API
 # its Node registers. The tests take turns on the shared clusters and clean up after themselves.
 cargo build -p flotilla --locked
-flotilla="${CARGO_TARGET_DIR:-target}/debug/flotilla"
+target_dir=$(cargo metadata --format-version 1 --no-deps --locked |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+flotilla="$target_dir/debug/flotilla"
 "$flotilla" sim serve --clusters 2 --no-kubelet --kubeconfig "$shared/kubeconfig" >"$shared/serve.log" 2>&1 &
 for _ in $(seq 120); do
   grep -q "serving until" "$shared/serve.log" && break
@@ -67,6 +69,19 @@ fi
 for cluster in cluster-0 cluster-1; do
   "$flotilla" sim kubelet --kubeconfig "$shared/kubeconfig" --context "$cluster" \
     --node-name "$cluster-node" --port 0 >"$shared/$cluster-kubelet.log" 2>&1 &
+done
+for cluster in cluster-0 cluster-1; do
+  # A kubelet that could not start would leave every pod Pending: say so now, not test by test.
+  node=(kubectl --kubeconfig "$shared/kubeconfig" --context "$cluster")
+  for _ in $(seq 120); do
+    "${node[@]}" get "node/$cluster-node" >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  if ! "${node[@]}" wait --for=condition=Ready "node/$cluster-node" --timeout=60s; then
+    cat "$shared/$cluster-kubelet.log" >&2
+    echo "error: the simulated kubelet of $cluster did not become Ready" >&2
+    exit 1
+  fi
 done
 FLOTILLA_E2E_KUBECONFIG="$shared/kubeconfig" cargo test -p flotilla-e2e --locked 2>&1 | tee -a "$log"
 # One closing line for the whole run (cargo prints one per test binary, the last often a doc-test

@@ -331,7 +331,7 @@ async fn watches_cut_every_two_seconds_miss_nothing() -> Result<()> {
     Ok(())
 }
 
-/// Six one-second naps in cluster-1, one after another.
+/// Eight one-second naps in cluster-1, one after another.
 const NAPS_IN_TURN: &str = r#"
 apiVersion: argoproj.io/v1alpha1
 kind: Workflow
@@ -347,6 +347,8 @@ spec:
     - [{name: d, template: nap}]
     - [{name: e, template: nap}]
     - [{name: f, template: nap}]
+    - [{name: g, template: nap}]
+    - [{name: h, template: nap}]
   - name: nap
     cluster: cluster-1
     namespace: default
@@ -354,12 +356,14 @@ spec:
 "#;
 
 /// How long each token the rotator mints is accepted.
-const TOKEN_LIFETIME: i64 = 3;
+const TOKEN_LIFETIME: i64 = 4;
 
 /// cluster-1 reached through the token-file credential provider, whose file a rotator rewrites
-/// every second with a token cluster-1 accepts for three — as a kubelet rotates a projected
+/// every second with a token cluster-1 accepts for four — as a kubelet rotates a projected
 /// token. The workflow's pods there are created one after another for longer than any token
-/// lives: the controller refreshes in time, the workflow succeeds and no pod fails.
+/// lives: the controller refreshes before its credentials run out (cluster-1 never answers
+/// 401), the workflow succeeds and no pod fails. The workflow is submitted before the controller
+/// starts, so its first reconcile finds the provider already in force.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_that_expire_mid_run_are_refreshed_and_no_pod_fails() -> Result<()> {
     use base64::Engine as _;
@@ -432,10 +436,10 @@ async fn credentials_that_expire_mid_run_are_refreshed_and_no_pod_fails() -> Res
     };
     let (first, first_expires) = mint()?;
 
-    let _controller = sandbox.start_controller()?;
     let name = flotilla::sandbox::submit(&primary, NAPS_IN_TURN, "naps in turn")
         .await?
         .name_any();
+    let _controller = sandbox.start_controller()?;
     let workflows: Api<Workflow> = Api::namespaced(primary.clone(), "argo");
     let rotate = async {
         loop {
@@ -460,8 +464,13 @@ async fn credentials_that_expire_mid_run_are_refreshed_and_no_pod_fails() -> Res
         .map(|p| p.status.as_ref().and_then(|s| s.phase.clone()))
         .collect();
     anyhow::ensure!(
-        phases.len() == 6 && phases.iter().all(|p| p.as_deref() == Some("Succeeded")),
-        "six pods, none failed: {phases:?}"
+        phases.len() == 8 && phases.iter().all(|p| p.as_deref() == Some("Succeeded")),
+        "eight pods, none failed: {phases:?}"
+    );
+    anyhow::ensure!(
+        remote.credentials_refused() == 0,
+        "cluster-1 answered 401 {} times: credentials were replaced only once refused",
+        remote.credentials_refused()
     );
     // The first token ran out during the run, and pods were made after it had.
     let refused = Api::<Pod>::namespaced(first, "default")

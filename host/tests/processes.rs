@@ -497,7 +497,6 @@ fn bench_measures_the_cluster_a_kubeconfig_names_and_removes_what_it_made() {
 #[test]
 fn kubectl_logs_reach_the_kubelet_process_the_node_registers() {
     let env = served_with("kubelet-api", &["--no-kubelet"]);
-    let port = free_port().rsplit(':').next().expect("a port").to_owned();
     let kubelet = Killed(
         Command::new(env!("CARGO_BIN_EXE_flotilla"))
             .args(["sim", "kubelet", "--kubeconfig"])
@@ -508,7 +507,7 @@ fn kubectl_logs_reach_the_kubelet_process_the_node_registers() {
                 "--node-ip",
                 "127.0.0.1",
                 "--port",
-                &port,
+                "0",
             ])
             .spawn()
             .expect("flotilla sim kubelet runs"),
@@ -526,14 +525,18 @@ fn kubectl_logs_reach_the_kubelet_process_the_node_registers() {
         "pod/say",
         "--timeout=60s",
     ]);
-    let registered = env.kubectl(&[
+    // Port 0: the kubelet listens where it can, and its Node says where.
+    let port = env.kubectl(&[
         "get",
         "node",
         "solo",
         "-o",
         "jsonpath={.status.daemonEndpoints.kubeletEndpoint.Port}",
     ]);
-    assert_eq!(registered, port);
+    assert!(
+        port.parse::<u16>().is_ok_and(|p| p > 0),
+        "registered port {port:?}"
+    );
     let logs = env.kubectl(&["logs", "say"]);
     assert_eq!(logs, "hello from another process\n");
 

@@ -5,6 +5,7 @@
 //! Tests use only what works on both: Kubernetes API calls, the real `kubectl`, and
 //! conditions waited on with a deadline — never sleeps, never simulator internals.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -31,9 +32,9 @@ pub struct Env {
     pub kubeconfig: PathBuf,
     pub clusters: Clusters,
     _dir: Option<TempDir>,
-    /// On real clusters, this test's turn (see [`Env::start`]) and when it began
-    /// (`creationTimestamp` form), which tells the Workflows it made.
-    _turn: Option<(tokio::sync::MutexGuard<'static, ()>, String)>,
+    /// On real clusters, this test's turn (see [`Env::start`]) and the uids of the Workflows
+    /// that existed when it began: any other is the test's own.
+    _turn: Option<(tokio::sync::MutexGuard<'static, ()>, HashSet<String>)>,
 }
 
 /// On real clusters, what a test leaves in the controller's shared configuration would reach the
@@ -45,8 +46,8 @@ pub struct Env {
 /// so that the next test's controller does not inherit them.
 impl Drop for Env {
     fn drop(&mut self) {
-        if let (Clusters::Real, Some((_, began))) = (&self.clusters, &self._turn) {
-            remove_workflows_made_since(&self.kubeconfig, began);
+        if let (Clusters::Real, Some((_, before))) = (&self.clusters, &self._turn) {
+            remove_workflows_made_since(&self.kubeconfig, before);
             reset_shared_configuration(&self.kubeconfig);
         }
     }
@@ -77,47 +78,62 @@ fn kubectl_cleanup(kubeconfig: &Path, args: &[&str]) -> Option<String> {
     }
 }
 
-/// Deletes the Workflows in `argo` of `cluster-0` made at or after `began` (the tests take turns,
-/// so they are this test's), without their finalizer — the controller that would honour it has
-/// stopped with the test — and their pods in both clusters.
-fn remove_workflows_made_since(kubeconfig: &Path, began: &str) {
-    let listing =
-        "jsonpath={range .items[*]}{.metadata.name} {.metadata.creationTimestamp}{\"\\n\"}{end}";
-    let base = ["--context", "cluster-0", "-n", "argo"];
-    let Some(listed) = kubectl_cleanup(
-        kubeconfig,
-        &[&base[..], &["get", "workflows.argoproj.io", "-o", listing]].concat(),
-    ) else {
-        return;
+/// The Workflows of `cluster-0` in every namespace: (namespace, name, uid) each; none when they
+/// cannot be listed (no CRD yet).
+fn workflows(kubeconfig: &Path) -> Vec<(String, String, String)> {
+    let listing = "jsonpath={range .items[*]}{.metadata.namespace} {.metadata.name} {.metadata.uid}{\"\\n\"}{end}";
+    // Quietly: before Flotilla is installed there is no such resource to list.
+    let out = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(["--context", "cluster-0", "get", "workflows.argoproj.io"])
+        .args(["--all-namespaces", "-o", listing])
+        .output();
+    let listed = match out {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).into_owned(),
+        _ => return Vec::new(),
     };
-    let mine: Vec<&str> = listed
+    listed
         .lines()
-        .filter_map(|l| l.split_once(' '))
-        .filter(|(_, created)| *created >= began)
-        .map(|(name, _)| name)
-        .collect();
-    if mine.is_empty() {
-        return;
-    }
-    let mut delete = [
-        &base[..],
-        &[
-            "delete",
-            "workflows.argoproj.io",
-            "--ignore-not-found",
-            "--wait=false",
-        ],
-    ]
-    .concat();
-    delete.extend(&mine);
-    kubectl_cleanup(kubeconfig, &delete);
-    for name in &mine {
+        .filter_map(|l| {
+            let mut fields = l.split(' ');
+            Some((
+                fields.next()?.to_owned(),
+                fields.next()?.to_owned(),
+                fields.next()?.to_owned(),
+            ))
+        })
+        .collect()
+}
+
+/// Deletes the Workflows of `cluster-0` whose uids are not in `before` (the tests take turns, so
+/// they are this test's), without their finalizer — the controller that would honour it has
+/// stopped with the test — and their pods in both clusters. By uid, not by creation time: the
+/// test machine's clock need not agree with the API server's.
+fn remove_workflows_made_since(kubeconfig: &Path, before: &HashSet<String>) {
+    for (namespace, name, uid) in workflows(kubeconfig) {
+        if before.contains(&uid) {
+            continue;
+        }
+        let at = ["--context", "cluster-0", "-n", namespace.as_str()];
+        let delete = [
+            &at[..],
+            &[
+                "delete",
+                "workflows.argoproj.io",
+                &name,
+                "--ignore-not-found",
+                "--wait=false",
+            ],
+        ]
+        .concat();
+        kubectl_cleanup(kubeconfig, &delete);
         let unfinalize = [
-            &base[..],
+            &at[..],
             &[
                 "patch",
                 "workflows.argoproj.io",
-                name,
+                &name,
                 "--type=merge",
                 "-p",
                 r#"{"metadata":{"finalizers":null}}"#,
@@ -130,23 +146,23 @@ fn remove_workflows_made_since(kubeconfig: &Path, began: &str) {
             .arg(kubeconfig)
             .args(&unfinalize)
             .output();
-    }
-    let selector = format!("workflows.argoproj.io/workflow in ({})", mine.join(","));
-    for context in ["cluster-0", "cluster-1"] {
-        kubectl_cleanup(
-            kubeconfig,
-            &[
-                "--context",
-                context,
-                "delete",
-                "pods",
-                "--all-namespaces",
-                "-l",
-                &selector,
-                "--ignore-not-found",
-                "--wait=false",
-            ],
-        );
+        let selector = format!("workflows.argoproj.io/workflow={name}");
+        for context in ["cluster-0", "cluster-1"] {
+            kubectl_cleanup(
+                kubeconfig,
+                &[
+                    "--context",
+                    context,
+                    "delete",
+                    "pods",
+                    "--all-namespaces",
+                    "-l",
+                    &selector,
+                    "--ignore-not-found",
+                    "--wait=false",
+                ],
+            );
+        }
     }
 }
 
@@ -207,14 +223,15 @@ impl Env {
                 );
             }
             let turn = REAL_CLUSTERS.lock().await;
-            let began = jiff::Timestamp::now()
-                .strftime("%Y-%m-%dT%H:%M:%SZ")
-                .to_string();
+            let before = workflows(&kubeconfig)
+                .into_iter()
+                .map(|(_, _, uid)| uid)
+                .collect();
             return Ok(Env {
                 kubeconfig,
                 clusters: Clusters::Real,
                 _dir: None,
-                _turn: Some((turn, began)),
+                _turn: Some((turn, before)),
             });
         }
         let dir = TempDir::new()?;

@@ -55,6 +55,8 @@ pub(crate) struct TokenEntry {
 #[derive(Debug, Default)]
 pub(crate) struct Authn {
     tokens: RwLock<HashMap<Token, TokenEntry>>,
+    /// Requests answered 401: credentials presented and not valid.
+    refused: std::sync::atomic::AtomicU64,
 }
 
 impl Authn {
@@ -69,6 +71,25 @@ impl Authn {
     /// The user behind an `Authorization` header value. `Ok(None)` is an anonymous request (no
     /// header); `Err` means the credentials were presented and are not valid (401).
     pub(crate) fn authenticate(
+        &self,
+        header: Option<&str>,
+        now_unix: i64,
+        sa_uid: impl Fn(&str, &str) -> Option<String>,
+    ) -> Result<Option<UserInfo>, ()> {
+        let user = self.user(header, now_unix, sa_uid);
+        if user.is_err() {
+            self.refused
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        user
+    }
+
+    /// How many requests presented credentials that were not valid.
+    pub(crate) fn refused(&self) -> u64 {
+        self.refused.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn user(
         &self,
         header: Option<&str>,
         now_unix: i64,
@@ -137,6 +158,7 @@ mod tests {
         assert!(authn.authenticate(Some("Bearer sa"), 0, live).is_ok());
         assert!(authn.authenticate(Some("Bearer sa"), 0, recreated).is_err());
         assert!(authn.authenticate(Some("Bearer sa"), 0, none).is_err());
+        assert_eq!(authn.refused(), 5, "every 401 is counted");
     }
 
     #[test]

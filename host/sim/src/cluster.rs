@@ -201,15 +201,22 @@ impl SimCluster {
         self.add_token(user.into(), groups, None)
     }
 
-    /// As [`SimCluster::add_user`], for a token refused (401) from `expires` on, to the second:
-    /// an OIDC or exec-plugin credential with a lifetime, which a client must replace in time.
+    /// As [`SimCluster::add_user`], for a token refused (401) from `expires` on (rounded up to
+    /// the second): an OIDC or exec-plugin credential with a lifetime, which a client must
+    /// replace in time.
     pub fn add_user_until(
         &self,
         user: impl Into<String>,
         groups: &[&str],
         expires: jiff::Timestamp,
     ) -> Token {
-        self.add_token(user.into(), groups, Some(expires.as_second()))
+        let second = expires.as_second() + i64::from(expires.subsec_nanosecond() > 0);
+        self.add_token(user.into(), groups, Some(second))
+    }
+
+    /// How many requests this cluster answered 401 (credentials presented and not valid).
+    pub fn credentials_refused(&self) -> u64 {
+        self.api.authn.refused()
     }
 
     fn add_token(&self, user: String, groups: &[&str], expires: Option<i64>) -> Token {

@@ -154,9 +154,32 @@ async fn a_kubelet_that_does_not_run_the_pod_or_cannot_be_reached_is_an_api_erro
     ensure!(
         unreachable.message.starts_with(&format!(
             "Get \"https://127.0.0.1:{closed}/containerLogs/default/ghost/main\""
-        )) && unreachable.message.contains("refused"),
+        )) && unreachable.message.ends_with(&format!(
+            "dial tcp 127.0.0.1:{closed}: connect: connection refused"
+        )),
         "{}",
         unreachable.message
     );
+    Ok(())
+}
+
+/// As kube-apiserver: the options are checked before anything else, and a pod no node has taken
+/// has an empty log (there is no kubelet to ask).
+#[tokio::test]
+async fn options_come_first_and_an_unscheduled_pod_has_an_empty_log() -> Result<()> {
+    let cluster = support::cluster().await?;
+    let pods: Api<Pod> = Api::namespaced(cluster.client()?, "default");
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "nowhere"},
+        "spec": {"nodeSelector": {"no-such": "node"}, "containers": [{"name": "main", "image": "argoproj/argosay:v2"}]},
+    }))?;
+    pods.create(&PostParams::default(), &pod).await?;
+    assert_eq!(pods.logs("nowhere", &LogParams::default()).await?, "");
+    let bad = LogParams {
+        tail_lines: Some(-1),
+        ..LogParams::default()
+    };
+    let refused = api_error(pods.logs("absent", &bad).await.unwrap_err())?;
+    assert_eq!((refused.code, refused.reason.as_str()), (422, "Invalid"));
     Ok(())
 }

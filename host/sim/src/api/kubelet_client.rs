@@ -25,6 +25,8 @@ use crate::status::{ApiError, Result};
 
 /// kube-apiserver's kubelet dial timeout.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Go's `net/http` TLS handshake timeout.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How much of a kubelet's error answer is read (the checker's `maxReadLength`).
 const MAX_ERROR_BYTES: usize = 50_000;
 const PREFERRED_ADDRESS_TYPES: [&str; 3] = ["InternalIP", "ExternalIP", "Hostname"];
@@ -79,14 +81,8 @@ pub(super) async fn proxy(
     name: &str,
 ) -> Result<Response<Body>> {
     let url = format!("https://{}:{}{path_and_query}", url_host(&at.host), at.port);
-    let response = tokio::time::timeout(CONNECT_TIMEOUT, get(at, path_and_query))
+    let response = get(at, path_and_query)
         .await
-        .map_err(|_| {
-            ApiError::unknown(format!(
-                "Get {url:?}: dial tcp {}:{}: i/o timeout",
-                at.host, at.port
-            ))
-        })?
         .map_err(|e| ApiError::unknown(format!("Get {url:?}: {e}")))?;
     let (parts, body) = response.into_parts();
     if !(200..=206).contains(&parts.status.as_u16()) {
@@ -131,9 +127,19 @@ async fn get(
     at: &Location,
     path_and_query: &str,
 ) -> std::result::Result<Response<hyper::body::Incoming>, String> {
-    let tcp = tokio::net::TcpStream::connect((at.host.as_str(), at.port))
+    let dial = |why: &str| format!("dial tcp {}:{}: {why}", url_host(&at.host), at.port);
+    let connect = tokio::net::TcpStream::connect((at.host.as_str(), at.port));
+    let tcp = tokio::time::timeout(CONNECT_TIMEOUT, connect)
         .await
-        .map_err(|e| format!("dial tcp {}:{}: {e}", at.host, at.port))?;
+        .map_err(|_| dial("i/o timeout"))?
+        .map_err(|e| {
+            // Go's words for the common failures, as kube-apiserver reports them.
+            match e.kind() {
+                std::io::ErrorKind::ConnectionRefused => dial("connect: connection refused"),
+                std::io::ErrorKind::TimedOut => dial("i/o timeout"),
+                _ => dial(&e.to_string()),
+            }
+        })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -142,14 +148,16 @@ async fn get(
         .with_custom_certificate_verifier(Arc::new(Unverified(provider)))
         .with_no_client_auth();
     let name = ServerName::try_from(at.host.clone()).map_err(|e| e.to_string())?;
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
+    let handshake = tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp);
+    let tls = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake)
         .await
+        .map_err(|_| "net/http: TLS handshake timeout".to_owned())?
         .map_err(|e| format!("remote error: tls: {e}"))?;
     let (mut sender, connection) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
             .await
             .map_err(|e| e.to_string())?;
+    // Ends when the response's body is read or dropped (the proxied answer is done with).
     tokio::spawn(connection);
     let request = hyper::Request::get(path_and_query)
         .header(

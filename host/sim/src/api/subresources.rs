@@ -15,6 +15,8 @@ use crate::resources::Builtin;
 use crate::status::{ApiError, Result};
 
 pub(super) async fn pod_log(api: &Api, call: &Call) -> Result<Response<Body>> {
+    // kube-apiserver's order: the options, the pod, its container, its node, then the kubelet.
+    let (opts, follow) = log_options(call)?;
     let ns = &call.info.namespace;
     let name = &call.info.name;
     let pod = api
@@ -47,6 +49,15 @@ pub(super) async fn pod_log(api: &Api, call: &Call) -> Result<Response<Body>> {
             )));
         }
     };
+    // A pod no node has taken has no log anywhere yet: kube-apiserver answers with nothing.
+    let Some(node) = pod.value["spec"]["nodeName"]
+        .as_str()
+        .filter(|n| !n.is_empty())
+    else {
+        return Ok(codec::text_response(StatusCode::OK, ""));
+    };
+    // The kubelet's own refusal (`validateContainerLogStatus`), answered here, where the pod's
+    // status is at hand, in the words the API server passes on from the kubelet.
     let started = pod.value["status"]["containerStatuses"]
         .as_array()
         .into_iter()
@@ -69,14 +80,6 @@ pub(super) async fn pod_log(api: &Api, call: &Call) -> Result<Response<Body>> {
             "container \"{container}\" in pod \"{name}\" is waiting to start: {reason}"
         )));
     }
-    let (opts, follow) = log_options(call)?;
-    // A pod no node has taken has no log anywhere yet: kube-apiserver answers with nothing.
-    let Some(node) = pod.value["spec"]["nodeName"]
-        .as_str()
-        .filter(|n| !n.is_empty())
-    else {
-        return Ok(codec::text_response(StatusCode::OK, ""));
-    };
     let at = kubelet_client::locate(api, node)?;
     let mut path = format!("/containerLogs/{ns}/{name}/{container}");
     let query = kubelet_query(&opts, follow);

@@ -35,6 +35,11 @@ use crate::codec::{self, Body};
 use crate::logs::LogStore;
 use crate::logs::query::{self, QueryError};
 
+/// How long a client has to finish its TLS handshake (Go's `net/http` TLS handshake timeout).
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long to wait after a failed accept before the next.
+const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// A bound, not yet serving, kubelet API.
 pub(super) struct Listener {
     tcp: TcpListener,
@@ -70,7 +75,9 @@ impl Listener {
                 accepted = self.tcp.accept() => match accepted {
                     Ok(a) => a,
                     Err(e) => {
+                        // Out of file descriptors, say: wait rather than spin.
                         tracing::debug!(error = %e, "kubelet API: accept failed");
+                        tokio::time::sleep(ACCEPT_BACKOFF).await;
                         continue;
                     }
                 },
@@ -78,10 +85,14 @@ impl Listener {
             };
             let (acceptor, logs) = (acceptor.clone(), logs.clone());
             connections.spawn(async move {
-                let tls = match acceptor.accept(stream).await {
-                    Ok(tls) => tls,
-                    Err(e) => {
+                let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(tls)) => tls,
+                    Ok(Err(e)) => {
                         tracing::debug!(%peer, error = %e, "kubelet API: TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "kubelet API: TLS handshake timed out");
                         return;
                     }
                 };
