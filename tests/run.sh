@@ -67,8 +67,13 @@ if ! grep -q "serving until" "$shared/serve.log"; then
   exit 1
 fi
 for cluster in cluster-0 cluster-1; do
+  # Each kubelet admits only its API server, by the client certificate the cluster's CA signed.
+  kubectl --kubeconfig "$shared/kubeconfig" config view --raw -o \
+    "jsonpath={.clusters[?(@.name==\"$cluster\")].cluster.certificate-authority-data}" |
+    base64 -d >"$shared/$cluster-ca.pem"
   "$flotilla" sim kubelet --kubeconfig "$shared/kubeconfig" --context "$cluster" \
-    --node-name "$cluster-node" --port 0 >"$shared/$cluster-kubelet.log" 2>&1 &
+    --node-name "$cluster-node" --port 0 --client-ca-file "$shared/$cluster-ca.pem" \
+    >"$shared/$cluster-kubelet.log" 2>&1 &
 done
 for cluster in cluster-0 cluster-1; do
   # A kubelet that could not start would leave every pod Pending: say so now, not test by test.

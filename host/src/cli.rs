@@ -174,6 +174,11 @@ pub enum SimCommand {
         /// status says which.
         #[arg(long, default_value_t = 10250)]
         port: u16,
+        /// Admit to the kubelet API only clients with a certificate this CA signed (the
+        /// kubelet's `--client-ca-file`; give the API server `--kubelet-client-certificate`).
+        /// Without it anyone who reaches the port may read the pods' logs.
+        #[arg(long)]
+        client_ca_file: Option<PathBuf>,
     },
     /// Serve simulated clusters (no controller) and write a kubeconfig for them, until Ctrl-C.
     Serve {
@@ -223,8 +228,17 @@ pub fn main() -> ExitCode {
                 node_name,
                 node_ip,
                 port,
+                client_ca_file,
             }) => done(
-                crate::sandbox::run_kubelet(kubeconfig, context, node_name, node_ip, port).await,
+                crate::sandbox::run_kubelet(crate::sandbox::KubeletArgs {
+                    kubeconfig,
+                    context,
+                    node_name,
+                    node_ip,
+                    port,
+                    client_ca_file,
+                })
+                .await,
             ),
             Command::Crd => {
                 print!("{}", flotilla_engine::workflow::crd::render_all());

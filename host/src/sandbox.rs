@@ -255,22 +255,44 @@ pub async fn run(args: DevArgs) -> Result<()> {
     outcome
 }
 
+/// What `flotilla sim kubelet` is told.
+#[derive(Debug)]
+pub struct KubeletArgs {
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    pub node_name: String,
+    pub node_ip: std::net::IpAddr,
+    pub port: u16,
+    pub client_ca_file: Option<PathBuf>,
+}
+
 /// `flotilla sim kubelet`: the simulated kubelet against any API server.
-pub async fn run_kubelet(
-    kubeconfig: Option<PathBuf>,
-    context: Option<String>,
-    node_name: String,
-    node_ip: std::net::IpAddr,
-    port: u16,
-) -> Result<()> {
-    let config = crate::credentials::config(kubeconfig.as_deref(), context, false).await?;
+pub async fn run_kubelet(args: KubeletArgs) -> Result<()> {
+    let config =
+        crate::credentials::config(args.kubeconfig.as_deref(), args.context, false).await?;
     let client = kube::Client::try_from(config.clone())?;
     let executor = Arc::new(SimExecutor::default());
     executor.connect(config)?;
-    println!("simulated kubelet: registering node {node_name}, its API on {node_ip} port {port}");
+    let client_ca_pem = match &args.client_ca_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading the client CA {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let (node_name, node_ip, port) = (args.node_name, args.node_ip, args.port);
+    let admits = if client_ca_pem.is_some() {
+        "clients the client CA signed"
+    } else {
+        "anyone (no --client-ca-file)"
+    };
+    println!(
+        "simulated kubelet: registering node {node_name}, its API on {node_ip} port {port}, admitting {admits}"
+    );
     let options = flotilla_sim::kubelet::RunOptions {
         node_ip: node_ip.to_string(),
         port,
+        client_ca_pem,
         ..flotilla_sim::kubelet::RunOptions::default()
     };
     flotilla_sim::kubelet::Kubelet::new(client, node_name)

@@ -3,6 +3,8 @@
 //! with the real kubectl; the Deployment's probes answer as they would in the cluster.
 
 use std::io::{BufRead, BufReader};
+
+use base64::Engine as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -497,6 +499,23 @@ fn bench_measures_the_cluster_a_kubeconfig_names_and_removes_what_it_made() {
 #[test]
 fn kubectl_logs_reach_the_kubelet_process_the_node_registers() {
     let env = served_with("kubelet-api", &["--no-kubelet"]);
+    // The kubelet admits the API server by its client certificate, signed by the cluster's CA
+    // (the one the kubeconfig trusts).
+    let ca = env.kubectl(&[
+        "config",
+        "view",
+        "--raw",
+        "-o",
+        "jsonpath={.clusters[0].cluster.certificate-authority-data}",
+    ]);
+    let ca_file = env.dir.join("ca.pem");
+    std::fs::write(
+        &ca_file,
+        base64::engine::general_purpose::STANDARD
+            .decode(ca.trim())
+            .expect("the kubeconfig's CA is base64"),
+    )
+    .expect("CA file");
     let kubelet = Killed(
         Command::new(env!("CARGO_BIN_EXE_flotilla"))
             .args(["sim", "kubelet", "--kubeconfig"])
@@ -508,7 +527,9 @@ fn kubectl_logs_reach_the_kubelet_process_the_node_registers() {
                 "127.0.0.1",
                 "--port",
                 "0",
+                "--client-ca-file",
             ])
+            .arg(&ca_file)
             .spawn()
             .expect("flotilla sim kubelet runs"),
     );

@@ -43,6 +43,8 @@ pub(crate) struct Api {
     lists: Mutex<read::ListSnapshots>,
     /// How often watches send BOOKMARK events to clients that asked for them.
     pub(crate) bookmark_interval: std::time::Duration,
+    /// The client certificate shown to kubelets for `pods/log` (none on a plain-HTTP cluster).
+    pub(crate) kubelet_identity: Option<kubelet_client::Identity>,
     /// PEM of the cluster's CA, written into service-account token secrets as `ca.crt`.
     pub(crate) ca_pem: String,
 }
@@ -88,6 +90,7 @@ impl Api {
             faults: Faults::default(),
             lists: Mutex::new(read::ListSnapshots::default()),
             bookmark_interval: std::time::Duration::from_secs(1),
+            kubelet_identity: None,
             ca_pem,
         }
     }

@@ -98,6 +98,9 @@ impl SimCluster {
         };
         let mut api = Api::new(&config.name, store, ca_pem.clone().unwrap_or_default());
         api.bookmark_interval = config.bookmark_interval;
+        api.kubelet_identity = tls
+            .as_ref()
+            .map(|t| Arc::new((t.kubelet_client.0.clone(), t.kubelet_client.1.clone_key())));
         let api = Arc::new(api);
         let bootstrap_err = |message: String| StartError::Bootstrap {
             cluster: config.name.clone(),
@@ -157,8 +160,14 @@ impl SimCluster {
                 &["system:nodes", "system:masters"],
             );
             let client = cluster.client_for(&kubelet_token)?;
+            // The kubelet admits only the API server's client certificate, signed by the
+            // cluster's CA (kubeadm's `--client-ca-file`).
+            let options = crate::kubelet::RunOptions {
+                client_ca_pem: cluster.ca_pem.clone(),
+                ..config.kubelet_options.clone()
+            };
             let kubelet = crate::kubelet::Kubelet::new(client, format!("{}-node", config.name))
-                .with_options(config.kubelet_options.clone());
+                .with_options(options);
             let kubelet = match &config.hooks {
                 Some(hook) => kubelet.with_hooks(hook.clone()),
                 None => kubelet,

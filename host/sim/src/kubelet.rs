@@ -20,7 +20,7 @@ mod fs;
 mod lifecycle;
 mod node;
 mod pod_worker;
-mod server;
+pub(crate) mod server;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -60,8 +60,8 @@ pub enum KubeletError {
         #[source]
         source: std::io::Error,
     },
-    /// The kubelet API's serving certificate could not be made.
-    #[error("making the kubelet's serving certificate: {0}")]
+    /// The kubelet API's serving certificate could not be made, or its client CA not read.
+    #[error("the kubelet API's TLS: {0}")]
     Certificate(String),
 }
 
@@ -84,6 +84,10 @@ pub struct RunOptions {
     /// Port of the kubelet API (the kubelet's `--port`, 10250); 0 picks a free one. Either way
     /// the Node's status says which.
     pub port: u16,
+    /// PEM of the CA whose client certificates the kubelet API admits (the kubelet's
+    /// `--client-ca-file`); without one it admits anyone, as a kubelet with
+    /// `--anonymous-auth=true --authorization-mode=AlwaysAllow` does.
+    pub client_ca_pem: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -96,6 +100,7 @@ impl Default for RunOptions {
             heartbeat: Duration::from_secs(10),
             node_ip: "127.0.0.1".to_owned(),
             port: 0,
+            client_ca_pem: None,
         }
     }
 }
@@ -278,8 +283,7 @@ impl Kubelet {
     /// Registers the node and runs until shut down (or until the future is dropped, which stops
     /// every pod task too).
     pub async fn run(self) -> Result<(), KubeletError> {
-        let api = server::Listener::bind(&self.node_name, &self.options.node_ip, self.options.port)
-            .await?;
+        let api = server::Listener::bind(&self.node_name, &self.options).await?;
         let shared = Arc::new(Shared {
             client: self.client,
             node_name: self.node_name,

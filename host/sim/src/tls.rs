@@ -4,15 +4,18 @@
 use std::sync::Arc;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-/// The CA (what clients trust) and the server's certificate chain.
+/// The CA (what clients trust), the server's certificate chain, and the client certificate the
+/// API server shows kubelets (kubeadm's `apiserver-kubelet-client`), signed by the same CA.
 #[derive(Debug)]
 pub(crate) struct ClusterTls {
     pub(crate) ca_pem: String,
     pub(crate) server_config: Arc<rustls::ServerConfig>,
+    pub(crate) kubelet_client: (CertificateDer<'static>, PrivateKeyDer<'static>),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +54,21 @@ pub(crate) fn generate(cluster: &str) -> Result<ClusterTls, TlsError> {
         .push(DnType::CommonName, format!("kube-apiserver {cluster}"));
     let cert = params.signed_by(&key, &issuer)?;
 
+    let client_key = KeyPair::generate()?;
+    let mut client_params = CertificateParams::new(Vec::<String>::new())?;
+    client_params
+        .distinguished_name
+        .push(DnType::CommonName, "kube-apiserver-kubelet-client");
+    client_params
+        .distinguished_name
+        .push(DnType::OrganizationName, "system:masters");
+    client_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let client_cert = client_params.signed_by(&client_key, &issuer)?;
+    let kubelet_client = (
+        CertificateDer::from(client_cert.der().to_vec()),
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(client_key.serialize_der())),
+    );
+
     let chain = vec![CertificateDer::from(cert.der().to_vec())];
     let private = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -62,5 +80,6 @@ pub(crate) fn generate(cluster: &str) -> Result<ClusterTls, TlsError> {
     Ok(ClusterTls {
         ca_pem: ca_cert.pem(),
         server_config: Arc::new(config),
+        kubelet_client,
     })
 }

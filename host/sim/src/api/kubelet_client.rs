@@ -1,6 +1,8 @@
 //! How the API server reaches a node's kubelet for `pods/log`, as kube-apiserver does when started
 //! without `--kubelet-certificate-authority`: HTTPS to an address the Node registered and the port
-//! in its `daemonEndpoints.kubeletEndpoint`, not verifying the kubelet's self-signed certificate.
+//! in its `daemonEndpoints.kubeletEndpoint`, not verifying the kubelet's self-signed certificate
+//! and showing its own client certificate (`--kubelet-client-certificate`), which a kubelet
+//! started with `--client-ca-file` requires.
 //!
 //! The address is the first of the Node's addresses by type InternalIP, ExternalIP, Hostname
 //! (kubeadm's `--kubelet-preferred-address-types`). A kubelet's non-2xx answer becomes the error
@@ -16,7 +18,7 @@ use http_body_util::{BodyExt, Empty, Limited, StreamBody};
 use hyper::body::Frame;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use super::Api;
@@ -79,9 +81,10 @@ pub(super) async fn proxy(
     at: &Location,
     path_and_query: &str,
     name: &str,
+    identity: Option<&Identity>,
 ) -> Result<Response<Body>> {
     let url = format!("https://{}:{}{path_and_query}", url_host(&at.host), at.port);
-    let response = get(at, path_and_query)
+    let response = get(at, path_and_query, identity)
         .await
         .map_err(|e| ApiError::unknown(format!("Get {url:?}: {e}")))?;
     let (parts, body) = response.into_parts();
@@ -123,9 +126,13 @@ fn url_host(host: &str) -> String {
     }
 }
 
+/// The client certificate the API server shows kubelets (`--kubelet-client-certificate`).
+pub(crate) type Identity = Arc<(CertificateDer<'static>, PrivateKeyDer<'static>)>;
+
 async fn get(
     at: &Location,
     path_and_query: &str,
+    identity: Option<&Identity>,
 ) -> std::result::Result<Response<hyper::body::Incoming>, String> {
     let dial = |why: &str| format!("dial tcp {}:{}: {why}", url_host(&at.host), at.port);
     let connect = tokio::net::TcpStream::connect((at.host.as_str(), at.port));
@@ -141,12 +148,17 @@ async fn get(
             }
         })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Unverified(provider)))
-        .with_no_client_auth();
+        .with_custom_certificate_verifier(Arc::new(Unverified(provider)));
+    let config = match identity {
+        Some(identity) => builder
+            .with_client_auth_cert(vec![identity.0.clone()], identity.1.clone_key())
+            .map_err(|e| e.to_string())?,
+        None => builder.with_no_client_auth(),
+    };
     let name = ServerName::try_from(at.host.clone()).map_err(|e| e.to_string())?;
     let handshake = tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp);
     let tls = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake)
@@ -219,5 +231,45 @@ impl ServerCertVerifier for Unverified {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kubelet::{RunOptions, server::Listener};
+    use crate::logs::LogStore;
+
+    /// A kubelet that requires the cluster CA's client certificates refuses a client without
+    /// one, and answers the API server, which shows its own.
+    #[tokio::test]
+    async fn a_kubelet_with_a_client_ca_answers_only_the_api_server() {
+        let tls = crate::tls::generate("test").expect("certificates");
+        let options = RunOptions {
+            client_ca_pem: Some(tls.ca_pem.clone()),
+            ..RunOptions::default()
+        };
+        let listener = Listener::bind("node", &options).await.expect("bound");
+        let at = Location {
+            host: "127.0.0.1".into(),
+            port: listener.port(),
+        };
+        let serving = tokio::spawn(listener.serve(LogStore::new()));
+        let identity: Identity = Arc::new((
+            tls.kubelet_client.0.clone(),
+            tls.kubelet_client.1.clone_key(),
+        ));
+
+        let answered = get(&at, "/healthz", Some(&identity))
+            .await
+            .expect("answered");
+        assert_eq!(answered.status(), StatusCode::OK);
+        let refused = get(&at, "/healthz", None).await;
+        assert!(
+            refused.is_err(),
+            "a client without a certificate was answered {:?}",
+            refused.map(|r| r.status())
+        );
+        serving.abort();
     }
 }

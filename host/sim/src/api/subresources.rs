@@ -86,7 +86,7 @@ pub(super) async fn pod_log(api: &Api, call: &Call) -> Result<Response<Body>> {
     if !query.is_empty() {
         path = path + "?" + &query;
     }
-    kubelet_client::proxy(&at, &path, name).await
+    kubelet_client::proxy(&at, &path, name, api.kubelet_identity.as_ref()).await
 }
 
 /// The query kube-apiserver sends the kubelet (`LogLocation`): set options only, `sinceTime` in

@@ -4,10 +4,12 @@
 //!
 //! It listens on the node's IP and registers the port in the Node's
 //! `status.daemonEndpoints.kubeletEndpoint`, which is where an API server looks. Like a kubelet
-//! started without `--tls-cert-file`, it serves a self-signed certificate, and like one started
-//! with its default flags (`--anonymous-auth=true`, `--authorization-mode=AlwaysAllow`) it asks for
-//! no credentials; kube-apiserver without `--kubelet-certificate-authority` does not verify the
-//! certificate either.
+//! started without `--tls-cert-file`, it serves a self-signed certificate (kube-apiserver without
+//! `--kubelet-certificate-authority` does not verify it). Given a client CA (`--client-ca-file`)
+//! it admits only clients with a certificate that CA signed — the simulated clusters give their
+//! kubelets their own CA, whose `kube-apiserver-kubelet-client` certificate their API server
+//! shows; without one it admits anyone, as a kubelet with its default flags
+//! (`--anonymous-auth=true`, `--authorization-mode=AlwaysAllow`) does.
 //!
 //! Answers follow `getContainerLogs` in `pkg/kubelet/server/server.go`: a pod with no container
 //! started here is 404 `pod "x" does not exist`, a query that does not decode 400, options
@@ -26,6 +28,7 @@ use hyper::body::Frame;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
+use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -41,33 +44,39 @@ const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10
 const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// A bound, not yet serving, kubelet API.
-pub(super) struct Listener {
+pub(crate) struct Listener {
     tcp: TcpListener,
     tls: Arc<rustls::ServerConfig>,
 }
 
 impl Listener {
-    /// Binds `ip:port` (port 0 picks a free one) and makes the self-signed serving certificate
-    /// for the node's name and IP.
-    pub(super) async fn bind(node: &str, ip: &str, port: u16) -> Result<Self, KubeletError> {
-        let ip: IpAddr = ip
+    /// Binds the node's IP and port (port 0 picks a free one) and makes the self-signed serving
+    /// certificate for the node's name and IP; admits only clients the client CA signed, if
+    /// there is one.
+    pub(crate) async fn bind(
+        node: &str,
+        options: &super::RunOptions,
+    ) -> Result<Self, KubeletError> {
+        let ip: IpAddr = options
+            .node_ip
             .parse()
-            .map_err(|_| KubeletError::NodeIp(ip.to_owned()))?;
-        let address = SocketAddr::new(ip, port);
+            .map_err(|_| KubeletError::NodeIp(options.node_ip.clone()))?;
+        let tls = serving_config(node, ip, options.client_ca_pem.as_deref())
+            .map_err(KubeletError::Certificate)?;
+        let address = SocketAddr::new(ip, options.port);
         let tcp = TcpListener::bind(address)
             .await
             .map_err(|source| KubeletError::Listen { address, source })?;
-        let tls = serving_config(node, ip).map_err(KubeletError::Certificate)?;
         Ok(Self { tcp, tls })
     }
 
     /// The port to register in the Node's status.
-    pub(super) fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.tcp.local_addr().map_or(0, |a| a.port())
     }
 
     /// Serves until the future is dropped, which ends every open connection too.
-    pub(super) async fn serve(self, logs: LogStore) {
+    pub(crate) async fn serve(self, logs: LogStore) {
         let acceptor = tokio_rustls::TlsAcceptor::from(self.tls);
         let mut connections = JoinSet::new();
         loop {
@@ -111,7 +120,11 @@ impl Listener {
     }
 }
 
-fn serving_config(node: &str, ip: IpAddr) -> Result<Arc<rustls::ServerConfig>, String> {
+fn serving_config(
+    node: &str,
+    ip: IpAddr,
+    client_ca_pem: Option<&str>,
+) -> Result<Arc<rustls::ServerConfig>, String> {
     let names = vec![node.to_owned(), ip.to_string()];
     let certified = rcgen::generate_simple_self_signed(names).map_err(|e| e.to_string())?;
     let chain = vec![CertificateDer::from(certified.cert.der().to_vec())];
@@ -119,9 +132,26 @@ fn serving_config(node: &str, ip: IpAddr) -> Result<Arc<rustls::ServerConfig>, S
         certified.signing_key.serialize_der(),
     ));
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .and_then(|b| b.with_no_client_auth().with_single_cert(chain, key))
+        .map_err(|e| e.to_string())?;
+    let builder = match client_ca_pem {
+        None => builder.with_no_client_auth(),
+        Some(pem) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+                let cert = cert.map_err(|e| format!("the client CA is not PEM: {e}"))?;
+                roots.add(cert).map_err(|e| format!("the client CA: {e}"))?;
+            }
+            let verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider)
+                    .build()
+                    .map_err(|e| format!("the client CA: {e}"))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder
+        .with_single_cert(chain, key)
         .map_err(|e| e.to_string())?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
