@@ -151,35 +151,39 @@ pub struct DevArgs {
     pub keep: bool,
 }
 
+/// What `flotilla sim kubelet` is told.
+#[derive(Debug, clap::Args)]
+pub struct KubeletArgs {
+    /// Kubeconfig to use (default: $KUBECONFIG or ~/.kube/config).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Context in the kubeconfig (default: its current context).
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Name of the node the kubelet registers.
+    #[arg(long, default_value = "flotilla-sim-node")]
+    pub node_name: String,
+    /// The node's IP: registered as its InternalIP, and where the kubelet API listens. The
+    /// API server must reach it there for `kubectl logs` (kube-apiserver prefers the address
+    /// types its `--kubelet-preferred-address-types` names; put InternalIP first, as kubeadm
+    /// does, or name the node after a host that resolves).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub node_ip: std::net::IpAddr,
+    /// Port of the kubelet API (`containerLogs`, `healthz`); 0 picks a free one. The Node's
+    /// status says which.
+    #[arg(long, default_value_t = 10250)]
+    pub port: u16,
+    /// Admit to the kubelet API only clients with a certificate this CA signed (the
+    /// kubelet's `--client-ca-file`; give the API server `--kubelet-client-certificate`).
+    /// Without it anyone who reaches the port may read the pods' logs.
+    #[arg(long)]
+    pub client_ca_file: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum SimCommand {
     /// Run the simulated kubelet alone against any API server (e.g. a control plane with no nodes).
-    Kubelet {
-        /// Kubeconfig to use (default: $KUBECONFIG or ~/.kube/config).
-        #[arg(long)]
-        kubeconfig: Option<PathBuf>,
-        /// Context in the kubeconfig (default: its current context).
-        #[arg(long)]
-        context: Option<String>,
-        /// Name of the node the kubelet registers.
-        #[arg(long, default_value = "flotilla-sim-node")]
-        node_name: String,
-        /// The node's IP: registered as its InternalIP, and where the kubelet API listens. The
-        /// API server must reach it there for `kubectl logs` (kube-apiserver prefers the address
-        /// types its `--kubelet-preferred-address-types` names; put InternalIP first, as kubeadm
-        /// does, or name the node after a host that resolves).
-        #[arg(long, default_value = "127.0.0.1")]
-        node_ip: std::net::IpAddr,
-        /// Port of the kubelet API (`containerLogs`, `healthz`); 0 picks a free one. The Node's
-        /// status says which.
-        #[arg(long, default_value_t = 10250)]
-        port: u16,
-        /// Admit to the kubelet API only clients with a certificate this CA signed (the
-        /// kubelet's `--client-ca-file`; give the API server `--kubelet-client-certificate`).
-        /// Without it anyone who reaches the port may read the pods' logs.
-        #[arg(long)]
-        client_ca_file: Option<PathBuf>,
-    },
+    Kubelet(KubeletArgs),
     /// Serve simulated clusters (no controller) and write a kubeconfig for them, until Ctrl-C.
     Serve {
         /// How many clusters: cluster-0 … cluster-N-1.
@@ -222,24 +226,9 @@ pub fn main() -> ExitCode {
             #[cfg(feature = "dev")]
             Command::Dev(args) => done(crate::sandbox::run(args).await),
             #[cfg(feature = "dev")]
-            Command::Sim(SimCommand::Kubelet {
-                kubeconfig,
-                context,
-                node_name,
-                node_ip,
-                port,
-                client_ca_file,
-            }) => done(
-                crate::sandbox::run_kubelet(crate::sandbox::KubeletArgs {
-                    kubeconfig,
-                    context,
-                    node_name,
-                    node_ip,
-                    port,
-                    client_ca_file,
-                })
-                .await,
-            ),
+            Command::Sim(SimCommand::Kubelet(args)) => {
+                done(crate::sandbox::run_kubelet(args).await)
+            }
             Command::Crd => {
                 print!("{}", flotilla_engine::workflow::crd::render_all());
                 Ok(ExitCode::SUCCESS)

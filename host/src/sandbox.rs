@@ -255,19 +255,8 @@ pub async fn run(args: DevArgs) -> Result<()> {
     outcome
 }
 
-/// What `flotilla sim kubelet` is told.
-#[derive(Debug)]
-pub struct KubeletArgs {
-    pub kubeconfig: Option<PathBuf>,
-    pub context: Option<String>,
-    pub node_name: String,
-    pub node_ip: std::net::IpAddr,
-    pub port: u16,
-    pub client_ca_file: Option<PathBuf>,
-}
-
 /// `flotilla sim kubelet`: the simulated kubelet against any API server.
-pub async fn run_kubelet(args: KubeletArgs) -> Result<()> {
+pub async fn run_kubelet(args: crate::cli::KubeletArgs) -> Result<()> {
     let config =
         crate::credentials::config(args.kubeconfig.as_deref(), args.context, false).await?;
     let client = kube::Client::try_from(config.clone())?;
