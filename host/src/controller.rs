@@ -3,6 +3,7 @@
 //! workflows; all decisions are the engine's.
 
 mod apply;
+mod busy;
 mod config;
 mod credentials;
 mod embedded;
@@ -175,6 +176,8 @@ pub(crate) struct Context {
     failures: failures::Failures,
     /// Passes in a row that put pod creations off, for their back-off.
     deferrals: failures::Failures,
+    /// Clusters that asked (`Retry-After`) to be sent no creations for a while.
+    busy: busy::Busy,
     /// Whether this replica may write; a standby keeps its caches and does nothing else.
     leadership: crate::leader::Leadership,
 }
@@ -344,6 +347,7 @@ pub async fn run(
         made: Default::default(),
         failures: Default::default(),
         deferrals: Default::default(),
+        busy: Default::default(),
         leadership,
     });
     config::load_plugins(&ctx, &config.controller_namespace).await?;

@@ -15,18 +15,23 @@ mod common;
 /// How long a workflow of the fault tests may take.
 const WITHIN: Duration = Duration::from_secs(180);
 
-const SLEEPER: &str = r#"
+/// A workflow of one pod in cluster-1 running argosay with `args`, named from `prefix`.
+fn one_there(prefix: &str, args: &str) -> String {
+    format!(
+        r#"
 apiVersion: argoproj.io/v1alpha1
 kind: Workflow
-metadata: {generateName: quiet-}
+metadata: {{generateName: {prefix}}}
 spec:
   entrypoint: main
   templates:
   - name: main
     cluster: cluster-1
     namespace: default
-    container: {image: argoproj/argosay:v2, args: [sleep, 600s]}
-"#;
+    container: {{image: argoproj/argosay:v2, args: [{args}]}}
+"#
+    )
+}
 
 /// Polls until `check` holds, for up to a minute.
 async fn eventually(what: &str, mut check: impl AsyncFnMut() -> Result<bool>) -> Result<()> {
@@ -69,7 +74,12 @@ async fn a_quiet_cluster_is_reachable_again_after_a_blip() -> Result<()> {
     sandbox.enroll_remotes().await?;
     let _controller = sandbox.start_controller()?;
     let client = sandbox.primary().client()?;
-    let wf = flotilla::sandbox::submit(&client, SLEEPER, "quiet sleeper").await?;
+    let wf = flotilla::sandbox::submit(
+        &client,
+        &one_there("quiet-", "sleep, 600s"),
+        "quiet sleeper",
+    )
+    .await?;
     let name = wf.name_any();
     let workflows: Api<Workflow> = Api::namespaced(client, "argo");
     eventually("the remote node to run", async || {
@@ -328,6 +338,39 @@ async fn watches_cut_every_two_seconds_miss_nothing() -> Result<()> {
     cutter.abort();
     done?;
     one_pod_each(&env.sandbox, &name, 20).await?;
+    Ok(())
+}
+
+/// cluster-1 answers every create 429 with a Retry-After of a second (as API priority and
+/// fairness does) for three seconds, while ten workflows with a pod there are submitted a tenth
+/// of a second apart. Once it has said so, no workflow sends it a create until the second has
+/// passed: it sees one create per second of the fault at most, not one per workflow (ten or
+/// more without the hold). Then every workflow succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_holds_every_workflows_creations_in_that_cluster() -> Result<()> {
+    let env = running("retry-after").await?;
+    let remote = &env.sandbox.clusters[1];
+    let client = env.sandbox.primary().client()?;
+    remote.faults().fail_next("POST", 10_000, 429);
+    let mut names = Vec::new();
+    for _ in 0..10 {
+        let submitted =
+            flotilla::sandbox::submit(&client, &one_there("busy-", "echo, hi"), "one pod there")
+                .await?;
+        names.push(submitted.name_any());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let refused = remote.faults().injected_errors();
+    remote.faults().clear();
+    let workflows: Api<Workflow> = Api::namespaced(client, "argo");
+    for name in &names {
+        succeeded(&workflows, name, WITHIN).await?;
+    }
+    anyhow::ensure!(
+        (1..=4).contains(&refused),
+        "cluster-1 refused {refused} creates in about three seconds of asking to be left alone"
+    );
     Ok(())
 }
 

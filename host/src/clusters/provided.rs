@@ -90,10 +90,12 @@ pub async fn client(
     cluster: &str,
     c: &ClusterCredentials,
 ) -> Result<(kube::Client, TokenSlot), String> {
-    let config =
+    let mut config =
         kube::Config::from_custom_kubeconfig(kubeconfig(cluster, c), &KubeConfigOptions::default())
             .await
             .map_err(|e| format!("the provided credentials are unusable: {e}"))?;
+    // The controller's own back-off answers a busy cluster (see `controller::credentials`).
+    config.default_retry = false;
     let slot = TokenSlot::default();
     slot.set(&c.auth)?;
     let reader = slot.clone();

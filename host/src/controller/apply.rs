@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions};
-use tracing::warn;
+use tracing::{debug, warn};
 
 use super::Context;
 use super::ownership::{self, Owner, PodStamps};
@@ -327,6 +327,13 @@ async fn create_pod(
     let Place {
         cluster, namespace, ..
     } = place;
+    // Another cluster that asked to be left alone is sent nothing until its time has passed.
+    if let Some(busy) = cluster
+        && let Some(left) = ctx.busy.left(busy, std::time::Instant::now())
+    {
+        debug!(cluster = %busy, pod = %pod.name(), left = ?left, "the cluster asked to be left alone; creation put off");
+        return Ok(Creation::Later(Some(left)));
+    }
     let client = match client_for(ctx, cluster, namespace).await {
         Ok(client) => client,
         // No credentials for the target: the node fails saying why (and which Secret key).
@@ -345,7 +352,11 @@ async fn create_pod(
         }
         sent => (client, sent),
     };
-    answered(&client, owner, node_id, place, pod, sent).await
+    let creation = answered(&client, owner, node_id, place, pod, sent).await?;
+    if let (Some(cluster), Creation::Later(Some(asked))) = (cluster, &creation) {
+        ctx.busy.asked(cluster, std::time::Instant::now(), *asked);
+    }
+    Ok(creation)
 }
 
 /// Sends the create of `pod`; the API server's answer.

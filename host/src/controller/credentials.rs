@@ -64,6 +64,15 @@ async fn provide(
     Ok(Some(credentials))
 }
 
+/// `config` without kube-rs's own retries of 429, 503 and 504 (up to 15 per request, backing
+/// off towards minutes): inside the client they would hold a reconcile on one busy cluster and
+/// hide its `Retry-After` from the controller, whose answer is to put the creation off, leave
+/// that cluster alone for as long as it asked (`busy`) and get on with the others.
+fn without_retries(mut config: kube::Config) -> kube::Config {
+    config.default_retry = false;
+    config
+}
+
 /// A client for `entry`: from its kind's provider when there is one, else read natively.
 pub(super) async fn connect(
     providers: &impl CredentialProviders,
@@ -81,8 +90,8 @@ pub(super) async fn connect(
             };
             format!("key {}: {e}{hint}", entry.key)
         })?;
-        let client =
-            kube::Client::try_from(config).map_err(|e| format!("key {}: {e}", entry.key))?;
+        let client = kube::Client::try_from(without_retries(config))
+            .map_err(|e| format!("key {}: {e}", entry.key))?;
         return Ok(Connection {
             client,
             provided: None,
