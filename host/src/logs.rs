@@ -332,6 +332,19 @@ async fn follow(
     }
 }
 
+/// Whether the pod's `main` container has started (it is running or has run).
+fn main_started(pod: &Pod) -> bool {
+    pod.status
+        .iter()
+        .flat_map(|s| s.container_statuses.iter().flatten())
+        .filter(|c| c.name == "main")
+        .any(|c| {
+            c.state
+                .as_ref()
+                .is_some_and(|s| s.running.is_some() || s.terminated.is_some())
+        })
+}
+
 /// Follows one pod's `main` log, waiting for the container to start.
 async fn stream_pod(
     client: Client,
@@ -353,21 +366,31 @@ async fn stream_pod(
     let mut missing = 0;
     loop {
         let absent = if proven {
-            match pods.log_stream(&at.pod, &params).await {
-                Ok(stream) => {
-                    let mut stream = std::pin::pin!(stream.lines());
-                    while let Some(Ok(line)) = stream.next().await {
-                        if lines.send(format!("{prefix}: {line}")).is_err() {
-                            return;
+            // Before its container has started a pod has no log to follow: an API server answers
+            // a pod no node has taken with an empty one, which would end the stream at once.
+            match pods.get_opt(&at.pod).await {
+                Ok(None) => true,
+                Ok(Some(pod)) if !main_started(&pod) => false,
+                Ok(Some(_)) => match pods.log_stream(&at.pod, &params).await {
+                    Ok(stream) => {
+                        let mut stream = std::pin::pin!(stream.lines());
+                        while let Some(Ok(line)) = stream.next().await {
+                            if lines.send(format!("{prefix}: {line}")).is_err() {
+                                return;
+                            }
                         }
+                        return;
                     }
-                    return;
-                }
-                Err(kube::Error::Api(s)) if s.code == 404 => true,
-                // The container has not started yet: wait for it.
-                Err(kube::Error::Api(s)) if s.code == 400 => false,
+                    Err(kube::Error::Api(s)) if s.code == 404 => true,
+                    // The container has not started yet: wait for it.
+                    Err(kube::Error::Api(s)) if s.code == 400 => false,
+                    Err(e) => {
+                        let _ = lines.send(format!("{prefix}: cannot read logs: {e}"));
+                        return;
+                    }
+                },
                 Err(e) => {
-                    let _ = lines.send(format!("{prefix}: cannot read logs: {e}"));
+                    let _ = lines.send(format!("{prefix}: cannot read logs: {}", brief(&e)));
                     return;
                 }
             }

@@ -42,12 +42,13 @@ pub struct Env {
 /// placement plugin stays configured): when a test's turn ends, pass or fail, the configuration
 /// goes back to what `install` makes — no `rest-config` Secret, no profile Secrets, no policy or
 /// plugin ConfigMap in `argo` of `cluster-0`.
-/// The Workflows the test made in `argo` of `cluster-0` go too, with their pods in every cluster,
-/// so that the next test's controller does not inherit them.
+///
+/// The Workflows made during the turn go too, in any namespace of `cluster-0`, with their pods in
+/// both clusters, so that the next test's controller does not inherit them.
 impl Drop for Env {
     fn drop(&mut self) {
         if let (Clusters::Real, Some((_, before))) = (&self.clusters, &self._turn) {
-            remove_workflows_made_since(&self.kubeconfig, before);
+            remove_workflows_of_the_turn(&self.kubeconfig, before);
             reset_shared_configuration(&self.kubeconfig);
         }
     }
@@ -110,7 +111,7 @@ fn workflows(kubeconfig: &Path) -> Vec<(String, String, String)> {
 /// they are this test's), without their finalizer — the controller that would honour it has
 /// stopped with the test — and their pods in both clusters. By uid, not by creation time: the
 /// test machine's clock need not agree with the API server's.
-fn remove_workflows_made_since(kubeconfig: &Path, before: &HashSet<String>) {
+fn remove_workflows_of_the_turn(kubeconfig: &Path, before: &HashSet<String>) {
     for (namespace, name, uid) in workflows(kubeconfig) {
         if before.contains(&uid) {
             continue;
