@@ -542,3 +542,76 @@ impl Drop for RemoveOnDrop {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// A pod no node takes for a while: `flotilla logs -f` follows it from submission and still
+/// prints its output once a node (a kubelet that joins late) has run it. An API server answers
+/// the log of a pod no node has taken with an empty 200; a follower that took that for the
+/// pod's whole log would print nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_followed_from_submission_wait_for_a_pod_no_node_has_taken_yet() -> Result<()> {
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::ListParams;
+
+    let dir = std::env::temp_dir().join(format!("flotilla-unscheduled-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let _cleanup = RemoveOnDrop(dir.clone());
+    // No kubelet yet: pods stay unscheduled.
+    let sandbox = Sandbox::start_with(1, dir.join("kubeconfig"), false).await?;
+    sandbox.install().await?;
+    let _controller = sandbox.start_controller()?;
+    let cluster = sandbox.primary();
+    let client = cluster.client()?;
+    let yaml = r#"
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: late-}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    container: {image: argoproj/argosay:v2, args: [echo, hello after a wait]}
+"#;
+    let name = flotilla::sandbox::submit(&client, yaml, "late pod")
+        .await?
+        .name_any();
+    let (lines, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let follower = {
+        let (client, name) = (client.clone(), name.clone());
+        tokio::spawn(async move {
+            let options = flotilla::logs::Options {
+                follow: true,
+                controller_namespace: "argo".into(),
+                cluster_name: "cluster-0".into(),
+                local_access: flotilla::clusters::LocalAccess::none(),
+            };
+            let mut out = |line: String| {
+                let _ = lines.send(line);
+            };
+            flotilla::logs::logs(&client, "argo", &name, &options, &mut out).await
+        })
+    };
+    // The pod exists and no node has it; the follower has had time to ask for its log.
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "argo");
+    let selector = format!("workflows.argoproj.io/workflow={name}");
+    eventually("the pod to exist", async || {
+        Ok(!pods
+            .list(&ListParams::default().labels(&selector))
+            .await?
+            .items
+            .is_empty())
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let kubelet = flotilla_sim::kubelet::Kubelet::new(cluster.client()?, "late-node");
+    let kubelet = tokio::spawn(kubelet.run());
+    let line = tokio::time::timeout(Duration::from_secs(60), received.recv()).await;
+    kubelet.abort();
+    follower.abort();
+    let line = line.context("no line within a minute of the pod being run")?;
+    anyhow::ensure!(
+        line == Some(format!("{name} (cluster-0/argo): hello after a wait")),
+        "{line:?}"
+    );
+    Ok(())
+}
