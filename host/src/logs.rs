@@ -354,9 +354,9 @@ async fn stream_pod(
     lines: &mpsc::UnboundedSender<String>,
 ) {
     let pods: Api<Pod> = Api::namespaced(client, &at.namespace);
-    // A pod in another cluster is read with the controller's credentials: only once it is
+    // A pod in another cluster is read with the controller's credentials: only while it is
     // seen to be this workflow's.
-    let mut proven = at.cluster.is_none();
+    let must_prove = at.cluster.is_some();
     let params = LogParams {
         container: Some("main".into()),
         follow: true,
@@ -365,50 +365,36 @@ async fn stream_pod(
     let mut delay = std::time::Duration::from_millis(100);
     let mut missing = 0;
     loop {
-        let absent = if proven {
-            // Before its container has started a pod has no log to follow: an API server answers
-            // a pod no node has taken with an empty one, which would end the stream at once.
-            match pods.get_opt(&at.pod).await {
-                Ok(None) => true,
-                Ok(Some(pod)) if !main_started(&pod) => false,
-                Ok(Some(_)) => match pods.log_stream(&at.pod, &params).await {
-                    Ok(stream) => {
-                        let mut stream = std::pin::pin!(stream.lines());
-                        while let Some(Ok(line)) = stream.next().await {
-                            if lines.send(format!("{prefix}: {line}")).is_err() {
-                                return;
-                            }
-                        }
-                        return;
-                    }
-                    Err(kube::Error::Api(s)) if s.code == 404 => true,
-                    // The container has not started yet: wait for it.
-                    Err(kube::Error::Api(s)) if s.code == 400 => false,
-                    Err(e) => {
-                        let _ = lines.send(format!("{prefix}: cannot read logs: {e}"));
-                        return;
-                    }
-                },
-                Err(e) => {
-                    let _ = lines.send(format!("{prefix}: cannot read logs: {}", brief(&e)));
-                    return;
-                }
+        let absent = match pods.get_opt(&at.pod).await {
+            Ok(None) => true,
+            Ok(Some(pod)) if must_prove && !created_for(&pod, uid) => {
+                let _ = lines.send(format!("{prefix}: {}", not_ours(at)));
+                return;
             }
-        } else {
-            match pods.get_opt(&at.pod).await {
-                Ok(Some(pod)) if created_for(&pod, uid) => {
-                    proven = true;
-                    continue;
-                }
-                Ok(Some(_)) => {
-                    let _ = lines.send(format!("{prefix}: {}", not_ours(at)));
+            // Before its container has started a pod has no log to follow: an API server
+            // answers a pod no node has taken with an empty one, which would end the stream.
+            Ok(Some(pod)) if !main_started(&pod) => false,
+            Ok(Some(_)) => match pods.log_stream(&at.pod, &params).await {
+                Ok(stream) => {
+                    let mut stream = std::pin::pin!(stream.lines());
+                    while let Some(Ok(line)) = stream.next().await {
+                        if lines.send(format!("{prefix}: {line}")).is_err() {
+                            return;
+                        }
+                    }
                     return;
                 }
-                Ok(None) => true,
+                Err(kube::Error::Api(s)) if s.code == 404 => true,
+                // The container has not started yet: wait for it.
+                Err(kube::Error::Api(s)) if s.code == 400 => false,
                 Err(e) => {
-                    let _ = lines.send(format!("{prefix}: cannot read logs: {}", brief(&e)));
+                    let _ = lines.send(format!("{prefix}: cannot read logs: {e}"));
                     return;
                 }
+            },
+            Err(e) => {
+                let _ = lines.send(format!("{prefix}: cannot read logs: {}", brief(&e)));
+                return;
             }
         };
         // Not created yet, or already deleted (pod GC): a while, then give up.

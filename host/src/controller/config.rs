@@ -39,14 +39,7 @@ pub(super) async fn load_policy(
     client: &kube::Client,
     namespace: &str,
 ) -> Result<Authorizer, ControllerError> {
-    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
-    let cm = config_maps
-        .get_opt(authz::CONFIG_MAP)
-        .await
-        .map_err(|source| ControllerError::Config {
-            namespace: namespace.to_string(),
-            source,
-        })?;
+    let cm = config_map(client, namespace, authz::CONFIG_MAP).await?;
     let data = cm.and_then(|cm| cm.data).unwrap_or_default();
     let model = data.get(authz::MODEL_KEY).map(String::as_str);
     let policy = data.get(authz::POLICY_KEY).map(String::as_str);
@@ -64,18 +57,25 @@ pub(super) async fn load_policy(
 /// placed there would fail. The watch takes over from here (a component already in force is
 /// not loaded again).
 pub(super) async fn load_plugins(ctx: &Context, namespace: &str) -> Result<(), ControllerError> {
-    let config_maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), namespace);
-    let cm = config_maps
-        .get_opt(plugins::CONFIG_MAP)
+    if let Some(cm) = config_map(&ctx.client, namespace, plugins::CONFIG_MAP).await? {
+        super::plugins::apply(ctx, Some(&cm)).await;
+    }
+    Ok(())
+}
+
+/// ConfigMap `name` of the controller's namespace as it is now, read once at start.
+async fn config_map(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<ConfigMap>, ControllerError> {
+    Api::<ConfigMap>::namespaced(client.clone(), namespace)
+        .get_opt(name)
         .await
         .map_err(|source| ControllerError::Config {
             namespace: namespace.to_string(),
             source,
-        })?;
-    if cm.is_some() {
-        super::plugins::apply(ctx, cm.as_ref()).await;
-    }
-    Ok(())
+        })
 }
 
 /// Watches the Secrets and the ConfigMap for as long as the controller runs.
