@@ -8,8 +8,7 @@
 //! Run: `cargo bench -p flotilla --bench controller_rss` (`FLOTILLA_RSS_CASE=small` or `large`
 //! for one case, `FLOTILLA_RSS_NODES=N` for a large case of N nodes). Figures go to docs/performance.md.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -31,14 +30,10 @@ fn large_fan_out() -> usize {
         .map_or(LARGE_FAN_OUT, |n| n.saturating_sub(2).max(1))
 }
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+#[allow(dead_code)]
+#[path = "../tests/common/processes.rs"]
+mod processes;
+use processes::Killed;
 
 fn rss_mib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
@@ -138,20 +133,7 @@ impl Drop for Served {
 fn serve(tag: &str) -> Served {
     let dir = std::env::temp_dir().join(format!("flotilla-rss-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let kubeconfig = dir.join("kubeconfig");
-    let mut sim = Command::new(env!("CARGO_BIN_EXE_flotilla"))
-        .args(["sim", "serve", "--clusters", "1", "--kubeconfig"])
-        .arg(&kubeconfig)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("flotilla sim serve");
-    let out = sim.stdout.take().expect("stdout");
-    let sim = Killed(sim);
-    for line in BufReader::new(out).lines().map_while(Result::ok) {
-        if line.contains("serving until Ctrl-C") {
-            break;
-        }
-    }
+    let (kubeconfig, sim) = processes::sim_serve(&dir, &[]);
     Served {
         dir,
         kubeconfig,
@@ -177,25 +159,13 @@ impl Served {
     }
 
     fn controller(&self) -> Child {
-        Command::new(env!("CARGO_BIN_EXE_flotilla"))
-            .args([
-                "controller",
-                "--context",
-                "cluster-0",
-                "--cluster",
-                "cluster-0",
-                "--leader-elect=false",
-                "--metrics-addr",
-                "off",
-                "--kubeconfig",
-            ])
-            .arg(&self.kubeconfig)
+        processes::controller(&self.kubeconfig)
+            .args(["--leader-elect=false", "--metrics-addr", "off"])
             .envs(
                 std::env::var("MALLOC_ARENA_MAX")
                     .ok()
                     .map(|v| ("MALLOC_ARENA_MAX", v)),
             )
-            .stdout(Stdio::null())
             .spawn()
             .expect("flotilla controller")
     }

@@ -2,22 +2,14 @@
 //! clusters, `flotilla controller` runs as it would in its Deployment, and the user drives both
 //! with the real kubectl; the Deployment's probes answer as they would in the cluster.
 
-use std::io::{BufRead, BufReader};
-
 use base64::Engine as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
-struct Killed(Child);
+use common::processes::{Killed, sim_serve};
 
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+mod common;
 
 fn kubectl(kubeconfig: &Path, args: &[&str]) -> String {
     let out = Command::new("kubectl")
@@ -98,31 +90,7 @@ fn served_with(tag: &str, extra: &[&str]) -> Installed {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let dir = std::env::temp_dir().join(format!("flotilla-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let kubeconfig = dir.join("kubeconfig");
-
-    let mut sim = Command::new(env!("CARGO_BIN_EXE_flotilla"))
-        .args(["sim", "serve", "--clusters", "1", "--kubeconfig"])
-        .arg(&kubeconfig)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("flotilla sim serve runs");
-    let stdout = sim.stdout.take().expect("stdout");
-    let sim = Killed(sim);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    loop {
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(line) if line.contains("serving until Ctrl-C") => break,
-            Ok(_) => {}
-            Err(e) => panic!("flotilla sim serve did not start: {e}"),
-        }
-    }
-
+    let (kubeconfig, sim) = sim_serve(&dir, extra);
     Installed {
         repo,
         dir,
@@ -135,20 +103,9 @@ impl Installed {
     /// `flotilla controller` as the Deployment runs it, with `extra` flags; its probes' address.
     fn controller(&self, extra: &[&str]) -> (Child, String) {
         let probes = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_flotilla"))
-            .args([
-                "controller",
-                "--context",
-                "cluster-0",
-                "--cluster",
-                "cluster-0",
-                "--metrics-addr",
-                &probes,
-            ])
+        let child = common::processes::controller(&self.kubeconfig)
+            .args(["--metrics-addr", &probes])
             .args(extra)
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .stdout(Stdio::null())
             .spawn()
             .expect("flotilla controller runs");
         (child, probes)

@@ -3,7 +3,7 @@
 //! two pods, and none is lost. The clusters run in this process (`flotilla_sim`); each
 //! controller is a `flotilla controller` process, with leader election as deployed.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, ensure};
@@ -22,22 +22,14 @@ struct Controller(Child);
 
 impl Controller {
     fn start(sandbox: &Sandbox, log: &std::path::Path) -> Result<Controller> {
-        let child = Command::new(env!("CARGO_BIN_EXE_flotilla"))
+        let child = common::processes::controller(&sandbox.kubeconfig)
             .args([
-                "controller",
-                "--context",
-                "cluster-0",
-                "--cluster",
-                "cluster-0",
                 "--metrics-addr",
                 "off",
                 "--leader-election-lease-seconds",
                 "6",
-                "--kubeconfig",
             ])
-            .arg(&sandbox.kubeconfig)
             .env("FLOTILLA_LOG", "warn")
-            .stdout(Stdio::null())
             .stderr(std::fs::File::create(log)?)
             .spawn()
             .context("flotilla controller runs")?;

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use flotilla_sim::{ClusterConfig, SimCluster};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
@@ -111,14 +112,20 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-fn pod_creates(c: &mut Criterion) {
-    let rt = runtime();
-    let _runtime = rt.enter();
+/// The group every simulator bench reports in: ten samples over 20 s, `elements` a round.
+fn simulator_group(c: &mut Criterion, elements: u64) -> BenchmarkGroup<'_, WallTime> {
     let mut group = c.benchmark_group("simulator");
     group
         .sample_size(10)
         .measurement_time(Duration::from_secs(20))
-        .throughput(Throughput::Elements(BATCH));
+        .throughput(Throughput::Elements(elements));
+    group
+}
+
+fn pod_creates(c: &mut Criterion) {
+    let rt = runtime();
+    let _runtime = rt.enter();
+    let mut group = simulator_group(c, BATCH);
     for tls in [true, false] {
         let cluster = rt.block_on(start(tls));
         let client = cluster.client().expect("client");
@@ -143,11 +150,7 @@ fn pod_creates(c: &mut Criterion) {
 fn watch_events(c: &mut Criterion) {
     let rt = runtime();
     let _runtime = rt.enter();
-    let mut group = c.benchmark_group("simulator");
-    group
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(20))
-        .throughput(Throughput::Elements(BATCH * WATCHERS as u64));
+    let mut group = simulator_group(c, BATCH * WATCHERS as u64);
     let cluster = rt.block_on(start(true));
     let client = cluster.client().expect("client");
     let round = AtomicU64::new(0);

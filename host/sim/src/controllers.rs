@@ -111,41 +111,17 @@ fn crd_changed(api: &Api, event: &WatchEvent) {
         return;
     }
     let now = meta::now_rfc3339();
-    let _ = write_object(
-        api,
-        &rt,
-        "",
-        &name,
-        "status",
-        FieldValidation::Ignore,
-        false,
-        "kube-controller-manager",
-        |current| {
-            let mut next = current.value.clone();
-            next["status"] = crate::schema::crd_status(&current.value, &now);
-            Ok(Incoming::Patched(next))
-        },
-    );
+    let _ = controller_edit(api, &rt, "", &name, "status", |crd| {
+        crd["status"] = crate::schema::crd_status(crd, &now);
+    });
     if !has_finalizer {
-        let _ = write_object(
-            api,
-            &rt,
-            "",
-            &name,
-            "",
-            FieldValidation::Ignore,
-            false,
-            "kube-controller-manager",
-            |current| {
-                let mut next = current.value.clone();
-                let mut fins = meta::finalizers(&next);
-                if !fins.iter().any(|f| f == CRD_CLEANUP_FINALIZER) {
-                    fins.push(CRD_CLEANUP_FINALIZER.into());
-                }
-                next["metadata"]["finalizers"] = json!(fins);
-                Ok(Incoming::Patched(next))
-            },
-        );
+        let _ = controller_edit(api, &rt, "", &name, "", |crd| {
+            let mut fins = meta::finalizers(crd);
+            if !fins.iter().any(|f| f == CRD_CLEANUP_FINALIZER) {
+                fins.push(CRD_CLEANUP_FINALIZER.into());
+            }
+            crd["metadata"]["finalizers"] = json!(fins);
+        });
     }
 }
 
@@ -209,21 +185,9 @@ fn finish_namespaces(api: &Api) {
             empty_namespace(api, &name);
             continue;
         }
-        let _ = write_object(
-            api,
-            &rt,
-            "",
-            &name,
-            "finalize",
-            FieldValidation::Ignore,
-            false,
-            "kube-controller-manager",
-            |current| {
-                let mut next = current.value.clone();
-                next["spec"]["finalizers"] = json!([]);
-                Ok(Incoming::Patched(next))
-            },
-        );
+        let _ = controller_edit(api, &rt, "", &name, "finalize", |ns| {
+            ns["spec"]["finalizers"] = json!([]);
+        });
     }
 }
 
@@ -409,7 +373,8 @@ fn remove_owner_ref(
     name: &str,
     owner: &str,
 ) -> crate::status::Result<()> {
-    edit_metadata(api, rt, ns, name, |meta| {
+    controller_edit(api, rt, ns, name, "", |object| {
+        let meta = &mut object["metadata"];
         if let Some(refs) = meta["ownerReferences"].as_array_mut() {
             refs.retain(|r| r["uid"].as_str() != Some(owner));
         }
@@ -423,7 +388,8 @@ fn release(
     name: &str,
     finalizer: &str,
 ) {
-    let _ = edit_metadata(api, rt, ns, name, |meta| {
+    let _ = controller_edit(api, rt, ns, name, "", |object| {
+        let meta = &mut object["metadata"];
         let rest: Vec<String> = meta["finalizers"]
             .as_array()
             .into_iter()
@@ -436,13 +402,14 @@ fn release(
     });
 }
 
-/// Writes an object back with `edit` applied to its metadata, as the API server's own
-/// controllers do (no admission, no field validation).
-fn edit_metadata(
+/// Writes an object (or its `subresource`) back with `edit` applied to a copy of it, as the API
+/// server's own controllers do (no admission, no field validation).
+pub(crate) fn controller_edit(
     api: &Api,
     rt: &Arc<crate::resources::ResourceType>,
     ns: &str,
     name: &str,
+    subresource: &str,
     mut edit: impl FnMut(&mut Value),
 ) -> crate::status::Result<()> {
     write_object(
@@ -450,13 +417,13 @@ fn edit_metadata(
         rt,
         ns,
         name,
-        "",
+        subresource,
         FieldValidation::Ignore,
         false,
         "kube-controller-manager",
         |current| {
             let mut next = current.value.clone();
-            edit(&mut next["metadata"]);
+            edit(&mut next);
             Ok(Incoming::Patched(next))
         },
     )

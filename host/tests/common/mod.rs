@@ -10,6 +10,8 @@ use flotilla_executor::{Identity, PodRef};
 use flotilla_sim::{ClusterConfig, SimCluster};
 use kube::api::Api;
 
+pub mod processes;
+
 /// A simulated cluster with the CRDs (no kubelet: the command runs here, as a real process).
 pub async fn cluster() -> (SimCluster, kube::Client) {
     let mut config = ClusterConfig::new("executor-test");

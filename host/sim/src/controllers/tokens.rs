@@ -5,9 +5,7 @@
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use crate::admission::FieldValidation;
 use crate::api::Api;
-use crate::api::write::{Incoming, write_object};
 use crate::authn::{Token, TokenEntry};
 use crate::rbac::UserInfo;
 use crate::resources::Builtin;
@@ -50,24 +48,12 @@ pub(super) fn secret_changed(api: &Api, event: &WatchEvent) {
     let token = Token::generate();
     let rt = api.builtin_type(Builtin::Secret);
     let ca = api.ca_pem.clone();
-    let written = write_object(
-        api,
-        &rt,
-        &ns,
-        &event.name,
-        "",
-        FieldValidation::Ignore,
-        false,
-        "kube-controller-manager",
-        |current| {
-            let mut next = current.value.clone();
-            next["data"]["token"] = b64(token.expose());
-            next["data"]["ca.crt"] = b64(&ca);
-            next["data"]["namespace"] = b64(&ns);
-            next["metadata"]["annotations"][SA_UID] = json!(uid);
-            Ok(Incoming::Patched(next))
-        },
-    );
+    let written = super::controller_edit(api, &rt, &ns, &event.name, "", |secret| {
+        secret["data"]["token"] = b64(token.expose());
+        secret["data"]["ca.crt"] = b64(&ca);
+        secret["data"]["namespace"] = b64(&ns);
+        secret["metadata"]["annotations"][SA_UID] = json!(uid);
+    });
     if written.is_ok() {
         register(api, &ns, account, &uid, token);
     }
