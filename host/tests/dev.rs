@@ -1,19 +1,11 @@
 //! `flotilla dev`, the project's main job, run as a user runs it: the real binary, then the real
 //! kubectl against the clusters it serves.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
-struct Killed(Child);
+use common::processes::serving;
 
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+mod common;
 
 fn temp_kubeconfig(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("flotilla-dev-test-{}-{name}", std::process::id()));
@@ -24,31 +16,12 @@ fn temp_kubeconfig(name: &str) -> std::path::PathBuf {
 #[test]
 fn dev_keep_serves_two_clusters_that_kubectl_can_use() {
     let kubeconfig = temp_kubeconfig("keep");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_flotilla"))
-        .args(["dev", "--keep", "--kubeconfig"])
-        .arg(&kubeconfig)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("flotilla runs");
-    let stdout = child.stdout.take().expect("stdout");
-    let _guard = Killed(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut printed = Vec::new();
-    loop {
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(line) if line.contains("serving until Ctrl-C") => break,
-            Ok(line) => printed.push(line),
-            Err(e) => {
-                panic!("flotilla dev did not reach 'serving' ({e}); it printed: {printed:#?}")
-            }
-        }
-    }
+    let (_guard, printed) = serving(
+        Command::new(env!("CARGO_BIN_EXE_flotilla"))
+            .args(["dev", "--keep", "--kubeconfig"])
+            .arg(&kubeconfig)
+            .stderr(Stdio::inherit()),
+    );
     assert!(
         printed.iter().any(|l| l.starts_with("cluster-0")),
         "{printed:#?}"

@@ -19,32 +19,41 @@ impl Drop for Killed {
 }
 
 /// `flotilla sim serve --clusters 1` with `extra` flags, writing its kubeconfig into `dir`; back
-/// once it says it is serving (at most a minute). The kubeconfig's path and the process.
+/// once it says it is serving. The kubeconfig's path and the process.
 pub fn sim_serve(dir: &Path, extra: &[&str]) -> (PathBuf, Killed) {
     let kubeconfig = dir.join("kubeconfig");
-    let mut sim = Command::new(env!("CARGO_BIN_EXE_flotilla"))
-        .args(["sim", "serve", "--clusters", "1", "--kubeconfig"])
-        .arg(&kubeconfig)
-        .args(extra)
+    let (sim, _) = serving(
+        Command::new(env!("CARGO_BIN_EXE_flotilla"))
+            .args(["sim", "serve", "--clusters", "1", "--kubeconfig"])
+            .arg(&kubeconfig)
+            .args(extra),
+    );
+    (kubeconfig, sim)
+}
+
+/// Spawns `command` (a `flotilla sim serve` or `flotilla dev`) and waits, at most a minute for
+/// each line, until it says it is serving; the process and the lines it printed before that.
+pub fn serving(command: &mut Command) -> (Killed, Vec<String>) {
+    let mut child = command
         .stdout(Stdio::piped())
         .spawn()
-        .expect("flotilla sim serve runs");
-    let stdout = sim.stdout.take().expect("stdout");
-    let sim = Killed(sim);
+        .expect("flotilla runs");
+    let stdout = child.stdout.take().expect("stdout");
+    let child = Killed(child);
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             let _ = tx.send(line);
         }
     });
+    let mut printed = Vec::new();
     loop {
         match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(line) if line.contains("serving until Ctrl-C") => break,
-            Ok(_) => {}
-            Err(e) => panic!("flotilla sim serve did not start: {e}"),
+            Ok(line) if line.contains("serving until Ctrl-C") => return (child, printed),
+            Ok(line) => printed.push(line),
+            Err(e) => panic!("{command:?} did not reach 'serving' ({e}); it printed: {printed:#?}"),
         }
     }
-    (kubeconfig, sim)
 }
 
 /// `flotilla controller` for cluster-0 of `kubeconfig`, as its Deployment runs it; the caller
