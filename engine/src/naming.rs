@@ -2,23 +2,7 @@
 //! of the workflow and node names, so a restarted controller finds the pods it already made
 //! instead of creating duplicates.
 
-/// 32-bit FNV-1a, what Go's `hash/fnv.New32a` computes.
-fn fnv32a(data: &str) -> u32 {
-    let mut hash: u32 = 0x811c_9dc5;
-    for byte in data.bytes() {
-        hash ^= u32::from(byte);
-        hash = hash.wrapping_mul(0x0100_0193);
-    }
-    hash
-}
-
-/// A node's ID: the workflow's name for the root node, else `<workflow>-<fnv32a(node name)>`.
-pub fn node_id(workflow: &str, node_name: &str) -> String {
-    if node_name == workflow {
-        return workflow.to_string();
-    }
-    format!("{workflow}-{}", fnv32a(node_name))
-}
+pub use flotilla_names::{dns_subdomain_error, node_id};
 
 /// Argo's pod name formats (annotation `workflows.argoproj.io/pod-name-format`, default v2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -67,30 +51,12 @@ pub fn node_pod_name(
     }
 }
 
-/// Longest pod-name prefix: the 253-character name limit, less the hash and its dash.
-const MAX_PREFIX: usize = 253 - 10 - 1;
-
 /// The pod that runs a node.
 pub fn pod_name(workflow: &str, node_name: &str, template: &str, format: PodNameFormat) -> String {
-    if format == PodNameFormat::V1 {
-        return node_id(workflow, node_name);
+    match format {
+        PodNameFormat::V1 => node_id(workflow, node_name),
+        PodNameFormat::V2 => flotilla_names::pod_name(workflow, node_name, template),
     }
-    if workflow == node_name {
-        return workflow.to_string();
-    }
-    let mut prefix = if template.is_empty() {
-        workflow.to_string()
-    } else {
-        format!("{workflow}-{template}")
-    };
-    if prefix.len() > MAX_PREFIX {
-        let mut cut = MAX_PREFIX;
-        while !prefix.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        prefix.truncate(cut);
-    }
-    format!("{prefix}-{}", fnv32a(node_name))
 }
 
 /// Why `name` is not a DNS-1123 label (what Kubernetes requires of a namespace, and Flotilla of
@@ -111,61 +77,14 @@ pub fn dns_label_error(name: &str) -> Option<String> {
     })
 }
 
-/// Why `name` is not a valid DNS-1123 subdomain (what Kubernetes requires of a pod's name), if
-/// it is not: lowercase alphanumerics, '-' and '.', starting and ending alphanumeric, at most
-/// 253 characters.
-pub fn dns_subdomain_error(name: &str) -> Option<String> {
-    if name.is_empty() {
-        return Some("it is empty".into());
-    }
-    if name.len() > 253 {
-        return Some(format!(
-            "it is {} characters long; at most 253 are allowed",
-            name.len()
-        ));
-    }
-    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
-    if !name.chars().all(|c| alnum(c) || c == '-' || c == '.') {
-        return Some("only lowercase letters, digits, '-' and '.' are allowed".into());
-    }
-    let ends_ok = name.starts_with(alnum) && name.ends_with(alnum);
-    let labels_ok = name
-        .split('.')
-        .all(|l| !l.is_empty() && l.starts_with(alnum) && l.ends_with(alnum));
-    if !ends_ok || !labels_ok {
-        return Some("each dot-separated part must start and end with a letter or digit".into());
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
+    use flotilla_names::fnv32a;
+
     use super::*;
 
     #[test]
-    fn dns_subdomains() {
-        assert_eq!(dns_subdomain_error("wf-say-123"), None);
-        assert_eq!(dns_subdomain_error("a.b-c"), None);
-        assert!(dns_subdomain_error("Wf").is_some());
-        assert!(dns_subdomain_error("-wf").is_some());
-        assert!(dns_subdomain_error("a..b").is_some());
-        assert!(dns_subdomain_error(&"a".repeat(254)).is_some());
-        assert!(dns_subdomain_error("").is_some());
-    }
-
-    #[test]
-    fn fnv32a_matches_go() {
-        // Go: fnv.New32a() of "" is the offset basis; "a" is 0xe40c292c.
-        assert_eq!(fnv32a(""), 0x811c_9dc5);
-        assert_eq!(fnv32a("a"), 0xe40c_292c);
-        assert_eq!(fnv32a("foobar"), 0xbf9c_f968);
-    }
-
-    #[test]
-    fn ids_and_pod_names() {
-        assert_eq!(node_id("hello-x7k2p", "hello-x7k2p"), "hello-x7k2p");
-        let id = node_id("wf", "wf.main.a");
-        assert_eq!(id, format!("wf-{}", fnv32a("wf.main.a")));
+    fn pod_names_in_either_format() {
         assert_eq!(pod_name("wf", "wf", "main", PodNameFormat::V2), "wf");
         assert_eq!(
             pod_name("wf", "wf.a", "say", PodNameFormat::V2),

@@ -12,7 +12,7 @@ impl Guest for Argo {
         _place: Place,
         _config: String,
     ) -> Result<String, PluginError> {
-        Ok(argo_names::pod_name(
+        Ok(flotilla_names::pod_name(
             &template.workflow,
             &template.node_name,
             &template.template_name,

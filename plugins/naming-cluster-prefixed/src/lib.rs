@@ -11,7 +11,7 @@
 
 use flotilla_plugin_sdk::v0_1_0::naming::{self, *};
 
-use argo_names::{MAX_NAME_LEN, dns_subdomain_error, pod_name_within};
+use flotilla_names::{MAX_NAME_LEN, dns_subdomain_error, pod_name_within};
 
 /// The longest cluster part: one DNS label.
 const MAX_CLUSTER_PART: usize = 63;
@@ -105,7 +105,7 @@ mod tests {
     #[test]
     fn the_cluster_goes_first_and_the_own_cluster_gets_argos_name() {
         let t = template("wf", "wf.a", "say");
-        let argo = argo_names::pod_name("wf", "wf.a", "say");
+        let argo = flotilla_names::pod_name("wf", "wf.a", "say");
         assert_eq!(name(&t, &at("")).unwrap(), argo);
         assert_eq!(name(&t, &at("east")).unwrap(), format!("east-{argo}"));
         assert_eq!(
@@ -120,7 +120,7 @@ mod tests {
 
     #[test]
     fn long_names_are_cut_before_the_hash_and_stay_valid() {
-        let hash = argo_names::fnv32a("wf.a").to_string();
+        let hash = flotilla_names::fnv32a("wf.a").to_string();
         for (workflow, cluster) in [
             ("w".repeat(253), "east"),
             (format!("{}.{}", "a".repeat(236), "b".repeat(16)), "east"),

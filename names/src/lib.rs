@@ -1,6 +1,8 @@
-//! Argo's v2 pod names — `<workflow>-<template>-<fnv32a(node name)>`, the workflow's own name for
-//! its root node — and Kubernetes' DNS-1123 subdomain rule, for the naming plugins. Plain
-//! functions on strings: no WIT, so the plugins share them and the tests run natively.
+//! Argo's node IDs and v2 pod names — `<workflow>-<template>-<fnv32a(node name)>`, the
+//! workflow's own name for its root node — and Kubernetes' DNS-1123 subdomain rule. The one copy
+//! of each: the engine names pods with it natively, the naming plugins (WebAssembly guests)
+//! with it inside their components, so a plugin's Argo names are the host's by construction.
+//! Plain functions on strings, no dependencies: it builds for the host and for wasm32-wasip2.
 
 /// The longest name Kubernetes accepts for a pod (a DNS-1123 subdomain).
 pub const MAX_NAME_LEN: usize = 253;
@@ -13,6 +15,14 @@ pub fn fnv32a(s: &str) -> u32 {
     s.bytes().fold(0x811c_9dc5_u32, |h, b| {
         (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
     })
+}
+
+/// A node's ID: the workflow's name for the root node, else `<workflow>-<fnv32a(node name)>`.
+pub fn node_id(workflow: &str, node_name: &str) -> String {
+    if node_name == workflow {
+        return workflow.to_string();
+    }
+    format!("{workflow}-{}", fnv32a(node_name))
 }
 
 fn prefix(workflow: &str, template: &str) -> String {
@@ -103,9 +113,19 @@ mod tests {
 
     #[test]
     fn fnv32a_is_gos() {
-        // Go: fnv.New32a() over "" and "a".
+        // Go: fnv.New32a() of "" is the offset basis; "a" is 0xe40c292c.
         assert_eq!(fnv32a(""), 0x811c_9dc5);
         assert_eq!(fnv32a("a"), 0xe40c_292c);
+        assert_eq!(fnv32a("foobar"), 0xbf9c_f968);
+    }
+
+    #[test]
+    fn node_ids() {
+        assert_eq!(node_id("hello-x7k2p", "hello-x7k2p"), "hello-x7k2p");
+        assert_eq!(
+            node_id("wf", "wf.main.a"),
+            format!("wf-{}", fnv32a("wf.main.a"))
+        );
     }
 
     #[test]
