@@ -254,26 +254,58 @@ async fn pod_gc_on_pod_success_deletes_only_succeeded_pods() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ttl_strategy_deletes_the_finished_workflow() -> Result<()> {
+    use futures::StreamExt as _;
+    use kube::runtime::watcher::{self, Event};
+
     let (env, _controller) = Env::with_controller().await?;
-    let wf = env
-        .run_workflow(
-            &main_workflow(
-                "ttl-",
-                "  ttlStrategy: {secondsAfterCompletion: 1}\n",
-                "    container: {image: argoproj/argosay:v2}\n",
-            ),
-            TIMEOUT,
-        )
-        .await?;
-    ensure!(phase(&wf) == Some(WorkflowPhase::Succeeded));
-    let api: Api<Workflow> = Api::namespaced(env.client("cluster-0").await?, NS);
-    let name = wf.name_any();
-    wait_for(
-        &format!("workflow {name} to be deleted"),
-        TIMEOUT,
-        || async { Ok(api.get_opt(&name).await?.is_none().then_some(())) },
-    )
-    .await
+    let client = env.client("cluster-0").await?;
+    let api: Api<Workflow> = Api::namespaced(client.clone(), NS);
+    // Watched from before it exists: a second after it finishes it is gone, sooner than a
+    // poll on a loaded machine may look, and its deletion event carries its last state.
+    let mut events = watcher::watcher(api.clone(), watcher::Config::default()).boxed();
+    tokio::time::timeout(TIMEOUT, async {
+        while let Some(event) = events.next().await {
+            if matches!(event?, Event::InitDone) {
+                return Ok(());
+            }
+        }
+        bail!("the watch of workflows ended before listing them")
+    })
+    .await??;
+    let yaml = main_workflow(
+        "ttl-",
+        "  ttlStrategy: {secondsAfterCompletion: 1}\n",
+        "    container: {image: argoproj/argosay:v2}\n",
+    );
+    let name = flotilla::sandbox::submit(&client, &yaml, "test workflow")
+        .await?
+        .name_any();
+    let mut last_phase = None;
+    let deleted = tokio::time::timeout(TIMEOUT, async {
+        while let Some(event) = events.next().await {
+            match event? {
+                Event::Apply(wf) | Event::InitApply(wf) if wf.name_any() == name => {
+                    last_phase = phase(&wf);
+                }
+                Event::Delete(wf) if wf.name_any() == name => return Ok(wf),
+                _ => {}
+            }
+        }
+        bail!("the watch of workflows ended")
+    })
+    .await;
+    let wf = match deleted {
+        Ok(deleted) => deleted?,
+        Err(_) => bail!("workflow {name} was not deleted in {TIMEOUT:?}; last seen {last_phase:?}"),
+    };
+    ensure!(
+        phase(&wf) == Some(WorkflowPhase::Succeeded),
+        "deleted as {:?}: {}",
+        phase(&wf),
+        message(&wf)
+    );
+    ensure!(api.get_opt(&name).await?.is_none(), "{name} is still there");
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
