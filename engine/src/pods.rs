@@ -41,25 +41,13 @@ impl Walker<'_> {
             // Argo's execution control: a pod that has not finished is deleted and its node
             // fails; a node whose pod never started fails without one.
             let message = halt.pod.clone();
-            let reported = self.observed.results.get(&id).is_some_and(|r| r.complete);
             match self.observed.pods.get(&id) {
-                // A pod that ended still waiting for its report (never made, or not the one its
-                // pod vouched for) waits no longer: the node fails as a running one does.
-                Some(pod) if pod.phase == PodPhase::Succeeded && !reported => {
-                    return self.mark(&id, NodePhase::Failed, Some(message));
-                }
-                Some(pod) if matches!(pod.phase, PodPhase::Succeeded | PodPhase::Failed) => {}
                 Some(pod) => {
-                    if !pod.deleting {
-                        self.pods.push(PodAction::Delete {
-                            node_id: id.clone(),
-                            cluster: place.cluster,
-                            namespace,
-                            name: pod.name.clone(),
-                            pod_uid: pod.uid.clone(),
-                        });
+                    let pod = pod.clone();
+                    if let Some(phase) = self.halt_pod(&id, place.cluster.clone(), &namespace, &pod)
+                    {
+                        return phase;
                     }
-                    return self.mark(&id, NodePhase::Failed, Some(message));
                 }
                 None => {
                     // A pod asked for in an earlier reconcile may exist before the cache shows
@@ -140,6 +128,69 @@ impl Walker<'_> {
         };
         let pod = pod.clone();
         self.observe_pod(&id, &pod)
+    }
+
+    /// Under a halt, a pod node whose pod is observed: a pod still running is deleted and its
+    /// node fails, as does one that ended still waiting for its report (never made, or not the
+    /// one its pod vouched for); `None` for a pod that ended otherwise, whose node settles as
+    /// usual.
+    fn halt_pod(
+        &mut self,
+        id: &str,
+        cluster: Option<String>,
+        namespace: &str,
+        pod: &super::ObservedPod,
+    ) -> Option<NodePhase> {
+        let message = self.control.halt.as_ref()?.pod.clone();
+        let reported = self.observed.results.get(id).is_some_and(|r| r.complete);
+        match pod.phase {
+            PodPhase::Succeeded if !reported => {}
+            PodPhase::Succeeded | PodPhase::Failed => return None,
+            _ if pod.deleting => {}
+            _ => self.pods.push(PodAction::Delete {
+                node_id: id.to_string(),
+                cluster,
+                namespace: namespace.to_string(),
+                name: pod.name.clone(),
+                pod_uid: pod.uid.clone(),
+            }),
+        }
+        Some(self.mark(id, NodePhase::Failed, Some(message)))
+    }
+
+    /// Pod nodes the walk no longer reaches because a node above them is fulfilled — a
+    /// `failFast` template fails at its first failed child while its siblings still run — are
+    /// followed here until their pods end, as Argo completes a workflow only once every pod it
+    /// made has reported. Under a halt their pods are deleted and the nodes fail. Whether any is
+    /// still running: the workflow does not end while one is.
+    pub(super) fn settle_left_pods(&mut self) -> bool {
+        if !self.budget.step(self.nodes.len()) {
+            return false;
+        }
+        // Pods are observed by node ID: a node filed under another key (a status the
+        // controller did not write) would take another node's pod for its own.
+        let left: Vec<(String, Option<String>, String, super::ObservedPod)> = self
+            .nodes
+            .iter()
+            .filter(|(key, n)| n.type_ == NodeType::Pod && !n.phase.is_fulfilled() && **key == n.id)
+            .filter_map(|(_, n)| {
+                let pod = self.observed.pods.get(&n.id)?;
+                let namespace = n
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| self.namespace.clone());
+                Some((n.id.clone(), n.cluster.clone(), namespace, pod.clone()))
+            })
+            .collect();
+        let mut running = false;
+        for (id, cluster, namespace, pod) in left {
+            let phase = match self.halt_pod(&id, cluster, &namespace, &pod) {
+                Some(phase) => phase,
+                None => self.observe_pod(&id, &pod),
+            };
+            running |= !phase.is_fulfilled();
+        }
+        running
     }
 
     /// A pod node's phase and outputs from its observed pod (and the executor's task result).

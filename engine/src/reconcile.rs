@@ -123,11 +123,15 @@ pub fn reconcile(
         ),
         // A suspended workflow does not end until it is resumed, as in Argo.
         Ok(_) if frozen => {}
-        // Nor does one whose exit handler is still running.
+        // Nor does one whose exit handler is still running, or that still has pods running
+        // (Argo waits for every pod's report).
         Ok(walk::Outcome {
             exit: Some(exit), ..
         }) if !exit.is_fulfilled() => {}
-        Ok(walk::Outcome { root, exit }) => match root {
+        Ok(walk::Outcome {
+            pods_left: true, ..
+        }) => {}
+        Ok(walk::Outcome { root, exit, .. }) => match root {
             NodePhase::Succeeded | NodePhase::Skipped | NodePhase::Omitted => {
                 // Argo: a failed exit handler fails a workflow that had succeeded.
                 let exit_message = || {

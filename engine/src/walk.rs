@@ -47,6 +47,8 @@ pub(super) struct Call {
 pub(super) struct Outcome {
     pub(super) root: NodePhase,
     pub(super) exit: Option<NodePhase>,
+    /// Pods still running below a fulfilled root (see `settle_left_pods`): the workflow waits.
+    pub(super) pods_left: bool,
 }
 
 /// One walk's state: its inputs, the node map it builds, and the pod actions it decides.
@@ -134,9 +136,11 @@ impl<'a> Walker<'a> {
         };
         let root_phase = self.execute(&call, &global);
         let exit = self.exit_handler(root, root_phase, &global);
+        let pods_left = root_phase.is_fulfilled() && self.settle_left_pods();
         Ok(Outcome {
             root: root_phase,
             exit,
+            pods_left,
         })
     }
 

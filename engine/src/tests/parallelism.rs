@@ -62,8 +62,9 @@ fn steps_parallelism_bounds_a_fan_out() {
     assert_eq!(h.phase(), Some(WorkflowPhase::Succeeded));
 }
 
-#[test]
-fn fail_fast_fails_the_template_at_the_first_failed_child() {
+/// A `failFast` fan-out of four, two at a time, whose first pod has failed while the second
+/// still runs: the pods, and the harness.
+fn failed_fast() -> (Harness, Vec<Value>) {
     let mut h = Harness::new(&main_spec(
         r#"
       failFast: true
@@ -80,11 +81,51 @@ fn fail_fast_fails_the_template_at_the_first_failed_child() {
     h.step();
     h.observe(&pods[0], PodPhase::Failed, Some(1), Outputs::default());
     assert!(h.step().is_empty(), "nothing more starts");
+    (h, pods)
+}
+
+#[test]
+fn fail_fast_fails_the_template_at_the_first_failed_child() {
+    let (mut h, pods) = failed_fast();
     let main = h.node("wf");
     assert_eq!(main.phase, NodePhase::Failed);
     assert_eq!(
         main.message.as_deref(),
         Some("template has failed or errored children and failFast enabled")
+    );
+    // As Argo waits for every pod's report, the workflow ends once the sibling's pod has.
+    assert_eq!(h.phase(), Some(WorkflowPhase::Running));
+    assert_eq!(h.node("each(1:2)").phase, NodePhase::Running);
+    h.observe(&pods[1], PodPhase::Succeeded, Some(0), Outputs::default());
+    assert!(h.step().is_empty());
+    assert_eq!(h.node("each(1:2)").phase, NodePhase::Succeeded);
+    assert_eq!(h.phase(), Some(WorkflowPhase::Failed));
+    assert_eq!(
+        h.message(),
+        Some("template has failed or errored children and failFast enabled")
+    );
+    // Argo leaves the groups failFast cut off as they were; no pod node is left running.
+    let status = h.wf.status.as_ref().unwrap();
+    assert!(
+        status
+            .nodes
+            .values()
+            .all(|n| n.type_ != NodeType::Pod || n.phase.is_fulfilled()),
+        "a finished workflow has no pod node left running"
+    );
+}
+
+#[test]
+fn terminate_while_a_fail_fast_sibling_runs_deletes_its_pod() {
+    let (mut h, pods) = failed_fast();
+    h.wf.spec.shutdown = Some("Terminate".into());
+    assert!(h.step().is_empty());
+    assert_eq!(h.deleted(), [pods[1]["metadata"]["name"].as_str().unwrap()]);
+    let sibling = h.node("each(1:2)");
+    assert_eq!(sibling.phase, NodePhase::Failed);
+    assert_eq!(
+        sibling.message.as_deref(),
+        Some("workflow shutdown with strategy: Terminate")
     );
     assert_eq!(h.phase(), Some(WorkflowPhase::Failed));
 }
