@@ -384,6 +384,25 @@ async fn a_script_result_feeds_the_next_step() -> Result<()> {
     Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_without_source_runs_an_empty_script() -> Result<()> {
+    // Argo reads an absent `source` as an empty script; the CRD lets it through, and the
+    // controller once could not read the workflow at all (no phase, no event, ever).
+    let (env, _controller) = Env::with_controller().await?;
+    let wf = env
+        .run_workflow(
+            &main_workflow(
+                "no-source-",
+                "",
+                "    script: {image: alpine:3.20, command: [sh]}\n",
+            ),
+            TIMEOUT,
+        )
+        .await?;
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
+    Ok(())
+}
+
 /// A service account in `argo` with a Role for ConfigMaps and the executor's task results.
 fn resource_account(env: &Env, name: &str) -> Result<()> {
     let manifests = format!(

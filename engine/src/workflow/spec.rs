@@ -192,6 +192,9 @@ pub struct Template {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ScriptTemplate {
+    /// Absent is an empty script, as Argo reads it (Go's zero value): the command runs an empty
+    /// file. Required, it made such a workflow one the controller could not read at all.
+    #[serde(default)]
     pub source: String,
     /// The rest of the container (image, command, env, resources…).
     #[serde(flatten)]
