@@ -54,22 +54,21 @@ impl Walker<'_> {
                 }
             }
             if running {
-                return self.leave_boundary(&id).unwrap_or(NodePhase::Running);
+                let Some(failed) = self.leave_boundary(&id) else {
+                    return NodePhase::Running;
+                };
+                self.set_outbound(&id, self.group_outbound(&group_id));
+                return failed;
             }
             if let Some((phase, message)) = failure {
                 self.mark(&group_id, phase, Some(message.clone()));
+                // Argo's `updateOutboundNodes` on failure too: a DAG task depending on this one
+                // hangs off them, so the DAG's assessment reaches it (and ends).
+                self.set_outbound(&id, self.group_outbound(&group_id));
                 return self.mark(&id, phase, Some(message));
             }
             self.mark(&group_id, NodePhase::Succeeded, None);
-            let group_children = self
-                .nodes
-                .get(&group_id)
-                .map(|n| n.children.clone())
-                .unwrap_or_default();
-            previous = self.outbound(group_children.iter().map(String::as_str));
-            if previous.is_empty() {
-                previous.push(group_id.clone());
-            }
+            previous = self.group_outbound(&group_id);
             let mut vars = Vec::new();
             for step in &group.0 {
                 let step_id = self.node_id(&format!("{group_name}.{}", step.name));
@@ -77,9 +76,7 @@ impl Walker<'_> {
             }
             local.extend(vars);
         }
-        if let Some(node) = self.nodes.get_mut(&id) {
-            node.outbound_nodes = previous;
-        }
+        self.set_outbound(&id, previous);
         let children: Vec<(String, String)> = groups
             .iter()
             .enumerate()
@@ -94,6 +91,27 @@ impl Walker<'_> {
             .collect();
         self.template_outputs(&id, template, &local, "steps", children);
         self.mark(&id, NodePhase::Succeeded, None)
+    }
+
+    /// Where a successor of a step group hangs: its steps' outbound nodes, or the group itself
+    /// when they have none.
+    fn group_outbound(&self, group_id: &str) -> Vec<String> {
+        let children = self
+            .nodes
+            .get(group_id)
+            .map(|n| n.children.clone())
+            .unwrap_or_default();
+        let outbound = self.outbound(children.iter().map(String::as_str));
+        if outbound.is_empty() {
+            return vec![group_id.to_string()];
+        }
+        outbound
+    }
+
+    fn set_outbound(&mut self, id: &str, outbound: Vec<String>) {
+        if let Some(node) = self.nodes.get_mut(id) {
+            node.outbound_nodes = outbound;
+        }
     }
 
     /// One step of a group: skipped by `when`, fanned out by items, or run.

@@ -244,6 +244,15 @@ fn succeed(_: &Value) -> (PodPhase, Option<i32>, Outputs) {
     (PodPhase::Succeeded, Some(0), Outputs::default())
 }
 
+/// A pod whose arguments start with `exit` fails with exit code 1; any other succeeds.
+fn fail_exits(pod: &Value) -> (PodPhase, Option<i32>, Outputs) {
+    if user_args(pod).first().map(String::as_str) == Some("exit") {
+        (PodPhase::Failed, Some(1), Outputs::default())
+    } else {
+        succeed(pod)
+    }
+}
+
 /// The arguments the template gave its container: what the executor runs after `--`, less the
 /// image's entrypoint.
 fn user_args(pod: &Value) -> Vec<String> {
@@ -538,6 +547,8 @@ fn workflow_parallelism_limits_running_pods() {
 mod clusters;
 /// Shutdown, deadlines, suspension, pod GC and TTLs.
 mod lifecycle;
+/// Templates nested in DAGs and steps.
+mod nesting;
 mod parallelism;
 /// Placement and naming policies.
 mod policy;

@@ -15,14 +15,6 @@ fn with_templates(spec: &str) -> String {
     format!("{spec}{SLEEP}")
 }
 
-fn fail_exits(pod: &Value) -> (PodPhase, Option<i32>, Outputs) {
-    if user_args(pod).first().map(String::as_str) == Some("exit") {
-        (PodPhase::Failed, Some(1), Outputs::default())
-    } else {
-        succeed(pod)
-    }
-}
-
 fn name_of(pod: &Value) -> String {
     pod["metadata"]["name"].as_str().unwrap().to_string()
 }
