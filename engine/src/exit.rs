@@ -10,6 +10,11 @@ use super::walk::{Call, Walker};
 use crate::naming;
 use crate::workflow::{NodePhase, NodeType};
 
+/// The exit handler's node name (Argo's `<workflow>.onExit`).
+pub(super) fn node_name(root: &str) -> String {
+    format!("{root}.onExit")
+}
+
 impl Walker<'_> {
     /// Runs (or goes on running) the exit handler; `None` when there is none to run yet.
     pub(super) fn exit_handler(
@@ -22,7 +27,7 @@ impl Walker<'_> {
         if !root_phase.is_fulfilled() {
             return None;
         }
-        let node_name = format!("{root}.onExit");
+        let node_name = node_name(root);
         let started = self.nodes.contains_key(&self.node_id(&node_name));
         let halt = self.control.halt.clone();
         let runs = halt.as_ref().is_none_or(|h| h.exit_handlers);

@@ -158,39 +158,59 @@ impl Walker<'_> {
         Some(self.mark(id, NodePhase::Failed, Some(message)))
     }
 
-    /// Pod nodes the walk no longer reaches because a node above them is fulfilled — a
-    /// `failFast` template fails at its first failed child while its siblings still run — are
-    /// followed here until their pods end, as Argo completes a workflow only once every pod it
-    /// made has reported. Under a halt their pods are deleted and the nodes fail. Whether any is
-    /// still running: the workflow does not end while one is.
-    pub(super) fn settle_left_pods(&mut self) -> bool {
-        if !self.budget.step(self.nodes.len()) {
-            return false;
-        }
-        // Pods are observed by node ID: a node filed under another key (a status the
-        // controller did not write) would take another node's pod for its own.
-        let left: Vec<(String, Option<String>, String, super::ObservedPod)> = self
-            .nodes
-            .iter()
-            .filter(|(key, n)| n.type_ == NodeType::Pod && !n.phase.is_fulfilled() && **key == n.id)
-            .filter_map(|(_, n)| {
-                let pod = self.observed.pods.get(&n.id)?;
-                let namespace = n
-                    .namespace
-                    .clone()
-                    .unwrap_or_else(|| self.namespace.clone());
-                Some((n.id.clone(), n.cluster.clone(), namespace, pod.clone()))
-            })
-            .collect();
+    /// Pod nodes below `top` that the walk no longer reaches because a node above them is
+    /// fulfilled — a `failFast` template fails at its first failed child while its siblings
+    /// still run — are followed here until their pods end, as Argo completes a workflow only
+    /// once every pod it made has reported. With `halted` (and a halt in force) their pods are
+    /// deleted and the nodes fail instead. Whether any is still running: the workflow does not
+    /// end while one is.
+    pub(super) fn settle_left_pods(&mut self, top: &str, halted: bool) -> bool {
         let mut running = false;
-        for (id, cluster, namespace, pod) in left {
-            let phase = match self.halt_pod(&id, cluster, &namespace, &pod) {
-                Some(phase) => phase,
-                None => self.observe_pod(&id, &pod),
+        for id in self.subtree(top) {
+            let Some(node) = self.nodes.get(&id) else {
+                continue;
             };
+            // Pods are observed by node ID: a node filed under another key (a status the
+            // controller did not write) would take another node's pod for its own.
+            if node.type_ != NodeType::Pod || node.phase.is_fulfilled() || node.id != id {
+                continue;
+            }
+            let Some(pod) = self.observed.pods.get(&id).cloned() else {
+                continue;
+            };
+            let cluster = node.cluster.clone();
+            let namespace = node
+                .namespace
+                .clone()
+                .unwrap_or_else(|| self.namespace.clone());
+            let halt = halted
+                .then(|| self.halt_pod(&id, cluster, &namespace, &pod))
+                .flatten();
+            let phase = halt.unwrap_or_else(|| self.observe_pod(&id, &pod));
             running |= !phase.is_fulfilled();
         }
         running
+    }
+
+    /// The IDs of `top` and every node below it (by `children`), each once; charged to the
+    /// walk's budget, as the graph comes from the status.
+    fn subtree(&self, top: &str) -> Vec<String> {
+        let mut seen = std::collections::HashSet::new();
+        let mut todo = vec![top.to_string()];
+        let mut out = Vec::new();
+        while let Some(id) = todo.pop() {
+            if !self.budget.step(1) {
+                break;
+            }
+            if !seen.insert(id.clone()) {
+                continue;
+            }
+            if let Some(node) = self.nodes.get(&id) {
+                todo.extend(node.children.iter().cloned());
+            }
+            out.push(id);
+        }
+        out
     }
 
     /// A pod node's phase and outputs from its observed pod (and the executor's task result).

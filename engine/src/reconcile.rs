@@ -5,7 +5,7 @@ use crate::decision::{Decision, Effects, PodAction};
 use crate::naming::{self, PodNameFormat};
 use crate::workflow::{NodePhase, NodeType, Workflow, WorkflowPhase, WorkflowStatus};
 use crate::{EngineConfig, Observed, PodPhase};
-use crate::{earliest, finalizer, gc, graph, lifecycle, time, validate, walk};
+use crate::{earliest, exit, finalizer, gc, graph, lifecycle, time, validate, walk};
 
 /// Decides what happens next for `wf`.
 ///
@@ -135,7 +135,7 @@ pub fn reconcile(
             NodePhase::Succeeded | NodePhase::Skipped | NodePhase::Omitted => {
                 // Argo: a failed exit handler fails a workflow that had succeeded.
                 let exit_message = || {
-                    let id = naming::node_id(&name, &format!("{name}.onExit"));
+                    let id = naming::node_id(&name, &exit::node_name(&name));
                     status.nodes.get(&id).and_then(|n| n.message.clone())
                 };
                 let (phase, message) = match exit {

@@ -136,7 +136,16 @@ impl<'a> Walker<'a> {
         };
         let root_phase = self.execute(&call, &global);
         let exit = self.exit_handler(root, root_phase, &global);
-        let pods_left = root_phase.is_fulfilled() && self.settle_left_pods();
+        let mut pods_left = false;
+        if root_phase.is_fulfilled() {
+            pods_left |= self.settle_left_pods(&self.node_id(root), true);
+        }
+        if exit.is_some_and(NodePhase::is_fulfilled) {
+            // The exit handler's pods are halted only by what halts the handler itself.
+            let halted = self.control.halt.as_ref().is_some_and(|h| !h.exit_handlers);
+            let exit_id = self.node_id(&super::exit::node_name(root));
+            pods_left |= self.settle_left_pods(&exit_id, halted);
+        }
         Ok(Outcome {
             root: root_phase,
             exit,

@@ -581,6 +581,12 @@ fn stop_runs_the_exit_handler_and_terminate_does_not() {
         if runs {
             assert_eq!(user_args(&after[0])[1].split(' ').next(), Some("Failed"));
             assert_eq!(h.phase(), Some(WorkflowPhase::Running));
+            // The handler's running pod is not the Stop's to halt.
+            running(&mut h, &after);
+            h.step();
+            assert!(h.deleted().is_empty(), "{:?}", h.deleted());
+            assert_eq!(h.node("wf.onExit").phase, NodePhase::Running);
+            assert_eq!(h.phase(), Some(WorkflowPhase::Running));
             h.observe(&after[0], PodPhase::Succeeded, Some(0), Outputs::default());
             h.step();
         }
