@@ -50,7 +50,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 pub use decision::{Decision, Event, FinalizerChange, PodAction, WorkflowDeletion};
 pub use finalizer::{FINALIZER, RELEASE_ANNOTATION};
-pub use manifest::{EXECUTOR_BINARY, PodManifest};
+pub use manifest::{EXECUTOR_BINARY, ImageEntrypoint, PodManifest};
 pub use observed::{Observed, ObservedPod, ObservedResult, PodPhase};
 pub use ports::Access;
 pub use proof::{CreatorProof, PodIdentity};
@@ -77,6 +77,9 @@ pub struct EngineConfig {
     /// Stamps each pod with the controller's proof that it made it (`None`: no stamp, and a
     /// controller checking for one will own no pod).
     pub creator_proof: Option<std::sync::Arc<dyn CreatorProof>>,
+    /// Argo's `images` setting: the entrypoint and cmd of images by reference, for templates
+    /// that leave `command` out (over the few Flotilla knows built in; see `manifest/entrypoint`).
+    pub images: std::collections::BTreeMap<String, ImageEntrypoint>,
 }
 
 /// The default of [`EngineConfig::max_fan_out`].
@@ -97,6 +100,7 @@ impl Default for EngineConfig {
             cluster: None,
             pod_gc_delete_delay: Duration::from_secs(5),
             creator_proof: None,
+            images: Default::default(),
         }
     }
 }

@@ -10,8 +10,10 @@ use serde_json::Value;
 use crate::placement::Placement;
 
 mod build;
+mod entrypoint;
 
 pub use build::EXECUTOR_BINARY;
+pub use entrypoint::ImageEntrypoint;
 
 pub(super) use build::PodRequest;
 

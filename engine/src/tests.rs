@@ -253,16 +253,17 @@ fn fail_exits(pod: &Value) -> (PodPhase, Option<i32>, Outputs) {
     }
 }
 
-/// The arguments the template gave its container: what the executor runs after `--`, less the
-/// image's entrypoint.
+/// The arguments the template gave its container: what the executor runs (after `--`, then the
+/// container's `args`), less the image's entrypoint.
 fn user_args(pod: &Value) -> Vec<String> {
-    let command: Vec<String> =
-        serde_json::from_value(pod["spec"]["containers"][0]["command"].clone()).unwrap();
+    let main = &pod["spec"]["containers"][0];
+    let command: Vec<String> = serde_json::from_value(main["command"].clone()).unwrap();
+    let args: Vec<String> = serde_json::from_value(main["args"].clone()).unwrap_or_default();
     let wrapped = command
         .iter()
         .position(|a| a == "--")
         .map_or(&command[..], |i| &command[i + 1..]);
-    wrapped.iter().skip(1).cloned().collect()
+    wrapped.iter().chain(&args).skip(1).cloned().collect()
 }
 
 fn args_of(pod: &Value) -> String {
@@ -636,18 +637,12 @@ fn main_runs_through_the_executor_with_its_identity() {
         .iter()
         .map(|v| v.as_str().unwrap())
         .collect();
+    // As Argo's emissary: the executor goes in front of the image's entrypoint; the args stay.
     assert_eq!(
         command,
-        [
-            "/var/run/argo/flotilla-executor",
-            "run",
-            "--",
-            "/argosay",
-            "echo",
-            "hello"
-        ]
+        ["/var/run/argo/flotilla-executor", "run", "--", "/argosay"]
     );
-    assert!(main.get("args").is_none());
+    assert_eq!(main["args"], serde_json::json!(["echo", "hello"]));
     let init = &pod["spec"]["initContainers"][0];
     assert_eq!(init["command"][1], "install");
     assert_eq!(init["volumeMounts"][0]["mountPath"], "/var/run/argo");

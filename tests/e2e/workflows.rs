@@ -403,6 +403,53 @@ async fn a_script_without_source_runs_an_empty_script() -> Result<()> {
     Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn images_run_their_own_entrypoints_and_pods_keep_their_args() -> Result<()> {
+    let (env, _controller) = Env::with_controller().await?;
+    let wf = env
+        .run_workflow(
+            &main_workflow(
+                "entrypoints-",
+                "",
+                r#"
+    steps:
+    - - {name: moo, template: v1}
+      - {name: say, template: v2}
+  - name: v1
+    container: {image: argoproj/argosay:v1}
+  - name: v2
+    container: {image: argoproj/argosay:v2, args: [echo, hi]}
+"#,
+            ),
+            TIMEOUT,
+        )
+        .await?;
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
+    let pods = workflow_pods(&env.client("cluster-0").await?, "argo", &wf.name_any()).await?;
+    let main_of = |template: &str| {
+        pods.iter()
+            .find(|p| p.name_any().contains(&format!("-{template}-")))
+            .and_then(|p| p.spec.as_ref())
+            .and_then(|s| s.containers.iter().find(|c| c.name == "main"))
+            .map(|c| (c.command.clone().unwrap_or_default(), c.args.clone()))
+    };
+    // As Argo's emissary: the executor in front of the image's entrypoint, the args as written
+    // (argosay:v1 has no entrypoint; its CMD, cowsay, becomes the args).
+    let (command, args) = main_of("v2").expect("the v2 pod");
+    ensure!(
+        command.ends_with(&["--".to_string(), "/argosay".to_string()]),
+        "{command:?}"
+    );
+    ensure!(args == Some(vec!["echo".into(), "hi".into()]), "{args:?}");
+    let (command, args) = main_of("v1").expect("the v1 pod");
+    ensure!(
+        command.last().map(String::as_str) == Some("--"),
+        "{command:?}"
+    );
+    ensure!(args == Some(vec!["cowsay".into()]), "{args:?}");
+    Ok(())
+}
+
 /// A service account in `argo` with a Role for ConfigMaps and the executor's task results.
 fn resource_account(env: &Env, name: &str) -> Result<()> {
     let manifests = format!(

@@ -2,8 +2,11 @@
 //! the workflow's and template's pod-level settings, the labels, annotations and creator proof
 //! that tie it to the workflow — built in full, or once per template and personalised per pod.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Map, Value, json};
 
+use super::entrypoint::{self, ImageEntrypoint};
 use super::{self as manifest, BaseManifest, PodManifest};
 use crate::placement::Placement;
 use crate::resource_target::{self, ResourceTarget};
@@ -160,7 +163,7 @@ impl Walker<'_> {
         }
         let executor_view = executor_view.to_string();
         if wrapped {
-            wrap_with_executor(&mut main, &template.name)?;
+            wrap_with_executor(&mut main, &self.config.images, &template.name)?;
         }
         add_executor_env(
             &mut main,
@@ -333,54 +336,18 @@ const EXECUTOR_DIR: &str = "/var/run/argo";
 const EXECUTOR_PATH: &str = "/var/run/argo/flotilla-executor";
 const EXECUTOR_VOLUME: &str = "var-run-argo";
 
-/// Commands of images whose entrypoint a template may leave out (the controller cannot look an
-/// image's entrypoint up in a registry; Argo's `images` configuration plays the same role).
-fn known_entrypoint(image: &str) -> Option<&'static [&'static str]> {
-    match repository(image).trim_start_matches("docker.io/") {
-        "argoproj/argosay" | "quay.io/argoproj/argosay" => Some(&["/argosay"]),
-        _ => None,
+/// Makes `main` run through `flotilla-executor run -- COMMAND…`, which reports the node's
+/// outputs. As Argo's emissary does, only `command` changes (the executor in front of what the
+/// container would have run); `args` stay the template's, or become the image's `CMD`.
+fn wrap_with_executor(
+    main: &mut Map<String, Value>,
+    images: &BTreeMap<String, ImageEntrypoint>,
+    template: &str,
+) -> Result<(), String> {
+    let (command, args) = entrypoint::resolve(main, images, template)?;
+    if let Some(args) = args {
+        main.insert("args".into(), args);
     }
-}
-
-/// An image reference without its tag or digest (`registry:5000/a/b:v1@sha256:…` → `registry:5000/a/b`).
-fn repository(image: &str) -> &str {
-    let name = image.split('@').next().unwrap_or(image);
-    match (name.rfind(':'), name.rfind('/')) {
-        (Some(colon), Some(slash)) if colon > slash => &name[..colon],
-        (Some(colon), None) => &name[..colon],
-        _ => name,
-    }
-}
-
-/// Makes `main` run through `flotilla-executor run -- COMMAND…`, which reports the node's outputs.
-fn wrap_with_executor(main: &mut Map<String, Value>, template: &str) -> Result<(), String> {
-    let strings = |v: Option<&Value>| -> Vec<String> {
-        v.and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let image = main
-        .get("image")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let mut command = strings(main.get("command"));
-    if command.is_empty() {
-        match known_entrypoint(&image) {
-            Some(entry) => command = entry.iter().map(|s| s.to_string()).collect(),
-            None => {
-                return Err(format!(
-                    "template {template:?}: container.command is required for image {image:?}: Flotilla runs the command through its executor and cannot look up an image's entrypoint"
-                ));
-            }
-        }
-    }
-    command.extend(strings(main.get("args")));
-    main.remove("args");
     let mut wrapped = vec![EXECUTOR_PATH.to_string(), "run".into(), "--".into()];
     wrapped.extend(command);
     main.insert("command".into(), json!(wrapped));
