@@ -275,7 +275,13 @@ async fn delete(api: &Api<DynamicObject>, name: &str, what: String) -> Result<()
     let Some(uid) = pending.and_then(|o| o.uid()) else {
         return Ok(());
     };
-    watch_until(api, name, conditions::is_deleted(&uid)).await;
+    watch_until(api, name, conditions::is_deleted(&uid))
+        .await
+        .map_err(|source| ResourceError::Api {
+            verb: "waiting for the deletion of",
+            what,
+            source,
+        })?;
     Ok(())
 }
 
@@ -301,29 +307,81 @@ async fn wait(
     let vanished = || ResourceError::Vanished {
         what: what.to_string(),
     };
-    let object = watch_until(api, name, decides).await.ok_or_else(vanished)?;
+    let object = watch_until(api, name, decides)
+        .await
+        .map_err(|source| ResourceError::Api {
+            verb: "waiting for",
+            what: what.to_string(),
+            source,
+        })?
+        .ok_or_else(vanished)?;
     let value = serde_json::to_value(&object).unwrap_or_default();
     job.judge(&value).ok_or_else(vanished)?.map(|()| value)
 }
 
+/// How often an object is read while waiting for it without a watch (Argo's executor polls
+/// every 5 s: `RESOURCE_STATE_CHECK_INTERVAL`).
+const POLL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// `await_condition`, riding out watch failures (an API server restart, 410 Gone) with a
-/// capped back-off: the template's deadline, not a blip, ends the wait.
+/// capped back-off: the template's deadline, not a blip, ends the wait. A service account that
+/// may not list or watch the kind — Argo's executor needs only `get`, and its documented minimal
+/// role grants no more — waits by reading the object every [`POLL_INTERVAL`] instead; one that
+/// may not read it either gets the API server's refusal.
 async fn watch_until(
     api: &Api<DynamicObject>,
     name: &str,
     condition: impl kube_wait::Condition<DynamicObject>,
-) -> Option<DynamicObject> {
+) -> Result<Option<DynamicObject>, kube::Error> {
     let mut delay = std::time::Duration::from_millis(200);
     loop {
         let probe = |o: Option<&DynamicObject>| condition.matches_object(o);
         match await_condition(api.clone(), name, probe).await {
-            Ok(found) => return found,
+            Ok(found) => return Ok(found),
+            Err(kube_wait::Error::ProbeFailed(e)) if watch_refused(&e) => {
+                tracing::debug!(error = %e, object = name, "may not watch; polling");
+                return poll_until(api, name, condition).await;
+            }
             Err(e) => {
                 tracing::debug!(error = %e, object = name, "watch failed; retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(std::time::Duration::from_secs(10));
             }
         }
+    }
+}
+
+/// The watch was refused for good: not allowed (401, 403), or the kind cannot be listed or
+/// watched (405).
+fn watch_refused(e: &kube::runtime::watcher::Error) -> bool {
+    use kube::runtime::watcher::Error as W;
+    let code = match e {
+        W::InitialListFailed(kube::Error::Api(s))
+        | W::WatchStartFailed(kube::Error::Api(s))
+        | W::WatchFailed(kube::Error::Api(s)) => s.code,
+        W::WatchError(s) => s.code,
+        _ => return false,
+    };
+    matches!(code, 401 | 403 | 405)
+}
+
+/// Reads the object until `condition` holds for it (`None`: it does not exist); transient
+/// errors are read again, a refusal (401, 403) is returned.
+async fn poll_until(
+    api: &Api<DynamicObject>,
+    name: &str,
+    condition: impl kube_wait::Condition<DynamicObject>,
+) -> Result<Option<DynamicObject>, kube::Error> {
+    loop {
+        match api.get_opt(name).await {
+            Ok(found) if condition.matches_object(found.as_ref()) => return Ok(found),
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if matches!(s.code, 401 | 403) => {
+                return Err(kube::Error::Api(s));
+            }
+            Err(e) => tracing::debug!(error = %e, object = name, "reading failed; retrying"),
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
     }
 }
 

@@ -450,8 +450,41 @@ async fn images_run_their_own_entrypoints_and_pods_keep_their_args() -> Result<(
     Ok(())
 }
 
+/// Waits until the ConfigMap `name` in `argo` exists.
+async fn created_configmap(kubectl: &flotilla_e2e::Kubectl, name: &str) -> Result<()> {
+    flotilla_e2e::wait_for("the ConfigMap to be created", TIMEOUT, || async {
+        Ok(kubectl
+            .run(&["-n", "argo", "get", "configmap", name], None)?
+            .status
+            .success()
+            .then_some(()))
+    })
+    .await
+}
+
+/// Sets `data.go: yes` on the ConfigMap `name` in `argo`: the success condition the resource
+/// tests wait on.
+fn say_go(kubectl: &flotilla_e2e::Kubectl, name: &str) -> Result<()> {
+    kubectl.ok(&[
+        "-n",
+        "argo",
+        "patch",
+        "configmap",
+        name,
+        "--type=merge",
+        "-p",
+        r#"{"data":{"go":"yes"}}"#,
+    ])?;
+    Ok(())
+}
+
 /// A service account in `argo` with a Role for ConfigMaps and the executor's task results.
 fn resource_account(env: &Env, name: &str) -> Result<()> {
+    account_with(env, name, "get, list, watch, create, update, patch, delete")
+}
+
+/// A service account in `argo` that may use `verbs` on ConfigMaps and write task results.
+fn account_with(env: &Env, name: &str, verbs: &str) -> Result<()> {
     let manifests = format!(
         r#"
 apiVersion: v1
@@ -464,7 +497,7 @@ metadata: {{name: {name}, namespace: argo}}
 rules:
 - apiGroups: [""]
   resources: [configmaps]
-  verbs: [get, list, watch, create, update, patch, delete]
+  verbs: [{verbs}]
 - apiGroups: [argoproj.io]
   resources: [workflowtaskresults]
   verbs: [create, patch]
@@ -549,14 +582,7 @@ async fn resource_templates_act_as_the_workflow_service_account() -> Result<()> 
     // `create` waits on its success condition until something sets data.go.
     let kubectl = env.kubectl("cluster-0");
     let cm = format!("{name}-cm");
-    flotilla_e2e::wait_for("the ConfigMap to be created", TIMEOUT, || async {
-        Ok(kubectl
-            .run(&["-n", "argo", "get", "configmap", &cm], None)?
-            .status
-            .success()
-            .then_some(()))
-    })
-    .await?;
+    created_configmap(&kubectl, &cm).await?;
     let running = env.client("cluster-0").await?;
     let wfs: Api<Workflow> = Api::namespaced(running, "argo");
     let now = wfs.get(&name).await?;
@@ -565,16 +591,7 @@ async fn resource_templates_act_as_the_workflow_service_account() -> Result<()> 
         "create waits for its condition: {:#?}",
         now.status
     );
-    kubectl.ok(&[
-        "-n",
-        "argo",
-        "patch",
-        "configmap",
-        &cm,
-        "--type=merge",
-        "-p",
-        r#"{"data":{"go":"yes"}}"#,
-    ])?;
+    say_go(&kubectl, &cm)?;
     let wf = env.wait_finished(&submitted, TIMEOUT).await?;
     ensure_phase(&wf, WorkflowPhase::Succeeded)?;
 
@@ -611,6 +628,44 @@ async fn resource_templates_act_as_the_workflow_service_account() -> Result<()> 
         ensure!(spec.service_account_name.as_deref() == Some(account.as_str()));
         ensure!(spec.init_containers.is_none());
     }
+    Ok(())
+}
+
+/// Argo's documented minimal role for a resource template grants create, get and patch: no
+/// list or watch. The executor then waits by reading the object, and the condition set later
+/// still ends the node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resource_template_waits_with_only_create_get_and_patch() -> Result<()> {
+    let (env, _controller) = Env::with_controller().await?;
+    let account = flotilla_e2e::unique("minimal");
+    account_with(&env, &account, "create, get, patch")?;
+    let client = env.client("cluster-0").await?;
+    let submitted = flotilla::sandbox::submit(
+        &client,
+        &main_workflow(
+            "k8s-resource-minimal-",
+            &format!("  serviceAccountName: {account}\n"),
+            r#"
+    resource:
+      action: create
+      setOwnerReference: true
+      successCondition: data.go == yes
+      manifest: |
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {name: "{{workflow.name}}-cm"}
+        data: {state: new}
+"#,
+        ),
+        "minimal resource workflow",
+    )
+    .await?;
+    let kubectl = env.kubectl("cluster-0");
+    let cm = format!("{}-cm", submitted.name_any());
+    created_configmap(&kubectl, &cm).await?;
+    say_go(&kubectl, &cm)?;
+    let wf = env.wait_finished(&submitted, TIMEOUT).await?;
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
     Ok(())
 }
 
