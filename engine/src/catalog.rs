@@ -73,14 +73,42 @@ impl<'a> Catalog<'a> {
         );
         // Outputs may refer to tasks or steps that have not run yet; the DAG/steps code resolves
         // them when they complete, so only the body is substituted.
-        let text = template::substitute_json_text(body, &local, Mode::Lenient)
-            .map_err(|e| e.to_string())?;
-        let mut resolved: Template = serde_json::from_str(&text)
-            .map_err(|e| format!("template {:?}: {e}", template.name))?;
-        resolved.outputs = template.outputs.clone();
-        Ok((Cow::Owned(resolved), inputs))
+        Ok((Cow::Owned(substituted(template, body, &local)?), inputs))
+    }
+
+    /// A pod template with `{{pod.name}}` substituted: Argo offers it to every template that
+    /// runs a pod, and its value is known only once the node's pod is named. Untouched (and
+    /// not copied) when the template never names it.
+    pub(super) fn with_pod_name<'t>(
+        &self,
+        template: &'t Template,
+        pod_name: &str,
+    ) -> Result<Cow<'t, Template>, String> {
+        let names_pod = self
+            .tagged
+            .get(template.name.as_str())
+            .is_some_and(|body| body.contains(POD_NAME));
+        if !names_pod {
+            return Ok(Cow::Borrowed(template));
+        }
+        let text = body(serde_json::to_value(template).map_err(|e| e.to_string())?).to_string();
+        let scope: Scope = [(POD_NAME, pod_name)].into_iter().collect();
+        Ok(Cow::Owned(substituted(template, &text, &scope)?))
     }
 }
+
+/// `template` from its `body` text with `scope` substituted, its outputs as written.
+fn substituted(template: &Template, body: &str, scope: &Scope) -> Result<Template, String> {
+    let text =
+        template::substitute_json_text(body, scope, Mode::Lenient).map_err(|e| e.to_string())?;
+    let mut resolved: Template =
+        serde_json::from_str(&text).map_err(|e| format!("template {:?}: {e}", template.name))?;
+    resolved.outputs = template.outputs.clone();
+    Ok(resolved)
+}
+
+/// The variable holding a pod template's pod name.
+const POD_NAME: &str = "pod.name";
 
 /// Each input parameter's value: the call's argument, else the parameter's value, else its
 /// default — and one of its `enum` values, when it lists them.

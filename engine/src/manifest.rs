@@ -10,12 +10,14 @@ use serde_json::Value;
 use crate::placement::Placement;
 
 mod build;
+mod defaults;
 mod entrypoint;
 
 pub use build::EXECUTOR_BINARY;
 pub use entrypoint::ImageEntrypoint;
 
 pub(super) use build::PodRequest;
+pub(super) use defaults::PodDefaults;
 
 /// Base manifests by template and place, built once per walk and personalised per pod.
 /// `None`: the template's pods are built in full (see `BaseManifest::new`).

@@ -96,6 +96,11 @@ impl Walker<'_> {
             if !self.parallelism.may_create() {
                 return NodePhase::Pending;
             }
+            let named = match self.catalog.with_pod_name(template, &pod_name) {
+                Ok(named) => named,
+                Err(message) => return self.mark(&id, NodePhase::Error, Some(message)),
+            };
+            let template = named.as_ref();
             // A resource template's manifest may act elsewhere than its pod: authorized too.
             let target = match self.resource_target(template, &place) {
                 Ok(target) => target,

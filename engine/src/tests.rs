@@ -559,6 +559,7 @@ mod resource;
 mod retry;
 /// What a tenant can make the engine decide through the workflow's spec and status.
 mod trust;
+mod variables;
 
 #[test]
 fn pods_of_one_template_are_each_personalised() {

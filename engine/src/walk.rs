@@ -17,7 +17,7 @@ use std::time::Duration;
 use super::catalog::Catalog;
 use super::edges::WideParents;
 use super::lifecycle::Control;
-use super::manifest::BaseManifests;
+use super::manifest::{BaseManifests, PodDefaults};
 use super::parallelism::Parallelism;
 use super::placement::Verdicts;
 use super::template::Scope;
@@ -64,6 +64,8 @@ pub(super) struct Walker<'a> {
     pub(super) catalog: Catalog<'a>,
     /// Pod manifests shared by a template's pods: the hot path of a wide fan-out.
     pub(super) base_manifests: BaseManifests,
+    /// The spec's pod-level settings with the workflow's variables substituted (set by `run`).
+    pub(super) pod_defaults: PodDefaults,
     /// Template invocations currently on the stack.
     depth: usize,
     pub(super) pods: Vec<PodAction>,
@@ -102,6 +104,7 @@ impl<'a> Walker<'a> {
             nodes,
             catalog: Catalog::new(wf),
             base_manifests: BaseManifests::default(),
+            pod_defaults: PodDefaults::default(),
             depth: 0,
             pods: Vec::new(),
             requeue_after: None,
@@ -126,6 +129,7 @@ impl<'a> Walker<'a> {
             .clone()
             .ok_or_else(|| "spec.entrypoint is required".to_string())?;
         let global = self.global_scope();
+        self.pod_defaults = PodDefaults::of(&self.wf.spec, &global)?;
         let call = Call {
             node_name: root.to_string(),
             display_name: root.to_string(),

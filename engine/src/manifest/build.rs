@@ -102,7 +102,7 @@ impl Walker<'_> {
             target,
         } = pod;
         let namespace = place.namespace.as_str();
-        let spec = &self.wf.spec;
+        let spec = &self.pod_defaults;
         let mut main: Map<String, Value> = match (&template.container, &template.script) {
             (Some(Value::Object(c)), _) => c.clone(),
             (None, Some(script)) => {
