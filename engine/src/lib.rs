@@ -23,6 +23,7 @@ mod expr;
 mod fanout;
 mod finalizer;
 mod gc;
+mod global_outputs;
 mod graph;
 mod lifecycle;
 mod manifest;

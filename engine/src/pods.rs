@@ -8,9 +8,10 @@ use std::time::Duration;
 use super::PodPhase;
 use super::manifest::PodRequest;
 use super::placement::Placement;
+use super::template::{Mode, Scope, substitute_str};
 use super::walk::{Call, Walker};
 use crate::decision::PodAction;
-use crate::workflow::{NodePhase, NodeType, Template};
+use crate::workflow::{NodePhase, NodeType, Parameter, Template};
 
 /// How soon a node whose placement was just recorded is looked at again, should the status
 /// write's own watch event not bring it back first.
@@ -268,6 +269,54 @@ impl Walker<'_> {
 }
 
 impl Walker<'_> {
+    /// A settled pod node's outputs with the template's literal output parameters (`value:`,
+    /// substituted with `scope`): Argo's executor reports the template's outputs with only the
+    /// `valueFrom` ones filled in, so the declared order is kept and reported extras follow.
+    pub(super) fn literal_outputs(&mut self, id: &str, template: &Template, scope: &Scope) {
+        let declared: Vec<&Parameter> = template
+            .outputs
+            .iter()
+            .flat_map(|o| o.parameters.iter())
+            .collect();
+        let is_literal = |p: &Parameter| p.value_from.is_none() && p.value.is_some();
+        if !declared.iter().any(|p| is_literal(p)) {
+            return;
+        }
+        let Some(node) = self.nodes.get_mut(id) else {
+            return;
+        };
+        let outputs = node.outputs.get_or_insert_with(Default::default);
+        let mut reported: Vec<Option<Parameter>> = std::mem::take(&mut outputs.parameters)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let by_name: std::collections::HashMap<String, usize> = reported
+            .iter()
+            .enumerate()
+            .filter_map(|(at, r)| Some((r.as_ref()?.name.clone(), at)))
+            .collect();
+        for p in declared {
+            let was_reported = by_name.get(&p.name).and_then(|&at| reported[at].take());
+            let value = match &p.value {
+                Some(value) if is_literal(p) => {
+                    let text = substitute_str(value.as_str(), scope, Mode::Lenient)
+                        .unwrap_or_else(|_| value.0.clone());
+                    Some(text.into())
+                }
+                _ => match was_reported {
+                    Some(r) => r.value,
+                    None => continue,
+                },
+            };
+            outputs.parameters.push(Parameter {
+                name: p.name.clone(),
+                value,
+                ..Default::default()
+            });
+        }
+        outputs.parameters.extend(reported.into_iter().flatten());
+    }
+
     /// Argo's template `timeout`, counted from the node's start: a node still pending when it
     /// passes fails (its pod, if any, is deleted); until then the walk wakes up at the deadline.
     fn timeout(

@@ -112,6 +112,7 @@ pub fn reconcile(
     }
     effects.pods.append(&mut walker.pods);
     requeue_after = earliest(requeue_after, walker.requeue_after);
+    status.outputs = walker.global_outputs.status();
     status.nodes = walker.into_nodes();
     match outcome {
         Err(message) => finish(

@@ -29,6 +29,7 @@
 //! expression it cannot resolve, and [`Mode::Strict`] fails with
 //! [`TemplateError::ExpressionUnsupported`]. Nothing is ever silently dropped.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 #[cfg(test)]
@@ -104,7 +105,13 @@ pub(crate) enum Mode {
 pub(crate) struct Scope<'p> {
     parent: Option<&'p Scope<'p>>,
     vars: HashMap<String, String>,
+    /// Variables that change while the scope is in use (a root scope's workflow outputs,
+    /// published as nodes complete); looked up after `vars`.
+    live: Option<LiveVars>,
 }
+
+/// Variables shared between a root scope and the walk that publishes them.
+pub(crate) type LiveVars = std::rc::Rc<std::cell::RefCell<HashMap<String, String>>>;
 
 impl Scope<'static> {
     /// An empty root scope.
@@ -119,7 +126,13 @@ impl<'p> Scope<'p> {
         Scope {
             parent: Some(self),
             vars: HashMap::new(),
+            live: None,
         }
+    }
+
+    /// Looks `live` up after this layer's own variables.
+    pub(crate) fn set_live(&mut self, live: LiveVars) {
+        self.live = Some(live);
     }
 
     /// A layer on top of `self` holding one extra variable.
@@ -136,11 +149,18 @@ impl<'p> Scope<'p> {
     }
 
     /// The value of `key` in the innermost layer defining it.
-    pub(crate) fn get(&self, key: &str) -> Option<&str> {
+    pub(crate) fn get(&self, key: &str) -> Option<Cow<'_, str>> {
         let mut layer = Some(self);
         while let Some(scope) = layer {
             if let Some(value) = scope.vars.get(key) {
-                return Some(value);
+                return Some(Cow::Borrowed(value));
+            }
+            if let Some(value) = scope
+                .live
+                .as_ref()
+                .and_then(|l| l.borrow().get(key).cloned())
+            {
+                return Some(Cow::Owned(value));
             }
             layer = scope.parent;
         }
@@ -293,7 +313,7 @@ fn replace_tag(
     }
     let name = tag.trim();
     if let Some(value) = scope.get(name) {
-        return push_json_escaped(out, value, name);
+        return push_json_escaped(out, &value, name);
     }
     // Argo's nested-tag rule: in `{{outer-{{inner}}` resolve `inner` (exactly
     // as written, untrimmed) and keep the outer opening for a later pass.
@@ -302,7 +322,7 @@ fn replace_tag(
         if let Some(value) = scope.get(nested) {
             out.push_str(START);
             out.push_str(prefix);
-            return push_json_escaped(out, value, nested);
+            return push_json_escaped(out, &value, nested);
         }
     }
     match mode {

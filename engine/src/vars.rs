@@ -80,12 +80,20 @@ impl Walker<'_> {
                 .clone()
                 .unwrap_or_default(),
         );
-        if let Some(t) = &meta.creation_timestamp {
-            scope.insert(
-                "workflow.creationTimestamp",
-                t.0.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-            );
+        scope.insert(
+            "workflow.mainEntrypoint",
+            self.wf.spec.entrypoint.clone().unwrap_or_default(),
+        );
+        if let Some(priority) = self.wf.spec.other.get("priority").and_then(|p| p.as_i64()) {
+            scope.insert("workflow.priority", priority.to_string());
         }
+        if let Some(t) = &meta.creation_timestamp {
+            creation_timestamp(t.0, &mut scope);
+        }
+        // Seconds since the workflow started, as Argo prints them (`%f`).
+        let started = self.wf.status.as_ref().and_then(|s| s.started_at.as_ref());
+        let running = started.map_or(0.0, |t| self.now.duration_since(t.0).as_secs_f64().max(0.0));
+        scope.insert("workflow.duration", format!("{running:.6}"));
         let mut params = Vec::new();
         for p in self
             .wf
@@ -168,6 +176,25 @@ impl Walker<'_> {
             ));
         }
     }
+}
+
+/// The strftime conversions `workflow.creationTimestamp.<c>` offers, one variable each.
+const STRFTIME_CONVERSIONS: &str = "aAbBCdDeFgGhHIjklmMnpPrRSTuUVwWyYzZ";
+
+/// `workflow.creationTimestamp` (RFC 3339, UTC), and the variables Argo derives from it:
+/// `.s` (Unix seconds), `.RFC3339`, and `.<c>` for each strftime conversion `%<c>`.
+fn creation_timestamp(at: jiff::Timestamp, scope: &mut Scope<'static>) {
+    let utc = at.to_zoned(jiff::tz::TimeZone::UTC);
+    let rfc3339 = at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    for c in STRFTIME_CONVERSIONS.chars() {
+        let format = format!("%{c}");
+        if let Ok(value) = jiff::fmt::strtime::format(&format, &utc) {
+            scope.insert(format!("workflow.creationTimestamp.{c}"), value);
+        }
+    }
+    scope.insert("workflow.creationTimestamp.s", at.as_second().to_string());
+    scope.insert("workflow.creationTimestamp.RFC3339", rfc3339.clone());
+    scope.insert("workflow.creationTimestamp", rfc3339);
 }
 
 /// The names of the tasks a task's `when`, items and arguments refer to.

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use super::catalog::Catalog;
 use super::edges::WideParents;
+use super::global_outputs::GlobalOutputs;
 use super::lifecycle::Control;
 use super::manifest::{BaseManifests, PodDefaults};
 use super::parallelism::Parallelism;
@@ -66,6 +67,8 @@ pub(super) struct Walker<'a> {
     pub(super) base_manifests: BaseManifests,
     /// The spec's pod-level settings with the workflow's variables substituted (set by `run`).
     pub(super) pod_defaults: PodDefaults,
+    /// `workflow.outputs.parameters.*`, published as nodes complete.
+    pub(super) global_outputs: GlobalOutputs,
     /// Template invocations currently on the stack.
     depth: usize,
     pub(super) pods: Vec<PodAction>,
@@ -93,6 +96,7 @@ impl<'a> Walker<'a> {
         control: Control,
     ) -> Self {
         let parallelism = Parallelism::new(wf, &nodes, observed, config, &control);
+        let global_outputs = GlobalOutputs::new(&wf.spec.templates, &nodes);
         Walker {
             wf,
             wf_name: wf.metadata.name.clone().unwrap_or_default(),
@@ -105,6 +109,7 @@ impl<'a> Walker<'a> {
             catalog: Catalog::new(wf),
             base_manifests: BaseManifests::default(),
             pod_defaults: PodDefaults::default(),
+            global_outputs,
             depth: 0,
             pods: Vec::new(),
             requeue_after: None,
@@ -128,7 +133,8 @@ impl<'a> Walker<'a> {
             .entrypoint
             .clone()
             .ok_or_else(|| "spec.entrypoint is required".to_string())?;
-        let global = self.global_scope();
+        let mut global = self.global_scope();
+        global.set_live(self.global_outputs.live());
         self.pod_defaults = PodDefaults::of(&self.wf.spec, &global)?;
         let call = Call {
             node_name: root.to_string(),
@@ -283,7 +289,23 @@ impl<'a> Walker<'a> {
             {
                 return self.mark(&id, phase, Some(message));
             }
-            return self.observe_pod(&id, &pod);
+            let phase = self.observe_pod(&id, &pod);
+            if phase.is_fulfilled()
+                && let Some(template) = self.catalog.get(&call.template)
+            {
+                let mut local = scope.child();
+                let inputs = self.nodes.get(&id).and_then(|n| n.inputs.as_ref());
+                for p in inputs.iter().flat_map(|i| i.parameters.iter()) {
+                    if let Some(v) = &p.value {
+                        local.insert(format!("inputs.parameters.{}", p.name), v.0.clone());
+                    }
+                }
+                self.literal_outputs(&id, template, &local);
+            }
+            if phase.is_fulfilled() {
+                self.publish_outputs(&id);
+            }
+            return phase;
         }
         let Some(template) = self.catalog.get(&call.template) else {
             let id = self.ensure_node(call, NodeType::Skipped, NodePhase::Error);
@@ -312,7 +334,11 @@ impl<'a> Walker<'a> {
             || template.script.is_some()
             || template.resource.is_some()
         {
-            self.pod(call, &template, &inputs)
+            let phase = self.pod(call, &template, &inputs);
+            if phase.is_fulfilled() {
+                self.literal_outputs(&id, &template, &local);
+            }
+            phase
         } else if template.suspend.is_some() {
             self.suspend(call, &template)
         } else {
@@ -341,7 +367,17 @@ impl<'a> Walker<'a> {
                 artifacts: Vec::new(),
             });
         }
+        if phase.is_fulfilled() {
+            self.publish_outputs(&id);
+        }
         phase
+    }
+
+    /// Makes a node that just completed offer its global outputs to what runs after it.
+    fn publish_outputs(&mut self, id: &str) {
+        if let Some(node) = self.nodes.get(id) {
+            self.global_outputs.publish(node);
+        }
     }
 }
 

@@ -374,15 +374,15 @@ fn scope_layers_shadow_and_share() {
     child.insert("a", "child-a");
     let grandchild = child.with("b", "grandchild-b");
 
-    assert_eq!(grandchild.get("a"), Some("child-a"));
-    assert_eq!(grandchild.get("b"), Some("grandchild-b"));
-    assert_eq!(grandchild.get("c"), Some("root-c"));
-    assert_eq!(grandchild.get("d"), None);
+    assert_eq!(grandchild.get("a").as_deref(), Some("child-a"));
+    assert_eq!(grandchild.get("b").as_deref(), Some("grandchild-b"));
+    assert_eq!(grandchild.get("c").as_deref(), Some("root-c"));
+    assert_eq!(grandchild.get("d").as_deref(), None);
     assert!(grandchild.contains("c"));
     assert!(!grandchild.contains("d"));
     // Parents never see their children's additions.
-    assert_eq!(child.get("b"), Some("root-b"));
-    assert_eq!(root.get("a"), Some("root-a"));
+    assert_eq!(child.get("b").as_deref(), Some("root-b"));
+    assert_eq!(root.get("a").as_deref(), Some("root-a"));
 
     // Many siblings over one parent: each sees the parent and only itself.
     let siblings: Vec<Scope<'_>> = (0..5000)
@@ -392,7 +392,8 @@ fn scope_layers_shadow_and_share() {
         siblings
             .iter()
             .enumerate()
-            .all(|(i, s)| s.get("item") == Some(&*i.to_string()) && s.get("c") == Some("root-c"))
+            .all(|(i, s)| s.get("item").as_deref() == Some(&*i.to_string())
+                && s.get("c").as_deref() == Some("root-c"))
     );
-    assert_eq!(root.get("item"), None);
+    assert_eq!(root.get("item").as_deref(), None);
 }

@@ -87,3 +87,125 @@ fn pod_name_is_the_nodes_pod_in_resource_manifests_and_container_args() {
         }
     }
 }
+
+#[test]
+fn literal_output_values_are_the_nodes_outputs_in_their_declared_order() {
+    let mut h = Harness::new(&main_spec(
+        r#"      steps:
+      - - name: make
+          template: make
+          arguments: {parameters: [{name: colour, value: red}]}
+      - - name: use
+          template: use
+          arguments: {parameters: [{name: got, value: "{{steps.make.outputs.parameters.literal}}"}]}
+    - name: make
+      inputs: {parameters: [{name: colour}]}
+      container: {image: argoproj/argosay:v2, args: [echo, x, /tmp/out]}
+      outputs:
+        parameters:
+        - {name: out, valueFrom: {path: /tmp/out}}
+        - {name: literal, value: "{{inputs.parameters.colour}} {{workflow.name}}"}
+    - name: use
+      inputs: {parameters: [{name: got}]}
+      container: {image: argoproj/argosay:v2, args: [echo, "{{inputs.parameters.got}}"]}
+"#,
+    ));
+    assert_eq!(h.run(&echo_outputs), WorkflowPhase::Succeeded);
+    let outputs = h.node("make").outputs.clone().unwrap();
+    let params: Vec<(&str, &str)> = outputs
+        .parameters
+        .iter()
+        .map(|p| (p.name.as_str(), p.value.as_ref().unwrap().as_str()))
+        .collect();
+    assert_eq!(params, [("out", "x"), ("literal", "red wf")]);
+    let used = h
+        .created
+        .iter()
+        .find(|p| p["metadata"]["annotations"]["workflows.argoproj.io/node-name"] == "wf[1].use")
+        .unwrap();
+    assert_eq!(user_args(used), ["echo", "red wf"]);
+}
+
+/// Argo's `global-outputs` example: a step exports an output with `globalName`, and a later
+/// step (started in the same reconcile) and the workflow's status see it.
+#[test]
+fn global_outputs_reach_later_steps_and_the_workflow_status() {
+    let mut h = Harness::new(&main_spec(
+        r#"      steps:
+      - - {name: make, template: make}
+      - - {name: use, template: use}
+    - name: make
+      container: {image: argoproj/argosay:v2, args: [echo, made, /tmp/out]}
+      outputs:
+        parameters:
+        - {name: out, globalName: made, valueFrom: {path: /tmp/out}}
+    - name: use
+      container: {image: argoproj/argosay:v2, args: [echo, "{{workflow.outputs.parameters.made}}"]}
+"#,
+    ));
+    let pods = h.step();
+    let (phase, code, outputs) = echo_outputs(&pods[0]);
+    h.observe(&pods[0], phase, code, outputs);
+    let next = h.step();
+    let [used] = next.as_slice() else {
+        panic!("`use` starts in the reconcile that sees `make` done: {next:#?}")
+    };
+    assert_eq!(user_args(used), ["echo", "made"]);
+    assert_eq!(h.run(&succeed), WorkflowPhase::Succeeded);
+    let published = h.wf.status.as_ref().unwrap().outputs.clone().unwrap();
+    assert_eq!(published.parameters.len(), 1);
+    assert_eq!(published.parameters[0].name, "made");
+    assert_eq!(
+        published.parameters[0].value.as_ref().unwrap().as_str(),
+        "made"
+    );
+}
+
+#[test]
+fn a_forged_status_output_is_replaced_by_what_the_nodes_published() {
+    let mut h = Harness::new(&main_spec(
+        "      container: {image: argoproj/argosay:v2, args: [echo]}\n",
+    ));
+    h.step();
+    let status = h.wf.status.as_mut().unwrap();
+    status.outputs = Some(Outputs {
+        parameters: vec![Parameter {
+            name: "forged".into(),
+            value: Some(AnyString("x".into())),
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    h.step();
+    assert_eq!(h.wf.status.as_ref().unwrap().outputs, None);
+}
+
+#[test]
+fn workflow_variables_argo_derives_from_the_spec_and_the_clock() {
+    let mut h = Harness::new(
+        r#"
+spec:
+  entrypoint: main
+  priority: 7
+  templates:
+  - name: main
+    container:
+      image: argoproj/argosay:v2
+      args:
+      - echo
+      - "{{workflow.mainEntrypoint}} {{workflow.priority}} {{workflow.creationTimestamp}}"
+      - "{{workflow.creationTimestamp.Y}}{{workflow.creationTimestamp.m}}{{workflow.creationTimestamp.d}} {{workflow.creationTimestamp.H}}:{{workflow.creationTimestamp.M}} {{workflow.creationTimestamp.s}} {{workflow.creationTimestamp.RFC3339}}"
+      - "{{workflow.duration}}"
+"#,
+    );
+    let created: jiff::Timestamp = "2026-03-04T05:06:07Z".parse().unwrap();
+    h.wf.metadata.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        created,
+    ));
+    let pods = h.step();
+    let args = user_args(&pods[0]);
+    assert_eq!(args[1], "main 7 2026-03-04T05:06:07Z");
+    assert_eq!(args[2], "20260304 05:06 1772600767 2026-03-04T05:06:07Z");
+    // Started in this very reconcile: Argo's "0.000000".
+    assert_eq!(args[3], "0.000000");
+}
