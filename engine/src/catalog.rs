@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::template::{self, Mode, Scope};
-use crate::workflow::{Template, Workflow};
+use crate::config_maps::KeyRef;
+use crate::workflow::{Parameter, Template, Workflow};
 
 /// A template with its inputs substituted (borrowed when it had nothing to substitute), and
 /// the input values.
@@ -52,8 +53,9 @@ impl<'a> Catalog<'a> {
         template: &'a Template,
         arguments: &[(String, String)],
         scope: &Scope,
+        from_config_map: &dyn Fn(&Parameter, KeyRef) -> Result<String, String>,
     ) -> Result<Resolved<'a>, String> {
-        let inputs = input_values(template, arguments)?;
+        let inputs = input_values(template, arguments, from_config_map)?;
         let Some(body) = self.tagged.get(template.name.as_str()) else {
             return Ok((Cow::Borrowed(template), inputs));
         };
@@ -110,18 +112,27 @@ fn substituted(template: &Template, body: &str, scope: &Scope) -> Result<Templat
 /// The variable holding a pod template's pod name.
 const POD_NAME: &str = "pod.name";
 
-/// Each input parameter's value: the call's argument, else the parameter's value, else its
-/// default — and one of its `enum` values, when it lists them.
+/// Each input parameter's value: what its ConfigMap holds (`valueFrom.configMapKeyRef`, which
+/// Argo reads even over an argument), else the call's argument, else the parameter's value,
+/// else its default — and one of its `enum` values, when it lists them.
 fn input_values(
     template: &Template,
     arguments: &[(String, String)],
+    from_config_map: &dyn Fn(&Parameter, KeyRef) -> Result<String, String>,
 ) -> Result<Vec<(String, String)>, String> {
     let mut inputs = Vec::new();
     for p in template.inputs.iter().flat_map(|i| i.parameters.iter()) {
-        let value = arguments
-            .iter()
-            .find(|(n, _)| *n == p.name)
-            .map(|(_, v)| v.clone())
+        let value = match KeyRef::of(p) {
+            Some(reference) => Some(from_config_map(p, reference?)?),
+            None => None,
+        };
+        let value = value
+            .or_else(|| {
+                arguments
+                    .iter()
+                    .find(|(n, _)| *n == p.name)
+                    .map(|(_, v)| v.clone())
+            })
             .or_else(|| p.value.as_ref().map(|v| v.0.clone()))
             .or_else(|| p.default.as_ref().map(|v| v.0.clone()))
             .ok_or_else(|| format!("inputs.parameters.{} was not supplied", p.name))?;

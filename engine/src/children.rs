@@ -120,9 +120,13 @@ impl Walker<'_> {
     ) -> Result<Vec<(String, String)>, String> {
         let mut out = Vec::new();
         for p in arguments.iter().flat_map(|a| a.parameters.iter()) {
-            let Some(value) = &p.value else { continue };
-            let v =
-                substitute_str(value.as_str(), scope, Mode::Strict).map_err(|e| e.to_string())?;
+            let v = match (&p.value, crate::config_maps::KeyRef::of(p)) {
+                (Some(value), _) => substitute_str(value.as_str(), scope, Mode::Strict)
+                    .map_err(|e| e.to_string())?,
+                // An argument read from a ConfigMap (Argo passes its `valueFrom` on).
+                (None, Some(reference)) => self.config_map_parameter(p, reference?, scope)?,
+                (None, None) => continue,
+            };
             out.push((p.name.clone(), v));
         }
         Ok(out)

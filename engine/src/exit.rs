@@ -22,6 +22,7 @@ impl Walker<'_> {
         root: &str,
         root_phase: NodePhase,
         global: &Scope,
+        arguments: Vec<(String, String)>,
     ) -> Option<NodePhase> {
         let template = self.wf.spec.on_exit.clone().filter(|t| !t.is_empty())?;
         if !root_phase.is_fulfilled() {
@@ -41,7 +42,7 @@ impl Walker<'_> {
             node_name: node_name.clone(),
             display_name: node_name,
             template,
-            arguments: self.workflow_arguments(),
+            arguments,
             boundary_id: None,
             attempt: false,
         };

@@ -15,6 +15,7 @@ pub mod workflow;
 mod budget;
 mod catalog;
 mod children;
+mod config_maps;
 mod dag;
 mod decision;
 mod edges;

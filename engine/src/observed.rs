@@ -62,6 +62,8 @@ pub struct Observed {
     pub unreachable: BTreeMap<(String, String), String>,
     pub pods: BTreeMap<String, ObservedPod>,
     pub results: BTreeMap<String, ObservedResult>,
+    /// The ConfigMaps `valueFrom.configMapKeyRef` parameters are read from (`None`: none).
+    pub config_maps: Option<std::sync::Arc<dyn ports::ParameterConfigMaps>>,
     /// The placement and naming policies in force (none: the template's place, Argo's names).
     pub policies: ports::Policies,
     /// Pod creations the API server refused for good (403, 422…), with the reason.

@@ -108,3 +108,23 @@ pub struct Policies {
     /// Every cluster the controller knows, its own first (with an empty name).
     pub clusters: Arc<Vec<ClusterState>>,
 }
+
+/// The ConfigMaps parameters may be read from (Argo's: labelled
+/// `workflows.argoproj.io/configmap-type: Parameter`), in the controller's own cluster.
+pub trait ParameterConfigMaps: Send + Sync + std::fmt::Debug {
+    /// `key` of the labelled ConfigMap `name` in `namespace`.
+    fn value(&self, namespace: &str, name: &str, key: &str) -> ConfigMapValue;
+}
+
+/// What a parameter ConfigMap holds under a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigMapValue {
+    Value(String),
+    /// The ConfigMap has no such key.
+    NoKey,
+    /// No ConfigMap of that name carries the label.
+    NoConfigMap,
+}
+
+/// The label a ConfigMap needs for parameters to be read from it, and its value.
+pub const CONFIG_MAP_TYPE: (&str, &str) = ("workflows.argoproj.io/configmap-type", "Parameter");

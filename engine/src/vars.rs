@@ -5,7 +5,8 @@ use std::collections::HashSet;
 
 use super::template::Scope;
 use super::walk::Walker;
-use crate::workflow::{DagTask, NodeStatus, NodeType, Outputs};
+use crate::config_maps::{self, KeyRef};
+use crate::workflow::{DagTask, NodeStatus, NodeType, Outputs, Parameter};
 
 /// The variables a completed node offers its successors: `<prefix>.outputs.result`,
 /// `<prefix>.outputs.parameters.<p>`, `<prefix>.status`, `<prefix>.id`…
@@ -50,23 +51,68 @@ pub(super) fn outputs_vars(prefix: &str, outputs: &Outputs, out: &mut Vec<(Strin
 }
 
 impl Walker<'_> {
-    /// `spec.arguments.parameters` as the entrypoint (and the exit handler) receive them.
-    pub(super) fn workflow_arguments(&self) -> Vec<(String, String)> {
-        self.wf
+    /// `spec.arguments.parameters` as the entrypoint (and the exit handler) receive them: each
+    /// its `value`, or what its ConfigMap holds (else its `valueFrom.default`).
+    pub(super) fn workflow_parameters(&self) -> Result<Vec<(String, String)>, String> {
+        let mut out = Vec::new();
+        for p in self
+            .wf
             .spec
             .arguments
-            .as_ref()
-            .map(|a| {
-                a.parameters
-                    .iter()
-                    .filter_map(|p| Some((p.name.clone(), p.value.clone()?.0)))
-                    .collect()
+            .iter()
+            .flat_map(|a| a.parameters.iter())
+        {
+            if let Some(v) = &p.value {
+                out.push((p.name.clone(), v.0.clone()));
+                continue;
+            }
+            let Some(reference) = KeyRef::of(p) else {
+                continue;
+            };
+            let reference = reference?;
+            let value = match reference.read(self.observed, &self.namespace) {
+                Ok(value) => value,
+                Err(e) => config_maps::fallback(p).ok_or_else(|| {
+                    format!(
+                        "failed to set global parameter {} from configmap with name {} and key {}: {e}",
+                        p.name, reference.name, reference.key
+                    )
+                })?,
+            };
+            out.push((p.name.clone(), value));
+        }
+        Ok(out)
+    }
+
+    /// An input or argument parameter read from its ConfigMap, whose name and key may use the
+    /// variables of `scope`; `valueFrom.default` when the ConfigMap or key is missing, as Argo.
+    pub(super) fn config_map_parameter(
+        &self,
+        p: &Parameter,
+        reference: KeyRef,
+        scope: &Scope,
+    ) -> Result<String, String> {
+        let substituted = |text: &str| {
+            crate::template::substitute_str(text, scope, crate::template::Mode::Lenient)
+                .map_err(|e| e.to_string())
+        };
+        let reference = KeyRef {
+            name: substituted(&reference.name)?,
+            key: substituted(&reference.key)?,
+        };
+        reference
+            .read(self.observed, &self.namespace)
+            .or_else(|e| config_maps::fallback(p).ok_or(e))
+            .map_err(|e| {
+                format!(
+                    "unable to retrieve inputs.parameters.{} from ConfigMap: {e}",
+                    p.name
+                )
             })
-            .unwrap_or_default()
     }
 
     /// Workflow-wide variables (`workflow.*`), built once per reconcile.
-    pub(super) fn global_scope(&self) -> Scope<'static> {
+    pub(super) fn global_scope(&self, parameters: &[(String, String)]) -> Scope<'static> {
         let meta = &self.wf.metadata;
         let mut scope = Scope::new();
         scope.insert("workflow.name", self.wf_name.clone());
@@ -94,22 +140,19 @@ impl Walker<'_> {
         let started = self.wf.status.as_ref().and_then(|s| s.started_at.as_ref());
         let running = started.map_or(0.0, |t| self.now.duration_since(t.0).as_secs_f64().max(0.0));
         scope.insert("workflow.duration", format!("{running:.6}"));
-        let mut params = Vec::new();
-        for p in self
+        for (name, value) in parameters {
+            scope.insert(format!("workflow.parameters.{name}"), value.clone());
+        }
+        let declared: Vec<&Parameter> = self
             .wf
             .spec
             .arguments
             .iter()
             .flat_map(|a| a.parameters.iter())
-        {
-            if let Some(v) = &p.value {
-                scope.insert(format!("workflow.parameters.{}", p.name), v.0.clone());
-            }
-            params.push(p.clone());
-        }
+            .collect();
         scope.insert(
             "workflow.parameters",
-            serde_json::to_string(&params).unwrap_or_default(),
+            serde_json::to_string(&declared).unwrap_or_default(),
         );
         for (k, v) in meta.labels.iter().flatten() {
             scope.insert(format!("workflow.labels.{k}"), v.clone());

@@ -133,19 +133,20 @@ impl<'a> Walker<'a> {
             .entrypoint
             .clone()
             .ok_or_else(|| "spec.entrypoint is required".to_string())?;
-        let mut global = self.global_scope();
+        let parameters = self.workflow_parameters()?;
+        let mut global = self.global_scope(&parameters);
         global.set_live(self.global_outputs.live());
         self.pod_defaults = PodDefaults::of(&self.wf.spec, &global)?;
         let call = Call {
             node_name: root.to_string(),
             display_name: root.to_string(),
             template: entrypoint,
-            arguments: self.workflow_arguments(),
+            arguments: parameters.clone(),
             boundary_id: None,
             attempt: false,
         };
         let root_phase = self.execute(&call, &global);
-        let exit = self.exit_handler(root, root_phase, &global);
+        let exit = self.exit_handler(root, root_phase, &global, parameters);
         let mut pods_left = false;
         if root_phase.is_fulfilled() {
             pods_left |= self.settle_left_pods(&self.node_id(root), true);
@@ -315,7 +316,12 @@ impl<'a> Walker<'a> {
         if template.retry_strategy.is_some() && !call.attempt {
             return self.retry(call, template, scope);
         }
-        let (template, inputs) = match self.catalog.resolve(template, &call.arguments, scope) {
+        let from_config_map =
+            |p: &Parameter, reference| self.config_map_parameter(p, reference, scope);
+        let resolved = self
+            .catalog
+            .resolve(template, &call.arguments, scope, &from_config_map);
+        let (template, inputs) = match resolved {
             Ok(resolved) => resolved,
             Err(message) => {
                 let id = self.ensure_node(call, type_of(template), NodePhase::Error);

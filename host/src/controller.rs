@@ -16,6 +16,7 @@ mod gather;
 mod lenient;
 mod observe;
 mod ownership;
+mod parameter_maps;
 mod plugins;
 mod pod_view;
 mod proof_key;
@@ -149,6 +150,8 @@ pub(crate) struct Context {
     workflows: Store<Workflow>,
     pods: Store<WorkflowPod>,
     results: Store<WorkflowTaskResult>,
+    /// The ConfigMaps parameters are read from.
+    parameter_maps: Arc<parameter_maps::ParameterMaps>,
     engine: EngineConfig,
     /// Whether `pods` and `results` have listed, for every reconcile that waits on it.
     caches_ready: readiness::CachesReady,
@@ -289,6 +292,24 @@ pub async fn run(
         .inspect(|e| crate::health::on_event(crate::health::Cache::TaskResults, e))
         .touched_objects();
 
+    // Parameter ConfigMaps: cached, not watched for reconciles (Argo reads them when a
+    // workflow is reconciled, and a change reaches the workflows that read it after).
+    let maps_api: Api<k8s_openapi::api::core::v1::ConfigMap> = match &config.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let (parameter_maps, maps_writer) = reflector::store();
+    let maps_stream = reflector(
+        maps_writer,
+        watcher(
+            maps_api,
+            watcher::Config::default().labels(&parameter_maps::selector()),
+        )
+        .modify(without_managed_fields),
+    )
+    .default_backoff()
+    .for_each(|_| futures::future::ready(()));
+
     let recorder = Recorder::new(client.clone(), reporter(leadership.identity()));
     let registry =
         config::load_registry(&client, &config.controller_namespace, &config.local_access).await?;
@@ -330,7 +351,8 @@ pub async fn run(
     let ctx = Arc::new(Context {
         client,
         workflows: controller.store(),
-        caches_ready: readiness::CachesReady::of(&pods, &results),
+        caches_ready: readiness::CachesReady::of(&pods, &results).and(&parameter_maps),
+        parameter_maps: Arc::new(parameter_maps::ParameterMaps(parameter_maps)),
         pods,
         results,
         engine,
@@ -358,6 +380,7 @@ pub async fn run(
         ctx.clone(),
         config.controller_namespace.clone(),
     ));
+    let _parameter_maps = spawn_scoped(maps_stream);
     let _sweeper = spawn_scoped(sweep::run(
         ctx.clone(),
         pod_selector.clone(),

@@ -178,9 +178,10 @@ mod tests {
             .collect()
     }
 
-    /// Secrets and ConfigMaps through a Role in the controller's namespace, never cluster-wide.
+    /// Secrets through a Role in the controller's namespace, never cluster-wide; ConfigMaps
+    /// cluster-wide for reading only (parameters' `configMapKeyRef`, as Argo).
     #[test]
-    fn the_controller_reads_secrets_and_config_maps_only_in_its_namespace() {
+    fn the_controller_reads_secrets_only_in_its_namespace() {
         let docs = documents(PRIMARY[2].1);
         let resources = |kind: &str| -> Vec<String> {
             docs.iter()
@@ -192,11 +193,27 @@ mod tests {
         };
         let cluster_wide = resources("ClusterRole");
         assert!(
-            !cluster_wide
-                .iter()
-                .any(|r| r == "secrets" || r == "configmaps"),
+            !cluster_wide.iter().any(|r| r == "secrets"),
             "{cluster_wide:?}"
         );
+        let cluster_role = docs
+            .iter()
+            .find(|d| d["kind"] == "ClusterRole")
+            .expect("a ClusterRole");
+        let config_maps: Vec<_> = cluster_role["rules"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .filter(|r| r["resources"][0] == "configmaps")
+            .collect();
+        assert_eq!(config_maps.len(), 1, "{config_maps:?}");
+        let verbs: Vec<&str> = config_maps[0]["verbs"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        assert_eq!(verbs, ["get", "list", "watch"]);
         let role = docs.iter().find(|d| d["kind"] == "Role").expect("a Role");
         assert_eq!(role["metadata"]["namespace"], "argo");
         assert_eq!(

@@ -774,3 +774,78 @@ spec:
     );
     Ok(())
 }
+
+/// Argo's `arguments-parameters-from-configmap` and `global-parameters-from-configmap`: values
+/// come from a ConfigMap labelled as parameters; an unlabelled one is not read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameters_come_from_config_maps_labelled_as_parameters() -> Result<()> {
+    let (env, _controller) = Env::with_controller().await?;
+    let kubectl = env.kubectl("cluster-0");
+    let labelled = flotilla_e2e::unique("params");
+    let unlabelled = flotilla_e2e::unique("plain");
+    let config_maps = format!(
+        r#"
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {labelled}
+  namespace: argo
+  labels: {{workflows.argoproj.io/configmap-type: Parameter}}
+data: {{msg: hello from a configmap}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: {unlabelled}, namespace: argo}}
+data: {{msg: never read}}
+"#
+    );
+    kubectl.ok_with(&["apply", "-f", "-"], Some(&config_maps))?;
+    let workflow = |name: &str| {
+        main_workflow(
+            "params-from-configmap-",
+            &format!(
+                "  arguments:\n    parameters:\n    - name: global\n      valueFrom: {{configMapKeyRef: {{name: {name}, key: msg}}}}\n"
+            ),
+            &format!(
+                r#"    inputs:
+      parameters:
+      - name: local
+        valueFrom: {{configMapKeyRef: {{name: {name}, key: msg}}}}
+    container:
+      image: argoproj/argosay:v2
+      args: [echo, "{{{{workflow.parameters.global}}}} / {{{{inputs.parameters.local}}}}"]
+"#
+            ),
+        )
+    };
+    let result = async {
+        let wf = env.run_workflow(&workflow(&labelled), TIMEOUT).await?;
+        ensure_phase(&wf, WorkflowPhase::Succeeded)?;
+        let pods = pods_of(&env, &wf).await?;
+        let main = pods
+            .first()
+            .and_then(|p| p.spec.as_ref())
+            .and_then(|s| s.containers.iter().find(|c| c.name == "main"))
+            .and_then(|c| c.args.clone());
+        ensure!(
+            main == Some(vec![
+                "echo".into(),
+                "hello from a configmap / hello from a configmap".into()
+            ]),
+            "{main:?}"
+        );
+        let wf = env.run_workflow(&workflow(&unlabelled), TIMEOUT).await?;
+        ensure_phase(&wf, WorkflowPhase::Error)?;
+        let message = wf.status.and_then(|s| s.message).unwrap_or_default();
+        ensure!(
+            message.contains(&format!(
+                "ConfigMap '{unlabelled}' does not exist. Please make sure it has the label workflows.argoproj.io/configmap-type: Parameter"
+            )),
+            "{message}"
+        );
+        Ok(())
+    }
+    .await;
+    kubectl.ok(&["-n", "argo", "delete", "configmap", &labelled, &unlabelled])?;
+    result
+}

@@ -209,3 +209,123 @@ spec:
     // Started in this very reconcile: Argo's "0.000000".
     assert_eq!(args[3], "0.000000");
 }
+
+/// Parameter ConfigMaps by (namespace, name).
+#[derive(Debug)]
+struct ConfigMaps(BTreeMap<(String, String), BTreeMap<String, String>>);
+
+impl crate::ports::ParameterConfigMaps for ConfigMaps {
+    fn value(&self, namespace: &str, name: &str, key: &str) -> crate::ports::ConfigMapValue {
+        use crate::ports::ConfigMapValue;
+        match self.0.get(&(namespace.to_string(), name.to_string())) {
+            None => ConfigMapValue::NoConfigMap,
+            Some(data) => data
+                .get(key)
+                .map_or(ConfigMapValue::NoKey, |v| ConfigMapValue::Value(v.clone())),
+        }
+    }
+}
+
+fn with_config_maps(h: &mut Harness) {
+    let data = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let maps = BTreeMap::from([
+        (
+            ("argo".into(), "simple-parameters".into()),
+            data(&[("msg", "hello world"), ("other", "next")]),
+        ),
+        // Another namespace's ConfigMap of the same name is never read.
+        (
+            ("team-b".into(), "secret-ish".into()),
+            data(&[("msg", "team b's")]),
+        ),
+    ]);
+    h.observed.config_maps = Some(std::sync::Arc::new(ConfigMaps(maps)));
+}
+
+/// Argo's `arguments-parameters-from-configmap` and `global-parameters-from-configmap`
+/// examples, with the name and key of one reference taken from the workflow's parameters.
+#[test]
+fn parameters_are_read_from_labelled_config_maps_in_the_workflows_namespace() {
+    let mut h = Harness::new(&main_spec_with(
+        r#"  arguments:
+    parameters:
+    - name: message
+      valueFrom: {configMapKeyRef: {name: simple-parameters, key: msg}}
+    - {name: key, value: other}
+"#,
+        r#"      steps:
+      - - name: say
+          template: say
+          arguments:
+            parameters:
+            - name: passed
+              valueFrom: {configMapKeyRef: {name: simple-parameters, key: msg}}
+    - name: say
+      inputs:
+        parameters:
+        - name: passed
+        - name: read
+          valueFrom: {configMapKeyRef: {name: simple-parameters, key: "{{workflow.parameters.key}}"}}
+        - name: fallback
+          valueFrom: {configMapKeyRef: {name: simple-parameters, key: absent}, default: dflt}
+      container:
+        image: argoproj/argosay:v2
+        args: [echo, "{{workflow.parameters.message}}|{{inputs.parameters.passed}}|{{inputs.parameters.read}}|{{inputs.parameters.fallback}}"]
+"#,
+    ));
+    with_config_maps(&mut h);
+    let pods = h.step();
+    assert_eq!(pods.len(), 1, "{:#?}", h.wf.status);
+    assert_eq!(
+        user_args(&pods[0]),
+        ["echo", "hello world|hello world|next|dflt"]
+    );
+}
+
+#[test]
+fn a_missing_config_map_or_key_says_which_with_argos_messages() {
+    let input = |key: &str| {
+        main_spec(&format!(
+            r#"      inputs:
+        parameters:
+        - name: p
+          valueFrom: {{configMapKeyRef: {{name: simple-parameters, key: {key}}}}}
+      container: {{image: argoproj/argosay:v2, args: [echo, "{{{{inputs.parameters.p}}}}"]}}
+"#
+        ))
+    };
+    let mut h = Harness::new(&input("absent"));
+    with_config_maps(&mut h);
+    assert!(h.step().is_empty());
+    assert_eq!(
+        h.node("wf").message.as_deref(),
+        Some(
+            "unable to retrieve inputs.parameters.p from ConfigMap: ConfigMap 'simple-parameters' does not have the key 'absent'"
+        )
+    );
+
+    // Another namespace's ConfigMap is not there for this workflow.
+    let mut h = Harness::new(&main_spec_with(
+        r#"  arguments:
+    parameters:
+    - name: m
+      valueFrom: {configMapKeyRef: {name: secret-ish, key: msg}}
+"#,
+        "      container: {image: argoproj/argosay:v2, args: [echo]}\n",
+    ));
+    with_config_maps(&mut h);
+    assert!(h.step().is_empty());
+    let status = h.wf.status.as_ref().unwrap();
+    assert_eq!(status.phase, Some(WorkflowPhase::Error));
+    assert_eq!(
+        status.message.as_deref(),
+        Some(
+            "failed to set global parameter m from configmap with name secret-ish and key msg: ConfigMap 'secret-ish' does not exist. Please make sure it has the label workflows.argoproj.io/configmap-type: Parameter to be detectable by the controller"
+        )
+    );
+}

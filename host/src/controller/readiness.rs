@@ -34,6 +34,16 @@ impl CachesReady {
         Self::all(vec![ready(pods.clone()), ready(results.clone())])
     }
 
+    /// Readiness of these caches and of `store` too.
+    pub(crate) fn and<K>(self, store: &Store<K>) -> Self
+    where
+        K: kube::runtime::reflector::Lookup + Clone + Send + Sync + 'static,
+        <K as kube::runtime::reflector::Lookup>::DynamicType:
+            Eq + std::hash::Hash + Clone + Send + Sync,
+    {
+        Self::all(vec![self.0.boxed(), ready(store.clone())])
+    }
+
     fn all(waits: Vec<BoxFuture<'static, bool>>) -> Self {
         let all = async move {
             for wait in waits {
