@@ -686,3 +686,58 @@ fn an_image_without_a_known_entrypoint_needs_a_command() {
     );
     assert!(h.created.is_empty());
 }
+
+/// Argo's `sidecar` example: each sidecar runs through the executor too, which stops it once
+/// main has ended (Argo kills sidecars when main exits), from the volume main's executor shares.
+#[test]
+fn sidecars_run_through_the_executor_that_stops_them_when_main_ends() {
+    let mut h = Harness::new(&main_spec(
+        r#"
+      container: {image: alpine:3.20, command: [sh, -c], args: ["echo main"]}
+      sidecars:
+      - {name: influxdb, image: influxdb:1.2, command: [influxd], args: [run]}
+      - {name: say, image: argoproj/argosay:v2, args: [sleep, "3600"]}
+"#,
+    ));
+    let pods = h.step();
+    let containers = pods[0]["spec"]["containers"].as_array().unwrap();
+    let names: Vec<&str> = containers
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["main", "influxdb", "say"]);
+    let executor = "/var/run/argo/flotilla-executor";
+    assert_eq!(
+        containers[1]["command"],
+        serde_json::json!([executor, "sidecar", "--", "influxd"])
+    );
+    assert_eq!(containers[1]["args"], serde_json::json!(["run"]));
+    assert_eq!(
+        containers[2]["command"],
+        serde_json::json!([executor, "sidecar", "--", "/argosay"])
+    );
+    for sidecar in &containers[1..] {
+        assert_eq!(
+            sidecar["volumeMounts"],
+            serde_json::json!([{"name": "var-run-argo", "mountPath": "/var/run/argo"}]),
+            "{sidecar}"
+        );
+    }
+}
+
+#[test]
+fn a_sidecar_image_without_a_known_entrypoint_needs_a_command_naming_the_sidecar() {
+    let mut h = Harness::new(&main_spec(
+        r#"
+      container: {image: argoproj/argosay:v2}
+      sidecars: [{name: db, image: example.com/db:1}]
+"#,
+    ));
+    h.step();
+    let message = h.node("wf").message.clone().unwrap_or_default();
+    assert!(
+        message.contains("sidecars[0].command is required for image \"example.com/db:1\""),
+        "{message}"
+    );
+    assert!(h.created.is_empty());
+}

@@ -6,6 +6,7 @@
 mod condition;
 mod path;
 pub mod resource;
+pub mod sidecar;
 mod signals;
 mod wrap;
 

@@ -1,6 +1,6 @@
 //! `flotilla-executor`: the binary every workflow pod receives (Argo's `argoexec`). The init
-//! container runs `install PATH` to put it where `main` can run it; `main` runs `run -- COMMAND…`;
-//! a resource template's pod runs `resource`. It talks to its own cluster only, with the pod's
+//! container runs `install PATH` to put it where `main` can run it; `main` runs `run -- COMMAND…`,
+//! each sidecar `sidecar -- COMMAND…`; a resource template's pod runs `resource`. It talks to its own cluster only, with the pod's
 //! service account (the in-cluster configuration).
 
 use std::path::{Path, PathBuf};
@@ -26,6 +26,13 @@ enum Command {
         #[arg(trailing_var_arg = true, required = true)]
         command: Vec<String>,
     },
+    /// A sidecar: run the command until it ends, or until main has ended (then stop it and
+    /// exit 0).
+    Sidecar {
+        /// The command and its arguments, after `--`.
+        #[arg(trailing_var_arg = true, required = true)]
+        command: Vec<String>,
+    },
     /// A resource template's pod: get/create/apply/replace/patch/delete its manifest with the
     /// pod's service account, wait for its conditions, then report the node's outputs.
     Resource,
@@ -37,6 +44,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Install { path } => install(&path),
         Command::Run { command } => runtime().and_then(|rt| rt.block_on(run(command))),
+        Command::Sidecar { command } => runtime().and_then(|rt| rt.block_on(sidecar(command))),
         Command::Resource => runtime().and_then(|rt| rt.block_on(resource())),
     };
     result.unwrap_or_else(|e| {
@@ -89,10 +97,33 @@ async fn client() -> Result<kube::Client> {
 
 /// `run -- COMMAND…`: exits with the command's exit code.
 async fn run(command: Vec<String>) -> Result<ExitCode> {
-    let identity = flotilla_executor::Identity::from_env()?;
-    let client = client().await?;
-    let code = flotilla_executor::run_wrapped(&command, &identity, &client).await?;
+    let exited = main_exited_path();
+    let outcome = async {
+        let identity = flotilla_executor::Identity::from_env()?;
+        let client = client().await?;
+        let code = flotilla_executor::run_wrapped(&command, &identity, &client, &exited).await?;
+        Ok(exit_code(code))
+    }
+    .await;
+    if outcome.is_err() {
+        // The command never ran (or its report failed): the sidecars must not wait for it.
+        flotilla_executor::sidecar::main_exited(&exited);
+    }
+    outcome
+}
+
+/// `sidecar -- COMMAND…`: exits with the command's code, or 0 once main has ended.
+async fn sidecar(command: Vec<String>) -> Result<ExitCode> {
+    use flotilla_executor::sidecar;
+    let code = sidecar::run_sidecar(&command, &main_exited_path(), sidecar::GRACE).await?;
     Ok(exit_code(code))
+}
+
+/// Where main's executor tells the sidecars it has ended: next to this binary, in the volume
+/// the pod's wrapped containers share.
+fn main_exited_path() -> PathBuf {
+    let argv0 = std::env::args().next().unwrap_or_default();
+    flotilla_executor::sidecar::main_exited_path(&argv0)
 }
 
 /// `resource`: a resource template's pod. Progress goes to standard output; the termination log

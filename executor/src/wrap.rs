@@ -83,11 +83,14 @@ impl Identity {
     }
 }
 
-/// Runs `command`, reports the outputs, and returns the exit code the container should exit with.
+/// Runs `command`, tells the sidecars it has ended (the file `main_exited`, see
+/// [`crate::sidecar`]), reports the outputs, and returns the exit code the container should
+/// exit with.
 pub async fn run_wrapped(
     command: &[String],
     identity: &Identity,
     client: &kube::Client,
+    main_exited: &std::path::Path,
 ) -> Result<i32, WrapError> {
     // A script template: its source goes to a file the interpreter runs (Argo's `/argo/staging/script`).
     let mut command = command.to_vec();
@@ -100,21 +103,7 @@ pub async fn run_wrapped(
         })?;
         command.push(path);
     }
-    let (program, args) = command.split_first().ok_or(WrapError::NoCommand)?;
-    let signals = Forwarding::install();
-    let mut child = tokio::process::Command::new(program)
-        .args(args)
-        // A group of its own, which signals reach whole: a shell's children hold its standard
-        // output open, and would keep the executor reading after the shell was stopped.
-        .process_group(0)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|source| WrapError::Spawn {
-            command: command.join(" "),
-            source,
-        })?;
-    let forwarding = signals.to(child.id());
+    let (mut child, forwarding) = spawn(&command, Stdio::piped())?;
     let mut captured = Vec::new();
     if let Some(mut out) = child.stdout.take() {
         let mut stdout = tokio::io::stdout();
@@ -133,6 +122,7 @@ pub async fn run_wrapped(
     }
     let status = child.wait().await.map_err(WrapError::Wait)?;
     drop(forwarding);
+    crate::sidecar::main_exited(main_exited);
     let code = exit_code(status);
     let stdout = String::from_utf8_lossy(&captured);
     let (outputs, message) = match collect_outputs(
@@ -148,6 +138,30 @@ pub async fn run_wrapped(
     report(client, &reported).await?;
     vouch(&reported);
     Ok(code)
+}
+
+/// Starts `command` in a process group of its own, which signals reach whole (a shell's
+/// children hold its standard output open, and would keep the executor reading after the shell
+/// was stopped), with the signals the executor receives forwarded to that group until the
+/// returned set is dropped.
+pub(crate) fn spawn(
+    command: &[String],
+    stdout: Stdio,
+) -> Result<(tokio::process::Child, tokio::task::JoinSet<()>), WrapError> {
+    let (program, args) = command.split_first().ok_or(WrapError::NoCommand)?;
+    let signals = Forwarding::install();
+    let child = tokio::process::Command::new(program)
+        .args(args)
+        .process_group(0)
+        .stdout(stdout)
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|source| WrapError::Spawn {
+            command: command.join(" "),
+            source,
+        })?;
+    let forwarding = signals.to(child.id());
+    Ok((child, forwarding))
 }
 
 /// Leaves the digest of what was reported as the first line of the container's termination
@@ -168,7 +182,7 @@ fn vouch(reported: &super::WorkflowTaskResult) {
 }
 
 #[cfg(unix)]
-fn exit_code(status: std::process::ExitStatus) -> i32 {
+pub(crate) fn exit_code(status: std::process::ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt;
     status
         .code()
@@ -176,6 +190,6 @@ fn exit_code(status: std::process::ExitStatus) -> i32 {
 }
 
 #[cfg(not(unix))]
-fn exit_code(status: std::process::ExitStatus) -> i32 {
+pub(crate) fn exit_code(status: std::process::ExitStatus) -> i32 {
     status.code().unwrap_or(1)
 }

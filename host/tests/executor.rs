@@ -24,10 +24,12 @@ async fn a_real_command_is_run_and_its_outputs_reported() {
         out.display()
     );
     let command = vec!["sh".to_string(), "-c".to_string(), script];
-    let code = run_wrapped(&command, &identity, &client)
+    let main_exited = dir.join(flotilla_executor::sidecar::MAIN_EXITED);
+    let code = run_wrapped(&command, &identity, &client, &main_exited)
         .await
         .expect("the executor runs");
     assert_eq!(code, 4, "the container exits with the command's code");
+    assert!(main_exited.exists(), "the sidecars are told main has ended");
 
     let outputs = reported(&client, "wf-1").await;
     assert_eq!(outputs.result.as_deref(), Some("line one\nline two"));

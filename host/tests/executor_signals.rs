@@ -21,14 +21,16 @@ async fn a_signal_to_the_executor_reaches_the_command() {
     // group is signalled), or the executor would read on until it ends a minute later.
     let script = r#"sleep 60 & trap 'echo stopped; exit 7' TERM; kill -TERM $PPID; wait"#;
     let command = vec!["sh".to_string(), "-c".to_string(), script.to_string()];
+    let main_exited = std::env::temp_dir().join(format!("main-exited-{}", std::process::id()));
     let code = tokio::time::timeout(
         std::time::Duration::from_secs(30),
-        run_wrapped(&command, &identity, &client),
+        run_wrapped(&command, &identity, &client, &main_exited),
     )
     .await
     .expect("the command's children were stopped with it, not left holding its output")
     .expect("the executor runs");
     assert_eq!(code, 7, "the command's TERM trap ran");
+    let _ = std::fs::remove_file(&main_exited);
     assert_eq!(
         reported(&client, "wf-2").await.result.as_deref(),
         Some("stopped")

@@ -849,3 +849,40 @@ data: {{msg: never read}}
     kubectl.ok(&["-n", "argo", "delete", "configmap", &labelled, &unlabelled])?;
     result
 }
+
+/// Argo's `sidecar` example, with a sidecar that would run for an hour: main's end stops it,
+/// and the workflow and its pod succeed with main.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sidecars_are_stopped_when_main_ends() -> Result<()> {
+    let (env, _controller) = Env::with_controller().await?;
+    let wf = env
+        .run_workflow(
+            &main_workflow(
+                "sidecar-",
+                "",
+                r#"    container: {image: alpine:3.20, command: [sh, -c], args: ["echo main done"]}
+    sidecars:
+    - {name: waits, image: alpine:3.20, command: [sh, -c], args: ["sleep 3600"]}
+"#,
+            ),
+            TIMEOUT,
+        )
+        .await?;
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
+    let pods = pods_of(&env, &wf).await?;
+    let status = pods
+        .first()
+        .and_then(|p| p.status.clone())
+        .unwrap_or_default();
+    ensure!(status.phase.as_deref() == Some("Succeeded"), "{status:#?}");
+    let sidecar = status
+        .container_statuses
+        .iter()
+        .flatten()
+        .find(|c| c.name == "waits")
+        .and_then(|c| c.state.as_ref())
+        .and_then(|s| s.terminated.as_ref())
+        .map(|t| t.exit_code);
+    ensure!(sidecar == Some(0), "{status:#?}");
+    Ok(())
+}

@@ -163,7 +163,7 @@ impl Walker<'_> {
         }
         let executor_view = executor_view.to_string();
         if wrapped {
-            wrap_with_executor(&mut main, &self.config.images, &template.name)?;
+            wrap_with_executor(&mut main, &self.config.images, &template.name, Wrap::Main)?;
         }
         add_executor_env(
             &mut main,
@@ -205,11 +205,20 @@ impl Walker<'_> {
         if let Some(automount) = template.automount_service_account_token {
             pod_spec.insert("automountServiceAccountToken".into(), json!(automount));
         }
-        pod_spec.insert("containers".into(), {
-            let mut containers = vec![Value::Object(main)];
-            containers.extend(template.sidecars.iter().flatten().cloned());
-            Value::Array(containers)
-        });
+        let mut containers = vec![Value::Object(main)];
+        for (i, sidecar) in template.sidecars.iter().flatten().enumerate() {
+            match sidecar {
+                Value::Object(sidecar) if wrapped => {
+                    let mut sidecar = sidecar.clone();
+                    let field = format!("sidecars[{i}]");
+                    let wrap = Wrap::Sidecar(&field);
+                    wrap_with_executor(&mut sidecar, &self.config.images, &template.name, wrap)?;
+                    containers.push(Value::Object(sidecar));
+                }
+                other => containers.push(other.clone()),
+            }
+        }
+        pod_spec.insert("containers".into(), Value::Array(containers));
         // The executor's own init container comes first: it puts the executor where `main` runs it.
         let mut init = Vec::new();
         if wrapped {
@@ -339,19 +348,34 @@ const EXECUTOR_VOLUME: &str = "var-run-argo";
 /// Makes `main` run through `flotilla-executor run -- COMMAND…`, which reports the node's
 /// outputs. As Argo's emissary does, only `command` changes (the executor in front of what the
 /// container would have run); `args` stay the template's, or become the image's `CMD`.
+/// How the executor wraps a container: `main` runs the template's command and reports its
+/// outputs; a sidecar runs until `main` has ended, and is then stopped (Argo kills sidecars
+/// when main exits).
+#[derive(Clone, Copy)]
+enum Wrap<'f> {
+    Main,
+    /// A sidecar, named for messages by its field (`sidecars[0]`).
+    Sidecar(&'f str),
+}
+
 fn wrap_with_executor(
-    main: &mut Map<String, Value>,
+    container: &mut Map<String, Value>,
     images: &BTreeMap<String, ImageEntrypoint>,
     template: &str,
+    wrap: Wrap<'_>,
 ) -> Result<(), String> {
-    let (command, args) = entrypoint::resolve(main, images, template)?;
+    let (verb, field) = match wrap {
+        Wrap::Main => ("run", "container"),
+        Wrap::Sidecar(field) => ("sidecar", field),
+    };
+    let (command, args) = entrypoint::resolve(container, images, template, field)?;
     if let Some(args) = args {
-        main.insert("args".into(), args);
+        container.insert("args".into(), args);
     }
-    let mut wrapped = vec![EXECUTOR_PATH.to_string(), "run".into(), "--".into()];
+    let mut wrapped = vec![EXECUTOR_PATH.to_string(), verb.into(), "--".into()];
     wrapped.extend(command);
-    main.insert("command".into(), json!(wrapped));
-    let mounts = main
+    container.insert("command".into(), json!(wrapped));
+    let mounts = container
         .entry("volumeMounts")
         .or_insert_with(|| Value::Array(Vec::new()));
     if let Some(mounts) = mounts.as_array_mut() {

@@ -55,6 +55,7 @@ pub(super) fn resolve(
     main: &Map<String, Value>,
     images: &BTreeMap<String, ImageEntrypoint>,
     template: &str,
+    field: &str,
 ) -> Result<(Vec<String>, Option<Value>), String> {
     let command = strings(main.get("command"));
     if !command.is_empty() {
@@ -66,7 +67,7 @@ pub(super) fn resolve(
         .unwrap_or_default();
     let Some(known) = images.get(image).cloned().or_else(|| builtin(image)) else {
         return Err(format!(
-            "template {template:?}: container.command is required for image {image:?}: Flotilla runs the command through its executor and does not look images up in registries, so it knows only the entrypoints of images it is told about; give the container's command"
+            "template {template:?}: {field}.command is required for image {image:?}: Flotilla runs the command through its executor and does not look images up in registries, so it knows only the entrypoints of images it is told about; give the container's command"
         ));
     };
     let args = (!main.contains_key("args") && !known.cmd.is_empty()).then(|| json!(known.cmd));
@@ -74,7 +75,7 @@ pub(super) fn resolve(
         !known.entrypoint.is_empty() || args.is_some() || !strings(main.get("args")).is_empty();
     if !runs_something {
         return Err(format!(
-            "template {template:?}: image {image:?} has no entrypoint or cmd, and the template gives neither container.command nor args"
+            "template {template:?}: image {image:?} has no entrypoint or cmd, and the template gives neither {field}.command nor args"
         ));
     }
     Ok((known.entrypoint, args))
@@ -99,7 +100,7 @@ mod tests {
     }
 
     fn resolved(v: Value) -> Result<(Vec<String>, Option<Value>), String> {
-        resolve(&container(v), &BTreeMap::new(), "t")
+        resolve(&container(v), &BTreeMap::new(), "t", "container")
     }
 
     #[test]
@@ -142,7 +143,7 @@ mod tests {
             },
         )]);
         let main = container(json!({"image": "argoproj/argosay:v1"}));
-        let (command, args) = resolve(&main, &images, "t").unwrap();
+        let (command, args) = resolve(&main, &images, "t", "container").unwrap();
         assert_eq!(command, ["/usr/games/cowsay"]);
         assert_eq!(args, None);
     }
@@ -163,7 +164,7 @@ mod tests {
     fn an_image_with_nothing_to_run_is_refused() {
         let images = BTreeMap::from([("empty:1".to_string(), ImageEntrypoint::default())]);
         let main = container(json!({"image": "empty:1", "args": []}));
-        let err = resolve(&main, &images, "t").unwrap_err();
+        let err = resolve(&main, &images, "t", "container").unwrap_err();
         assert!(err.contains("has no entrypoint or cmd"), "{err}");
     }
 }

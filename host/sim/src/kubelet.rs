@@ -36,6 +36,7 @@ use kube::{Api, Client};
 use tokio::sync::watch;
 use tokio::task::{AbortHandle, JoinSet};
 
+pub use argosay::MAIN_EXITED;
 pub use fs::PodFs;
 
 use crate::logs::{LogStore, LogStream};

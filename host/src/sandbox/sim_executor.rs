@@ -196,3 +196,15 @@ impl ContainerHooks for SimExecutor {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The simulated kubelet emulates the executor's sidecar protocol by the file's name.
+    #[test]
+    fn the_kubelet_and_the_executor_agree_on_the_main_exited_file() {
+        assert_eq!(
+            flotilla_sim::kubelet::MAIN_EXITED,
+            flotilla_executor::sidecar::MAIN_EXITED
+        );
+    }
+}

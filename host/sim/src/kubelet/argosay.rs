@@ -128,6 +128,21 @@ pub(crate) struct Program {
     items: Vec<(When, Cmd)>,
 }
 
+/// The part Flotilla's executor plays around the command it wraps: `run` (main) leaves the
+/// file `main-exited` next to its binary once the command has ended; `sidecar` ends the
+/// command, exiting 0, once that file appears.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Wrapper {
+    /// The file to leave once the command has ended (`run`).
+    pub(crate) leaves: Option<String>,
+    /// The file whose appearance stops the command (`sidecar`).
+    pub(crate) stops_at: Option<String>,
+}
+
+/// The file Flotilla's executor leaves for the sidecars when main has ended
+/// (`flotilla_executor::sidecar::MAIN_EXITED`), next to its own binary.
+pub const MAIN_EXITED: &str = "main-exited";
+
 /// The next thing a running program does, as the I/O side must carry it out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Action {
@@ -154,7 +169,7 @@ pub(crate) fn program_for(
     {
         match verb.as_str() {
             "install" => return Ok(Program::default()),
-            "run" => {
+            "run" | "sidecar" => {
                 let mut inner: Vec<String> = rest
                     .iter()
                     .skip_while(|a| a.as_str() == "--")
@@ -236,6 +251,32 @@ pub(crate) fn program_for(
         _ => return Err(not_emulated(None)),
     };
     Ok(Program { items })
+}
+
+/// What Flotilla's executor adds around the command of a container run as `command` + `args`.
+pub(crate) fn wrapper(command: &[String], args: &[String]) -> Wrapper {
+    let whole: Vec<&String> = command.iter().chain(args).collect();
+    let [program, verb, ..] = whole.as_slice() else {
+        return Wrapper::default();
+    };
+    if program.rsplit('/').next() != Some("flotilla-executor") {
+        return Wrapper::default();
+    }
+    let marker = match program.rsplit_once('/') {
+        Some((dir, _)) => format!("{dir}/{MAIN_EXITED}"),
+        None => MAIN_EXITED.to_owned(),
+    };
+    match verb.as_str() {
+        "run" => Wrapper {
+            leaves: Some(marker),
+            stops_at: None,
+        },
+        "sidecar" => Wrapper {
+            leaves: None,
+            stops_at: Some(marker),
+        },
+        _ => Wrapper::default(),
+    }
 }
 
 fn stdout() -> Output {

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::Instant;
 
-use super::argosay::{Action, Execution, NOT_EMULATED_EXIT_CODE, program_for};
+use super::argosay::{Action, Execution, NOT_EMULATED_EXIT_CODE, program_for, wrapper};
 use super::env::{EnvSources, container_env, expand, references};
 use super::fs::PodFs;
 use super::lifecycle::{Next, PodRun, Slot};
@@ -26,6 +26,8 @@ const TERMINATION_LOG: &str = "/dev/termination-log";
 const MAX_TERMINATION_MESSAGE: usize = 4096;
 const FALLBACK_LOG_LINES: i64 = 80;
 const FALLBACK_LOG_BYTES: usize = 2048;
+/// How often an emulated sidecar's executor looks for main's end while its command sleeps.
+const STOP_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Something that happened to a container, reported back to the pod task.
 #[derive(Debug)]
@@ -304,6 +306,7 @@ impl PodWorker {
             &args,
             &shell_env,
         );
+        let wrapper = wrapper(&command, &args);
 
         self.run.started(slot, Timestamp::now());
         self.shared
@@ -327,11 +330,21 @@ impl PodWorker {
                 });
                 return;
             }
+            let stopped = |fs: &Mutex<PodFs>| {
+                wrapper
+                    .stops_at
+                    .as_deref()
+                    .is_some_and(|path| fs.lock().read(&name, path).is_some())
+            };
             let (exit_code, message) = match program {
                 Err(not_emulated) => (NOT_EMULATED_EXIT_CODE, Some(not_emulated.message)),
                 Ok(program) => {
                     let mut execution = Execution::new(program);
                     loop {
+                        // A wrapped sidecar's executor stops its command once main has ended.
+                        if stopped(&fs) {
+                            break (0, None);
+                        }
                         let action = execution.next(&name, &mut fs.lock());
                         match action {
                             Action::Output(stream, text) => logs.append(
@@ -342,6 +355,13 @@ impl PodWorker {
                                 Timestamp::now(),
                                 &text,
                             ),
+                            Action::Sleep(duration) if wrapper.stops_at.is_some() => {
+                                let until = Instant::now() + duration.mul_f64(scale.max(0.0));
+                                while Instant::now() < until && !stopped(&fs) {
+                                    tokio::time::sleep_until(until.min(Instant::now() + STOP_POLL))
+                                        .await;
+                                }
+                            }
                             Action::Sleep(duration) => {
                                 tokio::time::sleep(duration.mul_f64(scale.max(0.0))).await
                             }
@@ -350,6 +370,10 @@ impl PodWorker {
                     }
                 }
             };
+            // Main's executor tells the sidecars that main has ended, whatever its outcome.
+            if let Some(path) = &wrapper.leaves {
+                fs.lock().write(&name, path, b"", false);
+            }
             let _ = events.send(Event::Exited {
                 slot,
                 exit_code,
