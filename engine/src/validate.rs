@@ -23,7 +23,7 @@
 //! `templateDefaults`); volume mounts; `podGC.strategy`; the 63-character workflow name.
 //!
 //! Not ported, because they need the cluster or full evaluation: `templateRef` resolution (the
-//! reference's shape is checked), `{{=...}}` expressions (never checked, as in Argo), the
+//! reference's shape is checked), the
 //! `successCondition`/`failureCondition` syntax (parsed at run time, as in Argo), `podGC`
 //! label selectors, metrics, artifact locations and input-artifact supply. Deviations: a
 //! `depends` expression that does not parse is rejected here (Argo only fails the task at run
@@ -36,22 +36,28 @@
 //! non-negative integer or a `{{...}}` reference; a template of a type Flotilla cannot run
 //! (`containerSet`, `data`, `http`, `plugin`) that the entrypoint or `onExit` can reach.
 //!
+//! # Refused: what would change how the workflow runs (`semantic`)
+//! `{{=...}}` expressions anywhere in the spec or a reachable template (not evaluated yet);
+//! `spec.hooks`, `synchronization`, `podSpecPatch`, `retryStrategy`, `templateDefaults`; a
+//! reachable template's `synchronization`, `memoize`, `daemon`, `podSpecPatch`,
+//! `retryStrategy.expression`, `retryStrategy.affinity`; its steps' and tasks' `hooks` and
+//! `onExit`. Each error names the field; ignored, the workflow would run as something else.
+//!
 //! # Warnings: what is ignored
 //! Every field Flotilla's types do not hold is reported, never silently dropped:
-//! - `spec`: `workflowTemplateRef`, `hooks`, `synchronization`, `artifactRepositoryRef`,
-//!   `volumeClaimTemplates`, `volumeClaimGC`, `podSpecPatch`, `templateDefaults`,
-//!   `retryStrategy`, `executor`, `hostNetwork`, `dnsPolicy`, `dnsConfig`, `hostAliases`,
+//! - `spec`: `workflowTemplateRef`, `artifactRepositoryRef`,
+//!   `volumeClaimTemplates`, `volumeClaimGC`, `executor`, `hostNetwork`, `dnsPolicy`, `dnsConfig`, `hostAliases`,
 //!   `schedulerName`, `automountServiceAccountToken`, `artifactGC`, `workflowMetadata`,
 //!   `ttlSecondsAfterFinished`, `podDisruptionBudget` and any unknown field: "… is not supported
 //!   by Flotilla and is ignored". `archiveLogs`, `metrics`, `priority`, `podPriority` only feed
 //!   Argo's tooling or queueing: "… is only used by Argo's own tooling and is ignored".
 //!   `spec.workflowTemplateRef` with no templates of its own is an error instead: nothing could
 //!   run.
-//! - templates: `synchronization`, `memoize`, `daemon`, `archiveLocation`, `executor`,
-//!   `hostAliases`, `schedulerName`, `priority`, `podSpecPatch`, deprecated template-level
+//! - templates: `archiveLocation`, `executor`, `hostAliases`, `schedulerName`, `priority`
+//!   (and, on a template nothing calls, the refused fields above), deprecated template-level
 //!   `template`/`templateRef`/`arguments`, unknown fields; `metrics` (tooling only); input and
 //!   output artifacts; `containerSet`/`data`/`http`/`plugin` on a template nothing calls.
-//! - steps and tasks: `templateRef`, `inline`, `hooks`, unknown fields, argument artifacts.
+//! - steps and tasks: `templateRef`, `inline`, unknown fields, argument artifacts.
 //!   A step naming a `templateRef` cannot be followed, so what it calls is not validated.
 //! - `spec.arguments.artifacts`.
 
@@ -61,6 +67,7 @@ mod kind;
 mod leaf;
 mod names;
 mod scope;
+mod semantic;
 mod unsupported;
 
 #[cfg(test)]
@@ -128,7 +135,8 @@ fn flotilla_checks(wf: &Workflow, reachable: &HashSet<&str>) -> Result<(), Strin
     wf.spec
         .templates
         .iter()
-        .try_for_each(|t| template_checks(t, reachable.contains(t.name.as_str())))
+        .try_for_each(|t| template_checks(t, reachable.contains(t.name.as_str())))?;
+    semantic::check(wf, reachable)
 }
 
 fn template_checks(t: &Template, reachable: bool) -> Result<(), String> {

@@ -886,3 +886,31 @@ async fn sidecars_are_stopped_when_main_ends() -> Result<()> {
     ensure!(sidecar == Some(0), "{status:#?}");
     Ok(())
 }
+
+/// An expression Flotilla cannot evaluate yet is refused at submission, naming where it is —
+/// never passed to the container as text while the workflow succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expression_is_refused_naming_where_it_is() -> Result<()> {
+    let (env, _controller) = Env::with_controller().await?;
+    let wf = env
+        .run_workflow(
+            &main_workflow(
+                "expression-",
+                "",
+                "    container: {image: argoproj/argosay:v2, args: [echo, \"{{=1 + 1}}\"]}\n",
+            ),
+            TIMEOUT,
+        )
+        .await?;
+    let status = wf.status.clone().unwrap_or_default();
+    let message = status.message.clone().unwrap_or_default();
+    ensure!(
+        status.phase.is_some_and(|p| p != WorkflowPhase::Succeeded)
+            && message.contains(
+                "templates.main.container.args[1]: expressions ({{=…}}) are not supported by Flotilla yet: {{=1 + 1}}"
+            ),
+        "{status:#?}"
+    );
+    ensure!(pods_of(&env, &wf).await?.is_empty(), "no pod ran");
+    Ok(())
+}

@@ -1,13 +1,13 @@
-//! Fields a workflow may use that Flotilla does not implement: each becomes a warning, which the
-//! engine shows as an event and in the status message. None is an error, because the rest of
-//! the workflow still runs as written (see the module documentation of `validate` for the
-//! decisions and the few exceptions).
+//! Fields a workflow may use that Flotilla does not implement and whose absence leaves the rest
+//! of the workflow running as written: each becomes a warning, which the engine shows as an
+//! event and in the status message. Those that change how it runs are errors (`semantic`).
 
 use std::collections::{BTreeMap, HashSet};
 
 use serde_json::Value;
 
 use super::kind::{Kind, other_field};
+use super::semantic;
 use crate::workflow::{Arguments, Template, Workflow};
 
 /// Argo `spec` fields that only describe the workflow or feed Argo's own tooling; ignoring them
@@ -20,7 +20,13 @@ const TEMPLATE_METADATA_ONLY: [&str; 1] = ["metrics"];
 pub(super) fn collect(wf: &Workflow, reachable: &HashSet<&str>) -> Vec<String> {
     let spec = &wf.spec;
     let mut out = Vec::new();
-    fields(&mut out, "spec", &spec.other, &SPEC_METADATA_ONLY, &[]);
+    fields(
+        &mut out,
+        "spec",
+        &spec.other,
+        &SPEC_METADATA_ONLY,
+        &semantic::SPEC,
+    );
     artifacts(&mut out, "spec.arguments", spec.arguments.as_ref());
     for t in &spec.templates {
         template(&mut out, t, reachable.contains(t.name.as_str()));
@@ -40,29 +46,15 @@ fn template(out: &mut Vec<String>, t: &Template, reachable: bool) {
             ));
         }
     }
-    fields(out, &at, &t.other, &TEMPLATE_METADATA_ONLY, &types);
-    if t.pod_spec_patch.as_deref().is_some_and(|p| !p.is_empty()) {
-        out.push(ignored(&at, "podSpecPatch"));
+    // A reachable template's fields that change what it does are errors (`semantic`); on one
+    // nothing calls they are only ignored.
+    let mut skip = types.clone();
+    if reachable {
+        skip.extend(semantic::TEMPLATE);
     }
-    // Typed (so they round-trip) but not acted on yet: say so rather than ignore silently.
-    let typed_unsupported = [
-        (
-            "retryStrategy.expression",
-            t.retry_strategy
-                .as_ref()
-                .is_some_and(|r| r.expression.is_some()),
-        ),
-        (
-            "retryStrategy.affinity",
-            t.retry_strategy
-                .as_ref()
-                .is_some_and(|r| r.affinity.is_some()),
-        ),
-    ];
-    for (field, set) in typed_unsupported {
-        if set {
-            out.push(ignored(&at, field));
-        }
+    fields(out, &at, &t.other, &TEMPLATE_METADATA_ONLY, &skip);
+    if !reachable && t.pod_spec_patch.as_deref().is_some_and(|p| !p.is_empty()) {
+        out.push(ignored(&at, "podSpecPatch"));
     }
     if t.inputs.as_ref().is_some_and(|i| !i.artifacts.is_empty()) {
         out.push(ignored(&at, "inputs.artifacts"));
@@ -70,11 +62,12 @@ fn template(out: &mut Vec<String>, t: &Template, reachable: bool) {
     if t.outputs.as_ref().is_some_and(|o| !o.artifacts.is_empty()) {
         out.push(ignored(&at, "outputs.artifacts"));
     }
+    let step_skip: &[&str] = if reachable { &semantic::STEP } else { &[] };
     for (i, group) in t.steps.iter().flatten().enumerate() {
         for step in &group.0 {
             let at = format!("{at}.steps[{i}].{}", step.name);
-            fields(out, &at, &step.other, &[], &[]);
-            if step.on_exit.is_some() {
+            fields(out, &at, &step.other, &[], step_skip);
+            if !reachable && step.on_exit.is_some() {
                 out.push(ignored(&at, "onExit"));
             }
             artifacts(out, &format!("{at}.arguments"), step.arguments.as_ref());
@@ -82,8 +75,8 @@ fn template(out: &mut Vec<String>, t: &Template, reachable: bool) {
     }
     for task in t.dag.iter().flat_map(|d| &d.tasks) {
         let at = format!("{at}.tasks.{}", task.name);
-        fields(out, &at, &task.other, &[], &[]);
-        if task.on_exit.is_some() {
+        fields(out, &at, &task.other, &[], step_skip);
+        if !reachable && task.on_exit.is_some() {
             out.push(ignored(&at, "onExit"));
         }
         artifacts(out, &format!("{at}.arguments"), task.arguments.as_ref());

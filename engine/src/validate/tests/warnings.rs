@@ -1,4 +1,5 @@
-//! What Flotilla ignores is reported as warnings, and does not stop the workflow.
+//! What Flotilla ignores is reported as warnings, and does not stop the workflow; what would
+//! change how it runs is refused.
 
 use super::{check, main_with};
 
@@ -7,8 +8,6 @@ fn unsupported_fields_are_warnings() {
     let spec = format!(
         "{}{}",
         r#"
-hooks: {exit: {template: hello}}
-synchronization: {mutex: {name: m}}
 archiveLogs: true
 arguments:
   artifacts: [{name: a, raw: {data: x}}]
@@ -18,18 +17,19 @@ arguments:
 steps:
 - - name: a
     template: gen
-    hooks: {running: {expression: "true", template: hello}}
 - - name: b
     templateRef: {name: wt, template: t}
     arguments: {artifacts: [{name: x, raw: {data: y}}]}
 - - name: c
     template: echo
     arguments: {parameters: [{name: message, value: "{{steps.b.outputs.parameters.x}}"}]}
-memoize: {key: k, cache: {configMap: {name: c}}}
 metrics: {prometheus: []}
-podSpecPatch: "{}"
 - name: unused-http
   http: {url: "https://example.com"}
+- name: unused-memoized
+  memoize: {key: k, cache: {configMap: {name: c}}}
+  podSpecPatch: "{}"
+  container: {image: alpine}
 "#
         )
     );
@@ -38,16 +38,13 @@ podSpecPatch: "{}"
         validated.warnings,
         [
             "spec.archiveLogs is only used by Argo's own tooling and is ignored by Flotilla",
-            "spec.hooks is not supported by Flotilla and is ignored",
-            "spec.synchronization is not supported by Flotilla and is ignored",
             "spec.arguments.artifacts is not supported by Flotilla and is ignored",
-            "templates.main.memoize is not supported by Flotilla and is ignored",
             "templates.main.metrics is only used by Argo's own tooling and is ignored by Flotilla",
-            "templates.main.podSpecPatch is not supported by Flotilla and is ignored",
-            "templates.main.steps[0].a.hooks is not supported by Flotilla and is ignored",
             "templates.main.steps[1].b.templateRef is not supported by Flotilla and is ignored",
             "templates.main.steps[1].b.arguments.artifacts is not supported by Flotilla and is ignored",
             "templates.unused-http.http is not supported by Flotilla; the template is never called, so it is ignored",
+            "templates.unused-memoized.memoize is not supported by Flotilla and is ignored",
+            "templates.unused-memoized.podSpecPatch is not supported by Flotilla and is ignored",
         ]
     );
 }
@@ -84,4 +81,60 @@ fn null_fields_are_not_reported() {
         main_with("container: {image: alpine}\nmemoize: null")
     );
     assert_eq!(check(&spec).map(|v| v.warnings), Ok(vec![]));
+}
+
+/// Issue 13: a field that changes semantics is never a mere warning.
+#[test]
+fn fields_that_change_how_the_workflow_runs_are_refused_naming_them() {
+    let refused = |at: &str| {
+        format!(
+            "{at} is not supported by Flotilla yet; it changes how the workflow runs, so the workflow is refused rather than run without it"
+        )
+    };
+    let steps = |step_fields: &str| {
+        main_with(&format!(
+            "steps:\n- - name: a\n    template: leaf\n{step_fields}- name: leaf\n  container: {{image: alpine}}\n"
+        ))
+    };
+    let cases = [
+        (
+            format!("hooks: {{exit: {{template: main}}}}\n{}", main_with("container: {image: alpine}")),
+            refused("spec.hooks"),
+        ),
+        (
+            format!("synchronization: {{mutex: {{name: m}}}}\n{}", main_with("container: {image: alpine}")),
+            refused("spec.synchronization"),
+        ),
+        (
+            format!("retryStrategy: {{limit: 2}}\n{}", main_with("container: {image: alpine}")),
+            refused("spec.retryStrategy"),
+        ),
+        (
+            main_with("container: {image: alpine}\nmemoize: {key: k, cache: {configMap: {name: c}}}"),
+            refused("templates.main.memoize"),
+        ),
+        (
+            main_with("container: {image: alpine}\npodSpecPatch: \"{}\""),
+            refused("templates.main.podSpecPatch"),
+        ),
+        (
+            main_with("container: {image: alpine}\nretryStrategy: {limit: 1, expression: \"true\"}"),
+            refused("templates.main.retryStrategy.expression"),
+        ),
+        (
+            steps("    onExit: leaf\n"),
+            refused("templates.main.steps[0].a.onExit"),
+        ),
+        (
+            steps("    hooks: {running: {expression: \"true\", template: leaf}}\n"),
+            refused("templates.main.steps[0].a.hooks"),
+        ),
+        (
+            main_with("container: {image: alpine, args: [echo, \"{{=asInt(\\\"1\\\") + 1}}\"]}"),
+            "templates.main.container.args[1]: expressions ({{=…}}) are not supported by Flotilla yet: {{=asInt(\"1\") + 1}}".to_string(),
+        ),
+    ];
+    for (spec, message) in cases {
+        assert_eq!(check(&spec).map(|v| v.warnings), Err(message), "{spec}");
+    }
 }

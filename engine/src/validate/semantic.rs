@@ -1,0 +1,141 @@
+//! Fields that change how a workflow runs which Flotilla does not implement yet. Each is an
+//! error naming the field: ignored, the workflow would run, and succeed, doing something other
+//! than what it says (a mutex not held, an exit hook not run, an expression passed to the
+//! container as text). What only feeds Argo's tooling stays a warning (`unsupported`).
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde_json::Value;
+
+use super::kind::other_field;
+use crate::workflow::{Template, Workflow};
+
+/// `spec` fields that change what runs, or how.
+pub(super) const SPEC: [&str; 5] = [
+    "hooks",
+    "synchronization",
+    "podSpecPatch",
+    "retryStrategy",
+    "templateDefaults",
+];
+
+/// Template fields that change what the template does.
+pub(super) const TEMPLATE: [&str; 3] = ["synchronization", "memoize", "daemon"];
+
+/// Step and task fields that change what the step or task does.
+pub(super) const STEP: [&str; 1] = ["hooks"];
+
+/// How deep the spec's JSON is searched for expressions (serde_json parses no deeper than 128).
+const MAX_DEPTH: usize = 128;
+
+/// The first field of `wf` (its spec, and the templates the entrypoint or `onExit` reach) that
+/// Flotilla would have to ignore although it changes how the workflow runs.
+pub(super) fn check(wf: &Workflow, reachable: &HashSet<&str>) -> Result<(), String> {
+    let spec = &wf.spec;
+    set_field("spec", &spec.other, &SPEC)?;
+    for (key, value) in &spec.other {
+        expressions(&format!("spec.{key}"), value, 0)?;
+    }
+    for (field, value) in [
+        ("spec.arguments", serde_json::to_value(&spec.arguments)),
+        ("spec.podMetadata", serde_json::to_value(&spec.pod_metadata)),
+        ("spec.volumes", serde_json::to_value(&spec.volumes)),
+        ("spec.affinity", serde_json::to_value(&spec.affinity)),
+        ("spec.tolerations", serde_json::to_value(&spec.tolerations)),
+        (
+            "spec.nodeSelector",
+            serde_json::to_value(&spec.node_selector),
+        ),
+    ] {
+        expressions(field, &value.unwrap_or_default(), 0)?;
+    }
+    for t in spec
+        .templates
+        .iter()
+        .filter(|t| reachable.contains(t.name.as_str()))
+    {
+        template(t)?;
+    }
+    Ok(())
+}
+
+fn template(t: &Template) -> Result<(), String> {
+    let at = format!("templates.{}", t.name);
+    set_field(&at, &t.other, &TEMPLATE)?;
+    if t.pod_spec_patch.as_deref().is_some_and(|p| !p.is_empty()) {
+        return Err(refused(&at, "podSpecPatch"));
+    }
+    if let Some(retry) = &t.retry_strategy {
+        if retry.expression.is_some() {
+            return Err(refused(&at, "retryStrategy.expression"));
+        }
+        if retry.affinity.is_some() {
+            return Err(refused(&at, "retryStrategy.affinity"));
+        }
+    }
+    for (i, group) in t.steps.iter().flatten().enumerate() {
+        for step in &group.0 {
+            let at = format!("{at}.steps[{i}].{}", step.name);
+            set_field(&at, &step.other, &STEP)?;
+            if step.on_exit.is_some() {
+                return Err(refused(&at, "onExit"));
+            }
+        }
+    }
+    for task in t.dag.iter().flat_map(|d| &d.tasks) {
+        let at = format!("{at}.tasks.{}", task.name);
+        set_field(&at, &task.other, &STEP)?;
+        if task.on_exit.is_some() {
+            return Err(refused(&at, "onExit"));
+        }
+    }
+    let json = serde_json::to_value(t).unwrap_or_default();
+    expressions(&at, &json, 0)
+}
+
+fn set_field(at: &str, other: &BTreeMap<String, Value>, fields: &[&str]) -> Result<(), String> {
+    match fields.iter().find(|f| other_field(other, f).is_some()) {
+        Some(field) => Err(refused(at, field)),
+        None => Ok(()),
+    }
+}
+
+/// Argo's expression tags (`{{=…}}`) are not evaluated yet: the first one found, with where.
+fn expressions(at: &str, value: &Value, depth: usize) -> Result<(), String> {
+    if depth > MAX_DEPTH {
+        return Ok(());
+    }
+    let in_text = |text: &str| -> Result<(), String> {
+        let mut rest = text;
+        while let Some(start) = rest.find("{{") {
+            let tag = &rest[start + 2..];
+            if tag.trim_start().starts_with('=') {
+                let end = tag.find("}}").map_or(tag.len(), |e| e);
+                let shown: String = tag[..end].chars().take(80).collect();
+                return Err(format!(
+                    "{at}: expressions ({{{{=…}}}}) are not supported by Flotilla yet: {{{{{shown}}}}}"
+                ));
+            }
+            rest = tag;
+        }
+        Ok(())
+    };
+    match value {
+        Value::String(s) => in_text(s),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, v)| expressions(&format!("{at}[{i}]"), v, depth + 1)),
+        Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            in_text(k)?;
+            expressions(&format!("{at}.{k}"), v, depth + 1)
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn refused(at: &str, field: &str) -> String {
+    format!(
+        "{at}.{field} is not supported by Flotilla yet; it changes how the workflow runs, so the workflow is refused rather than run without it"
+    )
+}
