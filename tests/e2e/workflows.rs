@@ -914,3 +914,26 @@ async fn an_expression_is_refused_naming_where_it_is() -> Result<()> {
     ensure!(pods_of(&env, &wf).await?.is_empty(), "no pod ran");
     Ok(())
 }
+
+/// Today's `argoproj/argosay:v2` echoes to standard output: the template's `outputs.result`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn argosay_echo_is_the_templates_result() -> Result<()> {
+    let (env, _controller) = Env::with_controller().await?;
+    let wf = env
+        .run_workflow(
+            &main_workflow(
+                "argosay-result-",
+                "",
+                "    container: {image: argoproj/argosay:v2, args: [echo, hello from argosay]}\n",
+            ),
+            TIMEOUT,
+        )
+        .await?;
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
+    let result = node(&wf, &wf.name_any()).and_then(|n| n.outputs.clone().and_then(|o| o.result));
+    ensure!(
+        result.as_deref() == Some("hello from argosay"),
+        "{result:?}"
+    );
+    Ok(())
+}

@@ -3,13 +3,16 @@
 //! write and read files in the pod's [`PodFs`], sleep and exit.
 //!
 //! Emulated, and nothing else:
-//! - `argoproj/argosay:v2` (the Go binary of argo-workflows' `test/e2e/images/argosay/v2`, its
-//!   entrypoint): `echo [text] [file]` (text goes to stderr: Go's `println`), `cat file...`,
-//!   `sleep duration` (Go durations), `exit [code]`, `assert_contains file text`,
-//!   `assert_equals file text`, no arguments = `echo`. Errors panic: the message on stderr, exit 2.
-//! - `cowsay` in `argoproj/argosay:v1` (its default command) and `docker/whalesay`.
+//! - `argoproj/argosay:v2` as Argo publishes it today: `argosay:v1` (Ubuntu with cowsay) plus the
+//!   shell script `/argosay` (argo-workflows `test/e2e/images/argosay/v2/argosay`, its
+//!   entrypoint, run with `set -eu`): `echo [text] [file]` (to standard output, or to the file
+//!   with a newline), `cat file`, `sleep seconds` (coreutils), `exit [code]`,
+//!   `assert_contains file text` (`grep -F`), no arguments = `echo`; anything else exits 1.
+//! - `cowsay` in `argoproj/argosay:v1` and v2, and in `docker/whalesay`.
 //! - `sh -c SCRIPT` / `bash -c SCRIPT` with the subset in [`sh`], and the plain executables `echo`,
-//!   `cat`, `sleep`, `true`, `false` run without a shell, in any image but argosay:v2 (`FROM scratch`).
+//!   `cat`, `sleep`, `true`, `false` run without a shell, in any image.
+//! - Flotilla's executor around a container (`flotilla-executor run|sidecar -- COMMAND…`): what it
+//!   wraps, and (see [`wrapper`]) the file by which main's executor stops the sidecars.
 //!
 //! Anything else cannot start; [`program_for`] says so in a [`NotEmulated`] message that the
 //! lifecycle shows as the container's terminated message with exit code 127. The pure interpreter
@@ -78,13 +81,6 @@ enum When {
     IfFailed,
 }
 
-/// How a command reports errors: a shell utility prints and sets status 1, argosay panics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Flavour {
-    Shell,
-    Argosay,
-}
-
 /// Where a command's standard output goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Output {
@@ -101,25 +97,22 @@ enum Cmd {
         to: Output,
         text: String,
     },
-    /// Concatenates files to `to`; a missing file is an error in the command's flavour.
+    /// Concatenates files to `to`; a missing file is reported as `cat` reports it.
     Cat {
         files: Vec<String>,
         to: Output,
-        flavour: Flavour,
     },
     Sleep(Duration),
     /// Sets the status without output (`true`, `false`, a failed utility after its message).
     Status(i32),
     /// Ends the program with this code, or with the last status when `None`.
     Exit(Option<i32>),
-    /// argosay `assert_contains` / `assert_equals`.
-    Assert {
+    /// `grep -F pattern path`: the lines holding `pattern` to standard output; status 0, 1
+    /// when none does, 2 when the file is missing.
+    Grep {
         path: String,
-        expected: String,
-        equals: bool,
+        pattern: String,
     },
-    /// A Go panic: message on stderr, exit 2.
-    Panic(String),
 }
 
 /// What a container runs: an and-or list of commands.
@@ -218,10 +211,16 @@ pub(crate) fn program_for(
         return Err(not_emulated(None));
     };
     let base = program.rsplit('/').next().unwrap_or(program);
-    let has_shell = kind != ImageKind::Argosay;
     let items = match base {
-        "argosay" if kind == ImageKind::Argosay => argosay(rest),
-        "cowsay" if matches!(kind, ImageKind::Cowsay | ImageKind::Whalesay) => {
+        "argosay" if kind == ImageKind::Argosay => {
+            argosay(rest).map_err(|e| not_emulated(Some(e)))?
+        }
+        "cowsay"
+            if matches!(
+                kind,
+                ImageKind::Cowsay | ImageKind::Whalesay | ImageKind::Argosay
+            ) =>
+        {
             vec![(
                 When::Always,
                 Cmd::Write {
@@ -230,7 +229,7 @@ pub(crate) fn program_for(
                 },
             )]
         }
-        "sh" | "bash" if has_shell => match rest {
+        "sh" | "bash" => match rest {
             [flag, script, ..] if flag == "-c" => {
                 let cowsay = matches!(kind, ImageKind::Cowsay | ImageKind::Whalesay)
                     .then_some(kind == ImageKind::Whalesay);
@@ -238,7 +237,7 @@ pub(crate) fn program_for(
             }
             _ => return Err(not_emulated(None)),
         },
-        "echo" | "cat" | "sleep" | "true" | "false" if has_shell => {
+        "echo" | "cat" | "sleep" | "true" | "false" => {
             let words: Vec<String> = std::iter::once(base.to_owned())
                 .chain(rest.iter().cloned())
                 .collect();
@@ -283,116 +282,94 @@ fn stdout() -> Output {
     Output::Stream(LogStream::Stdout)
 }
 
-/// argosay's command line (argo-workflows `test/e2e/images/argosay/v2/main/argosay.go`).
-fn argosay(args: &[String]) -> Vec<(When, Cmd)> {
-    const USAGE: &str = "usage: argosay [assert_contains file string|assert_equals file string|cat [file...]|echo [string] [file]|sleep duration|exit [code]]";
+/// `argoproj/argosay:v2` as Argo publishes it today: `argosay:v1` (Ubuntu with cowsay, so a
+/// shell and coreutils) plus the shell script `/argosay` as its entrypoint (argo-workflows
+/// `test/e2e/images/argosay/v2/argosay`, run with `set -eu`). `echo` writes to standard output,
+/// so `outputs.result` of `argosay echo x` is `x`; `sleep` is coreutils' (plain seconds). An
+/// unset operand fails as the shell fails it (dash's line numbers left out); `sh FILE` is not
+/// emulated.
+fn argosay(args: &[String]) -> Result<Vec<(When, Cmd)>, String> {
+    let words = |w: &[&str]| -> Vec<String> { w.iter().map(|s| (*s).to_owned()).collect() };
+    let run = |w: Vec<String>, to: Output| sh::simple_command(&w, to, None);
+    let unset = |n: usize| {
+        vec![
+            (
+                When::Always,
+                Cmd::Write {
+                    to: Output::Stream(LogStream::Stderr),
+                    text: format!("/argosay: {n}: parameter not set\n"),
+                },
+            ),
+            (When::Always, Cmd::Exit(Some(2))),
+        ]
+    };
     let one = |cmd: Cmd| vec![(When::Always, cmd)];
     let Some((sub, rest)) = args.split_first() else {
-        return one(Cmd::Write {
-            to: Output::Stream(LogStream::Stderr),
-            text: "hello argo\n".to_owned(),
-        });
+        return Ok(one(run(words(&["echo", "hello argo"]), stdout())?));
     };
-    match (sub.as_str(), rest) {
-        ("echo", []) => one(Cmd::Write {
-            to: Output::Stream(LogStream::Stderr),
-            text: "hello argo\n".to_owned(),
-        }),
-        ("echo", [text]) => one(Cmd::Write {
-            to: Output::Stream(LogStream::Stderr),
-            text: format!("{text}\n"),
-        }),
-        ("echo", [text, file]) => one(Cmd::Write {
-            to: Output::File {
+    Ok(match (sub.as_str(), rest) {
+        ("echo", []) => one(run(words(&["echo", "hello argo"]), stdout())?),
+        ("echo", [text]) => one(run(words(&["echo", text]), stdout())?),
+        ("echo", [text, file]) => {
+            let to = Output::File {
                 path: file.clone(),
                 append: false,
-            },
-            text: text.clone(),
-        }),
-        ("echo", _) => one(Cmd::Panic("usage: argosay echo [string] [file]".to_owned())),
-        ("cat", files) => one(Cmd::Cat {
-            files: files.to_vec(),
+            };
+            vec![
+                (When::Always, run(words(&["echo", text]), to)?),
+                (When::IfSucceeded, Cmd::Sleep(Duration::from_millis(100))),
+            ]
+        }
+        // `case $#` has no branch for more (its `default)` is a literal pattern): nothing runs.
+        ("echo", _) => one(Cmd::Status(0)),
+        ("cat", []) => unset(2),
+        ("cat", [file, ..]) => one(Cmd::Cat {
+            files: vec![file.clone()],
             to: stdout(),
-            flavour: Flavour::Argosay,
         }),
-        ("sleep", [duration]) => match parse_go_duration(duration) {
-            Ok(d) => one(Cmd::Sleep(d)),
-            Err(e) => one(Cmd::Panic(e)),
+        ("exit", []) => one(Cmd::Exit(Some(0))),
+        ("exit", [code, ..]) => match code.parse::<i64>() {
+            Ok(n) if code.chars().all(|c| c.is_ascii_digit()) => {
+                one(Cmd::Exit(Some(exit_status(n))))
+            }
+            _ => vec![
+                (
+                    When::Always,
+                    Cmd::Write {
+                        to: Output::Stream(LogStream::Stderr),
+                        text: format!("/argosay: exit: Illegal number: {code}\n"),
+                    },
+                ),
+                (When::Always, Cmd::Exit(Some(2))),
+            ],
         },
-        ("sleep", _) => one(Cmd::Panic("usage: argosay sleep duration".to_owned())),
-        ("exit", [code]) => match code.parse::<i64>() {
-            Ok(code) => one(Cmd::Exit(Some(exit_status(code)))),
-            Err(_) => one(Cmd::Panic(format!(
-                "strconv.Atoi: parsing \"{code}\": invalid syntax"
-            ))),
+        ("sleep", []) => unset(2),
+        ("sleep", [duration, ..]) => match run(words(&["sleep", duration]), stdout()) {
+            Ok(cmd) => one(cmd),
+            Err(_) => vec![
+                (
+                    When::Always,
+                    Cmd::Write {
+                        to: Output::Stream(LogStream::Stderr),
+                        text: format!("sleep: invalid time interval '{duration}'\n"),
+                    },
+                ),
+                (When::Always, Cmd::Exit(Some(1))),
+            ],
         },
-        ("exit", _) => one(Cmd::Exit(Some(0))),
-        ("assert_contains" | "assert_equals", [path, expected]) => one(Cmd::Assert {
+        ("assert_contains", [] | [_]) => unset(rest.len() + 2),
+        ("assert_contains", [path, pattern, ..]) => one(Cmd::Grep {
             path: path.clone(),
-            expected: expected.clone(),
-            equals: sub == "assert_equals",
+            pattern: pattern.clone(),
         }),
-        ("assert_contains", _) => one(Cmd::Panic("usage: assert_contains data string".to_owned())),
-        ("assert_equals", _) => one(Cmd::Panic("usage: assert_equals data string".to_owned())),
-        _ => one(Cmd::Panic(USAGE.to_owned())),
-    }
+        ("sh", _) => return Err("argosay sh runs a script file".to_owned()),
+        _ => one(Cmd::Exit(Some(1))),
+    })
 }
 
 /// The status a process exit code becomes (`os.Exit(256)` is seen as 0, `-1` as 255).
 fn exit_status(code: i64) -> i32 {
     i32::try_from(code.rem_euclid(256)).unwrap_or(255)
-}
-
-/// Go's `time.ParseDuration`, with its error messages.
-fn parse_go_duration(s: &str) -> Result<Duration, String> {
-    let invalid = || format!("time: invalid duration \"{s}\"");
-    let (negative, mut rest) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if rest == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if rest.is_empty() {
-        return Err(invalid());
-    }
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let number = &rest[..number_len];
-        if number.is_empty() || number == "." {
-            return Err(invalid());
-        }
-        let value: f64 = number.parse().map_err(|_| invalid())?;
-        rest = &rest[number_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
-        let scale = match unit {
-            "" => return Err(format!("time: missing unit in duration \"{s}\"")),
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            other => {
-                return Err(format!(
-                    "time: unknown unit \"{other}\" in duration \"{s}\""
-                ));
-            }
-        };
-        total += value * scale;
-    }
-    if negative {
-        return Ok(Duration::ZERO);
-    }
-    Duration::try_from_secs_f64(total).map_err(|_| invalid())
 }
 
 /// A program being run: call [`Execution::next`] until it returns [`Action::Exit`].
@@ -447,21 +424,13 @@ impl Execution {
                 self.status = 0;
                 emit(to, text, container, fs)
             }
-            Cmd::Cat { files, to, flavour } => {
+            Cmd::Cat { files, to } => {
                 let mut out = String::new();
                 let mut errors = String::new();
                 self.status = 0;
                 for file in &files {
                     match fs.read(container, file) {
                         Some(data) => out.push_str(&String::from_utf8_lossy(data)),
-                        None if flavour == Flavour::Argosay => {
-                            // argosay panics at the first missing file, after copying the earlier ones.
-                            let panic = format!("open {file}: no such file or directory");
-                            self.program
-                                .items
-                                .insert(self.pc, (When::Always, Cmd::Panic(panic)));
-                            break;
-                        }
                         None => {
                             errors.push_str(&format!("cat: {file}: No such file or directory\n"));
                             self.status = 1;
@@ -503,44 +472,24 @@ impl Execution {
                 self.exited = Some(code);
                 Some(Action::Exit(code))
             }
-            Cmd::Assert {
-                path,
-                expected,
-                equals,
-            } => {
-                let failure = match fs.read(container, &path) {
-                    None => Some(format!("open {path}: no such file or directory")),
-                    Some(data) => {
-                        let data = String::from_utf8_lossy(data);
-                        let ok = if equals {
-                            data == expected
-                        } else {
-                            data.contains(&expected)
-                        };
-                        let verb = if equals { "equal" } else { "contain" };
-                        (!ok).then(|| {
-                            format!(
-                                "expected \"{path}\" to {verb} \"{expected}\", but was \"{data}\""
-                            )
-                        })
-                    }
+            Cmd::Grep { path, pattern } => {
+                let Some(data) = fs.read(container, &path) else {
+                    self.program
+                        .items
+                        .insert(self.pc, (When::Always, Cmd::Status(2)));
+                    return Some(Action::Output(
+                        LogStream::Stderr,
+                        format!("grep: {path}: No such file or directory\n"),
+                    ));
                 };
-                match failure {
-                    Some(message) => self.run(Cmd::Panic(message), container, fs),
-                    None => {
-                        self.status = 0;
-                        None
-                    }
-                }
-            }
-            Cmd::Panic(message) => {
-                self.program
-                    .items
-                    .insert(self.pc, (When::Always, Cmd::Exit(Some(2))));
-                let text = format!(
-                    "panic: {message}\n\ngoroutine 1 [running]:\nmain.main()\n\t/argosay.go\n"
-                );
-                Some(Action::Output(LogStream::Stderr, text))
+                let data = String::from_utf8_lossy(data);
+                let found: String = data
+                    .lines()
+                    .filter(|line| line.contains(&pattern))
+                    .map(|line| format!("{line}\n"))
+                    .collect();
+                self.status = if found.is_empty() { 1 } else { 0 };
+                (!found.is_empty()).then_some(Action::Output(LogStream::Stdout, found))
             }
         }
     }

@@ -160,11 +160,7 @@ pub(super) fn simple_command(
             }
             // `-` is standard input, which is empty in a container without stdin.
             let files = args.iter().filter(|a| *a != "-").cloned().collect();
-            Ok(Cmd::Cat {
-                files,
-                to,
-                flavour: super::Flavour::Shell,
-            })
+            Ok(Cmd::Cat { files, to })
         }
         "sleep" => {
             if args.is_empty() {
