@@ -113,6 +113,39 @@ enum Cmd {
         path: String,
         pattern: String,
     },
+    /// `test` / `[`: status 0 when the condition holds, else 1.
+    Test(Condition),
+    /// `touch file...`: creates the files that do not exist; status 0.
+    Touch(Vec<String>),
+    /// Goes on at this item when the status is not 0 (the shell's `if` and `elif`).
+    JumpIfFailed(usize),
+    /// Goes on at this item (the end of an `if` once a branch has run).
+    Jump(usize),
+}
+
+/// What `test` checks: files are looked at when it runs, everything else is known when the
+/// script is read.
+#[derive(Debug, Clone, PartialEq)]
+enum Condition {
+    Known(bool),
+    /// `-e`/`-f` (`nonempty`: `-s`) of a path.
+    File {
+        path: String,
+        nonempty: bool,
+    },
+    Not(Box<Condition>),
+}
+
+impl Condition {
+    fn holds(&self, container: &str, fs: &PodFs) -> bool {
+        match self {
+            Condition::Known(b) => *b,
+            Condition::File { path, nonempty } => fs
+                .read(container, path)
+                .is_some_and(|data| !*nonempty || !data.is_empty()),
+            Condition::Not(c) => !c.holds(container, fs),
+        }
+    }
 }
 
 /// What a container runs: an and-or list of commands.
@@ -377,6 +410,9 @@ fn exit_status(code: i64) -> i32 {
 pub(crate) struct Execution {
     program: Program,
     pc: usize,
+    /// What the current command still has to do before the program goes on at `pc` (a message
+    /// after its output, then its status), first first.
+    pending: std::collections::VecDeque<Cmd>,
     status: i32,
     /// Set once the program has ended; later calls keep returning the same exit.
     exited: Option<i32>,
@@ -387,6 +423,7 @@ impl Execution {
         Self {
             program,
             pc: 0,
+            pending: std::collections::VecDeque::new(),
             status: 0,
             exited: None,
         }
@@ -398,6 +435,12 @@ impl Execution {
         loop {
             if let Some(code) = self.exited {
                 return Action::Exit(code);
+            }
+            if let Some(cmd) = self.pending.pop_front() {
+                if let Some(action) = self.run(cmd, container, fs) {
+                    return action;
+                }
+                continue;
             }
             let Some((when, cmd)) = self.program.items.get(self.pc).cloned() else {
                 self.exited = Some(self.status);
@@ -438,20 +481,11 @@ impl Execution {
                     }
                 }
                 if !errors.is_empty() {
-                    let status = self.status;
-                    self.program
-                        .items
-                        .insert(self.pc, (When::Always, Cmd::Status(status)));
-                    self.program.items.insert(
-                        self.pc,
-                        (
-                            When::Always,
-                            Cmd::Write {
-                                to: Output::Stream(LogStream::Stderr),
-                                text: errors,
-                            },
-                        ),
-                    );
+                    self.pending.push_back(Cmd::Write {
+                        to: Output::Stream(LogStream::Stderr),
+                        text: errors,
+                    });
+                    self.pending.push_back(Cmd::Status(self.status));
                 }
                 if out.is_empty() {
                     None
@@ -474,9 +508,7 @@ impl Execution {
             }
             Cmd::Grep { path, pattern } => {
                 let Some(data) = fs.read(container, &path) else {
-                    self.program
-                        .items
-                        .insert(self.pc, (When::Always, Cmd::Status(2)));
+                    self.pending.push_back(Cmd::Status(2));
                     return Some(Action::Output(
                         LogStream::Stderr,
                         format!("grep: {path}: No such file or directory\n"),
@@ -490,6 +522,27 @@ impl Execution {
                     .collect();
                 self.status = if found.is_empty() { 1 } else { 0 };
                 (!found.is_empty()).then_some(Action::Output(LogStream::Stdout, found))
+            }
+            Cmd::Test(condition) => {
+                self.status = if condition.holds(container, fs) { 0 } else { 1 };
+                None
+            }
+            Cmd::Touch(files) => {
+                for file in files {
+                    fs.write(container, &file, b"", true);
+                }
+                self.status = 0;
+                None
+            }
+            Cmd::JumpIfFailed(target) => {
+                if self.status != 0 {
+                    self.pc = target;
+                }
+                None
+            }
+            Cmd::Jump(target) => {
+                self.pc = target;
+                None
             }
         }
     }

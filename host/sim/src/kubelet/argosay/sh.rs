@@ -1,17 +1,20 @@
 //! The small POSIX shell subset a `sh -c` script may use in the simulator.
 //!
 //! Supported: simple commands `echo [-n]`, `cat [file...]`, `sleep N[smhd]...`, `exit [N]`, `true`,
-//! `false`, `:` (and `cowsay` in images that have it); the separators `;`, newline, `&&`, `||`;
-//! output redirection `>` and `>>`; single and double quotes, backslash escapes, `#` comments, and
-//! `$NAME` / `${NAME}` from the container's environment. Anything else (pipes, background jobs,
-//! subshells, command substitution, control flow, other commands, fd redirections, globs, word
-//! splitting) is rejected with a description, so the container fails visibly instead of doing
-//! something a real shell would not.
+//! `false`, `:`, `test`/`[` (`-e`, `-f`, `-s`, `-z`, `-n`, `=`, `!=`, `-eq`, `-ne`, `-lt`, `-le`,
+//! `-gt`, `-ge`, `!`), `touch`, `mkdir [-p]` (directories are implicit in the pod's files), and
+//! `cowsay` in images that have it; `if … then … [elif … then …] [else …] fi`; the separators
+//! `;`, newline, `&&`, `||`; output redirection `>` and `>>`; single and double quotes, backslash
+//! escapes, `#` comments, `$NAME` / `${NAME}` from the container's environment and arithmetic
+//! `$((…))` over integers and those variables. Anything else (pipes, background jobs,
+//! subshells, command substitution, loops, variable assignment, other commands, fd
+//! redirections, globs, word splitting) is rejected with a description, so the container fails
+//! visibly instead of doing something a real shell would not.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::{Cmd, Output, When, cowsay, exit_status};
+use super::{Cmd, Condition, Output, When, cowsay, exit_status};
 use crate::logs::LogStream;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,51 +35,152 @@ pub(super) fn parse(
     cowsay: Option<bool>,
 ) -> Result<Vec<(When, Cmd)>, String> {
     let tokens = tokenize(script, env)?;
+    let mut parser = Parser {
+        tokens: tokens.into_iter().peekable(),
+        cowsay,
+        depth: 0,
+    };
     let mut items = Vec::new();
-    let mut when = When::Always;
-    let mut words: Vec<String> = Vec::new();
-    let mut redirect: Option<Output> = None;
-    let mut iter = tokens.into_iter().peekable();
-    // True right after `&&`/`||`: a command must follow.
-    let mut need_command = false;
-    while let Some(token) = iter.next() {
-        match token {
-            Token::Word(w) => words.push(w),
-            Token::Great | Token::DGreat => {
-                let Some(Token::Word(target)) = iter.next() else {
-                    return Err("syntax error: a redirection needs a file name".to_owned());
-                };
-                if redirect.is_some() {
-                    return Err("more than one redirection on a command".to_owned());
-                }
-                redirect = Some(redirect_target(target, token == Token::DGreat));
-            }
-            Token::Semi | Token::AndIf | Token::OrIf => {
-                if words.is_empty() {
-                    if redirect.is_some() || need_command || token != Token::Semi {
+    match parser.list(&mut items, &[])? {
+        None => Ok(items),
+        Some(word) => Err(format!("syntax error: unexpected \"{word}\"")),
+    }
+}
+
+/// How deeply `if`s may nest.
+const MAX_NESTING: usize = 32;
+
+/// The shell's reserved words that end a list inside an `if`.
+const RESERVED: [&str; 5] = ["if", "then", "elif", "else", "fi"];
+
+struct Parser {
+    tokens: std::iter::Peekable<std::vec::IntoIter<Token>>,
+    cowsay: Option<bool>,
+    depth: usize,
+}
+
+impl Parser {
+    /// Commands separated by `;`, newlines, `&&` and `||`, appended to `items`, up to a
+    /// reserved word in `stop` at a command's start (consumed and returned) or the end (`None`).
+    fn list(
+        &mut self,
+        items: &mut Vec<(When, Cmd)>,
+        stop: &[&str],
+    ) -> Result<Option<String>, String> {
+        let mut when = When::Always;
+        // True right after `&&`/`||`: a command must follow.
+        let mut need_command = false;
+        loop {
+            match self.tokens.peek() {
+                None => {
+                    if need_command {
                         return Err("syntax error: a command is missing".to_owned());
                     }
+                    return Ok(None);
+                }
+                Some(Token::Semi) if !need_command => {
+                    self.tokens.next();
                     continue;
                 }
-                push_command(&mut items, when, &words, redirect.take(), cowsay)?;
-                words.clear();
-                need_command = token != Token::Semi;
-                when = match token {
-                    Token::AndIf => When::IfSucceeded,
-                    Token::OrIf => When::IfFailed,
-                    _ => When::Always,
-                };
+                Some(Token::Word(w)) if stop.contains(&w.as_str()) && !need_command => {
+                    let word = w.clone();
+                    self.tokens.next();
+                    return Ok(Some(word));
+                }
+                Some(Token::Word(w)) if w == "if" => {
+                    if when != When::Always {
+                        return Err("unsupported shell syntax \"if\" after && or ||".to_owned());
+                    }
+                    self.tokens.next();
+                    self.if_clause(items)?;
+                }
+                Some(Token::Word(w)) if RESERVED.contains(&w.as_str()) => {
+                    return Err(format!("syntax error: unexpected \"{w}\""));
+                }
+                Some(_) => self.simple(items, when)?,
+            }
+            need_command = false;
+            when = match self.tokens.next() {
+                None => return Ok(None),
+                Some(Token::Semi) => When::Always,
+                Some(Token::AndIf) => {
+                    need_command = true;
+                    When::IfSucceeded
+                }
+                Some(Token::OrIf) => {
+                    need_command = true;
+                    When::IfFailed
+                }
+                Some(other) => return Err(format!("syntax error near {other:?}")),
+            };
+        }
+    }
+
+    /// A simple command: words and at most one redirection, up to a separator.
+    fn simple(&mut self, items: &mut Vec<(When, Cmd)>, when: When) -> Result<(), String> {
+        let mut words: Vec<String> = Vec::new();
+        let mut redirect: Option<Output> = None;
+        while let Some(token) = self
+            .tokens
+            .next_if(|t| matches!(t, Token::Word(_) | Token::Great | Token::DGreat))
+        {
+            match token {
+                Token::Word(w) => words.push(w),
+                Token::Great | Token::DGreat => {
+                    let Some(Token::Word(target)) = self.tokens.next() else {
+                        return Err("syntax error: a redirection needs a file name".to_owned());
+                    };
+                    if redirect.is_some() {
+                        return Err("more than one redirection on a command".to_owned());
+                    }
+                    redirect = Some(redirect_target(target, token == Token::DGreat));
+                }
+                _ => unreachable!("only words and redirections are taken"),
             }
         }
-    }
-    if words.is_empty() {
-        if redirect.is_some() || need_command {
+        if words.is_empty() {
             return Err("syntax error: a command is missing".to_owned());
         }
-    } else {
-        push_command(&mut items, when, &words, redirect, cowsay)?;
+        push_command(items, when, &words, redirect, self.cowsay)
     }
-    Ok(items)
+
+    /// After `if`: the condition, `then` and its list, any `elif`s, an `else`, `fi`. The status
+    /// after `fi` is the branch's, or 0 when no branch ran.
+    fn if_clause(&mut self, items: &mut Vec<(When, Cmd)>) -> Result<(), String> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return Err(format!("more than {MAX_NESTING} nested ifs"));
+        }
+        let mut to_end = Vec::new();
+        loop {
+            if self.list(items, &["then"])?.is_none() {
+                return Err("syntax error: \"if\" without \"then\"".to_owned());
+            }
+            let skip = items.len();
+            items.push((When::Always, Cmd::JumpIfFailed(usize::MAX)));
+            let ended_by = self.list(items, &["elif", "else", "fi"])?;
+            to_end.push(items.len());
+            items.push((When::Always, Cmd::Jump(usize::MAX)));
+            items[skip].1 = Cmd::JumpIfFailed(items.len());
+            match ended_by.as_deref() {
+                Some("elif") => continue,
+                Some("else") => {
+                    if self.list(items, &["fi"])?.is_none() {
+                        return Err("syntax error: \"else\" without \"fi\"".to_owned());
+                    }
+                }
+                Some("fi") => items.push((When::Always, Cmd::Status(0))),
+                _ => return Err("syntax error: \"if\" without \"fi\"".to_owned()),
+            }
+            break;
+        }
+        let end = items.len();
+        for at in to_end {
+            items[at].1 = Cmd::Jump(end);
+        }
+        self.depth -= 1;
+        Ok(())
+    }
 }
 
 fn redirect_target(path: String, append: bool) -> Output {
@@ -182,6 +286,28 @@ pub(super) fn simple_command(
             }
             _ => Err(format!("exit {}", args.join(" "))),
         },
+        "test" => test(args),
+        "[" => match args.split_last() {
+            Some((last, inner)) if last == "]" => test(inner),
+            _ => Err("syntax error: \"[\" without \"]\"".to_owned()),
+        },
+        "touch" => {
+            if let Some(flag) = args.iter().find(|a| a.starts_with('-')) {
+                return Err(format!("touch option \"{flag}\""));
+            }
+            if args.is_empty() {
+                return Err("touch without a file".to_owned());
+            }
+            Ok(Cmd::Touch(args.to_vec()))
+        }
+        // Directories are implicit in the pod's files: creating one changes nothing seen.
+        "mkdir" => match args {
+            [] => Err("mkdir without a directory".to_owned()),
+            _ if args.iter().any(|a| a.starts_with('-') && a != "-p") => {
+                Err(format!("mkdir {}", args.join(" ")))
+            }
+            _ => Ok(Cmd::Status(0)),
+        },
         "true" | ":" => Ok(Cmd::Status(0)),
         "false" => Ok(Cmd::Status(1)),
         "cowsay" if cowsay.is_some() => Ok(Cmd::Write {
@@ -190,6 +316,51 @@ pub(super) fn simple_command(
         }),
         other => Err(format!("command \"{other}\" is not emulated")),
     }
+}
+
+/// `test`'s operands (already expanded): what they check, with files looked at when it runs.
+fn test(args: &[String]) -> Result<Cmd, String> {
+    Ok(Cmd::Test(condition(args)?))
+}
+
+fn condition(args: &[String]) -> Result<Condition, String> {
+    let integer = |s: &str| {
+        s.trim()
+            .parse::<i64>()
+            .map_err(|_| format!("test: {s}: integer expression expected"))
+    };
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Ok(match args.as_slice() {
+        [] => Condition::Known(false),
+        ["!", rest @ ..] => Condition::Not(Box::new(condition(
+            &rest.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        )?)),
+        [one] => Condition::Known(!one.is_empty()),
+        ["-n", s] => Condition::Known(!s.is_empty()),
+        ["-z", s] => Condition::Known(s.is_empty()),
+        ["-e" | "-f", path] => Condition::File {
+            path: path.to_string(),
+            nonempty: false,
+        },
+        ["-s", path] => Condition::File {
+            path: path.to_string(),
+            nonempty: true,
+        },
+        [a, "=" | "==", b] => Condition::Known(a == b),
+        [a, "!=", b] => Condition::Known(a != b),
+        [a, op @ ("-eq" | "-ne" | "-lt" | "-le" | "-gt" | "-ge"), b] => {
+            let (a, b) = (integer(a)?, integer(b)?);
+            Condition::Known(match *op {
+                "-eq" => a == b,
+                "-ne" => a != b,
+                "-lt" => a < b,
+                "-le" => a <= b,
+                "-gt" => a > b,
+                _ => a >= b,
+            })
+        }
+        _ => return Err(format!("test {}", args.join(" "))),
+    })
 }
 
 /// `sleep` operands of coreutils/busybox: a decimal number with an optional s, m, h or d suffix.
@@ -275,7 +446,13 @@ fn tokenize(script: &str, env: &BTreeMap<String, String>) -> Result<Vec<Token>, 
                     Token::Great
                 });
             }
-            '<' | '(' | ')' | '`' | '*' | '?' | '[' | '{' | '}' => {
+            // `[` and `]` alone are `test`'s words; anywhere else they would be a glob.
+            '[' | ']'
+                if !in_word && chars.peek().is_none_or(|n| n.is_whitespace() || *n == ';') =>
+            {
+                tokens.push(Token::Word(c.to_string()));
+            }
+            '<' | '(' | ')' | '`' | '*' | '?' | '[' | ']' | '{' | '}' => {
                 return unsupported(&format!("\"{c}\""));
             }
             '~' if !in_word => return unsupported("\"~\""),
@@ -386,10 +563,170 @@ fn expand(
             }
             name
         }
-        Some(c) if c.is_ascii_digit() || "?#@*!$-(".contains(*c) => {
+        Some('(') => {
+            chars.next();
+            if chars.next_if_eq(&'(').is_none() {
+                return Err("unsupported shell syntax \"$(\"".to_owned());
+            }
+            let mut text = String::new();
+            loop {
+                match chars.next() {
+                    Some(')') if chars.peek() == Some(&')') => {
+                        chars.next();
+                        break;
+                    }
+                    Some(c) => text.push(c),
+                    None => return Err("syntax error: missing \"))\"".to_owned()),
+                }
+            }
+            return arithmetic(&text, env).map(|n| Some(n.to_string()));
+        }
+        Some(c) if c.is_ascii_digit() || "?#@*!$-".contains(*c) => {
             return Err(format!("unsupported shell syntax \"${c}\""));
         }
         _ => return Ok(None),
     };
     Ok(Some(env.get(&name).cloned().unwrap_or_default()))
+}
+
+/// `$((…))`: integer arithmetic with `+ - * / %`, comparisons (1 or 0), parentheses, unary
+/// minus, numbers, and variables (`$X` or bare `X`; unset or empty is 0).
+fn arithmetic(text: &str, env: &BTreeMap<String, String>) -> Result<i64, String> {
+    let mut tokens: Vec<String> = Vec::new();
+    let mut chars = text.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+        } else if c.is_ascii_alphanumeric() || c == '_' || c == '$' {
+            let mut word = String::new();
+            if c == '$' {
+                chars.next();
+            }
+            while let Some(c) = chars.next_if(|c| c.is_ascii_alphanumeric() || *c == '_') {
+                word.push(c);
+            }
+            tokens.push(word);
+        } else {
+            chars.next();
+            let two: String = [c].into_iter().chain(chars.peek().copied()).collect();
+            if ["<=", ">=", "==", "!="].contains(&two.as_str()) {
+                chars.next();
+                tokens.push(two);
+            } else if "+-*/%()<>".contains(c) {
+                tokens.push(c.to_string());
+            } else {
+                return Err(format!("unsupported arithmetic \"{c}\" in $(({text}))"));
+            }
+        }
+    }
+    let mut at = 0;
+    let value = Arithmetic {
+        tokens: &tokens,
+        env,
+        text,
+    }
+    .comparison(&mut at, 0)?;
+    if at != tokens.len() {
+        return Err(format!("syntax error in $(({text}))"));
+    }
+    Ok(value)
+}
+
+struct Arithmetic<'a> {
+    tokens: &'a [String],
+    env: &'a BTreeMap<String, String>,
+    text: &'a str,
+}
+
+impl Arithmetic<'_> {
+    fn error(&self) -> String {
+        format!("syntax error in $(({}))", self.text)
+    }
+
+    fn comparison(&self, at: &mut usize, depth: usize) -> Result<i64, String> {
+        let left = self.sum(at, depth)?;
+        let Some(op) = self
+            .tokens
+            .get(*at)
+            .filter(|t| ["<", ">", "<=", ">=", "==", "!="].contains(&t.as_str()))
+        else {
+            return Ok(left);
+        };
+        *at += 1;
+        let right = self.sum(at, depth)?;
+        Ok(i64::from(match op.as_str() {
+            "<" => left < right,
+            ">" => left > right,
+            "<=" => left <= right,
+            ">=" => left >= right,
+            "==" => left == right,
+            _ => left != right,
+        }))
+    }
+
+    fn sum(&self, at: &mut usize, depth: usize) -> Result<i64, String> {
+        let mut value = self.product(at, depth)?;
+        while let Some(op) = self.tokens.get(*at).filter(|t| *t == "+" || *t == "-") {
+            *at += 1;
+            let right = self.product(at, depth)?;
+            value = if op == "+" {
+                value.wrapping_add(right)
+            } else {
+                value.wrapping_sub(right)
+            };
+        }
+        Ok(value)
+    }
+
+    fn product(&self, at: &mut usize, depth: usize) -> Result<i64, String> {
+        let mut value = self.unary(at, depth)?;
+        while let Some(op) = self
+            .tokens
+            .get(*at)
+            .filter(|t| ["*", "/", "%"].contains(&t.as_str()))
+        {
+            *at += 1;
+            let right = self.unary(at, depth)?;
+            value = match op.as_str() {
+                "*" => value.wrapping_mul(right),
+                _ if right == 0 => return Err(format!("division by zero in $(({}))", self.text)),
+                "/" => value.wrapping_div(right),
+                _ => value.wrapping_rem(right),
+            };
+        }
+        Ok(value)
+    }
+
+    fn unary(&self, at: &mut usize, depth: usize) -> Result<i64, String> {
+        if depth > MAX_NESTING {
+            return Err(format!("$(({})) nests too deeply", self.text));
+        }
+        let token = self.tokens.get(*at).ok_or_else(|| self.error())?;
+        *at += 1;
+        match token.as_str() {
+            "-" => Ok(self.unary(at, depth + 1)?.wrapping_neg()),
+            "+" => self.unary(at, depth + 1),
+            "(" => {
+                let value = self.comparison(at, depth + 1)?;
+                if self.tokens.get(*at).map(String::as_str) != Some(")") {
+                    return Err(self.error());
+                }
+                *at += 1;
+                Ok(value)
+            }
+            word if word.chars().all(|c| c.is_ascii_digit()) && !word.is_empty() => {
+                word.parse().map_err(|_| self.error())
+            }
+            word if is_name(word) => {
+                let value = self.env.get(word).map(|v| v.trim()).unwrap_or("");
+                if value.is_empty() {
+                    return Ok(0);
+                }
+                value
+                    .parse()
+                    .map_err(|_| format!("{word}={value:?} is not a number in $(({}))", self.text))
+            }
+            _ => Err(self.error()),
+        }
+    }
 }

@@ -340,7 +340,16 @@ fn sh_rejects_what_it_cannot_do() {
         "echo `date`",
         "ls *.txt",
         "X=1 echo a",
-        "if true; then echo a; fi",
+        "while true; do echo a; done",
+        "if true; then echo a",
+        "if true; echo a; fi",
+        "true && if true; then echo a; fi",
+        "echo [x]",
+        "[ -d /tmp ]",
+        "test -f a b",
+        "echo $((1 / 0))",
+        "echo $((2 ** 3))",
+        "echo $(date)",
         "echo -e 'a\\nb'",
         "echo 'a\\nb'",
         "echo a &&",
@@ -407,4 +416,61 @@ fn flotillas_executor_wrapper_runs_what_it_wraps() {
         &[],
     );
     assert_eq!(install.3, 0, "the executor's init container succeeds");
+}
+
+/// What Argo's example and test workflows do in `sh -c`: conditionals on files and values,
+/// `touch`, arithmetic, `exit $VAR`.
+#[test]
+fn sh_conditionals_tests_touch_and_arithmetic() {
+    let env = BTreeMap::from([
+        ("CODE".to_owned(), "3".to_owned()),
+        ("N".to_owned(), "4".to_owned()),
+    ]);
+    let run = |fs: &mut PodFs, script: &str| {
+        let program = program_for("alpine", &strs(&["sh", "-c"]), &strs(&[script]), &env)
+            .unwrap_or_else(|e| panic!("{script}: {}", e.message));
+        run_in(fs, program)
+    };
+    let mut fs = PodFs::default();
+    let script = "if [ -f /tmp/done ]; then echo again; else touch /tmp/done && echo first; fi";
+    assert_eq!(run(&mut fs, script).0, "first\n");
+    assert_eq!(fs.read("main", "/tmp/done"), Some(&b""[..]));
+    assert_eq!(run(&mut fs, script).0, "again\n");
+    // `-s`: exists and is not empty; `!` negates.
+    assert_eq!(
+        run(&mut fs, "if test ! -s /tmp/done; then echo empty; fi").0,
+        "empty\n"
+    );
+    // elif, string and integer comparisons, a branch's status, no branch = status 0.
+    let script = "if [ \"$N\" = 3 ]; then echo three; elif [ $N -gt 3 ]; then echo more; exit 5; else echo less; fi";
+    assert_eq!(run(&mut fs, script).0, "more\n");
+    assert_eq!(run(&mut fs, script).3, 5);
+    assert_eq!(run(&mut fs, "if false; then echo no; fi").3, 0);
+    assert_eq!(
+        run(&mut fs, "if false; then echo no; fi && echo after").0,
+        "after\n"
+    );
+    // Nested ifs.
+    assert_eq!(
+        run(
+            &mut fs,
+            "if true; then if false; then echo a; else echo b; fi; echo c; fi"
+        )
+        .0,
+        "b\nc\n"
+    );
+    assert_eq!(
+        run(
+            &mut fs,
+            "echo $(( (N + 2) * 3 % 7 )) $((N > 3)) $(($CODE - 10))"
+        )
+        .0,
+        "4 1 -7\n"
+    );
+    assert_eq!(run(&mut fs, "exit $CODE").3, 3);
+    assert_eq!(
+        run(&mut fs, "mkdir -p /tmp/out && echo made > /tmp/out/x").3,
+        0
+    );
+    assert_eq!(fs.read("main", "/tmp/out/x"), Some(&b"made\n"[..]));
 }
