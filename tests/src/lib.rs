@@ -602,6 +602,15 @@ pub async fn workflow_pods(
         .items)
 }
 
+/// The pods of a workflow in cluster-0's `argo` namespace, where the suite submits them.
+pub async fn pods_of(
+    env: &Env,
+    wf: &flotilla_engine::workflow::Workflow,
+) -> Result<Vec<k8s_openapi::api::core::v1::Pod>> {
+    use kube::ResourceExt as _;
+    workflow_pods(&env.client("cluster-0").await?, "argo", &wf.name_any()).await
+}
+
 /// A Workflow manifest (`generateName: GENERATE_NAME`) whose entrypoint is the template `main`:
 /// `fields` are further spec fields (each line indented two spaces; or empty), `main` the rest
 /// of the template `main` and any templates after it (indented as a `templates:` list item's).

@@ -1,0 +1,236 @@
+//! Argo's behaviour where Flotilla once differed (issue 13): scripts without source, image
+//! entrypoints, parameters from ConfigMaps, sidecars, expressions, today's argosay.
+
+use anyhow::{Result, ensure};
+use flotilla_e2e::{Env, WORKFLOW_TIMEOUT as TIMEOUT, ensure_phase, main_workflow, node, pods_of};
+use flotilla_engine::workflow::WorkflowPhase;
+use kube::ResourceExt;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_script_without_source_runs_an_empty_script() -> Result<()> {
+    // Argo reads an absent `source` as an empty script; the CRD lets it through, and the
+    // controller once could not read the workflow at all (no phase, no event, ever).
+    let (env, _controller) = Env::with_controller().await?;
+    let wf = env
+        .run_workflow(
+            &main_workflow(
+                "no-source-",
+                "",
+                "    script: {image: alpine:3.20, command: [sh]}\n",
+            ),
+            TIMEOUT,
+        )
+        .await?;
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn images_run_their_own_entrypoints_and_pods_keep_their_args() -> Result<()> {
+    let (env, _controller) = Env::with_controller().await?;
+    let wf = env
+        .run_workflow(
+            &main_workflow(
+                "entrypoints-",
+                "",
+                r#"
+    steps:
+    - - {name: moo, template: v1}
+      - {name: say, template: v2}
+  - name: v1
+    container: {image: argoproj/argosay:v1}
+  - name: v2
+    container: {image: argoproj/argosay:v2, args: [echo, hi]}
+"#,
+            ),
+            TIMEOUT,
+        )
+        .await?;
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
+    let pods = pods_of(&env, &wf).await?;
+    let main_of = |template: &str| {
+        pods.iter()
+            .find(|p| p.name_any().contains(&format!("-{template}-")))
+            .and_then(|p| p.spec.as_ref())
+            .and_then(|s| s.containers.iter().find(|c| c.name == "main"))
+            .map(|c| (c.command.clone().unwrap_or_default(), c.args.clone()))
+    };
+    // As Argo's emissary: the executor in front of the image's entrypoint, the args as written
+    // (argosay:v1 has no entrypoint; its CMD, cowsay, becomes the args).
+    let (command, args) = main_of("v2").expect("the v2 pod");
+    ensure!(
+        command.ends_with(&["--".to_string(), "/argosay".to_string()]),
+        "{command:?}"
+    );
+    ensure!(args == Some(vec!["echo".into(), "hi".into()]), "{args:?}");
+    let (command, args) = main_of("v1").expect("the v1 pod");
+    ensure!(
+        command.last().map(String::as_str) == Some("--"),
+        "{command:?}"
+    );
+    ensure!(args == Some(vec!["cowsay".into()]), "{args:?}");
+    Ok(())
+}
+
+/// Argo's `arguments-parameters-from-configmap` and `global-parameters-from-configmap`: values
+/// come from a ConfigMap labelled as parameters; an unlabelled one is not read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameters_come_from_config_maps_labelled_as_parameters() -> Result<()> {
+    let (env, _controller) = Env::with_controller().await?;
+    let kubectl = env.kubectl("cluster-0");
+    let labelled = flotilla_e2e::unique("params");
+    let unlabelled = flotilla_e2e::unique("plain");
+    let config_maps = format!(
+        r#"
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {labelled}
+  namespace: argo
+  labels: {{workflows.argoproj.io/configmap-type: Parameter}}
+data: {{msg: hello from a configmap}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: {unlabelled}, namespace: argo}}
+data: {{msg: never read}}
+"#
+    );
+    kubectl.ok_with(&["apply", "-f", "-"], Some(&config_maps))?;
+    let workflow = |name: &str| {
+        main_workflow(
+            "params-from-configmap-",
+            &format!(
+                "  arguments:\n    parameters:\n    - name: global\n      valueFrom: {{configMapKeyRef: {{name: {name}, key: msg}}}}\n"
+            ),
+            &format!(
+                r#"    inputs:
+      parameters:
+      - name: local
+        valueFrom: {{configMapKeyRef: {{name: {name}, key: msg}}}}
+    container:
+      image: argoproj/argosay:v2
+      args: [echo, "{{{{workflow.parameters.global}}}} / {{{{inputs.parameters.local}}}}"]
+"#
+            ),
+        )
+    };
+    let result = async {
+        let wf = env.run_workflow(&workflow(&labelled), TIMEOUT).await?;
+        ensure_phase(&wf, WorkflowPhase::Succeeded)?;
+        let pods = pods_of(&env, &wf).await?;
+        let main = pods
+            .first()
+            .and_then(|p| p.spec.as_ref())
+            .and_then(|s| s.containers.iter().find(|c| c.name == "main"))
+            .and_then(|c| c.args.clone());
+        ensure!(
+            main == Some(vec![
+                "echo".into(),
+                "hello from a configmap / hello from a configmap".into()
+            ]),
+            "{main:?}"
+        );
+        let wf = env.run_workflow(&workflow(&unlabelled), TIMEOUT).await?;
+        ensure_phase(&wf, WorkflowPhase::Error)?;
+        let message = wf.status.and_then(|s| s.message).unwrap_or_default();
+        ensure!(
+            message.contains(&format!(
+                "ConfigMap '{unlabelled}' does not exist. Please make sure it has the label workflows.argoproj.io/configmap-type: Parameter"
+            )),
+            "{message}"
+        );
+        Ok(())
+    }
+    .await;
+    kubectl.ok(&["-n", "argo", "delete", "configmap", &labelled, &unlabelled])?;
+    result
+}
+
+/// Argo's `sidecar` example, with a sidecar that would run for an hour: main's end stops it,
+/// and the workflow and its pod succeed with main.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sidecars_are_stopped_when_main_ends() -> Result<()> {
+    let (env, _controller) = Env::with_controller().await?;
+    let wf = env
+        .run_workflow(
+            &main_workflow(
+                "sidecar-",
+                "",
+                r#"    container: {image: alpine:3.20, command: [sh, -c], args: ["echo main done"]}
+    sidecars:
+    - {name: waits, image: alpine:3.20, command: [sh, -c], args: ["sleep 3600"]}
+"#,
+            ),
+            TIMEOUT,
+        )
+        .await?;
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
+    let pods = pods_of(&env, &wf).await?;
+    let status = pods
+        .first()
+        .and_then(|p| p.status.clone())
+        .unwrap_or_default();
+    ensure!(status.phase.as_deref() == Some("Succeeded"), "{status:#?}");
+    let sidecar = status
+        .container_statuses
+        .iter()
+        .flatten()
+        .find(|c| c.name == "waits")
+        .and_then(|c| c.state.as_ref())
+        .and_then(|s| s.terminated.as_ref())
+        .map(|t| t.exit_code);
+    ensure!(sidecar == Some(0), "{status:#?}");
+    Ok(())
+}
+
+/// An expression Flotilla cannot evaluate yet is refused at submission, naming where it is —
+/// never passed to the container as text while the workflow succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expression_is_refused_naming_where_it_is() -> Result<()> {
+    let (env, _controller) = Env::with_controller().await?;
+    let wf = env
+        .run_workflow(
+            &main_workflow(
+                "expression-",
+                "",
+                "    container: {image: argoproj/argosay:v2, args: [echo, \"{{=1 + 1}}\"]}\n",
+            ),
+            TIMEOUT,
+        )
+        .await?;
+    let status = wf.status.clone().unwrap_or_default();
+    let message = status.message.clone().unwrap_or_default();
+    ensure!(
+        status.phase.is_some_and(|p| p != WorkflowPhase::Succeeded)
+            && message.contains(
+                "templates.main.container.args[1]: expressions ({{=…}}) are not supported by Flotilla yet: {{=1 + 1}}"
+            ),
+        "{status:#?}"
+    );
+    ensure!(pods_of(&env, &wf).await?.is_empty(), "no pod ran");
+    Ok(())
+}
+
+/// Today's `argoproj/argosay:v2` echoes to standard output: the template's `outputs.result`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn argosay_echo_is_the_templates_result() -> Result<()> {
+    let (env, _controller) = Env::with_controller().await?;
+    let wf = env
+        .run_workflow(
+            &main_workflow(
+                "argosay-result-",
+                "",
+                "    container: {image: argoproj/argosay:v2, args: [echo, hello from argosay]}\n",
+            ),
+            TIMEOUT,
+        )
+        .await?;
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
+    let result = node(&wf, &wf.name_any()).and_then(|n| n.outputs.clone().and_then(|o| o.result));
+    ensure!(
+        result.as_deref() == Some("hello from argosay"),
+        "{result:?}"
+    );
+    Ok(())
+}
