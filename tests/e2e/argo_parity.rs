@@ -234,3 +234,111 @@ async fn argosay_echo_is_the_templates_result() -> Result<()> {
     );
     Ok(())
 }
+
+/// Runs `examples/<name>` with cluster-1's `default` namespace enrolled and the seeds' policy:
+/// its other objects (a ConfigMap) are applied first and deleted after.
+async fn run_example(
+    name: &str,
+) -> Result<(
+    Env,
+    flotilla::sandbox::ControllerHandle,
+    flotilla_engine::workflow::Workflow,
+)> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(name);
+    let text = std::fs::read_to_string(path)?;
+    let (workflows, others): (Vec<&str>, Vec<&str>) = text
+        .split("\n---\n")
+        .partition(|doc| doc.contains("kind: Workflow\n"));
+    let [workflow] = workflows.as_slice() else {
+        anyhow::bail!("{name} holds {} workflows, not one", workflows.len());
+    };
+    let (env, controller) =
+        crate::multicluster::two_clusters(Some("default"), crate::multicluster::SEED_POLICY)
+            .await?;
+    let kubectl = env.kubectl("cluster-0");
+    let others = others.join("\n---\n");
+    if !others.trim().is_empty() {
+        kubectl.ok_with(&["apply", "-f", "-"], Some(&others))?;
+    }
+    let wf = env.run_workflow(workflow, TIMEOUT).await;
+    if !others.trim().is_empty() {
+        kubectl.ok_with(&["delete", "-f", "-"], Some(&others))?;
+    }
+    Ok((env, controller, wf?))
+}
+
+/// The ConfigMap parameters example: read here and passed to cluster-1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_configmap_parameters_example_runs_here_and_in_cluster_1() -> Result<()> {
+    let (_env, _controller, wf) = run_example("parameters-from-configmap.yaml").await?;
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
+    let there = node(&wf, "there").expect("the cluster-1 step");
+    ensure!(there.cluster.as_deref() == Some("cluster-1"), "{there:#?}");
+    let here = node(&wf, "here").and_then(|n| n.outputs.clone().and_then(|o| o.result));
+    ensure!(
+        here.as_deref() == Some("hello world / hello world"),
+        "{here:?}"
+    );
+    let there = there.outputs.clone().and_then(|o| o.result);
+    ensure!(there.as_deref() == Some("hello world"), "{there:?}");
+    Ok(())
+}
+
+/// The sidecars example: both steps end although their sidecars would run for an hour.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sidecars_example_ends_here_and_in_cluster_1() -> Result<()> {
+    let (_env, _controller, wf) = run_example("sidecars.yaml").await?;
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
+    let there = node(&wf, "there").expect("the cluster-1 step");
+    ensure!(there.cluster.as_deref() == Some("cluster-1"), "{there:#?}");
+    Ok(())
+}
+
+/// The global outputs example: produced in cluster-1, consumed here, recorded on the workflow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_global_outputs_example_carries_outputs_from_cluster_1() -> Result<()> {
+    let (env, _controller, wf) = run_example("global-outputs.yaml").await?;
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
+    let remote =
+        flotilla_e2e::workflow_pods(&env.client("cluster-1").await?, "default", &wf.name_any())
+            .await?;
+    let [produced] = remote.as_slice() else {
+        anyhow::bail!("one pod in cluster-1: {remote:#?}");
+    };
+    let pod = produced.name_any();
+    let consumed = node(&wf, "consume").and_then(|n| n.outputs.clone().and_then(|o| o.result));
+    ensure!(
+        consumed == Some(format!("made by {pod} for team blue")),
+        "{consumed:?} (pod {pod:?})"
+    );
+    let published: Vec<(String, String)> = wf
+        .status
+        .as_ref()
+        .and_then(|s| s.outputs.clone())
+        .map(|o| {
+            o.parameters
+                .into_iter()
+                .map(|p| (p.name, p.value.map(|v| v.0).unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    ensure!(
+        published
+            == [
+                ("made".to_string(), format!("made by {pod}")),
+                ("team".to_string(), "blue".to_string())
+            ],
+        "{published:?}"
+    );
+    // spec.podMetadata's labels took the workflow's name.
+    for p in pods_of(&env, &wf).await? {
+        ensure!(
+            p.labels().get("workflow") == Some(&wf.name_any()),
+            "{:?}",
+            p.labels()
+        );
+    }
+    Ok(())
+}
