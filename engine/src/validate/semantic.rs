@@ -25,6 +25,33 @@ pub(super) const TEMPLATE: [&str; 3] = ["synchronization", "memoize", "daemon"];
 /// Step and task fields that change what the step or task does.
 pub(super) const STEP: [&str; 1] = ["hooks"];
 
+/// The fields refused by code of their own in [`template`] (typed fields), as the feature
+/// table in `docs/argo-compatibility.md` names them.
+#[cfg(test)]
+const TYPED: [&str; 4] = [
+    "template.podSpecPatch",
+    "template.retryStrategy.expression",
+    "template.retryStrategy.affinity",
+    "step.onExit",
+];
+
+/// Every refusal, as `docs/argo-compatibility.md`'s feature table names it: `spec.<field>`,
+/// `template.<field>`, `step.<field>` (steps and tasks), and `{{=…}}` for expressions.
+#[cfg(test)]
+pub(super) fn refused_fields() -> Vec<String> {
+    let mut out: Vec<String> = SPEC.iter().map(|f| format!("spec.{f}")).collect();
+    out.extend(TEMPLATE.iter().map(|f| format!("template.{f}")));
+    out.extend(STEP.iter().map(|f| format!("step.{f}")));
+    out.extend(TYPED.iter().map(|f| f.to_string()));
+    out.extend(
+        super::kind::Kind::UNSUPPORTED
+            .iter()
+            .map(|k| format!("template.{}", k.field())),
+    );
+    out.push("{{=…}}".to_string());
+    out
+}
+
 /// How deep the spec's JSON is searched for expressions (serde_json parses no deeper than 128).
 const MAX_DEPTH: usize = 128;
 

@@ -1,5 +1,6 @@
 //! Fixtures shaped like Argo's examples validate; each broken variant fails with Argo's message.
 
+mod compatibility;
 mod errors;
 mod fixtures;
 mod warnings;
