@@ -58,6 +58,8 @@ pub fn reconcile(
                 return ended(status, effects);
             }
             Ok(validated) => {
+                // Argo's words: a valid workflow starts running.
+                effects.event(false, "WorkflowRunning", "Workflow Running".into());
                 for warning in validated.warnings {
                     effects.event(true, "SpecWarning", warning.clone());
                     status.conditions.push(crate::workflow::Condition {
@@ -272,10 +274,12 @@ fn finish(
         WorkflowPhase::Failed => (true, "WorkflowFailed"),
         _ => (true, "WorkflowError"),
     };
-    let message = status
-        .message
-        .clone()
-        .unwrap_or_else(|| format!("Workflow completed: {phase}"));
+    // Argo's words: "Workflow completed" for a success, the workflow's message otherwise.
+    let message = match (phase, &status.message) {
+        (WorkflowPhase::Succeeded, _) => "Workflow completed".to_string(),
+        (_, Some(message)) => message.clone(),
+        (_, None) => format!("Workflow completed: {phase}"),
+    };
     effects.event(warning, reason, message);
 }
 

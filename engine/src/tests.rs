@@ -741,3 +741,30 @@ fn a_sidecar_image_without_a_known_entrypoint_needs_a_command_naming_the_sidecar
     );
     assert!(h.created.is_empty());
 }
+
+/// Argo's workflow events: `WorkflowRunning` ("Workflow Running") when a valid workflow starts,
+/// `WorkflowSucceeded` ("Workflow completed") when it succeeds.
+#[test]
+fn a_workflow_says_it_runs_and_completes_in_argos_words() {
+    let mut h = Harness::new(HELLO);
+    h.step();
+    let said = |h: &Harness| -> Vec<(bool, String, String)> {
+        h.events
+            .iter()
+            .map(|e| (e.warning, e.reason.clone(), e.message.clone()))
+            .collect()
+    };
+    assert_eq!(
+        said(&h),
+        [(false, "WorkflowRunning".into(), "Workflow Running".into())]
+    );
+    assert_eq!(h.run(&succeed), WorkflowPhase::Succeeded);
+    assert_eq!(
+        said(&h),
+        [(
+            false,
+            "WorkflowSucceeded".into(),
+            "Workflow completed".into()
+        )]
+    );
+}
