@@ -1,5 +1,5 @@
-//! What one reconcile may spend walking a workflow: nodes made, bytes of input values recorded
-//! on them, bytes of pod manifests built, and steps taken through the node graph.
+//! What one reconcile may spend walking a workflow: nodes made, bytes of input and output
+//! values recorded on them, bytes of pod manifests built, and steps taken through the node graph.
 //!
 //! The spec and the status are the tenant's to write, and both can make a walk grow faster than
 //! the object that describes it: a template that calls itself twice per level doubles its nodes
@@ -34,7 +34,7 @@ pub(super) enum Overrun {
     Nodes,
     /// More steps through the node graph than one reconcile may take.
     GraphSteps,
-    /// More bytes of input values on nodes than one reconcile may record.
+    /// More bytes of input and output values on nodes than one reconcile may record.
     NodeBytes,
 }
 
@@ -45,7 +45,7 @@ impl Overrun {
                 "the workflow would hold more than {MAX_NODES} nodes (a template that calls itself more than once per level doubles its nodes with each level)"
             ),
             Overrun::NodeBytes => format!(
-                "the workflow's nodes would record more than {MAX_NODE_BYTES} bytes of input values"
+                "the workflow's nodes would record more than {MAX_NODE_BYTES} bytes of input and output values"
             ),
             Overrun::GraphSteps => format!(
                 "deciding the workflow took more than {MAX_GRAPH_STEPS} steps through its node graph (status.nodes leading many nodes to the same large set of outbound nodes)"

@@ -20,20 +20,29 @@ pub(super) struct Catalog<'a> {
     /// Bodies (as JSON, outputs apart) of the templates that hold tags, computed once: most
     /// templates of a wide fan-out have none, and skip the JSON round trip.
     tagged: HashMap<&'a str, String>,
+    /// The tagged templates that name `{{pod.name}}`.
+    names_pod: std::collections::HashSet<&'a str>,
 }
 
 impl<'a> Catalog<'a> {
     pub(super) fn new(wf: &'a Workflow) -> Self {
         let templates = &wf.spec.templates;
+        let tagged: HashMap<&'a str, String> = templates
+            .iter()
+            .filter_map(|t| {
+                let text = body(serde_json::to_value(t).ok()?).to_string();
+                text.contains("{{").then_some((t.name.as_str(), text))
+            })
+            .collect();
+        let names_pod = tagged
+            .iter()
+            .filter(|(_, body)| template::names(body, POD_NAME))
+            .map(|(name, _)| *name)
+            .collect();
         Catalog {
             by_name: templates.iter().map(|t| (t.name.as_str(), t)).collect(),
-            tagged: templates
-                .iter()
-                .filter_map(|t| {
-                    let text = body(serde_json::to_value(t).ok()?).to_string();
-                    text.contains("{{").then_some((t.name.as_str(), text))
-                })
-                .collect(),
+            tagged,
+            names_pod,
         }
     }
 
@@ -86,11 +95,7 @@ impl<'a> Catalog<'a> {
         template: &'t Template,
         pod_name: &str,
     ) -> Result<Cow<'t, Template>, String> {
-        let names_pod = self
-            .tagged
-            .get(template.name.as_str())
-            .is_some_and(|body| body.contains(POD_NAME));
-        if !names_pod {
+        if !self.names_pod.contains(template.name.as_str()) {
             return Ok(Cow::Borrowed(template));
         }
         let text = body(serde_json::to_value(template).map_err(|e| e.to_string())?).to_string();

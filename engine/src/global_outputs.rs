@@ -79,13 +79,15 @@ impl GlobalOutputs {
         let Some(declared) = self.declared.get(template) else {
             return;
         };
+        // Both lists come from the status: matched through a map, not one scan per name.
+        let reported: HashMap<&str, &Parameter> = outputs
+            .parameters
+            .iter()
+            .map(|p| (p.name.as_str(), p))
+            .collect();
         let mut live = self.live.borrow_mut();
         for (param, global) in declared {
-            let value = outputs
-                .parameters
-                .iter()
-                .find(|p| p.name == *param)
-                .and_then(|p| p.value.as_ref());
+            let value = reported.get(param.as_str()).and_then(|p| p.value.as_ref());
             if let Some(value) = value
                 && live
                     .insert(format!("{PREFIX}{global}"), value.0.clone())

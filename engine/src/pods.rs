@@ -301,6 +301,11 @@ impl Walker<'_> {
                 Some(value) if is_literal(p) => {
                     let text = substitute_str(value.as_str(), scope, Mode::Lenient)
                         .unwrap_or_else(|_| value.0.clone());
+                    // Kept in the status: charged like recorded inputs, so values that a tenant
+                    // makes grow by substitution end the walk instead of the controller's memory.
+                    if !self.budget.node_bytes(p.name.len() + text.len()) {
+                        break;
+                    }
                     Some(text.into())
                 }
                 _ => match was_reported {

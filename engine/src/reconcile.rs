@@ -117,13 +117,9 @@ pub fn reconcile(
     status.outputs = walker.global_outputs.status();
     status.nodes = walker.into_nodes();
     match outcome {
-        Err(message) => finish(
-            &mut status,
-            WorkflowPhase::Error,
-            Some(message.clone()),
-            now,
-            &mut effects,
-        ),
+        // What the walk could not start from (a parameter's ConfigMap gone, a spec edited into
+        // an invalid one): the workflow errors and its running pods are stopped.
+        Err(message) => abort(&mut status, wf, observed, &message, now, &mut effects),
         // A suspended workflow does not end until it is resumed, as in Argo.
         Ok(_) if frozen => {}
         // Nor does one whose exit handler is still running, or that still has pods running

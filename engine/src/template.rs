@@ -231,6 +231,15 @@ pub(crate) fn substitute_value(
     })
 }
 
+/// Whether `text` holds a tag naming the variable `name` (`{{name}}`, `{{ name }}`).
+pub(crate) fn names(text: &str, name: &str) -> bool {
+    split(text).is_ok_and(|pieces| {
+        pieces
+            .iter()
+            .any(|p| matches!(p, Piece::Tag(tag) if tag.trim() == name))
+    })
+}
+
 /// One lexical piece of a template, borrowed from its text.
 enum Piece<'a> {
     Text(&'a str),

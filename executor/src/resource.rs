@@ -366,7 +366,7 @@ fn watch_refused(e: &kube::runtime::watcher::Error) -> bool {
 }
 
 /// Reads the object until `condition` holds for it (`None`: it does not exist); transient
-/// errors are read again, a refusal (401, 403) is returned.
+/// errors (5xx, 408, 429, the connection) are read again, any other refusal is returned.
 async fn poll_until(
     api: &Api<DynamicObject>,
     name: &str,
@@ -376,7 +376,9 @@ async fn poll_until(
         match api.get_opt(name).await {
             Ok(found) if condition.matches_object(found.as_ref()) => return Ok(found),
             Ok(_) => {}
-            Err(kube::Error::Api(s)) if matches!(s.code, 401 | 403) => {
+            Err(kube::Error::Api(s))
+                if (400..500).contains(&s.code) && !matches!(s.code, 408 | 429) =>
+            {
                 return Err(kube::Error::Api(s));
             }
             Err(e) => tracing::debug!(error = %e, object = name, "reading failed; retrying"),

@@ -308,7 +308,15 @@ pub async fn run(
         .modify(without_managed_fields),
     )
     .default_backoff()
-    .for_each(|_| futures::future::ready(()));
+    .inspect(|e| crate::health::on_event(crate::health::Cache::ParameterMaps, e))
+    .for_each(|e| {
+        // Every reconcile waits for this cache's first list: a refusal (the ClusterRole
+        // without its configmaps rule) must be seen, here and in /readyz.
+        if let Err(e) = e {
+            warn!(error = %e, "watching parameter ConfigMaps failed; retrying");
+        }
+        futures::future::ready(())
+    });
 
     let recorder = Recorder::new(client.clone(), reporter(leadership.identity()));
     let registry =

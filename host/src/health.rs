@@ -1,6 +1,7 @@
 //! `/healthz` and `/readyz`, served beside `/metrics` (the Deployment's liveness and readiness
 //! probes). Live: the process answers. Ready: the controller's caches — workflows, pods, task
-//! results — have had their first lists, so what it decides from is complete.
+//! results, parameter ConfigMaps — have had their first lists, so what it decides from is
+//! complete.
 //!
 //! Readiness is read off the watch streams themselves (their first `InitDone`), not by awaiting
 //! `Store::wait_until_ready`: that future keeps a single waker, so a second task awaiting it
@@ -16,9 +17,14 @@ pub(crate) enum Cache {
     Workflows = 1,
     Pods = 2,
     TaskResults = 4,
+    /// ConfigMaps labelled as parameters (`valueFrom.configMapKeyRef`).
+    ParameterMaps = 8,
 }
 
-const ALL: u8 = Cache::Workflows as u8 | Cache::Pods as u8 | Cache::TaskResults as u8;
+const ALL: u8 = Cache::Workflows as u8
+    | Cache::Pods as u8
+    | Cache::TaskResults as u8
+    | Cache::ParameterMaps as u8;
 
 /// The caches that have listed, one bit each (one controller per process).
 static LISTED: AtomicU8 = AtomicU8::new(0);

@@ -204,8 +204,19 @@ mod tests {
             .as_sequence()
             .unwrap()
             .iter()
-            .filter(|r| r["resources"][0] == "configmaps")
+            .filter(|r| {
+                r["resources"]
+                    .as_sequence()
+                    .unwrap()
+                    .iter()
+                    .any(|x| x == "configmaps")
+            })
             .collect();
+        assert_eq!(
+            config_maps[0]["resources"].as_sequence().unwrap().len(),
+            1,
+            "configmaps alone in their rule: {config_maps:?}"
+        );
         assert_eq!(config_maps.len(), 1, "{config_maps:?}");
         let verbs: Vec<&str> = config_maps[0]["verbs"]
             .as_sequence()

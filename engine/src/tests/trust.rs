@@ -467,7 +467,9 @@ fn input_values_recorded_on_many_nodes_stop_at_the_byte_limit() {
     assert_eq!(h.phase(), Some(WorkflowPhase::Error));
     assert_eq!(
         h.message(),
-        Some("the workflow's nodes would record more than 67108864 bytes of input values")
+        Some(
+            "the workflow's nodes would record more than 67108864 bytes of input and output values"
+        )
     );
 }
 

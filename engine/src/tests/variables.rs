@@ -329,3 +329,67 @@ fn a_missing_config_map_or_key_says_which_with_argos_messages() {
         )
     );
 }
+
+/// The reviewer's attack: literal outputs that substitution makes large are charged to the
+/// walk's budget of recorded bytes, so the workflow errors instead of the controller growing.
+#[test]
+fn literal_outputs_grown_by_substitution_are_bounded() {
+    let big = "x".repeat(1024 * 1024);
+    let outputs: String = (0..70)
+        .map(|i| format!("        - {{name: o{i}, value: \"{{{{inputs.parameters.x}}}}\"}}\n"))
+        .collect();
+    let mut h = Harness::new(&main_spec_with(
+        &format!("  arguments: {{parameters: [{{name: x, value: {big}}}]}}\n"),
+        &format!(
+            "      inputs: {{parameters: [{{name: x}}]}}\n      container: {{image: argoproj/argosay:v2}}\n      outputs:\n        parameters:\n{outputs}"
+        ),
+    ));
+    assert_eq!(h.run(&succeed), WorkflowPhase::Error);
+    let message =
+        h.wf.status
+            .as_ref()
+            .unwrap()
+            .message
+            .clone()
+            .unwrap_or_default();
+    assert!(
+        message.contains("bytes of input and output values"),
+        "{message}"
+    );
+}
+
+/// A parameter's ConfigMap removed while the workflow runs: the workflow errors naming it, and
+/// its running pod is stopped rather than left behind.
+#[test]
+fn a_config_map_gone_mid_run_errors_the_workflow_and_stops_its_pods() {
+    let mut h = Harness::new(&main_spec_with(
+        r#"  arguments:
+    parameters:
+    - name: m
+      valueFrom: {configMapKeyRef: {name: simple-parameters, key: msg}}
+"#,
+        "      container: {image: argoproj/argosay:v2, args: [sleep, \"60\"]}\n",
+    ));
+    with_config_maps(&mut h);
+    let pods = h.step();
+    running(&mut h, &pods);
+    h.step();
+    h.observed.config_maps = None;
+    h.step();
+    let status = h.wf.status.as_ref().unwrap();
+    assert_eq!(status.phase, Some(WorkflowPhase::Error));
+    assert!(
+        status
+            .message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("failed to set global parameter m")),
+        "{status:#?}"
+    );
+    assert!(
+        h.others.iter().any(
+            |a| matches!(a, PodAction::Delete { name, .. } if *name == pods[0]["metadata"]["name"])
+        ),
+        "{:#?}",
+        h.others
+    );
+}

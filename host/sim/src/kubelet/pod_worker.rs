@@ -26,6 +26,16 @@ const TERMINATION_LOG: &str = "/dev/termination-log";
 const MAX_TERMINATION_MESSAGE: usize = 4096;
 const FALLBACK_LOG_LINES: i64 = 80;
 const FALLBACK_LOG_BYTES: usize = 2048;
+/// Thirty years: what a sleep longer than a timer can hold lasts.
+const FOR_EVER: std::time::Duration = std::time::Duration::from_secs(30 * 365 * 86_400);
+
+/// A program's sleep under the simulation's `sleep_scale`, capped at [`FOR_EVER`] (a script may
+/// ask for more than a `Duration` holds after scaling).
+fn scaled(duration: std::time::Duration, scale: f64) -> std::time::Duration {
+    std::time::Duration::try_from_secs_f64(duration.as_secs_f64() * scale.max(0.0))
+        .map_or(FOR_EVER, |d| d.min(FOR_EVER))
+}
+
 /// How often an emulated sidecar's executor looks for main's end while its command sleeps.
 const STOP_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 
@@ -356,14 +366,17 @@ impl PodWorker {
                                 &text,
                             ),
                             Action::Sleep(duration) if wrapper.stops_at.is_some() => {
-                                let until = Instant::now() + duration.mul_f64(scale.max(0.0));
+                                // A sleep past what an Instant can hold is a sleep for ever.
+                                let until = Instant::now()
+                                    .checked_add(scaled(duration, scale))
+                                    .unwrap_or_else(|| Instant::now() + FOR_EVER);
                                 while Instant::now() < until && !stopped(&fs) {
                                     tokio::time::sleep_until(until.min(Instant::now() + STOP_POLL))
                                         .await;
                                 }
                             }
                             Action::Sleep(duration) => {
-                                tokio::time::sleep(duration.mul_f64(scale.max(0.0))).await
+                                tokio::time::sleep(scaled(duration, scale)).await
                             }
                             Action::Exit(code) => break (code, None),
                         }

@@ -265,7 +265,8 @@ pub(super) fn simple_command(
             }
             let mut total = Duration::ZERO;
             for arg in args {
-                total += parse_sleep(arg).ok_or_else(|| format!("sleep operand \"{arg}\""))?;
+                let d = parse_sleep(arg).ok_or_else(|| format!("sleep operand \"{arg}\""))?;
+                total = total.saturating_add(d);
             }
             Ok(Cmd::Sleep(total))
         }
@@ -323,11 +324,19 @@ fn condition(args: &[String]) -> Result<Condition, String> {
             .map_err(|_| format!("test: {s}: integer expression expected"))
     };
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    // Leading `!`s, counted rather than recursed into (a script may hold any number).
+    let negations = args.iter().take_while(|a| **a == "!").count();
+    if negations > 0 && negations < args.len() {
+        let rest: Vec<String> = args[negations..].iter().map(|s| s.to_string()).collect();
+        let inner = condition(&rest)?;
+        return Ok(if negations % 2 == 1 {
+            Condition::Not(Box::new(inner))
+        } else {
+            inner
+        });
+    }
     Ok(match args.as_slice() {
         [] => Condition::Known(false),
-        ["!", rest @ ..] => Condition::Not(Box::new(condition(
-            &rest.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-        )?)),
         [one] => Condition::Known(!one.is_empty()),
         ["-n", s] => Condition::Known(!s.is_empty()),
         ["-z", s] => Condition::Known(s.is_empty()),

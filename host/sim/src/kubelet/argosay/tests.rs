@@ -474,3 +474,16 @@ fn sh_conditionals_tests_touch_and_arithmetic() {
     );
     assert_eq!(fs.read("main", "/tmp/out/x"), Some(&b"made\n"[..]));
 }
+
+/// What a pod's script may throw at the emulation: many negations, sleeps past any clock.
+#[test]
+fn sh_bounds_negations_and_sleeps() {
+    let many = vec!["!"; 100_001].join(" ");
+    // `a` holds; an odd count of `!`s negates it, an even count does not.
+    assert_eq!(sh(&format!("test {many} a")).3, 1);
+    assert_eq!(sh(&format!("test ! {many} a")).3, 0);
+    assert_eq!(
+        sh("sleep 10000000000000000000 10000000000000000000").2,
+        Duration::MAX
+    );
+}
