@@ -62,6 +62,9 @@ pub struct Observed {
     pub unreachable: BTreeMap<(String, String), String>,
     pub pods: BTreeMap<String, ObservedPod>,
     pub results: BTreeMap<String, ObservedResult>,
+    /// Argo's `images` setting from the controller's ConfigMap (`workflow-controller-configmap`),
+    /// consulted before [`crate::EngineConfig::images`].
+    pub images: std::sync::Arc<std::collections::BTreeMap<String, crate::ImageEntrypoint>>,
     /// The ConfigMaps `valueFrom.configMapKeyRef` parameters are read from (`None`: none).
     pub config_maps: Option<std::sync::Arc<dyn ports::ParameterConfigMaps>>,
     /// The placement and naming policies in force (none: the template's place, Argo's names).

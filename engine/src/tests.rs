@@ -768,3 +768,27 @@ fn a_workflow_says_it_runs_and_completes_in_argos_words() {
         )]
     );
 }
+
+/// Argo's `images` setting from the controller's ConfigMap: an image it names needs no
+/// `command`, and its entry wins over the engine configuration's.
+#[test]
+fn the_controller_configmaps_images_give_entrypoints() {
+    let mut h = Harness::new(&main_spec(
+        "      container: {image: example.com/tool:1.0}\n",
+    ));
+    let entry = |entrypoint: &str, cmd: &str| crate::ImageEntrypoint {
+        entrypoint: vec![entrypoint.to_string()],
+        cmd: vec![cmd.to_string()],
+    };
+    h.config
+        .images
+        .insert("example.com/tool:1.0".into(), entry("/old", "old"));
+    h.observed.images = std::sync::Arc::new(BTreeMap::from([(
+        "example.com/tool:1.0".to_string(),
+        entry("/tool", "run"),
+    )]));
+    let pods = h.step();
+    let main = &pods[0]["spec"]["containers"][0];
+    assert_eq!(main["command"].as_array().unwrap().last().unwrap(), "/tool");
+    assert_eq!(user_args(&pods[0]), ["run"]);
+}

@@ -13,6 +13,7 @@ mod finalizer;
 #[cfg(test)]
 mod fuzz;
 mod gather;
+mod images;
 mod lenient;
 mod observe;
 mod ownership;
@@ -152,6 +153,8 @@ pub(crate) struct Context {
     results: Store<WorkflowTaskResult>,
     /// The ConfigMaps parameters are read from.
     parameter_maps: Arc<parameter_maps::ParameterMaps>,
+    /// Argo's `images` setting from `workflow-controller-configmap`.
+    images: parking_lot::RwLock<Arc<images::Images>>,
     engine: EngineConfig,
     /// Whether `pods` and `results` have listed, for every reconcile that waits on it.
     caches_ready: readiness::CachesReady,
@@ -361,6 +364,7 @@ pub async fn run(
         workflows: controller.store(),
         caches_ready: readiness::CachesReady::of(&pods, &results).and(&parameter_maps),
         parameter_maps: Arc::new(parameter_maps::ParameterMaps(parameter_maps)),
+        images: parking_lot::RwLock::default(),
         pods,
         results,
         engine,
@@ -381,6 +385,7 @@ pub async fn run(
         leadership,
     });
     config::load_plugins(&ctx, &config.controller_namespace).await?;
+    config::load_images(&ctx, &config.controller_namespace).await?;
     // Aborted when this function returns or its future is dropped (an embedded controller's
     // task aborted), so that nothing of the controller outlives it.
     let _cluster_states = spawn_scoped(plugins::refresh_cluster_states(ctx.clone()));

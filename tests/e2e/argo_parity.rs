@@ -235,6 +235,45 @@ async fn argosay_echo_is_the_templates_result() -> Result<()> {
     Ok(())
 }
 
+/// Argo's `images` setting in `workflow-controller-configmap`: an image it names runs without a
+/// `command`, its entrypoint and cmd as the setting gives them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_controller_configmaps_images_give_entrypoints() -> Result<()> {
+    let (env, client) = Env::installed().await?;
+    let kubectl = env.kubectl("cluster-0");
+    let config = r#"
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: workflow-controller-configmap, namespace: argo}
+data:
+  images: |
+    example.com/tool:1.0:
+      entrypoint: [sh, -c]
+      cmd: ["echo from the images setting"]
+"#;
+    kubectl.ok_with(&["apply", "-f", "-"], Some(config))?;
+    let _controller = flotilla::sandbox::spawn_controller(client, "cluster-0");
+    let wf = env
+        .run_workflow(
+            &main_workflow(
+                "images-setting-",
+                "",
+                "    container: {image: example.com/tool:1.0}\n",
+            ),
+            TIMEOUT,
+        )
+        .await;
+    kubectl.ok_with(&["delete", "-f", "-"], Some(config))?;
+    let wf = wf?;
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
+    let result = node(&wf, &wf.name_any()).and_then(|n| n.outputs.clone().and_then(|o| o.result));
+    ensure!(
+        result.as_deref() == Some("from the images setting"),
+        "{result:?}"
+    );
+    Ok(())
+}
+
 /// Runs `examples/<name>` with cluster-1's `default` namespace enrolled and the seeds' policy:
 /// its other objects (a ConfigMap) are applied first and deleted after.
 async fn run_example(

@@ -163,7 +163,8 @@ impl Walker<'_> {
         }
         let executor_view = executor_view.to_string();
         if wrapped {
-            wrap_with_executor(&mut main, &self.config.images, &template.name, Wrap::Main)?;
+            let images = [&*self.observed.images, &self.config.images];
+            wrap_with_executor(&mut main, &images, &template.name, Wrap::Main)?;
         }
         add_executor_env(
             &mut main,
@@ -212,7 +213,8 @@ impl Walker<'_> {
                     let mut sidecar = sidecar.clone();
                     let field = format!("sidecars[{i}]");
                     let wrap = Wrap::Sidecar(&field);
-                    wrap_with_executor(&mut sidecar, &self.config.images, &template.name, wrap)?;
+                    let images = [&*self.observed.images, &self.config.images];
+                    wrap_with_executor(&mut sidecar, &images, &template.name, wrap)?;
                     containers.push(Value::Object(sidecar));
                 }
                 other => containers.push(other.clone()),
@@ -360,7 +362,7 @@ enum Wrap<'f> {
 
 fn wrap_with_executor(
     container: &mut Map<String, Value>,
-    images: &BTreeMap<String, ImageEntrypoint>,
+    images: &[&BTreeMap<String, ImageEntrypoint>],
     template: &str,
     wrap: Wrap<'_>,
 ) -> Result<(), String> {

@@ -5,8 +5,8 @@
 //! Argo's controller asks the image's registry, or its `images` configuration first. Flotilla
 //! never contacts registries from the controller — it would need each tenant's pull secrets, in
 //! every cluster, and a slow registry would hold pod creation — so it knows an image by Argo's
-//! `images` setting ([`crate::EngineConfig::images`]; not read from the controller's ConfigMap
-//! yet) and a few built-in entries (Argo's test images); a template whose image is known by
+//! `images` setting (the controller's `workflow-controller-configmap`, as Argo reads it, through
+//! [`crate::Observed::images`]; and [`crate::EngineConfig::images`]) and a few built-in entries (Argo's test images); a template whose image is known by
 //! neither fails its node with a message naming `container.command`.
 
 use std::collections::BTreeMap;
@@ -48,12 +48,13 @@ fn builtin(image: &str) -> Option<ImageEntrypoint> {
 /// What `main` runs, as Kubernetes would run it from the template and the image: the template's
 /// `command` if it has one; else the image's entrypoint, with the template's `args` — or, when
 /// the template has no `args` at all (an empty list counts as given), the image's `CMD`.
-/// `images` is keyed by the image reference exactly as templates write it (Argo's rule);
-/// configured entries win over built-in ones. Returns the command, and the args to set where
+/// `images` (the controller ConfigMap's, then the engine configuration's) are keyed by the image
+/// reference exactly as templates write it (Argo's rule); the first that knows the image wins,
+/// and any configured entry wins over a built-in one. Returns the command, and the args to set where
 /// the template set none.
 pub(super) fn resolve(
     main: &Map<String, Value>,
-    images: &BTreeMap<String, ImageEntrypoint>,
+    images: &[&BTreeMap<String, ImageEntrypoint>],
     template: &str,
     field: &str,
 ) -> Result<(Vec<String>, Option<Value>), String> {
@@ -65,7 +66,8 @@ pub(super) fn resolve(
         .get("image")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let Some(known) = images.get(image).cloned().or_else(|| builtin(image)) else {
+    let configured = images.iter().find_map(|map| map.get(image)).cloned();
+    let Some(known) = configured.or_else(|| builtin(image)) else {
         return Err(format!(
             "template {template:?}: {field}.command is required for image {image:?}: Flotilla runs the command through its executor and does not look images up in registries, so it knows only the entrypoints of images it is told about; give the container's command"
         ));
@@ -100,7 +102,7 @@ mod tests {
     }
 
     fn resolved(v: Value) -> Result<(Vec<String>, Option<Value>), String> {
-        resolve(&container(v), &BTreeMap::new(), "t", "container")
+        resolve(&container(v), &[], "t", "container")
     }
 
     #[test]
@@ -143,7 +145,7 @@ mod tests {
             },
         )]);
         let main = container(json!({"image": "argoproj/argosay:v1"}));
-        let (command, args) = resolve(&main, &images, "t", "container").unwrap();
+        let (command, args) = resolve(&main, &[&images], "t", "container").unwrap();
         assert_eq!(command, ["/usr/games/cowsay"]);
         assert_eq!(args, None);
     }
@@ -164,7 +166,7 @@ mod tests {
     fn an_image_with_nothing_to_run_is_refused() {
         let images = BTreeMap::from([("empty:1".to_string(), ImageEntrypoint::default())]);
         let main = container(json!({"image": "empty:1", "args": []}));
-        let err = resolve(&main, &images, "t", "container").unwrap_err();
+        let err = resolve(&main, &[&images], "t", "container").unwrap_err();
         assert!(err.contains("has no entrypoint or cmd"), "{err}");
     }
 }

@@ -1,6 +1,7 @@
 //! The controller's live configuration, from its own namespace: the `rest-config` Secret (other
 //! clusters), the `workflow-controller-authz` ConfigMap (who may create where) and the
-//! `flotilla-plugins` ConfigMap (`super::plugins`). All are watched; a change applies to the next reconcile without a restart. A policy that does not
+//! `flotilla-plugins` ConfigMap (`super::plugins`), and Argo's `images` setting in
+//! `workflow-controller-configmap` (`super::images`). All are watched; a change applies to the next reconcile without a restart. A policy that does not
 //! load leaves the last good one in force; a rest-config key that does not parse is skipped.
 //! Either way the reason goes to the log and to an event on the object at fault — never a
 //! secret value.
@@ -63,6 +64,14 @@ pub(super) async fn load_plugins(ctx: &Context, namespace: &str) -> Result<(), C
     Ok(())
 }
 
+/// Puts the `images` of `workflow-controller-configmap` as it is now in force, before the
+/// first reconcile (the watch takes over from here).
+pub(super) async fn load_images(ctx: &Context, namespace: &str) -> Result<(), ControllerError> {
+    let cm = config_map(&ctx.client, namespace, super::images::CONFIG_MAP).await?;
+    super::images::apply(ctx, cm.as_ref()).await;
+    Ok(())
+}
+
 /// ConfigMap `name` of the controller's namespace as it is now, read once at start.
 async fn config_map(
     client: &kube::Client,
@@ -98,7 +107,13 @@ pub(super) async fn watch(ctx: Arc<Context>, namespace: String) {
     )
     .map(|e| (Stream::Profiles, e));
     let policy_events = watcher(config_maps.clone(), one(authz::CONFIG_MAP)).default_backoff();
-    let plugin_events = watcher(config_maps, one(plugins::CONFIG_MAP)).default_backoff();
+    let plugin_events = watcher(config_maps.clone(), one(plugins::CONFIG_MAP)).default_backoff();
+    let image_events = watcher(config_maps, one(super::images::CONFIG_MAP)).default_backoff();
+    let image_ctx = ctx.clone();
+    let images = follow(image_events, super::images::CONFIG_MAP, move |cm| {
+        let ctx = image_ctx.clone();
+        async move { super::images::apply(&ctx, cm.as_ref()).await }
+    });
     let secret_ctx = ctx.clone();
     let secrets = async move {
         let mut listed = Listed::default();
@@ -125,19 +140,10 @@ pub(super) async fn watch(ctx: Arc<Context>, namespace: String) {
         }
     };
     let plugin_ctx = ctx.clone();
-    let plugin_configs = async move {
-        let mut events = std::pin::pin!(plugin_events);
-        while let Some(event) = events.next().await {
-            match event {
-                Ok(watcher::Event::Apply(cm) | watcher::Event::InitApply(cm)) => {
-                    super::plugins::apply(&plugin_ctx, Some(&cm)).await;
-                }
-                Ok(watcher::Event::Delete(_)) => super::plugins::apply(&plugin_ctx, None).await,
-                Ok(_) => {}
-                Err(e) => warn!(error = %e, "watching ConfigMap {}", plugins::CONFIG_MAP),
-            }
-        }
-    };
+    let plugin_configs = follow(plugin_events, plugins::CONFIG_MAP, move |cm| {
+        let ctx = plugin_ctx.clone();
+        async move { super::plugins::apply(&ctx, cm.as_ref()).await }
+    });
     let policies = async move {
         let mut events = std::pin::pin!(policy_events);
         while let Some(event) = events.next().await {
@@ -157,7 +163,26 @@ pub(super) async fn watch(ctx: Arc<Context>, namespace: String) {
             }
         }
     };
-    futures::join!(secrets, policies, plugin_configs);
+    futures::join!(secrets, policies, plugin_configs, images);
+}
+
+/// Applies every version of the ConfigMap `name` that `events` brings (`None` once it is
+/// deleted); a failed watch is logged and retried by the stream's back-off.
+async fn follow<S, F, Fut>(events: S, name: &str, mut apply: F)
+where
+    S: futures::Stream<Item = Result<watcher::Event<ConfigMap>, watcher::Error>>,
+    F: FnMut(Option<ConfigMap>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut events = std::pin::pin!(events);
+    while let Some(event) = events.next().await {
+        match event {
+            Ok(watcher::Event::Apply(cm) | watcher::Event::InitApply(cm)) => apply(Some(cm)).await,
+            Ok(watcher::Event::Delete(_)) => apply(None).await,
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, "watching ConfigMap {name}"),
+        }
+    }
 }
 
 /// Which of the two Secret watches an event came from.
