@@ -18,9 +18,10 @@ const MORE_ATTEMPTS_AFTER: Duration = Duration::from_secs(1);
 impl Walker<'_> {
     pub(super) fn retry(&mut self, call: &Call, template: &Template, scope: &Scope) -> NodePhase {
         let id = self.ensure_node(call, NodeType::Retry, NodePhase::Running);
-        let Some(strategy) = &template.retry_strategy else {
+        let Some(strategy) = self.retry_strategy(template).cloned() else {
             return NodePhase::Running;
         };
+        let strategy = &strategy;
         let mut local = scope.child();
         local.extend(
             call.arguments

@@ -38,10 +38,10 @@
 //!
 //! # Refused: what would change how the workflow runs (`semantic`)
 //! `{{=...}}` expressions anywhere in the spec or a reachable template (not evaluated yet);
-//! `spec.hooks`, `synchronization`, `podSpecPatch`, `retryStrategy`, `templateDefaults`; a
-//! reachable template's `synchronization`, `memoize`, `daemon`, `podSpecPatch`,
-//! `retryStrategy.expression`, `retryStrategy.affinity`; its steps' and tasks' `hooks` and
-//! `onExit`. Each error names the field; ignored, the workflow would run as something else.
+//! `spec.hooks`, `synchronization`, `podSpecPatch`, `templateDefaults`,
+//! `retryStrategy.expression`, `retryStrategy.affinity`; a reachable template's
+//! `synchronization`, `memoize`, `daemon`, `podSpecPatch`, `retryStrategy.expression`,
+//! `retryStrategy.affinity`; its steps' and tasks' `hooks` and `onExit`. Each error names the field; ignored, the workflow would run as something else.
 //!
 //! # Warnings: what is ignored
 //! Every field Flotilla's types do not hold is reported, never silently dropped:
@@ -132,6 +132,14 @@ fn reachable(wf: &Workflow) -> HashSet<&str> {
 
 /// Checks Argo does not make, for fields only Flotilla reads or features it lacks.
 fn flotilla_checks(wf: &Workflow, reachable: &HashSet<&str>) -> Result<(), String> {
+    if let Some(limit) = wf
+        .spec
+        .retry_strategy
+        .as_ref()
+        .and_then(|r| r.limit.as_ref())
+    {
+        retry_limit("spec", limit.as_str())?;
+    }
     wf.spec
         .templates
         .iter()
@@ -164,16 +172,7 @@ fn template_checks(t: &Template, reachable: bool) -> Result<(), String> {
         return Err(format!("templates.{name}.namespace {ns:?} is invalid: {e}"));
     }
     if let Some(limit) = t.retry_strategy.as_ref().and_then(|r| r.limit.as_ref()) {
-        let s = limit.as_str();
-        let valid = match s.parse::<i64>() {
-            Ok(n) => n >= 0,
-            Err(_) => s.starts_with("{{") && s.ends_with("}}"),
-        };
-        if !valid {
-            return Err(format!(
-                "templates.{name}.retryStrategy.limit {s:?} must be a non-negative integer or a {{{{...}}}} reference"
-            ));
-        }
+        retry_limit(&format!("templates.{name}"), limit.as_str())?;
     }
     if reachable && let Some(kind) = kinds(t).into_iter().find(|k| !k.supported()) {
         return Err(format!(
@@ -182,4 +181,18 @@ fn template_checks(t: &Template, reachable: bool) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// A `retryStrategy.limit` at `at`: a non-negative integer, or a reference resolved at run time.
+fn retry_limit(at: &str, s: &str) -> Result<(), String> {
+    let valid = match s.parse::<i64>() {
+        Ok(n) => n >= 0,
+        Err(_) => s.starts_with("{{") && s.ends_with("}}"),
+    };
+    if valid {
+        return Ok(());
+    }
+    Err(format!(
+        "{at}.retryStrategy.limit {s:?} must be a non-negative integer or a {{{{...}}}} reference"
+    ))
 }

@@ -313,7 +313,7 @@ impl<'a> Walker<'a> {
             let message = format!("template {:?} not found", call.template);
             return self.mark(&id, NodePhase::Error, Some(message));
         };
-        if template.retry_strategy.is_some() && !call.attempt {
+        if self.retry_strategy(template).is_some() && !call.attempt {
             return self.retry(call, template, scope);
         }
         let from_config_map =
@@ -377,6 +377,17 @@ impl<'a> Walker<'a> {
             self.publish_outputs(&id);
         }
         phase
+    }
+
+    /// The retry strategy `template` runs under: its own, else the workflow's.
+    pub(super) fn retry_strategy<'t>(
+        &'t self,
+        template: &'t Template,
+    ) -> Option<&'t crate::workflow::RetryStrategy> {
+        template
+            .retry_strategy
+            .as_ref()
+            .or(self.wf.spec.retry_strategy.as_ref())
     }
 
     /// Makes a node that just completed offer its global outputs to what runs after it.

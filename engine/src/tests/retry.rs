@@ -124,3 +124,45 @@ spec:
         assert!(h.node("wf").children.len() > attempts, "and they do");
     }
 }
+
+/// Argo's workflow-level `spec.retryStrategy`: every template without a strategy of its own
+/// runs under it — the steps template and its step alike become Retry nodes — and a template's
+/// own strategy wins.
+#[test]
+fn the_workflows_retry_strategy_applies_to_templates_without_their_own() {
+    let mut h = Harness::new(&main_spec_with(
+        "  retryStrategy: {limit: 2}\n",
+        r#"      steps:
+      - - {name: flaky, template: flaky}
+      - - {name: once, template: once, continueOn: {failed: true}}
+    - name: flaky
+      container: {image: argoproj/argosay:v2, args: [echo, flaky]}
+    - name: once
+      retryStrategy: {limit: 0}
+      container: {image: argoproj/argosay:v2, args: [echo, once]}
+"#,
+    ));
+    let flaky_attempts = std::cell::Cell::new(0);
+    let phase = h.run(&|pod: &Value| {
+        if user_args(pod)[1] == "once" {
+            return (PodPhase::Failed, Some(1), Outputs::default());
+        }
+        flaky_attempts.set(flaky_attempts.get() + 1);
+        if flaky_attempts.get() < 2 {
+            return (PodPhase::Failed, Some(1), Outputs::default());
+        }
+        (PodPhase::Succeeded, Some(0), Outputs::default())
+    });
+    assert_eq!(phase, WorkflowPhase::Succeeded);
+    assert_eq!(
+        h.node("wf").type_,
+        NodeType::Retry,
+        "the steps template too"
+    );
+    let flaky = h.node("flaky");
+    assert_eq!(flaky.type_, NodeType::Retry);
+    assert_eq!(flaky.children.len(), 2, "failed once, then succeeded");
+    // `once` always fails: its own `limit: 0` makes one attempt, not the workflow's three.
+    assert_eq!(h.node("once").type_, NodeType::Retry);
+    assert_eq!(h.node("once").children.len(), 1);
+}

@@ -8,14 +8,13 @@ use std::collections::{BTreeMap, HashSet};
 use serde_json::Value;
 
 use super::kind::other_field;
-use crate::workflow::{Template, Workflow};
+use crate::workflow::{RetryStrategy, Template, Workflow};
 
 /// `spec` fields that change what runs, or how.
-pub(super) const SPEC: [&str; 5] = [
+pub(super) const SPEC: [&str; 4] = [
     "hooks",
     "synchronization",
     "podSpecPatch",
-    "retryStrategy",
     "templateDefaults",
 ];
 
@@ -28,7 +27,9 @@ pub(super) const STEP: [&str; 1] = ["hooks"];
 /// The fields refused by code of their own in [`template`] (typed fields), as the feature
 /// table in `docs/argo-compatibility.md` names them.
 #[cfg(test)]
-const TYPED: [&str; 4] = [
+const TYPED: [&str; 6] = [
+    "spec.retryStrategy.expression",
+    "spec.retryStrategy.affinity",
     "template.podSpecPatch",
     "template.retryStrategy.expression",
     "template.retryStrategy.affinity",
@@ -60,6 +61,7 @@ const MAX_DEPTH: usize = 128;
 pub(super) fn check(wf: &Workflow, reachable: &HashSet<&str>) -> Result<(), String> {
     let spec = &wf.spec;
     set_field("spec", &spec.other, &SPEC)?;
+    retry_strategy("spec", spec.retry_strategy.as_ref())?;
     for (key, value) in &spec.other {
         expressions(&format!("spec.{key}"), value, 0)?;
     }
@@ -92,14 +94,7 @@ fn template(t: &Template) -> Result<(), String> {
     if t.pod_spec_patch.as_deref().is_some_and(|p| !p.is_empty()) {
         return Err(refused(&at, "podSpecPatch"));
     }
-    if let Some(retry) = &t.retry_strategy {
-        if retry.expression.is_some() {
-            return Err(refused(&at, "retryStrategy.expression"));
-        }
-        if retry.affinity.is_some() {
-            return Err(refused(&at, "retryStrategy.affinity"));
-        }
-    }
+    retry_strategy(&at, t.retry_strategy.as_ref())?;
     for (i, group) in t.steps.iter().flatten().enumerate() {
         for step in &group.0 {
             let at = format!("{at}.steps[{i}].{}", step.name);
@@ -118,6 +113,20 @@ fn template(t: &Template) -> Result<(), String> {
     }
     let json = serde_json::to_value(t).unwrap_or_default();
     expressions(&at, &json, 0)
+}
+
+/// A retry strategy's parts that are not built.
+fn retry_strategy(at: &str, strategy: Option<&RetryStrategy>) -> Result<(), String> {
+    let Some(retry) = strategy else {
+        return Ok(());
+    };
+    if retry.expression.is_some() {
+        return Err(refused(at, "retryStrategy.expression"));
+    }
+    if retry.affinity.is_some() {
+        return Err(refused(at, "retryStrategy.affinity"));
+    }
+    Ok(())
 }
 
 fn set_field(at: &str, other: &BTreeMap<String, Value>, fields: &[&str]) -> Result<(), String> {

@@ -48,6 +48,9 @@ pub struct WorkflowSpec {
     pub shutdown: Option<String>,
     pub suspend: Option<bool>,
     pub on_exit: Option<String>,
+    /// The retry strategy of every template that has none of its own (Argo's
+    /// `woc.retryStrategy`): each of their nodes becomes a Retry node.
+    pub retry_strategy: Option<RetryStrategy>,
     pub node_selector: Option<BTreeMap<String, String>>,
     pub tolerations: Option<Vec<Value>>,
     pub affinity: Option<Value>,

@@ -41,6 +41,14 @@ fn setting(field: &str) -> String {
         ))
     };
     match field.split_once('.') {
+        Some(("spec", "retryStrategy.expression")) => format!(
+            "retryStrategy: {{expression: 'true'}}\n{}",
+            main_with("container: {image: alpine}")
+        ),
+        Some(("spec", "retryStrategy.affinity")) => format!(
+            "retryStrategy: {{affinity: {{nodeAntiAffinity: {{}}}}}}\n{}",
+            main_with("container: {image: alpine}")
+        ),
         Some(("spec", f)) => format!(
             "{f}: {{set: true}}\n{}",
             main_with("container: {image: alpine}")

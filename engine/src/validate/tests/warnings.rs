@@ -106,8 +106,8 @@ fn fields_that_change_how_the_workflow_runs_are_refused_naming_them() {
             refused("spec.synchronization"),
         ),
         (
-            format!("retryStrategy: {{limit: 2}}\n{}", main_with("container: {image: alpine}")),
-            refused("spec.retryStrategy"),
+            format!("retryStrategy: {{limit: 2, expression: \"true\"}}\n{}", main_with("container: {image: alpine}")),
+            refused("spec.retryStrategy.expression"),
         ),
         (
             main_with("container: {image: alpine}\nmemoize: {key: k, cache: {configMap: {name: c}}}"),

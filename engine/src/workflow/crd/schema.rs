@@ -155,12 +155,7 @@ fn template() -> Value {
         })),
         "steps": list(list(call(json!({})))),
         "suspend": free_object(),
-        "retryStrategy": object(json!({
-            "retryPolicy": string(),
-            "expression": string(),
-            "backoff": free_object(),
-            "affinity": free_object(),
-        })),
+        "retryStrategy": retry_strategy(),
         "parallelism": integer(),
         "failFast": boolean(),
         "serviceAccountName": string(),
@@ -203,6 +198,7 @@ fn workflow_spec() -> Value {
         "shutdown": string(),
         "suspend": boolean(),
         "onExit": string(),
+        "retryStrategy": retry_strategy(),
         "nodeSelector": map_of(json!({"type": "string"})),
         "tolerations": any_list(),
         "affinity": free_object(),
@@ -218,6 +214,16 @@ fn workflow_spec() -> Value {
         spec.remove("nullable");
     }
     spec
+}
+
+/// A template's or the workflow's `retryStrategy` (its `limit` is an int or a string).
+fn retry_strategy() -> Value {
+    object(json!({
+        "retryPolicy": string(),
+        "expression": string(),
+        "backoff": free_object(),
+        "affinity": free_object(),
+    }))
 }
 
 fn node_status() -> Value {
