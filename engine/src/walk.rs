@@ -291,20 +291,8 @@ impl<'a> Walker<'a> {
                 return self.mark(&id, phase, Some(message));
             }
             let phase = self.observe_pod(&id, &pod);
-            if phase.is_fulfilled()
-                && let Some(template) = self.catalog.get(&call.template)
-            {
-                let mut local = scope.child();
-                let inputs = self.nodes.get(&id).and_then(|n| n.inputs.as_ref());
-                for p in inputs.iter().flat_map(|i| i.parameters.iter()) {
-                    if let Some(v) = &p.value {
-                        local.insert(format!("inputs.parameters.{}", p.name), v.0.clone());
-                    }
-                }
-                self.literal_outputs(&id, template, &local);
-            }
             if phase.is_fulfilled() {
-                self.publish_outputs(&id);
+                self.settled_pod(&id, &call.template, scope);
             }
             return phase;
         }
@@ -388,6 +376,22 @@ impl<'a> Walker<'a> {
             .retry_strategy
             .as_ref()
             .or(self.wf.spec.retry_strategy.as_ref())
+    }
+
+    /// A pod node that settled on the hot path (its template not resolved this walk): its
+    /// literal outputs, with the inputs recorded on it, and its global outputs published.
+    fn settled_pod(&mut self, id: &str, template: &str, scope: &Scope) {
+        if let Some(template) = self.catalog.get(template) {
+            let mut local = scope.child();
+            let inputs = self.nodes.get(id).and_then(|n| n.inputs.as_ref());
+            for p in inputs.iter().flat_map(|i| i.parameters.iter()) {
+                if let Some(v) = &p.value {
+                    local.insert(format!("inputs.parameters.{}", p.name), v.0.clone());
+                }
+            }
+            self.literal_outputs(id, template, &local);
+        }
+        self.publish_outputs(id);
     }
 
     /// Makes a node that just completed offer its global outputs to what runs after it.
