@@ -30,6 +30,9 @@ mod scopes;
 mod status;
 mod sweep;
 
+/// The controller's ConfigMap holding Argo's `images` setting.
+pub use self::images::CONFIG_MAP as IMAGES_CONFIG_MAP;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;

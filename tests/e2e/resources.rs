@@ -36,12 +36,12 @@ fn say_go(kubectl: &flotilla_e2e::Kubectl, name: &str) -> Result<()> {
 }
 
 /// A service account in `argo` with a Role for ConfigMaps and the executor's task results.
-fn resource_account(env: &Env, name: &str) -> Result<()> {
+fn resource_account(env: &Env, name: &str) -> Result<Account> {
     account_with(env, name, "get, list, watch, create, update, patch, delete")
 }
 
 /// A service account in `argo` that may use `verbs` on ConfigMaps and write task results.
-fn account_with(env: &Env, name: &str, verbs: &str) -> Result<()> {
+fn account_with(env: &Env, name: &str, verbs: &str) -> Result<Account> {
     let manifests = format!(
         r#"
 apiVersion: v1
@@ -66,16 +66,45 @@ roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: {name}}}
 subjects: [{{kind: ServiceAccount, name: {name}, namespace: argo}}]
 "#
     );
-    env.kubectl("cluster-0")
-        .ok_with(&["apply", "-f", "-"], Some(&manifests))?;
-    Ok(())
+    let kubectl = env.kubectl("cluster-0");
+    kubectl.ok_with(&["apply", "-f", "-"], Some(&manifests))?;
+    Ok(Account {
+        kubectl,
+        name: name.to_string(),
+    })
+}
+
+/// A test's service account with its Role and RoleBinding (all named alike in `argo`): deleted
+/// when the test ends, pass or fail, so nothing is left on a real cluster.
+struct Account {
+    kubectl: flotilla_e2e::Kubectl,
+    name: String,
+}
+
+impl Drop for Account {
+    fn drop(&mut self) {
+        let kinds =
+            "serviceaccount,role.rbac.authorization.k8s.io,rolebinding.rbac.authorization.k8s.io";
+        let delete = [
+            "-n",
+            "argo",
+            "delete",
+            kinds,
+            &self.name,
+            "--ignore-not-found",
+            "--wait=false",
+        ];
+        if let Err(e) = self.kubectl.ok(&delete) {
+            eprintln!("cleaning up service account {}: {e}", self.name);
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resource_templates_act_as_the_workflow_service_account() -> Result<()> {
     let (env, _controller) = Env::with_controller().await?;
     let account = flotilla_e2e::unique("maker");
-    resource_account(&env, &account)?;
+    let _account = resource_account(&env, &account)?;
     let client = env.client("cluster-0").await?;
     let submitted = flotilla::sandbox::submit(
         &client,
@@ -195,7 +224,7 @@ async fn resource_templates_act_as_the_workflow_service_account() -> Result<()> 
 async fn a_resource_template_waits_with_only_create_get_and_patch() -> Result<()> {
     let (env, _controller) = Env::with_controller().await?;
     let account = flotilla_e2e::unique("minimal");
-    account_with(&env, &account, "create, get, patch")?;
+    let _account = account_with(&env, &account, "create, get, patch")?;
     let client = env.client("cluster-0").await?;
     let submitted = flotilla::sandbox::submit(
         &client,
@@ -230,7 +259,7 @@ async fn a_resource_template_waits_with_only_create_get_and_patch() -> Result<()
 async fn resource_failures_name_the_condition_and_the_denied_request() -> Result<()> {
     let (env, _controller) = Env::with_controller().await?;
     let account = flotilla_e2e::unique("reader");
-    resource_account(&env, &account)?;
+    let _account = resource_account(&env, &account)?;
     let wf = env
         .run_workflow(
             &main_workflow(

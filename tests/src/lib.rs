@@ -40,8 +40,8 @@ pub struct Env {
 /// On real clusters, what a test leaves in the controller's shared configuration would reach the
 /// next one (a second `rest-config` key for a cluster makes it "configured ambiguously", a
 /// placement plugin stays configured): when a test's turn ends, pass or fail, the configuration
-/// goes back to what `install` makes — no `rest-config` Secret, no profile Secrets, no policy or
-/// plugin ConfigMap in `argo` of `cluster-0`.
+/// goes back to what `install` makes — no `rest-config` Secret, no profile Secrets, no policy,
+/// plugin or images ConfigMap in `argo` of `cluster-0`.
 ///
 /// The Workflows made during the turn go too, in any namespace of `cluster-0`, with their pods in
 /// both clusters, so that the next test's controller does not inherit them.
@@ -178,6 +178,7 @@ fn reset_shared_configuration(kubeconfig: &Path) {
             "configmap",
             flotilla::authz::CONFIG_MAP,
             flotilla::plugins::settings::CONFIG_MAP,
+            flotilla::controller::IMAGES_CONFIG_MAP,
         ],
     ];
     for what in deletions {

@@ -22,7 +22,7 @@ use super::{Context, events};
 use flotilla_engine::ImageEntrypoint;
 
 /// The controller's ConfigMap, as Argo names it.
-pub(super) const CONFIG_MAP: &str = "workflow-controller-configmap";
+pub const CONFIG_MAP: &str = "workflow-controller-configmap";
 /// Its key holding the images (YAML).
 const KEY: &str = "images";
 
