@@ -5,6 +5,16 @@
 //! observations twice decides the same thing (pod names are deterministic, so a repeated create
 //! is an `AlreadyExists` the applier ignores).
 
+// The attributes every Argo object type carries: it reads and writes camelCase field names, as
+// Argo's Go types do, and omits a field that is absent rather than writing `null`. One name, so
+// the rule is stated (and changed) once: `#[apply(argo_object!)]`.
+macro_rules_attribute::attribute_alias! {
+    #[apply(argo_object!)] =
+        #[serde_with::skip_serializing_none]
+        #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+        #[serde(rename_all = "camelCase")];
+}
+
 pub mod bounded_yaml;
 pub mod merge_patch;
 pub mod naming;

@@ -6,7 +6,8 @@
 //! within the object size limit, or the workflow failed saying why).
 //!
 //! Run: `cargo bench -p flotilla --bench controller_rss` (`FLOTILLA_RSS_CASE=small` or `large`
-//! for one case, `FLOTILLA_RSS_NODES=N` for a large case of N nodes). Figures go to docs/performance.md.
+//! for one case, `FLOTILLA_RSS_NODES=N` for a large case of N nodes, `FLOTILLA_RSS_CONTROLLER`
+//! for another build's `flotilla` as the controller). Figures go to docs/performance.md.
 
 use std::process::Child;
 use std::time::{Duration, Instant};
@@ -158,9 +159,15 @@ impl Served {
         client
     }
 
+    /// `flotilla controller`: this build's, or the one `FLOTILLA_RSS_CONTROLLER` names (an
+    /// older build, measured against this build's simulator). One replica, so no election
+    /// (`LEADER_ELECTION_DISABLE`, which builds without `--leader-elect` ignore).
     fn controller(&self) -> Child {
-        processes::controller(&self.kubeconfig)
-            .args(["--leader-elect=false", "--metrics-addr", "off"])
+        let program = std::env::var_os("FLOTILLA_RSS_CONTROLLER")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_flotilla").into());
+        processes::controller_of(program, &self.kubeconfig)
+            .args(["--metrics-addr", "off"])
+            .env("LEADER_ELECTION_DISABLE", "true")
             .envs(
                 std::env::var("MALLOC_ARENA_MAX")
                     .ok()

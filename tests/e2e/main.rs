@@ -12,5 +12,6 @@ mod resources;
 mod trust;
 mod trust_credentials;
 mod trust_decode;
+mod trust_outputs;
 mod trust_resources;
 mod workflows;

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use macro_rules_attribute::apply;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -12,9 +13,7 @@ use crate::template::{self, Mode, Scope};
 use crate::workflow::{Metadata, WorkflowSpec};
 
 /// The spec's pod-level fields, substituted.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[apply(argo_object!)]
 pub(crate) struct PodDefaults {
     pub(crate) service_account_name: Option<String>,
     pub(crate) node_selector: Option<BTreeMap<String, String>>,

@@ -58,12 +58,7 @@ fn by_default_a_workflow_may_not_create_in_another_cluster() {
     let mut h = in_cluster_0(SEED);
     let pods = h.step();
     assert_eq!(pods.len(), 1, "only the local task's pod");
-    let there = h.node("there");
-    assert_eq!(there.phase, NodePhase::Failed);
-    assert_eq!(
-        there.message.as_deref(),
-        Some(forbidden_in("cluster-1", "default").as_str())
-    );
+    assert_forbidden(&h, "there", "cluster-1", "default");
 }
 
 #[test]

@@ -183,12 +183,7 @@ fn a_pod_made_before_the_policy_keeps_its_place_while_the_cache_lags() {
 fn authorization_applies_to_a_policy_answer() {
     let (mut h, _) = with_policies(place("cluster-2", "default"));
     assert!(h.step().is_empty());
-    let node = h.node("a");
-    assert_eq!(node.phase, NodePhase::Failed);
-    assert_eq!(
-        node.message.as_deref(),
-        Some(forbidden_in("cluster-2", "default").as_str())
-    );
+    assert_forbidden(&h, "a", "cluster-2", "default");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use kube_derive::CustomResource;
+use macro_rules_attribute::apply;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -75,9 +76,7 @@ pub struct Arguments {
 }
 
 /// A named string value: an input, an argument or an output (`valueFrom` says where an output comes from).
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[apply(argo_object!)]
 pub struct Parameter {
     pub name: String,
     pub value: Option<AnyString>,
@@ -90,9 +89,7 @@ pub struct Parameter {
 }
 
 /// Where an output parameter's value comes from.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[apply(argo_object!)]
 pub struct ValueFrom {
     pub path: Option<String>,
     pub json_path: Option<String>,
@@ -116,9 +113,7 @@ pub struct Inputs {
 }
 
 /// What a node produced: parameters, artifacts, its standard output (`result`) and exit code.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[apply(argo_object!)]
 pub struct Outputs {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parameters: Vec<Parameter>,
@@ -149,9 +144,7 @@ pub struct Metadata {
 }
 
 /// One template: exactly one of container, script, resource, dag, steps or suspend.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[apply(argo_object!)]
 pub struct Template {
     pub name: String,
     pub inputs: Option<Inputs>,
@@ -204,9 +197,7 @@ pub struct ScriptTemplate {
     pub container: serde_json::Map<String, Value>,
 }
 
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[apply(argo_object!)]
 pub struct ResourceTemplate {
     /// `get`, `create`, `apply`, `delete`, `replace` or `patch`.
     pub action: String,
@@ -223,9 +214,7 @@ pub struct ResourceTemplate {
 }
 
 /// A DAG: tasks that run when their dependencies are met.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[apply(argo_object!)]
 pub struct DagTemplate {
     pub tasks: Vec<DagTask>,
     pub target: Option<String>,
@@ -233,9 +222,7 @@ pub struct DagTemplate {
 }
 
 /// One task of a DAG: a template call with its dependencies, condition and fan-out.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[apply(argo_object!)]
 pub struct DagTask {
     pub name: String,
     pub template: Option<String>,
@@ -270,9 +257,7 @@ impl<'de> Deserialize<'de> for ParallelSteps {
 }
 
 /// One step of a steps template: a template call with its condition and fan-out.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[apply(argo_object!)]
 pub struct WorkflowStep {
     pub name: String,
     pub template: Option<String>,
@@ -288,9 +273,7 @@ pub struct WorkflowStep {
 }
 
 /// `withSequence`: `count` or `start`..=`end`, formatted with `format` (printf-style).
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[apply(argo_object!)]
 pub struct Sequence {
     pub count: Option<AnyString>,
     pub start: Option<AnyString>,
@@ -319,9 +302,7 @@ pub struct SuspendTemplate {
 }
 
 /// How a failed node is retried: how often, on what, and with what back-off.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[apply(argo_object!)]
 pub struct RetryStrategy {
     pub limit: Option<AnyString>,
     /// `Always`, `OnFailure` (default), `OnError` or `OnTransientError`.
@@ -334,9 +315,7 @@ pub struct RetryStrategy {
 }
 
 /// Waits between retries: `duration × factor^n`, capped.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[apply(argo_object!)]
 pub struct Backoff {
     pub duration: Option<AnyString>,
     pub factor: Option<AnyString>,
@@ -345,9 +324,7 @@ pub struct Backoff {
 }
 
 /// `podGC`: when pods are deleted.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[apply(argo_object!)]
 pub struct PodGc {
     /// `OnPodCompletion`, `OnPodSuccess`, `OnWorkflowCompletion`, `OnWorkflowSuccess`.
     pub strategy: Option<String>,
@@ -356,9 +333,7 @@ pub struct PodGc {
 }
 
 /// When a finished workflow is deleted.
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[apply(argo_object!)]
 pub struct TtlStrategy {
     pub seconds_after_completion: Option<i64>,
     pub seconds_after_success: Option<i64>,

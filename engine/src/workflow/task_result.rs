@@ -8,13 +8,12 @@ use std::borrow::Cow;
 
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use macro_rules_attribute::apply;
 use serde::{Deserialize, Serialize};
 
 use super::spec::Outputs;
 
-#[serde_with::skip_serializing_none]
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
+#[apply(argo_object!)]
 pub struct WorkflowTaskResult {
     #[serde(default = "api_version")]
     pub api_version: String,

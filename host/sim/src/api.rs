@@ -2,6 +2,7 @@
 //! request to discovery or to the resource handlers in `api/`.
 
 mod apply;
+pub(crate) mod delete;
 mod kubelet_client;
 pub(crate) mod meta;
 mod read;
@@ -28,7 +29,7 @@ use crate::resources::{Builtin, Catalog, ResourceType};
 use crate::status::{ApiError, Result};
 use crate::store::{Store, StoreConfig};
 
-pub(crate) use write::DeleteOptions;
+pub(crate) use delete::DeleteOptions;
 
 /// Shared state of one simulated cluster's API server.
 #[derive(Debug)]
@@ -273,8 +274,8 @@ impl Api {
             ("", "create") => write::create(self, &rt, &call),
             ("", "update") | ("status", "update") => write::update(self, &rt, &call),
             ("", "patch") | ("status", "patch") => write::patch(self, &rt, &call),
-            ("", "delete") => write::delete(self, &rt, &call),
-            ("", "deletecollection") => write::delete_collection(self, &rt, &call),
+            ("", "delete") => delete::delete(self, &rt, &call),
+            ("", "deletecollection") => delete::delete_collection(self, &rt, &call),
             ("status", "get") if rt.status_subresource => read::get(self, &rt, &call),
             ("status", _) if !rt.status_subresource => Err(ApiError::no_route()),
             ("log", "get") if rt.builtin == Some(Builtin::Pod) => {

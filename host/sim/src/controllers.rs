@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::admission::FieldValidation;
-use crate::api::write::{Incoming, create_object, delete_object, write_object};
+use crate::api::delete::delete_object;
+use crate::api::write::{Incoming, create_object, write_object};
 use crate::api::{Api, DeleteOptions, meta};
 use crate::resources::Builtin;
 use crate::store::{EventType, WatchEvent};

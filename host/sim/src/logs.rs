@@ -53,6 +53,14 @@ pub struct LogOptions {
     pub limit_bytes: Option<i64>,
 }
 
+/// Which container's log: `namespace/pod`'s container `container`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContainerRef<'a> {
+    pub namespace: &'a str,
+    pub pod: &'a str,
+    pub container: &'a str,
+}
+
 /// Why a log could not be read; messages are the kubelet's own.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LogError {
@@ -237,13 +245,11 @@ impl LogStore {
     /// Reads a log once with the given options, as `kubectl logs` without `-f` does.
     pub fn read(
         &self,
-        namespace: &str,
-        pod: &str,
-        container: &str,
+        of: ContainerRef<'_>,
         options: &LogOptions,
         now: Timestamp,
     ) -> Result<Bytes, LogError> {
-        let instance = self.instance(namespace, pod, container, options.previous)?;
+        let instance = self.instance(of, options.previous)?;
         let instance = instance.lock();
         let start = tail_start(&instance, options.tail_lines);
         let since = since(options, now);
@@ -264,13 +270,11 @@ impl LogStore {
     /// container terminates, the pod's logs are removed, or `limitBytes` is reached.
     pub fn follow(
         &self,
-        namespace: &str,
-        pod: &str,
-        container: &str,
+        of: ContainerRef<'_>,
         options: &LogOptions,
         now: Timestamp,
     ) -> Result<impl Stream<Item = Bytes> + Send + 'static, LogError> {
-        let instance = self.instance(namespace, pod, container, options.previous)?;
+        let instance = self.instance(of, options.previous)?;
         let (cursor, changed) = {
             let guard = instance.lock();
             let start = tail_start(&guard, options.tail_lines);
@@ -306,9 +310,11 @@ impl LogStore {
 
     fn instance(
         &self,
-        namespace: &str,
-        pod: &str,
-        container: &str,
+        ContainerRef {
+            namespace,
+            pod,
+            container,
+        }: ContainerRef<'_>,
         previous: bool,
     ) -> Result<Arc<Mutex<Instance>>, LogError> {
         let pods = self.pods.lock();

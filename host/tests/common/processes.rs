@@ -59,7 +59,12 @@ pub fn serving(command: &mut Command) -> (Killed, Vec<String>) {
 /// `flotilla controller` for cluster-0 of `kubeconfig`, as its Deployment runs it; the caller
 /// adds its own flags and spawns it.
 pub fn controller(kubeconfig: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_flotilla"));
+    controller_of(env!("CARGO_BIN_EXE_flotilla"), kubeconfig)
+}
+
+/// [`controller`], run by `program` (another build of `flotilla`, to compare two side by side).
+pub fn controller_of(program: impl AsRef<std::ffi::OsStr>, kubeconfig: &Path) -> Command {
+    let mut command = Command::new(program);
     command
         .args([
             "controller",

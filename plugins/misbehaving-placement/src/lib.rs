@@ -81,29 +81,10 @@ fn answer(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn template(cluster: &str, namespace: &str) -> TemplateInfo {
-        TemplateInfo {
-            workflow: "wf".into(),
-            workflow_namespace: "argo".into(),
-            node_name: "wf.a".into(),
-            template_name: "a".into(),
-            requested: Place {
-                cluster: cluster.into(),
-                namespace: namespace.into(),
-            },
-            annotations: Vec::new(),
-        }
-    }
+    use placement::testing::{cluster, template};
 
     fn at(t: &TemplateInfo, config: &str) -> Result<(String, String), String> {
-        let known = [ClusterState {
-            name: "known".into(),
-            labels: Vec::new(),
-            healthy: true,
-            pending_pods: 0,
-            running_pods: 0,
-        }];
+        let known = [cluster("known", &[], true, 0, 0)];
         answer(t, &known, config).map(|p| (p.cluster, p.namespace))
     }
 

@@ -127,39 +127,14 @@ fn choose(template: &TemplateInfo, clusters: &[ClusterState]) -> Result<Place, S
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn cluster(
-        name: &str,
-        labels: &[(&str, &str)],
-        healthy: bool,
-        pending: u32,
-        running: u32,
-    ) -> ClusterState {
-        ClusterState {
-            name: name.into(),
-            labels: labels
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            healthy,
-            pending_pods: pending,
-            running_pods: running,
-        }
-    }
+    use placement::testing::cluster;
 
     fn template(selector: Option<&str>, cluster: &str, namespace: &str) -> TemplateInfo {
         TemplateInfo {
-            workflow: "wf".into(),
-            workflow_namespace: "argo".into(),
-            node_name: "wf.a".into(),
-            template_name: "a".into(),
-            requested: Place {
-                cluster: cluster.into(),
-                namespace: namespace.into(),
-            },
             annotations: selector
                 .map(|s| vec![(ANNOTATION.to_string(), s.to_string())])
                 .unwrap_or_default(),
+            ..testing::template(cluster, namespace)
         }
     }
 

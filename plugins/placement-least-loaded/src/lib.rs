@@ -140,29 +140,10 @@ fn choose(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use placement::testing::template;
 
     fn cluster(name: &str, healthy: bool, pending: u32, running: u32) -> ClusterState {
-        ClusterState {
-            name: name.into(),
-            labels: Vec::new(),
-            healthy,
-            pending_pods: pending,
-            running_pods: running,
-        }
-    }
-
-    fn template(cluster: &str, namespace: &str) -> TemplateInfo {
-        TemplateInfo {
-            workflow: "wf".into(),
-            workflow_namespace: "argo".into(),
-            node_name: "wf.a".into(),
-            template_name: "a".into(),
-            requested: Place {
-                cluster: cluster.into(),
-                namespace: namespace.into(),
-            },
-            annotations: Vec::new(),
-        }
+        testing::cluster(name, &[], healthy, pending, running)
     }
 
     fn clusters() -> Vec<ClusterState> {

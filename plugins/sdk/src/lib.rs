@@ -52,6 +52,47 @@ macro_rules! world {
             $(pub use $guest;)?
             pub use self::flotilla::plugins::log;
             pub use self::flotilla::plugins::types::*;
+
+            /// Inputs for a plugin's unit tests, so each plugin states only what its case changes.
+            pub mod testing {
+                use super::{ClusterState, Place, TemplateInfo};
+
+                /// A cluster as the host describes it to a placement policy.
+                pub fn cluster(
+                    name: &str,
+                    labels: &[(&str, &str)],
+                    healthy: bool,
+                    pending: u32,
+                    running: u32,
+                ) -> ClusterState {
+                    ClusterState {
+                        name: name.into(),
+                        labels: labels
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), v.to_string()))
+                            .collect(),
+                        healthy,
+                        pending_pods: pending,
+                        running_pods: running,
+                    }
+                }
+
+                /// Template `a` of workflow `argo/wf` (node `wf.a`), asking for `cluster` and
+                /// `namespace`, without annotations.
+                pub fn template(cluster: &str, namespace: &str) -> TemplateInfo {
+                    TemplateInfo {
+                        workflow: "wf".into(),
+                        workflow_namespace: "argo".into(),
+                        node_name: "wf.a".into(),
+                        template_name: "a".into(),
+                        requested: Place {
+                            cluster: cluster.into(),
+                            namespace: namespace.into(),
+                        },
+                        annotations: Vec::new(),
+                    }
+                }
+            }
         }
     };
 }

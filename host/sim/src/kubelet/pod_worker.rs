@@ -19,7 +19,7 @@ use super::env::{EnvSources, container_env, expand, references};
 use super::fs::PodFs;
 use super::lifecycle::{Next, PodRun, Slot};
 use super::{ContainerExit, ContainerOutput, NativeStart, Shared};
-use crate::logs::LogOptions;
+use crate::logs::{ContainerRef, LogOptions};
 
 /// Default `terminationMessagePath`, and the kubelet's limits on what it reads back.
 const TERMINATION_LOG: &str = "/dev/termination-log";
@@ -454,9 +454,11 @@ impl PodWorker {
             .shared
             .logs
             .read(
-                &self.namespace,
-                &self.name,
-                &container.name,
+                ContainerRef {
+                    namespace: &self.namespace,
+                    pod: &self.name,
+                    container: &container.name,
+                },
                 &options,
                 Timestamp::now(),
             )

@@ -35,8 +35,8 @@ use tokio::task::JoinSet;
 
 use super::KubeletError;
 use crate::codec::{self, Body};
-use crate::logs::LogStore;
 use crate::logs::query::{self, QueryError};
+use crate::logs::{ContainerRef, LogStore};
 
 /// How long a client has to finish its TLS handshake (Go's `net/http` TLS handshake timeout).
 const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -210,12 +210,16 @@ fn container_logs(
         );
     }
     let now = jiff::Timestamp::now();
+    let of = ContainerRef {
+        namespace,
+        pod,
+        container,
+    };
     let body = if follow {
-        logs.follow(namespace, pod, container, &options, now)
+        logs.follow(of, &options, now)
             .map(|lines| StreamBody::new(lines.map(|b| Ok(Frame::data(b)))).boxed_unsync())
     } else {
-        logs.read(namespace, pod, container, &options, now)
-            .map(codec::full)
+        logs.read(of, &options, now).map(codec::full)
     };
     match body {
         Ok(body) => {

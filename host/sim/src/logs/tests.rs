@@ -1,6 +1,12 @@
 use super::*;
 use futures::StreamExt;
 
+const MAIN: ContainerRef<'static> = ContainerRef {
+    namespace: "ns",
+    pod: "p",
+    container: "main",
+};
+
 fn ts(secs: i64, nanos: i32) -> Timestamp {
     Timestamp::new(1_700_000_000 + secs, nanos).unwrap()
 }
@@ -15,13 +21,7 @@ fn store_with(lines: &[(i64, &str)]) -> LogStore {
 }
 
 fn read(store: &LogStore, options: LogOptions) -> String {
-    String::from_utf8(
-        store
-            .read("ns", "p", "main", &options, ts(100, 0))
-            .unwrap()
-            .to_vec(),
-    )
-    .unwrap()
+    String::from_utf8(store.read(MAIN, &options, ts(100, 0)).unwrap().to_vec()).unwrap()
 }
 
 #[test]
@@ -135,9 +135,7 @@ fn rfc3339_nano_trims_zeros() {
 fn previous_instance_after_restart() {
     let store = store_with(&[(0, "first run\n")]);
     let err = store.read(
-        "ns",
-        "p",
-        "main",
+        MAIN,
         &LogOptions {
             previous: true,
             ..Default::default()
@@ -174,7 +172,14 @@ fn previous_instance_after_restart() {
 fn unknown_container_and_removed_pod() {
     let store = store_with(&[(0, "x\n")]);
     let err = store
-        .read("ns", "p", "other", &LogOptions::default(), ts(0, 0))
+        .read(
+            ContainerRef {
+                container: "other",
+                ..MAIN
+            },
+            &LogOptions::default(),
+            ts(0, 0),
+        )
         .unwrap_err();
     assert_eq!(
         err,
@@ -184,11 +189,7 @@ fn unknown_container_and_removed_pod() {
         }
     );
     store.remove_pod("ns", "p");
-    assert!(
-        store
-            .read("ns", "p", "main", &LogOptions::default(), ts(0, 0))
-            .is_err()
-    );
+    assert!(store.read(MAIN, &LogOptions::default(), ts(0, 0)).is_err());
 }
 
 #[test]
@@ -206,16 +207,12 @@ fn memory_is_bounded_dropping_oldest() {
             &format!("{line}\n"),
         );
     }
-    let out = store
-        .read("ns", "p", "main", &LogOptions::default(), ts(0, 0))
-        .unwrap();
+    let out = store.read(MAIN, &LogOptions::default(), ts(0, 0)).unwrap();
     assert!(out.len() <= MAX_BYTES_PER_CONTAINER);
     assert_eq!(out.len(), 1024 * 1024);
     // The oldest went first: the first kept line is from t=976 (2000 - 1024).
     let first = store.read(
-        "ns",
-        "p",
-        "main",
+        MAIN,
         &LogOptions {
             since_time: Some(ts(976, 0)),
             ..Default::default()
@@ -249,7 +246,7 @@ async fn follow_yields_new_lines_until_terminated() {
         tail_lines: Some(1),
         ..Default::default()
     };
-    let stream = store.follow("ns", "p", "main", &options, ts(0, 0)).unwrap();
+    let stream = store.follow(MAIN, &options, ts(0, 0)).unwrap();
     let writer = store.clone();
     let task = tokio::spawn(async move { stream.collect::<Vec<Bytes>>().await });
     tokio::task::yield_now().await;
@@ -273,14 +270,14 @@ async fn follow_stops_at_limit_and_on_pod_removal() {
         ..Default::default()
     };
     let chunks: Vec<Bytes> = store
-        .follow("ns", "p", "main", &options, ts(0, 0))
+        .follow(MAIN, &options, ts(0, 0))
         .unwrap()
         .collect()
         .await;
     assert_eq!(chunks, vec![Bytes::from_static(b"abc")]);
 
     let stream = store
-        .follow("ns", "p", "main", &LogOptions::default(), ts(0, 0))
+        .follow(MAIN, &LogOptions::default(), ts(0, 0))
         .unwrap();
     let task = tokio::spawn(async move { stream.collect::<Vec<Bytes>>().await });
     tokio::task::yield_now().await;
