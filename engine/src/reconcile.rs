@@ -99,17 +99,10 @@ pub fn reconcile(
         control,
     );
     let outcome = walker.run(&name);
-    if let Some(overrun) = walker.budget.overrun() {
+    if let Some(why) = walker.stopped() {
         // Nothing of a walk cut short is kept: the workflow errors from the nodes it had.
         status.nodes = persisted.nodes.clone();
-        abort(
-            &mut status,
-            wf,
-            observed,
-            &overrun.message(),
-            now,
-            &mut effects,
-        );
+        abort(&mut status, wf, observed, &why, now, &mut effects);
         return ended(status, effects);
     }
     effects.pods.append(&mut walker.pods);

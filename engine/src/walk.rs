@@ -83,6 +83,10 @@ pub(super) struct Walker<'a> {
     pub(super) budget: super::budget::WalkBudget,
     /// The children of parents with many, as sets (see `add_child`).
     pub(super) wide: WideParents,
+    /// Two node names whose IDs are the same (see `node_id`): the walk goes on (the first
+    /// standing for both, as in Argo), and is then discarded, as one whose budget is spent, and
+    /// the workflow errors saying which.
+    collision: std::cell::OnceCell<String>,
 }
 
 impl<'a> Walker<'a> {
@@ -118,6 +122,7 @@ impl<'a> Walker<'a> {
             verdicts: Verdicts::default(),
             budget: Default::default(),
             wide: WideParents::default(),
+            collision: std::cell::OnceCell::new(),
         }
     }
 
@@ -164,8 +169,36 @@ impl<'a> Walker<'a> {
         })
     }
 
+    /// The ID of the node named `node_name`. Argo's IDs are 32-bit hashes of node names, so two
+    /// names of one workflow may share one (a fan-out of 6,000 items does about once in 300
+    /// workflows); Argo then takes the second node for the first and never runs it. Here the
+    /// walk is discarded instead, and the workflow errors naming both.
     pub(super) fn node_id(&self, node_name: &str) -> String {
-        naming::node_id(&self.wf_name, node_name)
+        let id = naming::node_id(&self.wf_name, node_name);
+        self.held(&id, node_name);
+        id
+    }
+
+    /// The node of ID `id`, if there is one, when node `node_name` is looked for there: one of
+    /// another name is a collision (see [`Walker::node_id`]).
+    fn held(&self, id: &str, node_name: &str) -> Option<&NodeStatus> {
+        let node = self.nodes.get(id)?;
+        if node.name != node_name {
+            let _ = self.collision.set(format!(
+                "nodes {:?} and {node_name:?} have the same ID {id:?} (Argo's node IDs are 32-bit hashes of node names); the workflow cannot run both, under another name it can",
+                node.name
+            ));
+        }
+        Some(node)
+    }
+
+    /// Why the walk is not to be kept, if it is not: its budget spent (first: the walk stopped
+    /// there), or two nodes of one ID.
+    pub(super) fn stopped(&self) -> Option<String> {
+        self.budget
+            .overrun()
+            .map(|overrun| overrun.message())
+            .or_else(|| self.collision.get().cloned())
     }
 
     /// The node for `call`, created with `phase` and `type_` if it does not exist yet.
@@ -254,11 +287,13 @@ impl<'a> Walker<'a> {
     }
 
     fn execute_inner(&mut self, call: &Call, scope: &Scope) -> NodePhase {
-        let id = self.node_id(&call.node_name);
-        if let Some(phase) = self.phase_of(&id).filter(|p| p.is_fulfilled()) {
+        // The hot path of a wide fan-out: one lookup finds the node and checks its name.
+        let id = naming::node_id(&self.wf_name, &call.node_name);
+        let phase = self.held(&id, &call.node_name).map(|n| n.phase);
+        if let Some(phase) = phase.filter(|p| p.is_fulfilled()) {
             return phase;
         }
-        if !self.nodes.contains_key(&id) {
+        if phase.is_none() {
             // A suspended workflow starts nothing new (what already runs carries on), nor does
             // a template whose `parallelism` is reached.
             if self.control.frozen || !self.may_start(call) {

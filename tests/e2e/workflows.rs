@@ -127,10 +127,11 @@ spec:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_status_past_a_mebibyte_is_stored_compressed() -> Result<()> {
     let (env, _controller) = Env::with_controller().await?;
-    let yaml = r#"
+    let yaml = format!(
+        r#"
 apiVersion: argoproj.io/v1alpha1
 kind: Workflow
-metadata: {generateName: large-}
+metadata: {{name: {}}}
 spec:
   entrypoint: main
   templates:
@@ -138,11 +139,13 @@ spec:
     steps:
     - - name: a-moment
         template: pause
-        withSequence: {count: "6000"}
+        withSequence: {{count: "6000"}}
   - name: pause
-    suspend: {duration: "1"}
-"#;
-    let wf = env.run_workflow(yaml, TIMEOUT).await?;
+    suspend: {{duration: "1"}}
+"#,
+        name_without_id_collisions()
+    );
+    let wf = env.run_workflow(&yaml, TIMEOUT).await?;
     ensure_phase(&wf, WorkflowPhase::Succeeded)?;
     let paused = wf.status.as_ref().map_or(0, |s| {
         s.nodes
@@ -171,6 +174,29 @@ spec:
             .collect::<String>()
     );
     Ok(())
+}
+
+/// A name for the 6000-node workflow whose node IDs are all distinct: one in about 300 names
+/// makes two of its nodes share an ID (Argo's IDs are 32-bit hashes), which errors the workflow
+/// (`engine::tests::basics::two_nodes_of_one_id_error_the_workflow_naming_both`).
+fn name_without_id_collisions() -> String {
+    loop {
+        let name = flotilla_e2e::unique("large");
+        let mut ids = std::collections::HashSet::new();
+        let names = [
+            name.clone(),
+            format!("{name}[0]"),
+            format!("{name}[0].a-moment"),
+        ]
+        .into_iter()
+        .chain((0..6000).map(|i| format!("{name}[0].a-moment({i}:{i})")));
+        if names
+            .map(|node| flotilla_engine::naming::node_id(&name, &node))
+            .all(|id| ids.insert(id))
+        {
+            return name;
+        }
+    }
 }
 
 /// A workflow whose nodes would take more than any status can hold (16 MiB expanded: here 200

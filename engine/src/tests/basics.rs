@@ -319,6 +319,67 @@ spec:
     );
 }
 
+/// Steps `syovyzfb` and `sjznlmeg` of workflow `wf` hash to one node ID (Argo's IDs are 32-bit
+/// FNV-1a hashes of node names; this pair was found by search). Argo would take the second for
+/// the first and never run it, and the workflow would succeed; here the workflow errors naming
+/// both, and makes no pod.
+#[test]
+fn two_nodes_of_one_id_error_the_workflow_naming_both() {
+    assert_eq!(
+        crate::naming::node_id("wf", "wf[0].syovyzfb"),
+        crate::naming::node_id("wf", "wf[0].sjznlmeg"),
+        "the test's names must collide"
+    );
+    let mut h = Harness::new(&main_spec(
+        r#"      steps:
+        - - {name: syovyzfb, template: ok}
+          - {name: sjznlmeg, template: ok}
+    - name: ok
+      container: {image: argoproj/argosay:v2}
+"#,
+    ));
+    let pods = h.step();
+    assert!(pods.is_empty(), "{pods:?}");
+    let status = h.wf.status.as_ref().unwrap();
+    assert_eq!(status.phase, Some(WorkflowPhase::Error));
+    let message = status.message.as_deref().unwrap_or_default();
+    assert!(
+        message.contains(r#""wf[0].syovyzfb""#) && message.contains(r#""wf[0].sjznlmeg""#),
+        "{message}"
+    );
+}
+
+/// The second of two nodes of one ID starts a pass after the first has succeeded: Argo would
+/// find the first's node, take it as the second's, and go on without running it.
+#[test]
+fn a_later_node_of_an_earlier_ones_id_errors_the_workflow() {
+    assert_eq!(
+        crate::naming::node_id("wf", "wf[0].skucewja"),
+        crate::naming::node_id("wf", "wf[1].sxojnqkt"),
+        "the test's names must collide"
+    );
+    let mut h = Harness::new(&main_spec(
+        r#"      steps:
+        - - {name: skucewja, template: ok}
+        - - {name: sxojnqkt, template: ok}
+    - name: ok
+      container: {image: argoproj/argosay:v2}
+"#,
+    ));
+    assert_eq!(h.run(&succeed), WorkflowPhase::Error);
+    let made: std::collections::BTreeSet<_> = h
+        .created
+        .iter()
+        .map(|p| p["metadata"]["name"].to_string())
+        .collect();
+    assert_eq!(made.len(), 1, "only the first group's pod: {made:?}");
+    let message = h.message().unwrap_or_default();
+    assert!(
+        message.contains(r#""wf[0].skucewja""#) && message.contains(r#""wf[1].sxojnqkt""#),
+        "{message}"
+    );
+}
+
 /// Argo's workflow events: `WorkflowRunning` ("Workflow Running") when a valid workflow starts,
 /// `WorkflowSucceeded` ("Workflow completed") when it succeeds.
 #[test]
