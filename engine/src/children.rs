@@ -42,6 +42,7 @@ impl Walker<'_> {
         items: &[fanout::Item],
         arguments: Option<&crate::workflow::Arguments>,
         continue_on: Option<&ContinueOn>,
+        hook: Option<&str>,
         local: &Scope,
         scope: &Scope,
     ) -> NodePhase {
@@ -67,7 +68,8 @@ impl Walker<'_> {
                     node_name: child_name,
                     ..group_call.clone()
                 };
-                phases.push(self.execute(&call, scope));
+                let phase = self.execute(&call, scope);
+                phases.push(self.item_hook(hook, phase, group_call, call, i, item, scope));
                 continue;
             }
             let mut item_scope = local.child();
@@ -97,7 +99,7 @@ impl Walker<'_> {
                 // Linked once, when created: re-checking 5,000 siblings per reconcile is quadratic.
                 self.push_new_child(group, &child_id);
             }
-            phases.push(phase);
+            phases.push(self.item_hook(hook, phase, group_call, call, i, item, scope));
         }
         if phases.iter().any(|p| !p.is_fulfilled()) {
             return NodePhase::Running;
@@ -109,6 +111,33 @@ impl Walker<'_> {
                 matches!(p, NodePhase::Failed | NodePhase::Error) && !continues_on(continue_on, *p)
             })
             .unwrap_or(NodePhase::Succeeded)
+    }
+
+    /// An item's exit hook, once the item has completed: the item's phase, or `Running` while
+    /// the hook runs.
+    #[allow(clippy::too_many_arguments)]
+    fn item_hook(
+        &mut self,
+        hook: Option<&str>,
+        phase: NodePhase,
+        group_call: &Call,
+        call: Call,
+        i: usize,
+        item: &fanout::Item,
+        scope: &Scope,
+    ) -> NodePhase {
+        let Some(hook) = hook.filter(|_| phase.is_fulfilled()) else {
+            return phase;
+        };
+        let parent = Call {
+            display_name: format!("{}({i}:{})", group_call.display_name, item.label()),
+            ..call
+        };
+        if self.exit_hook(&parent, hook, scope) {
+            phase
+        } else {
+            NodePhase::Running
+        }
     }
 
     /// `arguments.parameters`, substituted strictly: a reference that cannot be resolved here is

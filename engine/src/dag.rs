@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use super::children::{continues_on, skip_by_when};
 use super::expr::{self, DependsDecision, DependsExpr, TaskState};
 use super::fanout;
+use super::hooks::{exit_template, is_hook};
 use super::template::Scope;
 use super::vars::referenced_tasks;
 use super::walk::{Call, Walker};
@@ -19,6 +20,8 @@ struct DagRun<'t> {
     by_name: HashMap<&'t str, &'t DagTask>,
     depends: HashMap<&'t str, Option<DependsExpr>>,
     visited: HashSet<&'t str>,
+    /// Completed tasks whose exit hook still runs: their dependents and the DAG wait for it.
+    hooks_pending: HashSet<&'t str>,
 }
 
 impl<'t> DagRun<'t> {
@@ -114,6 +117,7 @@ impl Walker<'_> {
                 .collect(),
             depends,
             visited: HashSet::new(),
+            hooks_pending: HashSet::new(),
         };
         for target in &targets {
             self.dag_task(&mut run, target, scope);
@@ -129,6 +133,12 @@ impl Walker<'_> {
             })
             .collect();
         let phase = self.assess_dag(&id, &target_ids, fail_fast);
+        // A task's exit hook holds the DAG as a running task does, created yet or not.
+        let phase = if run.hooks_pending.is_empty() {
+            phase
+        } else {
+            NodePhase::Running
+        };
         if !phase.is_fulfilled()
             && let Some(failed) = self.leave_boundary(&id)
         {
@@ -158,6 +168,11 @@ impl Walker<'_> {
 
     /// The dependency state of a task, for `depends` evaluation.
     fn task_state(&self, run: &DagRun, name: &str) -> TaskState {
+        // Its dependents wait for its exit hook, as for the task itself (Argo's
+        // `CheckAllHooksFullfilled`).
+        if run.hooks_pending.contains(name) {
+            return TaskState::node(expr_phase(NodePhase::Running));
+        }
         let id = self.node_id(&run.task_name(name));
         let Some(node) = self.nodes.get(&id) else {
             return TaskState::not_created();
@@ -219,6 +234,7 @@ impl Walker<'_> {
             }
             let task_id = self.node_id(&run.task_name(&task.name));
             if self.phase_of(&task_id).is_some_and(NodePhase::is_fulfilled) {
+                self.task_hook(run, task, scope);
                 continue;
             }
             stack.push((task, true));
@@ -240,7 +256,7 @@ impl Walker<'_> {
                 DependsDecision::Omit => {
                     let message = expr::OMITTED_MESSAGE.to_string();
                     let settled = (NodeType::Skipped, NodePhase::Omitted, message);
-                    return self.settle_task(run, task, &node_name, &deps, settled);
+                    return self.settle_task(run, task, &node_name, &deps, settled, scope);
                 }
                 DependsDecision::Run => {}
             }
@@ -250,7 +266,7 @@ impl Walker<'_> {
             let skip = skip_by_when(when, &local);
             if let Some((phase, message)) = skip {
                 let settled = (NodeType::Skipped, phase, message);
-                return self.settle_task(run, task, &node_name, &deps, settled);
+                return self.settle_task(run, task, &node_name, &deps, settled, scope);
             }
         }
         let items = match fanout::items(
@@ -263,7 +279,7 @@ impl Walker<'_> {
             Ok(items) => items,
             Err(message) => {
                 let settled = (NodeType::Pod, NodePhase::Error, message);
-                return self.settle_task(run, task, &node_name, &deps, settled);
+                return self.settle_task(run, task, &node_name, &deps, settled, scope);
             }
         };
         match items {
@@ -272,11 +288,12 @@ impl Walker<'_> {
                     Ok(args) => self.task_call(run, task, &node_name, args),
                     Err(message) => {
                         let settled = (NodeType::Pod, NodePhase::Error, message);
-                        return self.settle_task(run, task, &node_name, &deps, settled);
+                        return self.settle_task(run, task, &node_name, &deps, settled, scope);
                     }
                 };
                 self.execute(&phase_call, scope);
                 self.connect(run, &deps, &task_id);
+                self.task_hook(run, task, scope);
             }
             Some(items) => {
                 let group_call = self.task_call(run, task, &node_name, Vec::new());
@@ -288,6 +305,7 @@ impl Walker<'_> {
                     &items,
                     task.arguments.as_ref(),
                     task.continue_on.as_ref(),
+                    exit_template(task.on_exit.as_deref()),
                     &local,
                     scope,
                 );
@@ -300,18 +318,41 @@ impl Walker<'_> {
 
     /// A task that does not run (omitted, skipped by `when`, or failed before it starts): its
     /// node of `type_` ends in `phase` with `message`, hung where the task would have been.
-    fn settle_task(
+    #[allow(clippy::too_many_arguments)]
+    fn settle_task<'t>(
         &mut self,
-        run: &DagRun,
-        task: &DagTask,
+        run: &mut DagRun<'t>,
+        task: &'t DagTask,
         node_name: &str,
         deps: &[String],
         (type_, phase, message): (NodeType, NodePhase, String),
+        scope: &Scope,
     ) {
         let call = self.task_call(run, task, node_name, Vec::new());
         let id = self.ensure_node(&call, type_, phase);
         self.mark(&id, phase, Some(message));
         self.connect(run, deps, &id);
+        self.task_hook(run, task, scope);
+    }
+
+    /// A task's exit hook, once the task has completed (a fanned-out task's items have theirs,
+    /// see `fan_out`); one still running is recorded in `run.hooks_pending`.
+    fn task_hook<'t>(&mut self, run: &mut DagRun<'t>, task: &'t DagTask, scope: &Scope) {
+        let Some(hook) = exit_template(task.on_exit.as_deref()) else {
+            return;
+        };
+        let node_name = run.task_name(&task.name);
+        let fanned_out = self
+            .nodes
+            .get(&self.node_id(&node_name))
+            .is_some_and(|n| n.type_ == NodeType::TaskGroup);
+        if fanned_out {
+            return;
+        }
+        let parent = self.task_call(run, task, &node_name, Vec::new());
+        if !self.exit_hook(&parent, hook, scope) {
+            run.hooks_pending.insert(task.name.as_str());
+        }
     }
 
     fn task_call(
@@ -387,10 +428,18 @@ impl Walker<'_> {
                 *slot = Some(branch);
             }
             let next: Vec<String> = if node.type_ == NodeType::Retry {
+                // Past the attempts to what they lead to; an exit hook of the Retry node is
+                // walked itself.
                 node.children
                     .iter()
                     .filter_map(|c| self.nodes.get(c))
-                    .flat_map(|c| c.children.clone())
+                    .flat_map(|c| {
+                        if is_hook(c) {
+                            vec![c.id.clone()]
+                        } else {
+                            c.children.clone()
+                        }
+                    })
                     .collect()
             } else {
                 node.children.clone()

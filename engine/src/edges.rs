@@ -90,7 +90,13 @@ impl Walker<'_> {
                 }
                 NodeType::TaskGroup => &node.children,
                 NodeType::Retry => {
-                    out.push(node.children.last().map_or(id, String::as_str).to_string());
+                    // The last attempt (not an exit hook hung on the Retry node).
+                    let last = node.children.iter().rev().find(|c| {
+                        self.nodes
+                            .get(c.as_str())
+                            .is_none_or(|n| !super::hooks::is_hook(n))
+                    });
+                    out.push(last.map_or(id, String::as_str).to_string());
                     continue;
                 }
                 _ => &node.outbound_nodes,

@@ -29,12 +29,6 @@ impl Walker<'_> {
             return None;
         }
         let node_name = node_name(root);
-        let started = self.nodes.contains_key(&self.node_id(&node_name));
-        let halt = self.control.halt.clone();
-        let runs = halt.as_ref().is_none_or(|h| h.exit_handlers);
-        if !runs && !started {
-            return None;
-        }
         let mut scope = global.child();
         scope.insert("workflow.status", workflow_status(root_phase));
         scope.insert("workflow.failures", self.failures());
@@ -46,14 +40,27 @@ impl Walker<'_> {
             boundary_id: None,
             attempt: false,
         };
+        self.run_exit_handler(&call, &scope)
+    }
+
+    /// Runs (or goes on running) an exit handler — the workflow's, or a step's or task's hook —
+    /// under what halts the workflow: `Stop` and a passed deadline let it run as if nothing
+    /// halted (the halt is for what it follows); `Terminate` never starts one and halts one
+    /// already running. `None` when it does not run.
+    pub(super) fn run_exit_handler(&mut self, call: &Call, scope: &Scope) -> Option<NodePhase> {
+        let started = self.nodes.contains_key(&self.node_id(&call.node_name));
+        let halt = self.control.halt.clone();
+        let runs = halt.as_ref().is_none_or(|h| h.exit_handlers);
+        if !runs && !started {
+            return None;
+        }
         if runs && halt.is_some() {
-            // The halt is for the entrypoint's nodes: the handler runs as if nothing halted.
             self.control.halt = None;
             if !self.control.frozen {
                 self.parallelism.reopen(self.config);
             }
         }
-        let phase = self.execute(&call, &scope);
+        let phase = self.execute(call, scope);
         self.control.halt = halt;
         Some(phase)
     }

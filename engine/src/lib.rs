@@ -36,6 +36,7 @@ mod finalizer;
 mod gc;
 mod global_outputs;
 mod graph;
+mod hooks;
 mod lifecycle;
 mod manifest;
 mod observed;

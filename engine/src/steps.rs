@@ -3,6 +3,7 @@
 
 use super::children::continues_on;
 use super::fanout;
+use super::hooks::exit_template;
 use super::template::Scope;
 use super::walk::{Call, Walker};
 use crate::workflow::{NodePhase, NodeType, Template, WorkflowStep};
@@ -41,6 +42,7 @@ impl Walker<'_> {
             for step in &group.0 {
                 let step_name = format!("{group_name}.{}", step.name);
                 let phase = self.step(&group_call, &group_id, step, &step_name, &local, scope);
+                let phase = self.step_hook(&group_call, step, &step_name, phase, scope);
                 if !phase.is_fulfilled() {
                     running = true;
                 } else if matches!(phase, NodePhase::Failed | NodePhase::Error)
@@ -114,6 +116,41 @@ impl Walker<'_> {
         }
     }
 
+    /// A step's exit hook, once the step has completed (a fanned-out step's items have theirs):
+    /// the step's phase, or `Running` while the hook runs.
+    fn step_hook(
+        &mut self,
+        group_call: &Call,
+        step: &WorkflowStep,
+        step_name: &str,
+        phase: NodePhase,
+        scope: &Scope,
+    ) -> NodePhase {
+        let Some(hook) = exit_template(step.on_exit.as_deref()) else {
+            return phase;
+        };
+        let fanned_out = self
+            .nodes
+            .get(&self.node_id(step_name))
+            .is_some_and(|n| n.type_ == NodeType::TaskGroup);
+        if !phase.is_fulfilled() || fanned_out {
+            return phase;
+        }
+        let parent = Call {
+            node_name: step_name.to_string(),
+            display_name: step.name.clone(),
+            template: String::new(),
+            arguments: Vec::new(),
+            boundary_id: group_call.boundary_id.clone(),
+            attempt: false,
+        };
+        if self.exit_hook(&parent, hook, scope) {
+            phase
+        } else {
+            NodePhase::Running
+        }
+    }
+
     /// One step of a group: skipped by `when`, fanned out by items, or run.
     fn step(
         &mut self,
@@ -182,6 +219,7 @@ impl Walker<'_> {
                     &items,
                     step.arguments.as_ref(),
                     step.continue_on.as_ref(),
+                    exit_template(step.on_exit.as_deref()),
                     local,
                     scope,
                 );

@@ -325,6 +325,8 @@ mod clusters;
 mod executor;
 /// The workflow's exit handler.
 mod exit_handler;
+/// Exit hooks of steps and tasks.
+mod hooks;
 /// Shutdown, deadlines, pod GC and TTLs.
 mod lifecycle;
 /// Templates nested in DAGs and steps.

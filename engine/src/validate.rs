@@ -41,7 +41,8 @@
 //! `spec.hooks`, `synchronization`, `podSpecPatch`, `templateDefaults`,
 //! `retryStrategy.expression`, `retryStrategy.affinity`; a reachable template's
 //! `synchronization`, `memoize`, `daemon`, `podSpecPatch`, `retryStrategy.expression`,
-//! `retryStrategy.affinity`; its steps' and tasks' `hooks` and `onExit`. Each error names the field; ignored, the workflow would run as something else.
+//! `retryStrategy.affinity`; its steps' and tasks' `hooks`. Each error names the field;
+//! ignored, the workflow would run as something else.
 //!
 //! # Warnings: what is ignored
 //! Every field Flotilla's types do not hold is reported, never silently dropped:

@@ -231,6 +231,7 @@ impl<'a> Walker<'a> {
             namespace: None,
             pod_name: None,
             pod_uid: None,
+            node_flag: None,
         });
         id
     }

@@ -3,7 +3,7 @@
 
 use anyhow::{Result, ensure};
 use flotilla_e2e::{Env, WORKFLOW_TIMEOUT as TIMEOUT, ensure_phase, main_workflow, node, pods_of};
-use flotilla_engine::workflow::WorkflowPhase;
+use flotilla_engine::workflow::{NodePhase, WorkflowPhase};
 use kube::ResourceExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -332,6 +332,39 @@ async fn the_sidecars_example_ends_here_and_in_cluster_1() -> Result<()> {
     ensure_phase(&wf, WorkflowPhase::Succeeded)?;
     let there = node(&wf, "there").expect("the cluster-1 step");
     ensure!(there.cluster.as_deref() == Some("cluster-1"), "{there:#?}");
+    Ok(())
+}
+
+/// The step-level exit handler example: every step's handler runs once its step has ended, the
+/// second group only after the first's handler, and `hello2b`'s handler in cluster-1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_step_level_exit_handler_example_runs_each_handler_after_its_step() -> Result<()> {
+    let (_env, _controller, wf) = run_example("exit-handler-step-level.yaml").await?;
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
+    let found = |display: &str| {
+        node(&wf, display).ok_or_else(|| anyhow::anyhow!("no node {display}: {:#?}", wf.status))
+    };
+    for step in ["hello1", "hello2a", "hello2b"] {
+        let handler = found(&format!("{step}.onExit"))?;
+        ensure!(
+            handler.phase == NodePhase::Succeeded
+                && found(step)?.children.contains(&handler.id)
+                && handler.node_flag.as_ref().and_then(|f| f.hooked) == Some(true),
+            "{handler:#?}"
+        );
+    }
+    let remote = found("hello2b.onExit")?;
+    ensure!(
+        remote.cluster.as_deref() == Some("cluster-1"),
+        "{remote:#?}"
+    );
+    // The second group starts once the first step's handler has finished.
+    let first_handler_done = found("hello1.onExit")?.finished_at.clone();
+    let second_started = found("hello2a")?.started_at.clone();
+    ensure!(
+        first_handler_done.is_some() && second_started >= first_handler_done,
+        "hello2a started at {second_started:?}, hello1's handler ended at {first_handler_done:?}"
+    );
     Ok(())
 }
 

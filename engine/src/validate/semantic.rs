@@ -27,13 +27,12 @@ pub(super) const STEP: [&str; 1] = ["hooks"];
 /// The fields refused by code of their own in [`template`] (typed fields), as the feature
 /// table in `docs/argo-compatibility.md` names them.
 #[cfg(test)]
-const TYPED: [&str; 6] = [
+const TYPED: [&str; 5] = [
     "spec.retryStrategy.expression",
     "spec.retryStrategy.affinity",
     "template.podSpecPatch",
     "template.retryStrategy.expression",
     "template.retryStrategy.affinity",
-    "step.onExit",
 ];
 
 /// Every refusal, as `docs/argo-compatibility.md`'s feature table names it: `spec.<field>`,
@@ -99,17 +98,11 @@ fn template(t: &Template) -> Result<(), String> {
         for step in &group.0 {
             let at = format!("{at}.steps[{i}].{}", step.name);
             set_field(&at, &step.other, &STEP)?;
-            if step.on_exit.is_some() {
-                return Err(refused(&at, "onExit"));
-            }
         }
     }
     for task in t.dag.iter().flat_map(|d| &d.tasks) {
         let at = format!("{at}.tasks.{}", task.name);
         set_field(&at, &task.other, &STEP)?;
-        if task.on_exit.is_some() {
-            return Err(refused(&at, "onExit"));
-        }
     }
     let json = serde_json::to_value(t).unwrap_or_default();
     expressions(&at, &json, 0)

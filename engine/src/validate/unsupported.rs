@@ -67,18 +67,12 @@ fn template(out: &mut Vec<String>, t: &Template, reachable: bool) {
         for step in &group.0 {
             let at = format!("{at}.steps[{i}].{}", step.name);
             fields(out, &at, &step.other, &[], step_skip);
-            if !reachable && step.on_exit.is_some() {
-                out.push(ignored(&at, "onExit"));
-            }
             artifacts(out, &format!("{at}.arguments"), step.arguments.as_ref());
         }
     }
     for task in t.dag.iter().flat_map(|d| &d.tasks) {
         let at = format!("{at}.tasks.{}", task.name);
         fields(out, &at, &task.other, &[], step_skip);
-        if !reachable && task.on_exit.is_some() {
-            out.push(ignored(&at, "onExit"));
-        }
         artifacts(out, &format!("{at}.arguments"), task.arguments.as_ref());
     }
 }

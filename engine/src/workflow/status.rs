@@ -211,6 +211,17 @@ pub struct Condition {
     pub message: Option<String>,
 }
 
+/// Argo's `nodeFlag`: how a node came to be, beside its type.
+#[serde_with::skip_serializing_none]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeFlag {
+    /// An exit hook's node (`<node>.onExit`).
+    pub hooked: Option<bool>,
+    /// An attempt of a Retry node.
+    pub retried: Option<bool>,
+}
+
 /// One node of the workflow graph: a pod, a retry group, a DAG or steps template, a skipped task…
 #[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -239,6 +250,7 @@ pub struct NodeStatus {
     #[serde(rename = "podIP")]
     pub pod_ip: Option<String>,
     pub host_node_name: Option<String>,
+    pub node_flag: Option<NodeFlag>,
     /// Flotilla: the cluster a pod or resource node ran in (absent: the workflow's own).
     pub cluster: Option<String>,
     /// Flotilla: the namespace a pod or resource node ran in (absent: the workflow's own).

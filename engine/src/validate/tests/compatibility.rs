@@ -69,7 +69,6 @@ fn setting(field: &str) -> String {
         Some(("template", f)) => {
             main_with(&format!("container: {{image: alpine}}\n{f}: {{set: true}}"))
         }
-        Some(("step", "onExit")) => with_steps("onExit: hello"),
         Some(("step", f)) => with_steps(&format!("{f}: {{set: true}}")),
         _ => main_with("container: {image: alpine, args: ['{{=1 + 1}}']}"),
     }

@@ -122,10 +122,6 @@ fn fields_that_change_how_the_workflow_runs_are_refused_naming_them() {
             refused("templates.main.retryStrategy.expression"),
         ),
         (
-            steps("    onExit: leaf\n"),
-            refused("templates.main.steps[0].a.onExit"),
-        ),
-        (
             steps("    hooks: {running: {expression: \"true\", template: leaf}}\n"),
             refused("templates.main.steps[0].a.hooks"),
         ),
