@@ -89,7 +89,8 @@ impl Walker<'_> {
                     };
                     let id = self.ensure_node(&call, NodeType::Pod, NodePhase::Error);
                     self.add_child(group, &id);
-                    phases.push(self.mark(&id, NodePhase::Error, Some(message)));
+                    let phase = self.mark(&id, NodePhase::Error, Some(message));
+                    phases.push(self.item_hook(hook, phase, group_call, call, i, item, scope));
                     continue;
                 }
             };

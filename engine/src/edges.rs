@@ -90,8 +90,9 @@ impl Walker<'_> {
                 }
                 NodeType::TaskGroup => &node.children,
                 NodeType::Retry => {
-                    // The last attempt (not an exit hook hung on the Retry node).
-                    let last = node.children.iter().rev().find(|c| {
+                    // The last attempt, not the exit hook a Retry node may have after it (one at
+                    // most: two children are enough, whatever a forged status lists).
+                    let last = node.children.iter().rev().take(2).find(|c| {
                         self.nodes
                             .get(c.as_str())
                             .is_none_or(|n| !super::hooks::is_hook(n))

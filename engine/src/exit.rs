@@ -57,7 +57,7 @@ impl Walker<'_> {
         if runs && halt.is_some() {
             self.control.halt = None;
             if !self.control.frozen {
-                self.parallelism.reopen(self.config);
+                self.parallelism.reopen();
             }
         }
         let phase = self.execute(call, scope);

@@ -44,18 +44,37 @@ impl Walker<'_> {
         ) {
             return true;
         }
+        let node_name = format!("{}{SUFFIX}", parent.node_name);
+        let id = self.node_id(&node_name);
+        // Done before: nothing to build (a wide fan-out's hooks are passed over every walk).
+        if self.phase_of(&id).is_some_and(NodePhase::is_fulfilled) {
+            return true;
+        }
+        // The workflow's arguments, as Argo passes them; only those the template takes, so a
+        // hook costs what its own inputs do, however large the others.
+        let takes: Vec<&str> = self
+            .catalog
+            .get(template)
+            .and_then(|t| t.inputs.as_ref())
+            .map(|i| i.parameters.iter().map(|p| p.name.as_str()).collect())
+            .unwrap_or_default();
+        let arguments = self
+            .workflow_arguments
+            .iter()
+            .filter(|(name, _)| takes.contains(&name.as_str()))
+            .cloned()
+            .collect();
         let call = Call {
-            node_name: format!("{}{SUFFIX}", parent.node_name),
+            node_name,
             display_name: format!("{}{SUFFIX}", parent.display_name),
             template: template.to_string(),
-            arguments: self.workflow_parameters().unwrap_or_default(),
+            arguments,
             boundary_id: parent.boundary_id.clone(),
             attempt: false,
         };
         let Some(hook_phase) = self.run_exit_handler(&call, scope) else {
             return true;
         };
-        let id = self.node_id(&call.node_name);
         if let Some(node) = self.nodes.get_mut(&id) {
             node.node_flag.get_or_insert_with(NodeFlag::default).hooked = Some(true);
         }

@@ -24,6 +24,8 @@ const FAIL_FAST: &str = "template has failed or errored children and failFast en
 pub(super) struct Parallelism {
     /// Pods this reconcile may still create (per-reconcile cap and workflow `parallelism`).
     creates_left: usize,
+    /// What exit handlers may create when the walk is halted, taken by the first (`reopen`).
+    handlers_may_create: Option<usize>,
     /// The `parallelism` and `failFast` of the steps and DAG nodes walked (by node ID).
     limits: HashMap<String, Limits>,
 }
@@ -51,15 +53,16 @@ impl Parallelism {
             .parallelism
             .and_then(|p| usize::try_from(p).ok())
             .filter(|p| *p > 0);
-        let creates_left = match parallelism {
-            _ if control.halt.is_some() || control.frozen => 0,
+        let open = match parallelism {
             Some(p) => p
                 .saturating_sub(running_pods)
                 .min(config.max_pod_creates_per_reconcile),
             None => config.max_pod_creates_per_reconcile,
         };
+        let halted = control.halt.is_some() || control.frozen;
         Parallelism {
-            creates_left,
+            creates_left: if halted { 0 } else { open },
+            handlers_may_create: halted.then_some(open),
             limits: HashMap::new(),
         }
     }
@@ -79,9 +82,13 @@ impl Parallelism {
         self.creates_left = 0;
     }
 
-    /// The exit handler's pods: the per-reconcile cap, whatever held the entrypoint's.
-    pub(super) fn reopen(&mut self, config: &EngineConfig) {
-        self.creates_left = config.max_pod_creates_per_reconcile;
+    /// Exit handlers' pods, in a halted walk: the budget the halt held back (the per-reconcile
+    /// cap within the workflow's `parallelism`), once per walk — every handler of the walk
+    /// shares it.
+    pub(super) fn reopen(&mut self) {
+        if let Some(open) = self.handlers_may_create.take() {
+            self.creates_left = open;
+        }
     }
 
     /// On entering the steps or DAG node `id`: records its template's limits.

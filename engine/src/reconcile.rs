@@ -273,7 +273,7 @@ fn finish(
 }
 
 /// Argo reports the workflow's failure with the root node's message, or that of the first failed
-/// pod when the root has none.
+/// pod when the root has none (not an exit hook's: a hook's outcome changes nothing).
 fn failure_message(status: &WorkflowStatus, root_id: &str) -> Option<String> {
     if let Some(m) = status.nodes.get(root_id).and_then(|n| n.message.clone()) {
         return Some(m);
@@ -282,7 +282,9 @@ fn failure_message(status: &WorkflowStatus, root_id: &str) -> Option<String> {
         .nodes
         .values()
         .filter(|n| {
-            n.type_ == NodeType::Pod && matches!(n.phase, NodePhase::Failed | NodePhase::Error)
+            n.type_ == NodeType::Pod
+                && matches!(n.phase, NodePhase::Failed | NodePhase::Error)
+                && !super::hooks::is_hook(n)
         })
         .find_map(|n| n.message.clone())
 }

@@ -145,7 +145,37 @@ fn flotilla_checks(wf: &Workflow, reachable: &HashSet<&str>) -> Result<(), Strin
         .templates
         .iter()
         .try_for_each(|t| template_checks(t, reachable.contains(t.name.as_str())))?;
+    exit_hooks_exist(wf, reachable)?;
     semantic::check(wf, reachable)
+}
+
+/// A step's or task's `onExit` names a template of the workflow. Argo's validator does not
+/// check it, and its controller errors the step group or DAG when the hook runs; named here,
+/// the mistake is found at submission.
+fn exit_hooks_exist(wf: &Workflow, reachable: &HashSet<&str>) -> Result<(), String> {
+    let known: HashSet<&str> = wf.spec.templates.iter().map(|t| t.name.as_str()).collect();
+    for t in wf
+        .spec
+        .templates
+        .iter()
+        .filter(|t| reachable.contains(t.name.as_str()))
+    {
+        let steps = t.steps.iter().flatten().enumerate().flat_map(|(i, g)| {
+            g.0.iter()
+                .map(move |s| (format!("steps[{i}].{}", s.name), s.on_exit.as_deref()))
+        });
+        let tasks = t.dag.iter().flat_map(|d| &d.tasks);
+        let tasks = tasks.map(|task| (format!("tasks.{}", task.name), task.on_exit.as_deref()));
+        for (at, on_exit) in steps.chain(tasks) {
+            if let Some(hook) = on_exit.filter(|h| !h.is_empty() && !known.contains(h)) {
+                return Err(format!(
+                    "templates.{}.{at}.onExit template name '{hook}' undefined",
+                    t.name
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn template_checks(t: &Template, reachable: bool) -> Result<(), String> {

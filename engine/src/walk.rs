@@ -87,6 +87,9 @@ pub(super) struct Walker<'a> {
     /// standing for both, as in Argo), and is then discarded, as one whose budget is spent, and
     /// the workflow errors saying which.
     collision: std::cell::OnceCell<String>,
+    /// The workflow's arguments, resolved once per walk: what steps' and tasks' exit hooks are
+    /// called with (see `hooks`).
+    pub(super) workflow_arguments: Vec<(String, String)>,
 }
 
 impl<'a> Walker<'a> {
@@ -123,6 +126,7 @@ impl<'a> Walker<'a> {
             budget: Default::default(),
             wide: WideParents::default(),
             collision: std::cell::OnceCell::new(),
+            workflow_arguments: Vec::new(),
         }
     }
 
@@ -139,6 +143,7 @@ impl<'a> Walker<'a> {
             .clone()
             .ok_or_else(|| "spec.entrypoint is required".to_string())?;
         let parameters = self.workflow_parameters()?;
+        self.workflow_arguments = parameters.clone();
         let mut global = self.global_scope(&parameters);
         global.set_live(self.global_outputs.live());
         self.pod_defaults = PodDefaults::of(&self.wf.spec, &global)?;

@@ -19,12 +19,12 @@ const BYE: &str = "    - name: bye
       container: {image: argoproj/argosay:v2, args: [echo, bye]}
 ";
 
-/// The pod of the node shown as `display`, among `pods`.
-fn pod_of<'p>(h: &Harness, pods: &'p [Value], display: &str) -> &'p Value {
-    let id = h.node(display).id.clone();
-    pods.iter()
-        .find(|p| Harness::node_id(p) == id)
-        .unwrap_or_else(|| panic!("no pod for {display} among {pods:#?}"))
+/// The cluster reports `pod` failed, its kubelet saying `message`.
+fn fail_saying(h: &mut Harness, pod: &Value, message: &str) {
+    h.observe(pod, PodPhase::Failed, Some(1), Outputs::default());
+    if let Some(observed) = h.observed.pods.get_mut(&Harness::node_id(pod)) {
+        observed.message = Some(message.into());
+    }
 }
 
 #[test]
@@ -163,7 +163,7 @@ fn a_tasks_dependents_wait_for_its_hook() {
     assert_eq!(hook.name, "wf.A.onExit");
     assert_eq!(hook.boundary_id.as_deref(), Some("wf"));
     assert!(h.node("A").children.contains(&hook.id));
-    let hook_pod = pod_of(&h, &pods, "A.onExit").clone();
+    let hook_pod = h.pod_of("A.onExit");
     running(&mut h, &pods);
     assert!(h.step().is_empty(), "B waits for A's hook");
     h.observe(&hook_pod, PodPhase::Succeeded, Some(0), Outputs::default());
@@ -209,4 +209,102 @@ fn stop_runs_a_steps_hook_and_terminate_does_not() {
         }
         assert_eq!(h.phase(), Some(WorkflowPhase::Failed), "{strategy}");
     }
+}
+
+/// Under `Stop`, hooks run, but share one budget of pod creations per reconcile, as the
+/// workflow's exit handler does; each hook did not get the whole cap again.
+#[test]
+fn hooks_under_stop_share_the_reconciles_creations() {
+    let mut h = Harness::new(&with_templates(&main_spec(
+        r#"      steps:
+        - - {name: hello, template: sleep, onExit: ok, withItems: [a, b, c, d, e]}
+"#,
+    )));
+    h.config.max_pod_creates_per_reconcile = 3;
+    let first = h.step();
+    assert_eq!(first.len(), 3, "the cap");
+    running(&mut h, &first);
+    let rest = h.step();
+    assert_eq!(rest.len(), 2);
+    running(&mut h, &rest);
+    h.step();
+    h.wf.spec.shutdown = Some("Stop".into());
+    let hooks = h.step();
+    assert_eq!(hooks.len(), 3, "the cap, shared: {hooks:#?}");
+    running(&mut h, &hooks);
+    assert_eq!(h.step().len(), 2, "the rest on the next reconcile");
+}
+
+/// A hook gets the workflow's arguments it takes as inputs, as Argo passes `spec.arguments`.
+#[test]
+fn a_hook_takes_the_workflows_arguments() {
+    let mut h = Harness::new(&with_templates(&main_spec_with(
+        "  arguments: {parameters: [{name: who, value: world}, {name: other, value: x}]}\n",
+        r#"      steps:
+        - - {name: hello, template: ok, onExit: greet}
+    - name: greet
+      inputs: {parameters: [{name: who}]}
+      container: {image: argoproj/argosay:v2, args: [echo, "bye {{inputs.parameters.who}}"]}
+"#,
+    )));
+    let pods = h.step();
+    h.observe(&pods[0], PodPhase::Succeeded, Some(0), Outputs::default());
+    let hooks = h.step();
+    assert_eq!(user_args(&hooks[0]), ["echo", "bye world"]);
+}
+
+/// An item whose arguments cannot be resolved errors, and is followed by its hook as any
+/// completed item is.
+#[test]
+fn an_item_that_errors_on_its_arguments_has_its_hook() {
+    let mut h = Harness::new(&with_templates(&main_spec(
+        r#"      steps:
+        - - name: hello
+            template: greet
+            onExit: ok
+            withItems: [{x: "1"}, plain]
+            arguments: {parameters: [{name: v, value: "{{item.x}}"}]}
+    - name: greet
+      inputs: {parameters: [{name: v}]}
+      container: {image: argoproj/argosay:v2, args: [echo, "{{inputs.parameters.v}}"]}
+"#,
+    )));
+    h.run(&succeed);
+    let errored =
+        h.wf.status
+            .as_ref()
+            .unwrap()
+            .nodes
+            .values()
+            .find(|n| n.phase == NodePhase::Error && n.name.ends_with("(1:plain)"))
+            .cloned()
+            .expect("the item without `x` errors");
+    let hook =
+        h.wf.status
+            .as_ref()
+            .unwrap()
+            .nodes
+            .values()
+            .find(|n| n.name == format!("{}.onExit", errored.name))
+            .cloned()
+            .expect("its hook");
+    assert_eq!(hook.phase, NodePhase::Succeeded);
+}
+
+/// The workflow's failure is told in the failed step's words, never its hook's.
+#[test]
+fn a_failed_hook_does_not_speak_for_the_workflow() {
+    let mut h = Harness::new(&with_templates(&main_spec(
+        r#"      dag:
+        tasks:
+          - {name: A, template: fail, onExit: fail}
+"#,
+    )));
+    let pods = h.step();
+    fail_saying(&mut h, &pods[0], "the step's failure");
+    let pods = h.step();
+    fail_saying(&mut h, &pods[0], "the hook's failure");
+    h.step();
+    assert_eq!(h.phase(), Some(WorkflowPhase::Failed));
+    assert_eq!(h.message(), Some("the step's failure"));
 }

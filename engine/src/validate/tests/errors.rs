@@ -184,6 +184,11 @@ fn steps_errors() {
             "templates.main.steps[0].hello template name 'nope' undefined",
         ),
         (
+            "undefined exit hook (Flotilla's check)",
+            m("steps: [[{name: hello, template: hello, onExit: nope}]]"),
+            "templates.main.steps[0].hello.onExit template name 'nope' undefined",
+        ),
+        (
             "duplicate step",
             m("steps: [[{name: a, template: hello}], [{name: a, template: hello}]]"),
             "templates.main.steps[1].name 'a' is not unique",
@@ -238,6 +243,11 @@ fn dag_errors() {
             "no tasks",
             m("dag: {tasks: []}"),
             "templates.main must have at least one task",
+        ),
+        (
+            "undefined exit hook (Flotilla's check)",
+            m("dag: {tasks: [{name: a, template: hello, onExit: nope}]}"),
+            "templates.main.tasks.a.onExit template name 'nope' undefined",
         ),
         (
             "undefined template",
