@@ -13,6 +13,9 @@ use super::template::Scope;
 use super::walk::{Call, Walker};
 use crate::workflow::{NodeFlag, NodePhase, NodeStatus};
 
+/// What one exit hook counts toward the recursion limit (`walk::MAX_DEPTH`), in template calls.
+const HOOK_DEPTH: usize = 3;
+
 /// The suffix of an exit hook's node name and display name (Argo's `IsExitNode`).
 const SUFFIX: &str = ".onExit";
 
@@ -72,7 +75,13 @@ impl Walker<'_> {
             boundary_id: parent.boundary_id.clone(),
             attempt: false,
         };
-        let Some(hook_phase) = self.run_exit_handler(&call, scope) else {
+        // A hook nests more frames than a template call (a fan-out's item, its hook, the
+        // handler): it counts as three toward the recursion limit, so a hook that hooks itself
+        // ends there within the stack a template calling itself does.
+        self.depth += HOOK_DEPTH - 1;
+        let ran = self.run_exit_handler(&call, scope);
+        self.depth -= HOOK_DEPTH - 1;
+        let Some(hook_phase) = ran else {
             return true;
         };
         if let Some(node) = self.nodes.get_mut(&id) {

@@ -226,6 +226,19 @@ impl Harness {
     }
 }
 
+/// Some node errored at the recursion limit (and the controller's stack held).
+fn assert_recursion_stopped(h: &Harness) {
+    let status = h.wf.status.as_ref().unwrap();
+    assert!(
+        status.nodes.values().any(|n| n
+            .message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("Maximum recursion depth exceeded"))),
+        "{:?}",
+        status.message
+    );
+}
+
 /// Node `display` failed because namespace `argo` may not create in `cluster`/`namespace`.
 fn assert_forbidden(h: &Harness, display: &str, cluster: &str, namespace: &str) {
     let node = h.node(display);

@@ -69,8 +69,8 @@ pub(super) struct Walker<'a> {
     pub(super) pod_defaults: PodDefaults,
     /// `workflow.outputs.parameters.*`, published as nodes complete.
     pub(super) global_outputs: GlobalOutputs,
-    /// Template invocations currently on the stack.
-    depth: usize,
+    /// Template invocations currently on the stack (an exit hook counts for more: see `hooks`).
+    pub(super) depth: usize,
     pub(super) pods: Vec<PodAction>,
     pub(super) requeue_after: Option<Duration>,
     /// Shutdown, deadline and suspension: what holds or halts the walk.

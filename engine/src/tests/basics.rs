@@ -308,15 +308,7 @@ spec:
 "#,
     );
     h.step();
-    let status = h.wf.status.as_ref().unwrap();
-    assert!(
-        status.nodes.values().any(|n| n
-            .message
-            .as_deref()
-            .is_some_and(|m| m.starts_with("Maximum recursion depth exceeded"))),
-        "{:?}",
-        status.message
-    );
+    assert_recursion_stopped(&h);
 }
 
 /// Steps `syovyzfb` and `sjznlmeg` of workflow `wf` hash to one node ID (Argo's IDs are 32-bit

@@ -308,3 +308,26 @@ fn a_failed_hook_does_not_speak_for_the_workflow() {
     assert_eq!(h.phase(), Some(WorkflowPhase::Failed));
     assert_eq!(h.message(), Some("the step's failure"));
 }
+
+/// A hook that calls the template it hooks recurses as a template calling itself does: each
+/// level is a step and its hook. A step whose template is missing errors at once, so every level
+/// is walked in one pass (a tenant skips validation by writing the status's phase). It ends at
+/// the recursion limit with the node's error, on a test thread's stack (2 MiB, unoptimised) —
+/// never by overflowing the controller's stack.
+#[test]
+fn a_hook_that_hooks_itself_stops_at_the_recursion_limit() {
+    for main in [
+        "      steps:\n        - - {name: again, template: nowhere, onExit: main}\n",
+        "      dag:\n        tasks:\n          - {name: again, template: nowhere, onExit: main}\n",
+        "      steps:\n        - - {name: again, template: nowhere, onExit: main, withItems: [a]}\n",
+        "      dag:\n        tasks:\n          - {name: again, template: nowhere, onExit: main, withItems: [a]}\n",
+    ] {
+        let mut h = Harness::new(&with_templates(&main_spec(main)));
+        h.wf.status = Some(crate::workflow::WorkflowStatus {
+            phase: Some(WorkflowPhase::Running),
+            ..Default::default()
+        });
+        h.step();
+        assert_recursion_stopped(&h);
+    }
+}
