@@ -318,7 +318,6 @@ impl Walker<'_> {
 
     /// A task that does not run (omitted, skipped by `when`, or failed before it starts): its
     /// node of `type_` ends in `phase` with `message`, hung where the task would have been.
-    #[allow(clippy::too_many_arguments)]
     fn settle_task<'t>(
         &mut self,
         run: &mut DagRun<'t>,

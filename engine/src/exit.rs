@@ -22,7 +22,6 @@ impl Walker<'_> {
         root: &str,
         root_phase: NodePhase,
         global: &Scope,
-        arguments: Vec<(String, String)>,
     ) -> Option<NodePhase> {
         let template = self.wf.spec.on_exit.clone().filter(|t| !t.is_empty())?;
         if !root_phase.is_fulfilled() {
@@ -36,7 +35,7 @@ impl Walker<'_> {
             node_name: node_name.clone(),
             display_name: node_name,
             template,
-            arguments,
+            arguments: self.workflow_arguments.clone(),
             boundary_id: None,
             attempt: false,
         };

@@ -143,7 +143,6 @@ impl<'a> Walker<'a> {
             .clone()
             .ok_or_else(|| "spec.entrypoint is required".to_string())?;
         let parameters = self.workflow_parameters()?;
-        self.workflow_arguments = parameters.clone();
         let mut global = self.global_scope(&parameters);
         global.set_live(self.global_outputs.live());
         self.pod_defaults = PodDefaults::of(&self.wf.spec, &global)?;
@@ -155,8 +154,10 @@ impl<'a> Walker<'a> {
             boundary_id: None,
             attempt: false,
         };
+        // Kept for exit handlers and hooks (moved: the root call holds its own copy).
+        self.workflow_arguments = parameters;
         let root_phase = self.execute(&call, &global);
-        let exit = self.exit_handler(root, root_phase, &global, parameters);
+        let exit = self.exit_handler(root, root_phase, &global);
         let mut pods_left = false;
         if root_phase.is_fulfilled() {
             pods_left |= self.settle_left_pods(&self.node_id(root), true);
