@@ -29,6 +29,13 @@ pub struct ControllerArgs {
     /// Seconds between sweeps for pods in other clusters and namespaces whose workflow is gone.
     #[arg(long, default_value_t = 300)]
     pub orphan_sweep_seconds: u64,
+    /// How long a pod's progress (scheduled, started, running) may wait before its workflow's
+    /// status shows it, so that changes close together make one status write (`250ms`, `2s`;
+    /// `0s`: every change at once). A pod's end is acted on at once. Argo holds pod changes
+    /// for its `DEFAULT_REQUEUE_TIME` in the same way.
+    #[arg(long, env = "FLOTILLA_POD_PROGRESS_DELAY", default_value = "1s",
+          value_parser = parse_progress_delay)]
+    pub pod_progress_delay: std::time::Duration,
     /// The image pods run `flotilla-executor` from.
     #[arg(long, env = "FLOTILLA_EXECUTOR_IMAGE")]
     pub executor_image: Option<String>,
@@ -95,6 +102,19 @@ impl LocalAccessArgs {
     }
 }
 
+/// `--pod-progress-delay`: a duration (`500ms`, `1s`, `1m`) of at most a minute.
+fn parse_progress_delay(text: &str) -> Result<std::time::Duration, String> {
+    let delay: jiff::SignedDuration = text
+        .parse()
+        .map_err(|e| format!("{text:?} is not a duration such as 500ms or 2s: {e}"))?;
+    let delay =
+        std::time::Duration::try_from(delay).map_err(|_| format!("{text:?} is negative"))?;
+    if delay > std::time::Duration::from_secs(60) {
+        return Err(format!("{text:?} is longer than a minute"));
+    }
+    Ok(delay)
+}
+
 /// `flotilla controller`: runs until SIGINT or SIGTERM.
 pub async fn run_controller(args: ControllerArgs) -> Result<ExitCode> {
     let local_access = args.local_access.access()?;
@@ -123,6 +143,7 @@ pub async fn run_controller(args: ControllerArgs) -> Result<ExitCode> {
         namespace: args.namespace,
         controller_namespace: args.controller_namespace,
         orphan_sweep: std::time::Duration::from_secs(args.orphan_sweep_seconds.max(1)),
+        progress_delay: args.pod_progress_delay,
         engine,
         fixed_policies: None,
         local_access,
@@ -355,4 +376,37 @@ pub fn test_plugin(
     let answer = crate::plugins::try_out(&name, &bytes, world, &input)?;
     println!("{}", serde_json::to_string_pretty(&answer)?);
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_progress_delay;
+    use std::time::Duration;
+
+    #[test]
+    fn the_progress_delay_is_a_duration_of_at_most_a_minute() {
+        assert_eq!(
+            parse_progress_delay("500ms"),
+            Ok(Duration::from_millis(500))
+        );
+        assert_eq!(parse_progress_delay("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_progress_delay("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_progress_delay("1m"), Ok(Duration::from_secs(60)));
+        let refused = |text| parse_progress_delay(text).unwrap_err();
+        assert!(
+            refused("-1s").contains("\"-1s\" is negative"),
+            "{}",
+            refused("-1s")
+        );
+        assert!(
+            refused("61s").contains("longer than a minute"),
+            "{}",
+            refused("61s")
+        );
+        assert!(
+            refused("soon").contains("\"soon\" is not a duration"),
+            "{}",
+            refused("soon")
+        );
+    }
 }

@@ -17,6 +17,7 @@ mod images;
 mod lenient;
 mod observe;
 mod ownership;
+mod pacing;
 mod parameter_maps;
 mod plugins;
 mod pod_view;
@@ -55,6 +56,9 @@ use flotilla_engine::workflow::{Lenient, Workflow, WorkflowTaskResult, labels};
 /// Workflows reconciled at once (Argo's default is 32 workflow workers).
 const WORKERS: u16 = 16;
 
+/// The default of `ControllerConfig::progress_delay`.
+pub const DEFAULT_PROGRESS_DELAY: Duration = Duration::from_secs(1);
+
 /// How the controller runs.
 #[derive(Debug, Clone)]
 pub struct ControllerConfig {
@@ -65,6 +69,10 @@ pub struct ControllerConfig {
     pub controller_namespace: String,
     /// How often pods whose workflow is gone are looked for in other clusters and namespaces.
     pub orphan_sweep: Duration,
+    /// How long a pod's progress (scheduled, started, running) may wait before its workflow
+    /// is reconciled, so that changes close together make one status write; a pod's end wakes
+    /// its workflow at once. Zero reconciles on every change.
+    pub progress_delay: Duration,
     pub engine: EngineConfig,
     /// Placement and naming policies fixed in place of those the `flotilla-plugins`
     /// ConfigMap configures (for embedding the controller, and for benchmarks that compare
@@ -84,6 +92,7 @@ impl Default for ControllerConfig {
             namespace: None,
             controller_namespace: "argo".into(),
             orphan_sweep: Duration::from_secs(300),
+            progress_delay: DEFAULT_PROGRESS_DELAY,
             engine: EngineConfig::default(),
             fixed_policies: None,
             local_access: crate::clusters::LocalAccess::none(),
@@ -291,12 +300,14 @@ pub async fn run(
     )
     .default_backoff()
     .inspect(|e| crate::health::on_event(crate::health::Cache::Pods, e))
-    .touched_objects();
+    .scan(pacing::Listing::default(), local_wakes)
+    .flat_map(futures::stream::iter);
     let results_api: Api<Lenient<WorkflowTaskResult>> = Api::all(client.clone());
     let (results, result_writer) = reflector::store();
     let result_stream = lenient::task_results(results_api, result_writer, invalid.clone())
         .inspect(|e| crate::health::on_event(crate::health::Cache::TaskResults, e))
-        .touched_objects();
+        .scan(pacing::Listing::default(), local_wakes)
+        .flat_map(futures::stream::iter);
 
     // Parameter ConfigMaps: cached, not watched for reconciles (Argo reads them when a
     // workflow is reconciled, and a change reaches the workflows that read it after).
@@ -402,20 +413,23 @@ pub async fn run(
         pod_selector.clone(),
         config.orphan_sweep,
     ));
-    // Remote watches wake workflows through this channel.
+    // Remote watches wake workflows through this channel; a pod's progress, here or there,
+    // wakes its workflow within `progress_delay`, its end at once (`pacing`).
     let remote_events = futures::stream::poll_fn(move |cx| woken.poll_recv(cx));
+    let wakes = pacing::paced(
+        futures::stream::select(
+            futures::stream::select(pod_stream, result_stream),
+            remote_events,
+        )
+        .boxed(),
+        config.progress_delay,
+    );
     info!(selector = %selector, "workflow controller starting");
     controller
         // Bounded work in flight: each reconcile may keep many creates going, and unbounded
         // reconciles (one per busy workflow) would grow the connection pool without limit.
         .with_config(kube::runtime::controller::Config::default().concurrency(WORKERS))
-        .watches_stream(pod_stream, |pod: WorkflowPod| {
-            workflow_of(pod.labels(), pod.namespace())
-        })
-        .watches_stream(result_stream, |r: WorkflowTaskResult| {
-            workflow_of(r.labels(), r.namespace())
-        })
-        .reconcile_on(remote_events)
+        .reconcile_on(wakes)
         .reconcile_all_on(acquired)
         .graceful_shutdown_on(shutdown)
         .run(reconcile::reconcile, error_policy, ctx)
@@ -432,6 +446,22 @@ pub async fn run(
         .await;
     crate::health::stopped();
     Ok(())
+}
+
+/// The workflows a watch event of this cluster's pods or task results wakes, and how soon. A
+/// failed watch wakes nothing: it is retried with back-off, and `/readyz` reports it.
+fn local_wakes<K: pacing::Paced + ResourceExt>(
+    listing: &mut pacing::Listing,
+    event: Result<watcher::Event<K>, watcher::Error>,
+) -> futures::future::Ready<Option<Vec<pacing::Wake>>> {
+    let wakes = match event {
+        Ok(event) => listing.wakes(&event, |o| workflow_of(o.labels(), o.namespace())),
+        Err(e) => {
+            warn!(error = %e, "watching pods or task results failed; retrying");
+            Vec::new()
+        }
+    };
+    futures::future::ready(Some(wakes))
 }
 
 /// Spawns `task`, aborted when the handle is dropped.

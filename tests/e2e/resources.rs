@@ -171,7 +171,13 @@ async fn resource_templates_act_as_the_workflow_service_account() -> Result<()> 
     created_configmap(&kubectl, &cm).await?;
     let running = env.client("cluster-0").await?;
     let wfs: Api<Workflow> = Api::namespaced(running, "argo");
-    let now = wfs.get(&name).await?;
+    // Its progress reaches the status within the controller's progress delay.
+    let now = flotilla_e2e::wait_for("create's node to start", TIMEOUT, || async {
+        let now = wfs.get(&name).await?;
+        let started = node(&now, "create").is_some_and(|n| n.phase != NodePhase::Pending);
+        Ok(started.then_some(now))
+    })
+    .await?;
     ensure!(
         node(&now, "create").map(|n| n.phase) == Some(NodePhase::Running),
         "create waits for its condition: {:#?}",

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use kube::api::{Api, ListParams};
-use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
+use kube::runtime::reflector::{self, Store, reflector};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use parking_lot::{Mutex, RwLock};
@@ -20,10 +20,11 @@ use tracing::{info, warn};
 
 use super::credentials;
 use super::lenient;
+use super::pacing::{Listing, Paced, Urgency, Wake};
 use super::pod_view::WorkflowPod;
 use super::workflow_of;
 use crate::clusters::Registry;
-use flotilla_engine::workflow::{Lenient, Workflow, WorkflowTaskResult};
+use flotilla_engine::workflow::{Lenient, WorkflowTaskResult};
 
 /// The least time between two reconnects of one key for refused credentials.
 const RECONNECT_EVERY: Duration = Duration::from_secs(10);
@@ -112,7 +113,7 @@ pub(crate) struct Remotes {
     open: Mutex<HashMap<String, Arc<Remote>>>,
     /// Serialises opening, so two reconciles never open the same key twice.
     opening: tokio::sync::Mutex<()>,
-    wake: mpsc::UnboundedSender<ObjectRef<Workflow>>,
+    wake: mpsc::UnboundedSender<Wake>,
     /// Label selector of this controller's pods.
     pod_selector: String,
     /// Credential providers, by entry kind.
@@ -124,7 +125,7 @@ pub(crate) struct Remotes {
 impl Remotes {
     pub(crate) fn new(
         pod_selector: String,
-        wake: mpsc::UnboundedSender<ObjectRef<Workflow>>,
+        wake: mpsc::UnboundedSender<Wake>,
         plugins: Arc<crate::plugins::Active>,
         leadership: crate::leader::Leadership,
     ) -> Remotes {
@@ -307,14 +308,19 @@ impl Remotes {
             .modify(super::without_managed_fields),
         )
         .default_backoff()
-        .map(|r| r.map(concerned));
+        .map({
+            let mut listing = Listing::default();
+            move |r| r.map(|e| concerned(&mut listing, e))
+        });
         let invalid = lenient::InvalidReporter::new(
             client.clone(),
             Some(cluster.to_string()),
             self.leadership.clone(),
         );
-        let result_events =
-            lenient::task_results(results_api, result_writer, invalid).map(|r| r.map(concerned));
+        let result_events = lenient::task_results(results_api, result_writer, invalid).map({
+            let mut listing = Listing::default();
+            move |r| r.map(|e| concerned(&mut listing, e))
+        });
         let wake = self.wake.clone();
         let cluster = cluster.to_string();
         let watching = cluster.clone();
@@ -332,7 +338,7 @@ impl Remotes {
                     .filter_map(|p| workflow_of(p.labels(), None))
                     .collect();
                 for workflow in workflows {
-                    let _ = wake.send(workflow);
+                    let _ = wake.send((workflow, Urgency::Now));
                 }
             }
         };
@@ -369,10 +375,10 @@ impl Remotes {
                             info!(cluster = %watching, "remote cluster reachable again");
                             wake_all();
                         }
-                        if let Some(workflow) = wakes
-                            && wake.send(workflow).is_err()
-                        {
-                            return;
+                        for woken in wakes {
+                            if wake.send(woken).is_err() {
+                                return;
+                            }
                         }
                     }
                     Err(e) => {
@@ -415,38 +421,24 @@ struct Seen {
     /// nothing (a quiet namespace) still clears a failure, with its end (`InitDone`); its start
     /// (`Init`) is announced before the list is even asked for, so it proves nothing.
     answered: bool,
-    /// The workflow the event wakes, if any.
-    wakes: Option<ObjectRef<Workflow>>,
+    /// The workflows the event wakes, and how soon.
+    wakes: Vec<Wake>,
 }
 
-fn concerned<K: ResourceExt>(event: watcher::Event<K>) -> Seen {
-    match event {
-        watcher::Event::Apply(o) | watcher::Event::Delete(o) | watcher::Event::InitApply(o) => {
-            Seen {
-                answered: true,
-                wakes: workflow_of(o.labels(), None),
-            }
-        }
-        watcher::Event::InitDone => Seen {
-            answered: true,
-            wakes: None,
-        },
-        watcher::Event::Init => Seen {
-            answered: false,
-            wakes: None,
-        },
-    }
+fn concerned<K: Paced + ResourceExt>(listing: &mut Listing, event: watcher::Event<K>) -> Seen {
+    let answered = !matches!(event, watcher::Event::Init);
+    let wakes = listing.wakes(&event, |o| workflow_of(o.labels(), None));
+    Seen { answered, wakes }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use flotilla_engine::workflow::labels;
-    use k8s_openapi::api::core::v1::Pod;
     use kube::api::ObjectMeta;
 
-    fn pod_of(workflow: &str) -> Pod {
-        Pod {
+    fn pod_of(workflow: &str) -> WorkflowPod {
+        WorkflowPod {
             metadata: ObjectMeta {
                 name: Some("p".into()),
                 labels: Some(
@@ -469,18 +461,24 @@ mod tests {
     /// announces it before asking for the list, which may fail again.
     #[test]
     fn a_relist_clears_a_failure_at_its_end_not_its_start() {
-        let init = concerned::<Pod>(watcher::Event::Init);
-        assert!(!init.answered && init.wakes.is_none());
-        let done = concerned::<Pod>(watcher::Event::InitDone);
-        assert!(done.answered && done.wakes.is_none());
+        let wf = kube::runtime::reflector::ObjectRef::new("wf").within("argo");
+        let mut listing = Listing::default();
+        let init = concerned::<WorkflowPod>(&mut listing, watcher::Event::Init);
+        assert!(!init.answered && init.wakes.is_empty());
+        // What the list finds wakes its workflows at its end, once the cache holds it.
+        let listed = concerned(&mut listing, watcher::Event::InitApply(pod_of("wf")));
+        assert!(listed.answered && listed.wakes.is_empty());
+        let done = concerned::<WorkflowPod>(&mut listing, watcher::Event::InitDone);
+        assert!(done.answered);
+        let woken = |wakes: Vec<Wake>| wakes.into_iter().map(|(w, _)| w).collect::<Vec<_>>();
+        assert_eq!(woken(done.wakes), std::slice::from_ref(&wf));
         for event in [
-            watcher::Event::InitApply(pod_of("wf")),
             watcher::Event::Apply(pod_of("wf")),
             watcher::Event::Delete(pod_of("wf")),
         ] {
-            let seen = concerned(event);
+            let seen = concerned(&mut listing, event);
             assert!(seen.answered);
-            assert_eq!(seen.wakes, Some(ObjectRef::new("wf").within("argo")));
+            assert_eq!(woken(seen.wakes), std::slice::from_ref(&wf));
         }
     }
 }
