@@ -195,8 +195,9 @@ fn one_large() {
         let pid = controller.id();
         let _controller = Killed(controller);
         let fan_out = large_fan_out();
+        let name = name_without_id_collisions(fan_out);
         let yaml = format!(
-            "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {{name: large}}\nspec:\n  entrypoint: main\n  templates:\n  - name: main\n    steps:\n    - - {{name: fan, template: wait, withSequence: {{count: \"{fan_out}\"}}}}\n  - name: wait\n    nodeSelector: {{flotilla.dev/no-such-node: \"true\"}}\n    container: {{image: argoproj/argosay:v2}}\n"
+            "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {{name: {name}}}\nspec:\n  entrypoint: main\n  templates:\n  - name: main\n    steps:\n    - - {{name: fan, template: wait, withSequence: {{count: \"{fan_out}\"}}}}\n  - name: wait\n    nodeSelector: {{flotilla.dev/no-such-node: \"true\"}}\n    container: {{image: argoproj/argosay:v2}}\n"
         );
         let started = Instant::now();
         flotilla::sandbox::submit(&client, &yaml, "rss benchmark").await.expect("submit");
@@ -214,7 +215,7 @@ fn one_large() {
             assert!(started.elapsed() < Duration::from_secs(1800), "still making pods after 30 minutes ({made})");
         }
         let rss = rss_mib(pid);
-        let wf = workflows.get("large").await.expect("the workflow");
+        let wf = workflows.get(&name).await.expect("the workflow");
         let stored = serde_json::to_vec(&wf.status).map(|v| v.len()).unwrap_or_default();
         let status = wf.status.unwrap_or_default();
         println!(
@@ -227,6 +228,28 @@ fn one_large() {
             status.message.unwrap_or_default()
         );
     });
+}
+
+/// A name for the large workflow under which its node IDs are all distinct. Argo's node IDs are
+/// 32-bit hashes of node names, so among 100,000 nodes two share an ID under most names, and the
+/// workflow errors saying so at once — which measures nothing of its size.
+fn name_without_id_collisions(fan_out: usize) -> String {
+    (0..)
+        .map(|i| {
+            if i == 0 {
+                "large".to_string()
+            } else {
+                format!("large-{i}")
+            }
+        })
+        .find(|name| {
+            let mut ids = std::collections::HashSet::new();
+            [name.clone(), format!("{name}[0]")]
+                .into_iter()
+                .chain((0..fan_out).map(|i| format!("{name}[0].fan({i}:{i})")))
+                .all(|node| ids.insert(flotilla_engine::naming::node_id(name, &node)))
+        })
+        .expect("some name")
 }
 
 /// 1,000 workflows of 10 running pods, after 50 idle clusters are measured.
