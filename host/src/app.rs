@@ -29,10 +29,10 @@ pub struct ControllerArgs {
     /// Seconds between sweeps for pods in other clusters and namespaces whose workflow is gone.
     #[arg(long, default_value_t = 300)]
     pub orphan_sweep_seconds: u64,
-    /// How long a pod's progress (scheduled, started, running) may wait before its workflow's
-    /// status shows it, so that changes close together make one status write (`250ms`, `2s`;
-    /// `0s`: every change at once). A pod's end is acted on at once. Argo holds pod changes
-    /// for its `DEFAULT_REQUEUE_TIME` in the same way.
+    /// How long a pod's changes before it runs (scheduled, given an IP, containers created) may
+    /// wait before its workflow's status shows them, so that changes close together make one
+    /// status write (`250ms`, `2s`; `0s`: every change at once). A pod's start and end are
+    /// acted on at once. Argo holds pod changes for its `DEFAULT_REQUEUE_TIME` in the same way.
     #[arg(long, env = "FLOTILLA_POD_PROGRESS_DELAY", default_value = "1s",
           value_parser = parse_progress_delay)]
     pub pod_progress_delay: std::time::Duration,

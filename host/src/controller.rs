@@ -69,9 +69,10 @@ pub struct ControllerConfig {
     pub controller_namespace: String,
     /// How often pods whose workflow is gone are looked for in other clusters and namespaces.
     pub orphan_sweep: Duration,
-    /// How long a pod's progress (scheduled, started, running) may wait before its workflow
-    /// is reconciled, so that changes close together make one status write; a pod's end wakes
-    /// its workflow at once. Zero reconciles on every change.
+    /// How long a pod's changes before it runs (scheduled, given an IP, containers created) may
+    /// wait before its workflow is reconciled, so that changes close together make one status
+    /// write; a pod's start and end wake its workflow at once (`pacing`). Zero reconciles on
+    /// every change.
     pub progress_delay: Duration,
     pub engine: EngineConfig,
     /// Placement and naming policies fixed in place of those the `flotilla-plugins`
@@ -413,8 +414,8 @@ pub async fn run(
         pod_selector.clone(),
         config.orphan_sweep,
     ));
-    // Remote watches wake workflows through this channel; a pod's progress, here or there,
-    // wakes its workflow within `progress_delay`, its end at once (`pacing`).
+    // Remote watches wake workflows through this channel; a pod's changes before it runs, here
+    // or there, wake its workflow within `progress_delay`, its start and end at once (`pacing`).
     let remote_events = futures::stream::poll_fn(move |cx| woken.poll_recv(cx));
     let wakes = pacing::paced(
         futures::stream::select(
