@@ -301,13 +301,13 @@ pub async fn run(
     )
     .default_backoff()
     .inspect(|e| crate::health::on_event(crate::health::Cache::Pods, e))
-    .scan(pacing::Listing::default(), local_wakes)
+    .scan(pacing::Listing::default(), local_wakes(pods.clone()))
     .flat_map(futures::stream::iter);
     let results_api: Api<Lenient<WorkflowTaskResult>> = Api::all(client.clone());
     let (results, result_writer) = reflector::store();
     let result_stream = lenient::task_results(results_api, result_writer, invalid.clone())
         .inspect(|e| crate::health::on_event(crate::health::Cache::TaskResults, e))
-        .scan(pacing::Listing::default(), local_wakes)
+        .scan(pacing::Listing::default(), local_wakes(results.clone()))
         .flat_map(futures::stream::iter);
 
     // Parameter ConfigMaps: cached, not watched for reconciles (Argo reads them when a
@@ -449,20 +449,30 @@ pub async fn run(
     Ok(())
 }
 
-/// The workflows a watch event of this cluster's pods or task results wakes, and how soon. A
-/// failed watch wakes nothing: it is retried with back-off, and `/readyz` reports it.
-fn local_wakes<K: pacing::Paced + ResourceExt>(
-    listing: &mut pacing::Listing,
-    event: Result<watcher::Event<K>, watcher::Error>,
-) -> futures::future::Ready<Option<Vec<pacing::Wake>>> {
-    let wakes = match event {
-        Ok(event) => listing.wakes(&event, |o| workflow_of(o.labels(), o.namespace())),
-        Err(e) => {
-            warn!(error = %e, "watching pods or task results failed; retrying");
-            Vec::new()
-        }
-    };
-    futures::future::ready(Some(wakes))
+/// One event of a watch, as its reflector passes it on.
+type Watched<K> = Result<watcher::Event<K>, watcher::Error>;
+
+/// The wake-ups of one event, as `StreamExt::scan` takes them.
+type Woken = futures::future::Ready<Option<Vec<pacing::Wake>>>;
+
+/// The workflows a watch event of this cluster's pods or task results wakes, and how soon
+/// (`cached`: the watch's cache). A failed watch wakes nothing: it is retried with back-off,
+/// and `/readyz` reports it.
+fn local_wakes<K>(cached: Store<K>) -> impl FnMut(&mut pacing::Listing, Watched<K>) -> Woken
+where
+    K: pacing::Paced + ResourceExt + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    move |listing, event| {
+        let wakes = match event {
+            Ok(event) => listing.wakes(&event, |o| workflow_of(o.labels(), o.namespace()), &cached),
+            Err(e) => {
+                warn!(error = %e, "watching pods or task results failed; retrying");
+                Vec::new()
+            }
+        };
+        futures::future::ready(Some(wakes))
+    }
 }
 
 /// Spawns `task`, aborted when the handle is dropped.

@@ -17,7 +17,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::Stream;
-use kube::runtime::reflector::ObjectRef;
+use kube::Resource;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use tokio_util::time::{DelayQueue, delay_queue};
 
@@ -75,8 +76,10 @@ impl Paced for WorkflowTaskResult {
 
 /// Turns one watch's events into wake-ups. Those of a (re)list are held until its end: the
 /// reflector swaps what was listed into its cache only then, and a reconcile woken before would
-/// read the cache as it was before the list. Held per workflow (the most urgent kept), so a
-/// list of many pods holds as many wake-ups as it names workflows.
+/// read the cache as it was before the list. The workflows of what the cache held when the list
+/// began are woken at its end too: an object deleted while the watch was away is in no list and
+/// gets no `Delete`, it only drops out of the cache at the swap. Held per workflow (the most
+/// urgent kept), so a list holds as many wake-ups as it and the cache name workflows.
 #[derive(Debug, Default)]
 pub(crate) struct Listing {
     listed: Option<HashMap<ObjectRef<Workflow>, Urgency>>,
@@ -85,15 +88,25 @@ pub(crate) struct Listing {
 impl Listing {
     /// The wake-ups `event` gives, the workflow of an object found by `workflow_of`; a deleted
     /// object's at once (it is gone from the cache, and no later event will say more of it).
-    pub(crate) fn wakes<K: Paced>(
+    /// `cached` is the watch's cache, read when a list begins.
+    pub(crate) fn wakes<K>(
         &mut self,
         event: &watcher::Event<K>,
         workflow_of: impl Fn(&K) -> Option<ObjectRef<Workflow>>,
-    ) -> Vec<Wake> {
+        cached: &Store<K>,
+    ) -> Vec<Wake>
+    where
+        K: Paced + Resource + Clone + 'static,
+        K::DynamicType: Eq + std::hash::Hash + Clone,
+    {
         let wake = |o: &K, urgency| workflow_of(o).map(|w| (w, urgency));
         match event {
             watcher::Event::Init => {
-                self.listed = Some(HashMap::new());
+                // A list begun again after one cut short keeps what that one held.
+                let listed = self.listed.get_or_insert_with(HashMap::new);
+                for workflow in cached.state().iter().filter_map(|o| workflow_of(o)) {
+                    listed.insert(workflow, Urgency::Now);
+                }
                 Vec::new()
             }
             watcher::Event::InitApply(o) => {
@@ -254,45 +267,67 @@ mod tests {
     }
 
     #[test]
-    fn a_lists_wake_ups_wait_for_its_end_and_a_deletion_does_not() {
+    fn a_lists_wake_ups_wait_for_its_end_with_those_of_what_the_cache_held() {
         let named = |pod: &WorkflowPod| pod.metadata.name.as_deref().map(wf);
-        let pending = |name: &str| {
-            let mut pod = pod("Pending", false);
+        let with_phase = |name: &str, phase: &str| {
+            let mut pod = pod(phase, false);
             pod.metadata.name = Some(name.into());
             pod
         };
-        let ended = |name: &str| {
-            let mut pod = pod("Succeeded", false);
-            pod.metadata.name = Some(name.into());
-            pod
-        };
+        let pending = |name: &str| with_phase(name, "Pending");
+        let ended = |name: &str| with_phase(name, "Succeeded");
+        // The cache as a watch that went away left it: "gone" was deleted meanwhile, and the
+        // list will not name it.
+        let (cache, mut writer) = kube::runtime::reflector::store::<WorkflowPod>();
+        writer.apply_watcher_event(&watcher::Event::Apply(pending("gone")));
+        writer.apply_watcher_event(&watcher::Event::Apply(pending("a")));
         let mut listing = Listing::default();
-        assert!(listing.wakes(&watcher::Event::Init, named).is_empty());
+        let mut wakes = |event: watcher::Event<WorkflowPod>| {
+            writer.apply_watcher_event(&event);
+            let mut wakes = listing.wakes(&event, named, &cache);
+            wakes.sort_by(|x, y| x.0.name.cmp(&y.0.name));
+            wakes
+        };
+        assert!(wakes(watcher::Event::Init).is_empty());
         for event in [
             watcher::Event::InitApply(pending("a")),
             watcher::Event::InitApply(ended("a")),
             watcher::Event::InitApply(pending("a")),
             watcher::Event::InitApply(pending("b")),
         ] {
-            assert!(listing.wakes(&event, named).is_empty(), "held: {event:?}");
+            assert!(wakes(event.clone()).is_empty(), "held: {event:?}");
         }
         assert_eq!(
-            listing.wakes(&watcher::Event::Delete(pending("c")), named),
-            vec![(wf("c"), Urgency::Now)],
-            "a deleted pod is gone from the cache: no later event will say more"
-        );
-        let mut done = listing.wakes(&watcher::Event::InitDone, named);
-        done.sort_by(|x, y| x.0.name.cmp(&y.0.name));
-        assert_eq!(
-            done,
-            vec![(wf("a"), Urgency::Now), (wf("b"), Urgency::Soon)],
-            "one per workflow, the most urgent"
+            wakes(watcher::Event::InitDone),
+            vec![
+                (wf("a"), Urgency::Now),
+                (wf("b"), Urgency::Soon),
+                (wf("gone"), Urgency::Now),
+            ],
+            "one per workflow, the most urgent; the cache's too"
         );
         assert_eq!(
-            listing.wakes(&watcher::Event::Apply(pending("a")), named),
+            wakes(watcher::Event::Apply(pending("a"))),
             vec![(wf("a"), Urgency::Soon)]
         );
-        assert!(listing.wakes(&watcher::Event::InitDone, named).is_empty());
+        assert_eq!(
+            wakes(watcher::Event::Delete(pending("a"))),
+            vec![(wf("a"), Urgency::Now)],
+            "a deleted pod is gone from the cache: no later event will say more"
+        );
+        // A list cut short and begun again: the first one's wake-ups are not lost.
+        assert!(wakes(watcher::Event::Init).is_empty());
+        assert!(wakes(watcher::Event::InitApply(ended("c"))).is_empty());
+        assert!(wakes(watcher::Event::Init).is_empty());
+        assert!(wakes(watcher::Event::InitApply(pending("d"))).is_empty());
+        assert_eq!(
+            wakes(watcher::Event::InitDone),
+            vec![
+                (wf("b"), Urgency::Now),
+                (wf("c"), Urgency::Now),
+                (wf("d"), Urgency::Soon),
+            ]
+        );
     }
 
     /// Wake-ups fed through a channel, the pacer's output collected as it comes.

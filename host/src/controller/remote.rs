@@ -309,8 +309,8 @@ impl Remotes {
         )
         .default_backoff()
         .map({
-            let mut listing = Listing::default();
-            move |r| r.map(|e| concerned(&mut listing, e))
+            let (mut listing, cached) = (Listing::default(), pods.clone());
+            move |r| r.map(|e| concerned(&mut listing, e, &cached))
         });
         let invalid = lenient::InvalidReporter::new(
             client.clone(),
@@ -318,8 +318,8 @@ impl Remotes {
             self.leadership.clone(),
         );
         let result_events = lenient::task_results(results_api, result_writer, invalid).map({
-            let mut listing = Listing::default();
-            move |r| r.map(|e| concerned(&mut listing, e))
+            let (mut listing, cached) = (Listing::default(), results.clone());
+            move |r| r.map(|e| concerned(&mut listing, e, &cached))
         });
         let wake = self.wake.clone();
         let cluster = cluster.to_string();
@@ -425,9 +425,13 @@ struct Seen {
     wakes: Vec<Wake>,
 }
 
-fn concerned<K: Paced + ResourceExt>(listing: &mut Listing, event: watcher::Event<K>) -> Seen {
+fn concerned<K>(listing: &mut Listing, event: watcher::Event<K>, cached: &Store<K>) -> Seen
+where
+    K: Paced + ResourceExt + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
     let answered = !matches!(event, watcher::Event::Init);
-    let wakes = listing.wakes(&event, |o| workflow_of(o.labels(), None));
+    let wakes = listing.wakes(&event, |o| workflow_of(o.labels(), None), cached);
     Seen { answered, wakes }
 }
 
@@ -462,13 +466,17 @@ mod tests {
     #[test]
     fn a_relist_clears_a_failure_at_its_end_not_its_start() {
         let wf = kube::runtime::reflector::ObjectRef::new("wf").within("argo");
-        let mut listing = Listing::default();
-        let init = concerned::<WorkflowPod>(&mut listing, watcher::Event::Init);
+        let (mut listing, cached) = (Listing::default(), reflector::store().0);
+        let init = concerned::<WorkflowPod>(&mut listing, watcher::Event::Init, &cached);
         assert!(!init.answered && init.wakes.is_empty());
         // What the list finds wakes its workflows at its end, once the cache holds it.
-        let listed = concerned(&mut listing, watcher::Event::InitApply(pod_of("wf")));
+        let listed = concerned(
+            &mut listing,
+            watcher::Event::InitApply(pod_of("wf")),
+            &cached,
+        );
         assert!(listed.answered && listed.wakes.is_empty());
-        let done = concerned::<WorkflowPod>(&mut listing, watcher::Event::InitDone);
+        let done = concerned(&mut listing, watcher::Event::InitDone, &cached);
         assert!(done.answered);
         let woken = |wakes: Vec<Wake>| wakes.into_iter().map(|(w, _)| w).collect::<Vec<_>>();
         assert_eq!(woken(done.wakes), std::slice::from_ref(&wf));
@@ -476,7 +484,7 @@ mod tests {
             watcher::Event::Apply(pod_of("wf")),
             watcher::Event::Delete(pod_of("wf")),
         ] {
-            let seen = concerned(&mut listing, event);
+            let seen = concerned(&mut listing, event, &cached);
             assert!(seen.answered);
             assert_eq!(woken(seen.wakes), std::slice::from_ref(&wf));
         }
