@@ -33,6 +33,13 @@ pub(super) async fn gather(ctx: &Context, wf: &Workflow, namespace: &str) -> Opt
     let access = ctx.access.read().clone();
     let own_cluster = ctx.engine.cluster.as_deref();
     let sight = scopes::look(ctx, wf, namespace, access.as_ref()).await;
+    // Pods made on earlier passes count as the node's until this status shows them recorded.
+    ctx.made.settle(&key, |node, uid| {
+        wf.status
+            .as_ref()
+            .and_then(|s| s.nodes.get(node))
+            .is_some_and(|n| n.pod_uid.as_deref() == Some(uid))
+    });
     let made = ctx.made.of(&key);
     let mut observed =
         observe::observe(

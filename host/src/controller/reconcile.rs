@@ -112,11 +112,14 @@ async fn steps(wf: &Workflow, ctx: &Context, namespace: &str) -> Result<Requeue,
     )
     .await?;
     match written {
-        // The uids made so far are in the stored status now.
-        status::Written::Saved if !made.is_empty() => ctx.made.forget(&key),
+        // The uids made are in the stored status now, but not yet in the cache a pass woken
+        // before its watch event reads: remembered until it shows them (`gather`), so that
+        // such a pass never takes another pod of the node's name for the node's.
+        status::Written::Saved if !applied.created.is_empty() => {
+            ctx.made.remember(&key, applied.created, &ctx.workflows)
+        }
         status::Written::Saved => {}
-        // Lost to a newer version: the uids of the pods made wait in memory for the next write
-        // (only then: the pod-creation path touches no shared state).
+        // Lost to a newer version: the uids of the pods made wait in memory for the next write.
         status::Written::Conflict => {
             if !applied.created.is_empty() {
                 ctx.made.remember(&key, applied.created, &ctx.workflows);

@@ -1,7 +1,9 @@
 //! What a reconcile learnt of a workflow's nodes that its status may not hold yet, remembered
 //! for the next pass: pod creations refused for good (the engine fails their nodes,
-//! `Observed::create_errors`), and the uids of pods made whose status write was lost to a
-//! conflict (the next pass records them, instead of taking the pod for someone else's).
+//! `Observed::create_errors`), and the uids of pods made until the cached status shows them
+//! recorded: a status write lost to a conflict, or a saved one whose watch event has not
+//! arrived, leaves the next pass a status without them, and it must not take another pod in
+//! their place for the node's (the next pass records them).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -32,6 +34,17 @@ impl Remembered {
         let mut by_uid = self.0.lock();
         forget_deleted(&mut by_uid, workflows);
         by_uid.entry(uid.to_string()).or_default().extend(notes);
+    }
+
+    /// Drops the notes that `held(node, note)` says the cached status holds now.
+    pub(super) fn settle(&self, uid: &str, held: impl Fn(&str, &str) -> bool) {
+        let mut by_uid = self.0.lock();
+        if let Some(notes) = by_uid.get_mut(uid) {
+            notes.retain(|node, note| !held(node, note));
+            if notes.is_empty() {
+                by_uid.remove(uid);
+            }
+        }
     }
 
     /// Drops what is remembered for the workflow of uid `uid`.
@@ -74,5 +87,24 @@ pub(super) mod tests {
         assert_eq!(refusals.of("uid-gone"), BTreeMap::new());
         refusals.forget("uid-kept");
         assert_eq!(refusals.of("uid-kept"), BTreeMap::new());
+    }
+
+    #[test]
+    fn notes_the_status_holds_now_are_settled_the_others_kept() {
+        let (store, mut writer) = reflector::store::<Workflow>();
+        writer.apply_watcher_event(&watcher::Event::Apply(workflow("wf", "uid")));
+        let made = Remembered::default();
+        let uids = BTreeMap::from([
+            ("a".to_string(), "pod-a".to_string()),
+            ("b".to_string(), "pod-b".to_string()),
+        ]);
+        made.remember("uid", uids, &store);
+        made.settle("uid", |node, uid| node == "a" && uid == "pod-a");
+        assert_eq!(
+            made.of("uid"),
+            BTreeMap::from([("b".to_string(), "pod-b".to_string())])
+        );
+        made.settle("uid", |_, _| true);
+        assert_eq!(made.of("uid"), BTreeMap::new());
     }
 }
