@@ -101,7 +101,7 @@ async fn steps(wf: &Workflow, ctx: &Context, namespace: &str) -> Result<Requeue,
     }
     let refusals = !applied.refused.is_empty();
     if refusals {
-        ctx.refusals.remember(&key, applied.refused, &ctx.workflows);
+        ctx.refusals.remember(wf, applied.refused, &ctx.workflows);
     }
 
     let written = status::write(
@@ -116,13 +116,13 @@ async fn steps(wf: &Workflow, ctx: &Context, namespace: &str) -> Result<Requeue,
         // before its watch event reads: remembered until it shows them (`gather`), so that
         // such a pass never takes another pod of the node's name for the node's.
         status::Written::Saved if !applied.created.is_empty() => {
-            ctx.made.remember(&key, applied.created, &ctx.workflows)
+            ctx.made.remember(wf, applied.created, &ctx.workflows)
         }
         status::Written::Saved => {}
         // Lost to a newer version: the uids of the pods made wait in memory for the next write.
         status::Written::Conflict => {
             if !applied.created.is_empty() {
-                ctx.made.remember(&key, applied.created, &ctx.workflows);
+                ctx.made.remember(wf, applied.created, &ctx.workflows);
             }
             return Ok(Requeue::requeue(AFTER_CONFLICT));
         }

@@ -8,40 +8,65 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use kube::ResourceExt as _;
-use kube::runtime::reflector::Store;
+use kube::runtime::reflector::{ObjectRef, Store};
 use parking_lot::Mutex;
 
 use flotilla_engine::workflow::Workflow;
 
 /// A note per node, per workflow (by uid: a new workflow of the same name starts clean).
 #[derive(Debug, Default)]
-pub(super) struct Remembered(Mutex<HashMap<String, BTreeMap<String, String>>>);
+pub(super) struct Remembered(Mutex<HashMap<String, Notes>>);
+
+/// One workflow's notes, and where the cache holds that workflow.
+#[derive(Debug)]
+struct Notes {
+    workflow: ObjectRef<Workflow>,
+    by_node: BTreeMap<String, String>,
+}
 
 impl Remembered {
     /// What is remembered for the workflow of uid `uid`, by node ID.
     pub(super) fn of(&self, uid: &str) -> BTreeMap<String, String> {
-        self.0.lock().get(uid).cloned().unwrap_or_default()
+        let by_uid = self.0.lock();
+        by_uid
+            .get(uid)
+            .map(|n| n.by_node.clone())
+            .unwrap_or_default()
     }
 
-    /// Remembers `notes` (node ID → note) for the workflow of uid `uid`. This is rare, so it is
-    /// also where the notes of workflows deleted (no longer in `workflows`) are dropped.
+    /// Remembers `notes` (node ID → note) for `wf`. It is also where the notes of workflows
+    /// deleted (no longer in `workflows`, or replaced there by another of the same name) are
+    /// dropped: a look-up per workflow remembered, not a pass over every workflow cached, as
+    /// every reconcile that makes pods calls it.
     pub(super) fn remember(
         &self,
-        uid: &str,
+        wf: &Workflow,
         notes: BTreeMap<String, String>,
         workflows: &Store<Workflow>,
     ) {
         let mut by_uid = self.0.lock();
-        forget_deleted(&mut by_uid, workflows);
-        by_uid.entry(uid.to_string()).or_default().extend(notes);
+        by_uid.retain(|uid, n| {
+            workflows
+                .get(&n.workflow)
+                .is_some_and(|w| w.metadata.uid.as_deref() == Some(uid))
+        });
+        let workflow = ObjectRef::new(&wf.name_any()).within(&wf.namespace().unwrap_or_default());
+        by_uid
+            .entry(wf.metadata.uid.clone().unwrap_or_default())
+            .or_insert_with(|| Notes {
+                workflow,
+                by_node: BTreeMap::new(),
+            })
+            .by_node
+            .extend(notes);
     }
 
     /// Drops the notes that `held(node, note)` says the cached status holds now.
     pub(super) fn settle(&self, uid: &str, held: impl Fn(&str, &str) -> bool) {
         let mut by_uid = self.0.lock();
         if let Some(notes) = by_uid.get_mut(uid) {
-            notes.retain(|node, note| !held(node, note));
-            if notes.is_empty() {
+            notes.by_node.retain(|node, note| !held(node, note));
+            if notes.by_node.is_empty() {
                 by_uid.remove(uid);
             }
         }
@@ -80,9 +105,9 @@ pub(super) mod tests {
         }
         let refusals = Remembered::default();
         let refused = |node: &str| BTreeMap::from([(node.to_string(), "no".to_string())]);
-        refusals.remember("uid-gone", refused("a"), &store);
+        refusals.remember(&workflow("gone", "uid-gone"), refused("a"), &store);
         writer.apply_watcher_event(&watcher::Event::Delete(workflow("gone", "uid-gone")));
-        refusals.remember("uid-kept", refused("b"), &store);
+        refusals.remember(&workflow("kept", "uid-kept"), refused("b"), &store);
         assert_eq!(refusals.of("uid-kept"), refused("b"));
         assert_eq!(refusals.of("uid-gone"), BTreeMap::new());
         refusals.forget("uid-kept");
@@ -98,7 +123,7 @@ pub(super) mod tests {
             ("a".to_string(), "pod-a".to_string()),
             ("b".to_string(), "pod-b".to_string()),
         ]);
-        made.remember("uid", uids, &store);
+        made.remember(&workflow("wf", "uid"), uids, &store);
         made.settle("uid", |node, uid| node == "a" && uid == "pod-a");
         assert_eq!(
             made.of("uid"),
