@@ -20,44 +20,78 @@ fn roundtrip<T: DeserializeOwned + Serialize>(
     kind: &str,
     version: &str,
 ) -> Result<Normalized, String> {
-    let typed: T = serde_path_to_error::deserialize(obj).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if path == "." || path.is_empty() {
-            format!("{kind} in version \"{version}\" cannot be handled as a {kind}: {inner}")
-        } else {
-            format!(
-                "{kind} in version \"{version}\" cannot be handled as a {kind}: {path}: {inner}"
-            )
-        }
-    })?;
+    // Decoded again with the path tracked only when it fails, for the message.
+    let typed: T = match T::deserialize(obj) {
+        Ok(typed) => typed,
+        Err(_) => return Err(decode_error::<T>(obj, kind, version)),
+    };
     let value =
         serde_json::to_value(&typed).map_err(|e| format!("{kind} could not be encoded: {e}"))?;
     let mut unknown = Vec::new();
-    diff_unknown(obj, &value, "", &mut unknown);
+    diff_unknown(obj, &value, &mut Vec::new(), &mut unknown);
     Ok(Normalized { value, unknown })
 }
 
-/// Paths present (and non-null) in `input` but absent from `output`.
-fn diff_unknown(input: &Value, output: &Value, path: &str, out: &mut Vec<String>) {
+/// The API server's message for an object its type cannot decode, naming the field.
+fn decode_error<T: DeserializeOwned>(obj: &Value, kind: &str, version: &str) -> String {
+    let Err(e) = serde_path_to_error::deserialize::<_, T>(obj) else {
+        return format!("{kind} in version \"{version}\" cannot be handled as a {kind}");
+    };
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    if path == "." || path.is_empty() {
+        format!("{kind} in version \"{version}\" cannot be handled as a {kind}: {inner}")
+    } else {
+        format!("{kind} in version \"{version}\" cannot be handled as a {kind}: {path}: {inner}")
+    }
+}
+
+/// One step of the path to a field: a key or an index.
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn path_text(path: &[Step<'_>]) -> String {
+    let mut text = String::new();
+    for step in path {
+        match step {
+            Step::Key(k) if text.is_empty() => text.push_str(k),
+            Step::Key(k) => {
+                text.push('.');
+                text.push_str(k);
+            }
+            Step::Index(i) => text.push_str(&format!("[{i}]")),
+        }
+    }
+    text
+}
+
+/// Paths present (and non-null) in `input` but absent from `output`; the path text is built only
+/// for the fields reported.
+fn diff_unknown<'a>(
+    input: &'a Value,
+    output: &Value,
+    path: &mut Vec<Step<'a>>,
+    out: &mut Vec<String>,
+) {
     match (input, output) {
         (Value::Object(a), Value::Object(b)) => {
             for (k, v) in a {
-                let p = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
+                path.push(Step::Key(k));
                 match b.get(k) {
-                    None if !v.is_null() => out.push(p),
-                    Some(w) => diff_unknown(v, w, &p, out),
+                    None if !v.is_null() => out.push(path_text(path)),
+                    Some(w) => diff_unknown(v, w, path, out),
                     None => {}
                 }
+                path.pop();
             }
         }
         (Value::Array(a), Value::Array(b)) => {
             for (i, (v, w)) in a.iter().zip(b.iter()).enumerate() {
-                diff_unknown(v, w, &format!("{path}[{i}]"), out);
+                path.push(Step::Index(i));
+                diff_unknown(v, w, path, out);
+                path.pop();
             }
         }
         _ => {}

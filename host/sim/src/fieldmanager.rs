@@ -160,8 +160,7 @@ fn read_all(object: &Value) -> Option<Vec<Entry>> {
         .collect()
 }
 
-fn store_entries(object: &mut Value, entries: &[Entry]) {
-    let mut entries = entries.to_vec();
+fn store_entries(object: &mut Value, mut entries: Vec<Entry>) {
     entries.sort_by(|a, b| {
         let op = |e: &Entry| e.operation == Operation::Update;
         (op(a), &a.time, &a.manager, &a.api_version, &a.subresource).cmp(&(
@@ -248,7 +247,7 @@ pub(crate) fn record_update(table: Struct, old: Option<&Value>, new: &mut Value,
     changed.union_with(&modified);
     if changed.is_empty() && removed.is_empty() {
         // Nothing changed: the entries stay as they were, times included.
-        store_entries(new, &managers);
+        store_entries(new, managers);
         return;
     }
     let mut fields = FieldSet::default();
@@ -265,7 +264,7 @@ pub(crate) fn record_update(table: Struct, old: Option<&Value>, new: &mut Value,
         managers.push(writer.entry(Operation::Update, new, fields));
     }
     fold_ancient(&mut managers);
-    store_entries(new, &managers);
+    store_entries(new, managers);
 }
 
 fn fold_ancient(managers: &mut Vec<Entry>) {
@@ -394,7 +393,7 @@ pub(crate) fn apply(
         entry.time = time;
     }
     managers.push(entry);
-    store_entries(&mut new, &managers);
+    store_entries(&mut new, managers);
     Ok(new)
 }
 

@@ -159,7 +159,7 @@ pub(crate) fn apply_patch(
     patch_type: PatchType,
     group: &str,
     kind: &str,
-    original: &Value,
+    original: Value,
     body: &[u8],
 ) -> Result<Value, PatchError> {
     match patch_type {
@@ -204,10 +204,9 @@ pub(super) fn depth(value: &Value) -> usize {
 /// RFC 7386 merge patch. The body is first decoded as the API server's field validation
 /// does (into a `map[string]interface{}`, so only an object or `null` gets through), then
 /// `null` is refused by the merge library as "Invalid JSON Patch".
-fn apply_merge(original: &Value, body: &[u8]) -> Result<Value, PatchError> {
+fn apply_merge(mut doc: Value, body: &[u8]) -> Result<Value, PatchError> {
     let patch = decode_patch_map(body, "error decoding patch: ")?
         .ok_or_else(|| PatchError::Malformed("Invalid JSON Patch".to_owned()))?;
-    let mut doc = original.clone();
     json_patch::merge(&mut doc, &Value::Object(patch));
     Ok(doc)
 }

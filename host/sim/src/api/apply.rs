@@ -7,7 +7,7 @@ use http::{Response, StatusCode, header};
 use serde_json::{Value, json};
 
 use super::read::view;
-use super::write::{Incoming, create_object, respond_with, write_object};
+use super::write::{Incoming, create_object, write_object};
 use super::{Api, Call};
 use crate::admission::FieldValidation;
 use crate::codec::{self, Body};
@@ -135,10 +135,10 @@ pub(super) fn apply(
         |current| applied(Some(&view(rt, current))).map(Incoming::Applied),
     );
     match written {
-        Ok((value, warnings)) => respond_with(StatusCode::OK, &value, &warnings),
+        Ok((written, warnings)) => written.respond(rt, StatusCode::OK, &warnings),
         Err(err) if err.code == 404 && call.info.subresource.is_empty() => {
             let mut obj = applied(None)?;
-            let (value, warnings) = create_object(
+            let (written, warnings) = create_object(
                 api,
                 rt,
                 &call.info.namespace,
@@ -147,7 +147,7 @@ pub(super) fn apply(
                 dry_run,
                 None,
             )?;
-            respond_with(StatusCode::CREATED, &value, &warnings)
+            written.respond(rt, StatusCode::CREATED, &warnings)
         }
         Err(err) => Err(err),
     }

@@ -110,7 +110,7 @@ pub(super) fn get(api: &Api, rt: &Arc<ResourceType>, call: &Call) -> Result<Resp
         );
         return respond(StatusCode::OK, &table);
     }
-    if rt.version == rt.storage_version && !is_core_event_view(rt) {
+    if served_as_stored(rt) {
         return Ok(codec::json_response(StatusCode::OK, obj.json().clone()));
     }
     respond(StatusCode::OK, &value)
@@ -124,8 +124,10 @@ pub(crate) fn view(rt: &ResourceType, obj: &Stored) -> Value {
     meta::served(rt, &obj.value)
 }
 
-fn is_core_event_view(rt: &ResourceType) -> bool {
-    rt.builtin == Some(crate::resources::Builtin::Event)
+/// Whether this endpoint serves objects exactly as stored (same version, not the events.k8s.io
+/// view of Events), so their stored encoding can be sent as it is.
+pub(crate) fn served_as_stored(rt: &ResourceType) -> bool {
+    rt.version == rt.storage_version && rt.builtin != Some(crate::resources::Builtin::Event)
 }
 
 /// The namespace to read: cluster-scoped objects live under the empty namespace.
@@ -228,7 +230,7 @@ pub(super) fn list(api: &Api, rt: &Arc<ResourceType>, call: &Call) -> Result<Res
     let head = serde_json::to_vec(&head).unwrap_or_default();
     out.extend_from_slice(&head[..head.len().saturating_sub(1)]);
     out.extend_from_slice(b",\"items\":[");
-    let plain = rt.version == rt.storage_version && !is_core_event_view(rt);
+    let plain = served_as_stored(rt);
     for (i, obj) in page.iter().enumerate() {
         if i > 0 {
             out.push(b',');

@@ -135,8 +135,7 @@ impl Watcher {
             },
         };
         let kind = kind.as_str();
-        let plain = self.rt.version == self.rt.storage_version
-            && self.rt.builtin != Some(crate::resources::Builtin::Event);
+        let plain = super::read::served_as_stored(&self.rt);
         if use_prev {
             let prev = event.prev.as_ref()?;
             let mut v = view(&self.rt, prev);

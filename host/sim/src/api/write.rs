@@ -35,7 +35,19 @@ pub(super) fn respond_with(
     value: &Value,
     warnings: &[String],
 ) -> Result<Response<Body>> {
-    let mut resp = codec::value_response(code, value);
+    respond_json(
+        code,
+        serde_json::to_vec(value).unwrap_or_default(),
+        warnings,
+    )
+}
+
+fn respond_json(
+    code: StatusCode,
+    body: impl Into<bytes::Bytes>,
+    warnings: &[String],
+) -> Result<Response<Body>> {
+    let mut resp = codec::json_response(code, body);
     for w in warnings {
         let text = format!("299 - {}", serde_json::to_string(w).unwrap_or_default());
         if let Ok(v) = HeaderValue::from_str(&text) {
@@ -43,6 +55,31 @@ pub(super) fn respond_with(
         }
     }
     Ok(resp)
+}
+
+/// What a create or update leaves: the object stored, or the one a dry run would have stored.
+pub(crate) enum Written {
+    Stored(Arc<Stored>),
+    DryRun(Value),
+}
+
+impl Written {
+    /// The response carrying the object as `rt`'s endpoint serves it. A stored object served at
+    /// its storage version is sent in the encoding its watch events share.
+    pub(super) fn respond(
+        &self,
+        rt: &ResourceType,
+        code: StatusCode,
+        warnings: &[String],
+    ) -> Result<Response<Body>> {
+        match self {
+            Written::Stored(stored) if super::read::served_as_stored(rt) => {
+                respond_json(code, stored.json().clone(), warnings)
+            }
+            Written::Stored(stored) => respond_with(code, &view(rt, stored), warnings),
+            Written::DryRun(value) => respond_with(code, value, warnings),
+        }
+    }
 }
 
 fn field_validation(call: &Call) -> Result<FieldValidation> {
@@ -83,7 +120,7 @@ pub(super) fn create(api: &Api, rt: &Arc<ResourceType>, call: &Call) -> Result<R
     let dry_run = call.dry_run()?;
     let validation = field_validation(call)?;
     let manager = field_manager(call, "CreateOptions")?;
-    let (stored, warnings) = create_object(
+    let (written, warnings) = create_object(
         api,
         rt,
         &call.info.namespace,
@@ -92,11 +129,11 @@ pub(super) fn create(api: &Api, rt: &Arc<ResourceType>, call: &Call) -> Result<R
         dry_run,
         Some(&manager),
     )?;
-    respond_with(StatusCode::CREATED, &stored, &warnings)
+    written.respond(rt, StatusCode::CREATED, &warnings)
 }
 
-/// The create path shared by HTTP and the simulator's own controllers. Returns the object as
-/// served and any warnings.
+/// The create path shared by HTTP and the simulator's own controllers. Returns the object
+/// written and any warnings.
 pub(crate) fn create_object(
     api: &Api,
     rt: &Arc<ResourceType>,
@@ -106,7 +143,7 @@ pub(crate) fn create_object(
     dry_run: bool,
     // `None`: the object's ownership is recorded already (an apply that creates it).
     manager: Option<&str>,
-) -> Result<(Value, Vec<String>)> {
+) -> Result<(Written, Vec<String>)> {
     meta::check_type(rt, obj)?;
     let ns = scope_namespace(rt, url_namespace).to_string();
     {
@@ -187,12 +224,12 @@ pub(crate) fn create_object(
             if api.store.get(&rt.storage, &ns, &name).is_some() {
                 return Err(ApiError::already_exists(&rt.group, &rt.plural, &name));
             }
-            return Ok((obj.clone(), warnings));
+            return Ok((Written::DryRun(obj.clone()), warnings));
         }
         match api.store.create(&rt.storage, &ns, &name, obj.clone()) {
             Ok(stored) => {
                 admission::after_write(api, rt, None, Some(&stored));
-                return Ok((view(rt, &stored), warnings));
+                return Ok((Written::Stored(stored), warnings));
             }
             Err(_) if generate => continue,
             Err(_) => return Err(ApiError::already_exists(&rt.group, &rt.plural, &name)),
@@ -228,7 +265,7 @@ pub(super) fn update(api: &Api, rt: &Arc<ResourceType>, call: &Call) -> Result<R
     let manager = field_manager(call, "UpdateOptions")?;
     let sub = call.info.subresource.clone();
     let mut first = Some(obj);
-    let (value, warnings) = write_object(
+    let (written, warnings) = write_object(
         api,
         rt,
         &call.info.namespace,
@@ -251,7 +288,7 @@ pub(super) fn update(api: &Api, rt: &Arc<ResourceType>, call: &Call) -> Result<R
             Ok(Incoming::Replace(obj))
         },
     )?;
-    respond_with(StatusCode::OK, &value, &warnings)
+    written.respond(rt, StatusCode::OK, &warnings)
 }
 
 pub(super) fn patch(api: &Api, rt: &Arc<ResourceType>, call: &Call) -> Result<Response<Body>> {
@@ -270,7 +307,7 @@ pub(super) fn patch(api: &Api, rt: &Arc<ResourceType>, call: &Call) -> Result<Re
     }
     let manager = field_manager(call, "PatchOptions")?;
     let body = call.body.clone();
-    let (value, warnings) = write_object(
+    let (written, warnings) = write_object(
         api,
         rt,
         &call.info.namespace,
@@ -281,13 +318,12 @@ pub(super) fn patch(api: &Api, rt: &Arc<ResourceType>, call: &Call) -> Result<Re
         &manager,
         |current| {
             let served = view(rt, current);
-            let patched =
-                crate::patch::apply_patch(patch_type, &rt.group, &rt.kind, &served, &body)
-                    .map_err(|e: PatchError| ApiError::from_status(&e.to_status()))?;
+            let patched = crate::patch::apply_patch(patch_type, &rt.group, &rt.kind, served, &body)
+                .map_err(|e: PatchError| ApiError::from_status(&e.to_status()))?;
             Ok(Incoming::Patched(patched))
         },
     )?;
-    respond_with(StatusCode::OK, &value, &warnings)
+    written.respond(rt, StatusCode::OK, &warnings)
 }
 
 /// What an update or patch proposes, before the server's rules are applied.
@@ -313,7 +349,7 @@ pub(crate) fn write_object(
     dry_run: bool,
     manager: &str,
     mut propose: impl FnMut(&Stored) -> Result<Incoming>,
-) -> Result<(Value, Vec<String>)> {
+) -> Result<(Written, Vec<String>)> {
     let writer = Writer {
         manager,
         subresource,
@@ -328,7 +364,7 @@ pub(crate) fn write_object(
         let proposal = propose(&current)?;
         let (new, warnings) =
             prepare_update(api, rt, name, writer, validation, &current, proposal)?;
-        return Ok((new, warnings));
+        return Ok((Written::DryRun(new), warnings));
     }
     let mut warnings = Vec::new();
     let mut previous = None;
@@ -344,7 +380,7 @@ pub(crate) fn write_object(
         Some(stored) => {
             let removed = api.store.get(&rt.storage, &ns, name).is_none();
             admission::after_write(api, rt, previous.as_ref(), (!removed).then_some(&stored));
-            Ok((view(rt, &stored), warnings))
+            Ok((Written::Stored(stored), warnings))
         }
     }
 }

@@ -20,8 +20,8 @@ use serde_json::{Map, Value};
 use super::golang::json_kind;
 use super::{MAX_JSON_PATCH_OPERATIONS, PatchError};
 
-/// Applies a JSON patch body to a copy of `original`.
-pub(super) fn apply(original: &Value, body: &[u8]) -> Result<Value, PatchError> {
+/// Applies a JSON patch body to `doc`.
+pub(super) fn apply(mut doc: Value, body: &[u8]) -> Result<Value, PatchError> {
     let operations = decode(body)?;
     if operations.len() > MAX_JSON_PATCH_OPERATIONS {
         return Err(PatchError::TooManyOperations {
@@ -29,7 +29,6 @@ pub(super) fn apply(original: &Value, body: &[u8]) -> Result<Value, PatchError> 
             count: operations.len(),
         });
     }
-    let mut doc = original.clone();
     let mut copied = 0usize;
     for operation in &operations {
         apply_one(&mut doc, operation.as_ref(), &mut copied)?;
@@ -380,7 +379,7 @@ mod tests {
 
     /// `ops` applied to `{"data": data}`.
     fn patched(data: Value, ops: &[Value]) -> Result<Value, PatchError> {
-        apply(&json!({ "data": data }), &serde_json::to_vec(ops).unwrap())
+        apply(json!({ "data": data }), &serde_json::to_vec(ops).unwrap())
     }
 
     #[test]

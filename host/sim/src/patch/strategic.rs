@@ -72,14 +72,14 @@ const SLICE_TYPE: &str = "[]interface {}";
 /// Applies a strategic merge `patch` to `original` (a stored object) using the patch
 /// metadata `table` of its kind.
 pub(super) fn apply(
-    original: &Value,
+    original: Value,
     patch: Map<String, Value>,
     table: Struct,
 ) -> Result<Value, PatchError> {
     let Value::Object(original) = original else {
         return Err(PatchError::Malformed("invalid JSON document".to_owned()));
     };
-    merge_map(original.clone(), patch, table).map(Value::Object)
+    merge_map(original, patch, table).map(Value::Object)
 }
 
 /// `mergeMap`: merges `patch` into `original`, both objects of the struct described by `table`.

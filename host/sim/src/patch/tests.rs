@@ -11,7 +11,7 @@ mod strategic;
 
 fn smp(kind: &str, original: &Value, patch: Value) -> Result<Value, PatchError> {
     let body = serde_json::to_vec(&patch).unwrap();
-    apply_patch(PatchType::StrategicMerge, "", kind, original, &body)
+    apply_patch(PatchType::StrategicMerge, "", kind, original.clone(), &body)
 }
 
 fn pod_smp(original: &Value, patch: Value) -> Value {
@@ -97,7 +97,7 @@ fn merge_patch_nulls_delete_and_lists_are_replaced() {
         PatchType::Merge,
         "argoproj.io",
         "Workflow",
-        &live_pod(),
+        live_pod(),
         body,
     )
     .unwrap();
@@ -111,12 +111,12 @@ fn merge_patch_nulls_delete_and_lists_are_replaced() {
 
 #[test]
 fn merge_patch_body_errors_are_400() {
-    let err = apply_patch(PatchType::Merge, "", "Pod", &live_pod(), b"null").unwrap_err();
+    let err = apply_patch(PatchType::Merge, "", "Pod", live_pod(), b"null").unwrap_err();
     assert!(matches!(&err, PatchError::Malformed(m) if m == "Invalid JSON Patch"));
-    let err = apply_patch(PatchType::Merge, "", "Pod", &live_pod(), b"[]").unwrap_err();
+    let err = apply_patch(PatchType::Merge, "", "Pod", live_pod(), b"[]").unwrap_err();
     assert!(matches!(&err, PatchError::Malformed(m)
         if m == "error decoding patch: json: cannot unmarshal array into Go value of type map[string]interface {}"));
-    let err = apply_patch(PatchType::Merge, "", "Pod", &live_pod(), b"{\"a\":").unwrap_err();
+    let err = apply_patch(PatchType::Merge, "", "Pod", live_pod(), b"{\"a\":").unwrap_err();
     assert!(matches!(&err, PatchError::Malformed(m) if m.starts_with("error decoding patch: ")));
     assert_eq!(err.to_status()["reason"], json!("BadRequest"));
     assert_eq!(err.to_status()["code"], json!(400));

@@ -94,7 +94,7 @@ fn merge_server_fields(
 ) -> Result<()> {
     if subresource == "status" {
         // Only .status changes through /status.
-        let status = new.get("status").cloned();
+        let status = new.as_object_mut().and_then(|o| o.remove("status"));
         *new = current.clone();
         match status {
             Some(s) => new["status"] = s,
@@ -116,7 +116,8 @@ fn merge_server_fields(
             }
         }
     }
-    let old_meta = meta::metadata(current).cloned().unwrap_or_default();
+    let empty = Map::new();
+    let old_meta = meta::metadata(current).unwrap_or(&empty);
     let m = meta::metadata_mut(new)?;
     // A resourceVersion precondition has been checked by now; an unconditional update (none
     // given) applies to the current version, as the registry's `Update` does.
@@ -150,11 +151,32 @@ fn merge_server_fields(
 
 /// Whether anything but metadata and status changed (custom resources bump `generation` then).
 fn spec_changed(old: &Value, new: &Value) -> bool {
-    let strip = |v: &Value| -> Map<String, Value> {
-        let mut m = v.as_object().cloned().unwrap_or_default();
-        m.remove("metadata");
-        m.remove("status");
-        m
-    };
-    strip(old) != strip(new)
+    fn spec(v: &Value) -> impl Iterator<Item = (&String, &Value)> {
+        v.as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| *k != "metadata" && *k != "status")
+    }
+    spec(old).count() != spec(new).count() || spec(old).any(|(k, v)| new.get(k) != Some(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spec_changed;
+    use serde_json::json;
+
+    #[test]
+    fn only_fields_beside_metadata_and_status_are_the_spec() {
+        let old = json!({"kind": "W", "metadata": {"name": "a"}, "spec": {"x": 1}, "status": {}});
+        let relabelled = json!({"kind": "W", "metadata": {"name": "a", "labels": {"l": "v"}}, "spec": {"x": 1}, "status": {"phase": "Running"}});
+        assert!(!spec_changed(&old, &relabelled));
+        let changed =
+            json!({"kind": "W", "metadata": {"name": "a"}, "spec": {"x": 2}, "status": {}});
+        assert!(spec_changed(&old, &changed));
+        let added = json!({"kind": "W", "metadata": {"name": "a"}, "spec": {"x": 1}, "data": 1});
+        assert!(spec_changed(&old, &added));
+        assert!(spec_changed(&added, &old));
+        let moved = json!({"kind": "W", "metadata": {"name": "a"}, "data": {"x": 1}});
+        assert!(spec_changed(&old, &moved));
+    }
 }

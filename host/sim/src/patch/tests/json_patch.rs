@@ -2,7 +2,7 @@
 
 use super::*;
 
-fn json_patch(original: &Value, ops: Value) -> Result<Value, PatchError> {
+fn json_patch(original: Value, ops: Value) -> Result<Value, PatchError> {
     apply_patch(
         PatchType::Json,
         "",
@@ -23,7 +23,7 @@ fn json_patch_add_replace_remove_test() {
         {"op": "move", "from": "/metadata/labels/app", "path": "/metadata/labels/application"},
         {"op": "copy", "from": "/metadata/name", "path": "/metadata/annotations/copied"}
     ]);
-    let out = json_patch(&live_pod(), ops).unwrap();
+    let out = json_patch(live_pod(), ops).unwrap();
     assert_eq!(
         out["metadata"]["labels"],
         json!({"new": "x", "application": "web"})
@@ -42,7 +42,7 @@ fn json_patch_failing_test_is_invalid_with_the_go_message() {
         {"op": "add", "path": "/metadata/labels/new", "value": "x"},
         {"op": "test", "path": "/metadata/resourceVersion", "value": "42"}
     ]);
-    let err = json_patch(&live_pod(), ops).unwrap_err();
+    let err = json_patch(live_pod(), ops).unwrap_err();
     assert!(
         matches!(&err, PatchError::Invalid(m) if m == "testing value /metadata/resourceVersion failed: test failed")
     );
@@ -60,7 +60,7 @@ fn json_patch_failing_test_is_invalid_with_the_go_message() {
         })
     );
     let err = json_patch(
-        &live_pod(),
+        live_pod(),
         json!([{"op": "test", "path": "/metadata/name", "value": "db"}]),
     )
     .unwrap_err();
@@ -116,7 +116,7 @@ fn json_patch_missing_targets_use_the_go_messages() {
         ),
     ];
     for (op, message) in cases {
-        let err = json_patch(&live_pod(), json!([op])).unwrap_err();
+        let err = json_patch(live_pod(), json!([op])).unwrap_err();
         assert!(
             matches!(&err, PatchError::Invalid(m) if m == message),
             "{op}: {err:?}"
@@ -127,19 +127,19 @@ fn json_patch_missing_targets_use_the_go_messages() {
 
 #[test]
 fn json_patch_malformed_bodies_are_400() {
-    let err = json_patch(&live_pod(), json!({"op": "add"})).unwrap_err();
+    let err = json_patch(live_pod(), json!({"op": "add"})).unwrap_err();
     assert!(matches!(&err, PatchError::Malformed(m)
         if m == "error decoding patch: json: cannot unmarshal object into Go value of type []handlers.jsonPatchOp"));
-    let err = json_patch(&live_pod(), json!([{"op": "add", "path": 5, "value": 1}])).unwrap_err();
+    let err = json_patch(live_pod(), json!([{"op": "add", "path": 5, "value": 1}])).unwrap_err();
     assert!(matches!(&err, PatchError::Malformed(m)
         if m == "error decoding patch: json: cannot unmarshal number into Go struct field jsonPatchOp.path of type string"));
-    let err = json_patch(&live_pod(), json!(["add"])).unwrap_err();
+    let err = json_patch(live_pod(), json!(["add"])).unwrap_err();
     assert_eq!(err.status_code(), 400);
-    let err = apply_patch(PatchType::Json, "", "Pod", &live_pod(), b"[{").unwrap_err();
+    let err = apply_patch(PatchType::Json, "", "Pod", live_pod(), b"[{").unwrap_err();
     assert_eq!(err.status_code(), 400);
     // An empty or null operation list is a no-op.
-    assert_eq!(json_patch(&live_pod(), json!([])).unwrap(), live_pod());
-    assert_eq!(json_patch(&live_pod(), Value::Null).unwrap(), live_pod());
+    assert_eq!(json_patch(live_pod(), json!([])).unwrap(), live_pod());
+    assert_eq!(json_patch(live_pod(), Value::Null).unwrap(), live_pod());
 }
 
 #[test]
@@ -148,7 +148,7 @@ fn json_patch_operation_limit_is_413() {
         json!({"op": "test", "path": "/kind", "value": "Pod"});
         10001
     ]);
-    let err = json_patch(&live_pod(), ops).unwrap_err();
+    let err = json_patch(live_pod(), ops).unwrap_err();
     assert_eq!(err.status_code(), 413);
     assert_eq!(
         err.to_status()["message"],
@@ -160,5 +160,5 @@ fn json_patch_operation_limit_is_413() {
         json!({"op": "test", "path": "/kind", "value": "Pod"});
         10000
     ]);
-    assert!(json_patch(&live_pod(), ops).is_ok());
+    assert!(json_patch(live_pod(), ops).is_ok());
 }

@@ -282,7 +282,7 @@ fn rbac_rules_are_atomic_and_other_kinds_are_known() {
         PatchType::StrategicMerge,
         "rbac.authorization.k8s.io",
         "Role",
-        &role,
+        role.clone(),
         &body,
     )
     .unwrap();
@@ -311,7 +311,7 @@ fn strategic_merge_on_a_custom_resource_is_415() {
         PatchType::StrategicMerge,
         "argoproj.io",
         "Workflow",
-        &wf,
+        wf.clone(),
         b"{\"spec\":{}}",
     )
     .unwrap_err();
@@ -335,7 +335,7 @@ fn strategic_merge_on_a_custom_resource_is_415() {
         PatchType::StrategicMerge,
         "argoproj.io",
         "Workflow",
-        &wf,
+        wf.clone(),
         b"not json",
     )
     .unwrap_err();
@@ -430,12 +430,12 @@ fn strategic_merge_errors_use_apimachinery_wording_and_classes() {
 
 #[test]
 fn strategic_merge_body_must_be_a_json_object() {
-    let err = apply_patch(PatchType::StrategicMerge, "", "Pod", &live_pod(), b"[1]").unwrap_err();
+    let err = apply_patch(PatchType::StrategicMerge, "", "Pod", live_pod(), b"[1]").unwrap_err();
     assert!(matches!(&err, PatchError::Malformed(m)
         if m == "json: cannot unmarshal array into Go value of type map[string]interface {}"));
-    let err = apply_patch(PatchType::StrategicMerge, "", "Pod", &live_pod(), b"{").unwrap_err();
+    let err = apply_patch(PatchType::StrategicMerge, "", "Pod", live_pod(), b"{").unwrap_err();
     assert_eq!(err.status_code(), 400);
     // `null` decodes to an empty patch.
-    let out = apply_patch(PatchType::StrategicMerge, "", "Pod", &live_pod(), b"null").unwrap();
+    let out = apply_patch(PatchType::StrategicMerge, "", "Pod", live_pod(), b"null").unwrap();
     assert_eq!(out, live_pod());
 }
