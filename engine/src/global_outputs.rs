@@ -51,9 +51,8 @@ impl GlobalOutputs {
             .values()
             .filter(|n| n.phase.is_fulfilled() && n.outputs.is_some())
             .filter(|n| {
-                n.template_name
-                    .as_ref()
-                    .is_some_and(|t| outputs.declared.contains_key(t))
+                n.template_key()
+                    .is_some_and(|t| outputs.declared.contains_key(t.as_ref()))
             })
             .collect();
         done.sort_by(|a, b| {
@@ -73,10 +72,10 @@ impl GlobalOutputs {
 
     /// Publishes the global outputs a completed `node` declares (through its template).
     pub(crate) fn publish(&mut self, node: &NodeStatus) {
-        let (Some(template), Some(outputs)) = (&node.template_name, &node.outputs) else {
+        let (Some(template), Some(outputs)) = (node.template_key(), &node.outputs) else {
             return;
         };
-        let Some(declared) = self.declared.get(template) else {
+        let Some(declared) = self.declared.get(template.as_ref()) else {
             return;
         };
         // Both lists come from the status: matched through a map, not one scan per name.

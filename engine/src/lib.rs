@@ -45,6 +45,7 @@ mod placement;
 mod pods;
 mod proof;
 mod reconcile;
+mod references;
 mod resource;
 mod retry;
 mod steps;

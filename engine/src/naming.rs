@@ -45,14 +45,16 @@ pub fn node_pod_name(
         None => pod_name(
             workflow,
             &node.name,
-            node.template_name.as_deref().unwrap_or_default(),
+            node.template_key().as_deref().unwrap_or_default(),
             format,
         ),
     }
 }
 
-/// The pod that runs a node.
+/// The pod that runs a node. `template` is the template's name, or the stored key of one from
+/// a WorkflowTemplate, whose pod is named after the template's own name as in Argo.
 pub fn pod_name(workflow: &str, node_name: &str, template: &str, format: PodNameFormat) -> String {
+    let template = template.rsplit('/').next().unwrap_or(template);
     match format {
         PodNameFormat::V1 => node_id(workflow, node_name),
         PodNameFormat::V2 => flotilla_names::pod_name(workflow, node_name, template),

@@ -67,6 +67,8 @@ pub struct Observed {
     pub images: std::sync::Arc<std::collections::BTreeMap<String, crate::ImageEntrypoint>>,
     /// The ConfigMaps `valueFrom.configMapKeyRef` parameters are read from (`None`: none).
     pub config_maps: Option<std::sync::Arc<dyn ports::ParameterConfigMaps>>,
+    /// The WorkflowTemplates `templateRef` and `workflowTemplateRef` name (`None`: none).
+    pub workflow_templates: Option<std::sync::Arc<dyn ports::WorkflowTemplates>>,
     /// The placement and naming policies in force (none: the template's place, Argo's names).
     pub policies: ports::Policies,
     /// Pod creations the API server refused for good (403, 422…), with the reason.

@@ -116,6 +116,19 @@ pub trait ParameterConfigMaps: Send + Sync + std::fmt::Debug {
     fn value(&self, namespace: &str, name: &str, key: &str) -> ConfigMapValue;
 }
 
+/// The WorkflowTemplates and ClusterWorkflowTemplates the controller's cluster holds, as the
+/// controller caches them (Argo reads them through its informers too).
+pub trait WorkflowTemplates: Send + Sync + std::fmt::Debug {
+    /// The spec of the WorkflowTemplate `name` in `namespace`, or with no namespace of the
+    /// ClusterWorkflowTemplate `name`. `None` when there is none; `Err` says why the object
+    /// does not decode, naming the field and never quoting a value.
+    fn spec(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<Result<Arc<crate::workflow::WorkflowSpec>, String>>;
+}
+
 /// What a parameter ConfigMap holds under a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfigMapValue {

@@ -5,7 +5,7 @@ use crate::decision::{Decision, Effects, PodAction};
 use crate::naming::{self, PodNameFormat};
 use crate::workflow::{NodePhase, NodeType, Workflow, WorkflowPhase, WorkflowStatus};
 use crate::{EngineConfig, Observed, PodPhase};
-use crate::{earliest, exit, finalizer, gc, graph, lifecycle, time, validate, walk};
+use crate::{earliest, exit, finalizer, gc, graph, lifecycle, references, time, validate, walk};
 
 /// Decides what happens next for `wf`.
 ///
@@ -22,8 +22,11 @@ pub fn reconcile(
     }
     let empty = WorkflowStatus::default();
     let persisted = wf.status.as_ref().unwrap_or(&empty);
+    // The workflow the walk runs: its own templates and those it takes from WorkflowTemplates.
+    let resolved = references::resolve(wf, observed);
     let mut cleanup = gc::Cleanup::default();
     if persisted.phase.is_some_and(WorkflowPhase::is_finished) {
+        let wf = resolved.as_ref().map_or(wf, |r| &*r.workflow);
         // Settings edited into a finished workflow cannot fail it any more: invalid ones are
         // skipped (they were checked when it ran).
         if let Ok(pod_gc) = gc::pod_gc(&wf.spec, config) {
@@ -36,6 +39,23 @@ pub fn reconcile(
     }
     let mut status = persisted.clone();
     let mut effects = Effects::default();
+    let resolved = match resolved {
+        Ok(resolved) => resolved,
+        // A WorkflowTemplate created just before the workflow may not be cached yet.
+        Err(e) if status.phase.is_none() && e.missing && just_created(wf, now) => {
+            return effects.decide(status, Some(std::time::Duration::from_secs(1)));
+        }
+        // Argo fails a new workflow whose references do not resolve as invalid; a running one
+        // (its spec edited, say) errors.
+        Err(e) if status.phase.is_none() => return refused(status, &e.message, now, effects),
+        Err(e) => {
+            abort(&mut status, wf, observed, &e.message, now, &mut effects);
+            return ended(status, effects);
+        }
+    };
+    status.stored_templates = resolved.stored_templates;
+    status.stored_workflow_template_spec = resolved.stored_spec.map(Box::new);
+    let wf: &Workflow = &resolved.workflow;
     if let Err(message) = graph::check(&status.nodes) {
         // Not a graph this controller wrote: the workflow errors, and nothing is walked.
         abort(&mut status, wf, observed, &message, now, &mut effects);
@@ -46,17 +66,7 @@ pub fn reconcile(
         status.phase = Some(WorkflowPhase::Running);
         // A new workflow is validated once, before anything runs (Argo fails it as invalid).
         match validate::validate(wf) {
-            Err(e) => {
-                status.nodes.clear();
-                finish(
-                    &mut status,
-                    WorkflowPhase::Failed,
-                    Some(format!("invalid spec: {e}")),
-                    now,
-                    &mut effects,
-                );
-                return ended(status, effects);
-            }
+            Err(e) => return refused(status, &e.to_string(), now, effects),
             Ok(validated) => {
                 // Argo's words: a valid workflow starts running.
                 effects.event(false, "WorkflowRunning", "Workflow Running".into());
@@ -172,6 +182,36 @@ pub fn reconcile(
 }
 
 /// A decision that ends this reconcile with `status` as it stands: nothing to requeue for.
+/// A new workflow that cannot run as written fails as an invalid spec, as in Argo.
+fn refused(
+    mut status: WorkflowStatus,
+    why: &str,
+    now: jiff::Timestamp,
+    mut effects: Effects,
+) -> Decision {
+    status.started_at.get_or_insert_with(|| time(now));
+    status.nodes.clear();
+    let message = Some(format!("invalid spec: {why}"));
+    finish(
+        &mut status,
+        WorkflowPhase::Failed,
+        message,
+        now,
+        &mut effects,
+    );
+    ended(status, effects)
+}
+
+/// Whether `wf` was created less than [`references::MISSING_GRACE`] ago (by the API server's
+/// clock against the controller's: a skew only shortens or lengthens the wait).
+fn just_created(wf: &Workflow, now: jiff::Timestamp) -> bool {
+    let Some(created) = wf.metadata.creation_timestamp.as_ref() else {
+        return false;
+    };
+    let grace = jiff::SignedDuration::try_from(references::MISSING_GRACE).unwrap_or_default();
+    now.duration_since(created.0) < grace
+}
+
 fn ended(mut status: WorkflowStatus, effects: Effects) -> Decision {
     status.progress = Some(progress(&status));
     effects.decide(status, None)

@@ -347,6 +347,8 @@ mod nesting;
 mod parallelism;
 /// Placement and naming policies.
 mod policy;
+/// Templates from WorkflowTemplates and ClusterWorkflowTemplates.
+mod references;
 /// Resource templates.
 mod resource;
 /// Retries.

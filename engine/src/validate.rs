@@ -22,9 +22,9 @@
 //! `activeDeadlineSeconds`; leaf-only `parallelism`; container/script images (or
 //! `templateDefaults`); volume mounts; `podGC.strategy`; the 63-character workflow name.
 //!
-//! Not ported, because they need the cluster or full evaluation: `templateRef` resolution (the
-//! reference's shape is checked), the
-//! `successCondition`/`failureCondition` syntax (parsed at run time, as in Argo), `podGC`
+//! Templates from WorkflowTemplates are resolved before validation (`references`) and validated
+//! as the workflow's own, named by their stored keys. Not ported, because they need the cluster
+//! or full evaluation: the `successCondition`/`failureCondition` syntax (parsed at run time, as in Argo), `podGC`
 //! label selectors, metrics, artifact locations and input-artifact supply. Deviations: a
 //! `depends` expression that does not parse is rejected here (Argo only fails the task at run
 //! time); substituted global values (`{{workflow.parameters.x}}` with a literal value) are not
@@ -46,20 +46,18 @@
 //!
 //! # Warnings: what is ignored
 //! Every field Flotilla's types do not hold is reported, never silently dropped:
-//! - `spec`: `workflowTemplateRef`, `artifactRepositoryRef`,
+//! - `spec`: `artifactRepositoryRef`,
 //!   `volumeClaimTemplates`, `volumeClaimGC`, `executor`, `hostNetwork`, `dnsPolicy`, `dnsConfig`, `hostAliases`,
 //!   `schedulerName`, `automountServiceAccountToken`, `artifactGC`, `workflowMetadata`,
 //!   `ttlSecondsAfterFinished`, `podDisruptionBudget` and any unknown field: "… is not supported
 //!   by Flotilla and is ignored". `archiveLogs`, `metrics`, `priority`, `podPriority` only feed
 //!   Argo's tooling or queueing: "… is only used by Argo's own tooling and is ignored".
-//!   `spec.workflowTemplateRef` with no templates of its own is an error instead: nothing could
-//!   run.
 //! - templates: `archiveLocation`, `executor`, `hostAliases`, `schedulerName`, `priority`
 //!   (and, on a template nothing calls, the refused fields above), deprecated template-level
 //!   `template`/`templateRef`/`arguments`, unknown fields; `metrics` (tooling only); input and
 //!   output artifacts; `containerSet`/`data`/`http`/`plugin` on a template nothing calls.
-//! - steps and tasks: `templateRef`, `inline`, unknown fields, argument artifacts.
-//!   A step naming a `templateRef` cannot be followed, so what it calls is not validated.
+//! - steps and tasks: `inline`, unknown fields, argument artifacts. A `templateRef` left after
+//!   resolution is malformed, and its shape is reported as an error.
 //! - `spec.arguments.artifacts`.
 
 mod argo;

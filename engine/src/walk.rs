@@ -215,12 +215,18 @@ impl<'a> Walker<'a> {
             return id;
         }
         let now = time(self.now);
+        // A template from a WorkflowTemplate is recorded as Argo records it, by reference.
+        let template_ref = crate::workflow::TemplateRef::from_key(&call.template);
         self.nodes.entry(id.clone()).or_insert_with(|| NodeStatus {
             id: id.clone(),
             name: call.node_name.clone(),
             display_name: call.display_name.clone(),
             type_,
-            template_name: Some(call.template.clone()),
+            template_name: template_ref.is_none().then(|| call.template.clone()),
+            template_scope: template_ref
+                .as_ref()
+                .map(crate::workflow::TemplateRef::scope),
+            template_ref,
             phase,
             boundary_id: call.boundary_id.clone(),
             message: None,

@@ -1,5 +1,5 @@
 //! The Argo Workflows API (`argoproj.io/v1alpha1`) as Flotilla reads and writes it: `Workflow`
-//! and `WorkflowTaskResult`, their CRDs, and the labels that tie pods to workflows.
+//! `WorkflowTaskResult`, `WorkflowTemplate` and `ClusterWorkflowTemplate`, their CRDs, and the labels that tie pods to workflows.
 //!
 //! Only what the engine acts on is typed; everything else a user writes is kept by the API server
 //! (the CRDs preserve unknown fields, as Argo's own do) and reported as unsupported when it would
@@ -15,9 +15,13 @@ pub mod report_digest;
 mod spec;
 mod status;
 mod task_result;
+mod workflow_template;
 
 pub use any_string::AnyString;
 pub use lenient::{DecodeError, Invalid, Lenient};
 pub use spec::*;
 pub use status::*;
 pub use task_result::WorkflowTaskResult;
+pub use workflow_template::{
+    ClusterWorkflowTemplate, TemplateRef, WorkflowTemplate, WorkflowTemplateRef,
+};

@@ -30,6 +30,7 @@ mod requeue;
 mod scopes;
 mod status;
 mod sweep;
+mod workflow_templates;
 
 /// The controller's ConfigMap holding Argo's `images` setting.
 pub use self::images::CONFIG_MAP as IMAGES_CONFIG_MAP;
@@ -116,6 +117,13 @@ pub enum ControllerError {
     )]
     MissingCrd(kube::Error),
     #[error(
+        "the {crd} CRD is not installed in the controller's cluster (install Flotilla's CRDs: `flotilla crd | kubectl apply -f -`): {source}"
+    )]
+    MissingTemplateCrd {
+        crd: &'static str,
+        source: kube::Error,
+    },
+    #[error(
         "the installed Workflow CRD (workflows.argoproj.io) would drop what Flotilla adds to a workflow ({}): its schema names every field Argo knows and prunes the rest, as Argo's full CRDs do; install Flotilla's CRDs (`flotilla crd | kubectl apply -f -`) or Argo's minimal ones",
         .0.join(", ")
     )]
@@ -166,6 +174,8 @@ pub(crate) struct Context {
     results: Store<WorkflowTaskResult>,
     /// The ConfigMaps parameters are read from.
     parameter_maps: Arc<parameter_maps::ParameterMaps>,
+    /// The WorkflowTemplates and ClusterWorkflowTemplates workflows call.
+    workflow_templates: Arc<workflow_templates::WorkflowTemplates>,
     /// Argo's `images` setting from `workflow-controller-configmap`.
     images: parking_lot::RwLock<Arc<images::Images>>,
     engine: EngineConfig,
@@ -270,6 +280,34 @@ async fn check_crd_keeps_fields(client: &Client) -> Result<(), ControllerError> 
     }
 }
 
+/// The WorkflowTemplate CRDs must be installed: their caches are waited for by every
+/// reconcile, so a missing one would hold every workflow instead of failing at start.
+async fn check_template_crds(
+    client: &Client,
+    namespace: Option<&str>,
+) -> Result<(), ControllerError> {
+    use flotilla_engine::workflow::{ClusterWorkflowTemplate, WorkflowTemplate};
+    let one = kube::api::ListParams::default().limit(1);
+    let templates: Api<WorkflowTemplate> = match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let missing = |crd| move |source| ControllerError::MissingTemplateCrd { crd, source };
+    templates
+        .list_metadata(&one)
+        .await
+        .map_err(missing("WorkflowTemplate (workflowtemplates.argoproj.io)"))?;
+    if namespace.is_none() {
+        Api::<ClusterWorkflowTemplate>::all(client.clone())
+            .list_metadata(&one)
+            .await
+            .map_err(missing(
+                "ClusterWorkflowTemplate (clusterworkflowtemplates.argoproj.io)",
+            ))?;
+    }
+    Ok(())
+}
+
 /// Runs until `shutdown` resolves.
 pub async fn run(
     client: Client,
@@ -336,6 +374,10 @@ pub async fn run(
         futures::future::ready(())
     });
 
+    check_template_crds(&client, config.namespace.as_deref()).await?;
+    let (workflow_templates, templates_stream) =
+        workflow_templates::WorkflowTemplates::watch(&client, config.namespace.as_deref());
+
     let recorder = Recorder::new(client.clone(), reporter(leadership.identity()));
     let registry =
         config::load_registry(&client, &config.controller_namespace, &config.local_access).await?;
@@ -377,8 +419,10 @@ pub async fn run(
     let ctx = Arc::new(Context {
         client,
         workflows: controller.store(),
-        caches_ready: readiness::CachesReady::of(&pods, &results).and(&parameter_maps),
+        caches_ready: workflow_templates
+            .ready(readiness::CachesReady::of(&pods, &results).and(&parameter_maps)),
         parameter_maps: Arc::new(parameter_maps::ParameterMaps(parameter_maps)),
+        workflow_templates: Arc::new(workflow_templates),
         images: parking_lot::RwLock::default(),
         pods,
         results,
@@ -409,6 +453,7 @@ pub async fn run(
         config.controller_namespace.clone(),
     ));
     let _parameter_maps = spawn_scoped(maps_stream);
+    let _workflow_templates = spawn_scoped(templates_stream.for_each(|()| async {}));
     let _sweeper = spawn_scoped(sweep::run(
         ctx.clone(),
         pod_selector.clone(),

@@ -19,12 +19,15 @@ pub(crate) enum Cache {
     TaskResults = 4,
     /// ConfigMaps labelled as parameters (`valueFrom.configMapKeyRef`).
     ParameterMaps = 8,
+    /// WorkflowTemplates (`templateRef`, `workflowTemplateRef`).
+    WorkflowTemplates = 16,
 }
 
 const ALL: u8 = Cache::Workflows as u8
     | Cache::Pods as u8
     | Cache::TaskResults as u8
-    | Cache::ParameterMaps as u8;
+    | Cache::ParameterMaps as u8
+    | Cache::WorkflowTemplates as u8;
 
 /// The caches that have listed, one bit each (one controller per process).
 static LISTED: AtomicU8 = AtomicU8::new(0);

@@ -166,7 +166,7 @@ mod tests {
                 .iter()
                 .filter(|k| *k == "CustomResourceDefinition")
                 .count(),
-            2,
+            4,
             "{kinds:?}"
         );
     }

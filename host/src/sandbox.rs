@@ -142,7 +142,12 @@ pub async fn install(client: &kube::Client) -> Result<()> {
         crate::manifests::apply_yaml(client, file, yaml, WORKFLOW_NAMESPACE).await?;
     }
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for name in ["workflows.argoproj.io", "workflowtaskresults.argoproj.io"] {
+    for name in [
+        "workflows.argoproj.io",
+        "workflowtaskresults.argoproj.io",
+        "workflowtemplates.argoproj.io",
+        "clusterworkflowtemplates.argoproj.io",
+    ] {
         tokio::time::timeout(
             Duration::from_secs(30),
             await_condition(crds.clone(), name, conditions::is_crd_established()),

@@ -414,3 +414,94 @@ async fn the_global_outputs_example_carries_outputs_from_cluster_1() -> Result<(
     }
     Ok(())
 }
+
+/// The WorkflowTemplates example: the workflow calls a library's template by `templateRef`,
+/// whose own steps run here and in cluster-1; the nodes record the reference as Argo does and
+/// the templates taken are stored in the status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_workflow_templates_example_calls_a_library_that_runs_in_cluster_1() -> Result<()> {
+    let (_env, _controller, wf) = run_example("workflow-templates.yaml").await?;
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
+    let there = node(&wf, "there").expect("the cluster-1 step");
+    ensure!(there.cluster.as_deref() == Some("cluster-1"), "{there:#?}");
+    let said = there.outputs.clone().and_then(|o| o.result);
+    ensure!(
+        said.as_deref() == Some("hello world, from cluster-1"),
+        "{said:?}"
+    );
+    let call = node(&wf, "call").expect("the calling step");
+    ensure!(
+        call.template_ref.as_ref().map(|r| r.key()).as_deref()
+            == Some("namespaced/greetings/greet")
+            && call.template_scope.as_deref() == Some("namespaced/greetings"),
+        "{call:#?}"
+    );
+    let stored: Vec<&String> = wf
+        .status
+        .as_ref()
+        .map(|s| s.stored_templates.keys().collect())
+        .unwrap_or_default();
+    ensure!(
+        stored
+            == [
+                "namespaced/greetings/greet",
+                "namespaced/greetings/say",
+                "namespaced/greetings/say-there"
+            ],
+        "{stored:?}"
+    );
+    Ok(())
+}
+
+/// `workflowTemplateRef`: a workflow that is only a reference runs the WorkflowTemplate with its
+/// own arguments over the template's; `kubectl` knows the kinds by Argo's short names; a
+/// reference to nothing fails the workflow as Argo words it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflow_template_ref_runs_the_template_with_the_workflows_arguments() -> Result<()> {
+    let (env, _controller) = Env::with_controller().await?;
+    let kubectl = env.kubectl("cluster-0");
+    let name = flotilla_e2e::unique("whole");
+    let template = format!(
+        r#"
+apiVersion: argoproj.io/v1alpha1
+kind: WorkflowTemplate
+metadata: {{name: {name}, namespace: argo}}
+spec:
+  entrypoint: main
+  arguments:
+    parameters: [{{name: greeting, value: hello}}, {{name: who, value: nobody}}]
+  templates:
+  - name: main
+    container:
+      image: argoproj/argosay:v2
+      args: [echo, "{{{{workflow.parameters.greeting}}}} {{{{workflow.parameters.who}}}}"]
+"#
+    );
+    kubectl.ok_with(&["apply", "-f", "-"], Some(&template))?;
+    let result = async {
+        let listed = kubectl.ok(&["-n", "argo", "get", "wftmpl", &name, "-o", "name"])?;
+        ensure!(
+            listed.trim() == format!("workflowtemplate.argoproj.io/{name}"),
+            "{listed}"
+        );
+        let workflow = format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {{generateName: by-reference-}}\nspec:\n  workflowTemplateRef: {{name: {name}}}\n  arguments:\n    parameters: [{{name: who, value: me}}]\n"
+        );
+        let wf = env.run_workflow(&workflow, TIMEOUT).await?;
+        ensure_phase(&wf, WorkflowPhase::Succeeded)?;
+        let result = node(&wf, &wf.name_any()).and_then(|n| n.outputs.clone().and_then(|o| o.result));
+        ensure!(result.as_deref() == Some("hello me"), "{result:?}");
+        let missing = workflow.replace(&format!("name: {name}}}"), "name: no-such-template}");
+        let wf = env.run_workflow(&missing, TIMEOUT).await?;
+        ensure_phase(&wf, WorkflowPhase::Failed)?;
+        let message = wf.status.and_then(|s| s.message).unwrap_or_default();
+        ensure!(
+            message == "invalid spec: workflow template no-such-template not found",
+            "{message}"
+        );
+        Ok(())
+    }
+    .await;
+    kubectl.ok(&["-n", "argo", "delete", "workflowtemplate", &name])?;
+    result
+}

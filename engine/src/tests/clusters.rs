@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 /// A policy that allows exactly these `subject → object` pairs (and a workflow its own place).
 #[derive(Debug)]
-struct Allow(Vec<(&'static str, &'static str)>);
+pub(super) struct Allow(pub(super) Vec<(&'static str, &'static str)>);
 
 impl Access for Allow {
     fn allows(&self, subject: &str, object: &str) -> bool {

@@ -18,7 +18,7 @@ use super::names::{
 use super::scope::{
     ANY_WORKFLOW_OUTPUT_ARTIFACT, ANY_WORKFLOW_OUTPUT_PARAMETER, Scope, for_each_tag, resolve_all,
 };
-use crate::workflow::{Arguments, DagTask, Outputs, Template, Workflow, WorkflowStep};
+use crate::workflow::{Arguments, DagTask, Outputs, Template, TemplateRef, Workflow, WorkflowStep};
 
 /// Deepest chain of templates calling templates the walk follows. Argo has no limit (Go stacks
 /// grow); Flotilla's reconcile threads have small fixed stacks, and real workflows nest a
@@ -98,20 +98,25 @@ pub(super) fn validate_workflow(wf: &Workflow) -> Result<(), String> {
         ));
     }
     if other_field(&spec.other, "workflowTemplateRef").is_some() {
-        // Argo would load the WorkflowTemplate; Flotilla cannot, so with no templates of its
-        // own there is nothing to run.
-        return Err(if spec.templates.is_empty() {
-            "spec.workflowTemplateRef is not supported by Flotilla: the workflow has no templates of its own to run".to_string()
-        } else {
-            "Templates is invalid field in spec if workflow referred WorkflowTemplate reference"
-                .to_string()
-        });
+        // The workflow's own reference is resolved before validation (`references`); one left
+        // is a WorkflowTemplate's, which Argo does not follow either.
+        return Err(
+            "spec.workflowTemplateRef: a WorkflowTemplate run by reference cannot itself refer to one"
+                .to_string(),
+        );
     }
-    check_names(
-        spec.templates.iter().map(|t| t.name.as_str()),
-        NameRule::Field,
-    )
-    .map_err(|e| format!("spec.templates{e}"))?;
+    // Templates taken from WorkflowTemplates are named by their stored key (unique, and never
+    // a local name): their own names are checked one by one.
+    let (taken, own): (Vec<&Template>, Vec<&Template>) = spec
+        .templates
+        .iter()
+        .partition(|t| TemplateRef::from_key(&t.name).is_some());
+    check_names(own.iter().map(|t| t.name.as_str()), NameRule::Field)
+        .map_err(|e| format!("spec.templates{e}"))?;
+    for t in taken {
+        let tail = t.name.rsplit('/').next().unwrap_or_default();
+        check_names([tail], NameRule::Field).map_err(|e| format!("{}{e}", t.name))?;
+    }
     check_arguments("spec.arguments.", spec.arguments.as_ref())?;
 
     let mut ctx = Ctx::new(wf);

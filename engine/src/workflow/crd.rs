@@ -18,7 +18,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube_core::{CustomResourceExt, Resource};
 
-use super::{Workflow, WorkflowTaskResult};
+use super::{ClusterWorkflowTemplate, Workflow, WorkflowTaskResult, WorkflowTemplate};
 
 fn validation(value: serde_json::Value) -> Option<CustomResourceValidation> {
     // The literal below is a valid JSONSchemaProps; failing to parse it would be a bug caught by
@@ -42,16 +42,37 @@ pub fn workflow() -> CustomResourceDefinition {
     crd
 }
 
-/// `workflowtaskresults.argoproj.io`, with Argo's fields at the top level.
-pub fn workflow_task_result() -> CustomResourceDefinition {
+/// `workflowtemplates.argoproj.io`: Argo's names, no printer columns (as Argo's), a workflow's
+/// spec.
+pub fn workflow_template() -> CustomResourceDefinition {
+    crd_of::<WorkflowTemplate>("Namespaced", Some(&["wftmpl"]), schema::workflow_template())
+}
+
+/// `clusterworkflowtemplates.argoproj.io`: cluster-scoped, as Argo's.
+pub fn cluster_workflow_template() -> CustomResourceDefinition {
+    crd_of::<ClusterWorkflowTemplate>(
+        "Cluster",
+        Some(&["clusterwftmpl", "cwft"]),
+        schema::workflow_template(),
+    )
+}
+
+/// The CRD of `K`, one version, with Argo's naming.
+fn crd_of<K: Resource<DynamicType = ()>>(
+    scope: &str,
+    short_names: Option<&[&str]>,
+    schema: serde_json::Value,
+) -> CustomResourceDefinition {
+    let kind = K::kind(&()).into_owned();
     let names = CustomResourceDefinitionNames {
-        kind: WorkflowTaskResult::kind(&()).into_owned(),
-        list_kind: Some(format!("{}List", WorkflowTaskResult::kind(&()))),
-        plural: WorkflowTaskResult::plural(&()).into_owned(),
-        singular: Some("workflowtaskresult".into()),
+        list_kind: Some(format!("{kind}List")),
+        plural: K::plural(&()).into_owned(),
+        singular: Some(kind.to_lowercase()),
+        short_names: short_names.map(|names| names.iter().map(|s| s.to_string()).collect()),
+        kind,
         ..Default::default()
     };
-    let group = WorkflowTaskResult::group(&()).into_owned();
+    let group = K::group(&()).into_owned();
     CustomResourceDefinition {
         metadata: ObjectMeta {
             name: Some(format!("{}.{group}", names.plural)),
@@ -60,12 +81,12 @@ pub fn workflow_task_result() -> CustomResourceDefinition {
         spec: CustomResourceDefinitionSpec {
             group,
             names,
-            scope: "Namespaced".into(),
+            scope: scope.into(),
             versions: vec![CustomResourceDefinitionVersion {
-                name: WorkflowTaskResult::version(&()).into_owned(),
+                name: K::version(&()).into_owned(),
                 served: true,
                 storage: true,
-                schema: validation(schema::workflow_task_result()),
+                schema: validation(schema),
                 ..Default::default()
             }],
             ..Default::default()
@@ -74,10 +95,25 @@ pub fn workflow_task_result() -> CustomResourceDefinition {
     }
 }
 
+/// Every CRD Flotilla installs.
+pub fn all() -> [CustomResourceDefinition; 4] {
+    [
+        workflow(),
+        workflow_task_result(),
+        workflow_template(),
+        cluster_workflow_template(),
+    ]
+}
+
+/// `workflowtaskresults.argoproj.io`, with Argo's fields at the top level.
+pub fn workflow_task_result() -> CustomResourceDefinition {
+    crd_of::<WorkflowTaskResult>("Namespaced", None, schema::workflow_task_result())
+}
+
 /// Every CRD, as one multi-document YAML file.
 pub fn render_all() -> String {
     let mut out = String::from("# Generated from the Rust types by `flotilla crd`; do not edit.\n");
-    for crd in [workflow(), workflow_task_result()] {
+    for crd in all() {
         out.push_str("---\n");
         out.push_str(&serde_yaml::to_string(&crd).unwrap_or_default());
     }
@@ -123,6 +159,29 @@ mod tests {
         assert_eq!(columns, ["Status", "Age", "Message"]);
     }
 
+    #[test]
+    fn workflow_templates_keep_argos_names_and_scopes() {
+        let wt = serde_json::to_value(workflow_template()).unwrap();
+        assert_eq!(wt["metadata"]["name"], "workflowtemplates.argoproj.io");
+        assert_eq!(wt["spec"]["scope"], "Namespaced");
+        assert_eq!(wt["spec"]["names"]["shortNames"], json!(["wftmpl"]));
+        let cwt = serde_json::to_value(cluster_workflow_template()).unwrap();
+        assert_eq!(
+            cwt["metadata"]["name"],
+            "clusterworkflowtemplates.argoproj.io"
+        );
+        assert_eq!(cwt["spec"]["scope"], "Cluster");
+        assert_eq!(
+            cwt["spec"]["names"]["shortNames"],
+            json!(["clusterwftmpl", "cwft"])
+        );
+        for crd in [&wt, &cwt] {
+            let version = &crd["spec"]["versions"][0];
+            assert!(version.get("additionalPrinterColumns").is_none());
+            assert!(version.get("subresources").is_none());
+        }
+    }
+
     /// Every object node keeps unknown fields (nothing a user writes is pruned) and the schema
     /// parses as a `JSONSchemaProps` (else `validation` would silently drop it).
     #[test]
@@ -143,7 +202,7 @@ mod tests {
                 }
             }
         }
-        for crd in [workflow(), workflow_task_result()] {
+        for crd in all() {
             let version = &crd.spec.versions[0];
             let schema = version
                 .schema

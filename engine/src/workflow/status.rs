@@ -100,6 +100,14 @@ pub struct WorkflowStatus {
     pub task_results_completion_status: BTreeMap<String, bool>,
     /// The nodes of a workflow too large to store whole: their JSON, gzip, base64 (Argo's).
     pub compressed_nodes: Option<String>,
+    /// Templates taken from WorkflowTemplates and ClusterWorkflowTemplates, as they were when
+    /// first called, by Argo's key (`namespaced/<name>/<template>`): the workflow keeps running
+    /// what it started with when they change.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stored_templates: BTreeMap<String, super::Template>,
+    /// The spec of the WorkflowTemplate a `workflowTemplateRef` names, as it was when the
+    /// workflow started (Argo's field; the workflow's own spec is joined over it on every pass).
+    pub stored_workflow_template_spec: Option<Box<super::WorkflowSpec>>,
 }
 
 impl Serialize for WorkflowStatus {
@@ -234,6 +242,10 @@ pub struct NodeStatus {
     #[serde(rename = "type")]
     pub type_: NodeType,
     pub template_name: Option<String>,
+    /// The template a node runs from a WorkflowTemplate (then `template_name` is absent).
+    pub template_ref: Option<super::TemplateRef>,
+    /// Argo's scope of that template: `namespaced/<name>` or `cluster/<name>`.
+    pub template_scope: Option<String>,
     pub phase: NodePhase,
     #[serde(rename = "boundaryID")]
     pub boundary_id: Option<String>,
@@ -264,6 +276,18 @@ pub struct NodeStatus {
     /// copied off the controller's — and is never taken for the node's.
     #[serde(rename = "podUID")]
     pub pod_uid: Option<String>,
+}
+
+impl NodeStatus {
+    /// The name of the node's template in the workflow the walk runs: its own name, or for a
+    /// template from a WorkflowTemplate its stored key.
+    pub fn template_key(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match (&self.template_name, &self.template_ref) {
+            (Some(name), _) => Some(std::borrow::Cow::Borrowed(name)),
+            (None, Some(r)) => Some(std::borrow::Cow::Owned(r.key())),
+            (None, None) => None,
+        }
+    }
 }
 
 #[cfg(test)]

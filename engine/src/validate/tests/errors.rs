@@ -67,9 +67,9 @@ fn workflow_level_errors() {
             "podGC.strategy unknown strategy 'Sometimes'",
         ),
         (
-            "workflowTemplateRef with nothing to run",
+            "a workflowTemplateRef left after resolution (a WorkflowTemplate's own)",
             s("workflowTemplateRef: {name: wt}"),
-            "spec.workflowTemplateRef is not supported by Flotilla: the workflow has no templates of its own to run",
+            "spec.workflowTemplateRef: a WorkflowTemplate run by reference cannot itself refer to one",
         ),
         (
             "unused template is validated too",

@@ -249,6 +249,17 @@ fn node_status() -> Value {
         "namespace": string(),
         "podName": string(),
         "podUID": string(),
+        "templateRef": template_ref(),
+        "templateScope": string(),
+    }))
+}
+
+/// A step's or node's `templateRef`.
+fn template_ref() -> Value {
+    object(json!({
+        "name": string(),
+        "template": string(),
+        "clusterScope": boolean(),
     }))
 }
 
@@ -267,6 +278,8 @@ fn workflow_status() -> Value {
             "message": string(),
         }))),
         "taskResultsCompletionStatus": map_of(json!({"type": "boolean"})),
+        "storedTemplates": map_of(template()),
+        "storedWorkflowTemplateSpec": nullable(workflow_spec()),
     }));
     status["x-kubernetes-map-type"] = json!("atomic");
     status
@@ -285,6 +298,21 @@ pub(super) fn workflow() -> Value {
             "status": workflow_status(),
         },
     })
+}
+
+/// `workflowtemplates.argoproj.io`'s and `clusterworkflowtemplates.argoproj.io`'s
+/// `openAPIV3Schema`: a workflow's spec, and no status.
+pub(super) fn workflow_template() -> Value {
+    let mut schema = workflow();
+    if let Some(properties) = schema["properties"].as_object_mut() {
+        properties.remove("status");
+    }
+    schema
+}
+
+fn nullable(mut schema: Value) -> Value {
+    schema["nullable"] = json!(true);
+    schema
 }
 
 /// `workflowtaskresults.argoproj.io`'s `openAPIV3Schema` (Argo's fields at the top level).
