@@ -197,7 +197,13 @@ impl Walker<'_> {
             workflow: self.wf_name.clone(),
             workflow_namespace: self.namespace.clone(),
             node_name: call.node_name.clone(),
-            template_name: template.name.clone(),
+            // A template from a WorkflowTemplate by its own name, as Argo names it.
+            template_name: template
+                .name
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
             cluster: template
                 .cluster()
                 .ok()

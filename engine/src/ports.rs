@@ -119,14 +119,34 @@ pub trait ParameterConfigMaps: Send + Sync + std::fmt::Debug {
 /// The WorkflowTemplates and ClusterWorkflowTemplates the controller's cluster holds, as the
 /// controller caches them (Argo reads them through its informers too).
 pub trait WorkflowTemplates: Send + Sync + std::fmt::Debug {
-    /// The spec of the WorkflowTemplate `name` in `namespace`, or with no namespace of the
-    /// ClusterWorkflowTemplate `name`. `None` when there is none; `Err` says why the object
-    /// does not decode, naming the field and never quoting a value.
-    fn spec(
-        &self,
-        namespace: Option<&str>,
-        name: &str,
-    ) -> Option<Result<Arc<crate::workflow::WorkflowSpec>, String>>;
+    /// The WorkflowTemplate `name` in `namespace`, or with no namespace the
+    /// ClusterWorkflowTemplate `name`, as cached (shared, never copied); `None` when there is
+    /// none.
+    fn get(&self, namespace: Option<&str>, name: &str) -> Option<FoundTemplate>;
+}
+
+/// A WorkflowTemplate or ClusterWorkflowTemplate as cached: decoded, or why it is not.
+#[derive(Debug, Clone)]
+pub enum FoundTemplate {
+    Namespaced(Arc<crate::workflow::Lenient<crate::workflow::WorkflowTemplate>>),
+    Cluster(Arc<crate::workflow::Lenient<crate::workflow::ClusterWorkflowTemplate>>),
+}
+
+impl FoundTemplate {
+    /// Its spec, or why it does not decode (the field named, no value quoted).
+    pub fn spec(&self) -> Result<&crate::workflow::WorkflowSpec, String> {
+        use crate::workflow::Lenient;
+        match self {
+            FoundTemplate::Namespaced(t) => match t.as_ref() {
+                Lenient::Valid(t) => Ok(&t.spec),
+                Lenient::Invalid(i) => Err(i.error.to_string()),
+            },
+            FoundTemplate::Cluster(t) => match t.as_ref() {
+                Lenient::Valid(t) => Ok(&t.spec),
+                Lenient::Invalid(i) => Err(i.error.to_string()),
+            },
+        }
+    }
 }
 
 /// What a parameter ConfigMap holds under a key.

@@ -22,10 +22,10 @@ pub fn reconcile(
     }
     let empty = WorkflowStatus::default();
     let persisted = wf.status.as_ref().unwrap_or(&empty);
-    // The workflow the walk runs: its own templates and those it takes from WorkflowTemplates.
-    let resolved = references::resolve(wf, observed);
     let mut cleanup = gc::Cleanup::default();
     if persisted.phase.is_some_and(WorkflowPhase::is_finished) {
+        // Only a `workflowTemplateRef`'s spec matters now (its pod GC and TTL settings).
+        let resolved = references::resolve(wf, observed, references::Scope::SpecOnly);
         let wf = resolved.as_ref().map_or(wf, |r| &*r.workflow);
         // Settings edited into a finished workflow cannot fail it any more: invalid ones are
         // skipped (they were checked when it ran).
@@ -39,6 +39,8 @@ pub fn reconcile(
     }
     let mut status = persisted.clone();
     let mut effects = Effects::default();
+    // The workflow the walk runs: its own templates and those it takes from WorkflowTemplates.
+    let resolved = references::resolve(wf, observed, references::Scope::Everything);
     let resolved = match resolved {
         Ok(resolved) => resolved,
         // A WorkflowTemplate created just before the workflow may not be cached yet.

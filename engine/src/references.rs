@@ -18,11 +18,12 @@
 //! someone else (the status is the tenant's to write) can do no more than a spec edit.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use serde_json::Value;
 
 use crate::observed::Observed;
+use crate::ports::FoundTemplate;
 use crate::workflow::{
     Template, TemplateRef, Workflow, WorkflowSpec, WorkflowStatus, WorkflowTemplateRef,
 };
@@ -67,11 +68,20 @@ pub(crate) struct Resolved<'a> {
     pub(crate) stored_spec: Option<WorkflowSpec>,
 }
 
+/// What to resolve: everything, or (for a finished workflow, which runs nothing more) only the
+/// spec a `workflowTemplateRef` joins, for its pod GC and TTL settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    Everything,
+    SpecOnly,
+}
+
 /// Resolves `wf`'s references: from its status first, else from the WorkflowTemplates
 /// observed. `Err` is Argo's message for what could not be resolved.
 pub(crate) fn resolve<'a>(
     wf: &'a Workflow,
     observed: &Observed,
+    scope: Scope,
 ) -> Result<Resolved<'a>, Unresolved> {
     let status = wf.status.as_ref();
     let stored = status.map(|s| &s.stored_templates);
@@ -79,31 +89,17 @@ pub(crate) fn resolve<'a>(
     if let Some(bad) = wf.spec.templates.iter().find(|t| t.name.contains('/')) {
         return Err(slash(&bad.name).into());
     }
-    if workflow_ref.is_none() && stored.is_none_or(BTreeMap::is_empty) && !calls_out(&wf.spec) {
+    let calls_out = scope == Scope::Everything
+        && (stored.is_some_and(|s| !s.is_empty()) || calls_out(&wf.spec));
+    if workflow_ref.is_none() && !calls_out {
         return Ok(Resolved {
             workflow: Cow::Borrowed(wf),
-            stored_templates: BTreeMap::new(),
+            stored_templates: stored.cloned().unwrap_or_default(),
             stored_spec: None,
         });
     }
-    let lookup =
-        |namespace: Option<&str>, name: &str| -> Result<std::sync::Arc<WorkflowSpec>, Unresolved> {
-            let kind = if namespace.is_some() {
-                "workflow template"
-            } else {
-                "cluster workflow template"
-            };
-            match observed
-                .workflow_templates
-                .as_ref()
-                .and_then(|t| t.spec(namespace, name))
-            {
-                None => Err(missing(format!("{kind} {name} not found"))),
-                Some(Err(why)) => Err(format!("{kind} {name} is invalid: {why}").into()),
-                Some(Ok(spec)) => Ok(spec),
-            }
-        };
     let namespace = wf.metadata.namespace.clone().unwrap_or_default();
+    let mut library = Library::new(observed, &namespace);
     // Its status carries only the times and phase the walk reads; the nodes are the caller's.
     let mut effective = Workflow {
         metadata: wf.metadata.clone(),
@@ -126,13 +122,19 @@ pub(crate) fn resolve<'a>(
         }
         let base = match status.and_then(|s| s.stored_workflow_template_spec.as_deref()) {
             Some(spec) => spec.clone(),
-            None => {
-                let scope = (r.cluster_scope != Some(true)).then_some(namespace.as_str());
-                (*lookup(scope, &r.name)?).clone()
-            }
+            None => library
+                .spec(r.cluster_scope == Some(true), &r.name)?
+                .clone(),
         };
         effective.spec = join(&base, &wf.spec).map_err(Unresolved::from)?;
         stored_spec = Some(base);
+    }
+    if scope == Scope::SpecOnly {
+        return Ok(Resolved {
+            workflow: Cow::Owned(effective),
+            stored_templates: stored.cloned().unwrap_or_default(),
+            stored_spec,
+        });
     }
     if let Some(bad) = effective
         .spec
@@ -162,8 +164,7 @@ pub(crate) fn resolve<'a>(
         let template = match stored.and_then(|s| s.get(&key)) {
             Some(template) => template.clone(),
             None => {
-                let scope = (reference.cluster_scope != Some(true)).then_some(namespace.as_str());
-                let spec = lookup(scope, &reference.name)?;
+                let spec = library.spec(reference.cluster_scope == Some(true), &reference.name)?;
                 let Some(found) = spec.templates.iter().find(|t| t.name == reference.template)
                 else {
                     return Err(missing(format!(
@@ -171,7 +172,7 @@ pub(crate) fn resolve<'a>(
                         reference.template, reference.name
                     )));
                 };
-                with_pod_metadata(found.clone(), &spec)
+                with_pod_metadata(found.clone(), spec)
             }
         };
         let mut called = template.clone();
@@ -186,6 +187,50 @@ pub(crate) fn resolve<'a>(
         stored_templates,
         stored_spec,
     })
+}
+
+/// The WorkflowTemplates one resolution reads, each looked up in the cache once.
+struct Library<'o> {
+    observed: &'o Observed,
+    namespace: &'o str,
+    found: HashMap<(bool, String), FoundTemplate>,
+}
+
+impl<'o> Library<'o> {
+    fn new(observed: &'o Observed, namespace: &'o str) -> Self {
+        Library {
+            observed,
+            namespace,
+            found: HashMap::new(),
+        }
+    }
+
+    /// The spec of the WorkflowTemplate `name` of the workflow's namespace (`cluster`: of the
+    /// ClusterWorkflowTemplate), in Argo's words when there is none.
+    fn spec(&mut self, cluster: bool, name: &str) -> Result<&WorkflowSpec, Unresolved> {
+        let kind = if cluster {
+            "cluster workflow template"
+        } else {
+            "workflow template"
+        };
+        let key = (cluster, name.to_string());
+        if !self.found.contains_key(&key) {
+            let namespace = (!cluster).then_some(self.namespace);
+            let Some(found) = self
+                .observed
+                .workflow_templates
+                .as_ref()
+                .and_then(|t| t.get(namespace, name))
+            else {
+                return Err(missing(format!("{kind} {name} not found")));
+            };
+            self.found.insert(key.clone(), found);
+        }
+        let found = &self.found[&key];
+        found
+            .spec()
+            .map_err(|why| format!("{kind} {name} is invalid: {why}").into())
+    }
 }
 
 /// Why a local template may not be named `name`: it would pass for a stored template's key.
@@ -230,26 +275,32 @@ fn rewrite_calls(
     origin: Option<&TemplateRef>,
     pending: &mut VecDeque<TemplateRef>,
 ) {
-    let within = |name: &str| match origin {
-        None => name.to_string(),
-        Some(origin) => TemplateRef {
-            template: name.to_string(),
-            ..origin.clone()
-        }
-        .key(),
-    };
     let mut call = |template: &mut Option<String>,
                     on_exit: &mut Option<String>,
                     other: &mut BTreeMap<String, Value>| {
-        if let Some(name) = on_exit.as_mut() {
-            *name = within(name);
+        // Argo's zero values: an empty name is none.
+        if template.as_deref() == Some("") {
+            *template = None;
+        }
+        if on_exit.as_deref() == Some("") {
+            *on_exit = None;
+        }
+        if let (Some(name), Some(origin)) = (on_exit.as_mut(), origin) {
+            let reference = TemplateRef {
+                template: name.clone(),
+                ..origin.clone()
+            };
+            *name = reference.key();
+            pending.push_back(reference);
         }
         match other.get("templateRef").filter(|v| !v.is_null()) {
+            // What does not decode, or is not a plain name, stays for validation to report.
             Some(value) if template.is_none() => {
                 let Ok(reference) = serde_json::from_value::<TemplateRef>(value.clone()) else {
                     return;
                 };
-                if reference.name.is_empty() || reference.template.is_empty() {
+                let plain = |s: &str| !s.is_empty() && !s.contains('/');
+                if !plain(&reference.name) || !plain(&reference.template) {
                     return;
                 }
                 other.remove("templateRef");
@@ -328,16 +379,23 @@ fn merge(target: &mut Value, over: Value, key: &str) {
             }
         }
         (Value::Array(target), Value::Array(over)) if MERGED_BY_NAME.contains(&key) => {
+            // Indexed by name: both lists are the tenant's, and may be long.
+            let mut at: HashMap<String, usize> = HashMap::new();
+            for (i, item) in target.iter().enumerate() {
+                if let Some(name) = item.get("name").and_then(Value::as_str) {
+                    at.entry(name.to_string()).or_insert(i);
+                }
+            }
             for item in over {
                 let name = item.get("name").and_then(Value::as_str).map(str::to_string);
-                let existing = name.as_deref().and_then(|name| {
-                    target
-                        .iter_mut()
-                        .find(|t| t.get("name").and_then(Value::as_str) == Some(name))
-                });
-                match existing {
-                    Some(existing) => merge(existing, item, ""),
-                    None => target.push(item),
+                match name.as_ref().and_then(|n| at.get(n)).copied() {
+                    Some(i) => merge(&mut target[i], item, ""),
+                    None => {
+                        if let Some(name) = name {
+                            at.insert(name, target.len());
+                        }
+                        target.push(item);
+                    }
                 }
             }
         }

@@ -123,11 +123,16 @@ pub enum ControllerError {
         crd: &'static str,
         source: kube::Error,
     },
+    #[error("cannot list the {crd} objects: {source}")]
+    TemplateList {
+        crd: &'static str,
+        source: kube::Error,
+    },
     #[error(
-        "the installed Workflow CRD (workflows.argoproj.io) would drop what Flotilla adds to a workflow ({}): its schema names every field Argo knows and prunes the rest, as Argo's full CRDs do; install Flotilla's CRDs (`flotilla crd | kubectl apply -f -`) or Argo's minimal ones",
-        .0.join(", ")
+        "the installed CRD {crd} would drop what Flotilla adds ({}): its schema names every field Argo knows and prunes the rest, as Argo's full CRDs do; install Flotilla's CRDs (`flotilla crd | kubectl apply -f -`) or Argo's minimal ones",
+        .fields.join(", ")
     )]
-    PruningCrd(Vec<String>),
+    PruningCrd { crd: String, fields: Vec<String> },
     #[error(
         "other clusters are configured (Secret {namespace}/rest-config: {clusters}) but this controller has no cluster name: set ARGO_CLUSTER or --cluster"
     )]
@@ -260,24 +265,35 @@ fn workflow_of(
 /// Refuses a Workflow CRD whose schema prunes the fields Flotilla adds (a template's
 /// `cluster`, a node's recorded place): under it a template meant for another cluster would
 /// run in this one. A controller that may not read the CRD says so and goes on.
-async fn check_crd_keeps_fields(client: &Client) -> Result<(), ControllerError> {
+async fn check_crd_keeps_fields(
+    client: &Client,
+    namespace: Option<&str>,
+) -> Result<(), ControllerError> {
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let crd = match crds.get("workflows.argoproj.io").await {
-        Ok(crd) => crd,
-        Err(e) => {
-            warn!(error = %e, "cannot read the Workflow CRD to check that it keeps Flotilla's fields");
-            return Ok(());
-        }
-    };
-    let pruned = serde_json::to_value(&crd)
-        .map(|crd| flotilla_engine::workflow::crd::pruned_fields(&crd))
-        .unwrap_or_default();
-    if pruned.is_empty() {
-        Ok(())
-    } else {
-        Err(ControllerError::PruningCrd(pruned))
+    let mut names = vec!["workflows.argoproj.io", "workflowtemplates.argoproj.io"];
+    if namespace.is_none() {
+        names.push("clusterworkflowtemplates.argoproj.io");
     }
+    for name in names {
+        let crd = match crds.get(name).await {
+            Ok(crd) => crd,
+            Err(e) => {
+                warn!(error = %e, crd = name, "cannot read the CRD to check that it keeps Flotilla's fields");
+                continue;
+            }
+        };
+        let pruned = serde_json::to_value(&crd)
+            .map(|crd| flotilla_engine::workflow::crd::pruned_fields(&crd))
+            .unwrap_or_default();
+        if !pruned.is_empty() {
+            return Err(ControllerError::PruningCrd {
+                crd: name.to_string(),
+                fields: pruned,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The WorkflowTemplate CRDs must be installed: their caches are waited for by every
@@ -292,7 +308,16 @@ async fn check_template_crds(
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };
-    let missing = |crd| move |source| ControllerError::MissingTemplateCrd { crd, source };
+    // Only a 404 means the CRD is missing; anything else (a refusal, a network error) is said as
+    // it is.
+    let missing = |crd| {
+        move |source: kube::Error| match &source {
+            kube::Error::Api(e) if e.code == 404 => {
+                ControllerError::MissingTemplateCrd { crd, source }
+            }
+            _ => ControllerError::TemplateList { crd, source },
+        }
+    };
     templates
         .list_metadata(&one)
         .await
@@ -326,7 +351,7 @@ pub async fn run(
         .list(&kube::api::ListParams::default().limit(1))
         .await
         .map_err(ControllerError::MissingCrd)?;
-    check_crd_keeps_fields(&client).await?;
+    check_crd_keeps_fields(&client, config.namespace.as_deref()).await?;
     let selector = instance_selector(config.engine.instance_id.as_deref());
     let pod_selector = format!("{},{selector}", labels::WORKFLOW);
 

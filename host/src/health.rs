@@ -21,13 +21,16 @@ pub(crate) enum Cache {
     ParameterMaps = 8,
     /// WorkflowTemplates (`templateRef`, `workflowTemplateRef`).
     WorkflowTemplates = 16,
+    /// ClusterWorkflowTemplates (not watched by a controller of one namespace).
+    ClusterWorkflowTemplates = 32,
 }
 
 const ALL: u8 = Cache::Workflows as u8
     | Cache::Pods as u8
     | Cache::TaskResults as u8
     | Cache::ParameterMaps as u8
-    | Cache::WorkflowTemplates as u8;
+    | Cache::WorkflowTemplates as u8
+    | Cache::ClusterWorkflowTemplates as u8;
 
 /// The caches that have listed, one bit each (one controller per process).
 static LISTED: AtomicU8 = AtomicU8::new(0);
@@ -46,6 +49,11 @@ pub(crate) fn on_event<K, E>(cache: Cache, event: &Result<watcher::Event<K>, E>)
     if let Ok(watcher::Event::InitDone) = event {
         LISTED.fetch_or(cache as u8, Ordering::Relaxed);
     }
+}
+
+/// A cache this controller does not keep counts as listed.
+pub(crate) fn not_watched(cache: Cache) {
+    LISTED.fetch_or(cache as u8, Ordering::Relaxed);
 }
 
 /// Whether every cache has listed.

@@ -283,10 +283,26 @@ async fn run_example(
     flotilla::sandbox::ControllerHandle,
     flotilla_engine::workflow::Workflow,
 )> {
+    run_example_renamed(name, &[]).await
+}
+
+/// [`run_example`] with each `from` in the example's text replaced by `to`: names this run owns
+/// alone (a run against a real cluster may share it with others).
+async fn run_example_renamed(
+    name: &str,
+    renames: &[(&str, &str)],
+) -> Result<(
+    Env,
+    flotilla::sandbox::ControllerHandle,
+    flotilla_engine::workflow::Workflow,
+)> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../examples")
         .join(name);
-    let text = std::fs::read_to_string(path)?;
+    let mut text = std::fs::read_to_string(path)?;
+    for (from, to) in renames {
+        text = text.replace(from, to);
+    }
     let (workflows, others): (Vec<&str>, Vec<&str>) = text
         .split("\n---\n")
         .partition(|doc| doc.contains("kind: Workflow\n"));
@@ -303,7 +319,7 @@ async fn run_example(
     }
     let wf = env.run_workflow(workflow, TIMEOUT).await;
     if !others.trim().is_empty() {
-        kubectl.ok_with(&["delete", "-f", "-"], Some(&others))?;
+        kubectl.ok_with(&["delete", "--ignore-not-found", "-f", "-"], Some(&others))?;
     }
     Ok((env, controller, wf?))
 }
@@ -420,7 +436,9 @@ async fn the_global_outputs_example_carries_outputs_from_cluster_1() -> Result<(
 /// the templates taken are stored in the status.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_workflow_templates_example_calls_a_library_that_runs_in_cluster_1() -> Result<()> {
-    let (_env, _controller, wf) = run_example("workflow-templates.yaml").await?;
+    let library = flotilla_e2e::unique("greetings");
+    let (_env, _controller, wf) =
+        run_example_renamed("workflow-templates.yaml", &[("greetings", &library)]).await?;
     ensure_phase(&wf, WorkflowPhase::Succeeded)?;
     let there = node(&wf, "there").expect("the cluster-1 step");
     ensure!(there.cluster.as_deref() == Some("cluster-1"), "{there:#?}");
@@ -431,9 +449,8 @@ async fn the_workflow_templates_example_calls_a_library_that_runs_in_cluster_1()
     );
     let call = node(&wf, "call").expect("the calling step");
     ensure!(
-        call.template_ref.as_ref().map(|r| r.key()).as_deref()
-            == Some("namespaced/greetings/greet")
-            && call.template_scope.as_deref() == Some("namespaced/greetings"),
+        call.template_ref.as_ref().map(|r| r.key()) == Some(format!("namespaced/{library}/greet"))
+            && call.template_scope == Some(format!("namespaced/{library}")),
         "{call:#?}"
     );
     let stored: Vec<&String> = wf
@@ -444,9 +461,9 @@ async fn the_workflow_templates_example_calls_a_library_that_runs_in_cluster_1()
     ensure!(
         stored
             == [
-                "namespaced/greetings/greet",
-                "namespaced/greetings/say",
-                "namespaced/greetings/say-there"
+                &format!("namespaced/{library}/greet"),
+                &format!("namespaced/{library}/say"),
+                &format!("namespaced/{library}/say-there")
             ],
         "{stored:?}"
     );
@@ -491,17 +508,25 @@ spec:
         ensure_phase(&wf, WorkflowPhase::Succeeded)?;
         let result = node(&wf, &wf.name_any()).and_then(|n| n.outputs.clone().and_then(|o| o.result));
         ensure!(result.as_deref() == Some("hello me"), "{result:?}");
-        let missing = workflow.replace(&format!("name: {name}}}"), "name: no-such-template}");
+        let nothing = flotilla_e2e::unique("no-such-template");
+        let missing = workflow.replace(&format!("name: {name}}}"), &format!("name: {nothing}}}"));
         let wf = env.run_workflow(&missing, TIMEOUT).await?;
         ensure_phase(&wf, WorkflowPhase::Failed)?;
         let message = wf.status.and_then(|s| s.message).unwrap_or_default();
         ensure!(
-            message == "invalid spec: workflow template no-such-template not found",
+            message == format!("invalid spec: workflow template {nothing} not found"),
             "{message}"
         );
         Ok(())
     }
     .await;
-    kubectl.ok(&["-n", "argo", "delete", "workflowtemplate", &name])?;
+    kubectl.ok(&[
+        "-n",
+        "argo",
+        "delete",
+        "--ignore-not-found",
+        "workflowtemplate",
+        &name,
+    ])?;
     result
 }

@@ -4,37 +4,55 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::workflow::{TemplateRef, WorkflowSpec};
+use crate::ports::FoundTemplate;
+use crate::workflow::{
+    ClusterWorkflowTemplate, DecodeError, Invalid, Lenient, TemplateRef, WorkflowSpec,
+    WorkflowTemplate,
+};
 
 /// The WorkflowTemplates of the harness's cluster, by (namespace, name); `None` namespace for
 /// ClusterWorkflowTemplates.
 #[derive(Debug, Default)]
-struct Library(BTreeMap<(Option<String>, String), Result<Arc<WorkflowSpec>, String>>);
+struct Library(BTreeMap<(Option<String>, String), FoundTemplate>);
 
 impl ports::WorkflowTemplates for Library {
-    fn spec(
-        &self,
-        namespace: Option<&str>,
-        name: &str,
-    ) -> Option<Result<Arc<WorkflowSpec>, String>> {
+    fn get(&self, namespace: Option<&str>, name: &str) -> Option<FoundTemplate> {
         self.0
             .get(&(namespace.map(str::to_string), name.to_string()))
             .cloned()
     }
 }
 
-fn spec(yaml: &str) -> Arc<WorkflowSpec> {
-    Arc::new(serde_yaml::from_str(yaml).expect("test spec parses"))
+impl Library {
+    fn add(&mut self, namespace: Option<&str>, name: &str, yaml: &str) {
+        let spec = spec(yaml);
+        let found = match namespace {
+            Some(_) => FoundTemplate::Namespaced(Arc::new(Lenient::Valid(WorkflowTemplate {
+                metadata: Default::default(),
+                spec,
+            }))),
+            None => FoundTemplate::Cluster(Arc::new(Lenient::Valid(ClusterWorkflowTemplate {
+                metadata: Default::default(),
+                spec,
+            }))),
+        };
+        self.0
+            .insert((namespace.map(str::to_string), name.to_string()), found);
+    }
+}
+
+fn spec(yaml: &str) -> WorkflowSpec {
+    serde_yaml::from_str(yaml).expect("test spec parses")
 }
 
 /// A WorkflowTemplate `lib` in `argo` whose `hello` template calls its own `say` (whose name the
 /// workflow also has, running another image), and a ClusterWorkflowTemplate `shared`.
 fn library() -> Library {
     let mut library = Library::default();
-    library.0.insert(
-        (Some("argo".into()), "lib".into()),
-        Ok(spec(
-            r#"
+    library.add(
+        Some("argo"),
+        "lib",
+        r#"
 podMetadata: {labels: {from: lib}}
 templates:
   - name: hello
@@ -45,19 +63,17 @@ templates:
     inputs: {parameters: [{name: who}]}
     container: {image: lib-image, command: [echo], args: ["{{inputs.parameters.who}}", "{{workflow.parameters.greeting}}"]}
 "#,
-        )),
     );
-    library.0.insert(
-        (None, "shared".into()),
-        Ok(spec(
-            r#"
+    library.add(
+        None,
+        "shared",
+        r#"
 templates:
   - name: there
     cluster: cluster-1
     namespace: default
     container: {image: shared-image, command: [echo]}
 "#,
-        )),
     );
     library
 }
@@ -168,7 +184,13 @@ fn a_workflow_template_that_does_not_decode_is_named_in_the_failure() {
     let mut library = library();
     library.0.insert(
         (Some("argo".into()), "lib".into()),
-        Err("spec.templates[0].parallelism: expected i64, found a string".into()),
+        FoundTemplate::Namespaced(Arc::new(Lenient::Invalid(Box::new(Invalid {
+            metadata: Default::default(),
+            error: DecodeError {
+                path: "spec.templates[0].parallelism".into(),
+                problem: "expected i64, found a string".into(),
+            },
+        })))),
     );
     h.observed.workflow_templates = Some(Arc::new(library));
     assert!(h.step().is_empty());
@@ -216,17 +238,16 @@ spec:
 #[test]
 fn a_workflow_template_ref_runs_the_template_with_the_workflows_own_spec_over_it() {
     let mut library = library();
-    library.0.insert(
-        (Some("argo".into()), "whole".into()),
-        Ok(spec(
-            r#"
+    library.add(
+        Some("argo"),
+        "whole",
+        r#"
 entrypoint: main
 arguments: {parameters: [{name: greeting, value: hello}, {name: who, value: nobody}]}
 templates:
   - name: main
     container: {image: whole-image, command: [echo], args: ["{{workflow.parameters.greeting}}", "{{workflow.parameters.who}}"]}
 "#,
-        )),
     );
     let mut h = Harness::new(
         "spec:\n  workflowTemplateRef: {name: whole}\n  arguments: {parameters: [{name: who, value: me}]}\n",
@@ -323,9 +344,7 @@ fn references_are_bounded() {
         ));
     }
     let mut library = Library::default();
-    library
-        .0
-        .insert((Some("argo".into()), "chain".into()), Ok(spec(&templates)));
+    library.add(Some("argo"), "chain", &templates);
     let mut h = Harness::new(
         "spec:\n  entrypoint: main\n  templates: [{name: main, steps: [[{name: a, templateRef: {name: chain, template: t0}}]]}]\n",
     );
@@ -363,4 +382,83 @@ fn a_new_workflow_waits_briefly_for_a_workflow_template_the_cache_has_not_seen()
         h.message(),
         Some("invalid spec: workflow template lib not found")
     );
+}
+
+/// A step's `onExit` inside a WorkflowTemplate names the WorkflowTemplate's own template; an
+/// empty one (Go's zero value) is none.
+#[test]
+fn exit_handlers_inside_a_workflow_template_are_its_own() {
+    let mut library = Library::default();
+    library.add(
+        Some("argo"),
+        "exits",
+        r#"
+templates:
+  - name: main
+    steps: [[{name: work, template: work, onExit: cleanup}, {name: quiet, template: work, onExit: ""}]]
+  - name: work
+    container: {image: work-image, command: [x]}
+  - name: cleanup
+    container: {image: cleanup-image, command: [x]}
+"#,
+    );
+    let mut h = Harness::new(
+        "spec:\n  entrypoint: main\n  templates: [{name: main, steps: [[{name: call, templateRef: {name: exits, template: main}}]]}, {name: cleanup, container: {image: local-image, command: [x]}}]\n",
+    );
+    h.observed.workflow_templates = Some(Arc::new(library));
+    assert_eq!(
+        h.run(&succeed),
+        WorkflowPhase::Succeeded,
+        "{:?}",
+        h.message()
+    );
+    let images: Vec<&str> = h
+        .created
+        .iter()
+        .map(|p| p["spec"]["containers"][0]["image"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        images.iter().filter(|i| **i == "cleanup-image").count(),
+        1,
+        "{images:?}"
+    );
+    assert!(!images.contains(&"local-image"), "{images:?}");
+}
+
+#[test]
+fn a_reference_holding_a_slash_is_refused_not_followed() {
+    let mut h = harness(&CALLER.replace(
+        "{name: lib, template: hello}",
+        "{name: lib, template: hello/../say}",
+    ));
+    assert!(h.step().is_empty());
+    assert_eq!(h.phase(), Some(WorkflowPhase::Failed));
+    assert!(
+        h.message().unwrap().ends_with(
+            "templateRef must name a WorkflowTemplate and its template, without '/', and clusterScope must be a boolean"
+        ),
+        "{:?}",
+        h.message()
+    );
+}
+
+/// `workflowTemplateRef` joins lists by name: long ones too, each name once, the workflow's
+/// values winning.
+#[test]
+fn joined_parameter_lists_keep_each_name_once_with_the_workflows_value() {
+    let mut base = String::from("entrypoint: main\narguments:\n  parameters:\n");
+    let mut own =
+        String::from("spec:\n  workflowTemplateRef: {name: many}\n  arguments:\n    parameters:\n");
+    for i in 0..2000 {
+        base.push_str(&format!("  - {{name: p{i}, value: base}}\n"));
+        own.push_str(&format!("    - {{name: p{}, value: own}}\n", i + 1000));
+    }
+    base.push_str("templates: [{name: main, container: {image: x, command: [y], args: [\"{{workflow.parameters.p0}}\", \"{{workflow.parameters.p1500}}\", \"{{workflow.parameters.p2500}}\"]}}]\n");
+    let mut library = Library::default();
+    library.add(Some("argo"), "many", &base);
+    let mut h = Harness::new(&own);
+    h.observed.workflow_templates = Some(Arc::new(library));
+    let pods = h.step();
+    assert_eq!(pods.len(), 1, "{:?}", h.message());
+    assert_eq!(user_args(&pods[0]), ["base", "own", "own"]);
 }

@@ -30,7 +30,7 @@ const MAX_NESTING: usize = 200;
 pub(super) struct Holder<'a> {
     /// `template:` (or the entrypoint / `onExit` name); empty when not set.
     template: &'a str,
-    /// `templateRef:`, unsupported: only its shape is checked.
+    /// `templateRef:` left after resolution: malformed, reported.
     template_ref: Option<&'a Value>,
     /// Whether the step or task has an `inline:` template (unsupported, not followed).
     inline: bool,
@@ -238,7 +238,11 @@ impl<'a> Ctx<'a> {
             if str_field(r, "template").is_empty() {
                 return Err("template name is required".to_string());
             }
-            return Ok(None);
+            // Every well-formed reference was resolved before validation (`references`).
+            return Err(
+                "templateRef must name a WorkflowTemplate and its template, without '/', and clusterScope must be a boolean"
+                    .to_string(),
+            );
         }
         let name = holder.template;
         let found = if name.is_empty() {

@@ -3,8 +3,6 @@
 //! its own (`Lenient`): one that does not decode fails only the workflows that call it, with the
 //! field named and no value quoted.
 
-use std::sync::Arc;
-
 use futures::{Stream, StreamExt};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -12,7 +10,7 @@ use kube::{Api, Client};
 use tracing::warn;
 
 use flotilla_engine::ports;
-use flotilla_engine::workflow::{ClusterWorkflowTemplate, Lenient, WorkflowSpec, WorkflowTemplate};
+use flotilla_engine::workflow::{ClusterWorkflowTemplate, Lenient, WorkflowTemplate};
 
 /// The two caches, as the engine reads them.
 #[derive(Clone)]
@@ -48,11 +46,19 @@ impl WorkflowTemplates {
             .inspect(|e| crate::health::on_event(crate::health::Cache::WorkflowTemplates, e))
             .map(|e| report("WorkflowTemplates", e));
         let (cluster, cluster_events) = match namespace {
-            Some(_) => (None, futures::stream::empty().boxed()),
+            Some(_) => {
+                // Not watched: nothing to wait for.
+                crate::health::not_watched(crate::health::Cache::ClusterWorkflowTemplates);
+                (None, futures::stream::empty().boxed())
+            }
             None => {
                 let api: Api<Lenient<ClusterWorkflowTemplate>> = Api::all(client.clone());
                 let (store, writer) = reflector::store();
-                let events = reflector(writer, api).map(|e| report("ClusterWorkflowTemplates", e));
+                let events = reflector(writer, api)
+                    .inspect(|e| {
+                        crate::health::on_event(crate::health::Cache::ClusterWorkflowTemplates, e)
+                    })
+                    .map(|e| report("ClusterWorkflowTemplates", e));
                 (Some(store), events.boxed())
             }
         };
@@ -106,29 +112,17 @@ fn report<K>(what: &str, event: Result<watcher::Event<K>, watcher::Error>) {
 }
 
 impl ports::WorkflowTemplates for WorkflowTemplates {
-    fn spec(
-        &self,
-        namespace: Option<&str>,
-        name: &str,
-    ) -> Option<Result<Arc<WorkflowSpec>, String>> {
-        fn spec_of<K>(
-            found: &Lenient<K>,
-            spec: impl Fn(&K) -> &WorkflowSpec,
-        ) -> Result<Arc<WorkflowSpec>, String> {
-            match found {
-                Lenient::Valid(k) => Ok(Arc::new(spec(k).clone())),
-                Lenient::Invalid(invalid) => Err(invalid.error.to_string()),
-            }
-        }
+    fn get(&self, namespace: Option<&str>, name: &str) -> Option<ports::FoundTemplate> {
         match namespace {
-            Some(ns) => {
-                let found = self.namespaced.get(&ObjectRef::new(name).within(ns))?;
-                Some(spec_of(&found, |t: &WorkflowTemplate| &t.spec))
-            }
-            None => {
-                let found = self.cluster.as_ref()?.get(&ObjectRef::new(name))?;
-                Some(spec_of(&found, |t: &ClusterWorkflowTemplate| &t.spec))
-            }
+            Some(ns) => self
+                .namespaced
+                .get(&ObjectRef::new(name).within(ns))
+                .map(ports::FoundTemplate::Namespaced),
+            None => self
+                .cluster
+                .as_ref()?
+                .get(&ObjectRef::new(name))
+                .map(ports::FoundTemplate::Cluster),
         }
     }
 }
@@ -169,11 +163,11 @@ mod tests {
     #[test]
     fn a_workflow_template_is_found_in_its_own_namespace_only() {
         let t = templates(vec![LIB], Some(vec![]));
-        let spec = t.spec(Some("team-a"), "lib").unwrap().unwrap();
-        assert_eq!(spec.templates[0].name, "hello");
-        assert!(t.spec(Some("team-b"), "lib").is_none());
+        let found = t.get(Some("team-a"), "lib").unwrap();
+        assert_eq!(found.spec().unwrap().templates[0].name, "hello");
+        assert!(t.get(Some("team-b"), "lib").is_none());
         assert!(
-            t.spec(None, "lib").is_none(),
+            t.get(None, "lib").is_none(),
             "not a ClusterWorkflowTemplate"
         );
     }
@@ -184,7 +178,7 @@ mod tests {
             "metadata": {"name": "bad", "namespace": "team-a"},
             "spec": {"templates": [{"name": "t", "parallelism": "secret-value"}]}}"#;
         let t = templates(vec![bad], None);
-        let err = t.spec(Some("team-a"), "bad").unwrap().unwrap_err();
+        let err = t.get(Some("team-a"), "bad").unwrap().spec().unwrap_err();
         assert!(err.contains("templates[0].parallelism"), "{err}");
         assert!(!err.contains("secret-value"), "{err}");
     }
@@ -195,8 +189,8 @@ mod tests {
             "metadata": {"name": "shared"},
             "spec": {"templates": [{"name": "t", "container": {"image": "x"}}]}}"#;
         let t = templates(vec![], Some(vec![shared]));
-        assert!(t.spec(None, "shared").unwrap().is_ok());
+        assert!(t.get(None, "shared").unwrap().spec().is_ok());
         let t = templates(vec![], None);
-        assert!(t.spec(None, "shared").is_none());
+        assert!(t.get(None, "shared").is_none());
     }
 }

@@ -232,6 +232,11 @@ fn steps_errors() {
             m("steps: [[{name: a, template: hello, templateRef: {name: wt, template: t}}]]"),
             "templates.main.steps[0].a template name cannot be specified with templateRef.",
         ),
+        (
+            "templateRef left unresolved",
+            m("steps: [[{name: a, templateRef: {name: wt, template: t, clusterScope: \"yes\"}}]]"),
+            "templates.main.steps[0].a templateRef must name a WorkflowTemplate and its template, without '/', and clusterScope must be a boolean",
+        ),
     ]);
 }
 

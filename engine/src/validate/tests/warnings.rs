@@ -18,11 +18,8 @@ steps:
 - - name: a
     template: gen
 - - name: b
-    templateRef: {name: wt, template: t}
+    template: gen
     arguments: {artifacts: [{name: x, raw: {data: y}}]}
-- - name: c
-    template: echo
-    arguments: {parameters: [{name: message, value: "{{steps.b.outputs.parameters.x}}"}]}
 metrics: {prometheus: []}
 - name: unused-http
   http: {url: "https://example.com"}
@@ -40,7 +37,6 @@ metrics: {prometheus: []}
             "spec.archiveLogs is only used by Argo's own tooling and is ignored by Flotilla",
             "spec.arguments.artifacts is not supported by Flotilla and is ignored",
             "templates.main.metrics is only used by Argo's own tooling and is ignored by Flotilla",
-            "templates.main.steps[1].b.templateRef is not supported by Flotilla and is ignored",
             "templates.main.steps[1].b.arguments.artifacts is not supported by Flotilla and is ignored",
             "templates.unused-http.http is not supported by Flotilla; the template is never called, so it is ignored",
             "templates.unused-memoized.memoize is not supported by Flotilla and is ignored",

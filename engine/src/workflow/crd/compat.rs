@@ -1,4 +1,5 @@
-//! Whether an installed `workflows.argoproj.io` CRD keeps the fields Flotilla adds to Argo's.
+//! Whether an installed `workflows.argoproj.io` (or WorkflowTemplate) CRD keeps the fields
+//! Flotilla adds to Argo's.
 //!
 //! Flotilla's CRDs and Argo's minimal ones preserve unknown fields, but Argo also publishes
 //! "full" CRDs whose structural schema types every field it knows — and the API server prunes
@@ -9,7 +10,10 @@
 
 use serde_json::Value;
 
-/// The fields Flotilla reads that Argo's schema does not define, by where they are.
+/// The placement fields of a template.
+const PLACEMENT: &[&str] = &["cluster", "clusterName", "namespace"];
+
+/// The fields Flotilla reads that Argo's Workflow schema does not define, by where they are.
 const FIELDS: &[(&[Step], &[&str])] = &[
     (
         &[
@@ -17,7 +21,7 @@ const FIELDS: &[(&[Step], &[&str])] = &[
             Step::Property("templates"),
             Step::Items,
         ],
-        &["cluster", "clusterName", "namespace"],
+        PLACEMENT,
     ),
     (
         &[
@@ -27,7 +31,34 @@ const FIELDS: &[(&[Step], &[&str])] = &[
         ],
         &["cluster", "namespace", "podName", "podUID"],
     ),
+    (
+        &[
+            Step::Property("status"),
+            Step::Property("storedTemplates"),
+            Step::AdditionalProperties,
+        ],
+        PLACEMENT,
+    ),
+    (
+        &[
+            Step::Property("status"),
+            Step::Property("storedWorkflowTemplateSpec"),
+            Step::Property("templates"),
+            Step::Items,
+        ],
+        PLACEMENT,
+    ),
 ];
+
+/// The same for Argo's WorkflowTemplate and ClusterWorkflowTemplate schemas.
+const TEMPLATE_FIELDS: &[(&[Step], &[&str])] = &[(
+    &[
+        Step::Property("spec"),
+        Step::Property("templates"),
+        Step::Items,
+    ],
+    PLACEMENT,
+)];
 
 /// One step from a schema node to a child's.
 #[derive(Debug, Clone, Copy)]
@@ -47,10 +78,15 @@ impl Step {
     }
 }
 
-/// The Flotilla fields that `crd` (a `CustomResourceDefinition`, as JSON) would prune from
-/// the version it stores, as paths (`spec.templates[].cluster`); empty when all are kept.
+/// The Flotilla fields that `crd` (a `CustomResourceDefinition`, as JSON: the Workflow CRD, or
+/// a WorkflowTemplate or ClusterWorkflowTemplate one) would prune from the version it stores,
+/// as paths (`spec.templates[].cluster`); empty when all are kept.
 pub fn pruned_fields(crd: &Value) -> Vec<String> {
     let spec = &crd["spec"];
+    let fields = match spec["names"]["kind"].as_str() {
+        Some("WorkflowTemplate" | "ClusterWorkflowTemplate") => TEMPLATE_FIELDS,
+        _ => FIELDS,
+    };
     // apiextensions.k8s.io/v1beta1's default, and v1's deprecated opt-out: nothing is pruned.
     if spec["preserveUnknownFields"] == true {
         return Vec::new();
@@ -71,7 +107,7 @@ pub fn pruned_fields(crd: &Value) -> Vec<String> {
         return Vec::new();
     };
     let mut pruned = Vec::new();
-    for (path, fields) in FIELDS {
+    for (path, fields) in fields {
         let at = path_name(path);
         let kept: &dyn Fn(&str) -> bool = match walk(schema, path) {
             Kept::All => &|_| true,
@@ -192,6 +228,31 @@ mod tests {
                 "status.nodes.*.namespace",
                 "status.nodes.*.podName",
                 "status.nodes.*.podUID",
+                "status.storedTemplates.*.cluster",
+                "status.storedTemplates.*.clusterName",
+                "status.storedTemplates.*.namespace",
+                "status.storedWorkflowTemplateSpec.templates[].cluster",
+                "status.storedWorkflowTemplateSpec.templates[].clusterName",
+                "status.storedWorkflowTemplateSpec.templates[].namespace",
+            ]
+        );
+    }
+
+    #[test]
+    fn workflow_template_crds_are_checked_for_their_templates() {
+        let ours = serde_json::to_value(super::super::workflow_template()).unwrap();
+        assert_eq!(pruned_fields(&ours), Vec::<String>::new());
+        let mut full = crd(json!({"type": "object", "properties": {
+            "spec": {"type": "object", "properties": {
+                "templates": {"type": "array", "items": {"type": "object", "properties": {
+                    "name": {"type": "string"}}}}}}}}));
+        full["spec"]["names"] = json!({"kind": "ClusterWorkflowTemplate"});
+        assert_eq!(
+            pruned_fields(&full),
+            [
+                "spec.templates[].cluster",
+                "spec.templates[].clusterName",
+                "spec.templates[].namespace",
             ]
         );
     }
@@ -216,7 +277,13 @@ mod tests {
                 "status.nodes.*.cluster",
                 "status.nodes.*.namespace",
                 "status.nodes.*.podName",
-                "status.nodes.*.podUID"
+                "status.nodes.*.podUID",
+                "status.storedTemplates.*.cluster",
+                "status.storedTemplates.*.clusterName",
+                "status.storedTemplates.*.namespace",
+                "status.storedWorkflowTemplateSpec.templates[].cluster",
+                "status.storedWorkflowTemplateSpec.templates[].clusterName",
+                "status.storedWorkflowTemplateSpec.templates[].namespace",
             ]
         );
     }
