@@ -26,6 +26,7 @@ mod budget;
 mod catalog;
 mod children;
 mod config_maps;
+pub mod cron;
 mod dag;
 mod decision;
 mod edges;

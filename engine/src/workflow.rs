@@ -9,6 +9,7 @@
 mod any_string;
 pub mod compressed;
 pub mod crd;
+mod cron_workflow;
 pub mod labels;
 mod lenient;
 pub mod report_digest;
@@ -18,6 +19,9 @@ mod task_result;
 mod workflow_template;
 
 pub use any_string::AnyString;
+pub use cron_workflow::{
+    ActiveWorkflow, CronWorkflow, CronWorkflowSpec, CronWorkflowStatus, WorkflowMetadata,
+};
 pub use lenient::{DecodeError, Invalid, Lenient};
 pub use spec::*;
 pub use status::*;

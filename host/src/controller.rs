@@ -6,6 +6,7 @@ mod apply;
 mod busy;
 mod config;
 mod credentials;
+mod cron;
 mod embedded;
 mod events;
 mod failures;
@@ -243,6 +244,17 @@ fn reporter(instance: Option<&str>) -> Reporter {
 
 /// A label selector for objects of this controller instance (Argo's instance-ID convention:
 /// without an ID, only objects without the label).
+/// The API of a namespaced kind in `namespace`, or in every namespace with `None`.
+fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
 fn instance_selector(instance_id: Option<&str>) -> String {
     match instance_id {
         Some(id) => format!("{}={id}", labels::CONTROLLER_INSTANCE_ID),
@@ -271,7 +283,11 @@ async fn check_crd_keeps_fields(
 ) -> Result<(), ControllerError> {
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let mut names = vec!["workflows.argoproj.io", "workflowtemplates.argoproj.io"];
+    let mut names = vec![
+        "workflows.argoproj.io",
+        "workflowtemplates.argoproj.io",
+        "cronworkflows.argoproj.io",
+    ];
     if namespace.is_none() {
         names.push("clusterworkflowtemplates.argoproj.io");
     }
@@ -296,18 +312,16 @@ async fn check_crd_keeps_fields(
     Ok(())
 }
 
-/// The WorkflowTemplate CRDs must be installed: their caches are waited for by every
-/// reconcile, so a missing one would hold every workflow instead of failing at start.
+/// The WorkflowTemplate and CronWorkflow CRDs must be installed: the template caches are
+/// waited for by every reconcile, so a missing one would hold every workflow instead of failing
+/// at start.
 async fn check_template_crds(
     client: &Client,
     namespace: Option<&str>,
 ) -> Result<(), ControllerError> {
-    use flotilla_engine::workflow::{ClusterWorkflowTemplate, WorkflowTemplate};
+    use flotilla_engine::workflow::{ClusterWorkflowTemplate, CronWorkflow, WorkflowTemplate};
     let one = kube::api::ListParams::default().limit(1);
-    let templates: Api<WorkflowTemplate> = match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
+    let templates: Api<WorkflowTemplate> = scoped(client, namespace);
     // Only a 404 means the CRD is missing; anything else (a refusal, a network error) is said as
     // it is.
     let missing = |crd| {
@@ -322,6 +336,11 @@ async fn check_template_crds(
         .list_metadata(&one)
         .await
         .map_err(missing("WorkflowTemplate (workflowtemplates.argoproj.io)"))?;
+    let crons: Api<CronWorkflow> = scoped(client, namespace);
+    crons
+        .list_metadata(&one)
+        .await
+        .map_err(missing("CronWorkflow (cronworkflows.argoproj.io)"))?;
     if namespace.is_none() {
         Api::<ClusterWorkflowTemplate>::all(client.clone())
             .list_metadata(&one)
@@ -341,10 +360,7 @@ pub async fn run(
 ) -> Result<(), ControllerError> {
     // Workflows and task results are decoded one by one (`lenient`): a malformed one is
     // reported and skipped, never failing a whole list or watch.
-    let workflows: Api<Lenient<Workflow>> = match &config.namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
+    let workflows: Api<Lenient<Workflow>> = scoped(&client, config.namespace.as_deref());
     let leadership = config.leadership.clone();
     let invalid = lenient::InvalidReporter::new(client.clone(), None, leadership.clone());
     workflows
@@ -375,10 +391,8 @@ pub async fn run(
 
     // Parameter ConfigMaps: cached, not watched for reconciles (Argo reads them when a
     // workflow is reconciled, and a change reaches the workflows that read it after).
-    let maps_api: Api<k8s_openapi::api::core::v1::ConfigMap> = match &config.namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
+    let maps_api: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        scoped(&client, config.namespace.as_deref());
     let (parameter_maps, maps_writer) = reflector::store();
     let maps_stream = reflector(
         maps_writer,
@@ -479,6 +493,15 @@ pub async fn run(
     ));
     let _parameter_maps = spawn_scoped(maps_stream);
     let _workflow_templates = spawn_scoped(templates_stream.for_each(|()| async {}));
+    // CronWorkflows submit workflows of their own: run beside this controller, leading with it.
+    let _crons = spawn_scoped(cron::run(
+        ctx.client.clone(),
+        config.namespace.clone(),
+        selector.clone(),
+        ctx.engine.instance_id.clone(),
+        ctx.leadership.clone(),
+        lenient::InvalidReporter::new(ctx.client.clone(), None, ctx.leadership.clone()),
+    ));
     let _sweeper = spawn_scoped(sweep::run(
         ctx.clone(),
         pod_selector.clone(),

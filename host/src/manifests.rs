@@ -166,7 +166,7 @@ mod tests {
                 .iter()
                 .filter(|k| *k == "CustomResourceDefinition")
                 .count(),
-            4,
+            5,
             "{kinds:?}"
         );
     }

@@ -147,6 +147,7 @@ pub async fn install(client: &kube::Client) -> Result<()> {
         "workflowtaskresults.argoproj.io",
         "workflowtemplates.argoproj.io",
         "clusterworkflowtemplates.argoproj.io",
+        "cronworkflows.argoproj.io",
     ] {
         tokio::time::timeout(
             Duration::from_secs(30),

@@ -530,3 +530,142 @@ spec:
     ])?;
     result
 }
+
+/// A CronWorkflow whose last schedule was missed (as after a controller restart) submits its
+/// workflow at once, named, labelled and owned as Argo's; the workflow runs and leaves the
+/// active list; the history limit keeps it, and once lowered to 0 deletes it. `kubectl` knows
+/// the kind by Argo's short name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cron_workflow_submits_its_missed_schedule_and_keeps_its_history() -> Result<()> {
+    use flotilla_engine::workflow::CronWorkflow;
+    let (env, _controller) = Env::with_controller().await?;
+    let kubectl = env.kubectl("cluster-0");
+    let name = flotilla_e2e::unique("every-minute");
+    let missed = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(120);
+    let cron = format!(
+        r#"
+apiVersion: argoproj.io/v1alpha1
+kind: CronWorkflow
+metadata: {{name: {name}, namespace: argo}}
+spec:
+  schedules: ["* * * * *"]
+  concurrencyPolicy: Forbid
+  successfulJobsHistoryLimit: 5
+  workflowMetadata: {{labels: {{team: blue}}}}
+  workflowSpec:
+    entrypoint: main
+    templates:
+    - name: main
+      container: {{image: argoproj/argosay:v2, args: [echo, scheduled]}}
+status: {{lastScheduledTime: "{}"}}
+"#,
+        missed.strftime("%Y-%m-%dT%H:%M:%SZ")
+    );
+    kubectl.ok_with(&["apply", "-f", "-"], Some(&cron))?;
+    let result = async {
+        let listed = kubectl.ok(&["-n", "argo", "get", "cwf", &name, "-o", "name"])?;
+        ensure!(
+            listed.trim() == format!("cronworkflow.argoproj.io/{name}"),
+            "{listed}"
+        );
+        let client = env.client("cluster-0").await?;
+        let workflows: kube::Api<flotilla_engine::workflow::Workflow> =
+            kube::Api::namespaced(client.clone(), "argo");
+        let crons: kube::Api<CronWorkflow> = kube::Api::namespaced(client, "argo");
+        let selector = format!("workflows.argoproj.io/cron-workflow={name}");
+        let listing = kube::api::ListParams::default().labels(&selector);
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        // Submitted, and run to its end.
+        let submitted = loop {
+            let list = workflows.list(&listing).await?;
+            let done = list.items.into_iter().find(|wf| {
+                wf.status.as_ref().and_then(|s| s.phase) == Some(WorkflowPhase::Succeeded)
+            });
+            if let Some(wf) = done {
+                break wf;
+            }
+            ensure!(
+                tokio::time::Instant::now() < deadline,
+                "nothing submitted ran"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        };
+        let cron_uid = crons.get(&name).await?.metadata.uid;
+        let wf_name = submitted.name_any();
+        ensure!(
+            wf_name.starts_with(&format!("{name}-"))
+                && wf_name[name.len() + 1..]
+                    .parse::<i64>()
+                    .is_ok_and(|t| t > missed.as_second()),
+            "{wf_name}"
+        );
+        ensure!(submitted.labels().get("team").map(String::as_str) == Some("blue"));
+        let owner = submitted.owner_references().first().cloned();
+        ensure!(
+            owner
+                .as_ref()
+                .map(|o| (o.kind.as_str(), Some(o.uid.clone())))
+                == Some(("CronWorkflow", cron_uid)),
+            "{owner:?}"
+        );
+        ensure!(
+            submitted
+                .annotations()
+                .contains_key("workflows.argoproj.io/scheduled-time"),
+            "{:?}",
+            submitted.annotations()
+        );
+        // Out of the active list once finished.
+        loop {
+            let status = crons.get(&name).await?.status.unwrap_or_default();
+            let still = status
+                .active
+                .iter()
+                .any(|a| a.name.as_deref() == Some(&wf_name));
+            if !still && status.last_scheduled_time.is_some() {
+                break;
+            }
+            ensure!(tokio::time::Instant::now() < deadline, "{status:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        // The history limit lowered to 0: the finished workflows go.
+        kubectl.ok(&[
+            "-n",
+            "argo",
+            "patch",
+            "cronworkflow",
+            &name,
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"successfulJobsHistoryLimit":0}}"#,
+        ])?;
+        loop {
+            if workflows.get_opt(&wf_name).await?.is_none() {
+                break;
+            }
+            ensure!(tokio::time::Instant::now() < deadline, "{wf_name} kept");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        Ok(())
+    }
+    .await;
+    kubectl.ok(&[
+        "-n",
+        "argo",
+        "delete",
+        "--ignore-not-found",
+        "cronworkflow",
+        &name,
+    ])?;
+    // Its workflows too, whatever the test reached (the next minute's may have been submitted).
+    kubectl.ok(&[
+        "-n",
+        "argo",
+        "delete",
+        "workflows",
+        "-l",
+        &format!("workflows.argoproj.io/cron-workflow={name}"),
+        "--ignore-not-found",
+    ])?;
+    result
+}

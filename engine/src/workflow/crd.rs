@@ -18,7 +18,9 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube_core::{CustomResourceExt, Resource};
 
-use super::{ClusterWorkflowTemplate, Workflow, WorkflowTaskResult, WorkflowTemplate};
+use super::{
+    ClusterWorkflowTemplate, CronWorkflow, Workflow, WorkflowTaskResult, WorkflowTemplate,
+};
 
 fn validation(value: serde_json::Value) -> Option<CustomResourceValidation> {
     // The literal below is a valid JSONSchemaProps; failing to parse it would be a bug caught by
@@ -54,6 +56,15 @@ pub fn cluster_workflow_template() -> CustomResourceDefinition {
         "Cluster",
         Some(&["clusterwftmpl", "cwft"]),
         schema::workflow_template(),
+    )
+}
+
+/// `cronworkflows.argoproj.io`: Argo's names, no printer columns (as Argo's).
+pub fn cron_workflow() -> CustomResourceDefinition {
+    crd_of::<CronWorkflow>(
+        "Namespaced",
+        Some(&["cwf", "cronwf"]),
+        schema::cron_workflow(),
     )
 }
 
@@ -96,12 +107,13 @@ fn crd_of<K: Resource<DynamicType = ()>>(
 }
 
 /// Every CRD Flotilla installs.
-pub fn all() -> [CustomResourceDefinition; 4] {
+pub fn all() -> [CustomResourceDefinition; 5] {
     [
         workflow(),
         workflow_task_result(),
         workflow_template(),
         cluster_workflow_template(),
+        cron_workflow(),
     ]
 }
 

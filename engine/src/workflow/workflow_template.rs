@@ -1,8 +1,6 @@
 //! Argo's `WorkflowTemplate` and `ClusterWorkflowTemplate`: a workflow's spec kept in the
 //! cluster for workflows to call (`templateRef`) or to run whole (`workflowTemplateRef`).
 
-use std::borrow::Cow;
-
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::{ClusterResourceScope, NamespaceResourceScope};
 use serde::{Deserialize, Serialize};
@@ -25,41 +23,45 @@ pub struct ClusterWorkflowTemplate {
     pub spec: WorkflowSpec,
 }
 
-/// Both kinds' `kube::Resource`: Argo's group, version and names.
-macro_rules! template_resource {
+/// An Argo kind's `kube::Resource`: Argo's group and version, its kind and plural.
+macro_rules! argo_resource {
     ($kind:ident, $scope:ty, $plural:literal) => {
         impl kube_core::Resource for $kind {
             type DynamicType = ();
             type Scope = $scope;
 
-            fn kind(_: &()) -> Cow<'_, str> {
+            fn kind(_: &()) -> std::borrow::Cow<'_, str> {
                 stringify!($kind).into()
             }
-            fn group(_: &()) -> Cow<'_, str> {
+            fn group(_: &()) -> std::borrow::Cow<'_, str> {
                 "argoproj.io".into()
             }
-            fn version(_: &()) -> Cow<'_, str> {
+            fn version(_: &()) -> std::borrow::Cow<'_, str> {
                 "v1alpha1".into()
             }
-            fn plural(_: &()) -> Cow<'_, str> {
+            fn plural(_: &()) -> std::borrow::Cow<'_, str> {
                 $plural.into()
             }
-            fn meta(&self) -> &ObjectMeta {
+            fn meta(&self) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
                 &self.metadata
             }
-            fn meta_mut(&mut self) -> &mut ObjectMeta {
+            fn meta_mut(
+                &mut self,
+            ) -> &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
                 &mut self.metadata
             }
         }
     };
 }
 
-template_resource!(
+pub(super) use argo_resource;
+
+argo_resource!(
     WorkflowTemplate,
     NamespaceResourceScope,
     "workflowtemplates"
 );
-template_resource!(
+argo_resource!(
     ClusterWorkflowTemplate,
     ClusterResourceScope,
     "clusterworkflowtemplates"

@@ -18,7 +18,9 @@ use kube::runtime::events::{Event as KubeEvent, EventType, Recorder};
 use kube::runtime::watcher::{self, Event};
 use tracing::{debug, warn};
 
-use flotilla_engine::workflow::{Invalid, Lenient, Workflow, WorkflowSpec, WorkflowTaskResult};
+use flotilla_engine::workflow::{
+    CronWorkflow, Invalid, Lenient, Workflow, WorkflowSpec, WorkflowTaskResult,
+};
 
 /// A typed object that can stand in, by its metadata alone, for a malformed version in a cache
 /// delete.
@@ -31,6 +33,15 @@ impl FromMetadata for Workflow {
         let mut wf = Workflow::new("", WorkflowSpec::default());
         wf.metadata = metadata;
         wf
+    }
+}
+
+impl FromMetadata for CronWorkflow {
+    fn from_metadata(metadata: ObjectMeta) -> Self {
+        CronWorkflow {
+            metadata,
+            ..Default::default()
+        }
     }
 }
 

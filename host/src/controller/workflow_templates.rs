@@ -37,10 +37,7 @@ impl WorkflowTemplates {
         client: &Client,
         namespace: Option<&str>,
     ) -> (Self, impl Stream<Item = ()> + Send + 'static) {
-        let namespaced_api: Api<Lenient<WorkflowTemplate>> = match namespace {
-            Some(ns) => Api::namespaced(client.clone(), ns),
-            None => Api::all(client.clone()),
-        };
+        let namespaced_api: Api<Lenient<WorkflowTemplate>> = super::scoped(client, namespace);
         let (namespaced, writer) = reflector::store();
         let namespaced_events = reflector(writer, namespaced_api)
             .inspect(|e| crate::health::on_event(crate::health::Cache::WorkflowTemplates, e))

@@ -50,6 +50,17 @@ const FIELDS: &[(&[Step], &[&str])] = &[
     ),
 ];
 
+/// The same for Argo's CronWorkflow schema.
+const CRON_FIELDS: &[(&[Step], &[&str])] = &[(
+    &[
+        Step::Property("spec"),
+        Step::Property("workflowSpec"),
+        Step::Property("templates"),
+        Step::Items,
+    ],
+    PLACEMENT,
+)];
+
 /// The same for Argo's WorkflowTemplate and ClusterWorkflowTemplate schemas.
 const TEMPLATE_FIELDS: &[(&[Step], &[&str])] = &[(
     &[
@@ -85,6 +96,7 @@ pub fn pruned_fields(crd: &Value) -> Vec<String> {
     let spec = &crd["spec"];
     let fields = match spec["names"]["kind"].as_str() {
         Some("WorkflowTemplate" | "ClusterWorkflowTemplate") => TEMPLATE_FIELDS,
+        Some("CronWorkflow") => CRON_FIELDS,
         _ => FIELDS,
     };
     // apiextensions.k8s.io/v1beta1's default, and v1's deprecated opt-out: nothing is pruned.
@@ -242,6 +254,19 @@ mod tests {
     fn workflow_template_crds_are_checked_for_their_templates() {
         let ours = serde_json::to_value(super::super::workflow_template()).unwrap();
         assert_eq!(pruned_fields(&ours), Vec::<String>::new());
+        let ours = serde_json::to_value(super::super::cron_workflow()).unwrap();
+        assert_eq!(pruned_fields(&ours), Vec::<String>::new());
+        let mut cron = crd(json!({"type": "object", "properties": {
+            "spec": {"type": "object", "properties": {"workflowSpec": {"type": "object"}}}}}));
+        cron["spec"]["names"] = json!({"kind": "CronWorkflow"});
+        assert_eq!(
+            pruned_fields(&cron),
+            [
+                "spec.workflowSpec.templates[].cluster",
+                "spec.workflowSpec.templates[].clusterName",
+                "spec.workflowSpec.templates[].namespace",
+            ]
+        );
         let mut full = crd(json!({"type": "object", "properties": {
             "spec": {"type": "object", "properties": {
                 "templates": {"type": "array", "items": {"type": "object", "properties": {

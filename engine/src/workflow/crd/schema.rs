@@ -287,6 +287,11 @@ fn workflow_status() -> Value {
 
 /// `workflows.argoproj.io`'s `openAPIV3Schema`.
 pub(super) fn workflow() -> Value {
+    root(workflow_spec(), workflow_status())
+}
+
+/// A kind's `openAPIV3Schema` from its spec's and status's: metadata and spec required.
+fn root(spec: Value, status: Value) -> Value {
     json!({
         "type": "object",
         "required": ["metadata", "spec"],
@@ -294,8 +299,8 @@ pub(super) fn workflow() -> Value {
             "apiVersion": {"type": "string"},
             "kind": {"type": "string"},
             "metadata": {"type": "object"},
-            "spec": workflow_spec(),
-            "status": workflow_status(),
+            "spec": spec,
+            "status": status,
         },
     })
 }
@@ -308,6 +313,29 @@ pub(super) fn workflow_template() -> Value {
         properties.remove("status");
     }
     schema
+}
+
+/// `cronworkflows.argoproj.io`'s `openAPIV3Schema`: the schedule and a workflow's spec.
+pub(super) fn cron_workflow() -> Value {
+    let mut spec = object(json!({
+        "workflowSpec": workflow_spec(),
+        "schedule": string(),
+        "schedules": list(json!({"type": "string"})),
+        "timezone": string(),
+        "concurrencyPolicy": string(),
+        "suspend": boolean(),
+        "startingDeadlineSeconds": integer(),
+        "successfulJobsHistoryLimit": integer(),
+        "failedJobsHistoryLimit": integer(),
+        "workflowMetadata": object(json!({
+            "labels": map_of(json!({"type": "string"})),
+            "annotations": map_of(json!({"type": "string"})),
+        })),
+    }));
+    if let Some(spec) = spec.as_object_mut() {
+        spec.remove("nullable");
+    }
+    root(spec, free_object())
 }
 
 fn nullable(mut schema: Value) -> Value {
