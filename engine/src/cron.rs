@@ -26,6 +26,13 @@ pub const SCHEDULED_TIME: &str = "workflows.argoproj.io/scheduled-time";
 pub const MAX_NAME: usize = 52;
 /// Most schedules one CronWorkflow may have.
 pub const MAX_SCHEDULES: usize = 20;
+/// How far back a CronWorkflow with no recorded schedule looks for a due one.
+const UNRECORDED_WINDOW_SECS: i64 = 60;
+/// Longest part of a schedule quoted in a message.
+const MAX_QUOTED: usize = 64;
+/// How far ahead a schedule must occur: one that cannot (`0 0 30 2 *`) is a spec error, as
+/// Argo's scheduler gives up after five years.
+const HORIZON_YEARS: i16 = 5;
 
 /// One workflow the CronWorkflow submitted, as the controller observed it.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,7 +79,7 @@ pub fn decide(
         .collect();
     status.active = running.iter().map(|c| reference(cron, c)).collect();
     decision.delete = past_history(cron, children);
-    let schedules = match check(cron) {
+    let schedules = match check(cron, now) {
         Ok(schedules) => {
             status.conditions.retain(|c| c.type_ != "SpecError");
             schedules
@@ -84,11 +91,19 @@ pub fn decide(
         }
     };
     let now_zoned = now.to_zoned(schedules.tz.clone());
-    let last = status
-        .last_scheduled_time
-        .as_ref()
-        .or(cron.metadata.creation_timestamp.as_ref())
-        .map_or(now, |t| t.0);
+    // Without a recorded schedule (a new CronWorkflow, or a status wiped by a replace), only a
+    // schedule of the last minute, and none before the CronWorkflow existed, is run: a wiped
+    // status never brings back older ones.
+    let last = match status.last_scheduled_time.as_ref() {
+        Some(t) => t.0,
+        None => {
+            let recent = now - jiff::SignedDuration::from_secs(UNRECORDED_WINDOW_SECS);
+            cron.metadata
+                .creation_timestamp
+                .as_ref()
+                .map_or(recent, |t| t.0.max(recent))
+        }
+    };
     let due = schedules
         .crons
         .iter()
@@ -113,6 +128,13 @@ pub fn decide(
     };
     // A due schedule is acted on once, whatever comes of it.
     status.last_scheduled_time = Some(Time(due));
+    let name = child_name(cron, due);
+    if children.iter().any(|c| c.name == name) {
+        // Submitted already, its status write lost or not yet seen: never again, and not one
+        // of the running workflows `Forbid` and `Replace` weigh.
+        decision.status = status;
+        return decision;
+    }
     let late = cron
         .spec
         .starting_deadline_seconds
@@ -135,7 +157,7 @@ pub fn decide(
 }
 
 /// The CronWorkflow's spec checked as Argo's `ValidateCronWorkflow` does, in its words.
-fn check(cron: &CronWorkflow) -> Result<Schedules, String> {
+fn check(cron: &CronWorkflow, now: Timestamp) -> Result<Schedules, String> {
     let name = cron.metadata.name.as_deref().unwrap_or_default();
     if name.len() > MAX_NAME {
         return Err(format!(
@@ -152,7 +174,7 @@ fn check(cron: &CronWorkflow) -> Result<Schedules, String> {
     }
     match cron.spec.concurrency_policy.as_deref() {
         None | Some("" | "Allow" | "Forbid" | "Replace") => {}
-        Some(other) => return Err(format!("invalid ConcurrencyPolicy: {other}")),
+        Some(other) => return Err(format!("invalid ConcurrencyPolicy: {}", quoted(other))),
     }
     let mut patterns: Vec<&str> = cron.spec.schedules.iter().map(String::as_str).collect();
     if let Some(one) = cron.spec.schedule.as_deref().filter(|s| !s.is_empty()) {
@@ -185,17 +207,49 @@ fn check(cron: &CronWorkflow) -> Result<Schedules, String> {
     let crons = patterns
         .iter()
         .map(|p| {
+            let shown = quoted(p);
             if p.trim_start().starts_with("@every") {
                 return Err(format!(
-                    "cron schedule {p} is malformed: @every is not supported by Flotilla (write the interval as a cron schedule)"
+                    "cron schedule {shown} is malformed: @every is not supported by Flotilla (write the interval as a cron schedule)"
                 ));
             }
             parser
                 .parse(p)
-                .map_err(|e| format!("cron schedule {p} is malformed: {e}"))
+                .map_err(|e| format!("cron schedule {shown} is malformed: {}", quoted(&e.to_string())))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Schedules { crons, tz })
+    let schedules = Schedules { crons, tz };
+    if let Some(why) = never_due(&schedules, &patterns, &now.to_zoned(schedules.tz.clone())) {
+        return Err(why);
+    }
+    Ok(schedules)
+}
+
+/// A schedule that never occurs within [`HORIZON_YEARS`] of `now`, named.
+fn never_due(schedules: &Schedules, patterns: &[&str], now: &jiff::Zoned) -> Option<String> {
+    let horizon = now.year().saturating_add(HORIZON_YEARS);
+    schedules
+        .crons
+        .iter()
+        .zip(patterns)
+        .find(|(c, _)| {
+            c.find_next_occurrence(now, false)
+                .map_or(true, |next| next.year() > horizon)
+        })
+        .map(|(_, p)| {
+            format!(
+                "cron schedule {} never occurs in the next {HORIZON_YEARS} years",
+                quoted(p)
+            )
+        })
+}
+
+/// At most [`MAX_QUOTED`] characters of a tenant's text.
+fn quoted(text: &str) -> String {
+    match text.char_indices().nth(MAX_QUOTED) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
 }
 
 /// The workflow a schedule submits (Argo's `ConvertCronWorkflowToWorkflowWithProperties`).
@@ -226,7 +280,7 @@ fn child(cron: &CronWorkflow, scheduled: Timestamp, instance_id: Option<&str>) -
     );
     Workflow {
         metadata: ObjectMeta {
-            name: Some(format!("{name}-{}", scheduled.as_second())),
+            name: Some(child_name(cron, scheduled)),
             namespace: cron.metadata.namespace.clone(),
             labels: Some(labels),
             annotations: Some(annotations),
@@ -243,6 +297,15 @@ fn child(cron: &CronWorkflow, scheduled: Timestamp, instance_id: Option<&str>) -
         spec: cron.spec.workflow_spec.clone(),
         status: None,
     }
+}
+
+/// Argo's name of the workflow a schedule submits: `<cron>-<scheduled Unix seconds>`.
+fn child_name(cron: &CronWorkflow, scheduled: Timestamp) -> String {
+    format!(
+        "{}-{}",
+        cron.metadata.name.as_deref().unwrap_or_default(),
+        scheduled.as_second()
+    )
 }
 
 fn reference(cron: &CronWorkflow, child: &Child) -> ActiveWorkflow {

@@ -242,8 +242,6 @@ fn reporter(instance: Option<&str>) -> Reporter {
     }
 }
 
-/// A label selector for objects of this controller instance (Argo's instance-ID convention:
-/// without an ID, only objects without the label).
 /// The API of a namespaced kind in `namespace`, or in every namespace with `None`.
 fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
@@ -255,6 +253,8 @@ where
     }
 }
 
+/// A label selector for objects of this controller instance (Argo's instance-ID convention:
+/// without an ID, only objects without the label).
 fn instance_selector(instance_id: Option<&str>) -> String {
     match instance_id {
         Some(id) => format!("{}={id}", labels::CONTROLLER_INSTANCE_ID),
@@ -312,14 +312,13 @@ async fn check_crd_keeps_fields(
     Ok(())
 }
 
-/// The WorkflowTemplate and CronWorkflow CRDs must be installed: the template caches are
-/// waited for by every reconcile, so a missing one would hold every workflow instead of failing
-/// at start.
+/// The WorkflowTemplate CRDs must be installed: their caches are waited for by every
+/// reconcile, so a missing one would hold every workflow instead of failing at start.
 async fn check_template_crds(
     client: &Client,
     namespace: Option<&str>,
 ) -> Result<(), ControllerError> {
-    use flotilla_engine::workflow::{ClusterWorkflowTemplate, CronWorkflow, WorkflowTemplate};
+    use flotilla_engine::workflow::{ClusterWorkflowTemplate, WorkflowTemplate};
     let one = kube::api::ListParams::default().limit(1);
     let templates: Api<WorkflowTemplate> = scoped(client, namespace);
     // Only a 404 means the CRD is missing; anything else (a refusal, a network error) is said as
@@ -336,11 +335,7 @@ async fn check_template_crds(
         .list_metadata(&one)
         .await
         .map_err(missing("WorkflowTemplate (workflowtemplates.argoproj.io)"))?;
-    let crons: Api<CronWorkflow> = scoped(client, namespace);
-    crons
-        .list_metadata(&one)
-        .await
-        .map_err(missing("CronWorkflow (cronworkflows.argoproj.io)"))?;
+
     if namespace.is_none() {
         Api::<ClusterWorkflowTemplate>::all(client.clone())
             .list_metadata(&one)
@@ -493,15 +488,30 @@ pub async fn run(
     ));
     let _parameter_maps = spawn_scoped(maps_stream);
     let _workflow_templates = spawn_scoped(templates_stream.for_each(|()| async {}));
-    // CronWorkflows submit workflows of their own: run beside this controller, leading with it.
-    let _crons = spawn_scoped(cron::run(
-        ctx.client.clone(),
-        config.namespace.clone(),
-        selector.clone(),
-        ctx.engine.instance_id.clone(),
-        ctx.leadership.clone(),
-        lenient::InvalidReporter::new(ctx.client.clone(), None, ctx.leadership.clone()),
-    ));
+    // CronWorkflows submit workflows of their own: run beside this controller, leading with it
+    // — unless they cannot be read (no CRD, an older role), which stops only them.
+    let cron_api: Api<flotilla_engine::workflow::CronWorkflow> =
+        scoped(&ctx.client, config.namespace.as_deref());
+    let crons_readable = match cron_api
+        .list_metadata(&kube::api::ListParams::default().limit(1))
+        .await
+    {
+        Ok(_) => true,
+        Err(e) => {
+            warn!(error = %e, "cannot list CronWorkflows: they will not run (install Flotilla's CRDs and role)");
+            false
+        }
+    };
+    let _crons = crons_readable.then(|| {
+        spawn_scoped(cron::run(
+            ctx.client.clone(),
+            config.namespace.clone(),
+            selector.clone(),
+            ctx.engine.instance_id.clone(),
+            ctx.leadership.clone(),
+            lenient::InvalidReporter::new(ctx.client.clone(), None, ctx.leadership.clone()),
+        ))
+    });
     let _sweeper = spawn_scoped(sweep::run(
         ctx.clone(),
         pod_selector.clone(),

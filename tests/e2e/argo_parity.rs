@@ -649,16 +649,16 @@ status: {{lastScheduledTime: "{}"}}
         Ok(())
     }
     .await;
-    kubectl.ok(&[
+    let cron_gone = kubectl.ok(&[
         "-n",
         "argo",
         "delete",
         "--ignore-not-found",
         "cronworkflow",
         &name,
-    ])?;
+    ]);
     // Its workflows too, whatever the test reached (the next minute's may have been submitted).
-    kubectl.ok(&[
+    let workflows_gone = kubectl.ok(&[
         "-n",
         "argo",
         "delete",
@@ -666,6 +666,8 @@ status: {{lastScheduledTime: "{}"}}
         "-l",
         &format!("workflows.argoproj.io/cron-workflow={name}"),
         "--ignore-not-found",
-    ])?;
-    result
+    ]);
+    result?;
+    cron_gone?;
+    workflows_gone.map(|_| ())
 }

@@ -20,7 +20,10 @@ mod turns;
 mod workflow;
 pub use kubectl::Kubectl;
 pub use tenant::{TENANT_ROLE, Tenant, bound_token, create_or_merge, executor_rbac, role_binding};
-use turns::{remove_workflows_of_the_turn, reset_shared_configuration, workflows};
+use turns::{
+    cron_workflows, remove_cron_workflows_of_the_turn, remove_workflows_of_the_turn,
+    reset_shared_configuration, workflows,
+};
 pub use workflow::*;
 
 /// Where the clusters come from.
@@ -49,11 +52,12 @@ pub struct Env {
 /// goes back to what `install` makes — no `rest-config` Secret, no profile Secrets, no policy,
 /// plugin or images ConfigMap in `argo` of `cluster-0`.
 ///
-/// The Workflows made during the turn go too, in any namespace of `cluster-0`, with their pods in
-/// both clusters, so that the next test's controller does not inherit them.
+/// The Workflows and CronWorkflows made during the turn go too, in any namespace of `cluster-0`,
+/// with their pods in both clusters, so that the next test's controller does not inherit them.
 impl Drop for Env {
     fn drop(&mut self) {
         if let (Clusters::Real, Some((_, before))) = (&self.clusters, &self._turn) {
+            remove_cron_workflows_of_the_turn(&self.kubeconfig, before);
             remove_workflows_of_the_turn(&self.kubeconfig, before);
             reset_shared_configuration(&self.kubeconfig);
         }
@@ -86,8 +90,10 @@ impl Env {
                 );
             }
             let turn = REAL_CLUSTERS.lock().await;
+            // Uids are unique across kinds: one set holds the workflows' and CronWorkflows'.
             let before = workflows(&kubeconfig)
                 .into_iter()
+                .chain(cron_workflows(&kubeconfig))
                 .map(|(_, _, uid)| uid)
                 .collect();
             return Ok(Env {

@@ -31,12 +31,43 @@ pub(crate) fn kubectl_cleanup(kubeconfig: &Path, args: &[&str]) -> Option<String
 /// The Workflows of `cluster-0` in every namespace: (namespace, name, uid) each; none when they
 /// cannot be listed (no CRD yet).
 pub(crate) fn workflows(kubeconfig: &Path) -> Vec<(String, String, String)> {
+    listed(kubeconfig, "workflows.argoproj.io")
+}
+
+/// The CronWorkflows of `cluster-0`, as [`workflows`].
+pub(crate) fn cron_workflows(kubeconfig: &Path) -> Vec<(String, String, String)> {
+    listed(kubeconfig, "cronworkflows.argoproj.io")
+}
+
+/// Deletes the CronWorkflows of `cluster-0` whose uids are not in `before` (first: they would
+/// submit workflows of their own meanwhile).
+pub(crate) fn remove_cron_workflows_of_the_turn(kubeconfig: &Path, before: &HashSet<String>) {
+    for (namespace, name, uid) in cron_workflows(kubeconfig) {
+        if !before.contains(&uid) {
+            kubectl_cleanup(
+                kubeconfig,
+                &[
+                    "--context",
+                    "cluster-0",
+                    "-n",
+                    &namespace,
+                    "delete",
+                    "cronworkflows.argoproj.io",
+                    &name,
+                    "--ignore-not-found",
+                ],
+            );
+        }
+    }
+}
+
+fn listed(kubeconfig: &Path, resource: &str) -> Vec<(String, String, String)> {
     let listing = "jsonpath={range .items[*]}{.metadata.namespace} {.metadata.name} {.metadata.uid}{\"\\n\"}{end}";
     // Quietly: before Flotilla is installed there is no such resource to list.
     let out = Command::new("kubectl")
         .arg("--kubeconfig")
         .arg(kubeconfig)
-        .args(["--context", "cluster-0", "get", "workflows.argoproj.io"])
+        .args(["--context", "cluster-0", "get", resource])
         .args(["--all-namespaces", "-o", listing])
         .output();
     let listed = match out {

@@ -6,6 +6,7 @@
 //! reference carries its uid: a label alone is anyone's to write, and proves nothing.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -34,12 +35,18 @@ pub(crate) enum CronError {
 }
 
 /// How soon a failed reconcile is tried again.
-const RETRY: Duration = Duration::from_secs(5);
+const RETRY: Duration = Duration::from_secs(10);
+/// How soon after a panic (a bug) a CronWorkflow is decided again.
+const PANIC_RETRY: Duration = Duration::from_secs(300);
+/// Longest submission error kept in a condition.
+const MAX_MESSAGE: usize = 512;
 
 struct Context {
     client: Client,
     /// The workflows labelled as some CronWorkflow's, decoded one by one.
     children: Store<Lenient<Workflow>>,
+    /// Whether `children` has listed since the controller started.
+    children_listed: Arc<AtomicBool>,
     instance_id: Option<String>,
     leadership: crate::leader::Leadership,
 }
@@ -66,6 +73,8 @@ pub(super) async fn run(
     .applied_objects();
     let workflows: Api<Lenient<Workflow>> = scoped(&client, namespace.as_deref());
     let (children, children_writer) = reflector::store();
+    let children_listed = Arc::new(AtomicBool::new(false));
+    let listed = children_listed.clone();
     let child_wakes = reflector::reflector(
         children_writer,
         watcher(
@@ -75,12 +84,19 @@ pub(super) async fn run(
         .modify(super::without_managed_fields)
         .default_backoff(),
     )
+    .inspect(move |event| {
+        if let Ok(watcher::Event::InitDone) = event {
+            listed.store(true, Ordering::Release);
+        }
+    })
     .touched_objects()
     .filter_map(|child| futures::future::ready(child.ok().and_then(|c| owner(&c))));
-    let acquired = leadership.acquired(|| true);
+    let ready = children_listed.clone();
+    let acquired = leadership.acquired(move || ready.load(Ordering::Acquire));
     let ctx = Arc::new(Context {
         client,
         children,
+        children_listed,
         instance_id,
         leadership,
     });
@@ -151,13 +167,19 @@ async fn reconcile(cron: Arc<CronWorkflow>, ctx: Arc<Context>) -> Result<Action,
         if !ctx.leadership.is_leading() {
             return Ok(Action::await_change());
         }
+        // Deciding before the workflows have listed would see none running.
+        if !ctx.children_listed.load(Ordering::Acquire) {
+            return Ok(Action::requeue(Duration::from_secs(1)));
+        }
         let children = children_of(&cron, &ctx.children);
-        let decision = cron::decide(
-            &cron,
-            &children,
-            ctx.instance_id.as_deref(),
-            jiff::Timestamp::now(),
-        );
+        let now = jiff::Timestamp::now();
+        let decided = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            cron::decide(&cron, &children, ctx.instance_id.as_deref(), now)
+        }));
+        let Ok(decision) = decided else {
+            warn!("deciding this cron workflow panicked (a bug in Flotilla); trying again later");
+            return Ok(Action::requeue(PANIC_RETRY));
+        };
         let namespace = cron.namespace().unwrap_or_default();
         let name = cron.name_any();
         let failed = |action, source| CronError::Api {
@@ -166,6 +188,25 @@ async fn reconcile(cron: Arc<CronWorkflow>, ctx: Arc<Context>) -> Result<Action,
             action,
             source,
         };
+        let crons: Api<CronWorkflow> = Api::namespaced(ctx.client.clone(), &namespace);
+        // The status first, on the version decided from: a reconcile that read an older copy
+        // (its own write not seen yet) is refused here, before it acts on what it read.
+        if cron.status.as_ref() != Some(&decision.status) {
+            let patch = serde_json::json!({
+                "metadata": {"resourceVersion": cron.resource_version()},
+                "status": decision.status,
+            });
+            match crons
+                .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 409 => {
+                    return Ok(Action::requeue(Duration::from_secs(1)));
+                }
+                Err(e) => return Err(failed("writing its status", e)),
+            }
+        }
         let workflows: Api<Workflow> = Api::namespaced(ctx.client.clone(), &namespace);
         for (child, uid) in &decision.terminate {
             // The uid in the patch is checked against the object's: never another of that name.
@@ -185,10 +226,28 @@ async fn reconcile(cron: Arc<CronWorkflow>, ctx: Arc<Context>) -> Result<Action,
         if let Some(wf) = &decision.submit {
             match workflows.create(&PostParams::default(), wf).await {
                 Ok(created) => info!(workflow = %created.name_any(), "submitted"),
-                // Submitted already (by this replica or the one before it): the name is the
-                // schedule's.
+                // Submitted already: the name is the schedule's.
                 Err(kube::Error::Api(e)) if e.code == 409 => {}
-                Err(e) => return Err(failed("submitting its workflow", e)),
+                // As Argo's: the schedule is spent, and the condition says why.
+                Err(e) => {
+                    warn!(error = %e, "submitting the scheduled workflow failed");
+                    let mut status = decision.status.clone();
+                    let message = format!("Failed to submit Workflow: {e}");
+                    let message: String = message.chars().take(MAX_MESSAGE).collect();
+                    status.conditions.retain(|c| c.type_ != "SubmissionError");
+                    status
+                        .conditions
+                        .push(flotilla_engine::workflow::Condition {
+                            type_: "SubmissionError".into(),
+                            status: "True".into(),
+                            message: Some(message),
+                        });
+                    let patch = serde_json::json!({"status": status});
+                    crons
+                        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                        .await
+                        .map_err(|e| failed("writing its status", e))?;
+                }
             }
         }
         for (child, uid) in &decision.delete {
@@ -204,14 +263,6 @@ async fn reconcile(cron: Arc<CronWorkflow>, ctx: Arc<Context>) -> Result<Action,
                 Err(kube::Error::Api(e)) if matches!(e.code, 404 | 409) => {}
                 Err(e) => return Err(failed("deleting a finished workflow", e)),
             }
-        }
-        if cron.status.as_ref() != Some(&decision.status) {
-            let crons: Api<CronWorkflow> = Api::namespaced(ctx.client.clone(), &namespace);
-            let patch = serde_json::json!({"status": decision.status});
-            crons
-                .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-                .await
-                .map_err(|e| failed("writing its status", e))?;
         }
         Ok(match decision.requeue_after {
             Some(after) => Action::requeue(after),

@@ -173,10 +173,10 @@ impl InvalidReporter {
 
     fn report<K: Resource<DynamicType = ()>>(&self, invalid: Invalid) {
         let kind = K::kind(&()).into_owned();
-        let metric_kind = if kind == "Workflow" {
-            "Workflow"
-        } else {
-            "WorkflowTaskResult"
+        let metric_kind = match kind.as_str() {
+            "Workflow" => "Workflow",
+            "CronWorkflow" => "CronWorkflow",
+            _ => "WorkflowTaskResult",
         };
         crate::metrics::invalid_object(metric_kind);
         let meta = &invalid.metadata;
