@@ -243,7 +243,11 @@ impl<'a> Walker<'a> {
             namespace: None,
             pod_name: None,
             pod_uid: None,
-            node_flag: None,
+            // Argo flags each attempt of a Retry node.
+            node_flag: call.attempt.then(|| crate::workflow::NodeFlag {
+                retried: Some(true),
+                ..Default::default()
+            }),
         });
         id
     }

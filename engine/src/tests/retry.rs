@@ -28,6 +28,15 @@ fn retries_until_success_within_the_limit() {
         "three attempts under the retry node"
     );
     assert_eq!(h.node("wf(2)").phase, NodePhase::Succeeded);
+    // Argo's `nodeFlag.retried` on each attempt, not on the Retry node.
+    for attempt in ["wf(0)", "wf(1)", "wf(2)"] {
+        assert_eq!(
+            h.node(attempt).node_flag.as_ref().and_then(|f| f.retried),
+            Some(true),
+            "{attempt}"
+        );
+    }
+    assert_eq!(h.node("wf").node_flag, None);
     let names = h.pod_names();
     assert_eq!(names.len(), 3);
     assert!(names.iter().all(|n| n.starts_with("wf-main-")), "{names:?}");
