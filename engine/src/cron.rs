@@ -61,6 +61,8 @@ pub struct CronDecision {
 struct Schedules {
     crons: Vec<croner::Cron>,
     tz: TimeZone,
+    /// The earliest next occurrence of any of them after `now` (found once, by `check`).
+    next: Timestamp,
 }
 
 /// Decides what happens next for `cron` at `now`, given the workflows it owns; `instance_id` is
@@ -111,17 +113,11 @@ pub fn decide(
         .map(|z| z.timestamp())
         .filter(|t| *t > last)
         .max();
-    decision.requeue_after = schedules
-        .crons
-        .iter()
-        .filter_map(|c| c.find_next_occurrence(&now_zoned, false).ok())
-        .map(|z| z.timestamp())
-        .min()
-        .map(|next| {
-            Duration::try_from(next.duration_since(now))
-                .unwrap_or_default()
-                .max(Duration::from_secs(1))
-        });
+    decision.requeue_after = Some(
+        Duration::try_from(schedules.next.duration_since(now))
+            .unwrap_or_default()
+            .max(Duration::from_secs(1)),
+    );
     let Some(due) = due else {
         decision.status = status;
         return decision;
@@ -218,30 +214,35 @@ fn check(cron: &CronWorkflow, now: Timestamp) -> Result<Schedules, String> {
                 .map_err(|e| format!("cron schedule {shown} is malformed: {}", quoted(&e.to_string())))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let schedules = Schedules { crons, tz };
-    if let Some(why) = never_due(&schedules, &patterns, &now.to_zoned(schedules.tz.clone())) {
-        return Err(why);
-    }
-    Ok(schedules)
+    let now = now.to_zoned(tz.clone());
+    let next = next_occurrence(&crons, &patterns, &now)?;
+    Ok(Schedules { crons, tz, next })
 }
 
-/// A schedule that never occurs within [`HORIZON_YEARS`] of `now`, named.
-fn never_due(schedules: &Schedules, patterns: &[&str], now: &jiff::Zoned) -> Option<String> {
+/// The earliest next occurrence of the schedules after `now`; a schedule that never occurs
+/// within [`HORIZON_YEARS`] is an error naming it.
+fn next_occurrence(
+    crons: &[croner::Cron],
+    patterns: &[&str],
+    now: &jiff::Zoned,
+) -> Result<Timestamp, String> {
     let horizon = now.year().saturating_add(HORIZON_YEARS);
-    schedules
-        .crons
-        .iter()
-        .zip(patterns)
-        .find(|(c, _)| {
-            c.find_next_occurrence(now, false)
-                .map_or(true, |next| next.year() > horizon)
-        })
-        .map(|(_, p)| {
-            format!(
-                "cron schedule {} never occurs in the next {HORIZON_YEARS} years",
-                quoted(p)
-            )
-        })
+    let mut earliest: Option<Timestamp> = None;
+    for (cron, pattern) in crons.iter().zip(patterns) {
+        match cron.find_next_occurrence(now, false) {
+            Ok(next) if next.year() <= horizon => {
+                let next = next.timestamp();
+                earliest = Some(earliest.map_or(next, |e| e.min(next)));
+            }
+            _ => {
+                return Err(format!(
+                    "cron schedule {} never occurs in the next {HORIZON_YEARS} years",
+                    quoted(pattern)
+                ));
+            }
+        }
+    }
+    earliest.ok_or_else(|| "cron workflow must have at least one schedule".to_string())
 }
 
 /// At most [`MAX_QUOTED`] characters of a tenant's text.

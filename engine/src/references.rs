@@ -69,7 +69,8 @@ pub(crate) struct Resolved<'a> {
 }
 
 /// What to resolve: everything, or (for a finished workflow, which runs nothing more) only the
-/// spec a `workflowTemplateRef` joins, for its pod GC and TTL settings.
+/// spec a `workflowTemplateRef` joins, for its pod GC and TTL settings — its stored templates
+/// are then not read, and come back empty.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Scope {
     Everything,
@@ -92,9 +93,10 @@ pub(crate) fn resolve<'a>(
     let calls_out = scope == Scope::Everything
         && (stored.is_some_and(|s| !s.is_empty()) || calls_out(&wf.spec));
     if workflow_ref.is_none() && !calls_out {
+        // Nothing stored (or, for `SpecOnly`, nothing that will be read).
         return Ok(Resolved {
             workflow: Cow::Borrowed(wf),
-            stored_templates: stored.cloned().unwrap_or_default(),
+            stored_templates: BTreeMap::new(),
             stored_spec: None,
         });
     }
@@ -132,7 +134,7 @@ pub(crate) fn resolve<'a>(
     if scope == Scope::SpecOnly {
         return Ok(Resolved {
             workflow: Cow::Owned(effective),
-            stored_templates: stored.cloned().unwrap_or_default(),
+            stored_templates: BTreeMap::new(),
             stored_spec,
         });
     }
