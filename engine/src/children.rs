@@ -162,7 +162,8 @@ impl Walker<'_> {
         Ok(out)
     }
 
-    /// A DAG's or steps template's own `outputs.parameters` (`valueFrom.parameter`) and result.
+    /// A DAG's or steps template's own `outputs.parameters` (`valueFrom.parameter` or
+    /// `valueFrom.expression`, else `valueFrom.default`) and result.
     pub(super) fn template_outputs(
         &mut self,
         id: &str,
@@ -183,14 +184,29 @@ impl Walker<'_> {
         local.extend(vars);
         let mut resolved = crate::workflow::Outputs::default();
         for p in &outputs.parameters {
-            let source = p
-                .value_from
-                .as_ref()
-                .and_then(|v| v.parameter.clone())
-                .or_else(|| p.value.as_ref().map(|v| v.0.clone()));
-            if let Some(source) = source
-                && let Ok(v) = substitute_str(&source, &local, Mode::Strict)
-            {
+            let from = p.value_from.as_ref();
+            let expression = from.and_then(|v| v.expression.as_deref());
+            let value = match expression.filter(|e| !e.is_empty()) {
+                // Argo writes the value with `%v`, a nil one as `<nil>`.
+                Some(expression) => crate::template::evaluate(expression, &local)
+                    .map(|v| v.unwrap_or_else(|| "<nil>".to_string())),
+                None => {
+                    let source = from
+                        .and_then(|v| v.parameter.clone())
+                        .or_else(|| p.value.as_ref().map(|v| v.0.clone()));
+                    match source {
+                        Some(source) => {
+                            substitute_str(&source, &local, Mode::Strict).map_err(|e| e.to_string())
+                        }
+                        None => continue,
+                    }
+                }
+            };
+            // What does not resolve takes the parameter's `valueFrom.default`, as in Argo.
+            let value = value
+                .ok()
+                .or_else(|| from.and_then(|v| v.default.as_ref()).map(|d| d.0.clone()));
+            if let Some(v) = value {
                 resolved.parameters.push(crate::workflow::Parameter {
                     name: p.name.clone(),
                     value: Some(v.into()),

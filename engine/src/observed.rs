@@ -71,6 +71,8 @@ pub struct Observed {
     pub workflow_templates: Option<std::sync::Arc<dyn ports::WorkflowTemplates>>,
     /// The placement and naming policies in force (none: the template's place, Argo's names).
     pub policies: ports::Policies,
+    /// The evaluator of `{{=…}}` expressions (`None`: expressions are refused at validation).
+    pub expressions: Option<std::sync::Arc<dyn ports::Expressions>>,
     /// Pod creations the API server refused for good (403, 422…), with the reason.
     pub create_errors: BTreeMap<String, String>,
     /// Each observed pod's labels, by node ID: pod GC's label selector, and whether the pod is

@@ -116,6 +116,21 @@ pub trait ParameterConfigMaps: Send + Sync + std::fmt::Debug {
     fn value(&self, namespace: &str, name: &str, key: &str) -> ConfigMapValue;
 }
 
+/// Argo's `{{=…}}` expressions: expr-lang with Argo's functions (`asInt`, `sprig.*`, …). A
+/// tenant writes them, so the controller evaluates them in a WebAssembly sandbox under fuel and a
+/// memory cap (`host/src/expressions.rs`); the engine's tests call `flotilla-expr` directly.
+pub trait Expressions: Send + Sync + std::fmt::Debug {
+    /// Parses `expression` and checks that every function it calls exists: the problem, named.
+    fn check(&self, expression: &str) -> Result<(), String>;
+    /// `expression` over `variables` (Argo's flat names and their values): the value as Go's
+    /// `%v` writes it, `None` when it is nil, or why it could not be evaluated.
+    fn evaluate(
+        &self,
+        expression: &str,
+        variables: &[(String, String)],
+    ) -> Result<Option<String>, String>;
+}
+
 /// The WorkflowTemplates and ClusterWorkflowTemplates the controller's cluster holds, as the
 /// controller caches them (Argo reads them through its informers too).
 pub trait WorkflowTemplates: Send + Sync + std::fmt::Debug {

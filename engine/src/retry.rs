@@ -68,10 +68,25 @@ impl Walker<'_> {
                 return self.mark(&id, phase, Some(message));
             }
             let retried = u32::try_from(attempt_no).unwrap_or(u32::MAX);
-            if !retryable(strategy.retry_policy.as_deref(), phase)
-                || limit.is_some_and(|l| retried >= l)
+            // Argo's order: the policy, the limit, then the expression.
+            let stop = if !retryable(strategy.retry_policy.as_deref(), phase) {
+                Some(self.nodes.get(&last_id).and_then(|n| n.message.clone()))
+            } else if limit.is_some_and(|l| retried >= l) {
+                Some(Some("No more retries left".to_string()))
+            } else if let Some(expression) =
+                strategy.expression.as_deref().filter(|e| !e.is_empty())
             {
-                let message = self.nodes.get(&last_id).and_then(|n| n.message.clone());
+                match self.retry_expression(expression, &local, &last_id, attempt_no) {
+                    Ok(true) => None,
+                    Ok(false) => Some(Some(
+                        "retryStrategy.expression evaluated to false".to_string(),
+                    )),
+                    Err(message) => return self.mark(&id, NodePhase::Error, Some(message)),
+                }
+            } else {
+                None
+            };
+            if let Some(message) = stop {
                 if let Some(node) = self.nodes.get_mut(&id) {
                     node.outputs = last_outputs;
                 }
@@ -154,6 +169,52 @@ impl Walker<'_> {
         Ok(Some(
             started.0.checked_add(max).unwrap_or(jiff::Timestamp::MAX),
         ))
+    }
+
+    /// Whether `retryStrategy.expression` allows another attempt after attempt `attempt_no`
+    /// (`last_id`) failed. Its `{{…}}` tags take the template's variables (`scope`), as the rest
+    /// of the template does; Argo then evaluates it over these variables only: `retries`, and
+    /// `lastRetry.exitCode` (`-1` when unknown), `.status`, `.duration` (seconds) and `.message`.
+    fn retry_expression(
+        &self,
+        expression: &str,
+        template_scope: &Scope,
+        last_id: &str,
+        attempt_no: usize,
+    ) -> Result<bool, String> {
+        let expression = substitute_str(expression, template_scope, Mode::Lenient)
+            .map_err(|e| format!("retryStrategy.expression: {e}"))?;
+        let last = self.nodes.get(last_id);
+        let exit_code = last
+            .and_then(|n| n.outputs.as_ref())
+            .and_then(|o| o.exit_code.clone())
+            .unwrap_or_else(|| "-1".to_string());
+        let seconds = last
+            .and_then(|n| Some((n.started_at.as_ref()?, n.finished_at.as_ref()?)))
+            .map_or(0.0, |(start, end)| {
+                end.0.duration_since(start.0).as_secs_f64().max(0.0)
+            });
+        let mut scope = Scope::new();
+        scope.set_expressions(self.observed.expressions.clone());
+        scope.insert("retries", attempt_no.to_string());
+        scope.insert("lastRetry.exitCode", exit_code);
+        scope.insert(
+            "lastRetry.status",
+            last.map(|n| n.phase.to_string()).unwrap_or_default(),
+        );
+        scope.insert("lastRetry.duration", seconds.to_string());
+        scope.insert(
+            "lastRetry.message",
+            last.and_then(|n| n.message.clone()).unwrap_or_default(),
+        );
+        match crate::template::evaluate(&expression, &scope)?.as_deref() {
+            Some("true") => Ok(true),
+            Some("false") => Ok(false),
+            other => Err(format!(
+                "unable to cast expression result '{}' to bool",
+                other.unwrap_or("<nil>")
+            )),
+        }
     }
 
     fn attempt(&mut self, call: &Call, retry_id: &str, n: usize, scope: &Scope) -> NodePhase {

@@ -24,13 +24,20 @@
 //! sources is `withItems` expansion (`processItem`, v3.0-era code; not
 //! re-checked against v3.5), which substitutes `item` strictly.
 //!
-//! Expressions (`{{=...}}`, expr-lang) are recognised but not evaluated yet:
-//! [`Mode::Lenient`] leaves them verbatim, exactly as Argo does with an
-//! expression it cannot resolve, and [`Mode::Strict`] fails with
-//! [`TemplateError::ExpressionUnsupported`]. Nothing is ever silently dropped.
+//! Expressions (`{{=...}}`, expr-lang) are evaluated by the scope's evaluator
+//! ([`crate::ports::Expressions`]) over every variable the scope holds, as Argo's
+//! `expressionReplace` does: the value as Go's `%v` writes it, JSON-escaped. An
+//! expression that fails or is nil is left verbatim in [`Mode::Lenient`] (a later
+//! pass, with more variables known, may resolve it) and is an error in
+//! [`Mode::Strict`]. A scope without an evaluator treats every expression as
+//! unresolvable ([`TemplateError::ExpressionUnsupported`] in strict mode). Nothing
+//! is ever silently dropped.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::ports::Expressions;
 
 #[cfg(test)]
 use serde_json::Value;
@@ -62,6 +69,10 @@ pub(crate) enum TemplateError {
     /// expression evaluator is not implemented yet.
     #[error("expressions ({{{{=...}}}}) are not supported yet: {{{{={expression}}}}}")]
     ExpressionUnsupported { expression: String },
+    /// A `{{=...}}` expression had to be resolved ([`Mode::Strict`]) but failed or was nil
+    /// (Argo's `failed to evaluate expression: …`).
+    #[error("{message}")]
+    Expression { message: String },
     /// Substitution produced something that is not valid JSON. Argo reports
     /// this when a value holds a control character that Go's `strconv.Quote`
     /// escapes in a non-JSON way (`\x1b`, `\a`, `\v`), e.g. coloured log
@@ -108,6 +119,8 @@ pub(crate) struct Scope<'p> {
     /// Variables that change while the scope is in use (a root scope's workflow outputs,
     /// published as nodes complete); looked up after `vars`.
     live: Option<LiveVars>,
+    /// The evaluator of `{{=…}}` tags: set on a root, used by every layer above it.
+    expressions: Option<Arc<dyn Expressions>>,
 }
 
 /// Variables shared between a root scope and the walk that publishes them.
@@ -127,7 +140,44 @@ impl<'p> Scope<'p> {
             parent: Some(self),
             vars: HashMap::new(),
             live: None,
+            expressions: None,
         }
+    }
+
+    /// Evaluates `{{=…}}` tags with `expressions` (in this layer and those above it).
+    pub(crate) fn set_expressions(&mut self, expressions: Option<Arc<dyn Expressions>>) {
+        self.expressions = expressions;
+    }
+
+    /// The evaluator of the nearest layer that has one.
+    fn expressions(&self) -> Option<&dyn Expressions> {
+        let mut layer = Some(self);
+        while let Some(scope) = layer {
+            if let Some(expressions) = &scope.expressions {
+                return Some(expressions.as_ref());
+            }
+            layer = scope.parent;
+        }
+        None
+    }
+
+    /// Every variable visible here, as `(name, value)`, outer layers first (so a later pair,
+    /// from an inner layer, shadows an earlier one of the same name).
+    fn variables(&self) -> Vec<(String, String)> {
+        let mut layers = Vec::new();
+        let mut layer = Some(self);
+        while let Some(scope) = layer {
+            layers.push(scope);
+            layer = scope.parent;
+        }
+        let mut out = Vec::new();
+        for scope in layers.into_iter().rev() {
+            if let Some(live) = &scope.live {
+                out.extend(live.borrow().iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            out.extend(scope.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        out
     }
 
     /// Looks `live` up after this layer's own variables.
@@ -231,6 +281,17 @@ pub(crate) fn substitute_value(
     })
 }
 
+/// `expression` (the text of a `{{=…}}` tag, or a `valueFrom.expression`) over every variable
+/// `scope` holds: its value as Go's `%v` writes it, `None` when nil.
+pub(crate) fn evaluate(expression: &str, scope: &Scope) -> Result<Option<String>, String> {
+    match scope.expressions() {
+        Some(evaluator) => evaluator.evaluate(expression, &scope.variables()),
+        None => Err(format!(
+            "expressions are not supported by this controller: {expression}"
+        )),
+    }
+}
+
 /// Whether `text` holds a tag naming the variable `name` (`{{name}}`, `{{ name }}`).
 pub(crate) fn names(text: &str, name: &str) -> bool {
     split(text).is_ok_and(|pieces| {
@@ -310,14 +371,27 @@ fn replace_tag(
     // The kind is decided on the raw tag, as Argo's `parseTag` does, so
     // `{{ =x}}` is a (never resolvable) variable named `=x`, not an expression.
     if let Some(expression) = tag.strip_prefix(EXPRESSION_PREFIX) {
-        return match mode {
-            Mode::Lenient => {
+        // The tag is JSON text: its escapes undone, it is what the author wrote.
+        let expression = unescape_json_fragment(expression);
+        let Some(evaluator) = scope.expressions() else {
+            return match mode {
+                Mode::Lenient => {
+                    write_back(out, tag);
+                    Ok(())
+                }
+                Mode::Strict => Err(TemplateError::ExpressionUnsupported { expression }),
+            };
+        };
+        return match (evaluator.evaluate(&expression, &scope.variables()), mode) {
+            (Ok(Some(value)), _) => push_json_escaped(out, &value, &format!("={expression}")),
+            (_, Mode::Lenient) => {
                 write_back(out, tag);
                 Ok(())
             }
-            Mode::Strict => Err(TemplateError::ExpressionUnsupported {
-                expression: unescape_json_fragment(expression),
+            (Ok(None), Mode::Strict) => Err(TemplateError::Expression {
+                message: format!("failed to evaluate expression: {expression:?} is nil"),
             }),
+            (Err(message), Mode::Strict) => Err(TemplateError::Expression { message }),
         };
     }
     let name = tag.trim();

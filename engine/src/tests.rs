@@ -52,11 +52,38 @@ fn main_spec_with(fields: &str, main: &str) -> String {
     )
 }
 
+/// Argo's expressions evaluated natively by `flotilla-expr`, the code the controller runs in its
+/// WebAssembly sandbox: for tests, on expressions the tests wrote.
+#[derive(Debug)]
+pub(crate) struct NativeExpressions;
+
+impl ports::Expressions for NativeExpressions {
+    fn check(&self, expression: &str) -> Result<(), String> {
+        flotilla_expr::check(expression).map_err(|e| e.to_string())
+    }
+
+    fn evaluate(
+        &self,
+        expression: &str,
+        variables: &[(String, String)],
+    ) -> Result<Option<String>, String> {
+        flotilla_expr::evaluate(expression, variables).map_err(|e| e.to_string())
+    }
+}
+
+/// What the controller observes before any pod exists: nothing, and an expression evaluator.
+pub(crate) fn observed() -> Observed {
+    Observed {
+        expressions: Some(std::sync::Arc::new(NativeExpressions)),
+        ..Observed::default()
+    }
+}
+
 impl Harness {
     fn new(yaml: &str) -> Self {
         Harness {
             wf: workflow(yaml),
-            observed: Observed::default(),
+            observed: observed(),
             config: EngineConfig::default(),
             now: jiff::Timestamp::from_second(1_800_000_000).unwrap(),
             created: Vec::new(),
@@ -338,6 +365,8 @@ mod clusters;
 mod executor;
 /// The workflow's exit handler.
 mod exit_handler;
+/// Argo's `{{=…}}` expressions in arguments, `when`, `withParam` and pods.
+mod expressions;
 /// Exit hooks of steps and tasks.
 mod hooks;
 /// Shutdown, deadlines, pod GC and TTLs.

@@ -74,6 +74,7 @@ mod tests;
 
 use std::collections::{HashMap, HashSet};
 
+use crate::ports::Expressions;
 use crate::workflow::{Template, Workflow};
 use kind::kinds;
 
@@ -92,10 +93,13 @@ pub(crate) struct ValidationError(pub(crate) String);
 
 /// Validates `wf` as Argo would at submission, then for what Flotilla can run. Pure; never
 /// panics.
-pub(crate) fn validate(wf: &Workflow) -> Result<Validated, ValidationError> {
+pub(crate) fn validate(
+    wf: &Workflow,
+    expressions: Option<&dyn Expressions>,
+) -> Result<Validated, ValidationError> {
     argo::validate_workflow(wf).map_err(ValidationError)?;
     let reachable = reachable(wf);
-    flotilla_checks(wf, &reachable).map_err(ValidationError)?;
+    flotilla_checks(wf, &reachable, expressions).map_err(ValidationError)?;
     Ok(Validated {
         warnings: unsupported::collect(wf, &reachable),
     })
@@ -130,7 +134,11 @@ fn reachable(wf: &Workflow) -> HashSet<&str> {
 }
 
 /// Checks Argo does not make, for fields only Flotilla reads or features it lacks.
-fn flotilla_checks(wf: &Workflow, reachable: &HashSet<&str>) -> Result<(), String> {
+fn flotilla_checks(
+    wf: &Workflow,
+    reachable: &HashSet<&str>,
+    expressions: Option<&dyn Expressions>,
+) -> Result<(), String> {
     if let Some(limit) = wf
         .spec
         .retry_strategy
@@ -144,7 +152,7 @@ fn flotilla_checks(wf: &Workflow, reachable: &HashSet<&str>) -> Result<(), Strin
         .iter()
         .try_for_each(|t| template_checks(t, reachable.contains(t.name.as_str())))?;
     exit_hooks_exist(wf, reachable)?;
-    semantic::check(wf, reachable)
+    semantic::check(wf, reachable, expressions)
 }
 
 /// A step's or task's `onExit` names a template of the workflow. Argo's validator does not

@@ -145,6 +145,7 @@ impl<'a> Walker<'a> {
         let parameters = self.workflow_parameters()?;
         let mut global = self.global_scope(&parameters);
         global.set_live(self.global_outputs.live());
+        global.set_expressions(self.observed.expressions.clone());
         self.pod_defaults = PodDefaults::of(&self.wf.spec, &global)?;
         let call = Call {
             node_name: root.to_string(),

@@ -353,6 +353,13 @@ pub async fn run(
     config: ControllerConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) -> Result<(), ControllerError> {
+    // The expression sandbox compiles (about a second) off the async threads, before a
+    // workflow needs it; a failure is a broken build, reported here and by each expression.
+    tokio::task::spawn_blocking(|| {
+        if let Err(e) = crate::expressions::warm() {
+            tracing::error!(error = %e, "workflows with expressions will fail");
+        }
+    });
     // Workflows and task results are decoded one by one (`lenient`): a malformed one is
     // reported and skipped, never failing a whole list or watch.
     let workflows: Api<Lenient<Workflow>> = scoped(&client, config.namespace.as_deref());

@@ -14,6 +14,7 @@ pub mod clusters;
 pub mod commands;
 pub mod controller;
 pub mod credentials;
+pub mod expressions;
 mod health;
 pub mod leader;
 pub mod logs;

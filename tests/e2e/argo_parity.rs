@@ -184,17 +184,17 @@ async fn sidecars_are_stopped_when_main_ends() -> Result<()> {
     Ok(())
 }
 
-/// An expression Flotilla cannot evaluate yet is refused at submission, naming where it is —
-/// never passed to the container as text while the workflow succeeds.
+/// An expression calling a function Flotilla lacks is refused at submission, naming where it is
+/// and the function — never passed to the container as text while the workflow succeeds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_expression_is_refused_naming_where_it_is() -> Result<()> {
+async fn an_expression_calling_an_unknown_function_is_refused_naming_where_it_is() -> Result<()> {
     let (env, _controller) = Env::with_controller().await?;
     let wf = env
         .run_workflow(
             &main_workflow(
                 "expression-",
                 "",
-                "    container: {image: argoproj/argosay:v2, args: [echo, \"{{=1 + 1}}\"]}\n",
+                "    container: {image: argoproj/argosay:v2, args: [echo, \"{{=sprig.uuidv4()}}\"]}\n",
             ),
             TIMEOUT,
         )
@@ -202,13 +202,47 @@ async fn an_expression_is_refused_naming_where_it_is() -> Result<()> {
     let status = wf.status.clone().unwrap_or_default();
     let message = status.message.clone().unwrap_or_default();
     ensure!(
-        status.phase.is_some_and(|p| p != WorkflowPhase::Succeeded)
+        status.phase == Some(WorkflowPhase::Failed)
             && message.contains(
-                "templates.main.container.args[1]: expressions ({{=…}}) are not supported by Flotilla yet: {{=1 + 1}}"
+                "templates.main.container.args[1]: {{=sprig.uuidv4()}}: the expression calls sprig.uuidv4(), which Flotilla's expressions do not have"
             ),
         "{status:#?}"
     );
     ensure!(pods_of(&env, &wf).await?.is_empty(), "no pod ran");
+    Ok(())
+}
+
+/// The expressions example: evaluated in task arguments, container args (here and in
+/// cluster-1), `when` and a DAG's output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_expressions_example_evaluates_here_and_in_cluster_1() -> Result<()> {
+    let (_env, _controller, wf) = run_example("expressions.yaml").await?;
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
+    let result =
+        |display: &str| node(&wf, display).and_then(|n| n.outputs.clone().and_then(|o| o.result));
+    ensure!(
+        result("task-0(0:1)").as_deref() == Some("hello 13"),
+        "{:#?}",
+        wf.status
+    );
+    ensure!(
+        result("task-0(1:2)").as_deref() == Some("hello 23"),
+        "{:#?}",
+        wf.status
+    );
+    let flip = node(&wf, "flip").expect("the cluster-1 task");
+    ensure!(flip.cluster.as_deref() == Some("cluster-1"), "{flip:#?}");
+    ensure!(result("flip").as_deref() == Some("heads"), "{flip:#?}");
+    let tails = node(&wf, "tails").expect("the tails task");
+    ensure!(tails.phase == NodePhase::Skipped, "{tails:#?}");
+    let root = node(&wf, &wf.name_any()).expect("the DAG");
+    let outcome = root
+        .outputs
+        .as_ref()
+        .and_then(|o| o.parameters.iter().find(|p| p.name == "outcome"))
+        .and_then(|p| p.value.as_ref())
+        .map(|v| v.0.clone());
+    ensure!(outcome.as_deref() == Some("it was heads"), "{root:#?}");
     Ok(())
 }
 

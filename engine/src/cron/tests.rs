@@ -278,7 +278,7 @@ fn the_example_submits_a_valid_workflow_at_its_schedule() {
         .submit
         .expect("due");
     wf.metadata.creation_timestamp = Some(Time(at("2026-01-10T01:30:11Z")));
-    crate::validate::validate(&wf).expect("the submitted workflow validates");
+    crate::validate::validate(&wf, None).expect("the submitted workflow validates");
     assert_eq!(wf.metadata.labels.unwrap()["team"], "reporting");
 }
 

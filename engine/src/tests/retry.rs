@@ -53,7 +53,11 @@ fn retries_stop_at_the_limit() {
     let phase = h.run(&|_: &Value| (PodPhase::Failed, Some(2), Outputs::default()));
     assert_eq!(phase, WorkflowPhase::Failed);
     assert_eq!(h.node("wf").children.len(), 2);
-    assert_eq!(h.node("wf").message.as_deref(), Some("Error (exit code 2)"));
+    // Argo's `processNodeRetries`: the limit reached, the retry node says so.
+    assert_eq!(
+        h.node("wf").message.as_deref(),
+        Some("No more retries left")
+    );
 }
 
 /// Runs the workflow with every attempt failing (exit code 1): it fails, and its retry node `wf`

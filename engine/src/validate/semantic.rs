@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde_json::Value;
 
 use super::kind::other_field;
+use crate::ports::Expressions;
 use crate::workflow::{RetryStrategy, Template, Workflow};
 
 /// `spec` fields that change what runs, or how.
@@ -27,16 +28,14 @@ pub(super) const STEP: [&str; 1] = ["hooks"];
 /// The fields refused by code of their own in [`template`] (typed fields), as the feature
 /// table in `docs/argo-compatibility.md` names them.
 #[cfg(test)]
-const TYPED: [&str; 5] = [
-    "spec.retryStrategy.expression",
+const TYPED: [&str; 3] = [
     "spec.retryStrategy.affinity",
     "template.podSpecPatch",
-    "template.retryStrategy.expression",
     "template.retryStrategy.affinity",
 ];
 
 /// Every refusal, as `docs/argo-compatibility.md`'s feature table names it: `spec.<field>`,
-/// `template.<field>`, `step.<field>` (steps and tasks), and `{{=…}}` for expressions.
+/// `template.<field>` and `step.<field>` (steps and tasks).
 #[cfg(test)]
 pub(super) fn refused_fields() -> Vec<String> {
     let mut out: Vec<String> = SPEC.iter().map(|f| format!("spec.{f}")).collect();
@@ -48,7 +47,6 @@ pub(super) fn refused_fields() -> Vec<String> {
             .iter()
             .map(|k| format!("template.{}", k.field())),
     );
-    out.push("{{=…}}".to_string());
     out
 }
 
@@ -57,12 +55,17 @@ const MAX_DEPTH: usize = 128;
 
 /// The first field of `wf` (its spec, and the templates the entrypoint or `onExit` reach) that
 /// Flotilla would have to ignore although it changes how the workflow runs.
-pub(super) fn check(wf: &Workflow, reachable: &HashSet<&str>) -> Result<(), String> {
+pub(super) fn check(
+    wf: &Workflow,
+    reachable: &HashSet<&str>,
+    evaluator: Option<&dyn Expressions>,
+) -> Result<(), String> {
     let spec = &wf.spec;
+    let expressions = |at: &str, value: &Value| expressions(at, value, 0, evaluator);
     set_field("spec", &spec.other, &SPEC)?;
-    retry_strategy("spec", spec.retry_strategy.as_ref())?;
+    retry_strategy("spec", spec.retry_strategy.as_ref(), evaluator)?;
     for (key, value) in &spec.other {
-        expressions(&format!("spec.{key}"), value, 0)?;
+        expressions(&format!("spec.{key}"), value)?;
     }
     for (field, value) in [
         ("spec.arguments", serde_json::to_value(&spec.arguments)),
@@ -75,25 +78,25 @@ pub(super) fn check(wf: &Workflow, reachable: &HashSet<&str>) -> Result<(), Stri
             serde_json::to_value(&spec.node_selector),
         ),
     ] {
-        expressions(field, &value.unwrap_or_default(), 0)?;
+        expressions(field, &value.unwrap_or_default())?;
     }
     for t in spec
         .templates
         .iter()
         .filter(|t| reachable.contains(t.name.as_str()))
     {
-        template(t)?;
+        template(t, evaluator)?;
     }
     Ok(())
 }
 
-fn template(t: &Template) -> Result<(), String> {
+fn template(t: &Template, evaluator: Option<&dyn Expressions>) -> Result<(), String> {
     let at = format!("templates.{}", t.name);
     set_field(&at, &t.other, &TEMPLATE)?;
     if t.pod_spec_patch.as_deref().is_some_and(|p| !p.is_empty()) {
         return Err(refused(&at, "podSpecPatch"));
     }
-    retry_strategy(&at, t.retry_strategy.as_ref())?;
+    retry_strategy(&at, t.retry_strategy.as_ref(), evaluator)?;
     for (i, group) in t.steps.iter().flatten().enumerate() {
         for step in &group.0 {
             let at = format!("{at}.steps[{i}].{}", step.name);
@@ -104,22 +107,62 @@ fn template(t: &Template) -> Result<(), String> {
         let at = format!("{at}.tasks.{}", task.name);
         set_field(&at, &task.other, &STEP)?;
     }
+    // A DAG's or steps template's outputs computed by an expression (no `{{=` around it).
+    let outputs = t.outputs.iter().flat_map(|o| &o.parameters);
+    for p in outputs {
+        if let Some(expression) = p.value_from.as_ref().and_then(|v| v.expression.as_deref()) {
+            let field = format!("outputs.parameters.{}.valueFrom.expression", p.name);
+            bare_expression(&at, &field, expression, evaluator)?;
+        }
+    }
     let json = serde_json::to_value(t).unwrap_or_default();
-    expressions(&at, &json, 0)
+    expressions(&at, &json, 0, evaluator)
 }
 
 /// A retry strategy's parts that are not built.
-fn retry_strategy(at: &str, strategy: Option<&RetryStrategy>) -> Result<(), String> {
+fn retry_strategy(
+    at: &str,
+    strategy: Option<&RetryStrategy>,
+    evaluator: Option<&dyn Expressions>,
+) -> Result<(), String> {
     let Some(retry) = strategy else {
         return Ok(());
     };
-    if retry.expression.is_some() {
-        return Err(refused(at, "retryStrategy.expression"));
+    if let Some(expression) = retry.expression.as_deref().filter(|e| !e.is_empty()) {
+        bare_expression(at, "retryStrategy.expression", expression, evaluator)?;
     }
     if retry.affinity.is_some() {
         return Err(refused(at, "retryStrategy.affinity"));
     }
     Ok(())
+}
+
+/// An expression written without `{{=…}}` (a retry strategy's, an output parameter's), checked
+/// as a tag's is; refused without an evaluator.
+fn bare_expression(
+    at: &str,
+    field: &str,
+    expression: &str,
+    evaluator: Option<&dyn Expressions>,
+) -> Result<(), String> {
+    // Its `{{…}}` tags are substituted before it is evaluated; `nil` stands in for each here.
+    let mut blanked = String::with_capacity(expression.len());
+    let mut rest = expression;
+    while let Some(start) = rest.find("{{") {
+        let Some(end) = rest[start..].find("}}") else {
+            break;
+        };
+        blanked.push_str(&rest[..start]);
+        blanked.push_str("nil");
+        rest = &rest[start + end + 2..];
+    }
+    blanked.push_str(rest);
+    match evaluator {
+        None => Err(refused(at, field)),
+        Some(evaluator) => evaluator
+            .check(&blanked)
+            .map_err(|e| format!("{at}.{field}: {e}")),
+    }
 }
 
 fn set_field(at: &str, other: &BTreeMap<String, Value>, fields: &[&str]) -> Result<(), String> {
@@ -129,8 +172,15 @@ fn set_field(at: &str, other: &BTreeMap<String, Value>, fields: &[&str]) -> Resu
     }
 }
 
-/// Argo's expression tags (`{{=…}}`) are not evaluated yet: the first one found, with where.
-fn expressions(at: &str, value: &Value, depth: usize) -> Result<(), String> {
+/// Every expression tag (`{{=…}}`) in `value` parses and calls only functions the evaluator has
+/// (Argo checks neither at submission; a mistake found here fails the workflow before anything
+/// runs). Without an evaluator the first tag is refused. Either way the error names the field.
+fn expressions(
+    at: &str,
+    value: &Value,
+    depth: usize,
+    evaluator: Option<&dyn Expressions>,
+) -> Result<(), String> {
     if depth > MAX_DEPTH {
         return Ok(());
     }
@@ -138,12 +188,20 @@ fn expressions(at: &str, value: &Value, depth: usize) -> Result<(), String> {
         let mut rest = text;
         while let Some(start) = rest.find("{{") {
             let tag = &rest[start + 2..];
-            if tag.trim_start().starts_with('=') {
-                let end = tag.find("}}").map_or(tag.len(), |e| e);
-                let shown: String = tag[..end].chars().take(80).collect();
-                return Err(format!(
-                    "{at}: expressions ({{{{=…}}}}) are not supported by Flotilla yet: {{{{{shown}}}}}"
-                ));
+            let end = tag.find("}}").unwrap_or(tag.len());
+            // The kind is decided on the raw tag, as in substitution (`{{ =x}}` is a variable).
+            if let Some(expression) = tag[..end].strip_prefix('=') {
+                let shown: String = expression.chars().take(80).collect();
+                match evaluator {
+                    None => {
+                        return Err(format!(
+                            "{at}: expressions ({{{{=…}}}}) are not supported by Flotilla yet: {{{{={shown}}}}}"
+                        ));
+                    }
+                    Some(evaluator) => evaluator
+                        .check(expression)
+                        .map_err(|e| format!("{at}: {{{{={shown}}}}}: {e}"))?,
+                }
             }
             rest = tag;
         }
@@ -154,10 +212,10 @@ fn expressions(at: &str, value: &Value, depth: usize) -> Result<(), String> {
         Value::Array(items) => items
             .iter()
             .enumerate()
-            .try_for_each(|(i, v)| expressions(&format!("{at}[{i}]"), v, depth + 1)),
+            .try_for_each(|(i, v)| expressions(&format!("{at}[{i}]"), v, depth + 1, evaluator)),
         Value::Object(map) => map.iter().try_for_each(|(k, v)| {
             in_text(k)?;
-            expressions(&format!("{at}.{k}"), v, depth + 1)
+            expressions(&format!("{at}.{k}"), v, depth + 1, evaluator)
         }),
         _ => Ok(()),
     }

@@ -14,8 +14,11 @@ fn workflow(spec_yaml: &str) -> Workflow {
     Workflow::new("test", spec)
 }
 
+/// The controller's evaluator, run natively.
+const EXPRESSIONS: Option<&dyn crate::ports::Expressions> = Some(&crate::tests::NativeExpressions);
+
 fn check(spec_yaml: &str) -> Result<Validated, String> {
-    validate(&workflow(spec_yaml)).map_err(|e| e.0)
+    validate(&workflow(spec_yaml), EXPRESSIONS).map_err(|e| e.0)
 }
 
 /// Templates the error cases call, so each case only writes the template it breaks.

@@ -58,6 +58,7 @@ pub(super) async fn gather(ctx: &Context, wf: &Workflow, namespace: &str) -> Opt
         );
     observed.access = Some(access);
     observed.config_maps = Some(ctx.parameter_maps.clone());
+    observed.expressions = Some(crate::expressions::port());
     observed.workflow_templates = Some(ctx.workflow_templates.clone());
     observed.images = ctx.images.read().clone();
     observed.policies = match &ctx.fixed_policies {

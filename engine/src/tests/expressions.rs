@@ -1,0 +1,302 @@
+//! Argo's `{{=…}}` expressions where Argo's own examples put them: task arguments over
+//! `withItems`, container arguments, `when`, `withParam`; refused at validation when they call a
+//! function the evaluator lacks, or when the controller has no evaluator.
+
+use super::*;
+
+/// A container's standard output becomes its node's `outputs.result`.
+fn says(result: &str) -> impl Fn(&Value) -> (PodPhase, Option<i32>, Outputs) + '_ {
+    move |_| {
+        let outputs = Outputs {
+            result: Some(result.to_string()),
+            ..Default::default()
+        };
+        (PodPhase::Succeeded, Some(0), outputs)
+    }
+}
+
+/// After argo-workflows' examples/expression-tag-template.yaml.
+#[test]
+fn task_arguments_and_container_args_are_evaluated_per_item() {
+    let mut h = Harness::new(&main_spec(
+        r#"      dag:
+        tasks:
+        - name: task-0
+          template: pod-0
+          arguments:
+            parameters: [{name: foo, value: "{{=asInt(item) * 10}}"}]
+          withItems: [1, 2]
+    - name: pod-0
+      inputs: {parameters: [{name: foo}]}
+      container:
+        image: argoproj/argosay:v2
+        args: [echo, "hello {{=asInt(inputs.parameters.foo) + 1}} {{=sprig.upper(workflow.name)}}"]
+"#,
+    ));
+    let pods = h.step();
+    let mut said: Vec<String> = pods.iter().map(args_of).collect();
+    said.sort();
+    assert_eq!(
+        said,
+        [r#"["echo","hello 11 WF"]"#, r#"["echo","hello 21 WF"]"#]
+    );
+    assert_eq!(h.run(&succeed), WorkflowPhase::Succeeded);
+    assert_eq!(
+        h.node("task-0(0:1)").inputs.as_ref().unwrap().parameters[0]
+            .value
+            .as_ref()
+            .map(|v| v.as_str()),
+        Some("10")
+    );
+}
+
+/// `when` holding an expression over a step's result (examples/conditionals-complex.yaml's
+/// shape): the expression's value is what `when` then evaluates.
+#[test]
+fn when_takes_the_value_of_an_expression_over_a_steps_result() {
+    let mut h = Harness::new(&main_spec(
+        r#"      steps:
+      - - {name: flip, template: flip}
+      - - {name: heads, template: ok, when: "{{=steps.flip.outputs.result == 'heads'}}"}
+        - {name: tails, template: ok, when: "{{=sprig.trim(steps.flip.outputs.result) == 'tails'}}"}
+    - name: flip
+      container: {image: argoproj/argosay:v2}
+    - name: ok
+      container: {image: argoproj/argosay:v2}
+"#,
+    ));
+    assert_eq!(h.run(&says("heads")), WorkflowPhase::Succeeded);
+    assert_eq!(h.node("heads").phase, NodePhase::Succeeded);
+    let tails = h.node("tails");
+    assert_eq!(tails.phase, NodePhase::Skipped);
+    assert_eq!(
+        tails.message.as_deref(),
+        Some("when 'false' evaluated false")
+    );
+}
+
+#[test]
+fn with_param_takes_the_list_an_expression_builds() {
+    let mut h = Harness::new(&main_spec(
+        r#"      steps:
+      - - name: each
+          template: echo
+          arguments: {parameters: [{name: n, value: "{{item}}"}]}
+          withParam: "{{=toJson(filter([1, 2, 3], {# > 1}))}}"
+    - name: echo
+      inputs: {parameters: [{name: n}]}
+      container: {image: argoproj/argosay:v2, args: [echo, "{{inputs.parameters.n}}"]}
+"#,
+    ));
+    let pods = h.step();
+    let mut said: Vec<String> = pods.iter().map(args_of).collect();
+    said.sort();
+    assert_eq!(said, [r#"["echo","2"]"#, r#"["echo","3"]"#]);
+}
+
+/// Argo substitutes a pod's template leniently: an expression that fails at run time reaches the
+/// container as written.
+#[test]
+fn an_expression_failing_at_run_time_is_left_as_written() {
+    let mut h = Harness::new(&main_spec(
+        "      container: {image: argoproj/argosay:v2, args: [echo, \"{{=asInt('x')}}\"]}\n",
+    ));
+    let pods = h.step();
+    assert_eq!(args_of(&pods[0]), r#"["echo","{{=asInt('x')}}"]"#);
+}
+
+#[test]
+fn validation_names_the_field_and_the_function_the_evaluator_lacks() {
+    let mut h = Harness::new(&main_spec(
+        "      container: {image: argoproj/argosay:v2, args: [echo, \"{{=sprig.uuidv4()}}\"]}\n",
+    ));
+    assert!(h.step().is_empty());
+    let status = h.wf.status.as_ref().unwrap();
+    assert_eq!(status.phase, Some(WorkflowPhase::Failed), "{status:#?}");
+    assert_eq!(
+        status.message.as_deref(),
+        Some(
+            "invalid spec: templates.main.container.args[1]: {{=sprig.uuidv4()}}: the expression calls sprig.uuidv4(), which Flotilla's expressions do not have"
+        )
+    );
+}
+
+#[test]
+fn validation_names_the_field_of_a_syntax_error() {
+    let mut h = Harness::new(&main_spec(
+        "      container: {image: argoproj/argosay:v2, args: [echo, \"{{=1 +}}\"]}\n",
+    ));
+    assert!(h.step().is_empty());
+    let message = h.wf.status.as_ref().unwrap().message.clone().unwrap();
+    assert!(
+        message.starts_with(
+            "invalid spec: templates.main.container.args[1]: {{=1 +}}: cannot parse the expression"
+        ),
+        "{message}"
+    );
+}
+
+#[test]
+fn without_an_evaluator_expressions_are_refused() {
+    let mut h = Harness::new(&main_spec(
+        "      container: {image: argoproj/argosay:v2, args: [echo, \"{{=1 + 1}}\"]}\n",
+    ));
+    h.observed.expressions = None;
+    assert!(h.step().is_empty());
+    let message = h.wf.status.as_ref().unwrap().message.clone().unwrap();
+    assert!(
+        message.ends_with("expressions ({{=…}}) are not supported by Flotilla yet: {{=1 + 1}}"),
+        "{message}"
+    );
+}
+
+/// A step's echoed text is its result; any other step says `heads`.
+fn echoes(pod: &Value) -> (PodPhase, Option<i32>, Outputs) {
+    let args = user_args(pod);
+    let result = match args.first().map(String::as_str) {
+        Some("echo") => args[1..].join(" "),
+        _ => "heads".to_string(),
+    };
+    says(&result)(pod)
+}
+
+/// argo-workflows' examples/conditional-parameters.yaml: a steps template's output parameter
+/// computed by `valueFrom.expression` over its steps' results.
+#[test]
+fn a_steps_output_parameter_takes_an_expressions_value() {
+    let mut h = Harness::new(&main_spec(
+        r#"      steps:
+      - - {name: flip-coin, template: flip-coin}
+      - - {name: heads, template: heads, when: "{{steps.flip-coin.outputs.result}} == heads"}
+        - {name: tails, template: tails, when: "{{steps.flip-coin.outputs.result}} == tails"}
+      outputs:
+        parameters:
+        - name: stepresult
+          valueFrom:
+            expression: "steps['flip-coin'].outputs.result == 'heads' ? steps.heads.outputs.result : steps.tails.outputs.result"
+        - name: fallback
+          valueFrom: {expression: "asInt(steps.heads.outputs.result)", default: "none"}
+    - name: flip-coin
+      container: {image: argoproj/argosay:v2}
+    - name: heads
+      container: {image: argoproj/argosay:v2, args: [echo, "it was heads"]}
+    - name: tails
+      container: {image: argoproj/argosay:v2, args: [echo, "it was tails"]}
+"#,
+    ));
+    assert_eq!(h.run(&echoes), WorkflowPhase::Succeeded);
+    let outputs = h.node("wf").outputs.clone().unwrap();
+    let value = |name: &str| {
+        outputs
+            .parameters
+            .iter()
+            .find(|p| p.name == name)
+            .and_then(|p| p.value.as_ref())
+            .map(|v| v.0.clone())
+    };
+    assert_eq!(value("stepresult").as_deref(), Some("it was heads"));
+    // `asInt` of words fails: the parameter takes its default.
+    assert_eq!(value("fallback").as_deref(), Some("none"));
+}
+
+#[test]
+fn an_output_expression_is_checked_at_validation() {
+    let mut h = Harness::new(&main_spec(
+        r#"      steps:
+      - - {name: a, template: a}
+      outputs:
+        parameters:
+        - name: p
+          valueFrom: {expression: "nope(steps.a.outputs.result)"}
+    - name: a
+      container: {image: argoproj/argosay:v2}
+"#,
+    ));
+    assert!(h.step().is_empty());
+    assert_eq!(
+        h.wf.status.as_ref().unwrap().message.as_deref(),
+        Some(
+            "invalid spec: templates.main.outputs.parameters.p.valueFrom.expression: the expression calls nope(), which Flotilla's expressions do not have"
+        )
+    );
+}
+
+/// The attempt a pod runs (`…(n)` ends its node name).
+fn attempt_of(pod: &Value) -> usize {
+    let name = pod["metadata"]["annotations"][crate::workflow::labels::NODE_NAME]
+        .as_str()
+        .unwrap();
+    let n = name.rsplit_once('(').unwrap().1.trim_end_matches(')');
+    n.parse().unwrap()
+}
+
+/// argo-workflows' examples/retry-conditional.yaml: retry while the last attempt exited above 1
+/// and an input (substituted into the expression) says it is safe.
+#[test]
+fn a_retry_expression_stops_the_retries_when_it_turns_false() {
+    let mut h = Harness::new(&main_spec(
+        r#"      steps:
+      - - {name: safe-to-retry, template: safe-to-retry}
+      - - name: retry
+          template: retry
+          arguments: {parameters: [{name: safe-to-retry, value: "{{steps.safe-to-retry.outputs.result}}"}]}
+    - name: safe-to-retry
+      container: {image: argoproj/argosay:v2, args: [echo, "true"]}
+    - name: retry
+      inputs: {parameters: [{name: safe-to-retry}]}
+      retryStrategy:
+        limit: "10"
+        expression: "asInt(lastRetry.exitCode) > 1 && {{inputs.parameters.safe-to-retry}} == true"
+      container: {image: argoproj/argosay:v2, args: [exit, "?"]}
+"#,
+    ));
+    let phase = h.run(&|pod: &Value| {
+        if user_args(pod).first().map(String::as_str) == Some("echo") {
+            return echoes(pod);
+        }
+        // Exit codes 3, 2, then 1: the expression allows two retries, not a third.
+        let code = 3 - attempt_of(pod) as i32;
+        let outputs = Outputs {
+            exit_code: Some(code.to_string()),
+            ..Default::default()
+        };
+        (PodPhase::Failed, Some(code), outputs)
+    });
+    assert_eq!(phase, WorkflowPhase::Failed);
+    let retry = h.node("retry");
+    assert_eq!(retry.children.len(), 3, "{retry:#?}");
+    assert_eq!(retry.phase, NodePhase::Failed);
+    assert_eq!(
+        retry.message.as_deref(),
+        Some("retryStrategy.expression evaluated to false")
+    );
+}
+
+#[test]
+fn the_retry_limit_reached_says_no_more_retries_left() {
+    let mut h = Harness::new(&main_spec(
+        r#"      retryStrategy: {limit: "1", expression: "lastRetry.status == 'Failed'"}
+      container: {image: argoproj/argosay:v2, args: [exit, "1"]}
+"#,
+    ));
+    assert_eq!(h.run(&fail_exits), WorkflowPhase::Failed);
+    let retry = h.node("wf");
+    assert_eq!(retry.children.len(), 2);
+    assert_eq!(retry.message.as_deref(), Some("No more retries left"));
+}
+
+#[test]
+fn a_retry_expression_that_is_not_a_bool_errors_the_node() {
+    let mut h = Harness::new(&main_spec(
+        r#"      retryStrategy: {limit: "3", expression: "lastRetry.exitCode"}
+      container: {image: argoproj/argosay:v2, args: [exit, "1"]}
+"#,
+    ));
+    assert_eq!(h.run(&fail_exits), WorkflowPhase::Error);
+    let retry = h.node("wf");
+    assert_eq!(retry.phase, NodePhase::Error);
+    assert_eq!(
+        retry.message.as_deref(),
+        Some("unable to cast expression result '1' to bool")
+    );
+}
