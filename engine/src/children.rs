@@ -163,7 +163,9 @@ impl Walker<'_> {
     }
 
     /// A DAG's or steps template's own `outputs.parameters` (`valueFrom.parameter` or
-    /// `valueFrom.expression`, else `valueFrom.default`) and result.
+    /// `valueFrom.expression`, else `valueFrom.default`) and result. A parameter that resolves to
+    /// nothing and has no default is an error of the node, as Argo's
+    /// `getTemplateOutputsFromScope` makes it.
     pub(super) fn template_outputs(
         &mut self,
         id: &str,
@@ -171,9 +173,9 @@ impl Walker<'_> {
         scope: &Scope,
         kind: &str,
         children: Vec<(String, String)>,
-    ) {
+    ) -> Result<(), String> {
         let Some(outputs) = &template.outputs else {
-            return;
+            return Ok(());
         };
         let mut vars = Vec::new();
         for (name, node_name) in children {
@@ -187,37 +189,47 @@ impl Walker<'_> {
             let from = p.value_from.as_ref();
             let expression = from.and_then(|v| v.expression.as_deref());
             let value = match expression.filter(|e| !e.is_empty()) {
-                // Argo writes the value with `%v`, a nil one as `<nil>`.
-                Some(expression) => crate::template::evaluate(expression, &local)
-                    .map(|v| v.unwrap_or_else(|| "<nil>".to_string())),
+                // Its tags first, as the rest of the template's; then the expression, its value
+                // written with `%v` (a nil one as `<nil>`, as Argo's).
+                Some(expression) => substitute_str(expression, &local, Mode::Lenient)
+                    .map_err(|e| (e.to_string(), false))
+                    .and_then(|expression| {
+                        crate::template::evaluate(&expression, &local)
+                            .map(|v| v.unwrap_or_else(|| "<nil>".to_string()))
+                            .map_err(|f| (f.message, f.exhausted))
+                    }),
                 None => {
                     let source = from
                         .and_then(|v| v.parameter.clone())
                         .or_else(|| p.value.as_ref().map(|v| v.0.clone()));
                     match source {
-                        Some(source) => {
-                            substitute_str(&source, &local, Mode::Strict).map_err(|e| e.to_string())
-                        }
+                        Some(source) => substitute_str(&source, &local, Mode::Strict)
+                            .map_err(|e| (e.to_string(), false)),
                         None => continue,
                     }
                 }
             };
-            // What does not resolve takes the parameter's `valueFrom.default`, as in Argo.
-            let value = value
-                .ok()
-                .or_else(|| from.and_then(|v| v.default.as_ref()).map(|d| d.0.clone()));
-            if let Some(v) = value {
-                resolved.parameters.push(crate::workflow::Parameter {
-                    name: p.name.clone(),
-                    value: Some(v.into()),
-                    ..Default::default()
-                });
-            }
+            let default = from.and_then(|v| v.default.as_ref()).map(|d| d.0.clone());
+            let value = match (value, default) {
+                (Ok(value), _) => value,
+                // A bound hit is an error, default or not.
+                (Err((message, true)), _) => return Err(message),
+                (Err(_), Some(default)) => default,
+                (Err((message, false)), None) => {
+                    return Err(format!("outputs.parameters.{}: {message}", p.name));
+                }
+            };
+            resolved.parameters.push(crate::workflow::Parameter {
+                name: p.name.clone(),
+                value: Some(value.into()),
+                ..Default::default()
+            });
         }
         if let Some(node) = self.nodes.get_mut(id)
             && !resolved.is_empty()
         {
             node.outputs = Some(resolved);
         }
+        Ok(())
     }
 }

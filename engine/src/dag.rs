@@ -150,16 +150,13 @@ impl Walker<'_> {
                 node.outbound_nodes = outbound;
             }
             if phase == NodePhase::Succeeded {
-                self.template_outputs(
-                    &id,
-                    template,
-                    scope,
-                    "tasks",
-                    dag.tasks
-                        .iter()
-                        .map(|t| (t.name.clone(), run.task_name(&t.name)))
-                        .collect(),
-                );
+                let tasks = dag.tasks.iter();
+                let tasks = tasks.map(|t| (t.name.clone(), run.task_name(&t.name)));
+                if let Err(message) =
+                    self.template_outputs(&id, template, scope, "tasks", tasks.collect())
+                {
+                    return self.mark(&id, NodePhase::Error, Some(message));
+                }
             }
             return self.mark(&id, phase, None);
         }
@@ -199,11 +196,14 @@ impl Walker<'_> {
     }
 
     /// Scope for a task's arguments, items and `when`: the DAG's scope plus the variables of
-    /// the tasks they name (`{{tasks.NAME…}}`). Only those: every task's, for every task
-    /// decided, cost the square of the DAG's width on every reconcile.
+    /// the tasks they name (`{{tasks.NAME…}}`, `tasks['NAME']`). Only those: every task's, for
+    /// every task decided, cost the square of the DAG's width on every reconcile. An expression
+    /// that may name any task (a computed index, `$env`) gets them all.
     fn dag_scope<'s>(&self, run: &DagRun, scope: &'s Scope, task: &DagTask) -> Scope<'s> {
         let mut vars = Vec::new();
-        for name in referenced_tasks(task) {
+        let names = referenced_tasks(task)
+            .unwrap_or_else(|| run.by_name.keys().map(|n| n.to_string()).collect());
+        for name in names {
             if run.task(&name).is_none() {
                 continue;
             }

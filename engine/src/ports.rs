@@ -119,16 +119,38 @@ pub trait ParameterConfigMaps: Send + Sync + std::fmt::Debug {
 /// Argo's `{{=…}}` expressions: expr-lang with Argo's functions (`asInt`, `sprig.*`, …). A
 /// tenant writes them, so the controller evaluates them in a WebAssembly sandbox under fuel and a
 /// memory cap (`host/src/expressions.rs`); the engine's tests call `flotilla-expr` directly.
+///
+/// Each call is given at most `fuel` (instructions; the engine's budget for the pass) and says
+/// what it spent, failures included, so one reconcile's expressions cost a bounded total.
 pub trait Expressions: Send + Sync + std::fmt::Debug {
-    /// Parses `expression` and checks that every function it calls exists: the problem, named.
-    fn check(&self, expression: &str) -> Result<(), String>;
+    /// Parses `expression` and checks that every function it calls exists.
+    fn check(&self, expression: &str, fuel: u64) -> Result<Spent<()>, ExpressionFailure>;
     /// `expression` over `variables` (Argo's flat names and their values): the value as Go's
-    /// `%v` writes it, `None` when it is nil, or why it could not be evaluated.
+    /// `%v` writes it, `None` when it is nil.
     fn evaluate(
         &self,
         expression: &str,
         variables: &[(String, String)],
-    ) -> Result<Option<String>, String>;
+        fuel: u64,
+    ) -> Result<Spent<Option<String>>, ExpressionFailure>;
+}
+
+/// An answer, and the fuel it took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spent<T> {
+    pub value: T,
+    pub fuel: u64,
+}
+
+/// Why an expression has no value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpressionFailure {
+    pub message: String,
+    pub fuel: u64,
+    /// A bound was hit (fuel, memory, a size, a trap in the evaluator): not an answer about the
+    /// expression that a later pass, with more variables known, could change. Such a failure
+    /// is an error even where Argo would leave an expression unresolved.
+    pub exhausted: bool,
 }
 
 /// The WorkflowTemplates and ClusterWorkflowTemplates the controller's cluster holds, as the

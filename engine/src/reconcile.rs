@@ -67,7 +67,7 @@ pub fn reconcile(
         status.started_at = Some(time(now));
         status.phase = Some(WorkflowPhase::Running);
         // A new workflow is validated once, before anything runs (Argo fails it as invalid).
-        match validate::validate(wf, observed.expressions.as_deref()) {
+        match validate::validate(wf, observed.expressions.clone()) {
             Err(e) => return refused(status, &e.to_string(), now, effects),
             Ok(validated) => {
                 // Argo's words: a valid workflow starts running.

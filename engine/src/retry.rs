@@ -195,7 +195,7 @@ impl Walker<'_> {
                 end.0.duration_since(start.0).as_secs_f64().max(0.0)
             });
         let mut scope = Scope::new();
-        scope.set_expressions(self.observed.expressions.clone());
+        scope.set_evaluator(self.evaluator.clone());
         scope.insert("retries", attempt_no.to_string());
         scope.insert("lastRetry.exitCode", exit_code);
         scope.insert(
@@ -207,7 +207,8 @@ impl Walker<'_> {
             "lastRetry.message",
             last.and_then(|n| n.message.clone()).unwrap_or_default(),
         );
-        match crate::template::evaluate(&expression, &scope)?.as_deref() {
+        let value = crate::template::evaluate(&expression, &scope).map_err(|f| f.message)?;
+        match value.as_deref() {
             Some("true") => Ok(true),
             Some("false") => Ok(false),
             other => Err(format!(

@@ -91,7 +91,9 @@ impl Walker<'_> {
                 })
             })
             .collect();
-        self.template_outputs(&id, template, &local, "steps", children);
+        if let Err(message) = self.template_outputs(&id, template, &local, "steps", children) {
+            return self.mark(&id, NodePhase::Error, Some(message));
+        }
         self.mark(&id, NodePhase::Succeeded, None)
     }
 

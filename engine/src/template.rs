@@ -34,10 +34,11 @@
 //! is ever silently dropped.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
 
-use crate::ports::Expressions;
+pub(crate) use evaluator::Evaluator;
+
+mod evaluator;
 
 #[cfg(test)]
 use serde_json::Value;
@@ -120,7 +121,7 @@ pub(crate) struct Scope<'p> {
     /// published as nodes complete); looked up after `vars`.
     live: Option<LiveVars>,
     /// The evaluator of `{{=…}}` tags: set on a root, used by every layer above it.
-    expressions: Option<Arc<dyn Expressions>>,
+    evaluator: Option<Evaluator>,
 }
 
 /// Variables shared between a root scope and the walk that publishes them.
@@ -140,44 +141,51 @@ impl<'p> Scope<'p> {
             parent: Some(self),
             vars: HashMap::new(),
             live: None,
-            expressions: None,
+            evaluator: None,
         }
     }
 
-    /// Evaluates `{{=…}}` tags with `expressions` (in this layer and those above it).
-    pub(crate) fn set_expressions(&mut self, expressions: Option<Arc<dyn Expressions>>) {
-        self.expressions = expressions;
+    /// Evaluates `{{=…}}` tags with `evaluator` (in this layer and those above it).
+    pub(crate) fn set_evaluator(&mut self, evaluator: Option<Evaluator>) {
+        self.evaluator = evaluator;
     }
 
     /// The evaluator of the nearest layer that has one.
-    fn expressions(&self) -> Option<&dyn Expressions> {
+    fn evaluator(&self) -> Option<&Evaluator> {
         let mut layer = Some(self);
         while let Some(scope) = layer {
-            if let Some(expressions) = &scope.expressions {
-                return Some(expressions.as_ref());
+            if let Some(evaluator) = &scope.evaluator {
+                return Some(evaluator);
             }
             layer = scope.parent;
         }
         None
     }
 
-    /// Every variable visible here, as `(name, value)`, outer layers first (so a later pair,
-    /// from an inner layer, shadows an earlier one of the same name).
-    fn variables(&self) -> Vec<(String, String)> {
-        let mut layers = Vec::new();
+    /// Every variable visible here, once, as `(name, value)`, as [`Scope::get`] finds it; a
+    /// failure once they pass [`evaluator::MAX_VARIABLE_BYTES`].
+    fn variables(&self) -> Result<Vec<(String, String)>, crate::ports::ExpressionFailure> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut bytes = 0usize;
         let mut layer = Some(self);
         while let Some(scope) = layer {
-            layers.push(scope);
+            let live = scope.live.as_ref().map(|l| l.borrow());
+            let pairs = scope.vars.iter().chain(live.iter().flat_map(|l| l.iter()));
+            for (name, value) in pairs {
+                if seen.contains(name) {
+                    continue;
+                }
+                bytes = bytes.saturating_add(name.len() + value.len());
+                if bytes > evaluator::MAX_VARIABLE_BYTES {
+                    return Err(evaluator::too_many_variables());
+                }
+                seen.insert(name.clone());
+                out.push((name.clone(), value.clone()));
+            }
             layer = scope.parent;
         }
-        let mut out = Vec::new();
-        for scope in layers.into_iter().rev() {
-            if let Some(live) = &scope.live {
-                out.extend(live.borrow().iter().map(|(k, v)| (k.clone(), v.clone())));
-            }
-            out.extend(scope.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
-        }
-        out
+        Ok(out)
     }
 
     /// Looks `live` up after this layer's own variables.
@@ -281,14 +289,19 @@ pub(crate) fn substitute_value(
     })
 }
 
-/// `expression` (the text of a `{{=…}}` tag, or a `valueFrom.expression`) over every variable
-/// `scope` holds: its value as Go's `%v` writes it, `None` when nil.
-pub(crate) fn evaluate(expression: &str, scope: &Scope) -> Result<Option<String>, String> {
-    match scope.expressions() {
-        Some(evaluator) => evaluator.evaluate(expression, &scope.variables()),
-        None => Err(format!(
-            "expressions are not supported by this controller: {expression}"
-        )),
+/// `expression` (a `valueFrom.expression`, a retry's) over every variable `scope` holds: its
+/// value as Go's `%v` writes it, `None` when nil.
+pub(crate) fn evaluate(
+    expression: &str,
+    scope: &Scope,
+) -> Result<Option<String>, crate::ports::ExpressionFailure> {
+    match scope.evaluator() {
+        Some(evaluator) => evaluator.evaluate(expression, || scope.variables()),
+        None => Err(crate::ports::ExpressionFailure {
+            message: format!("expressions are not supported by this controller: {expression}"),
+            fuel: 0,
+            exhausted: true,
+        }),
     }
 }
 
@@ -373,7 +386,7 @@ fn replace_tag(
     if let Some(expression) = tag.strip_prefix(EXPRESSION_PREFIX) {
         // The tag is JSON text: its escapes undone, it is what the author wrote.
         let expression = unescape_json_fragment(expression);
-        let Some(evaluator) = scope.expressions() else {
+        let Some(evaluator) = scope.evaluator() else {
             return match mode {
                 Mode::Lenient => {
                     write_back(out, tag);
@@ -382,8 +395,20 @@ fn replace_tag(
                 Mode::Strict => Err(TemplateError::ExpressionUnsupported { expression }),
             };
         };
-        return match (evaluator.evaluate(&expression, &scope.variables()), mode) {
-            (Ok(Some(value)), _) => push_json_escaped(out, &value, &format!("={expression}")),
+        // Argo leaves these unresolved until the exit handler's pass defines them, rather than
+        // reading a missing status as nil (argo-workflows#10393).
+        let undefined = |name: &str| expression.contains(name) && scope.get(name).is_none();
+        if mode == Mode::Lenient && (undefined("workflow.status") || undefined("workflow.failures"))
+        {
+            write_back(out, tag);
+            return Ok(());
+        }
+        return match (evaluator.evaluate(&expression, || scope.variables()), mode) {
+            (Ok(Some(value)), _) => push_expression_value(out, &value),
+            // A bound hit is no answer a later pass could change: it fails, lenient or not.
+            (Err(failure), _) if failure.exhausted => Err(TemplateError::Expression {
+                message: failure.message,
+            }),
             (_, Mode::Lenient) => {
                 write_back(out, tag);
                 Ok(())
@@ -391,7 +416,9 @@ fn replace_tag(
             (Ok(None), Mode::Strict) => Err(TemplateError::Expression {
                 message: format!("failed to evaluate expression: {expression:?} is nil"),
             }),
-            (Err(message), Mode::Strict) => Err(TemplateError::Expression { message }),
+            (Err(failure), Mode::Strict) => Err(TemplateError::Expression {
+                message: failure.message,
+            }),
         };
     }
     let name = tag.trim();
@@ -417,6 +444,16 @@ fn replace_tag(
             tag: tag.to_owned(),
         }),
     }
+}
+
+/// Appends an expression's value escaped for the inside of a JSON string, as Argo writes it
+/// (`json.Marshal`: control characters as `\u` escapes, never an error).
+fn push_expression_value(out: &mut String, value: &str) -> Result<(), TemplateError> {
+    let quoted = serde_json::to_string(value).map_err(|e| TemplateError::InvalidJsonInput {
+        reason: e.to_string(),
+    })?;
+    out.push_str(&quoted[1..quoted.len() - 1]);
+    Ok(())
 }
 
 fn write_back(out: &mut String, tag: &str) {

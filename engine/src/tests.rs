@@ -58,17 +58,35 @@ fn main_spec_with(fields: &str, main: &str) -> String {
 pub(crate) struct NativeExpressions;
 
 impl ports::Expressions for NativeExpressions {
-    fn check(&self, expression: &str) -> Result<(), String> {
-        flotilla_expr::check(expression).map_err(|e| e.to_string())
+    fn check(
+        &self,
+        expression: &str,
+        _fuel: u64,
+    ) -> Result<ports::Spent<()>, ports::ExpressionFailure> {
+        native(flotilla_expr::check(expression))
     }
 
     fn evaluate(
         &self,
         expression: &str,
         variables: &[(String, String)],
-    ) -> Result<Option<String>, String> {
-        flotilla_expr::evaluate(expression, variables).map_err(|e| e.to_string())
+        _fuel: u64,
+    ) -> Result<ports::Spent<Option<String>>, ports::ExpressionFailure> {
+        native(flotilla_expr::evaluate(expression, variables))
     }
+}
+
+/// A native answer: no fuel counted.
+fn native<T>(
+    answer: Result<T, flotilla_expr::Error>,
+) -> Result<ports::Spent<T>, ports::ExpressionFailure> {
+    answer
+        .map(|value| ports::Spent { value, fuel: 0 })
+        .map_err(|e| ports::ExpressionFailure {
+            message: e.to_string(),
+            fuel: 0,
+            exhausted: false,
+        })
 }
 
 /// What the controller observes before any pod exists: nothing, and an expression evaluator.

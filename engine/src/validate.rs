@@ -74,7 +74,10 @@ mod tests;
 
 use std::collections::{HashMap, HashSet};
 
+use std::sync::Arc;
+
 use crate::ports::Expressions;
+use crate::template::Evaluator;
 use crate::workflow::{Template, Workflow};
 use kind::kinds;
 
@@ -95,11 +98,12 @@ pub(crate) struct ValidationError(pub(crate) String);
 /// panics.
 pub(crate) fn validate(
     wf: &Workflow,
-    expressions: Option<&dyn Expressions>,
+    expressions: Option<Arc<dyn Expressions>>,
 ) -> Result<Validated, ValidationError> {
     argo::validate_workflow(wf).map_err(ValidationError)?;
     let reachable = reachable(wf);
-    flotilla_checks(wf, &reachable, expressions).map_err(ValidationError)?;
+    let evaluator = expressions.map(Evaluator::new);
+    flotilla_checks(wf, &reachable, evaluator.as_ref()).map_err(ValidationError)?;
     Ok(Validated {
         warnings: unsupported::collect(wf, &reachable),
     })
@@ -137,7 +141,7 @@ fn reachable(wf: &Workflow) -> HashSet<&str> {
 fn flotilla_checks(
     wf: &Workflow,
     reachable: &HashSet<&str>,
-    expressions: Option<&dyn Expressions>,
+    evaluator: Option<&Evaluator>,
 ) -> Result<(), String> {
     if let Some(limit) = wf
         .spec
@@ -152,7 +156,7 @@ fn flotilla_checks(
         .iter()
         .try_for_each(|t| template_checks(t, reachable.contains(t.name.as_str())))?;
     exit_hooks_exist(wf, reachable)?;
-    semantic::check(wf, reachable, expressions)
+    semantic::check(wf, reachable, evaluator)
 }
 
 /// A step's or task's `onExit` names a template of the workflow. Argo's validator does not

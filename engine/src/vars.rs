@@ -240,8 +240,9 @@ fn creation_timestamp(at: jiff::Timestamp, scope: &mut Scope<'static>) {
     scope.insert("workflow.creationTimestamp", rfc3339);
 }
 
-/// The names of the tasks a task's `when`, items and arguments refer to.
-pub(super) fn referenced_tasks(task: &DagTask) -> Vec<String> {
+/// The names of the tasks a task's `when`, items and arguments refer to; `None` when they may
+/// refer to any (see [`refers_to_every_task`]).
+pub(super) fn referenced_tasks(task: &DagTask) -> Option<Vec<String>> {
     let mut text = String::new();
     text.push_str(task.when.as_deref().unwrap_or_default());
     text.push('\n');
@@ -263,24 +264,49 @@ pub(super) fn referenced_tasks(task: &DagTask) -> Vec<String> {
         text.push('\n');
         text.push_str(&json);
     }
-    task_names_in(&text)
-        .into_iter()
-        .map(str::to_string)
-        .collect()
+    if refers_to_every_task(&text) {
+        return None;
+    }
+    Some(
+        task_names_in(&text)
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
+    )
 }
 
 /// The task names a text refers to: whatever follows `tasks.` up to the first character a task
-/// name cannot hold (`[a-zA-Z0-9-]`). A superset of its tags' task names, whatever their
-/// spacing.
+/// name cannot hold (`[a-zA-Z0-9-]`), and the quoted name in `tasks['…']` or `tasks["…"]` (an
+/// expression's way to name a task with a `-`; `\"` in JSON text). A superset of its tags'
+/// task names, whatever their spacing.
 pub(super) fn task_names_in(text: &str) -> HashSet<&str> {
-    text.match_indices("tasks.")
-        .map(|(at, prefix)| {
-            let rest = &text[at + prefix.len()..];
-            let end = rest
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-                .unwrap_or(rest.len());
-            &rest[..end]
-        })
+    let dotted = text.match_indices("tasks.").map(|(at, prefix)| {
+        let rest = &text[at + prefix.len()..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .unwrap_or(rest.len());
+        &rest[..end]
+    });
+    let indexed = text.match_indices("tasks[").filter_map(|(at, prefix)| {
+        let rest = &text[at + prefix.len()..];
+        let quote = ["'", "\\\"", "\""]
+            .into_iter()
+            .find(|q| rest.starts_with(q))?;
+        let rest = &rest[quote.len()..];
+        rest.find(quote).map(|end| &rest[..end])
+    });
+    dotted
+        .chain(indexed)
         .filter(|name| !name.is_empty())
         .collect()
+}
+
+/// Whether `text` may refer to any task: an index computed in an expression (`tasks[name]`) or
+/// the whole environment (`$env`).
+pub(super) fn refers_to_every_task(text: &str) -> bool {
+    text.contains("$env")
+        || text.match_indices("tasks[").any(|(at, prefix)| {
+            let rest = &text[at + prefix.len()..];
+            !(rest.starts_with('\'') || rest.starts_with('"') || rest.starts_with("\\\""))
+        })
 }

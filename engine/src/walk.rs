@@ -81,6 +81,8 @@ pub(super) struct Walker<'a> {
     pub(super) verdicts: Verdicts,
     /// Nodes and graph steps this walk may still spend.
     pub(super) budget: super::budget::WalkBudget,
+    /// The evaluator of `{{=…}}` expressions, with what this walk may spend on them.
+    pub(super) evaluator: Option<crate::template::Evaluator>,
     /// The children of parents with many, as sets (see `add_child`).
     pub(super) wide: WideParents,
     /// Two node names whose IDs are the same (see `node_id`): the walk goes on (the first
@@ -124,6 +126,10 @@ impl<'a> Walker<'a> {
             parallelism,
             verdicts: Verdicts::default(),
             budget: Default::default(),
+            evaluator: observed
+                .expressions
+                .clone()
+                .map(crate::template::Evaluator::new),
             wide: WideParents::default(),
             collision: std::cell::OnceCell::new(),
             workflow_arguments: Vec::new(),
@@ -145,7 +151,7 @@ impl<'a> Walker<'a> {
         let parameters = self.workflow_parameters()?;
         let mut global = self.global_scope(&parameters);
         global.set_live(self.global_outputs.live());
-        global.set_expressions(self.observed.expressions.clone());
+        global.set_evaluator(self.evaluator.clone());
         self.pod_defaults = PodDefaults::of(&self.wf.spec, &global)?;
         let call = Call {
             node_name: root.to_string(),
@@ -206,6 +212,7 @@ impl<'a> Walker<'a> {
             .overrun()
             .map(|overrun| overrun.message())
             .or_else(|| self.collision.get().cloned())
+            .or_else(|| self.evaluator.as_ref().and_then(|e| e.spent_out()))
     }
 
     /// The node for `call`, created with `phase` and `type_` if it does not exist yet.

@@ -22,8 +22,16 @@ mod variables;
 
 pub use go_format::go_format;
 
-/// Why an expression could not be evaluated. Each message names what was wrong and quotes no
-/// variable's value.
+/// Longest value an evaluation returns: a longer one is an error (a substitution cannot hold
+/// more anyway), refused where it was made rather than copied out of the sandbox.
+pub const MAX_RESULT_BYTES: usize = 2 << 20;
+/// Longest error message: expr-lang's messages may quote a value (`Invalid condition for ?:
+/// String("…")`), and a message goes into the workflow's status.
+pub const MAX_MESSAGE_BYTES: usize = 1024;
+
+/// Why an expression could not be evaluated. A message names what was wrong; like Argo's, it may
+/// quote a value of the workflow's own (it goes into that workflow's status), never more than
+/// [`MAX_MESSAGE_BYTES`] of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
     /// The text is not an expression (the parser's message, with the position).
@@ -50,10 +58,32 @@ impl std::fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+impl Error {
+    /// The error with its message cut to [`MAX_MESSAGE_BYTES`] (at a character boundary).
+    fn shortened(self) -> Self {
+        let cut = |mut message: String| {
+            if message.len() > MAX_MESSAGE_BYTES {
+                let mut end = MAX_MESSAGE_BYTES;
+                while !message.is_char_boundary(end) {
+                    end -= 1;
+                }
+                message.truncate(end);
+                message.push('…');
+            }
+            message
+        };
+        match self {
+            Error::Syntax(m) => Error::Syntax(cut(m)),
+            Error::UnknownFunction(m) => Error::UnknownFunction(cut(m)),
+            Error::Evaluation(m) => Error::Evaluation(cut(m)),
+        }
+    }
+}
+
 /// Parses `expression` and checks that every function it calls exists: what validation asks of
 /// an expression before the workflow runs.
 pub fn check(expression: &str) -> Result<(), Error> {
-    contained(|| prepare(expression).map(drop))
+    contained(|| prepare(expression).map(drop)).map_err(Error::shortened)
 }
 
 /// Evaluates `expression` over `variables` (Argo's flat names and their string values): the
@@ -64,8 +94,16 @@ pub fn evaluate(expression: &str, variables: &[(String, String)]) -> Result<Opti
         let value = environment
             .run(&program, &variables::context(variables))
             .map_err(|e| Error::Evaluation(scan::restore(&e.to_string())))?;
-        Ok((!value.is_nil()).then(|| go_format(&value)))
+        let text = (!value.is_nil()).then(|| go_format(&value));
+        match text {
+            Some(text) if text.len() > MAX_RESULT_BYTES => Err(Error::Evaluation(format!(
+                "the value is {} bytes, more than the {MAX_RESULT_BYTES} an expression may give",
+                text.len()
+            ))),
+            text => Ok(text),
+        }
     })
+    .map_err(Error::shortened)
 }
 
 /// `f`, a panic in expr-lang an error. expr-lang 2.1 panics on some input it parses (a map
@@ -85,16 +123,23 @@ fn contained<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
     })
 }
 
+/// The environment every expression runs in: built once (its table of about 250 functions
+/// costs more than most evaluations).
+static ENVIRONMENT: std::sync::LazyLock<expr::Environment<'static>> =
+    std::sync::LazyLock::new(functions::environment);
+
 /// `expression` parsed, with the environment it runs in, once every function it calls is known.
-fn prepare(expression: &str) -> Result<(expr::Program, expr::Environment<'static>), Error> {
+fn prepare(
+    expression: &str,
+) -> Result<(expr::Program, &'static expr::Environment<'static>), Error> {
     let source = scan::rewrite(expression);
     let program =
         expr::compile(&source).map_err(|e| Error::Syntax(scan::restore(&e.to_string())))?;
-    let environment = functions::environment();
+    let environment = &*ENVIRONMENT;
     let empty = expr::Context::default();
     if let Some(name) = scan::called(&source)
         .into_iter()
-        .find(|name| !functions::exists(&environment, &empty, name))
+        .find(|name| !functions::exists(environment, &empty, name))
     {
         return Err(Error::UnknownFunction(scan::restore(&name)));
     }

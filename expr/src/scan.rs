@@ -34,12 +34,25 @@ enum Token<'a> {
     Punct(char, usize),
 }
 
-/// The identifiers and punctuation of `text`, string literals and whitespace skipped.
+/// The identifiers and punctuation of `text`, string literals, comments and whitespace skipped.
 fn tokens(text: &str) -> Vec<Token<'_>> {
     let mut out = Vec::new();
     let mut chars = text.char_indices().peekable();
     while let Some((at, c)) = chars.next() {
         match c {
+            '/' if text[at..].starts_with("//") => {
+                while chars.next_if(|&(_, d)| d != '\n').is_some() {}
+            }
+            '/' if text[at..].starts_with("/*") => {
+                chars.next();
+                let mut last = ' ';
+                for (_, d) in chars.by_ref() {
+                    if last == '*' && d == '/' {
+                        break;
+                    }
+                    last = d;
+                }
+            }
             '"' | '\'' | '`' => {
                 // A literal runs to its unescaped closing quote (backquoted ones have no escapes).
                 while let Some((_, d)) = chars.next() {
@@ -79,6 +92,12 @@ fn tokens(text: &str) -> Vec<Token<'_>> {
     out
 }
 
+/// Whether token `i` follows a member `.` (not the range operator `..`).
+fn member(tokens: &[Token<'_>], i: usize) -> bool {
+    let dot = |j: usize| matches!(tokens.get(j), Some(Token::Punct('.', _)));
+    i > 0 && dot(i - 1) && !(i > 1 && dot(i - 2))
+}
+
 /// `text` with each `sprig.<name>(` renamed to `__sprig_<name>(`.
 pub(crate) fn rewrite(text: &str) -> String {
     let tokens = tokens(text);
@@ -88,7 +107,7 @@ pub(crate) fn rewrite(text: &str) -> String {
         let Token::Ident("sprig", at) = *token else {
             continue;
         };
-        let after_member = i > 0 && matches!(tokens[i - 1], Token::Punct('.', _));
+        let after_member = member(&tokens, i);
         let call = match tokens.get(i + 1..i + 4) {
             Some(
                 [
@@ -118,7 +137,7 @@ pub(crate) fn called(text: &str) -> Vec<String> {
         let Token::Ident(name, _) = *token else {
             continue;
         };
-        let method = i > 0 && matches!(tokens[i - 1], Token::Punct('.', _));
+        let method = member(&tokens, i);
         let call = matches!(tokens.get(i + 1), Some(Token::Punct('(', _)));
         if call && !method && !KEYWORDS.contains(&name) && !out.iter().any(|n| n == name) {
             out.push(name.to_string());
@@ -143,6 +162,16 @@ mod tests {
             rewrite("sprig.add(1, sprig . int(y)) + 1"),
             "__sprig_add(1, __sprig_int(y)) + 1"
         );
+    }
+
+    #[test]
+    fn ranges_and_comments_do_not_hide_a_call() {
+        assert_eq!(rewrite("0..sprig.int(n)"), "0..__sprig_int(n)");
+        assert_eq!(
+            rewrite("/* it's */ sprig.trim(x) // sprig.upper(y)\n+ 'a'"),
+            "/* it's */ __sprig_trim(x) // sprig.upper(y)\n+ 'a'"
+        );
+        assert_eq!(called("1..f(2) // g(3)"), ["f"]);
     }
 
     #[test]

@@ -160,3 +160,21 @@ fn a_panic_in_expr_lang_is_an_error() {
     };
     assert!(message.starts_with("the evaluator failed"), "{message}");
 }
+
+#[test]
+fn values_and_messages_are_bounded() {
+    let Err(Error::Evaluation(message)) = evaluate("sprig.repeat(3000000, 'x')", &[]) else {
+        panic!("a value over the cap is an error")
+    };
+    assert!(message.contains("3000000 bytes"), "{message}");
+    let long = "y".repeat(10_000);
+    let Err(Error::Evaluation(message)) = evaluate("v ? 1 : 2", &vars(&[("v", long.as_str())]))
+    else {
+        panic!("a string is no condition")
+    };
+    assert!(
+        message.len() <= MAX_MESSAGE_BYTES + '…'.len_utf8(),
+        "{}",
+        message.len()
+    );
+}

@@ -1,6 +1,6 @@
-//! What one `{{=…}}` expression costs in the sandbox (a fresh instance, fuel and a memory cap per
-//! evaluation), against `flotilla-expr` run natively, and how long the component takes to compile
-//! once per process (`warm`).
+//! What one `{{=…}}` expression costs in the sandbox (an evaluation thread's warm instance, fuel
+//! and a memory cap), against `flotilla-expr` run natively, and how long the component takes to
+//! compile once per process (`warm`). Also printed: the fuel one evaluation spends.
 //!
 //! Run: `cargo bench -p flotilla --bench expressions`.
 
@@ -23,15 +23,27 @@ fn evaluations(c: &mut Criterion) {
     expressions::warm().expect("the sandbox compiles");
     eprintln!("compiling the component took {:?}", started.elapsed());
     let vars = variables();
+    let spent: Vec<u64> = (0..4)
+        .map(|_| expressions::evaluate(EXPRESSION, &vars, expressions::FUEL).1)
+        .collect();
+    eprintln!("fuel spent by the first evaluations (fresh, then warm instances): {spent:?}");
     let mut group = c.benchmark_group("expression");
     group.bench_function("sandboxed_evaluate", |b| {
-        b.iter(|| expressions::evaluate(EXPRESSION, &vars).expect("evaluates"))
+        b.iter(|| {
+            expressions::evaluate(EXPRESSION, &vars, expressions::FUEL)
+                .0
+                .expect("evaluates")
+        })
     });
     group.bench_function("native_evaluate", |b| {
         b.iter(|| flotilla_expr::evaluate(EXPRESSION, &vars).expect("evaluates"))
     });
     group.bench_function("sandboxed_check", |b| {
-        b.iter(|| expressions::check("sprig.trim(inputs.parameters.n)").expect("checks"))
+        b.iter(|| {
+            expressions::check("sprig.trim(inputs.parameters.n)", expressions::FUEL)
+                .0
+                .expect("checks")
+        })
     });
     group.finish();
 }

@@ -4,16 +4,23 @@
 //!
 //! A tenant writes the expression, and nothing in expr-lang bounds what one may cost: a range of
 //! two billion integers, a parser recursing on deep nesting, a panic on some input. So every
-//! evaluation gets a fresh instance in a store of its own, with [`FUEL`] to spend (wasmtime
-//! counts instructions), [`MEMORY`] of linear memory, no WASI capabilities, and inputs and
-//! output bounded in size. Whatever the expression does, the worst outcome is that expression's
-//! own error ([`ExpressionError`]); the controller and every other workflow carry on.
+//! evaluation runs in a WebAssembly instance with at most [`FUEL`] to spend (wasmtime counts
+//! instructions; the engine's per-pass budget may allow less), [`MEMORY`] of linear memory, no
+//! WASI capabilities, and inputs and output bounded in size. Evaluations run on [`THREADS`]
+//! threads of their own, with stacks deep enough for the sandbox's, each keeping one instance
+//! between calls (its start-up and expr-lang's function table cost more than most evaluations):
+//! at most that many instances exist at once, whatever the number of reconciles. An instance is
+//! dropped once it traps, and replaced after [`RECYCLE_CALLS`] calls or once its memory passes
+//! [`RECYCLE_BYTES`]; what one evaluation leaves in it no expression can read (the language has
+//! no way to reach memory it did not allocate). Whatever the expression does, the worst outcome
+//! is that expression's own error ([`ExpressionError`]); the controller and every other workflow
+//! carry on.
 //!
 //! The component is compiled once per process, on first use or when [`warm`] is called at start.
 
-use std::sync::{Arc, LazyLock, OnceLock};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock, mpsc};
 
-use flotilla_engine::ports::Expressions;
+use flotilla_engine::ports::{ExpressionFailure, Expressions, Spent};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, ResourceLimiter, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -36,16 +43,23 @@ const COMPONENT: &[u8] = include_bytes!(env!("FLOTILLA_EXPR_SANDBOX"));
 /// core, and more than any expression in Argo's examples needs by a factor of a hundred.
 pub const FUEL: u64 = 100_000_000;
 /// Linear memory one evaluation may hold.
-pub const MEMORY: usize = 64 << 20;
+pub const MEMORY: usize = 32 << 20;
+/// Threads evaluating at once: with [`MEMORY`] each, what expressions may hold in all.
+pub const THREADS: usize = 2;
+/// Each evaluation thread's stack: wasmtime's default 512 KiB for the guest, and room for the
+/// host's frames around it.
+const STACK_BYTES: usize = 4 << 20;
 /// Longest expression evaluated (Argo's own are a few hundred bytes).
 pub const MAX_EXPRESSION_BYTES: usize = 64 << 10;
 /// Most bytes of variables (names and values) handed to one evaluation: a workflow's variables
 /// come from its status, which the API server caps at 1.5 MiB, plus outputs read from pods.
 pub const MAX_VARIABLE_BYTES: usize = 8 << 20;
-/// Longest value an evaluation may return (a substitution is capped at 2 MiB anyway).
+/// Longest value an evaluation may return (a substitution is capped at 2 MiB anyway; the guest
+/// refuses a longer one before it is copied out).
 pub const MAX_RESULT_BYTES: usize = 2 << 20;
 
-/// Why an expression was not evaluated. No message quotes a variable's value.
+/// Why an expression was not evaluated. The evaluator's own messages may quote a value of the
+/// workflow's (as Argo's do; they go to that workflow's status), at most 1 KiB of it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExpressionError {
     /// The evaluator's own answer: a syntax error, an unknown function, a failed evaluation.
@@ -66,6 +80,9 @@ pub enum ExpressionError {
     /// The evaluator trapped for another reason (a stack overflow on deep nesting, a panic).
     #[error("the evaluator failed on this expression ({0})")]
     Trapped(String),
+    /// The caller allowed less fuel than an evaluation needs to start.
+    #[error("no fuel was left for the expression")]
+    NoFuel,
     /// The component could not be compiled or instantiated: a broken build, not the tenant.
     #[error("the expression sandbox is unavailable: {0}")]
     Unavailable(String),
@@ -76,6 +93,23 @@ struct Sandbox {
     engine: Engine,
     pre: bindings::ExpressionsPre<State>,
 }
+
+/// An evaluation thread's instance, kept between calls.
+struct Warm {
+    store: Store<State>,
+    instance: bindings::Expressions,
+    calls: u32,
+}
+
+thread_local! {
+    /// This evaluation thread's warm instance.
+    static WARM: std::cell::RefCell<Option<Warm>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Calls after which an instance is replaced.
+const RECYCLE_CALLS: u32 = 1000;
+/// Linear memory past which an instance is replaced after its call.
+const RECYCLE_BYTES: usize = 8 << 20;
 
 /// One evaluation's store: WASI with nothing granted, and the memory cap.
 struct State {
@@ -98,6 +132,8 @@ impl WasiView for State {
 #[derive(Default)]
 struct Limiter {
     refused: bool,
+    /// The linear memory's size after its last growth.
+    size: usize,
 }
 
 impl ResourceLimiter for Limiter {
@@ -109,6 +145,9 @@ impl ResourceLimiter for Limiter {
     ) -> wasmtime::Result<bool> {
         let allowed = desired <= MEMORY;
         self.refused |= !allowed;
+        if allowed {
+            self.size = desired;
+        }
         Ok(allowed)
     }
 
@@ -149,14 +188,8 @@ impl Sandbox {
         Ok(Sandbox { engine, pre })
     }
 
-    /// `call` on a fresh instance, under the budget.
-    fn call<T>(
-        &self,
-        call: impl FnOnce(
-            &bindings::exports::flotilla::expressions::evaluator::Guest,
-            &mut Store<State>,
-        ) -> wasmtime::Result<Result<T, String>>,
-    ) -> Result<T, ExpressionError> {
+    /// A fresh store and instance.
+    fn instance(&self) -> wasmtime::Result<Warm> {
         let state = State {
             wasi: WasiCtxBuilder::new()
                 .allow_tcp(false)
@@ -168,21 +201,67 @@ impl Sandbox {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
-        store
-            .set_fuel(FUEL)
-            .map_err(|e| ExpressionError::Unavailable(format!("{e:#}")))?;
-        let outcome = self
-            .pre
-            .instantiate(&mut store)
-            .and_then(|instance| call(instance.flotilla_expressions_evaluator(), &mut store));
-        match outcome {
-            Ok(answer) => answer.map_err(ExpressionError::Refused),
-            Err(e) if e.downcast_ref() == Some(&wasmtime::Trap::OutOfFuel) => {
-                Err(ExpressionError::OutOfFuel)
-            }
-            Err(_) if store.data().limiter.refused => Err(ExpressionError::OutOfMemory),
-            Err(e) => Err(ExpressionError::Trapped(trap_reason(&e))),
+        // Instantiation runs the guest's start-up code: give it the fuel of one call.
+        store.set_fuel(FUEL)?;
+        let instance = self.pre.instantiate(&mut store)?;
+        Ok(Warm {
+            store,
+            instance,
+            calls: 0,
+        })
+    }
+
+    /// `call` on this thread's warm instance (a fresh one if there is none), with `fuel` to
+    /// spend: its answer, and the fuel it spent.
+    fn call<T>(
+        &self,
+        fuel: u64,
+        call: impl FnOnce(
+            &bindings::exports::flotilla::expressions::evaluator::Guest,
+            &mut Store<State>,
+        ) -> wasmtime::Result<Result<T, String>>,
+    ) -> (Result<T, ExpressionError>, u64) {
+        let fuel = fuel.min(FUEL);
+        if fuel == 0 {
+            return (Err(ExpressionError::NoFuel), 0);
         }
+        WARM.with_borrow_mut(|slot| {
+            let mut warm = match slot.take() {
+                Some(warm) => warm,
+                None => match self.instance() {
+                    Ok(fresh) => fresh,
+                    Err(e) => return (Err(ExpressionError::Unavailable(format!("{e:#}"))), 0),
+                },
+            };
+            let ready = warm.store.set_fuel(fuel);
+            warm.store.data_mut().limiter.refused = false;
+            warm.calls += 1;
+            let outcome = ready.and_then(|()| {
+                call(
+                    warm.instance.flotilla_expressions_evaluator(),
+                    &mut warm.store,
+                )
+            });
+            let spent = fuel.saturating_sub(warm.store.get_fuel().unwrap_or(0));
+            let limiter = &warm.store.data().limiter;
+            let (refused, size) = (limiter.refused, limiter.size);
+            let answer = match outcome {
+                Ok(answer) => answer.map_err(ExpressionError::Refused),
+                Err(e) if e.downcast_ref() == Some(&wasmtime::Trap::OutOfFuel) => {
+                    Err(ExpressionError::OutOfFuel)
+                }
+                Err(_) if refused => Err(ExpressionError::OutOfMemory),
+                Err(e) => Err(ExpressionError::Trapped(trap_reason(&e))),
+            };
+            // An instance that trapped is never called again (its state is whatever the trap
+            // left); one that grew or served many calls is replaced, so no evaluation inherits
+            // a large heap.
+            let trapped = !matches!(answer, Ok(_) | Err(ExpressionError::Refused(_)));
+            if !trapped && size <= RECYCLE_BYTES && warm.calls < RECYCLE_CALLS {
+                *slot = Some(warm);
+            }
+            (answer, spent)
+        })
     }
 }
 
@@ -208,36 +287,113 @@ fn sandbox() -> Result<&'static Sandbox, ExpressionError> {
         .map_err(|e| ExpressionError::Unavailable(e.clone()))
 }
 
-/// Compiles the component now (a second or two), so the first workflow with an expression does
+/// Compiles the component now (about a second), so the first workflow with an expression does
 /// not wait for it. Returns why it cannot be, if it cannot.
 pub fn warm() -> Result<(), ExpressionError> {
     sandbox().map(drop)
 }
 
-/// Parses `expression` and checks every function it calls exists.
-pub fn check(expression: &str) -> Result<(), ExpressionError> {
-    expression_fits(expression)?;
-    sandbox()?.call(|guest, store| guest.call_check(store, expression))
+/// A job for an evaluation thread.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The evaluation threads' queue (they start with the first evaluation).
+static THREADS_QUEUE: LazyLock<Result<Mutex<mpsc::Sender<Job>>, String>> = LazyLock::new(|| {
+    let (sender, receiver) = mpsc::channel::<Job>();
+    let receiver = Arc::new(Mutex::new(receiver));
+    for i in 0..THREADS {
+        let receiver = receiver.clone();
+        std::thread::Builder::new()
+            .name(format!("flotilla-expr-{i}"))
+            .stack_size(STACK_BYTES)
+            .spawn(move || {
+                loop {
+                    // The lock is held only while waiting for a job, never while running one.
+                    let job = match receiver.lock() {
+                        Ok(receiver) => receiver.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot start an evaluation thread: {e}"))?;
+    }
+    Ok(Mutex::new(sender))
+});
+
+/// Runs `work` on an evaluation thread and waits for its answer.
+fn on_thread<T: Send + 'static>(
+    work: impl FnOnce() -> (Result<T, ExpressionError>, u64) + Send + 'static,
+) -> (Result<T, ExpressionError>, u64) {
+    let unavailable = |why: &str| (Err(ExpressionError::Unavailable(why.to_string())), 0);
+    let queue = match THREADS_QUEUE.as_ref() {
+        Ok(queue) => queue,
+        Err(e) => return unavailable(e),
+    };
+    let (reply, answer) = mpsc::sync_channel(1);
+    let job: Job = Box::new(move || {
+        // A panic in the host's own code stays on this thread's job: the caller gets an error.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+        let _ = reply
+            .send(outcome.unwrap_or_else(|_| {
+                (Err(ExpressionError::Trapped("the host panicked".into())), 0)
+            }));
+    });
+    let sent = match queue.lock() {
+        Ok(sender) => sender.send(job).is_ok(),
+        Err(_) => false,
+    };
+    if !sent {
+        return unavailable("the evaluation threads have stopped");
+    }
+    answer
+        .recv()
+        .unwrap_or_else(|_| unavailable("the evaluation thread gave no answer"))
 }
 
-/// `expression` over `variables`: its value as Go's `%v` writes it, or `None` when nil.
+/// Parses `expression` and checks every function it calls exists, with at most `fuel`.
+pub fn check(expression: &str, fuel: u64) -> (Result<(), ExpressionError>, u64) {
+    if let Err(e) = expression_fits(expression) {
+        return (Err(e), 0);
+    }
+    let expression = expression.to_string();
+    on_thread(move || match sandbox() {
+        Ok(sandbox) => sandbox.call(fuel, |guest, store| guest.call_check(store, &expression)),
+        Err(e) => (Err(e), 0),
+    })
+}
+
+/// `expression` over `variables`, with at most `fuel`: its value as Go's `%v` writes it, or
+/// `None` when nil; and the fuel spent.
 pub fn evaluate(
     expression: &str,
     variables: &[(String, String)],
-) -> Result<Option<String>, ExpressionError> {
-    expression_fits(expression)?;
+    fuel: u64,
+) -> (Result<Option<String>, ExpressionError>, u64) {
+    if let Err(e) = expression_fits(expression) {
+        return (Err(e), 0);
+    }
     let size: usize = variables.iter().map(|(k, v)| k.len() + v.len()).sum();
     if size > MAX_VARIABLE_BYTES {
-        return Err(ExpressionError::VariablesTooLarge(size));
+        return (Err(ExpressionError::VariablesTooLarge(size)), 0);
     }
-    let value =
-        sandbox()?.call(|guest, store| guest.call_evaluate(store, expression, variables))?;
-    match value {
-        Some(text) if text.len() > MAX_RESULT_BYTES => {
+    let expression = expression.to_string();
+    let variables = variables.to_vec();
+    let (answer, spent) = on_thread(move || match sandbox() {
+        Ok(sandbox) => sandbox.call(fuel, |guest, store| {
+            guest.call_evaluate(store, &expression, &variables)
+        }),
+        Err(e) => (Err(e), 0),
+    });
+    let answer = match answer {
+        Ok(Some(text)) if text.len() > MAX_RESULT_BYTES => {
             Err(ExpressionError::ResultTooLarge(text.len()))
         }
-        value => Ok(value),
-    }
+        answer => answer,
+    };
+    (answer, spent)
 }
 
 fn expression_fits(expression: &str) -> Result<(), ExpressionError> {
@@ -251,17 +407,32 @@ fn expression_fits(expression: &str) -> Result<(), ExpressionError> {
 #[derive(Debug)]
 struct Sandboxed;
 
+/// An answer as the engine takes it: a refusal is about the expression; anything else is a
+/// bound hit.
+fn spent<T>(
+    (answer, fuel): (Result<T, ExpressionError>, u64),
+) -> Result<Spent<T>, ExpressionFailure> {
+    answer
+        .map(|value| Spent { value, fuel })
+        .map_err(|e| ExpressionFailure {
+            exhausted: !matches!(e, ExpressionError::Refused(_)),
+            message: e.to_string(),
+            fuel,
+        })
+}
+
 impl Expressions for Sandboxed {
-    fn check(&self, expression: &str) -> Result<(), String> {
-        check(expression).map_err(|e| e.to_string())
+    fn check(&self, expression: &str, fuel: u64) -> Result<Spent<()>, ExpressionFailure> {
+        spent(check(expression, fuel))
     }
 
     fn evaluate(
         &self,
         expression: &str,
         variables: &[(String, String)],
-    ) -> Result<Option<String>, String> {
-        evaluate(expression, variables).map_err(|e| e.to_string())
+        fuel: u64,
+    ) -> Result<Spent<Option<String>>, ExpressionFailure> {
+        spent(evaluate(expression, variables, fuel))
     }
 }
 

@@ -280,8 +280,9 @@ async fn failures_propagate_and_retries_are_bounded() -> Result<()> {
         flaky.type_ == NodeType::Retry && flaky.children.len() == 3,
         "three attempts: {flaky:#?}"
     );
+    // Argo's `processNodeRetries` once the limit is reached.
     ensure!(
-        flaky.message.as_deref() == Some("Error (exit code 3)"),
+        flaky.message.as_deref() == Some("No more retries left"),
         "{:?}",
         flaky.message
     );

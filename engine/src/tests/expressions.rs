@@ -300,3 +300,211 @@ fn a_retry_expression_that_is_not_a_bool_errors_the_node() {
         Some("unable to cast expression result '1' to bool")
     );
 }
+
+/// Argo's idiom for a task whose name holds a `-`: `tasks['flip-coin']` in an expression.
+#[test]
+fn a_dag_task_named_by_index_is_in_scope() {
+    let mut h = Harness::new(&main_spec(
+        r#"      dag:
+        tasks:
+        - {name: flip-coin, template: flip}
+        - name: heads
+          depends: flip-coin
+          template: flip
+          when: "{{=tasks['flip-coin'].outputs.result == 'heads'}}"
+        - name: computed
+          depends: flip-coin
+          template: flip
+          when: "{{=tasks[sprig.trim(' flip-coin ')].outputs.result == 'tails'}}"
+    - name: flip
+      container: {image: argoproj/argosay:v2}
+"#,
+    ));
+    assert_eq!(h.run(&says("heads")), WorkflowPhase::Succeeded);
+    assert_eq!(h.node("heads").phase, NodePhase::Succeeded);
+    // A computed index may name any task: every one is in scope.
+    assert_eq!(h.node("computed").phase, NodePhase::Skipped);
+}
+
+/// `getTemplateOutputsFromScope`: an output that does not resolve, with no default, errors
+/// the node rather than vanishing.
+#[test]
+fn an_output_expression_that_fails_without_a_default_errors_the_node() {
+    let mut h = Harness::new(&main_spec(
+        r#"      steps:
+      - - {name: a, template: a}
+      outputs:
+        parameters:
+        - name: p
+          valueFrom: {expression: "asInt(steps.a.outputs.result)"}
+    - name: a
+      container: {image: argoproj/argosay:v2}
+"#,
+    ));
+    assert_eq!(h.run(&says("not a number")), WorkflowPhase::Error);
+    let root = h.node("wf");
+    assert_eq!(root.phase, NodePhase::Error);
+    let message = root.message.clone().unwrap_or_default();
+    assert!(
+        message.starts_with("outputs.parameters.p: failed to evaluate expression: asInt"),
+        "{message}"
+    );
+}
+
+/// Argo writes an expression's value with `json.Marshal`: a control character in it (coloured
+/// output, say) is escaped, not an error.
+#[test]
+fn an_expression_value_may_hold_control_characters() {
+    let mut h = Harness::new(&main_spec(
+        r#"      steps:
+      - - {name: a, template: a}
+      - - name: b
+          template: echo
+          arguments: {parameters: [{name: x, value: "{{=steps.a.outputs.result}}"}]}
+    - name: a
+      container: {image: argoproj/argosay:v2}
+    - name: echo
+      inputs: {parameters: [{name: x}]}
+      container: {image: argoproj/argosay:v2, args: [echo, "{{=inputs.parameters.x}}"]}
+"#,
+    ));
+    let coloured = "\u{1b}[31mred\u{1b}[0m";
+    assert_eq!(h.run(&says(coloured)), WorkflowPhase::Succeeded);
+    let b = h.node("b");
+    let x = b.inputs.as_ref().unwrap().parameters[0]
+        .value
+        .as_ref()
+        .unwrap();
+    assert_eq!(x.0, coloured);
+    let said = args_of(h.created.last().unwrap());
+    assert_eq!(said, serde_json::to_string(&["echo", coloured]).unwrap());
+}
+
+/// argo-workflows#10393: `workflow.status` is unknown until the exit handler's pass, and an
+/// expression reading it is left for then rather than taking it as nil.
+#[test]
+fn an_expression_on_the_workflows_status_waits_for_the_exit_handler() {
+    let mut h = Harness::new(&main_spec_with(
+        "  onExit: exit\n",
+        r#"      container: {image: argoproj/argosay:v2, args: [echo, "{{=workflow.status != 'Succeeded'}}"]}
+    - name: exit
+      container: {image: argoproj/argosay:v2, args: [echo, "{{=workflow.status}}"]}
+"#,
+    ));
+    assert_eq!(h.run(&succeed), WorkflowPhase::Succeeded);
+    let said: Vec<String> = h.created.iter().map(args_of).collect();
+    assert_eq!(
+        said,
+        [
+            r#"["echo","{{=workflow.status != 'Succeeded'}}"]"#,
+            r#"["echo","Succeeded"]"#
+        ]
+    );
+}
+
+/// An evaluator that answers every call over an `item` having spent a tenth of a second's fuel
+/// (and, like the real one, cannot evaluate without it).
+#[derive(Debug)]
+struct Costly;
+
+impl ports::Expressions for Costly {
+    fn check(&self, _: &str, _: u64) -> Result<ports::Spent<()>, ports::ExpressionFailure> {
+        Ok(ports::Spent { value: (), fuel: 1 })
+    }
+
+    fn evaluate(
+        &self,
+        _: &str,
+        variables: &[(String, String)],
+        fuel: u64,
+    ) -> Result<ports::Spent<Option<String>>, ports::ExpressionFailure> {
+        if !variables.iter().any(|(name, _)| name == "item") {
+            return Err(ports::ExpressionFailure {
+                message: "unknown variable: item".into(),
+                fuel: 1000,
+                exhausted: false,
+            });
+        }
+        Ok(ports::Spent {
+            value: Some("1".into()),
+            fuel: fuel.min(100_000_000),
+        })
+    }
+}
+
+/// A workflow whose expressions cost more than a pass allows errors, saying so, rather than
+/// costing it again on every pass.
+#[test]
+fn expressions_past_the_pass_budget_error_the_workflow() {
+    let mut h = Harness::new(&main_spec(
+        r#"      steps:
+      - - name: each
+          template: echo
+          arguments: {parameters: [{name: n, value: "{{=asInt(item) + 1}}"}]}
+          withSequence: {count: "150"}
+    - name: echo
+      inputs: {parameters: [{name: n}]}
+      container: {image: argoproj/argosay:v2}
+"#,
+    ));
+    h.observed.expressions = Some(std::sync::Arc::new(Costly));
+    let pods = h.step();
+    assert!(
+        pods.is_empty(),
+        "{} pods, {:#?}",
+        pods.len(),
+        h.wf.status.as_ref().map(|s| &s.message)
+    );
+    let status = h.wf.status.as_ref().unwrap();
+    assert_eq!(status.phase, Some(WorkflowPhase::Error), "{status:#?}");
+    assert_eq!(
+        status.message.as_deref(),
+        Some(
+            "the workflow's expressions used up the 10000000000 instructions one pass may spend on them"
+        )
+    );
+}
+
+/// An evaluator whose every evaluation hits a bound.
+#[derive(Debug)]
+struct Exhausted;
+
+impl ports::Expressions for Exhausted {
+    fn check(&self, _: &str, _: u64) -> Result<ports::Spent<()>, ports::ExpressionFailure> {
+        Ok(ports::Spent { value: (), fuel: 1 })
+    }
+
+    fn evaluate(
+        &self,
+        _: &str,
+        _: &[(String, String)],
+        _: u64,
+    ) -> Result<ports::Spent<Option<String>>, ports::ExpressionFailure> {
+        Err(ports::ExpressionFailure {
+            message: "the expression ran past its budget".into(),
+            fuel: 100_000_000,
+            exhausted: true,
+        })
+    }
+}
+
+/// Where Argo leaves an unresolved expression as written, one that hit a bound is an error:
+/// it would fail the same way on every pass, and its text must not reach the container.
+#[test]
+fn an_expression_that_hits_a_bound_is_an_error_even_where_substitution_is_lenient() {
+    let mut h = Harness::new(&main_spec(
+        "      container: {image: argoproj/argosay:v2, args: [echo, \"{{=1 + 1}}\"]}\n",
+    ));
+    h.observed.expressions = Some(std::sync::Arc::new(Exhausted));
+    let pods = h.step();
+    assert!(pods.is_empty(), "{pods:#?}");
+    let status = h.wf.status.as_ref().unwrap();
+    let root = h.node("wf");
+    assert_eq!(root.phase, NodePhase::Error, "{status:#?}");
+    assert!(
+        root.message
+            .as_deref()
+            .is_some_and(|m| m.contains("the expression ran past its budget")),
+        "{root:#?}"
+    );
+}

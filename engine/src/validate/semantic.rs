@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde_json::Value;
 
 use super::kind::other_field;
-use crate::ports::Expressions;
+use crate::template::Evaluator;
 use crate::workflow::{RetryStrategy, Template, Workflow};
 
 /// `spec` fields that change what runs, or how.
@@ -58,14 +58,17 @@ const MAX_DEPTH: usize = 128;
 pub(super) fn check(
     wf: &Workflow,
     reachable: &HashSet<&str>,
-    evaluator: Option<&dyn Expressions>,
+    evaluator: Option<&Evaluator>,
 ) -> Result<(), String> {
     let spec = &wf.spec;
-    let expressions = |at: &str, value: &Value| expressions(at, value, 0, evaluator);
+    let mut checker = Checker {
+        evaluator,
+        seen: HashSet::new(),
+    };
     set_field("spec", &spec.other, &SPEC)?;
-    retry_strategy("spec", spec.retry_strategy.as_ref(), evaluator)?;
+    retry_strategy("spec", spec.retry_strategy.as_ref(), &mut checker)?;
     for (key, value) in &spec.other {
-        expressions(&format!("spec.{key}"), value)?;
+        checker.tags(&format!("spec.{key}"), value, 0)?;
     }
     for (field, value) in [
         ("spec.arguments", serde_json::to_value(&spec.arguments)),
@@ -78,25 +81,25 @@ pub(super) fn check(
             serde_json::to_value(&spec.node_selector),
         ),
     ] {
-        expressions(field, &value.unwrap_or_default())?;
+        checker.tags(field, &value.unwrap_or_default(), 0)?;
     }
     for t in spec
         .templates
         .iter()
         .filter(|t| reachable.contains(t.name.as_str()))
     {
-        template(t, evaluator)?;
+        template(t, &mut checker)?;
     }
     Ok(())
 }
 
-fn template(t: &Template, evaluator: Option<&dyn Expressions>) -> Result<(), String> {
+fn template(t: &Template, checker: &mut Checker) -> Result<(), String> {
     let at = format!("templates.{}", t.name);
     set_field(&at, &t.other, &TEMPLATE)?;
     if t.pod_spec_patch.as_deref().is_some_and(|p| !p.is_empty()) {
         return Err(refused(&at, "podSpecPatch"));
     }
-    retry_strategy(&at, t.retry_strategy.as_ref(), evaluator)?;
+    retry_strategy(&at, t.retry_strategy.as_ref(), checker)?;
     for (i, group) in t.steps.iter().flatten().enumerate() {
         for step in &group.0 {
             let at = format!("{at}.steps[{i}].{}", step.name);
@@ -112,57 +115,29 @@ fn template(t: &Template, evaluator: Option<&dyn Expressions>) -> Result<(), Str
     for p in outputs {
         if let Some(expression) = p.value_from.as_ref().and_then(|v| v.expression.as_deref()) {
             let field = format!("outputs.parameters.{}.valueFrom.expression", p.name);
-            bare_expression(&at, &field, expression, evaluator)?;
+            checker.bare(&at, &field, expression)?;
         }
     }
     let json = serde_json::to_value(t).unwrap_or_default();
-    expressions(&at, &json, 0, evaluator)
+    checker.tags(&at, &json, 0)
 }
 
 /// A retry strategy's parts that are not built.
 fn retry_strategy(
     at: &str,
     strategy: Option<&RetryStrategy>,
-    evaluator: Option<&dyn Expressions>,
+    checker: &mut Checker,
 ) -> Result<(), String> {
     let Some(retry) = strategy else {
         return Ok(());
     };
     if let Some(expression) = retry.expression.as_deref().filter(|e| !e.is_empty()) {
-        bare_expression(at, "retryStrategy.expression", expression, evaluator)?;
+        checker.bare(at, "retryStrategy.expression", expression)?;
     }
     if retry.affinity.is_some() {
         return Err(refused(at, "retryStrategy.affinity"));
     }
     Ok(())
-}
-
-/// An expression written without `{{=…}}` (a retry strategy's, an output parameter's), checked
-/// as a tag's is; refused without an evaluator.
-fn bare_expression(
-    at: &str,
-    field: &str,
-    expression: &str,
-    evaluator: Option<&dyn Expressions>,
-) -> Result<(), String> {
-    // Its `{{…}}` tags are substituted before it is evaluated; `nil` stands in for each here.
-    let mut blanked = String::with_capacity(expression.len());
-    let mut rest = expression;
-    while let Some(start) = rest.find("{{") {
-        let Some(end) = rest[start..].find("}}") else {
-            break;
-        };
-        blanked.push_str(&rest[..start]);
-        blanked.push_str("nil");
-        rest = &rest[start + end + 2..];
-    }
-    blanked.push_str(rest);
-    match evaluator {
-        None => Err(refused(at, field)),
-        Some(evaluator) => evaluator
-            .check(&blanked)
-            .map_err(|e| format!("{at}.{field}: {e}")),
-    }
 }
 
 fn set_field(at: &str, other: &BTreeMap<String, Value>, fields: &[&str]) -> Result<(), String> {
@@ -172,52 +147,97 @@ fn set_field(at: &str, other: &BTreeMap<String, Value>, fields: &[&str]) -> Resu
     }
 }
 
-/// Every expression tag (`{{=…}}`) in `value` parses and calls only functions the evaluator has
-/// (Argo checks neither at submission; a mistake found here fails the workflow before anything
-/// runs). Without an evaluator the first tag is refused. Either way the error names the field.
-fn expressions(
-    at: &str,
-    value: &Value,
-    depth: usize,
-    evaluator: Option<&dyn Expressions>,
-) -> Result<(), String> {
-    if depth > MAX_DEPTH {
-        return Ok(());
+/// Most distinct expressions a workflow may hold: each is parsed in the sandbox at submission.
+pub(crate) const MAX_EXPRESSIONS: usize = 1000;
+
+/// Checks that every expression parses and calls only functions the evaluator has (Argo checks
+/// neither at submission; a mistake found here fails the workflow before anything runs), each
+/// distinct expression once. Without an evaluator the first expression is refused. Either way
+/// the error names the field.
+struct Checker<'e> {
+    evaluator: Option<&'e Evaluator>,
+    seen: HashSet<String>,
+}
+
+impl Checker<'_> {
+    /// `Err(None)`: there is no evaluator; `Err(Some(why))`: the expression is refused.
+    fn check(&mut self, expression: &str) -> Result<(), Option<String>> {
+        let Some(evaluator) = self.evaluator else {
+            return Err(None);
+        };
+        if self.seen.contains(expression) {
+            return Ok(());
+        }
+        if self.seen.len() >= MAX_EXPRESSIONS {
+            return Err(Some(format!(
+                "the workflow holds more than {MAX_EXPRESSIONS} distinct expressions"
+            )));
+        }
+        self.seen.insert(expression.to_string());
+        evaluator.check(expression).map_err(|f| Some(f.message))
     }
-    let in_text = |text: &str| -> Result<(), String> {
+
+    /// An expression written without `{{=…}}` (a retry strategy's, an output parameter's). Its
+    /// `{{…}}` tags are substituted before it is evaluated; `nil` stands in for each here.
+    fn bare(&mut self, at: &str, field: &str, expression: &str) -> Result<(), String> {
+        let mut blanked = String::with_capacity(expression.len());
+        let mut rest = expression;
+        while let Some(start) = rest.find("{{") {
+            let Some(end) = rest[start..].find("}}") else {
+                break;
+            };
+            blanked.push_str(&rest[..start]);
+            blanked.push_str("nil");
+            rest = &rest[start + end + 2..];
+        }
+        blanked.push_str(rest);
+        self.check(&blanked).map_err(|why| match why {
+            None => refused(at, field),
+            Some(why) => format!("{at}.{field}: {why}"),
+        })
+    }
+
+    /// Every `{{=…}}` tag in `value`, wherever it is.
+    fn tags(&mut self, at: &str, value: &Value, depth: usize) -> Result<(), String> {
+        if depth > MAX_DEPTH {
+            return Ok(());
+        }
+        match value {
+            Value::String(s) => self.tags_in(at, s),
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .try_for_each(|(i, v)| self.tags(&format!("{at}[{i}]"), v, depth + 1)),
+            Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+                self.tags_in(at, k)?;
+                self.tags(&format!("{at}.{k}"), v, depth + 1)
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The tags of one string, each from a `{{` to the first `}}` after it (as substitution
+    /// splits them), the search going on after that `}}`.
+    fn tags_in(&mut self, at: &str, text: &str) -> Result<(), String> {
         let mut rest = text;
         while let Some(start) = rest.find("{{") {
             let tag = &rest[start + 2..];
-            let end = tag.find("}}").unwrap_or(tag.len());
+            let Some(end) = tag.find("}}") else {
+                break;
+            };
             // The kind is decided on the raw tag, as in substitution (`{{ =x}}` is a variable).
             if let Some(expression) = tag[..end].strip_prefix('=') {
                 let shown: String = expression.chars().take(80).collect();
-                match evaluator {
-                    None => {
-                        return Err(format!(
-                            "{at}: expressions ({{{{=…}}}}) are not supported by Flotilla yet: {{{{={shown}}}}}"
-                        ));
-                    }
-                    Some(evaluator) => evaluator
-                        .check(expression)
-                        .map_err(|e| format!("{at}: {{{{={shown}}}}}: {e}"))?,
-                }
+                self.check(expression).map_err(|why| match why {
+                    None => format!(
+                        "{at}: expressions ({{{{=…}}}}) are not supported by Flotilla yet: {{{{={shown}}}}}"
+                    ),
+                    Some(why) => format!("{at}: {{{{={shown}}}}}: {why}"),
+                })?;
             }
-            rest = tag;
+            rest = &tag[end + 2..];
         }
         Ok(())
-    };
-    match value {
-        Value::String(s) => in_text(s),
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .try_for_each(|(i, v)| expressions(&format!("{at}[{i}]"), v, depth + 1, evaluator)),
-        Value::Object(map) => map.iter().try_for_each(|(k, v)| {
-            in_text(k)?;
-            expressions(&format!("{at}.{k}"), v, depth + 1, evaluator)
-        }),
-        _ => Ok(()),
     }
 }
 

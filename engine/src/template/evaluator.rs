@@ -1,0 +1,172 @@
+//! What one pass may spend on Argo's `{{=…}}` expressions.
+//!
+//! Each evaluation runs in the host's sandbox under its own fuel, but a workflow may hold many
+//! expressions and a pass may meet each of them many times (a fan-out's items, every pass while a
+//! node waits). So one pass shares [`PASS_FUEL`] among all of them, each evaluation counted at
+//! least [`EVALUATION_COST`] for the instance it takes. A pass that runs out is cut short and
+//! the workflow errors, saying so ([`Evaluator::spent_out`]): a workflow whose expressions cost
+//! more than a pass allows would cost it again on every pass.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::ports::{ExpressionFailure, Expressions, Spent};
+
+/// Instructions one pass's expressions may use in all: about 9,000 plain evaluations (each
+/// spends about 0.9 M and is charged [`EVALUATION_COST`] more), a few seconds of one core at
+/// worst for expressions that only compute.
+pub(crate) const PASS_FUEL: u64 = 10_000_000_000;
+/// What an evaluation costs besides its fuel (the call into the sandbox, the variables copied
+/// in), so a pass makes at most 40,000 even of evaluations that spend nothing.
+pub(crate) const EVALUATION_COST: u64 = 250_000;
+/// Most bytes of variables (names and values) one evaluation is given: no single value in a
+/// workflow's scope can be larger than the status that holds it.
+pub(crate) const MAX_VARIABLE_BYTES: usize = 8 << 20;
+
+/// The expression port, and what the pass has left to spend (shared by every scope of a pass).
+#[derive(Debug, Clone)]
+pub(crate) struct Evaluator {
+    port: Arc<dyn Expressions>,
+    left: Rc<Cell<u64>>,
+}
+
+impl Evaluator {
+    /// An evaluator with a fresh pass's budget.
+    pub(crate) fn new(port: Arc<dyn Expressions>) -> Self {
+        Evaluator {
+            port,
+            left: Rc::new(Cell::new(PASS_FUEL)),
+        }
+    }
+
+    /// Parses `expression` and checks its functions.
+    pub(crate) fn check(&self, expression: &str) -> Result<(), ExpressionFailure> {
+        let fuel = self.fuel()?;
+        self.spent(self.port.check(expression, fuel)).map(drop)
+    }
+
+    /// Evaluates `expression` over the variables `variables` gives (asked only if the budget
+    /// allows an evaluation).
+    pub(crate) fn evaluate(
+        &self,
+        expression: &str,
+        variables: impl FnOnce() -> Result<Vec<(String, String)>, ExpressionFailure>,
+    ) -> Result<Option<String>, ExpressionFailure> {
+        let fuel = self.fuel()?;
+        let variables = variables()?;
+        self.spent(self.port.evaluate(expression, &variables, fuel))
+    }
+
+    /// Why the pass must stop, once its budget is spent.
+    pub(crate) fn spent_out(&self) -> Option<String> {
+        (self.left.get() < EVALUATION_COST).then(|| {
+            format!(
+                "the workflow's expressions used up the {PASS_FUEL} instructions one pass may spend on them"
+            )
+        })
+    }
+
+    /// What the next evaluation may use, or the failure of a spent budget.
+    fn fuel(&self) -> Result<u64, ExpressionFailure> {
+        if let Some(message) = self.spent_out() {
+            return Err(ExpressionFailure {
+                message,
+                fuel: 0,
+                exhausted: true,
+            });
+        }
+        Ok(self.left.get() - EVALUATION_COST)
+    }
+
+    /// Charges what an answer spent, and passes the answer on.
+    fn spent<T>(
+        &self,
+        answer: Result<Spent<T>, ExpressionFailure>,
+    ) -> Result<T, ExpressionFailure> {
+        let fuel = match &answer {
+            Ok(spent) => spent.fuel,
+            Err(failure) => failure.fuel,
+        };
+        let cost = fuel.saturating_add(EVALUATION_COST);
+        self.left.set(self.left.get().saturating_sub(cost));
+        answer.map(|spent| spent.value)
+    }
+}
+
+/// The failure of variables that exceed [`MAX_VARIABLE_BYTES`].
+pub(crate) fn too_many_variables() -> ExpressionFailure {
+    ExpressionFailure {
+        message: format!(
+            "the variables in scope are more than the {MAX_VARIABLE_BYTES} bytes an expression is given"
+        ),
+        fuel: 0,
+        exhausted: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Answers every call, saying it spent `fuel`.
+    #[derive(Debug)]
+    struct Costly(u64);
+
+    impl Expressions for Costly {
+        fn check(&self, _: &str, _: u64) -> Result<Spent<()>, ExpressionFailure> {
+            Ok(Spent {
+                value: (),
+                fuel: self.0,
+            })
+        }
+
+        fn evaluate(
+            &self,
+            _: &str,
+            _: &[(String, String)],
+            fuel: u64,
+        ) -> Result<Spent<Option<String>>, ExpressionFailure> {
+            assert!(fuel <= PASS_FUEL);
+            Ok(Spent {
+                value: Some("x".into()),
+                fuel: self.0,
+            })
+        }
+    }
+
+    #[test]
+    fn a_pass_stops_evaluating_once_its_budget_is_spent() {
+        let evaluator = Evaluator::new(Arc::new(Costly(99_750_000)));
+        let copy = evaluator.clone();
+        let mut answered = 0;
+        while evaluator.evaluate("x", || Ok(Vec::new())).is_ok() {
+            answered += 1;
+        }
+        // 1e10 / (99.75e6 + 0.25e6) = 100 evaluations, shared with every clone of the pass.
+        assert_eq!(answered, 100);
+        assert!(copy.spent_out().is_some());
+        let failure = copy.check("x").unwrap_err();
+        assert!(
+            failure.exhausted && failure.message.contains("used up"),
+            "{failure:?}"
+        );
+        // The variables are not even gathered for an evaluation the budget refuses.
+        let asked = Cell::new(false);
+        let _ = copy.evaluate("x", || {
+            asked.set(true);
+            Ok(Vec::new())
+        });
+        assert!(!asked.get());
+    }
+
+    #[test]
+    fn even_free_answers_cost_an_evaluation() {
+        let evaluator = Evaluator::new(Arc::new(Costly(0)));
+        let mut answered = 0u64;
+        while evaluator.check("x").is_ok() {
+            answered += 1;
+        }
+        assert_eq!(answered, PASS_FUEL / EVALUATION_COST);
+    }
+}
