@@ -402,12 +402,15 @@ fn an_expression_on_the_workflows_status_waits_for_the_exit_handler() {
     );
 }
 
-/// An evaluator that answers every call over an `item` having spent a tenth of a second's fuel
-/// (and, like the real one, cannot evaluate without it).
-#[derive(Debug)]
-struct Costly;
+/// How a scripted evaluator answers an evaluation: from its variables and the fuel it is given.
+type Answer =
+    fn(&[(String, String)], u64) -> Result<ports::Spent<Option<String>>, ports::ExpressionFailure>;
 
-impl ports::Expressions for Costly {
+/// An evaluator that checks everything and evaluates as its script says.
+#[derive(Debug)]
+struct Scripted(Answer);
+
+impl ports::Expressions for Scripted {
     fn check(&self, _: &str, _: u64) -> Result<ports::Spent<()>, ports::ExpressionFailure> {
         Ok(ports::Spent { value: (), fuel: 1 })
     }
@@ -418,17 +421,15 @@ impl ports::Expressions for Costly {
         variables: &[(String, String)],
         fuel: u64,
     ) -> Result<ports::Spent<Option<String>>, ports::ExpressionFailure> {
-        if !variables.iter().any(|(name, _)| name == "item") {
-            return Err(ports::ExpressionFailure {
-                message: "unknown variable: item".into(),
-                fuel: 1000,
-                exhausted: false,
-            });
-        }
-        Ok(ports::Spent {
-            value: Some("1".into()),
-            fuel: fuel.min(100_000_000),
-        })
+        (self.0)(variables, fuel)
+    }
+}
+
+fn failure(message: &str, fuel: u64, exhausted: bool) -> ports::ExpressionFailure {
+    ports::ExpressionFailure {
+        message: message.into(),
+        fuel,
+        exhausted,
     }
 }
 
@@ -447,7 +448,17 @@ fn expressions_past_the_pass_budget_error_the_workflow() {
       container: {image: argoproj/argosay:v2}
 "#,
     ));
-    h.observed.expressions = Some(std::sync::Arc::new(Costly));
+    // Each evaluation over an `item` spends a tenth of a second's fuel; like the real evaluator,
+    // none can be made without one.
+    h.observed.expressions = Some(std::sync::Arc::new(Scripted(|variables, fuel| {
+        if !variables.iter().any(|(name, _)| name == "item") {
+            return Err(failure("unknown variable: item", 1000, false));
+        }
+        Ok(ports::Spent {
+            value: Some("1".into()),
+            fuel: fuel.min(100_000_000),
+        })
+    })));
     let pods = h.step();
     assert!(
         pods.is_empty(),
@@ -465,29 +476,6 @@ fn expressions_past_the_pass_budget_error_the_workflow() {
     );
 }
 
-/// An evaluator whose every evaluation hits a bound.
-#[derive(Debug)]
-struct Exhausted;
-
-impl ports::Expressions for Exhausted {
-    fn check(&self, _: &str, _: u64) -> Result<ports::Spent<()>, ports::ExpressionFailure> {
-        Ok(ports::Spent { value: (), fuel: 1 })
-    }
-
-    fn evaluate(
-        &self,
-        _: &str,
-        _: &[(String, String)],
-        _: u64,
-    ) -> Result<ports::Spent<Option<String>>, ports::ExpressionFailure> {
-        Err(ports::ExpressionFailure {
-            message: "the expression ran past its budget".into(),
-            fuel: 100_000_000,
-            exhausted: true,
-        })
-    }
-}
-
 /// Where Argo leaves an unresolved expression as written, one that hit a bound is an error:
 /// it would fail the same way on every pass, and its text must not reach the container.
 #[test]
@@ -495,7 +483,13 @@ fn an_expression_that_hits_a_bound_is_an_error_even_where_substitution_is_lenien
     let mut h = Harness::new(&main_spec(
         "      container: {image: argoproj/argosay:v2, args: [echo, \"{{=1 + 1}}\"]}\n",
     ));
-    h.observed.expressions = Some(std::sync::Arc::new(Exhausted));
+    h.observed.expressions = Some(std::sync::Arc::new(Scripted(|_, _| {
+        Err(failure(
+            "the expression ran past its budget",
+            100_000_000,
+            true,
+        ))
+    })));
     let pods = h.step();
     assert!(pods.is_empty(), "{pods:#?}");
     let status = h.wf.status.as_ref().unwrap();
