@@ -192,7 +192,7 @@ impl Walker<'_> {
                 // Its tags first, as the rest of the template's; then the expression, its value
                 // written with `%v` (a nil one as `<nil>`, as Argo's).
                 Some(expression) => substitute_str(expression, &local, Mode::Lenient)
-                    .map_err(|e| (e.to_string(), false))
+                    .map_err(|e| (e.to_string(), e.exhausted()))
                     .and_then(|expression| {
                         crate::template::evaluate(&expression, &local)
                             .map(|v| v.unwrap_or_else(|| "<nil>".to_string()))
@@ -204,7 +204,7 @@ impl Walker<'_> {
                         .or_else(|| p.value.as_ref().map(|v| v.0.clone()));
                     match source {
                         Some(source) => substitute_str(&source, &local, Mode::Strict)
-                            .map_err(|e| (e.to_string(), false)),
+                            .map_err(|e| (e.to_string(), e.exhausted())),
                         None => continue,
                     }
                 }

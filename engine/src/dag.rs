@@ -201,8 +201,11 @@ impl Walker<'_> {
     /// that may name any task (a computed index, `$env`) gets them all.
     fn dag_scope<'s>(&self, run: &DagRun, scope: &'s Scope, task: &DagTask) -> Scope<'s> {
         let mut vars = Vec::new();
-        let names = referenced_tasks(task)
-            .unwrap_or_else(|| run.by_name.keys().map(|n| n.to_string()).collect());
+        let names = referenced_tasks(task).unwrap_or_else(|| {
+            // Every task, for every task decided: charged as graph steps, as that costs.
+            self.budget.step(run.by_name.len());
+            run.by_name.keys().map(|n| n.to_string()).collect()
+        });
         for name in names {
             if run.task(&name).is_none() {
                 continue;

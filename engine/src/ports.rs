@@ -130,7 +130,7 @@ pub trait Expressions: Send + Sync + std::fmt::Debug {
     fn evaluate(
         &self,
         expression: &str,
-        variables: &[(String, String)],
+        variables: Vec<(String, String)>,
         fuel: u64,
     ) -> Result<Spent<Option<String>>, ExpressionFailure>;
 }

@@ -63,11 +63,16 @@ pub fn reconcile(
         abort(&mut status, wf, observed, &message, now, &mut effects);
         return ended(status, effects);
     }
+    // What this pass may spend on expressions, validation's checks included.
+    let evaluator = observed
+        .expressions
+        .clone()
+        .map(crate::template::Evaluator::new);
     if status.phase.is_none() {
         status.started_at = Some(time(now));
         status.phase = Some(WorkflowPhase::Running);
         // A new workflow is validated once, before anything runs (Argo fails it as invalid).
-        match validate::validate(wf, observed.expressions.clone()) {
+        match validate::validate(wf, evaluator.as_ref()) {
             Err(e) => return refused(status, &e.to_string(), now, effects),
             Ok(validated) => {
                 // Argo's words: a valid workflow starts running.
@@ -110,6 +115,7 @@ pub fn reconcile(
         std::mem::take(&mut status.nodes),
         control,
     );
+    walker.evaluator = evaluator;
     let outcome = walker.run(&name);
     if let Some(why) = walker.stopped() {
         // Nothing of a walk cut short is kept: the workflow errors from the nodes it had.

@@ -71,9 +71,9 @@ pub(crate) enum TemplateError {
     #[error("expressions ({{{{=...}}}}) are not supported yet: {{{{={expression}}}}}")]
     ExpressionUnsupported { expression: String },
     /// A `{{=...}}` expression had to be resolved ([`Mode::Strict`]) but failed or was nil
-    /// (Argo's `failed to evaluate expression: …`).
+    /// (Argo's `failed to evaluate expression: …`), or hit a bound (`exhausted`, in any mode).
     #[error("{message}")]
-    Expression { message: String },
+    Expression { message: String, exhausted: bool },
     /// Substitution produced something that is not valid JSON. Argo reports
     /// this when a value holds a control character that Go's `strconv.Quote`
     /// escapes in a non-JSON way (`\x1b`, `\a`, `\v`), e.g. coloured log
@@ -162,9 +162,20 @@ impl<'p> Scope<'p> {
         None
     }
 
-    /// Every variable visible here, once, as `(name, value)`, as [`Scope::get`] finds it; a
-    /// failure once they pass [`evaluator::MAX_VARIABLE_BYTES`].
-    fn variables(&self) -> Result<Vec<(String, String)>, crate::ports::ExpressionFailure> {
+    /// The variables visible here that `expression` may read, once each, as [`Scope::get`]
+    /// finds them: those whose first name (`inputs` of `inputs.parameters.n`) is a word of the
+    /// expression, or all of them if it names `$env`. A failure once they pass
+    /// [`evaluator::MAX_VARIABLE_BYTES`].
+    fn variables(
+        &self,
+        expression: &str,
+    ) -> Result<Vec<(String, String)>, crate::ports::ExpressionFailure> {
+        let every = expression.contains("$env");
+        let words: HashSet<&str> = expression
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| !w.is_empty())
+            .collect();
+        let named = |name: &str| every || words.contains(name.split('.').next().unwrap_or(name));
         let mut out: Vec<(String, String)> = Vec::new();
         let mut seen: HashSet<String> = HashSet::new();
         let mut bytes = 0usize;
@@ -173,12 +184,12 @@ impl<'p> Scope<'p> {
             let live = scope.live.as_ref().map(|l| l.borrow());
             let pairs = scope.vars.iter().chain(live.iter().flat_map(|l| l.iter()));
             for (name, value) in pairs {
-                if seen.contains(name) {
+                if !named(name) || seen.contains(name) {
                     continue;
                 }
                 bytes = bytes.saturating_add(name.len() + value.len());
                 if bytes > evaluator::MAX_VARIABLE_BYTES {
-                    return Err(evaluator::too_many_variables());
+                    return Err(evaluator::too_many_variables(bytes));
                 }
                 seen.insert(name.clone());
                 out.push((name.clone(), value.clone()));
@@ -296,12 +307,25 @@ pub(crate) fn evaluate(
     scope: &Scope,
 ) -> Result<Option<String>, crate::ports::ExpressionFailure> {
     match scope.evaluator() {
-        Some(evaluator) => evaluator.evaluate(expression, || scope.variables()),
+        Some(evaluator) => evaluator.evaluate(expression, || scope.variables(expression)),
         None => Err(crate::ports::ExpressionFailure {
             message: format!("expressions are not supported by this controller: {expression}"),
             fuel: 0,
             exhausted: true,
         }),
+    }
+}
+
+impl TemplateError {
+    /// Whether an expression hit a bound: an error no default or later pass can stand in for.
+    pub(crate) fn exhausted(&self) -> bool {
+        matches!(
+            self,
+            TemplateError::Expression {
+                exhausted: true,
+                ..
+            }
+        )
     }
 }
 
@@ -403,11 +427,15 @@ fn replace_tag(
             write_back(out, tag);
             return Ok(());
         }
-        return match (evaluator.evaluate(&expression, || scope.variables()), mode) {
+        return match (
+            evaluator.evaluate(&expression, || scope.variables(&expression)),
+            mode,
+        ) {
             (Ok(Some(value)), _) => push_expression_value(out, &value),
             // A bound hit is no answer a later pass could change: it fails, lenient or not.
             (Err(failure), _) if failure.exhausted => Err(TemplateError::Expression {
                 message: failure.message,
+                exhausted: true,
             }),
             (_, Mode::Lenient) => {
                 write_back(out, tag);
@@ -415,9 +443,11 @@ fn replace_tag(
             }
             (Ok(None), Mode::Strict) => Err(TemplateError::Expression {
                 message: format!("failed to evaluate expression: {expression:?} is nil"),
+                exhausted: false,
             }),
             (Err(failure), Mode::Strict) => Err(TemplateError::Expression {
                 message: failure.message,
+                exhausted: false,
             }),
         };
     }

@@ -69,10 +69,10 @@ impl ports::Expressions for NativeExpressions {
     fn evaluate(
         &self,
         expression: &str,
-        variables: &[(String, String)],
+        variables: Vec<(String, String)>,
         _fuel: u64,
     ) -> Result<ports::Spent<Option<String>>, ports::ExpressionFailure> {
-        native(flotilla_expr::evaluate(expression, variables))
+        native(flotilla_expr::evaluate(expression, &variables))
     }
 }
 

@@ -74,9 +74,6 @@ mod tests;
 
 use std::collections::{HashMap, HashSet};
 
-use std::sync::Arc;
-
-use crate::ports::Expressions;
 use crate::template::Evaluator;
 use crate::workflow::{Template, Workflow};
 use kind::kinds;
@@ -98,12 +95,11 @@ pub(crate) struct ValidationError(pub(crate) String);
 /// panics.
 pub(crate) fn validate(
     wf: &Workflow,
-    expressions: Option<Arc<dyn Expressions>>,
+    evaluator: Option<&Evaluator>,
 ) -> Result<Validated, ValidationError> {
     argo::validate_workflow(wf).map_err(ValidationError)?;
     let reachable = reachable(wf);
-    let evaluator = expressions.map(Evaluator::new);
-    flotilla_checks(wf, &reachable, evaluator.as_ref()).map_err(ValidationError)?;
+    flotilla_checks(wf, &reachable, evaluator).map_err(ValidationError)?;
     Ok(Validated {
         warnings: unsupported::collect(wf, &reachable),
     })

@@ -301,12 +301,58 @@ pub(super) fn task_names_in(text: &str) -> HashSet<&str> {
         .collect()
 }
 
-/// Whether `text` may refer to any task: an index computed in an expression (`tasks[name]`) or
-/// the whole environment (`$env`).
+/// Whether an expression in `text` (a `{{=…}}` tag) may refer to a task [`task_names_in`] does
+/// not see: `tasks` reached other than as `tasks.NAME` or `tasks['NAME']` (an index it computes,
+/// `tasks?.NAME`, `get(tasks, …)`), or the whole environment (`$env`).
 pub(super) fn refers_to_every_task(text: &str) -> bool {
-    text.contains("$env")
-        || text.match_indices("tasks[").any(|(at, prefix)| {
-            let rest = &text[at + prefix.len()..];
-            !(rest.starts_with('\'') || rest.starts_with('"') || rest.starts_with("\\\""))
-        })
+    let mut rest = text;
+    while let Some(start) = rest.find("{{=") {
+        let tag = &rest[start + 3..];
+        let end = tag.find("}}").unwrap_or(tag.len());
+        let expression = &tag[..end];
+        let word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+        let other_use = expression.match_indices("tasks").any(|(at, found)| {
+            let before = expression[..at].chars().next_back();
+            let after = &expression[at + found.len()..];
+            let plain = after.starts_with('.')
+                || ["['", "[\"", "[\\\""].iter().any(|q| after.starts_with(q));
+            !word(before) && !word(after.chars().next()) && !plain
+        });
+        if other_use || expression.contains("$env") {
+            return true;
+        }
+        rest = &tag[end..];
+    }
+    false
+}
+
+#[cfg(test)]
+mod task_reference_tests {
+    use super::*;
+
+    #[test]
+    fn tasks_are_found_however_an_expression_names_them() {
+        let names = task_names_in(
+            r#"{{tasks.a.outputs.result}} {{=tasks['b-1'].status}} {{=tasks[\"c\"]}}"#,
+        );
+        let mut names: Vec<&str> = names.into_iter().collect();
+        names.sort();
+        assert_eq!(names, ["a", "b-1", "c"]);
+        for every in [
+            "{{=tasks[name].status}}",
+            "{{=tasks?.a.status}}",
+            "{{=get(tasks, 'a')}}",
+            "{{=$env}}",
+        ] {
+            assert!(refers_to_every_task(every), "{every}");
+        }
+        for some in [
+            "{{=tasks.a.status}}",
+            "{{=tasks['a'].status}}",
+            "{{tasks[name]}} $env",
+            "{{=mytasks(1)}}",
+        ] {
+            assert!(!refers_to_every_task(some), "{some}");
+        }
+    }
 }

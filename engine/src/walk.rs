@@ -81,7 +81,8 @@ pub(super) struct Walker<'a> {
     pub(super) verdicts: Verdicts,
     /// Nodes and graph steps this walk may still spend.
     pub(super) budget: super::budget::WalkBudget,
-    /// The evaluator of `{{=…}}` expressions, with what this walk may spend on them.
+    /// The evaluator of `{{=…}}` expressions, with what this walk may spend on them (set by
+    /// the reconcile, which validates with the same budget).
     pub(super) evaluator: Option<crate::template::Evaluator>,
     /// The children of parents with many, as sets (see `add_child`).
     pub(super) wide: WideParents,
@@ -126,10 +127,7 @@ impl<'a> Walker<'a> {
             parallelism,
             verdicts: Verdicts::default(),
             budget: Default::default(),
-            evaluator: observed
-                .expressions
-                .clone()
-                .map(crate::template::Evaluator::new),
+            evaluator: None,
             wide: WideParents::default(),
             collision: std::cell::OnceCell::new(),
             workflow_arguments: Vec::new(),

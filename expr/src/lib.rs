@@ -41,6 +41,9 @@ pub enum Error {
     UnknownFunction(String),
     /// Evaluation failed (a wrong argument type, an integer that does not parse, …).
     Evaluation(String),
+    /// The value is longer than [`MAX_RESULT_BYTES`]: its length. A bound, not an answer about
+    /// the expression.
+    TooLarge(usize),
 }
 
 impl std::fmt::Display for Error {
@@ -52,6 +55,10 @@ impl std::fmt::Display for Error {
                 "the expression calls {name}(), which Flotilla's expressions do not have"
             ),
             Error::Evaluation(message) => write!(f, "failed to evaluate expression: {message}"),
+            Error::TooLarge(bytes) => write!(
+                f,
+                "the expression's value is {bytes} bytes, more than the {MAX_RESULT_BYTES} an expression may give"
+            ),
         }
     }
 }
@@ -76,6 +83,7 @@ impl Error {
             Error::Syntax(m) => Error::Syntax(cut(m)),
             Error::UnknownFunction(m) => Error::UnknownFunction(cut(m)),
             Error::Evaluation(m) => Error::Evaluation(cut(m)),
+            Error::TooLarge(bytes) => Error::TooLarge(bytes),
         }
     }
 }
@@ -96,10 +104,7 @@ pub fn evaluate(expression: &str, variables: &[(String, String)]) -> Result<Opti
             .map_err(|e| Error::Evaluation(scan::restore(&e.to_string())))?;
         let text = (!value.is_nil()).then(|| go_format(&value));
         match text {
-            Some(text) if text.len() > MAX_RESULT_BYTES => Err(Error::Evaluation(format!(
-                "the value is {} bytes, more than the {MAX_RESULT_BYTES} an expression may give",
-                text.len()
-            ))),
+            Some(text) if text.len() > MAX_RESULT_BYTES => Err(Error::TooLarge(text.len())),
             text => Ok(text),
         }
     })

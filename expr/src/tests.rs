@@ -163,10 +163,10 @@ fn a_panic_in_expr_lang_is_an_error() {
 
 #[test]
 fn values_and_messages_are_bounded() {
-    let Err(Error::Evaluation(message)) = evaluate("sprig.repeat(3000000, 'x')", &[]) else {
-        panic!("a value over the cap is an error")
-    };
-    assert!(message.contains("3000000 bytes"), "{message}");
+    assert_eq!(
+        evaluate("sprig.repeat(3000000, 'x')", &[]),
+        Err(Error::TooLarge(3_000_000))
+    );
     let long = "y".repeat(10_000);
     let Err(Error::Evaluation(message)) = evaluate("v ? 1 : 2", &vars(&[("v", long.as_str())]))
     else {

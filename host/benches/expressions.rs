@@ -24,13 +24,13 @@ fn evaluations(c: &mut Criterion) {
     eprintln!("compiling the component took {:?}", started.elapsed());
     let vars = variables();
     let spent: Vec<u64> = (0..4)
-        .map(|_| expressions::evaluate(EXPRESSION, &vars, expressions::FUEL).1)
+        .map(|_| expressions::evaluate(EXPRESSION, vars.clone(), expressions::FUEL).1)
         .collect();
     eprintln!("fuel spent by the first evaluations (fresh, then warm instances): {spent:?}");
     let mut group = c.benchmark_group("expression");
     group.bench_function("sandboxed_evaluate", |b| {
         b.iter(|| {
-            expressions::evaluate(EXPRESSION, &vars, expressions::FUEL)
+            expressions::evaluate(EXPRESSION, vars.clone(), expressions::FUEL)
                 .0
                 .expect("evaluates")
         })

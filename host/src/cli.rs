@@ -204,6 +204,7 @@ pub fn main() -> ExitCode {
     init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(crate::controller::RECONCILE_STACK_BYTES)
         .build()
     {
         Ok(rt) => rt,

@@ -347,6 +347,12 @@ async fn check_template_crds(
     Ok(())
 }
 
+/// Each runtime thread's stack: a reconcile runs on one (`block_in_place`), and a workflow
+/// nested to the engine's recursion limit (150 template calls, each several frames deep) needs
+/// more than the 2 MiB a thread gets by default. Reserved, not committed: untouched pages cost
+/// nothing.
+pub const RECONCILE_STACK_BYTES: usize = 16 << 20;
+
 /// Runs until `shutdown` resolves.
 pub async fn run(
     client: Client,

@@ -51,9 +51,9 @@ pub const THREADS: usize = 2;
 const STACK_BYTES: usize = 4 << 20;
 /// Longest expression evaluated (Argo's own are a few hundred bytes).
 pub const MAX_EXPRESSION_BYTES: usize = 64 << 10;
-/// Most bytes of variables (names and values) handed to one evaluation: a workflow's variables
-/// come from its status, which the API server caps at 1.5 MiB, plus outputs read from pods.
-pub const MAX_VARIABLE_BYTES: usize = 8 << 20;
+/// Most bytes of variables (names and values) handed to one evaluation (the engine gathers no
+/// more: only those under the names the expression mentions).
+pub const MAX_VARIABLE_BYTES: usize = 4 << 20;
 /// Longest value an evaluation may return (a substitution is capped at 2 MiB anyway; the guest
 /// refuses a longer one before it is copied out).
 pub const MAX_RESULT_BYTES: usize = 2 << 20;
@@ -201,9 +201,13 @@ impl Sandbox {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
-        // Instantiation runs the guest's start-up code: give it the fuel of one call.
+        // Instantiation runs the guest's start-up code, and a first check builds expr-lang's
+        // function table: both on the instance's own fuel, not a caller's.
         store.set_fuel(FUEL)?;
         let instance = self.pre.instantiate(&mut store)?;
+        let _ = instance
+            .flotilla_expressions_evaluator()
+            .call_check(&mut store, "1")?;
         Ok(Warm {
             store,
             instance,
@@ -219,7 +223,7 @@ impl Sandbox {
         call: impl FnOnce(
             &bindings::exports::flotilla::expressions::evaluator::Guest,
             &mut Store<State>,
-        ) -> wasmtime::Result<Result<T, String>>,
+        ) -> wasmtime::Result<Result<T, ExpressionError>>,
     ) -> (Result<T, ExpressionError>, u64) {
         let fuel = fuel.min(FUEL);
         if fuel == 0 {
@@ -246,7 +250,7 @@ impl Sandbox {
             let limiter = &warm.store.data().limiter;
             let (refused, size) = (limiter.refused, limiter.size);
             let answer = match outcome {
-                Ok(answer) => answer.map_err(ExpressionError::Refused),
+                Ok(answer) => answer,
                 Err(e) if e.downcast_ref() == Some(&wasmtime::Trap::OutOfFuel) => {
                     Err(ExpressionError::OutOfFuel)
                 }
@@ -360,7 +364,10 @@ pub fn check(expression: &str, fuel: u64) -> (Result<(), ExpressionError>, u64) 
     }
     let expression = expression.to_string();
     on_thread(move || match sandbox() {
-        Ok(sandbox) => sandbox.call(fuel, |guest, store| guest.call_check(store, &expression)),
+        Ok(sandbox) => sandbox.call(fuel, |guest, store| {
+            let answer = guest.call_check(store, &expression)?;
+            Ok(answer.map_err(ExpressionError::Refused))
+        }),
         Err(e) => (Err(e), 0),
     })
 }
@@ -369,7 +376,7 @@ pub fn check(expression: &str, fuel: u64) -> (Result<(), ExpressionError>, u64) 
 /// `None` when nil; and the fuel spent.
 pub fn evaluate(
     expression: &str,
-    variables: &[(String, String)],
+    variables: Vec<(String, String)>,
     fuel: u64,
 ) -> (Result<Option<String>, ExpressionError>, u64) {
     if let Err(e) = expression_fits(expression) {
@@ -380,10 +387,16 @@ pub fn evaluate(
         return (Err(ExpressionError::VariablesTooLarge(size)), 0);
     }
     let expression = expression.to_string();
-    let variables = variables.to_vec();
     let (answer, spent) = on_thread(move || match sandbox() {
         Ok(sandbox) => sandbox.call(fuel, |guest, store| {
-            guest.call_evaluate(store, &expression, &variables)
+            use bindings::exports::flotilla::expressions::evaluator::Failure;
+            let answer = guest.call_evaluate(store, &expression, &variables)?;
+            Ok(answer.map_err(|failure| match failure {
+                Failure::Refused(message) => ExpressionError::Refused(message),
+                Failure::TooLarge(bytes) => {
+                    ExpressionError::ResultTooLarge(usize::try_from(bytes).unwrap_or(usize::MAX))
+                }
+            }))
         }),
         Err(e) => (Err(e), 0),
     });
@@ -429,7 +442,7 @@ impl Expressions for Sandboxed {
     fn evaluate(
         &self,
         expression: &str,
-        variables: &[(String, String)],
+        variables: Vec<(String, String)>,
         fuel: u64,
     ) -> Result<Spent<Option<String>>, ExpressionFailure> {
         spent(evaluate(expression, variables, fuel))

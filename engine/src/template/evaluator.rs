@@ -11,7 +11,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::ports::{ExpressionFailure, Expressions, Spent};
+use crate::ports::{ExpressionFailure, Expressions};
 
 /// Instructions one pass's expressions may use in all: about 9,000 plain evaluations (each
 /// spends about 0.9 M and is charged [`EVALUATION_COST`] more), a few seconds of one core at
@@ -20,9 +20,11 @@ pub(crate) const PASS_FUEL: u64 = 10_000_000_000;
 /// What an evaluation costs besides its fuel (the call into the sandbox, the variables copied
 /// in), so a pass makes at most 40,000 even of evaluations that spend nothing.
 pub(crate) const EVALUATION_COST: u64 = 250_000;
-/// Most bytes of variables (names and values) one evaluation is given: no single value in a
-/// workflow's scope can be larger than the status that holds it.
-pub(crate) const MAX_VARIABLE_BYTES: usize = 8 << 20;
+/// Most bytes of variables (names and values) one evaluation is given: those under the names
+/// the expression mentions (see [`super::Scope`]'s `variables`), more than a status may hold.
+pub(crate) const MAX_VARIABLE_BYTES: usize = 4 << 20;
+/// What each byte of variables gathered, copied into the sandbox and read there costs.
+pub(crate) const BYTE_COST: u64 = 2;
 
 /// The expression port, and what the pass has left to spend (shared by every scope of a pass).
 #[derive(Debug, Clone)]
@@ -42,20 +44,47 @@ impl Evaluator {
 
     /// Parses `expression` and checks its functions.
     pub(crate) fn check(&self, expression: &str) -> Result<(), ExpressionFailure> {
-        let fuel = self.fuel()?;
-        self.spent(self.port.check(expression, fuel)).map(drop)
+        self.fuel()?;
+        self.charge(EVALUATION_COST);
+        let answer = self.port.check(expression, self.left.get());
+        let spent = match &answer {
+            Ok(spent) => spent.fuel,
+            Err(failure) => failure.fuel,
+        };
+        self.charge(spent);
+        answer.map(drop)
     }
 
     /// Evaluates `expression` over the variables `variables` gives (asked only if the budget
-    /// allows an evaluation).
+    /// allows an evaluation). The call and every byte gathered are charged, whatever comes of
+    /// them.
     pub(crate) fn evaluate(
         &self,
         expression: &str,
         variables: impl FnOnce() -> Result<Vec<(String, String)>, ExpressionFailure>,
     ) -> Result<Option<String>, ExpressionFailure> {
-        let fuel = self.fuel()?;
-        let variables = variables()?;
-        self.spent(self.port.evaluate(expression, &variables, fuel))
+        self.fuel()?;
+        self.charge(EVALUATION_COST);
+        let variables = match variables() {
+            Ok(variables) => variables,
+            Err(failure) => {
+                self.charge(failure.fuel);
+                return Err(failure);
+            }
+        };
+        let bytes: usize = variables.iter().map(|(k, v)| k.len() + v.len()).sum();
+        self.charge((bytes as u64).saturating_mul(BYTE_COST));
+        let answer = self.port.evaluate(expression, variables, self.left.get());
+        let spent = match &answer {
+            Ok(spent) => spent.fuel,
+            Err(failure) => failure.fuel,
+        };
+        self.charge(spent);
+        answer.map(|spent| spent.value)
+    }
+
+    fn charge(&self, fuel: u64) {
+        self.left.set(self.left.get().saturating_sub(fuel));
     }
 
     /// Why the pass must stop, once its budget is spent.
@@ -67,40 +96,26 @@ impl Evaluator {
         })
     }
 
-    /// What the next evaluation may use, or the failure of a spent budget.
+    /// What a call may use now, or the failure of a spent budget.
     fn fuel(&self) -> Result<u64, ExpressionFailure> {
-        if let Some(message) = self.spent_out() {
-            return Err(ExpressionFailure {
+        match self.spent_out() {
+            Some(message) => Err(ExpressionFailure {
                 message,
                 fuel: 0,
                 exhausted: true,
-            });
+            }),
+            None => Ok(self.left.get()),
         }
-        Ok(self.left.get() - EVALUATION_COST)
-    }
-
-    /// Charges what an answer spent, and passes the answer on.
-    fn spent<T>(
-        &self,
-        answer: Result<Spent<T>, ExpressionFailure>,
-    ) -> Result<T, ExpressionFailure> {
-        let fuel = match &answer {
-            Ok(spent) => spent.fuel,
-            Err(failure) => failure.fuel,
-        };
-        let cost = fuel.saturating_add(EVALUATION_COST);
-        self.left.set(self.left.get().saturating_sub(cost));
-        answer.map(|spent| spent.value)
     }
 }
 
-/// The failure of variables that exceed [`MAX_VARIABLE_BYTES`].
-pub(crate) fn too_many_variables() -> ExpressionFailure {
+/// The failure of variables that exceed [`MAX_VARIABLE_BYTES`], having gathered `bytes`.
+pub(crate) fn too_many_variables(bytes: usize) -> ExpressionFailure {
     ExpressionFailure {
         message: format!(
-            "the variables in scope are more than the {MAX_VARIABLE_BYTES} bytes an expression is given"
+            "the variables the expression names are more than the {MAX_VARIABLE_BYTES} bytes an expression is given"
         ),
-        fuel: 0,
+        fuel: (bytes as u64).saturating_mul(BYTE_COST),
         exhausted: true,
     }
 }
@@ -108,6 +123,7 @@ pub(crate) fn too_many_variables() -> ExpressionFailure {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ports::Spent;
 
     /// Answers every call, saying it spent `fuel`.
     #[derive(Debug)]
@@ -124,7 +140,7 @@ mod tests {
         fn evaluate(
             &self,
             _: &str,
-            _: &[(String, String)],
+            _: Vec<(String, String)>,
             fuel: u64,
         ) -> Result<Spent<Option<String>>, ExpressionFailure> {
             assert!(fuel <= PASS_FUEL);
@@ -158,6 +174,22 @@ mod tests {
             Ok(Vec::new())
         });
         assert!(!asked.get());
+    }
+
+    #[test]
+    fn variables_are_charged_by_the_byte_even_when_refused() {
+        let evaluator = Evaluator::new(Arc::new(Costly(0)));
+        let big = vec![("x".to_string(), "y".repeat(999_999))];
+        let _ = evaluator.evaluate("x", || Ok(big.clone()));
+        assert_eq!(
+            evaluator.left.get(),
+            PASS_FUEL - EVALUATION_COST - 1_000_000 * BYTE_COST
+        );
+        let _ = evaluator.evaluate("x", || Err(too_many_variables(MAX_VARIABLE_BYTES)));
+        assert_eq!(
+            evaluator.left.get(),
+            PASS_FUEL - 2 * EVALUATION_COST - (1_000_000 + MAX_VARIABLE_BYTES as u64) * BYTE_COST
+        );
     }
 
     #[test]

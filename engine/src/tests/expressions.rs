@@ -418,10 +418,10 @@ impl ports::Expressions for Scripted {
     fn evaluate(
         &self,
         _: &str,
-        variables: &[(String, String)],
+        variables: Vec<(String, String)>,
         fuel: u64,
     ) -> Result<ports::Spent<Option<String>>, ports::ExpressionFailure> {
-        (self.0)(variables, fuel)
+        (self.0)(&variables, fuel)
     }
 }
 

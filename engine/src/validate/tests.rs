@@ -15,12 +15,14 @@ fn workflow(spec_yaml: &str) -> Workflow {
 }
 
 /// The controller's evaluator, run natively.
-fn native_expressions() -> Option<std::sync::Arc<dyn crate::ports::Expressions>> {
-    Some(std::sync::Arc::new(crate::tests::NativeExpressions))
+fn native_expressions() -> Option<crate::template::Evaluator> {
+    Some(crate::template::Evaluator::new(std::sync::Arc::new(
+        crate::tests::NativeExpressions,
+    )))
 }
 
 fn check(spec_yaml: &str) -> Result<Validated, String> {
-    validate(&workflow(spec_yaml), native_expressions()).map_err(|e| e.0)
+    validate(&workflow(spec_yaml), native_expressions().as_ref()).map_err(|e| e.0)
 }
 
 /// Templates the error cases call, so each case only writes the template it breaks.

@@ -6,7 +6,7 @@ wit_bindgen::generate!({
     world: "expressions",
 });
 
-use exports::flotilla::expressions::evaluator::Guest;
+use exports::flotilla::expressions::evaluator::{Failure, Guest};
 
 struct Evaluator;
 
@@ -18,8 +18,11 @@ impl Guest for Evaluator {
     fn evaluate(
         expression: String,
         variables: Vec<(String, String)>,
-    ) -> Result<Option<String>, String> {
-        flotilla_expr::evaluate(&expression, &variables).map_err(|e| e.to_string())
+    ) -> Result<Option<String>, Failure> {
+        flotilla_expr::evaluate(&expression, &variables).map_err(|e| match e {
+            flotilla_expr::Error::TooLarge(bytes) => Failure::TooLarge(bytes as u64),
+            e => Failure::Refused(e.to_string()),
+        })
     }
 }
 

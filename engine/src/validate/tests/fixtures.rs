@@ -253,7 +253,7 @@ fn examples() -> Vec<(&'static str, Workflow)> {
 fn argo_examples_validate_and_warn_only_about_what_flotilla_ignores() {
     // Every field these examples use is acted on: none earns a warning.
     for (name, wf) in examples() {
-        let validated = validate(&wf, native_expressions()).map_err(|e| e.0);
+        let validated = validate(&wf, native_expressions().as_ref()).map_err(|e| e.0);
         let Ok(validated) = validated else {
             panic!("{name}: {validated:?}")
         };
@@ -265,7 +265,9 @@ fn argo_examples_validate_and_warn_only_about_what_flotilla_ignores() {
         .map(|(_, wf)| wf)
         .unwrap();
     assert_eq!(
-        validate(&retries, native_expressions()).unwrap().warnings,
+        validate(&retries, native_expressions().as_ref())
+            .unwrap()
+            .warnings,
         Vec::<String>::new(),
         "timeout and maxDuration are acted on"
     );
@@ -289,19 +291,19 @@ fn damaged_examples_never_panic() {
         for i in 0..wf.spec.templates.len() {
             let mut broken = wf.clone();
             broken.spec.templates.remove(i);
-            let _ = validate(&broken, native_expressions());
+            let _ = validate(&broken, native_expressions().as_ref());
             let mut renamed = wf.clone();
             renamed.spec.templates[i].name = String::new();
-            let _ = validate(&renamed, native_expressions());
+            let _ = validate(&renamed, native_expressions().as_ref());
             let mut untyped = wf.clone();
             let t = &mut untyped.spec.templates[i];
             (t.container, t.script, t.steps, t.dag) = (None, None, None, None);
-            let _ = validate(&untyped, native_expressions());
+            let _ = validate(&untyped, native_expressions().as_ref());
         }
     }
     let _ = validate(
         &Workflow::new("empty", Default::default()),
-        native_expressions(),
+        native_expressions().as_ref(),
     );
 }
 

@@ -154,8 +154,19 @@ impl Controller {
             .collect();
         observed.unreachable = unreachable;
 
-        let decision = engine::reconcile(wf, &observed, &self.engine, now);
-        let again = engine::reconcile(wf, &observed, &self.engine, now);
+        // On a stack the size a controller's runtime threads have.
+        let reconcile = || {
+            std::thread::scope(|s| {
+                std::thread::Builder::new()
+                    .stack_size(crate::controller::RECONCILE_STACK_BYTES)
+                    .spawn_scoped(s, || engine::reconcile(wf, &observed, &self.engine, now))
+                    .expect("a thread for the reconcile")
+                    .join()
+                    .expect("the reconcile does not panic")
+            })
+        };
+        let decision = reconcile();
+        let again = reconcile();
         prop_assert_eq!(&decision, &again, "the same observations decided twice");
         self.check_actions(wf, &observed, &decision)?;
         // The status patch, as `reconcile_inner` builds it.
