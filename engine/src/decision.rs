@@ -24,6 +24,8 @@ pub struct Decision {
     /// Reconcile again after this long even if nothing is observed (retry back-off, suspend
     /// durations, the workflow deadline, pod GC delays, TTLs).
     pub requeue_after: Option<Duration>,
+    /// The fuel this pass's expressions spent (see [`crate::Observed::expression_fuel`]).
+    pub expression_fuel: u64,
 }
 
 /// The workflow's finalizer, which guards pods no owner reference can reach.
@@ -124,6 +126,7 @@ impl Effects {
             delete_workflow: self.delete_workflow,
             events: self.events,
             requeue_after,
+            expression_fuel: 0,
         }
     }
 }

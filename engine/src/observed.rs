@@ -73,6 +73,10 @@ pub struct Observed {
     pub policies: ports::Policies,
     /// The evaluator of `{{=…}}` expressions (`None`: expressions are refused at validation).
     pub expressions: Option<std::sync::Arc<dyn ports::Expressions>>,
+    /// What this pass may spend on expressions, when less than a pass's own budget: what the
+    /// workflow's namespace has left of its allowance. A pass that runs into it is dropped and
+    /// tried again later ([`crate::Decision::expression_fuel`] says what one spent).
+    pub expression_fuel: Option<u64>,
     /// Pod creations the API server refused for good (403, 422…), with the reason.
     pub create_errors: BTreeMap<String, String>,
     /// Each observed pod's labels, by node ID: pod GC's label selector, and whether the pod is

@@ -3,6 +3,7 @@
 
 use crate::decision::{Decision, Effects, PodAction};
 use crate::naming::{self, PodNameFormat};
+use crate::template::Evaluator;
 use crate::workflow::{NodePhase, NodeType, Workflow, WorkflowPhase, WorkflowStatus};
 use crate::{EngineConfig, Observed, PodPhase};
 use crate::{earliest, exit, finalizer, gc, graph, lifecycle, references, time, validate, walk};
@@ -16,6 +17,35 @@ pub fn reconcile(
     observed: &Observed,
     config: &EngineConfig,
     now: jiff::Timestamp,
+) -> Decision {
+    // What this pass may spend on expressions, validation's checks included.
+    let evaluator = observed
+        .expressions
+        .clone()
+        .map(|port| Evaluator::within(port, observed.expression_fuel));
+    let mut decision = pass(wf, observed, config, now, evaluator.as_ref());
+    if let Some(evaluator) = &evaluator {
+        if evaluator.throttled() {
+            // The namespace's allowance ran out mid-pass: nothing of the pass is kept (an
+            // expression that found it spent failed), and it is tried again once it has grown.
+            let status = wf.status.clone().unwrap_or_default();
+            decision = Effects::default().decide(status, Some(THROTTLED_RETRY));
+        }
+        decision.expression_fuel = evaluator.spent();
+    }
+    decision
+}
+
+/// When a pass dropped for its namespace's expression allowance is tried again.
+const THROTTLED_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// One pass over `wf`, its expressions evaluated by `evaluator`.
+fn pass(
+    wf: &Workflow,
+    observed: &Observed,
+    config: &EngineConfig,
+    now: jiff::Timestamp,
+    evaluator: Option<&Evaluator>,
 ) -> Decision {
     if wf.metadata.deletion_timestamp.is_some() {
         return finalizer::cleanup(wf, observed);
@@ -63,16 +93,11 @@ pub fn reconcile(
         abort(&mut status, wf, observed, &message, now, &mut effects);
         return ended(status, effects);
     }
-    // What this pass may spend on expressions, validation's checks included.
-    let evaluator = observed
-        .expressions
-        .clone()
-        .map(crate::template::Evaluator::new);
     if status.phase.is_none() {
         status.started_at = Some(time(now));
         status.phase = Some(WorkflowPhase::Running);
         // A new workflow is validated once, before anything runs (Argo fails it as invalid).
-        match validate::validate(wf, evaluator.as_ref()) {
+        match validate::validate(wf, evaluator) {
             Err(e) => return refused(status, &e.to_string(), now, effects),
             Ok(validated) => {
                 // Argo's words: a valid workflow starts running.
@@ -115,7 +140,7 @@ pub fn reconcile(
         std::mem::take(&mut status.nodes),
         control,
     );
-    walker.evaluator = evaluator;
+    walker.evaluator = evaluator.cloned();
     let outcome = walker.run(&name);
     if let Some(why) = walker.stopped() {
         // Nothing of a walk cut short is kept: the workflow errors from the nodes it had.

@@ -2,6 +2,7 @@
 //! asks the engine what to do and does it. The only place that talks to API servers for
 //! workflows; all decisions are the engine's.
 
+mod allowances;
 mod apply;
 mod busy;
 mod config;
@@ -180,6 +181,8 @@ pub(crate) struct Context {
     results: Store<WorkflowTaskResult>,
     /// The ConfigMaps parameters are read from.
     parameter_maps: Arc<parameter_maps::ParameterMaps>,
+    /// What each namespace may still spend on expressions.
+    allowances: allowances::Allowances,
     /// The WorkflowTemplates and ClusterWorkflowTemplates workflows call.
     workflow_templates: Arc<workflow_templates::WorkflowTemplates>,
     /// Argo's `images` setting from `workflow-controller-configmap`.
@@ -469,6 +472,7 @@ pub async fn run(
         caches_ready: workflow_templates
             .ready(readiness::CachesReady::of(&pods, &results).and(&parameter_maps)),
         parameter_maps: Arc::new(parameter_maps::ParameterMaps(parameter_maps)),
+        allowances: Default::default(),
         workflow_templates: Arc::new(workflow_templates),
         images: parking_lot::RwLock::default(),
         pods,

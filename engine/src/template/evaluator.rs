@@ -30,16 +30,37 @@ pub(crate) const BYTE_COST: u64 = 2;
 #[derive(Debug, Clone)]
 pub(crate) struct Evaluator {
     port: Arc<dyn Expressions>,
+    /// What the pass may spend: [`PASS_FUEL`], or less when the namespace has less left.
+    limit: u64,
     left: Rc<Cell<u64>>,
 }
 
 impl Evaluator {
     /// An evaluator with a fresh pass's budget.
+    #[cfg(test)]
     pub(crate) fn new(port: Arc<dyn Expressions>) -> Self {
+        Self::within(port, None)
+    }
+
+    /// An evaluator whose pass may spend at most `allowance` (and never more than a pass).
+    pub(crate) fn within(port: Arc<dyn Expressions>, allowance: Option<u64>) -> Self {
+        let limit = allowance.map_or(PASS_FUEL, |a| a.min(PASS_FUEL));
         Evaluator {
             port,
-            left: Rc::new(Cell::new(PASS_FUEL)),
+            limit,
+            left: Rc::new(Cell::new(limit)),
         }
+    }
+
+    /// What the pass has spent.
+    pub(crate) fn spent(&self) -> u64 {
+        self.limit - self.left.get()
+    }
+
+    /// Whether the pass ran out of its namespace's allowance (not of a pass's own budget): it
+    /// is to be tried again once the allowance has grown, not held against the workflow.
+    pub(crate) fn throttled(&self) -> bool {
+        self.limit < PASS_FUEL && self.spent_out().is_some()
     }
 
     /// Parses `expression` and checks its functions.
@@ -91,7 +112,8 @@ impl Evaluator {
     pub(crate) fn spent_out(&self) -> Option<String> {
         (self.left.get() < EVALUATION_COST).then(|| {
             format!(
-                "the workflow's expressions used up the {PASS_FUEL} instructions one pass may spend on them"
+                "the workflow's expressions used up the {} instructions one pass may spend on them",
+                self.limit
             )
         })
     }
@@ -190,6 +212,18 @@ mod tests {
             evaluator.left.get(),
             PASS_FUEL - 2 * EVALUATION_COST - (1_000_000 + MAX_VARIABLE_BYTES as u64) * BYTE_COST
         );
+    }
+
+    #[test]
+    fn a_pass_within_an_allowance_is_throttled_not_failed() {
+        let evaluator = Evaluator::within(Arc::new(Costly(99_750_000)), Some(1_000_000_000));
+        while evaluator.evaluate("x", || Ok(Vec::new())).is_ok() {}
+        assert!(evaluator.throttled());
+        assert_eq!(evaluator.spent(), 1_000_000_000);
+        // A pass's own budget spent is no throttling: the workflow's expressions cost too much.
+        let evaluator = Evaluator::within(Arc::new(Costly(99_750_000)), Some(u64::MAX));
+        while evaluator.evaluate("x", || Ok(Vec::new())).is_ok() {}
+        assert!(!evaluator.throttled() && evaluator.spent_out().is_some());
     }
 
     #[test]

@@ -502,3 +502,40 @@ fn an_expression_that_hits_a_bound_is_an_error_even_where_substitution_is_lenien
         "{root:#?}"
     );
 }
+
+/// A pass that runs into its namespace's allowance is dropped, not held against the workflow:
+/// the status stays as it was, and the pass is tried again later, with what has grown back.
+#[test]
+fn a_pass_past_its_namespaces_allowance_is_tried_again_later() {
+    let mut h = Harness::new(&main_spec(
+        r#"      steps:
+      - - name: each
+          template: echo
+          arguments: {parameters: [{name: n, value: "{{=asInt(item) + 1}}"}]}
+          withSequence: {count: "10"}
+    - name: echo
+      inputs: {parameters: [{name: n}]}
+      container: {image: argoproj/argosay:v2}
+"#,
+    ));
+    h.observed.expressions = Some(std::sync::Arc::new(Scripted(|variables, fuel| {
+        if !variables.iter().any(|(name, _)| name == "item") {
+            return Err(failure("unknown variable: item", 1000, false));
+        }
+        Ok(ports::Spent {
+            value: Some("1".into()),
+            fuel: fuel.min(100_000_000),
+        })
+    })));
+    // Enough for about three of the ten items.
+    h.observed.expression_fuel = Some(300_000_000);
+    let decision = reconcile(&h.wf, &h.observed, &h.config, h.now);
+    assert_eq!(decision.status, h.wf.status.clone().unwrap_or_default());
+    assert!(decision.pods.is_empty() && decision.events.is_empty());
+    assert_eq!(decision.requeue_after, Some(Duration::from_secs(10)));
+    assert_eq!(decision.expression_fuel, 300_000_000);
+    // With the allowance grown back, the pass goes through.
+    h.observed.expression_fuel = Some(2_000_000_000);
+    assert_eq!(h.step().len(), 10);
+    assert_eq!(h.phase(), Some(WorkflowPhase::Running));
+}

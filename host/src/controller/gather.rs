@@ -59,6 +59,7 @@ pub(super) async fn gather(ctx: &Context, wf: &Workflow, namespace: &str) -> Opt
     observed.access = Some(access);
     observed.config_maps = Some(ctx.parameter_maps.clone());
     observed.expressions = Some(crate::expressions::port());
+    observed.expression_fuel = Some(ctx.allowances.left(namespace));
     observed.workflow_templates = Some(ctx.workflow_templates.clone());
     observed.images = ctx.images.read().clone();
     observed.policies = match &ctx.fixed_policies {

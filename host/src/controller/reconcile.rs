@@ -68,6 +68,7 @@ async fn steps(wf: &Workflow, ctx: &Context, namespace: &str) -> Result<Requeue,
     let made = gathered.made;
     let mut decision = decide(wf, &gathered.observed, &ctx.engine);
     let decided = started.elapsed();
+    ctx.allowances.spend(namespace, decision.expression_fuel);
 
     // The finalizer goes on before any pod the workflow cannot own is created.
     let mut resource_version = wf.metadata.resource_version.clone();
