@@ -25,13 +25,14 @@
 //! re-checked against v3.5), which substitutes `item` strictly.
 //!
 //! Expressions (`{{=...}}`, expr-lang) are evaluated by the scope's evaluator
-//! ([`crate::ports::Expressions`]) over every variable the scope holds, as Argo's
-//! `expressionReplace` does: the value as Go's `%v` writes it, JSON-escaped. An
-//! expression that fails or is nil is left verbatim in [`Mode::Lenient`] (a later
-//! pass, with more variables known, may resolve it) and is an error in
-//! [`Mode::Strict`]. A scope without an evaluator treats every expression as
-//! unresolvable ([`TemplateError::ExpressionUnsupported`] in strict mode). Nothing
-//! is ever silently dropped.
+//! ([`Evaluator`], within the pass's budget) over the variables the scope holds
+//! under the names the expression mentions, as Argo's `expressionReplace` does:
+//! the value as Go's `%v` writes it, JSON-escaped. An expression that fails or is
+//! nil is left verbatim in [`Mode::Lenient`] (a later pass, with more variables
+//! known, may resolve it) and is an error in [`Mode::Strict`]; one that hit a
+//! bound is an error in both. A scope without an evaluator treats every
+//! expression as unresolvable ([`TemplateError::ExpressionUnsupported`] in strict
+//! mode). Nothing is ever silently dropped.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -300,8 +301,8 @@ pub(crate) fn substitute_value(
     })
 }
 
-/// `expression` (a `valueFrom.expression`, a retry's) over every variable `scope` holds: its
-/// value as Go's `%v` writes it, `None` when nil.
+/// `expression` (a `valueFrom.expression`, a retry's) over the variables `scope` holds under
+/// the names it mentions: its value as Go's `%v` writes it, `None` when nil.
 pub(crate) fn evaluate(
     expression: &str,
     scope: &Scope,

@@ -433,24 +433,10 @@ fn failure(message: &str, fuel: u64, exhausted: bool) -> ports::ExpressionFailur
     }
 }
 
-/// A workflow whose expressions cost more than a pass allows errors, saying so, rather than
-/// costing it again on every pass.
-#[test]
-fn expressions_past_the_pass_budget_error_the_workflow() {
-    let mut h = Harness::new(&main_spec(
-        r#"      steps:
-      - - name: each
-          template: echo
-          arguments: {parameters: [{name: n, value: "{{=asInt(item) + 1}}"}]}
-          withSequence: {count: "150"}
-    - name: echo
-      inputs: {parameters: [{name: n}]}
-      container: {image: argoproj/argosay:v2}
-"#,
-    ));
-    // Each evaluation over an `item` spends a tenth of a second's fuel; like the real evaluator,
-    // none can be made without one.
-    h.observed.expressions = Some(std::sync::Arc::new(Scripted(|variables, fuel| {
+/// An evaluator whose every evaluation over an `item` spends a tenth of a second's fuel; like
+/// the real one, it cannot evaluate without an `item`.
+fn costly_per_item() -> std::sync::Arc<dyn ports::Expressions> {
+    std::sync::Arc::new(Scripted(|variables, fuel| {
         if !variables.iter().any(|(name, _)| name == "item") {
             return Err(failure("unknown variable: item", 1000, false));
         }
@@ -458,7 +444,30 @@ fn expressions_past_the_pass_budget_error_the_workflow() {
             value: Some("1".into()),
             fuel: fuel.min(100_000_000),
         })
-    })));
+    }))
+}
+
+/// `count` steps, each with an argument computed from its item.
+fn fan_out_with_an_expression(count: usize) -> String {
+    main_spec(&format!(
+        r#"      steps:
+      - - name: each
+          template: echo
+          arguments: {{parameters: [{{name: n, value: "{{{{=asInt(item) + 1}}}}"}}]}}
+          withSequence: {{count: "{count}"}}
+    - name: echo
+      inputs: {{parameters: [{{name: n}}]}}
+      container: {{image: argoproj/argosay:v2}}
+"#
+    ))
+}
+
+/// A workflow whose expressions cost more than a pass allows errors, saying so, rather than
+/// costing it again on every pass.
+#[test]
+fn expressions_past_the_pass_budget_error_the_workflow() {
+    let mut h = Harness::new(&fan_out_with_an_expression(150));
+    h.observed.expressions = Some(costly_per_item());
     let pods = h.step();
     assert!(
         pods.is_empty(),
@@ -507,26 +516,8 @@ fn an_expression_that_hits_a_bound_is_an_error_even_where_substitution_is_lenien
 /// the status stays as it was, and the pass is tried again later, with what has grown back.
 #[test]
 fn a_pass_past_its_namespaces_allowance_is_tried_again_later() {
-    let mut h = Harness::new(&main_spec(
-        r#"      steps:
-      - - name: each
-          template: echo
-          arguments: {parameters: [{name: n, value: "{{=asInt(item) + 1}}"}]}
-          withSequence: {count: "10"}
-    - name: echo
-      inputs: {parameters: [{name: n}]}
-      container: {image: argoproj/argosay:v2}
-"#,
-    ));
-    h.observed.expressions = Some(std::sync::Arc::new(Scripted(|variables, fuel| {
-        if !variables.iter().any(|(name, _)| name == "item") {
-            return Err(failure("unknown variable: item", 1000, false));
-        }
-        Ok(ports::Spent {
-            value: Some("1".into()),
-            fuel: fuel.min(100_000_000),
-        })
-    })));
+    let mut h = Harness::new(&fan_out_with_an_expression(10));
+    h.observed.expressions = Some(costly_per_item());
     // Enough for about three of the ten items.
     h.observed.expression_fuel = Some(300_000_000);
     let decision = reconcile(&h.wf, &h.observed, &h.config, h.now);
