@@ -26,6 +26,20 @@ pub struct Decision {
     pub requeue_after: Option<Duration>,
     /// The fuel this pass's expressions spent (see [`crate::Observed::expression_fuel`]).
     pub expression_fuel: u64,
+    /// Argo's `WorkflowNode<Phase>` events for the nodes whose phase this pass changed,
+    /// published with [`Decision::events`].
+    pub node_events: Vec<NodeEvent>,
+}
+
+/// An event about one node of the workflow (the involved object is still the workflow).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeEvent {
+    pub warning: bool,
+    pub reason: String,
+    pub message: String,
+    /// The node's name and type, for Argo's annotations ([`crate::node_events::NODE_NAME`]).
+    pub node_name: String,
+    pub node_type: String,
 }
 
 /// The workflow's finalizer, which guards pods no owner reference can reach.
@@ -127,6 +141,7 @@ impl Effects {
             events: self.events,
             requeue_after,
             expression_fuel: 0,
+            node_events: Vec::new(),
         }
     }
 }

@@ -18,6 +18,7 @@ macro_rules_attribute::attribute_alias! {
 pub mod bounded_yaml;
 pub mod merge_patch;
 pub mod naming;
+pub mod node_events;
 pub mod ports;
 pub mod resource_target;
 pub mod workflow;
@@ -63,7 +64,7 @@ use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-pub use decision::{Decision, Event, FinalizerChange, PodAction, WorkflowDeletion};
+pub use decision::{Decision, Event, FinalizerChange, NodeEvent, PodAction, WorkflowDeletion};
 pub use finalizer::{FINALIZER, RELEASE_ANNOTATION};
 pub use manifest::{EXECUTOR_BINARY, ImageEntrypoint, PodManifest};
 pub use observed::{Observed, ObservedPod, ObservedResult, PodPhase};

@@ -33,6 +33,12 @@ pub fn reconcile(
         }
         decision.expression_fuel = evaluator.spent();
     }
+    // Argo's node events, for the phases this pass changed.
+    let before = wf.status.as_ref().map(|s| &s.nodes);
+    decision.node_events = crate::node_events::changes(
+        before.unwrap_or(&Default::default()),
+        &decision.status.nodes,
+    );
     decision
 }
 

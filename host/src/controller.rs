@@ -17,6 +17,7 @@ mod fuzz;
 mod gather;
 mod images;
 mod lenient;
+mod node_events;
 mod observe;
 mod ownership;
 mod pacing;
@@ -183,6 +184,8 @@ pub(crate) struct Context {
     parameter_maps: Arc<parameter_maps::ParameterMaps>,
     /// What each namespace may still spend on expressions.
     allowances: allowances::Allowances,
+    /// Argo's node events: whether they are sent, and what each workflow may still send.
+    node_events: node_events::NodeEvents,
     /// The WorkflowTemplates and ClusterWorkflowTemplates workflows call.
     workflow_templates: Arc<workflow_templates::WorkflowTemplates>,
     /// Argo's `images` setting from `workflow-controller-configmap`.
@@ -473,6 +476,7 @@ pub async fn run(
             .ready(readiness::CachesReady::of(&pods, &results).and(&parameter_maps)),
         parameter_maps: Arc::new(parameter_maps::ParameterMaps(parameter_maps)),
         allowances: Default::default(),
+        node_events: Default::default(),
         workflow_templates: Arc::new(workflow_templates),
         images: parking_lot::RwLock::default(),
         pods,

@@ -452,3 +452,72 @@ spec:
     );
     Ok(())
 }
+
+/// Argo's node events: each node's phase changes are Events on the workflow, annotated with the
+/// node's name and type, as `kubectl get events` shows them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_nodes_phase_changes_are_events_on_the_workflow() -> Result<()> {
+    let (env, _controller) = Env::with_controller().await?;
+    let wf = env
+        .run_workflow(
+            &main_workflow(
+                "node-events-",
+                "",
+                "    container: {image: argoproj/argosay:v2}\n",
+            ),
+            TIMEOUT,
+        )
+        .await?;
+    ensure_phase(&wf, WorkflowPhase::Succeeded)?;
+    let name = wf.name_any();
+    let kubectl = env.kubectl("cluster-0");
+    let selector = format!("involvedObject.name={name}");
+    let reasons = flotilla_e2e::wait_for("the node's events", TIMEOUT, || {
+        let events = kubectl.json(&["-n", "argo", "get", "events", "--field-selector", &selector]);
+        async move {
+            let events = events?;
+            let mut found: Vec<(String, String, String, String)> = events["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|e| {
+                    e["reason"]
+                        .as_str()
+                        .is_some_and(|r| r.starts_with("WorkflowNode"))
+                })
+                .map(|e| {
+                    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+                    let annotations = &e["metadata"]["annotations"];
+                    (
+                        text(&e["reason"]),
+                        text(&e["message"]),
+                        text(&annotations["workflows.argoproj.io/node-name"]),
+                        text(&annotations["workflows.argoproj.io/node-type"]),
+                    )
+                })
+                .collect();
+            found.sort();
+            Ok((found.len() >= 2).then_some(found))
+        }
+    })
+    .await?;
+    ensure!(
+        reasons
+            == [
+                (
+                    "WorkflowNodeRunning".to_string(),
+                    format!("Running node {name}"),
+                    name.clone(),
+                    "Pod".to_string()
+                ),
+                (
+                    "WorkflowNodeSucceeded".to_string(),
+                    format!("Succeeded node {name}"),
+                    name.clone(),
+                    "Pod".to_string()
+                ),
+            ],
+        "{reasons:#?}"
+    );
+    Ok(())
+}

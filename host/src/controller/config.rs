@@ -64,11 +64,13 @@ pub(super) async fn load_plugins(ctx: &Context, namespace: &str) -> Result<(), C
     Ok(())
 }
 
-/// Puts the `images` of `workflow-controller-configmap` as it is now in force, before the
+/// Puts the `images` and `nodeEvents` of `workflow-controller-configmap` as it is now in force,
+/// before the
 /// first reconcile (the watch takes over from here).
 pub(super) async fn load_images(ctx: &Context, namespace: &str) -> Result<(), ControllerError> {
     let cm = config_map(&ctx.client, namespace, super::images::CONFIG_MAP).await?;
     super::images::apply(ctx, cm.as_ref()).await;
+    super::node_events::apply(ctx, cm.as_ref()).await;
     Ok(())
 }
 
@@ -112,7 +114,10 @@ pub(super) async fn watch(ctx: Arc<Context>, namespace: String) {
     let image_ctx = ctx.clone();
     let images = follow(image_events, super::images::CONFIG_MAP, move |cm| {
         let ctx = image_ctx.clone();
-        async move { super::images::apply(&ctx, cm.as_ref()).await }
+        async move {
+            super::images::apply(&ctx, cm.as_ref()).await;
+            super::node_events::apply(&ctx, cm.as_ref()).await;
+        }
     });
     let secret_ctx = ctx.clone();
     let secrets = async move {

@@ -135,6 +135,7 @@ async fn steps(wf: &Workflow, ctx: &Context, namespace: &str) -> Result<Requeue,
 
     // Events only once the decision they report is saved: a retried reconcile repeats nothing.
     events::decided(ctx, wf, &decision.events).await;
+    super::node_events::publish(ctx, wf, &decision.node_events).await;
     // The status (with the pods made) is saved whatever else failed: now retry what did.
     if let Some(e) = applied.error {
         return Err(e);
