@@ -16,6 +16,9 @@ use crate::workflow::{NodePhase, NodeStatus};
 pub const NODE_NAME: &str = "workflows.argoproj.io/node-name";
 /// The annotation giving that node's type.
 pub const NODE_TYPE: &str = "workflows.argoproj.io/node-type";
+/// Most bytes of a node's message an event quotes (a tenant may write a long one into the
+/// status): the limit events.k8s.io sets on a note.
+const MAX_QUOTED_BYTES: usize = 1024;
 
 /// The events for the nodes whose phase differs between `before` and `after`, by node ID.
 pub(crate) fn changes(
@@ -54,8 +57,12 @@ pub(crate) fn changes(
 fn event(node: &NodeStatus, phase: NodePhase) -> NodeEvent {
     let mut message = format!("{phase} node {}", node.name);
     if let Some(said) = node.message.as_deref().filter(|m| !m.is_empty()) {
+        let mut end = said.len().min(MAX_QUOTED_BYTES);
+        while !said.is_char_boundary(end) {
+            end -= 1;
+        }
         message.push_str(": ");
-        message.push_str(said);
+        message.push_str(&said[..end]);
     }
     let type_ = serde_json::to_value(node.type_)
         .ok()
@@ -143,6 +150,21 @@ mod tests {
                 (true, "WorkflowNodeError", "Error node wf.done: pod deleted"),
                 (false, "WorkflowNodeRunning", "Running node wf.new"),
             ]
+        );
+    }
+
+    #[test]
+    fn a_long_message_is_quoted_in_part() {
+        let long = "é".repeat(2000);
+        let events = changes(
+            &BTreeMap::new(),
+            &nodes(&[node("wf", NodePhase::Running, Some(&long))]),
+        );
+        let quoted = events[0].message.strip_prefix("Running node wf: ").unwrap();
+        assert!(
+            quoted.len() <= MAX_QUOTED_BYTES && long.starts_with(quoted),
+            "{}",
+            quoted.len()
         );
     }
 
