@@ -21,6 +21,8 @@
 use std::sync::{Arc, LazyLock, Mutex, OnceLock, mpsc};
 
 use flotilla_engine::ports::{ExpressionFailure, Expressions, Spent};
+
+use crate::plugins::bounds;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, ResourceLimiter, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -127,7 +129,8 @@ impl WasiView for State {
     }
 }
 
-/// [`MEMORY`] of linear memory, a few tables and instances, and whether a growth was refused
+/// [`MEMORY`] of linear memory, the plugins' bounds on tables and instances
+/// ([`crate::plugins::bounds`]), and whether a growth was refused
 /// (so the error says memory, not the trap it turns into).
 #[derive(Default)]
 struct Limiter {
@@ -157,19 +160,19 @@ impl ResourceLimiter for Limiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(desired <= 10_000)
+        Ok(desired <= bounds::MAX_TABLE_ELEMENTS)
     }
 
     fn instances(&self) -> usize {
-        8
+        bounds::MAX_INSTANCES
     }
 
     fn tables(&self) -> usize {
-        8
+        bounds::MAX_TABLES
     }
 
     fn memories(&self) -> usize {
-        2
+        bounds::MAX_MEMORIES
     }
 }
 

@@ -9,7 +9,7 @@
 //! starts fresh.
 
 mod active;
-mod bounds;
+pub(crate) mod bounds;
 mod cache;
 mod calls;
 mod fetch;

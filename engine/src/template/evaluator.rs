@@ -11,7 +11,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::ports::{ExpressionFailure, Expressions};
+use crate::ports::{ExpressionFailure, Expressions, Spent};
 
 /// Instructions one pass's expressions may use in all: about 9,000 plain evaluations (each
 /// spends about 0.9 M and is charged [`EVALUATION_COST`] more), a few seconds of one core at
@@ -67,13 +67,8 @@ impl Evaluator {
     pub(crate) fn check(&self, expression: &str) -> Result<(), ExpressionFailure> {
         self.fuel()?;
         self.charge(EVALUATION_COST);
-        let answer = self.port.check(expression, self.left.get());
-        let spent = match &answer {
-            Ok(spent) => spent.fuel,
-            Err(failure) => failure.fuel,
-        };
-        self.charge(spent);
-        answer.map(drop)
+        self.settle(self.port.check(expression, self.left.get()))
+            .map(drop)
     }
 
     /// Evaluates `expression` over the variables `variables` gives (asked only if the budget
@@ -95,7 +90,14 @@ impl Evaluator {
         };
         let bytes: usize = variables.iter().map(|(k, v)| k.len() + v.len()).sum();
         self.charge((bytes as u64).saturating_mul(BYTE_COST));
-        let answer = self.port.evaluate(expression, variables, self.left.get());
+        self.settle(self.port.evaluate(expression, variables, self.left.get()))
+    }
+
+    /// Charges what an answer spent, failures included, and passes the answer on.
+    fn settle<T>(
+        &self,
+        answer: Result<Spent<T>, ExpressionFailure>,
+    ) -> Result<T, ExpressionFailure> {
         let spent = match &answer {
             Ok(spent) => spent.fuel,
             Err(failure) => failure.fuel,
@@ -145,7 +147,6 @@ pub(crate) fn too_many_variables(bytes: usize) -> ExpressionFailure {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::Spent;
 
     /// Answers every call, saying it spent `fuel`.
     #[derive(Debug)]

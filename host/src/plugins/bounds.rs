@@ -13,13 +13,13 @@
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 
 /// Core instances per store.
-pub(super) const MAX_INSTANCES: usize = 8;
+pub(crate) const MAX_INSTANCES: usize = 8;
 /// Tables per store.
-pub(super) const MAX_TABLES: usize = 8;
+pub(crate) const MAX_TABLES: usize = 8;
 /// Elements in any one table (so at most `MAX_TABLES × MAX_TABLE_ELEMENTS` in all).
-pub(super) const MAX_TABLE_ELEMENTS: usize = 10_000;
+pub(crate) const MAX_TABLE_ELEMENTS: usize = 10_000;
 /// Linear memories per store (so at most `MAX_MEMORIES ×` the memory cap in all).
-pub(super) const MAX_MEMORIES: usize = 2;
+pub(crate) const MAX_MEMORIES: usize = 2;
 
 /// The limiter for a plugin's store, its linear memory capped at `memory` bytes.
 pub(super) fn store_limits(memory: usize) -> StoreLimits {
